@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * render: the three output formats of a result (DESIGN.md "Output").
+ *
+ * Renderers only format: the state, category and texts were decided by the
+ * probe and by the threshold evaluation. Every renderer escapes again what
+ * it prints, so even text that bypassed mh_text_printable() cannot break the
+ * format (no '|' or control characters in Nagios output, cJSON escaping in
+ * JSON, \\ \" \n escaping in Prometheus label values).
+ *
+ * All functions write to a FILE* and return 0, or -1 on a write or
+ * allocation failure.
+ */
+#ifndef MH_RENDER_H
+#define MH_RENDER_H
+
+#include <stdio.h>
+
+#include "../probes/result.h"
+
+/*
+ * Nagios plugin output: "MAILHEALTH <STATE> - [<category>] <summary> |
+ * perfdata" (no category when OK), then one long-output line per item and
+ * per child result. Numbers use '.' as decimal point in every locale.
+ */
+int mh_render_nagios(FILE *out, const struct mh_result *r);
+
+/*
+ * JSON (cJSON): one object with check, target, state, exit_code, category
+ * (null when OK), summary, duration_seconds, the items grouped by kind
+ * (phases, chain, zones, hosts, notes, ...), perfdata, and "results" with
+ * the children when there are any.
+ */
+int mh_render_json(FILE *out, const struct mh_result *r);
+
+/*
+ * Prometheus text exposition format 0.0.4 of results[0..n) and their
+ * children: the core families for each result (probe_success, status, one
+ * probe_error series per category, duration) and every sample, grouped by
+ * family with one HELP and TYPE each, no timestamps, final newline.
+ * extra_build_info adds mailhealth_build_info and
+ * mailhealth_last_run_timestamp_seconds (Unix time now_unix).
+ */
+int mh_render_prometheus(FILE *out, const struct mh_result *const *results,
+                         size_t n, double now_unix, double round_seconds);
+
+/*
+ * Writes the Prometheus exposition atomically to path: a temporary file in
+ * the same directory (name not ending in .prom, so node_exporter ignores
+ * it), fsync, mode 0644, rename over path. A reader never sees half a file.
+ * round_seconds < 0 omits mailhealth_runner_round_duration_seconds.
+ * Returns 0, or -1 with a reason in errbuf (the temporary file is removed).
+ */
+int mh_write_textfile(const char *path, const struct mh_result *const *results,
+                      size_t n, double now_unix, double round_seconds,
+                      char *errbuf, size_t errlen);
+
+/*
+ * Formats x with at most `decimals` fraction digits, trailing zeros removed,
+ * '.' as decimal point whatever LC_NUMERIC says. Returns buf.
+ */
+char *mh_fmt_decimal(char *buf, size_t len, double x, int decimals);
+
+#endif

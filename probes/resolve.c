@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * resolve: c-ares lookups bounded by the check's deadline (see resolve.h).
+ */
+#include "resolve.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ares.h>
+
+/* Per-try timeout and tries of the c-ares channel; the check's deadline cuts
+ * the whole exchange anyway. */
+#define MH_ARES_TIMEOUT_MS 1500
+#define MH_ARES_TRIES 3
+
+int
+mh_resolve_global_init(void)
+{
+    return ares_library_init(ARES_LIB_INIT_ALL) == ARES_SUCCESS ? 0 : -1;
+}
+
+void
+mh_resolve_global_cleanup(void)
+{
+    ares_library_cleanup();
+}
+
+/*
+ * Turns "IP", "IP:PORT" or "[IPv6]:PORT" into the "IP:PORT" / "[IPv6]:PORT"
+ * csv form of ares_set_servers_ports_csv(). A bare IPv6 address (two or more
+ * colons, no brackets) is taken as an address without port.
+ */
+static int
+resolver_csv(const char *resolver, char *out, size_t outlen)
+{
+    int n;
+    const char *first = strchr(resolver, ':');
+    if (resolver[0] != '[' && first != NULL && strchr(first + 1, ':') != NULL) {
+        n = snprintf(out, outlen, "[%s]:53", resolver);
+    } else {
+        n = snprintf(out, outlen, "%s", resolver);
+    }
+    return (n < 0 || (size_t)n >= outlen) ? -1 : 0;
+}
+
+int
+mh_resolve_channel_new(const char *resolver, void **channel, char *errbuf,
+                       size_t errlen)
+{
+    struct ares_options opts;
+    memset(&opts, 0, sizeof opts);
+    opts.timeout = MH_ARES_TIMEOUT_MS;
+    opts.tries = MH_ARES_TRIES;
+    int optmask = ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
+    ares_channel ch;
+    int rc = ares_init_options(&ch, &opts, optmask);
+    if (rc != ARES_SUCCESS) {
+        snprintf(errbuf, errlen, "cannot set up the DNS resolver: %s",
+                 ares_strerror(rc));
+        return -1;
+    }
+    if (resolver != NULL && resolver[0] != '\0') {
+        char csv[128];
+        if (resolver_csv(resolver, csv, sizeof csv) != 0) {
+            snprintf(errbuf, errlen, "resolver address too long");
+            ares_destroy(ch);
+            return -1;
+        }
+        rc = ares_set_servers_ports_csv(ch, csv);
+        if (rc != ARES_SUCCESS) {
+            snprintf(errbuf, errlen, "invalid resolver '%s': %s", resolver,
+                     ares_strerror(rc));
+            ares_destroy(ch);
+            return -1;
+        }
+    }
+    *channel = ch;
+    return 0;
+}
+
+void
+mh_resolve_channel_free(void *channel)
+{
+    if (channel != NULL) {
+        ares_destroy((ares_channel)channel);
+    }
+}
+
+void
+mh_resolve_wait(void *channel, const struct mh_deadline *dl)
+{
+    ares_channel ch = channel;
+    for (;;) {
+        ares_socket_t socks[ARES_GETSOCK_MAXNUM];
+        int bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
+        struct pollfd pfd[ARES_GETSOCK_MAXNUM];
+        nfds_t n = 0;
+        for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
+            short ev = 0;
+            if (ARES_GETSOCK_READABLE(bits, i)) {
+                ev |= POLLIN;
+            }
+            if (ARES_GETSOCK_WRITABLE(bits, i)) {
+                ev |= POLLOUT;
+            }
+            if (ev != 0) {
+                pfd[n].fd = socks[i];
+                pfd[n].events = ev;
+                pfd[n].revents = 0;
+                n++;
+            }
+        }
+        if (n == 0) {
+            return; /* nothing in flight */
+        }
+        int left = mh_deadline_ms_left(dl);
+        if (left <= 0) {
+            ares_cancel(ch);
+            return;
+        }
+        struct timeval maxtv = {left / 1000, (left % 1000) * 1000};
+        struct timeval tvbuf;
+        struct timeval *tv = ares_timeout(ch, &maxtv, &tvbuf);
+        int wait_ms = (int)(tv->tv_sec * 1000 + (tv->tv_usec + 999) / 1000);
+        int pr = poll(pfd, n, wait_ms);
+        if (pr <= 0) {
+            /* Timeout (or EINTR): let c-ares handle its retry timers. */
+            ares_process_fd(ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+            continue;
+        }
+        for (nfds_t i = 0; i < n; i++) {
+            ares_socket_t rfd = (pfd[i].revents & (POLLIN | POLLERR | POLLHUP))
+                                    ? pfd[i].fd
+                                    : ARES_SOCKET_BAD;
+            ares_socket_t wfd =
+                (pfd[i].revents & POLLOUT) ? pfd[i].fd : ARES_SOCKET_BAD;
+            if (rfd != ARES_SOCKET_BAD || wfd != ARES_SOCKET_BAD) {
+                ares_process_fd(ch, rfd, wfd);
+            }
+        }
+    }
+}
+
+/* Collects the outcome of ares_getaddrinfo. */
+struct gai_ctx {
+    int status;
+    bool done;
+    struct mh_addr *addrs;
+    size_t naddrs;
+};
+
+static void
+fill_text(struct mh_addr *a)
+{
+    const void *src = a->family == AF_INET6
+                          ? (const void *)&((struct sockaddr_in6 *)&a->sa)
+                                ->sin6_addr
+                          : (const void *)&((struct sockaddr_in *)&a->sa)
+                                ->sin_addr;
+    if (inet_ntop(a->family, src, a->text, sizeof a->text) == NULL) {
+        snprintf(a->text, sizeof a->text, "?");
+    }
+}
+
+static void
+gai_cb(void *arg, int status, int timeouts, struct ares_addrinfo *res)
+{
+    (void)timeouts;
+    struct gai_ctx *ctx = arg;
+    ctx->status = status;
+    ctx->done = true;
+    if (status != ARES_SUCCESS || res == NULL) {
+        if (res != NULL) {
+            ares_freeaddrinfo(res);
+        }
+        return;
+    }
+    size_t n = 0;
+    for (struct ares_addrinfo_node *nd = res->nodes; nd != NULL;
+         nd = nd->ai_next) {
+        n++;
+    }
+    ctx->addrs = n > 0 ? calloc(n, sizeof *ctx->addrs) : NULL;
+    if (ctx->addrs == NULL) {
+        ctx->status = n > 0 ? ARES_ENOMEM : ARES_ENODATA;
+        ares_freeaddrinfo(res);
+        return;
+    }
+    /* IPv6 addresses first, then IPv4, each in the resolver's order. */
+    for (int pass = 0; pass < 2; pass++) {
+        int fam = pass == 0 ? AF_INET6 : AF_INET;
+        for (struct ares_addrinfo_node *nd = res->nodes; nd != NULL;
+             nd = nd->ai_next) {
+            if (nd->ai_family != fam ||
+                nd->ai_addrlen > (ares_socklen_t)sizeof(struct sockaddr_storage)) {
+                continue;
+            }
+            struct mh_addr *a = &ctx->addrs[ctx->naddrs++];
+            memcpy(&a->sa, nd->ai_addr, nd->ai_addrlen);
+            a->salen = (socklen_t)nd->ai_addrlen;
+            a->family = fam;
+            fill_text(a);
+        }
+    }
+    ares_freeaddrinfo(res);
+}
+
+/* Numeric address: no lookup at all (getaddrinfo with AI_NUMERICHOST never
+ * blocks). Returns 1 if host was numeric and handled, 0 otherwise. */
+static int
+numeric_host(const char *host, int family, struct mh_addr **addrs,
+             size_t *naddrs)
+{
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = family;
+    hints.ai_flags = AI_NUMERICHOST;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL) {
+        return 0;
+    }
+    struct mh_addr *a = calloc(1, sizeof *a);
+    if (a == NULL) {
+        freeaddrinfo(res);
+        return -1;
+    }
+    memcpy(&a->sa, res->ai_addr, res->ai_addrlen);
+    a->salen = res->ai_addrlen;
+    a->family = res->ai_family;
+    fill_text(a);
+    freeaddrinfo(res);
+    *addrs = a;
+    *naddrs = 1;
+    return 1;
+}
+
+enum mh_resolve_status
+mh_resolve_host(const char *host, int family, const char *resolver,
+                const struct mh_deadline *dl, struct mh_addr **addrs,
+                size_t *naddrs, char *errbuf, size_t errlen)
+{
+    *addrs = NULL;
+    *naddrs = 0;
+    int num = numeric_host(host, family, addrs, naddrs);
+    if (num == 1) {
+        return MH_RESOLVE_OK;
+    }
+    if (num < 0) {
+        snprintf(errbuf, errlen, "out of memory");
+        return MH_RESOLVE_FAILED;
+    }
+    void *channel = NULL;
+    if (mh_resolve_channel_new(resolver, &channel, errbuf, errlen) != 0) {
+        return MH_RESOLVE_FAILED;
+    }
+    struct gai_ctx ctx = {.status = ARES_ETIMEOUT};
+    struct ares_addrinfo_hints hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = family;
+    hints.ai_socktype = SOCK_STREAM;
+    ares_getaddrinfo(channel, host, NULL, &hints, gai_cb, &ctx);
+    mh_resolve_wait(channel, dl);
+    mh_resolve_channel_free(channel); /* runs pending callbacks (cancelled) */
+
+    if (ctx.done && ctx.status == ARES_SUCCESS && ctx.naddrs > 0) {
+        *addrs = ctx.addrs;
+        *naddrs = ctx.naddrs;
+        return MH_RESOLVE_OK;
+    }
+    free(ctx.addrs);
+    if (!ctx.done || ctx.status == ARES_ECANCELLED ||
+        ctx.status == ARES_EDESTRUCTION || ctx.status == ARES_ETIMEOUT) {
+        snprintf(errbuf, errlen, "no DNS answer for %s within the deadline",
+                 host);
+        return MH_RESOLVE_TIMEOUT;
+    }
+    if (ctx.status == ARES_ENOTFOUND || ctx.status == ARES_ENODATA ||
+        ctx.status == ARES_SUCCESS) {
+        snprintf(errbuf, errlen, "%s does not resolve%s", host,
+                 family == AF_INET    ? " to an IPv4 address"
+                 : family == AF_INET6 ? " to an IPv6 address"
+                                      : "");
+        return MH_RESOLVE_NOTFOUND;
+    }
+    snprintf(errbuf, errlen, "DNS lookup of %s failed: %s", host,
+             ares_strerror(ctx.status));
+    return MH_RESOLVE_FAILED;
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * resolve: host name to addresses with c-ares, bounded by the check's
+ * deadline (DESIGN.md "Libraries", "Time").
+ */
+#ifndef MH_RESOLVE_H
+#define MH_RESOLVE_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "deadline.h"
+
+/* One resolved address. */
+struct mh_addr {
+    struct sockaddr_storage sa;
+    socklen_t salen;
+    int family; /* AF_INET or AF_INET6 */
+    char text[64]; /* numeric form, e.g. "192.0.2.1" or "2001:db8::1" */
+};
+
+/* Result of a lookup. */
+enum mh_resolve_status {
+    MH_RESOLVE_OK = 0,
+    MH_RESOLVE_NOTFOUND, /* NXDOMAIN or no address of the family asked */
+    MH_RESOLVE_TIMEOUT,  /* the deadline passed */
+    MH_RESOLVE_FAILED    /* SERVFAIL, REFUSED, bad resolver, ... */
+};
+
+/*
+ * Initialises c-ares once per process (ares_library_init). Returns 0 or -1.
+ * Call from main() before any thread starts.
+ */
+int mh_resolve_global_init(void);
+void mh_resolve_global_cleanup(void);
+
+/*
+ * Sets up a c-ares channel for the given resolver ("IP", "IP:PORT",
+ * "[IPv6]:PORT") or the system resolver when resolver is NULL. Returns 0 or
+ * -1 with a reason in errbuf. The channel is returned through *channel as an
+ * opaque pointer (ares_channel); destroy it with mh_resolve_channel_free().
+ */
+int mh_resolve_channel_new(const char *resolver, void **channel, char *errbuf,
+                           size_t errlen);
+void mh_resolve_channel_free(void *channel);
+
+/*
+ * Runs c-ares' event loop on channel until every query is done or the
+ * deadline passes (then cancels the rest: their callbacks see
+ * ARES_ECANCELLED). Used by every module that issues c-ares queries.
+ */
+void mh_resolve_wait(void *channel, const struct mh_deadline *dl);
+
+/*
+ * Resolves host to its addresses: a numeric address is returned as is
+ * without any lookup; otherwise A and AAAA are looked up (as family allows:
+ * AF_UNSPEC, AF_INET, AF_INET6) with ares_getaddrinfo, which also consults
+ * /etc/hosts. Addresses come in the order the resolver gave them, IPv6
+ * first when both exist. On MH_RESOLVE_OK, *addrs (caller frees with free())
+ * holds *naddrs >= 1 entries. errbuf receives a reason otherwise.
+ */
+enum mh_resolve_status mh_resolve_host(const char *host, int family,
+                                       const char *resolver,
+                                       const struct mh_deadline *dl,
+                                       struct mh_addr **addrs, size_t *naddrs,
+                                       char *errbuf, size_t errlen);
+
+#endif

@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * result: the check result model (see result.h).
+ */
+#include "result.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Longest summary or item text kept; longer text is cut (Nagios keeps at
+ * most 8 KiB of plugin output in all, conventions.md 1.2). */
+#define MH_TEXT_MAX 1024
+
+static const char *const state_names[] = {"OK", "WARNING", "CRITICAL",
+                                          "UNKNOWN"};
+
+static const char *const category_names[] = {
+    "", "connection", "timeout", "auth", "response", "relay", "blacklist",
+    "tls"};
+_Static_assert(sizeof(category_names) / sizeof(category_names[0]) ==
+                   (size_t)MH_CAT_LAST,
+               "category_names out of sync with enum mh_category");
+
+const char *
+mh_state_name(enum mh_state state)
+{
+    if ((int)state < 0 || (int)state > 3) {
+        return "UNKNOWN";
+    }
+    return state_names[state];
+}
+
+const char *
+mh_category_name(enum mh_category cat)
+{
+    if ((int)cat < 0 || cat >= MH_CAT_LAST) {
+        return "";
+    }
+    return category_names[cat];
+}
+
+enum mh_category
+mh_category_from_name(const char *name)
+{
+    for (int i = 1; i < (int)MH_CAT_LAST; i++) {
+        if (name != NULL && strcmp(name, category_names[i]) == 0) {
+            return (enum mh_category)i;
+        }
+    }
+    return MH_CAT_NONE;
+}
+
+int
+mh_state_rank(enum mh_state state)
+{
+    switch (state) {
+    case MH_STATE_OK:
+        return 0;
+    case MH_STATE_UNKNOWN:
+        return 1;
+    case MH_STATE_WARNING:
+        return 2;
+    case MH_STATE_CRITICAL:
+        return 3;
+    }
+    return 1;
+}
+
+enum mh_state
+mh_state_worst(enum mh_state a, enum mh_state b)
+{
+    return mh_state_rank(a) >= mh_state_rank(b) ? a : b;
+}
+
+char *
+mh_text_printable(const char *text, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len && text[i] != '\0'; i++) {
+        unsigned char c = (unsigned char)text[i];
+        n += (c >= 0x20 && c <= 0x7e) ? 1 : 4;
+    }
+    char *out = malloc(n + 1);
+    if (out == NULL) {
+        return NULL;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < len && text[i] != '\0'; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c >= 0x20 && c <= 0x7e) {
+            out[o++] = (char)c;
+        } else {
+            static const char hex[] = "0123456789abcdef";
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static char *
+dup_printable(const char *s)
+{
+    if (s == NULL) {
+        return NULL;
+    }
+    return mh_text_printable(s, strlen(s));
+}
+
+/* printf into a new printable string of at most MH_TEXT_MAX bytes. */
+static char *
+vformat(const char *fmt, va_list ap)
+{
+    char buf[MH_TEXT_MAX];
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    if (n < 0) {
+        buf[0] = '\0';
+    }
+    return mh_text_printable(buf, strlen(buf));
+}
+
+struct mh_result *
+mh_result_new(const char *check, const char *target)
+{
+    struct mh_result *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        return NULL;
+    }
+    r->check = dup_printable(check != NULL ? check : "");
+    r->target = dup_printable(target != NULL ? target : "");
+    if (r->check == NULL || r->target == NULL) {
+        mh_result_free(r);
+        return NULL;
+    }
+    r->state = MH_STATE_OK;
+    r->category = MH_CAT_NONE;
+    return r;
+}
+
+void
+mh_result_free(struct mh_result *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < r->nitems; i++) {
+        struct mh_item *it = &r->items[i];
+        free(it->kind);
+        free(it->name);
+        free(it->text);
+        for (size_t j = 0; j < it->nattrs; j++) {
+            free(it->attrs[j].key);
+            free(it->attrs[j].str);
+        }
+        free(it->attrs);
+    }
+    free(r->items);
+    for (size_t i = 0; i < r->nperf; i++) {
+        free(r->perf[i].label);
+        free(r->perf[i].warn);
+        free(r->perf[i].crit);
+    }
+    free(r->perf);
+    for (size_t i = 0; i < r->nsamples; i++) {
+        free(r->samples[i].family);
+        for (size_t j = 0; j < 2 * r->samples[i].nlabels; j++) {
+            free(r->samples[i].labels[j]);
+        }
+        free(r->samples[i].labels);
+    }
+    free(r->samples);
+    for (size_t i = 0; i < r->nchildren; i++) {
+        mh_result_free(r->children[i]);
+    }
+    free(r->children);
+    free(r->check);
+    free(r->target);
+    free(r->summary);
+    free(r);
+}
+
+/* Grows an array by one element; returns the new element or NULL. */
+static void *
+grow(void **array, size_t *count, size_t elem)
+{
+    void *p = realloc(*array, (*count + 1) * elem);
+    if (p == NULL) {
+        return NULL;
+    }
+    *array = p;
+    char *slot = (char *)p + *count * elem;
+    memset(slot, 0, elem);
+    (*count)++;
+    return slot;
+}
+
+int
+mh_result_raise(struct mh_result *r, enum mh_state state,
+                enum mh_category cat, const char *fmt, ...)
+{
+    bool worse = mh_state_rank(state) > mh_state_rank(r->state);
+    if (!worse && !(r->summary == NULL && state == r->state)) {
+        return 0;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = vformat(fmt, ap);
+    va_end(ap);
+    if (s == NULL) {
+        r->oom = true;
+        return -1;
+    }
+    free(r->summary);
+    r->summary = s;
+    r->state = state;
+    r->category = cat;
+    return 0;
+}
+
+int
+mh_result_set_summary(struct mh_result *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = vformat(fmt, ap);
+    va_end(ap);
+    if (s == NULL) {
+        r->oom = true;
+        return -1;
+    }
+    free(r->summary);
+    r->summary = s;
+    return 0;
+}
+
+struct mh_item *
+mh_result_add_item(struct mh_result *r, const char *kind, const char *name,
+                   enum mh_state state, enum mh_category cat, const char *fmt,
+                   ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *text = vformat(fmt, ap);
+    va_end(ap);
+    char *k = dup_printable(kind);
+    char *n = dup_printable(name != NULL ? name : "");
+    struct mh_item *it = NULL;
+    if (text != NULL && k != NULL && n != NULL) {
+        it = grow((void **)&r->items, &r->nitems, sizeof *r->items);
+    }
+    if (it == NULL) {
+        free(text);
+        free(k);
+        free(n);
+        r->oom = true;
+        return NULL;
+    }
+    it->kind = k;
+    it->name = n;
+    it->state = state;
+    it->category = cat;
+    it->text = text;
+    return it;
+}
+
+static struct mh_attr *
+add_attr(struct mh_result *r, struct mh_item *it, const char *key)
+{
+    char *k = dup_printable(key);
+    struct mh_attr *a = NULL;
+    if (k != NULL) {
+        a = grow((void **)&it->attrs, &it->nattrs, sizeof *it->attrs);
+    }
+    if (a == NULL) {
+        free(k);
+        r->oom = true;
+        return NULL;
+    }
+    a->key = k;
+    return a;
+}
+
+int
+mh_item_set_str(struct mh_result *r, struct mh_item *it, const char *key,
+                const char *value)
+{
+    if (it == NULL) {
+        return -1;
+    }
+    char *v = dup_printable(value != NULL ? value : "");
+    if (v == NULL) {
+        r->oom = true;
+        return -1;
+    }
+    struct mh_attr *a = add_attr(r, it, key);
+    if (a == NULL) {
+        free(v);
+        return -1;
+    }
+    a->str = v;
+    return 0;
+}
+
+int
+mh_item_set_num(struct mh_result *r, struct mh_item *it, const char *key,
+                double value)
+{
+    if (it == NULL) {
+        return -1;
+    }
+    struct mh_attr *a = add_attr(r, it, key);
+    if (a == NULL) {
+        return -1;
+    }
+    a->num = value;
+    return 0;
+}
+
+int
+mh_result_add_perf(struct mh_result *r, const char *label, double value,
+                   enum mh_unit unit, const char *warn, const char *crit,
+                   const double *min, const double *max)
+{
+    char *l = dup_printable(label);
+    char *w = warn != NULL ? dup_printable(warn) : NULL;
+    char *c = crit != NULL ? dup_printable(crit) : NULL;
+    struct mh_perf *p = NULL;
+    if (l != NULL && (warn == NULL || w != NULL) &&
+        (crit == NULL || c != NULL)) {
+        p = grow((void **)&r->perf, &r->nperf, sizeof *r->perf);
+    }
+    if (p == NULL) {
+        free(l);
+        free(w);
+        free(c);
+        r->oom = true;
+        return -1;
+    }
+    p->label = l;
+    p->value = value;
+    p->unit = unit;
+    p->warn = w;
+    p->crit = c;
+    if (min != NULL) {
+        p->has_min = true;
+        p->min = *min;
+    }
+    if (max != NULL) {
+        p->has_max = true;
+        p->max = *max;
+    }
+    return 0;
+}
+
+int
+mh_result_add_sample(struct mh_result *r, const char *family, double value,
+                     ...)
+{
+    size_t n = 0;
+    va_list ap;
+    va_start(ap, value);
+    while (va_arg(ap, const char *) != NULL) {
+        n++;
+    }
+    va_end(ap);
+    if (n % 2 != 0) {
+        return -1; /* programming error: unpaired label */
+    }
+    char **labels = calloc(n + 1, sizeof *labels);
+    char *fam = dup_printable(family);
+    bool ok = labels != NULL && fam != NULL;
+    va_start(ap, value);
+    for (size_t i = 0; ok && i < n; i++) {
+        labels[i] = dup_printable(va_arg(ap, const char *));
+        ok = labels[i] != NULL;
+    }
+    va_end(ap);
+    struct mh_sample *s = NULL;
+    if (ok) {
+        s = grow((void **)&r->samples, &r->nsamples, sizeof *r->samples);
+    }
+    if (s == NULL) {
+        for (size_t i = 0; labels != NULL && i < n; i++) {
+            free(labels[i]);
+        }
+        free(labels);
+        free(fam);
+        r->oom = true;
+        return -1;
+    }
+    s->family = fam;
+    s->labels = labels;
+    s->nlabels = n / 2;
+    s->value = value;
+    return 0;
+}
+
+int
+mh_result_add_child(struct mh_result *r, struct mh_result *child)
+{
+    struct mh_result **slot =
+        grow((void **)&r->children, &r->nchildren, sizeof *r->children);
+    if (slot == NULL) {
+        mh_result_free(child);
+        r->oom = true;
+        return -1;
+    }
+    *slot = child;
+    return 0;
+}
+
+void
+mh_result_finish(struct mh_result *r)
+{
+    if (r->oom) {
+        r->state = MH_STATE_UNKNOWN;
+        r->category = MH_CAT_NONE;
+        /* May stay NULL if even this fails; renderers accept a NULL
+         * summary. */
+        free(r->summary);
+        r->summary = dup_printable("out of memory while building the result");
+        return;
+    }
+    if (r->state == MH_STATE_OK) {
+        r->category = MH_CAT_NONE;
+    }
+    if (r->summary == NULL) {
+        r->summary = dup_printable(r->state == MH_STATE_OK ? "ok"
+                                                           : "check failed");
+        if (r->summary == NULL) {
+            r->oom = true;
+        }
+    }
+}

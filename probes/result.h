@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * result: the check result model shared by every probe and every renderer.
+ *
+ * A probe fills one struct mh_result: the Nagios state, one primary error
+ * category, a one-line summary, and three lists of facts:
+ *   - items: one per MX host, SMTP phase, chain element or DNSBL zone; each
+ *     has its own state and category and becomes a long-output line in the
+ *     Nagios renderer and an object in JSON;
+ *   - perfdata: numbers with units and thresholds (Nagios perfdata);
+ *   - samples: Prometheus samples of the families listed in DESIGN.md.
+ * Results may have children (domain mode: one child per MX address; the
+ * runner: one child per check).
+ *
+ * Probes never print; renderers never decide states. All strings stored in a
+ * result are copies owned by the result, made printable on the way in (see
+ * mh_text_printable()), and freed by mh_result_free().
+ *
+ * Out-of-memory handling: every adder returns 0 on success and -1 when an
+ * allocation failed; the result then also remembers the failure
+ * (mh_result.oom) and mh_result_finish() turns it into UNKNOWN, so a caller
+ * that ignores the return value still cannot report a wrong OK.
+ */
+#ifndef MH_RESULT_H
+#define MH_RESULT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Nagios plugin states; the numeric value is the plugin's exit code. */
+enum mh_state {
+    MH_STATE_OK = 0,
+    MH_STATE_WARNING = 1,
+    MH_STATE_CRITICAL = 2,
+    MH_STATE_UNKNOWN = 3
+};
+
+/*
+ * Error categories (DESIGN.md "Error categories"). MH_CAT_NONE is used for
+ * OK results, usage errors and internal failures.
+ */
+enum mh_category {
+    MH_CAT_NONE = 0,
+    MH_CAT_CONNECTION,
+    MH_CAT_TIMEOUT,
+    MH_CAT_AUTH,
+    MH_CAT_RESPONSE,
+    MH_CAT_RELAY,
+    MH_CAT_BLACKLIST,
+    MH_CAT_TLS,
+    MH_CAT_LAST
+};
+
+/* Number of real categories (MH_CAT_NONE excluded). */
+#define MH_CATEGORY_COUNT ((int)MH_CAT_LAST - 1)
+
+/* Upper-case state name ("OK", "WARNING", "CRITICAL", "UNKNOWN"). */
+const char *mh_state_name(enum mh_state state);
+
+/* Category name as spelled in output and metrics, "" for MH_CAT_NONE. */
+const char *mh_category_name(enum mh_category cat);
+
+/*
+ * Parses a category name (exact spelling). Returns the category, or
+ * MH_CAT_NONE when the name is not one of the seven.
+ */
+enum mh_category mh_category_from_name(const char *name);
+
+/*
+ * Severity order used to combine states: OK < UNKNOWN < WARNING < CRITICAL,
+ * as the Monitoring Plugins output library does (max_state_alt): a real
+ * problem found on one item outranks an item that could not be evaluated.
+ * Returns the more severe of a and b.
+ */
+enum mh_state mh_state_worst(enum mh_state a, enum mh_state b);
+
+/* Rank of a state in that order (0 for OK .. 3 for CRITICAL). */
+int mh_state_rank(enum mh_state state);
+
+/* A typed attribute of an item (JSON field, long-output detail). */
+struct mh_attr {
+    char *key;
+    char *str;    /* NULL for numbers */
+    double num;   /* used when str is NULL */
+};
+
+/* One detail line: an SMTP phase, an MX address, a chain element, a zone. */
+struct mh_item {
+    char *kind; /* "phase", "mx", "cert", "zone", "note", ... */
+    char *name; /* e.g. "ehlo", "zen.spamhaus.org", "depth 0" */
+    enum mh_state state;
+    enum mh_category category;
+    char *text; /* human message, printable ASCII */
+    struct mh_attr *attrs;
+    size_t nattrs;
+};
+
+/* Units of perfdata values (Nagios UOM). */
+enum mh_unit { MH_UNIT_NONE = 0, MH_UNIT_SECONDS, MH_UNIT_BYTES };
+
+/* One perfdata value: 'label'=value[UOM];warn;crit;min;max */
+struct mh_perf {
+    char *label; /* [a-z0-9_] by convention; sanitised again on output */
+    double value;
+    bool unknown; /* value could not be determined: rendered "U" */
+    enum mh_unit unit;
+    char *warn; /* threshold range text as given by the user, or NULL */
+    char *crit;
+    bool has_min, has_max;
+    double min, max;
+};
+
+/* One Prometheus sample; the renderer adds target (and check) labels. */
+struct mh_sample {
+    char *family; /* metric family name, e.g. mailhealth_smtp_reply_code */
+    char **labels; /* key, value, key, value, ... (2 * nlabels strings) */
+    size_t nlabels;
+    double value;
+};
+
+struct mh_result {
+    char *check;  /* subcommand: "smtp", "tls", "dnsbl", "domain", ... */
+    char *target; /* "host:port", the address, or the domain */
+    enum mh_state state;
+    enum mh_category category;
+    char *summary;     /* one line, printable ASCII */
+    double duration_s; /* wall time of the whole check, seconds */
+    bool oom;          /* an allocation failed while building the result */
+
+    struct mh_item *items;
+    size_t nitems;
+    struct mh_perf *perf;
+    size_t nperf;
+    struct mh_sample *samples;
+    size_t nsamples;
+    struct mh_result **children;
+    size_t nchildren;
+};
+
+/*
+ * Allocates an empty result (state OK, no category) for the check name and
+ * target given (both copied). Returns NULL on allocation failure. Free with
+ * mh_result_free().
+ */
+struct mh_result *mh_result_new(const char *check, const char *target);
+
+/* Frees a result, its children and every string it owns. NULL is fine. */
+void mh_result_free(struct mh_result *r);
+
+/*
+ * Raises the result to at least `state`. When the state becomes strictly
+ * worse than before, `cat` becomes the primary category and `summary`
+ * (printf-style, copied and made printable) the summary; an equal state keeps
+ * the first summary, so the first failure found is the one reported.
+ * Returns 0, or -1 on allocation failure.
+ */
+int mh_result_raise(struct mh_result *r, enum mh_state state,
+                    enum mh_category cat, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Replaces the summary (printf-style). Returns 0 or -1. */
+int mh_result_set_summary(struct mh_result *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * Appends an item; text is printf-style. Returns the item (owned by the
+ * result, valid until the next mh_result_add_item on the same result) or
+ * NULL on allocation failure.
+ */
+struct mh_item *mh_result_add_item(struct mh_result *r, const char *kind,
+                                   const char *name, enum mh_state state,
+                                   enum mh_category cat, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+/* Adds a string / number attribute to an item. Returns 0 or -1. */
+int mh_item_set_str(struct mh_result *r, struct mh_item *it, const char *key,
+                    const char *value);
+int mh_item_set_num(struct mh_result *r, struct mh_item *it, const char *key,
+                    double value);
+
+/*
+ * Appends a perfdata value. warn/crit are range strings (copied) or NULL.
+ * Returns 0 or -1.
+ */
+int mh_result_add_perf(struct mh_result *r, const char *label, double value,
+                       enum mh_unit unit, const char *warn, const char *crit,
+                       const double *min, const double *max);
+
+/*
+ * Appends a Prometheus sample of `family`. The variadic part is a
+ * NULL-terminated list of label key/value string pairs (values copied and
+ * made printable). Returns 0 or -1.
+ */
+int mh_result_add_sample(struct mh_result *r, const char *family,
+                         double value, ...) __attribute__((sentinel));
+
+/* Takes ownership of child (appends it). Returns 0 or -1 (child freed). */
+int mh_result_add_child(struct mh_result *r, struct mh_result *child);
+
+/*
+ * Final step of every check: an allocation failure turns the result into
+ * UNKNOWN ("out of memory"); an OK result drops its category; a non-OK
+ * result without summary gets a generic one.
+ */
+void mh_result_finish(struct mh_result *r);
+
+/*
+ * Copies at most `len` bytes of untrusted text (server replies, TXT records,
+ * certificate subjects) into a new string of printable ASCII: bytes outside
+ * 0x20..0x7e become "\xNN", so the text is safe for every renderer and the
+ * output stays deterministic whatever the peer sends. Returns NULL on
+ * allocation failure. The caller frees the string.
+ */
+char *mh_text_printable(const char *text, size_t len);
+
+#endif

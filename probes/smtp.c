@@ -1,0 +1,1042 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * smtp: the SMTP probe (see smtp.h).
+ */
+#include "smtp.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "reply.h"
+#include "tlscheck.h"
+
+/* Longest wait for the reply to QUIT: a server that does not answer QUIT
+ * must not hold a healthy check until its deadline (QUIT failures are only
+ * notes). */
+#define QUIT_WAIT_S 3.0
+
+/* State of one dialogue. */
+struct dlg {
+    struct mh_transport *t;
+    const struct mh_smtp_params *p;
+    const struct mh_deadline *dl;
+    const char *where;
+    struct mh_result *r;
+    double dur[MH_PHASE_LAST];
+    int code[MH_PHASE_LAST];
+    bool seen[MH_PHASE_LAST];
+    struct mh_reply reply;
+    struct mh_ehlo_caps caps;
+    bool tls_active;
+    bool esmtp;
+    bool failed;    /* a failure ended the dialogue early */
+    bool closed;    /* the server closed the connection */
+    bool envelope;  /* MAIL FROM was accepted: RSET before QUIT */
+    int ehlo_rejected; /* code EHLO got before the HELO fallback */
+    char last[MH_REPLY_TEXT_MAX + 32]; /* formatted last reply */
+};
+
+static void
+trace(struct dlg *d, const char *dir, const char *line)
+{
+    if (d->p->trace != NULL) {
+        d->p->trace(d->p->trace_arg, dir, line);
+    }
+}
+
+static void
+phase_done(struct dlg *d, enum mh_phase ph, double t0, int code)
+{
+    /* Repeated phases (EHLO after STARTTLS, several RCPTs) add up. */
+    d->dur[ph] += mh_monotonic_s() - t0;
+    d->seen[ph] = true;
+    if (code != 0) {
+        d->code[ph] = code;
+    }
+}
+
+/* Sends one command line. `shown` is what the trace shows (redaction). */
+static enum mh_io
+send_cmd(struct dlg *d, const char *cmd, const char *shown)
+{
+    char buf[1100];
+    int n = snprintf(buf, sizeof buf, "%s\r\n", cmd);
+    if (n < 0 || (size_t)n >= sizeof buf) {
+        return MH_IO_ERROR;
+    }
+    trace(d, ">>>", shown != NULL ? shown : cmd);
+    return mh_transport_write(d->t, buf, (size_t)n, d->dl);
+}
+
+/* Phase names as people read them in messages. */
+static const char *
+phase_text(enum mh_phase ph)
+{
+    switch (ph) {
+    case MH_PHASE_CONNECT:
+        return "connect";
+    case MH_PHASE_BANNER:
+        return "greeting";
+    case MH_PHASE_EHLO:
+        return "EHLO reply";
+    case MH_PHASE_STARTTLS:
+        return "STARTTLS reply";
+    case MH_PHASE_TLS_HANDSHAKE:
+        return "TLS handshake";
+    case MH_PHASE_AUTH:
+        return "AUTH reply";
+    case MH_PHASE_MAIL:
+        return "MAIL FROM reply";
+    case MH_PHASE_RCPT:
+        return "RCPT TO reply";
+    case MH_PHASE_DATA:
+        return "DATA reply";
+    case MH_PHASE_QUIT:
+        return "QUIT reply";
+    case MH_PHASE_LAST:
+        break;
+    }
+    return "reply";
+}
+
+/*
+ * Reads one complete reply into d->reply. On failure records the failure
+ * (category by what went wrong) unless quiet, and returns false.
+ */
+static bool
+read_reply(struct dlg *d, enum mh_phase ph, bool quiet)
+{
+    mh_reply_init(&d->reply);
+    size_t before = d->t->bytes_in;
+    for (;;) {
+        const char *line;
+        size_t len;
+        enum mh_io io = mh_transport_read_line(d->t, MH_REPLY_LINE_MAX, &line,
+                                               &len, d->dl);
+        size_t got = d->t->bytes_in - before;
+        if (io != MH_IO_OK) {
+            if (io == MH_IO_EOF || io == MH_IO_ERROR) {
+                d->closed = true;
+            }
+            if (quiet) {
+                return false;
+            }
+            d->failed = true;
+            switch (io) {
+            case MH_IO_TIMEOUT:
+                mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_TIMEOUT,
+                                "%s: timeout after %g s waiting for %s, %zu "
+                                "bytes received",
+                                d->where, mh_deadline_length(d->dl),
+                                phase_text(ph), got);
+                break;
+            case MH_IO_EOF:
+                mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_CONNECTION,
+                                "%s: server closed the connection while we "
+                                "waited for the %s (%zu bytes received)",
+                                d->where, phase_text(ph), got);
+                break;
+            case MH_IO_TOOLONG:
+                mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_RESPONSE,
+                                "%s: invalid %s: line longer than %d octets "
+                                "(RFC 5321 4.5.3.1.5)",
+                                d->where, phase_text(ph), MH_REPLY_LINE_MAX);
+                break;
+            case MH_IO_TLS:
+                mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_TLS,
+                                "%s: %s while waiting for the %s", d->where,
+                                d->t->err, phase_text(ph));
+                break;
+            default:
+                mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_CONNECTION,
+                                "%s: connection lost while waiting for the "
+                                "%s: %s",
+                                d->where, phase_text(ph), d->t->err);
+                break;
+            }
+            return false;
+        }
+        char shown[MH_REPLY_LINE_MAX + 1];
+        char *sv = mh_text_printable(line, len);
+        snprintf(shown, sizeof shown, "%s", sv != NULL ? sv : "");
+        free(sv);
+        trace(d, "<<<", shown);
+        enum mh_reply_status st = mh_reply_feed(&d->reply, line, len);
+        if (st == MH_REPLY_DONE) {
+            mh_reply_format(&d->reply, d->last, sizeof d->last);
+            if (d->reply.inconsistent) {
+                mh_result_add_item(d->r, "note", "", MH_STATE_OK,
+                                   MH_CAT_NONE,
+                                   "%s: reply lines carry different codes "
+                                   "(first %d, last %d); the last decides "
+                                   "(RFC 5321 4.2.1)",
+                                   phase_text(ph), d->reply.first_code,
+                                   d->reply.code);
+            }
+            return true;
+        }
+        if (st == MH_REPLY_BAD) {
+            if (!quiet) {
+                d->failed = true;
+                mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_RESPONSE,
+                                "%s: invalid %s: %s: \"%.80s\"", d->where,
+                                phase_text(ph), d->reply.error, shown);
+            }
+            return false;
+        }
+    }
+}
+
+/* Adds the long-output item of a phase. */
+static struct mh_item *
+phase_item(struct dlg *d, enum mh_phase ph, enum mh_state st,
+           enum mh_category cat, const char *text)
+{
+    struct mh_item *it =
+        mh_result_add_item(d->r, "phase", mh_phase_name(ph), st, cat, "%s",
+                           text);
+    if (it != NULL) {
+        mh_item_set_num(d->r, it, "duration_seconds", d->dur[ph]);
+        if (d->code[ph] != 0) {
+            mh_item_set_num(d->r, it, "reply_code", d->code[ph]);
+        }
+        if (d->reply.enhanced[0] != '\0' && d->code[ph] == d->reply.code) {
+            mh_item_set_str(d->r, it, "enhanced_code", d->reply.enhanced);
+        }
+    }
+    return it;
+}
+
+/* Reports a negative reply in phase ph with `what` ("MAIL FROM rejected"). */
+static void
+reply_failure(struct dlg *d, enum mh_phase ph, const char *what)
+{
+    enum mh_state st;
+    enum mh_category cat;
+    mh_reply_classify(ph, d->reply.code, d->reply.enhanced, d->reply.text, &st,
+                      &cat);
+    if (st == MH_STATE_OK) {
+        /* A 2xx/3xx where another code was required ("unexpected"). */
+        st = MH_STATE_CRITICAL;
+        cat = MH_CAT_RESPONSE;
+    }
+    phase_item(d, ph, st, cat, d->last);
+    mh_result_raise(d->r, st, cat, "%s %s: %s", d->where, what, d->last);
+}
+
+/* ====== QUIT ====== */
+
+static void
+quit(struct dlg *d, bool wait_reply)
+{
+    if (d->closed) {
+        return;
+    }
+    double t0 = mh_monotonic_s();
+    if (send_cmd(d, "QUIT", NULL) != MH_IO_OK) {
+        mh_result_add_item(d->r, "note", "", MH_STATE_OK, MH_CAT_NONE,
+                           "server closed the connection before QUIT");
+        return;
+    }
+    if (!wait_reply) {
+        return;
+    }
+    /* A short deadline of its own, inside the check's deadline. */
+    struct mh_deadline qdl = *d->dl;
+    double cap = mh_monotonic_s() + QUIT_WAIT_S;
+    if (cap < qdl.end) {
+        qdl.end = cap;
+    }
+    const struct mh_deadline *saved = d->dl;
+    d->dl = &qdl;
+    bool ok = read_reply(d, MH_PHASE_QUIT, true);
+    d->dl = saved;
+    phase_done(d, MH_PHASE_QUIT, t0, ok ? d->reply.code : 0);
+    if (!ok) {
+        /* RFC 5321 4.1.1.10 wants a 221, but a missing one says nothing
+         * about mail delivery (field case BR-28): a note only. */
+        mh_result_add_item(d->r, "note", "", MH_STATE_OK, MH_CAT_NONE,
+                           "server closed the connection before answering "
+                           "QUIT");
+    } else if (d->reply.code != 221) {
+        mh_result_add_item(d->r, "note", "", MH_STATE_OK, MH_CAT_NONE,
+                           "unexpected reply to QUIT: %s", d->last);
+    }
+}
+
+/* ====== TLS ====== */
+
+static bool
+start_tls(struct dlg *d)
+{
+    const struct mh_smtp_params *p = d->p;
+    struct mh_tls_params tp = {
+        .sni = p->sni,
+        .verify_name = p->verify_name,
+        .ca_file = p->ca_file,
+        .ca_path = p->ca_path,
+        .min_version = p->tls_min_version,
+    };
+    double t0 = mh_monotonic_s();
+    enum mh_io io = mh_transport_start_tls(d->t, &tp, d->dl);
+    phase_done(d, MH_PHASE_TLS_HANDSHAKE, t0, 0);
+    if (io != MH_IO_OK) {
+        d->failed = true;
+        d->closed = true; /* the stream is unusable now */
+        enum mh_category cat =
+            io == MH_IO_TIMEOUT ? MH_CAT_TIMEOUT : MH_CAT_TLS;
+        const char *after = p->tls_mode == MH_TLS_STARTTLS
+                                ? "server accepted STARTTLS (220) but "
+                                : "";
+        char msg[MH_REPLY_TEXT_MAX + 400];
+        if (io == MH_IO_EOF) {
+            snprintf(msg, sizeof msg,
+                     "%sclosed the connection during the TLS handshake", after);
+        } else if (io == MH_IO_TIMEOUT) {
+            snprintf(msg, sizeof msg,
+                     "TLS handshake did not complete within %g s",
+                     mh_deadline_length(d->dl));
+        } else {
+            snprintf(msg, sizeof msg, "%s", d->t->err);
+        }
+        phase_item(d, MH_PHASE_TLS_HANDSHAKE, MH_STATE_CRITICAL, cat, msg);
+        mh_result_raise(d->r, MH_STATE_CRITICAL, cat, "%s: %s", d->where, msg);
+        return false;
+    }
+    d->tls_active = true;
+    const char *ver = SSL_get_version(d->t->ssl);
+    const char *cipher = SSL_get_cipher_name(d->t->ssl);
+    char msg[200];
+    snprintf(msg, sizeof msg, "%s %s", ver != NULL ? ver : "?",
+             cipher != NULL ? cipher : "?");
+    phase_item(d, MH_PHASE_TLS_HANDSHAKE, MH_STATE_OK, MH_CAT_NONE, msg);
+    if (p->check_cert) {
+        struct mh_tls_check_params cp = {
+            .verify = p->verify,
+            .verify_name = p->verify_name,
+            .sni_sent = p->sni != NULL,
+            .warn_days = p->cert_warn_days,
+            .crit_days = p->cert_crit_days,
+            .now = (double)time(NULL),
+        };
+        mh_tls_check_session(d->t->ssl, &cp, d->r);
+    } else {
+        mh_tls_note_session(d->t->ssl, d->r);
+    }
+    return true;
+}
+
+/* ====== EHLO / HELO ====== */
+
+/* Sends EHLO (or HELO after 500/502/504) and parses the capabilities.
+ * Returns false when the dialogue must end. */
+static bool
+ehlo(struct dlg *d)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "EHLO %s", d->p->ehlo_name);
+    double t0 = mh_monotonic_s();
+    if (send_cmd(d, cmd, NULL) != MH_IO_OK) {
+        d->failed = d->closed = true;
+        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_CONNECTION,
+                        "%s: connection lost sending EHLO: %s", d->where,
+                        d->t->err);
+        return false;
+    }
+    bool ok = read_reply(d, MH_PHASE_EHLO, false);
+    phase_done(d, MH_PHASE_EHLO, t0, ok ? d->reply.code : 0);
+    if (!ok) {
+        phase_item(d, MH_PHASE_EHLO, d->r->state, d->r->category,
+                   d->r->summary != NULL ? d->r->summary : "failed");
+        return false;
+    }
+    /* Capabilities from before TLS are forgotten (RFC 3207 4.2). */
+    memset(&d->caps, 0, sizeof d->caps);
+    if (d->reply.code == 250) {
+        mh_ehlo_parse(&d->reply, &d->caps);
+        d->esmtp = true;
+        char text[MH_REPLY_TEXT_MAX + 64];
+        /* Only the first line in the long output; the list is in JSON. */
+        snprintf(text, sizeof text, "250 %.*s", (int)strcspn(d->reply.text,
+                                                             "\n"),
+                 d->reply.text);
+        struct mh_item *it =
+            phase_item(d, MH_PHASE_EHLO, MH_STATE_OK, MH_CAT_NONE, text);
+        if (it != NULL) {
+            char ext[300];
+            snprintf(ext, sizeof ext, "%s%s%s%s%s%s%s%s",
+                     (d->caps.ext & MH_EXT_STARTTLS) ? "STARTTLS " : "",
+                     (d->caps.ext & MH_EXT_AUTH) ? "AUTH " : "",
+                     (d->caps.ext & MH_EXT_SIZE) ? "SIZE " : "",
+                     (d->caps.ext & MH_EXT_PIPELINING) ? "PIPELINING " : "",
+                     (d->caps.ext & MH_EXT_8BITMIME) ? "8BITMIME " : "",
+                     (d->caps.ext & MH_EXT_SMTPUTF8) ? "SMTPUTF8 " : "",
+                     (d->caps.ext & MH_EXT_ENHANCEDSTATUSCODES)
+                         ? "ENHANCEDSTATUSCODES "
+                         : "",
+                     (d->caps.ext & MH_EXT_CHUNKING) ? "CHUNKING " : "");
+            size_t el = strlen(ext);
+            if (el > 0) {
+                ext[el - 1] = '\0';
+            }
+            mh_item_set_str(d->r, it, "extensions", ext);
+            if (d->caps.mech_list[0] != '\0') {
+                mh_item_set_str(d->r, it, "auth_mechanisms",
+                                d->caps.mech_list);
+            }
+        }
+        return true;
+    }
+    int c = d->reply.code;
+    /* RFC 5321 3.2 / 4.1.4: fall back to HELO when EHLO is not known:
+     * 500 and 502 (command unrecognised / not implemented), and 504
+     * (parameter not implemented). Never after 4xx: the server is
+     * refusing service (421), not EHLO. 501 (syntax error) is a real
+     * answer about our argument and is reported. */
+    if (c == 500 || c == 502 || c == 504) {
+        d->ehlo_rejected = c;
+        char ehlo_reply[sizeof d->last];
+        snprintf(ehlo_reply, sizeof ehlo_reply, "%s", d->last);
+        snprintf(cmd, sizeof cmd, "HELO %s", d->p->ehlo_name);
+        t0 = mh_monotonic_s();
+        if (send_cmd(d, cmd, NULL) != MH_IO_OK) {
+            d->failed = d->closed = true;
+            mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_CONNECTION,
+                            "%s: connection lost sending HELO", d->where);
+            return false;
+        }
+        ok = read_reply(d, MH_PHASE_EHLO, false);
+        phase_done(d, MH_PHASE_EHLO, t0, ok ? d->reply.code : 0);
+        if (!ok) {
+            return false;
+        }
+        if (d->reply.code != 250) {
+            d->failed = true;
+            reply_failure(d, MH_PHASE_EHLO, "HELO rejected");
+            return false;
+        }
+        char text[sizeof d->last + 128];
+        snprintf(text, sizeof text,
+                 "HELO accepted (server does not support ESMTP; EHLO got %s)",
+                 ehlo_reply);
+        phase_item(d, MH_PHASE_EHLO, MH_STATE_OK, MH_CAT_NONE, text);
+        d->esmtp = false;
+        return true;
+    }
+    d->failed = true;
+    reply_failure(d, MH_PHASE_EHLO, "EHLO rejected");
+    return false;
+}
+
+/* ====== AUTH (RFC 4954) ====== */
+
+/* Standard base64 (OpenSSL EVP_EncodeBlock). Returns 0 or -1. */
+static int
+b64_encode(const unsigned char *in, size_t inlen, char *out, size_t outlen)
+{
+    if (inlen > 600 || 4 * ((inlen + 2) / 3) + 1 > outlen) {
+        return -1;
+    }
+    EVP_EncodeBlock((unsigned char *)out, in, (int)inlen);
+    return 0;
+}
+
+/* Decodes base64 (EVP_DecodeBlock), handling its padding bytes. Returns
+ * the length or -1. */
+static int
+b64_decode(const char *in, unsigned char *out, size_t outlen)
+{
+    size_t inlen = strlen(in);
+    if (inlen == 0 || inlen % 4 != 0 || 3 * (inlen / 4) + 1 > outlen) {
+        return -1;
+    }
+    int n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)inlen);
+    if (n < 0) {
+        return -1;
+    }
+    /* EVP_DecodeBlock counts the '=' padding as zero bytes. */
+    if (inlen >= 1 && in[inlen - 1] == '=') {
+        n--;
+    }
+    if (inlen >= 2 && in[inlen - 2] == '=') {
+        n--;
+    }
+    out[n] = '\0';
+    return n;
+}
+
+/* Sends one secret line (never traced) and reads the reply. */
+static bool
+auth_step(struct dlg *d, const char *line)
+{
+    if (send_cmd(d, line, "<credentials redacted>") != MH_IO_OK) {
+        d->failed = d->closed = true;
+        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_CONNECTION,
+                        "%s: connection lost during AUTH", d->where);
+        return false;
+    }
+    return read_reply(d, MH_PHASE_AUTH, false);
+}
+
+static bool
+auth_plain(struct dlg *d)
+{
+    const char *u = d->p->auth_user, *pw = d->p->auth_password;
+    unsigned char raw[600];
+    size_t ul = strlen(u), pl = strlen(pw);
+    if (ul + pl + 2 > sizeof raw) {
+        return false;
+    }
+    /* RFC 4616: [authzid] NUL authcid NUL passwd. */
+    raw[0] = '\0';
+    memcpy(raw + 1, u, ul);
+    raw[1 + ul] = '\0';
+    memcpy(raw + 2 + ul, pw, pl);
+    char b64[820], cmd[840];
+    int rc = b64_encode(raw, ul + pl + 2, b64, sizeof b64);
+    OPENSSL_cleanse(raw, sizeof raw);
+    if (rc != 0) {
+        return false;
+    }
+    /* Initial response (RFC 4954 4): one round trip. */
+    snprintf(cmd, sizeof cmd, "AUTH PLAIN %s", b64);
+    bool ok = auth_step(d, cmd);
+    if (ok && d->reply.code == 334) {
+        /* A server that wants the response separately. */
+        ok = auth_step(d, b64);
+    }
+    OPENSSL_cleanse(b64, sizeof b64);
+    OPENSSL_cleanse(cmd, sizeof cmd);
+    return ok;
+}
+
+static bool
+auth_login(struct dlg *d)
+{
+    /* No initial response with LOGIN: some servers ignore it (BR-17 B).
+     * The challenges' text ("Username:", "username:", anything) is not
+     * checked, only their order (BR-17 A). */
+    if (send_cmd(d, "AUTH LOGIN", NULL) != MH_IO_OK ||
+        !read_reply(d, MH_PHASE_AUTH, false)) {
+        return false;
+    }
+    const char *parts[2] = {d->p->auth_user, d->p->auth_password};
+    for (int i = 0; i < 2; i++) {
+        if (d->reply.code != 334) {
+            return true; /* evaluated by the caller */
+        }
+        char b64[820];
+        if (b64_encode((const unsigned char *)parts[i], strlen(parts[i]), b64,
+                       sizeof b64) != 0) {
+            return false;
+        }
+        bool ok = auth_step(d, b64);
+        OPENSSL_cleanse(b64, sizeof b64);
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool
+auth_cram_md5(struct dlg *d)
+{
+    if (send_cmd(d, "AUTH CRAM-MD5", NULL) != MH_IO_OK ||
+        !read_reply(d, MH_PHASE_AUTH, false)) {
+        return false;
+    }
+    if (d->reply.code != 334) {
+        return true;
+    }
+    /* RFC 2195: the challenge is base64; the response is
+     * base64(user " " hex(HMAC-MD5(password, challenge))). */
+    unsigned char chal[600];
+    int cl = b64_decode(d->reply.text, chal, sizeof chal);
+    if (cl < 0) {
+        d->failed = true;
+        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_AUTH,
+                        "%s: invalid CRAM-MD5 challenge (not base64)",
+                        d->where);
+        return false;
+    }
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int maclen = 0;
+    const char *pw = d->p->auth_password;
+    if (HMAC(EVP_md5(), pw, (int)strlen(pw), chal, (size_t)cl, mac, &maclen) ==
+        NULL) {
+        d->failed = true;
+        mh_result_raise(d->r, MH_STATE_UNKNOWN, MH_CAT_AUTH,
+                        "%s: HMAC-MD5 not available in this OpenSSL",
+                        d->where);
+        return false;
+    }
+    char resp[400];
+    int n = snprintf(resp, sizeof resp, "%s ", d->p->auth_user);
+    for (unsigned i = 0; i < maclen && n > 0 && (size_t)n + 3 < sizeof resp;
+         i++) {
+        n += snprintf(resp + n, sizeof resp - (size_t)n, "%02x", mac[i]);
+    }
+    char b64[820];
+    bool ok = n > 0 && b64_encode((const unsigned char *)resp, (size_t)n, b64,
+                                  sizeof b64) == 0 &&
+              auth_step(d, b64);
+    OPENSSL_cleanse(resp, sizeof resp);
+    OPENSSL_cleanse(mac, sizeof mac);
+    return ok;
+}
+
+static bool
+authenticate(struct dlg *d)
+{
+    const struct mh_smtp_params *p = d->p;
+    double t0 = mh_monotonic_s();
+    bool ok = false;
+    char msg[MH_REPLY_TEXT_MAX + 400];
+    if (!d->tls_active && !p->allow_plaintext_auth) {
+        snprintf(msg, sizeof msg,
+                 "refusing to send credentials over a plaintext connection "
+                 "(use --starttls or --tls, or --allow-plaintext-auth)");
+        goto fail;
+    }
+    if (!d->esmtp || (d->caps.ext & MH_EXT_AUTH) == 0) {
+        if (!d->esmtp) {
+            snprintf(msg, sizeof msg,
+                     "AUTH unavailable: server rejected EHLO (%d)",
+                     d->ehlo_rejected);
+        } else {
+            snprintf(msg, sizeof msg, "AUTH not offered%s",
+                     d->tls_active && p->tls_mode == MH_TLS_STARTTLS
+                         ? " after STARTTLS"
+                         : "");
+        }
+        goto fail;
+    }
+    unsigned mech;
+    if (p->auth_mech != NULL) {
+        mech = strcasecmp(p->auth_mech, "PLAIN") == 0   ? MH_MECH_PLAIN
+               : strcasecmp(p->auth_mech, "LOGIN") == 0 ? MH_MECH_LOGIN
+                                                        : MH_MECH_CRAM_MD5;
+        if ((d->caps.mechs & mech) == 0) {
+            snprintf(msg, sizeof msg,
+                     "mechanism %s not offered (offered: %s)", p->auth_mech,
+                     d->caps.mech_list);
+            goto fail;
+        }
+    } else if (d->tls_active) {
+        /* Under TLS the simplest is best; CRAM-MD5 needs the server to
+         * store plaintext passwords and adds nothing. */
+        mech = (d->caps.mechs & MH_MECH_PLAIN)   ? MH_MECH_PLAIN
+               : (d->caps.mechs & MH_MECH_LOGIN) ? MH_MECH_LOGIN
+                                                 : MH_MECH_CRAM_MD5;
+    } else {
+        mech = (d->caps.mechs & MH_MECH_CRAM_MD5) ? MH_MECH_CRAM_MD5
+               : (d->caps.mechs & MH_MECH_PLAIN)  ? MH_MECH_PLAIN
+                                                  : MH_MECH_LOGIN;
+    }
+    if ((d->caps.mechs & mech) == 0) {
+        snprintf(msg, sizeof msg, "no supported mechanism offered (offered: "
+                                  "%s; supported: PLAIN LOGIN CRAM-MD5)",
+                 d->caps.mech_list);
+        goto fail;
+    }
+    const char *mname = mech == MH_MECH_PLAIN   ? "PLAIN"
+                        : mech == MH_MECH_LOGIN ? "LOGIN"
+                                                : "CRAM-MD5";
+    /* One attempt only: trying other mechanisms after a 535 hides the real
+     * answer and counts against the account (BR-18). */
+    ok = mech == MH_MECH_PLAIN   ? auth_plain(d)
+         : mech == MH_MECH_LOGIN ? auth_login(d)
+                                 : auth_cram_md5(d);
+    phase_done(d, MH_PHASE_AUTH, t0, ok ? d->reply.code : 0);
+    if (!ok) {
+        d->failed = true;
+        if (d->r->state == MH_STATE_OK) {
+            mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_AUTH,
+                            "%s: AUTH %s failed", d->where, mname);
+        }
+        phase_item(d, MH_PHASE_AUTH, d->r->state, d->r->category,
+                   d->r->summary != NULL ? d->r->summary : "failed");
+        return false;
+    }
+    if (d->reply.code == 235) {
+        snprintf(msg, sizeof msg, "AUTH %s ok: %s", mname, d->last);
+        phase_item(d, MH_PHASE_AUTH, MH_STATE_OK, MH_CAT_NONE, msg);
+        return true;
+    }
+    d->failed = true;
+    enum mh_state st;
+    enum mh_category cat;
+    mh_reply_classify(MH_PHASE_AUTH, d->reply.code, d->reply.enhanced,
+                      d->reply.text, &st, &cat);
+    if (st == MH_STATE_OK) {
+        st = MH_STATE_CRITICAL; /* e.g. a 334 after the last step */
+        cat = MH_CAT_AUTH;
+    }
+    const char *why = d->reply.code == 535   ? "credentials rejected"
+                      : d->reply.code == 454 ? "temporary authentication "
+                                               "failure on server side"
+                      : d->reply.code == 534 ? "mechanism too weak"
+                      : d->reply.code == 538 ? "encryption required"
+                                             : "AUTH failed";
+    snprintf(msg, sizeof msg, "AUTH %s: %s (%s)", mname, why, d->last);
+    phase_item(d, MH_PHASE_AUTH, st, cat, msg);
+    mh_result_raise(d->r, st, cat, "%s %s", d->where, msg);
+    return false;
+
+fail:
+    phase_done(d, MH_PHASE_AUTH, t0, 0);
+    d->failed = true;
+    phase_item(d, MH_PHASE_AUTH, MH_STATE_CRITICAL, MH_CAT_AUTH, msg);
+    mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_AUTH, "%s: %s", d->where,
+                    msg);
+    return false;
+}
+
+/* ====== Envelope ====== */
+
+/* Sends cmd in phase ph and reads the reply; false on I/O failure. */
+static bool
+command(struct dlg *d, enum mh_phase ph, const char *cmd)
+{
+    double t0 = mh_monotonic_s();
+    if (send_cmd(d, cmd, NULL) != MH_IO_OK) {
+        d->failed = d->closed = true;
+        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_CONNECTION,
+                        "%s: connection lost sending %s: %s", d->where, cmd,
+                        d->t->err);
+        return false;
+    }
+    bool ok = read_reply(d, ph, false);
+    phase_done(d, ph, t0, ok ? d->reply.code : 0);
+    return ok;
+}
+
+static bool
+envelope(struct dlg *d)
+{
+    const struct mh_smtp_params *p = d->p;
+    char cmd[600], what[MH_REPLY_TEXT_MAX + 800];
+    snprintf(cmd, sizeof cmd, "MAIL FROM:<%s>",
+             p->mail_from != NULL ? p->mail_from : "");
+    if (!command(d, MH_PHASE_MAIL, cmd)) {
+        return false;
+    }
+    if (d->reply.code != 250) {
+        d->failed = true;
+        reply_failure(d, MH_PHASE_MAIL, "MAIL FROM rejected");
+        return false;
+    }
+    phase_item(d, MH_PHASE_MAIL, MH_STATE_OK, MH_CAT_NONE, d->last);
+    d->envelope = true;
+
+    for (size_t i = 0; i < p->nrcpt; i++) {
+        snprintf(cmd, sizeof cmd, "RCPT TO:<%s>", p->rcpt_to[i]);
+        if (!command(d, MH_PHASE_RCPT, cmd)) {
+            return false;
+        }
+        /* RFC 5321 4.2.2: 250 and 251 accept the recipient. */
+        if (d->reply.code == 250 || d->reply.code == 251) {
+            snprintf(what, sizeof what, "<%s> accepted: %s", p->rcpt_to[i],
+                     d->last);
+            phase_item(d, MH_PHASE_RCPT, MH_STATE_OK, MH_CAT_NONE, what);
+        } else {
+            snprintf(what, sizeof what, "RCPT TO:<%s> rejected",
+                     p->rcpt_to[i]);
+            reply_failure(d, MH_PHASE_RCPT, what);
+            if (d->reply.code == 421) {
+                d->failed = true; /* the server is closing */
+                return false;
+            }
+        }
+    }
+    if (p->relay_test != NULL) {
+        snprintf(cmd, sizeof cmd, "RCPT TO:<%s>", p->relay_test);
+        if (!command(d, MH_PHASE_RCPT, cmd)) {
+            return false;
+        }
+        if (d->reply.code >= 200 && d->reply.code < 400) {
+            snprintf(what, sizeof what,
+                     "open relay: RCPT TO:<%s> accepted without "
+                     "authentication (%s)",
+                     p->relay_test, d->last);
+            struct mh_item *it = mh_result_add_item(
+                d->r, "phase", "relay_test", MH_STATE_CRITICAL, MH_CAT_RELAY,
+                "%s", what);
+            mh_item_set_num(d->r, it, "reply_code", d->reply.code);
+            mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_RELAY, "%s %s",
+                            d->where, what);
+        } else {
+            struct mh_item *it = mh_result_add_item(
+                d->r, "phase", "relay_test", MH_STATE_OK, MH_CAT_NONE,
+                "relay to <%s> refused as it must be: %s", p->relay_test,
+                d->last);
+            mh_item_set_num(d->r, it, "reply_code", d->reply.code);
+        }
+    }
+    return true;
+}
+
+/* ====== The dialogue ====== */
+
+static void
+greeting_failure(struct dlg *d)
+{
+    enum mh_state st;
+    enum mh_category cat;
+    mh_reply_classify(MH_PHASE_BANNER, d->reply.code, d->reply.enhanced,
+                      d->reply.text, &st, &cat);
+    if (st == MH_STATE_OK) {
+        st = MH_STATE_CRITICAL; /* a 2xx/3xx other than the expected one */
+        cat = MH_CAT_RESPONSE;
+    }
+    phase_item(d, MH_PHASE_BANNER, st, cat, d->last);
+    mh_result_raise(d->r, st, cat, "%s greeting %s", d->where, d->last);
+}
+
+void
+mh_smtp_dialogue(struct mh_transport *t, const struct mh_smtp_params *p,
+                 const struct mh_deadline *dl, const char *where,
+                 struct mh_result *r)
+{
+    struct dlg d;
+    memset(&d, 0, sizeof d);
+    d.t = t;
+    d.p = p;
+    d.dl = dl;
+    d.where = where;
+    d.r = r;
+
+    if (p->tls_mode == MH_TLS_IMPLICIT && !start_tls(&d)) {
+        goto out;
+    }
+
+    /* Greeting: read the complete reply before sending anything (RFC 5321
+     * 4.3.1; BR-01, BR-02). */
+    double t0 = mh_monotonic_s();
+    bool ok = read_reply(&d, MH_PHASE_BANNER, false);
+    phase_done(&d, MH_PHASE_BANNER, t0, ok ? d.reply.code : 0);
+    if (!ok) {
+        if (r->category == MH_CAT_CONNECTION && t->bytes_in == 0) {
+            /* EOF before any byte: the server dropped us at once. */
+            free(r->summary);
+            r->summary = NULL;
+            r->state = MH_STATE_OK;
+            mh_result_raise(r, MH_STATE_CRITICAL, MH_CAT_CONNECTION,
+                            "%s: server closed the connection before the "
+                            "greeting",
+                            where);
+        }
+        phase_item(&d, MH_PHASE_BANNER, r->state, r->category,
+                   r->summary != NULL ? r->summary : "failed");
+        goto out;
+    }
+    int expect = p->expect_greeting != 0 ? p->expect_greeting : 220;
+    if (d.reply.code != expect) {
+        d.failed = true;
+        greeting_failure(&d);
+        /* RFC 5321 3.1: after a 554 greeting the client should QUIT; we
+         * send it but do not wait: a server that holds the socket open
+         * (BR-04 B) must not delay the result. No EHLO is ever sent. */
+        quit(&d, false);
+        goto out;
+    }
+    if (expect != 220) {
+        char text[sizeof d.last + 32];
+        snprintf(text, sizeof text, "greeting %s as expected", d.last);
+        phase_item(&d, MH_PHASE_BANNER, MH_STATE_OK, MH_CAT_NONE, text);
+        mh_result_set_summary(r, "%s greeting %d as expected", where, expect);
+        quit(&d, false);
+        goto out;
+    }
+    phase_item(&d, MH_PHASE_BANNER, MH_STATE_OK, MH_CAT_NONE, d.last);
+
+    if (!ehlo(&d)) {
+        goto end;
+    }
+
+    if (p->tls_mode == MH_TLS_STARTTLS) {
+        enum mh_state need =
+            p->starttls_optional ? MH_STATE_WARNING : MH_STATE_CRITICAL;
+        if (!d.esmtp || (d.caps.ext & MH_EXT_STARTTLS) == 0) {
+            /* Not offered: say so at once, never send STARTTLS anyway
+             * (BR-21; BR-07 when EHLO itself was rejected). */
+            char msg[300];
+            if (!d.esmtp) {
+                snprintf(msg, sizeof msg,
+                         "STARTTLS unavailable: server rejected EHLO (%d)",
+                         d.ehlo_rejected);
+            } else {
+                snprintf(msg, sizeof msg, "STARTTLS not advertised by %s",
+                         p->host);
+            }
+            mh_result_add_item(r, "phase", "starttls", need, MH_CAT_TLS, "%s",
+                               msg);
+            mh_result_raise(r, need, MH_CAT_TLS, "%s: %s", where, msg);
+            if (need == MH_STATE_CRITICAL) {
+                d.failed = true;
+                goto end;
+            }
+        } else {
+            ok = command(&d, MH_PHASE_STARTTLS, "STARTTLS");
+            if (!ok) {
+                if (r->category == MH_CAT_CONNECTION ||
+                    r->category == MH_CAT_RESPONSE) {
+                    r->category = MH_CAT_TLS;
+                }
+                phase_item(&d, MH_PHASE_STARTTLS, r->state, r->category,
+                           r->summary != NULL ? r->summary : "failed");
+                goto end;
+            }
+            if (d.reply.code != 220) {
+                /* 454 and friends: TLS category, reported at once
+                 * (BR-26 D); WARNING when TLS was optional. */
+                char msg[sizeof d.last + 40];
+                snprintf(msg, sizeof msg, "STARTTLS refused: %s", d.last);
+                mh_result_add_item(r, "phase", "starttls", need, MH_CAT_TLS,
+                                   "%s", msg);
+                mh_result_raise(r, need, MH_CAT_TLS, "%s %s", where, msg);
+                if (need == MH_STATE_CRITICAL) {
+                    d.failed = true;
+                    goto end;
+                }
+            } else {
+                phase_item(&d, MH_PHASE_STARTTLS, MH_STATE_OK, MH_CAT_NONE,
+                           d.last);
+                if (!start_tls(&d)) {
+                    goto out;
+                }
+                /* RFC 3207 4.2: forget everything, EHLO again. */
+                if (!ehlo(&d)) {
+                    goto end;
+                }
+            }
+        }
+    }
+
+    if (p->auth_user != NULL && !authenticate(&d)) {
+        goto end;
+    }
+    if ((p->mail_from != NULL || p->nrcpt > 0 || p->relay_test != NULL) &&
+        !envelope(&d)) {
+        goto end;
+    }
+    if (d.envelope) {
+        /* RSET: leave no transaction behind (RFC 5321 4.1.1.5). */
+        if (command(&d, MH_PHASE_MAIL, "RSET") && d.reply.code != 250) {
+            mh_result_add_item(r, "note", "", MH_STATE_OK, MH_CAT_NONE,
+                               "unexpected reply to RSET: %s", d.last);
+        }
+    }
+
+end:
+    quit(&d, !d.failed || d.reply.code != 421);
+out:
+    /* Phase metrics: every phase that ran, in dialogue order. */
+    for (int ph = 0; ph < (int)MH_PHASE_LAST; ph++) {
+        if (!d.seen[ph]) {
+            continue;
+        }
+        const char *name = mh_phase_name((enum mh_phase)ph);
+        char label[48];
+        snprintf(label, sizeof label, "time_%s", name);
+        const double zero = 0;
+        mh_result_add_perf(r, label, d.dur[ph], MH_UNIT_SECONDS, NULL, NULL,
+                           &zero, NULL);
+        mh_result_add_sample(r, "mailhealth_smtp_phase_duration_seconds",
+                             d.dur[ph], "phase", name, (const char *)NULL);
+        if (d.code[ph] != 0) {
+            mh_result_add_sample(r, "mailhealth_smtp_reply_code",
+                                 (double)d.code[ph], "phase", name,
+                                 (const char *)NULL);
+        }
+    }
+    if (r->state == MH_STATE_OK && r->summary == NULL) {
+        char tls[120] = "";
+        if (d.tls_active) {
+            snprintf(tls, sizeof tls, ", %s %s",
+                     p->tls_mode == MH_TLS_STARTTLS ? "STARTTLS"
+                                                    : "implicit TLS",
+                     SSL_get_version(t->ssl));
+        }
+        mh_result_raise(r, MH_STATE_OK, MH_CAT_NONE,
+                        "%s %s%s%s%s, %.3f s response time", where,
+                        d.esmtp ? "ESMTP ok" : "SMTP ok (HELO)", tls,
+                        p->auth_user != NULL ? ", AUTH ok" : "",
+                        d.envelope ? ", envelope ok" : "",
+                        mh_deadline_elapsed(dl));
+    }
+}
+
+/* "host[addr]:port", or "addr:port" / "[v6]:port" when host is the
+ * address. */
+static void
+format_where(char *buf, size_t len, const char *host, const char *addr,
+             const char *port)
+{
+    bool v6 = strchr(addr, ':') != NULL;
+    if (addr[0] == '\0') {
+        snprintf(buf, len, "%s:%s", host, port);
+    } else if (strcmp(host, addr) == 0) {
+        snprintf(buf, len, v6 ? "[%s]:%s" : "%s:%s", addr, port);
+    } else {
+        snprintf(buf, len, "%s[%s]:%s", host, addr, port);
+    }
+}
+
+struct mh_result *
+mh_smtp_probe(const struct mh_smtp_params *p, const struct mh_deadline *dl)
+{
+    char target[300];
+    bool v6lit = strchr(p->host, ':') != NULL;
+    snprintf(target, sizeof target, v6lit ? "[%s]:%s" : "%s:%s", p->host,
+             p->port);
+    struct mh_result *r = mh_result_new("smtp", target);
+    if (r == NULL) {
+        return NULL;
+    }
+    struct mh_transport *t = NULL;
+    struct mh_connect_info ci;
+    char err[512];
+    double t0 = mh_monotonic_s();
+    enum mh_io io = mh_tcp_connect(p->host, p->port, p->family, p->resolver,
+                                   dl, &t, &ci, err, sizeof err);
+    double connect_s = mh_monotonic_s() - t0;
+    char where[400];
+    format_where(where, sizeof where, p->host, ci.address, p->port);
+    if (io != MH_IO_OK) {
+        enum mh_category cat =
+            io == MH_IO_TIMEOUT ? MH_CAT_TIMEOUT : MH_CAT_CONNECTION;
+        mh_result_add_item(r, "phase", "connect", MH_STATE_CRITICAL, cat,
+                           "%s", err);
+        if (io == MH_IO_TIMEOUT) {
+            mh_result_raise(r, MH_STATE_CRITICAL, cat,
+                            "%s: no connection within %g s: %s", where,
+                            mh_deadline_length(dl), err);
+        } else {
+            mh_result_raise(r, MH_STATE_CRITICAL, cat, "%s: connect failed: %s",
+                            where, err);
+        }
+    } else {
+        struct mh_item *it = mh_result_add_item(
+            r, "phase", "connect", MH_STATE_OK, MH_CAT_NONE,
+            "connected to %s (%.3f s)", where, connect_s);
+        mh_item_set_num(r, it, "duration_seconds", connect_s);
+        mh_item_set_str(r, it, "address", ci.address);
+        mh_smtp_dialogue(t, p, dl, where, r);
+    }
+    const double zero = 0;
+    mh_result_add_perf(r, "time_connect", connect_s, MH_UNIT_SECONDS, NULL,
+                       NULL, &zero, NULL);
+    mh_result_add_sample(r, "mailhealth_smtp_phase_duration_seconds",
+                         connect_s, "phase", "connect", (const char *)NULL);
+    mh_transport_free(t);
+    r->duration_s = mh_deadline_elapsed(dl);
+    return r;
+}

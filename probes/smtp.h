@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * smtp: the SMTP probe. One dialogue with one server (RFC 5321): greeting,
+ * EHLO (HELO fallback), STARTTLS (RFC 3207) or implicit TLS, AUTH
+ * (RFC 4954), MAIL FROM, RCPT TO, relay test, RSET, QUIT. Every reply is
+ * evaluated and every failure is reported with its phase, the server's reply
+ * and one category (reply.h: mh_reply_classify).
+ *
+ * The probe never talks first (it waits for the whole greeting), sends one
+ * command per round trip (never pipelines), never waits past the deadline,
+ * and never prints: facts go into a struct mh_result.
+ */
+#ifndef MH_SMTP_H
+#define MH_SMTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "deadline.h"
+#include "result.h"
+#include "transport.h"
+
+enum mh_tls_mode {
+    MH_TLS_NONE = 0,  /* plain SMTP */
+    MH_TLS_STARTTLS,  /* STARTTLS required (RFC 3207) */
+    MH_TLS_IMPLICIT   /* TLS from the first byte (RFC 8314, port 465) */
+};
+
+/* Trace callback for -v: dir is "<<<" (received) or ">>>" (sent); line is
+ * already redacted (AUTH exchanges never appear). */
+typedef void (*mh_trace_fn)(void *arg, const char *dir, const char *line);
+
+struct mh_smtp_params {
+    const char *host;     /* name or address to connect to */
+    const char *port;     /* decimal port */
+    int family;           /* AF_UNSPEC, AF_INET, AF_INET6 */
+    const char *resolver; /* "IP[:PORT]" or NULL: system resolver */
+    const char *ehlo_name; /* name sent with EHLO/HELO */
+    int expect_greeting;  /* greeting code that counts as success; 0: 220 */
+
+    enum mh_tls_mode tls_mode;
+    bool starttls_optional; /* STARTTLS missing/refused: WARNING, go on */
+    const char *sni;         /* server name for SNI; NULL: none */
+    const char *verify_name; /* RFC 6125 name; NULL: none */
+    const char *ca_file, *ca_path;
+    int tls_min_version;     /* 0: TLS 1.2 */
+    bool check_cert;         /* run the certificate checks (tlscheck.h) */
+    bool verify;             /* verification failures are CRITICAL (else
+                                notes) */
+    double cert_warn_days, cert_crit_days;
+
+    const char *auth_user;     /* NULL: no AUTH */
+    const char *auth_password; /* borrowed; never copied into the result */
+    const char *auth_mech;     /* "PLAIN", "LOGIN", "CRAM-MD5" or NULL */
+    bool allow_plaintext_auth;
+
+    const char *mail_from;        /* NULL: no envelope (unless rcpt/relay) */
+    const char *const *rcpt_to;   /* recipients that must be accepted */
+    size_t nrcpt;
+    const char *relay_test;       /* foreign address that must be refused */
+
+    mh_trace_fn trace;            /* NULL: no trace */
+    void *trace_arg;
+};
+
+/*
+ * Runs the whole check: resolve and connect (transport.h), then the
+ * dialogue. Returns a new result (check "smtp", target "host:port"; free
+ * with mh_result_free) or NULL if not even the result could be allocated.
+ * State and category follow DESIGN.md: refused/unreachable/closed ->
+ * connection; deadline -> timeout; 4xx -> WARNING, 5xx -> CRITICAL with
+ * the category of mh_reply_classify; TLS problems -> tls; AUTH -> auth.
+ * The result carries items per phase, perfdata time and time_<phase> in
+ * seconds, and samples mailhealth_smtp_phase_duration_seconds and
+ * mailhealth_smtp_reply_code per phase.
+ */
+struct mh_result *mh_smtp_probe(const struct mh_smtp_params *p,
+                                const struct mh_deadline *dl);
+
+/*
+ * Runs the dialogue on an already connected transport t (the test seam:
+ * unit tests pass a scripted transport). `where` names the peer in
+ * messages ("mx.example.test[192.0.2.10]:25"). Fills r (does not call
+ * mh_result_finish). t is not freed.
+ */
+void mh_smtp_dialogue(struct mh_transport *t, const struct mh_smtp_params *p,
+                      const struct mh_deadline *dl, const char *where,
+                      struct mh_result *r);
+
+#endif

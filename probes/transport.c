@@ -1,0 +1,577 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * transport: bounded line reading over any transport, and the real TCP +
+ * OpenSSL implementation (see transport.h).
+ */
+#include "transport.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "resolve.h"
+
+const char *
+mh_io_name(enum mh_io io)
+{
+    switch (io) {
+    case MH_IO_OK:
+        return "ok";
+    case MH_IO_EOF:
+        return "eof";
+    case MH_IO_TIMEOUT:
+        return "timeout";
+    case MH_IO_ERROR:
+        return "error";
+    case MH_IO_TLS:
+        return "tls";
+    case MH_IO_TOOLONG:
+        return "too long";
+    }
+    return "error";
+}
+
+/* ====== Generic part: buffering and line reading ====== */
+
+struct mh_transport *
+mh_transport_new(const struct mh_transport_ops *ops, void *impl)
+{
+    struct mh_transport *t = calloc(1, sizeof *t);
+    if (t == NULL) {
+        struct mh_transport tmp = {.ops = ops, .impl = impl};
+        ops->close(&tmp);
+        return NULL;
+    }
+    t->ops = ops;
+    t->impl = impl;
+    return t;
+}
+
+void
+mh_transport_free(struct mh_transport *t)
+{
+    if (t == NULL) {
+        return;
+    }
+    t->ops->close(t);
+    free(t);
+}
+
+size_t
+mh_transport_pending(const struct mh_transport *t)
+{
+    return t->rlen - t->rskip;
+}
+
+/* Drops the first n buffered bytes. */
+static void
+consume(struct mh_transport *t, size_t n)
+{
+    memmove(t->rbuf, t->rbuf + n, t->rlen - n);
+    t->rlen -= n;
+}
+
+enum mh_io
+mh_transport_read_line(struct mh_transport *t, size_t max, const char **line,
+                       size_t *len, const struct mh_deadline *dl)
+{
+    /* The line handed out last time stays in the buffer until now. */
+    consume(t, t->rskip);
+    t->rskip = 0;
+    static const size_t hard_max = MH_TRANSPORT_RBUF - 2;
+    if (max > hard_max) {
+        max = hard_max;
+    }
+    size_t scanned = 0;
+    for (;;) {
+        char *lf = memchr(t->rbuf + scanned, '\n', t->rlen - scanned);
+        if (lf != NULL) {
+            size_t n = (size_t)(lf - t->rbuf);
+            size_t content = (n > 0 && t->rbuf[n - 1] == '\r') ? n - 1 : n;
+            if (content > max) {
+                return MH_IO_TOOLONG;
+            }
+            /* The CR or LF slot becomes the terminating NUL. */
+            t->rbuf[content] = '\0';
+            *line = t->rbuf;
+            *len = content;
+            t->rskip = n + 1;
+            return MH_IO_OK;
+        }
+        scanned = t->rlen;
+        /* Room for max content octets plus CR LF. */
+        if (t->rlen >= max + 2) {
+            return MH_IO_TOOLONG;
+        }
+        size_t got = 0;
+        size_t room = sizeof t->rbuf - t->rlen;
+        enum mh_io io = t->ops->read(t, t->rbuf + t->rlen, room, &got, dl);
+        if (io != MH_IO_OK) {
+            return io;
+        }
+        t->rlen += got;
+        t->bytes_in += got;
+    }
+}
+
+enum mh_io
+mh_transport_write(struct mh_transport *t, const char *buf, size_t len,
+                   const struct mh_deadline *dl)
+{
+    return t->ops->write(t, buf, len, dl);
+}
+
+enum mh_io
+mh_transport_start_tls(struct mh_transport *t, const struct mh_tls_params *p,
+                       const struct mh_deadline *dl)
+{
+    consume(t, t->rskip);
+    t->rskip = 0;
+    if (t->rlen > 0) {
+        snprintf(t->err, sizeof t->err,
+                 "server sent %zu bytes after its reply, before the TLS "
+                 "handshake",
+                 t->rlen);
+        return MH_IO_TLS;
+    }
+    return t->ops->start_tls(t, p, dl);
+}
+
+/* ====== TCP + OpenSSL implementation ====== */
+
+static bool
+would_block(int e)
+{
+#if EWOULDBLOCK != EAGAIN
+    if (e == EWOULDBLOCK) {
+        return true;
+    }
+#endif
+    return e == EAGAIN;
+}
+
+struct tcp_impl {
+    int fd;
+    SSL_CTX *ctx;
+    SSL *ssl;
+};
+
+/* Waits until fd is readable/writable or the deadline passes. */
+static enum mh_io
+wait_fd(int fd, short events, const struct mh_deadline *dl)
+{
+    for (;;) {
+        int left = mh_deadline_ms_left(dl);
+        if (left <= 0) {
+            return MH_IO_TIMEOUT;
+        }
+        struct pollfd pfd = {.fd = fd, .events = events};
+        int rc = poll(&pfd, 1, left);
+        if (rc > 0) {
+            return MH_IO_OK;
+        }
+        if (rc == 0) {
+            return MH_IO_TIMEOUT;
+        }
+        if (errno != EINTR) {
+            return MH_IO_ERROR;
+        }
+    }
+}
+
+/* Records the OpenSSL error queue (or errno) in t->err. */
+static void
+tls_error(struct mh_transport *t, const char *what, int ssl_err)
+{
+    unsigned long e = ERR_peek_last_error();
+    char reason[200] = "";
+    if (e != 0) {
+        ERR_error_string_n(e, reason, sizeof reason);
+        /* Keep only OpenSSL's reason text: "error:0A000410:SSL
+         * routines::sslv3 alert handshake failure" -> the part after "::". */
+        const char *r = strstr(reason, "::");
+        snprintf(t->err, sizeof t->err, "%s: %s", what,
+                 r != NULL ? r + 2 : reason);
+    } else if (ssl_err == SSL_ERROR_SYSCALL && errno != 0) {
+        snprintf(t->err, sizeof t->err, "%s: %s", what, strerror(errno));
+    } else {
+        snprintf(t->err, sizeof t->err, "%s", what);
+    }
+    ERR_clear_error();
+}
+
+static enum mh_io
+tcp_read(struct mh_transport *t, char *buf, size_t cap, size_t *got,
+         const struct mh_deadline *dl)
+{
+    struct tcp_impl *im = t->impl;
+    for (;;) {
+        if (im->ssl != NULL) {
+            ERR_clear_error();
+            int cap_i = cap > (size_t)INT32_MAX ? INT32_MAX : (int)cap;
+            int n = SSL_read(im->ssl, buf, cap_i);
+            if (n > 0) {
+                *got = (size_t)n;
+                return MH_IO_OK;
+            }
+            int se = SSL_get_error(im->ssl, n);
+            short ev;
+            if (se == SSL_ERROR_WANT_READ) {
+                ev = POLLIN;
+            } else if (se == SSL_ERROR_WANT_WRITE) {
+                ev = POLLOUT;
+            } else if (se == SSL_ERROR_ZERO_RETURN) {
+                return MH_IO_EOF;
+            } else if (se == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
+                if (errno == 0 || n == 0) {
+                    return MH_IO_EOF;
+                }
+                snprintf(t->err, sizeof t->err, "%s", strerror(errno));
+                return MH_IO_ERROR;
+            } else {
+                /* OpenSSL 3 reports a close without close_notify as an SSL
+                 * error "unexpected eof while reading": that is an EOF. */
+                unsigned long e = ERR_peek_error();
+                if (ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+                    ERR_clear_error();
+                    return MH_IO_EOF;
+                }
+                tls_error(t, "TLS read failed", se);
+                return MH_IO_TLS;
+            }
+            enum mh_io w = wait_fd(im->fd, ev, dl);
+            if (w != MH_IO_OK) {
+                return w;
+            }
+            continue;
+        }
+        ssize_t n = recv(im->fd, buf, cap, 0);
+        if (n > 0) {
+            *got = (size_t)n;
+            return MH_IO_OK;
+        }
+        if (n == 0) {
+            return MH_IO_EOF;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (!would_block(errno)) {
+            snprintf(t->err, sizeof t->err, "%s", strerror(errno));
+            return MH_IO_ERROR;
+        }
+        enum mh_io w = wait_fd(im->fd, POLLIN, dl);
+        if (w != MH_IO_OK) {
+            return w;
+        }
+    }
+}
+
+static enum mh_io
+tcp_write(struct mh_transport *t, const char *buf, size_t len,
+          const struct mh_deadline *dl)
+{
+    struct tcp_impl *im = t->impl;
+    size_t off = 0;
+    while (off < len) {
+        if (im->ssl != NULL) {
+            ERR_clear_error();
+            size_t chunk = len - off > 16384 ? 16384 : len - off;
+            int n = SSL_write(im->ssl, buf + off, (int)chunk);
+            if (n > 0) {
+                off += (size_t)n;
+                continue;
+            }
+            int se = SSL_get_error(im->ssl, n);
+            short ev;
+            if (se == SSL_ERROR_WANT_READ) {
+                ev = POLLIN;
+            } else if (se == SSL_ERROR_WANT_WRITE) {
+                ev = POLLOUT;
+            } else if (se == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
+                snprintf(t->err, sizeof t->err, "%s",
+                         errno != 0 ? strerror(errno) : "connection closed");
+                return MH_IO_ERROR;
+            } else {
+                tls_error(t, "TLS write failed", se);
+                return MH_IO_TLS;
+            }
+            enum mh_io w = wait_fd(im->fd, ev, dl);
+            if (w != MH_IO_OK) {
+                return w;
+            }
+            continue;
+        }
+        /* MSG_NOSIGNAL: a peer that closed early must not kill us with
+         * SIGPIPE (field case BR-28). */
+        ssize_t n = send(im->fd, buf + off, len - off, MSG_NOSIGNAL);
+        if (n >= 0) {
+            off += (size_t)n;
+            continue;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (!would_block(errno)) {
+            snprintf(t->err, sizeof t->err, "%s", strerror(errno));
+            return MH_IO_ERROR;
+        }
+        enum mh_io w = wait_fd(im->fd, POLLOUT, dl);
+        if (w != MH_IO_OK) {
+            return w;
+        }
+    }
+    return MH_IO_OK;
+}
+
+static bool
+is_ip_literal(const char *name)
+{
+    unsigned char buf[16];
+    return inet_pton(AF_INET, name, buf) == 1 ||
+           inet_pton(AF_INET6, name, buf) == 1;
+}
+
+static enum mh_io
+tcp_start_tls(struct mh_transport *t, const struct mh_tls_params *p,
+              const struct mh_deadline *dl)
+{
+    struct tcp_impl *im = t->impl;
+    ERR_clear_error();
+    im->ctx = SSL_CTX_new(TLS_client_method());
+    if (im->ctx == NULL) {
+        tls_error(t, "cannot create the TLS context", 0);
+        return MH_IO_TLS;
+    }
+    SSL_CTX_set_min_proto_version(im->ctx, p->min_version != 0
+                                               ? p->min_version
+                                               : TLS1_2_VERSION);
+    /* Verification runs but never aborts the handshake: the certificate
+     * checks read SSL_get_verify_result() afterwards and report every
+     * problem with OpenSSL's own reason (tls probe). */
+    SSL_CTX_set_verify(im->ctx, SSL_VERIFY_NONE, NULL);
+    int ok;
+    if (p->ca_file != NULL || p->ca_path != NULL) {
+        ok = SSL_CTX_load_verify_locations(im->ctx, p->ca_file, p->ca_path);
+    } else {
+        ok = SSL_CTX_set_default_verify_paths(im->ctx);
+    }
+    if (ok != 1) {
+        tls_error(t, "cannot load the trust store", 0);
+        return MH_IO_TLS;
+    }
+    im->ssl = SSL_new(im->ctx);
+    if (im->ssl == NULL || SSL_set_fd(im->ssl, im->fd) != 1) {
+        tls_error(t, "cannot create the TLS session", 0);
+        return MH_IO_TLS;
+    }
+    if (p->sni != NULL && p->sni[0] != '\0' && !is_ip_literal(p->sni)) {
+        /* RFC 6066 section 3: SNI carries host names only, never IPs. */
+        SSL_set_tlsext_host_name(im->ssl, p->sni);
+    }
+    if (p->verify_name != NULL && p->verify_name[0] != '\0') {
+        X509_VERIFY_PARAM *vp = SSL_get0_param(im->ssl);
+        if (is_ip_literal(p->verify_name)) {
+            X509_VERIFY_PARAM_set1_ip_asc(vp, p->verify_name);
+        } else {
+            X509_VERIFY_PARAM_set_hostflags(
+                vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+            X509_VERIFY_PARAM_set1_host(vp, p->verify_name, 0);
+        }
+    }
+    for (;;) {
+        ERR_clear_error();
+        errno = 0;
+        int rc = SSL_connect(im->ssl);
+        if (rc == 1) {
+            t->ssl = im->ssl;
+            return MH_IO_OK;
+        }
+        int se = SSL_get_error(im->ssl, rc);
+        short ev;
+        if (se == SSL_ERROR_WANT_READ) {
+            ev = POLLIN;
+        } else if (se == SSL_ERROR_WANT_WRITE) {
+            ev = POLLOUT;
+        } else {
+            unsigned long e = ERR_peek_error();
+            if ((se == SSL_ERROR_SYSCALL && e == 0) ||
+                ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+                ERR_clear_error();
+                snprintf(t->err, sizeof t->err,
+                         "server closed the connection during the TLS "
+                         "handshake");
+                return MH_IO_EOF;
+            }
+            tls_error(t, "TLS handshake failed", se);
+            return MH_IO_TLS;
+        }
+        enum mh_io w = wait_fd(im->fd, ev, dl);
+        if (w != MH_IO_OK) {
+            if (w == MH_IO_TIMEOUT) {
+                snprintf(t->err, sizeof t->err,
+                         "TLS handshake did not complete within the "
+                         "deadline");
+            }
+            return w;
+        }
+    }
+}
+
+static void
+tcp_close(struct mh_transport *t)
+{
+    struct tcp_impl *im = t->impl;
+    if (im == NULL) {
+        return;
+    }
+    if (im->ssl != NULL) {
+        SSL_free(im->ssl);
+    }
+    if (im->ctx != NULL) {
+        SSL_CTX_free(im->ctx);
+    }
+    if (im->fd >= 0) {
+        close(im->fd);
+    }
+    free(im);
+    t->impl = NULL;
+    t->ssl = NULL;
+}
+
+static const struct mh_transport_ops tcp_ops = {
+    .read = tcp_read,
+    .write = tcp_write,
+    .start_tls = tcp_start_tls,
+    .close = tcp_close,
+};
+
+/* One non-blocking connect() bounded by `until`. Returns 0 and the fd, or
+ * -1 with errno-style text in err; *timed_out tells a timeout apart. */
+static int
+connect_one(const struct mh_addr *a, const struct mh_deadline *until,
+            char *err, size_t errlen, bool *timed_out)
+{
+    *timed_out = false;
+    int fd = socket(a->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd, (const struct sockaddr *)&a->sa, a->salen) == 0) {
+        return fd;
+    }
+    if (errno != EINPROGRESS) {
+        snprintf(err, errlen, "%s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    enum mh_io w = wait_fd(fd, POLLOUT, until);
+    if (w != MH_IO_OK) {
+        snprintf(err, errlen, "connect timed out");
+        *timed_out = w == MH_IO_TIMEOUT;
+        close(fd);
+        return -1;
+    }
+    int soerr = 0;
+    socklen_t sl = sizeof soerr;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr != 0) {
+        snprintf(err, errlen, "%s", strerror(soerr != 0 ? soerr : errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+enum mh_io
+mh_tcp_connect(const char *host, const char *port, int family,
+               const char *resolver, const struct mh_deadline *dl,
+               struct mh_transport **out, struct mh_connect_info *info,
+               char *errbuf, size_t errlen)
+{
+    *out = NULL;
+    memset(info, 0, sizeof *info);
+    char *endp = NULL;
+    unsigned long portnum = strtoul(port, &endp, 10);
+    if (endp == port || *endp != '\0' || portnum == 0 || portnum > 65535) {
+        snprintf(errbuf, errlen, "invalid port '%s'", port);
+        return MH_IO_ERROR;
+    }
+
+    double t0 = mh_monotonic_s();
+    struct mh_addr *addrs = NULL;
+    size_t naddrs = 0;
+    enum mh_resolve_status rs = mh_resolve_host(host, family, resolver, dl,
+                                                &addrs, &naddrs, errbuf, errlen);
+    info->resolve_s = mh_monotonic_s() - t0;
+    if (rs != MH_RESOLVE_OK) {
+        return rs == MH_RESOLVE_TIMEOUT ? MH_IO_TIMEOUT : MH_IO_ERROR;
+    }
+
+    double t1 = mh_monotonic_s();
+    size_t used = 0;
+    bool any_timeout = false;
+    errbuf[0] = '\0';
+    int fd = -1;
+    for (size_t i = 0; i < naddrs && fd < 0; i++) {
+        struct mh_addr *a = &addrs[i];
+        if (a->family == AF_INET6) {
+            ((struct sockaddr_in6 *)&a->sa)->sin6_port =
+                htons((uint16_t)portnum);
+        } else {
+            ((struct sockaddr_in *)&a->sa)->sin_port = htons((uint16_t)portnum);
+        }
+        snprintf(info->address, sizeof info->address, "%s", a->text);
+        info->addresses_tried++;
+        /* This address's share of the time left. */
+        struct mh_deadline share = *dl;
+        double left = mh_deadline_s_left(dl);
+        share.end = mh_monotonic_s() + left / (double)(naddrs - i);
+        char err[128];
+        bool to = false;
+        fd = connect_one(a, &share, err, sizeof err, &to);
+        if (fd < 0) {
+            any_timeout = any_timeout || to;
+            /* Name the address only when there are several. */
+            int n = naddrs > 1
+                        ? snprintf(errbuf + used, errlen - used, "%s%s: %s",
+                                   used > 0 ? "; " : "", a->text, err)
+                        : snprintf(errbuf, errlen, "%s", err);
+            if (n > 0 && (size_t)n < errlen - used) {
+                used += (size_t)n;
+            }
+        }
+    }
+    free(addrs);
+    info->connect_s = mh_monotonic_s() - t1;
+    if (fd < 0) {
+        return (any_timeout && mh_deadline_expired(dl)) ? MH_IO_TIMEOUT
+                                                        : MH_IO_ERROR;
+    }
+    struct tcp_impl *im = calloc(1, sizeof *im);
+    if (im == NULL) {
+        close(fd);
+        snprintf(errbuf, errlen, "out of memory");
+        return MH_IO_ERROR;
+    }
+    im->fd = fd;
+    *out = mh_transport_new(&tcp_ops, im);
+    if (*out == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        return MH_IO_ERROR;
+    }
+    return MH_IO_OK;
+}

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * transport: the byte stream a probe talks through, and the test seam.
+ *
+ * Probes only see struct mh_transport: read some bytes, write bytes, upgrade
+ * to TLS, destroy. The real implementation (mh_tcp_connect) is a
+ * non-blocking TCP socket plus OpenSSL; unit tests install their own ops that
+ * play a scripted server. Every operation takes the check's deadline and
+ * never waits past it.
+ *
+ * On top of the ops this module provides bounded line reading with the
+ * transport's own receive buffer (mh_transport_read_line), so replies are
+ * reassembled across TCP segments and TLS records whatever the peer does.
+ */
+#ifndef MH_TRANSPORT_H
+#define MH_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+#include "deadline.h"
+
+/* Outcome of a transport operation. */
+enum mh_io {
+    MH_IO_OK = 0,
+    MH_IO_EOF,      /* the peer closed the connection */
+    MH_IO_TIMEOUT,  /* the deadline passed */
+    MH_IO_ERROR,    /* socket error (reset, ...); detail in err */
+    MH_IO_TLS,      /* TLS handshake or record failure; detail in err */
+    MH_IO_TOOLONG   /* a line exceeded the caller's maximum */
+};
+
+/* Short name of an mh_io value ("ok", "eof", "timeout", ...). */
+const char *mh_io_name(enum mh_io io);
+
+/* What start_tls needs. Strings are borrowed for the duration of the call. */
+struct mh_tls_params {
+    const char *sni;         /* server name sent in the ClientHello, NULL: none */
+    const char *verify_name; /* name checked per RFC 6125 (OpenSSL host check);
+                                an IP address literal is checked as an IP;
+                                NULL: no name check */
+    const char *ca_file;     /* PEM trust anchors; NULL with ca_path NULL:
+                                the system default store */
+    const char *ca_path;
+    int min_version;         /* e.g. TLS1_2_VERSION; 0: TLS 1.2 */
+};
+
+struct mh_transport;
+
+struct mh_transport_ops {
+    /* Reads up to cap bytes (at least one) into buf; *got is set on
+     * MH_IO_OK. */
+    enum mh_io (*read)(struct mh_transport *t, char *buf, size_t cap,
+                       size_t *got, const struct mh_deadline *dl);
+    /* Writes all len bytes. */
+    enum mh_io (*write)(struct mh_transport *t, const char *buf, size_t len,
+                        const struct mh_deadline *dl);
+    /* Runs a TLS client handshake on the stream. */
+    enum mh_io (*start_tls)(struct mh_transport *t,
+                            const struct mh_tls_params *p,
+                            const struct mh_deadline *dl);
+    /* Closes the stream and frees impl (not the struct mh_transport). */
+    void (*close)(struct mh_transport *t);
+};
+
+/* Receive buffer size: several maximal SMTP lines (RFC 5321 4.5.3.1.5). */
+#define MH_TRANSPORT_RBUF 8192
+
+struct mh_transport {
+    const struct mh_transport_ops *ops;
+    void *impl;            /* owned by the ops */
+    SSL *ssl;              /* the TLS session once start_tls succeeded, for
+                              certificate inspection; NULL otherwise; owned
+                              by the ops */
+    char err[256];         /* detail of the last failure, printable */
+    size_t bytes_in;       /* bytes received so far (for timeout messages) */
+    char rbuf[MH_TRANSPORT_RBUF];
+    size_t rlen;           /* bytes buffered in rbuf */
+    size_t rskip;          /* bytes of the line last handed out, dropped at
+                              the next read */
+};
+
+/*
+ * Allocates a transport over ops/impl (takes ownership of impl, released by
+ * ops->close). Returns NULL on allocation failure (impl is then closed by
+ * calling ops->close on a temporary transport).
+ */
+struct mh_transport *mh_transport_new(const struct mh_transport_ops *ops,
+                                      void *impl);
+
+/* Closes and frees the transport. NULL is fine. */
+void mh_transport_free(struct mh_transport *t);
+
+/*
+ * Reads one line of at most `max` octets (not counting CRLF). Lines end with
+ * CRLF; a bare LF is accepted as a line end too (a documented tolerance: some
+ * servers send it, RFC 5321 2.3.8 forbids it but a monitor must still read
+ * the reply). The returned line has no line ending, may be empty, may contain
+ * any byte but NUL is kept as is (len tells the length). *line points into
+ * the transport's buffer and is valid until the next read on t.
+ *
+ * Returns MH_IO_OK, MH_IO_EOF (closed before a complete line; bytes received
+ * so far stay counted in bytes_in), MH_IO_TIMEOUT, MH_IO_ERROR, MH_IO_TLS, or
+ * MH_IO_TOOLONG when `max` octets arrived without a line end (the line is
+ * not consumed further; the session should be abandoned).
+ */
+enum mh_io mh_transport_read_line(struct mh_transport *t, size_t max,
+                                  const char **line, size_t *len,
+                                  const struct mh_deadline *dl);
+
+/* Writes all of buf. Returns MH_IO_OK or the failure. */
+enum mh_io mh_transport_write(struct mh_transport *t, const char *buf,
+                              size_t len, const struct mh_deadline *dl);
+
+/*
+ * Starts TLS. Fails with MH_IO_TLS ("server sent data before the TLS
+ * handshake") when unread bytes are buffered: after a STARTTLS reply nothing
+ * may precede the handshake (RFC 3207 section 5; such bytes would be
+ * injected plaintext).
+ */
+enum mh_io mh_transport_start_tls(struct mh_transport *t,
+                                  const struct mh_tls_params *p,
+                                  const struct mh_deadline *dl);
+
+/* Number of received bytes not yet consumed by read_line. */
+size_t mh_transport_pending(const struct mh_transport *t);
+
+/* Facts about a TCP connection attempt. */
+struct mh_connect_info {
+    char address[64];     /* numeric address connected to (or last tried) */
+    double resolve_s;     /* seconds spent resolving the name */
+    double connect_s;     /* seconds from the first connect() to success */
+    int addresses_tried;
+};
+
+/*
+ * Resolves host (c-ares, or numeric) and connects to each of its addresses
+ * in turn until one accepts: IPv6 and IPv4 unless family is AF_INET or
+ * AF_INET6 (-4/-6). Each attempt gets the time left divided by the number of
+ * addresses left, so one black-holed address cannot use up the whole
+ * deadline. resolver is "IP[:PORT]" or NULL for the system resolver.
+ *
+ * Returns MH_IO_OK with *out set (free with mh_transport_free), or
+ * MH_IO_ERROR (name does not resolve, refused, unreachable; detail in errbuf,
+ * per address), or MH_IO_TIMEOUT. Category: connection / timeout.
+ */
+enum mh_io mh_tcp_connect(const char *host, const char *port, int family,
+                          const char *resolver, const struct mh_deadline *dl,
+                          struct mh_transport **out,
+                          struct mh_connect_info *info, char *errbuf,
+                          size_t errlen);
+
+#endif

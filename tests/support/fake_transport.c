@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fake_transport: scripted server for unit tests (see fake_transport.h).
+ */
+#include "fake_transport.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct fake {
+    const struct fake_step *steps;
+    size_t n;
+    size_t step;   /* current step */
+    size_t offset; /* bytes of the current step already delivered */
+    size_t chunk;
+    enum mh_io at_end;
+    int writes;
+    char *written;
+    size_t wlen;
+};
+
+static enum mh_io
+fake_read(struct mh_transport *t, char *buf, size_t cap, size_t *got,
+          const struct mh_deadline *dl)
+{
+    (void)dl;
+    struct fake *f = t->impl;
+    while (f->step < f->n &&
+           f->offset >= strlen(f->steps[f->step].data)) {
+        f->step++;
+        f->offset = 0;
+    }
+    if (f->step >= f->n || f->steps[f->step].after_writes > f->writes) {
+        if (f->at_end == MH_IO_TIMEOUT) {
+            snprintf(t->err, sizeof t->err, "fake: silent");
+        }
+        return f->at_end;
+    }
+    const char *data = f->steps[f->step].data + f->offset;
+    size_t len = strlen(data);
+    if (f->chunk > 0 && len > f->chunk) {
+        len = f->chunk;
+    }
+    if (len > cap) {
+        len = cap;
+    }
+    memcpy(buf, data, len);
+    f->offset += len;
+    *got = len;
+    return MH_IO_OK;
+}
+
+static enum mh_io
+fake_write(struct mh_transport *t, const char *buf, size_t len,
+           const struct mh_deadline *dl)
+{
+    (void)dl;
+    struct fake *f = t->impl;
+    char *w = realloc(f->written, f->wlen + len + 1);
+    if (w == NULL) {
+        return MH_IO_ERROR;
+    }
+    memcpy(w + f->wlen, buf, len);
+    f->wlen += len;
+    w[f->wlen] = '\0';
+    f->written = w;
+    f->writes++;
+    return MH_IO_OK;
+}
+
+static enum mh_io
+fake_start_tls(struct mh_transport *t, const struct mh_tls_params *p,
+               const struct mh_deadline *dl)
+{
+    (void)p;
+    (void)dl;
+    snprintf(t->err, sizeof t->err, "fake: TLS handshake failed");
+    return MH_IO_TLS;
+}
+
+static void
+fake_close(struct mh_transport *t)
+{
+    struct fake *f = t->impl;
+    if (f != NULL) {
+        free(f->written);
+        free(f);
+    }
+    t->impl = NULL;
+}
+
+static const struct mh_transport_ops fake_ops = {
+    .read = fake_read,
+    .write = fake_write,
+    .start_tls = fake_start_tls,
+    .close = fake_close,
+};
+
+struct mh_transport *
+fake_transport_new(const struct fake_step *steps, size_t n, size_t chunk,
+                   enum mh_io at_end)
+{
+    struct fake *f = calloc(1, sizeof *f);
+    if (f == NULL) {
+        return NULL;
+    }
+    f->steps = steps;
+    f->n = n;
+    f->chunk = chunk;
+    f->at_end = at_end;
+    return mh_transport_new(&fake_ops, f);
+}
+
+const char *
+fake_transport_written(struct mh_transport *t)
+{
+    struct fake *f = t->impl;
+    return f->written != NULL ? f->written : "";
+}
+
+int
+fake_transport_writes(struct mh_transport *t)
+{
+    struct fake *f = t->impl;
+    return f->writes;
+}
