@@ -1,0 +1,178 @@
+# SPDX-License-Identifier: MIT
+# Shared helpers of the integration tests (bash). Source it first:
+#   . "$(dirname "$0")/lib.sh"
+#
+# Environment (set by CTest, see tests/CMakeLists.txt; defaults for running a
+# test by hand from the repository root after `cmake -B build`):
+#   MH_BIN          the check_mailhealth binary
+#   MH_FAULTSERVER  the scripted fault server binary
+#   MH_LAB_DIR      the running lab (tests/lab/lab.sh start DIR); lab.env is
+#                   sourced when it exists
+#   MH_SOURCE_DIR   the repository
+#
+# A test calls `run ARGS...` (runs the binary, sets OUT, RC, ELAPSED), then
+# assertions (`expect_rc`, `expect_line1`, `expect_out`, `expect_no_out`,
+# `expect_elapsed_below`), and ends with `finish`, which prints
+# "N passed, N failed" and sets the exit status.
+set -uo pipefail
+
+MH_SOURCE_DIR=${MH_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+MH_BIN=${MH_BIN:-$MH_SOURCE_DIR/build/check_mailhealth}
+MH_FAULTSERVER=${MH_FAULTSERVER:-$MH_SOURCE_DIR/build/tests/faultserver/mh_faultserver}
+MH_LAB_DIR=${MH_LAB_DIR:-$MH_SOURCE_DIR/build/lab}
+if [ -f "$MH_LAB_DIR/lab.env" ]; then
+    # shellcheck disable=SC1091
+    . "$MH_LAB_DIR/lab.env"
+fi
+export CERT_DIR=${LAB_CERT_DIR:-${CERT_DIR:-}}
+
+T_PASS=0
+T_FAIL=0
+T_NAME=""
+T_TMP=$(mktemp -d /tmp/mh-itest.XXXXXX)
+T_PIDS=()
+
+cleanup() {
+    local p
+    for p in "${T_PIDS[@]:-}"; do
+        [ -n "$p" ] && kill "$p" 2>/dev/null
+    done
+    for p in "${T_PIDS[@]:-}"; do
+        [ -n "$p" ] && wait "$p" 2>/dev/null
+    done
+    rm -rf "$T_TMP"
+}
+trap cleanup EXIT
+
+# case NAME: names the following assertions in the report.
+case_() { T_NAME=$1; }
+
+ok() {
+    T_PASS=$((T_PASS + 1))
+    echo "ok   - ${T_NAME}: $1"
+}
+
+not_ok() {
+    T_FAIL=$((T_FAIL + 1))
+    echo "FAIL - ${T_NAME}: $1"
+    echo "       command: ${LAST_CMD:-}"
+    echo "       rc=${RC:-} elapsed=${ELAPSED:-}s output:"
+    printf '%s\n' "${OUT:-}" | sed 's/^/       | /'
+}
+
+# run ARGS...: runs check_mailhealth with ARGS, capturing stdout in OUT
+# (stderr goes to $T_TMP/stderr), the exit code in RC and the wall time in
+# ELAPSED (seconds, 3 decimals).
+run() {
+    LAST_CMD="check_mailhealth $*"
+    local t0 t1
+    t0=$(date +%s%N)
+    OUT=$("$MH_BIN" "$@" 2>"$T_TMP/stderr")
+    RC=$?
+    t1=$(date +%s%N)
+    ELAPSED=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+    LINE1=$(printf '%s\n' "$OUT" | head -n 1)
+}
+
+expect_rc() {
+    if [ "$RC" = "$1" ]; then ok "exit code $1"; else not_ok "exit code $RC, wanted $1"; fi
+}
+
+# expect_line1 REGEX: the status line matches the extended regex.
+expect_line1() {
+    if printf '%s\n' "$LINE1" | grep -Eq -- "$1"; then
+        ok "status line ~ /$1/"
+    else
+        not_ok "status line does not match /$1/"
+    fi
+}
+
+# expect_out FIXED-STRING: some output line contains the string.
+expect_out() {
+    if printf '%s\n' "$OUT" | grep -Fq -- "$1"; then
+        ok "output has '$1'"
+    else
+        not_ok "output lacks '$1'"
+    fi
+}
+
+expect_no_out() {
+    if printf '%s\n' "$OUT" | grep -Fq -- "$1"; then
+        not_ok "output has '$1' but must not"
+    else
+        ok "output lacks '$1'"
+    fi
+}
+
+# expect_elapsed_below SECONDS: the check returned within the bound (used for
+# "reported at once, not at the timeout" and deadline cases).
+expect_elapsed_below() {
+    if awk -v e="$ELAPSED" -v m="$1" 'BEGIN { exit !(e < m) }'; then
+        ok "returned in ${ELAPSED}s (< $1 s)"
+    else
+        not_ok "took ${ELAPSED}s, wanted < $1 s"
+    fi
+}
+
+# expect_file_has FILE FIXED-STRING / expect_file_lacks FILE FIXED-STRING
+expect_file_has() {
+    if grep -Fq -- "$2" "$1" 2>/dev/null; then ok "$(basename "$1") has '$2'"; else
+        not_ok "$(basename "$1") lacks '$2'"
+        sed 's/^/       > /' "$1" 2>/dev/null | tail -n 30
+    fi
+}
+expect_file_lacks() {
+    if grep -Fq -- "$2" "$1" 2>/dev/null; then
+        not_ok "$(basename "$1") has '$2' but must not"
+        sed 's/^/       > /' "$1" 2>/dev/null | tail -n 30
+    else ok "$(basename "$1") lacks '$2'"; fi
+}
+
+# promtool_ok: the Prometheus exposition in OUT passes promtool check metrics.
+promtool_ok() {
+    local msg
+    if msg=$(printf '%s\n' "$OUT" | promtool check metrics 2>&1); then
+        ok "promtool check metrics"
+    else
+        not_ok "promtool check metrics: $msg"
+    fi
+}
+
+# fault SCENARIO [SESSIONS]: starts the fault server on a free port with
+# tests/faultserver/scenarios/SCENARIO.fs (or a path), sets FS_PORT and
+# FS_TRANSCRIPT. The server is stopped when the test ends.
+fault() {
+    local script=$1 sessions=${2:-1}
+    [ -f "$script" ] || script=$MH_SOURCE_DIR/tests/faultserver/scenarios/$1.fs
+    FS_TRANSCRIPT=$T_TMP/transcript.$RANDOM
+    local portfile=$T_TMP/port.$RANDOM
+    : >"$FS_TRANSCRIPT"
+    "$MH_FAULTSERVER" --script "$script" --port 0 --port-file "$portfile" \
+        --transcript "$FS_TRANSCRIPT" --sessions "$sessions" --max-seconds 60 \
+        >"$T_TMP/faultserver.log" 2>&1 &
+    T_PIDS+=($!)
+    local i
+    for i in $(seq 1 100); do
+        [ -s "$portfile" ] && break
+        sleep 0.05
+    done
+    FS_PORT=$(cat "$portfile" 2>/dev/null)
+    if [ -z "$FS_PORT" ]; then
+        echo "fault server did not start:" >&2
+        cat "$T_TMP/faultserver.log" >&2
+        exit 1
+    fi
+}
+
+# needs_lab: skip the whole test (exit 0 with a note) unless lab.env exists.
+needs_lab() {
+    if [ ! -f "$MH_LAB_DIR/lab.env" ]; then
+        echo "lab not running in $MH_LAB_DIR (tests/lab/lab.sh start $MH_LAB_DIR)" >&2
+        exit 1
+    fi
+}
+
+finish() {
+    echo "$T_PASS passed, $T_FAIL failed"
+    [ "$T_FAIL" -eq 0 ]
+}
