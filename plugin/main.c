@@ -30,6 +30,7 @@
  * Nagios shows as "out of bounds" CRITICAL or worse (BR-28). Only
  * async-signal-safe calls here. Not installed under the sanitizers, whose
  * own handlers report the crash. */
+#ifndef MH_SANITIZED
 static void
 fatal_signal(int sig)
 {
@@ -40,6 +41,7 @@ fatal_signal(int sig)
     (void)w;
     _exit(3);
 }
+#endif
 
 static void
 termination_signal(int sig)

@@ -104,10 +104,14 @@ mh_resolve_wait(void *channel, const struct mh_deadline *dl)
         nfds_t n = 0;
         for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
             short ev = 0;
-            if (ARES_GETSOCK_READABLE(bits, i)) {
+            /* ARES_GETSOCK_READABLE/WRITABLE shift a signed 1 into the
+             * sign bit for the last socket (undefined behaviour): test the
+             * same bits unsigned. */
+            unsigned ubits = (unsigned)bits;
+            if ((ubits >> i) & 1u) {
                 ev |= POLLIN;
             }
-            if (ARES_GETSOCK_WRITABLE(bits, i)) {
+            if ((ubits >> (i + ARES_GETSOCK_MAXNUM)) & 1u) {
                 ev |= POLLOUT;
             }
             if (ev != 0) {
