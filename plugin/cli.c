@@ -48,6 +48,7 @@ enum opt_id {
     O_NO_SNI,
     O_EHLO,
     O_EXPECT_GREETING,
+    O_MAX_LINE_LENGTH,
     O_AUTH_USER,
     O_AUTH_PASSWORD_FILE,
     O_AUTH_PASSWORD_ENV,
@@ -125,6 +126,8 @@ static const struct opt opts[] = {
      "name sent with EHLO/HELO (default: this machine's FQDN)"},
     {"expect-greeting", 'e', true, false, C_SMTP, O_EXPECT_GREETING, "CODE",
      "greeting reply code that counts as OK (default 220)"},
+    {"max-line-length", 0, true, false, C_TLSLIKE, O_MAX_LINE_LENGTH, "OCTETS",
+     "longest reply line accepted (default 510 + CRLF, RFC 5321)"},
     {"auth-user", 'U', true, false, C_SMTP, O_AUTH_USER, "USER",
      "authenticate as USER (RFC 4954)"},
     {"auth-password-file", 0, true, false, C_SMTP, O_AUTH_PASSWORD_FILE, "FILE",
@@ -416,6 +419,14 @@ apply(struct mh_config *cfg, const struct opt *o, const char *v, char *errbuf,
             return -1;
         }
         cfg->expect_greeting = v;
+        break;
+    case O_MAX_LINE_LENGTH:
+        if (!mh_parse_decimal(v, &cfg->max_line_length) ||
+            cfg->max_line_length < 64 || cfg->max_line_length > 4000) {
+            snprintf(errbuf, errlen,
+                     "invalid --max-line-length '%s' (64..4000 octets)", v);
+            return -1;
+        }
         break;
     case O_AUTH_USER:
         cfg->auth_user = v;

@@ -61,6 +61,7 @@ struct mh_config {
     bool no_sni;
     const char *ehlo;
     const char *expect_greeting; /* reply code the operator expects */
+    double max_line_length;      /* 0: RFC 5321's 512 octets */
     const char *auth_user, *auth_password_file, *auth_password_env;
     const char *auth_mech;
     bool allow_plaintext_auth;

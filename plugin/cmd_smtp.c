@@ -61,6 +61,7 @@ mh_smtp_params_from_config(const struct mh_config *cfg,
     p->expect_greeting =
         eg != NULL ? (eg[0] - '0') * 100 + (eg[1] - '0') * 10 + (eg[2] - '0')
                    : 0;
+    p->max_line = (size_t)cfg->max_line_length;
     p->tls_mode = cfg->tls        ? MH_TLS_IMPLICIT
                   : cfg->starttls ? MH_TLS_STARTTLS
                                   : MH_TLS_NONE;

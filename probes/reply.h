@@ -14,10 +14,11 @@
  *    that sends it is still readable; the reply is not rejected for it).
  *  - An empty line is a protocol error: it is not a reply line, and a
  *    client that skipped it could desynchronise from the server.
- *  - A line longer than MH_REPLY_LINE_MAX octets (RFC 5321 4.5.3.1.5: 512
- *    including CRLF; we allow the text limit of 510 plus slack for broken
- *    but harmless servers, see MH_REPLY_LINE_MAX) is a protocol error,
- *    reported by the transport as MH_IO_TOOLONG.
+ *  - A line longer than the limit is a protocol error (the transport
+ *    reports MH_IO_TOOLONG). The default limit is RFC 5321 4.5.3.1.5's:
+ *    512 octets including CRLF, i.e. 510 octets of line; the smtp probe's
+ *    max_line parameter (--max-line-length) raises it up to
+ *    MH_REPLY_LINE_HARD_MAX for servers that are known to exceed it.
  *  - More than MH_REPLY_MAX_LINES lines is a protocol error, so an endless
  *    continuation cannot hold the probe until its deadline.
  */
@@ -29,10 +30,11 @@
 
 #include "result.h"
 
-/* Longest reply line accepted, without CRLF. RFC 5321 4.5.3.1.5 allows 510
- * octets of text; 1000 tolerates servers that exceed it a little (RFC 5321
- * 4.5.3.1 asks receivers to be liberal) while still bounding memory. */
-#define MH_REPLY_LINE_MAX 1000
+/* Default longest reply line, without CRLF (RFC 5321 4.5.3.1.5: 512 octets
+ * with CRLF). */
+#define MH_REPLY_LINE_MAX 510
+/* Highest limit a user may configure; bounded by the transport's buffer. */
+#define MH_REPLY_LINE_HARD_MAX 4000
 /* Most lines in one reply (an EHLO reply has one per extension). */
 #define MH_REPLY_MAX_LINES 100
 /* Text kept of one reply (lines joined with '\n', printable ASCII). */

@@ -39,6 +39,7 @@ struct dlg {
     bool closed;    /* the server closed the connection */
     bool envelope;  /* MAIL FROM was accepted: RSET before QUIT */
     int ehlo_rejected; /* code EHLO got before the HELO fallback */
+    size_t max_line;   /* longest reply line accepted */
     char last[MH_REPLY_TEXT_MAX + 32]; /* formatted last reply */
 };
 
@@ -117,8 +118,8 @@ read_reply(struct dlg *d, enum mh_phase ph, bool quiet)
     for (;;) {
         const char *line;
         size_t len;
-        enum mh_io io = mh_transport_read_line(d->t, MH_REPLY_LINE_MAX, &line,
-                                               &len, d->dl);
+        enum mh_io io =
+            mh_transport_read_line(d->t, d->max_line, &line, &len, d->dl);
         size_t got = d->t->bytes_in - before;
         if (io != MH_IO_OK) {
             if (io == MH_IO_EOF || io == MH_IO_ERROR) {
@@ -146,7 +147,7 @@ read_reply(struct dlg *d, enum mh_phase ph, bool quiet)
                 mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_RESPONSE,
                                 "%s: invalid %s: line longer than %d octets "
                                 "(RFC 5321 4.5.3.1.5)",
-                                d->where, phase_text(ph), MH_REPLY_LINE_MAX);
+                                d->where, phase_text(ph), (int)d->max_line);
                 break;
             case MH_IO_TLS:
                 mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_TLS,
@@ -162,7 +163,7 @@ read_reply(struct dlg *d, enum mh_phase ph, bool quiet)
             }
             return false;
         }
-        char shown[MH_REPLY_LINE_MAX + 1];
+        char shown[MH_REPLY_LINE_HARD_MAX + 1];
         char *sv = mh_text_printable(line, len);
         snprintf(shown, sizeof shown, "%s", sv != NULL ? sv : "");
         free(sv);
@@ -324,6 +325,7 @@ start_tls(struct dlg *d)
             .warn_days = p->cert_warn_days,
             .crit_days = p->cert_crit_days,
             .now = (double)time(NULL),
+            .where = d->where,
         };
         mh_tls_check_session(d->t->ssl, &cp, d->r);
     } else {
@@ -812,9 +814,15 @@ mh_smtp_dialogue(struct mh_transport *t, const struct mh_smtp_params *p,
     d.dl = dl;
     d.where = where;
     d.r = r;
+    d.max_line = p->max_line == 0 ? MH_REPLY_LINE_MAX
+                 : p->max_line > MH_REPLY_LINE_HARD_MAX ? MH_REPLY_LINE_HARD_MAX
+                                                        : p->max_line;
 
     if (p->tls_mode == MH_TLS_IMPLICIT && !start_tls(&d)) {
         goto out;
+    }
+    if (p->tls_mode == MH_TLS_IMPLICIT && p->tls_only) {
+        goto out; /* handshake-only probe: no SMTP greeting is read */
     }
 
     /* Greeting: read the complete reply before sending anything (RFC 5321
@@ -994,9 +1002,15 @@ struct mh_result *
 mh_smtp_probe(const struct mh_smtp_params *p, const struct mh_deadline *dl)
 {
     char target[300];
-    bool v6lit = strchr(p->host, ':') != NULL;
-    snprintf(target, sizeof target, v6lit ? "[%s]:%s" : "%s:%s", p->host,
-             p->port);
+    const char *name = p->peer_name != NULL ? p->peer_name : p->host;
+    if (p->peer_name != NULL) {
+        snprintf(target, sizeof target, "%s[%s]:%s", p->peer_name, p->host,
+                 p->port);
+    } else {
+        bool v6lit = strchr(p->host, ':') != NULL;
+        snprintf(target, sizeof target, v6lit ? "[%s]:%s" : "%s:%s", p->host,
+                 p->port);
+    }
     struct mh_result *r = mh_result_new("smtp", target);
     if (r == NULL) {
         return NULL;
@@ -1009,7 +1023,7 @@ mh_smtp_probe(const struct mh_smtp_params *p, const struct mh_deadline *dl)
                                    dl, &t, &ci, err, sizeof err);
     double connect_s = mh_monotonic_s() - t0;
     char where[400];
-    format_where(where, sizeof where, p->host, ci.address, p->port);
+    format_where(where, sizeof where, name, ci.address, p->port);
     if (io != MH_IO_OK) {
         enum mh_category cat =
             io == MH_IO_TIMEOUT ? MH_CAT_TIMEOUT : MH_CAT_CONNECTION;

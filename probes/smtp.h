@@ -32,11 +32,16 @@ typedef void (*mh_trace_fn)(void *arg, const char *dir, const char *line);
 
 struct mh_smtp_params {
     const char *host;     /* name or address to connect to */
+    const char *peer_name; /* name shown in messages and in the target when
+                              host is one address of it (domain mode: the MX
+                              name); NULL: host */
     const char *port;     /* decimal port */
     int family;           /* AF_UNSPEC, AF_INET, AF_INET6 */
     const char *resolver; /* "IP[:PORT]" or NULL: system resolver */
     const char *ehlo_name; /* name sent with EHLO/HELO */
     int expect_greeting;  /* greeting code that counts as success; 0: 220 */
+    size_t max_line;      /* longest reply line in octets without CRLF;
+                             0: MH_REPLY_LINE_MAX (RFC 5321 4.5.3.1.5) */
 
     enum mh_tls_mode tls_mode;
     bool starttls_optional; /* STARTTLS missing/refused: WARNING, go on */
@@ -45,6 +50,10 @@ struct mh_smtp_params {
     const char *ca_file, *ca_path;
     int tls_min_version;     /* 0: TLS 1.2 */
     bool check_cert;         /* run the certificate checks (tlscheck.h) */
+    bool tls_only;           /* with MH_TLS_IMPLICIT: handshake and
+                                certificate checks only, no SMTP dialogue
+                                (tls subcommand on any implicit-TLS port,
+                                e.g. IMAPS 993); ignored otherwise */
     bool verify;             /* verification failures are CRITICAL (else
                                 notes) */
     double cert_warn_days, cert_crit_days;

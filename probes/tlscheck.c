@@ -1,16 +1,60 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tlscheck: certificate checks of an established TLS session (see
- * tlscheck.h).
+ * tlscheck.h for what is checked and what is reported).
  */
 #include "tlscheck.h"
 
+#include <arpa/inet.h>
+#include <locale.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <openssl/x509.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
 #include <openssl/x509v3.h>
+
+/* Longest subject/issuer text kept (RFC 2253 form); longer ones end in
+ * "...". */
+#define NAME_LEN 400
+/* Most chain elements and extra certificates reported: a real chain has 2
+ * to 4; a hostile server may send hundreds. */
+#define MAX_ELEMS 12
+/* Most distinct verification problems recorded. */
+#define MAX_ERRORS 16
+/* Room for the summary and problem lists (the result model caps a summary
+ * at 1 KiB). */
+#define MSG_LEN 1024
+
+/* snprintf for message text: truncation is accepted (every buffer is
+ * bounded and the result model caps text again), so the return value is
+ * not needed. */
+static void textf(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+textf(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+    if (n < 0 && len > 0) {
+        buf[0] = '\0';
+    }
+}
+
+/* ====== Pure helpers ====== */
+
+double
+mh_tls_days_left(double not_after, double now)
+{
+    return (not_after - now) / 86400.0;
+}
 
 enum mh_state
 mh_tls_days_state(double days_left, double warn_days, double crit_days)
@@ -24,6 +68,503 @@ mh_tls_days_state(double days_left, double warn_days, double crit_days)
     return MH_STATE_OK;
 }
 
+enum mh_state
+mh_tls_extra_state(double days_left, double warn_days, double crit_days)
+{
+    enum mh_state st = mh_tls_days_state(days_left, warn_days, crit_days);
+    return st == MH_STATE_OK ? MH_STATE_OK : MH_STATE_WARNING;
+}
+
+/* printf("%.*f") with '.' as decimal point whatever LC_NUMERIC says;
+ * trailing zeros (and a bare '.') dropped when trim. */
+static char *
+fmt_num(char *buf, size_t len, double x, int decimals, bool trim)
+{
+    textf(buf, len, "%.*f", decimals, x);
+    const char *dp = localeconv()->decimal_point;
+    if (dp != NULL && dp[0] != '\0' && strcmp(dp, ".") != 0) {
+        size_t dl = strlen(dp);
+        char *p = strstr(buf, dp);
+        if (p != NULL) {
+            *p = '.';
+            memmove(p + 1, p + dl, strlen(p + dl) + 1);
+        }
+    }
+    char *dot = strchr(buf, '.');
+    if (trim && dot != NULL) {
+        char *end = buf + strlen(buf) - 1;
+        while (end > dot && *end == '0') {
+            *end-- = '\0';
+        }
+        if (end == dot) {
+            *end = '\0';
+        }
+    }
+    if (strcmp(buf, "-0") == 0 || strcmp(buf, "-0.0") == 0) {
+        memmove(buf, buf + 1, strlen(buf));
+    }
+    return buf;
+}
+
+char *
+mh_tls_days_range(char *buf, size_t len, double days)
+{
+    char n[48];
+    fmt_num(n, sizeof n, days, 4, true);
+    textf(buf, len, "%s:", n);
+    return buf;
+}
+
+int
+mh_tls_asn1_time(const ASN1_TIME *t, double *unix_time, char *iso,
+                 size_t isolen)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1) {
+        return -1;
+    }
+    /* ASN1_TIME_to_tm gives UTC (RFC 5280 4.1.2.5: UTCTime and
+     * GeneralizedTime are Zulu); timegm converts without the local zone. */
+    time_t secs = timegm(&tm);
+    if (secs == (time_t)-1 && !(tm.tm_year == 69 && tm.tm_yday == 364)) {
+        return -1;
+    }
+    *unix_time = (double)secs;
+    if (iso != NULL && isolen > 0 &&
+        strftime(iso, isolen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+        iso[0] = '\0';
+    }
+    return 0;
+}
+
+/* ====== Certificate facts ====== */
+
+/* Escapes bytes that are not printable ASCII (NUL included) as \xNN into
+ * buf; "..." marks truncation. */
+static void
+put_escaped(char *buf, size_t len, const unsigned char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (o + 8 >= len) {
+            textf(buf + o, len - o, "...");
+            return;
+        }
+        unsigned char c = s[i];
+        if (c >= 0x20 && c <= 0x7e) {
+            buf[o++] = (char)c;
+        } else {
+            buf[o++] = '\\';
+            buf[o++] = 'x';
+            buf[o++] = hex[c >> 4];
+            buf[o++] = hex[c & 15];
+        }
+    }
+    buf[o] = '\0';
+}
+
+/* RFC 2253 text of a name (most specific RDN first, non-ASCII escaped by
+ * OpenSSL); "(empty)" for an empty name. */
+static void
+name_text(const X509_NAME *name, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    BIO *b = BIO_new(BIO_s_mem());
+    if (b == NULL) {
+        return;
+    }
+    if (name != NULL && X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253) >= 0) {
+        char *data = NULL;
+        long n = BIO_get_mem_data(b, &data);
+        if (n > 0 && data != NULL) {
+            put_escaped(buf, len, (const unsigned char *)data, (size_t)n);
+        }
+    }
+    BIO_free(b);
+    if (buf[0] == '\0') {
+        textf(buf, len, "(empty)");
+    }
+}
+
+/* Key type and size: "RSA 2048 bits", "EC 256 bits (prime256v1)". */
+static void
+key_text(X509 *c, char *buf, size_t len)
+{
+    EVP_PKEY *pk = X509_get0_pubkey(c);
+    if (pk == NULL) {
+        textf(buf, len, "unknown key");
+        return;
+    }
+    const char *type = EVP_PKEY_get0_type_name(pk);
+    char group[64] = "";
+    size_t glen = 0;
+    if (EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, group,
+                                       sizeof group, &glen) != 1) {
+        group[0] = '\0';
+    }
+    textf(buf, len, "%s %d bits%s%s%s", type != NULL ? type : "unknown",
+          EVP_PKEY_get_bits(pk), group[0] != '\0' ? " (" : "", group,
+          group[0] != '\0' ? ")" : "");
+}
+
+/* Signature algorithm: "sha256WithRSAEncryption", "ecdsa-with-SHA256", or
+ * the OID. */
+static void
+sig_text(const X509 *c, char *buf, size_t len)
+{
+    const X509_ALGOR *alg = NULL;
+    const ASN1_OBJECT *obj = NULL;
+    X509_get0_signature(NULL, &alg, c);
+    if (alg != NULL) {
+        X509_ALGOR_get0(&obj, NULL, NULL, alg);
+    }
+    if (obj == NULL || OBJ_obj2txt(buf, (int)len, obj, 0) <= 0) {
+        textf(buf, len, "unknown");
+    }
+}
+
+/* DNS names and IP addresses of the subjectAltName, comma-separated. */
+static void
+san_text(X509 *c, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    GENERAL_NAMES *gens = X509_get_ext_d2i(c, NID_subject_alt_name, NULL, NULL);
+    size_t o = 0;
+    for (int i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+        char one[300] = "";
+        if (g->type == GEN_DNS) {
+            put_escaped(one, sizeof one, ASN1_STRING_get0_data(g->d.dNSName),
+                        (size_t)ASN1_STRING_length(g->d.dNSName));
+        } else if (g->type == GEN_IPADD) {
+            const unsigned char *ip = ASN1_STRING_get0_data(g->d.iPAddress);
+            int n = ASN1_STRING_length(g->d.iPAddress);
+            if (n != 4 && n != 16) {
+                continue;
+            }
+            char addr[INET6_ADDRSTRLEN];
+            if (inet_ntop(n == 4 ? AF_INET : AF_INET6, ip, addr, sizeof addr) ==
+                NULL) {
+                continue;
+            }
+            textf(one, sizeof one, "%s", addr);
+        } else {
+            continue;
+        }
+        int w = snprintf(buf + o, len - o, "%s%s", o > 0 ? ", " : "", one);
+        if (w < 0 || (size_t)w >= len - o) {
+            if (len > 4) {
+                textf(buf + len - 4, 4, "...");
+            }
+            break;
+        }
+        o += (size_t)w;
+    }
+    GENERAL_NAMES_free(gens);
+}
+
+/* What the report says about one certificate. */
+struct facts {
+    X509 *cert;
+    char subject[NAME_LEN];
+    char issuer[NAME_LEN];
+    char not_after_iso[32];
+    char not_before_iso[32];
+    double not_after;
+    bool has_not_after;
+    double days;
+    char key[96];
+    char sig[80];
+    char names[256];
+    const char *role; /* "leaf", "intermediate", "root" */
+};
+
+static void
+get_facts(X509 *c, double now, struct facts *f)
+{
+    memset(f, 0, sizeof *f);
+    f->cert = c;
+    name_text(X509_get_subject_name(c), f->subject, sizeof f->subject);
+    name_text(X509_get_issuer_name(c), f->issuer, sizeof f->issuer);
+    double nb;
+    if (mh_tls_asn1_time(X509_get0_notBefore(c), &nb, f->not_before_iso,
+                         sizeof f->not_before_iso) != 0) {
+        textf(f->not_before_iso, sizeof f->not_before_iso, "unreadable");
+    }
+    f->has_not_after =
+        mh_tls_asn1_time(X509_get0_notAfter(c), &f->not_after, f->not_after_iso,
+                         sizeof f->not_after_iso) == 0;
+    if (f->has_not_after) {
+        f->days = mh_tls_days_left(f->not_after, now);
+    } else {
+        textf(f->not_after_iso, sizeof f->not_after_iso, "unreadable");
+    }
+    key_text(c, f->key, sizeof f->key);
+    sig_text(c, f->sig, sizeof f->sig);
+    san_text(c, f->names, sizeof f->names);
+    f->role = "leaf";
+}
+
+/* True for a self-signed certificate (subject == issuer, signature verifies
+ * with its own key: OpenSSL's EXFLAG_SS). */
+static bool
+self_signed(X509 *c)
+{
+    return (X509_get_extension_flags(c) & EXFLAG_SS) != 0;
+}
+
+/* "in 9.9 days" / "10.0 days ago" */
+static void
+days_phrase(char *buf, size_t len, const struct facts *f)
+{
+    char n[48];
+    if (!f->has_not_after) {
+        textf(buf, len, "notAfter unreadable");
+    } else if (f->days < 0) {
+        textf(buf, len, "expired %s days ago",
+              fmt_num(n, sizeof n, -f->days, 1, false));
+    } else {
+        textf(buf, len, "%s days left",
+              fmt_num(n, sizeof n, f->days, 1, false));
+    }
+}
+
+/* Adds the long-output item and the attributes of one certificate. */
+static struct mh_item *
+add_cert_item(struct mh_result *r, const char *name, const struct facts *f,
+              enum mh_state st, const char *extra)
+{
+    char left[64];
+    days_phrase(left, sizeof left, f);
+    struct mh_item *it = mh_result_add_item(
+        r, "cert", name, st, st == MH_STATE_OK ? MH_CAT_NONE : MH_CAT_TLS,
+        "%s (%s), issuer %s, notAfter %s (%s), %s, %s%s", f->subject, f->role,
+        f->issuer, f->not_after_iso, left, f->key, f->sig,
+        extra != NULL ? extra : "");
+    if (it == NULL) {
+        return NULL;
+    }
+    mh_item_set_str(r, it, "subject", f->subject);
+    mh_item_set_str(r, it, "issuer", f->issuer);
+    mh_item_set_str(r, it, "role", f->role);
+    mh_item_set_str(r, it, "not_before", f->not_before_iso);
+    mh_item_set_str(r, it, "not_after", f->not_after_iso);
+    if (f->has_not_after) {
+        mh_item_set_num(r, it, "not_after_timestamp", f->not_after);
+        mh_item_set_num(r, it, "days_left", f->days);
+    }
+    mh_item_set_str(r, it, "key", f->key);
+    mh_item_set_str(r, it, "signature_algorithm", f->sig);
+    if (f->names[0] != '\0') {
+        mh_item_set_str(r, it, "names", f->names);
+    }
+    return it;
+}
+
+/* ====== Verification with every error recorded ====== */
+
+struct verr {
+    int err;
+    int depth;  /* -1: not tied to a certificate */
+    X509 *cert; /* reference held, or NULL */
+};
+
+struct vrec {
+    struct verr e[MAX_ERRORS];
+    size_t n;
+    size_t dropped;
+};
+
+static void
+vrec_add(struct vrec *rec, int err, int depth, X509 *cert)
+{
+    for (size_t i = 0; i < rec->n; i++) {
+        if (rec->e[i].err == err && rec->e[i].depth == depth) {
+            return;
+        }
+    }
+    if (rec->n == MAX_ERRORS) {
+        rec->dropped++;
+        return;
+    }
+    if (cert != NULL && X509_up_ref(cert) != 1) {
+        cert = NULL;
+    }
+    rec->e[rec->n++] = (struct verr){.err = err, .depth = depth, .cert = cert};
+}
+
+static void
+vrec_free(struct vrec *rec)
+{
+    for (size_t i = 0; i < rec->n; i++) {
+        X509_free(rec->e[i].cert);
+    }
+    rec->n = 0;
+}
+
+/* Verify callback: records the error and lets verification go on, so that
+ * one run finds every problem of the chain (X509_STORE_CTX_set_verify_cb,
+ * the documented way to override errors). */
+static int
+record_cb(int ok, X509_STORE_CTX *ctx)
+{
+    if (ok) {
+        return 1;
+    }
+    struct vrec *rec = X509_STORE_CTX_get_app_data(ctx);
+    if (rec != NULL) {
+        vrec_add(rec, X509_STORE_CTX_get_error(ctx),
+                 X509_STORE_CTX_get_error_depth(ctx),
+                 X509_STORE_CTX_get_current_cert(ctx));
+    }
+    return 1;
+}
+
+/*
+ * Verifies the sent chain with the peer's store and parameters, as
+ * ssl_verify_cert_chain() does for a TLS client (purpose "ssl_server",
+ * security level, the session's X509_VERIFY_PARAM), at time `now`.
+ * Returns the chain OpenSSL built (owned; may be partial when an issuer is
+ * missing), or NULL on allocation failure.
+ */
+static STACK_OF(X509) *
+    reverify(const struct mh_tls_peer *peer, double now, struct vrec *rec)
+{
+    X509 *leaf = sk_X509_value(peer->sent, 0);
+    X509_STORE *tmp_store = NULL;
+    X509_STORE *store = peer->store;
+    if (store == NULL) {
+        store = tmp_store = X509_STORE_new();
+        if (store == NULL) {
+            return NULL;
+        }
+    }
+    STACK_OF(X509) *chain = NULL;
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    if (ctx == NULL || X509_STORE_CTX_init(ctx, store, leaf, peer->sent) != 1) {
+        goto out;
+    }
+    X509_VERIFY_PARAM *vp = X509_STORE_CTX_get0_param(ctx);
+    if (peer->auth_level >= 0) {
+        X509_VERIFY_PARAM_set_auth_level(vp, peer->auth_level);
+    }
+    X509_STORE_CTX_set_default(ctx, "ssl_server");
+    if (peer->param != NULL) {
+        X509_VERIFY_PARAM_set1(vp, peer->param);
+    }
+    X509_VERIFY_PARAM_set_time(vp, (time_t)now);
+    X509_STORE_CTX_set_verify_cb(ctx, record_cb);
+    X509_STORE_CTX_set_app_data(ctx, rec);
+    int rc = X509_verify_cert(ctx);
+    if (rc <= 0 && rec->n == 0) {
+        /* Failed without going through the callback (internal error). */
+        int e = X509_STORE_CTX_get_error(ctx);
+        vrec_add(rec, e != X509_V_OK ? e : X509_V_ERR_UNSPECIFIED, -1, NULL);
+    }
+    chain = X509_STORE_CTX_get1_chain(ctx);
+out:
+    X509_STORE_CTX_free(ctx);
+    X509_STORE_free(tmp_store);
+    return chain;
+}
+
+static bool
+is_ip_literal(const char *s)
+{
+    unsigned char buf[16];
+    return s != NULL && (inet_pton(AF_INET, s, buf) == 1 ||
+                         inet_pton(AF_INET6, s, buf) == 1);
+}
+
+static bool
+issuer_missing_err(int err)
+{
+    return err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
+           err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+           err == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE;
+}
+
+/* Appends "; text" (or text) to a message buffer. */
+static void
+msg_add(char *buf, size_t len, const char *text)
+{
+    size_t o = strlen(buf);
+    if (o + 1 < len) {
+        textf(buf + o, len - o, "%s%s", o > 0 ? "; " : "", text);
+    }
+}
+
+/*
+ * Text of one verification problem: OpenSSL's reason, made specific where
+ * OpenSSL's words alone mislead (missing intermediates, BR-25) or leave the
+ * operator guessing (which name, which date). Returns true when buf is a
+ * whole sentence naming its certificates; false when buf is the reason
+ * alone and *subject (may be "") names the certificate it is about.
+ */
+static bool
+problem_text(const struct verr *e, const struct facts *path, int npath,
+             const struct mh_tls_check_params *p, char *subject, size_t slen,
+             char *buf, size_t len)
+{
+    const char *reason = X509_verify_cert_error_string(e->err);
+    struct facts f;
+    subject[0] = '\0';
+    if (e->depth >= 0 && e->depth < npath && path[e->depth].cert != NULL) {
+        f = path[e->depth];
+    } else if (e->cert != NULL) {
+        get_facts(e->cert, p->now, &f);
+    } else {
+        textf(buf, len, "%s", reason);
+        return false;
+    }
+    textf(subject, slen, "%s", f.subject);
+    char left[64];
+    switch (e->err) {
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+        days_phrase(left, sizeof left, &f);
+        textf(buf, len, "%s (notAfter %s, %s)", reason, f.not_after_iso, left);
+        return false;
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+        textf(buf, len, "%s (notBefore %s)", reason, f.not_before_iso);
+        return false;
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH:
+    case X509_V_ERR_EMAIL_MISMATCH:
+        textf(buf, len, "%s: not valid for %s (certificate names: %s)", reason,
+              p->verify_name != NULL ? p->verify_name : "the name",
+              f.names[0] != '\0' ? f.names : "none");
+        return false;
+    default:
+        break;
+    }
+    if (issuer_missing_err(e->err) && e->depth == npath - 1 &&
+        (X509_get_extension_flags(f.cert) & EXFLAG_SI) == 0) {
+        if (e->depth == 0) {
+            /* BR-25: the leaf alone, its issuer neither sent nor trusted:
+             * almost always the intermediate missing from the server's
+             * configuration (browsers repair it via AIA, mail clients
+             * do not). */
+            textf(buf, len,
+                  "incomplete chain: server did not send the issuer of %s "
+                  "(%s); mail clients do not fetch missing intermediates "
+                  "(%s)",
+                  f.subject, f.issuer, reason);
+        } else {
+            textf(buf, len,
+                  "unknown issuer: %s, issuer of %s, is neither in the "
+                  "trust store nor sent by the server (%s)",
+                  f.issuer, f.subject, reason);
+        }
+        return true;
+    }
+    textf(buf, len, "%s", reason);
+    return false;
+}
+
+/* ====== The check ====== */
+
 void
 mh_tls_note_session(SSL *ssl, struct mh_result *r)
 {
@@ -35,86 +576,405 @@ mh_tls_note_session(SSL *ssl, struct mh_result *r)
                          (const char *)NULL);
 }
 
-/* notAfter as Unix time; false if it cannot be read. */
-static bool
-not_after_unix(const X509 *cert, double *out)
+static void
+raise_summary(struct mh_result *r, const struct mh_tls_check_params *p,
+              enum mh_state st, const char *msg)
 {
-    const ASN1_TIME *na = X509_get0_notAfter(cert);
-    struct tm tm;
-    if (na == NULL || ASN1_TIME_to_tm(na, &tm) != 1) {
-        return false;
+    if (p->where != NULL && p->where[0] != '\0') {
+        mh_result_raise(r, st, MH_CAT_TLS, "%s: %s", p->where, msg);
+    } else {
+        mh_result_raise(r, st, MH_CAT_TLS, "%s", msg);
     }
-    *out = (double)timegm(&tm);
-    return true;
 }
 
-static void
-name_text(const X509_NAME *name, char *buf, size_t len)
+void
+mh_tls_check_peer(const struct mh_tls_peer *peer,
+                  const struct mh_tls_check_params *p, struct mh_result *r)
 {
-    BIO *b = BIO_new(BIO_s_mem());
-    buf[0] = '\0';
-    if (b == NULL) {
+    if (peer->version != NULL) {
+        mh_result_add_sample(r, "mailhealth_tls_version_info", 1, "version",
+                             peer->version, "cipher",
+                             peer->cipher != NULL ? peer->cipher : "unknown",
+                             (const char *)NULL);
+    }
+    int nsent = peer->sent != NULL ? sk_X509_num(peer->sent) : 0;
+    if (nsent <= 0) {
+        mh_result_add_sample(r, "mailhealth_tls_verified", 0,
+                             (const char *)NULL);
+        mh_result_add_item(r, "tls", "verify", MH_STATE_CRITICAL, MH_CAT_TLS,
+                           "server sent no certificate");
+        raise_summary(r, p, MH_STATE_CRITICAL, "server sent no certificate");
         return;
     }
-    /* RFC 2253 order with the usual short names, one line. */
-    X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
-    int n = BIO_read(b, buf, (int)len - 1);
-    buf[n > 0 ? n : 0] = '\0';
-    BIO_free(b);
+
+    /* The path: the handshake's verified chain when it verified; else the
+     * chain built by a verification that records every problem. */
+    struct vrec rec;
+    memset(&rec, 0, sizeof rec);
+    STACK_OF(X509) *owned = NULL;
+    STACK_OF(X509) * chain;
+    if (peer->verify_result == X509_V_OK && peer->verified != NULL &&
+        sk_X509_num(peer->verified) > 0) {
+        chain = peer->verified;
+    } else {
+        owned = reverify(peer, p->now, &rec);
+        if (owned == NULL) {
+            r->oom = true;
+        }
+        if (rec.n == 0 && peer->verify_result != X509_V_OK &&
+            peer->verify_result != MH_TLS_VERIFY_NOT_RUN) {
+            /* The handshake failed where this run did not (the clock
+             * moved across a boundary, say): report the handshake's. */
+            vrec_add(&rec, (int)peer->verify_result, -1, NULL);
+        }
+        chain = owned != NULL && sk_X509_num(owned) > 0 ? owned : peer->sent;
+    }
+    bool verified = rec.n == 0;
+
+    int nchain = sk_X509_num(chain);
+    int npath = nchain < MAX_ELEMS ? nchain : MAX_ELEMS;
+    struct facts path[MAX_ELEMS];
+    for (int i = 0; i < npath; i++) {
+        get_facts(sk_X509_value(chain, i), p->now, &path[i]);
+        if (i > 0) {
+            path[i].role = i == nchain - 1 && self_signed(path[i].cert)
+                               ? "root"
+                               : "intermediate";
+        }
+    }
+
+    char crit_msg[MSG_LEN] = ""; /* CRITICAL problems, in order */
+    char warn_msg[MSG_LEN] = ""; /* WARNING problems */
+    char notes[MSG_LEN] = "";    /* verification problems not enforced */
+    enum mh_state worst = MH_STATE_OK;
+
+    /* 1. Verification problems, leaf first. */
+    if (!verified) {
+        char vmsg[MSG_LEN] = "";
+        bool issuer_done[MAX_ELEMS + 1] = {false};
+        /* One clause per certificate: "CN=x: reason, reason". */
+        for (int d = -1; d <= npath; d++) {
+            char group[MSG_LEN] = "", gsubj[NAME_LEN] = "";
+            for (size_t i = 0; i < rec.n; i++) {
+                const struct verr *e = &rec.e[i];
+                bool here = d == npath ? (e->depth >= npath) : e->depth == d;
+                if (!here) {
+                    continue;
+                }
+                /* Unknown issuer is one problem, however many codes
+                 * OpenSSL gave for it (20 and 21 for a lone leaf). */
+                if (issuer_missing_err(e->err) && d >= 0 && d < npath) {
+                    if (issuer_done[d]) {
+                        continue;
+                    }
+                    issuer_done[d] = true;
+                }
+                char text[600], subj[NAME_LEN], line[MSG_LEN];
+                bool whole = problem_text(e, path, npath, p, subj, sizeof subj,
+                                          text, sizeof text);
+                if (whole || subj[0] == '\0') {
+                    msg_add(vmsg, sizeof vmsg, text);
+                    textf(line, sizeof line, "%s", text);
+                } else {
+                    size_t o = strlen(group);
+                    textf(group + o, sizeof group - o, "%s%s",
+                          o > 0 ? ", " : "", text);
+                    textf(gsubj, sizeof gsubj, "%s", subj);
+                    textf(line, sizeof line, "%s: %s", subj, text);
+                }
+                char dname[32];
+                textf(dname, sizeof dname, "depth %d", e->depth);
+                mh_result_add_item(
+                    r, "verify", e->depth >= 0 ? dname : "chain",
+                    p->verify ? MH_STATE_CRITICAL : MH_STATE_OK,
+                    p->verify ? MH_CAT_TLS : MH_CAT_NONE, "%s%s",
+                    p->verify ? "" : "not enforced (--no-verify): ", line);
+            }
+            if (group[0] != '\0') {
+                char clause[MSG_LEN];
+                textf(clause, sizeof clause, "%s: %s", gsubj, group);
+                msg_add(vmsg, sizeof vmsg, clause);
+            }
+        }
+        if (rec.dropped > 0) {
+            char more[64];
+            textf(more, sizeof more, "and %zu more problems", rec.dropped);
+            msg_add(vmsg, sizeof vmsg, more);
+        }
+        if (peer->sni == NULL) {
+            /* BR-22 B: without SNI a multi-domain server presents its
+             * default certificate. */
+            const char *hint =
+                is_ip_literal(p->verify_name)
+                    ? "no SNI sent (target is an IP; give --sni)"
+                    : "no SNI sent (--no-sni); the server may have presented "
+                      "its default certificate";
+            msg_add(vmsg, sizeof vmsg, hint);
+            mh_result_add_item(r, "note", "", MH_STATE_OK, MH_CAT_NONE, "%s",
+                               hint);
+        }
+        char full[MSG_LEN];
+        textf(full, sizeof full, "certificate verify failed: %s", vmsg);
+        if (p->verify) {
+            msg_add(crit_msg, sizeof crit_msg, full);
+            worst = MH_STATE_CRITICAL;
+        } else {
+            msg_add(notes, sizeof notes, vmsg);
+        }
+    }
+
+    /* 2. Expiry of every element of the path. */
+    char range_w[48], range_c[48];
+    mh_tls_days_range(range_w, sizeof range_w, p->warn_days);
+    mh_tls_days_range(range_c, sizeof range_c, p->crit_days);
+    int earliest = -1;
+    for (int i = 0; i < npath; i++) {
+        const struct facts *f = &path[i];
+        char name[32];
+        textf(name, sizeof name, "depth %d", i);
+        enum mh_state st =
+            f->has_not_after
+                ? mh_tls_days_state(f->days, p->warn_days, p->crit_days)
+                : MH_STATE_CRITICAL;
+        add_cert_item(r, name, f, st, NULL);
+        char label[40], depth[16];
+        textf(label, sizeof label, "cert_days_depth%d", i);
+        textf(depth, sizeof depth, "%d", i);
+        if (f->has_not_after) {
+            mh_result_add_perf(r, label, f->days, MH_UNIT_NONE, range_w,
+                               range_c, NULL, NULL);
+            mh_result_add_sample(
+                r, "mailhealth_tls_cert_expiry_timestamp_seconds", f->not_after,
+                "depth", depth, "subject", f->subject, "issuer", f->issuer,
+                (const char *)NULL);
+            if (earliest < 0 || f->not_after < path[earliest].not_after) {
+                earliest = i;
+            }
+        }
+        if (st == MH_STATE_OK) {
+            continue;
+        }
+        /* An expired element that verification already reported (with its
+         * date) is not listed twice. */
+        bool told = false;
+        for (size_t k = 0; p->verify && k < rec.n; k++) {
+            told = told || (rec.e[k].depth == i &&
+                            rec.e[k].err == X509_V_ERR_CERT_HAS_EXPIRED);
+        }
+        worst = mh_state_worst(worst, st);
+        if (told) {
+            continue;
+        }
+        char text[600], left[64];
+        days_phrase(left, sizeof left, f);
+        const char *who = i == 0 ? "certificate" : f->role;
+        if (!f->has_not_after) {
+            textf(text, sizeof text, "%s %s: notAfter unreadable", who,
+                  f->subject);
+        } else if (f->days < 0) {
+            textf(text, sizeof text, "%s %s %s (notAfter %s)", who, f->subject,
+                  left, f->not_after_iso);
+        } else {
+            char n[48];
+            textf(text, sizeof text, "%s %s expires in %s days (notAfter %s)",
+                  who, f->subject, fmt_num(n, sizeof n, f->days, 1, false),
+                  f->not_after_iso);
+        }
+        msg_add(st == MH_STATE_CRITICAL ? crit_msg : warn_msg, MSG_LEN, text);
+    }
+    if (nchain > npath) {
+        mh_result_add_item(r, "note", "", MH_STATE_OK, MH_CAT_NONE,
+                           "chain has %d elements; only the first %d are "
+                           "reported",
+                           nchain, npath);
+    }
+
+    /* 3. Certificates sent but not on the path: reported, WARNING at
+     * most, never the earliest expiry. */
+    int nextra = 0;
+    for (int i = 0; i < nsent; i++) {
+        X509 *c = sk_X509_value(peer->sent, i);
+        bool on_path = false;
+        for (int k = 0; k < nchain && !on_path; k++) {
+            on_path = X509_cmp(c, sk_X509_value(chain, k)) == 0;
+        }
+        if (on_path) {
+            continue;
+        }
+        if (++nextra > MAX_ELEMS) {
+            continue;
+        }
+        struct facts f;
+        get_facts(c, p->now, &f);
+        f.role = self_signed(c) ? "self-signed, not on the verified path"
+                                : "not on the verified path";
+        enum mh_state st =
+            f.has_not_after
+                ? mh_tls_extra_state(f.days, p->warn_days, p->crit_days)
+                : MH_STATE_WARNING;
+        char name[32];
+        textf(name, sizeof name, "extra %d", i);
+        add_cert_item(r, name, &f, st, "; remove it from the chain");
+        if (st != MH_STATE_OK) {
+            char text[600], left[64];
+            days_phrase(left, sizeof left, &f);
+            textf(text, sizeof text,
+                  "certificate %s sent but not on the verified path (%s, "
+                  "notAfter %s); remove it from the chain",
+                  f.subject, left, f.not_after_iso);
+            msg_add(warn_msg, sizeof warn_msg, text);
+            worst = mh_state_worst(worst, st);
+        }
+    }
+    if (nextra > MAX_ELEMS) {
+        mh_result_add_item(r, "note", "", MH_STATE_OK, MH_CAT_NONE,
+                           "server sent %d certificates not on the verified "
+                           "path; only %d are reported",
+                           nextra, MAX_ELEMS);
+    }
+
+    /* 4. Session facts, earliest expiry, verified flag. */
+    mh_result_add_sample(r, "mailhealth_tls_verified", verified ? 1 : 0,
+                         (const char *)NULL);
+    char vtext[MSG_LEN];
+    if (verified) {
+        textf(vtext, sizeof vtext, "chain of %d verified to %s%s%s", nchain,
+              npath > 0 ? path[npath - 1].subject : "?",
+              p->verify_name != NULL ? ", name matches " : "",
+              p->verify_name != NULL ? p->verify_name : "");
+    } else {
+        textf(vtext, sizeof vtext, "verification failed (%zu problems%s)",
+              rec.n + rec.dropped,
+              p->verify ? "" : ", not enforced: --no-verify");
+    }
+    struct mh_item *it = mh_result_add_item(
+        r, "tls", "verify",
+        verified || !p->verify ? MH_STATE_OK : MH_STATE_CRITICAL,
+        verified || !p->verify ? MH_CAT_NONE : MH_CAT_TLS, "%s; %s %s, SNI %s",
+        vtext, peer->version != NULL ? peer->version : "?",
+        peer->cipher != NULL ? peer->cipher : "?",
+        peer->sni != NULL ? peer->sni : "none");
+    if (it != NULL) {
+        if (peer->version != NULL) {
+            mh_item_set_str(r, it, "version", peer->version);
+        }
+        if (peer->cipher != NULL) {
+            mh_item_set_str(r, it, "cipher", peer->cipher);
+        }
+        mh_item_set_num(r, it, "verified", verified ? 1 : 0);
+        mh_item_set_str(r, it, "sni", peer->sni != NULL ? peer->sni : "");
+        if (p->verify_name != NULL) {
+            mh_item_set_str(r, it, "verify_name", p->verify_name);
+        }
+        mh_item_set_num(r, it, "chain_length", nchain);
+        mh_item_set_num(r, it, "sent", nsent);
+        mh_item_set_str(r, it, "leaf_subject", path[0].subject);
+        if (notes[0] != '\0') {
+            mh_item_set_str(r, it, "problems", notes);
+        }
+        if (earliest >= 0) {
+            mh_item_set_num(r, it, "earliest_days", path[earliest].days);
+            mh_item_set_str(r, it, "earliest_not_after",
+                            path[earliest].not_after_iso);
+            mh_item_set_str(r, it, "earliest_subject", path[earliest].subject);
+        }
+    }
+    if (earliest >= 0) {
+        mh_result_add_perf(r, "cert_days_earliest", path[earliest].days,
+                           MH_UNIT_NONE, range_w, range_c, NULL, NULL);
+        mh_result_add_sample(
+            r, "mailhealth_tls_earliest_cert_expiry_timestamp_seconds",
+            path[earliest].not_after, (const char *)NULL);
+    }
+
+    /* 5. State and summary: every problem, the critical ones first. */
+    if (worst != MH_STATE_OK) {
+        char all[MSG_LEN * 2] = "";
+        if (crit_msg[0] != '\0') {
+            msg_add(all, sizeof all, crit_msg);
+        }
+        if (warn_msg[0] != '\0') {
+            msg_add(all, sizeof all, warn_msg);
+        }
+        raise_summary(r, p, worst, all);
+    }
+    vrec_free(&rec);
+    if (owned != NULL) {
+        sk_X509_pop_free(owned, X509_free);
+    }
 }
 
 void
 mh_tls_check_session(SSL *ssl, const struct mh_tls_check_params *p,
                      struct mh_result *r)
 {
-    mh_tls_note_session(ssl, r);
-    long vr = SSL_get_verify_result(ssl);
-    bool verified = vr == X509_V_OK;
-    mh_result_add_sample(r, "mailhealth_tls_verified", verified ? 1 : 0,
-                         (const char *)NULL);
-    if (!verified) {
-        enum mh_state st = p->verify ? MH_STATE_CRITICAL : MH_STATE_OK;
-        mh_result_add_item(r, "cert", "verify", st,
-                           p->verify ? MH_CAT_TLS : MH_CAT_NONE,
-                           "certificate verify failed: %s",
-                           X509_verify_cert_error_string(vr));
-        mh_result_raise(r, st, MH_CAT_TLS, "certificate verify failed: %s",
-                        X509_verify_cert_error_string(vr));
-    }
-    STACK_OF(X509) *chain = SSL_get0_verified_chain(ssl);
-    if (chain == NULL) {
-        chain = SSL_get_peer_cert_chain(ssl);
-    }
-    double earliest = 0;
-    for (int i = 0; chain != NULL && i < sk_X509_num(chain); i++) {
-        X509 *c = sk_X509_value(chain, i);
-        double na;
-        if (!not_after_unix(c, &na)) {
+    struct mh_tls_peer peer = {
+        .sent = SSL_get_peer_cert_chain(ssl),
+        .verified = SSL_get0_verified_chain(ssl),
+        .verify_result = SSL_get_verify_result(ssl),
+        .store = SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl)),
+        .param = SSL_get0_param(ssl),
+        .auth_level = SSL_get_security_level(ssl),
+        .sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name),
+        .version = SSL_get_version(ssl),
+        .cipher = SSL_get_cipher_name(ssl),
+    };
+    mh_tls_check_peer(&peer, p, r);
+}
+
+/* Finds the "tls"/"verify" item's attribute key. */
+static const struct mh_attr *
+verify_attr(const struct mh_result *r, const char *key)
+{
+    for (size_t i = r->nitems; i-- > 0;) {
+        const struct mh_item *it = &r->items[i];
+        if (strcmp(it->kind, "tls") != 0 || strcmp(it->name, "verify") != 0) {
             continue;
         }
-        if (earliest == 0 || na < earliest) {
-            earliest = na;
+        for (size_t k = 0; k < it->nattrs; k++) {
+            if (strcmp(it->attrs[k].key, key) == 0) {
+                return &it->attrs[k];
+            }
         }
-        char subj[256], iss[256], depth[16];
-        name_text(X509_get_subject_name(c), subj, sizeof subj);
-        name_text(X509_get_issuer_name(c), iss, sizeof iss);
-        snprintf(depth, sizeof depth, "%d", i);
-        double days = (na - p->now) / 86400.0;
-        enum mh_state st = mh_tls_days_state(days, p->warn_days, p->crit_days);
-        mh_result_add_item(r, "cert", depth, st,
-                           st == MH_STATE_OK ? MH_CAT_NONE : MH_CAT_TLS,
-                           "%s, %.1f days left", subj, days);
-        mh_result_add_sample(r, "mailhealth_tls_cert_expiry_timestamp_seconds",
-                             na, "depth", depth, "subject", subj, "issuer",
-                             iss, (const char *)NULL);
-        if (st != MH_STATE_OK) {
-            mh_result_raise(r, st, MH_CAT_TLS,
-                            "certificate %s expires in %.1f days", subj, days);
-        }
+        return NULL;
     }
-    if (earliest != 0) {
-        mh_result_add_sample(
-            r, "mailhealth_tls_earliest_cert_expiry_timestamp_seconds",
-            earliest, (const char *)NULL);
+    return NULL;
+}
+
+int
+mh_tls_ok_summary(const struct mh_result *r, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    const struct mh_attr *leaf = verify_attr(r, "leaf_subject");
+    const struct mh_attr *ver = verify_attr(r, "verified");
+    if (leaf == NULL || leaf->str == NULL || ver == NULL) {
+        return -1;
     }
+    const struct mh_attr *n = verify_attr(r, "chain_length");
+    const struct mh_attr *version = verify_attr(r, "version");
+    const struct mh_attr *cipher = verify_attr(r, "cipher");
+    const struct mh_attr *problems = verify_attr(r, "problems");
+    const struct mh_attr *days = verify_attr(r, "earliest_days");
+    const struct mh_attr *na = verify_attr(r, "earliest_not_after");
+    const struct mh_attr *es = verify_attr(r, "earliest_subject");
+    char chain[MSG_LEN];
+    if (ver->num != 0) {
+        textf(chain, sizeof chain, "chain of %.0f verified",
+              n != NULL ? n->num : 0);
+    } else {
+        textf(chain, sizeof chain, "NOT verified (--no-verify: %s)",
+              problems != NULL && problems->str != NULL ? problems->str : "?");
+    }
+    char exp[MSG_LEN] = "";
+    if (days != NULL && na != NULL && na->str != NULL && es != NULL &&
+        es->str != NULL) {
+        char d[48];
+        textf(exp, sizeof exp, ", earliest expiry in %s days (%s, %s)",
+              fmt_num(d, sizeof d, days->num, 1, false), na->str, es->str);
+    }
+    textf(buf, len, "certificate OK: %s, %s, %s%s%s%s", leaf->str, chain,
+          version != NULL && version->str != NULL ? version->str : "?",
+          cipher != NULL && cipher->str != NULL ? " " : "",
+          cipher != NULL && cipher->str != NULL ? cipher->str : "", exp);
+    return 0;
 }

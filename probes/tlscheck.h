@@ -1,50 +1,180 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tlscheck: certificate checks of an established TLS session: verified
- * chain (OpenSSL), host name (RFC 6125, OpenSSL's host check), expiry of
- * every element of the verified chain, certificates sent but not on the
- * verified path, TLS version and cipher.
+ * tlscheck: certificate checks of an established TLS session, as a sending
+ * MTA or a mail client would see it.
+ *
+ * What is checked, all with OpenSSL's own API (no certificate is parsed by
+ * hand):
+ *   - the chain, against the trust store the session was made with (system
+ *     default or --ca-file/--ca-path), RFC 5280 path validation by
+ *     X509_verify_cert();
+ *   - the host name per RFC 6125 (OpenSSL's host check; an IP address
+ *     literal is checked against iPAddress entries), part of the same
+ *     verification (X509_VERIFY_PARAM host/IP set in transport.c);
+ *   - expiry of every element of the verified chain (leaf, intermediates,
+ *     trust anchor) against warning/critical thresholds in days;
+ *   - certificates the server sent that are not on the verified path: they
+ *     are reported and warn at most ("remove it from the chain"), never set
+ *     the earliest expiry and never make the check CRITICAL;
+ *   - the session's TLS version and cipher.
+ *
+ * When the handshake's verification failed, the peer's chain is verified
+ * once more with the same trust store and parameters and a verify callback
+ * that records every error and lets verification continue, so that every
+ * problem is listed (field case BR-22 B: self-signed AND expired AND name
+ * mismatch), not only the first OpenSSL stopped at. A successful handshake
+ * verification is used as is: no second verification, so the certificate
+ * checks add no handshake-sized CPU cost to a healthy check.
+ *
+ * Results (struct mh_result, see result.h):
+ *   - items: kind "cert", name "depth N" per chain element (text: subject,
+ *     issuer, notAfter ISO 8601 UTC, days left, key type and size,
+ *     signature algorithm; JSON attributes with the same facts); kind
+ *     "cert", name "extra N" per certificate sent but not on the path (N is
+ *     its position in the sent list); kind "verify", name "depth N" per
+ *     verification problem; kind "tls", name "verify" with the session
+ *     facts (version, cipher, verified, sni, earliest expiry);
+ *   - perfdata: cert_days_depth<N> (days left, one per path element) and
+ *     cert_days_earliest, both with the thresholds as Nagios ranges
+ *     ("30:" warning, "14:" critical: alert below that many days);
+ *   - Prometheus samples: mailhealth_tls_cert_expiry_timestamp_seconds
+ *     {depth,subject,issuer} per path element (not for extra certificates,
+ *     which must not trigger expiry alerts),
+ *     mailhealth_tls_earliest_cert_expiry_timestamp_seconds (path only),
+ *     mailhealth_tls_verified (1: chain and name verified),
+ *     mailhealth_tls_version_info{version,cipher};
+ *   - state and category: verification failures CRITICAL/tls (notes with
+ *     --no-verify), path elements by days left (CRITICAL below the critical
+ *     days, so always when expired; WARNING below the warning days), extra
+ *     certificates WARNING at most. The summary lists every problem found.
+ *
+ * Server-provided text (subjects, issuers, names) is RFC 2253 with
+ * non-ASCII escaped by OpenSSL, and made printable again by the result
+ * model.
  */
 #ifndef MH_TLSCHECK_H
 #define MH_TLSCHECK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "result.h"
 
 struct mh_tls_check_params {
-    bool verify;         /* verification failures are CRITICAL/tls; false:
-                            they are reported as notes (--no-verify) */
-    const char *verify_name; /* the name that was checked, for messages */
-    bool sni_sent;       /* whether SNI was sent (for the hints) */
-    double warn_days;    /* days left below which an element warns */
-    double crit_days;    /* days left below which an element is critical */
-    double now;          /* Unix time used for "days left" (seconds) */
+    bool verify;             /* verification failures are CRITICAL/tls; false
+                                (--no-verify): they are notes */
+    const char *verify_name; /* the name checked (RFC 6125) or NULL: used in
+                                messages and hints only; the check itself
+                                uses the session's X509_VERIFY_PARAM */
+    bool sni_sent;           /* the caller asked for SNI; the name actually
+                                sent is read from the session (an IP literal
+                                is never sent, RFC 6066 section 3) */
+    double warn_days;        /* days left below which an element warns */
+    double crit_days;        /* days left below which an element is
+                                critical (crit_days <= warn_days) */
+    double now;              /* Unix time (seconds) used for days left and
+                                for re-verification */
+    const char *where;       /* "host[addr]:port" prefix of the summary, or
+                                NULL */
 };
 
 /*
- * Inspects ssl after a successful handshake (the verification result was
- * computed by OpenSSL during the handshake with the trust store and the
- * name set in transport.c) and adds to r: one "cert" item per element
- * (depth, subject, issuer, notAfter ISO 8601 UTC, days left, key type and
- * size, signature algorithm), perfdata, the Prometheus tls families, and
- * raises r's state (category tls) for verification failures and expiry.
+ * Inspects ssl after a completed handshake and adds the items, perfdata,
+ * samples and state described above to r. Verification is OpenSSL's, done
+ * during the handshake with the trust store and name set in transport.c
+ * (SSL_VERIFY_NONE there, so it never aborts the handshake); on failure the
+ * chain is re-verified as described above. ssl is only read. Allocation
+ * failures are recorded in r (mh_result.oom) and end as UNKNOWN.
  */
 void mh_tls_check_session(SSL *ssl, const struct mh_tls_check_params *p,
                           struct mh_result *r);
 
-/* Adds only the session facts (version, cipher) as an item and the
- * mailhealth_tls_version_info sample; used when no certificate check runs. */
+/* Adds only the session facts (version, cipher) as the
+ * mailhealth_tls_version_info sample; used when no certificate check
+ * runs. */
 void mh_tls_note_session(SSL *ssl, struct mh_result *r);
 
+/* Sentinel for mh_tls_peer.verify_result: no verification has run yet. */
+#define MH_TLS_VERIFY_NOT_RUN (-1L)
+
 /*
- * Days-left state for one element: CRITICAL when days_left < crit_days
- * (an expired certificate has negative days), WARNING when < warn_days,
- * else OK. Pure; unit-tested with fixed times.
+ * What the checks need from a session, without the session (the test
+ * seam: unit tests build certificates and a store in memory). Everything
+ * is borrowed for the duration of the call.
+ */
+struct mh_tls_peer {
+    STACK_OF(X509) * sent;     /* certificates as sent by the server, leaf
+                                  first (SSL_get_peer_cert_chain on a
+                                  client); NULL or empty: none sent */
+    STACK_OF(X509) * verified; /* chain OpenSSL verified in the handshake
+                                  (SSL_get0_verified_chain), or NULL */
+    long verify_result;        /* X509_V_OK, an X509_V_ERR_* code, or
+                                  MH_TLS_VERIFY_NOT_RUN: verify here */
+    X509_STORE *store;         /* trust anchors for (re-)verification */
+    X509_VERIFY_PARAM *param;  /* host/IP and flags to verify with, or NULL */
+    int auth_level;            /* security level for key sizes (SSL's), or -1 */
+    const char *sni;           /* server name sent in the ClientHello, NULL:
+                                  none */
+    const char *version;       /* "TLSv1.3", or NULL: no session facts */
+    const char *cipher;        /* "TLS_AES_256_GCM_SHA384", or NULL */
+};
+
+/*
+ * The whole certificate check on a peer description; mh_tls_check_session
+ * fills a struct mh_tls_peer from the SSL session and calls this.
+ */
+void mh_tls_check_peer(const struct mh_tls_peer *peer,
+                       const struct mh_tls_check_params *p,
+                       struct mh_result *r);
+
+/*
+ * Days from `now` until `not_after` (both Unix time, seconds); negative
+ * when the certificate has expired. Pure.
+ */
+double mh_tls_days_left(double not_after, double now);
+
+/*
+ * Days-left state for one element of the verified chain: CRITICAL when
+ * days_left < crit_days (an expired certificate has negative days and is
+ * always CRITICAL for crit_days >= 0), WARNING when days_left < warn_days,
+ * else OK. The same rule as the perfdata ranges "W:" and "C:". Pure.
  */
 enum mh_state mh_tls_days_state(double days_left, double warn_days,
                                 double crit_days);
+
+/*
+ * State for a certificate sent by the server but not on the verified path:
+ * the days-left state capped at WARNING (it cannot break a client, it is
+ * only clutter to remove). Pure.
+ */
+enum mh_state mh_tls_extra_state(double days_left, double warn_days,
+                                 double crit_days);
+
+/*
+ * Formats a threshold in days as a Nagios lower-bound range ("30:",
+ * "0.5:") with '.' as decimal point in every locale. Returns buf.
+ */
+char *mh_tls_days_range(char *buf, size_t len, double days);
+
+/*
+ * Converts an ASN.1 time (notBefore/notAfter, RFC 5280 4.1.2.5) with
+ * ASN1_TIME_to_tm: *unix_time gets Unix seconds, iso (if not NULL) the
+ * time as ISO 8601 UTC ("2026-03-01T12:00:00Z", strftime). Returns 0, or
+ * -1 when the time cannot be read.
+ */
+int mh_tls_asn1_time(const ASN1_TIME *t, double *unix_time, char *iso,
+                     size_t isolen);
+
+/*
+ * Builds the OK summary of a tls check from the facts mh_tls_check_peer
+ * added to r ("certificate OK: CN=mx.example.com, chain of 3 verified,
+ * TLSv1.3 TLS_AES_256_GCM_SHA384, earliest expiry in 89.9 days
+ * (2026-03-01T12:00:00Z, CN=mx.example.com)"). Returns 0, or -1 when r
+ * holds no certificate facts (buf is then "").
+ */
+int mh_tls_ok_summary(const struct mh_result *r, char *buf, size_t len);
 
 #endif

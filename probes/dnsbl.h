@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dnsbl: DNS blocklist probe (RFC 5782 "DNS Blacklists and Whitelists").
+ *
+ * What it does
+ *   For every (subject, zone) pair it asks the zone whether the subject is
+ *   listed: an IPv4 address as reversed octets (RFC 5782 2.1), an IPv6
+ *   address as 32 reversed nibbles (2.4), a domain name as is (section 3,
+ *   "RHSBL"/DBL). A host name given as the target is resolved (A and AAAA)
+ *   and every address is checked on the IP zones, while the name itself is
+ *   checked on the domain zones. For each zone and address family the RFC 5782
+ *   section 5 test entries are asked once per run: 127.0.0.2 / ::2 (also the
+ *   RFC's ::ffff:7f00:2) / TEST must be listed, 127.0.0.1 / ::1 (and
+ *   ::ffff:7f00:1) / INVALID must not.
+ *
+ *   Every query of a run (subject A and TXT records, test entries, the A/AAAA
+ *   lookup of a host name) goes out at once on ONE c-ares channel; the
+ *   address queries of a host name are sent from the lookup's callback as
+ *   soon as the addresses are known. The run is bounded by the check's
+ *   deadline (mh_resolve_wait): c-ares retries a lost query within it, what
+ *   is still unanswered at the deadline is reported as a timeout for that
+ *   zone. No DNS packet is parsed here: answers go through
+ *   ares_parse_a_reply / ares_parse_txt_reply_ext.
+ *
+ * How answers are read (mh_dnsbl_interpret, mh_dnsbl_decide)
+ *   - NXDOMAIN or no A record: not listed.
+ *   - A records, all in 127.0.0.0/8, none an error code: listed, with the
+ *     meaning the zone definition gives each code (bit-mask zones: one
+ *     meaning per bit of the last octet). Several records are all reported,
+ *     sorted numerically, so output never depends on the order the server
+ *     sent them in (field case BR-35).
+ *   - Error codes are not listings; they make the zone UNKNOWN and say why:
+ *     127.255.255.252 typo in the zone name, .254 query via a public/open
+ *     resolver, .255 excessive number of queries (Spamhaus; any other
+ *     127.255.255.x is taken as an error too), 127.0.1.255 an IP address
+ *     asked on a domain list (Spamhaus DBL), 127.0.0.1 query refused (URIBL;
+ *     RFC 5782 section 5 also forbids listing 127.0.0.1). A zone definition
+ *     may add or override codes (field cases BR-29, BR-31).
+ *   - A record outside 127.0.0.0/8: a broken zone or a resolver that
+ *     rewrites NXDOMAIN; UNKNOWN for that zone with the raw answer.
+ *   - SERVFAIL, REFUSED, an unreachable resolver: UNKNOWN for that zone,
+ *     "lookup failed"; no answer before the deadline: UNKNOWN, category
+ *     timeout. Never "not listed" (BR-33).
+ *   - Test entry 127.0.0.1 listed: the zone "lists everything"; none of its
+ *     answers counts as a listing (UNKNOWN). Test entry 127.0.0.2 not listed
+ *     while the subject is not listed either: the zone "does not look like a
+ *     DNSBL" (does not exist, or stopped working): UNKNOWN.
+ *
+ * State rule (the reconciliation of issue 5 with field case BR-33)
+ *   L = number of zones listing the subject (any of its addresses),
+ *   E = number of zones that gave no usable answer (any of the above errors).
+ *   state = worst(judge(L), E > 0 ? UNKNOWN : OK) in the result model's order
+ *   OK < UNKNOWN < WARNING < CRITICAL, where judge() applies -w/-c (default:
+ *   CRITICAL when L >= 1). So:
+ *     - a listing within -w/-c alerts as WARNING/CRITICAL even when other
+ *       zones failed; the failed zones are still named in the summary and in
+ *       the long output;
+ *     - with no alerting listing, one failed zone makes the run UNKNOWN: a
+ *       zone that could not answer is never silently counted as "not
+ *       listed" (BR-33); the summary says how many zones did answer clean;
+ *     - when no zone could answer at all the run is UNKNOWN as well.
+ *   The issue's "UNKNOWN only when no zone could give an answer" is thereby
+ *   narrowed: an OK run means every zone answered and none lists the target.
+ *
+ * Output (into a struct mh_result, see result.h)
+ *   - one item of kind "zone" per (subject, zone) pair, name = the zone, in
+ *     a deterministic order (subjects sorted: IPv4, IPv6, then the domain;
+ *     zones in the configured order); JSON attributes: zone, address, query,
+ *     status (listed, not_listed, error), codes, meaning, reason (the TXT
+ *     text, bounded and made printable), error;
+ *   - perfdata: listed (zones listing; warn/crit from the params; max = zones
+ *     queried), errors (zones failed), time (seconds of DNS work);
+ *   - Prometheus samples mailhealth_dnsbl_listed{address,zone},
+ *     mailhealth_dnsbl_error{address,zone} (0/1 per pair) and
+ *     mailhealth_dnsbl_listed_zones (L); the renderer adds the target label.
+ *
+ * Nothing here prints or exits. All text from the network (TXT records) is
+ * bounded (MH_DNSBL_TXT_MAX) and made printable before it reaches a result.
+ */
+#ifndef MH_DNSBL_H
+#define MH_DNSBL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "deadline.h"
+#include "result.h"
+
+/* Most zones one run queries (more is a usage error). */
+#define MH_DNSBL_MAX_ZONES 256
+/* Most addresses of a host name that are checked (sorted, the rest
+ * dropped with a note). */
+#define MH_DNSBL_MAX_ADDRS 16
+/* Most A records of one answer that are kept (sorted, deduplicated). */
+#define MH_DNSBL_MAX_CODES 16
+/* Longest TXT text kept per answer, in bytes before escaping. */
+#define MH_DNSBL_TXT_MAX 300
+/* Longest DNS name in presentation form without the final dot (RFC 1035
+ * 3.1: 255 octets on the wire). */
+#define MH_DNSBL_NAME_MAX 253
+
+/* ------------------------------------------------------------------------
+ * Zone definitions
+ * ------------------------------------------------------------------------ */
+
+/* What a zone lists (RFC 5782 section 2: IP addresses; section 3: domain
+ * names). MH_DNSBL_ZONE_IP lists both families. */
+enum mh_dnsbl_zone_type {
+    MH_DNSBL_ZONE_IP = 0,
+    MH_DNSBL_ZONE_IP4,
+    MH_DNSBL_ZONE_IP6,
+    MH_DNSBL_ZONE_DOMAIN
+};
+
+/* One documented return code of a zone. */
+struct mh_dnsbl_code {
+    uint32_t addr; /* the A record, host byte order (127.0.0.2 = 0x7f000002) */
+    bool error;    /* an error answer, not a listing */
+    char *meaning; /* printable ASCII, owned */
+};
+
+/* One zone. All strings owned by the zone set it belongs to. */
+struct mh_dnsbl_zone {
+    char *name; /* lower case, no final dot, valid DNS name */
+    enum mh_dnsbl_zone_type type;
+    bool enabled; /* queried when no --zone selects zones (default true) */
+    bool bitmask; /* the last octet of a code is a bit mask (URIBL, SURBL) */
+    struct mh_dnsbl_code *codes;
+    size_t ncodes;
+};
+
+/* A set of zones (a zones file, or the zones one run queries). */
+struct mh_dnsbl_zones {
+    struct mh_dnsbl_zone *v;
+    size_t n;
+};
+
+/*
+ * Parses a zones file (JSON, cJSON) of at most len bytes and appends its
+ * zones to zs. Schema:
+ *   {"zones": [{"zone": "zen.spamhaus.org",          (required)
+ *               "type": "ip" | "ip4" | "ip6" | "domain", (default "ip")
+ *               "enabled": true,                      (default true)
+ *               "bitmask": false,                     (default false)
+ *               "codes":  {"127.0.0.2": "meaning", ...},  listing codes
+ *               "errors": {"127.255.255.254": "meaning", ...},
+ *               "description": "...", "url": "..."}]} (ignored)
+ * Codes must be dotted-quad IPv4 addresses; meanings are made printable and
+ * cut at 200 bytes. Unknown keys are ignored (forward compatible). A zone
+ * named twice keeps the first definition. Returns 0, or -1 with the reason
+ * (naming the zone index / key) in err; zs is then left as it was.
+ */
+int mh_dnsbl_zones_parse(struct mh_dnsbl_zones *zs, const char *json,
+                         size_t len, char *err, size_t errlen);
+
+/*
+ * Reads the file at path (at most 1 MiB) and parses it as above.
+ * Returns 0, or -1 with the reason (I/O error or parse error) in err.
+ */
+int mh_dnsbl_zones_load(struct mh_dnsbl_zones *zs, const char *path,
+                        char *err, size_t errlen);
+
+/*
+ * Appends the zone of a --zone argument "NAME[:TYPE]" (TYPE ip, ip4, ip6 or
+ * domain) to zs. When defs (may be NULL) defines NAME, that definition is
+ * copied (codes, bitmask; TYPE, if given, overrides its type); otherwise a
+ * generic zone of TYPE (default ip) with no documented codes is added, for
+ * which the built-in error codes still apply. A zone already in zs is not
+ * added twice. Returns 0, or -1 with the reason in err (invalid name or
+ * type, too many zones, out of memory).
+ */
+int mh_dnsbl_zones_add_arg(struct mh_dnsbl_zones *zs, const char *arg,
+                           const struct mh_dnsbl_zones *defs, char *err,
+                           size_t errlen);
+
+/* Appends a deep copy of zone z to zs. Returns 0 or -1 (out of memory). */
+int mh_dnsbl_zones_append(struct mh_dnsbl_zones *zs,
+                          const struct mh_dnsbl_zone *z);
+
+/* The zone named name (compared case-insensitively, final dot ignored) or
+ * NULL. */
+const struct mh_dnsbl_zone *mh_dnsbl_zones_find(const struct mh_dnsbl_zones *zs,
+                                                const char *name);
+
+/* Frees every zone of zs and empties it. */
+void mh_dnsbl_zones_free(struct mh_dnsbl_zones *zs);
+
+/* "ip", "ip4", "ip6" or "domain". */
+const char *mh_dnsbl_zone_type_name(enum mh_dnsbl_zone_type t);
+
+/* ------------------------------------------------------------------------
+ * Query names (pure functions)
+ * ------------------------------------------------------------------------ */
+
+/*
+ * Builds the query prefix of an IP address: IPv4 "192.0.2.10" gives
+ * "10.2.0.192" (RFC 5782 2.1); IPv6 gives its 32 nibbles, lowest first,
+ * lower-case hex, dot-separated (RFC 5782 2.4), whatever the spelling of the
+ * address ("2001:DB8:ABC:123:0:0:0:42" and "2001:db8:abc:123::42" give the
+ * same name; never ip6.arpa, never compressed). An IPv4-mapped IPv6 address
+ * (::ffff:192.0.2.10) is treated as the IPv4 address. *family receives
+ * AF_INET or AF_INET6. Returns 0, or -1 if address is not a numeric IP
+ * address or out is too small (72 bytes always suffice).
+ */
+int mh_dnsbl_reverse_address(const char *address, int *family, char *out,
+                             size_t outlen);
+
+/* Same from raw bytes: 4 (AF_INET) or 16 (AF_INET6) bytes in network
+ * order. Returns 0 or -1. */
+int mh_dnsbl_reverse_bytes(int family, const unsigned char *bytes, char *out,
+                           size_t outlen);
+
+/*
+ * Normalises a domain or zone name: lower case, one final dot removed.
+ * Accepts labels of 1..63 bytes of letters, digits, '-' and '_', total at
+ * most MH_DNSBL_NAME_MAX; rejects empty labels, spaces, non-ASCII (use the
+ * A-label "xn--" form) and anything else. Returns 0, or -1.
+ */
+int mh_dnsbl_normalize_name(const char *in, char *out, size_t outlen);
+
+/*
+ * Joins prefix and zone into the query name "prefix.zone". Returns 0, or -1
+ * when the result would exceed MH_DNSBL_NAME_MAX (RFC 1035) or outlen.
+ */
+int mh_dnsbl_qname(const char *prefix, const char *zone, char *out,
+                   size_t outlen);
+
+/* ------------------------------------------------------------------------
+ * Answer interpretation (pure functions)
+ * ------------------------------------------------------------------------ */
+
+/* How a DNS query ended, independent of c-ares. */
+enum mh_dnsbl_rcode {
+    MH_DNSBL_RC_ANSWER = 0, /* NOERROR with A records */
+    MH_DNSBL_RC_NXDOMAIN,
+    MH_DNSBL_RC_NODATA,      /* NOERROR, no A record */
+    MH_DNSBL_RC_SERVFAIL,
+    MH_DNSBL_RC_REFUSED,
+    MH_DNSBL_RC_UNREACHABLE, /* resolver refused the connection */
+    MH_DNSBL_RC_TIMEOUT,     /* no answer before the deadline */
+    MH_DNSBL_RC_OTHER        /* bad response, format error, ... */
+};
+
+/* What one answer means. */
+enum mh_dnsbl_kind {
+    MH_DNSBL_K_NONE = 0,   /* not asked / not answered yet */
+    MH_DNSBL_K_NOT_LISTED, /* NXDOMAIN or NODATA */
+    MH_DNSBL_K_LISTED,     /* listing codes only */
+    MH_DNSBL_K_ERROR_CODE, /* a known error code (not a listing) */
+    MH_DNSBL_K_OUTSIDE,    /* an A record outside 127.0.0.0/8 */
+    MH_DNSBL_K_FAILED,     /* SERVFAIL, REFUSED, unreachable, bad reply */
+    MH_DNSBL_K_TIMEOUT     /* no answer before the deadline */
+};
+
+/* The interpretation of one answer. */
+struct mh_dnsbl_answer {
+    enum mh_dnsbl_kind kind;
+    enum mh_dnsbl_rcode rcode;
+    uint32_t codes[MH_DNSBL_MAX_CODES]; /* sorted, unique, host order */
+    size_t ncodes;
+    uint32_t culprit; /* ERROR_CODE/OUTSIDE: the record that decided it */
+    char meaning[256]; /* meanings of the codes ("; "), or of the error */
+    const char *hint;  /* static advice for an error code, or NULL */
+};
+
+/*
+ * Interprets the outcome of an A query on zone z (NULL: a generic zone).
+ * addrs are the A records (host order, any order, n may exceed
+ * MH_DNSBL_MAX_CODES: the lowest ones are kept). Precedence: a record
+ * outside 127/8 > an error code > listing. Error codes: the zone's own
+ * "errors" first, then the built-in table (see the file comment); a code the
+ * zone documents as a listing is a listing even if the table has it.
+ * Always fills *out.
+ */
+void mh_dnsbl_interpret(const struct mh_dnsbl_zone *z, enum mh_dnsbl_rcode rc,
+                        const uint32_t *addrs, size_t n,
+                        struct mh_dnsbl_answer *out);
+
+/* The verdict on one (subject, zone) pair. */
+enum mh_dnsbl_verdict {
+    MH_DNSBL_V_NOT_LISTED = 0,
+    MH_DNSBL_V_LISTED,
+    MH_DNSBL_V_ERROR_CODE,       /* error answer (BR-29, BR-31) */
+    MH_DNSBL_V_OUTSIDE,          /* answer outside 127.0.0.0/8 */
+    MH_DNSBL_V_LISTS_EVERYTHING, /* negative test entry listed */
+    MH_DNSBL_V_NOT_WORKING,      /* positive test entry not listed */
+    MH_DNSBL_V_FAILED,           /* lookup failed */
+    MH_DNSBL_V_TIMEOUT           /* no answer before the deadline */
+};
+
+/*
+ * Combines the subject's answer with the zone's test entries (RFC 5782
+ * section 5) into a verdict. pos / neg are the answers for the entry that
+ * must / must not be listed (NULL or kind NONE: not known). Precedence: the
+ * subject's own failure, timeout, error code or outside answer; then a
+ * listed negative entry (lists everything); then a listing; then a positive
+ * entry that is not listed (not working); else not listed.
+ */
+enum mh_dnsbl_verdict mh_dnsbl_decide(const struct mh_dnsbl_answer *subject,
+                                      const struct mh_dnsbl_answer *pos,
+                                      const struct mh_dnsbl_answer *neg);
+
+/* True for the verdicts that count as a zone error (UNKNOWN). */
+bool mh_dnsbl_verdict_is_error(enum mh_dnsbl_verdict v);
+
+/* Formats a host-order IPv4 address as a dotted quad. Returns buf. */
+char *mh_dnsbl_format_code(uint32_t code, char *buf, size_t len);
+
+/*
+ * Appends up to len bytes of TXT data to the text in buf (capacity cap,
+ * NUL-terminated, initially ""), escaping every byte outside 0x20..0x7e
+ * (NUL included) as \xNN, and stopping with "..." once the text would
+ * exceed cap - 1 or MH_DNSBL_TXT_MAX. Returns the new length of buf.
+ */
+size_t mh_dnsbl_txt_append(char *buf, size_t cap, const unsigned char *data,
+                           size_t len);
+
+/* ------------------------------------------------------------------------
+ * The probe
+ * ------------------------------------------------------------------------ */
+
+/* Optional trace of every query and answer ("dns>" / "dns<"). */
+typedef void (*mh_dnsbl_trace_fn)(void *arg, const char *dir,
+                                  const char *line);
+
+/* State of the run from the number of zones listing the subject. */
+typedef enum mh_state (*mh_dnsbl_judge_fn)(void *arg, size_t listed);
+
+struct mh_dnsbl_params {
+    const char *target;                 /* -H: IP address, host or domain */
+    const struct mh_dnsbl_zones *zones; /* zones to query, in output order */
+    const char *resolver; /* "IP[:PORT]" / "[IPv6]:PORT", NULL = system */
+    int family;           /* AF_UNSPEC, or only AF_INET / AF_INET6
+                             addresses of a host name are checked */
+    mh_dnsbl_judge_fn judge; /* NULL: CRITICAL when listed >= 1 */
+    void *judge_arg;
+    const char *perf_warn, *perf_crit; /* ranges shown on "listed", or NULL */
+    const char *perf_prefix; /* prepended to perfdata labels, or NULL */
+    mh_dnsbl_trace_fn trace; /* NULL: no trace */
+    void *trace_arg;
+};
+
+/*
+ * Runs the DNSBL check of p->target on p->zones within dl. Returns a new
+ * result (check "dnsbl", target = p->target; free with mh_result_free) or
+ * NULL when not even that could be allocated. Usage-type problems (target
+ * neither an address nor a valid name, no zone, too many zones, a bad
+ * resolver address) give UNKNOWN without category. The probe never prints.
+ */
+struct mh_result *mh_dnsbl_probe(const struct mh_dnsbl_params *p,
+                                 const struct mh_deadline *dl);
+
+/*
+ * For domain mode: checks already-known numeric addresses (each "192.0.2.1"
+ * or an IPv6 address; invalid ones are noted as UNKNOWN items) and, if
+ * domain is not NULL, that domain name on the domain zones, and adds the
+ * items, perfdata (labels prefixed with p->perf_prefix), samples and state
+ * (rule above) to r. p->target is ignored. The summary of r is set only when
+ * this check raises its state (mh_result_raise semantics). Returns 0, or -1
+ * when the check could not run at all (r is then UNKNOWN with the reason).
+ */
+int mh_dnsbl_check_addresses(const struct mh_dnsbl_params *p,
+                             const char *const *addresses, size_t naddresses,
+                             const char *domain, const struct mh_deadline *dl,
+                             struct mh_result *r);
+
+#endif
