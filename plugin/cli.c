@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "../probes/delivery.h"
 #include "version.h"
 
 /* Subcommand masks. */
@@ -67,7 +68,14 @@ enum opt_id {
     O_ZONES_FILE,
     O_CONFIG,
     O_ONCE,
-    O_INTERVAL
+    O_INTERVAL,
+    O_SUBMIT,
+    O_IMAP,
+    O_IMAP_USER,
+    O_IMAP_PASSWORD_FILE,
+    O_IMAP_PASSWORD_ENV,
+    O_POLL_INTERVAL,
+    O_INSECURE_PLAINTEXT
 };
 
 struct opt {
@@ -91,15 +99,18 @@ static const struct opt opts[] = {
     {"port", 'p', true, false, C_SMTP | C_TLS | C_DOMAIN, O_PORT, "PORT",
      "TCP port (default 25; 465 with --tls)"},
     {"warning", 'w', true, false, C_PROBES, O_WARNING, "RANGE",
-     "warning range (smtp/tls: total seconds; dnsbl: listing zones)"},
+     "warning range (smtp/tls: total seconds; dnsbl: listing zones; "
+     "delivery: delay seconds)"},
     {"critical", 'c', true, false, C_PROBES, O_CRITICAL, "RANGE",
      "critical range (Nagios syntax: 10, 10:, ~:10, 10:20, @10:20)"},
     {"timeout", 't', true, false, C_ALL, O_TIMEOUT, "SECONDS",
      "one deadline for the whole check (default 10)"},
-    {"use-ipv4", '4', false, false, C_SMTP | C_TLS | C_DOMAIN, O_IPV4, NULL,
-     "connect over IPv4 only"},
-    {"use-ipv6", '6', false, false, C_SMTP | C_TLS | C_DOMAIN, O_IPV6, NULL,
-     "connect over IPv6 only"},
+    {"use-ipv4", '4', false, false,
+     C_SMTP | C_TLS | C_DNSBL | C_DOMAIN | C_DELIV,
+     O_IPV4, NULL, "IPv4 only (dnsbl: check only the host's IPv4 addresses)"},
+    {"use-ipv6", '6', false, false,
+     C_SMTP | C_TLS | C_DNSBL | C_DOMAIN | C_DELIV,
+     O_IPV6, NULL, "IPv6 only (dnsbl: check only the host's IPv6 addresses)"},
     {"resolver", 0, true, false, C_ALL, O_RESOLVER, "IP[:PORT]",
      "DNS resolver to use (default: the system resolver)"},
     {"output", 0, true, false, C_ALL, O_OUTPUT, "FORMAT",
@@ -116,31 +127,34 @@ static const struct opt opts[] = {
     {"require-starttls", 0, false, false, C_TLSLIKE, O_STARTTLS, NULL,
      "same as --starttls"},
     {"tls", 's', false, false, C_SMTP | C_TLS, O_TLS, NULL,
-     "implicit TLS from the first byte (port 465)"},
+     "implicit TLS from the first byte (port 465; tls: handshake only, any "
+     "port)"},
     {"starttls-optional", 0, false, false, C_TLSLIKE, O_STARTTLS_OPTIONAL, NULL,
      "STARTTLS not offered is only WARNING"},
     {"sni", 0, true, false, C_TLSLIKE, O_SNI, "NAME",
      "server name sent in TLS (default: the -H name)"},
     {"no-sni", 0, false, false, C_TLSLIKE, O_NO_SNI, NULL, "send no SNI"},
-    {"ehlo", 'F', true, false, C_TLSLIKE, O_EHLO, "NAME",
+    {"ehlo", 'F', true, false, C_TLSLIKE | C_DELIV, O_EHLO, "NAME",
      "name sent with EHLO/HELO (default: this machine's FQDN)"},
     {"expect-greeting", 'e', true, false, C_SMTP, O_EXPECT_GREETING, "CODE",
      "greeting reply code that counts as OK (default 220)"},
     {"max-line-length", 0, true, false, C_TLSLIKE, O_MAX_LINE_LENGTH, "OCTETS",
      "longest reply line accepted (default 510 + CRLF, RFC 5321)"},
-    {"auth-user", 'U', true, false, C_SMTP, O_AUTH_USER, "USER",
+    {"auth-user", 'U', true, false, C_SMTP | C_DELIV, O_AUTH_USER, "USER",
      "authenticate as USER (RFC 4954)"},
-    {"auth-password-file", 0, true, false, C_SMTP, O_AUTH_PASSWORD_FILE, "FILE",
+    {"auth-password-file", 0, true, false, C_SMTP | C_DELIV,
+     O_AUTH_PASSWORD_FILE, "FILE",
      "read the AUTH password from FILE"},
-    {"auth-password-env", 0, true, false, C_SMTP, O_AUTH_PASSWORD_ENV, "VAR",
+    {"auth-password-env", 0, true, false, C_SMTP | C_DELIV,
+     O_AUTH_PASSWORD_ENV, "VAR",
      "read the AUTH password from environment variable VAR"},
     {"auth-mech", 'A', true, false, C_SMTP, O_AUTH_MECH, "MECH",
      "PLAIN, LOGIN or CRAM-MD5 (default: best offered)"},
     {"allow-plaintext-auth", 0, false, false, C_SMTP, O_ALLOW_PLAINTEXT_AUTH,
      NULL, "allow AUTH without TLS"},
-    {"mail-from", 'f', true, false, C_SMTP, O_MAIL_FROM, "ADDR",
+    {"mail-from", 'f', true, false, C_SMTP | C_DELIV, O_MAIL_FROM, "ADDR",
      "send MAIL FROM:<ADDR> and check the reply"},
-    {"rcpt-to", 'r', true, true, C_SMTP, O_RCPT_TO, "ADDR",
+    {"rcpt-to", 'r', true, true, C_SMTP | C_DELIV, O_RCPT_TO, "ADDR",
      "send RCPT TO:<ADDR> (repeatable) and check each reply"},
     {"relay-test", 0, true, false, C_SMTP, O_RELAY_TEST, "ADDR",
      "foreign address that must be refused (open relay test)"},
@@ -156,10 +170,24 @@ static const struct opt opts[] = {
      "chain/name verification failures become notes"},
     {"tls-min", 0, true, false, C_TLSLIKE, O_TLS_MIN, "VERSION",
      "lowest TLS version accepted: 1.0, 1.1, 1.2 (default), 1.3"},
-    {"zone", 'z', true, true, C_DNSBL | C_DOMAIN, O_ZONE, "ZONE",
-     "DNSBL zone to query (repeatable)"},
+    {"zone", 'z', true, true, C_DNSBL | C_DOMAIN, O_ZONE, "ZONE[:TYPE]",
+     "DNSBL zone to query; TYPE ip (default), ip4, ip6 or domain"},
     {"zones-file", 0, true, false, C_DNSBL | C_DOMAIN, O_ZONES_FILE, "FILE",
      "JSON file of zones with their type and return codes"},
+    {"submit", 0, true, false, C_DELIV, O_SUBMIT, "URL",
+     "smtp://HOST[:587] (STARTTLS) or smtps://HOST[:465] (implicit TLS)"},
+    {"imap", 0, true, false, C_DELIV, O_IMAP, "URL",
+     "imap://HOST[:143][/MAILBOX] (STARTTLS) or imaps://HOST[:993][/MAILBOX]"},
+    {"imap-user", 0, true, false, C_DELIV, O_IMAP_USER, "USER",
+     "IMAP login user"},
+    {"imap-password-file", 0, true, false, C_DELIV, O_IMAP_PASSWORD_FILE,
+     "FILE", "read the IMAP password from FILE"},
+    {"imap-password-env", 0, true, false, C_DELIV, O_IMAP_PASSWORD_ENV, "VAR",
+     "read the IMAP password from environment variable VAR"},
+    {"poll-interval", 0, true, false, C_DELIV, O_POLL_INTERVAL, "SECONDS",
+     "seconds between mailbox searches (default 1, fractions allowed)"},
+    {"insecure-plaintext", 0, false, false, C_DELIV, O_INSECURE_PLAINTEXT,
+     NULL, "smtp:// and imap:// go on in plaintext without STARTTLS"},
     {"config", 'C', true, false, C_RUN, O_CONFIG, "FILE",
      "runner configuration (JSON)"},
     {"once", 0, false, false, C_RUN, O_ONCE, NULL,
@@ -215,6 +243,7 @@ mh_config_init(struct mh_config *cfg, enum mh_command cmd)
     cfg->output = MH_OUT_NAGIOS;
     cfg->cert_warn_days = 30;
     cfg->cert_crit_days = 14;
+    cfg->poll_interval_s = 1;
 }
 
 void
@@ -507,6 +536,32 @@ apply(struct mh_config *cfg, const struct opt *o, const char *v, char *errbuf,
             return -1;
         }
         break;
+    case O_SUBMIT:
+        cfg->submit_url = v;
+        break;
+    case O_IMAP:
+        cfg->imap_url = v;
+        break;
+    case O_IMAP_USER:
+        cfg->imap_user = v;
+        break;
+    case O_IMAP_PASSWORD_FILE:
+        cfg->imap_password_file = v;
+        break;
+    case O_IMAP_PASSWORD_ENV:
+        cfg->imap_password_env = v;
+        break;
+    case O_POLL_INTERVAL:
+        if (!mh_parse_decimal(v, &cfg->poll_interval_s) ||
+            cfg->poll_interval_s < 0.1 || cfg->poll_interval_s > 3600) {
+            snprintf(errbuf, errlen,
+                     "invalid --poll-interval '%s' (seconds, 0.1 to 3600)", v);
+            return -1;
+        }
+        break;
+    case O_INSECURE_PLAINTEXT:
+        cfg->insecure_plaintext = true;
+        break;
     }
     return 0;
 }
@@ -565,6 +620,32 @@ mh_config_validate(struct mh_config *cfg, char *errbuf, size_t errlen)
     if (c == MH_CMD_DNSBL && cfg->zones.n == 0 && cfg->zones_file == NULL) {
         snprintf(errbuf, errlen, "dnsbl needs --zone ZONE or --zones-file");
         return -1;
+    }
+    if (c == MH_CMD_DELIVERY) {
+        struct mh_delivery_url u;
+        if (cfg->submit_url == NULL || cfg->imap_url == NULL) {
+            snprintf(errbuf, errlen, "delivery needs --submit URL and --imap "
+                                     "URL");
+            return -1;
+        }
+        if (mh_delivery_parse_url(cfg->submit_url, false, &u, errbuf,
+                                  errlen) != 0 ||
+            mh_delivery_parse_url(cfg->imap_url, true, &u, errbuf, errlen) !=
+                0) {
+            return -1;
+        }
+        if (cfg->imap_user == NULL || (cfg->imap_password_file == NULL &&
+                                       cfg->imap_password_env == NULL)) {
+            snprintf(errbuf, errlen,
+                     "delivery needs --imap-user and --imap-password-file or "
+                     "--imap-password-env (passwords never come from argv)");
+            return -1;
+        }
+        if (cfg->mail_from == NULL || cfg->rcpt_to.n != 1) {
+            snprintf(errbuf, errlen, "delivery needs --mail-from ADDR and "
+                                     "exactly one --rcpt-to ADDR");
+            return -1;
+        }
     }
     if (cfg->port == NULL) {
         cfg->port = cfg->tls ? "465" : "25";

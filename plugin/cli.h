@@ -77,6 +77,12 @@ struct mh_config {
     struct mh_strlist zones;
     const char *zones_file;
     const char *domain;
+    /* delivery */
+    const char *submit_url, *imap_url; /* --submit, --imap */
+    const char *imap_user, *imap_password_file, *imap_password_env;
+    double poll_interval_s;  /* --poll-interval, default 1 */
+    bool insecure_plaintext; /* smtp:// and imap:// may fall back to
+                                plaintext when STARTTLS is not offered */
     /* run */
     const char *config_path;
     bool once;

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <openssl/ssl.h>
 
 #include "../probes/resolve.h"
@@ -110,6 +111,7 @@ main(int argc, char **argv)
         return 3;
     }
     OPENSSL_init_ssl(0, NULL);
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* once, before runner threads */
 
     if (cfg.command == MH_CMD_RUN) {
         int code = mh_cmd_run(&cfg);

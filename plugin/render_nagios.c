@@ -203,8 +203,14 @@ put_long_output(FILE *out, const struct mh_result *r, int depth)
             fprintf(out, "[%s] ", mh_category_name(c->category)) < 0) {
             return -1;
         }
-        if (put_clean(out, c->target, 200) != 0 || fputs(": ", out) == EOF ||
-            put_clean(out, c->summary, LONG_LINE_MAX) != 0 ||
+        /* Summaries usually start with the target already; don't say it
+         * twice. */
+        const char *sum = c->summary != NULL ? c->summary : "";
+        size_t tl = strlen(c->target);
+        bool named = strncmp(sum, c->target, tl) == 0;
+        if ((!named && (put_clean(out, c->target, 200) != 0 ||
+                        fputs(": ", out) == EOF)) ||
+            put_clean(out, sum, LONG_LINE_MAX) != 0 ||
             fputc('\n', out) == EOF) {
             return -1;
         }

@@ -33,7 +33,8 @@ static const struct family {
     {"mailhealth_smtp_reply_code",
      "Reply code of the server's last reply in each SMTP phase."},
     {"mailhealth_tls_cert_expiry_timestamp_seconds",
-     "notAfter of each certificate the server presented, Unix time."},
+     "notAfter of each element of the verified chain (or of the chain as "
+     "built when verification failed), Unix time."},
     {"mailhealth_tls_earliest_cert_expiry_timestamp_seconds",
      "Earliest notAfter on the verified chain, Unix time."},
     {"mailhealth_tls_verified",

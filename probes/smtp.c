@@ -936,8 +936,9 @@ mh_smtp_dialogue(struct mh_transport *t, const struct mh_smtp_params *p,
         goto end;
     }
     if (d.envelope) {
-        /* RSET: leave no transaction behind (RFC 5321 4.1.1.5). */
-        if (command(&d, MH_PHASE_MAIL, "RSET") && d.reply.code != 250) {
+        /* RSET: leave no transaction behind (RFC 5321 4.1.1.5). Timed as
+         * part of the closing "quit" phase. */
+        if (command(&d, MH_PHASE_QUIT, "RSET") && d.reply.code != 250) {
             mh_result_add_item(r, "note", "", MH_STATE_OK, MH_CAT_NONE,
                                "unexpected reply to RSET: %s", d.last);
         }

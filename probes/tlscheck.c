@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <locale.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -315,6 +316,14 @@ self_signed(X509 *c)
     return (X509_get_extension_flags(c) & EXFLAG_SS) != 0;
 }
 
+/* Days for perfdata: three decimals (about 90 s) are plenty for graphs and
+ * keep "89.999954" from showing up for a 90-day certificate. */
+static double
+perf_days(double days)
+{
+    return round(days * 1000.0) / 1000.0;
+}
+
 /* "in 9.9 days" / "10.0 days ago" */
 static void
 days_phrase(char *buf, size_t len, const struct facts *f)
@@ -331,10 +340,11 @@ days_phrase(char *buf, size_t len, const struct facts *f)
     }
 }
 
-/* Adds the long-output item and the attributes of one certificate. */
+/* Adds the long-output item and the attributes of one certificate; depth
+ * is its place on the path, -1 for a certificate not on it. */
 static struct mh_item *
 add_cert_item(struct mh_result *r, const char *name, const struct facts *f,
-              enum mh_state st, const char *extra)
+              int depth, enum mh_state st, const char *extra)
 {
     char left[64];
     days_phrase(left, sizeof left, f);
@@ -346,6 +356,10 @@ add_cert_item(struct mh_result *r, const char *name, const struct facts *f,
     if (it == NULL) {
         return NULL;
     }
+    if (depth >= 0) {
+        mh_item_set_num(r, it, "depth", depth);
+    }
+    mh_item_set_num(r, it, "on_path", depth >= 0 ? 1 : 0);
     mh_item_set_str(r, it, "subject", f->subject);
     mh_item_set_str(r, it, "issuer", f->issuer);
     mh_item_set_str(r, it, "role", f->role);
@@ -468,14 +482,6 @@ out:
     X509_STORE_CTX_free(ctx);
     X509_STORE_free(tmp_store);
     return chain;
-}
-
-static bool
-is_ip_literal(const char *s)
-{
-    unsigned char buf[16];
-    return s != NULL && (inet_pton(AF_INET, s, buf) == 1 ||
-                         inet_pton(AF_INET6, s, buf) == 1);
 }
 
 static bool
@@ -649,6 +655,7 @@ mh_tls_check_peer(const struct mh_tls_peer *peer,
     enum mh_state worst = MH_STATE_OK;
 
     /* 1. Verification problems, leaf first. */
+    size_t nproblems = 0;
     if (!verified) {
         char vmsg[MSG_LEN] = "";
         bool issuer_done[MAX_ELEMS + 1] = {false};
@@ -682,6 +689,7 @@ mh_tls_check_peer(const struct mh_tls_peer *peer,
                     textf(gsubj, sizeof gsubj, "%s", subj);
                     textf(line, sizeof line, "%s: %s", subj, text);
                 }
+                nproblems++;
                 char dname[32];
                 textf(dname, sizeof dname, "depth %d", e->depth);
                 mh_result_add_item(
@@ -705,7 +713,7 @@ mh_tls_check_peer(const struct mh_tls_peer *peer,
             /* BR-22 B: without SNI a multi-domain server presents its
              * default certificate. */
             const char *hint =
-                is_ip_literal(p->verify_name)
+                p->sni_sent
                     ? "no SNI sent (target is an IP; give --sni)"
                     : "no SNI sent (--no-sni); the server may have presented "
                       "its default certificate";
@@ -736,13 +744,13 @@ mh_tls_check_peer(const struct mh_tls_peer *peer,
             f->has_not_after
                 ? mh_tls_days_state(f->days, p->warn_days, p->crit_days)
                 : MH_STATE_CRITICAL;
-        add_cert_item(r, name, f, st, NULL);
+        add_cert_item(r, name, f, i, st, NULL);
         char label[40], depth[16];
         textf(label, sizeof label, "cert_days_depth%d", i);
         textf(depth, sizeof depth, "%d", i);
         if (f->has_not_after) {
-            mh_result_add_perf(r, label, f->days, MH_UNIT_NONE, range_w,
-                               range_c, NULL, NULL);
+            mh_result_add_perf(r, label, perf_days(f->days), MH_UNIT_NONE,
+                               range_w, range_c, NULL, NULL);
             mh_result_add_sample(
                 r, "mailhealth_tls_cert_expiry_timestamp_seconds", f->not_after,
                 "depth", depth, "subject", f->subject, "issuer", f->issuer,
@@ -814,7 +822,7 @@ mh_tls_check_peer(const struct mh_tls_peer *peer,
                 : MH_STATE_WARNING;
         char name[32];
         textf(name, sizeof name, "extra %d", i);
-        add_cert_item(r, name, &f, st, "; remove it from the chain");
+        add_cert_item(r, name, &f, -1, st, "; remove it from the chain");
         if (st != MH_STATE_OK) {
             char text[600], left[64];
             days_phrase(left, sizeof left, &f);
@@ -843,8 +851,8 @@ mh_tls_check_peer(const struct mh_tls_peer *peer,
               p->verify_name != NULL ? ", name matches " : "",
               p->verify_name != NULL ? p->verify_name : "");
     } else {
-        textf(vtext, sizeof vtext, "verification failed (%zu problems%s)",
-              rec.n + rec.dropped,
+        textf(vtext, sizeof vtext, "verification failed (%zu problem%s%s)",
+              nproblems + rec.dropped, nproblems + rec.dropped == 1 ? "" : "s",
               p->verify ? "" : ", not enforced: --no-verify");
     }
     struct mh_item *it = mh_result_add_item(
@@ -880,8 +888,9 @@ mh_tls_check_peer(const struct mh_tls_peer *peer,
         }
     }
     if (earliest >= 0) {
-        mh_result_add_perf(r, "cert_days_earliest", path[earliest].days,
-                           MH_UNIT_NONE, range_w, range_c, NULL, NULL);
+        mh_result_add_perf(r, "cert_days_earliest",
+                           perf_days(path[earliest].days), MH_UNIT_NONE,
+                           range_w, range_c, NULL, NULL);
         mh_result_add_sample(
             r, "mailhealth_tls_earliest_cert_expiry_timestamp_seconds",
             path[earliest].not_after, (const char *)NULL);

@@ -26,14 +26,20 @@
  * verification is used as is: no second verification, so the certificate
  * checks add no handshake-sized CPU cost to a healthy check.
  *
+ * The path is the chain OpenSSL verified, trust anchor included; when
+ * verification failed, the chain OpenSSL built while recording the errors
+ * (for a server that sends only its leaf, that is the leaf alone).
+ *
  * Results (struct mh_result, see result.h):
- *   - items: kind "cert", name "depth N" per chain element (text: subject,
- *     issuer, notAfter ISO 8601 UTC, days left, key type and size,
- *     signature algorithm; JSON attributes with the same facts); kind
- *     "cert", name "extra N" per certificate sent but not on the path (N is
- *     its position in the sent list); kind "verify", name "depth N" per
- *     verification problem; kind "tls", name "verify" with the session
- *     facts (version, cipher, verified, sni, earliest expiry);
+ *   - items: kind "cert", name "depth N" per path element (text: subject,
+ *     role, issuer, notAfter ISO 8601 UTC, days left, key type and size,
+ *     signature algorithm; JSON attributes with the same facts and the
+ *     subjectAltName DNS/IP entries); kind "cert", name "extra N" per
+ *     certificate sent but not on the path (N is its position in the sent
+ *     list, on_path 0); kind "verify", name "depth N" (or "chain") per
+ *     verification problem, with OpenSSL's reason; kind "note" for hints
+ *     (no SNI sent); kind "tls", name "verify" with the session facts
+ *     (version, cipher, verified, sni, chain length, earliest expiry);
  *   - perfdata: cert_days_depth<N> (days left, one per path element) and
  *     cert_days_earliest, both with the thresholds as Nagios ranges
  *     ("30:" warning, "14:" critical: alert below that many days);
@@ -69,9 +75,11 @@ struct mh_tls_check_params {
     const char *verify_name; /* the name checked (RFC 6125) or NULL: used in
                                 messages and hints only; the check itself
                                 uses the session's X509_VERIFY_PARAM */
-    bool sni_sent;           /* the caller asked for SNI; the name actually
-                                sent is read from the session (an IP literal
-                                is never sent, RFC 6066 section 3) */
+    bool sni_sent;           /* the caller asked for SNI (false: --no-sni);
+                                the name actually sent is read from the
+                                session: a name asked for but not sent was
+                                an IP literal, which SNI cannot carry
+                                (RFC 6066 section 3) */
     double warn_days;        /* days left below which an element warns */
     double crit_days;        /* days left below which an element is
                                 critical (crit_days <= warn_days) */

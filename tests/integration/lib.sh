@@ -114,14 +114,27 @@ expect_elapsed_below() {
     fi
 }
 
+# A fault-server transcript is complete once its session wrote "EVENT end":
+# wait for it (bounded) before asserting on it.
+transcript_settle() {
+    local i
+    [ "${1:-}" = "${FS_TRANSCRIPT:-}" ] || return 0
+    for i in $(seq 1 60); do
+        grep -q ' EVENT end' "$1" 2>/dev/null && return 0
+        sleep 0.05
+    done
+}
+
 # expect_file_has FILE FIXED-STRING / expect_file_lacks FILE FIXED-STRING
 expect_file_has() {
+    transcript_settle "$1"
     if grep -Fq -- "$2" "$1" 2>/dev/null; then ok "$(basename "$1") has '$2'"; else
         not_ok "$(basename "$1") lacks '$2'"
         sed 's/^/       > /' "$1" 2>/dev/null | tail -n 30
     fi
 }
 expect_file_lacks() {
+    transcript_settle "$1"
     if grep -Fq -- "$2" "$1" 2>/dev/null; then
         not_ok "$(basename "$1") has '$2' but must not"
         sed 's/^/       > /' "$1" 2>/dev/null | tail -n 30

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# Benchmark 1 (not part of the pass/fail suite): one-shot SMTP + STARTTLS +
+# certificate check against the lab's Postfix, side by side with the peers
+# from Debian's monitoring-plugins packages, alternating runs:
+#   check_mailhealth smtp --starttls --cert-days 30,14   (verifies the chain)
+#   check_smtp -S -D 30,14                               (monitoring-plugins-standard)
+#   check_ssl_cert -P smtp -w 30 -c 14                   (monitoring-plugins-contrib)
+# Prints median/min/max wall time, CPU time (user+sys) and peak RSS per
+# tool, and the ratios. Usage: tests/bench/bench_smtp.sh [RUNS]   (default 30)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+runs=${1:-30}
+
+packaging/install-deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc)" >/dev/null
+lab=${MH_LAB_DIR:-$root/build/lab-bench}
+export MH_LAB_PORT_BASE=${MH_LAB_PORT_BASE:-32000}
+tests/lab/lab.sh start "$lab" >/dev/null
+trap 'tests/lab/lab.sh stop "$lab" >/dev/null 2>&1' EXIT
+# shellcheck disable=SC1091
+. "$lab/lab.env"
+
+plugins=/usr/lib/nagios/plugins
+declare -A cmd
+cmd[check_mailhealth]="$root/build/check_mailhealth smtp -H 127.0.0.1 -p $LAB_SMTP_PORT --starttls --cert-days 30,14 --ca-file $LAB_CA_FILE --verify-name $LAB_MX_NAME --sni $LAB_MX_NAME"
+cmd[check_smtp]="$plugins/check_smtp -H 127.0.0.1 -p $LAB_SMTP_PORT -S -D 30,14"
+cmd[check_ssl_cert]="$plugins/check_ssl_cert -H 127.0.0.1 -p $LAB_SMTP_PORT -P smtp -w 30 -c 14 --sni $LAB_MX_NAME -r $LAB_CA_FILE --ignore-ocsp"
+tools=(check_mailhealth check_smtp check_ssl_cert)
+
+out=$(mktemp -d)
+for t in "${tools[@]}"; do
+    # Warm-up run, also shows the output once.
+    echo "== $t: $(${cmd[$t]} 2>&1 | head -n 1 | cut -c1-150)"
+done
+# Alternate the tools run by run so drift affects all alike. check_ssl_cert
+# is a shell script that takes seconds: a third of the runs.
+for i in $(seq 1 "$runs"); do
+    for t in "${tools[@]}"; do
+        if [ "$t" = check_ssl_cert ] && [ $((i % 3)) -ne 0 ]; then
+            continue
+        fi
+        /usr/bin/time -f "%e %U %S %M" -o "$out/t" ${cmd[$t]} >/dev/null 2>&1 || true
+        cat "$out/t" >>"$out/$t"
+    done
+done
+
+stats() { # file column -> "median min max"
+    awk -v c="$2" '{print $c}' "$1" | sort -g | awk '
+        { v[NR] = $1 } END {
+            m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+            printf "%.3f %.3f %.3f", m, v[1], v[NR] }'
+}
+printf '\n%-18s %6s %22s %22s %10s\n' tool runs "wall s (med/min/max)" "cpu s (med/min/max)" "rss KiB"
+declare -A wall
+for t in "${tools[@]}"; do
+    awk '{ printf "%s %s\n", $1, $2 + $3 }' "$out/$t" >"$out/$t.cpu"
+    read -r wm wmin wmax <<<"$(stats "$out/$t" 1)"
+    read -r cm cmin cmax <<<"$(stats "$out/$t.cpu" 2)"
+    read -r rm _ _ <<<"$(stats "$out/$t" 4)"
+    wall[$t]=$wm
+    printf '%-18s %6s %22s %22s %10s\n' "$t" "$(wc -l <"$out/$t")" \
+        "$wm/$wmin/$wmax" "$cm/$cmin/$cmax" "$rm"
+done
+echo
+awk -v a="${wall[check_mailhealth]}" -v b="${wall[check_smtp]}" -v c="${wall[check_ssl_cert]}" 'BEGIN {
+    printf "check_mailhealth / check_smtp wall time: %.2fx (target <= 1.0x)\n", a / b
+    printf "check_ssl_cert / check_mailhealth wall time: %.1fx faster (target >= 50x)\n", c / a }'
+rm -rf "$out"
