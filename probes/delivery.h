@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * delivery: the end-to-end delivery round trip (issue 7). A probe mail with
+ * a unique token is submitted over SMTP (RFC 6409 submission, AUTH per
+ * RFC 4954) and looked for in a mailbox over IMAP (RFC 3501 SEARCH, STORE,
+ * EXPUNGE); the delay from the end of the submission to the moment the mail
+ * is found is the measurement. Both halves use libcurl (easy interface,
+ * https://curl.se/libcurl/c/): certificate verification is always on, and
+ * every transfer is bounded by the check's one deadline (CURLOPT_TIMEOUT_MS
+ * from mh_deadline_ms_left()).
+ *
+ * Order of the round trip (mh_delivery_probe):
+ *   1. IMAP session first: connect, STARTTLS or implicit TLS, login, SELECT
+ *      the mailbox, CAPABILITY. A wrong IMAP password therefore fails before
+ *      any mail is sent (no leftover), and the delay does not include the
+ *      IMAP login.
+ *   2. Submission: connect, TLS, EHLO, AUTH, MAIL, RCPT, DATA. The end of
+ *      the submission is the moment the server accepted the message (the
+ *      reply to the final "."; RFC 5321 4.1.1.4).
+ *   3. Polling: every poll interval, NOOP (lets the server announce new
+ *      mail, RFC 3501 6.1.2) and UID SEARCH HEADER Subject <token>, until the
+ *      mail is found or the deadline passes.
+ *   4. Cleanup: the probe mail, and probe mails of earlier runs older than
+ *      MH_DELIVERY_LEFTOVER_AGE seconds, are flagged \Deleted and expunged
+ *      (UID EXPUNGE when the server has UIDPLUS, RFC 4315).
+ *
+ * Leftovers: every probe mail carries the fixed Subject prefix
+ * MH_DELIVERY_SUBJECT_PREFIX (and an X-Mailhealth-Probe header). A probe
+ * mail is only deleted by another run when it is older than
+ * MH_DELIVERY_LEFTOVER_AGE (one hour, the longest -t allowed), measured
+ * with the RFC 5032 OLDER search key when the server has WITHIN, else with
+ * BEFORE <yesterday>: so a run never deletes the mail of a concurrent run
+ * (another monitoring host, or the runner's other checks) that is still
+ * waiting for it.
+ *
+ * Thread safety: no global state; every call uses its own curl easy
+ * handles. curl_global_init() must have been called once before threads
+ * start (main.c does it). CURLOPT_NOSIGNAL is set, so no signals are used
+ * for timeouts. The probe never prints: -v traces go through the trace
+ * callback, and passwords never appear in them (mh_delivery_redact_line).
+ */
+#ifndef MH_DELIVERY_H
+#define MH_DELIVERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "deadline.h"
+#include "result.h"
+#include "smtp.h" /* mh_trace_fn */
+
+/* Fixed Subject prefix of every probe mail ("mailhealth probe <token>"). */
+#define MH_DELIVERY_SUBJECT_PREFIX "mailhealth probe "
+/* Header naming the token in every probe mail. */
+#define MH_DELIVERY_HEADER "X-Mailhealth-Probe"
+/* Leftover probe mails older than this many seconds are deleted. */
+#define MH_DELIVERY_LEFTOVER_AGE 3600
+/* Hex digits of the token: 128 random bits. */
+#define MH_DELIVERY_TOKEN_HEX 32
+/* Longest URL accepted for --submit / --imap. */
+#define MH_DELIVERY_URL_MAX 512
+
+/* URL schemes of the two halves. */
+enum mh_delivery_scheme {
+    MH_DELIVERY_SCHEME_INVALID = 0,
+    MH_DELIVERY_SCHEME_SMTP,  /* submission, STARTTLS required (RFC 3207) */
+    MH_DELIVERY_SCHEME_SMTPS, /* submission over implicit TLS (RFC 8314) */
+    MH_DELIVERY_SCHEME_IMAP,  /* IMAP, STARTTLS required (RFC 3501 6.2.1) */
+    MH_DELIVERY_SCHEME_IMAPS  /* IMAP over implicit TLS (RFC 8314) */
+};
+
+/* A parsed --submit or --imap URL. */
+struct mh_delivery_url {
+    enum mh_delivery_scheme scheme;
+    char host[256];    /* host name or address, IPv6 without brackets */
+    unsigned port;     /* the URL's port, or the scheme's default:
+                          smtp 587 (RFC 6409), smtps 465, imap 143,
+                          imaps 993 */
+    char mailbox[256]; /* IMAP: the mailbox, percent-decoded (default
+                          INBOX); submission: "" */
+    char where[320];   /* "host:port" or "[v6]:port" (+ "/mailbox" for
+                          IMAP), for messages */
+};
+
+/*
+ * Parses a --submit (imap false: smtp:// or smtps://) or --imap (imap true:
+ * imap:// or imaps://) URL with libcurl's URL parser (curl_url_set). The
+ * URL must not carry a user name or password (secrets never come from
+ * argv), a query or a fragment; a submission URL must have no path; an
+ * IMAP URL's path is the mailbox (no ";UID=..." or other RFC 5092
+ * parameters). Returns 0, or -1 with the reason in errbuf.
+ */
+int mh_delivery_parse_url(const char *url, bool imap,
+                          struct mh_delivery_url *out, char *errbuf,
+                          size_t errlen);
+
+/* Parameters of one round trip. Strings are borrowed. */
+struct mh_delivery_params {
+    const char *submit_url;    /* smtp://HOST[:PORT] or smtps://... */
+    const char *imap_url;      /* imap://HOST[:PORT][/MAILBOX] or imaps:// */
+    const char *auth_user;     /* submission AUTH user; NULL: no AUTH */
+    const char *auth_password; /* borrowed, never copied into the result */
+    const char *imap_user;     /* required */
+    const char *imap_password; /* borrowed, never copied into the result */
+    const char *mail_from;     /* envelope sender and From: */
+    const char *rcpt_to;       /* envelope recipient and To: */
+    const char *ehlo_name;     /* EHLO name; NULL: "localhost" (libcurl) */
+    const char *ca_file;       /* CURLOPT_CAINFO; NULL: system store */
+    const char *ca_path;       /* CURLOPT_CAPATH */
+    bool insecure_plaintext;   /* smtp:// and imap:// fall back to
+                                  plaintext when STARTTLS is not offered */
+    double poll_interval_s;    /* seconds between polls (> 0) */
+    int family;                /* AF_UNSPEC, AF_INET (-4), AF_INET6 (-6) */
+    const char *resolver;      /* "IP[:PORT]": host names are resolved with
+                                  c-ares (resolve.h) within the deadline
+                                  and pinned with CURLOPT_RESOLVE; NULL:
+                                  libcurl's resolver */
+    mh_trace_fn trace;         /* -v: server replies and progress; NULL:
+                                  none */
+    void *trace_arg;
+    bool curl_verbose; /* -vv: libcurl's own trace (redacted)
+                          through trace as well */
+};
+
+/*
+ * Runs the round trip within dl. Returns a new result (check "delivery",
+ * target "RCPT via SUBMITHOST:PORT"; free with mh_result_free) or NULL
+ * when not even the result could be allocated. Categories (DESIGN.md):
+ * connection for resolution/connect failures and lost sessions on either
+ * side; auth for login/AUTH failures on either side (CRITICAL); tls for
+ * STARTTLS missing or refused and handshake/verification failures; response
+ * for a rejected submission (relay/blacklist when mh_reply_classify says
+ * so; 4xx WARNING, 5xx CRITICAL) and IMAP commands refused (e.g. the
+ * mailbox does not exist); timeout when the deadline passed, in particular
+ * when the mail had not arrived (the time waited is in the summary).
+ * A probe mail found but not deleted is WARNING. UNKNOWN without category
+ * for local problems (invalid URL or address, CA file unreadable, no
+ * randomness).
+ *
+ * The result has items per phase (imap_login, submit, poll, cleanup),
+ * perfdata delay, time_submit, time_imap and time_cleanup (seconds), and
+ * the sample mailhealth_delivery_duration_seconds (only when the mail was
+ * found). Thresholds are the caller's (mh_apply_thresholds on "delay").
+ */
+struct mh_result *mh_delivery_probe(const struct mh_delivery_params *p,
+                                    const struct mh_deadline *dl);
+
+/*
+ * Fills hex (MH_DELIVERY_TOKEN_HEX + 1 bytes) with a new token: 128 bits
+ * from OpenSSL's CSPRNG (RAND_bytes, thread-safe), lower-case hex.
+ * Returns 0, or -1 when the CSPRNG failed.
+ */
+int mh_delivery_make_token(char *hex);
+
+/*
+ * Builds the probe message (RFC 5322): Date, From, To, Subject
+ * "mailhealth probe <token>", Message-ID <token@domain> (the sender's
+ * domain when it is a plain dot-atom, else mailhealth.invalid),
+ * MIME-Version 1.0, a text/plain us-ascii body, X-Mailhealth-Probe and
+ * Auto-Submitted: auto-generated (RFC 3834, so no vacation responder
+ * answers it); CRLF line ends, no line over 78 characters. `now` gives the
+ * Date (formatted in UTC with fixed English names, whatever the locale).
+ * Returns a new string (caller frees), or NULL when an address is unusable
+ * in a header (empty, over 254 octets, control characters, spaces, '<',
+ * '>', or no '@'; errbuf says which) or on allocation failure.
+ */
+char *mh_delivery_build_message(const char *token, const char *from,
+                                const char *to, time_t now, char *errbuf,
+                                size_t errlen);
+
+/*
+ * Parses the untagged "* SEARCH n n ..." lines in an IMAP response body
+ * (RFC 3501 7.2.5; other lines ignored, "(MODSEQ n)" of RFC 7162 ignored).
+ * Stores up to max UIDs in uids and returns how many were found (which
+ * may exceed max: only the first max are stored).
+ */
+size_t mh_delivery_parse_search(const char *body, size_t len,
+                                unsigned long *uids, size_t max);
+
+/* Which half a libcurl error came from. */
+enum mh_delivery_half { MH_DELIVERY_HALF_SUBMIT = 0, MH_DELIVERY_HALF_IMAP };
+
+/*
+ * Maps a failed transfer to a state and category. curl_code is the
+ * CURLcode of curl_easy_perform; response_code is CURLINFO_RESPONSE_CODE
+ * (the SMTP reply code; 0 when none); errbuf is CURLOPT_ERRORBUFFER's
+ * text; enhanced/reply_text are the enhanced status code and text of the
+ * server's last reply (RFC 3463; "" when unknown). The rules:
+ *   - CURLE_OK: OK, no category;
+ *   - cannot resolve / connect, connection lost without a reply code,
+ *     nothing received: connection (CRITICAL);
+ *   - CURLE_OPERATION_TIMEDOUT: timeout (CRITICAL);
+ *   - CURLE_LOGIN_DENIED: auth (CRITICAL), except IMAP "Select failed"
+ *     (the mailbox cannot be selected): response;
+ *   - CURLE_USE_SSL_FAILED and every TLS/certificate error: tls;
+ *   - a reply code >= 400 with SEND/RECV_ERROR or WEIRD_SERVER_REPLY:
+ *     mh_reply_classify() in the phase named by errbuf ("MAIL failed" ->
+ *     mail, "RCPT failed" -> rcpt, "DATA failed" / the reply to the final
+ *     "." -> data, an unexpected greeting -> banner), so 4xx is WARNING,
+ *     5xx CRITICAL, and relay/blacklist texts are recognised;
+ *   - IMAP NO/BAD to a command (CURLE_QUOTE_ERROR): response (CRITICAL);
+ *   - unreadable CA file, out of memory, bad URL: UNKNOWN, no category.
+ */
+void mh_delivery_classify(enum mh_delivery_half half, int curl_code,
+                          long response_code, const char *errbuf,
+                          const char *enhanced, const char *reply_text,
+                          enum mh_state *state, enum mh_category *cat);
+
+/*
+ * Redaction of libcurl's -vv trace. One redactor per transfer session;
+ * feed it every protocol line in order: client lines (out true, what
+ * libcurl sent, CURLINFO_HEADER_OUT) and server lines (out false,
+ * CURLINFO_HEADER_IN). Client lines are passed through only when they are
+ * commands known to carry no secret (SMTP EHLO/HELO/STARTTLS/MAIL/RCPT/
+ * DATA/QUIT/RSET/NOOP; IMAP CAPABILITY/STARTTLS/SELECT/EXAMINE/NOOP/UID/
+ * SEARCH/STORE/EXPUNGE/LOGOUT/FETCH, after the tag); "AUTH MECH ..." and
+ * "tag AUTHENTICATE MECH ..." keep the mechanism and hide the rest, "tag
+ * LOGIN ..." hides user and password, and every client line between such a
+ * command and the server's final answer to it (SASL continuations,
+ * RFC 4954 4 / RFC 3501 6.2.2) is replaced by "[redacted]", whatever it
+ * looks like. Writes the printable line to out (at most outlen - 1 bytes).
+ */
+struct mh_delivery_redactor {
+    bool imap;    /* IMAP rules (else SMTP) */
+    bool in_auth; /* inside an authentication exchange */
+};
+void mh_delivery_redact_line(struct mh_delivery_redactor *rd, bool out_dir,
+                             const char *line, size_t len, char *out,
+                             size_t outlen);
+
+#endif
