@@ -106,11 +106,11 @@ static const struct opt opts[] = {
     {"timeout", 't', true, false, C_ALL, O_TIMEOUT, "SECONDS",
      "one deadline for the whole check (default 10)"},
     {"use-ipv4", '4', false, false,
-     C_SMTP | C_TLS | C_DNSBL | C_DOMAIN | C_DELIV,
-     O_IPV4, NULL, "IPv4 only (dnsbl: check only the host's IPv4 addresses)"},
+     C_SMTP | C_TLS | C_DNSBL | C_DOMAIN | C_DELIV, O_IPV4, NULL,
+     "IPv4 only (dnsbl: check only the host's IPv4 addresses)"},
     {"use-ipv6", '6', false, false,
-     C_SMTP | C_TLS | C_DNSBL | C_DOMAIN | C_DELIV,
-     O_IPV6, NULL, "IPv6 only (dnsbl: check only the host's IPv6 addresses)"},
+     C_SMTP | C_TLS | C_DNSBL | C_DOMAIN | C_DELIV, O_IPV6, NULL,
+     "IPv6 only (dnsbl: check only the host's IPv6 addresses)"},
     {"resolver", 0, true, false, C_ALL, O_RESOLVER, "IP[:PORT]",
      "DNS resolver to use (default: the system resolver)"},
     {"output", 0, true, false, C_ALL, O_OUTPUT, "FORMAT",
@@ -143,12 +143,10 @@ static const struct opt opts[] = {
     {"auth-user", 'U', true, false, C_SMTP | C_DELIV, O_AUTH_USER, "USER",
      "authenticate as USER (RFC 4954)"},
     {"auth-password-file", 0, true, false, C_SMTP | C_DELIV,
-     O_AUTH_PASSWORD_FILE, "FILE",
-     "read the AUTH password from FILE"},
-    {"auth-password-env", 0, true, false, C_SMTP | C_DELIV,
-     O_AUTH_PASSWORD_ENV, "VAR",
-     "read the AUTH password from environment variable VAR"},
-    {"auth-mech", 'A', true, false, C_SMTP, O_AUTH_MECH, "MECH",
+     O_AUTH_PASSWORD_FILE, "FILE", "read the AUTH password from FILE"},
+    {"auth-password-env", 0, true, false, C_SMTP | C_DELIV, O_AUTH_PASSWORD_ENV,
+     "VAR", "read the AUTH password from environment variable VAR"},
+    {"auth-mech", 'A', true, false, C_SMTP | C_DELIV, O_AUTH_MECH, "MECH",
      "PLAIN, LOGIN or CRAM-MD5 (default: best offered)"},
     {"allow-plaintext-auth", 0, false, false, C_SMTP, O_ALLOW_PLAINTEXT_AUTH,
      NULL, "allow AUTH without TLS"},
@@ -185,9 +183,10 @@ static const struct opt opts[] = {
     {"imap-password-env", 0, true, false, C_DELIV, O_IMAP_PASSWORD_ENV, "VAR",
      "read the IMAP password from environment variable VAR"},
     {"poll-interval", 0, true, false, C_DELIV, O_POLL_INTERVAL, "SECONDS",
-     "seconds between mailbox searches (default 1, fractions allowed)"},
-    {"insecure-plaintext", 0, false, false, C_DELIV, O_INSECURE_PLAINTEXT,
-     NULL, "smtp:// and imap:// go on in plaintext without STARTTLS"},
+     "longest pause between mailbox searches (default 1; the first "
+     "pauses are 0.1, 0.2, 0.4 ... s)"},
+    {"insecure-plaintext", 0, false, false, C_DELIV, O_INSECURE_PLAINTEXT, NULL,
+     "smtp:// and imap:// go on in plaintext without STARTTLS"},
     {"config", 'C', true, false, C_RUN, O_CONFIG, "FILE",
      "runner configuration (JSON)"},
     {"once", 0, false, false, C_RUN, O_ONCE, NULL,
@@ -624,12 +623,13 @@ mh_config_validate(struct mh_config *cfg, char *errbuf, size_t errlen)
     if (c == MH_CMD_DELIVERY) {
         struct mh_delivery_url u;
         if (cfg->submit_url == NULL || cfg->imap_url == NULL) {
-            snprintf(errbuf, errlen, "delivery needs --submit URL and --imap "
-                                     "URL");
+            snprintf(errbuf, errlen,
+                     "delivery needs --submit URL and --imap "
+                     "URL");
             return -1;
         }
-        if (mh_delivery_parse_url(cfg->submit_url, false, &u, errbuf,
-                                  errlen) != 0 ||
+        if (mh_delivery_parse_url(cfg->submit_url, false, &u, errbuf, errlen) !=
+                0 ||
             mh_delivery_parse_url(cfg->imap_url, true, &u, errbuf, errlen) !=
                 0) {
             return -1;
@@ -642,8 +642,9 @@ mh_config_validate(struct mh_config *cfg, char *errbuf, size_t errlen)
             return -1;
         }
         if (cfg->mail_from == NULL || cfg->rcpt_to.n != 1) {
-            snprintf(errbuf, errlen, "delivery needs --mail-from ADDR and "
-                                     "exactly one --rcpt-to ADDR");
+            snprintf(errbuf, errlen,
+                     "delivery needs --mail-from ADDR and "
+                     "exactly one --rcpt-to ADDR");
             return -1;
         }
     }

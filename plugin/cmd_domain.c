@@ -17,6 +17,7 @@
 
 #include "../probes/mx.h"
 #include "../probes/resolve.h"
+#include "cmd_dnsbl.h"
 #include "cmd_smtp.h"
 #include "commands.h"
 
@@ -36,6 +37,26 @@ struct mx_job {
     char err[256];
 };
 
+/* The DNSBL check of every MX address, run beside the SMTP probes. */
+struct dnsbl_job {
+    struct mh_dnsbl_params params;
+    const char **addrs;
+    size_t naddrs;
+    const char *domain;
+    const struct mh_deadline *dl;
+    struct mh_result *r; /* the domain result; only this thread writes it
+                            while the job runs */
+};
+
+static void *
+dnsbl_thread(void *arg)
+{
+    struct dnsbl_job *j = arg;
+    mh_dnsbl_check_addresses(&j->params, j->addrs, j->naddrs, j->domain, j->dl,
+                             j->r);
+    return NULL;
+}
+
 struct probe_job {
     struct mh_smtp_params params;
     const struct mh_deadline *dl;
@@ -47,9 +68,9 @@ static void *
 resolve_thread(void *arg)
 {
     struct mx_job *j = arg;
-    j->status = mh_resolve_host(j->mx->host, j->cfg->family, j->cfg->resolver,
-                                j->dl, &j->addrs, &j->naddrs, j->err,
-                                sizeof j->err);
+    j->status =
+        mh_resolve_host(j->mx->host, j->cfg->family, j->cfg->resolver, j->dl,
+                        &j->addrs, &j->naddrs, j->err, sizeof j->err);
     return NULL;
 }
 
@@ -69,8 +90,8 @@ run_parallel(void *(*fn)(void *), void *jobs, size_t size, size_t n)
     for (size_t base = 0; base < n; base += DOMAIN_MAX_PARALLEL) {
         pthread_t th[DOMAIN_MAX_PARALLEL];
         bool started[DOMAIN_MAX_PARALLEL] = {false};
-        size_t batch = n - base < DOMAIN_MAX_PARALLEL ? n - base
-                                                      : DOMAIN_MAX_PARALLEL;
+        size_t batch =
+            n - base < DOMAIN_MAX_PARALLEL ? n - base : DOMAIN_MAX_PARALLEL;
         for (size_t i = 0; i < batch; i++) {
             void *job = (char *)jobs + (base + i) * size;
             started[i] = pthread_create(&th[i], NULL, fn, job) == 0;
@@ -114,8 +135,8 @@ unresolved_child(const struct mx_job *j, const char *port)
     if (c == NULL) {
         return NULL;
     }
-    enum mh_category cat = j->status == MH_RESOLVE_TIMEOUT ? MH_CAT_TIMEOUT
-                                                            : MH_CAT_CONNECTION;
+    enum mh_category cat =
+        j->status == MH_RESOLVE_TIMEOUT ? MH_CAT_TIMEOUT : MH_CAT_CONNECTION;
     mh_result_raise(c, MH_STATE_CRITICAL, cat, "%s", j->err);
     mh_result_finish(c);
     return c;
@@ -131,8 +152,8 @@ mh_cmd_domain(const struct mh_config *cfg, const struct mh_deadline *dl)
     struct mh_mx *mx = NULL;
     size_t nmx = 0;
     char err[512];
-    enum mh_mx_status ms =
-        mh_mx_lookup(cfg->domain, cfg->resolver, dl, &mx, &nmx, err, sizeof err);
+    enum mh_mx_status ms = mh_mx_lookup(cfg->domain, cfg->resolver, dl, &mx,
+                                        &nmx, err, sizeof err);
     if (ms != MH_MX_OK && ms != MH_MX_IMPLICIT) {
         mh_result_raise(r, MH_STATE_CRITICAL,
                         ms == MH_MX_TIMEOUT ? MH_CAT_TIMEOUT
@@ -184,7 +205,7 @@ mh_cmd_domain(const struct mh_config *cfg, const struct mh_deadline *dl)
             j->params.peer_name = mx[i].host;
             /* SNI and the certificate name are the MX host's name, as a
              * sending MTA would use them. */
-            j->params.sni = cfg->no_sni ? NULL
+            j->params.sni = cfg->no_sni        ? NULL
                             : cfg->sni != NULL ? cfg->sni
                                                : mx[i].host;
             j->params.verify_name =
@@ -204,7 +225,57 @@ mh_cmd_domain(const struct mh_config *cfg, const struct mh_deadline *dl)
             pj[k].params.auth_password = password;
         }
     }
+    /* DNSBL listings of every MX address (--zone/--zones-file), at the
+     * same time as the SMTP probes. */
+    struct mh_dnsbl_zones zones = {0};
+    struct dnsbl_job dj;
+    memset(&dj, 0, sizeof dj);
+    pthread_t dth;
+    bool dnsbl = false, dnsbl_thread_started = false;
+    const char **addr_list = NULL;
+    if (cfg->zones.n > 0 || cfg->zones_file != NULL) {
+        if (mh_dnsbl_zones_from_config(cfg, &zones, err, sizeof err) != 0) {
+            mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE, "%s", err);
+            goto out;
+        }
+        addr_list = calloc(njobs > 0 ? njobs : 1, sizeof *addr_list);
+        if (addr_list == NULL) {
+            r->oom = true;
+            mh_dnsbl_zones_free(&zones);
+            goto out;
+        }
+        for (size_t k = 0; k < njobs; k++) {
+            addr_list[k] = pj[k].params.host;
+        }
+        mh_dnsbl_params_from_config(cfg, &zones, &dj.params);
+        dj.params.perf_prefix = "dnsbl_";
+        dj.addrs = addr_list;
+        dj.naddrs = njobs;
+        dj.domain = cfg->domain;
+        dj.dl = dl;
+        dj.r = r;
+        dnsbl = true;
+        dnsbl_thread_started =
+            pthread_create(&dth, NULL, dnsbl_thread, &dj) == 0;
+        if (!dnsbl_thread_started) {
+            dnsbl_thread(&dj);
+        }
+    }
     run_parallel(probe_thread, pj, sizeof *pj, njobs);
+    if (dnsbl_thread_started) {
+        pthread_join(dth, NULL);
+    }
+    if (dnsbl) {
+        mh_dnsbl_zones_free(&zones);
+        free(addr_list);
+    }
+    /* What the DNSBL check found, before the MX verdict is merged in. */
+    enum mh_state dnsbl_state = r->state;
+    enum mh_category dnsbl_cat = r->category;
+    char dnsbl_summary[700] = "";
+    if (r->summary != NULL) {
+        snprintf(dnsbl_summary, sizeof dnsbl_summary, "%s", r->summary);
+    }
 
     /* 3. Children in MX order, then the verdict. */
     size_t healthy = 0;
@@ -252,12 +323,22 @@ mh_cmd_domain(const struct mh_config *cfg, const struct mh_deadline *dl)
             healthy++;
         }
     }
-    if (worst_child != NULL) {
-        mh_result_raise(r, worst, worst_child->category,
+    if (worst_child != NULL &&
+        mh_state_rank(worst) >= mh_state_rank(dnsbl_state)) {
+        free(r->summary);
+        r->summary = NULL;
+        r->state = MH_STATE_OK;
+        mh_result_raise(
+            r, worst, worst_child->category, "%s: %zu/%zu MX hosts healthy; %s",
+            cfg->domain, healthy, nmx,
+            worst_child->summary != NULL ? worst_child->summary : "");
+    } else if (dnsbl_state != MH_STATE_OK) {
+        free(r->summary);
+        r->summary = NULL;
+        r->state = MH_STATE_OK;
+        mh_result_raise(r, dnsbl_state, dnsbl_cat,
                         "%s: %zu/%zu MX hosts healthy; %s", cfg->domain,
-                        healthy, nmx,
-                        worst_child->summary != NULL ? worst_child->summary
-                                                     : "");
+                        healthy, nmx, dnsbl_summary);
     } else {
         char names[600] = "";
         for (size_t i = 0; i < nmx; i++) {

@@ -9,9 +9,10 @@
  *   "RHSBL"/DBL). A host name given as the target is resolved (A and AAAA)
  *   and every address is checked on the IP zones, while the name itself is
  *   checked on the domain zones. For each zone and address family the RFC 5782
- *   section 5 test entries are asked once per run: 127.0.0.2 / ::2 (also the
- *   RFC's ::ffff:7f00:2) / TEST must be listed, 127.0.0.1 / ::1 (and
- *   ::ffff:7f00:1) / INVALID must not.
+ *   section 5 test entries are asked once per run: 127.0.0.2 / ::2 / TEST
+ *   must be listed, 127.0.0.1 / ::1 / INVALID must not. (For IPv6 the RFC
+ *   names ::ffff:7f00:2; lists use ::2, and rbldnsd answers the RFC's name
+ *   from an IPv4 dataset, so only ::2 tells whether a zone lists IPv6.)
  *
  *   Every query of a run (subject A and TXT records, test entries, the A/AAAA
  *   lookup of a host name) goes out at once on ONE c-ares channel; the
@@ -128,6 +129,12 @@ struct mh_dnsbl_zone {
     bool bitmask; /* the last octet of a code is a bit mask (URIBL, SURBL) */
     struct mh_dnsbl_code *codes;
     size_t ncodes;
+    /* Test entries (RFC 5782 5) of the zone's main family (IPv4 address for
+     * IP zones, name for domain zones): NULL = the RFC's 127.0.0.2 / TEST
+     * and 127.0.0.1 / INVALID; no_test_* = not asked. IPv6 always uses
+     * ::2 / ::1. */
+    char *test_listed, *test_unlisted;
+    bool no_test_listed, no_test_unlisted;
 };
 
 /* A set of zones (a zones file, or the zones one run queries). */
@@ -145,7 +152,12 @@ struct mh_dnsbl_zones {
  *               "bitmask": false,                     (default false)
  *               "codes":  {"127.0.0.2": "meaning", ...},  listing codes
  *               "errors": {"127.255.255.254": "meaning", ...},
+ *               "test_listed": "dbltest.com" | false,  (default: RFC 5782)
+ *               "test_unlisted": "invalid" | false,    (default: RFC 5782)
  *               "description": "...", "url": "..."}]} (ignored)
+ * test_listed / test_unlisted replace the RFC 5782 section 5 test entries
+ * (an IPv4 address for IP zones, a name for domain zones; false: do not
+ * test), for lists that document their own test point.
  * Codes must be dotted-quad IPv4 addresses; meanings are made printable and
  * cut at 200 bytes. Unknown keys are ignored (forward compatible). A zone
  * named twice keeps the first definition. Returns 0, or -1 with the reason
@@ -158,8 +170,8 @@ int mh_dnsbl_zones_parse(struct mh_dnsbl_zones *zs, const char *json,
  * Reads the file at path (at most 1 MiB) and parses it as above.
  * Returns 0, or -1 with the reason (I/O error or parse error) in err.
  */
-int mh_dnsbl_zones_load(struct mh_dnsbl_zones *zs, const char *path,
-                        char *err, size_t errlen);
+int mh_dnsbl_zones_load(struct mh_dnsbl_zones *zs, const char *path, char *err,
+                        size_t errlen);
 
 /*
  * Appends the zone of a --zone argument "NAME[:TYPE]" (TYPE ip, ip4, ip6 or
@@ -234,7 +246,7 @@ int mh_dnsbl_qname(const char *prefix, const char *zone, char *out,
 enum mh_dnsbl_rcode {
     MH_DNSBL_RC_ANSWER = 0, /* NOERROR with A records */
     MH_DNSBL_RC_NXDOMAIN,
-    MH_DNSBL_RC_NODATA,      /* NOERROR, no A record */
+    MH_DNSBL_RC_NODATA, /* NOERROR, no A record */
     MH_DNSBL_RC_SERVFAIL,
     MH_DNSBL_RC_REFUSED,
     MH_DNSBL_RC_UNREACHABLE, /* resolver refused the connection */
@@ -259,7 +271,7 @@ struct mh_dnsbl_answer {
     enum mh_dnsbl_rcode rcode;
     uint32_t codes[MH_DNSBL_MAX_CODES]; /* sorted, unique, host order */
     size_t ncodes;
-    uint32_t culprit; /* ERROR_CODE/OUTSIDE: the record that decided it */
+    uint32_t culprit;  /* ERROR_CODE/OUTSIDE: the record that decided it */
     char meaning[256]; /* meanings of the codes ("; "), or of the error */
     const char *hint;  /* static advice for an error code, or NULL */
 };
@@ -321,8 +333,7 @@ size_t mh_dnsbl_txt_append(char *buf, size_t cap, const unsigned char *data,
  * ------------------------------------------------------------------------ */
 
 /* Optional trace of every query and answer ("dns>" / "dns<"). */
-typedef void (*mh_dnsbl_trace_fn)(void *arg, const char *dir,
-                                  const char *line);
+typedef void (*mh_dnsbl_trace_fn)(void *arg, const char *dir, const char *line);
 
 /* State of the run from the number of zones listing the subject. */
 typedef enum mh_state (*mh_dnsbl_judge_fn)(void *arg, size_t listed);
@@ -330,9 +341,9 @@ typedef enum mh_state (*mh_dnsbl_judge_fn)(void *arg, size_t listed);
 struct mh_dnsbl_params {
     const char *target;                 /* -H: IP address, host or domain */
     const struct mh_dnsbl_zones *zones; /* zones to query, in output order */
-    const char *resolver; /* "IP[:PORT]" / "[IPv6]:PORT", NULL = system */
-    int family;           /* AF_UNSPEC, or only AF_INET / AF_INET6
-                             addresses of a host name are checked */
+    const char *resolver;    /* "IP[:PORT]" / "[IPv6]:PORT", NULL = system */
+    int family;              /* AF_UNSPEC, or only AF_INET / AF_INET6
+                                addresses of a host name are checked */
     mh_dnsbl_judge_fn judge; /* NULL: CRITICAL when listed >= 1 */
     void *judge_arg;
     const char *perf_warn, *perf_crit; /* ranges shown on "listed", or NULL */

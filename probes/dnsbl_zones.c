@@ -49,6 +49,8 @@ static void
 zone_free(struct mh_dnsbl_zone *z)
 {
     free(z->name);
+    free(z->test_listed);
+    free(z->test_unlisted);
     for (size_t i = 0; i < z->ncodes; i++) {
         free(z->codes[i].meaning);
     }
@@ -100,6 +102,15 @@ zone_copy(struct mh_dnsbl_zone *dst, const struct mh_dnsbl_zone *src)
     dst->type = src->type;
     dst->enabled = src->enabled;
     dst->bitmask = src->bitmask;
+    dst->no_test_listed = src->no_test_listed;
+    dst->no_test_unlisted = src->no_test_unlisted;
+    if ((src->test_listed != NULL &&
+         (dst->test_listed = strdup(src->test_listed)) == NULL) ||
+        (src->test_unlisted != NULL &&
+         (dst->test_unlisted = strdup(src->test_unlisted)) == NULL)) {
+        zone_free(dst);
+        return -1;
+    }
     if (src->ncodes > 0) {
         dst->codes = calloc(src->ncodes, sizeof *dst->codes);
         if (dst->codes == NULL) {
@@ -135,8 +146,7 @@ zones_push(struct mh_dnsbl_zones *zs, struct mh_dnsbl_zone *z)
 }
 
 int
-mh_dnsbl_zones_append(struct mh_dnsbl_zones *zs,
-                      const struct mh_dnsbl_zone *z)
+mh_dnsbl_zones_append(struct mh_dnsbl_zones *zs, const struct mh_dnsbl_zone *z)
 {
     struct mh_dnsbl_zone copy;
     if (zone_copy(&copy, z) != 0) {
@@ -224,8 +234,7 @@ parse_codes(struct mh_dnsbl_zone *z, const cJSON *obj, bool error,
         return 0;
     }
     if (!cJSON_IsObject(obj)) {
-        snprintf(err, errlen, "zone %s: \"%s\" must be an object", zname,
-                 what);
+        snprintf(err, errlen, "zone %s: \"%s\" must be an object", zname, what);
         return -1;
     }
     const cJSON *c;
@@ -298,6 +307,46 @@ get_bool(const cJSON *o, const char *key, bool dflt, bool *out,
     return 0;
 }
 
+/* "test_listed" / "test_unlisted": a string (IPv4 address for IP zones, a
+ * name for domain zones) or false. */
+static int
+parse_test(const cJSON *o, const char *key, struct mh_dnsbl_zone *z, char **out,
+           bool *disabled, char *err, size_t errlen)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (t == NULL) {
+        return 0;
+    }
+    if (cJSON_IsFalse(t)) {
+        *disabled = true;
+        return 0;
+    }
+    char norm[MH_DNSBL_NAME_MAX + 2];
+    struct in_addr ia;
+    bool ok = cJSON_IsString(t) && t->valuestring != NULL;
+    if (ok && z->type == MH_DNSBL_ZONE_DOMAIN) {
+        ok = mh_dnsbl_normalize_name(t->valuestring, norm, sizeof norm) == 0;
+    } else if (ok) {
+        ok = inet_pton(AF_INET, t->valuestring, &ia) == 1;
+        if (ok) {
+            snprintf(norm, sizeof norm, "%s", t->valuestring);
+        }
+    }
+    if (!ok) {
+        snprintf(err, errlen, "zone %s: \"%s\" must be %s or false", z->name,
+                 key,
+                 z->type == MH_DNSBL_ZONE_DOMAIN ? "a domain name"
+                                                 : "an IPv4 address");
+        return -1;
+    }
+    *out = strdup(norm);
+    if (*out == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 static int
 parse_zone(const cJSON *o, size_t index, struct mh_dnsbl_zone *z, char *err,
            size_t errlen)
@@ -324,9 +373,8 @@ parse_zone(const cJSON *o, size_t index, struct mh_dnsbl_zone *z, char *err,
     }
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
     z->type = MH_DNSBL_ZONE_IP;
-    if (type != NULL &&
-        (!cJSON_IsString(type) || type->valuestring == NULL ||
-         type_from_name(type->valuestring, &z->type) != 0)) {
+    if (type != NULL && (!cJSON_IsString(type) || type->valuestring == NULL ||
+                         type_from_name(type->valuestring, &z->type) != 0)) {
         snprintf(err, errlen,
                  "zone %s: \"type\" must be \"ip\", \"ip4\", \"ip6\" or "
                  "\"domain\"",
@@ -339,7 +387,11 @@ parse_zone(const cJSON *o, size_t index, struct mh_dnsbl_zone *z, char *err,
         parse_codes(z, cJSON_GetObjectItemCaseSensitive(o, "codes"), false,
                     norm, err, errlen) != 0 ||
         parse_codes(z, cJSON_GetObjectItemCaseSensitive(o, "errors"), true,
-                    norm, err, errlen) != 0) {
+                    norm, err, errlen) != 0 ||
+        parse_test(o, "test_listed", z, &z->test_listed, &z->no_test_listed,
+                   err, errlen) != 0 ||
+        parse_test(o, "test_unlisted", z, &z->test_unlisted,
+                   &z->no_test_unlisted, err, errlen) != 0) {
         zone_free(z);
         return -1;
     }
@@ -361,8 +413,9 @@ mh_dnsbl_zones_parse(struct mh_dnsbl_zones *zs, const char *json, size_t len,
     }
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "zones");
     if (!cJSON_IsArray(arr)) {
-        snprintf(err, errlen, "top level must be an object with a \"zones\" "
-                              "array");
+        snprintf(err, errlen,
+                 "top level must be an object with a \"zones\" "
+                 "array");
         cJSON_Delete(root);
         return -1;
     }

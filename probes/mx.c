@@ -88,7 +88,9 @@ mh_mx_lookup(const char *domain, const char *resolver,
     *mx = NULL;
     *n = 0;
     void *channel = NULL;
-    if (mh_resolve_channel_new(resolver, &channel, errbuf, errlen) != 0) {
+    /* SERVFAIL from the resolver is reported as such. */
+    if (mh_resolve_channel_new(resolver, MH_RESOLVE_SERVFAIL_ANSWERS, &channel,
+                               errbuf, errlen) != 0) {
         return MH_MX_FAILED;
     }
     struct mx_ctx ctx = {.status = ARES_ETIMEOUT};

@@ -51,14 +51,18 @@ resolver_csv(const char *resolver, char *out, size_t outlen)
 }
 
 int
-mh_resolve_channel_new(const char *resolver, void **channel, char *errbuf,
-                       size_t errlen)
+mh_resolve_channel_new(const char *resolver, unsigned flags, void **channel,
+                       char *errbuf, size_t errlen)
 {
     struct ares_options opts;
     memset(&opts, 0, sizeof opts);
     opts.timeout = MH_ARES_TIMEOUT_MS;
     opts.tries = MH_ARES_TRIES;
     int optmask = ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
+    if (flags & MH_RESOLVE_SERVFAIL_ANSWERS) {
+        opts.flags = ARES_FLAG_NOCHECKRESP;
+        optmask |= ARES_OPT_FLAGS;
+    }
     ares_channel ch;
     int rc = ares_init_options(&ch, &opts, optmask);
     if (rc != ARES_SUCCESS) {
@@ -261,7 +265,7 @@ mh_resolve_host(const char *host, int family, const char *resolver,
         return MH_RESOLVE_FAILED;
     }
     void *channel = NULL;
-    if (mh_resolve_channel_new(resolver, &channel, errbuf, errlen) != 0) {
+    if (mh_resolve_channel_new(resolver, 0, &channel, errbuf, errlen) != 0) {
         return MH_RESOLVE_FAILED;
     }
     struct gai_ctx ctx = {.status = ARES_ETIMEOUT};

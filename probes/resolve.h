@@ -35,13 +35,27 @@ int mh_resolve_global_init(void);
 void mh_resolve_global_cleanup(void);
 
 /*
- * Sets up a c-ares channel for the given resolver ("IP", "IP:PORT",
- * "[IPv6]:PORT") or the system resolver when resolver is NULL. Returns 0 or
- * -1 with a reason in errbuf. The channel is returned through *channel as an
- * opaque pointer (ares_channel); destroy it with mh_resolve_channel_free().
+ * Channel flag: report a SERVFAIL or REFUSED answer as ARES_ESERVFAIL /
+ * ARES_EREFUSED. Without it c-ares 1.18 takes such an answer from the only
+ * server as a dead server and reports ARES_ECONNREFUSED ("Could not contact
+ * DNS servers"), so "the resolver answered SERVFAIL" could not be told from
+ * "the resolver is unreachable". It sets ARES_FLAG_NOCHECKRESP, which in
+ * c-ares 1.18 also skips the comparison of the answer's question section
+ * (1.20 and later always compare); answers are still matched by the random
+ * query ID on a connected UDP socket with a random source port. A recursive
+ * resolver's SERVFAIL is final anyway: it has retried the zone's servers.
  */
-int mh_resolve_channel_new(const char *resolver, void **channel, char *errbuf,
-                           size_t errlen);
+#define MH_RESOLVE_SERVFAIL_ANSWERS 1u
+
+/*
+ * Sets up a c-ares channel for the given resolver ("IP", "IP:PORT",
+ * "[IPv6]:PORT") or the system resolver when resolver is NULL; flags is 0 or
+ * MH_RESOLVE_SERVFAIL_ANSWERS. Returns 0 or -1 with a reason in errbuf. The
+ * channel is returned through *channel as an opaque pointer (ares_channel);
+ * destroy it with mh_resolve_channel_free().
+ */
+int mh_resolve_channel_new(const char *resolver, unsigned flags,
+                           void **channel, char *errbuf, size_t errlen);
 void mh_resolve_channel_free(void *channel);
 
 /*

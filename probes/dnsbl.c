@@ -1,0 +1,1719 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dnsbl: DNS blocklist probe (see dnsbl.h for the rules).
+ *
+ * Layout of this file:
+ *   1. query names (pure)                      RFC 5782 2.1, 2.4, 3
+ *   2. answer interpretation and verdict (pure) RFC 5782 2.1, 2.3, 5
+ *   3. the run: one c-ares channel, every query in flight at once
+ *   4. turning verdicts into the result (items, perfdata, samples, state)
+ */
+#include "dnsbl.h"
+
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <ares.h>
+
+#include "resolve.h"
+
+/* ========================================================================
+ * 1. Query names
+ * ======================================================================== */
+
+int
+mh_dnsbl_reverse_bytes(int family, const unsigned char *bytes, char *out,
+                       size_t outlen)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (family == AF_INET) {
+        /* RFC 5782 2.1: the octets in reverse order, like in-addr.arpa. */
+        int n = snprintf(out, outlen, "%u.%u.%u.%u", (unsigned)bytes[3],
+                         (unsigned)bytes[2], (unsigned)bytes[1],
+                         (unsigned)bytes[0]);
+        return (n < 0 || (size_t)n >= outlen) ? -1 : 0;
+    }
+    if (family == AF_INET6) {
+        /* RFC 5782 2.4: 32 nibbles, least significant first, like
+         * ip6.arpa but without the ip6.arpa suffix. */
+        if (outlen < 64) {
+            return -1;
+        }
+        size_t o = 0;
+        for (int i = 15; i >= 0; i--) {
+            out[o++] = hex[bytes[i] & 15];
+            out[o++] = '.';
+            out[o++] = hex[bytes[i] >> 4];
+            out[o++] = i > 0 ? '.' : '\0';
+        }
+        return 0;
+    }
+    return -1;
+}
+
+int
+mh_dnsbl_reverse_address(const char *address, int *family, char *out,
+                         size_t outlen)
+{
+    unsigned char b[16];
+    if (address == NULL) {
+        return -1;
+    }
+    if (inet_pton(AF_INET, address, b) == 1) {
+        *family = AF_INET;
+        return mh_dnsbl_reverse_bytes(AF_INET, b, out, outlen);
+    }
+    if (inet_pton(AF_INET6, address, b) == 1) {
+        static const unsigned char mapped[12] = {0, 0, 0, 0, 0,    0,
+                                                 0, 0, 0, 0, 0xff, 0xff};
+        if (memcmp(b, mapped, sizeof mapped) == 0) {
+            /* ::ffff:a.b.c.d is the IPv4 address a.b.c.d (how dual-stack
+             * sockets report IPv4 peers). */
+            *family = AF_INET;
+            return mh_dnsbl_reverse_bytes(AF_INET, b + 12, out, outlen);
+        }
+        *family = AF_INET6;
+        return mh_dnsbl_reverse_bytes(AF_INET6, b, out, outlen);
+    }
+    return -1;
+}
+
+int
+mh_dnsbl_normalize_name(const char *in, char *out, size_t outlen)
+{
+    if (in == NULL || outlen == 0) {
+        return -1;
+    }
+    size_t len = strlen(in);
+    if (len > 0 && in[len - 1] == '.') {
+        len--; /* one final dot: the absolute form */
+    }
+    if (len == 0 || len > MH_DNSBL_NAME_MAX || len >= outlen) {
+        return -1;
+    }
+    size_t label = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = in[i];
+        if (c >= 'A' && c <= 'Z') {
+            c = (char)(c - 'A' + 'a');
+        }
+        if (c == '.') {
+            if (label == 0) {
+                return -1; /* empty label */
+            }
+            label = 0;
+        } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                   c == '-' || c == '_') {
+            if (++label > 63) {
+                return -1; /* RFC 1035 2.3.4 */
+            }
+        } else {
+            return -1;
+        }
+        out[i] = c;
+    }
+    if (label == 0) {
+        return -1;
+    }
+    out[len] = '\0';
+    return 0;
+}
+
+int
+mh_dnsbl_qname(const char *prefix, const char *zone, char *out, size_t outlen)
+{
+    size_t pl = strlen(prefix), zl = strlen(zone);
+    if (pl == 0 || zl == 0 || pl + 1 + zl > MH_DNSBL_NAME_MAX ||
+        pl + 1 + zl >= outlen) {
+        return -1;
+    }
+    memcpy(out, prefix, pl);
+    out[pl] = '.';
+    memcpy(out + pl + 1, zone, zl + 1);
+    return 0;
+}
+
+char *
+mh_dnsbl_format_code(uint32_t code, char *buf, size_t len)
+{
+    snprintf(buf, len, "%u.%u.%u.%u", (unsigned)(code >> 24) & 255u,
+             (unsigned)(code >> 16) & 255u, (unsigned)(code >> 8) & 255u,
+             (unsigned)code & 255u);
+    return buf;
+}
+
+size_t
+mh_dnsbl_txt_append(char *buf, size_t cap, const unsigned char *data,
+                    size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = strlen(buf);
+    size_t limit = cap - 1 < MH_DNSBL_TXT_MAX ? cap - 1 : MH_DNSBL_TXT_MAX;
+    if (o >= limit) {
+        return o;
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < len; i++) {
+        total += (data[i] >= 0x20 && data[i] <= 0x7e) ? 1 : 4;
+    }
+    /* Room for "..." only when the whole text does not fit. */
+    bool cut = o + total > limit;
+    size_t room = cut ? (limit - o >= 3 ? limit - o - 3 : 0) : total;
+    size_t used = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = data[i];
+        size_t need = (c >= 0x20 && c <= 0x7e) ? 1 : 4;
+        if (used + need > room) {
+            break;
+        }
+        if (need == 1) {
+            buf[o++] = (char)c;
+        } else {
+            buf[o++] = '\\';
+            buf[o++] = 'x';
+            buf[o++] = hex[c >> 4];
+            buf[o++] = hex[c & 15];
+        }
+        used += need;
+    }
+    if (cut && o + 3 <= limit) {
+        memcpy(buf + o, "...", 3);
+        o += 3;
+    }
+    buf[o] = '\0';
+    return o;
+}
+
+/* ========================================================================
+ * 2. Interpretation
+ * ======================================================================== */
+
+/* Error answers every zone is assumed to use unless its definition says
+ * otherwise (dnsbl.h, field cases BR-29 and BR-31). */
+static const struct builtin_error {
+    uint32_t addr, mask;
+    const char *meaning;
+    const char *hint;
+} builtin_errors[] = {
+    {0x7ffffffcu, 0xffffffffu, "typo in the DNSBL zone name",
+     "check the zone name"},
+    {0x7ffffffeu, 0xffffffffu, "query via public/open resolver",
+     "use a private resolver"},
+    {0x7fffffffu, 0xffffffffu, "excessive number of queries",
+     "use a private resolver or a data feed"},
+    {0x7f0001ffu, 0xffffffffu, "IP address queried on a domain blocklist",
+     "give this zone type domain"},
+    /* URIBL's "query refused"; RFC 5782 section 5 forbids listing
+     * 127.0.0.1, so this answer is never a listing on any zone. */
+    {0x7f000001u, 0xffffffffu, "query refused", "use a private resolver"},
+    {0x7fffff00u, 0xffffff00u, "error range 127.255.255.0/24", NULL},
+};
+
+static const struct builtin_error *
+builtin_error(uint32_t code)
+{
+    for (size_t i = 0; i < sizeof builtin_errors / sizeof builtin_errors[0];
+         i++) {
+        if ((code & builtin_errors[i].mask) == builtin_errors[i].addr) {
+            return &builtin_errors[i];
+        }
+    }
+    return NULL;
+}
+
+static const struct mh_dnsbl_code *
+zone_code(const struct mh_dnsbl_zone *z, uint32_t code)
+{
+    for (size_t i = 0; z != NULL && i < z->ncodes; i++) {
+        if (z->codes[i].addr == code) {
+            return &z->codes[i];
+        }
+    }
+    return NULL;
+}
+
+/* Appends "; text" (or text when buf is empty) unless already present. */
+static void
+append_meaning(char *buf, size_t cap, const char *text)
+{
+    if (text == NULL || text[0] == '\0' || strstr(buf, text) != NULL) {
+        return;
+    }
+    size_t o = strlen(buf);
+    snprintf(buf + o, cap - o, "%s%s", o > 0 ? "; " : "", text);
+}
+
+/* Meaning of a listing code on zone z ("" when the zone documents none). */
+static void
+listing_meaning(const struct mh_dnsbl_zone *z, uint32_t code, char *buf,
+                size_t cap)
+{
+    const struct mh_dnsbl_code *c = zone_code(z, code);
+    if (c != NULL) {
+        append_meaning(buf, cap, c->meaning);
+        return;
+    }
+    bool any = false;
+    if (z != NULL && z->bitmask) {
+        /* RFC 5782 2.3: sublists as bits of the last octet (URIBL, SURBL):
+         * one meaning per bit set, each documented as 127.x.y.<bit>. */
+        for (unsigned bit = 1; bit < 256; bit <<= 1) {
+            if ((code & bit) == 0) {
+                continue;
+            }
+            const struct mh_dnsbl_code *bc =
+                zone_code(z, (code & 0xffffff00u) | bit);
+            if (bc != NULL && !bc->error) {
+                append_meaning(buf, cap, bc->meaning);
+                any = true;
+            }
+        }
+    }
+    bool documented = false;
+    for (size_t i = 0; z != NULL && i < z->ncodes; i++) {
+        documented = documented || !z->codes[i].error;
+    }
+    if (!any && documented) {
+        append_meaning(buf, cap, "return code not documented for this zone");
+    }
+}
+
+/* Keeps the MH_DNSBL_MAX_CODES lowest distinct values of addrs, sorted. */
+static size_t
+sorted_codes(const uint32_t *addrs, size_t n, uint32_t *out)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t a = addrs[i];
+        size_t pos = 0;
+        while (pos < k && out[pos] < a) {
+            pos++;
+        }
+        if (pos < k && out[pos] == a) {
+            continue;
+        }
+        if (pos >= MH_DNSBL_MAX_CODES) {
+            continue;
+        }
+        size_t last = k < MH_DNSBL_MAX_CODES ? k : MH_DNSBL_MAX_CODES - 1;
+        memmove(&out[pos + 1], &out[pos], (last - pos) * sizeof *out);
+        out[pos] = a;
+        if (k < MH_DNSBL_MAX_CODES) {
+            k++;
+        }
+    }
+    return k;
+}
+
+void
+mh_dnsbl_interpret(const struct mh_dnsbl_zone *z, enum mh_dnsbl_rcode rc,
+                   const uint32_t *addrs, size_t n, struct mh_dnsbl_answer *out)
+{
+    memset(out, 0, sizeof *out);
+    out->rcode = rc;
+    switch (rc) {
+    case MH_DNSBL_RC_NXDOMAIN:
+    case MH_DNSBL_RC_NODATA:
+        out->kind = MH_DNSBL_K_NOT_LISTED;
+        return;
+    case MH_DNSBL_RC_TIMEOUT:
+        out->kind = MH_DNSBL_K_TIMEOUT;
+        return;
+    case MH_DNSBL_RC_SERVFAIL:
+    case MH_DNSBL_RC_REFUSED:
+    case MH_DNSBL_RC_UNREACHABLE:
+    case MH_DNSBL_RC_OTHER:
+        out->kind = MH_DNSBL_K_FAILED;
+        return;
+    case MH_DNSBL_RC_ANSWER:
+        break;
+    }
+    out->ncodes = addrs != NULL ? sorted_codes(addrs, n, out->codes) : 0;
+    if (out->ncodes == 0) {
+        out->kind = MH_DNSBL_K_NOT_LISTED;
+        out->rcode = MH_DNSBL_RC_NODATA;
+        return;
+    }
+    /* RFC 5782 2.1: listings are A records in 127.0.0.0/8; anything else
+     * is a broken zone or a resolver that rewrites NXDOMAIN. */
+    for (size_t i = 0; i < out->ncodes; i++) {
+        if ((out->codes[i] >> 24) != 127u) {
+            out->kind = MH_DNSBL_K_OUTSIDE;
+            out->culprit = out->codes[i];
+            return;
+        }
+    }
+    for (size_t i = 0; i < out->ncodes; i++) {
+        const struct mh_dnsbl_code *c = zone_code(z, out->codes[i]);
+        const struct builtin_error *b = builtin_error(out->codes[i]);
+        if ((c != NULL && c->error) || (c == NULL && b != NULL)) {
+            out->kind = MH_DNSBL_K_ERROR_CODE;
+            out->culprit = out->codes[i];
+            snprintf(out->meaning, sizeof out->meaning, "%s",
+                     c != NULL ? c->meaning : b->meaning);
+            out->hint = b != NULL && b->mask == 0xffffffffu ? b->hint : NULL;
+            return;
+        }
+    }
+    out->kind = MH_DNSBL_K_LISTED;
+    for (size_t i = 0; i < out->ncodes; i++) {
+        listing_meaning(z, out->codes[i], out->meaning, sizeof out->meaning);
+    }
+}
+
+enum mh_dnsbl_verdict
+mh_dnsbl_decide(const struct mh_dnsbl_answer *subject,
+                const struct mh_dnsbl_answer *pos,
+                const struct mh_dnsbl_answer *neg)
+{
+    switch (subject->kind) {
+    case MH_DNSBL_K_NONE:
+    case MH_DNSBL_K_TIMEOUT:
+        return MH_DNSBL_V_TIMEOUT;
+    case MH_DNSBL_K_FAILED:
+        return MH_DNSBL_V_FAILED;
+    case MH_DNSBL_K_ERROR_CODE:
+        return MH_DNSBL_V_ERROR_CODE;
+    case MH_DNSBL_K_OUTSIDE:
+        return MH_DNSBL_V_OUTSIDE;
+    case MH_DNSBL_K_LISTED:
+    case MH_DNSBL_K_NOT_LISTED:
+        break;
+    }
+    /* RFC 5782 5: 127.0.0.1 (::1, INVALID) MUST NOT be listed. A zone that
+     * lists it answers "listed" for everything: no answer counts. */
+    if (neg != NULL && neg->kind == MH_DNSBL_K_LISTED) {
+        return MH_DNSBL_V_LISTS_EVERYTHING;
+    }
+    if (subject->kind == MH_DNSBL_K_LISTED) {
+        return MH_DNSBL_V_LISTED;
+    }
+    /* RFC 5782 5: 127.0.0.2 (::2, TEST) MUST be listed. NXDOMAIN for it
+     * means the zone does not exist or stopped working, so NXDOMAIN for the
+     * subject says nothing (BR-33 A). */
+    if (pos != NULL && pos->kind == MH_DNSBL_K_NOT_LISTED) {
+        return MH_DNSBL_V_NOT_WORKING;
+    }
+    return MH_DNSBL_V_NOT_LISTED;
+}
+
+bool
+mh_dnsbl_verdict_is_error(enum mh_dnsbl_verdict v)
+{
+    return v != MH_DNSBL_V_NOT_LISTED && v != MH_DNSBL_V_LISTED;
+}
+
+/* ========================================================================
+ * 3. The run
+ * ======================================================================== */
+
+/* Test-entry families: IPv4, IPv6, domain. */
+enum { FAM_V4 = 0, FAM_V6 = 1, FAM_DOMAIN = 2, FAM_COUNT = 3 };
+
+static const char *const pos_entry[FAM_COUNT] = {"127.0.0.2", "::2", "TEST"};
+static const char *const neg_entry[FAM_COUNT] = {"127.0.0.1", "::1", "INVALID"};
+
+/* The test entry of zone z for family fam that must (pos) or must not be
+ * listed, as shown in messages. */
+static const char *
+test_entry(const struct mh_dnsbl_zone *z, int fam, bool pos)
+{
+    if (fam != FAM_V6) {
+        const char *t = pos ? z->test_listed : z->test_unlisted;
+        if (t != NULL) {
+            return t;
+        }
+    }
+    return pos ? pos_entry[fam] : neg_entry[fam];
+}
+
+/* Most TXT records of one answer that are kept (sorted). */
+#define TXT_RECORDS_MAX 8
+
+/* The zone's test entries for one family (RFC 5782 5), asked once per run:
+ * pos[] must be listed, neg[] must not (room for alternatives; one each is
+ * used today). */
+struct health {
+    bool started;
+    struct mh_dnsbl_answer pos[2], neg[2];
+    size_t npos, nneg;
+};
+
+struct zrun {
+    const struct mh_dnsbl_zone *z;
+    struct health h[FAM_COUNT];
+    bool host_failed; /* IP zone not queried: the host did not resolve */
+};
+
+/* One (subject, zone) pair. */
+struct pair {
+    bool applicable;
+    bool name_too_long;
+    char qname[MH_DNSBL_NAME_MAX + 1];
+    struct mh_dnsbl_answer ans;
+    int ares_status; /* of the A query, for "lookup failed" details */
+    char txt[MH_DNSBL_TXT_MAX + 8];
+};
+
+/* An address or the domain name being checked. */
+struct subject {
+    int fam; /* FAM_V4, FAM_V6, FAM_DOMAIN */
+    unsigned char bytes[16];
+    char text[MH_DNSBL_NAME_MAX + 1];
+    char prefix[MH_DNSBL_NAME_MAX + 1];
+    struct pair *pairs; /* one per zone */
+};
+
+/* Context of one query in flight (all kept in a list, freed at the end:
+ * c-ares may call back until the channel is destroyed). */
+struct query {
+    struct query *next;
+    struct run *run;
+    const struct mh_dnsbl_zone *zone;
+    struct mh_dnsbl_answer *ans; /* A query: the interpretation goes here */
+    struct pair *pair;           /* subject queries: status / TXT */
+    char qname[MH_DNSBL_NAME_MAX + 1];
+};
+
+struct run {
+    const struct mh_dnsbl_params *p;
+    const struct mh_deadline *dl;
+    ares_channel ch;
+    struct zrun *zr;
+    size_t nz;
+    struct subject **subj;
+    size_t nsubj;
+    struct query *queries;
+    bool oom;
+    /* host name lookup (mh_dnsbl_probe with a name) */
+    const char *host;
+    bool host_asked, host_done;
+    int host_status;
+    size_t host_naddrs, host_dropped;
+    size_t addrs_dropped; /* numeric addresses over the limit */
+};
+
+static void trace(struct run *run, const char *dir, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+trace(struct run *run, const char *dir, const char *fmt, ...)
+{
+    if (run->p->trace == NULL) {
+        return;
+    }
+    char line[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    char *clean = mh_text_printable(line, strlen(line));
+    if (clean != NULL) {
+        run->p->trace(run->p->trace_arg, dir, clean);
+        free(clean);
+    }
+}
+
+static enum mh_dnsbl_rcode
+rcode_of(int status)
+{
+    switch (status) {
+    case ARES_SUCCESS:
+        return MH_DNSBL_RC_ANSWER;
+    case ARES_ENOTFOUND:
+        return MH_DNSBL_RC_NXDOMAIN;
+    case ARES_ENODATA:
+        return MH_DNSBL_RC_NODATA;
+    case ARES_ESERVFAIL:
+        return MH_DNSBL_RC_SERVFAIL;
+    case ARES_EREFUSED:
+        return MH_DNSBL_RC_REFUSED;
+    case ARES_ECONNREFUSED:
+        return MH_DNSBL_RC_UNREACHABLE;
+    case ARES_ETIMEOUT:
+    case ARES_ECANCELLED:
+    case ARES_EDESTRUCTION:
+        return MH_DNSBL_RC_TIMEOUT;
+    default:
+        return MH_DNSBL_RC_OTHER;
+    }
+}
+
+static void
+a_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+    (void)timeouts;
+    struct query *q = arg;
+    uint32_t addrs[64];
+    size_t n = 0;
+    enum mh_dnsbl_rcode rc = rcode_of(status);
+    if (status == ARES_SUCCESS) {
+        struct ares_addrttl at[64];
+        int nat = (int)(sizeof at / sizeof at[0]);
+        int prc = ares_parse_a_reply(abuf, alen, NULL, at, &nat);
+        if (prc == ARES_SUCCESS) {
+            for (int i = 0; i < nat && n < sizeof addrs / sizeof addrs[0];
+                 i++) {
+                addrs[n++] = ntohl(at[i].ipaddr.s_addr);
+            }
+        } else {
+            rc = prc == ARES_ENODATA ? MH_DNSBL_RC_NODATA : MH_DNSBL_RC_OTHER;
+            status = prc;
+        }
+    }
+    mh_dnsbl_interpret(q->zone, rc, addrs, n, q->ans);
+    if (q->pair != NULL) {
+        q->pair->ares_status = status;
+    }
+    if (q->run->p->trace != NULL) {
+        char codes[200] = "";
+        for (size_t i = 0; i < q->ans->ncodes; i++) {
+            char c[20];
+            size_t o = strlen(codes);
+            snprintf(codes + o, sizeof codes - o, "%s%s", i > 0 ? " " : "",
+                     mh_dnsbl_format_code(q->ans->codes[i], c, sizeof c));
+        }
+        trace(q->run, "dns<", "A %s: %s", q->qname,
+              status == ARES_SUCCESS ? codes : ares_strerror(status));
+    }
+}
+
+/* Comparison for qsort of TXT records. */
+static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp((const char *)a, (const char *)b);
+}
+
+static void
+txt_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+    (void)timeouts;
+    struct query *q = arg;
+    if (status != ARES_SUCCESS) {
+        return; /* no reason text: nothing to show */
+    }
+    struct ares_txt_ext *txt = NULL;
+    if (ares_parse_txt_reply_ext(abuf, alen, &txt) != ARES_SUCCESS) {
+        return;
+    }
+    /* Each record is the concatenation of its strings (RFC 1035 3.3.14);
+     * records are sorted so the text does not depend on their order. */
+    char rec[TXT_RECORDS_MAX][MH_DNSBL_TXT_MAX + 8];
+    size_t nrec = 0;
+    for (struct ares_txt_ext *t = txt; t != NULL; t = t->next) {
+        if (t->record_start || nrec == 0) {
+            if (nrec == TXT_RECORDS_MAX) {
+                break;
+            }
+            rec[nrec++][0] = '\0';
+        }
+        mh_dnsbl_txt_append(rec[nrec - 1], sizeof rec[0], t->txt, t->length);
+    }
+    ares_free_data(txt);
+    qsort(rec, nrec, sizeof rec[0], cmp_str);
+    char *out = q->pair->txt;
+    out[0] = '\0';
+    for (size_t i = 0; i < nrec; i++) {
+        if (i > 0) {
+            mh_dnsbl_txt_append(out, sizeof q->pair->txt,
+                                (const unsigned char *)" / ", 3);
+        }
+        mh_dnsbl_txt_append(out, sizeof q->pair->txt,
+                            (const unsigned char *)rec[i], strlen(rec[i]));
+    }
+    trace(q->run, "dns<", "TXT %s: %s", q->qname, out);
+}
+
+/* Sends one query (A, or TXT for pair). On failure to even start it, the
+ * answer stays "not answered" (a timeout verdict), never "not listed". */
+static void
+submit(struct run *run, const char *qname, const struct mh_dnsbl_zone *z,
+       struct mh_dnsbl_answer *ans, struct pair *pair, bool txt)
+{
+    if (mh_deadline_expired(run->dl)) {
+        return;
+    }
+    struct query *q = calloc(1, sizeof *q);
+    if (q == NULL) {
+        run->oom = true;
+        return;
+    }
+    q->run = run;
+    q->zone = z;
+    q->ans = ans;
+    q->pair = pair;
+    snprintf(q->qname, sizeof q->qname, "%s", qname);
+    q->next = run->queries;
+    run->queries = q;
+    trace(run, "dns>", "%s %s", txt ? "TXT" : "A", qname);
+    /* ares_query: no search list, the name is absolute. */
+    ares_query(run->ch, qname, ns_c_in, txt ? ns_t_txt : ns_t_a,
+               txt ? txt_callback : a_callback, q);
+}
+
+/* Starts the test-entry queries of zone zi for family fam, once per run. */
+static void
+ensure_health(struct run *run, size_t zi, int fam)
+{
+    struct zrun *zr = &run->zr[zi];
+    struct health *h = &zr->h[fam];
+    if (h->started) {
+        return;
+    }
+    h->started = true;
+    const struct mh_dnsbl_zone *z = zr->z;
+    char pfx[4][MH_DNSBL_NAME_MAX + 1];
+    size_t np = 0, nn = 0;
+    int f;
+    if (fam == FAM_V4) {
+        /* RFC 5782 5: 127.0.0.2 MUST be listed, 127.0.0.1 MUST NOT. */
+        if (!z->no_test_listed &&
+            mh_dnsbl_reverse_address(z->test_listed != NULL ? z->test_listed
+                                                            : "127.0.0.2",
+                                     &f, pfx[np], sizeof pfx[0]) == 0) {
+            np++;
+        }
+        if (!z->no_test_unlisted &&
+            mh_dnsbl_reverse_address(z->test_unlisted != NULL ? z->test_unlisted
+                                                              : "127.0.0.1",
+                                     &f, pfx[2 + nn], sizeof pfx[0]) == 0) {
+            nn++;
+        }
+    } else if (fam == FAM_V6) {
+        /* ::2 / ::1, what IPv6 lists (and issue 5) use. Not the RFC's
+         * ::ffff:7f00:2: rbldnsd answers that name from an IPv4 dataset
+         * (it reads it as 127.0.0.2), so an IPv4-only list would pass. */
+        unsigned char b[16] = {0};
+        b[15] = 2;
+        mh_dnsbl_reverse_bytes(AF_INET6, b, pfx[np++], sizeof pfx[0]);
+        b[15] = 1;
+        mh_dnsbl_reverse_bytes(AF_INET6, b, pfx[2 + nn++], sizeof pfx[0]);
+    } else {
+        /* RFC 5782 5: domain lists list TEST, never INVALID (or the test
+         * point the zone documents). */
+        if (!z->no_test_listed) {
+            snprintf(pfx[np++], sizeof pfx[0], "%s",
+                     z->test_listed != NULL ? z->test_listed : "test");
+        }
+        if (!z->no_test_unlisted) {
+            snprintf(pfx[2 + nn++], sizeof pfx[0], "%s",
+                     z->test_unlisted != NULL ? z->test_unlisted : "invalid");
+        }
+    }
+    for (size_t i = 0; i < np + nn; i++) {
+        size_t slot = i < np ? i : 2 + (i - np);
+        struct mh_dnsbl_answer *ans =
+            slot < 2 ? &h->pos[slot] : &h->neg[slot - 2];
+        char qname[MH_DNSBL_NAME_MAX + 1];
+        if (mh_dnsbl_qname(pfx[slot], zr->z->name, qname, sizeof qname) == 0) {
+            submit(run, qname, zr->z, ans, NULL, false);
+        }
+    }
+    h->npos = np;
+    h->nneg = nn;
+}
+
+static bool
+zone_applies(const struct mh_dnsbl_zone *z, int fam)
+{
+    switch (z->type) {
+    case MH_DNSBL_ZONE_IP:
+        return fam == FAM_V4 || fam == FAM_V6;
+    case MH_DNSBL_ZONE_IP4:
+        return fam == FAM_V4;
+    case MH_DNSBL_ZONE_IP6:
+        return fam == FAM_V6;
+    case MH_DNSBL_ZONE_DOMAIN:
+        return fam == FAM_DOMAIN;
+    }
+    return false;
+}
+
+static bool
+zone_is_ip(const struct mh_dnsbl_zone *z)
+{
+    return z->type != MH_DNSBL_ZONE_DOMAIN;
+}
+
+/* Adds a subject (deduplicated) and sends its queries on every zone that
+ * applies. text is the address text or the domain; prefix its query
+ * prefix. */
+static void
+add_subject(struct run *run, int fam, const unsigned char *bytes,
+            const char *text, const char *prefix)
+{
+    for (size_t i = 0; i < run->nsubj; i++) {
+        if (run->subj[i]->fam == fam && strcmp(run->subj[i]->text, text) == 0) {
+            return;
+        }
+    }
+    struct subject **v = realloc(run->subj, (run->nsubj + 1) * sizeof *v);
+    struct subject *s = calloc(1, sizeof *s);
+    struct pair *pairs = run->nz > 0 ? calloc(run->nz, sizeof *pairs) : NULL;
+    if (v != NULL) {
+        run->subj = v;
+    }
+    if (v == NULL || s == NULL || (run->nz > 0 && pairs == NULL)) {
+        free(s);
+        free(pairs);
+        run->oom = true;
+        return;
+    }
+    s->fam = fam;
+    if (bytes != NULL) {
+        memcpy(s->bytes, bytes, fam == FAM_V4 ? 4 : 16);
+    }
+    snprintf(s->text, sizeof s->text, "%s", text);
+    snprintf(s->prefix, sizeof s->prefix, "%s", prefix);
+    s->pairs = pairs;
+    run->subj[run->nsubj++] = s;
+    for (size_t zi = 0; zi < run->nz; zi++) {
+        const struct mh_dnsbl_zone *z = run->zr[zi].z;
+        struct pair *pr = &pairs[zi];
+        if (!zone_applies(z, fam)) {
+            continue;
+        }
+        pr->applicable = true;
+        if (mh_dnsbl_qname(prefix, z->name, pr->qname, sizeof pr->qname) != 0) {
+            pr->name_too_long = true;
+            mh_dnsbl_interpret(z, MH_DNSBL_RC_OTHER, NULL, 0, &pr->ans);
+            continue;
+        }
+        /* A and TXT at once: the reason costs no extra round trip. */
+        submit(run, pr->qname, z, &pr->ans, pr, false);
+        submit(run, pr->qname, z, NULL, pr, true);
+        ensure_health(run, zi, fam);
+    }
+}
+
+/* Adds a numeric address subject from raw bytes. */
+static void
+add_address(struct run *run, int family, const unsigned char *bytes)
+{
+    char text[INET6_ADDRSTRLEN], prefix[80];
+    if (inet_ntop(family, bytes, text, sizeof text) == NULL ||
+        mh_dnsbl_reverse_bytes(family, bytes, prefix, sizeof prefix) != 0) {
+        return;
+    }
+    add_subject(run, family == AF_INET ? FAM_V4 : FAM_V6, bytes, text, prefix);
+}
+
+/* Parses a numeric address (IPv4-mapped IPv6 becomes IPv4). Returns the
+ * family or 0. */
+static int
+parse_address(const char *text, unsigned char *bytes)
+{
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0,    0,
+                                             0, 0, 0, 0, 0xff, 0xff};
+    if (inet_pton(AF_INET, text, bytes) == 1) {
+        return AF_INET;
+    }
+    if (inet_pton(AF_INET6, text, bytes) == 1) {
+        if (memcmp(bytes, mapped, sizeof mapped) == 0) {
+            memmove(bytes, bytes + 12, 4);
+            return AF_INET;
+        }
+        return AF_INET6;
+    }
+    return 0;
+}
+
+static bool
+family_wanted(const struct run *run, int family)
+{
+    return run->p->family != AF_INET && run->p->family != AF_INET6
+               ? true
+               : run->p->family == family;
+}
+
+static void
+gai_callback(void *arg, int status, int timeouts, struct ares_addrinfo *res)
+{
+    (void)timeouts;
+    struct run *run = arg;
+    run->host_done = true;
+    run->host_status = status;
+    if (status != ARES_SUCCESS || res == NULL) {
+        trace(run, "dns<", "A/AAAA %s: %s", run->host, ares_strerror(status));
+        if (res != NULL) {
+            ares_freeaddrinfo(res);
+        }
+        return;
+    }
+    for (struct ares_addrinfo_node *nd = res->nodes; nd != NULL;
+         nd = nd->ai_next) {
+        const unsigned char *b = NULL;
+        if (nd->ai_family == AF_INET &&
+            nd->ai_addrlen >= (ares_socklen_t)sizeof(struct sockaddr_in)) {
+            b = (const unsigned char *)&(
+                    (const struct sockaddr_in *)(void *)nd->ai_addr)
+                    ->sin_addr;
+        } else if (nd->ai_family == AF_INET6 &&
+                   nd->ai_addrlen >=
+                       (ares_socklen_t)sizeof(struct sockaddr_in6)) {
+            b = (const unsigned char *)&(
+                    (const struct sockaddr_in6 *)(void *)nd->ai_addr)
+                    ->sin6_addr;
+        }
+        if (b == NULL || !family_wanted(run, nd->ai_family)) {
+            continue;
+        }
+        char text[INET6_ADDRSTRLEN] = "?";
+        inet_ntop(nd->ai_family, b, text, sizeof text);
+        trace(run, "dns<", "A/AAAA %s: %s", run->host, text);
+        size_t before = run->nsubj;
+        if (run->host_naddrs >= MH_DNSBL_MAX_ADDRS) {
+            run->host_dropped++;
+            continue;
+        }
+        add_address(run, nd->ai_family, b);
+        if (run->nsubj > before) {
+            run->host_naddrs++;
+        }
+    }
+    ares_freeaddrinfo(res);
+}
+
+/* Order of subjects in the output: IPv4, IPv6 (each by value), domain. */
+static int
+cmp_subject(const void *a, const void *b)
+{
+    const struct subject *x = *(const struct subject *const *)a;
+    const struct subject *y = *(const struct subject *const *)b;
+    if (x->fam != y->fam) {
+        return x->fam < y->fam ? -1 : 1;
+    }
+    if (x->fam == FAM_DOMAIN) {
+        return strcmp(x->text, y->text);
+    }
+    return memcmp(x->bytes, y->bytes, x->fam == FAM_V4 ? 4 : 16);
+}
+
+static void
+run_free(struct run *run)
+{
+    while (run->queries != NULL) {
+        struct query *q = run->queries;
+        run->queries = q->next;
+        free(q);
+    }
+    for (size_t i = 0; i < run->nsubj; i++) {
+        free(run->subj[i]->pairs);
+        free(run->subj[i]);
+    }
+    free(run->subj);
+    free(run->zr);
+}
+
+/* ========================================================================
+ * 4. The result
+ * ======================================================================== */
+
+/* snprintf for texts that are cut on purpose when too long (vsnprintf:
+ * no truncation warning for what is intended). */
+static void bfmt(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+bfmt(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+    if (n < 0 && len > 0) {
+        buf[0] = '\0';
+    }
+}
+
+/* "127.0.0.2, 127.0.0.4" */
+static void
+codes_text(const struct mh_dnsbl_answer *a, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    for (size_t i = 0; i < a->ncodes; i++) {
+        char c[20];
+        size_t o = strlen(buf);
+        snprintf(buf + o, len - o, "%s%s", i > 0 ? ", " : "",
+                 mh_dnsbl_format_code(a->codes[i], c, sizeof c));
+    }
+}
+
+/* Seconds without locale dependence ("3", "2.5"). */
+static void
+seconds_text(double s, char *buf, size_t len)
+{
+    long ms = (long)(s * 1000.0 + 0.5);
+    if (ms % 1000 == 0) {
+        bfmt(buf, len, "%ld", ms / 1000);
+    } else if (ms % 100 == 0) {
+        bfmt(buf, len, "%ld.%01ld", ms / 1000, (ms % 1000) / 100);
+    } else {
+        bfmt(buf, len, "%ld.%03ld", ms / 1000, ms % 1000);
+    }
+}
+
+/* Combined positive / negative test-entry answer of a health record. */
+static const struct mh_dnsbl_answer *
+combined(const struct mh_dnsbl_answer *v, size_t n, struct mh_dnsbl_answer *tmp)
+{
+    if (n == 0) {
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].kind == MH_DNSBL_K_LISTED) {
+            return &v[i];
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].kind != MH_DNSBL_K_NOT_LISTED) {
+            return &v[i]; /* something unknown: not conclusive */
+        }
+    }
+    *tmp = v[0];
+    return tmp;
+}
+
+/* Everything needed to describe one pair. */
+struct verdict_ctx {
+    const struct subject *s;
+    const struct mh_dnsbl_zone *z;
+    const struct pair *pr;
+    const struct mh_dnsbl_answer *pos, *neg;
+    enum mh_dnsbl_verdict v;
+    double deadline_s;
+};
+
+/* Why a failed lookup failed, for "lookup failed: ...". */
+static void
+failure_text(const struct verdict_ctx *c, char *buf, size_t len)
+{
+    const char *zn = c->z->name;
+    if (c->pr->name_too_long) {
+        bfmt(buf, len, "query name for %s on %s longer than 253 bytes",
+             c->s->text, zn);
+        return;
+    }
+    switch (c->pr->ans.rcode) {
+    case MH_DNSBL_RC_SERVFAIL:
+        bfmt(buf, len, "SERVFAIL from resolver for %s", zn);
+        return;
+    case MH_DNSBL_RC_REFUSED:
+        bfmt(buf, len, "REFUSED from resolver for %s", zn);
+        return;
+    case MH_DNSBL_RC_UNREACHABLE:
+        bfmt(buf, len, "resolver unreachable for %s", zn);
+        return;
+    case MH_DNSBL_RC_TIMEOUT:
+    case MH_DNSBL_RC_ANSWER:
+    case MH_DNSBL_RC_NXDOMAIN:
+    case MH_DNSBL_RC_NODATA:
+    case MH_DNSBL_RC_OTHER:
+        break;
+    }
+    if (c->v == MH_DNSBL_V_TIMEOUT) {
+        char t[32];
+        seconds_text(c->deadline_s, t, sizeof t);
+        bfmt(buf, len, "no DNS answer for %s within %s s", zn, t);
+        return;
+    }
+    bfmt(buf, len, "%s for %s", ares_strerror(c->pr->ares_status), zn);
+}
+
+/* How describe() words a pair. */
+enum form {
+    FORM_ITEM,        /* item line: the renderer prints "zone NAME: " */
+    FORM_ZONE,        /* summary: names the zone */
+    FORM_ZONE_SUBJECT /* summary of several subjects: zone and subject */
+};
+
+/* Describes a pair in the given form. */
+static void
+describe(const struct verdict_ctx *c, enum form form, char *buf, size_t len)
+{
+    bool zone_form = form != FORM_ITEM;
+    bool name_subject = form != FORM_ZONE;
+    const struct mh_dnsbl_answer *a = &c->pr->ans;
+    const char *zn = c->z->name;
+    const char *subj = c->s->text;
+    int fam = c->s->fam;
+    char codes[200], culprit[20], why[300];
+    codes_text(a, codes, sizeof codes);
+    mh_dnsbl_format_code(a->culprit, culprit, sizeof culprit);
+    const char *txt = c->pr->txt;
+    const char *sep = txt[0] != '\0' ? ": " : "";
+    switch (c->v) {
+    case MH_DNSBL_V_NOT_LISTED:
+        if (c->pos != NULL && c->pos->kind != MH_DNSBL_K_LISTED) {
+            bfmt(buf, len,
+                 "%s not listed%s%s (test entry %s could not be checked)", subj,
+                 zone_form ? " on " : "", zone_form ? zn : "",
+                 test_entry(c->z, fam, true));
+        } else {
+            bfmt(buf, len, "%s not listed%s%s", subj, zone_form ? " on " : "",
+                 zone_form ? zn : "");
+        }
+        return;
+    case MH_DNSBL_V_LISTED:
+        bfmt(buf, len, "%s listed%s%s (%s%s%s)%s%s%s", subj,
+             zone_form ? " on " : "", zone_form ? zn : "", codes,
+             a->meaning[0] != '\0' ? ": " : "", a->meaning, sep, txt,
+             c->pos != NULL && c->pos->kind == MH_DNSBL_K_NOT_LISTED
+                 ? " [zone test entry not listed]"
+                 : "");
+        return;
+    case MH_DNSBL_V_ERROR_CODE:
+        bfmt(buf, len, "%s%srefused the query%s%s (%s: %s)%s%s%s%s",
+             zone_form ? zn : "", zone_form ? " " : "",
+             name_subject ? " for " : "", name_subject ? subj : "", culprit,
+             a->meaning, a->hint != NULL ? " - " : "",
+             a->hint != NULL ? a->hint : "", sep, txt);
+        return;
+    case MH_DNSBL_V_OUTSIDE:
+        bfmt(buf, len,
+             "%s%sanswered %s for %s, outside 127.0.0.0/8: broken zone "
+             "or a resolver rewriting NXDOMAIN%s%s",
+             zone_form ? zn : "", zone_form ? " " : "", codes, subj, sep, txt);
+        return;
+    case MH_DNSBL_V_LISTS_EVERYTHING:
+        bfmt(buf, len,
+             "%s%slists everything (test entry %s is listed): its answer "
+             "for %s is not counted",
+             zone_form ? zn : "", zone_form ? " " : "",
+             test_entry(c->z, fam, false), subj);
+        return;
+    case MH_DNSBL_V_NOT_WORKING:
+        bfmt(buf, len,
+             "%s%sdoes not look like a%s DNSBL (zone does not exist%s / test "
+             "entry %s not listed): no verdict for %s",
+             zone_form ? zn : "", zone_form ? " " : "",
+             fam == FAM_V6 ? "n IPv6" : "",
+             fam == FAM_V6 ? " or lists no IPv6" : "",
+             test_entry(c->z, fam, true), subj);
+        return;
+    case MH_DNSBL_V_FAILED:
+    case MH_DNSBL_V_TIMEOUT:
+        failure_text(c, why, sizeof why);
+        if (name_subject) {
+            bfmt(buf, len, "lookup failed for %s: %s", subj, why);
+        } else {
+            bfmt(buf, len, "lookup failed: %s", why);
+        }
+        return;
+    }
+    bfmt(buf, len, "?");
+}
+
+static const char *
+status_name(enum mh_dnsbl_verdict v)
+{
+    switch (v) {
+    case MH_DNSBL_V_NOT_LISTED:
+        return "not_listed";
+    case MH_DNSBL_V_LISTED:
+        return "listed";
+    case MH_DNSBL_V_ERROR_CODE:
+    case MH_DNSBL_V_OUTSIDE:
+    case MH_DNSBL_V_LISTS_EVERYTHING:
+    case MH_DNSBL_V_NOT_WORKING:
+    case MH_DNSBL_V_FAILED:
+    case MH_DNSBL_V_TIMEOUT:
+        break;
+    }
+    return "error";
+}
+
+static enum mh_category
+error_category(const struct verdict_ctx *c)
+{
+    if (c->v == MH_DNSBL_V_TIMEOUT) {
+        return MH_CAT_TIMEOUT;
+    }
+    if (c->v == MH_DNSBL_V_FAILED &&
+        c->pr->ans.rcode == MH_DNSBL_RC_UNREACHABLE) {
+        return MH_CAT_CONNECTION;
+    }
+    return MH_CAT_BLACKLIST;
+}
+
+static enum mh_state
+default_judge(void *arg, size_t listed)
+{
+    (void)arg;
+    return listed >= 1 ? MH_STATE_CRITICAL : MH_STATE_OK;
+}
+
+/* Bounded string builder for summaries. */
+struct sbuf {
+    char s[1024];
+    size_t n;
+};
+
+static void sb_add(struct sbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+sb_add(struct sbuf *b, const char *fmt, ...)
+{
+    if (b->n >= sizeof b->s - 1) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(b->s + b->n, sizeof b->s - b->n, fmt, ap);
+    va_end(ap);
+    if (k > 0) {
+        b->n += (size_t)k;
+        if (b->n >= sizeof b->s) {
+            b->n = sizeof b->s - 1;
+        }
+    }
+}
+
+static void
+add_perf(struct mh_result *r, const struct mh_dnsbl_params *p,
+         const char *label, double value, enum mh_unit unit, const char *warn,
+         const char *crit, const double *max)
+{
+    char l[128];
+    snprintf(l, sizeof l, "%s%s", p->perf_prefix != NULL ? p->perf_prefix : "",
+             label);
+    const double zero = 0;
+    mh_result_add_perf(r, l, value, unit, warn, crit, &zero, max);
+}
+
+/* Subject description for the summary: "192.0.2.10", or for a host name
+ * "mx.example.com (192.0.2.1, 2001:db8::1)". */
+static void
+subject_desc(const struct run *run, struct sbuf *b)
+{
+    size_t naddr = 0;
+    for (size_t i = 0; i < run->nsubj; i++) {
+        if (run->subj[i]->fam != FAM_DOMAIN) {
+            naddr++;
+        }
+    }
+    if (run->host == NULL) {
+        for (size_t i = 0, k = 0; i < run->nsubj; i++) {
+            sb_add(b, "%s%s", k++ > 0 ? ", " : "", run->subj[i]->text);
+        }
+        return;
+    }
+    sb_add(b, "%s", run->host);
+    if (naddr > 0) {
+        sb_add(b, " (");
+        for (size_t i = 0, k = 0; i < run->nsubj; i++) {
+            if (run->subj[i]->fam != FAM_DOMAIN) {
+                sb_add(b, "%s%s", k++ > 0 ? ", " : "", run->subj[i]->text);
+            }
+        }
+        sb_add(b, ")");
+    }
+}
+
+/* Why the host lookup failed (or found nothing). */
+static void
+host_failure_text(const struct run *run, char *buf, size_t len,
+                  enum mh_category *cat, bool *no_address)
+{
+    int st = run->host_status;
+    *no_address = false;
+    *cat = MH_CAT_CONNECTION;
+    if (!run->host_done || st == ARES_ETIMEOUT || st == ARES_ECANCELLED ||
+        st == ARES_EDESTRUCTION) {
+        char t[32];
+        seconds_text(mh_deadline_length(run->dl), t, sizeof t);
+        bfmt(buf, len, "no DNS answer for %s within %s s", run->host, t);
+        *cat = MH_CAT_TIMEOUT;
+        return;
+    }
+    if (st == ARES_ENOTFOUND || st == ARES_ENODATA || st == ARES_SUCCESS) {
+        *no_address = true;
+        bfmt(buf, len, "%s has no %s address", run->host,
+             run->p->family == AF_INET    ? "IPv4"
+             : run->p->family == AF_INET6 ? "IPv6"
+                                          : "IPv4 or IPv6");
+        return;
+    }
+    bfmt(buf, len, "lookup of %s failed: %s", run->host, ares_strerror(st));
+}
+
+/* Builds items, perfdata, samples, summary and state of a finished run. */
+static void
+report(struct run *run, struct mh_result *r, double elapsed)
+{
+    const struct mh_dnsbl_params *p = run->p;
+    size_t nz = run->nz;
+    bool *listed = calloc(nz + 1, sizeof *listed);
+    bool *failed = calloc(nz + 1, sizeof *failed);
+    bool *queried = calloc(nz + 1, sizeof *queried);
+    if (listed == NULL || failed == NULL || queried == NULL) {
+        free(listed);
+        free(failed);
+        free(queried);
+        r->oom = true;
+        return;
+    }
+    if (run->nsubj > 1) {
+        qsort(run->subj, run->nsubj, sizeof *run->subj, cmp_subject);
+    }
+
+    struct sbuf first_err = {.n = 0};
+    enum mh_category first_cat = MH_CAT_NONE;
+    size_t first_err_zone = nz;
+    size_t nsubj_addr = 0;
+    for (size_t i = 0; i < run->nsubj; i++) {
+        if (run->subj[i]->fam != FAM_DOMAIN) {
+            nsubj_addr++;
+        }
+    }
+    bool many = run->nsubj > 1;
+
+    /* Pass 1: verdicts, counts. */
+    size_t L = 0, E = 0, N = 0;
+    for (size_t si = 0; si < run->nsubj; si++) {
+        const struct subject *s = run->subj[si];
+        for (size_t zi = 0; zi < nz; zi++) {
+            const struct pair *pr = &s->pairs[zi];
+            if (!pr->applicable) {
+                continue;
+            }
+            const struct health *h = &run->zr[zi].h[s->fam];
+            struct mh_dnsbl_answer t1, t2;
+            const struct mh_dnsbl_answer *pos = combined(h->pos, h->npos, &t1);
+            const struct mh_dnsbl_answer *neg = combined(h->neg, h->nneg, &t2);
+            enum mh_dnsbl_verdict v = mh_dnsbl_decide(&pr->ans, pos, neg);
+            queried[zi] = true;
+            if (v == MH_DNSBL_V_LISTED) {
+                listed[zi] = true;
+            } else if (mh_dnsbl_verdict_is_error(v)) {
+                failed[zi] = true;
+            }
+        }
+    }
+    /* IP zones left out because the host did not resolve. */
+    char hostwhy[300] = "";
+    enum mh_category hostcat = MH_CAT_NONE;
+    bool host_no_address = false, host_failed = false;
+    if (run->host_asked && nsubj_addr == 0) {
+        host_failure_text(run, hostwhy, sizeof hostwhy, &hostcat,
+                          &host_no_address);
+        bool any_domain_zone = false;
+        for (size_t zi = 0; zi < nz; zi++) {
+            any_domain_zone = any_domain_zone || !zone_is_ip(run->zr[zi].z);
+        }
+        /* A name without addresses checked on domain lists is a domain,
+         * not a failure; otherwise nothing could be checked on the IP
+         * lists. */
+        host_failed = !(host_no_address && any_domain_zone);
+        for (size_t zi = 0; host_failed && zi < nz; zi++) {
+            if (zone_is_ip(run->zr[zi].z)) {
+                run->zr[zi].host_failed = true;
+                failed[zi] = true;
+                queried[zi] = true;
+            }
+        }
+    }
+    for (size_t zi = 0; zi < nz; zi++) {
+        L += listed[zi] ? 1u : 0u;
+        E += failed[zi] ? 1u : 0u;
+        N += queried[zi] ? 1u : 0u;
+    }
+    mh_dnsbl_judge_fn judge = p->judge != NULL ? p->judge : default_judge;
+    enum mh_state list_state = judge(p->judge_arg, L);
+
+    /* Pass 2: items and samples, zone by zone in the configured order,
+     * each zone's subjects sorted. */
+    struct sbuf listing = {.n = 0};
+    size_t nlisting = 0;
+    char single_listing[900] = "";
+    for (size_t zi = 0; zi < nz; zi++) {
+        const struct mh_dnsbl_zone *z = run->zr[zi].z;
+        if (run->zr[zi].host_failed) {
+            struct mh_item *it =
+                mh_result_add_item(r, "zone", z->name, MH_STATE_UNKNOWN,
+                                   hostcat, "not queried: %s", hostwhy);
+            mh_item_set_str(r, it, "zone", z->name);
+            mh_item_set_str(r, it, "address", run->host);
+            mh_item_set_str(r, it, "status", "error");
+            mh_item_set_str(r, it, "error", hostwhy);
+            if (first_err.n == 0) {
+                sb_add(&first_err, "%s", hostwhy);
+                first_cat = hostcat;
+                first_err_zone = zi;
+            }
+            continue;
+        }
+        if (!queried[zi]) {
+            const char *why;
+            if (zone_is_ip(z) && host_no_address) {
+                why = hostwhy;
+            } else if (z->type == MH_DNSBL_ZONE_DOMAIN) {
+                why = "domain list, and the target is an address";
+            } else if (z->type == MH_DNSBL_ZONE_IP4) {
+                why = "lists IPv4 addresses only";
+            } else if (z->type == MH_DNSBL_ZONE_IP6) {
+                why = "lists IPv6 addresses only";
+            } else {
+                why = "lists IP addresses, not domains";
+            }
+            struct mh_item *it =
+                mh_result_add_item(r, "zone", z->name, MH_STATE_OK, MH_CAT_NONE,
+                                   "not queried: %s", why);
+            mh_item_set_str(r, it, "zone", z->name);
+            mh_item_set_str(r, it, "status", "skipped");
+            continue;
+        }
+        for (size_t si = 0; si < run->nsubj; si++) {
+            const struct subject *s = run->subj[si];
+            const struct pair *pr = &s->pairs[zi];
+            if (!pr->applicable) {
+                continue;
+            }
+            const struct health *h = &run->zr[zi].h[s->fam];
+            struct mh_dnsbl_answer t1, t2;
+            struct verdict_ctx c = {
+                .s = s,
+                .z = z,
+                .pr = pr,
+                .pos = combined(h->pos, h->npos, &t1),
+                .neg = combined(h->neg, h->nneg, &t2),
+                .deadline_s = mh_deadline_length(run->dl),
+            };
+            c.v = mh_dnsbl_decide(&pr->ans, c.pos, c.neg);
+            char text[900], ztext[900];
+            describe(&c, FORM_ITEM, text, sizeof text);
+            describe(&c, many ? FORM_ZONE_SUBJECT : FORM_ZONE, ztext,
+                     sizeof ztext);
+            enum mh_state st = MH_STATE_OK;
+            enum mh_category cat = MH_CAT_NONE;
+            bool is_error = mh_dnsbl_verdict_is_error(c.v);
+            char codes[200];
+            codes_text(&pr->ans, codes, sizeof codes);
+            if (c.v == MH_DNSBL_V_LISTED) {
+                st = list_state;
+                cat = MH_CAT_BLACKLIST;
+                if (many) {
+                    sb_add(&listing, "%s%s (%s: %s)", nlisting > 0 ? ", " : "",
+                           z->name, s->text, codes);
+                } else {
+                    sb_add(&listing, "%s%s (%s)", nlisting > 0 ? ", " : "",
+                           z->name, codes);
+                }
+                if (nlisting++ == 0) {
+                    snprintf(single_listing, sizeof single_listing, "%s",
+                             ztext);
+                }
+            } else if (is_error) {
+                st = MH_STATE_UNKNOWN;
+                cat = error_category(&c);
+                if (first_err.n == 0) {
+                    sb_add(&first_err, "%s", ztext);
+                    first_cat = cat;
+                    first_err_zone = zi;
+                }
+            }
+            struct mh_item *it =
+                mh_result_add_item(r, "zone", z->name, st, cat, "%s", text);
+            mh_item_set_str(r, it, "zone", z->name);
+            mh_item_set_str(r, it, "address", s->text);
+            mh_item_set_str(r, it, "query", pr->qname);
+            mh_item_set_str(r, it, "status", status_name(c.v));
+            if (codes[0] != '\0') {
+                mh_item_set_str(r, it, "codes", codes);
+            }
+            if (pr->ans.meaning[0] != '\0') {
+                mh_item_set_str(r, it, "meaning", pr->ans.meaning);
+            }
+            if (pr->txt[0] != '\0') {
+                mh_item_set_str(r, it, "reason", pr->txt);
+            }
+            if (is_error) {
+                mh_item_set_str(r, it, "error", ztext);
+            }
+            mh_result_add_sample(r, "mailhealth_dnsbl_listed",
+                                 c.v == MH_DNSBL_V_LISTED ? 1 : 0, "address",
+                                 s->text, "zone", z->name, NULL);
+            mh_result_add_sample(r, "mailhealth_dnsbl_error", is_error ? 1 : 0,
+                                 "address", s->text, "zone", z->name, NULL);
+        }
+    }
+    if (run->host_dropped > 0 || run->addrs_dropped > 0) {
+        mh_result_add_item(r, "note", "addresses", MH_STATE_OK, MH_CAT_NONE,
+                           "%zu more addresses not checked (at most %d)",
+                           run->host_dropped + run->addrs_dropped,
+                           MH_DNSBL_MAX_ADDRS);
+    }
+    const double max = (double)N;
+    add_perf(r, p, "listed", (double)L, MH_UNIT_NONE, p->perf_warn,
+             p->perf_crit, &max);
+    add_perf(r, p, "errors", (double)E, MH_UNIT_NONE, NULL, NULL, &max);
+    add_perf(r, p, "time", elapsed, MH_UNIT_SECONDS, NULL, NULL, NULL);
+    mh_result_add_sample(r, "mailhealth_dnsbl_listed_zones", (double)L, NULL);
+
+    /* State (rule in dnsbl.h): worst(judge(L), E > 0 ? UNKNOWN : OK). */
+    struct sbuf subj = {.n = 0};
+    subject_desc(run, &subj);
+    struct sbuf sum = {.n = 0};
+    if (N == 0) {
+        sb_add(&sum, "no zone applies to %s", subj.s);
+        mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE, "%s", sum.s);
+    } else if (list_state != MH_STATE_OK) {
+        if (L == 1 && nlisting == 1) {
+            if (run->host != NULL) {
+                sb_add(&sum, "%s: ", run->host);
+            }
+            sb_add(&sum, "%s", single_listing);
+        } else {
+            sb_add(&sum, "%s listed on %zu of %zu zones: %s", subj.s, L, N,
+                   listing.s);
+        }
+        if (E > 0) {
+            sb_add(&sum, "; %zu zone%s failed: ", E, E == 1 ? "" : "s");
+            for (size_t zi = 0, k = 0; zi < nz; zi++) {
+                if (failed[zi]) {
+                    sb_add(&sum, "%s%s", k++ > 0 ? ", " : "",
+                           run->zr[zi].z->name);
+                }
+            }
+        }
+        mh_result_raise(r, list_state, MH_CAT_BLACKLIST, "%s", sum.s);
+    } else if (E > 0) {
+        sb_add(&sum, "%s", first_err.s);
+        if (E > 1) {
+            sb_add(&sum, " (and %zu more zone%s failed: ", E - 1,
+                   E - 1 == 1 ? "" : "s");
+            for (size_t zi = 0, k = 0; zi < nz; zi++) {
+                if (failed[zi] && zi != first_err_zone) {
+                    sb_add(&sum, "%s%s", k++ > 0 ? ", " : "",
+                           run->zr[zi].z->name);
+                }
+            }
+            sb_add(&sum, ")");
+        }
+        if (L > 0) {
+            sb_add(&sum, "; %s listed on %zu zone%s within thresholds: %s",
+                   subj.s, L, L == 1 ? "" : "s", listing.s);
+        } else if (N > E) {
+            sb_add(&sum, "; %s not listed on the other %zu zone%s", subj.s,
+                   N - E, N - E == 1 ? "" : "s");
+        }
+        mh_result_raise(r, MH_STATE_UNKNOWN, first_cat, "%s", sum.s);
+    } else {
+        if (L > 0) {
+            sb_add(&sum,
+                   "%s listed on %zu of %zu zones (within thresholds): %s",
+                   subj.s, L, N, listing.s);
+        } else if (N == 1) {
+            for (size_t zi = 0; zi < nz; zi++) {
+                if (queried[zi]) {
+                    sb_add(&sum, "%s not listed on %s", subj.s,
+                           run->zr[zi].z->name);
+                }
+            }
+        } else {
+            sb_add(&sum, "%s not listed on %zu zones", subj.s, N);
+        }
+        mh_result_raise(r, MH_STATE_OK, MH_CAT_NONE, "%s", sum.s);
+    }
+    free(listed);
+    free(failed);
+    free(queried);
+}
+
+/* Sets up a run on a fresh channel. Returns 0, or -1 with err. */
+static int
+run_init(struct run *run, const struct mh_dnsbl_params *p,
+         const struct mh_deadline *dl, char *err, size_t errlen)
+{
+    memset(run, 0, sizeof *run);
+    run->p = p;
+    run->dl = dl;
+    if (p->zones == NULL || p->zones->n == 0) {
+        snprintf(err, errlen, "no DNSBL zone given (--zone or --zones-file)");
+        return -1;
+    }
+    if (p->zones->n > MH_DNSBL_MAX_ZONES) {
+        snprintf(err, errlen, "too many zones (%zu, at most %d)", p->zones->n,
+                 MH_DNSBL_MAX_ZONES);
+        return -1;
+    }
+    run->nz = p->zones->n;
+    run->zr = calloc(run->nz, sizeof *run->zr);
+    if (run->zr == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < run->nz; i++) {
+        run->zr[i].z = &p->zones->v[i];
+    }
+    /* MH_RESOLVE_SERVFAIL_ANSWERS: a resolver's SERVFAIL or REFUSED is
+     * reported as such (BR-33 B), see resolve.h. */
+    void *ch = NULL;
+    if (mh_resolve_channel_new(p->resolver, MH_RESOLVE_SERVFAIL_ANSWERS, &ch,
+                               err, errlen) != 0) {
+        free(run->zr);
+        run->zr = NULL;
+        return -1;
+    }
+    run->ch = ch;
+    return 0;
+}
+
+/* Waits for every query (bounded by the deadline), then destroys the
+ * channel: queries still pending are cancelled and stay "not answered". */
+static void
+run_wait(struct run *run)
+{
+    mh_resolve_wait(run->ch, run->dl);
+    mh_resolve_channel_free(run->ch);
+    run->ch = NULL;
+}
+
+static bool
+any_zone(const struct run *run, bool ip)
+{
+    for (size_t i = 0; i < run->nz; i++) {
+        if (zone_is_ip(run->zr[i].z) == ip) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Adds the domain subject (if any domain zone) for name (normalised). */
+static void
+add_domain(struct run *run, const char *name)
+{
+    if (any_zone(run, false)) {
+        add_subject(run, FAM_DOMAIN, NULL, name, name);
+    }
+}
+
+int
+mh_dnsbl_check_addresses(const struct mh_dnsbl_params *p,
+                         const char *const *addresses, size_t naddresses,
+                         const char *domain, const struct mh_deadline *dl,
+                         struct mh_result *r)
+{
+    char err[256];
+    struct run run;
+    double t0 = mh_monotonic_s();
+    if (run_init(&run, p, dl, err, sizeof err) != 0) {
+        mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE, "%s", err);
+        return -1;
+    }
+    size_t added = 0;
+    for (size_t i = 0; i < naddresses; i++) {
+        unsigned char b[16];
+        int fam = addresses[i] != NULL ? parse_address(addresses[i], b) : 0;
+        if (fam == 0) {
+            mh_result_add_item(r, "note",
+                               addresses[i] != NULL ? addresses[i] : "",
+                               MH_STATE_UNKNOWN, MH_CAT_NONE,
+                               "not an IP address: not checked");
+            mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE,
+                            "invalid address '%.80s'",
+                            addresses[i] != NULL ? addresses[i] : "");
+            continue;
+        }
+        if (!family_wanted(&run, fam)) {
+            continue;
+        }
+        if (added >= MH_DNSBL_MAX_ADDRS) {
+            run.addrs_dropped++;
+            continue;
+        }
+        size_t before = run.nsubj;
+        add_address(&run, fam, b);
+        if (run.nsubj > before) {
+            added++;
+        }
+    }
+    if (domain != NULL) {
+        char norm[MH_DNSBL_NAME_MAX + 2];
+        if (mh_dnsbl_normalize_name(domain, norm, sizeof norm) == 0) {
+            add_domain(&run, norm);
+        } else {
+            mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE,
+                            "invalid domain '%.80s'", domain);
+        }
+    }
+    run_wait(&run);
+    if (run.oom) {
+        r->oom = true;
+    }
+    report(&run, r, mh_monotonic_s() - t0);
+    run_free(&run);
+    return 0;
+}
+
+struct mh_result *
+mh_dnsbl_probe(const struct mh_dnsbl_params *p, const struct mh_deadline *dl)
+{
+    double t0 = mh_monotonic_s();
+    const char *target = p->target != NULL ? p->target : "";
+    struct mh_result *r = mh_result_new("dnsbl", target);
+    if (r == NULL) {
+        return NULL;
+    }
+    unsigned char b[16];
+    char name[MH_DNSBL_NAME_MAX + 2];
+    int fam = parse_address(target, b);
+    if (fam == 0 && mh_dnsbl_normalize_name(target, name, sizeof name) != 0) {
+        mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE,
+                        "invalid -H '%.80s': not an IP address or a DNS name",
+                        target);
+        return r;
+    }
+    char err[256];
+    struct run run;
+    if (run_init(&run, p, dl, err, sizeof err) != 0) {
+        mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE, "%s", err);
+        return r;
+    }
+    if (fam != 0) {
+        if (!family_wanted(&run, fam)) {
+            mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE,
+                            "%s is not an %s address", target,
+                            p->family == AF_INET ? "IPv4" : "IPv6");
+            mh_resolve_channel_free(run.ch);
+            run_free(&run);
+            return r;
+        }
+        add_address(&run, fam, b);
+    } else {
+        add_domain(&run, name);
+        if (any_zone(&run, true)) {
+            /* The addresses' queries are sent from the callback the moment
+             * the addresses are known; the domain and test-entry queries
+             * are already in flight. */
+            run.host = name;
+            run.host_asked = true;
+            struct ares_addrinfo_hints hints;
+            memset(&hints, 0, sizeof hints);
+            hints.ai_family = p->family == AF_INET || p->family == AF_INET6
+                                  ? p->family
+                                  : AF_UNSPEC;
+            hints.ai_socktype = SOCK_STREAM;
+            trace(&run, "dns>", "A/AAAA %s", name);
+            ares_getaddrinfo(run.ch, name, NULL, &hints, gai_callback, &run);
+        }
+    }
+    run_wait(&run);
+    if (run.oom) {
+        r->oom = true;
+    }
+    double elapsed = mh_monotonic_s() - t0;
+    report(&run, r, elapsed);
+    run_free(&run);
+    r->duration_s = mh_monotonic_s() - t0;
+    return r;
+}

@@ -1,0 +1,401 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The dnsbl subcommand against the lab's rbldnsd zones through the lab's
+# Unbound (issue 5; field cases BR-29, BR-31, BR-33, BR-34, BR-35).
+# Lab parts needed: Unbound (LAB_RESOLVER) forwarding the *.lab.test DNSBL
+# zones to rbldnsd, servfail.lab.test (SERVFAIL), silent.lab.test (never
+# answers), the silent DNS port (LAB_SILENT_DNS_PORT), NSD for lab.test
+# (nozone.lab.test does not exist) and mx.lab.test (127.0.0.1, ::1).
+. "$(dirname "$0")/lib.sh"
+needs_lab
+
+R=${LAB_RESOLVER:-127.0.0.1:${LAB_RESOLVER_PORT:-24053}}
+SILENT=127.0.0.1:${LAB_SILENT_DNS_PORT:-24056}
+
+# dnsbl ARGS...: runs the dnsbl subcommand through the lab resolver.
+dnsbl() { run dnsbl --resolver "$R" "$@"; }
+
+# strip_time: output without the run's lookup time, for comparing runs.
+strip_time() { printf '%s\n' "$OUT" | sed -E 's/ time=[0-9.]+s;;;0//; /^mailhealth_(probe_duration_seconds|last_run_timestamp_seconds)/d'; }
+
+# expect_out_re REGEX: some output line matches the extended regex.
+expect_out_re() {
+    if printf '%s\n' "$OUT" | grep -Eq -- "$1"; then
+        ok "output ~ /$1/"
+    else
+        not_ok "no output line matches /$1/"
+    fi
+}
+
+# Through Unbound, silent.lab.test times out the first time; once Unbound's
+# infrastructure cache has marked the silent server as down it answers
+# SERVFAIL at once. Both are "lookup failed" (UNKNOWN, never "not listed");
+# the pure timeout is asserted against the silent port used as resolver.
+SILENT_FAIL='(no DNS answer for silent\.lab\.test within [0-9.]+ s|SERVFAIL from resolver for silent\.lab\.test)'
+
+# json_ok PERL-EXPR: the JSON output parses and the expression on $j holds.
+json_ok() {
+    if printf '%s' "$OUT" | perl -MJSON::PP -e '
+        my $j = decode_json(join "", <STDIN>);
+        exit(('"$1"') ? 0 : 1);' 2>"$T_TMP/json.err"; then
+        ok "json: $1"
+    else
+        not_ok "json: $1 $(cat "$T_TMP/json.err")"
+    fi
+}
+
+# ---- the issue's list ---------------------------------------------------
+
+case_ "listed address with TXT reason"
+dnsbl -H 192.0.2.10 --zone bl.lab.test
+expect_rc 2
+expect_line1 '^MAILHEALTH CRITICAL - \[blacklist\] 192\.0\.2\.10 listed on bl\.lab\.test \(127\.0\.0\.2\): Listed: test entry for 192\.0\.2\.10 \| listed=1;;~:0;0;1 errors=0;;;0;1 time=[0-9.]+s;;;0$'
+expect_out '[CRITICAL] [blacklist] zone bl.lab.test: 192.0.2.10 listed (127.0.0.2): Listed: test entry for 192.0.2.10'
+
+case_ "second listing code on the same zone"
+dnsbl -H 192.0.2.11 --zone bl.lab.test
+expect_rc 2
+expect_out 'zone bl.lab.test: 192.0.2.11 listed (127.0.0.3)'
+
+case_ "clean address (BR-33 D)"
+dnsbl -H 192.0.2.20 --zone bl.lab.test
+expect_rc 0
+expect_line1 '^MAILHEALTH OK - 192\.0\.2\.20 not listed on bl\.lab\.test \| listed=0;;~:0;0;1 errors=0;;;0;1 time='
+expect_out '[OK] zone bl.lab.test: 192.0.2.20 not listed'
+expect_elapsed_below 2
+
+case_ "IPv6 listing, 32 nibbles (BR-34)"
+nibbles=2.4.0.0.0.0.0.0.0.0.0.0.0.0.0.0.3.2.1.0.c.b.a.0.8.b.d.0.1.0.0.2
+dnsbl -H 2001:db8:abc:123::42 --zone bl6.lab.test -v
+expect_rc 2
+expect_line1 '^MAILHEALTH CRITICAL - \[blacklist\] 2001:db8:abc:123::42 listed on bl6\.lab\.test \(127\.0\.0\.2\): Listed: test entry for 2001:db8:abc:123::42 \|'
+expect_file_has "$T_TMP/stderr" "dns> A $nibbles.bl6.lab.test"
+expect_file_lacks "$T_TMP/stderr" "ip6.arpa"
+first=$(strip_time)
+dnsbl -H 2001:DB8:ABC:123:0:0:0:42 --zone bl6.lab.test -v
+expect_rc 2
+expect_file_has "$T_TMP/stderr" "dns> A $nibbles.bl6.lab.test"
+if [ "$(strip_time)" = "$first" ]; then ok "same output for both spellings"; else not_ok "output differs between spellings"; fi
+
+case_ "IPv6 test entry ::2 on an IPv6 zone, ::1 not listed"
+dnsbl -H 2001:db8::99 --zone bl6.lab.test
+expect_rc 0
+expect_line1 '^MAILHEALTH OK - 2001:db8::99 not listed on bl6\.lab\.test'
+
+case_ "domain on a domain list"
+dnsbl -H listed-domain.test --zone dbl.lab.test:domain
+expect_rc 2
+expect_line1 '^MAILHEALTH CRITICAL - \[blacklist\] listed-domain\.test listed on dbl\.lab\.test \(127\.0\.1\.2\): Listed domain \|'
+dnsbl -H Clean-Domain.TEST. --zone dbl.lab.test:domain
+expect_rc 0
+expect_line1 '^MAILHEALTH OK - clean-domain\.test not listed on dbl\.lab\.test'
+dnsbl -H 192.0.2.10 --zone dbl.lab.test:domain
+expect_rc 3
+expect_line1 'no zone applies to 192\.0\.2\.10'
+expect_out 'zone dbl.lab.test: not queried: domain list, and the target is an address'
+
+case_ "IP queried on a domain list: 127.0.1.255"
+dnsbl -H 192.0.2.10 --zone dbl.lab.test
+expect_rc 3
+expect_line1 '^MAILHEALTH UNKNOWN - \[blacklist\] dbl\.lab\.test refused the query \(127\.0\.1\.255: IP address queried on a domain blocklist\) - give this zone type domain'
+expect_line1 'listed=0;;~:0;0;1 errors=1;;;0;1'
+
+case_ "open-resolver error 127.255.255.254 (BR-29)"
+dnsbl -H 192.0.2.10 --zone err.lab.test
+expect_rc 3
+expect_line1 '^MAILHEALTH UNKNOWN - \[blacklist\] err\.lab\.test refused the query \(127\.255\.255\.254: query via public/open resolver\) - use a private resolver'
+expect_line1 ' listed=0;;~:0;0;1 errors=1;;;0;1 '
+expect_out 'Error: open resolver; https://check.example/returnc/pub/198.51.100.53/'
+expect_no_out 'CRITICAL'
+
+case_ "excessive-queries error 127.255.255.255 (BR-29 variant)"
+dnsbl -H 192.0.2.11 --zone err.lab.test
+expect_rc 3
+expect_line1 'err\.lab\.test refused the query \(127\.255\.255\.255: excessive number of queries\)'
+expect_out 'Error: excessive number of queries'
+
+case_ "typo error 127.255.255.252"
+dnsbl -H 192.0.2.12 --zone err.lab.test
+expect_rc 3
+expect_line1 '127\.255\.255\.252: typo in the DNSBL zone name\) - check the zone name'
+
+case_ "URIBL query refused 127.0.0.1 (BR-31)"
+dnsbl -H 192.0.2.10 --zone uribl.lab.test
+expect_rc 3
+expect_line1 '^MAILHEALTH UNKNOWN - \[blacklist\] uribl\.lab\.test refused the query \(127\.0\.0\.1: query refused\)'
+expect_line1 '127\.0\.0\.1 -> Query Refused\. See http://uribl\.example/refused\.shtml'
+expect_line1 'listed=0;'
+
+case_ "zone that lists everything"
+dnsbl -H 192.0.2.20 --zone all.lab.test
+expect_rc 3
+expect_line1 '^MAILHEALTH UNKNOWN - \[blacklist\] all\.lab\.test lists everything \(test entry 127\.0\.0\.1 is listed\)'
+expect_line1 'listed=0;;~:0;0;1 errors=1;'
+dnsbl -H 2001:db8::99 --zone all.lab.test
+expect_rc 3
+expect_line1 'test entry ::1 is listed'
+
+case_ "answer outside 127.0.0.0/8"
+dnsbl -H 192.0.2.10 --zone out.lab.test
+expect_rc 3
+expect_line1 '^MAILHEALTH UNKNOWN - \[blacklist\] out\.lab\.test answered 192\.0\.2\.99 for 192\.0\.2\.10, outside 127\.0\.0\.0/8: broken zone or a resolver rewriting NXDOMAIN'
+expect_line1 'listed=0;'
+
+case_ "several A records, sorted and stable (BR-35)"
+dnsbl -H 192.0.2.10 --zone multi.bl.lab.test
+expect_rc 2
+expect_line1 'listed on multi\.bl\.lab\.test \(127\.0\.0\.2, 127\.0\.0\.4\): Listed: multiple codes for 192\.0\.2\.10'
+first=$(strip_time)
+dnsbl -H 192.0.2.10 --zone multi.bl.lab.test --output prometheus
+first_prom=$(strip_time)
+same=1
+for i in 1 2 3 4 5; do
+    dnsbl -H 192.0.2.10 --zone multi.bl.lab.test
+    [ "$(strip_time)" = "$first" ] || same=0
+    dnsbl -H 192.0.2.10 --zone multi.bl.lab.test --output prometheus
+    [ "$(strip_time)" = "$first_prom" ] || same=0
+done
+if [ $same = 1 ]; then ok "5 runs: identical text, perfdata and metrics"; else not_ok "output changed between runs"; fi
+
+case_ "zone that does not exist (BR-33 A)"
+dnsbl -H 192.0.2.10 --zone nozone.lab.test
+expect_rc 3
+expect_line1 '^MAILHEALTH UNKNOWN - \[blacklist\] nozone\.lab\.test does not look like a DNSBL \(zone does not exist / test entry 127\.0\.0\.2 not listed\)'
+expect_no_out 'not listed on nozone'
+
+case_ "zone that stopped working: 127.0.0.2 not listed"
+dnsbl -H 192.0.2.10 --zone dead.lab.test
+expect_rc 3
+expect_line1 'dead\.lab\.test does not look like a DNSBL'
+
+case_ "IPv4-only zone asked about IPv6"
+dnsbl -H 2001:db8::99 --zone bl.lab.test
+expect_rc 3
+expect_line1 'does not look like an IPv6 DNSBL \(zone does not exist or lists no IPv6 / test entry ::2 not listed\)'
+dnsbl -H 2001:db8::99 --zone bl.lab.test:ip4
+expect_rc 3
+expect_line1 'no zone applies to 2001:db8::99'
+
+case_ "SERVFAIL (BR-33 B)"
+dnsbl -H 192.0.2.10 --zone servfail.lab.test
+expect_rc 3
+expect_line1 '^MAILHEALTH UNKNOWN - \[blacklist\] lookup failed: SERVFAIL from resolver for servfail\.lab\.test'
+expect_out 'zone servfail.lab.test: lookup failed for 192.0.2.10: SERVFAIL from resolver for servfail.lab.test'
+expect_elapsed_below 3
+
+case_ "zone that never answers (BR-33 C)"
+dnsbl -H 192.0.2.10 --zone silent.lab.test -t 3
+expect_rc 3
+expect_line1 "^MAILHEALTH UNKNOWN - \[(timeout|blacklist)\] lookup failed: $SILENT_FAIL"
+expect_no_out 'not listed'
+expect_elapsed_below 3.8
+
+case_ "mixed zones, no listing: failed zones make it UNKNOWN (BR-33)"
+dnsbl -H 192.0.2.20 --zone bl.lab.test --zone servfail.lab.test --zone silent.lab.test -t 3
+expect_rc 3
+expect_line1 '^MAILHEALTH UNKNOWN - \[blacklist\] lookup failed: SERVFAIL from resolver for servfail\.lab\.test \(and 1 more zone failed: silent\.lab\.test\); 192\.0\.2\.20 not listed on the other 1 zone'
+expect_line1 'listed=0;;~:0;0;3 errors=2;;;0;3'
+expect_out '[OK] zone bl.lab.test: 192.0.2.20 not listed'
+expect_out_re "^\[UNKNOWN\] \[(timeout|blacklist)\] zone silent\.lab\.test: lookup failed for 192\.0\.2\.20: $SILENT_FAIL"
+expect_elapsed_below 3.8
+
+case_ "mixed zones with a listing: CRITICAL, errors still named (BR-33)"
+dnsbl -H 192.0.2.10 --zone bl.lab.test --zone servfail.lab.test --zone silent.lab.test -t 3
+expect_rc 2
+expect_line1 '^MAILHEALTH CRITICAL - \[blacklist\] 192\.0\.2\.10 listed on bl\.lab\.test \(127\.0\.0\.2\): Listed: test entry for 192\.0\.2\.10; 2 zones failed: servfail\.lab\.test, silent\.lab\.test'
+expect_line1 'listed=1;;~:0;0;3 errors=2;;;0;3'
+expect_elapsed_below 3.8
+
+case_ "resolver that never answers: UNKNOWN/timeout at the deadline (BR-33 C)"
+run dnsbl -H 192.0.2.10 --zone bl.lab.test --zone bl6.lab.test --resolver "$SILENT" -t 2
+expect_rc 3
+expect_line1 '^MAILHEALTH UNKNOWN - \[timeout\] lookup failed: no DNS answer for bl\.lab\.test within 2 s \(and 1 more zone failed: bl6\.lab\.test\)'
+expect_line1 'listed=0;;~:0;0;2 errors=2;;;0;2'
+expect_elapsed_below 2.8
+if awk -v e="$ELAPSED" 'BEGIN { exit !(e >= 1.9) }'; then ok "waited for the deadline (${ELAPSED}s)"; else not_ok "returned before the deadline"; fi
+
+# ---- thresholds -----------------------------------------------------------
+
+case_ "two listings, default: CRITICAL"
+dnsbl -H 192.0.2.10 --zone bl.lab.test --zone multi.bl.lab.test
+expect_rc 2
+expect_line1 '192\.0\.2\.10 listed on 2 of 2 zones: bl\.lab\.test \(127\.0\.0\.2\), multi\.bl\.lab\.test \(127\.0\.0\.2, 127\.0\.0\.4\) \| listed=2;;~:0;0;2'
+
+case_ "-w 0 -c 2: two listings are WARNING"
+dnsbl -H 192.0.2.10 --zone bl.lab.test --zone multi.bl.lab.test -w 0 -c 2
+expect_rc 1
+expect_line1 '^MAILHEALTH WARNING - \[blacklist\] 192\.0\.2\.10 listed on 2 of 2 zones'
+expect_line1 'listed=2;0;2;0;2'
+
+case_ "-w 0 alone: listings are WARNING at most"
+dnsbl -H 192.0.2.10 --zone bl.lab.test -w 0
+expect_rc 1
+expect_line1 'listed=1;0;;0;1'
+
+case_ "-c 5: listings within thresholds are OK"
+dnsbl -H 192.0.2.10 --zone bl.lab.test --zone multi.bl.lab.test -c 5
+expect_rc 0
+expect_line1 '^MAILHEALTH OK - 192\.0\.2\.10 listed on 2 of 2 zones \(within thresholds\)'
+expect_out '[OK] zone bl.lab.test: 192.0.2.10 listed (127.0.0.2)'
+
+case_ "a listing within thresholds does not hide a failed zone"
+dnsbl -H 192.0.2.10 --zone bl.lab.test --zone servfail.lab.test -c 5
+expect_rc 3
+expect_line1 'SERVFAIL from resolver for servfail\.lab\.test; 192\.0\.2\.10 listed on 1 zone within thresholds: bl\.lab\.test \(127\.0\.0\.2\)'
+
+# ---- host names -----------------------------------------------------------
+
+case_ "host name: every address checked, and which one"
+dnsbl -H mx.lab.test --zone bl.lab.test:ip4 --zone bl6.lab.test:ip6
+expect_rc 0
+expect_line1 '^MAILHEALTH OK - mx\.lab\.test \(127\.0\.0\.1, ::1\) not listed on 2 zones'
+expect_out 'zone bl.lab.test: 127.0.0.1 not listed'
+expect_out 'zone bl6.lab.test: ::1 not listed'
+
+case_ "host name, -4: only the IPv4 address"
+dnsbl -H mx.lab.test --zone bl.lab.test -4
+expect_rc 0
+expect_line1 '^MAILHEALTH OK - mx\.lab\.test \(127\.0\.0\.1\) not listed on bl\.lab\.test'
+
+case_ "host name on a zone that lists everything: says which address"
+dnsbl -H mx.lab.test --zone all.lab.test
+expect_rc 3
+expect_out 'zone all.lab.test: lists everything (test entry 127.0.0.1 is listed): its answer for 127.0.0.1 is not counted'
+expect_out 'zone all.lab.test: lists everything (test entry ::1 is listed): its answer for ::1 is not counted'
+
+case_ "host name that does not resolve"
+dnsbl -H nohost.lab.test --zone bl.lab.test
+expect_rc 3
+expect_line1 '^MAILHEALTH UNKNOWN - \[connection\] nohost\.lab\.test has no IPv4 or IPv6 address'
+dnsbl -H nohost.lab.test --zone bl.lab.test --zone dbl.lab.test:domain
+expect_rc 0
+expect_line1 '^MAILHEALTH OK - nohost\.lab\.test not listed on dbl\.lab\.test'
+expect_out 'zone bl.lab.test: not queried: nohost.lab.test has no IPv4 or IPv6 address'
+
+case_ "host name through a resolver that never answers"
+run dnsbl -H mx.lab.test --zone bl.lab.test --resolver "$SILENT" -t 1.5
+expect_rc 3
+expect_line1 '^MAILHEALTH UNKNOWN - \[timeout\] no DNS answer for mx\.lab\.test within 1\.5 s'
+expect_elapsed_below 2.3
+
+# ---- zones file -----------------------------------------------------------
+
+zf=$T_TMP/zones.json
+cat >"$zf" <<'EOF'
+{"zones": [
+  {"zone": "bl.lab.test", "type": "ip4",
+   "codes": {"127.0.0.2": "lab test listing", "127.0.0.3": "second code"}},
+  {"zone": "multi.bl.lab.test", "type": "ip4", "bitmask": true,
+   "codes": {"127.0.0.2": "bit one", "127.0.0.4": "bit two"}},
+  {"zone": "err.lab.test", "type": "ip4", "enabled": false},
+  {"zone": "dbl.lab.test", "type": "domain",
+   "codes": {"127.0.1.2": "spam domain"}},
+  {"zone": "bl6.lab.test", "type": "ip6"}
+]}
+EOF
+
+case_ "zones file: enabled zones, codes with meanings"
+run dnsbl -H 192.0.2.10 --zones-file "$zf" --resolver "$R"
+expect_rc 2
+expect_line1 '192\.0\.2\.10 listed on 2 of 2 zones: bl\.lab\.test \(127\.0\.0\.2\), multi\.bl\.lab\.test \(127\.0\.0\.2, 127\.0\.0\.4\)'
+expect_out 'zone bl.lab.test: 192.0.2.10 listed (127.0.0.2: lab test listing): Listed: test entry for 192.0.2.10'
+expect_out 'zone multi.bl.lab.test: 192.0.2.10 listed (127.0.0.2, 127.0.0.4: bit one; bit two)'
+expect_out 'zone dbl.lab.test: not queried: domain list, and the target is an address'
+expect_out 'zone bl6.lab.test: not queried: lists IPv6 addresses only'
+expect_no_out 'err.lab.test'
+
+case_ "zones file + --zone: only the named zones, with the file's meanings"
+run dnsbl -H 192.0.2.11 --zones-file "$zf" --zone bl.lab.test --zone err.lab.test --resolver "$R"
+expect_rc 2
+expect_out 'zone bl.lab.test: 192.0.2.11 listed (127.0.0.3: second code)'
+expect_out 'zone err.lab.test: refused the query for 192.0.2.11 (127.255.255.255: excessive number of queries)'
+expect_no_out 'multi.bl.lab.test'
+
+case_ "zones file errors are UNKNOWN"
+printf '{"zones": [{"zone": "bl.lab.test", "type": "rhsbl"}]}' >"$T_TMP/bad.json"
+run dnsbl -H 192.0.2.10 --zones-file "$T_TMP/bad.json" --resolver "$R"
+expect_rc 3
+expect_line1 '^MAILHEALTH UNKNOWN - zones file .*bad\.json: zone bl\.lab\.test: "type" must be'
+run dnsbl -H 192.0.2.10 --zones-file "$T_TMP/missing.json" --resolver "$R"
+expect_rc 3
+expect_line1 'cannot read zones file'
+
+case_ "default zones file of contrib/ loads"
+run dnsbl -H 192.0.2.10 --zones-file "$MH_SOURCE_DIR/contrib/dnsbl-zones.json" --zone bl.lab.test --resolver "$R"
+expect_rc 2
+
+# ---- output formats -------------------------------------------------------
+
+case_ "JSON: zones with codes, reason, status"
+dnsbl -H 192.0.2.10 --zone bl.lab.test --zone err.lab.test --zone multi.bl.lab.test --output json
+expect_rc 2
+json_ok '$j->{check} eq "dnsbl" && $j->{target} eq "192.0.2.10" && $j->{state} eq "CRITICAL" && $j->{category} eq "blacklist"'
+json_ok '@{$j->{zones}} == 3'
+json_ok '$j->{zones}[0]{status} eq "listed" && $j->{zones}[0]{codes} eq "127.0.0.2" && $j->{zones}[0]{reason} eq "Listed: test entry for 192.0.2.10" && $j->{zones}[0]{query} eq "10.2.0.192.bl.lab.test"'
+json_ok '$j->{zones}[1]{status} eq "error" && $j->{zones}[1]{state} eq "UNKNOWN" && $j->{zones}[1]{error} =~ /127\.255\.255\.254/ && $j->{zones}[1]{reason} =~ /open resolver/'
+json_ok '$j->{zones}[2]{codes} eq "127.0.0.2, 127.0.0.4"'
+json_ok '(grep { $_->{label} eq "listed" && $_->{value} == 2 } @{$j->{perfdata}}) && (grep { $_->{label} eq "errors" && $_->{value} == 1 } @{$j->{perfdata}})'
+
+case_ "Prometheus: per-zone series, promtool"
+dnsbl -H 192.0.2.10 --zone bl.lab.test --zone err.lab.test --zone silent.lab.test -t 2 --output prometheus
+expect_rc 2
+promtool_ok
+expect_out 'mailhealth_dnsbl_listed{target="192.0.2.10",address="192.0.2.10",zone="bl.lab.test"} 1'
+expect_out 'mailhealth_dnsbl_listed{target="192.0.2.10",address="192.0.2.10",zone="err.lab.test"} 0'
+expect_out 'mailhealth_dnsbl_error{target="192.0.2.10",address="192.0.2.10",zone="err.lab.test"} 1'
+expect_out 'mailhealth_dnsbl_error{target="192.0.2.10",address="192.0.2.10",zone="silent.lab.test"} 1'
+expect_out 'mailhealth_dnsbl_error{target="192.0.2.10",address="192.0.2.10",zone="bl.lab.test"} 0'
+expect_out 'mailhealth_dnsbl_listed_zones{target="192.0.2.10"} 1'
+expect_out 'mailhealth_probe_error{target="192.0.2.10",check="dnsbl",category="blacklist"} 1'
+
+case_ "Prometheus: host name, one series per address"
+dnsbl -H mx.lab.test --zone bl.lab.test:ip4 --zone bl6.lab.test:ip6 --output prometheus
+expect_rc 0
+promtool_ok
+expect_out 'mailhealth_dnsbl_listed{target="mx.lab.test",address="127.0.0.1",zone="bl.lab.test"} 0'
+expect_out 'mailhealth_dnsbl_listed{target="mx.lab.test",address="::1",zone="bl6.lab.test"} 0'
+expect_out 'mailhealth_dnsbl_listed_zones{target="mx.lab.test"} 0'
+
+case_ "perfdata keeps '.' under a comma locale"
+if locale -a 2>/dev/null | grep -qi '^de_DE\.utf8$'; then
+    LC_ALL=de_DE.UTF-8 dnsbl -H 192.0.2.10 --zone bl.lab.test
+    expect_line1 ' time=[0-9]+\.[0-9]+s;;;0$'
+else
+    ok "skipped: no de_DE.UTF-8 locale"
+fi
+
+# ---- all zones at once ----------------------------------------------------
+
+case_ "nine zones at once: one line each, about one round trip"
+dnsbl -H 192.0.2.10 --zone bl.lab.test --zone bl6.lab.test:ip6 --zone dbl.lab.test:domain \
+    --zone err.lab.test --zone uribl.lab.test --zone all.lab.test --zone out.lab.test \
+    --zone multi.bl.lab.test --zone dead.lab.test
+expect_rc 2
+expect_line1 'listed on 2 of 7 zones: bl\.lab\.test \(127\.0\.0\.2\), multi\.bl\.lab\.test \(127\.0\.0\.2, 127\.0\.0\.4\); 5 zones failed: err\.lab\.test, uribl\.lab\.test, all\.lab\.test, out\.lab\.test, dead\.lab\.test \| listed=2;;~:0;0;7 errors=5;;;0;7 '
+expect_out 'zone bl6.lab.test: not queried: lists IPv6 addresses only'
+expect_out 'zone dbl.lab.test: not queried: domain list, and the target is an address'
+if [ "$(printf '%s\n' "$OUT" | grep -c '^\[[A-Z]*\] .*zone ')" = 9 ]; then ok "nine zone lines"; else not_ok "not nine zone lines"; fi
+expect_elapsed_below 1.5
+
+# ---- usage ----------------------------------------------------------------
+
+case_ "usage errors"
+run dnsbl -H 192.0.2.10
+expect_rc 3
+expect_line1 'usage: dnsbl needs --zone ZONE or --zones-file'
+run dnsbl --zone bl.lab.test
+expect_rc 3
+expect_line1 'usage: dnsbl needs -H HOST'
+run dnsbl -H 192.0.2.10 --zone bl.lab.test:rhsbl --resolver "$R"
+expect_rc 3
+expect_line1 "^MAILHEALTH UNKNOWN - invalid --zone 'bl.lab.test:rhsbl': type must be ip, ip4, ip6 or domain"
+run dnsbl -H 'bad host' --zone bl.lab.test --resolver "$R"
+expect_rc 3
+expect_line1 "invalid -H 'bad host': not an IP address or a DNS name"
+run dnsbl -H 192.0.2.10 --zone bl.lab.test -c 5:1
+expect_rc 3
+run dnsbl -H 192.0.2.10 --zone bl.lab.test --resolver not-an-ip
+expect_rc 3
+expect_line1 "invalid resolver 'not-an-ip'"
+
+finish
