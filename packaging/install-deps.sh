@@ -16,7 +16,12 @@ build_pkgs=(build-essential cmake pkg-config clang-format
     libssl-dev libc-ares-dev libcurl4-openssl-dev libcjson-dev libcmocka-dev
     openssl ca-certificates)
 test_pkgs=(postfix dovecot-core dovecot-imapd dovecot-lmtpd rbldnsd nsd
-    prometheus locales iproute2 procps psmisc unbound bind9-dnsutils curl)
+    prometheus locales iproute2 procps psmisc unbound bind9-dnsutils curl
+    monitoring-plugins-contrib monitoring-plugins-standard
+    prometheus-node-exporter prometheus-alertmanager time python3-minimal
+    icinga2-bin icinga2-common nagios4-core systemd debhelper dpkg-dev
+    fakeroot lintian rpm rpmlint
+    libnet-dns-perl libmonitoring-plugin-perl libreadonly-perl libnet-ip-perl)
 
 missing=()
 for p in "${build_pkgs[@]}" "${test_pkgs[@]}"; do
@@ -54,7 +59,8 @@ $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" \
 }
 # The system services may have been started by a package on machines without
 # a policy file; stop them so they do not hold ports or the lab's resources.
-for svc in postfix dovecot nsd prometheus prometheus-node-exporter; do
+for svc in postfix dovecot nsd unbound rbldnsd prometheus \
+    prometheus-node-exporter prometheus-alertmanager icinga2 nagios4; do
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active -q "$svc" 2>/dev/null; then
         $SUDO systemctl stop "$svc" || true
     fi

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# The demo (README, first command): installs the dependencies, builds
+# check_mailhealth, starts the local lab of real servers (Postfix with
+# STARTTLS, implicit TLS and Dovecot SASL; Dovecot IMAP; nsd and unbound for
+# DNS; rbldnsd for DNSBL zones; the scripted fault server), runs checks
+# against it and shows Nagios, JSON and Prometheus output. Everything runs on
+# loopback and is stopped at the end.
+set -euo pipefail
+cd "$(dirname "$0")"
+root=$(pwd)
+
+packaging/install-deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >build.cmake.log 2>&1 ||
+    { cat build.cmake.log; exit 1; }
+cmake --build build -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
+
+lab=${MH_LAB_DIR:-$root/build/lab-demo}
+export MH_LAB_PORT_BASE=${MH_LAB_PORT_BASE:-25000}
+echo "Starting the lab in $lab (ports from $MH_LAB_PORT_BASE on 127.0.0.1) ..."
+tests/lab/lab.sh start "$lab" >"$root/build/lab-demo.log" 2>&1 ||
+    { tail -n 40 "$root/build/lab-demo.log"; exit 1; }
+fs_pid=
+cleanup() {
+    [ -n "$fs_pid" ] && kill "$fs_pid" 2>/dev/null
+    tests/lab/lab.sh stop "$lab" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+# shellcheck disable=SC1091
+. "$lab/lab.env"
+
+bin=$root/build/check_mailhealth
+R=(--resolver "$LAB_RESOLVER")
+
+show() {
+    echo
+    echo "\$ check_mailhealth $*"
+    set +e
+    "$bin" "$@"
+    local rc=$?
+    set -e
+    echo "(exit code $rc)"
+}
+
+title() {
+    echo
+    echo "=================================================================="
+    echo "== $*"
+    echo "=================================================================="
+}
+
+title "SMTP: the lab's MX with STARTTLS, certificate chain and relay test"
+show smtp -H "$LAB_MX_NAME" -p "$LAB_SMTP_PORT" "${R[@]}" --starttls \
+    --ca-file "$LAB_CA_FILE" --cert-days 30,14 --mail-from probe@lab.test \
+    --rcpt-to "$LAB_USER" --relay-test someone@foreign.test
+
+title "SMTP submission (port 587 style) with AUTH over STARTTLS, as JSON"
+show smtp -H "$LAB_MX_NAME" -p "$LAB_SUBMISSION_PORT" "${R[@]}" --starttls \
+    --ca-file "$LAB_CA_FILE" --auth-user "$LAB_USER" \
+    --auth-password-file "$LAB_PASSWORD_FILE" --mail-from "$LAB_USER" \
+    --rcpt-to "$LAB_USER2" --output json
+
+title "SMTP implicit TLS (port 465 style), Prometheus text format"
+show smtp -H "$LAB_MX_NAME" -p "$LAB_SMTPS_PORT" "${R[@]}" --tls \
+    --ca-file "$LAB_CA_FILE" --cert-days 30,14 --output prometheus
+
+title "Failures name their category: wrong password, open port missing"
+printf 'wrong-password\n' >"$lab/wrong-password"
+chmod 600 "$lab/wrong-password"
+show smtp -H "$LAB_MX_NAME" -p "$LAB_SUBMISSION_PORT" "${R[@]}" --starttls \
+    --ca-file "$LAB_CA_FILE" --auth-user "$LAB_USER" \
+    --auth-password-file "$lab/wrong-password"
+show smtp -H 127.0.0.1 -p 1
+show smtp -H 127.0.0.1 -p 1 --output json
+
+title "A misbehaving server (scripted fault server): 554 greeting, socket held open"
+if [ -x build/tests/faultserver/mh_faultserver ]; then
+    build/tests/faultserver/mh_faultserver \
+        --script tests/faultserver/scenarios/br04b-554-hold.fs --port 0 \
+        --port-file "$lab/fs.port" --sessions 1 --max-seconds 30 \
+        >/dev/null 2>&1 &
+    fs_pid=$!
+    for _ in $(seq 1 50); do [ -s "$lab/fs.port" ] && break; sleep 0.1; done
+    show smtp -H 127.0.0.1 -p "$(cat "$lab/fs.port")" -t 10
+fi
+
+title "TLS certificate check (verified chain, expiry of every element)"
+show tls -H "$LAB_MX_NAME" -p "$LAB_SMTP_PORT" "${R[@]}" --starttls \
+    --ca-file "$LAB_CA_FILE" --cert-days 30,14
+
+title "DNSBL: a listed address, with TXT reason and zone health"
+show dnsbl -H 192.0.2.10 --zone bl.lab.test --zone err.lab.test \
+    --zone all.lab.test "${R[@]}"
+
+title "Domain: MX lookup, then every MX host checked"
+show domain -D lab.test "${R[@]}" --starttls --ca-file "$LAB_CA_FILE" \
+    -p "$LAB_SMTP_PORT" --zone bl.lab.test
+
+title "Prometheus textfile for node_exporter (atomic write)"
+show smtp -H "$LAB_MX_NAME" -p "$LAB_SMTP_PORT" "${R[@]}" --starttls \
+    --ca-file "$LAB_CA_FILE" --textfile "$lab/mailhealth.prom"
+echo
+echo "\$ cat $lab/mailhealth.prom"
+cat "$lab/mailhealth.prom"
+echo
+echo "Demo done; stopping the lab."
