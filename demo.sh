@@ -23,7 +23,9 @@ tests/lab/lab.sh start "$lab" >"$root/build/lab-demo.log" 2>&1 ||
     { tail -n 40 "$root/build/lab-demo.log"; exit 1; }
 fs_pid=
 cleanup() {
-    [ -n "$fs_pid" ] && kill "$fs_pid" 2>/dev/null
+    if [ -n "$fs_pid" ]; then
+        kill "$fs_pid" 2>/dev/null || true
+    fi
     tests/lab/lab.sh stop "$lab" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -92,10 +94,13 @@ show tls -H "$LAB_MX_NAME" -p "$LAB_SMTP_PORT" "${R[@]}" --starttls \
 title "DNSBL: a listed address, with TXT reason and zone health"
 show dnsbl -H 192.0.2.10 --zone bl.lab.test --zone err.lab.test \
     --zone all.lab.test "${R[@]}"
+show dnsbl -H 2001:db8:abc:123::42 --zone bl6.lab.test "${R[@]}" --output json
+show dnsbl -H 192.0.2.20 --zone bl.lab.test:ip4 --zone multi.bl.lab.test:ip4 \
+    "${R[@]}" --output prometheus
 
 title "Domain: MX lookup, then every MX host checked"
 show domain -D lab.test "${R[@]}" --starttls --ca-file "$LAB_CA_FILE" \
-    -p "$LAB_SMTP_PORT" --zone bl.lab.test
+    -p "$LAB_SMTP_PORT" --zone bl.lab.test:ip4
 
 title "Prometheus textfile for node_exporter (atomic write)"
 show smtp -H "$LAB_MX_NAME" -p "$LAB_SMTP_PORT" "${R[@]}" --starttls \
