@@ -8,7 +8,8 @@
 #   check_smtp -S -D 30,14                               (monitoring-plugins-standard)
 #   check_ssl_cert -P smtp -w 30 -c 14                   (monitoring-plugins-contrib)
 # Prints median/min/max wall time, CPU time (user+sys) and peak RSS per
-# tool, and the ratios. Usage: tests/bench/bench_smtp.sh [RUNS]   (default 30)
+# tool, and the ratios. Times come from tests/bench/measure.c (wait4 rusage,
+# microsecond resolution). Usage: tests/bench/bench_smtp.sh [RUNS]   (default 30)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -24,11 +25,12 @@ trap 'tests/lab/lab.sh stop "$lab" >/dev/null 2>&1' EXIT
 # shellcheck disable=SC1091
 . "$lab/lab.env"
 
+measure=$root/build/tests/mh_measure
 plugins=/usr/lib/nagios/plugins
 declare -A cmd
 cmd[check_mailhealth]="$root/build/check_mailhealth smtp -H 127.0.0.1 -p $LAB_SMTP_PORT --starttls --cert-days 30,14 --ca-file $LAB_CA_FILE --verify-name $LAB_MX_NAME --sni $LAB_MX_NAME"
 cmd[check_smtp]="$plugins/check_smtp -H 127.0.0.1 -p $LAB_SMTP_PORT -S -D 30,14"
-cmd[check_ssl_cert]="$plugins/check_ssl_cert -H 127.0.0.1 -p $LAB_SMTP_PORT -P smtp -w 30 -c 14 --sni $LAB_MX_NAME -r $LAB_CA_FILE --ignore-ocsp"
+cmd[check_ssl_cert]="$plugins/check_ssl_cert -H 127.0.0.1 -p $LAB_SMTP_PORT -P smtp -w 30 -c 14 --sni $LAB_MX_NAME -r $LAB_CA_FILE --ignore-ocsp --ignore-sct"
 tools=(check_mailhealth check_smtp check_ssl_cert)
 
 out=$(mktemp -d)
@@ -43,8 +45,7 @@ for i in $(seq 1 "$runs"); do
         if [ "$t" = check_ssl_cert ] && [ $((i % 3)) -ne 0 ]; then
             continue
         fi
-        /usr/bin/time -f "%e %U %S %M" -o "$out/t" ${cmd[$t]} >/dev/null 2>&1 || true
-        cat "$out/t" >>"$out/$t"
+        "$measure" ${cmd[$t]} >>"$out/$t"
     done
 done
 
@@ -52,9 +53,9 @@ stats() { # file column -> "median min max"
     awk -v c="$2" '{print $c}' "$1" | sort -g | awk '
         { v[NR] = $1 } END {
             m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-            printf "%.3f %.3f %.3f", m, v[1], v[NR] }'
+            printf "%.4f %.4f %.4f", m, v[1], v[NR] }'
 }
-printf '\n%-18s %6s %22s %22s %10s\n' tool runs "wall s (med/min/max)" "cpu s (med/min/max)" "rss KiB"
+printf '\n%-18s %6s %26s %26s %8s\n' tool runs "wall s (med/min/max)" "cpu s (med/min/max)" "rss KiB"
 declare -A wall
 for t in "${tools[@]}"; do
     awk '{ printf "%s %s\n", $1, $2 + $3 }' "$out/$t" >"$out/$t.cpu"
@@ -62,7 +63,7 @@ for t in "${tools[@]}"; do
     read -r cm cmin cmax <<<"$(stats "$out/$t.cpu" 2)"
     read -r rm _ _ <<<"$(stats "$out/$t" 4)"
     wall[$t]=$wm
-    printf '%-18s %6s %22s %22s %10s\n' "$t" "$(wc -l <"$out/$t")" \
+    printf '%-18s %6s %26s %26s %8s\n' "$t" "$(wc -l <"$out/$t")" \
         "$wm/$wmin/$wmax" "$cm/$cmin/$cmax" "$rm"
 done
 echo
