@@ -106,11 +106,11 @@ static const struct opt opts[] = {
     {"timeout", 't', true, false, C_ALL, O_TIMEOUT, "SECONDS",
      "one deadline for the whole check (default 10)"},
     {"use-ipv4", '4', false, false,
-     C_SMTP | C_TLS | C_DNSBL | C_DOMAIN | C_DELIV, O_IPV4, NULL,
-     "IPv4 only (dnsbl: check only the host's IPv4 addresses)"},
+     C_SMTP | C_TLS | C_DNSBL | C_DOMAIN | C_DELIV,
+     O_IPV4, NULL, "IPv4 only (dnsbl: check only the host's IPv4 addresses)"},
     {"use-ipv6", '6', false, false,
-     C_SMTP | C_TLS | C_DNSBL | C_DOMAIN | C_DELIV, O_IPV6, NULL,
-     "IPv6 only (dnsbl: check only the host's IPv6 addresses)"},
+     C_SMTP | C_TLS | C_DNSBL | C_DOMAIN | C_DELIV,
+     O_IPV6, NULL, "IPv6 only (dnsbl: check only the host's IPv6 addresses)"},
     {"resolver", 0, true, false, C_ALL, O_RESOLVER, "IP[:PORT]",
      "DNS resolver to use (default: the system resolver)"},
     {"output", 0, true, false, C_ALL, O_OUTPUT, "FORMAT",
@@ -623,13 +623,12 @@ mh_config_validate(struct mh_config *cfg, char *errbuf, size_t errlen)
     if (c == MH_CMD_DELIVERY) {
         struct mh_delivery_url u;
         if (cfg->submit_url == NULL || cfg->imap_url == NULL) {
-            snprintf(errbuf, errlen,
-                     "delivery needs --submit URL and --imap "
-                     "URL");
+            snprintf(errbuf, errlen, "delivery needs --submit URL and --imap "
+                                     "URL");
             return -1;
         }
-        if (mh_delivery_parse_url(cfg->submit_url, false, &u, errbuf, errlen) !=
-                0 ||
+        if (mh_delivery_parse_url(cfg->submit_url, false, &u, errbuf,
+                                  errlen) != 0 ||
             mh_delivery_parse_url(cfg->imap_url, true, &u, errbuf, errlen) !=
                 0) {
             return -1;
@@ -642,9 +641,8 @@ mh_config_validate(struct mh_config *cfg, char *errbuf, size_t errlen)
             return -1;
         }
         if (cfg->mail_from == NULL || cfg->rcpt_to.n != 1) {
-            snprintf(errbuf, errlen,
-                     "delivery needs --mail-from ADDR and "
-                     "exactly one --rcpt-to ADDR");
+            snprintf(errbuf, errlen, "delivery needs --mail-from ADDR and "
+                                     "exactly one --rcpt-to ADDR");
             return -1;
         }
     }
@@ -777,8 +775,10 @@ mh_cli_parse(int argc, char **argv, struct mh_config *cfg, char *errbuf,
                 snprintf(errbuf, errlen, "unknown option '-%c' for %s", optopt,
                          command_names[cmd]);
             } else {
-                snprintf(errbuf, errlen, "unknown option '%s' for %s", bad,
-                         command_names[cmd]);
+                /* Name only: "--auth-password=SECRET" must not put the
+                 * secret into the output (issue 9). */
+                snprintf(errbuf, errlen, "unknown option '%.*s' for %s",
+                         (int)strcspn(bad, "="), bad, command_names[cmd]);
             }
             return -1;
         } else {

@@ -6,6 +6,7 @@
  * call it from several threads at once.
  */
 #include <openssl/crypto.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,7 @@ mh_cmd_delivery(const struct mh_config *cfg, const struct mh_deadline *dl)
     p.submit_url = cfg->submit_url;
     p.imap_url = cfg->imap_url;
     p.auth_user = cfg->auth_user;
+    p.auth_mech = cfg->auth_mech;
     p.imap_user = cfg->imap_user;
     p.mail_from = cfg->mail_from;
     p.rcpt_to = cfg->rcpt_to.n > 0 ? cfg->rcpt_to.v[0] : NULL;
@@ -81,8 +83,11 @@ mh_cmd_delivery(const struct mh_config *cfg, const struct mh_deadline *dl)
      * the ranges is reported as timeout: the mail took too long. */
     for (size_t i = 0; i < r->nperf; i++) {
         if (strcmp(r->perf[i].label, "delay") == 0 && !r->perf[i].unknown) {
+            char what[700];
+            snprintf(what, sizeof what, "%s: slow delivery, delay in s",
+                     r->target);
             mh_apply_thresholds(cfg, r, "delay", r->perf[i].value,
-                                MH_CAT_TIMEOUT, "slow delivery");
+                                MH_CAT_TIMEOUT, what);
             break;
         }
     }

@@ -38,6 +38,8 @@
 #define MAX_SOCKS 8
 /* Time kept free before the deadline for one last search. */
 #define POLL_RESERVE_S 0.2
+/* First pause between searches; it doubles up to the poll interval. */
+#define POLL_FIRST_PAUSE_S 0.1
 
 /* ------------------------------------------------------------------ */
 /* URLs                                                                */
@@ -154,8 +156,13 @@ mh_delivery_parse_url(const char *url, bool imap, struct mh_delivery_url *out,
     char *host = NULL, *port = NULL, *path = NULL, *part = NULL;
     CURLUcode uc = curl_url_set(u, CURLUPART_URL, url, 0);
     if (uc != CURLUE_OK) {
+#if LIBCURL_VERSION_NUM >= 0x075000 /* curl_url_strerror: 7.80.0 */
         snprintf(errbuf, errlen, "%s: invalid URL '%s': %s", opt, url,
                  curl_url_strerror(uc));
+#else
+        snprintf(errbuf, errlen, "%s: invalid URL '%s' (libcurl URL error %d)",
+                 opt, url, (int)uc);
+#endif
         goto out;
     }
     if (curl_url_get(u, CURLUPART_USER, &part, 0) == CURLUE_OK ||
@@ -1100,8 +1107,15 @@ xfer_init(struct xfer *x, const struct mh_delivery_params *p, bool imap,
                                          : CURL_IPRESOLVE_WHATEVER;
     int bad = 0;
     bad |= curl_easy_setopt(h, CURLOPT_URL, x->url) != CURLE_OK;
+#if LIBCURL_VERSION_NUM >= 0x075500 /* CURLOPT_PROTOCOLS_STR: 7.85.0 */
     bad |= curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR,
                             imap ? "imap,imaps" : "smtp,smtps") != CURLE_OK;
+#else
+    bad |= curl_easy_setopt(h, CURLOPT_PROTOCOLS,
+                            imap ? (long)(CURLPROTO_IMAP | CURLPROTO_IMAPS)
+                                 : (long)(CURLPROTO_SMTP | CURLPROTO_SMTPS)) !=
+           CURLE_OK;
+#endif
     /* No signals (thread safety; CURLOPT_NOSIGNAL(3)); no proxy from the
      * environment (ALL_PROXY would apply to SMTP and IMAP too). */
     bad |= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
@@ -1321,6 +1335,12 @@ fail_transfer(struct run *run, struct xfer *x, enum mh_delivery_half half,
             mh_item_set_num(run->r, it, "reply_code", (double)code);
         }
     }
+    if (what == NULL) {
+        /* The IMAP session: login, or the SELECT after it. */
+        what = cat == MH_CAT_AUTH       ? "IMAP login failed"
+               : cat == MH_CAT_RESPONSE ? "cannot open the mailbox"
+                                        : "IMAP session failed";
+    }
     if (rc == CURLE_OPERATION_TIMEDOUT) {
         mh_result_raise(run->r, st, cat, "%s: %s: no answer within %g s (%s)",
                         where, what, mh_deadline_length(run->dl), msg);
@@ -1339,8 +1359,8 @@ imap_login(struct run *run, struct xfer *ix)
     run->time_imap = secs;
     run->have_imap = true;
     if (rc != CURLE_OK) {
-        fail_transfer(run, ix, MH_DELIVERY_HALF_IMAP, rc, "imap_login",
-                      "IMAP login failed", run->iu.where);
+        fail_transfer(run, ix, MH_DELIVERY_HALF_IMAP, rc, "imap_login", NULL,
+                      run->iu.where);
         return false;
     }
     if (ix->body != NULL) {
@@ -1378,8 +1398,14 @@ submit(struct run *run, const char *msg)
     char err[800];
     enum mh_state st = MH_STATE_UNKNOWN;
     enum mh_category cat = MH_CAT_NONE;
+    char login_opts[64] = "";
+    if (p->auth_mech != NULL) {
+        snprintf(login_opts, sizeof login_opts, "AUTH=%s", p->auth_mech);
+    }
     if (xfer_init(&sx, p, false, &run->su, p->ehlo_name, p->auth_user,
-                  p->auth_password) != 0) {
+                  p->auth_password) != 0 ||
+        (login_opts[0] != '\0' && curl_easy_setopt(sx.h, CURLOPT_LOGIN_OPTIONS,
+                                                   login_opts) != CURLE_OK)) {
         mh_result_raise(run->r, MH_STATE_UNKNOWN, MH_CAT_NONE,
                         "cannot set up libcurl for the submission");
         goto out;
@@ -1470,6 +1496,7 @@ poll_mailbox(struct run *run, struct xfer *ix)
     char cmd[128];
     snprintf(cmd, sizeof cmd, "UID SEARCH HEADER Subject %s", run->token);
     double secs;
+    double backoff = POLL_FIRST_PAUSE_S;
     for (;;) {
         /* NOOP first: servers update the mailbox view at command
          * boundaries (RFC 3501 5.2, 6.1.2), so the SEARCH sees new mail. */
@@ -1510,7 +1537,14 @@ poll_mailbox(struct run *run, struct xfer *ix)
         if (left <= POLL_RESERVE_S) {
             break;
         }
-        double wait = run->p->poll_interval_s;
+        /* Short pauses first (0.1, 0.2, 0.4 ... s), then the interval:
+         * the delay is measured finely when delivery is fast, and a slow
+         * mailbox is not searched more often than --poll-interval. */
+        double wait = backoff;
+        backoff *= 2;
+        if (wait > run->p->poll_interval_s) {
+            wait = run->p->poll_interval_s;
+        }
         if (wait > left - POLL_RESERVE_S) {
             wait = left - POLL_RESERVE_S;
         }
@@ -1602,10 +1636,9 @@ cleanup_mailbox(struct run *run, struct xfer *ix)
     }
     struct mh_item *it = mh_result_add_item(
         run->r, "phase", "cleanup", MH_STATE_OK, MH_CAT_NONE,
-        "deleted the probe mail (UID %lu)%s%zu leftover probe mail%s "
-        "(%.3f s)",
-        run->uid, leftovers > 0 ? " and " : ", ", leftovers,
-        leftovers == 1 ? "" : "s", run->time_cleanup);
+        "deleted the probe mail (UID %lu) and %zu leftover probe mail%s "
+        "of earlier runs (%.3f s)",
+        run->uid, leftovers, leftovers == 1 ? "" : "s", run->time_cleanup);
     mh_item_set_num(run->r, it, "deleted", (double)n);
     mh_item_set_num(run->r, it, "duration_seconds", run->time_cleanup);
 }

@@ -101,11 +101,15 @@ struct mh_delivery_params {
     const char *imap_url;      /* imap://HOST[:PORT][/MAILBOX] or imaps:// */
     const char *auth_user;     /* submission AUTH user; NULL: no AUTH */
     const char *auth_password; /* borrowed, never copied into the result */
+    const char *auth_mech;     /* "PLAIN", "LOGIN", "CRAM-MD5" (libcurl's
+                                  CURLOPT_LOGIN_OPTIONS "AUTH=..."); NULL:
+                                  libcurl picks the best offered */
     const char *imap_user;     /* required */
     const char *imap_password; /* borrowed, never copied into the result */
     const char *mail_from;     /* envelope sender and From: */
     const char *rcpt_to;       /* envelope recipient and To: */
-    const char *ehlo_name;     /* EHLO name; NULL: "localhost" (libcurl) */
+    const char *ehlo_name;     /* EHLO name; NULL: libcurl's default (the
+                                  machine's host name) */
     const char *ca_file;       /* CURLOPT_CAINFO; NULL: system store */
     const char *ca_path;       /* CURLOPT_CAPATH */
     bool insecure_plaintext;   /* smtp:// and imap:// fall back to
