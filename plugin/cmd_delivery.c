@@ -12,6 +12,7 @@
 
 #include "../probes/delivery.h"
 #include "cmd_smtp.h"
+#include "../probes/curl_loader.h"
 #include "commands.h"
 
 static void
@@ -26,6 +27,19 @@ forget(char *secret)
 struct mh_result *
 mh_cmd_delivery(const struct mh_config *cfg, const struct mh_deadline *dl)
 {
+    char loaderr[256];
+    if (!mh_curl_available(loaderr, sizeof loaderr)) {
+        /* libcurl is loaded on first use (curl_loader.c): without it this
+         * host cannot run the check at all. */
+        struct mh_result *r = mh_result_new("delivery", cfg->rcpt_to.n > 0
+                                                            ? cfg->rcpt_to.v[0]
+                                                            : "");
+        if (r != NULL) {
+            mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE,
+                            "delivery needs libcurl: %s", loaderr);
+        }
+        return r;
+    }
     struct mh_delivery_params p;
     memset(&p, 0, sizeof p);
     char ehlo[256];

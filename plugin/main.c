@@ -111,7 +111,11 @@ main(int argc, char **argv)
         return 3;
     }
     OPENSSL_init_ssl(0, NULL);
-    curl_global_init(CURL_GLOBAL_DEFAULT); /* once, before runner threads */
+    /* libcurl is loaded (curl_loader.c) and initialised only by the
+     * commands that use it, once, before the runner starts threads. */
+    if (cfg.command == MH_CMD_DELIVERY || cfg.command == MH_CMD_RUN) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+    }
 
     if (cfg.command == MH_CMD_RUN) {
         int code = mh_cmd_run(&cfg);
