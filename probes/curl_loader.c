@@ -48,7 +48,7 @@ static struct {
     CURLU *(*url)(void);
     void (*url_cleanup)(CURLU *);
     CURLUcode (*url_set)(CURLU *, CURLUPart, const char *, unsigned int);
-    CURLUcode (*url_get)(const CURLU *, CURLUPart, char **, unsigned int);
+    CURLUcode (*url_get)(CURLU *, CURLUPart, char **, unsigned int);
     const char *(*url_strerror)(CURLUcode);
 } api;
 
@@ -259,7 +259,7 @@ curl_url_set(CURLU *u, CURLUPart what, const char *part, unsigned int flags)
 }
 
 CURLUcode
-curl_url_get(const CURLU *u, CURLUPart what, char **part, unsigned int flags)
+curl_url_get(CURLU *u, CURLUPart what, char **part, unsigned int flags)
 {
     return loaded() && u != NULL ? api.url_get(u, what, part, flags)
                                  : CURLUE_BAD_HANDLE;
