@@ -1,15 +1,1065 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_run: the runner (not implemented yet).
+ * cmd_run: the runner, `check_mailhealth run --config FILE [--textfile PATH]
+ * [--once | --interval SECONDS]` (configuration format in runner.h,
+ * notification rules in notify.h).
+ *
+ * Threads:
+ *   - the main thread schedules rounds, waits for signals (signalfd: SIGHUP,
+ *     SIGTERM and SIGINT are blocked in every thread and read here, so no
+ *     work is done in a signal handler), writes the textfile and computes
+ *     the notifications;
+ *   - a pool of min(concurrency, checks) worker threads per round takes the
+ *     checks from a queue (ordered by start offset); each check runs with
+ *     its own deadline (its timeout), so a hanging server holds one worker
+ *     for at most that long and never stops the round;
+ *   - the notifier thread (notify_send.c) POSTs notifications with
+ *     retries, so the checks never wait for the network of a webhook.
+ *
+ * Jitter: check i starts at round start + offset_i, offset_i in
+ * [0, min(interval / 10, 1 s)), derived from a hash of its target and a
+ * per-process random seed: a thousand checks do not start in the same
+ * millisecond, and each check keeps its phase from round to round (its
+ * own interval stays constant).
+ *
+ * Rounds: fixed rate (a round starts every interval; one that took longer
+ * than the interval is followed at once by the next, logged). After each
+ * round the textfile is rewritten atomically (render.h) with every check's
+ * families, mailhealth_last_run_timestamp_seconds, mailhealth_build_info
+ * and mailhealth_runner_round_duration_seconds.
+ *
+ * Watchdog: a check still running `grace` seconds (max(5 s, timeout / 2))
+ * after its deadline is abandoned: its result becomes UNKNOWN ("did not
+ * end within its deadline"), a replacement worker takes its place, and the
+ * stuck thread is left to finish on its own (it owns a reference to the
+ * round and the configuration, so nothing is freed under it). This only
+ * guards against a probe bug: probes honour their deadlines. While the
+ * abandoned run is still stuck, later rounds report the check UNKNOWN at
+ * once instead of starting it again, so at most one thread per check is
+ * ever stuck. At exit, stuck threads are not waited for (_exit).
+ *
+ * Signals: SIGHUP reloads the configuration between rounds (an invalid new
+ * configuration is logged and the old one kept; the notification memory is
+ * kept for checks whose target and check are unchanged). SIGTERM/SIGINT
+ * stop: no new check starts, running checks end within their deadlines,
+ * the textfile is not touched (the last complete one stays; temporary
+ * files only exist inside mh_write_textfile(), which the main thread never
+ * leaves half way), queued notifications get up to 5 s, exit 0 (3 with
+ * --once, whose round did not finish). A second SIGTERM/SIGINT exits at
+ * once.
+ *
+ * Exit codes: --once: 0 after writing the textfile, 3 on an invalid
+ * configuration or when the textfile cannot be written. Looping: 3 on an
+ * invalid configuration at start, else 0 when stopped by a signal.
+ * With --once, --output json or prometheus also prints the round's results
+ * to stdout (json: {"results": [...]}); the default prints nothing, so a
+ * cron job mails only problems of the runner itself (stderr).
  */
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
 
+#include <curl/curl.h>
+
+#include "../probes/deadline.h"
 #include "commands.h"
+#include "notify.h"
+#include "render.h"
+#include "runner.h"
+
+/* Longest start offset of a check within a round. */
+#define JITTER_MAX_S 1.0
+/* Queued notifications get this long at shutdown. */
+#define NOTIFY_DRAIN_S 5.0
+
+/* A configuration shared by the runner and the rounds using it. */
+struct shared_cfg {
+    atomic_int refs;
+    struct mh_run_config *c;
+};
+
+static struct shared_cfg *
+shared_new(struct mh_run_config *c)
+{
+    struct shared_cfg *s = malloc(sizeof *s);
+    if (s == NULL) {
+        return NULL;
+    }
+    atomic_init(&s->refs, 1);
+    s->c = c;
+    return s;
+}
+
+static void
+shared_unref(struct shared_cfg *s)
+{
+    if (s != NULL && atomic_fetch_sub(&s->refs, 1) == 1) {
+        mh_run_config_free(s->c);
+        free(s);
+    }
+}
+
+/* ---- one round ---------------------------------------------------------- */
+
+struct job {
+    struct mh_run_check *chk; /* in the round's config (running counter) */
+    double offset_s;          /* start offset within the round */
+    double started;           /* monotonic start, 0 while waiting */
+    struct mh_result *result;
+    bool done;
+    bool abandoned;
+};
+
+struct worker {
+    pthread_t th;
+    bool exited;
+    long cur; /* job being run, -1 none */
+};
+
+struct round {
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* jitter waits; broadcast on stop */
+    struct job *jobs;
+    size_t n;
+    size_t *order; /* job indices by offset */
+    size_t next;   /* next entry of order to take */
+    size_t done;
+    bool stop;
+    double start; /* monotonic */
+    int efd;      /* eventfd: written when done reaches n */
+    int refs;     /* main + live workers, under mu */
+    struct shared_cfg *cfg;
+    struct worker *w;
+    size_t nw, wcap;
+};
+
+struct worker_arg {
+    struct round *r;
+    size_t id;
+};
+
+static void
+round_free(struct round *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        mh_result_free(r->jobs[i].result);
+    }
+    free(r->jobs);
+    free(r->order);
+    free(r->w);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    shared_unref(r->cfg);
+    free(r);
+}
+
+/* Drops one reference; called with r->mu held, releases it. */
+static void
+round_unref_locked(struct round *r)
+{
+    bool last = --r->refs == 0;
+    pthread_mutex_unlock(&r->mu);
+    if (last) {
+        round_free(r);
+    }
+}
+
+static void
+signal_done_locked(struct round *r)
+{
+    if (r->done == r->n) {
+        uint64_t one = 1;
+        ssize_t w = write(r->efd, &one, sizeof one);
+        (void)w;
+    }
+}
+
+/* An UNKNOWN result for a check that produced none. */
+static struct mh_result *
+unknown_result(const struct mh_run_check *chk, const char *why)
+{
+    struct mh_result *r =
+        mh_result_new(mh_command_name(chk->cfg.command), chk->target);
+    if (r != NULL) {
+        mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE, "%s", why);
+        mh_result_finish(r);
+    }
+    return r;
+}
+
+/* Runs one check within its own deadline; the result's target becomes the
+ * configured label. */
+static struct mh_result *
+run_check(const struct mh_run_check *chk)
+{
+    struct mh_deadline dl;
+    mh_deadline_start(&dl, chk->cfg.timeout_s);
+    struct mh_result *r = mh_cmd_dispatch(&chk->cfg, &dl);
+    if (r == NULL) {
+        return unknown_result(chk, "out of memory");
+    }
+    mh_result_finish(r);
+    char *t = strdup(chk->target);
+    if (t != NULL) {
+        free(r->target);
+        r->target = t;
+    }
+    if (r->target == NULL) {
+        mh_result_free(r);
+        return unknown_result(chk, "out of memory");
+    }
+    return r;
+}
+
+static void
+cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, double mono_until)
+{
+    /* The condition variable uses CLOCK_MONOTONIC (run_round). */
+    struct timespec abs;
+    abs.tv_sec = (time_t)mono_until;
+    abs.tv_nsec = (long)((mono_until - (double)abs.tv_sec) * 1e9);
+    if (abs.tv_nsec >= 1000000000L) {
+        abs.tv_sec++;
+        abs.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(cv, mu, &abs);
+}
+
+static void *
+worker_main(void *arg)
+{
+    struct worker_arg *wa = arg;
+    struct round *r = wa->r;
+    size_t id = wa->id;
+    free(wa);
+    pthread_mutex_lock(&r->mu);
+    while (!r->stop && r->next < r->n) {
+        size_t j = r->order[r->next++];
+        struct job *jb = &r->jobs[j];
+        double wake = r->start + jb->offset_s;
+        while (!r->stop && mh_monotonic_s() < wake) {
+            cond_wait_until(&r->cv, &r->mu, wake);
+        }
+        if (r->stop) {
+            jb->done = true; /* skipped */
+            r->done++;
+            signal_done_locked(r);
+            break;
+        }
+        jb->started = mh_monotonic_s();
+        r->w[id].cur = (long)j;
+        pthread_mutex_unlock(&r->mu);
+
+        /* A check whose earlier run was abandoned and is still stuck is
+         * not started again (one stuck thread per check at most). */
+        struct mh_run_check *chk = jb->chk;
+        struct mh_result *res;
+        if (atomic_fetch_add(&chk->running, 1) > 0) {
+            res = unknown_result(chk, "the previous run of this check has "
+                                      "not ended yet (abandoned)");
+        } else {
+            res = run_check(chk);
+        }
+        atomic_fetch_sub(&chk->running, 1);
+
+        pthread_mutex_lock(&r->mu);
+        r->w[id].cur = -1;
+        if (jb->abandoned) {
+            /* The watchdog gave up on this check and started a
+             * replacement worker: leave. */
+            mh_result_free(res);
+            break;
+        }
+        jb->result = res;
+        jb->done = true;
+        r->done++;
+        signal_done_locked(r);
+    }
+    r->w[id].exited = true;
+    round_unref_locked(r);
+    return NULL;
+}
+
+/* Starts one more worker; called with r->mu held. Returns 0 or -1. */
+static int
+spawn_worker_locked(struct round *r)
+{
+    if (r->nw == r->wcap) {
+        size_t cap = r->wcap == 0 ? 16 : r->wcap * 2;
+        struct worker *w = realloc(r->w, cap * sizeof *w);
+        if (w == NULL) {
+            return -1;
+        }
+        r->w = w;
+        r->wcap = cap;
+    }
+    struct worker_arg *wa = malloc(sizeof *wa);
+    if (wa == NULL) {
+        return -1;
+    }
+    wa->r = r;
+    wa->id = r->nw;
+    struct worker *w = &r->w[r->nw];
+    memset(w, 0, sizeof *w);
+    w->cur = -1;
+    r->refs++;
+    int rc = pthread_create(&w->th, NULL, worker_main, wa);
+    if (rc != 0) {
+        r->refs--;
+        free(wa);
+        return -1;
+    }
+    r->nw++;
+    return 0;
+}
+
+/* ---- the runner ---------------------------------------------------------- */
+
+struct runner {
+    const struct mh_config *cli;
+    struct shared_cfg *cfg;
+    const char *textfile; /* effective: --textfile or the config's */
+    double interval_s;    /* effective: --interval or the config's */
+    double jitter_s;
+    unsigned long long seed;
+    int sfd; /* signalfd */
+    int efd; /* eventfd for "round done" */
+    bool stop;
+    bool reload_pending;
+    bool once;
+    struct mh_notify_tracker *tracker;
+    struct mh_notifier *notifier;
+    struct mh_strset warned; /* duplicate child targets already logged */
+    size_t detached;         /* workers left in abandoned checks */
+    unsigned long rounds;
+};
+
+static double
+unix_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* splitmix64: spreads the hash over the whole range. */
+static unsigned long long
+mix64(unsigned long long x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+struct order_item {
+    double off;
+    size_t idx;
+};
+
+static int
+cmp_order(const void *a, const void *b)
+{
+    const struct order_item *x = a, *y = b;
+    if (x->off < y->off) {
+        return -1;
+    }
+    if (x->off > y->off) {
+        return 1;
+    }
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Reads pending signals: TERM/INT request a stop (a second one exits at
+ * once), HUP a reload. */
+static void
+read_signals(struct runner *rn, struct round *r)
+{
+    struct signalfd_siginfo si;
+    while (read(rn->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGHUP) {
+            mh_runlog(MH_LOG_INFO, "SIGHUP: reloading the configuration%s",
+                      r != NULL ? " after this round" : "");
+            rn->reload_pending = true;
+            continue;
+        }
+        const char *name = si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM";
+        if (rn->stop) {
+            mh_runlog(MH_LOG_WARNING, "%s again: exiting at once", name);
+            fflush(stderr);
+            _exit(rn->once ? 3 : 0);
+        }
+        rn->stop = true;
+        if (r != NULL) {
+            mh_runlog(MH_LOG_INFO,
+                      "%s: stopping; waiting for the running checks (at "
+                      "most their timeout)",
+                      name);
+            pthread_mutex_lock(&r->mu);
+            r->stop = true;
+            /* Checks not yet taken by a worker are skipped. */
+            r->done += r->n - r->next;
+            r->next = r->n;
+            pthread_cond_broadcast(&r->cv);
+            pthread_mutex_unlock(&r->mu);
+        } else {
+            mh_runlog(MH_LOG_INFO, "%s: stopping", name);
+        }
+    }
+}
+
+/* Abandons checks that overran their deadline by more than the grace. */
+static void
+watchdog(struct round *r)
+{
+    double now = mh_monotonic_s();
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->n; i++) {
+        struct job *jb = &r->jobs[i];
+        if (jb->started == 0 || jb->done) {
+            continue;
+        }
+        double t = jb->chk->cfg.timeout_s;
+        double grace = t / 2 > 5 ? t / 2 : 5;
+        if (now - jb->started <= t + grace) {
+            continue;
+        }
+        jb->abandoned = true;
+        jb->done = true;
+        jb->result = unknown_result(
+            jb->chk, "check did not end within its deadline (internal "
+                     "error, please report): abandoned");
+        r->done++;
+        mh_runlog(MH_LOG_ERR,
+                  "%s (%s): still running %.0f s after its %.0f s deadline; "
+                  "abandoned (a bug: please report)",
+                  jb->chk->target, mh_command_name(jb->chk->cfg.command),
+                  now - jb->started - t, t);
+        if (!r->stop && r->next < r->n && spawn_worker_locked(r) != 0) {
+            mh_runlog(MH_LOG_ERR, "cannot start a replacement worker");
+        }
+    }
+    signal_done_locked(r);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/*
+ * Runs every check of the current configuration once. Returns the results
+ * in configuration order (*out, n entries, some NULL when stopped) and
+ * the round's wall time; -1 when the round could not start at all.
+ */
+static int
+run_round(struct runner *rn, struct mh_result ***out, double *seconds)
+{
+    struct mh_run_config *c = rn->cfg->c;
+    struct round *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        return -1;
+    }
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    r->n = c->nchecks;
+    r->efd = rn->efd;
+    r->refs = 1;
+    r->cfg = rn->cfg;
+    atomic_fetch_add(&rn->cfg->refs, 1);
+    r->jobs = calloc(r->n, sizeof *r->jobs);
+    r->order = calloc(r->n, sizeof *r->order);
+    struct order_item *oi = calloc(r->n, sizeof *oi);
+    *out = calloc(r->n, sizeof **out);
+    if (r->jobs == NULL || r->order == NULL || oi == NULL || *out == NULL) {
+        free(oi);
+        free(*out);
+        *out = NULL;
+        pthread_mutex_lock(&r->mu);
+        round_unref_locked(r);
+        return -1;
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        r->jobs[i].chk = &c->checks[i];
+        unsigned long long h =
+            mix64(mh_run_hash(c->checks[i].target) ^ rn->seed);
+        r->jobs[i].offset_s =
+            rn->jitter_s * ((double)(h >> 11) / 9007199254740992.0);
+        oi[i].off = r->jobs[i].offset_s;
+        oi[i].idx = i;
+    }
+    qsort(oi, r->n, sizeof *oi, cmp_order);
+    for (size_t i = 0; i < r->n; i++) {
+        r->order[i] = oi[i].idx;
+    }
+    free(oi);
+
+    /* Drain a stale "done" of an earlier round. */
+    uint64_t junk;
+    while (read(rn->efd, &junk, sizeof junk) == (ssize_t)sizeof junk) {
+    }
+
+    size_t nworkers = c->concurrency < r->n ? c->concurrency : r->n;
+    r->start = mh_monotonic_s();
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < nworkers; i++) {
+        if (spawn_worker_locked(r) != 0) {
+            break;
+        }
+    }
+    if (r->nw == 0) {
+        /* Not even one thread: run the checks here, one after another. */
+        pthread_mutex_unlock(&r->mu);
+        mh_runlog(MH_LOG_ERR, "cannot start worker threads; running the "
+                              "checks one by one");
+        for (size_t i = 0; i < r->n && !rn->stop; i++) {
+            r->jobs[i].result = run_check(r->jobs[i].chk);
+            read_signals(rn, NULL);
+        }
+        pthread_mutex_lock(&r->mu);
+        r->done = r->n;
+    } else if (r->nw < nworkers) {
+        mh_runlog(MH_LOG_WARNING, "only %zu of %zu worker threads started",
+                  r->nw, nworkers);
+    }
+    pthread_mutex_unlock(&r->mu);
+
+    /* Wait for the round, reading signals; the watchdog runs every s. */
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        bool all = r->done == r->n;
+        pthread_mutex_unlock(&r->mu);
+        if (all) {
+            break;
+        }
+        struct pollfd pf[2] = {{.fd = rn->sfd, .events = POLLIN},
+                               {.fd = rn->efd, .events = POLLIN}};
+        int pr = poll(pf, 2, 1000);
+        if (pr > 0 && (pf[0].revents & POLLIN) != 0) {
+            read_signals(rn, r);
+        }
+        if (pr > 0 && (pf[1].revents & POLLIN) != 0) {
+            while (read(rn->efd, &junk, sizeof junk) == (ssize_t)sizeof junk) {
+            }
+        }
+        watchdog(r);
+    }
+    *seconds = mh_monotonic_s() - r->start;
+
+    /* Every job is done: the workers leave at once, except those stuck in
+     * an abandoned check, which are detached. */
+    pthread_mutex_lock(&r->mu);
+    size_t nw = r->nw;
+    for (size_t i = 0; i < nw; i++) {
+        struct worker *w = &r->w[i];
+        bool stuck = !w->exited && w->cur >= 0 && r->jobs[w->cur].abandoned;
+        pthread_t th = w->th;
+        pthread_mutex_unlock(&r->mu);
+        if (stuck) {
+            pthread_detach(th);
+            rn->detached++;
+        } else {
+            pthread_join(th, NULL);
+        }
+        pthread_mutex_lock(&r->mu);
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        (*out)[i] = r->jobs[i].result;
+        r->jobs[i].result = NULL;
+    }
+    round_unref_locked(r);
+    return 0;
+}
+
+/* Removes child results whose target is already used by another result
+ * (two domain checks sharing an MX host): their series would be
+ * duplicates, which node_exporter rejects. The first one stays. */
+static void
+dedupe_children(struct runner *rn, struct mh_result *r, struct mh_strset *seen)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < r->nchildren; i++) {
+        struct mh_result *ch = r->children[i];
+        int added = ch->target != NULL ? mh_strset_add(seen, ch->target) : 1;
+        if (added == 0) {
+            if (mh_strset_add(&rn->warned, ch->target) == 1) {
+                mh_runlog(MH_LOG_INFO,
+                          "%s: result for %s is also reported by another "
+                          "check; its metrics are written once",
+                          r->target, ch->target);
+            }
+            mh_result_free(ch);
+            continue;
+        }
+        dedupe_children(rn, ch, seen);
+        r->children[w++] = ch;
+    }
+    r->nchildren = w;
+}
+
+static void
+log_change(const struct mh_alert *a)
+{
+    if (a->firing) {
+        char prev[32] = "";
+        if (a->prev_state >= 0) {
+            snprintf(prev, sizeof prev, "%s -> ",
+                     mh_state_name((enum mh_state)a->prev_state));
+        }
+        mh_runlog(MH_LOG_WARNING, "%s (%s): %s%s%s%s%s %s", a->target, a->check,
+                  prev, mh_state_name(a->state),
+                  a->category[0] != '\0' ? " [" : "", a->category,
+                  a->category[0] != '\0' ? "]" : "", a->summary);
+    } else if (!a->replaced) {
+        const char *gone = "check removed from the configuration";
+        bool removed = strcmp(a->summary, gone) == 0;
+        mh_runlog(MH_LOG_INFO, "%s (%s): %s -> %s%s", a->target, a->check,
+                  mh_state_name(a->state),
+                  mh_state_name((enum mh_state)a->prev_state),
+                  removed ? ": check removed from the configuration" : "");
+    }
+}
+
+/* Alertmanager's API URL from the configured base URL. */
+static void
+am_api_url(const char *base, char *buf, size_t len)
+{
+    static const char api[] = "/api/v2/alerts";
+    size_t n = strlen(base);
+    while (n > 0 && base[n - 1] == '/') {
+        n--;
+    }
+    if (n >= sizeof api - 1 &&
+        strncmp(base + n - (sizeof api - 1), api, sizeof api - 1) == 0) {
+        snprintf(buf, len, "%.*s", (int)n, base);
+    } else {
+        snprintf(buf, len, "%.*s%s", (int)n, base, api);
+    }
+}
+
+static void
+notify_round(struct runner *rn, struct mh_result **res, size_t n, double now)
+{
+    const struct mh_run_config *c = rn->cfg->c;
+    struct mh_alert_batch b;
+    if (mh_notify_update(rn->tracker, (const struct mh_result *const *)res, n,
+                         now, &b) != 0) {
+        mh_runlog(MH_LOG_ERR, "notify: out of memory; state changes of this "
+                              "round may be lost");
+    }
+    for (size_t i = 0; i < b.nchanges; i++) {
+        log_change(&b.changes[i]);
+    }
+    if (rn->notifier != NULL && c->notify.alertmanager_url != NULL) {
+        double ttl = 4 * rn->interval_s > 120 ? 4 * rn->interval_s : 120;
+        char *body = mh_notify_alertmanager_body(&b, now, ttl);
+        if (body != NULL) {
+            char url[2048];
+            am_api_url(c->notify.alertmanager_url, url, sizeof url);
+            size_t nres = 0;
+            for (size_t i = 0; i < b.nchanges; i++) {
+                nres += !b.changes[i].firing;
+            }
+            /* Without resolutions the body is a re-send of the active
+             * alerts, which the next round's body repeats. */
+            mh_notifier_post(rn->notifier, "alertmanager", url, body, NULL,
+                             c->notify.timeout_s, b.nchanges, nres == 0);
+        }
+    }
+    if (rn->notifier != NULL && c->notify.webhook_url != NULL) {
+        char *body = mh_notify_webhook_body(&b);
+        if (body != NULL) {
+            mh_notifier_post(rn->notifier, "webhook", c->notify.webhook_url,
+                             body, c->token, c->notify.timeout_s, b.nchanges,
+                             false);
+        }
+    }
+    mh_alert_batch_free(&b);
+}
+
+/* Prints the round on stdout for --once --output json|prometheus; takes
+ * over the results. */
+static int
+print_once(struct runner *rn, struct mh_result **res, size_t n, double now,
+           double secs)
+{
+    int rc = 0;
+    if (rn->cli->output == MH_OUT_PROMETHEUS) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (res[i] != NULL) {
+                res[k++] = res[i];
+            }
+        }
+        rc = mh_render_prometheus(stdout, (const struct mh_result *const *)res,
+                                  k, now, secs);
+        for (size_t i = 0; i < k; i++) {
+            mh_result_free(res[i]);
+        }
+        return rc;
+    }
+    struct mh_result *p = mh_result_new("run", rn->cli->config_path);
+    size_t count[4] = {0};
+    enum mh_state worst = MH_STATE_OK;
+    const struct mh_result *wr = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (res[i] == NULL) {
+            continue;
+        }
+        count[res[i]->state]++;
+        if (mh_state_rank(res[i]->state) > mh_state_rank(worst)) {
+            worst = res[i]->state;
+            wr = res[i];
+        }
+    }
+    if (p == NULL) {
+        for (size_t i = 0; i < n; i++) {
+            mh_result_free(res[i]);
+        }
+        return -1;
+    }
+    if (wr != NULL) {
+        mh_result_raise(p, worst, wr->category, "%s: %s", wr->target,
+                        wr->summary != NULL ? wr->summary : "");
+    }
+    mh_result_set_summary(p,
+                          "%zu checks: %zu OK, %zu WARNING, %zu CRITICAL, "
+                          "%zu UNKNOWN",
+                          count[0] + count[1] + count[2] + count[3], count[0],
+                          count[1], count[2], count[3]);
+    p->duration_s = secs;
+    for (size_t i = 0; i < n; i++) {
+        if (res[i] != NULL) {
+            mh_result_add_child(p, res[i]);
+        }
+    }
+    mh_result_finish(p);
+    if (rn->cli->output == MH_OUT_JSON) {
+        rc = mh_render_json(stdout, p);
+    }
+    mh_result_free(p);
+    return rc;
+}
+
+/* Applies the effective settings of a (new) configuration. */
+static void
+apply_settings(struct runner *rn)
+{
+    const struct mh_run_config *c = rn->cfg->c;
+    rn->textfile = rn->cli->textfile != NULL ? rn->cli->textfile : c->textfile;
+    rn->interval_s =
+        rn->cli->interval_s > 0 ? rn->cli->interval_s : c->interval_s;
+    rn->jitter_s =
+        rn->interval_s / 10 < JITTER_MAX_S ? rn->interval_s / 10 : JITTER_MAX_S;
+    if (rn->textfile != NULL) {
+        size_t l = strlen(rn->textfile);
+        if (l < 5 || strcmp(rn->textfile + l - 5, ".prom") != 0) {
+            mh_runlog(MH_LOG_WARNING,
+                      "textfile %s does not end in .prom: node_exporter's "
+                      "textfile collector will not read it",
+                      rn->textfile);
+        }
+    }
+    /* Worst case: every check times out. */
+    double waves = ceil((double)c->nchecks / (double)c->concurrency);
+    double worst = waves * c->max_timeout_s + rn->jitter_s;
+    if (!rn->once && worst > rn->interval_s) {
+        mh_runlog(MH_LOG_WARNING,
+                  "%zu checks with concurrency %u and timeouts up to %g s: "
+                  "a round in which every check times out takes up to %.1f "
+                  "s, longer than the %g s interval (%s)",
+                  c->nchecks, c->concurrency, c->max_timeout_s, worst,
+                  rn->interval_s,
+                  waves > 1 ? "raise concurrency"
+                            : "lower the timeouts or raise the interval");
+    }
+    if (rn->notifier == NULL &&
+        (c->notify.alertmanager_url != NULL || c->notify.webhook_url != NULL)) {
+        char err[256];
+        rn->notifier = mh_notifier_start(err, sizeof err);
+        if (rn->notifier == NULL) {
+            mh_runlog(MH_LOG_ERR, "notifications disabled: %s", err);
+        }
+    }
+    char am[512] = "-", wh[512] = "-";
+    if (c->notify.alertmanager_url != NULL) {
+        mh_url_redact(c->notify.alertmanager_url, am, sizeof am);
+    }
+    if (c->notify.webhook_url != NULL) {
+        mh_url_redact(c->notify.webhook_url, wh, sizeof wh);
+    }
+    mh_runlog(MH_LOG_INFO,
+              "configuration %s: %zu check%s, %s%g s, concurrency %u, "
+              "jitter up to %.2f s, textfile %s; notify alertmanager %s, "
+              "webhook %s%s",
+              c->source, c->nchecks, c->nchecks == 1 ? "" : "s",
+              rn->once ? "once, interval " : "every ", rn->interval_s,
+              c->concurrency, rn->jitter_s,
+              rn->textfile != NULL ? rn->textfile : "(none)", am, wh,
+              c->token != NULL ? " (with token)" : "");
+}
+
+static void
+reload(struct runner *rn)
+{
+    rn->reload_pending = false;
+    struct mh_run_config *nc = NULL;
+    char err[1024];
+    if (mh_run_config_load(rn->cli->config_path, rn->cli, &nc, err,
+                           sizeof err) != 0) {
+        mh_runlog(MH_LOG_ERR,
+                  "reload failed, keeping the current configuration: %s", err);
+        return;
+    }
+    if (rn->cli->textfile == NULL && nc->textfile == NULL) {
+        mh_runlog(MH_LOG_ERR,
+                  "reload failed, keeping the current configuration: %s: "
+                  "missing required key \"textfile\"",
+                  rn->cli->config_path);
+        mh_run_config_free(nc);
+        return;
+    }
+    struct shared_cfg *s = shared_new(nc);
+    if (s == NULL) {
+        mh_runlog(MH_LOG_ERR, "reload failed: out of memory");
+        mh_run_config_free(nc);
+        return;
+    }
+    shared_unref(rn->cfg);
+    rn->cfg = s;
+    mh_runlog(MH_LOG_INFO, "configuration reloaded");
+    apply_settings(rn);
+}
+
+/* Waits until the monotonic time `until`, handling signals (a reload is
+ * done at once while idle). Returns when it is time or on stop. */
+static void
+idle_until(struct runner *rn, double until)
+{
+    while (!rn->stop) {
+        if (rn->reload_pending) {
+            reload(rn);
+        }
+        double left = until - mh_monotonic_s();
+        if (left <= 0) {
+            return;
+        }
+        struct pollfd pf = {.fd = rn->sfd, .events = POLLIN};
+        int ms = left > 1000 ? 1000000 : (int)ceil(left * 1000);
+        if (poll(&pf, 1, ms) > 0) {
+            read_signals(rn, NULL);
+        }
+    }
+}
 
 int
-mh_cmd_run(const struct mh_config *cfg)
+mh_cmd_run(const struct mh_config *cli)
 {
-    (void)cfg;
-    printf("MAILHEALTH UNKNOWN - run is not implemented yet\n");
-    return 3;
+    if (cli->once && cli->interval_s > 0) {
+        mh_runlog(MH_LOG_ERR, "--once and --interval exclude each other");
+        return 3;
+    }
+    mh_runlog_set_verbose(cli->verbose);
+
+    /* Block the signals the main loop reads before any thread exists, so
+     * every thread inherits the mask and signalfd sees them all. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) {
+        mh_runlog(MH_LOG_ERR, "cannot block signals");
+        return 3;
+    }
+    struct runner rn;
+    memset(&rn, 0, sizeof rn);
+    rn.cli = cli;
+    rn.once = cli->once;
+    rn.sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    rn.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (rn.sfd < 0 || rn.efd < 0) {
+        mh_runlog(MH_LOG_ERR, "signalfd/eventfd: %s", strerror(errno));
+        return 3;
+    }
+
+    struct mh_run_config *c = NULL;
+    char err[1024];
+    if (mh_run_config_load(cli->config_path, cli, &c, err, sizeof err) != 0) {
+        mh_runlog(MH_LOG_ERR, "invalid configuration: %s", err);
+        close(rn.sfd);
+        close(rn.efd);
+        return 3;
+    }
+    bool to_stdout = cli->once && cli->output != MH_OUT_NAGIOS;
+    if (cli->textfile == NULL && c->textfile == NULL && !to_stdout) {
+        mh_runlog(MH_LOG_ERR,
+                  "invalid configuration: %s: missing required key "
+                  "\"textfile\" (or --textfile PATH)",
+                  cli->config_path);
+        mh_run_config_free(c);
+        close(rn.sfd);
+        close(rn.efd);
+        return 3;
+    }
+    rn.cfg = shared_new(c);
+    rn.tracker = mh_notify_tracker_new();
+    if (rn.cfg == NULL || rn.tracker == NULL) {
+        mh_runlog(MH_LOG_ERR, "out of memory");
+        if (rn.cfg == NULL) {
+            mh_run_config_free(c);
+        }
+        shared_unref(rn.cfg);
+        mh_notify_tracker_free(rn.tracker);
+        close(rn.sfd);
+        close(rn.efd);
+        return 3;
+    }
+    if (getrandom(&rn.seed, sizeof rn.seed, GRND_NONBLOCK) !=
+        (ssize_t)sizeof rn.seed) {
+        rn.seed = (unsigned long long)time(NULL) ^
+                  ((unsigned long long)getpid() << 32);
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    apply_settings(&rn);
+
+    int code = 0;
+    double next = mh_monotonic_s();
+    for (;;) {
+        idle_until(&rn, next);
+        if (rn.stop) {
+            code = rn.once ? 3 : 0;
+            break;
+        }
+        double round_start = mh_monotonic_s();
+        struct mh_result **res = NULL;
+        double secs = 0;
+        size_t n = rn.cfg->c->nchecks;
+        rn.rounds++;
+        if (run_round(&rn, &res, &secs) != 0) {
+            mh_runlog(MH_LOG_ERR, "round %lu: out of memory", rn.rounds);
+            if (rn.once) {
+                code = 3;
+                break;
+            }
+        } else if (rn.stop) {
+            mh_runlog(MH_LOG_INFO,
+                      "round %lu interrupted; the textfile keeps the last "
+                      "complete round",
+                      rn.rounds);
+            for (size_t i = 0; i < n; i++) {
+                mh_result_free(res[i]);
+            }
+            free(res);
+            code = rn.once ? 3 : 0;
+            break;
+        } else {
+            double now = unix_now();
+            size_t count[4] = {0}, k = 0;
+            struct mh_strset seen = {0};
+            for (size_t i = 0; i < n; i++) {
+                if (res[i] != NULL && res[i]->target != NULL) {
+                    mh_strset_add(&seen, res[i]->target);
+                }
+            }
+            for (size_t i = 0; i < n; i++) {
+                if (res[i] == NULL) {
+                    continue;
+                }
+                dedupe_children(&rn, res[i], &seen);
+                count[res[i]->state]++;
+                mh_runlog(MH_LOG_DEBUG, "%s (%s): %s in %.3f s: %s",
+                          res[i]->target, res[i]->check,
+                          mh_state_name(res[i]->state), res[i]->duration_s,
+                          res[i]->summary != NULL ? res[i]->summary : "");
+            }
+            mh_strset_free(&seen);
+            /* The textfile gets the results that exist (NULL only on out
+             * of memory). */
+            struct mh_result **live = calloc(n > 0 ? n : 1, sizeof *live);
+            const char *wrote = "";
+            char werr[1024] = "";
+            if (live != NULL) {
+                for (size_t i = 0; i < n; i++) {
+                    if (res[i] != NULL) {
+                        live[k++] = res[i];
+                    }
+                }
+            }
+            if (rn.textfile != NULL) {
+                if (live == NULL ||
+                    mh_write_textfile(rn.textfile,
+                                      (const struct mh_result *const *)live, k,
+                                      now, secs, werr, sizeof werr) != 0) {
+                    mh_runlog(MH_LOG_ERR, "round %lu: textfile not written: %s",
+                              rn.rounds, live == NULL ? "out of memory" : werr);
+                    wrote = "; textfile NOT written";
+                    if (rn.once) {
+                        code = 3;
+                    }
+                }
+            }
+            free(live);
+            mh_runlog(MH_LOG_INFO,
+                      "round %lu: %zu check%s in %.2f s: %zu OK, %zu WARNING, "
+                      "%zu CRITICAL, %zu UNKNOWN%s",
+                      rn.rounds, n, n == 1 ? "" : "s", secs, count[0], count[1],
+                      count[2], count[3], wrote);
+            notify_round(&rn, res, n, now);
+            if (to_stdout) {
+                if (print_once(&rn, res, n, now, secs) != 0) {
+                    code = 3;
+                }
+            } else {
+                for (size_t i = 0; i < n; i++) {
+                    mh_result_free(res[i]);
+                }
+            }
+            free(res);
+        }
+        if (rn.once) {
+            break;
+        }
+        if (rn.reload_pending) {
+            reload(&rn);
+        }
+        next = round_start + rn.interval_s;
+        double now = mh_monotonic_s();
+        if (next < now) {
+            mh_runlog(MH_LOG_WARNING,
+                      "round %lu took %.1f s, longer than the %.0f s "
+                      "interval; starting the next one now",
+                      rn.rounds, now - round_start, rn.interval_s);
+            next = now;
+        }
+    }
+
+    mh_notifier_stop(rn.notifier, NOTIFY_DRAIN_S);
+    mh_runlog(MH_LOG_INFO, "stopped after %lu round%s", rn.rounds,
+              rn.rounds == 1 ? "" : "s");
+    if (rn.detached > 0) {
+        /* Threads stuck in abandoned checks may still use OpenSSL or the
+         * configuration: no cleanup under their feet. */
+        fflush(stdout);
+        fflush(stderr);
+        _exit(code);
+    }
+    mh_notify_tracker_free(rn.tracker);
+    mh_strset_free(&rn.warned);
+    shared_unref(rn.cfg);
+    curl_global_cleanup();
+    close(rn.sfd);
+    close(rn.efd);
+    return code;
 }

@@ -6,9 +6,12 @@
 #include "commands.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "render.h"
 
@@ -52,8 +55,24 @@ mh_read_secret(const char *path, const char *env, char *errbuf,
                size_t errlen)
 {
     if (path != NULL) {
-        FILE *f = fopen(path, "r");
+        /* O_NONBLOCK and a regular-file check: a FIFO or device given as
+         * the password file must not block the check past its deadline. */
+        int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0) {
+            snprintf(errbuf, errlen, "cannot read password file %s: %s", path,
+                     strerror(errno));
+            return NULL;
+        }
+        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            close(fd);
+            snprintf(errbuf, errlen, "password file %s is not a regular file",
+                     path);
+            return NULL;
+        }
+        FILE *f = fdopen(fd, "r");
         if (f == NULL) {
+            close(fd);
             snprintf(errbuf, errlen, "cannot read password file %s: %s", path,
                      strerror(errno));
             return NULL;

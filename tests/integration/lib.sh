@@ -71,7 +71,7 @@ run() {
     RC=$?
     t1=$(date +%s%N)
     ELAPSED=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
-    LINE1=$(printf '%s\n' "$OUT" | head -n 1)
+    LINE1=${OUT%%$'\n'*}
 }
 
 expect_rc() {
@@ -80,7 +80,9 @@ expect_rc() {
 
 # expect_line1 REGEX: the status line matches the extended regex.
 expect_line1() {
-    if printf '%s\n' "$LINE1" | grep -Eq -- "$1"; then
+    # Here-strings, not pipes: with pipefail a grep -q that exits early
+    # could make printf die of SIGPIPE and flip the result.
+    if grep -Eq -- "$1" <<<"$LINE1"; then
         ok "status line ~ /$1/"
     else
         not_ok "status line does not match /$1/"
@@ -89,7 +91,7 @@ expect_line1() {
 
 # expect_out FIXED-STRING: some output line contains the string.
 expect_out() {
-    if printf '%s\n' "$OUT" | grep -Fq -- "$1"; then
+    if grep -Fq -- "$1" <<<"$OUT"; then
         ok "output has '$1'"
     else
         not_ok "output lacks '$1'"
@@ -97,7 +99,7 @@ expect_out() {
 }
 
 expect_no_out() {
-    if printf '%s\n' "$OUT" | grep -Fq -- "$1"; then
+    if grep -Fq -- "$1" <<<"$OUT"; then
         not_ok "output has '$1' but must not"
     else
         ok "output lacks '$1'"

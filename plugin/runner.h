@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runner: the configuration, logging and small helpers of
+ * `check_mailhealth run` (cmd_run.c runs the rounds, notify.h sends the
+ * notifications).
+ *
+ * Configuration (JSON, read with cJSON; contrib/runner-example.json):
+ *
+ *   { "interval_seconds": 60, "timeout_seconds": 10, "concurrency": 16,
+ *     "textfile": "/var/lib/prometheus/node-exporter/mailhealth.prom",
+ *     "resolver": "127.0.0.1:53",
+ *     "notify": { "alertmanager_url": "http://127.0.0.1:9093",
+ *                 "webhook_url": "https://oncall.example.net/hook",
+ *                 "token_file": "/etc/mailhealth/token",
+ *                 "timeout_seconds": 5 },
+ *     "checks": [ { "name": "mx1", "check": "smtp", "host": "mx1.example.net",
+ *                   "port": 25, "starttls": true, "cert_days": "30,14" } ] }
+ *
+ * The rule: every key of a check is the long command-line option of its
+ * subcommand with '-' written '_' (auth_password_file for
+ * --auth-password-file). Options that take a value accept a string or a
+ * number (converted to its decimal text); flags take true (false is the
+ * same as leaving the key out, and cancels a top-level default);
+ * repeatable options (mh_option_is_list) take an array or one value. The
+ * keys "check" (the subcommand: smtp, tls, dnsbl, domain, delivery) and
+ * "name" (the `target` label) belong to the runner; "comment" (a string,
+ * ignored) may annotate a check or the whole file, as JSON has no
+ * comments. A check may not set
+ * help, version, output or textfile.
+ *
+ * Top level: interval_seconds (>= 1, default 60), timeout_seconds (the
+ * default -t of every check, default 10), concurrency (worker threads,
+ * 1..1024, default 16), textfile, notify, checks (required, at least one),
+ * and any check option, which becomes the default of every check whose
+ * subcommand has that option (a check's own key wins).
+ *
+ * Errors: unknown keys, wrong types, bad values, missing required keys
+ * (host, domain, zone), duplicate keys and duplicate targets are reported
+ * as one line naming the file, the check (checks[i] and its name) and the
+ * key. Every target label must be unique across the checks, because two
+ * results with the same target would give duplicate series (the families
+ * of the SMTP and TLS checks carry only the target label), which
+ * node_exporter rejects.
+ */
+#ifndef MH_RUNNER_H
+#define MH_RUNNER_H
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+
+/* Limits of the runner's own keys. */
+#define MH_RUN_DEFAULT_INTERVAL_S 60.0
+#define MH_RUN_DEFAULT_CONCURRENCY 16u
+#define MH_RUN_MAX_CONCURRENCY 1024u
+#define MH_RUN_MAX_INTERVAL_S 86400.0
+#define MH_RUN_DEFAULT_NOTIFY_TIMEOUT_S 5.0
+/* Longest name (target label) accepted, in bytes. */
+#define MH_RUN_MAX_NAME 200
+
+/* One configured check. */
+struct mh_run_check {
+    /* The subcommand's options; strings are borrowed from the config's
+     * JSON tree (or its number texts) and live as long as the config. */
+    struct mh_config cfg;
+    const char *name; /* the "name" key, or NULL */
+    char *target;     /* the target label (owned): name, host:port, the
+                         host (dnsbl) or the domain */
+    size_t index;     /* position in "checks", from 0 */
+    /* Runs of this check in progress (the runner's workers; > 1 only
+     * while an abandoned run is still stuck, see cmd_run.c). */
+    atomic_int running;
+};
+
+/* The "notify" object. URLs and paths are borrowed from the JSON tree. */
+struct mh_run_notify {
+    const char *alertmanager_url; /* base URL; /api/v2/alerts is added */
+    const char *webhook_url;
+    const char *token_file;
+    double timeout_s; /* per HTTP request, default 5 */
+};
+
+/* A loaded runner configuration. Free with mh_run_config_free(). */
+struct mh_run_config {
+    cJSON *json;  /* owns every borrowed string */
+    char **owned; /* number texts made for options (owned) */
+    size_t nowned;
+    char *source; /* file name used in messages (owned) */
+
+    double interval_s; /* interval_seconds (default 60) */
+    bool has_interval; /* interval_seconds was given */
+    unsigned concurrency;
+    const char *textfile; /* NULL when not given */
+    struct mh_run_notify notify;
+    char *token; /* first line of notify.token_file (owned, cleansed on
+                    free, never logged), or NULL */
+
+    struct mh_run_check *checks;
+    size_t nchecks;
+    double max_timeout_s; /* the longest timeout of any check */
+};
+
+/*
+ * Parses the configuration text (JSON). `source` names it in error
+ * messages (the file name). `base` gives the fallbacks of the command line
+ * (its -t and --resolver are used when the config has no timeout_seconds /
+ * resolver); it may be NULL. On success stores a new config in *out and
+ * returns 0; otherwise returns -1 with one line in errbuf naming the check
+ * and the key. The token file, when configured, is read here too (an
+ * unreadable or empty token file is an error).
+ */
+int mh_run_config_parse(const char *text, size_t len, const char *source,
+                        const struct mh_config *base,
+                        struct mh_run_config **out, char *errbuf,
+                        size_t errlen);
+
+/* Reads the file at path (at most 16 MiB) and parses it. Same returns. */
+int mh_run_config_load(const char *path, const struct mh_config *base,
+                       struct mh_run_config **out, char *errbuf, size_t errlen);
+
+/* Frees a config (NULL is fine); the token is cleansed first. */
+void mh_run_config_free(struct mh_run_config *c);
+
+/*
+ * The default target label of a check whose config has no name: "host:port"
+ * (IPv6 literals in brackets) for smtp and tls, the host for dnsbl, the
+ * domain for domain. Returns a new string or NULL (out of memory).
+ */
+char *mh_run_default_target(const struct mh_config *cfg, size_t index);
+
+/* ---- logging ---------------------------------------------------------- */
+
+enum mh_log_level {
+    MH_LOG_ERR = 3,
+    MH_LOG_WARNING = 4,
+    MH_LOG_INFO = 6,
+    MH_LOG_DEBUG = 7
+};
+
+/*
+ * Logs one line to stderr (journald collects it under systemd). Under
+ * systemd (JOURNAL_STREAM set) the line starts with the sd-daemon priority
+ * prefix "<N>"; otherwise with an ISO 8601 timestamp and the pid. Control
+ * characters in the message become '?', so an event is always one line.
+ * DEBUG lines are written only when mh_runlog_set_verbose() was given a
+ * level > 0. Thread-safe. Callers never pass secrets (tokens, passwords,
+ * URL credentials: see mh_url_redact()).
+ */
+void mh_runlog(enum mh_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Sets the verbosity (0: no DEBUG lines). */
+void mh_runlog_set_verbose(int verbose);
+
+/*
+ * Writes a loggable form of url into buf: scheme://host[:port]/path, with
+ * any user:password@ and the query string and fragment removed (they may
+ * hold credentials). Returns buf.
+ */
+char *mh_url_redact(const char *url, char *buf, size_t len);
+
+/* ---- a set of strings ------------------------------------------------- */
+
+/* Open-addressing hash set of strings (copies), for duplicate checks. */
+struct mh_strset {
+    char **slot;
+    size_t cap, n;
+};
+
+/*
+ * Adds s. Returns 1 when it was added, 0 when it was already there, -1 on
+ * allocation failure.
+ */
+int mh_strset_add(struct mh_strset *set, const char *s);
+
+/* True if s is in the set. */
+bool mh_strset_has(const struct mh_strset *set, const char *s);
+
+/* Frees the strings and the table; the set is empty afterwards. */
+void mh_strset_free(struct mh_strset *set);
+
+/* FNV-1a 64-bit hash of s (stable jitter offsets, fingerprints). */
+unsigned long long mh_run_hash(const char *s);
+
+#endif

@@ -1,0 +1,816 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of the runner's configuration loading (plugin/runner_config.c:
+ * the '-'/'_' rule, types, defaults, every error case), of its helpers
+ * (URL redaction) and of the notification rules (plugin/notify.c).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "notify.h"
+#include "runner.h"
+
+static struct mh_run_config *
+parse_ok(const char *json)
+{
+    struct mh_run_config *c = NULL;
+    char err[1024] = "";
+    int rc = mh_run_config_parse(json, strlen(json), "t.json", NULL, &c, err,
+                                 sizeof err);
+    if (rc != 0) {
+        fail_msg("unexpected error: %s\nconfig: %s", err, json);
+    }
+    assert_non_null(c);
+    return c;
+}
+
+/* The config must fail with a message containing every string given
+ * (NULL-terminated). */
+static void
+parse_err(const char *json, ...)
+{
+    struct mh_run_config *c = NULL;
+    char err[1024] = "";
+    int rc = mh_run_config_parse(json, strlen(json), "t.json", NULL, &c, err,
+                                 sizeof err);
+    if (rc == 0) {
+        mh_run_config_free(c);
+        fail_msg("accepted an invalid config: %s", json);
+    }
+    assert_null(c);
+    assert_true(strncmp(err, "t.json: ", 8) == 0);
+    va_list ap;
+    va_start(ap, json);
+    const char *want;
+    while ((want = va_arg(ap, const char *)) != NULL) {
+        if (strstr(err, want) == NULL) {
+            fail_msg("error '%s' lacks '%s' (config %s)", err, want, json);
+        }
+    }
+    va_end(ap);
+}
+
+#define CHECKS(...)                                                            \
+    "{\"textfile\":\"/tmp/x.prom\",\"checks\":[" __VA_ARGS__ "]}"
+
+static void
+test_minimal_defaults(void **state)
+{
+    (void)state;
+    struct mh_run_config *c =
+        parse_ok(CHECKS("{\"check\":\"smtp\",\"host\":\"mx1.example.net\"}"));
+    assert_int_equal(c->nchecks, 1);
+    assert_true(c->interval_s == 60);
+    assert_false(c->has_interval);
+    assert_int_equal(c->concurrency, 16);
+    assert_string_equal(c->textfile, "/tmp/x.prom");
+    assert_true(c->notify.timeout_s == 5);
+    const struct mh_run_check *k = &c->checks[0];
+    assert_int_equal(k->cfg.command, MH_CMD_SMTP);
+    assert_string_equal(k->cfg.host, "mx1.example.net");
+    assert_string_equal(k->cfg.port, "25");
+    assert_true(k->cfg.timeout_s == 10);
+    assert_null(k->name);
+    assert_string_equal(k->target, "mx1.example.net:25");
+    assert_true(c->max_timeout_s == 10);
+    mh_run_config_free(c);
+}
+
+/* The issue's example, nearly verbatim. */
+static void
+test_issue_example(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mh-unit-tok.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char tok[256];
+    snprintf(tok, sizeof tok, "%s/token", dir);
+    FILE *f = fopen(tok, "w");
+    assert_non_null(f);
+    fputs("  s3cret-Token \n", f);
+    fclose(f);
+    chmod(tok, 0600);
+    char json[2048];
+    snprintf(json, sizeof json,
+             "{ \"interval_seconds\": 60, \"timeout_seconds\": 10, "
+             "\"concurrency\": 16,\n"
+             "  \"textfile\": "
+             "\"/var/lib/prometheus/node-exporter/mailhealth.prom\", "
+             "\"resolver\": \"127.0.0.1:53\",\n"
+             "  \"notify\": { \"alertmanager_url\": \"http://127.0.0.1:9093\", "
+             "\"webhook_url\": \"https://oncall.example.net/hook\", "
+             "\"token_file\": \"%s\" },\n"
+             "  \"checks\": [\n"
+             "    { \"name\": \"mx1\", \"check\": \"smtp\", \"host\": "
+             "\"mx1.example.net\", \"port\": 25, \"starttls\": true, "
+             "\"cert_days\": \"30,14\" },\n"
+             "    { \"name\": \"mx1-rbl\", \"check\": \"dnsbl\", \"host\": "
+             "\"192.0.2.25\", \"zone\": [\"zen.spamhaus.org\", "
+             "\"bl.spamcop.net\"] },\n"
+             "    { \"check\": \"domain\", \"domain\": \"example.net\" } ] }",
+             tok);
+    struct mh_run_config *c = parse_ok(json);
+    assert_int_equal(c->nchecks, 3);
+    assert_true(c->has_interval);
+    assert_string_equal(c->notify.alertmanager_url, "http://127.0.0.1:9093");
+    assert_string_equal(c->notify.webhook_url,
+                        "https://oncall.example.net/hook");
+    assert_string_equal(c->token, "s3cret-Token");
+    const struct mh_run_check *k = c->checks;
+    assert_string_equal(k[0].target, "mx1");
+    assert_string_equal(k[0].cfg.port, "25");
+    assert_true(k[0].cfg.starttls);
+    assert_true(k[0].cfg.has_cert_days);
+    assert_true(k[0].cfg.cert_warn_days == 30 && k[0].cfg.cert_crit_days == 14);
+    assert_string_equal(k[0].cfg.resolver, "127.0.0.1:53");
+    assert_int_equal(k[1].cfg.command, MH_CMD_DNSBL);
+    assert_int_equal(k[1].cfg.zones.n, 2);
+    assert_string_equal(k[1].cfg.zones.v[1], "bl.spamcop.net");
+    assert_string_equal(k[1].cfg.resolver, "127.0.0.1:53");
+    assert_string_equal(k[2].target, "example.net");
+    assert_string_equal(k[2].cfg.domain, "example.net");
+    mh_run_config_free(c);
+    unlink(tok);
+    rmdir(dir);
+}
+
+/* Every key is the long option with '-' written '_'. */
+static void
+test_underscore_rule(void **state)
+{
+    (void)state;
+    struct mh_run_config *c = parse_ok(CHECKS(
+        "{\"check\":\"smtp\",\"host\":\"h\",\"auth_user\":\"u\","
+        "\"auth_password_file\":\"/p\",\"mail_from\":\"a@b\","
+        "\"rcpt_to\":[\"x@y\",\"z@y\"],\"max_line_length\":1000,"
+        "\"use_ipv4\":true,\"starttls_optional\":true,\"no_sni\":true,"
+        "\"expect_greeting\":220,\"tls_min\":\"1.3\",\"verify_name\":\"v\","
+        "\"ca_file\":\"/ca\",\"allow_plaintext_auth\":false}"));
+    const struct mh_config *k = &c->checks[0].cfg;
+    assert_string_equal(k->auth_user, "u");
+    assert_string_equal(k->auth_password_file, "/p");
+    assert_string_equal(k->mail_from, "a@b");
+    assert_int_equal(k->rcpt_to.n, 2);
+    assert_true(k->max_line_length == 1000);
+    assert_int_equal(k->family, AF_INET);
+    assert_true(k->starttls_optional);
+    assert_true(k->no_sni);
+    assert_string_equal(k->expect_greeting, "220");
+    assert_string_equal(k->tls_min, "1.3");
+    assert_false(k->allow_plaintext_auth);
+    mh_run_config_free(c);
+
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"h\",\"auth-user\":\"u\"}"),
+              "checks[0] (smtp)", "\"auth-user\"", "write \"auth_user\"", NULL);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"h\",\"Host\":\"u\"}"),
+              "unknown key \"Host\"", NULL);
+}
+
+static void
+test_numbers_and_flags(void **state)
+{
+    (void)state;
+    struct mh_run_config *c = parse_ok(
+        CHECKS("{\"check\":\"tls\",\"host\":\"h\",\"tls\":true,\"timeout\":2.5,"
+               "\"cert_days\":21}"));
+    const struct mh_run_check *k = &c->checks[0];
+    assert_true(k->cfg.timeout_s == 2.5);
+    assert_true(k->cfg.tls);
+    assert_string_equal(k->cfg.port, "465");
+    assert_string_equal(k->target, "h:465");
+    assert_true(k->cfg.cert_warn_days == 21);
+    assert_true(c->max_timeout_s == 2.5);
+    mh_run_config_free(c);
+
+    /* false = omitted, and it cancels a top-level default. */
+    c = parse_ok("{\"textfile\":\"/x.prom\",\"starttls\":true,\"checks\":["
+                 "{\"check\":\"smtp\",\"host\":\"a\"},"
+                 "{\"check\":\"smtp\",\"host\":\"b\",\"starttls\":false,"
+                 "\"tls\":true}]}");
+    assert_true(c->checks[0].cfg.starttls);
+    assert_false(c->checks[1].cfg.starttls);
+    assert_true(c->checks[1].cfg.tls);
+    mh_run_config_free(c);
+
+    /* A repeatable option takes one value too. */
+    c = parse_ok(CHECKS("{\"check\":\"dnsbl\",\"host\":\"192.0.2.1\","
+                        "\"zone\":\"zen.spamhaus.org\"}"));
+    assert_int_equal(c->checks[0].cfg.zones.n, 1);
+    mh_run_config_free(c);
+}
+
+static void
+test_defaults_and_overrides(void **state)
+{
+    (void)state;
+    struct mh_run_config *c = parse_ok(
+        "{\"textfile\":\"/x.prom\",\"timeout_seconds\":4,\"resolver\":"
+        "\"127.0.0.1:5353\",\"cert_days\":\"20,10\",\"ehlo\":\"probe.example\","
+        "\"zone\":[\"a.example\"],\"checks\":["
+        "{\"check\":\"smtp\",\"host\":\"a\"},"
+        "{\"check\":\"smtp\",\"host\":\"b\",\"timeout\":9,\"resolver\":"
+        "\"10.0.0.1\"},"
+        "{\"check\":\"dnsbl\",\"host\":\"192.0.2.1\"},"
+        "{\"check\":\"dnsbl\",\"host\":\"192.0.2.2\",\"zone\":[\"b.example\","
+        "\"c.example\"]}]}");
+    const struct mh_run_check *k = c->checks;
+    assert_true(k[0].cfg.timeout_s == 4);
+    assert_string_equal(k[0].cfg.resolver, "127.0.0.1:5353");
+    assert_true(k[0].cfg.cert_warn_days == 20);
+    assert_string_equal(k[0].cfg.ehlo, "probe.example");
+    assert_true(k[1].cfg.timeout_s == 9);
+    assert_string_equal(k[1].cfg.resolver, "10.0.0.1");
+    /* cert_days and ehlo are no dnsbl options: not applied, no error. */
+    assert_false(k[2].cfg.has_cert_days);
+    assert_int_equal(k[2].cfg.zones.n, 1);
+    assert_true(k[2].cfg.timeout_s == 4);
+    /* A check's list replaces the default list. */
+    assert_int_equal(k[3].cfg.zones.n, 2);
+    assert_string_equal(k[3].cfg.zones.v[0], "b.example");
+    assert_true(c->max_timeout_s == 9);
+    mh_run_config_free(c);
+
+    /* The command line's -t and --resolver are fallbacks. */
+    struct mh_config base;
+    mh_config_init(&base, MH_CMD_RUN);
+    base.timeout_s = 7;
+    base.resolver = "192.0.2.53";
+    const char *j = CHECKS("{\"check\":\"smtp\",\"host\":\"a\"},"
+                           "{\"check\":\"smtp\",\"host\":\"b\",\"timeout\":3}");
+    char err[512];
+    assert_int_equal(
+        mh_run_config_parse(j, strlen(j), "t.json", &base, &c, err, sizeof err),
+        0);
+    assert_true(c->checks[0].cfg.timeout_s == 7);
+    assert_string_equal(c->checks[0].cfg.resolver, "192.0.2.53");
+    assert_true(c->checks[1].cfg.timeout_s == 3);
+    mh_run_config_free(c);
+    j = "{\"textfile\":\"/x.prom\",\"timeout_seconds\":2,\"checks\":["
+        "{\"check\":\"smtp\",\"host\":\"a\"}]}";
+    assert_int_equal(
+        mh_run_config_parse(j, strlen(j), "t.json", &base, &c, err, sizeof err),
+        0);
+    assert_true(c->checks[0].cfg.timeout_s == 2);
+    mh_run_config_free(c);
+}
+
+static void
+test_targets(void **state)
+{
+    (void)state;
+    struct mh_run_config *c = parse_ok(
+        CHECKS("{\"check\":\"smtp\",\"host\":\"2001:db8::1\"},"
+               "{\"check\":\"smtp\",\"host\":\"mx\",\"port\":587},"
+               "{\"check\":\"tls\",\"host\":\"mx\",\"name\":\"mx-cert\"},"
+               "{\"check\":\"dnsbl\",\"host\":\"192.0.2.1\",\"zone\":\"z\"},"
+               "{\"check\":\"domain\",\"domain\":\"example.org\"}"));
+    assert_string_equal(c->checks[0].target, "[2001:db8::1]:25");
+    assert_string_equal(c->checks[1].target, "mx:587");
+    assert_string_equal(c->checks[2].target, "mx-cert");
+    assert_string_equal(c->checks[2].name, "mx-cert");
+    assert_string_equal(c->checks[3].target, "192.0.2.1");
+    assert_string_equal(c->checks[4].target, "example.org");
+    assert_int_equal(c->checks[4].index, 4);
+    mh_run_config_free(c);
+}
+
+static void
+test_errors_json_and_top(void **state)
+{
+    (void)state;
+    parse_err("{\"checks\": [ {\"check\": \"smtp\",, } ]}", "not valid JSON",
+              "line 1", NULL);
+    parse_err("{\n\"checks\": [\n  {\"check\" \"smtp\"}]}", "not valid JSON",
+              "line 3", NULL);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\"}") " x",
+              "text after the end", NULL);
+    parse_err("[1,2]", "must be a JSON object", NULL);
+    parse_err("", "not valid JSON", NULL);
+    parse_err("{\"textfile\":\"/x.prom\"}", "missing required key \"checks\"",
+              NULL);
+    parse_err("{\"checks\":[]}", "\"checks\"", "at least one", NULL);
+    parse_err("{\"checks\":{}}", "\"checks\"", "array", NULL);
+}
+
+static void
+test_errors_top_keys(void **state)
+{
+    (void)state;
+    const char *ck = "\"checks\":[{\"check\":\"smtp\",\"host\":\"a\"}]";
+    char j[1024];
+#define TOP(fmt) (snprintf(j, sizeof j, "{" fmt ",%s}", ck), j)
+    parse_err(TOP("\"intervall\":5"), "unknown top-level key \"intervall\"",
+              NULL);
+    parse_err(TOP("\"interval-seconds\":5"),
+              "unknown top-level key \"interval-seconds\"", "'_'", NULL);
+    parse_err(TOP("\"interval_seconds\":0"), "\"interval_seconds\"", NULL);
+    parse_err(TOP("\"interval_seconds\":\"60\""), "\"interval_seconds\"", NULL);
+    parse_err(TOP("\"concurrency\":0"), "\"concurrency\"", NULL);
+    parse_err(TOP("\"concurrency\":1.5"), "\"concurrency\"", "whole", NULL);
+    parse_err(TOP("\"concurrency\":5000"), "\"concurrency\"", NULL);
+    parse_err(TOP("\"textfile\":5"), "\"textfile\"", "wrong type", NULL);
+    parse_err(TOP("\"textfile\":\"\""), "\"textfile\"", NULL);
+    parse_err(TOP("\"timeout_seconds\":\"10\""), "\"timeout_seconds\"",
+              "wrong type", NULL);
+    parse_err(TOP("\"timeout_seconds\":0"), "\"timeout_seconds\"",
+              "invalid timeout", NULL);
+    parse_err(TOP("\"timeout_seconds\":5,\"timeout\":5"), "\"timeout\"",
+              "give one", NULL);
+    parse_err(TOP("\"port\":\"x\""), "top-level key \"port\"", "invalid port",
+              NULL);
+    parse_err(TOP("\"starttls\":\"yes\""), "top-level key \"starttls\"",
+              "true or false", NULL);
+    parse_err(TOP("\"output\":\"json\""), "unknown top-level key \"output\"",
+              NULL);
+    parse_err(TOP("\"once\":true"), "unknown top-level key \"once\"", NULL);
+    parse_err(TOP("\"concurrency\":2,\"concurrency\":3"),
+              "top-level key \"concurrency\" is given twice", NULL);
+    parse_err(TOP("\"notify\":[]"), "\"notify\"", "object", NULL);
+    parse_err(TOP("\"notify\":{\"url\":\"http://x\"}"),
+              "notify: unknown key \"url\"", NULL);
+    parse_err(TOP("\"notify\":{\"webhook_url\":\"ftp://x\"}"),
+              "notify: key \"webhook_url\"", "http", NULL);
+    parse_err(TOP("\"notify\":{\"alertmanager_url\":5}"),
+              "notify: key \"alertmanager_url\"", "wrong type", NULL);
+    parse_err(TOP("\"notify\":{\"timeout_seconds\":0}"),
+              "notify: key \"timeout_seconds\"", NULL);
+    parse_err(TOP("\"notify\":{\"token_file\":\"/nonexistent/token\"}"),
+              "notify: key \"token_file\"", "/nonexistent/token", NULL);
+    /* A starttls/tls conflict between a default and a check. */
+    parse_err("{\"tls\":true,\"checks\":[{\"check\":\"smtp\",\"host\":\"a\","
+              "\"starttls\":true}]}",
+              "checks[0] (smtp)", "'starttls' and 'tls' exclude each other",
+              NULL);
+#undef TOP
+}
+
+static void
+test_errors_token_file(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mh-unit-tok.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char tok[256], j[1024];
+    snprintf(tok, sizeof tok, "%s/token", dir);
+    FILE *f = fopen(tok, "w");
+    assert_non_null(f);
+    fclose(f);
+    chmod(tok, 0600);
+    snprintf(j, sizeof j,
+             "{\"notify\":{\"token_file\":\"%s\"},\"checks\":[{\"check\":"
+             "\"smtp\",\"host\":\"a\"}]}",
+             tok);
+    parse_err(j, "token_file", "is empty", NULL);
+    f = fopen(tok, "w");
+    assert_non_null(f);
+    fputs("two words\n", f);
+    fclose(f);
+    parse_err(j, "token_file", "printable, no spaces", NULL);
+    unlink(tok);
+    rmdir(dir);
+}
+
+static void
+test_errors_checks(void **state)
+{
+    (void)state;
+    parse_err(CHECKS("5"), "checks[0]", "must be an object", NULL);
+    parse_err(CHECKS("{\"host\":\"a\"}"), "checks[0]",
+              "missing required key \"check\"", NULL);
+    parse_err(CHECKS("{\"name\":\"x\",\"host\":\"a\"}"), "checks[0] \"x\"",
+              "missing required key \"check\"", NULL);
+    parse_err(CHECKS("{\"check\":\"run\",\"host\":\"a\"}"), "key \"check\"",
+              "smtp, tls, dnsbl, domain, delivery", NULL);
+    parse_err(CHECKS("{\"check\":\"imap\",\"host\":\"a\"}"), "key \"check\"",
+              NULL);
+    parse_err(CHECKS("{\"check\":5,\"host\":\"a\"}"), "key \"check\"", NULL);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\"},"
+                     "{\"check\":\"smtp\",\"name\":\"m\",\"host\":\"a\","
+                     "\"prot\":25}"),
+              "checks[1] \"m\"", "unknown key \"prot\"", NULL);
+    /* An option of another subcommand. */
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"zone\":[\"z\"]}"),
+              "checks[0] (smtp)", "unknown key \"zone\"",
+              "not an option of check_mailhealth smtp", NULL);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"timeout_seconds\":"
+                     "5}"),
+              "unknown key \"timeout_seconds\"", "\"timeout\"", NULL);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"output\":\"json\"}"),
+              "key \"output\" is not allowed in a check", NULL);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"textfile\":\"/x\"}"),
+              "key \"textfile\" is not allowed in a check", NULL);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"help\":true}"),
+              "key \"help\" is not allowed", NULL);
+    /* Wrong types. */
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"starttls\":1}"),
+              "key \"starttls\"", "true or false", NULL);
+    parse_err(
+        CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"starttls\":\"true\"}"),
+        "key \"starttls\"", "true or false", NULL);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":true}"), "key \"host\"",
+              "only for flags", NULL);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":null}"), "key \"host\"",
+              "null", NULL);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":{\"a\":1}}"), "key \"host\"",
+              "object", NULL);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":[\"a\"]}"), "key \"host\"",
+              "not an array", NULL);
+    parse_err(CHECKS("{\"check\":\"dnsbl\",\"host\":\"a\",\"zone\":[\"z\",5.5,"
+                     "true]}"),
+              "key \"zone\"", "element 2", NULL);
+    /* Bad values, in the config's vocabulary. */
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"port\":0}"),
+              "key \"port\"", "invalid port '0'", NULL);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"port\":70000}"),
+              "key \"port\"", NULL);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"port\":25.5}"),
+              "key \"port\"", NULL);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"cert_days\":"
+                     "\"14,30\"}"),
+              "key \"cert_days\"", "exceed", NULL);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"timeout\":-1}"),
+              "key \"timeout\"", NULL);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"warning\":\"x:y\"}"),
+              "key \"warning\"", NULL);
+    /* Required keys. */
+    parse_err(CHECKS("{\"check\":\"smtp\",\"port\":25}"), "checks[0] (smtp)",
+              "missing required key \"host\"", NULL);
+    parse_err(CHECKS("{\"check\":\"tls\",\"host\":\"\"}"),
+              "missing required key \"host\"", NULL);
+    parse_err(CHECKS("{\"check\":\"domain\"}"), "checks[0] (domain)",
+              "missing required key \"domain\"", NULL);
+    parse_err(CHECKS("{\"check\":\"dnsbl\",\"host\":\"192.0.2.1\"}"),
+              "missing required key \"zone\"", NULL);
+    /* Cross-option rules, with option names as the config writes them. */
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"starttls\":true,"
+                     "\"tls\":true}"),
+              "'starttls' and 'tls' exclude each other", NULL);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"auth_user\":\"u\"}"),
+              "'auth_user' needs 'auth_password_file'", NULL);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"hostname\":\"b\"}"),
+              "\"host\" and \"hostname\"", NULL);
+    /* Duplicates. */
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"host\":\"b\"}"),
+              "key \"host\" is given twice", NULL);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"name\":\"mx\",\"host\":\"a\"},"
+                     "{\"check\":\"dnsbl\",\"name\":\"mx\",\"host\":\"a\","
+                     "\"zone\":\"z\"}"),
+              "checks[1] \"mx\"", "already used by checks[0]", "unique", NULL);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\"},"
+                     "{\"check\":\"tls\",\"host\":\"a\"}"),
+              "checks[1] (tls)", "target \"a:25\"", "checks[0]", "\"name\"",
+              NULL);
+    /* Names. */
+    parse_err(CHECKS("{\"check\":\"smtp\",\"name\":5,\"host\":\"a\"}"),
+              "checks[0]", "key \"name\"", NULL);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"name\":\"\",\"host\":\"a\"}"),
+              "key \"name\"", NULL);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"name\":\"a\\nb\",\"host\":\"a\"}"),
+              "key \"name\"", "printable", NULL);
+}
+
+static void
+test_comments(void **state)
+{
+    (void)state;
+    struct mh_run_config *c =
+        parse_ok("{\"comment\":\"top\",\"textfile\":\"/x.prom\",\"checks\":[{"
+                 "\"check\":\"smtp\",\"host\":\"a\",\"comment\":\"why\"}]}");
+    assert_int_equal(c->nchecks, 1);
+    mh_run_config_free(c);
+    parse_err("{\"comment\":5,\"checks\":[{\"check\":\"smtp\",\"host\":"
+              "\"a\"}]}",
+              "key \"comment\"", "string", NULL);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"comment\":[]}"),
+              "checks[0] (smtp)", "key \"comment\"", NULL);
+}
+
+/* contrib/runner-example.json is a valid configuration (its token file is
+ * replaced by a temporary one). */
+static void
+test_contrib_example(void **state)
+{
+    (void)state;
+    char path[4096];
+    snprintf(path, sizeof path, "%s", __FILE__);
+    char *slash = strrchr(path, '/');
+    assert_non_null(slash);
+    snprintf(slash, sizeof path - (size_t)(slash - path),
+             "/../../contrib/runner-example.json");
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        skip(); /* sources not where the build says */
+    }
+    static char text[65536];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    char dir[] = "/tmp/mh-unit-ex.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char tok[256];
+    snprintf(tok, sizeof tok, "%s/token", dir);
+    FILE *t = fopen(tok, "w");
+    assert_non_null(t);
+    fputs("example-token\n", t);
+    fclose(t);
+    chmod(tok, 0600);
+    const char *from = "/etc/mailhealth/token";
+    char *at = strstr(text, from);
+    assert_non_null(at);
+    static char fixed[65536 + 256];
+    snprintf(fixed, sizeof fixed, "%.*s%s%s", (int)(at - text), text, tok,
+             at + strlen(from));
+    struct mh_run_config *c = parse_ok(fixed);
+    assert_true(c->nchecks >= 5);
+    assert_string_equal(c->token, "example-token");
+    mh_run_config_free(c);
+    unlink(tok);
+    rmdir(dir);
+}
+
+static void
+test_load_file(void **state)
+{
+    (void)state;
+    struct mh_run_config *c = NULL;
+    char err[512];
+    assert_int_equal(
+        mh_run_config_load("/nonexistent/run.json", NULL, &c, err, sizeof err),
+        -1);
+    assert_non_null(strstr(err, "cannot read /nonexistent/run.json"));
+    char path[] = "/tmp/mh-unit-run.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *j = CHECKS("{\"check\":\"smtp\",\"host\":\"a\"}");
+    assert_int_equal(write(fd, j, strlen(j)), (ssize_t)strlen(j));
+    close(fd);
+    assert_int_equal(mh_run_config_load(path, NULL, &c, err, sizeof err), 0);
+    assert_string_equal(c->source, path);
+    mh_run_config_free(c);
+    unlink(path);
+}
+
+static void
+test_url_redact(void **state)
+{
+    (void)state;
+    char b[256];
+    assert_string_equal(mh_url_redact("http://127.0.0.1:9093", b, sizeof b),
+                        "http://127.0.0.1:9093");
+    assert_string_equal(
+        mh_url_redact("https://user:pw@hook.example/x/y?token=abc#f", b,
+                      sizeof b),
+        "https://***@hook.example/x/y?...");
+    assert_null(strstr(b, "pw"));
+    assert_null(strstr(b, "abc"));
+    assert_string_equal(mh_url_redact("https://h/p#frag", b, sizeof b),
+                        "https://h/p?...");
+}
+
+static void
+test_strset(void **state)
+{
+    (void)state;
+    struct mh_strset s = {0};
+    char k[32];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(k, sizeof k, "t%d", i);
+        assert_int_equal(mh_strset_add(&s, k), 1);
+    }
+    assert_int_equal(mh_strset_add(&s, "t7"), 0);
+    assert_true(mh_strset_has(&s, "t999"));
+    assert_false(mh_strset_has(&s, "t1000"));
+    mh_strset_free(&s);
+    assert_false(mh_strset_has(&s, "t1"));
+}
+
+/* ---- notification rules ---------------------------------------------- */
+
+static struct mh_result *
+res(const char *target, const char *check, enum mh_state st,
+    enum mh_category cat, const char *summary)
+{
+    struct mh_result *r = mh_result_new(check, target);
+    assert_non_null(r);
+    if (st != MH_STATE_OK) {
+        mh_result_raise(r, st, cat, "%s", summary);
+    } else {
+        mh_result_set_summary(r, "%s", summary);
+    }
+    mh_result_finish(r);
+    return r;
+}
+
+static void
+round_of(struct mh_notify_tracker *t, struct mh_result **r, size_t n,
+         double now, struct mh_alert_batch *b)
+{
+    assert_int_equal(
+        mh_notify_update(t, (const struct mh_result *const *)r, n, now, b), 0);
+    for (size_t i = 0; i < n; i++) {
+        mh_result_free(r[i]);
+    }
+}
+
+static void
+test_notify_rules(void **state)
+{
+    (void)state;
+    struct mh_notify_tracker *t = mh_notify_tracker_new();
+    struct mh_alert_batch b;
+    /* Round 1: only non-OK states fire. */
+    struct mh_result *r1[] = {
+        res("a", "smtp", MH_STATE_OK, MH_CAT_NONE, "fine"),
+        res("b", "smtp", MH_STATE_CRITICAL, MH_CAT_TIMEOUT, "no greeting"),
+        res("c", "dnsbl", MH_STATE_UNKNOWN, MH_CAT_NONE, "zone error")};
+    round_of(t, r1, 3, 1000, &b);
+    assert_int_equal(b.nchanges, 2);
+    assert_true(b.changes[0].firing);
+    assert_string_equal(b.changes[0].target, "b");
+    assert_string_equal(b.changes[0].category, "timeout");
+    assert_string_equal(b.changes[0].severity, "critical");
+    assert_int_equal(b.changes[0].prev_state, -1);
+    assert_string_equal(b.changes[1].severity, "warning");
+    assert_string_equal(b.changes[1].category, "");
+    assert_int_equal(b.nactive, 2);
+    char *am = mh_notify_alertmanager_body(&b, 1000, 240);
+    assert_non_null(am);
+    assert_non_null(strstr(am, "\"alertname\":\"" MH_ALERT_NAME "\""));
+    assert_non_null(strstr(am, "\"target\":\"b\""));
+    assert_non_null(strstr(am, "\"startsAt\":\"1970-01-01T00:16:40.000Z\""));
+    assert_non_null(strstr(am, "\"endsAt\":\"1970-01-01T00:20:40.000Z\""));
+    assert_null(strstr(am, "\"category\":\"\"")); /* no empty label */
+    free(am);
+    char *wh = mh_notify_webhook_body(&b);
+    assert_non_null(wh);
+    assert_non_null(strstr(wh, "\"version\":\"4\""));
+    assert_non_null(strstr(wh, "\"status\":\"firing\""));
+    assert_non_null(strstr(wh, "\"endsAt\":\"0001-01-01T00:00:00Z\""));
+    free(wh);
+    mh_alert_batch_free(&b);
+
+    /* Round 2: nothing changes; the active alerts keep their start. */
+    struct mh_result *r2[] = {
+        res("a", "smtp", MH_STATE_OK, MH_CAT_NONE, "fine"),
+        res("b", "smtp", MH_STATE_CRITICAL, MH_CAT_TIMEOUT, "still nothing"),
+        res("c", "dnsbl", MH_STATE_UNKNOWN, MH_CAT_NONE, "zone error")};
+    round_of(t, r2, 3, 1060, &b);
+    assert_int_equal(b.nchanges, 0);
+    assert_int_equal(b.nactive, 2);
+    assert_true(b.active[0].starts_at == 1000);
+    assert_string_equal(b.active[0].summary, "still nothing");
+    assert_null(mh_notify_webhook_body(&b));
+    am = mh_notify_alertmanager_body(&b, 1060, 240);
+    assert_non_null(am); /* re-sent every round */
+    free(am);
+    mh_alert_batch_free(&b);
+
+    /* Round 3: a fails, b changes category, c recovers. */
+    struct mh_result *r3[] = {
+        res("a", "smtp", MH_STATE_WARNING, MH_CAT_RESPONSE, "421"),
+        res("b", "smtp", MH_STATE_CRITICAL, MH_CAT_CONNECTION, "refused"),
+        res("c", "dnsbl", MH_STATE_OK, MH_CAT_NONE, "not listed")};
+    round_of(t, r3, 3, 1120, &b);
+    assert_int_equal(b.nchanges, 4);
+    assert_true(b.changes[0].firing); /* a */
+    assert_int_equal(b.changes[0].prev_state, MH_STATE_OK);
+    assert_string_equal(b.changes[0].severity, "warning");
+    assert_false(b.changes[1].firing); /* b's timeout alert ends */
+    assert_true(b.changes[1].replaced);
+    assert_string_equal(b.changes[1].category, "timeout");
+    assert_true(b.changes[1].ends_at == 1120);
+    assert_true(b.changes[2].firing); /* b's connection alert */
+    assert_string_equal(b.changes[2].category, "connection");
+    assert_true(b.changes[2].starts_at == 1120);
+    assert_false(b.changes[3].firing); /* c resolved */
+    assert_false(b.changes[3].replaced);
+    assert_int_equal(b.changes[3].prev_state, MH_STATE_OK);
+    assert_true(b.changes[3].starts_at == 1000);
+    assert_int_equal(b.nactive, 2);
+    am = mh_notify_alertmanager_body(&b, 1120, 240);
+    assert_non_null(strstr(am, "\"endsAt\":\"1970-01-01T00:18:40.000Z\""));
+    free(am);
+    wh = mh_notify_webhook_body(&b);
+    assert_non_null(strstr(wh, "\"status\":\"resolved\""));
+    assert_non_null(strstr(wh, "\"previous_state\":\"OK\""));
+    free(wh);
+    mh_alert_batch_free(&b);
+
+    /* Round 4 (after a reload): b is gone while firing, d is new and OK. */
+    struct mh_result *r4[] = {
+        res("a", "smtp", MH_STATE_WARNING, MH_CAT_RESPONSE, "421"),
+        res("c", "dnsbl", MH_STATE_OK, MH_CAT_NONE, "not listed"),
+        res("d", "smtp", MH_STATE_OK, MH_CAT_NONE, "fine")};
+    round_of(t, r4, 3, 1180, &b);
+    assert_int_equal(b.nchanges, 1);
+    assert_false(b.changes[0].firing);
+    assert_string_equal(b.changes[0].target, "b");
+    assert_string_equal(b.changes[0].summary,
+                        "check removed from the configuration");
+    assert_int_equal(b.nactive, 1);
+    mh_alert_batch_free(&b);
+
+    /* Only resolutions and nothing active: AM still gets the resolution. */
+    struct mh_result *r5[] = {
+        res("a", "smtp", MH_STATE_OK, MH_CAT_NONE, "fine")};
+    round_of(t, r5, 1, 1240, &b);
+    assert_int_equal(b.nactive, 0);
+    assert_int_equal(b.nchanges, 1);
+    am = mh_notify_alertmanager_body(&b, 1240, 240);
+    assert_non_null(am);
+    assert_non_null(strstr(am, "\"endsAt\":\"1970-01-01T00:20:40.000Z\""));
+    free(am);
+    mh_alert_batch_free(&b);
+
+    /* Nothing at all: no bodies. */
+    struct mh_result *r6[] = {
+        res("a", "smtp", MH_STATE_OK, MH_CAT_NONE, "fine")};
+    round_of(t, r6, 1, 1300, &b);
+    assert_null(mh_notify_alertmanager_body(&b, 1300, 240));
+    assert_null(mh_notify_webhook_body(&b));
+    mh_alert_batch_free(&b);
+    mh_notify_tracker_free(t);
+}
+
+/* Many checks: the tracker's index grows and stays consistent. */
+static void
+test_notify_many(void **state)
+{
+    (void)state;
+    struct mh_notify_tracker *t = mh_notify_tracker_new();
+    enum { N = 1500 };
+    struct mh_result **r = calloc(N, sizeof *r);
+    assert_non_null(r);
+    char name[32];
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < N; i++) {
+            snprintf(name, sizeof name, "mx%d", i);
+            bool bad = (i % 3 == 0) ^ (round == 2);
+            r[i] = res(name, "smtp", bad ? MH_STATE_CRITICAL : MH_STATE_OK,
+                       MH_CAT_TIMEOUT, "x");
+        }
+        struct mh_alert_batch b;
+        round_of(t, r, N, 1000 + round * 60, &b);
+        if (round == 0) {
+            assert_int_equal(b.nchanges, N / 3);
+        } else if (round == 1) {
+            assert_int_equal(b.nchanges, 0);
+        } else {
+            assert_int_equal(b.nchanges, N); /* every state flipped */
+        }
+        assert_int_equal(b.nactive, round == 2 ? N - N / 3 : N / 3);
+        mh_alert_batch_free(&b);
+    }
+    free(r);
+    mh_notify_tracker_free(t);
+}
+
+static void
+test_severity_and_time(void **state)
+{
+    (void)state;
+    assert_string_equal(mh_alert_severity(MH_STATE_CRITICAL), "critical");
+    assert_string_equal(mh_alert_severity(MH_STATE_WARNING), "warning");
+    assert_string_equal(mh_alert_severity(MH_STATE_UNKNOWN), "warning");
+    assert_string_equal(mh_alert_severity(MH_STATE_OK), "");
+    char b[64];
+    assert_string_equal(mh_rfc3339(b, sizeof b, 1700000000.25),
+                        "2023-11-14T22:13:20.250Z");
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_minimal_defaults),
+        cmocka_unit_test(test_issue_example),
+        cmocka_unit_test(test_underscore_rule),
+        cmocka_unit_test(test_numbers_and_flags),
+        cmocka_unit_test(test_defaults_and_overrides),
+        cmocka_unit_test(test_targets),
+        cmocka_unit_test(test_errors_json_and_top),
+        cmocka_unit_test(test_errors_top_keys),
+        cmocka_unit_test(test_errors_token_file),
+        cmocka_unit_test(test_errors_checks),
+        cmocka_unit_test(test_comments),
+        cmocka_unit_test(test_contrib_example),
+        cmocka_unit_test(test_load_file),
+        cmocka_unit_test(test_url_redact),
+        cmocka_unit_test(test_strset),
+        cmocka_unit_test(test_notify_rules),
+        cmocka_unit_test(test_notify_many),
+        cmocka_unit_test(test_severity_and_time),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
