@@ -20,7 +20,7 @@ test_pkgs=(postfix dovecot-core dovecot-imapd dovecot-lmtpd rbldnsd nsd
     monitoring-plugins-contrib monitoring-plugins-standard
     prometheus-node-exporter prometheus-alertmanager time python3-minimal
     icinga2-bin icinga2-common nagios4-core systemd debhelper dpkg-dev
-    fakeroot lintian rpm rpmlint
+    fakeroot lintian rpm rpmlint jq cpio groff-base
     libnet-dns-perl libmonitoring-plugin-perl libreadonly-perl libnet-ip-perl)
 
 missing=()
