@@ -6,12 +6,14 @@
 
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "../probes/delivery.h"
 #include "version.h"
@@ -605,6 +607,17 @@ mh_config_validate(struct mh_config *cfg, char *errbuf, size_t errlen)
                  "a plain session, --tls is TLS from the first byte)");
         return -1;
     }
+    /* A trust store the monitoring host cannot read is a configuration
+     * problem (UNKNOWN), not a TLS failure of the server. */
+    const char *stores[] = {cfg->ca_file, cfg->ca_path};
+    for (size_t i = 0; i < 2; i++) {
+        if (stores[i] != NULL && access(stores[i], R_OK) != 0) {
+            snprintf(errbuf, errlen, "cannot read --%s %s: %s",
+                     i == 0 ? "ca-file" : "ca-path", stores[i],
+                     strerror(errno));
+            return -1;
+        }
+    }
     if (cfg->sni != NULL && cfg->no_sni) {
         snprintf(errbuf, errlen, "--sni and --no-sni exclude each other");
         return -1;
@@ -771,14 +784,19 @@ mh_cli_parse(int argc, char **argv, struct mh_config *cfg, char *errbuf,
             const char *bad = argv[optind - 1];
             if (ch == ':') {
                 snprintf(errbuf, errlen, "option '%s' needs an argument", bad);
-            } else if (optopt != 0) {
+            } else if (optopt > 0 && optopt < 128 &&
+                       strncmp(bad, "--", 2) != 0) {
+                /* (For "--flag=value" getopt_long sets optopt to the
+                 * option's code, not a character.) */
                 snprintf(errbuf, errlen, "unknown option '-%c' for %s", optopt,
                          command_names[cmd]);
             } else {
                 /* Name only: "--auth-password=SECRET" must not put the
                  * secret into the output (issue 9). */
-                snprintf(errbuf, errlen, "unknown option '%.*s' for %s",
-                         (int)strcspn(bad, "="), bad, command_names[cmd]);
+                size_t nl = strcspn(bad, "=");
+                snprintf(errbuf, errlen, "unknown option '%.*s' for %s%s",
+                         (int)nl, bad, command_names[cmd],
+                         bad[nl] == '=' ? " (or it takes no value)" : "");
             }
             return -1;
         } else {

@@ -362,16 +362,25 @@ enhanced_parts(const char *e, int *subject, int *detail)
     if (e == NULL || e[0] == '\0' || e[1] != '.') {
         return;
     }
-    int s = 0, d = 0;
+    /* RFC 3463 section 2: subject and detail are 1-3 digits. Longer runs
+     * are not an enhanced code (and would overflow int: found by
+     * fuzz_classify). */
+    int s = 0, d = 0, n = 0;
     const char *p = e + 2;
-    while (is_digit(*p)) {
+    while (is_digit(*p) && n < 4) {
         s = s * 10 + (*p++ - '0');
+        n++;
     }
-    if (*p++ != '.') {
+    if (n == 0 || n > 3 || *p++ != '.') {
         return;
     }
-    while (is_digit(*p)) {
+    n = 0;
+    while (is_digit(*p) && n < 4) {
         d = d * 10 + (*p++ - '0');
+        n++;
+    }
+    if (n == 0 || n > 3) {
+        return;
     }
     *subject = s;
     *detail = d;

@@ -77,8 +77,10 @@ mh_state_worst(enum mh_state a, enum mh_state b)
 char *
 mh_text_printable(const char *text, size_t len)
 {
+    /* NUL is escaped too: reply lines may contain it (the -v trace lost
+     * everything after a NUL before; found with the junk scenarios). */
     size_t n = 0;
-    for (size_t i = 0; i < len && text[i] != '\0'; i++) {
+    for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)text[i];
         n += (c >= 0x20 && c <= 0x7e) ? 1 : 4;
     }
@@ -87,7 +89,7 @@ mh_text_printable(const char *text, size_t len)
         return NULL;
     }
     size_t o = 0;
-    for (size_t i = 0; i < len && text[i] != '\0'; i++) {
+    for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)text[i];
         if (c >= 0x20 && c <= 0x7e) {
             out[o++] = (char)c;

@@ -205,9 +205,10 @@ int mh_result_add_child(struct mh_result *r, struct mh_result *child);
 void mh_result_finish(struct mh_result *r);
 
 /*
- * Copies at most `len` bytes of untrusted text (server replies, TXT records,
- * certificate subjects) into a new string of printable ASCII: bytes outside
- * 0x20..0x7e become "\xNN", so the text is safe for every renderer and the
+ * Copies the `len` bytes of untrusted text (server replies, TXT records,
+ * certificate subjects; NUL bytes included, so pass strlen() for a C
+ * string) into a new string of printable ASCII: bytes outside 0x20..0x7e
+ * become "\xNN", so the text is safe for every renderer and the
  * output stays deterministic whatever the peer sends. Returns NULL on
  * allocation failure. The caller frees the string.
  */

@@ -191,9 +191,10 @@ wait_fd(int fd, short events, const struct mh_deadline *dl)
     }
 }
 
-/* Records the OpenSSL error queue (or errno) in t->err. */
+/* Formats "what: <OpenSSL's reason>" from this thread's error queue (or
+ * errno) into buf and clears the queue. */
 static void
-tls_error(struct mh_transport *t, const char *what, int ssl_err)
+ssl_error_text(const char *what, int ssl_err, char *buf, size_t len)
 {
     unsigned long e = ERR_peek_last_error();
     char reason[200] = "";
@@ -202,14 +203,20 @@ tls_error(struct mh_transport *t, const char *what, int ssl_err)
         /* Keep only OpenSSL's reason text: "error:0A000410:SSL
          * routines::sslv3 alert handshake failure" -> the part after "::". */
         const char *r = strstr(reason, "::");
-        snprintf(t->err, sizeof t->err, "%s: %s", what,
-                 r != NULL ? r + 2 : reason);
+        snprintf(buf, len, "%s: %s", what, r != NULL ? r + 2 : reason);
     } else if (ssl_err == SSL_ERROR_SYSCALL && errno != 0) {
-        snprintf(t->err, sizeof t->err, "%s: %s", what, strerror(errno));
+        snprintf(buf, len, "%s: %s", what, strerror(errno));
     } else {
-        snprintf(t->err, sizeof t->err, "%s", what);
+        snprintf(buf, len, "%s", what);
     }
     ERR_clear_error();
+}
+
+/* Records the OpenSSL error queue (or errno) in t->err. */
+static void
+tls_error(struct mh_transport *t, const char *what, int ssl_err)
+{
+    ssl_error_text(what, ssl_err, t->err, sizeof t->err);
 }
 
 static enum mh_io
@@ -344,27 +351,42 @@ is_ip_literal(const char *name)
            inet_pton(AF_INET6, name, buf) == 1;
 }
 
-static enum mh_io
-tcp_start_tls(struct mh_transport *t, const struct mh_tls_params *p,
-              const struct mh_deadline *dl)
+SSL_CTX *
+mh_tls_ctx_new(const struct mh_tls_params *p, char *errbuf, size_t errlen)
 {
-    struct tcp_impl *im = t->impl;
     ERR_clear_error();
-    im->ctx = SSL_CTX_new(TLS_client_method());
-    if (im->ctx == NULL) {
-        tls_error(t, "cannot create the TLS context", 0);
-        return MH_IO_TLS;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (ctx == NULL) {
+        ssl_error_text("cannot create the TLS context", 0, errbuf, errlen);
+        return NULL;
     }
-    SSL_CTX_set_min_proto_version(im->ctx, p->min_version != 0
-                                               ? p->min_version
-                                               : TLS1_2_VERSION);
+    SSL_CTX_set_min_proto_version(ctx, p->min_version != 0 ? p->min_version
+                                                           : TLS1_2_VERSION);
+    if (p->min_version != 0 && p->min_version < TLS1_2_VERSION) {
+        /* OpenSSL 3 refuses TLS 1.0/1.1 (SHA-1/MD5 signatures) at every
+         * security level above 0: without this, --tls-min 1.0 could never
+         * reach such a server (issue 9). */
+        SSL_CTX_set_security_level(ctx, 0);
+    }
     /* Verification runs but never aborts the handshake: the certificate
      * checks read SSL_get_verify_result() afterwards and report every
      * problem with OpenSSL's own reason (tls probe). */
-    SSL_CTX_set_verify(im->ctx, SSL_VERIFY_NONE, NULL);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
     int ok;
+    /* OpenSSL only says "system lib" for a file it cannot open. */
+    const char *unreadable = p->ca_file != NULL && access(p->ca_file, R_OK) != 0
+                                 ? p->ca_file
+                             : p->ca_path != NULL && access(p->ca_path, R_OK) != 0
+                                 ? p->ca_path
+                                 : NULL;
+    if (unreadable != NULL) {
+        snprintf(errbuf, errlen, "cannot load the trust store %s: %s",
+                 unreadable, strerror(errno));
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
     if (p->ca_file != NULL || p->ca_path != NULL) {
-        ok = SSL_CTX_load_verify_locations(im->ctx, p->ca_file, p->ca_path);
+        ok = SSL_CTX_load_verify_locations(ctx, p->ca_file, p->ca_path);
     } else {
         /* The system store as a hashed directory: OpenSSL then loads only
          * the certificates a chain needs. SSL_CTX_set_default_verify_paths
@@ -373,14 +395,37 @@ tcp_start_tls(struct mh_transport *t, const struct mh_tls_params *p,
         struct stat st;
         if (stat(X509_get_default_cert_dir(), &st) == 0 &&
             S_ISDIR(st.st_mode)) {
-            ok = SSL_CTX_set_default_verify_dir(im->ctx);
+            ok = SSL_CTX_set_default_verify_dir(ctx);
         } else {
-            ok = SSL_CTX_set_default_verify_file(im->ctx);
+            ok = SSL_CTX_set_default_verify_file(ctx);
         }
     }
     if (ok != 1) {
-        tls_error(t, "cannot load the trust store", 0);
-        return MH_IO_TLS;
+        ssl_error_text("cannot load the trust store", 0, errbuf, errlen);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+static enum mh_io
+tcp_start_tls(struct mh_transport *t, const struct mh_tls_params *p,
+              const struct mh_deadline *dl)
+{
+    struct tcp_impl *im = t->impl;
+    if (p->ctx != NULL) {
+        /* Built ahead of time (mh_tls_ctx_new, in parallel with the
+         * dialogue): share it. */
+        if (SSL_CTX_up_ref(p->ctx) != 1) {
+            snprintf(t->err, sizeof t->err, "cannot use the TLS context");
+            return MH_IO_TLS;
+        }
+        im->ctx = p->ctx;
+    } else {
+        im->ctx = mh_tls_ctx_new(p, t->err, sizeof t->err);
+        if (im->ctx == NULL) {
+            return MH_IO_TLS;
+        }
     }
     im->ssl = SSL_new(im->ctx);
     if (im->ssl == NULL || SSL_set_fd(im->ssl, im->fd) != 1) {
@@ -424,6 +469,33 @@ tcp_start_tls(struct mh_transport *t, const struct mh_tls_params *p,
                          "server closed the connection during the TLS "
                          "handshake");
                 return MH_IO_EOF;
+            }
+            /* A server that offers only older versions than our minimum:
+             * say so, not just "alert protocol version" (issue 9). */
+            int first = ERR_GET_REASON(e);
+            int last = ERR_GET_REASON(ERR_peek_last_error());
+            bool version = false;
+            for (int k = 0; k < 2; k++) {
+                int why = k == 0 ? first : last;
+                version = version ||
+                          why == SSL_R_TLSV1_ALERT_PROTOCOL_VERSION ||
+                          why == SSL_R_UNSUPPORTED_PROTOCOL ||
+                          why == SSL_R_VERSION_TOO_LOW ||
+                          why == SSL_R_WRONG_SSL_VERSION;
+            }
+            if (version) {
+                int min = p->min_version != 0 ? p->min_version : TLS1_2_VERSION;
+                char what[160];
+                snprintf(what, sizeof what,
+                         "TLS handshake failed: server offers no TLS version "
+                         "the probe accepts (minimum %s%s)",
+                         min == TLS1_VERSION     ? "TLS 1.0"
+                         : min == TLS1_1_VERSION ? "TLS 1.1"
+                         : min == TLS1_3_VERSION ? "TLS 1.3"
+                                                 : "TLS 1.2",
+                         p->min_version == 0 ? ", --tls-min lowers it" : "");
+                tls_error(t, what, se);
+                return MH_IO_TLS;
             }
             tls_error(t, "TLS handshake failed", se);
             return MH_IO_TLS;

@@ -45,7 +45,24 @@ struct mh_tls_params {
                                 the system default store */
     const char *ca_path;
     int min_version;         /* e.g. TLS1_2_VERSION; 0: TLS 1.2 */
+    SSL_CTX *ctx;            /* a context made by mh_tls_ctx_new() from the
+                                same parameters, or NULL: start_tls makes
+                                one (borrowed; start_tls takes its own
+                                reference) */
 };
+
+/*
+ * Makes the TLS client context start_tls uses: minimum version (TLS 1.2 by
+ * default; below 1.2 also OpenSSL security level 0, which 1.0/1.1 servers
+ * need), verification that records but never aborts, and the trust store
+ * (ca_file/ca_path, else the system's hashed directory). Creating it costs
+ * more CPU than the rest of a local SMTP check (OpenSSL 3 fetches every
+ * algorithm), so the smtp probe builds it on a second thread while the
+ * dialogue waits for the server. Thread-safe. Returns the context (free
+ * with SSL_CTX_free) or NULL with OpenSSL's reason in errbuf.
+ */
+SSL_CTX *mh_tls_ctx_new(const struct mh_tls_params *p, char *errbuf,
+                        size_t errlen);
 
 struct mh_transport;
 

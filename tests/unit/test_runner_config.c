@@ -156,7 +156,7 @@ test_underscore_rule(void **state)
         "\"rcpt_to\":[\"x@y\",\"z@y\"],\"max_line_length\":1000,"
         "\"use_ipv4\":true,\"starttls_optional\":true,\"no_sni\":true,"
         "\"expect_greeting\":220,\"tls_min\":\"1.3\",\"verify_name\":\"v\","
-        "\"ca_file\":\"/ca\",\"allow_plaintext_auth\":false}"));
+        "\"ca_file\":\"/dev/null\",\"allow_plaintext_auth\":false}"));
     const struct mh_config *k = &c->checks[0].cfg;
     assert_string_equal(k->auth_user, "u");
     assert_string_equal(k->auth_password_file, "/p");
