@@ -6,6 +6,7 @@
 
 #include "cli.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
@@ -159,7 +160,8 @@ static const struct opt opts[] = {
     {"relay-test", 0, true, false, C_SMTP, O_RELAY_TEST, "ADDR",
      "foreign address that must be refused (open relay test)"},
     {"cert-days", 0, true, false, C_TLSLIKE, O_CERT_DAYS, "W,C",
-     "certificate days left: warning,critical (default 30,14)"},
+     "check the certificates: days left warning,critical (30,14 when not "
+     "given; smtp/domain check only with this or a trust/name option)"},
     {"ca-file", 0, true, false, C_TLSLIKE | C_DELIV, O_CA_FILE, "FILE",
      "trust anchors (PEM) instead of the system store"},
     {"ca-path", 0, true, false, C_TLSLIKE | C_DELIV, O_CA_PATH, "DIR",
@@ -341,6 +343,51 @@ parse_cert_days(struct mh_config *cfg, const char *v, char *errbuf,
     return 0;
 }
 
+/* "IP", "IP:PORT" or "[IPv6]:PORT", the forms c-ares takes
+ * (ares_set_servers_ports_csv); a bare IPv6 address has no port. */
+static bool
+resolver_valid(const char *v)
+{
+    unsigned char buf[16];
+    char host[64];
+    const char *port = NULL;
+    if (v[0] == '[') {
+        const char *close = strchr(v, ']');
+        if (close == NULL || (size_t)(close - v - 1) >= sizeof host ||
+            close[1] != ':') {
+            return false;
+        }
+        memcpy(host, v + 1, (size_t)(close - v - 1));
+        host[close - v - 1] = '\0';
+        port = close + 2;
+        if (inet_pton(AF_INET6, host, buf) != 1) {
+            return false;
+        }
+    } else if (inet_pton(AF_INET6, v, buf) == 1) {
+        return true;
+    } else {
+        const char *colon = strchr(v, ':');
+        size_t hl = colon != NULL ? (size_t)(colon - v) : strlen(v);
+        if (hl >= sizeof host) {
+            return false;
+        }
+        memcpy(host, v, hl);
+        host[hl] = '\0';
+        if (inet_pton(AF_INET, host, buf) != 1) {
+            return false;
+        }
+        port = colon != NULL ? colon + 1 : NULL;
+    }
+    if (port != NULL) {
+        double n;
+        if (!mh_parse_decimal(port, &n) || n < 1 || n > 65535 ||
+            n != (double)(long)n) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static int
 apply(struct mh_config *cfg, const struct opt *o, const char *v, char *errbuf,
       size_t errlen)
@@ -392,12 +439,22 @@ apply(struct mh_config *cfg, const struct opt *o, const char *v, char *errbuf,
         }
         break;
     case O_IPV4:
-        cfg->family = AF_INET;
+    case O_IPV6: {
+        int fam = o->id == O_IPV4 ? AF_INET : AF_INET6;
+        if (cfg->family != AF_UNSPEC && cfg->family != fam) {
+            snprintf(errbuf, errlen, "-4 and -6 exclude each other");
+            return -1;
+        }
+        cfg->family = fam;
         break;
-    case O_IPV6:
-        cfg->family = AF_INET6;
-        break;
+    }
     case O_RESOLVER:
+        if (!resolver_valid(v)) {
+            snprintf(errbuf, errlen,
+                     "invalid --resolver '%s' (IP, IP:PORT or [IPv6]:PORT)",
+                     v);
+            return -1;
+        }
         cfg->resolver = v;
         break;
     case O_OUTPUT:
@@ -620,6 +677,12 @@ mh_config_validate(struct mh_config *cfg, char *errbuf, size_t errlen)
     }
     if (cfg->sni != NULL && cfg->no_sni) {
         snprintf(errbuf, errlen, "--sni and --no-sni exclude each other");
+        return -1;
+    }
+    if (cfg->auth_user == NULL &&
+        (cfg->auth_password_file != NULL || cfg->auth_password_env != NULL)) {
+        snprintf(errbuf, errlen,
+                 "--auth-password-file/--auth-password-env need --auth-user");
         return -1;
     }
     if (cfg->auth_user != NULL && cfg->auth_password_file == NULL &&

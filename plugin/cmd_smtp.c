@@ -77,7 +77,12 @@ mh_smtp_params_from_config(const struct mh_config *cfg,
     p->ca_file = cfg->ca_file;
     p->ca_path = cfg->ca_path;
     p->tls_min_version = tls_min_version(cfg->tls_min);
-    p->check_cert = cfg->has_cert_days;
+    /* A trust store, a name to verify or --no-verify only make sense with
+     * the certificate checks: they turn them on (default days 30,14)
+     * instead of being silently ignored. */
+    p->check_cert = cfg->has_cert_days || cfg->ca_file != NULL ||
+                    cfg->ca_path != NULL || cfg->verify_name != NULL ||
+                    cfg->no_verify;
     p->verify = !cfg->no_verify;
     p->cert_warn_days = cfg->cert_warn_days;
     p->cert_crit_days = cfg->cert_crit_days;

@@ -134,6 +134,22 @@ main(int argc, char **argv)
     }
     mh_result_finish(r);
 
+    /* The textfile first: if it cannot be written, the status line must
+     * already say UNKNOWN, as the exit code will. */
+    if (cfg.textfile != NULL) {
+        const struct mh_result *one[] = {r};
+        if (mh_write_textfile(cfg.textfile, one, 1, (double)time(NULL), -1,
+                              err, sizeof err) != 0) {
+            fprintf(stderr, "check_mailhealth: %s\n", err);
+            char *was = r->summary;
+            r->summary = NULL;
+            r->state = MH_STATE_OK;
+            mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE,
+                            "%s (the check itself: %s)", err,
+                            was != NULL ? was : "");
+            free(was);
+        }
+    }
     int out_rc;
     switch (cfg.output) {
     case MH_OUT_JSON:
@@ -150,15 +166,6 @@ main(int argc, char **argv)
         break;
     }
     int code = (int)r->state;
-    if (cfg.textfile != NULL) {
-        const struct mh_result *one[] = {r};
-        if (mh_write_textfile(cfg.textfile, one, 1, (double)time(NULL), -1,
-                              err, sizeof err) != 0) {
-            fprintf(stderr, "check_mailhealth: %s\n", err);
-            printf("MAILHEALTH UNKNOWN - %s\n", err);
-            code = 3;
-        }
-    }
     if (out_rc != 0) {
         code = 3;
     }

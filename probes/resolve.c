@@ -285,8 +285,16 @@ mh_resolve_host(const char *host, int family, const char *resolver,
     free(ctx.addrs);
     if (!ctx.done || ctx.status == ARES_ECANCELLED ||
         ctx.status == ARES_EDESTRUCTION || ctx.status == ARES_ETIMEOUT) {
-        snprintf(errbuf, errlen, "no DNS answer for %s within the deadline",
-                 host);
+        if (mh_deadline_expired(dl) || ctx.status != ARES_ETIMEOUT) {
+            snprintf(errbuf, errlen,
+                     "no DNS answer for %s within the deadline", host);
+        } else {
+            /* c-ares gave up before the deadline: every try timed out. */
+            snprintf(errbuf, errlen,
+                     "no DNS answer for %s: the resolver did not answer %d "
+                     "tries of %.1f s",
+                     host, MH_ARES_TRIES, MH_ARES_TIMEOUT_MS / 1000.0);
+        }
         return MH_RESOLVE_TIMEOUT;
     }
     if (ctx.status == ARES_ENOTFOUND || ctx.status == ARES_ENODATA ||

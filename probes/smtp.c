@@ -1092,6 +1092,12 @@ mh_smtp_probe(const struct mh_smtp_params *p, const struct mh_deadline *dl)
     enum mh_io io = mh_tcp_connect(p->host, p->port, p->family, p->resolver,
                                    dl, &t, &ci, err, sizeof err);
     double connect_s = mh_monotonic_s() - t0;
+    /* Connect first among the phase perfdata, in dialogue order. */
+    const double zero = 0;
+    mh_result_add_perf(r, "time_connect", connect_s, MH_UNIT_SECONDS, NULL,
+                       NULL, &zero, NULL);
+    mh_result_add_sample(r, "mailhealth_smtp_phase_duration_seconds",
+                         connect_s, "phase", "connect", (const char *)NULL);
     char where[400];
     format_where(where, sizeof where, name, ci.address, p->port);
     if (io != MH_IO_OK) {
@@ -1099,10 +1105,12 @@ mh_smtp_probe(const struct mh_smtp_params *p, const struct mh_deadline *dl)
             io == MH_IO_TIMEOUT ? MH_CAT_TIMEOUT : MH_CAT_CONNECTION;
         mh_result_add_item(r, "phase", "connect", MH_STATE_CRITICAL, cat,
                            "%s", err);
-        if (io == MH_IO_TIMEOUT) {
+        if (io == MH_IO_TIMEOUT && mh_deadline_expired(dl)) {
             mh_result_raise(r, MH_STATE_CRITICAL, cat,
                             "%s: no connection within %g s: %s", where,
                             mh_deadline_length(dl), err);
+        } else if (io == MH_IO_TIMEOUT) {
+            mh_result_raise(r, MH_STATE_CRITICAL, cat, "%s: %s", where, err);
         } else {
             mh_result_raise(r, MH_STATE_CRITICAL, cat, "%s: connect failed: %s",
                             where, err);
@@ -1117,11 +1125,6 @@ mh_smtp_probe(const struct mh_smtp_params *p, const struct mh_deadline *dl)
     }
     /* The transport holds its own reference to the context it used. */
     SSL_CTX_free(ctx_prep_take(&prep));
-    const double zero = 0;
-    mh_result_add_perf(r, "time_connect", connect_s, MH_UNIT_SECONDS, NULL,
-                       NULL, &zero, NULL);
-    mh_result_add_sample(r, "mailhealth_smtp_phase_duration_seconds",
-                         connect_s, "phase", "connect", (const char *)NULL);
     mh_transport_free(t);
     r->duration_s = mh_deadline_elapsed(dl);
     return r;

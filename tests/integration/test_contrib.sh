@@ -82,7 +82,9 @@ parser_accepts() {
     local out rc
     out=$("$MH_BIN" "$@" --help 2>&1)
     rc=$?
-    [ "$rc" = 3 ] && printf '%s\n' "$out" | head -n 1 | grep -q '^check_mailhealth .* - mail delivery health checks'
+    # First line via parameter expansion and a here-string: a pipe into
+    # head under pipefail could fail with SIGPIPE when head exits early.
+    [ "$rc" = 3 ] && grep -q '^check_mailhealth .* - mail delivery health checks' <<<"${out%%$'\n'*}"
 }
 
 # long_opts CMD: the long options of a subcommand, from its --help.
@@ -117,7 +119,7 @@ for cmd in $COMMANDS run; do
         n=$((n + 1))
         esc=$(printf '%s' "--$o" | sed 's/-/\\-/g')
         grep -qF -- "\\fB$esc\\fR" "$MAN" || missing="$missing --$o"
-        printf '%s\n' "$section" | grep -qF -- "\\fB$esc\\fR" || missing="$missing --$o(in $cmd's list)"
+        grep -qF -- "\\fB$esc\\fR" <<<"$section" || missing="$missing --$o(in $cmd's list)"
     done
     if [ "$n" -lt 5 ]; then
         fail "$cmd --help lists only $n options: help format changed?"
@@ -178,7 +180,7 @@ icinga_validate() {
     LAST_CMD="icinga2 daemon -C -c $2"
     OUT=$(icinga2 daemon -C -c "$2" "${ICD[@]}" -DConfiguration.ZonesDir="$3" 2>&1)
     RC=$?
-    if [ "$RC" = 0 ] && printf '%s\n' "$OUT" | grep -q 'Finished validating the configuration'; then
+    if [ "$RC" = 0 ] && grep -q 'Finished validating the configuration' <<<"$OUT"; then
         ok "icinga2 daemon -C: $1"
     else
         not_ok "icinga2 daemon -C: $1"
@@ -216,11 +218,11 @@ for cmd in $COMMANDS; do
             problems="$problems --$o(no argument)"
             continue
         fi
-        takes_arg=$(printf '%s\n' "$line" | grep -qE -- "--$o [^ ]" && echo 1 || echo 0)
+        takes_arg=$(grep -qE -- "--$o [^ ]" <<<"$line" && echo 1 || echo 0)
         kind=$(jq -r --arg k "$key" '.arguments[$k] | if has("value") then "value" elif has("set_if") then "set_if" else "none" end' "$IC/cc.$cmd.json")
         if [ "$takes_arg" = 1 ] && [ "$kind" != value ]; then problems="$problems $key(needs value)"; fi
         if [ "$takes_arg" = 0 ] && [ "$kind" != set_if ]; then problems="$problems $key(flag needs set_if)"; fi
-        if printf '%s\n' "$line" | grep -q '\[repeatable\]'; then
+        if grep -q '\[repeatable\]' <<<"$line"; then
             [ "$(jq -r --arg k "$key" '.arguments[$k].repeat_key' "$IC/cc.$cmd.json")" = true ] ||
                 problems="$problems $key(repeatable: repeat_key)"
         fi
@@ -275,7 +277,7 @@ object Host "misplaced.example.com" {
 EOF
 OUT=$(icinga2 daemon -C -c "$IC/master.conf" "${ICD[@]}" -DConfiguration.ZonesDir="$IC/zones.bad" 2>&1)
 RC=$?
-if [ "$RC" != 0 ] && printf '%s\n' "$OUT" | grep -q 'Command endpoint must be in zone'; then
+if [ "$RC" != 0 ] && grep -q 'Command endpoint must be in zone' <<<"$OUT"; then
     ok "a command_endpoint outside the zone tree is refused"
 else
     not_ok "misplaced command_endpoint was not refused"
@@ -449,7 +451,7 @@ nagios_cfg "$NG/resource.cfg" >"$NG/nagios.cfg"
 LAST_CMD="nagios4 -v $NG/nagios.cfg"
 OUT=$(nagios4 -v "$NG/nagios.cfg" 2>&1)
 RC=$?
-if [ "$RC" = 0 ] && printf '%s\n' "$OUT" | grep -q 'Total Errors: *0' && printf '%s\n' "$OUT" | grep -q 'Total Warnings: *0'; then
+if [ "$RC" = 0 ] && grep -q 'Total Errors: *0' <<<"$OUT" && grep -q 'Total Warnings: *0' <<<"$OUT"; then
     ok "nagios4 -v: commands and example services, 0 warnings, 0 errors"
 else
     not_ok "nagios4 -v"
@@ -478,7 +480,7 @@ pairs=$(awk '
     t == "s" && $1 == "service_description" { sd = $0; sub(/^[ \t]*service_description[ \t]+/, "", sd) }
     t == "s" && /^}/ { if (hn != "") print hn ";" sd; else { n = split(members[hg], m, " "); for (i = 1; i <= n; i++) print m[i] ";" sd } t = "" }
 ' "$C/nagios/example-services.cfg")
-npairs=$(printf '%s\n' "$pairs" | grep -c .)
+npairs=$(grep -c . <<<"$pairs")
 nagios4 "$NG/run.cfg" >"$NG/daemon.log" 2>&1 &
 ngpid=$!
 T_PIDS+=("$ngpid")
@@ -543,7 +545,7 @@ if [ "$nrules" = "$nsum" ] && [ "$nrules" = "$ndesc" ]; then ok "all $nrules rul
 missing=""
 for a in MailHealthCheckFailing MailHealthCertificateExpiresSoon MailHealthCertificateExpiresVerySoon \
     MailHealthDnsblListed MailHealthDeliveryFailing MailHealthDeliverySlow MailHealthTextfileStale MailHealthRunnerSilent; do
-    printf '%s\n' "$alerts" | grep -qx "$a" || missing="$missing $a"
+    grep -qx "$a" <<<"$alerts" || missing="$missing $a"
 done
 if [ -z "$missing" ]; then ok "alerts: check failing per category, certificate 20/7 days, DNSBL, delivery slow/failing, textfile stale, runner silent"; else fail "alerts missing:$missing"; fi
 grep -qF 'node_textfile_mtime_seconds{file=~".*/mailhealth\\.prom"}' "$P/mailhealth-rules.yml" &&
@@ -559,7 +561,7 @@ known=$( (grep -oE '"mailhealth_[a-z_]+"' "$SRC/plugin/render_prom.c" | tr -d '"
 used=$( (grep -vE '^ *(#|summary:|description:)' "$P/mailhealth-rules.yml"
     jq -r '.panels[].targets[]?.expr, (.templating.list[] | select(.type == "query") | .query.query)' "$C/grafana/mailhealth-dashboard.json") |
     grep -oE '\b(mailhealth|node_textfile)_[a-z_]+\b' | sort -u)
-unknown=$(printf '%s\n' "$used" | grep -vxF -f <(printf '%s\n' "$known") || true)
+unknown=$(grep -vxF -f <(printf '%s\n' "$known") <<<"$used" || true)
 if [ -n "$used" ] && [ -z "$unknown" ]; then
     ok "rules and dashboard use only metrics that mailhealth and node_exporter export ($(echo $used | wc -w))"
 else
@@ -575,7 +577,7 @@ target=$(printf '%s\n' "$expo" | sed -nE 's/^mailhealth_probe_error\{target="([^
 if [ -n "$target" ]; then
     {
         printf 'rule_files: [%s]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n' "$P/mailhealth-rules.yml"
-        printf '%s\n' "$expo" | grep -v '^#' | grep -v '^mailhealth_last_run_timestamp_seconds' | awk '
+        grep -v '^#' <<<"$expo" | grep -v '^mailhealth_last_run_timestamp_seconds' | awk '
             NF == 2 {
                 n = $1; v = $2
                 lbl = "instance=\"mon:9100\",job=\"node\""
@@ -747,14 +749,14 @@ if [ -n "$DEB" ]; then
     LAST_CMD="$X/usr/lib/nagios/plugins/check_mailhealth --version"
     OUT=$("$X/usr/lib/nagios/plugins/check_mailhealth" --version 2>&1)
     RC=$?
-    if [ "$RC" = 3 ] && printf '%s\n' "$OUT" | grep -q '^check_mailhealth [0-9]'; then
+    if [ "$RC" = 3 ] && grep -q '^check_mailhealth [0-9]' <<<"$OUT"; then
         ok "/usr/lib/nagios/plugins/check_mailhealth runs ($OUT)"
     else
         not_ok "packaged plugin does not run"
     fi
     OUT=$("$X/usr/lib/nagios/plugins/check_mailhealth" smtp -H 127.0.0.1 -p 1 -t 2 2>&1)
     RC=$?
-    if [ "$RC" = 2 ] && printf '%s\n' "$OUT" | head -n 1 | grep -q '^MAILHEALTH CRITICAL - \[connection\]'; then
+    if [ "$RC" = 2 ] && grep -q '^MAILHEALTH CRITICAL - \[connection\]' <<<"${OUT%%$'\n'*}"; then
         ok "packaged plugin checks: refused connection is CRITICAL [connection]"
     else
         not_ok "packaged plugin check"
@@ -793,9 +795,9 @@ if [ -n "$DEB" ]; then
     lintian --fail-on error -I --pedantic "$CHANGES" >"$W/pkg/lintian.log" 2>&1
     RC=$?
     OUT=$(grep -v 'running with root privileges' "$W/pkg/lintian.log")
-    printf '%s\n' "$OUT" | grep -E '^[EWIPX]:' | sed 's/^/       lintian: /'
-    nerr=$(printf '%s\n' "$OUT" | grep -c '^E:')
-    nwarn=$(printf '%s\n' "$OUT" | grep -c '^W:')
+    grep -E '^[EWIPX]:' <<<"$OUT" | sed 's/^/       lintian: /'
+    nerr=$(grep -c '^E:' <<<"$OUT")
+    nwarn=$(grep -c '^W:' <<<"$OUT")
     if [ "$RC" = 0 ] && [ "$nerr" = 0 ]; then
         ok "lintian: 0 errors, $nwarn warnings"
     else
@@ -809,8 +811,8 @@ check_cmd "rpmspec -P parses the spec" rpmspec -P "$SPEC"
 LAST_CMD="rpmlint -r check_mailhealth.rpmlintrc $SPEC"
 OUT=$(rpmlint -r "$SRC/packaging/rpm/check_mailhealth.rpmlintrc" "$SPEC" 2>&1)
 RC=$?
-printf '%s\n' "$OUT" | grep -E ': [EW]: ' | sed 's/^/       rpmlint: /'
-if [ "$RC" = 0 ] && ! printf '%s\n' "$OUT" | grep -q ': E: '; then ok "rpmlint: no errors"; else not_ok "rpmlint"; fi
+grep -E ': [EW]: ' <<<"$OUT" | sed 's/^/       rpmlint: /'
+if [ "$RC" = 0 ] && ! grep -q ': E: ' <<<"$OUT"; then ok "rpmlint: no errors"; else not_ok "rpmlint"; fi
 # Debian's rpm has no Fedora macros (systemd-rpm-macros, cmake-rpm-macros):
 # a small shim stands in for them, so %build, %install and %files run.
 RT=$W/rpmbuild
@@ -845,7 +847,7 @@ if [ -n "$RPM" ]; then
     miss=""
     for f in /usr/lib64/nagios/plugins/check_mailhealth /usr/share/icinga2/include/plugins-contrib.d/mailhealth.conf \
         /usr/lib/systemd/system/mailhealth.service /usr/share/man/man1/check_mailhealth.1 /usr/share/mailhealth/dnsbl-zones.json; do
-        printf '%s\n' "$files" | grep -qx -- "$f" || miss="$miss $f"
+        grep -qx -- "$f" <<<"$files" || miss="$miss $f"
     done
     if [ -z "$miss" ]; then ok "RPM: plugin in %{_libdir}/nagios/plugins, CheckCommands, units, man page"; else fail "RPM lacks:$miss"; fi
     mkdir -p "$RT/x"

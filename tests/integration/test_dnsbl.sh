@@ -20,7 +20,7 @@ strip_time() { printf '%s\n' "$OUT" | sed -E 's/ time=[0-9.]+s;;;0//; /^mailheal
 
 # expect_out_re REGEX: some output line matches the extended regex.
 expect_out_re() {
-    if printf '%s\n' "$OUT" | grep -Eq -- "$1"; then
+    if grep -Eq -- "$1" <<<"$OUT"; then
         ok "output ~ /$1/"
     else
         not_ok "no output line matches /$1/"
@@ -374,7 +374,7 @@ expect_rc 2
 expect_line1 'listed on 2 of 7 zones: bl\.lab\.test \(127\.0\.0\.2\), multi\.bl\.lab\.test \(127\.0\.0\.2, 127\.0\.0\.4\); 5 zones failed: err\.lab\.test, uribl\.lab\.test, all\.lab\.test, out\.lab\.test, dead\.lab\.test \| listed=2;;~:0;0;7 errors=5;;;0;7 '
 expect_out 'zone bl6.lab.test: not queried: lists IPv6 addresses only'
 expect_out 'zone dbl.lab.test: not queried: domain list, and the target is an address'
-if [ "$(printf '%s\n' "$OUT" | grep -c '^\[[A-Z]*\] .*zone ')" = 9 ]; then ok "nine zone lines"; else not_ok "not nine zone lines"; fi
+if [ "$(grep -c '^\[[A-Z]*\] .*zone ' <<<"$OUT")" = 9 ]; then ok "nine zone lines"; else not_ok "not nine zone lines"; fi
 expect_elapsed_below 1.5
 
 # ---- usage ----------------------------------------------------------------
@@ -396,6 +396,6 @@ run dnsbl -H 192.0.2.10 --zone bl.lab.test -c 5:1
 expect_rc 3
 run dnsbl -H 192.0.2.10 --zone bl.lab.test --resolver not-an-ip
 expect_rc 3
-expect_line1 "invalid resolver 'not-an-ip'"
+expect_line1 "invalid --resolver 'not-an-ip'"
 
 finish

@@ -28,7 +28,7 @@ expect_perf() {
     local entry
     entry=$(printf '%s\n' "$LINE1" | sed 's/^[^|]*|//' | tr ' ' '\n' |
         grep -E "^'?$1'?=" | head -n 1)
-    if printf '%s\n' "$entry" | grep -Eq -- "^'?$1'?=$2\$"; then
+    if grep -Eq -- "^'?$1'?=$2\$" <<<"$entry"; then
         ok "perfdata $entry ~ /$2/"
     else
         not_ok "perfdata '$1' is '$entry', wanted /$2/"
@@ -84,7 +84,7 @@ expect_out "EC 256 bits (prime256v1), ecdsa-with-SHA256"
 expect_out "[OK] cert depth 1: CN=mailhealth Lab Intermediate CA (intermediate)"
 expect_out "[OK] cert depth 2: CN=mailhealth Lab Root CA (root)"
 expect_out "[OK] tls verify: chain of 3 verified to CN=mailhealth Lab Root CA, name matches $MX"
-if printf '%s\n' "$OUT" | grep -Eq 'notAfter [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'; then
+if grep -Eq 'notAfter [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z' <<<"$OUT"; then
     ok "notAfter in ISO 8601 UTC"
 else
     not_ok "no ISO 8601 UTC notAfter"
@@ -117,10 +117,14 @@ expect_rc 1
 expect_line1 "^MAILHEALTH WARNING - \[tls\] .*certificate CN=$MX expires in (9\.9|10\.0) days \(notAfter "
 expect_perf cert_days_depth0 '[0-9.]+;30:;7:'
 
-case_ "smtp without --cert-days checks no certificate"
-run smtp -H "$MX" -p "$(tls_port expired)" --starttls "${RES[@]}" "${CA[@]}"
+case_ "smtp without --cert-days or a trust option checks no certificate"
+run smtp -H "$MX" -p "$(tls_port expired)" --starttls "${RES[@]}"
 expect_rc 0
 expect_no_out "cert depth"
+case_ "smtp: a trust option turns the certificate checks on"
+run smtp -H "$MX" -p "$(tls_port expired)" --starttls "${RES[@]}" "${CA[@]}"
+expect_rc 2
+expect_line1 "CRITICAL - \[tls\] .*certificate has expired"
 
 case_ "expired leaf"
 run tls -H "$MX" -p "$(tls_port expired)" "${RES[@]}" "${CA[@]}"
