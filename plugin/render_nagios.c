@@ -5,7 +5,6 @@
  */
 #include "render.h"
 
-#include <locale.h>
 #include <math.h>
 #include <string.h>
 
@@ -23,17 +22,7 @@ mh_fmt_decimal(char *buf, size_t len, double x, int decimals)
         return buf;
     }
     snprintf(buf, len, "%.*f", decimals, x);
-    /* The C library formats with LC_NUMERIC's decimal point; plugins must
-     * always print '.' (Icinga sets LC_NUMERIC=C, Nagios does not). */
-    const char *dp = localeconv()->decimal_point;
-    if (dp != NULL && strcmp(dp, ".") != 0 && dp[0] != '\0') {
-        size_t dl = strlen(dp);
-        char *p = strstr(buf, dp);
-        if (p != NULL) {
-            *p = '.';
-            memmove(p + 1, p + dl, strlen(p + dl) + 1);
-        }
-    }
+    mh_c_decimal_point(buf);
     char *dot = strchr(buf, '.');
     if (dot != NULL) {
         char *end = buf + strlen(buf) - 1;

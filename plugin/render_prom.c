@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <locale.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,15 +65,7 @@ fmt_value(char *buf, size_t len, double v)
         return;
     }
     snprintf(buf, len, "%.15g", v);
-    const char *dp = localeconv()->decimal_point;
-    if (dp != NULL && dp[0] != '\0' && strcmp(dp, ".") != 0) {
-        size_t dl = strlen(dp);
-        char *p = strstr(buf, dp);
-        if (p != NULL) {
-            *p = '.';
-            memmove(p + 1, p + dl, strlen(p + dl) + 1);
-        }
-    }
+    mh_c_decimal_point(buf);
 }
 
 /* Label value escaping: backslash, double quote and newline (4.2). */

@@ -916,22 +916,6 @@ run_free(struct run *run)
  * 4. The result
  * ======================================================================== */
 
-/* snprintf for texts that are cut on purpose when too long (vsnprintf:
- * no truncation warning for what is intended). */
-static void bfmt(char *buf, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-bfmt(char *buf, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-    if (n < 0 && len > 0) {
-        buf[0] = '\0';
-    }
-}
 
 /* "127.0.0.2, 127.0.0.4" */
 static void
@@ -952,11 +936,11 @@ seconds_text(double s, char *buf, size_t len)
 {
     long ms = (long)(s * 1000.0 + 0.5);
     if (ms % 1000 == 0) {
-        bfmt(buf, len, "%ld", ms / 1000);
+        mh_textf(buf, len, "%ld", ms / 1000);
     } else if (ms % 100 == 0) {
-        bfmt(buf, len, "%ld.%01ld", ms / 1000, (ms % 1000) / 100);
+        mh_textf(buf, len, "%ld.%01ld", ms / 1000, (ms % 1000) / 100);
     } else {
-        bfmt(buf, len, "%ld.%03ld", ms / 1000, ms % 1000);
+        mh_textf(buf, len, "%ld.%03ld", ms / 1000, ms % 1000);
     }
 }
 
@@ -997,19 +981,19 @@ failure_text(const struct verdict_ctx *c, char *buf, size_t len)
 {
     const char *zn = c->z->name;
     if (c->pr->name_too_long) {
-        bfmt(buf, len, "query name for %s on %s longer than 253 bytes",
+        mh_textf(buf, len, "query name for %s on %s longer than 253 bytes",
              c->s->text, zn);
         return;
     }
     switch (c->pr->ans.rcode) {
     case MH_DNSBL_RC_SERVFAIL:
-        bfmt(buf, len, "SERVFAIL from resolver for %s", zn);
+        mh_textf(buf, len, "SERVFAIL from resolver for %s", zn);
         return;
     case MH_DNSBL_RC_REFUSED:
-        bfmt(buf, len, "REFUSED from resolver for %s", zn);
+        mh_textf(buf, len, "REFUSED from resolver for %s", zn);
         return;
     case MH_DNSBL_RC_UNREACHABLE:
-        bfmt(buf, len, "resolver unreachable for %s", zn);
+        mh_textf(buf, len, "resolver unreachable for %s", zn);
         return;
     case MH_DNSBL_RC_TIMEOUT:
     case MH_DNSBL_RC_ANSWER:
@@ -1021,10 +1005,10 @@ failure_text(const struct verdict_ctx *c, char *buf, size_t len)
     if (c->v == MH_DNSBL_V_TIMEOUT) {
         char t[32];
         seconds_text(c->deadline_s, t, sizeof t);
-        bfmt(buf, len, "no DNS answer for %s within %s s", zn, t);
+        mh_textf(buf, len, "no DNS answer for %s within %s s", zn, t);
         return;
     }
-    bfmt(buf, len, "%s for %s", ares_strerror(c->pr->ares_status), zn);
+    mh_textf(buf, len, "%s for %s", ares_strerror(c->pr->ares_status), zn);
 }
 
 /* How describe() words a pair. */
@@ -1052,17 +1036,17 @@ describe(const struct verdict_ctx *c, enum form form, char *buf, size_t len)
     switch (c->v) {
     case MH_DNSBL_V_NOT_LISTED:
         if (c->pos != NULL && c->pos->kind != MH_DNSBL_K_LISTED) {
-            bfmt(buf, len,
+            mh_textf(buf, len,
                  "%s not listed%s%s (test entry %s could not be checked)", subj,
                  zone_form ? " on " : "", zone_form ? zn : "",
                  test_entry(c->z, fam, true));
         } else {
-            bfmt(buf, len, "%s not listed%s%s", subj, zone_form ? " on " : "",
+            mh_textf(buf, len, "%s not listed%s%s", subj, zone_form ? " on " : "",
                  zone_form ? zn : "");
         }
         return;
     case MH_DNSBL_V_LISTED:
-        bfmt(buf, len, "%s listed%s%s (%s%s%s)%s%s%s", subj,
+        mh_textf(buf, len, "%s listed%s%s (%s%s%s)%s%s%s", subj,
              zone_form ? " on " : "", zone_form ? zn : "", codes,
              a->meaning[0] != '\0' ? ": " : "", a->meaning, sep, txt,
              c->pos != NULL && c->pos->kind == MH_DNSBL_K_NOT_LISTED
@@ -1070,27 +1054,27 @@ describe(const struct verdict_ctx *c, enum form form, char *buf, size_t len)
                  : "");
         return;
     case MH_DNSBL_V_ERROR_CODE:
-        bfmt(buf, len, "%s%srefused the query%s%s (%s: %s)%s%s%s%s",
+        mh_textf(buf, len, "%s%srefused the query%s%s (%s: %s)%s%s%s%s",
              zone_form ? zn : "", zone_form ? " " : "",
              name_subject ? " for " : "", name_subject ? subj : "", culprit,
              a->meaning, a->hint != NULL ? " - " : "",
              a->hint != NULL ? a->hint : "", sep, txt);
         return;
     case MH_DNSBL_V_OUTSIDE:
-        bfmt(buf, len,
+        mh_textf(buf, len,
              "%s%sanswered %s for %s, outside 127.0.0.0/8: broken zone "
              "or a resolver rewriting NXDOMAIN%s%s",
              zone_form ? zn : "", zone_form ? " " : "", codes, subj, sep, txt);
         return;
     case MH_DNSBL_V_LISTS_EVERYTHING:
-        bfmt(buf, len,
+        mh_textf(buf, len,
              "%s%slists everything (test entry %s is listed): its answer "
              "for %s is not counted",
              zone_form ? zn : "", zone_form ? " " : "",
              test_entry(c->z, fam, false), subj);
         return;
     case MH_DNSBL_V_NOT_WORKING:
-        bfmt(buf, len,
+        mh_textf(buf, len,
              "%s%sdoes not look like a%s DNSBL (zone does not exist%s / test "
              "entry %s not listed): no verdict for %s",
              zone_form ? zn : "", zone_form ? " " : "",
@@ -1102,13 +1086,13 @@ describe(const struct verdict_ctx *c, enum form form, char *buf, size_t len)
     case MH_DNSBL_V_TIMEOUT:
         failure_text(c, why, sizeof why);
         if (name_subject) {
-            bfmt(buf, len, "lookup failed for %s: %s", subj, why);
+            mh_textf(buf, len, "lookup failed for %s: %s", subj, why);
         } else {
-            bfmt(buf, len, "lookup failed: %s", why);
+            mh_textf(buf, len, "lookup failed: %s", why);
         }
         return;
     }
-    bfmt(buf, len, "?");
+    mh_textf(buf, len, "?");
 }
 
 static const char *
@@ -1230,19 +1214,19 @@ host_failure_text(const struct run *run, char *buf, size_t len,
         st == ARES_EDESTRUCTION) {
         char t[32];
         seconds_text(mh_deadline_length(run->dl), t, sizeof t);
-        bfmt(buf, len, "no DNS answer for %s within %s s", run->host, t);
+        mh_textf(buf, len, "no DNS answer for %s within %s s", run->host, t);
         *cat = MH_CAT_TIMEOUT;
         return;
     }
     if (st == ARES_ENOTFOUND || st == ARES_ENODATA || st == ARES_SUCCESS) {
         *no_address = true;
-        bfmt(buf, len, "%s has no %s address", run->host,
+        mh_textf(buf, len, "%s has no %s address", run->host,
              run->p->family == AF_INET    ? "IPv4"
              : run->p->family == AF_INET6 ? "IPv6"
                                           : "IPv4 or IPv6");
         return;
     }
-    bfmt(buf, len, "lookup of %s failed: %s", run->host, ares_strerror(st));
+    mh_textf(buf, len, "lookup of %s failed: %s", run->host, ares_strerror(st));
 }
 
 /* Builds items, perfdata, samples, summary and state of a finished run. */

@@ -4,6 +4,7 @@
  */
 #include "result.h"
 
+#include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -437,5 +438,32 @@ mh_result_finish(struct mh_result *r)
         if (r->summary == NULL) {
             r->oom = true;
         }
+    }
+}
+
+void
+mh_textf(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+    if (n < 0 && len > 0) {
+        buf[0] = '\0';
+    }
+}
+
+void
+mh_c_decimal_point(char *buf)
+{
+    const char *dp = localeconv()->decimal_point;
+    if (dp == NULL || dp[0] == '\0' || strcmp(dp, ".") == 0) {
+        return;
+    }
+    size_t dl = strlen(dp);
+    char *p = strstr(buf, dp);
+    if (p != NULL) {
+        *p = '.';
+        memmove(p + 1, p + dl, strlen(p + dl) + 1);
     }
 }

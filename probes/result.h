@@ -214,4 +214,20 @@ void mh_result_finish(struct mh_result *r);
  */
 char *mh_text_printable(const char *text, size_t len);
 
+/*
+ * snprintf for messages that are cut on purpose when too long: every buffer
+ * is bounded and the result model caps text again, so callers need no
+ * return value (and get no truncation warning). buf is "" on an encoding
+ * error.
+ */
+void mh_textf(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Replaces LC_NUMERIC's decimal point in a number printf formatted into buf
+ * by '.': perfdata, metrics and JSON use '.' in every locale (Icinga sets
+ * LC_NUMERIC=C, Nagios does not). A no-op in the C locale.
+ */
+void mh_c_decimal_point(char *buf);
+
 #endif

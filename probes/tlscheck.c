@@ -6,9 +6,7 @@
 #include "tlscheck.h"
 
 #include <arpa/inet.h>
-#include <locale.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,23 +29,6 @@
  * at 1 KiB). */
 #define MSG_LEN 1024
 
-/* snprintf for message text: truncation is accepted (every buffer is
- * bounded and the result model caps text again), so the return value is
- * not needed. */
-static void textf(char *buf, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-textf(char *buf, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-    if (n < 0 && len > 0) {
-        buf[0] = '\0';
-    }
-}
 
 /* ====== Pure helpers ====== */
 
@@ -81,16 +62,8 @@ mh_tls_extra_state(double days_left, double warn_days, double crit_days)
 static char *
 fmt_num(char *buf, size_t len, double x, int decimals, bool trim)
 {
-    textf(buf, len, "%.*f", decimals, x);
-    const char *dp = localeconv()->decimal_point;
-    if (dp != NULL && dp[0] != '\0' && strcmp(dp, ".") != 0) {
-        size_t dl = strlen(dp);
-        char *p = strstr(buf, dp);
-        if (p != NULL) {
-            *p = '.';
-            memmove(p + 1, p + dl, strlen(p + dl) + 1);
-        }
-    }
+    mh_textf(buf, len, "%.*f", decimals, x);
+    mh_c_decimal_point(buf);
     char *dot = strchr(buf, '.');
     if (trim && dot != NULL) {
         char *end = buf + strlen(buf) - 1;
@@ -112,7 +85,7 @@ mh_tls_days_range(char *buf, size_t len, double days)
 {
     char n[48];
     fmt_num(n, sizeof n, days, 4, true);
-    textf(buf, len, "%s:", n);
+    mh_textf(buf, len, "%s:", n);
     return buf;
 }
 
@@ -150,7 +123,7 @@ put_escaped(char *buf, size_t len, const unsigned char *s, size_t n)
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         if (o + 8 >= len) {
-            textf(buf + o, len - o, "...");
+            mh_textf(buf + o, len - o, "...");
             return;
         }
         unsigned char c = s[i];
@@ -185,7 +158,7 @@ name_text(const X509_NAME *name, char *buf, size_t len)
     }
     BIO_free(b);
     if (buf[0] == '\0') {
-        textf(buf, len, "(empty)");
+        mh_textf(buf, len, "(empty)");
     }
 }
 
@@ -195,7 +168,7 @@ key_text(X509 *c, char *buf, size_t len)
 {
     EVP_PKEY *pk = X509_get0_pubkey(c);
     if (pk == NULL) {
-        textf(buf, len, "unknown key");
+        mh_textf(buf, len, "unknown key");
         return;
     }
     const char *type = EVP_PKEY_get0_type_name(pk);
@@ -205,7 +178,7 @@ key_text(X509 *c, char *buf, size_t len)
                                        sizeof group, &glen) != 1) {
         group[0] = '\0';
     }
-    textf(buf, len, "%s %d bits%s%s%s", type != NULL ? type : "unknown",
+    mh_textf(buf, len, "%s %d bits%s%s%s", type != NULL ? type : "unknown",
           EVP_PKEY_get_bits(pk), group[0] != '\0' ? " (" : "", group,
           group[0] != '\0' ? ")" : "");
 }
@@ -222,7 +195,7 @@ sig_text(const X509 *c, char *buf, size_t len)
         X509_ALGOR_get0(&obj, NULL, NULL, alg);
     }
     if (obj == NULL || OBJ_obj2txt(buf, (int)len, obj, 0) <= 0) {
-        textf(buf, len, "unknown");
+        mh_textf(buf, len, "unknown");
     }
 }
 
@@ -250,14 +223,14 @@ san_text(X509 *c, char *buf, size_t len)
                 NULL) {
                 continue;
             }
-            textf(one, sizeof one, "%s", addr);
+            mh_textf(one, sizeof one, "%s", addr);
         } else {
             continue;
         }
         int w = snprintf(buf + o, len - o, "%s%s", o > 0 ? ", " : "", one);
         if (w < 0 || (size_t)w >= len - o) {
             if (len > 4) {
-                textf(buf + len - 4, 4, "...");
+                mh_textf(buf + len - 4, 4, "...");
             }
             break;
         }
@@ -292,7 +265,7 @@ get_facts(X509 *c, double now, struct facts *f)
     double nb;
     if (mh_tls_asn1_time(X509_get0_notBefore(c), &nb, f->not_before_iso,
                          sizeof f->not_before_iso) != 0) {
-        textf(f->not_before_iso, sizeof f->not_before_iso, "unreadable");
+        mh_textf(f->not_before_iso, sizeof f->not_before_iso, "unreadable");
     }
     f->has_not_after =
         mh_tls_asn1_time(X509_get0_notAfter(c), &f->not_after, f->not_after_iso,
@@ -300,7 +273,7 @@ get_facts(X509 *c, double now, struct facts *f)
     if (f->has_not_after) {
         f->days = mh_tls_days_left(f->not_after, now);
     } else {
-        textf(f->not_after_iso, sizeof f->not_after_iso, "unreadable");
+        mh_textf(f->not_after_iso, sizeof f->not_after_iso, "unreadable");
     }
     key_text(c, f->key, sizeof f->key);
     sig_text(c, f->sig, sizeof f->sig);
@@ -330,12 +303,12 @@ days_phrase(char *buf, size_t len, const struct facts *f)
 {
     char n[48];
     if (!f->has_not_after) {
-        textf(buf, len, "notAfter unreadable");
+        mh_textf(buf, len, "notAfter unreadable");
     } else if (f->days < 0) {
-        textf(buf, len, "expired %s days ago",
+        mh_textf(buf, len, "expired %s days ago",
               fmt_num(n, sizeof n, -f->days, 1, false));
     } else {
-        textf(buf, len, "%s days left",
+        mh_textf(buf, len, "%s days left",
               fmt_num(n, sizeof n, f->days, 1, false));
     }
 }
@@ -498,7 +471,7 @@ msg_add(char *buf, size_t len, const char *text)
 {
     size_t o = strlen(buf);
     if (o + 1 < len) {
-        textf(buf + o, len - o, "%s%s", o > 0 ? "; " : "", text);
+        mh_textf(buf + o, len - o, "%s%s", o > 0 ? "; " : "", text);
     }
 }
 
@@ -522,23 +495,23 @@ problem_text(const struct verr *e, const struct facts *path, int npath,
     } else if (e->cert != NULL) {
         get_facts(e->cert, p->now, &f);
     } else {
-        textf(buf, len, "%s", reason);
+        mh_textf(buf, len, "%s", reason);
         return false;
     }
-    textf(subject, slen, "%s", f.subject);
+    mh_textf(subject, slen, "%s", f.subject);
     char left[64];
     switch (e->err) {
     case X509_V_ERR_CERT_HAS_EXPIRED:
         days_phrase(left, sizeof left, &f);
-        textf(buf, len, "%s (notAfter %s, %s)", reason, f.not_after_iso, left);
+        mh_textf(buf, len, "%s (notAfter %s, %s)", reason, f.not_after_iso, left);
         return false;
     case X509_V_ERR_CERT_NOT_YET_VALID:
-        textf(buf, len, "%s (notBefore %s)", reason, f.not_before_iso);
+        mh_textf(buf, len, "%s (notBefore %s)", reason, f.not_before_iso);
         return false;
     case X509_V_ERR_HOSTNAME_MISMATCH:
     case X509_V_ERR_IP_ADDRESS_MISMATCH:
     case X509_V_ERR_EMAIL_MISMATCH:
-        textf(buf, len, "%s: not valid for %s (certificate names: %s)", reason,
+        mh_textf(buf, len, "%s: not valid for %s (certificate names: %s)", reason,
               p->verify_name != NULL ? p->verify_name : "the name",
               f.names[0] != '\0' ? f.names : "none");
         return false;
@@ -552,20 +525,20 @@ problem_text(const struct verr *e, const struct facts *path, int npath,
              * almost always the intermediate missing from the server's
              * configuration (browsers repair it via AIA, mail clients
              * do not). */
-            textf(buf, len,
+            mh_textf(buf, len,
                   "incomplete chain: server did not send the issuer of %s "
                   "(%s); mail clients do not fetch missing intermediates "
                   "(%s)",
                   f.subject, f.issuer, reason);
         } else {
-            textf(buf, len,
+            mh_textf(buf, len,
                   "unknown issuer: %s, issuer of %s, is neither in the "
                   "trust store nor sent by the server (%s)",
                   f.issuer, f.subject, reason);
         }
         return true;
     }
-    textf(buf, len, "%s", reason);
+    mh_textf(buf, len, "%s", reason);
     return false;
 }
 
@@ -681,17 +654,17 @@ mh_tls_check_peer(const struct mh_tls_peer *peer,
                                           text, sizeof text);
                 if (whole || subj[0] == '\0') {
                     msg_add(vmsg, sizeof vmsg, text);
-                    textf(line, sizeof line, "%s", text);
+                    mh_textf(line, sizeof line, "%s", text);
                 } else {
                     size_t o = strlen(group);
-                    textf(group + o, sizeof group - o, "%s%s",
+                    mh_textf(group + o, sizeof group - o, "%s%s",
                           o > 0 ? ", " : "", text);
-                    textf(gsubj, sizeof gsubj, "%s", subj);
-                    textf(line, sizeof line, "%s: %s", subj, text);
+                    mh_textf(gsubj, sizeof gsubj, "%s", subj);
+                    mh_textf(line, sizeof line, "%s: %s", subj, text);
                 }
                 nproblems++;
                 char dname[32];
-                textf(dname, sizeof dname, "depth %d", e->depth);
+                mh_textf(dname, sizeof dname, "depth %d", e->depth);
                 mh_result_add_item(
                     r, "verify", e->depth >= 0 ? dname : "chain",
                     p->verify ? MH_STATE_CRITICAL : MH_STATE_OK,
@@ -700,13 +673,13 @@ mh_tls_check_peer(const struct mh_tls_peer *peer,
             }
             if (group[0] != '\0') {
                 char clause[MSG_LEN];
-                textf(clause, sizeof clause, "%s: %s", gsubj, group);
+                mh_textf(clause, sizeof clause, "%s: %s", gsubj, group);
                 msg_add(vmsg, sizeof vmsg, clause);
             }
         }
         if (rec.dropped > 0) {
             char more[64];
-            textf(more, sizeof more, "and %zu more problems", rec.dropped);
+            mh_textf(more, sizeof more, "and %zu more problems", rec.dropped);
             msg_add(vmsg, sizeof vmsg, more);
         }
         if (peer->sni == NULL) {
@@ -722,7 +695,7 @@ mh_tls_check_peer(const struct mh_tls_peer *peer,
                                hint);
         }
         char full[MSG_LEN];
-        textf(full, sizeof full, "certificate verify failed: %s", vmsg);
+        mh_textf(full, sizeof full, "certificate verify failed: %s", vmsg);
         if (p->verify) {
             msg_add(crit_msg, sizeof crit_msg, full);
             worst = MH_STATE_CRITICAL;
@@ -739,15 +712,15 @@ mh_tls_check_peer(const struct mh_tls_peer *peer,
     for (int i = 0; i < npath; i++) {
         const struct facts *f = &path[i];
         char name[32];
-        textf(name, sizeof name, "depth %d", i);
+        mh_textf(name, sizeof name, "depth %d", i);
         enum mh_state st =
             f->has_not_after
                 ? mh_tls_days_state(f->days, p->warn_days, p->crit_days)
                 : MH_STATE_CRITICAL;
         add_cert_item(r, name, f, i, st, NULL);
         char label[40], depth[16];
-        textf(label, sizeof label, "cert_days_depth%d", i);
-        textf(depth, sizeof depth, "%d", i);
+        mh_textf(label, sizeof label, "cert_days_depth%d", i);
+        mh_textf(depth, sizeof depth, "%d", i);
         if (f->has_not_after) {
             mh_result_add_perf(r, label, perf_days(f->days), MH_UNIT_NONE,
                                range_w, range_c, NULL, NULL);
@@ -777,14 +750,14 @@ mh_tls_check_peer(const struct mh_tls_peer *peer,
         days_phrase(left, sizeof left, f);
         const char *who = i == 0 ? "certificate" : f->role;
         if (!f->has_not_after) {
-            textf(text, sizeof text, "%s %s: notAfter unreadable", who,
+            mh_textf(text, sizeof text, "%s %s: notAfter unreadable", who,
                   f->subject);
         } else if (f->days < 0) {
-            textf(text, sizeof text, "%s %s %s (notAfter %s)", who, f->subject,
+            mh_textf(text, sizeof text, "%s %s %s (notAfter %s)", who, f->subject,
                   left, f->not_after_iso);
         } else {
             char n[48];
-            textf(text, sizeof text, "%s %s expires in %s days (notAfter %s)",
+            mh_textf(text, sizeof text, "%s %s expires in %s days (notAfter %s)",
                   who, f->subject, fmt_num(n, sizeof n, f->days, 1, false),
                   f->not_after_iso);
         }
@@ -821,12 +794,12 @@ mh_tls_check_peer(const struct mh_tls_peer *peer,
                 ? mh_tls_extra_state(f.days, p->warn_days, p->crit_days)
                 : MH_STATE_WARNING;
         char name[32];
-        textf(name, sizeof name, "extra %d", i);
+        mh_textf(name, sizeof name, "extra %d", i);
         add_cert_item(r, name, &f, -1, st, "; remove it from the chain");
         if (st != MH_STATE_OK) {
             char text[600], left[64];
             days_phrase(left, sizeof left, &f);
-            textf(text, sizeof text,
+            mh_textf(text, sizeof text,
                   "certificate %s sent but not on the verified path (%s, "
                   "notAfter %s); remove it from the chain",
                   f.subject, left, f.not_after_iso);
@@ -846,12 +819,12 @@ mh_tls_check_peer(const struct mh_tls_peer *peer,
                          (const char *)NULL);
     char vtext[MSG_LEN];
     if (verified) {
-        textf(vtext, sizeof vtext, "chain of %d verified to %s%s%s", nchain,
+        mh_textf(vtext, sizeof vtext, "chain of %d verified to %s%s%s", nchain,
               npath > 0 ? path[npath - 1].subject : "?",
               p->verify_name != NULL ? ", name matches " : "",
               p->verify_name != NULL ? p->verify_name : "");
     } else {
-        textf(vtext, sizeof vtext, "verification failed (%zu problem%s%s)",
+        mh_textf(vtext, sizeof vtext, "verification failed (%zu problem%s%s)",
               nproblems + rec.dropped, nproblems + rec.dropped == 1 ? "" : "s",
               p->verify ? "" : ", not enforced: --no-verify");
     }
@@ -968,20 +941,20 @@ mh_tls_ok_summary(const struct mh_result *r, char *buf, size_t len)
     const struct mh_attr *es = verify_attr(r, "earliest_subject");
     char chain[MSG_LEN];
     if (ver->num != 0) {
-        textf(chain, sizeof chain, "chain of %.0f verified",
+        mh_textf(chain, sizeof chain, "chain of %.0f verified",
               n != NULL ? n->num : 0);
     } else {
-        textf(chain, sizeof chain, "NOT verified (--no-verify: %s)",
+        mh_textf(chain, sizeof chain, "NOT verified (--no-verify: %s)",
               problems != NULL && problems->str != NULL ? problems->str : "?");
     }
     char exp[MSG_LEN] = "";
     if (days != NULL && na != NULL && na->str != NULL && es != NULL &&
         es->str != NULL) {
         char d[48];
-        textf(exp, sizeof exp, ", earliest expiry in %s days (%s, %s)",
+        mh_textf(exp, sizeof exp, ", earliest expiry in %s days (%s, %s)",
               fmt_num(d, sizeof d, days->num, 1, false), na->str, es->str);
     }
-    textf(buf, len, "certificate OK: %s, %s, %s%s%s%s", leaf->str, chain,
+    mh_textf(buf, len, "certificate OK: %s, %s, %s%s%s%s", leaf->str, chain,
           version != NULL && version->str != NULL ? version->str : "?",
           cipher != NULL && cipher->str != NULL ? " " : "",
           cipher != NULL && cipher->str != NULL ? cipher->str : "", exp);
