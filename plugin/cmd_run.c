@@ -226,13 +226,7 @@ static void
 cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, double mono_until)
 {
     /* The condition variable uses CLOCK_MONOTONIC (run_round). */
-    struct timespec abs;
-    abs.tv_sec = (time_t)mono_until;
-    abs.tv_nsec = (long)((mono_until - (double)abs.tv_sec) * 1e9);
-    if (abs.tv_nsec >= 1000000000L) {
-        abs.tv_sec++;
-        abs.tv_nsec -= 1000000000L;
-    }
+    struct timespec abs = mh_monotonic_timespec(mono_until);
     pthread_cond_timedwait(cv, mu, &abs);
 }
 

@@ -164,13 +164,7 @@ backoff_wait(struct mh_notifier *n, double seconds)
         if (mh_monotonic_s() >= end) {
             break;
         }
-        struct timespec abs;
-        abs.tv_sec = (time_t)end;
-        abs.tv_nsec = (long)((end - (double)abs.tv_sec) * 1e9);
-        if (abs.tv_nsec >= 1000000000L) {
-            abs.tv_sec++;
-            abs.tv_nsec -= 1000000000L;
-        }
+        struct timespec abs = mh_monotonic_timespec(end);
         pthread_cond_timedwait(&n->cv, &n->mu, &abs);
     }
     pthread_mutex_unlock(&n->mu);

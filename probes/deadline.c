@@ -56,3 +56,16 @@ mh_deadline_length(const struct mh_deadline *d)
 {
     return d->end - d->start;
 }
+
+struct timespec
+mh_monotonic_timespec(double mono_s)
+{
+    struct timespec ts;
+    ts.tv_sec = (time_t)mono_s;
+    ts.tv_nsec = (long)((mono_s - (double)ts.tv_sec) * 1e9);
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 struct mh_deadline {
     double start; /* monotonic seconds when the check started */
@@ -35,6 +36,10 @@ bool mh_deadline_expired(const struct mh_deadline *d);
 
 /* Seconds since mh_deadline_start(). */
 double mh_deadline_elapsed(const struct mh_deadline *d);
+
+/* A CLOCK_MONOTONIC time in seconds as a timespec, for waits on condition
+ * variables created with pthread_condattr_setclock(CLOCK_MONOTONIC). */
+struct timespec mh_monotonic_timespec(double mono_s);
 
 /* The configured length of the deadline in seconds. */
 double mh_deadline_length(const struct mh_deadline *d);
