@@ -21,7 +21,8 @@ test_pkgs=(postfix dovecot-core dovecot-imapd dovecot-lmtpd rbldnsd nsd
     prometheus-node-exporter prometheus-alertmanager time python3-minimal
     icinga2-bin icinga2-common nagios4-core systemd debhelper dpkg-dev
     fakeroot lintian rpm rpmlint jq cpio groff-base
-    libnet-dns-perl libmonitoring-plugin-perl libreadonly-perl libnet-ip-perl)
+    libnet-dns-perl libmonitoring-plugin-perl libreadonly-perl libnet-ip-perl
+    python3 valgrind clang libclang-rt-14-dev)
 
 missing=()
 for p in "${build_pkgs[@]}" "${test_pkgs[@]}"; do

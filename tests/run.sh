@@ -5,10 +5,13 @@
 # strict warnings as errors, runs the unit tests and the integration tests
 # against the lab (real Postfix, Dovecot, nsd, unbound, rbldnsd, the scripted
 # fault server), then builds again with AddressSanitizer and
-# UndefinedBehaviorSanitizer and runs the whole suite once more.
+# UndefinedBehaviorSanitizer and runs the whole suite once more, and finally
+# runs representative integration invocations under valgrind memcheck.
+# Both suites include the fuzz corpus replays (CTest label "fuzz").
 #
 # Usage: tests/run.sh            (as root on Debian 12)
 #        MH_SKIP_ASAN=1 tests/run.sh   (developer shortcut: skip the second pass)
+#        MH_SKIP_VALGRIND=1 tests/run.sh   (skip the valgrind pass)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -44,4 +47,11 @@ if [ "${MH_SKIP_ASAN:-0}" != 1 ]; then
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=98
     pass "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DMH_SANITIZE=ON
+fi
+
+# --- valgrind pass (issue 9): memcheck over representative integration
+# runs of the gcc build (tests/valgrind.sh starts its own lab). ---
+if [ "${MH_SKIP_VALGRIND:-0}" != 1 ]; then
+    echo "=== valgrind memcheck of integration runs ==="
+    tests/valgrind.sh "$root/build"
 fi

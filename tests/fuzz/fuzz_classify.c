@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fuzz_classify: the reply classifier (probes/reply.c mh_reply_classify,
+ * mh_text_names_blocklist).
+ *
+ * Input: byte 0 selects the phase (any value, also out of range), bytes 1-2
+ * the reply code (0..65535, so also codes no parser would produce), then
+ * the enhanced status code up to the first NUL (at most 15 bytes, as in
+ * struct mh_reply), then the text (NUL-terminated copy of the rest).
+ * Invariants (DESIGN.md default state policy): codes below 400 are OK
+ * without category; 4xx is WARNING and 5xx and above CRITICAL, always with
+ * one of the seven categories; AUTH-phase failures are auth, STARTTLS and
+ * handshake failures tls; mh_phase_name never returns NULL.
+ */
+#include <string.h>
+
+#include "fuzz.h"
+#include "reply.h"
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 3) {
+        return 0;
+    }
+    enum mh_phase phase = (enum mh_phase)(data[0] % (MH_PHASE_LAST + 2));
+    int code = (int)data[1] << 8 | (int)data[2];
+    if (data[0] & 0x80) {
+        code %= 1000; /* mostly plausible codes */
+    }
+    data += 3;
+    size -= 3;
+
+    char enhanced[16];
+    size_t el = 0;
+    while (el < size && el < sizeof enhanced - 1 && data[el] != '\0') {
+        enhanced[el] = (char)data[el];
+        el++;
+    }
+    enhanced[el] = '\0';
+    if (el < size && data[el] == '\0') {
+        el++;
+    }
+    size_t tl = size - el;
+    char *text = malloc(tl + 1);
+    if (text == NULL) {
+        return 0;
+    }
+    memcpy(text, data + el, tl);
+    text[tl] = '\0';
+
+    enum mh_state st = MH_STATE_UNKNOWN;
+    enum mh_category cat = MH_CAT_LAST;
+    mh_reply_classify(phase, code, enhanced, text, &st, &cat);
+    FUZZ_CHECK(mh_phase_name(phase) != NULL);
+    if (code < 400) {
+        FUZZ_CHECK(st == MH_STATE_OK && cat == MH_CAT_NONE);
+    } else {
+        FUZZ_CHECK(st == (code < 500 ? MH_STATE_WARNING : MH_STATE_CRITICAL));
+        FUZZ_CHECK(cat > MH_CAT_NONE && cat < MH_CAT_LAST);
+        if (phase == MH_PHASE_AUTH) {
+            FUZZ_CHECK(cat == MH_CAT_AUTH);
+        }
+        if (phase == MH_PHASE_STARTTLS || phase == MH_PHASE_TLS_HANDSHAKE) {
+            FUZZ_CHECK(cat == MH_CAT_TLS);
+        }
+    }
+    /* The same text with an empty or NULL enhanced code, and NULL text. */
+    mh_reply_classify(phase, code, "", text, &st, &cat);
+    mh_reply_classify(phase, code, NULL, NULL, &st, &cat);
+    FUZZ_CHECK(code < 400 || (cat > MH_CAT_NONE && cat < MH_CAT_LAST));
+    (void)mh_text_names_blocklist(text);
+    (void)mh_text_names_blocklist(NULL);
+    free(text);
+    return 0;
+}

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Exit codes in every path and the TLS defaults (issue 9).
+#
+# Exit codes are 0..3 whatever happens: stdout closed early (SIGPIPE is
+# ignored), SIGTERM/SIGINT during a check (UNKNOWN), a crash (the fatal
+# signal handler prints UNKNOWN and exits 3; not on sanitizer builds, whose
+# handlers report instead), usage errors, --help, --version, and every
+# allocation failure: the LD_PRELOAD shim tests/fuzz/failmalloc.c fails the
+# N-th malloc/calloc/realloc for N across the whole run (non-sanitizer
+# builds only).
+#
+# TLS: 1.2 is the minimum unless --tls-min says otherwise, and a server
+# that offers only older versions is reported as such (CRITICAL/tls);
+# with --tls-min 1.0 such a server is reachable and its version shown.
+# openssl s_server plays the old servers.
+# Lab parts needed: the certificates, the lab resolver.
+. "$(dirname "$0")/lib.sh"
+needs_lab
+H=(-H 127.0.0.1 --ehlo probe.example.net)
+CA=(--ca-file "$LAB_CA_FILE" --sni "$LAB_MX_NAME" --verify-name "$LAB_MX_NAME")
+SHIM=$(dirname "$MH_BIN")/tests/fuzz/libmh_failmalloc.so
+sanitized=
+if ldd "$MH_BIN" 2>/dev/null | grep -Eq 'libasan|libubsan'; then
+    sanitized=1
+fi
+
+# ---------------------------------------------------------------------
+case_ "stdout closed before the result is written (SIGPIPE)"
+fault silent-after-connect
+"$MH_BIN" smtp "${H[@]}" -p "$FS_PORT" -t 0.5 --output json 2>"$T_TMP/err" | true
+rc=${PIPESTATUS[0]}
+if [ "$rc" -le 3 ]; then ok "exit code $rc (0..3), not 141"; else
+    not_ok "exit code $rc"
+fi
+
+for sig in TERM INT; do
+    case_ "SIG$sig during a check"
+    fault silent-after-connect
+    "$MH_BIN" smtp "${H[@]}" -p "$FS_PORT" -t 10 >"$T_TMP/out" 2>&1 &
+    pid=$!
+    sleep 0.5
+    kill -"$sig" "$pid"
+    wait "$pid"
+    RC=$?
+    OUT=$(cat "$T_TMP/out")
+    LINE1=$(head -n 1 "$T_TMP/out")
+    expect_rc 3
+    expect_line1 "^MAILHEALTH UNKNOWN - terminated by a signal"
+done
+
+case_ "a crash ends as UNKNOWN (exit 3)"
+if [ -n "$sanitized" ]; then
+    ok "skipped on a sanitizer build (its own SEGV report applies)"
+else
+    fault silent-after-connect
+    "$MH_BIN" smtp "${H[@]}" -p "$FS_PORT" -t 10 >"$T_TMP/out" 2>&1 &
+    pid=$!
+    sleep 0.5
+    kill -SEGV "$pid"
+    wait "$pid"
+    RC=$?
+    OUT=$(cat "$T_TMP/out")
+    LINE1=$(head -n 1 "$T_TMP/out")
+    expect_rc 3
+    expect_line1 "^MAILHEALTH UNKNOWN - internal error \(fatal signal\)"
+fi
+
+case_ "usage errors, --help, --version"
+for args in "" "smtp" "smtp -H" "nosuch -H x" "smtp -H x -t -1" "smtp -H x -w 5:1" \
+    "dnsbl -H 192.0.2.1 --zone ..bad" "smtp --help" "--version" "run"; do
+    # shellcheck disable=SC2086
+    run $args
+    if [ "$RC" = 3 ]; then ok "'$args': exit 3"; else not_ok "'$args': exit $RC"; fi
+done
+
+# ---------------------------------------------------------------------
+# failmalloc RUNS ARGS...: fails the N-th allocation for about RUNS values
+# of N spread over the whole run (each of the first 50, then evenly to the
+# end); every run must exit 0..3 without a crash.
+failmalloc() {
+    local runs=$1 total n step bad=0 ooms=0 count=0 out rc first
+    shift
+    total=$(MH_FAILMALLOC_COUNT=1 LD_PRELOAD=$SHIM "$MH_BIN" "$@" 2>&1 >/dev/null |
+        sed -n 's/^failmalloc: calls=//p')
+    if [ -z "$total" ]; then
+        not_ok "the shim did not count ($SHIM)"
+        return
+    fi
+    step=$(((total - 50) / runs + 1))
+    [ "$step" -ge 1 ] || step=1
+    first=""
+    for ((n = 1; n <= total; n += (n < 50 ? 1 : step))); do
+        out=$(MH_FAILMALLOC_N=$n LD_PRELOAD=$SHIM timeout 20 "$MH_BIN" "$@" 2>&1)
+        rc=$?
+        count=$((count + 1))
+        if [ "$rc" -gt 3 ] || printf '%s\n' "$out" | grep -q 'fatal signal'; then
+            bad=$((bad + 1))
+            [ -z "$first" ] && first="N=$n rc=$rc: $(printf '%s\n' "$out" | head -n 1)"
+        fi
+        printf '%s\n' "$out" | grep -q 'out of memory' && ooms=$((ooms + 1))
+    done
+    if [ "$bad" -eq 0 ]; then
+        ok "$count runs (of $total allocations): all exit 0..3, no crash ($ooms said 'out of memory')"
+    else
+        not_ok "$bad of $count runs crashed or left 0..3; first: $first"
+    fi
+}
+
+if [ -n "$sanitized" ] || [ ! -f "$SHIM" ]; then
+    case_ "allocation failures"
+    ok "skipped (sanitizer build or no $SHIM)"
+else
+    export FS_USER=probe@example.net FS_PASS='Fm-S3cret!pw'
+    printf '%s\n' "$FS_PASS" >"$T_TMP/pw"
+    case_ "allocation failures: smtp, STARTTLS, AUTH, envelope, certificate checks"
+    fault normal-tls-ok 100000
+    failmalloc 250 smtp "${H[@]}" -p "$FS_PORT" --starttls "${CA[@]}" \
+        --cert-days 30,14 -U "$FS_USER" --auth-password-file "$T_TMP/pw" \
+        --mail-from a@example.net --rcpt-to b@example.net --output json
+    case_ "allocation failures: dnsbl through the lab resolver"
+    failmalloc 120 dnsbl -H 192.0.2.10 --zone bl.lab.test --zone err.lab.test \
+        --resolver "$LAB_RESOLVER" --output prometheus
+    case_ "allocation failures: domain (MX, smtp, tls, dnsbl)"
+    failmalloc 120 domain -D "$LAB_DOMAIN" --resolver "$LAB_RESOLVER" \
+        -p "$LAB_SMTP_PORT" --zone bl.lab.test -t 10
+fi
+
+# ---------------------------------------------------------------------
+# old_tls_server OPTION: openssl s_server speaking only that version
+# (security level 0, as old servers need) for one connection; sets OPORT.
+old_tls_server() {
+    OPORT=$((40000 + RANDOM % 20000))
+    openssl s_server -accept "127.0.0.1:$OPORT" -naccept 1 -quiet \
+        -cert "$LAB_CERT_DIR/valid.crt" -key "$LAB_CERT_DIR/valid.key" \
+        -cert_chain "$LAB_CERT_DIR/valid.chain.pem" "$1" \
+        -cipher 'DEFAULT:@SECLEVEL=0' </dev/null >"$T_TMP/s_server.log" 2>&1 &
+    T_PIDS+=($!)
+    local _i
+    for _i in $(seq 1 100); do
+        ss -ltn 2>/dev/null | grep -q "127.0.0.1:$OPORT " && return
+        sleep 0.05
+    done
+    echo "openssl s_server did not start" >&2
+    cat "$T_TMP/s_server.log" >&2
+}
+
+for v in 1 1_1; do
+    name=${v/_/.}
+    case_ "TLS $name-only server, default minimum 1.2"
+    old_tls_server "-tls$v"
+    run tls -H 127.0.0.1 -p "$OPORT" --tls "${CA[@]}" --output json
+    expect_rc 2
+    expect_out '"category":	"tls"'
+    old_tls_server "-tls$v"
+    run tls -H 127.0.0.1 -p "$OPORT" --tls "${CA[@]}"
+    expect_rc 2
+    expect_line1 "CRITICAL - \[tls\] .*server offers no TLS version the probe accepts \(minimum TLS 1\.2, --tls-min lowers it\)"
+
+    case_ "TLS $name-only server, --tls-min 1.0"
+    old_tls_server "-tls$v"
+    run tls -H 127.0.0.1 -p "$OPORT" --tls "${CA[@]}" --tls-min 1.0 --output prometheus
+    expect_out "mailhealth_tls_version_info{target=\"127.0.0.1:$OPORT\",version=\"TLSv$name\""
+    old_tls_server "-tls$v"
+    run tls -H 127.0.0.1 -p "$OPORT" --tls "${CA[@]}" --tls-min 1.0
+    expect_out "TLSv$name"
+    expect_no_out "server offers no TLS version"
+done
+
+case_ "TLS 1.2 server: accepted by default, refused with --tls-min 1.3"
+old_tls_server -tls1_2
+run tls -H 127.0.0.1 -p "$OPORT" --tls "${CA[@]}"
+expect_rc 0
+expect_out "TLSv1.2"
+old_tls_server -tls1_2
+run tls -H 127.0.0.1 -p "$OPORT" --tls "${CA[@]}" --tls-min 1.3
+expect_rc 2
+expect_line1 "\[tls\] .*server offers no TLS version the probe accepts \(minimum TLS 1\.3\)"
+
+finish
