@@ -109,11 +109,11 @@ static const struct opt opts[] = {
     {"timeout", 't', true, false, C_ALL, O_TIMEOUT, "SECONDS",
      "one deadline for the whole check (default 10)"},
     {"use-ipv4", '4', false, false,
-     C_SMTP | C_TLS | C_DNSBL | C_DOMAIN | C_DELIV,
-     O_IPV4, NULL, "IPv4 only (dnsbl: check only the host's IPv4 addresses)"},
+     C_SMTP | C_TLS | C_DNSBL | C_DOMAIN | C_DELIV, O_IPV4, NULL,
+     "IPv4 only (dnsbl: check only the host's IPv4 addresses)"},
     {"use-ipv6", '6', false, false,
-     C_SMTP | C_TLS | C_DNSBL | C_DOMAIN | C_DELIV,
-     O_IPV6, NULL, "IPv6 only (dnsbl: check only the host's IPv6 addresses)"},
+     C_SMTP | C_TLS | C_DNSBL | C_DOMAIN | C_DELIV, O_IPV6, NULL,
+     "IPv6 only (dnsbl: check only the host's IPv6 addresses)"},
     {"resolver", 0, true, false, C_ALL, O_RESOLVER, "IP[:PORT]",
      "DNS resolver to use (default: the system resolver)"},
     {"output", 0, true, false, C_ALL, O_OUTPUT, "FORMAT",
@@ -451,8 +451,7 @@ apply(struct mh_config *cfg, const struct opt *o, const char *v, char *errbuf,
     case O_RESOLVER:
         if (!resolver_valid(v)) {
             snprintf(errbuf, errlen,
-                     "invalid --resolver '%s' (IP, IP:PORT or [IPv6]:PORT)",
-                     v);
+                     "invalid --resolver '%s' (IP, IP:PORT or [IPv6]:PORT)", v);
             return -1;
         }
         cfg->resolver = v;
@@ -699,12 +698,13 @@ mh_config_validate(struct mh_config *cfg, char *errbuf, size_t errlen)
     if (c == MH_CMD_DELIVERY) {
         struct mh_delivery_url u;
         if (cfg->submit_url == NULL || cfg->imap_url == NULL) {
-            snprintf(errbuf, errlen, "delivery needs --submit URL and --imap "
-                                     "URL");
+            snprintf(errbuf, errlen,
+                     "delivery needs --submit URL and --imap "
+                     "URL");
             return -1;
         }
-        if (mh_delivery_parse_url(cfg->submit_url, false, &u, errbuf,
-                                  errlen) != 0 ||
+        if (mh_delivery_parse_url(cfg->submit_url, false, &u, errbuf, errlen) !=
+                0 ||
             mh_delivery_parse_url(cfg->imap_url, true, &u, errbuf, errlen) !=
                 0) {
             return -1;
@@ -717,8 +717,9 @@ mh_config_validate(struct mh_config *cfg, char *errbuf, size_t errlen)
             return -1;
         }
         if (cfg->mail_from == NULL || cfg->rcpt_to.n != 1) {
-            snprintf(errbuf, errlen, "delivery needs --mail-from ADDR and "
-                                     "exactly one --rcpt-to ADDR");
+            snprintf(errbuf, errlen,
+                     "delivery needs --mail-from ADDR and "
+                     "exactly one --rcpt-to ADDR");
             return -1;
         }
     }

@@ -115,8 +115,7 @@ int mh_config_set(struct mh_config *cfg, const char *long_name,
 
 /* True if the long option takes no argument (a flag). *known is false when
  * the option does not exist for cfg->command. */
-bool mh_option_is_flag(enum mh_command cmd, const char *long_name,
-                       bool *known);
+bool mh_option_is_flag(enum mh_command cmd, const char *long_name, bool *known);
 
 /* True if the long option may be repeated (takes an array in the config). */
 bool mh_option_is_list(const char *long_name);

@@ -31,9 +31,8 @@ mh_cmd_delivery(const struct mh_config *cfg, const struct mh_deadline *dl)
     if (!mh_curl_available(loaderr, sizeof loaderr)) {
         /* libcurl is loaded on first use (curl_loader.c): without it this
          * host cannot run the check at all. */
-        struct mh_result *r = mh_result_new("delivery", cfg->rcpt_to.n > 0
-                                                            ? cfg->rcpt_to.v[0]
-                                                            : "");
+        struct mh_result *r = mh_result_new(
+            "delivery", cfg->rcpt_to.n > 0 ? cfg->rcpt_to.v[0] : "");
         if (r != NULL) {
             mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE,
                             "delivery needs libcurl: %s", loaderr);

@@ -68,9 +68,9 @@ static void *
 resolve_thread(void *arg)
 {
     struct mx_job *j = arg;
-    j->status = mh_resolve_host(j->mx->host, j->cfg->family, j->cfg->resolver,
-                                j->dl, &j->addrs, &j->naddrs, j->err,
-                                sizeof j->err);
+    j->status =
+        mh_resolve_host(j->mx->host, j->cfg->family, j->cfg->resolver, j->dl,
+                        &j->addrs, &j->naddrs, j->err, sizeof j->err);
     return NULL;
 }
 
@@ -90,8 +90,8 @@ run_parallel(void *(*fn)(void *), void *jobs, size_t size, size_t n)
     for (size_t base = 0; base < n; base += DOMAIN_MAX_PARALLEL) {
         pthread_t th[DOMAIN_MAX_PARALLEL];
         bool started[DOMAIN_MAX_PARALLEL] = {false};
-        size_t batch = n - base < DOMAIN_MAX_PARALLEL ? n - base
-                                                      : DOMAIN_MAX_PARALLEL;
+        size_t batch =
+            n - base < DOMAIN_MAX_PARALLEL ? n - base : DOMAIN_MAX_PARALLEL;
         for (size_t i = 0; i < batch; i++) {
             void *job = (char *)jobs + (base + i) * size;
             started[i] = pthread_create(&th[i], NULL, fn, job) == 0;
@@ -135,8 +135,8 @@ unresolved_child(const struct mx_job *j, const char *port)
     if (c == NULL) {
         return NULL;
     }
-    enum mh_category cat = j->status == MH_RESOLVE_TIMEOUT ? MH_CAT_TIMEOUT
-                                                            : MH_CAT_CONNECTION;
+    enum mh_category cat =
+        j->status == MH_RESOLVE_TIMEOUT ? MH_CAT_TIMEOUT : MH_CAT_CONNECTION;
     mh_result_raise(c, MH_STATE_CRITICAL, cat, "%s", j->err);
     mh_result_finish(c);
     return c;
@@ -152,8 +152,8 @@ mh_cmd_domain(const struct mh_config *cfg, const struct mh_deadline *dl)
     struct mh_mx *mx = NULL;
     size_t nmx = 0;
     char err[512];
-    enum mh_mx_status ms =
-        mh_mx_lookup(cfg->domain, cfg->resolver, dl, &mx, &nmx, err, sizeof err);
+    enum mh_mx_status ms = mh_mx_lookup(cfg->domain, cfg->resolver, dl, &mx,
+                                        &nmx, err, sizeof err);
     if (ms != MH_MX_OK && ms != MH_MX_IMPLICIT) {
         mh_result_raise(r, MH_STATE_CRITICAL,
                         ms == MH_MX_TIMEOUT ? MH_CAT_TIMEOUT
@@ -205,7 +205,7 @@ mh_cmd_domain(const struct mh_config *cfg, const struct mh_deadline *dl)
             j->params.peer_name = mx[i].host;
             /* SNI and the certificate name are the MX host's name, as a
              * sending MTA would use them. */
-            j->params.sni = cfg->no_sni ? NULL
+            j->params.sni = cfg->no_sni        ? NULL
                             : cfg->sni != NULL ? cfg->sni
                                                : mx[i].host;
             j->params.verify_name =

@@ -53,9 +53,8 @@ mh_smtp_params_from_config(const struct mh_config *cfg,
     p->port = cfg->port != NULL ? cfg->port : (cfg->tls ? "465" : "25");
     p->family = cfg->family;
     p->resolver = cfg->resolver;
-    p->ehlo_name = cfg->ehlo != NULL
-                       ? cfg->ehlo
-                       : mh_default_ehlo_name(ehlo_buf, ehlo_len);
+    p->ehlo_name = cfg->ehlo != NULL ? cfg->ehlo
+                                     : mh_default_ehlo_name(ehlo_buf, ehlo_len);
     /* Validated as three digits by the option parser. */
     const char *eg = cfg->expect_greeting;
     p->expect_greeting =
@@ -127,8 +126,8 @@ mh_cmd_smtp(const struct mh_config *cfg, const struct mh_deadline *dl)
         const double zero = 0;
         /* "time" first: check_smtp's single perfdata label, so graphs made
          * for check_smtp keep working. */
-        if (mh_result_add_perf(r, "time", r->duration_s, MH_UNIT_SECONDS,
-                               NULL, NULL, &zero, NULL) == 0) {
+        if (mh_result_add_perf(r, "time", r->duration_s, MH_UNIT_SECONDS, NULL,
+                               NULL, &zero, NULL) == 0) {
             struct mh_perf last = r->perf[r->nperf - 1];
             memmove(&r->perf[1], &r->perf[0],
                     (r->nperf - 1) * sizeof r->perf[0]);

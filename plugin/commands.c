@@ -51,8 +51,7 @@ mh_cmd_not_implemented(const struct mh_config *cfg)
 }
 
 char *
-mh_read_secret(const char *path, const char *env, char *errbuf,
-               size_t errlen)
+mh_read_secret(const char *path, const char *env, char *errbuf, size_t errlen)
 {
     if (path != NULL) {
         /* O_NONBLOCK and a regular-file check: a FIFO or device given as
@@ -95,8 +94,7 @@ mh_read_secret(const char *path, const char *env, char *errbuf,
     if (env != NULL) {
         const char *v = getenv(env);
         if (v == NULL || v[0] == '\0') {
-            snprintf(errbuf, errlen, "environment variable %s is not set",
-                     env);
+            snprintf(errbuf, errlen, "environment variable %s is not set", env);
             return NULL;
         }
         char *s = strdup(v);
@@ -126,16 +124,15 @@ mh_apply_thresholds(const struct mh_config *cfg, struct mh_result *r,
             p->crit = strdup(cfg->critical);
         }
     }
-    enum mh_state st = mh_range_evaluate(cfg->has_warn ? &cfg->warn : NULL,
-                                         cfg->has_crit ? &cfg->crit : NULL,
-                                         value);
+    enum mh_state st =
+        mh_range_evaluate(cfg->has_warn ? &cfg->warn : NULL,
+                          cfg->has_crit ? &cfg->crit : NULL, value);
     if (st != MH_STATE_OK) {
         char v[32];
         mh_fmt_decimal(v, sizeof v, value, 3);
         mh_result_raise(r, st, cat, "%s: %s (%s range %s)", what, v,
                         st == MH_STATE_CRITICAL ? "critical" : "warning",
-                        st == MH_STATE_CRITICAL ? cfg->critical
-                                                : cfg->warning);
+                        st == MH_STATE_CRITICAL ? cfg->critical : cfg->warning);
     }
 }
 

@@ -55,8 +55,8 @@ char *mh_read_secret(const char *path, const char *env, char *errbuf,
  * alerts.
  */
 void mh_apply_thresholds(const struct mh_config *cfg, struct mh_result *r,
-                         const char *label, double value,
-                         enum mh_category cat, const char *what);
+                         const char *label, double value, enum mh_category cat,
+                         const char *what);
 
 /* Prints -v trace lines to stderr ("<<< 220 ..."). arg is unused. */
 void mh_trace_stderr(void *arg, const char *dir, const char *line);

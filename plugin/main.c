@@ -138,8 +138,8 @@ main(int argc, char **argv)
      * already say UNKNOWN, as the exit code will. */
     if (cfg.textfile != NULL) {
         const struct mh_result *one[] = {r};
-        if (mh_write_textfile(cfg.textfile, one, 1, (double)time(NULL), -1,
-                              err, sizeof err) != 0) {
+        if (mh_write_textfile(cfg.textfile, one, 1, (double)time(NULL), -1, err,
+                              sizeof err) != 0) {
             fprintf(stderr, "check_mailhealth: %s\n", err);
             char *was = r->summary;
             r->summary = NULL;

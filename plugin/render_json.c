@@ -15,8 +15,8 @@ static const struct {
     const char *kind;
     const char *key;
 } kind_keys[] = {
-    {"phase", "phases"},   {"cert", "chain"},     {"zone", "zones"},
-    {"mx", "hosts"},       {"address", "addresses"}, {"note", "notes"},
+    {"phase", "phases"}, {"cert", "chain"},        {"zone", "zones"},
+    {"mx", "hosts"},     {"address", "addresses"}, {"note", "notes"},
 };
 
 static const char *
@@ -61,9 +61,9 @@ item_json(const struct mh_item *it)
     if (o == NULL) {
         return NULL;
     }
-    bool ok = cJSON_AddStringToObject(o, "name", it->name) != NULL &&
-              cJSON_AddStringToObject(o, "state", mh_state_name(it->state)) !=
-                  NULL;
+    bool ok =
+        cJSON_AddStringToObject(o, "name", it->name) != NULL &&
+        cJSON_AddStringToObject(o, "state", mh_state_name(it->state)) != NULL;
     if (ok) {
         ok = (it->category == MH_CAT_NONE
                   ? cJSON_AddNullToObject(o, "category")
@@ -120,11 +120,11 @@ result_json(const struct mh_result *r)
     if (o == NULL) {
         return NULL;
     }
-    bool ok = cJSON_AddStringToObject(o, "check", r->check) != NULL &&
-              cJSON_AddStringToObject(o, "target", r->target) != NULL &&
-              cJSON_AddStringToObject(o, "state", mh_state_name(r->state)) !=
-                  NULL &&
-              cJSON_AddNumberToObject(o, "exit_code", (double)r->state) != NULL;
+    bool ok =
+        cJSON_AddStringToObject(o, "check", r->check) != NULL &&
+        cJSON_AddStringToObject(o, "target", r->target) != NULL &&
+        cJSON_AddStringToObject(o, "state", mh_state_name(r->state)) != NULL &&
+        cJSON_AddNumberToObject(o, "exit_code", (double)r->state) != NULL;
     if (ok) {
         ok = (r->state == MH_STATE_OK || r->category == MH_CAT_NONE
                   ? cJSON_AddNullToObject(o, "category")
@@ -177,10 +177,10 @@ mh_render_json(FILE *out, const struct mh_result *r)
     if (text == NULL) {
         return -1;
     }
-    int rc = (fputs(text, out) == EOF || fputc('\n', out) == EOF ||
-              fflush(out) != 0)
-                 ? -1
-                 : 0;
+    int rc =
+        (fputs(text, out) == EOF || fputc('\n', out) == EOF || fflush(out) != 0)
+            ? -1
+            : 0;
     cJSON_free(text);
     return rc;
 }

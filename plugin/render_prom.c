@@ -108,8 +108,8 @@ put_label_name(FILE *out, const char *n)
 
 /* name{k="v",...} value\n ; pairs is key,value,... (npairs pairs). */
 static int
-put_sample(FILE *out, const char *name, const char *const *pairs,
-           size_t npairs, double value)
+put_sample(FILE *out, const char *name, const char *const *pairs, size_t npairs,
+           double value)
 {
     if (fputs(name, out) == EOF) {
         return -1;
@@ -179,9 +179,9 @@ put_family_of(FILE *out, size_t fam, const struct mh_result *r)
         /* One series per category, always present (0/1), so alerts and
          * dashboards never deal with missing series. */
         for (int c = 1; c < (int)MH_CAT_LAST; c++) {
-            const char *pairs[] = {"target", r->target, "check", r->check,
-                                   "category",
-                                   mh_category_name((enum mh_category)c)};
+            const char *pairs[] = {
+                "target", r->target,  "check",
+                r->check, "category", mh_category_name((enum mh_category)c)};
             bool on = r->state != MH_STATE_OK && (int)r->category == c;
             if (put_sample(out, name, pairs, 3, on ? 1 : 0) != 0) {
                 return -1;
@@ -288,8 +288,8 @@ mh_render_prometheus(FILE *out, const struct mh_result *const *results,
 
 int
 mh_write_textfile(const char *path, const struct mh_result *const *results,
-                  size_t n, double now_unix, double round_seconds,
-                  char *errbuf, size_t errlen)
+                  size_t n, double now_unix, double round_seconds, char *errbuf,
+                  size_t errlen)
 {
     char dirbuf[4096], basebuf[4096], tmp[4096 + 64];
     if (snprintf(dirbuf, sizeof dirbuf, "%s", path) >= (int)sizeof dirbuf ||
@@ -316,7 +316,8 @@ mh_write_textfile(const char *path, const struct mh_result *const *results,
         return -1;
     }
     int rc = mh_render_prometheus(f, results, n, now_unix, round_seconds);
-    if (rc == 0 && (fflush(f) != 0 || fsync(fd) != 0 || fchmod(fd, 0644) != 0)) {
+    if (rc == 0 &&
+        (fflush(f) != 0 || fsync(fd) != 0 || fchmod(fd, 0644) != 0)) {
         rc = -1;
     }
     if (fclose(f) != 0) {

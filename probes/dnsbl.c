@@ -916,7 +916,6 @@ run_free(struct run *run)
  * 4. The result
  * ======================================================================== */
 
-
 /* "127.0.0.2, 127.0.0.4" */
 static void
 codes_text(const struct mh_dnsbl_answer *a, char *buf, size_t len)
@@ -982,7 +981,7 @@ failure_text(const struct verdict_ctx *c, char *buf, size_t len)
     const char *zn = c->z->name;
     if (c->pr->name_too_long) {
         mh_textf(buf, len, "query name for %s on %s longer than 253 bytes",
-             c->s->text, zn);
+                 c->s->text, zn);
         return;
     }
     switch (c->pr->ans.rcode) {
@@ -1037,50 +1036,52 @@ describe(const struct verdict_ctx *c, enum form form, char *buf, size_t len)
     case MH_DNSBL_V_NOT_LISTED:
         if (c->pos != NULL && c->pos->kind != MH_DNSBL_K_LISTED) {
             mh_textf(buf, len,
-                 "%s not listed%s%s (test entry %s could not be checked)", subj,
-                 zone_form ? " on " : "", zone_form ? zn : "",
-                 test_entry(c->z, fam, true));
+                     "%s not listed%s%s (test entry %s could not be checked)",
+                     subj, zone_form ? " on " : "", zone_form ? zn : "",
+                     test_entry(c->z, fam, true));
         } else {
-            mh_textf(buf, len, "%s not listed%s%s", subj, zone_form ? " on " : "",
-                 zone_form ? zn : "");
+            mh_textf(buf, len, "%s not listed%s%s", subj,
+                     zone_form ? " on " : "", zone_form ? zn : "");
         }
         return;
     case MH_DNSBL_V_LISTED:
         mh_textf(buf, len, "%s listed%s%s (%s%s%s)%s%s%s", subj,
-             zone_form ? " on " : "", zone_form ? zn : "", codes,
-             a->meaning[0] != '\0' ? ": " : "", a->meaning, sep, txt,
-             c->pos != NULL && c->pos->kind == MH_DNSBL_K_NOT_LISTED
-                 ? " [zone test entry not listed]"
-                 : "");
+                 zone_form ? " on " : "", zone_form ? zn : "", codes,
+                 a->meaning[0] != '\0' ? ": " : "", a->meaning, sep, txt,
+                 c->pos != NULL && c->pos->kind == MH_DNSBL_K_NOT_LISTED
+                     ? " [zone test entry not listed]"
+                     : "");
         return;
     case MH_DNSBL_V_ERROR_CODE:
         mh_textf(buf, len, "%s%srefused the query%s%s (%s: %s)%s%s%s%s",
-             zone_form ? zn : "", zone_form ? " " : "",
-             name_subject ? " for " : "", name_subject ? subj : "", culprit,
-             a->meaning, a->hint != NULL ? " - " : "",
-             a->hint != NULL ? a->hint : "", sep, txt);
+                 zone_form ? zn : "", zone_form ? " " : "",
+                 name_subject ? " for " : "", name_subject ? subj : "", culprit,
+                 a->meaning, a->hint != NULL ? " - " : "",
+                 a->hint != NULL ? a->hint : "", sep, txt);
         return;
     case MH_DNSBL_V_OUTSIDE:
         mh_textf(buf, len,
-             "%s%sanswered %s for %s, outside 127.0.0.0/8: broken zone "
-             "or a resolver rewriting NXDOMAIN%s%s",
-             zone_form ? zn : "", zone_form ? " " : "", codes, subj, sep, txt);
+                 "%s%sanswered %s for %s, outside 127.0.0.0/8: broken zone "
+                 "or a resolver rewriting NXDOMAIN%s%s",
+                 zone_form ? zn : "", zone_form ? " " : "", codes, subj, sep,
+                 txt);
         return;
     case MH_DNSBL_V_LISTS_EVERYTHING:
         mh_textf(buf, len,
-             "%s%slists everything (test entry %s is listed): its answer "
-             "for %s is not counted",
-             zone_form ? zn : "", zone_form ? " " : "",
-             test_entry(c->z, fam, false), subj);
+                 "%s%slists everything (test entry %s is listed): its answer "
+                 "for %s is not counted",
+                 zone_form ? zn : "", zone_form ? " " : "",
+                 test_entry(c->z, fam, false), subj);
         return;
     case MH_DNSBL_V_NOT_WORKING:
-        mh_textf(buf, len,
-             "%s%sdoes not look like a%s DNSBL (zone does not exist%s / test "
-             "entry %s not listed): no verdict for %s",
-             zone_form ? zn : "", zone_form ? " " : "",
-             fam == FAM_V6 ? "n IPv6" : "",
-             fam == FAM_V6 ? " or lists no IPv6" : "",
-             test_entry(c->z, fam, true), subj);
+        mh_textf(
+            buf, len,
+            "%s%sdoes not look like a%s DNSBL (zone does not exist%s / test "
+            "entry %s not listed): no verdict for %s",
+            zone_form ? zn : "", zone_form ? " " : "",
+            fam == FAM_V6 ? "n IPv6" : "",
+            fam == FAM_V6 ? " or lists no IPv6" : "",
+            test_entry(c->z, fam, true), subj);
         return;
     case MH_DNSBL_V_FAILED:
     case MH_DNSBL_V_TIMEOUT:
@@ -1221,9 +1222,9 @@ host_failure_text(const struct run *run, char *buf, size_t len,
     if (st == ARES_ENOTFOUND || st == ARES_ENODATA || st == ARES_SUCCESS) {
         *no_address = true;
         mh_textf(buf, len, "%s has no %s address", run->host,
-             run->p->family == AF_INET    ? "IPv4"
-             : run->p->family == AF_INET6 ? "IPv6"
-                                          : "IPv4 or IPv6");
+                 run->p->family == AF_INET    ? "IPv4"
+                 : run->p->family == AF_INET6 ? "IPv6"
+                                              : "IPv4 or IPv6");
         return;
     }
     mh_textf(buf, len, "lookup of %s failed: %s", run->host, ares_strerror(st));

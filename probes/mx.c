@@ -101,15 +101,15 @@ mh_mx_lookup(const char *domain, const char *resolver,
     if (!ctx.done || ctx.status == ARES_ETIMEOUT ||
         ctx.status == ARES_ECANCELLED || ctx.status == ARES_EDESTRUCTION) {
         free(ctx.mx);
-        snprintf(errbuf, errlen, "no DNS answer for the MX of %s within the "
-                                 "deadline",
+        snprintf(errbuf, errlen,
+                 "no DNS answer for the MX of %s within the "
+                 "deadline",
                  domain);
         return MH_MX_TIMEOUT;
     }
     if (ctx.status == ARES_ENOTFOUND) {
         free(ctx.mx);
-        snprintf(errbuf, errlen, "domain %s does not exist (NXDOMAIN)",
-                 domain);
+        snprintf(errbuf, errlen, "domain %s does not exist (NXDOMAIN)", domain);
         return MH_MX_NXDOMAIN;
     }
     if (ctx.null_mx) {

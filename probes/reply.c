@@ -78,8 +78,7 @@ static size_t
 enhanced_len(const char *s, size_t len)
 {
     size_t i = 0;
-    if (len < 5 || (s[0] != '2' && s[0] != '4' && s[0] != '5') ||
-        s[1] != '.') {
+    if (len < 5 || (s[0] != '2' && s[0] != '4' && s[0] != '5') || s[1] != '.') {
         return 0;
     }
     i = 2;
@@ -306,7 +305,8 @@ contains_ci(const char *hay, const char *needle)
     size_t nl = strlen(needle);
     for (const char *h = hay; *h != '\0'; h++) {
         size_t i = 0;
-        while (i < nl && h[i] != '\0' && to_lower(h[i]) == to_lower(needle[i])) {
+        while (i < nl && h[i] != '\0' &&
+               to_lower(h[i]) == to_lower(needle[i])) {
             i++;
         }
         if (i == nl) {
@@ -320,10 +320,9 @@ bool
 mh_text_names_blocklist(const char *text)
 {
     static const char *const words[] = {
-        "blocked using", "blacklist",   "blocklist", "block list",
-        "black list",    "dnsbl",       "rbl",       "listed",
-        "spamhaus",      "spamcop",     "barracuda", "sorbs",
-        "uceprotect",    "blocked by"};
+        "blocked using", "blacklist", "blocklist",  "block list", "black list",
+        "dnsbl",         "rbl",       "listed",     "spamhaus",   "spamcop",
+        "barracuda",     "sorbs",     "uceprotect", "blocked by"};
     if (text == NULL) {
         return false;
     }
@@ -339,10 +338,10 @@ static bool
 text_names_relay(const char *text)
 {
     static const char *const words[] = {
-        "relay access denied", "relaying denied", "relay denied",
-        "unable to relay",     "relay not permitted",
-        "not permitted to relay", "relaying not allowed",
-        "relay not allowed",   "we do not relay", "no relaying"};
+        "relay access denied",  "relaying denied",     "relay denied",
+        "unable to relay",      "relay not permitted", "not permitted to relay",
+        "relaying not allowed", "relay not allowed",   "we do not relay",
+        "no relaying"};
     if (text == NULL) {
         return false;
     }
@@ -388,8 +387,7 @@ enhanced_parts(const char *e, int *subject, int *detail)
 
 void
 mh_reply_classify(enum mh_phase phase, int code, const char *enhanced,
-                  const char *text, enum mh_state *state,
-                  enum mh_category *cat)
+                  const char *text, enum mh_state *state, enum mh_category *cat)
 {
     if (code < 400) {
         *state = MH_STATE_OK;

@@ -41,10 +41,10 @@
 #define MH_REPLY_TEXT_MAX 2048
 
 struct mh_reply {
-    int code;             /* reply code of the last line read */
-    int first_code;       /* code of the first line */
-    char enhanced[16];    /* enhanced status code of the first line
-                             (RFC 3463, e.g. "5.7.1"), "" if none */
+    int code;                     /* reply code of the last line read */
+    int first_code;               /* code of the first line */
+    char enhanced[16];            /* enhanced status code of the first line
+                                     (RFC 3463, e.g. "5.7.1"), "" if none */
     char text[MH_REPLY_TEXT_MAX]; /* each line's text (after the code,
                              separator and enhanced code), joined by '\n';
                              non-printable bytes as \xNN; cut at the end */
@@ -98,10 +98,10 @@ enum mh_mech {
 };
 
 struct mh_ehlo_caps {
-    unsigned ext;     /* MH_EXT_* */
-    unsigned mechs;   /* MH_MECH_* offered */
+    unsigned ext;        /* MH_EXT_* */
+    unsigned mechs;      /* MH_MECH_* offered */
     char mech_list[256]; /* every mechanism offered, space-separated */
-    unsigned long size; /* SIZE parameter, 0 if none or no limit */
+    unsigned long size;  /* SIZE parameter, 0 if none or no limit */
 };
 
 /*

@@ -167,11 +167,10 @@ struct gai_ctx {
 static void
 fill_text(struct mh_addr *a)
 {
-    const void *src = a->family == AF_INET6
-                          ? (const void *)&((struct sockaddr_in6 *)&a->sa)
-                                ->sin6_addr
-                          : (const void *)&((struct sockaddr_in *)&a->sa)
-                                ->sin_addr;
+    const void *src =
+        a->family == AF_INET6
+            ? (const void *)&((struct sockaddr_in6 *)&a->sa)->sin6_addr
+            : (const void *)&((struct sockaddr_in *)&a->sa)->sin_addr;
     if (inet_ntop(a->family, src, a->text, sizeof a->text) == NULL) {
         snprintf(a->text, sizeof a->text, "?");
     }
@@ -207,7 +206,8 @@ gai_cb(void *arg, int status, int timeouts, struct ares_addrinfo *res)
         for (struct ares_addrinfo_node *nd = res->nodes; nd != NULL;
              nd = nd->ai_next) {
             if (nd->ai_family != fam ||
-                nd->ai_addrlen > (ares_socklen_t)sizeof(struct sockaddr_storage)) {
+                nd->ai_addrlen >
+                    (ares_socklen_t)sizeof(struct sockaddr_storage)) {
                 continue;
             }
             struct mh_addr *a = &ctx->addrs[ctx->naddrs++];
@@ -286,8 +286,8 @@ mh_resolve_host(const char *host, int family, const char *resolver,
     if (!ctx.done || ctx.status == ARES_ECANCELLED ||
         ctx.status == ARES_EDESTRUCTION || ctx.status == ARES_ETIMEOUT) {
         if (mh_deadline_expired(dl) || ctx.status != ARES_ETIMEOUT) {
-            snprintf(errbuf, errlen,
-                     "no DNS answer for %s within the deadline", host);
+            snprintf(errbuf, errlen, "no DNS answer for %s within the deadline",
+                     host);
         } else {
             /* c-ares gave up before the deadline: every try timed out. */
             snprintf(errbuf, errlen,

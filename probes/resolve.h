@@ -15,7 +15,7 @@
 struct mh_addr {
     struct sockaddr_storage sa;
     socklen_t salen;
-    int family; /* AF_INET or AF_INET6 */
+    int family;    /* AF_INET or AF_INET6 */
     char text[64]; /* numeric form, e.g. "192.0.2.1" or "2001:db8::1" */
 };
 
@@ -54,8 +54,8 @@ void mh_resolve_global_cleanup(void);
  * channel is returned through *channel as an opaque pointer (ares_channel);
  * destroy it with mh_resolve_channel_free().
  */
-int mh_resolve_channel_new(const char *resolver, unsigned flags,
-                           void **channel, char *errbuf, size_t errlen);
+int mh_resolve_channel_new(const char *resolver, unsigned flags, void **channel,
+                           char *errbuf, size_t errlen);
 void mh_resolve_channel_free(void *channel);
 
 /*

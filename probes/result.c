@@ -18,8 +18,8 @@ static const char *const state_names[] = {"OK", "WARNING", "CRITICAL",
                                           "UNKNOWN"};
 
 static const char *const category_names[] = {
-    "", "connection", "timeout", "auth", "response", "relay", "blacklist",
-    "tls"};
+    "",         "connection", "timeout",   "auth",
+    "response", "relay",      "blacklist", "tls"};
 _Static_assert(sizeof(category_names) / sizeof(category_names[0]) ==
                    (size_t)MH_CAT_LAST,
                "category_names out of sync with enum mh_category");
@@ -203,8 +203,8 @@ grow(void **array, size_t *count, size_t elem)
 }
 
 int
-mh_result_raise(struct mh_result *r, enum mh_state state,
-                enum mh_category cat, const char *fmt, ...)
+mh_result_raise(struct mh_result *r, enum mh_state state, enum mh_category cat,
+                const char *fmt, ...)
 {
     bool worse = mh_state_rank(state) > mh_state_rank(r->state);
     if (!worse && !(r->summary == NULL && state == r->state)) {
@@ -361,8 +361,7 @@ mh_result_add_perf(struct mh_result *r, const char *label, double value,
 }
 
 int
-mh_result_add_sample(struct mh_result *r, const char *family, double value,
-                     ...)
+mh_result_add_sample(struct mh_result *r, const char *family, double value, ...)
 {
     size_t n = 0;
     va_list ap;
@@ -433,8 +432,8 @@ mh_result_finish(struct mh_result *r)
         r->category = MH_CAT_NONE;
     }
     if (r->summary == NULL) {
-        r->summary = dup_printable(r->state == MH_STATE_OK ? "ok"
-                                                           : "check failed");
+        r->summary =
+            dup_printable(r->state == MH_STATE_OK ? "ok" : "check failed");
         if (r->summary == NULL) {
             r->oom = true;
         }

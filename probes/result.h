@@ -80,8 +80,8 @@ int mh_state_rank(enum mh_state state);
 /* A typed attribute of an item (JSON field, long-output detail). */
 struct mh_attr {
     char *key;
-    char *str;    /* NULL for numbers */
-    double num;   /* used when str is NULL */
+    char *str;  /* NULL for numbers */
+    double num; /* used when str is NULL */
 };
 
 /* One detail line: an SMTP phase, an MX address, a chain element, a zone. */
@@ -112,7 +112,7 @@ struct mh_perf {
 
 /* One Prometheus sample; the renderer adds target (and check) labels. */
 struct mh_sample {
-    char *family; /* metric family name, e.g. mailhealth_smtp_reply_code */
+    char *family;  /* metric family name, e.g. mailhealth_smtp_reply_code */
     char **labels; /* key, value, key, value, ... (2 * nlabels strings) */
     size_t nlabels;
     double value;
@@ -191,8 +191,8 @@ int mh_result_add_perf(struct mh_result *r, const char *label, double value,
  * NULL-terminated list of label key/value string pairs (values copied and
  * made printable). Returns 0 or -1.
  */
-int mh_result_add_sample(struct mh_result *r, const char *family,
-                         double value, ...) __attribute__((sentinel));
+int mh_result_add_sample(struct mh_result *r, const char *family, double value,
+                         ...) __attribute__((sentinel));
 
 /* Takes ownership of child (appends it). Returns 0 or -1 (child freed). */
 int mh_result_add_child(struct mh_result *r, struct mh_result *child);

@@ -76,9 +76,9 @@ struct dlg {
     struct mh_ehlo_caps caps;
     bool tls_active;
     bool esmtp;
-    bool failed;    /* a failure ended the dialogue early */
-    bool closed;    /* the server closed the connection */
-    bool envelope;  /* MAIL FROM was accepted: RSET before QUIT */
+    bool failed;       /* a failure ended the dialogue early */
+    bool closed;       /* the server closed the connection */
+    bool envelope;     /* MAIL FROM was accepted: RSET before QUIT */
     int ehlo_rejected; /* code EHLO got before the HELO fallback */
     size_t max_line;   /* longest reply line accepted */
     char last[MH_REPLY_TEXT_MAX + 32]; /* formatted last reply */
@@ -213,8 +213,7 @@ read_reply(struct dlg *d, enum mh_phase ph, bool quiet)
         if (st == MH_REPLY_DONE) {
             mh_reply_format(&d->reply, d->last, sizeof d->last);
             if (d->reply.inconsistent) {
-                mh_result_add_item(d->r, "note", "", MH_STATE_OK,
-                                   MH_CAT_NONE,
+                mh_result_add_item(d->r, "note", "", MH_STATE_OK, MH_CAT_NONE,
                                    "%s: reply lines carry different codes "
                                    "(first %d, last %d); the last decides "
                                    "(RFC 5321 4.2.1)",
@@ -240,9 +239,8 @@ static struct mh_item *
 phase_item(struct dlg *d, enum mh_phase ph, enum mh_state st,
            enum mh_category cat, const char *text)
 {
-    struct mh_item *it =
-        mh_result_add_item(d->r, "phase", mh_phase_name(ph), st, cat, "%s",
-                           text);
+    struct mh_item *it = mh_result_add_item(d->r, "phase", mh_phase_name(ph),
+                                            st, cat, "%s", text);
     if (it != NULL) {
         mh_item_set_num(d->r, it, "duration_seconds", d->dur[ph]);
         if (d->code[ph] != 0) {
@@ -416,9 +414,8 @@ ehlo(struct dlg *d)
         d->esmtp = true;
         char text[MH_REPLY_TEXT_MAX + 64];
         /* Only the first line in the long output; the list is in JSON. */
-        snprintf(text, sizeof text, "250 %.*s", (int)strcspn(d->reply.text,
-                                                             "\n"),
-                 d->reply.text);
+        snprintf(text, sizeof text, "250 %.*s",
+                 (int)strcspn(d->reply.text, "\n"), d->reply.text);
         struct mh_item *it =
             phase_item(d, MH_PHASE_EHLO, MH_STATE_OK, MH_CAT_NONE, text);
         if (it != NULL) {
@@ -440,8 +437,7 @@ ehlo(struct dlg *d)
             }
             mh_item_set_str(d->r, it, "extensions", ext);
             if (d->caps.mech_list[0] != '\0') {
-                mh_item_set_str(d->r, it, "auth_mechanisms",
-                                d->caps.mech_list);
+                mh_item_set_str(d->r, it, "auth_mechanisms", d->caps.mech_list);
             }
         }
         return true;
@@ -626,8 +622,7 @@ auth_cram_md5(struct dlg *d)
         NULL) {
         d->failed = true;
         mh_result_raise(d->r, MH_STATE_UNKNOWN, MH_CAT_AUTH,
-                        "%s: HMAC-MD5 not available in this OpenSSL",
-                        d->where);
+                        "%s: HMAC-MD5 not available in this OpenSSL", d->where);
         return false;
     }
     char resp[400];
@@ -637,8 +632,9 @@ auth_cram_md5(struct dlg *d)
         n += snprintf(resp + n, sizeof resp - (size_t)n, "%02x", mac[i]);
     }
     char b64[820];
-    bool ok = n > 0 && b64_encode((const unsigned char *)resp, (size_t)n, b64,
-                                  sizeof b64) == 0 &&
+    bool ok = n > 0 &&
+              b64_encode((const unsigned char *)resp, (size_t)n, b64,
+                         sizeof b64) == 0 &&
               auth_step(d, b64);
     OPENSSL_cleanse(resp, sizeof resp);
     OPENSSL_cleanse(mac, sizeof mac);
@@ -677,9 +673,8 @@ authenticate(struct dlg *d)
                : strcasecmp(p->auth_mech, "LOGIN") == 0 ? MH_MECH_LOGIN
                                                         : MH_MECH_CRAM_MD5;
         if ((d->caps.mechs & mech) == 0) {
-            snprintf(msg, sizeof msg,
-                     "mechanism %s not offered (offered: %s)", p->auth_mech,
-                     d->caps.mech_list);
+            snprintf(msg, sizeof msg, "mechanism %s not offered (offered: %s)",
+                     p->auth_mech, d->caps.mech_list);
             goto fail;
         }
     } else if (d->tls_active) {
@@ -694,8 +689,9 @@ authenticate(struct dlg *d)
                                                   : MH_MECH_LOGIN;
     }
     if ((d->caps.mechs & mech) == 0) {
-        snprintf(msg, sizeof msg, "no supported mechanism offered (offered: "
-                                  "%s; supported: PLAIN LOGIN CRAM-MD5)",
+        snprintf(msg, sizeof msg,
+                 "no supported mechanism offered (offered: "
+                 "%s; supported: PLAIN LOGIN CRAM-MD5)",
                  d->caps.mech_list);
         goto fail;
     }
@@ -800,8 +796,7 @@ envelope(struct dlg *d)
                      d->last);
             phase_item(d, MH_PHASE_RCPT, MH_STATE_OK, MH_CAT_NONE, what);
         } else {
-            snprintf(what, sizeof what, "RCPT TO:<%s> rejected",
-                     p->rcpt_to[i]);
+            snprintf(what, sizeof what, "RCPT TO:<%s> rejected", p->rcpt_to[i]);
             reply_failure(d, MH_PHASE_RCPT, what);
             if (d->reply.code == 421) {
                 d->failed = true; /* the server is closing */
@@ -819,9 +814,9 @@ envelope(struct dlg *d)
                      "open relay: RCPT TO:<%s> accepted without "
                      "authentication (%s)",
                      p->relay_test, d->last);
-            struct mh_item *it = mh_result_add_item(
-                d->r, "phase", "relay_test", MH_STATE_CRITICAL, MH_CAT_RELAY,
-                "%s", what);
+            struct mh_item *it =
+                mh_result_add_item(d->r, "phase", "relay_test",
+                                   MH_STATE_CRITICAL, MH_CAT_RELAY, "%s", what);
             mh_item_set_num(d->r, it, "reply_code", d->reply.code);
             mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_RELAY, "%s %s",
                             d->where, what);
@@ -866,7 +861,7 @@ dialogue(struct mh_transport *t, const struct mh_smtp_params *p,
     d.where = where;
     d.r = r;
     d.prep = prep;
-    d.max_line = p->max_line == 0 ? MH_REPLY_LINE_MAX
+    d.max_line = p->max_line == 0                       ? MH_REPLY_LINE_MAX
                  : p->max_line > MH_REPLY_LINE_HARD_MAX ? MH_REPLY_LINE_HARD_MAX
                                                         : p->max_line;
 
@@ -1026,12 +1021,11 @@ out:
                                                     : "implicit TLS",
                      SSL_get_version(t->ssl));
         }
-        mh_result_raise(r, MH_STATE_OK, MH_CAT_NONE,
-                        "%s %s%s%s%s, %.3f s response time", where,
-                        d.esmtp ? "ESMTP ok" : "SMTP ok (HELO)", tls,
-                        p->auth_user != NULL ? ", AUTH ok" : "",
-                        d.envelope ? ", envelope ok" : "",
-                        mh_deadline_elapsed(dl));
+        mh_result_raise(
+            r, MH_STATE_OK, MH_CAT_NONE, "%s %s%s%s%s, %.3f s response time",
+            where, d.esmtp ? "ESMTP ok" : "SMTP ok (HELO)", tls,
+            p->auth_user != NULL ? ", AUTH ok" : "",
+            d.envelope ? ", envelope ok" : "", mh_deadline_elapsed(dl));
     }
 }
 
@@ -1089,22 +1083,22 @@ mh_smtp_probe(const struct mh_smtp_params *p, const struct mh_deadline *dl)
     struct mh_connect_info ci;
     char err[512];
     double t0 = mh_monotonic_s();
-    enum mh_io io = mh_tcp_connect(p->host, p->port, p->family, p->resolver,
-                                   dl, &t, &ci, err, sizeof err);
+    enum mh_io io = mh_tcp_connect(p->host, p->port, p->family, p->resolver, dl,
+                                   &t, &ci, err, sizeof err);
     double connect_s = mh_monotonic_s() - t0;
     /* Connect first among the phase perfdata, in dialogue order. */
     const double zero = 0;
     mh_result_add_perf(r, "time_connect", connect_s, MH_UNIT_SECONDS, NULL,
                        NULL, &zero, NULL);
-    mh_result_add_sample(r, "mailhealth_smtp_phase_duration_seconds",
-                         connect_s, "phase", "connect", (const char *)NULL);
+    mh_result_add_sample(r, "mailhealth_smtp_phase_duration_seconds", connect_s,
+                         "phase", "connect", (const char *)NULL);
     char where[400];
     format_where(where, sizeof where, name, ci.address, p->port);
     if (io != MH_IO_OK) {
         enum mh_category cat =
             io == MH_IO_TIMEOUT ? MH_CAT_TIMEOUT : MH_CAT_CONNECTION;
-        mh_result_add_item(r, "phase", "connect", MH_STATE_CRITICAL, cat,
-                           "%s", err);
+        mh_result_add_item(r, "phase", "connect", MH_STATE_CRITICAL, cat, "%s",
+                           err);
         if (io == MH_IO_TIMEOUT && mh_deadline_expired(dl)) {
             mh_result_raise(r, MH_STATE_CRITICAL, cat,
                             "%s: no connection within %g s: %s", where,
@@ -1116,9 +1110,9 @@ mh_smtp_probe(const struct mh_smtp_params *p, const struct mh_deadline *dl)
                             where, err);
         }
     } else {
-        struct mh_item *it = mh_result_add_item(
-            r, "phase", "connect", MH_STATE_OK, MH_CAT_NONE,
-            "connected to %s (%.3f s)", where, connect_s);
+        struct mh_item *it =
+            mh_result_add_item(r, "phase", "connect", MH_STATE_OK, MH_CAT_NONE,
+                               "connected to %s (%.3f s)", where, connect_s);
         mh_item_set_num(r, it, "duration_seconds", connect_s);
         mh_item_set_str(r, it, "address", ci.address);
         dialogue(t, p, dl, where, r, &prep);

@@ -21,9 +21,9 @@
 #include "transport.h"
 
 enum mh_tls_mode {
-    MH_TLS_NONE = 0,  /* plain SMTP */
-    MH_TLS_STARTTLS,  /* STARTTLS required (RFC 3207) */
-    MH_TLS_IMPLICIT   /* TLS from the first byte (RFC 8314, port 465) */
+    MH_TLS_NONE = 0, /* plain SMTP */
+    MH_TLS_STARTTLS, /* STARTTLS required (RFC 3207) */
+    MH_TLS_IMPLICIT  /* TLS from the first byte (RFC 8314, port 465) */
 };
 
 /* Trace callback for -v: dir is "<<<" (received) or ">>>" (sent); line is
@@ -31,31 +31,31 @@ enum mh_tls_mode {
 typedef void (*mh_trace_fn)(void *arg, const char *dir, const char *line);
 
 struct mh_smtp_params {
-    const char *host;     /* name or address to connect to */
+    const char *host;      /* name or address to connect to */
     const char *peer_name; /* name shown in messages and in the target when
                               host is one address of it (domain mode: the MX
                               name); NULL: host */
-    const char *port;     /* decimal port */
-    int family;           /* AF_UNSPEC, AF_INET, AF_INET6 */
-    const char *resolver; /* "IP[:PORT]" or NULL: system resolver */
+    const char *port;      /* decimal port */
+    int family;            /* AF_UNSPEC, AF_INET, AF_INET6 */
+    const char *resolver;  /* "IP[:PORT]" or NULL: system resolver */
     const char *ehlo_name; /* name sent with EHLO/HELO */
-    int expect_greeting;  /* greeting code that counts as success; 0: 220 */
-    size_t max_line;      /* longest reply line in octets without CRLF;
-                             0: MH_REPLY_LINE_MAX (RFC 5321 4.5.3.1.5) */
+    int expect_greeting;   /* greeting code that counts as success; 0: 220 */
+    size_t max_line;       /* longest reply line in octets without CRLF;
+                              0: MH_REPLY_LINE_MAX (RFC 5321 4.5.3.1.5) */
 
     enum mh_tls_mode tls_mode;
-    bool starttls_optional; /* STARTTLS missing/refused: WARNING, go on */
+    bool starttls_optional;  /* STARTTLS missing/refused: WARNING, go on */
     const char *sni;         /* server name for SNI; NULL: none */
     const char *verify_name; /* RFC 6125 name; NULL: none */
     const char *ca_file, *ca_path;
-    int tls_min_version;     /* 0: TLS 1.2 */
-    bool check_cert;         /* run the certificate checks (tlscheck.h) */
-    bool tls_only;           /* with MH_TLS_IMPLICIT: handshake and
-                                certificate checks only, no SMTP dialogue
-                                (tls subcommand on any implicit-TLS port,
-                                e.g. IMAPS 993); ignored otherwise */
-    bool verify;             /* verification failures are CRITICAL (else
-                                notes) */
+    int tls_min_version; /* 0: TLS 1.2 */
+    bool check_cert;     /* run the certificate checks (tlscheck.h) */
+    bool tls_only;       /* with MH_TLS_IMPLICIT: handshake and
+                            certificate checks only, no SMTP dialogue
+                            (tls subcommand on any implicit-TLS port,
+                            e.g. IMAPS 993); ignored otherwise */
+    bool verify;         /* verification failures are CRITICAL (else
+                            notes) */
     double cert_warn_days, cert_crit_days;
 
     const char *auth_user;     /* NULL: no AUTH */
@@ -63,12 +63,12 @@ struct mh_smtp_params {
     const char *auth_mech;     /* "PLAIN", "LOGIN", "CRAM-MD5" or NULL */
     bool allow_plaintext_auth;
 
-    const char *mail_from;        /* NULL: no envelope (unless rcpt/relay) */
-    const char *const *rcpt_to;   /* recipients that must be accepted */
+    const char *mail_from;      /* NULL: no envelope (unless rcpt/relay) */
+    const char *const *rcpt_to; /* recipients that must be accepted */
     size_t nrcpt;
-    const char *relay_test;       /* foreign address that must be refused */
+    const char *relay_test; /* foreign address that must be refused */
 
-    mh_trace_fn trace;            /* NULL: no trace */
+    mh_trace_fn trace; /* NULL: no trace */
     void *trace_arg;
 };
 

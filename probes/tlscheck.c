@@ -29,7 +29,6 @@
  * at 1 KiB). */
 #define MSG_LEN 1024
 
-
 /* ====== Pure helpers ====== */
 
 double
@@ -179,8 +178,8 @@ key_text(X509 *c, char *buf, size_t len)
         group[0] = '\0';
     }
     mh_textf(buf, len, "%s %d bits%s%s%s", type != NULL ? type : "unknown",
-          EVP_PKEY_get_bits(pk), group[0] != '\0' ? " (" : "", group,
-          group[0] != '\0' ? ")" : "");
+             EVP_PKEY_get_bits(pk), group[0] != '\0' ? " (" : "", group,
+             group[0] != '\0' ? ")" : "");
 }
 
 /* Signature algorithm: "sha256WithRSAEncryption", "ecdsa-with-SHA256", or
@@ -306,10 +305,10 @@ days_phrase(char *buf, size_t len, const struct facts *f)
         mh_textf(buf, len, "notAfter unreadable");
     } else if (f->days < 0) {
         mh_textf(buf, len, "expired %s days ago",
-              fmt_num(n, sizeof n, -f->days, 1, false));
+                 fmt_num(n, sizeof n, -f->days, 1, false));
     } else {
         mh_textf(buf, len, "%s days left",
-              fmt_num(n, sizeof n, f->days, 1, false));
+                 fmt_num(n, sizeof n, f->days, 1, false));
     }
 }
 
@@ -503,7 +502,8 @@ problem_text(const struct verr *e, const struct facts *path, int npath,
     switch (e->err) {
     case X509_V_ERR_CERT_HAS_EXPIRED:
         days_phrase(left, sizeof left, &f);
-        mh_textf(buf, len, "%s (notAfter %s, %s)", reason, f.not_after_iso, left);
+        mh_textf(buf, len, "%s (notAfter %s, %s)", reason, f.not_after_iso,
+                 left);
         return false;
     case X509_V_ERR_CERT_NOT_YET_VALID:
         mh_textf(buf, len, "%s (notBefore %s)", reason, f.not_before_iso);
@@ -511,9 +511,9 @@ problem_text(const struct verr *e, const struct facts *path, int npath,
     case X509_V_ERR_HOSTNAME_MISMATCH:
     case X509_V_ERR_IP_ADDRESS_MISMATCH:
     case X509_V_ERR_EMAIL_MISMATCH:
-        mh_textf(buf, len, "%s: not valid for %s (certificate names: %s)", reason,
-              p->verify_name != NULL ? p->verify_name : "the name",
-              f.names[0] != '\0' ? f.names : "none");
+        mh_textf(buf, len, "%s: not valid for %s (certificate names: %s)",
+                 reason, p->verify_name != NULL ? p->verify_name : "the name",
+                 f.names[0] != '\0' ? f.names : "none");
         return false;
     default:
         break;
@@ -526,15 +526,15 @@ problem_text(const struct verr *e, const struct facts *path, int npath,
              * configuration (browsers repair it via AIA, mail clients
              * do not). */
             mh_textf(buf, len,
-                  "incomplete chain: server did not send the issuer of %s "
-                  "(%s); mail clients do not fetch missing intermediates "
-                  "(%s)",
-                  f.subject, f.issuer, reason);
+                     "incomplete chain: server did not send the issuer of %s "
+                     "(%s); mail clients do not fetch missing intermediates "
+                     "(%s)",
+                     f.subject, f.issuer, reason);
         } else {
             mh_textf(buf, len,
-                  "unknown issuer: %s, issuer of %s, is neither in the "
-                  "trust store nor sent by the server (%s)",
-                  f.issuer, f.subject, reason);
+                     "unknown issuer: %s, issuer of %s, is neither in the "
+                     "trust store nor sent by the server (%s)",
+                     f.issuer, f.subject, reason);
         }
         return true;
     }
@@ -658,7 +658,7 @@ mh_tls_check_peer(const struct mh_tls_peer *peer,
                 } else {
                     size_t o = strlen(group);
                     mh_textf(group + o, sizeof group - o, "%s%s",
-                          o > 0 ? ", " : "", text);
+                             o > 0 ? ", " : "", text);
                     mh_textf(gsubj, sizeof gsubj, "%s", subj);
                     mh_textf(line, sizeof line, "%s: %s", subj, text);
                 }
@@ -751,15 +751,15 @@ mh_tls_check_peer(const struct mh_tls_peer *peer,
         const char *who = i == 0 ? "certificate" : f->role;
         if (!f->has_not_after) {
             mh_textf(text, sizeof text, "%s %s: notAfter unreadable", who,
-                  f->subject);
+                     f->subject);
         } else if (f->days < 0) {
-            mh_textf(text, sizeof text, "%s %s %s (notAfter %s)", who, f->subject,
-                  left, f->not_after_iso);
+            mh_textf(text, sizeof text, "%s %s %s (notAfter %s)", who,
+                     f->subject, left, f->not_after_iso);
         } else {
             char n[48];
-            mh_textf(text, sizeof text, "%s %s expires in %s days (notAfter %s)",
-                  who, f->subject, fmt_num(n, sizeof n, f->days, 1, false),
-                  f->not_after_iso);
+            mh_textf(text, sizeof text,
+                     "%s %s expires in %s days (notAfter %s)", who, f->subject,
+                     fmt_num(n, sizeof n, f->days, 1, false), f->not_after_iso);
         }
         msg_add(st == MH_STATE_CRITICAL ? crit_msg : warn_msg, MSG_LEN, text);
     }
@@ -800,9 +800,9 @@ mh_tls_check_peer(const struct mh_tls_peer *peer,
             char text[600], left[64];
             days_phrase(left, sizeof left, &f);
             mh_textf(text, sizeof text,
-                  "certificate %s sent but not on the verified path (%s, "
-                  "notAfter %s); remove it from the chain",
-                  f.subject, left, f.not_after_iso);
+                     "certificate %s sent but not on the verified path (%s, "
+                     "notAfter %s); remove it from the chain",
+                     f.subject, left, f.not_after_iso);
             msg_add(warn_msg, sizeof warn_msg, text);
             worst = mh_state_worst(worst, st);
         }
@@ -820,13 +820,14 @@ mh_tls_check_peer(const struct mh_tls_peer *peer,
     char vtext[MSG_LEN];
     if (verified) {
         mh_textf(vtext, sizeof vtext, "chain of %d verified to %s%s%s", nchain,
-              npath > 0 ? path[npath - 1].subject : "?",
-              p->verify_name != NULL ? ", name matches " : "",
-              p->verify_name != NULL ? p->verify_name : "");
+                 npath > 0 ? path[npath - 1].subject : "?",
+                 p->verify_name != NULL ? ", name matches " : "",
+                 p->verify_name != NULL ? p->verify_name : "");
     } else {
         mh_textf(vtext, sizeof vtext, "verification failed (%zu problem%s%s)",
-              nproblems + rec.dropped, nproblems + rec.dropped == 1 ? "" : "s",
-              p->verify ? "" : ", not enforced: --no-verify");
+                 nproblems + rec.dropped,
+                 nproblems + rec.dropped == 1 ? "" : "s",
+                 p->verify ? "" : ", not enforced: --no-verify");
     }
     struct mh_item *it = mh_result_add_item(
         r, "tls", "verify",
@@ -942,21 +943,22 @@ mh_tls_ok_summary(const struct mh_result *r, char *buf, size_t len)
     char chain[MSG_LEN];
     if (ver->num != 0) {
         mh_textf(chain, sizeof chain, "chain of %.0f verified",
-              n != NULL ? n->num : 0);
+                 n != NULL ? n->num : 0);
     } else {
         mh_textf(chain, sizeof chain, "NOT verified (--no-verify: %s)",
-              problems != NULL && problems->str != NULL ? problems->str : "?");
+                 problems != NULL && problems->str != NULL ? problems->str
+                                                           : "?");
     }
     char exp[MSG_LEN] = "";
     if (days != NULL && na != NULL && na->str != NULL && es != NULL &&
         es->str != NULL) {
         char d[48];
         mh_textf(exp, sizeof exp, ", earliest expiry in %s days (%s, %s)",
-              fmt_num(d, sizeof d, days->num, 1, false), na->str, es->str);
+                 fmt_num(d, sizeof d, days->num, 1, false), na->str, es->str);
     }
     mh_textf(buf, len, "certificate OK: %s, %s, %s%s%s%s", leaf->str, chain,
-          version != NULL && version->str != NULL ? version->str : "?",
-          cipher != NULL && cipher->str != NULL ? " " : "",
-          cipher != NULL && cipher->str != NULL ? cipher->str : "", exp);
+             version != NULL && version->str != NULL ? version->str : "?",
+             cipher != NULL && cipher->str != NULL ? " " : "",
+             cipher != NULL && cipher->str != NULL ? cipher->str : "", exp);
     return 0;
 }

@@ -374,11 +374,10 @@ mh_tls_ctx_new(const struct mh_tls_params *p, char *errbuf, size_t errlen)
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
     int ok;
     /* OpenSSL only says "system lib" for a file it cannot open. */
-    const char *unreadable = p->ca_file != NULL && access(p->ca_file, R_OK) != 0
-                                 ? p->ca_file
-                             : p->ca_path != NULL && access(p->ca_path, R_OK) != 0
-                                 ? p->ca_path
-                                 : NULL;
+    const char *unreadable =
+        p->ca_file != NULL && access(p->ca_file, R_OK) != 0   ? p->ca_file
+        : p->ca_path != NULL && access(p->ca_path, R_OK) != 0 ? p->ca_path
+                                                              : NULL;
     if (unreadable != NULL) {
         snprintf(errbuf, errlen, "cannot load the trust store %s: %s",
                  unreadable, strerror(errno));
@@ -550,8 +549,8 @@ static const struct mh_transport_ops tcp_ops = {
 /* One non-blocking connect() bounded by `until`. Returns 0 and the fd, or
  * -1 with errno-style text in err; *timed_out tells a timeout apart. */
 static int
-connect_one(const struct mh_addr *a, const struct mh_deadline *until,
-            char *err, size_t errlen, bool *timed_out)
+connect_one(const struct mh_addr *a, const struct mh_deadline *until, char *err,
+            size_t errlen, bool *timed_out)
 {
     *timed_out = false;
     int fd = socket(a->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -604,8 +603,8 @@ mh_tcp_connect(const char *host, const char *port, int family,
     double t0 = mh_monotonic_s();
     struct mh_addr *addrs = NULL;
     size_t naddrs = 0;
-    enum mh_resolve_status rs = mh_resolve_host(host, family, resolver, dl,
-                                                &addrs, &naddrs, errbuf, errlen);
+    enum mh_resolve_status rs = mh_resolve_host(
+        host, family, resolver, dl, &addrs, &naddrs, errbuf, errlen);
     info->resolve_s = mh_monotonic_s() - t0;
     if (rs != MH_RESOLVE_OK) {
         return rs == MH_RESOLVE_TIMEOUT ? MH_IO_TIMEOUT : MH_IO_ERROR;

@@ -25,11 +25,11 @@
 /* Outcome of a transport operation. */
 enum mh_io {
     MH_IO_OK = 0,
-    MH_IO_EOF,      /* the peer closed the connection */
-    MH_IO_TIMEOUT,  /* the deadline passed */
-    MH_IO_ERROR,    /* socket error (reset, ...); detail in err */
-    MH_IO_TLS,      /* TLS handshake or record failure; detail in err */
-    MH_IO_TOOLONG   /* a line exceeded the caller's maximum */
+    MH_IO_EOF,     /* the peer closed the connection */
+    MH_IO_TIMEOUT, /* the deadline passed */
+    MH_IO_ERROR,   /* socket error (reset, ...); detail in err */
+    MH_IO_TLS,     /* TLS handshake or record failure; detail in err */
+    MH_IO_TOOLONG  /* a line exceeded the caller's maximum */
 };
 
 /* Short name of an mh_io value ("ok", "eof", "timeout", ...). */
@@ -37,18 +37,18 @@ const char *mh_io_name(enum mh_io io);
 
 /* What start_tls needs. Strings are borrowed for the duration of the call. */
 struct mh_tls_params {
-    const char *sni;         /* server name sent in the ClientHello, NULL: none */
+    const char *sni; /* server name sent in the ClientHello, NULL: none */
     const char *verify_name; /* name checked per RFC 6125 (OpenSSL host check);
                                 an IP address literal is checked as an IP;
                                 NULL: no name check */
     const char *ca_file;     /* PEM trust anchors; NULL with ca_path NULL:
                                 the system default store */
     const char *ca_path;
-    int min_version;         /* e.g. TLS1_2_VERSION; 0: TLS 1.2 */
-    SSL_CTX *ctx;            /* a context made by mh_tls_ctx_new() from the
-                                same parameters, or NULL: start_tls makes
-                                one (borrowed; start_tls takes its own
-                                reference) */
+    int min_version; /* e.g. TLS1_2_VERSION; 0: TLS 1.2 */
+    SSL_CTX *ctx;    /* a context made by mh_tls_ctx_new() from the
+                        same parameters, or NULL: start_tls makes
+                        one (borrowed; start_tls takes its own
+                        reference) */
 };
 
 /*
@@ -87,16 +87,16 @@ struct mh_transport_ops {
 
 struct mh_transport {
     const struct mh_transport_ops *ops;
-    void *impl;            /* owned by the ops */
-    SSL *ssl;              /* the TLS session once start_tls succeeded, for
-                              certificate inspection; NULL otherwise; owned
-                              by the ops */
-    char err[256];         /* detail of the last failure, printable */
-    size_t bytes_in;       /* bytes received so far (for timeout messages) */
+    void *impl;      /* owned by the ops */
+    SSL *ssl;        /* the TLS session once start_tls succeeded, for
+                        certificate inspection; NULL otherwise; owned
+                        by the ops */
+    char err[256];   /* detail of the last failure, printable */
+    size_t bytes_in; /* bytes received so far (for timeout messages) */
     char rbuf[MH_TRANSPORT_RBUF];
-    size_t rlen;           /* bytes buffered in rbuf */
-    size_t rskip;          /* bytes of the line last handed out, dropped at
-                              the next read */
+    size_t rlen;  /* bytes buffered in rbuf */
+    size_t rskip; /* bytes of the line last handed out, dropped at
+                     the next read */
 };
 
 /*
@@ -146,9 +146,9 @@ size_t mh_transport_pending(const struct mh_transport *t);
 
 /* Facts about a TCP connection attempt. */
 struct mh_connect_info {
-    char address[64];     /* numeric address connected to (or last tried) */
-    double resolve_s;     /* seconds spent resolving the name */
-    double connect_s;     /* seconds from the first connect() to success */
+    char address[64]; /* numeric address connected to (or last tried) */
+    double resolve_s; /* seconds spent resolving the name */
+    double connect_s; /* seconds from the first connect() to success */
     int addresses_tried;
 };
 

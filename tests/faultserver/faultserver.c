@@ -60,13 +60,15 @@ struct children {
     unsigned long with_violations;
 };
 
-static void on_term(int sig)
+static void
+on_term(int sig)
 {
     (void)sig;
     fs_stop = 1;
 }
 
-static void usage(FILE *f)
+static void
+usage(FILE *f)
 {
     fprintf(f,
             "usage: mh_faultserver --script FILE [--listen ADDR] [--port N]\n"
@@ -90,7 +92,8 @@ static void usage(FILE *f)
             "--max-seconds reached\n");
 }
 
-static int parse_options(int argc, char **argv, struct options *o)
+static int
+parse_options(int argc, char **argv, struct options *o)
 {
     static const struct option longopts[] = {
         {"script", required_argument, NULL, 's'},
@@ -139,8 +142,7 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->sessions = strtoul(optarg, &end, 10);
             if (errno != 0 || *end != '\0' || optarg[0] < '0' ||
                 optarg[0] > '9') {
-                fprintf(stderr, "mh_faultserver: bad --sessions %s\n",
-                        optarg);
+                fprintf(stderr, "mh_faultserver: bad --sessions %s\n", optarg);
                 return -1;
             }
             break;
@@ -175,7 +177,8 @@ static int parse_options(int argc, char **argv, struct options *o)
     return 0;
 }
 
-static void install_signals(void)
+static void
+install_signals(void)
 {
     struct sigaction sa;
 
@@ -190,7 +193,8 @@ static void install_signals(void)
 }
 
 /* Binds and listens; returns the socket and the port, or -1. */
-static int open_listener(const struct options *o, unsigned *port)
+static int
+open_listener(const struct options *o, unsigned *port)
 {
     struct addrinfo hints;
     struct addrinfo *res = NULL;
@@ -233,7 +237,8 @@ static int open_listener(const struct options *o, unsigned *port)
 
 /* Writes "PORT\n" to a temporary file beside path and renames it into
  * place: readers see no file or the complete file, never a partial one. */
-static int write_port_file(const char *path, unsigned port)
+static int
+write_port_file(const char *path, unsigned port)
 {
     char tmp[4096];
     char text[16];
@@ -266,7 +271,8 @@ static int write_port_file(const char *path, unsigned port)
 }
 
 /* Collects exited children without blocking. */
-static void reap(struct children *ch)
+static void
+reap(struct children *ch)
 {
     for (;;) {
         int status = 0;
@@ -286,7 +292,8 @@ static void reap(struct children *ch)
     }
 }
 
-static void nap(double secs)
+static void
+nap(double secs)
 {
     struct timespec ts;
 
@@ -297,8 +304,8 @@ static void nap(double secs)
 
 /* Waits for the children until `until` (or, when interruptible, until a
  * SIGTERM); returns true when none is left. */
-static bool wait_children(struct children *ch, double until,
-                          bool interruptible)
+static bool
+wait_children(struct children *ch, double until, bool interruptible)
 {
     for (;;) {
         reap(ch);
@@ -310,7 +317,8 @@ static bool wait_children(struct children *ch, double until,
     }
 }
 
-static void signal_children(const struct children *ch, int sig)
+static void
+signal_children(const struct children *ch, int sig)
 {
     size_t i;
 
@@ -319,7 +327,8 @@ static void signal_children(const struct children *ch, int sig)
 }
 
 /* Ends the remaining children: SIGTERM, then SIGKILL. */
-static void end_children(struct children *ch)
+static void
+end_children(struct children *ch)
 {
     if (wait_children(ch, fs_now(), false))
         return;
@@ -331,9 +340,9 @@ static void end_children(struct children *ch)
 }
 
 /* Forks the child for one accepted connection. */
-static void start_session(struct children *ch, int lfd, int cfd,
-                          struct fs_script *sc, unsigned long sid,
-                          double deadline)
+static void
+start_session(struct children *ch, int lfd, int cfd, struct fs_script *sc,
+              unsigned long sid, double deadline)
 {
     pid_t pid;
 
@@ -362,7 +371,8 @@ static void start_session(struct children *ch, int lfd, int cfd,
     (void)close(cfd);
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
     struct options o;
     struct fs_script sc;
@@ -406,8 +416,8 @@ int main(int argc, char **argv)
         fs_tr_close();
         return 2;
     }
-    fs_tr_event(0, "listen addr=%s port=%u script=%s pid=%ld", o.listen,
-                port, o.script, (long)getpid());
+    fs_tr_event(0, "listen addr=%s port=%u script=%s pid=%ld", o.listen, port,
+                o.script, (long)getpid());
 
     while (!fs_stop && (o.sessions == 0 || accepted < o.sessions)) {
         struct pollfd p;
@@ -453,8 +463,8 @@ int main(int argc, char **argv)
         rc = 3;
     else
         rc = 0;
-    fs_tr_event(0, "exit sessions=%lu violations=%lu reason=%s rc=%d",
-                accepted, ch.with_violations,
+    fs_tr_event(0, "exit sessions=%lu violations=%lu reason=%s rc=%d", accepted,
+                ch.with_violations,
                 fs_stop ? "signal" : (timed_out ? "max-seconds" : "sessions"),
                 rc);
     fs_script_free(&sc);

@@ -149,9 +149,9 @@ int fs_b64_decode(const char *in, unsigned char *out, size_t cap,
 int fs_b64_encode(const unsigned char *in, size_t len, char *out, size_t cap);
 bool fs_plain_check(const unsigned char *msg, size_t len, const char *user,
                     const char *pass, char *authcid, size_t cap);
-bool fs_cram_check(const char *challenge, const unsigned char *resp,
-                   size_t len, const char *user, const char *pass,
-                   char *got_user, size_t cap);
+bool fs_cram_check(const char *challenge, const unsigned char *resp, size_t len,
+                   const char *user, const char *pass, char *got_user,
+                   size_t cap);
 
 /* fs_transcript.c */
 int fs_tr_open(const char *path, bool mirror_stderr);

@@ -16,7 +16,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-static bool is_b64_char(char c)
+static bool
+is_b64_char(char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
            (c >= '0' && c <= '9') || c == '+' || c == '/';
@@ -25,8 +26,8 @@ static bool is_b64_char(char c)
 /* Strict base64 (RFC 4648 section 4, padded, no whitespace) as RFC 4954
  * section 4 requires. Returns 0 on success, -1 when the input is not valid
  * base64 or does not fit. */
-int fs_b64_decode(const char *in, unsigned char *out, size_t cap,
-                  size_t *outlen)
+int
+fs_b64_decode(const char *in, unsigned char *out, size_t cap, size_t *outlen)
 {
     size_t n = strlen(in);
     size_t pad = 0;
@@ -57,7 +58,8 @@ int fs_b64_decode(const char *in, unsigned char *out, size_t cap,
 }
 
 /* Writes NUL-terminated base64 of in. Returns 0, or -1 when out is small. */
-int fs_b64_encode(const unsigned char *in, size_t len, char *out, size_t cap)
+int
+fs_b64_encode(const unsigned char *in, size_t len, char *out, size_t cap)
 {
     size_t need = 4 * ((len + 2) / 3) + 1;
 
@@ -69,8 +71,8 @@ int fs_b64_encode(const unsigned char *in, size_t len, char *out, size_t cap)
 
 /* Copies at most cap-1 bytes of a binary field as a C string (a NUL inside
  * the field would end it: good enough for a record). */
-static void copy_field(char *dst, size_t cap, const unsigned char *src,
-                       size_t len)
+static void
+copy_field(char *dst, size_t cap, const unsigned char *src, size_t len)
 {
     if (cap == 0)
         return;
@@ -81,8 +83,9 @@ static void copy_field(char *dst, size_t cap, const unsigned char *src,
 }
 
 /* RFC 4616 section 2: message = [authzid] NUL authcid NUL passwd. */
-bool fs_plain_check(const unsigned char *msg, size_t len, const char *user,
-                    const char *pass, char *authcid, size_t cap)
+bool
+fs_plain_check(const unsigned char *msg, size_t len, const char *user,
+               const char *pass, char *authcid, size_t cap)
 {
     const unsigned char *nul1 = memchr(msg, '\0', len);
     const unsigned char *nul2;
@@ -109,9 +112,9 @@ bool fs_plain_check(const unsigned char *msg, size_t len, const char *user,
 
 /* RFC 2195 section 2: the response is the user name, a space, and the
  * lowercase hex HMAC-MD5 of the challenge keyed with the password. */
-bool fs_cram_check(const char *challenge, const unsigned char *resp,
-                   size_t len, const char *user, const char *pass,
-                   char *got_user, size_t cap)
+bool
+fs_cram_check(const char *challenge, const unsigned char *resp, size_t len,
+              const char *user, const char *pass, char *got_user, size_t cap)
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -138,9 +141,8 @@ bool fs_cram_check(const char *challenge, const unsigned char *resp,
     copy_field(got_user, cap, resp, user_len);
     if (pass_len > 0x7fffffff)
         return false;
-    if (HMAC(EVP_md5(), pass, (int)pass_len,
-             (const unsigned char *)challenge, strlen(challenge), md,
-             &md_len) == NULL)
+    if (HMAC(EVP_md5(), pass, (int)pass_len, (const unsigned char *)challenge,
+             strlen(challenge), md, &md_len) == NULL)
         return false;
     for (i = 0; i < md_len; i++) {
         want[2 * i] = hex[md[i] >> 4];

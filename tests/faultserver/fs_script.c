@@ -103,7 +103,8 @@ static const struct opdef k_ops[] = {
 #define MAX_JUNK_BYTES (64ul * 1024 * 1024)
 #define MAX_LONG_LINE (16ul * 1024 * 1024)
 
-const char *fs_op_name(enum fs_op op)
+const char *
+fs_op_name(enum fs_op op)
 {
     size_t i;
 
@@ -123,24 +124,26 @@ struct loadctx {
     struct fs_script *sc;
 };
 
-static int fail(struct loadctx *lc, const char *msg, const char *detail)
+static int
+fail(struct loadctx *lc, const char *msg, const char *detail)
 {
-    if (snprintf(lc->err, lc->errlen, "%s:%u: %s%s%s", lc->path, lc->line,
-                 msg, detail ? " " : "", detail ? detail : "") < 0 &&
+    if (snprintf(lc->err, lc->errlen, "%s:%u: %s%s%s", lc->path, lc->line, msg,
+                 detail ? " " : "", detail ? detail : "") < 0 &&
         lc->errlen > 0)
         lc->err[0] = '\0';
     return -1;
 }
 
-static bool is_name_char(char c, bool first)
+static bool
+is_name_char(char c, bool first)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' ||
            (!first && c >= '0' && c <= '9');
 }
 
 /* Appends len bytes to out (cap bytes) at *pos; -1 when it does not fit. */
-static int append(char *out, size_t cap, size_t *pos, const char *s,
-                  size_t len)
+static int
+append(char *out, size_t cap, size_t *pos, const char *s, size_t len)
 {
     if (len >= cap - *pos)
         return -1;
@@ -151,8 +154,8 @@ static int append(char *out, size_t cap, size_t *pos, const char *s,
 }
 
 /* ${NAME} and ${NAME:-default} expansion into out. */
-static int expand_vars(struct loadctx *lc, const char *in, char *out,
-                       size_t cap)
+static int
+expand_vars(struct loadctx *lc, const char *in, char *out, size_t cap)
 {
     size_t pos = 0;
 
@@ -206,7 +209,8 @@ static int expand_vars(struct loadctx *lc, const char *in, char *out,
     return 0;
 }
 
-static int hexval(char c)
+static int
+hexval(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -218,7 +222,8 @@ static int hexval(char c)
 }
 
 /* Decodes the send-raw escapes in place. */
-static int unescape(struct loadctx *lc, char *s, size_t *len)
+static int
+unescape(struct loadctx *lc, char *s, size_t *len)
 {
     size_t r = 0;
     size_t w = 0;
@@ -256,8 +261,9 @@ static int unescape(struct loadctx *lc, char *s, size_t *len)
             break;
         }
         default:
-            return fail(lc, "unknown escape in send-raw (use \\r \\n \\t \\\\ "
-                            "\\xNN)",
+            return fail(lc,
+                        "unknown escape in send-raw (use \\r \\n \\t \\\\ "
+                        "\\xNN)",
                         NULL);
         }
     }
@@ -266,7 +272,8 @@ static int unescape(struct loadctx *lc, char *s, size_t *len)
     return 0;
 }
 
-static const char *skip_ws(const char *p)
+static const char *
+skip_ws(const char *p)
 {
     while (*p == ' ' || *p == '\t')
         p++;
@@ -275,8 +282,9 @@ static const char *skip_ws(const char *p)
 
 /* Reads one whitespace-delimited word (or a "quoted" one when quotes is
  * set) into out. Returns 1 when a word was read, 0 at end, -1 on error. */
-static int next_word(struct loadctx *lc, const char **pp, char *out,
-                     size_t cap, bool quotes)
+static int
+next_word(struct loadctx *lc, const char **pp, char *out, size_t cap,
+          bool quotes)
 {
     const char *p = skip_ws(*pp);
     const char *start;
@@ -306,23 +314,24 @@ static int next_word(struct loadctx *lc, const char **pp, char *out,
     return 1;
 }
 
-static int parse_number(struct loadctx *lc, const char *word, double min,
-                        double max, double *out)
+static int
+parse_number(struct loadctx *lc, const char *word, double min, double max,
+             double *out)
 {
     char *end = NULL;
     double v;
 
     errno = 0;
     v = strtod(word, &end);
-    if (errno != 0 || end == word || *end != '\0' || !(v >= min) ||
-        !(v <= max))
+    if (errno != 0 || end == word || *end != '\0' || !(v >= min) || !(v <= max))
         return fail(lc, "bad or out-of-range number:", word);
     *out = v;
     return 0;
 }
 
-static int parse_count(struct loadctx *lc, const char *word,
-                       unsigned long max, unsigned long *out)
+static int
+parse_count(struct loadctx *lc, const char *word, unsigned long max,
+            unsigned long *out)
 {
     char *end = NULL;
     unsigned long v;
@@ -337,15 +346,17 @@ static int parse_count(struct loadctx *lc, const char *word,
     return 0;
 }
 
-static int parse_code(struct loadctx *lc, const char *word)
+static int
+parse_code(struct loadctx *lc, const char *word)
 {
-    if (strlen(word) != 3 || word[0] < '1' || word[0] > '5' ||
-        word[1] < '0' || word[1] > '9' || word[2] < '0' || word[2] > '9')
+    if (strlen(word) != 3 || word[0] < '1' || word[0] > '5' || word[1] < '0' ||
+        word[1] > '9' || word[2] < '0' || word[2] > '9')
         return fail(lc, "reply code must be three digits 1xx-5xx:", word);
     return 0;
 }
 
-static char *dup_str(struct loadctx *lc, const char *s, size_t len)
+static char *
+dup_str(struct loadctx *lc, const char *s, size_t len)
 {
     char *d = malloc(len + 1);
 
@@ -359,8 +370,9 @@ static char *dup_str(struct loadctx *lc, const char *s, size_t len)
 }
 
 /* Loads (or reuses) the TLS context of a CERT KEY [CHAIN] triple. */
-static int add_cert(struct loadctx *lc, const char *cert, const char *key,
-                    const char *chain)
+static int
+add_cert(struct loadctx *lc, const char *cert, const char *key,
+         const char *chain)
 {
     struct fs_script *sc = lc->sc;
     char tlserr[512];
@@ -392,8 +404,9 @@ static int add_cert(struct loadctx *lc, const char *cert, const char *key,
 }
 
 /* Parses the arguments of one directive into st. */
-static int parse_args(struct loadctx *lc, const struct opdef *def,
-                      const char *rest, struct fs_step *st)
+static int
+parse_args(struct loadctx *lc, const struct opdef *def, const char *rest,
+           struct fs_step *st)
 {
     char w1[FS_MAX_SCRIPT_LINE];
     char w2[FS_MAX_SCRIPT_LINE];
@@ -441,8 +454,7 @@ static int parse_args(struct loadctx *lc, const struct opdef *def,
     case A_MS_TEXT:
         if (next_word(lc, &p, w1, sizeof w1, false) != 1)
             return fail(lc, "missing MS for", def->name);
-        if (parse_number(lc, w1, 0.0,
-                         def->kind == A_MS ? MAX_GRACE_MS : MAX_MS,
+        if (parse_number(lc, w1, 0.0, def->kind == A_MS ? MAX_GRACE_MS : MAX_MS,
                          &num) != 0)
             return -1;
         st->secs = num / 1000.0;
@@ -496,14 +508,12 @@ static int parse_args(struct loadctx *lc, const struct opdef *def,
         if (r < 0)
             return -1;
         if (*skip_ws(p) != '\0')
-            return fail(lc, "too many words (CERT KEY [CHAIN]) for",
-                        def->name);
+            return fail(lc, "too many words (CERT KEY [CHAIN]) for", def->name);
         st->cert = add_cert(lc, w1, w2, r == 1 ? w3 : NULL);
         return st->cert < 0 ? -1 : 0;
     case A_N_CODE:
         if (next_word(lc, &p, w1, sizeof w1, false) != 1 ||
-            next_word(lc, &p, w2, sizeof w2, false) != 1 ||
-            *skip_ws(p) != '\0')
+            next_word(lc, &p, w2, sizeof w2, false) != 1 || *skip_ws(p) != '\0')
             return fail(lc, "want N CODE for", def->name);
         if (parse_count(lc, w1, MAX_LONG_LINE, &st->n) != 0 ||
             parse_code(lc, w2) != 0)
@@ -512,8 +522,7 @@ static int parse_args(struct loadctx *lc, const struct opdef *def,
         st->text = dup_str(lc, w2, 3);
         return st->text ? 0 : -1;
     case A_CODE:
-        if (next_word(lc, &p, w1, sizeof w1, false) != 1 ||
-            *skip_ws(p) != '\0')
+        if (next_word(lc, &p, w1, sizeof w1, false) != 1 || *skip_ws(p) != '\0')
             return fail(lc, "want CODE for", def->name);
         if (parse_code(lc, w1) != 0)
             return -1;
@@ -521,8 +530,7 @@ static int parse_args(struct loadctx *lc, const struct opdef *def,
         st->text = dup_str(lc, w1, 3);
         return st->text ? 0 : -1;
     case A_EOL:
-        if (next_word(lc, &p, w1, sizeof w1, false) != 1 ||
-            *skip_ws(p) != '\0')
+        if (next_word(lc, &p, w1, sizeof w1, false) != 1 || *skip_ws(p) != '\0')
             return fail(lc, "want crlf or lf for", def->name);
         if (strcasecmp(w1, "crlf") == 0)
             st->n = 0;
@@ -533,8 +541,7 @@ static int parse_args(struct loadctx *lc, const struct opdef *def,
         return 0;
     case A_SEED_BYTES:
         if (next_word(lc, &p, w1, sizeof w1, false) != 1 ||
-            next_word(lc, &p, w2, sizeof w2, false) != 1 ||
-            *skip_ws(p) != '\0')
+            next_word(lc, &p, w2, sizeof w2, false) != 1 || *skip_ws(p) != '\0')
             return fail(lc, "want SEED BYTES for", def->name);
         if (parse_count(lc, w1, (unsigned long)-1, &st->n2) != 0 ||
             parse_count(lc, w2, MAX_JUNK_BYTES, &st->n) != 0)
@@ -544,7 +551,8 @@ static int parse_args(struct loadctx *lc, const struct opdef *def,
     return fail(lc, "internal error: unhandled argument kind", NULL);
 }
 
-static int parse_line(struct loadctx *lc, char *line)
+static int
+parse_line(struct loadctx *lc, char *line)
 {
     char expanded[FS_MAX_SCRIPT_LINE];
     struct fs_script *sc = lc->sc;
@@ -591,8 +599,9 @@ static int parse_line(struct loadctx *lc, char *line)
     return parse_args(lc, def, expanded, st);
 }
 
-int fs_script_load(const char *path, struct fs_script *out, char *err,
-                   size_t errlen)
+int
+fs_script_load(const char *path, struct fs_script *out, char *err,
+               size_t errlen)
 {
     struct loadctx lc = {path, 0, err, errlen, out};
     char *line = NULL;
@@ -646,7 +655,8 @@ int fs_script_load(const char *path, struct fs_script *out, char *err,
     return rc;
 }
 
-void fs_script_free(struct fs_script *sc)
+void
+fs_script_free(struct fs_script *sc)
 {
     size_t i;
 

@@ -39,16 +39,16 @@
 
 #include <openssl/err.h>
 
-#define IN_CAP 8192            /* client input buffer */
-#define MAX_RULES 128          /* forbid, reject-if and on rules each */
-#define MAX_SNI 16             /* tls-sni rules */
-#define DRAIN_SECS 1.0         /* after our FIN: read what the client says */
-#define HELLO_WAIT_SECS 5.0    /* raw TLS directives: wait for a ClientHello */
-#define HELLO_REST_SECS 1.0    /* ... and for the rest of its record */
-#define DEFAULT_GRACE 0.015    /* pipelining detection window */
-#define PEEK_CAP 512           /* early-talk bytes shown in the transcript */
-#define ESC_CAP 1024           /* escaped client text inside a record */
-#define POLL_SLICE_MS 250      /* longest single poll(), to notice SIGTERM */
+#define IN_CAP 8192         /* client input buffer */
+#define MAX_RULES 128       /* forbid, reject-if and on rules each */
+#define MAX_SNI 16          /* tls-sni rules */
+#define DRAIN_SECS 1.0      /* after our FIN: read what the client says */
+#define HELLO_WAIT_SECS 5.0 /* raw TLS directives: wait for a ClientHello */
+#define HELLO_REST_SECS 1.0 /* ... and for the rest of its record */
+#define DEFAULT_GRACE 0.015 /* pipelining detection window */
+#define PEEK_CAP 512        /* early-talk bytes shown in the transcript */
+#define ESC_CAP 1024        /* escaped client text inside a record */
+#define POLL_SLICE_MS 250   /* longest single poll(), to notice SIGTERM */
 
 #define REPLY_BAD_SEQUENCE "503 5.5.1 Bad sequence of commands"
 #define REPLY_SYNC_ERROR "554 5.5.1 SMTP synchronization error"
@@ -107,7 +107,8 @@ struct session {
 /* ------------------------------------------------------------------ */
 /* time and waiting                                                    */
 
-double fs_now(void)
+double
+fs_now(void)
 {
     struct timespec ts;
 
@@ -115,12 +116,14 @@ double fs_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static double cap_time(const struct session *s, double until)
+static double
+cap_time(const struct session *s, double until)
 {
     return until < s->deadline ? until : s->deadline;
 }
 
-static int poll_ms(double until)
+static int
+poll_ms(double until)
 {
     double left = until - fs_now();
 
@@ -133,7 +136,8 @@ static int poll_ms(double until)
 
 /* Waits for events on fd until `until`. Returns 1 when ready, 0 when the
  * time is up, -1 when stopped (SIGTERM) or on a poll error. */
-static int wait_fd(int fd, short events, double until)
+static int
+wait_fd(int fd, short events, double until)
 {
     for (;;) {
         struct pollfd p;
@@ -157,7 +161,8 @@ static int wait_fd(int fd, short events, double until)
     }
 }
 
-static void sleep_until(double until)
+static void
+sleep_until(double until)
 {
     while (!fs_stop) {
         double left = until - fs_now();
@@ -178,7 +183,8 @@ static void sleep_until(double until)
 
 static void violation(struct session *s, const char *fmt, ...) FS_PRINTF(2, 3);
 
-static void violation(struct session *s, const char *fmt, ...)
+static void
+violation(struct session *s, const char *fmt, ...)
 {
     char buf[4096];
     va_list ap;
@@ -191,7 +197,8 @@ static void violation(struct session *s, const char *fmt, ...)
     s->violations++;
 }
 
-static void timed_out(struct session *s)
+static void
+timed_out(struct session *s)
 {
     if (s->timeout_logged || fs_stop)
         return;
@@ -204,7 +211,8 @@ static void timed_out(struct session *s)
 }
 
 /* Notes that the client has gone (EOF, reset, write error), once. */
-static void peer_gone(struct session *s, const char *detail)
+static void
+peer_gone(struct session *s, const char *detail)
 {
     if (s->peer_closed)
         return;
@@ -215,13 +223,15 @@ static void peer_gone(struct session *s, const char *detail)
         fs_tr_event(s->id, "client-closed");
 }
 
-static bool prefix_match(const char *line, const char *prefix)
+static bool
+prefix_match(const char *line, const char *prefix)
 {
     return strncasecmp(line, prefix, strlen(prefix)) == 0;
 }
 
 /* True when line is the command verb (followed by a space or nothing). */
-static bool is_verb(const char *line, const char *verb)
+static bool
+is_verb(const char *line, const char *verb)
 {
     size_t n = strlen(verb);
 
@@ -233,7 +243,8 @@ static bool is_verb(const char *line, const char *verb)
 /* reading and writing                                                 */
 
 /* Describes the last TLS error for a record. */
-static const char *tls_reason(SSL *ssl, int ret, char *buf, size_t cap)
+static const char *
+tls_reason(SSL *ssl, int ret, char *buf, size_t cap)
 {
     int e = SSL_get_error(ssl, ret);
     int saved_errno = errno;
@@ -257,7 +268,8 @@ static const char *tls_reason(SSL *ssl, int ret, char *buf, size_t cap)
 }
 
 /* Reads more client bytes into s->in (over TLS when active). */
-static enum rd fill(struct session *s, double until)
+static enum rd
+fill(struct session *s, double until)
 {
     char why[256];
 
@@ -317,7 +329,8 @@ static enum rd fill(struct session *s, double until)
 
 /* Writes all bytes (over TLS when active), waiting at most until the
  * session deadline. Returns 0, or -1 when the session must end. */
-static int out_bytes(struct session *s, const void *buf, size_t len)
+static int
+out_bytes(struct session *s, const void *buf, size_t len)
 {
     const unsigned char *p = buf;
     char why[256];
@@ -375,8 +388,8 @@ static int out_bytes(struct session *s, const void *buf, size_t len)
 }
 
 /* Sends text followed by eol and records it (without the line end). */
-static int send_text(struct session *s, const char *text, size_t len,
-                     const char *eol)
+static int
+send_text(struct session *s, const char *text, size_t len, const char *eol)
 {
     char buf[FS_MAX_SCRIPT_LINE + 3];
     size_t eol_len = strlen(eol);
@@ -394,12 +407,14 @@ static int send_text(struct session *s, const char *text, size_t len,
     return 0;
 }
 
-static int send_line(struct session *s, const char *text)
+static int
+send_line(struct session *s, const char *text)
 {
     return send_text(s, text, strlen(text), s->eol);
 }
 
-static void consume(struct session *s, size_t n)
+static void
+consume(struct session *s, size_t n)
 {
     memmove(s->in, s->in + n, s->in_len - n);
     s->in_len -= n;
@@ -407,8 +422,9 @@ static void consume(struct session *s, size_t n)
 
 /* Reads one CRLF- or LF-terminated line into line (FS_MAX_CLIENT_LINE + 1
  * bytes). On RL_TOOLONG line holds the first FS_MAX_CLIENT_LINE bytes. */
-static enum rl read_line(struct session *s, char *line, size_t *len,
-                         bool *bare_lf, double until)
+static enum rl
+read_line(struct session *s, char *line, size_t *len, bool *bare_lf,
+          double until)
 {
     for (;;) {
         unsigned char *nl = memchr(s->in, '\n', s->in_len);
@@ -456,7 +472,8 @@ static enum rl read_line(struct session *s, char *line, size_t *len,
 /* Records what is left in the input buffer: complete lines as C: records
  * (checked against forbid rules when check is set), and with `final` the
  * unterminated rest too. In raw mode the bytes are only counted. */
-static void log_buffered(struct session *s, bool final, bool check)
+static void
+log_buffered(struct session *s, bool final, bool check)
 {
     char esc[ESC_CAP];
 
@@ -474,14 +491,16 @@ static void log_buffered(struct session *s, bool final, bool check)
         if (nl == NULL)
             break;
         n = (size_t)(nl - s->in);
-        fs_tr_data(s->id, "C", s->in, n > 0 && s->in[n - 1] == '\r' ? n - 1 : n);
+        fs_tr_data(s->id, "C", s->in,
+                   n > 0 && s->in[n - 1] == '\r' ? n - 1 : n);
         for (i = 0; check && i < s->nforbid; i++) {
             size_t plen = strlen(s->forbid[i]->text);
 
             if (n >= plen && strncasecmp((const char *)s->in,
                                          s->forbid[i]->text, plen) == 0) {
-                violation(s, "forbidden command after close (forbid %s, "
-                             "script line %u): %s",
+                violation(s,
+                          "forbidden command after close (forbid %s, "
+                          "script line %u): %s",
                           s->forbid[i]->text, s->forbid[i]->line,
                           fs_esc(esc, sizeof esc, s->in, n));
                 break;
@@ -498,8 +517,8 @@ static void log_buffered(struct session *s, bool final, bool check)
 
 /* Reads and records one client line. Ends the session on EOF, at the
  * deadline, and on an over-long line. */
-static enum gl get_line(struct session *s, char *line, size_t *len,
-                        double until)
+static enum gl
+get_line(struct session *s, char *line, size_t *len, double until)
 {
     double lim = cap_time(s, until);
     bool bare = false;
@@ -513,8 +532,9 @@ static enum gl get_line(struct session *s, char *line, size_t *len,
     case RL_TOOLONG:
         fs_tr_data(s->id, "C", line, *len);
         fs_tr_event(s->id, "overlong-line limit=%d", FS_MAX_CLIENT_LINE);
-        violation(s, "client line longer than %d octets (RFC 5321 section "
-                     "4.5.3.1.4 allows 512 for a command line)",
+        violation(s,
+                  "client line longer than %d octets (RFC 5321 section "
+                  "4.5.3.1.4 allows 512 for a command line)",
                   FS_MAX_CLIENT_LINE);
         (void)send_line(s, "500 5.5.2 Line too long");
         return GL_END;
@@ -537,8 +557,8 @@ static enum gl get_line(struct session *s, char *line, size_t *len,
 /* commands                                                            */
 
 /* Applies the forbid rules to a client line. */
-static enum flow apply_forbid(struct session *s, const char *line,
-                              size_t len)
+static enum flow
+apply_forbid(struct session *s, const char *line, size_t len)
 {
     char esc[ESC_CAP];
     size_t i;
@@ -559,7 +579,8 @@ static enum flow apply_forbid(struct session *s, const char *line,
 
 /* Reads one client command: records it, notes pipelining, and applies the
  * pending reject-if rules (consumed here) and the forbid rules. */
-static enum flow take_command(struct session *s, char *line, size_t *len)
+static enum flow
+take_command(struct session *s, char *line, size_t *len)
 {
     const struct fs_step *rej = NULL;
     char esc[ESC_CAP];
@@ -576,8 +597,9 @@ static enum flow take_command(struct session *s, char *line, size_t *len)
     if (s->in_len > 0) {
         fs_tr_event(s->id, "pipelined bytes=%zu", s->in_len);
         if (s->pipelining_reply != NULL) {
-            violation(s, "client sent more after %s without waiting for "
-                         "the reply (RFC 5321 section 4.3.1, RFC 2920)",
+            violation(s,
+                      "client sent more after %s without waiting for "
+                      "the reply (RFC 5321 section 4.3.1, RFC 2920)",
                       fs_esc(esc, sizeof esc, line, *len));
             log_buffered(s, true, false);
             (void)send_line(s, s->pipelining_reply);
@@ -602,7 +624,8 @@ static enum flow take_command(struct session *s, char *line, size_t *len)
 
 /* Watches the socket until `until` without consuming anything. Early bytes
  * are reported once as EVENT early-talk. */
-static enum watch watch(struct session *s, double until, bool stop_on_data)
+static enum watch
+watch(struct session *s, double until, bool stop_on_data)
 {
     unsigned char peek[PEEK_CAP];
     char esc[PEEK_CAP * 4 + 1];
@@ -656,7 +679,8 @@ static enum watch watch(struct session *s, double until, bool stop_on_data)
 
 /* Reads for a short while after our FIN and records what the client still
  * says (a QUIT after an unanswered close shows up here). */
-static void drain(struct session *s, double until)
+static void
+drain(struct session *s, double until)
 {
     double lim = cap_time(s, until);
 
@@ -672,7 +696,8 @@ static void drain(struct session *s, double until)
 
 /* Ends the session with a FIN (RFC 5321 section 3.8 allows a server to
  * close; a TLS session gets its close_notify first, RFC 8446 6.1). */
-static void finish(struct session *s)
+static void
+finish(struct session *s)
 {
     if (s->fd < 0)
         return;
@@ -699,7 +724,8 @@ static void finish(struct session *s)
 
 /* Aborts the connection with a TCP reset: SO_LINGER with a zero timeout
  * makes close() send RST instead of FIN. */
-static void do_rst(struct session *s)
+static void
+do_rst(struct session *s)
 {
     struct linger lg;
 
@@ -719,7 +745,8 @@ static void do_rst(struct session *s)
 /* ------------------------------------------------------------------ */
 /* TLS                                                                 */
 
-int fs_session_servername_cb(SSL *ssl, int *alert, void *arg)
+int
+fs_session_servername_cb(SSL *ssl, int *alert, void *arg)
 {
     struct session *s = SSL_get_app_data(ssl);
     const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
@@ -738,8 +765,7 @@ int fs_session_servername_cb(SSL *ssl, int *alert, void *arg)
     }
     for (i = 0; name != NULL && i < s->nsni; i++) {
         if (strcasecmp(name, s->sni[i]->word) == 0) {
-            if (SSL_set_SSL_CTX(ssl, s->sc->certs[s->sni[i]->cert].ctx) ==
-                NULL)
+            if (SSL_set_SSL_CTX(ssl, s->sc->certs[s->sni[i]->cert].ctx) == NULL)
                 return SSL_TLSEXT_ERR_ALERT_FATAL;
             s->cert_label = s->sni[i]->word;
             break;
@@ -750,7 +776,8 @@ int fs_session_servername_cb(SSL *ssl, int *alert, void *arg)
 
 /* Server side of the TLS handshake (RFC 3207 section 4 for STARTTLS; the
  * same for implicit TLS, RFC 8314). */
-static enum flow tls_handshake(struct session *s, int cert)
+static enum flow
+tls_handshake(struct session *s, int cert)
 {
     char why[256];
     char esc[ESC_CAP];
@@ -765,8 +792,9 @@ static enum flow tls_handshake(struct session *s, int cert)
         /* RFC 3207 section 4 / RFC 2920 section 3.1: STARTTLS ends a
          * pipeline group; plaintext after it could be injected (and must be
          * thrown away, CVE-2011-0411). */
-        violation(s, "client sent %zu bytes after STARTTLS before the TLS "
-                     "handshake: %s",
+        violation(s,
+                  "client sent %zu bytes after STARTTLS before the TLS "
+                  "handshake: %s",
                   s->in_len, fs_esc(esc, sizeof esc, s->in, s->in_len));
         log_buffered(s, true, false);
         s->in_len = 0;
@@ -821,8 +849,7 @@ static enum flow tls_handshake(struct session *s, int cert)
                                  : "-");
     }
     fs_tr_event(s->id, "tls-done version=%s cipher=%s cert=%s",
-                SSL_get_version(ssl), SSL_get_cipher_name(ssl),
-                s->cert_label);
+                SSL_get_version(ssl), SSL_get_cipher_name(ssl), s->cert_label);
     s->ssl = ssl;
     /* RFC 3207 section 4.2: all knowledge from before TLS is discarded;
      * the client must send EHLO again. */
@@ -832,7 +859,8 @@ static enum flow tls_handshake(struct session *s, int cert)
 
 /* Reads a raw TLS ClientHello (for the directives that misbehave inside the
  * handshake). Returns 0 when one was seen and recorded. */
-static int read_client_hello(struct session *s, bool quiet_timeout)
+static int
+read_client_hello(struct session *s, bool quiet_timeout)
 {
     unsigned char buf[IN_CAP * 2];
     char esc[ESC_CAP];
@@ -863,8 +891,9 @@ static int read_client_hello(struct session *s, bool quiet_timeout)
             if (len > 0)
                 break;
             if (!quiet_timeout) {
-                fs_tr_event(s->id, "timeout waiting for a ClientHello "
-                                   "(%.0f s)",
+                fs_tr_event(s->id,
+                            "timeout waiting for a ClientHello "
+                            "(%.0f s)",
                             HELLO_WAIT_SECS);
             }
             return -1;
@@ -900,7 +929,8 @@ static int read_client_hello(struct session *s, bool quiet_timeout)
 
 /* Keeps the connection open and silent, counting raw bytes, until the
  * client closes or the deadline. */
-static enum flow hold_raw(struct session *s)
+static enum flow
+hold_raw(struct session *s)
 {
     unsigned char tmp[4096];
     size_t total = 0;
@@ -937,7 +967,8 @@ static enum flow hold_raw(struct session *s)
 /* ------------------------------------------------------------------ */
 /* AUTH (RFC 4954)                                                     */
 
-static const char *mech_names(unsigned mechs)
+static const char *
+mech_names(unsigned mechs)
 {
     switch (mechs) {
     case MECH_PLAIN:
@@ -953,45 +984,47 @@ static const char *mech_names(unsigned mechs)
 
 /* Reads one AUTH continuation line. Returns 1 for an answer, 0 when the
  * client cancelled with "*" (already answered), -1 when the session ends. */
-static int auth_answer(struct session *s, const char *mech, char *line,
-                       size_t *len)
+static int
+auth_answer(struct session *s, const char *mech, char *line, size_t *len)
 {
     if (get_line(s, line, len, s->deadline) != GL_OK)
         return -1;
     if (strcmp(line, "*") == 0) {
         /* RFC 4954 section 4: a "*" cancels; the server answers 501. */
         fs_tr_event(s->id, "auth mech=%s result=cancelled", mech);
-        return send_line(s, "501 5.7.0 Authentication cancelled") == 0 ? 0
-                                                                       : -1;
+        return send_line(s, "501 5.7.0 Authentication cancelled") == 0 ? 0 : -1;
     }
     return 1;
 }
 
 /* Decodes a base64 answer; on failure answers 501 (RFC 4954 section 4). */
-static int auth_decode(struct session *s, const char *mech, const char *in,
-                       unsigned char *out, size_t cap, size_t *outlen)
+static int
+auth_decode(struct session *s, const char *mech, const char *in,
+            unsigned char *out, size_t cap, size_t *outlen)
 {
     char esc[ESC_CAP];
 
     if (fs_b64_decode(in, out, cap, outlen) == 0)
         return 0;
-    violation(s, "AUTH %s: client response is not valid base64 (RFC 4954 "
-                 "section 4): %s",
+    violation(s,
+              "AUTH %s: client response is not valid base64 (RFC 4954 "
+              "section 4): %s",
               mech, fs_esc(esc, sizeof esc, in, strlen(in)));
     fs_tr_event(s->id, "auth mech=%s result=bad-base64", mech);
     (void)send_line(s, "501 5.5.2 Cannot decode response");
     return -1;
 }
 
-static bool same(const unsigned char *a, size_t alen, const char *b)
+static bool
+same(const unsigned char *a, size_t alen, const char *b)
 {
     return alen == strlen(b) && memcmp(a, b, alen) == 0;
 }
 
 /* Plays the server side of one AUTH command (already read into cmd). */
-static enum flow auth_exchange(struct session *s, const char *cmd,
-                               unsigned mechs, bool lower, const char *user,
-                               const char *pass)
+static enum flow
+auth_exchange(struct session *s, const char *cmd, unsigned mechs, bool lower,
+              const char *user, const char *pass)
 {
     unsigned char dec[FS_MAX_CLIENT_LINE];
     char line[FS_MAX_CLIENT_LINE + 1];
@@ -1053,7 +1086,7 @@ static enum flow auth_exchange(struct session *s, const char *cmd,
 
         if (ir[0] == '\0') {
             if (send_line(s, s->empty_challenge != NULL ? s->empty_challenge
-                                                         : "334 ") != 0)
+                                                        : "334 ") != 0)
                 return FLOW_STOP;
             a = auth_answer(s, "PLAIN", line, &len);
             if (a <= 0)
@@ -1126,8 +1159,8 @@ static enum flow auth_exchange(struct session *s, const char *cmd,
     return send_line(s, reply) == 0 ? FLOW_NEXT : FLOW_STOP;
 }
 
-static enum flow op_auth(struct session *s, const struct fs_step *st,
-                         unsigned mechs, bool lower)
+static enum flow
+op_auth(struct session *s, const struct fs_step *st, unsigned mechs, bool lower)
 {
     char line[FS_MAX_CLIENT_LINE + 1];
     char esc[ESC_CAP];
@@ -1147,7 +1180,8 @@ static enum flow op_auth(struct session *s, const struct fs_step *st,
 /* ------------------------------------------------------------------ */
 /* directives                                                          */
 
-static enum flow op_greet_pause(struct session *s, const struct fs_step *st)
+static enum flow
+op_greet_pause(struct session *s, const struct fs_step *st)
 {
     switch (watch(s, fs_now() + st->secs, true)) {
     case W_QUIET:
@@ -1171,7 +1205,8 @@ static enum flow op_greet_pause(struct session *s, const struct fs_step *st)
     return FLOW_STOP;
 }
 
-static enum flow op_wait(struct session *s, const struct fs_step *st)
+static enum flow
+op_wait(struct session *s, const struct fs_step *st)
 {
     switch (watch(s, fs_now() + st->secs, false)) {
     case W_QUIET:
@@ -1187,7 +1222,8 @@ static enum flow op_wait(struct session *s, const struct fs_step *st)
     return FLOW_STOP;
 }
 
-static enum flow op_drip(struct session *s, const struct fs_step *st)
+static enum flow
+op_drip(struct session *s, const struct fs_step *st)
 {
     size_t eol_len = strlen(s->eol);
     size_t total = st->text_len + eol_len;
@@ -1222,7 +1258,8 @@ static enum flow op_drip(struct session *s, const struct fs_step *st)
     return FLOW_NEXT;
 }
 
-static enum flow op_expect(struct session *s, const struct fs_step *st)
+static enum flow
+op_expect(struct session *s, const struct fs_step *st)
 {
     char line[FS_MAX_CLIENT_LINE + 1];
     char esc[ESC_CAP];
@@ -1241,7 +1278,8 @@ static enum flow op_expect(struct session *s, const struct fs_step *st)
 
 /* RFC 5321 section 4.1.1.10: QUIT is answered with 221 and the server
  * closes. A client that closes without QUIT is tolerated here. */
-static enum flow op_quit(struct session *s)
+static enum flow
+op_quit(struct session *s)
 {
     char line[FS_MAX_CLIENT_LINE + 1];
     char esc[ESC_CAP];
@@ -1263,7 +1301,8 @@ static enum flow op_quit(struct session *s)
 
 /* hold / readall: record every client line until the client closes or the
  * deadline; forbid rules still apply. */
-static enum flow op_hold(struct session *s)
+static enum flow
+op_hold(struct session *s)
 {
     char line[FS_MAX_CLIENT_LINE + 1];
     size_t len = 0;
@@ -1276,7 +1315,8 @@ static enum flow op_hold(struct session *s)
     }
 }
 
-static uint64_t xorshift(uint64_t *st)
+static uint64_t
+xorshift(uint64_t *st)
 {
     uint64_t x = *st;
 
@@ -1290,8 +1330,8 @@ static uint64_t xorshift(uint64_t *st)
 /* Fills buf with junk made of segments of random binary, NUL runs, lone
  * CRs, long printable runs without a line end and invalid UTF-8. A byte
  * that starts a line is never a digit, so no SMTP reply can appear. */
-static void junk_fill(uint64_t *st, unsigned char *buf, size_t len,
-                      bool *line_start)
+static void
+junk_fill(uint64_t *st, unsigned char *buf, size_t len, bool *line_start)
 {
     static const unsigned char bad_utf8[][5] = {
         {0xc0, 0xaf, 0, 0, 0}, {0xff, 0, 0, 0, 0},
@@ -1347,7 +1387,8 @@ static void junk_fill(uint64_t *st, unsigned char *buf, size_t len,
     }
 }
 
-static enum flow op_junk(struct session *s, const struct fs_step *st)
+static enum flow
+op_junk(struct session *s, const struct fs_step *st)
 {
     unsigned char buf[4096];
     uint64_t state = (uint64_t)st->n2 ^ 0x9E3779B97F4A7C15ULL;
@@ -1368,7 +1409,8 @@ static enum flow op_junk(struct session *s, const struct fs_step *st)
     return op_hold(s);
 }
 
-static enum flow op_long_line(struct session *s, const struct fs_step *st)
+static enum flow
+op_long_line(struct session *s, const struct fs_step *st)
 {
     size_t eol_len = strlen(s->eol);
     size_t total = 4 + (size_t)st->n + eol_len;
@@ -1392,7 +1434,8 @@ static enum flow op_long_line(struct session *s, const struct fs_step *st)
 
 /* Continuation lines forever (RFC 5321 section 4.2.1: "CODE-" lines never
  * end the reply), until the client leaves or the deadline. */
-static enum flow op_endless(struct session *s, const struct fs_step *st)
+static enum flow
+op_endless(struct session *s, const struct fs_step *st)
 {
     char line[8];
     unsigned long count = 0;
@@ -1420,7 +1463,8 @@ static enum flow op_endless(struct session *s, const struct fs_step *st)
 /* ------------------------------------------------------------------ */
 /* serve: a tiny rule-driven SMTP server                               */
 
-static bool rule_applies(const struct session *s, const struct rule *r)
+static bool
+rule_applies(const struct session *s, const struct rule *r)
 {
     return r->mode == MODE_ANY || (r->mode == MODE_PLAIN && s->ssl == NULL) ||
            (r->mode == MODE_TLS && s->ssl != NULL);
@@ -1430,7 +1474,8 @@ static bool rule_applies(const struct session *s, const struct rule *r)
  * prefix equals (ignoring case) that of the first rule matching the line.
  * Returns the number of lines sent, or -1 when the session must end;
  * *first gets the first line sent. */
-static int send_rules(struct session *s, const char *line, const char **first)
+static int
+send_rules(struct session *s, const char *line, const char **first)
 {
     const char *group = NULL;
     int sent = 0;
@@ -1456,7 +1501,8 @@ static int send_rules(struct session *s, const char *line, const char **first)
 }
 
 /* Reads a DATA body up to the lone "." (RFC 5321 section 4.1.1.4). */
-static enum flow read_body(struct session *s)
+static enum flow
+read_body(struct session *s)
 {
     char line[FS_MAX_CLIENT_LINE + 1];
     size_t lines = 0;
@@ -1481,12 +1527,12 @@ static enum flow read_body(struct session *s)
         return FLOW_STOP;
     }
     fs_tr_event(s->id, "data-body lines=%zu bytes=%zu", lines, bytes);
-    return send_line(s, "250 2.0.0 Ok: queued as FAULT0001") == 0
-               ? FLOW_NEXT
-               : FLOW_STOP;
+    return send_line(s, "250 2.0.0 Ok: queued as FAULT0001") == 0 ? FLOW_NEXT
+                                                                  : FLOW_STOP;
 }
 
-static enum flow op_serve(struct session *s)
+static enum flow
+op_serve(struct session *s)
 {
     char line[FS_MAX_CLIENT_LINE + 1];
     char esc[ESC_CAP];
@@ -1502,15 +1548,13 @@ static enum flow op_serve(struct session *s)
             (void)send_line(s, REPLY_BYE);
             return FLOW_STOP;
         }
-        if (!s->greeted &&
-            (is_verb(line, "MAIL") || is_verb(line, "RCPT") ||
-             is_verb(line, "DATA") || is_verb(line, "AUTH"))) {
+        if (!s->greeted && (is_verb(line, "MAIL") || is_verb(line, "RCPT") ||
+                            is_verb(line, "DATA") || is_verb(line, "AUTH"))) {
             /* RFC 5321 section 4.1.4; after STARTTLS, RFC 3207 section
              * 4.2 requires a new EHLO. */
-            violation(s, "%s before EHLO/HELO%s",
-                      fs_esc(esc, sizeof esc, line, len),
-                      s->ssl != NULL ? " after STARTTLS (RFC 3207 section 4.2)"
-                                     : "");
+            violation(
+                s, "%s before EHLO/HELO%s", fs_esc(esc, sizeof esc, line, len),
+                s->ssl != NULL ? " after STARTTLS (RFC 3207 section 4.2)" : "");
             (void)send_line(s, "503 5.5.1 Error: send HELO/EHLO first");
             return FLOW_STOP;
         }
@@ -1562,8 +1606,8 @@ static enum flow op_serve(struct session *s)
 /* ------------------------------------------------------------------ */
 /* dispatcher                                                          */
 
-static enum flow add_rule(struct session *s, const struct fs_step *st,
-                          enum rule_mode mode)
+static enum flow
+add_rule(struct session *s, const struct fs_step *st, enum rule_mode mode)
 {
     if (s->nrules >= MAX_RULES) {
         violation(s, "script error: too many on rules (line %u)", st->line);
@@ -1575,8 +1619,9 @@ static enum flow add_rule(struct session *s, const struct fs_step *st,
     return FLOW_NEXT;
 }
 
-static enum flow add_step(struct session *s, const struct fs_step **list,
-                          size_t *n, size_t max, const struct fs_step *st)
+static enum flow
+add_step(struct session *s, const struct fs_step **list, size_t *n, size_t max,
+         const struct fs_step *st)
 {
     if (*n >= max) {
         violation(s, "script error: too many %s rules (line %u)",
@@ -1587,7 +1632,8 @@ static enum flow add_step(struct session *s, const struct fs_step **list,
     return FLOW_NEXT;
 }
 
-static enum flow run_step(struct session *s, const struct fs_step *st)
+static enum flow
+run_step(struct session *s, const struct fs_step *st)
 {
     s->cur = st;
     switch (st->op) {
@@ -1595,13 +1641,13 @@ static enum flow run_step(struct session *s, const struct fs_step *st)
         return op_greet_pause(s, st);
     case OP_SEND:
         return send_text(s, st->text, st->text_len, s->eol) == 0 ? FLOW_NEXT
-                                                                : FLOW_STOP;
+                                                                 : FLOW_STOP;
     case OP_SEND_LF:
         return send_text(s, st->text, st->text_len, "\n") == 0 ? FLOW_NEXT
-                                                                : FLOW_STOP;
+                                                               : FLOW_STOP;
     case OP_SEND_RAW:
         return send_text(s, st->text, st->text_len, "") == 0 ? FLOW_NEXT
-                                                              : FLOW_STOP;
+                                                             : FLOW_STOP;
     case OP_DRIP:
         return op_drip(s, st);
     case OP_WAIT:
@@ -1619,9 +1665,9 @@ static enum flow run_step(struct session *s, const struct fs_step *st)
     case OP_FORBID:
         return add_step(s, s->forbid, &s->nforbid, MAX_RULES, st);
     case OP_FORBID_PIPELINING:
-        s->pipelining_reply =
-            st->text != NULL && st->text[0] != '\0' ? st->text
-                                                    : REPLY_SYNC_ERROR;
+        s->pipelining_reply = st->text != NULL && st->text[0] != '\0'
+                                  ? st->text
+                                  : REPLY_SYNC_ERROR;
         return FLOW_NEXT;
     case OP_PIPELINE_GRACE:
         s->grace = st->secs;
@@ -1702,7 +1748,8 @@ static enum flow run_step(struct session *s, const struct fs_step *st)
     return FLOW_STOP;
 }
 
-static void log_connect(struct session *s)
+static void
+log_connect(struct session *s)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
@@ -1728,8 +1775,9 @@ static void log_connect(struct session *s)
                 v6 ? "]" : "", port);
 }
 
-unsigned fs_session_run(const struct fs_script *sc, int fd, unsigned long sid,
-                        double deadline)
+unsigned
+fs_session_run(const struct fs_script *sc, int fd, unsigned long sid,
+               double deadline)
 {
     struct session *s = calloc(1, sizeof *s);
     unsigned violations;

@@ -19,8 +19,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-static void set_err(char *err, size_t errlen, const char *what,
-                    const char *file)
+static void
+set_err(char *err, size_t errlen, const char *what, const char *file)
 {
     char ossl[256] = "";
     unsigned long e = ERR_peek_last_error();
@@ -36,8 +36,8 @@ static void set_err(char *err, size_t errlen, const char *what,
 
 /* Adds every certificate of a PEM file after the leaf, skipping the leaf
  * itself (the lab's N.chain.pem holds leaf + intermediate). */
-static int add_chain(SSL_CTX *ctx, const char *chain, char *err,
-                     size_t errlen)
+static int
+add_chain(SSL_CTX *ctx, const char *chain, char *err, size_t errlen)
 {
     X509 *leaf = SSL_CTX_get0_certificate(ctx);
     BIO *bio = BIO_new_file(chain, "r");
@@ -71,8 +71,9 @@ static int add_chain(SSL_CTX *ctx, const char *chain, char *err,
     return 0;
 }
 
-SSL_CTX *fs_tls_ctx_new(const char *cert, const char *key, const char *chain,
-                        char *err, size_t errlen)
+SSL_CTX *
+fs_tls_ctx_new(const char *cert, const char *key, const char *chain, char *err,
+               size_t errlen)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 
@@ -116,7 +117,8 @@ struct cursor {
     size_t left;
 };
 
-static bool take(struct cursor *c, size_t n, const unsigned char **out)
+static bool
+take(struct cursor *c, size_t n, const unsigned char **out)
 {
     if (c->left < n)
         return false;
@@ -127,7 +129,8 @@ static bool take(struct cursor *c, size_t n, const unsigned char **out)
     return true;
 }
 
-static bool take_u8(struct cursor *c, size_t *v)
+static bool
+take_u8(struct cursor *c, size_t *v)
 {
     const unsigned char *b;
 
@@ -137,7 +140,8 @@ static bool take_u8(struct cursor *c, size_t *v)
     return true;
 }
 
-static bool take_u16(struct cursor *c, size_t *v)
+static bool
+take_u16(struct cursor *c, size_t *v)
 {
     const unsigned char *b;
 
@@ -150,8 +154,8 @@ static bool take_u16(struct cursor *c, size_t *v)
 /* RFC 8446 section 4.1.2 / RFC 5246 section 7.4.1.2 ClientHello layout,
  * RFC 6066 section 3 server_name extension. Only the first record is
  * looked at, which is where every client puts the ClientHello start. */
-bool fs_tls_find_sni(const unsigned char *buf, size_t len, char *name,
-                     size_t cap)
+bool
+fs_tls_find_sni(const unsigned char *buf, size_t len, char *name, size_t cap)
 {
     struct cursor c = {buf, len};
     const unsigned char *b;

@@ -31,7 +31,8 @@ static int tr_fd = -1;
 static bool tr_own_fd;
 static bool tr_mirror;
 
-int fs_tr_open(const char *path, bool mirror_stderr)
+int
+fs_tr_open(const char *path, bool mirror_stderr)
 {
     tr_mirror = mirror_stderr;
     if (path == NULL)
@@ -49,14 +50,16 @@ int fs_tr_open(const char *path, bool mirror_stderr)
     return 0;
 }
 
-void fs_tr_close(void)
+void
+fs_tr_close(void)
 {
     if (tr_fd >= 0 && tr_own_fd)
         (void)close(tr_fd);
     tr_fd = -1;
 }
 
-static void write_all(int fd, const char *buf, size_t len)
+static void
+write_all(int fd, const char *buf, size_t len)
 {
     while (len > 0) {
         ssize_t n = write(fd, buf, len);
@@ -70,7 +73,8 @@ static void write_all(int fd, const char *buf, size_t len)
     }
 }
 
-static void tr_emit(const char *line, size_t len)
+static void
+tr_emit(const char *line, size_t len)
 {
     if (tr_fd >= 0)
         write_all(tr_fd, line, len);
@@ -78,8 +82,8 @@ static void tr_emit(const char *line, size_t len)
         write_all(STDERR_FILENO, line, len);
 }
 
-size_t fs_escape(char *dst, size_t cap, const void *src, size_t len,
-                 size_t *used)
+size_t
+fs_escape(char *dst, size_t cap, const void *src, size_t len, size_t *used)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = src;
@@ -112,7 +116,8 @@ size_t fs_escape(char *dst, size_t cap, const void *src, size_t len,
     return out;
 }
 
-const char *fs_esc(char *dst, size_t cap, const void *src, size_t len)
+const char *
+fs_esc(char *dst, size_t cap, const void *src, size_t len)
 {
     size_t used = 0;
     size_t out = fs_escape(dst, cap, src, len, &used);
@@ -126,8 +131,8 @@ const char *fs_esc(char *dst, size_t cap, const void *src, size_t len)
     return dst;
 }
 
-void fs_tr_data(unsigned long sid, const char *tag, const void *data,
-                size_t len)
+void
+fs_tr_data(unsigned long sid, const char *tag, const void *data, size_t len)
 {
     char buf[TR_LINE_MAX];
     size_t pos;
@@ -137,8 +142,8 @@ void fs_tr_data(unsigned long sid, const char *tag, const void *data,
     if (n < 0 || (size_t)n >= sizeof buf - TR_TAIL_ROOM)
         return;
     pos = (size_t)n;
-    pos += fs_escape(buf + pos, sizeof buf - pos - TR_TAIL_ROOM, data, len,
-                     &used);
+    pos +=
+        fs_escape(buf + pos, sizeof buf - pos - TR_TAIL_ROOM, data, len, &used);
     if (used < len) {
         n = snprintf(buf + pos, sizeof buf - pos, "...[%zu more bytes]",
                      len - used);
@@ -154,8 +159,8 @@ void fs_tr_data(unsigned long sid, const char *tag, const void *data,
 static void tr_vformat(unsigned long sid, const char *kind, const char *fmt,
                        va_list ap) FS_PRINTF(3, 0);
 
-static void tr_vformat(unsigned long sid, const char *kind, const char *fmt,
-                       va_list ap)
+static void
+tr_vformat(unsigned long sid, const char *kind, const char *fmt, va_list ap)
 {
     char buf[TR_LINE_MAX];
     size_t pos;
@@ -180,7 +185,8 @@ static void tr_vformat(unsigned long sid, const char *kind, const char *fmt,
     tr_emit(buf, pos);
 }
 
-void fs_tr_event(unsigned long sid, const char *fmt, ...)
+void
+fs_tr_event(unsigned long sid, const char *fmt, ...)
 {
     va_list ap;
 
@@ -189,7 +195,8 @@ void fs_tr_event(unsigned long sid, const char *fmt, ...)
     va_end(ap);
 }
 
-void fs_tr_violation(unsigned long sid, const char *fmt, ...)
+void
+fs_tr_violation(unsigned long sid, const char *fmt, ...)
 {
     va_list ap;
 

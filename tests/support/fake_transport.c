@@ -26,8 +26,7 @@ fake_read(struct mh_transport *t, char *buf, size_t cap, size_t *got,
 {
     (void)dl;
     struct fake *f = t->impl;
-    while (f->step < f->n &&
-           f->offset >= strlen(f->steps[f->step].data)) {
+    while (f->step < f->n && f->offset >= strlen(f->steps[f->step].data)) {
         f->step++;
         f->offset = 0;
     }

@@ -14,8 +14,8 @@
 #include "transport.h"
 
 struct fake_step {
-    const char *data;  /* bytes the server sends (NUL-terminated) */
-    int after_writes;  /* readable after this many client writes */
+    const char *data; /* bytes the server sends (NUL-terminated) */
+    int after_writes; /* readable after this many client writes */
 };
 
 /*
@@ -24,9 +24,8 @@ struct fake_step {
  * closed, MH_IO_TIMEOUT for one that stays silent). start_tls always fails
  * with MH_IO_TLS. Free with mh_transport_free().
  */
-struct mh_transport *fake_transport_new(const struct fake_step *steps,
-                                        size_t n, size_t chunk,
-                                        enum mh_io at_end);
+struct mh_transport *fake_transport_new(const struct fake_step *steps, size_t n,
+                                        size_t chunk, enum mh_io at_end);
 
 /* Everything the client wrote so far, NUL-terminated. */
 const char *fake_transport_written(struct mh_transport *t);

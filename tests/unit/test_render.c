@@ -45,13 +45,13 @@ hostile_result(void)
     assert_non_null(r);
     mh_result_raise(r, MH_STATE_CRITICAL, MH_CAT_RESPONSE,
                     "greeting 554 a|b\nc\r\x01 \"q\" \\ \xff");
-    struct mh_item *it = mh_result_add_item(r, "phase", "banner",
-                                            MH_STATE_CRITICAL, MH_CAT_RESPONSE,
-                                            "line|with\npipe");
+    struct mh_item *it =
+        mh_result_add_item(r, "phase", "banner", MH_STATE_CRITICAL,
+                           MH_CAT_RESPONSE, "line|with\npipe");
     mh_item_set_str(r, it, "raw", "x\"y\\z\n");
     const double zero = 0;
-    mh_result_add_perf(r, "time banner'=x", 1.5, MH_UNIT_SECONDS, "5", "10:",
-                       &zero, NULL);
+    mh_result_add_perf(r, "time banner'=x", 1.5, MH_UNIT_SECONDS, "5",
+                       "10:", &zero, NULL);
     mh_result_add_sample(r, "mailhealth_smtp_reply_code", 554, "phase",
                          "ba\"n\\ner\n", (const char *)NULL);
     r->duration_s = 0.25;

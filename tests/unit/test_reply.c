@@ -72,8 +72,9 @@ test_enhanced_code(void **state)
     (void)state;
     struct mh_reply r;
     mh_reply_init(&r);
-    assert_int_equal(feed(&r, "554 5.7.1 <x@foreign.test>: Relay access denied"),
-                     MH_REPLY_DONE);
+    assert_int_equal(
+        feed(&r, "554 5.7.1 <x@foreign.test>: Relay access denied"),
+        MH_REPLY_DONE);
     assert_string_equal(r.enhanced, "5.7.1");
     assert_string_equal(r.text, "<x@foreign.test>: Relay access denied");
     char buf[200];
@@ -109,8 +110,9 @@ test_invalid_lines(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "", "22", "abc def", "620 six", "199 low", "2a0 x", "220x", "2201",
-        "260 bad second digit"};
+        "",        "22",      "abc def",
+        "620 six", "199 low", "2a0 x",
+        "220x",    "2201",    "260 bad second digit"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct mh_reply r;
         mh_reply_init(&r);
@@ -176,9 +178,14 @@ test_ehlo_caps(void **state)
     (void)state;
     static const char *const lines[] = {
         "250-mx.example.com Hello probe.example.net [192.0.2.10]",
-        "250-SIZE 69920427", "250-auth LOGIN plain", "250-PIPELINING",
-        "250-8bitmime", "250-SMTPUTF8", "250-ENHANCEDSTATUSCODES",
-        "250-CHUNKING", "250 STARTTLS"};
+        "250-SIZE 69920427",
+        "250-auth LOGIN plain",
+        "250-PIPELINING",
+        "250-8bitmime",
+        "250-SMTPUTF8",
+        "250-ENHANCEDSTATUSCODES",
+        "250-CHUNKING",
+        "250 STARTTLS"};
     struct mh_ehlo_caps caps;
     parse_caps(lines, sizeof lines / sizeof lines[0], &caps);
     assert_true(caps.ext & MH_EXT_STARTTLS);
@@ -200,9 +207,8 @@ test_ehlo_caps_edge(void **state)
     (void)state;
     /* The domain line is never a capability; old AUTH= form; a word that
      * only starts like a keyword is not that keyword. */
-    static const char *const lines[] = {"250-STARTTLS.example.com",
-                                        "250-AUTH=CRAM-MD5 LOGIN",
-                                        "250 STARTTLSX"};
+    static const char *const lines[] = {
+        "250-STARTTLS.example.com", "250-AUTH=CRAM-MD5 LOGIN", "250 STARTTLSX"};
     struct mh_ehlo_caps caps;
     parse_caps(lines, 3, &caps);
     assert_false(caps.ext & MH_EXT_STARTTLS);
@@ -240,21 +246,20 @@ test_classify(void **state)
     /* The phase decides first. */
     classify(MH_PHASE_AUTH, 535, "5.7.8", "authentication failed", C,
              MH_CAT_AUTH);
-    classify(MH_PHASE_AUTH, 454, "4.7.0", "Temporary authentication failure",
-             W, MH_CAT_AUTH);
+    classify(MH_PHASE_AUTH, 454, "4.7.0", "Temporary authentication failure", W,
+             MH_CAT_AUTH);
     classify(MH_PHASE_STARTTLS, 454, "4.7.0", "TLS not available", W,
              MH_CAT_TLS);
     /* Then the enhanced code. */
     classify(MH_PHASE_MAIL, 530, "5.7.57",
              "SMTP; Client was not authenticated to send anonymous mail", C,
              MH_CAT_AUTH);
-    classify(MH_PHASE_MAIL, 530, "", "Authentication required", C,
-             MH_CAT_AUTH);
+    classify(MH_PHASE_MAIL, 530, "", "Authentication required", C, MH_CAT_AUTH);
     classify(MH_PHASE_MAIL, 530, "5.7.0", "Must issue a STARTTLS command first",
              C, MH_CAT_AUTH);
     /* Then the text. */
-    classify(MH_PHASE_RCPT, 554, "5.7.1", "<x@foreign.test>: Relay access denied",
-             C, MH_CAT_RELAY);
+    classify(MH_PHASE_RCPT, 554, "5.7.1",
+             "<x@foreign.test>: Relay access denied", C, MH_CAT_RELAY);
     classify(MH_PHASE_RCPT, 550, "", "relaying denied", C, MH_CAT_RELAY);
     classify(MH_PHASE_RCPT, 550, "5.1.1", "User unknown; not listed", C,
              MH_CAT_RESPONSE);

@@ -28,8 +28,7 @@ struct run {
 
 static void
 run_dialogue(const struct fake_step *steps, size_t n, size_t chunk,
-             enum mh_io at_end, const struct mh_smtp_params *p,
-             struct run *out)
+             enum mh_io at_end, const struct mh_smtp_params *p, struct run *out)
 {
     struct mh_deadline dl;
     mh_deadline_start(&dl, 5);
@@ -85,8 +84,7 @@ test_multiline_greeting_dripped(void **state)
     struct run run;
     run_dialogue(steps, N(steps), 1, MH_IO_EOF, &p, &run);
     assert_int_equal(run.r->state, MH_STATE_OK);
-    assert_string_equal(run.written,
-                        "EHLO probe.example.net\r\nQUIT\r\n");
+    assert_string_equal(run.written, "EHLO probe.example.net\r\nQUIT\r\n");
     assert_true(has_item_text(run.r, "220 mx.example.com ESMTP; Unsolicited "
                                      "bulk mail"));
     mh_result_free(run.r);
@@ -114,11 +112,10 @@ test_one_command_per_round_trip(void **state)
     run_dialogue(steps, N(steps), 0, MH_IO_EOF, &p, &run);
     assert_int_equal(run.r->state, MH_STATE_OK);
     assert_int_equal(run.writes, 5);
-    assert_string_equal(run.written,
-                        "EHLO probe.example.net\r\n"
-                        "MAIL FROM:<probe@example.net>\r\n"
-                        "RCPT TO:<postmaster@example.com>\r\n"
-                        "RSET\r\nQUIT\r\n");
+    assert_string_equal(run.written, "EHLO probe.example.net\r\n"
+                                     "MAIL FROM:<probe@example.net>\r\n"
+                                     "RCPT TO:<postmaster@example.com>\r\n"
+                                     "RSET\r\nQUIT\r\n");
     mh_result_free(run.r);
 }
 
@@ -504,8 +501,7 @@ test_auth_cram_md5_rfc2195(void **state)
     const struct fake_step steps[] = {
         {"220 mx.example.com ESMTP\r\n", 0},
         {"250-mx.example.com\r\n250 AUTH CRAM-MD5\r\n", 1},
-        {"334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n",
-         2},
+        {"334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n", 2},
         {"235 2.7.0 Authentication successful\r\n", 3},
         {"221 Bye\r\n", 4},
     };
@@ -536,8 +532,9 @@ test_auth_failures(void **state)
          MH_STATE_CRITICAL, "credentials rejected (535 5.7.8"},
         {"454 4.7.0 Temporary authentication failure: Connection lost to "
          "authentication server\r\n",
-         MH_STATE_WARNING, "temporary authentication failure on server side "
-                           "(454 4.7.0"},
+         MH_STATE_WARNING,
+         "temporary authentication failure on server side "
+         "(454 4.7.0"},
     };
     for (size_t i = 0; i < N(cases); i++) {
         const struct fake_step steps[] = {
