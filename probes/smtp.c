@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/x509.h>
 
 #include "reply.h"
 #include "tlscheck.h"
@@ -653,6 +654,26 @@ authenticate(struct dlg *d)
                  "refusing to send credentials over a plaintext connection "
                  "(use --starttls or --tls, or --allow-plaintext-auth)");
         goto fail;
+    }
+    /* Credentials go only to a server whose certificate verified (chain
+     * and name, OpenSSL's result of the handshake): over an unverified
+     * session anyone in the path could collect them. --no-verify accepts
+     * that risk explicitly. */
+    if (d->tls_active && p->verify && d->t->ssl != NULL) {
+        long vr = SSL_get_verify_result(d->t->ssl);
+        if (vr != X509_V_OK) {
+            snprintf(msg, sizeof msg,
+                     "refusing to send credentials: the server's certificate "
+                     "did not verify (%s); give --ca-file/--ca-path or "
+                     "--verify-name, or --no-verify",
+                     X509_verify_cert_error_string(vr));
+            phase_done(d, MH_PHASE_AUTH, t0, 0);
+            d->failed = true;
+            phase_item(d, MH_PHASE_AUTH, MH_STATE_CRITICAL, MH_CAT_TLS, msg);
+            mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_TLS, "%s: %s",
+                            d->where, msg);
+            return false;
+        }
     }
     if (!d->esmtp || (d->caps.ext & MH_EXT_AUTH) == 0) {
         if (!d->esmtp) {
