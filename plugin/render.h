@@ -55,10 +55,4 @@ int mh_write_textfile(const char *path, const struct mh_result *const *results,
                       size_t n, double now_unix, double round_seconds,
                       char *errbuf, size_t errlen);
 
-/*
- * Formats x with at most `decimals` fraction digits, trailing zeros removed,
- * '.' as decimal point whatever LC_NUMERIC says. Returns buf.
- */
-char *mh_fmt_decimal(char *buf, size_t len, double x, int decimals);
-
 #endif

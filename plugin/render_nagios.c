@@ -14,31 +14,6 @@
 /* Longest long-output line. */
 #define LONG_LINE_MAX 600
 
-char *
-mh_fmt_decimal(char *buf, size_t len, double x, int decimals)
-{
-    if (!isfinite(x)) {
-        snprintf(buf, len, "U");
-        return buf;
-    }
-    snprintf(buf, len, "%.*f", decimals, x);
-    mh_c_decimal_point(buf);
-    char *dot = strchr(buf, '.');
-    if (dot != NULL) {
-        char *end = buf + strlen(buf) - 1;
-        while (end > dot && *end == '0') {
-            *end-- = '\0';
-        }
-        if (end == dot) {
-            *end = '\0';
-        }
-    }
-    if (strcmp(buf, "-0") == 0) {
-        snprintf(buf, len, "0");
-    }
-    return buf;
-}
-
 /* Writes text with '|' and control characters replaced, at most max bytes
  * (then "..."). */
 static int

@@ -5,6 +5,7 @@
 #include "result.h"
 
 #include <locale.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -465,4 +466,29 @@ mh_c_decimal_point(char *buf)
         *p = '.';
         memmove(p + 1, p + dl, strlen(p + dl) + 1);
     }
+}
+
+char *
+mh_fmt_decimal(char *buf, size_t len, double x, int decimals)
+{
+    if (!isfinite(x)) {
+        snprintf(buf, len, "U");
+        return buf;
+    }
+    snprintf(buf, len, "%.*f", decimals, x);
+    mh_c_decimal_point(buf);
+    char *dot = strchr(buf, '.');
+    if (dot != NULL) {
+        char *end = buf + strlen(buf) - 1;
+        while (end > dot && *end == '0') {
+            *end-- = '\0';
+        }
+        if (end == dot) {
+            *end = '\0';
+        }
+    }
+    if (strcmp(buf, "-0") == 0) {
+        snprintf(buf, len, "0");
+    }
+    return buf;
 }

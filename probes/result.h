@@ -230,4 +230,10 @@ void mh_textf(char *buf, size_t len, const char *fmt, ...)
  */
 void mh_c_decimal_point(char *buf);
 
+/*
+ * Formats x with at most `decimals` fraction digits, trailing zeros removed,
+ * '.' as decimal point whatever LC_NUMERIC says. Returns buf.
+ */
+char *mh_fmt_decimal(char *buf, size_t len, double x, int decimals);
+
 #endif

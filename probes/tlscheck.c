@@ -57,23 +57,16 @@ mh_tls_extra_state(double days_left, double warn_days, double crit_days)
 }
 
 /* printf("%.*f") with '.' as decimal point whatever LC_NUMERIC says;
- * trailing zeros (and a bare '.') dropped when trim. */
+ * trailing zeros dropped when trim (mh_fmt_decimal). */
 static char *
 fmt_num(char *buf, size_t len, double x, int decimals, bool trim)
 {
+    if (trim) {
+        return mh_fmt_decimal(buf, len, x, decimals);
+    }
     mh_textf(buf, len, "%.*f", decimals, x);
     mh_c_decimal_point(buf);
-    char *dot = strchr(buf, '.');
-    if (trim && dot != NULL) {
-        char *end = buf + strlen(buf) - 1;
-        while (end > dot && *end == '0') {
-            *end-- = '\0';
-        }
-        if (end == dot) {
-            *end = '\0';
-        }
-    }
-    if (strcmp(buf, "-0") == 0 || strcmp(buf, "-0.0") == 0) {
+    if (strcmp(buf, "-0.0") == 0) {
         memmove(buf, buf + 1, strlen(buf));
     }
     return buf;
