@@ -403,6 +403,78 @@ mh_result_add_sample(struct mh_result *r, const char *family, double value, ...)
     return 0;
 }
 
+/* Appends n elements of size elem from src to *array (count *count). */
+static int
+append_all(void **array, size_t *count, const void *src, size_t n, size_t elem)
+{
+    if (n == 0) {
+        return 0;
+    }
+    void *p = realloc(*array, (*count + n) * elem);
+    if (p == NULL) {
+        return -1;
+    }
+    memcpy((char *)p + *count * elem, src, n * elem);
+    *array = p;
+    *count += n;
+    return 0;
+}
+
+int
+mh_result_merge_at(struct mh_result *r, struct mh_result *from, size_t pos,
+                   enum mh_state before)
+{
+    int rc = 0;
+    if (pos > r->nitems) {
+        pos = r->nitems;
+    }
+    size_t tail = r->nitems - pos;
+    size_t n = from->nitems;
+    if (append_all((void **)&r->items, &r->nitems, from->items, n,
+                   sizeof *r->items) == 0) {
+        /* [0,pos) [pos,pos+tail) [from's n] -> [0,pos) [from's n] [tail] */
+        struct mh_item *it = r->items;
+        struct mh_item *tmp = malloc((tail > 0 ? tail : 1) * sizeof *tmp);
+        if (tmp != NULL) {
+            memcpy(tmp, it + pos, tail * sizeof *tmp);
+            memmove(it + pos, it + pos + tail, n * sizeof *tmp);
+            memcpy(it + pos + n, tmp, tail * sizeof *tmp);
+            free(tmp);
+        } /* else: from's items stay last, still owned by r */
+        from->nitems = 0;
+    } else {
+        rc = -1;
+    }
+    if (append_all((void **)&r->perf, &r->nperf, from->perf, from->nperf,
+                   sizeof *r->perf) == 0) {
+        from->nperf = 0;
+    } else {
+        rc = -1;
+    }
+    if (append_all((void **)&r->samples, &r->nsamples, from->samples,
+                   from->nsamples, sizeof *r->samples) == 0) {
+        from->nsamples = 0;
+    } else {
+        rc = -1;
+    }
+    int now = mh_state_rank(r->state);
+    int theirs = mh_state_rank(from->state);
+    if (from->summary != NULL &&
+        (theirs > now || (theirs == now && (now > mh_state_rank(before) ||
+                                            r->summary == NULL)))) {
+        free(r->summary);
+        r->summary = from->summary;
+        from->summary = NULL;
+        r->state = from->state;
+        r->category = from->category;
+    }
+    if (from->oom || rc != 0) {
+        r->oom = true;
+    }
+    mh_result_free(from);
+    return rc;
+}
+
 int
 mh_result_add_child(struct mh_result *r, struct mh_result *child)
 {

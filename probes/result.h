@@ -198,6 +198,18 @@ int mh_result_add_sample(struct mh_result *r, const char *family, double value,
 int mh_result_add_child(struct mh_result *r, struct mh_result *child);
 
 /*
+ * Moves everything `from` holds into r as if it had been added when r had
+ * `pos` items and the state `before`: from's items are inserted at
+ * position pos, its perfdata and samples appended, and its state raised
+ * into r with the summary rule of mh_result_raise() applied in that order
+ * (from's summary wins a tie at the worst state when r only reached that
+ * state after pos). Frees `from` (also on failure). Returns 0, or -1 on
+ * allocation failure (r->oom is set, from's items are lost).
+ */
+int mh_result_merge_at(struct mh_result *r, struct mh_result *from, size_t pos,
+                       enum mh_state before);
+
+/*
  * Final step of every check: an allocation failure turns the result into
  * UNKNOWN ("out of memory"); an OK result drops its category; a non-OK
  * result without summary gets a generic one.

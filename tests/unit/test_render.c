@@ -238,6 +238,76 @@ test_fmt_decimal(void **state)
     assert_string_equal(mh_fmt_decimal(buf, sizeof buf, -0.0000001, 3), "0");
 }
 
+/* A result with items named a..(a+n-1) and the given state/summary. */
+static struct mh_result *
+merge_base(const char *names, enum mh_state st, const char *summary)
+{
+    struct mh_result *r = mh_result_new("smtp", "t");
+    assert_non_null(r);
+    for (const char *c = names; *c != '\0'; c++) {
+        char name[2] = {*c, '\0'};
+        assert_non_null(mh_result_add_item(r, "phase", name, MH_STATE_OK,
+                                           MH_CAT_NONE, "%s", name));
+    }
+    if (summary != NULL) {
+        mh_result_raise(r, st, MH_CAT_RESPONSE, "%s", summary);
+    }
+    return r;
+}
+
+static void
+test_merge_at(void **state)
+{
+    (void)state;
+    /* Items land at the position, the rest moves behind them. */
+    struct mh_result *r = merge_base("abcd", MH_STATE_OK, NULL);
+    struct mh_result *t = merge_base("xy", MH_STATE_OK, NULL);
+    mh_result_add_sample(t, "mailhealth_tls_verified", 1, (const char *)NULL);
+    assert_int_equal(mh_result_merge_at(r, t, 2, MH_STATE_OK), 0);
+    assert_int_equal(r->nitems, 6);
+    const char *want = "abxycd";
+    for (size_t i = 0; i < 6; i++) {
+        char name[2] = {want[i], '\0'};
+        assert_string_equal(r->items[i].name, name);
+    }
+    assert_int_equal(r->nsamples, 1);
+    assert_int_equal(r->state, MH_STATE_OK);
+    mh_result_free(r);
+
+    /* Worse than everything since: the merged summary wins. */
+    r = merge_base("a", MH_STATE_WARNING, "later warning");
+    t = merge_base("", MH_STATE_CRITICAL, "certificate expired");
+    t->category = MH_CAT_TLS;
+    mh_result_merge_at(r, t, 1, MH_STATE_OK);
+    assert_int_equal(r->state, MH_STATE_CRITICAL);
+    assert_int_equal(r->category, MH_CAT_TLS);
+    assert_string_equal(r->summary, "certificate expired");
+    mh_result_free(r);
+
+    /* A tie at a state reached only after the position: the merged one
+     * came first, so its summary wins. */
+    r = merge_base("a", MH_STATE_CRITICAL, "RCPT rejected");
+    t = merge_base("", MH_STATE_CRITICAL, "certificate expired");
+    mh_result_merge_at(r, t, 1, MH_STATE_OK);
+    assert_string_equal(r->summary, "certificate expired");
+    mh_result_free(r);
+
+    /* A tie at the state r had already: r's earlier summary stays. */
+    r = merge_base("a", MH_STATE_CRITICAL, "greeting 554");
+    t = merge_base("", MH_STATE_CRITICAL, "certificate expired");
+    mh_result_merge_at(r, t, 1, MH_STATE_CRITICAL);
+    assert_string_equal(r->summary, "greeting 554");
+    mh_result_free(r);
+
+    /* Better than r: nothing changes but the items. */
+    r = merge_base("a", MH_STATE_CRITICAL, "RCPT rejected");
+    t = merge_base("z", MH_STATE_WARNING, "expires soon");
+    mh_result_merge_at(r, t, 0, MH_STATE_OK);
+    assert_string_equal(r->summary, "RCPT rejected");
+    assert_string_equal(r->items[0].name, "z");
+    mh_result_free(r);
+}
+
 int
 main(void)
 {
@@ -249,6 +319,7 @@ main(void)
         cmocka_unit_test(test_prometheus_escaping),
         cmocka_unit_test(test_comma_locale),
         cmocka_unit_test(test_fmt_decimal),
+        cmocka_unit_test(test_merge_at),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
