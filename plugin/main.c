@@ -110,7 +110,6 @@ main(int argc, char **argv)
         mh_config_free(&cfg);
         return 3;
     }
-    OPENSSL_init_ssl(0, NULL);
     /* libcurl is loaded (curl_loader.c) and initialised only by the
      * commands that use it, once, before the runner starts threads. */
     if (cfg.command == MH_CMD_DELIVERY || cfg.command == MH_CMD_RUN) {

@@ -24,42 +24,162 @@
 #define QUIT_WAIT_S 3.0
 
 /*
- * The TLS context, made on a second thread while the connection is set up
- * and the server greets: creating it costs more CPU than the rest of a
- * local check (OpenSSL 3 fetches every algorithm, the trust store is
- * parsed), and the dialogue would otherwise do nothing but wait in that
- * time (see mh_tls_ctx_new in transport.h).
+ * The TLS worker: a helper thread that does the CPU-heavy part of TLS while
+ * the dialogue's thread waits for the network, so that no timed phase
+ * includes our own work. In order:
+ *   1. the client context (OpenSSL 3 fetches every algorithm: more CPU
+ *      than the rest of a local check), while the connection is set up
+ *      and the server greets; STARTTLS takes it;
+ *   2. the trust store (--ca-file parsed, or the system directory), while
+ *      the handshake waits for the server;
+ *   3. the chain's verification, handed over by the handshake as soon as
+ *      the server's certificates arrive, while the handshake ends and EHLO
+ *      and QUIT run.
+ * OpenSSL work on two threads at once contends for its algorithm stores,
+ * hence one thread doing the steps in turn rather than one per step.
  */
-struct ctx_prep {
+struct tls_worker {
     pthread_t thread;
     bool started;
     bool joined;
-    struct mh_tls_params params;
+    struct mh_tls_params params; /* ca_file, ca_path, min_version */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    /* Shared, under mu: */
+    bool ctx_ready;                /* step 1 done: ctx set (or NULL) */
+    struct mh_tls_verify_job *job; /* step 3's work, handed over */
+    bool job_given;                /* job set, or none will come */
+    bool job_done;                 /* step 3 done */
     SSL_CTX *ctx;
-    char err[256];
 };
 
 static void *
-ctx_prep_thread(void *arg)
+tls_worker_main(void *arg)
 {
-    struct ctx_prep *c = arg;
-    c->ctx = mh_tls_ctx_new(&c->params, c->err, sizeof c->err);
+    struct tls_worker *w = arg;
+    char err[256];
+    SSL_CTX *ctx = mh_tls_ctx_new_bare(&w->params, err, sizeof err);
+    pthread_mutex_lock(&w->mu);
+    w->ctx = ctx; /* NULL: start_tls makes its own and says why */
+    w->ctx_ready = true;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+
+    /* Without a context here, start_tls made a complete one, and the job
+     * verifies with its store (store NULL, no error). */
+    char store_err[256] = "";
+    X509_STORE *store = NULL;
+    bool store_failed = false;
+    if (ctx != NULL) {
+        store = mh_tls_store_new(&w->params, store_err, sizeof store_err);
+        store_failed = store == NULL;
+    }
+
+    pthread_mutex_lock(&w->mu);
+    while (!w->job_given) {
+        pthread_cond_wait(&w->cv, &w->mu);
+    }
+    struct mh_tls_verify_job *job = w->job;
+    pthread_mutex_unlock(&w->mu);
+    if (job != NULL) {
+        mh_tls_verify_run(job, store, store_failed ? store_err : NULL);
+    }
+    X509_STORE_free(store);
+    pthread_mutex_lock(&w->mu);
+    w->job_done = true;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
     return NULL;
 }
 
-/* The prepared context (still owned by c), or NULL: start_tls then makes
- * its own and reports the problem itself. Waits for the thread. */
-static SSL_CTX *
-ctx_prep_take(struct ctx_prep *c)
+/* Starts the worker; without a thread, start_tls works on its own. */
+static void
+tls_worker_start(struct tls_worker *w, const struct mh_smtp_params *p)
 {
-    if (c == NULL || !c->started) {
+    memset(w, 0, sizeof *w);
+    w->params.ca_file = p->ca_file;
+    w->params.ca_path = p->ca_path;
+    w->params.min_version = p->tls_min_version;
+    if (pthread_mutex_init(&w->mu, NULL) != 0) {
+        return;
+    }
+    if (pthread_cond_init(&w->cv, NULL) != 0) {
+        pthread_mutex_destroy(&w->mu);
+        return;
+    }
+    w->started = pthread_create(&w->thread, NULL, tls_worker_main, w) == 0;
+    if (!w->started) {
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+    }
+}
+
+/* Step 1's context, without trust anchors (still owned by w), or NULL:
+ * start_tls then makes a complete one and reports any problem itself. */
+static SSL_CTX *
+tls_worker_ctx(struct tls_worker *w)
+{
+    if (w == NULL || !w->started) {
         return NULL;
     }
-    if (!c->joined) {
-        pthread_join(c->thread, NULL);
-        c->joined = true;
+    pthread_mutex_lock(&w->mu);
+    while (!w->ctx_ready) {
+        pthread_cond_wait(&w->cv, &w->mu);
     }
-    return c->ctx;
+    SSL_CTX *ctx = w->ctx;
+    pthread_mutex_unlock(&w->mu);
+    return ctx;
+}
+
+/* Hands step 3 its job (NULL: none will come). Returns false when there is
+ * no worker: the caller verifies itself. */
+static bool
+tls_worker_give(struct tls_worker *w, struct mh_tls_verify_job *job)
+{
+    if (w == NULL || !w->started) {
+        return false;
+    }
+    pthread_mutex_lock(&w->mu);
+    if (!w->job_given) {
+        w->job = job;
+        w->job_given = true;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return true;
+}
+
+/* Waits until the job handed over has been run. */
+static void
+tls_worker_wait(struct tls_worker *w)
+{
+    if (w == NULL || !w->started) {
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    while (w->job_given && !w->job_done) {
+        pthread_cond_wait(&w->cv, &w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Ends the worker (no job: it is told none will come) and frees step 1's
+ * context; the transport holds its own reference to it. */
+static void
+tls_worker_end(struct tls_worker *w)
+{
+    if (!w->started) {
+        return;
+    }
+    tls_worker_give(w, NULL);
+    if (!w->joined) {
+        pthread_join(w->thread, NULL);
+        w->joined = true;
+    }
+    SSL_CTX_free(w->ctx);
+    w->ctx = NULL;
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
 }
 
 /* State of one dialogue. */
@@ -69,7 +189,7 @@ struct dlg {
     const struct mh_deadline *dl;
     const char *where;
     struct mh_result *r;
-    struct ctx_prep *prep; /* TLS context in the making, or NULL */
+    struct tls_worker *worker; /* TLS work beside the dialogue, or NULL */
     double dur[MH_PHASE_LAST];
     int code[MH_PHASE_LAST];
     bool seen[MH_PHASE_LAST];
@@ -81,7 +201,13 @@ struct dlg {
     bool closed;       /* the server closed the connection */
     bool envelope;     /* MAIL FROM was accepted: RSET before QUIT */
     int ehlo_rejected; /* code EHLO got before the HELO fallback */
-    size_t max_line;   /* longest reply line accepted */
+    /* Certificate verification running beside the dialogue (start_tls),
+     * reported by tls_report() where the handshake's items end. */
+    struct mh_tls_verify_job *vjob;
+    size_t tls_items_at;      /* r->nitems after the handshake item */
+    enum mh_state tls_before; /* r->state then */
+    struct mh_tls_check_params tls_cp;
+    size_t max_line;                   /* longest reply line accepted */
     char last[MH_REPLY_TEXT_MAX + 32]; /* formatted last reply */
 };
 
@@ -322,6 +448,30 @@ quit(struct dlg *d, bool wait_reply)
 
 /* ====== TLS ====== */
 
+/* mh_tls_params.on_certificates: the server's chain has arrived; verify it
+ * on the TLS worker while the handshake and the dialogue go on. */
+static void
+start_verification(SSL *ssl, void *arg)
+{
+    struct dlg *d = arg;
+    if (d->vjob != NULL) {
+        return;
+    }
+    d->vjob = mh_tls_verify_prepare(ssl, d->tls_cp.now);
+    if (d->vjob != NULL && !tls_worker_give(d->worker, d->vjob)) {
+        mh_tls_verify_run(d->vjob, NULL, NULL); /* no worker: here */
+    }
+}
+
+/* The verification's job, run: waits for the worker when needed. */
+static void
+verification_wait(struct dlg *d)
+{
+    if (d->vjob != NULL) {
+        tls_worker_wait(d->worker);
+    }
+}
+
 static bool
 start_tls(struct dlg *d)
 {
@@ -333,11 +483,30 @@ start_tls(struct dlg *d)
         .ca_path = p->ca_path,
         .min_version = p->tls_min_version,
     };
+    d->tls_cp = (struct mh_tls_check_params){
+        .verify = p->verify,
+        .verify_name = p->verify_name,
+        .sni_sent = p->sni != NULL,
+        .warn_days = p->cert_warn_days,
+        .crit_days = p->cert_crit_days,
+        .now = (double)time(NULL),
+        .where = d->where,
+    };
+    /* The chain is verified beside the handshake and the dialogue when the
+     * certificate is checked or credentials will depend on it. */
+    if (p->check_cert || (p->auth_user != NULL && p->verify)) {
+        tp.on_certificates = start_verification;
+        tp.on_certificates_arg = d;
+    }
     double t0 = mh_monotonic_s();
-    tp.ctx = ctx_prep_take(d->prep);
+    tp.ctx = tls_worker_ctx(d->worker);
     enum mh_io io = mh_transport_start_tls(d->t, &tp, d->dl);
     phase_done(d, MH_PHASE_TLS_HANDSHAKE, t0, 0);
     if (io != MH_IO_OK) {
+        /* No certificate check on a failed handshake. */
+        verification_wait(d);
+        mh_tls_verify_free(d->vjob);
+        d->vjob = NULL;
         d->failed = true;
         d->closed = true; /* the stream is unusable now */
         enum mh_category cat =
@@ -367,21 +536,49 @@ start_tls(struct dlg *d)
     snprintf(msg, sizeof msg, "%s %s", ver != NULL ? ver : "?",
              cipher != NULL ? cipher : "?");
     phase_item(d, MH_PHASE_TLS_HANDSHAKE, MH_STATE_OK, MH_CAT_NONE, msg);
-    if (p->check_cert) {
-        struct mh_tls_check_params cp = {
-            .verify = p->verify,
-            .verify_name = p->verify_name,
-            .sni_sent = p->sni != NULL,
-            .warn_days = p->cert_warn_days,
-            .crit_days = p->cert_crit_days,
-            .now = (double)time(NULL),
-            .where = d->where,
-        };
-        mh_tls_check_session(d->t->ssl, &cp, d->r);
-    } else {
+    d->tls_items_at = d->r->nitems;
+    d->tls_before = d->r->state;
+    if (tp.on_certificates != NULL && d->vjob == NULL && d->t->ssl != NULL) {
+        /* No certificate arrived (anonymous suite) or memory ran out: the
+         * check reports it. */
+        start_verification(d->t->ssl, d);
+        if (d->vjob == NULL) {
+            d->r->oom = true;
+        }
+    }
+    if (!p->check_cert) {
         mh_tls_note_session(d->t->ssl, d->r);
     }
     return true;
+}
+
+/*
+ * The certificate check's report, once the verification has finished: its
+ * items go right after the handshake's, and the summary is the one the
+ * check would have given had it reported there, before the phases that
+ * followed (the first failure at the worst state is the summary,
+ * mh_result_raise).
+ */
+static void
+tls_report(struct dlg *d)
+{
+    if (d->vjob == NULL) {
+        return;
+    }
+    verification_wait(d);
+    if (d->p->check_cert) {
+        struct mh_result *tr = mh_result_new("smtp", "");
+        if (tr != NULL) {
+            mh_tls_check_job(d->vjob, d->t->ssl, &d->tls_cp, tr);
+        }
+        if (tr == NULL) {
+            d->r->oom = true;
+        } else {
+            mh_result_merge_at(d->r, tr, d->tls_items_at, d->tls_before);
+        }
+    }
+    mh_tls_verify_free(d->vjob);
+    d->vjob = NULL;
 }
 
 /* ====== EHLO / HELO ====== */
@@ -660,7 +857,9 @@ authenticate(struct dlg *d)
      * session anyone in the path could collect them. --no-verify accepts
      * that risk explicitly. */
     if (d->tls_active && p->verify && d->t->ssl != NULL) {
-        long vr = SSL_get_verify_result(d->t->ssl);
+        verification_wait(d);
+        long vr = d->vjob != NULL ? mh_tls_verify_result(d->vjob)
+                                  : X509_V_ERR_UNSPECIFIED;
         if (vr != X509_V_OK) {
             snprintf(msg, sizeof msg,
                      "refusing to send credentials: the server's certificate "
@@ -872,7 +1071,7 @@ greeting_failure(struct dlg *d)
 static void
 dialogue(struct mh_transport *t, const struct mh_smtp_params *p,
          const struct mh_deadline *dl, const char *where, struct mh_result *r,
-         struct ctx_prep *prep)
+         struct tls_worker *worker)
 {
     struct dlg d;
     memset(&d, 0, sizeof d);
@@ -881,7 +1080,7 @@ dialogue(struct mh_transport *t, const struct mh_smtp_params *p,
     d.dl = dl;
     d.where = where;
     d.r = r;
-    d.prep = prep;
+    d.worker = worker;
     d.max_line = p->max_line == 0                       ? MH_REPLY_LINE_MAX
                  : p->max_line > MH_REPLY_LINE_HARD_MAX ? MH_REPLY_LINE_HARD_MAX
                                                         : p->max_line;
@@ -1015,6 +1214,7 @@ dialogue(struct mh_transport *t, const struct mh_smtp_params *p,
 end:
     quit(&d, !d.failed || d.reply.code != 421);
 out:
+    tls_report(&d);
     /* Phase metrics: every phase that ran, in dialogue order. */
     for (int ph = 0; ph < (int)MH_PHASE_LAST; ph++) {
         if (!d.seen[ph]) {
@@ -1091,14 +1291,10 @@ mh_smtp_probe(const struct mh_smtp_params *p, const struct mh_deadline *dl)
     if (r == NULL) {
         return NULL;
     }
-    struct ctx_prep prep;
-    memset(&prep, 0, sizeof prep);
+    struct tls_worker worker;
+    memset(&worker, 0, sizeof worker);
     if (p->tls_mode != MH_TLS_NONE) {
-        prep.params.ca_file = p->ca_file;
-        prep.params.ca_path = p->ca_path;
-        prep.params.min_version = p->tls_min_version;
-        prep.started =
-            pthread_create(&prep.thread, NULL, ctx_prep_thread, &prep) == 0;
+        tls_worker_start(&worker, p);
     }
     struct mh_transport *t = NULL;
     struct mh_connect_info ci;
@@ -1136,10 +1332,9 @@ mh_smtp_probe(const struct mh_smtp_params *p, const struct mh_deadline *dl)
                                "connected to %s (%.3f s)", where, connect_s);
         mh_item_set_num(r, it, "duration_seconds", connect_s);
         mh_item_set_str(r, it, "address", ci.address);
-        dialogue(t, p, dl, where, r, &prep);
+        dialogue(t, p, dl, where, r, &worker);
     }
-    /* The transport holds its own reference to the context it used. */
-    SSL_CTX_free(ctx_prep_take(&prep));
+    tls_worker_end(&worker);
     mh_transport_free(t);
     r->duration_s = mh_deadline_elapsed(dl);
     return r;

@@ -559,9 +559,12 @@ raise_summary(struct mh_result *r, const struct mh_tls_check_params *p,
     }
 }
 
-void
-mh_tls_check_peer(const struct mh_tls_peer *peer,
-                  const struct mh_tls_check_params *p, struct mh_result *r)
+/* The check on a peer; pre_rec/pre_chain: a verification already run by a
+ * job (pre_chain owned by the job), or NULL: run here as needed. */
+static void
+check_peer(const struct mh_tls_peer *peer, const struct mh_tls_check_params *p,
+           struct mh_result *r, const struct vrec *pre_rec,
+           STACK_OF(X509) * pre_chain)
 {
     if (peer->version != NULL) {
         mh_result_add_sample(r, "mailhealth_tls_version_info", 1, "version",
@@ -585,8 +588,21 @@ mh_tls_check_peer(const struct mh_tls_peer *peer,
     memset(&rec, 0, sizeof rec);
     STACK_OF(X509) *owned = NULL;
     STACK_OF(X509) * chain;
-    if (peer->verify_result == X509_V_OK && peer->verified != NULL &&
-        sk_X509_num(peer->verified) > 0) {
+    if (pre_rec != NULL) {
+        rec = *pre_rec; /* the certificate references stay the job's */
+        for (size_t i = 0; i < rec.n; i++) {
+            rec.e[i].cert = NULL;
+        }
+        for (size_t i = 0; i < rec.n; i++) {
+            if (pre_rec->e[i].cert != NULL &&
+                X509_up_ref(pre_rec->e[i].cert) == 1) {
+                rec.e[i].cert = pre_rec->e[i].cert;
+            }
+        }
+        chain = pre_chain != NULL && sk_X509_num(pre_chain) > 0 ? pre_chain
+                                                                : peer->sent;
+    } else if (peer->verify_result == X509_V_OK && peer->verified != NULL &&
+               sk_X509_num(peer->verified) > 0) {
         chain = peer->verified;
     } else {
         owned = reverify(peer, p->now, &rec);
@@ -881,13 +897,21 @@ mh_tls_check_peer(const struct mh_tls_peer *peer,
 }
 
 void
-mh_tls_check_session(SSL *ssl, const struct mh_tls_check_params *p,
-                     struct mh_result *r)
+mh_tls_check_peer(const struct mh_tls_peer *peer,
+                  const struct mh_tls_check_params *p, struct mh_result *r)
+{
+    check_peer(peer, p, r, NULL, NULL);
+}
+
+/* The peer description of a session; nothing is copied. The handshake did
+ * not verify (transport.c), so the check verifies. */
+static struct mh_tls_peer
+session_peer(SSL *ssl)
 {
     struct mh_tls_peer peer = {
         .sent = SSL_get_peer_cert_chain(ssl),
-        .verified = SSL_get0_verified_chain(ssl),
-        .verify_result = SSL_get_verify_result(ssl),
+        .verified = NULL,
+        .verify_result = MH_TLS_VERIFY_NOT_RUN,
         .store = SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl)),
         .param = SSL_get0_param(ssl),
         .auth_level = SSL_get_security_level(ssl),
@@ -895,7 +919,146 @@ mh_tls_check_session(SSL *ssl, const struct mh_tls_check_params *p,
         .version = SSL_get_version(ssl),
         .cipher = SSL_get_cipher_name(ssl),
     };
-    mh_tls_check_peer(&peer, p, r);
+    return peer;
+}
+
+/* ====== Verification as a job ====== */
+
+struct mh_tls_verify_job {
+    double now;
+    /* What the verification reads, all owned: taken from the session when
+     * the certificates arrive, so that nothing the session changes later
+     * (a TLS 1.3 NewSessionTicket replaces the session object) is shared
+     * with the thread that verifies. */
+    struct mh_tls_peer peer;
+    char *sni;
+    bool ran;
+    char store_err[256]; /* the trust store could not be loaded */
+    struct vrec rec;
+    STACK_OF(X509) * chain; /* the chain OpenSSL built, or NULL */
+    bool oom;
+};
+
+void
+mh_tls_verify_free(struct mh_tls_verify_job *j)
+{
+    if (j == NULL) {
+        return;
+    }
+    vrec_free(&j->rec);
+    if (j->chain != NULL) {
+        sk_X509_pop_free(j->chain, X509_free);
+    }
+    if (j->peer.sent != NULL) {
+        sk_X509_pop_free(j->peer.sent, X509_free);
+    }
+    X509_STORE_free(j->peer.store);
+    X509_VERIFY_PARAM_free(j->peer.param);
+    free(j->sni);
+    free(j);
+}
+
+struct mh_tls_verify_job *
+mh_tls_verify_prepare(SSL *ssl, double now)
+{
+    struct mh_tls_verify_job *j = calloc(1, sizeof *j);
+    if (j == NULL) {
+        return NULL;
+    }
+    struct mh_tls_peer from = session_peer(ssl);
+    j->now = now;
+    j->peer = from;
+    j->peer.sent = NULL;
+    j->peer.store = NULL;
+    j->peer.param = NULL;
+    j->peer.sni = NULL;
+    if (from.sent != NULL) {
+        j->peer.sent = X509_chain_up_ref(from.sent);
+    }
+    if (from.store != NULL && X509_STORE_up_ref(from.store) == 1) {
+        j->peer.store = from.store;
+    }
+    j->peer.param = X509_VERIFY_PARAM_new();
+    if (from.sni != NULL) {
+        j->sni = strdup(from.sni);
+        j->peer.sni = j->sni;
+    }
+    if ((from.sent != NULL && j->peer.sent == NULL) ||
+        (from.store != NULL && j->peer.store == NULL) ||
+        j->peer.param == NULL ||
+        (from.param != NULL &&
+         X509_VERIFY_PARAM_set1(j->peer.param, from.param) != 1) ||
+        (from.sni != NULL && j->sni == NULL)) {
+        mh_tls_verify_free(j);
+        return NULL;
+    }
+    return j;
+}
+
+void
+mh_tls_verify_run(struct mh_tls_verify_job *j, X509_STORE *store,
+                  const char *store_err)
+{
+    if (j->ran) {
+        return;
+    }
+    j->ran = true;
+    if (store == NULL && store_err != NULL) {
+        snprintf(j->store_err, sizeof j->store_err, "%s",
+                 store_err[0] != '\0' ? store_err
+                                      : "cannot load the trust store");
+        return;
+    }
+    if (store != NULL && X509_STORE_up_ref(store) == 1) {
+        X509_STORE_free(j->peer.store);
+        j->peer.store = store;
+    }
+    if (j->peer.sent != NULL && sk_X509_num(j->peer.sent) > 0) {
+        j->chain = reverify(&j->peer, j->now, &j->rec);
+        j->oom = j->chain == NULL;
+    }
+}
+
+long
+mh_tls_verify_result(const struct mh_tls_verify_job *j)
+{
+    if (!j->ran || j->store_err[0] != '\0' || j->peer.sent == NULL ||
+        sk_X509_num(j->peer.sent) == 0) {
+        return X509_V_ERR_UNSPECIFIED; /* not verified */
+    }
+    if (j->oom) {
+        return X509_V_ERR_OUT_OF_MEM;
+    }
+    return j->rec.n == 0 ? X509_V_OK : j->rec.e[0].err;
+}
+
+void
+mh_tls_check_job(const struct mh_tls_verify_job *j, SSL *ssl,
+                 const struct mh_tls_check_params *p, struct mh_result *r)
+{
+    if (j->oom) {
+        r->oom = true;
+    }
+    if (j->store_err[0] != '\0') {
+        mh_result_add_sample(r, "mailhealth_tls_verified", 0,
+                             (const char *)NULL);
+        mh_result_add_item(r, "tls", "verify", MH_STATE_CRITICAL, MH_CAT_TLS,
+                           "%s", j->store_err);
+        raise_summary(r, p, MH_STATE_CRITICAL, j->store_err);
+        return;
+    }
+    if (!j->ran) {
+        r->oom = true; /* never run: the caller's failure */
+        return;
+    }
+    /* The session's facts as they are now: when the certificates arrived,
+     * a TLS 1.2 session did not have its cipher yet. */
+    struct mh_tls_peer peer = j->peer;
+    if (ssl != NULL) {
+        peer.version = SSL_get_version(ssl);
+        peer.cipher = SSL_get_cipher_name(ssl);
+    }
+    check_peer(&peer, p, r, &j->rec, j->chain);
 }
 
 /* Finds the "tls"/"verify" item's attribute key. */

@@ -90,15 +90,58 @@ struct mh_tls_check_params {
 };
 
 /*
- * Inspects ssl after a completed handshake and adds the items, perfdata,
- * samples and state described above to r. Verification is OpenSSL's, done
- * during the handshake with the trust store and name set in transport.c
- * (SSL_VERIFY_NONE there, so it never aborts the handshake); on failure the
- * chain is re-verified as described above. ssl is only read. Allocation
- * failures are recorded in r (mh_result.oom) and end as UNKNOWN.
+ * The certificate check of a session, in two parts so that the expensive
+ * one can run on another thread while the handshake and the dialogue
+ * (EHLO after STARTTLS, QUIT) go on: verifying a three-element ECDSA chain
+ * costs about half a millisecond of CPU, as long as a local server's round
+ * trips. The handshake itself does not verify (transport.c); the job
+ * verifies the chain with OpenSSL's X509_verify_cert(), with the trust
+ * store, X509_VERIFY_PARAM (name) and security level of the session, as
+ * ssl_verify_cert_chain() would during the handshake, recording every
+ * problem; mh_tls_check_job() then adds the items, perfdata, samples and
+ * state described above to a result.
+ *
+ * mh_tls_verify_prepare() takes, on the session's thread, its own
+ * references to the certificates sent, the session's trust store and a
+ * copy of its verification parameters (name, purpose, security level), so
+ * the session may change meanwhile (TLS 1.3 session tickets). It can be
+ * called as soon as the server's certificates have arrived (during the
+ * handshake: mh_tls_params.on_certificates). `now` is the Unix time
+ * (seconds) verified at. Returns the job (free with mh_tls_verify_free) or
+ * NULL when memory ran out.
  */
-void mh_tls_check_session(SSL *ssl, const struct mh_tls_check_params *p,
-                          struct mh_result *r);
+struct mh_tls_verify_job;
+struct mh_tls_verify_job *mh_tls_verify_prepare(SSL *ssl, double now);
+
+/*
+ * Runs the verification, on any one thread. store: the trust anchors to
+ * verify with (a reference is taken), or NULL: the session's; with store
+ * NULL and store_err set, the trust store could not be loaded and the
+ * check reports store_err ("cannot load the trust store ...", CRITICAL/tls)
+ * instead. Runs once; later calls do nothing.
+ */
+void mh_tls_verify_run(struct mh_tls_verify_job *job, X509_STORE *store,
+                       const char *store_err);
+
+/*
+ * After mh_tls_verify_run: X509_V_OK when chain and name verified, else the
+ * first problem's X509_V_ERR_* code (X509_V_ERR_UNSPECIFIED when it did not
+ * run, the store failed or the server sent no certificate,
+ * X509_V_ERR_OUT_OF_MEM when memory ran out). The smtp probe asks before
+ * it sends credentials: only over a verified session unless --no-verify.
+ */
+long mh_tls_verify_result(const struct mh_tls_verify_job *job);
+
+/* The check with the job's verification (after mh_tls_verify_run): adds
+ * everything to r. ssl: the session, read for its version and cipher once
+ * the handshake is complete (on its own thread), or NULL: those known when
+ * the job was prepared. p->now should be the job's `now`. Allocation
+ * failures are recorded in r (mh_result.oom) and end as UNKNOWN. */
+void mh_tls_check_job(const struct mh_tls_verify_job *job, SSL *ssl,
+                      const struct mh_tls_check_params *p, struct mh_result *r);
+
+/* Frees the job. NULL is fine. */
+void mh_tls_verify_free(struct mh_tls_verify_job *job);
 
 /* Adds only the session facts (version, cipher) as the
  * mailhealth_tls_version_info sample; used when no certificate check
@@ -131,8 +174,8 @@ struct mh_tls_peer {
 };
 
 /*
- * The whole certificate check on a peer description; mh_tls_check_session
- * fills a struct mh_tls_peer from the SSL session and calls this.
+ * The whole certificate check on a peer description (verification
+ * included); mh_tls_verify_prepare fills one from the SSL session.
  */
 void mh_tls_check_peer(const struct mh_tls_peer *peer,
                        const struct mh_tls_check_params *p,

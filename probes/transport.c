@@ -368,9 +368,55 @@ is_ip_literal(const char *name)
            inet_pton(AF_INET6, name, buf) == 1;
 }
 
-SSL_CTX *
-mh_tls_ctx_new(const struct mh_tls_params *p, char *errbuf, size_t errlen)
+/*
+ * OpenSSL initialises itself on first use (OPENSSL_init_ssl(3)); this asks
+ * for it explicitly, on whichever thread gets there first, with two of the
+ * documented options of OPENSSL_init_crypto(3):
+ *  - OPENSSL_INIT_NO_ATEXIT: OpenSSL would otherwise free its algorithm
+ *    stores and error tables at exit, a third of a millisecond per one-shot
+ *    check that the kernel does for free (valgrind and LeakSanitizer see
+ *    those tables as reachable, not leaked);
+ *  - OPENSSL_INIT_NO_ADD_ALL_CIPHERS: no table of the legacy cipher names
+ *    for EVP_get_cipherbyname(), which nothing here uses (libssl fetches
+ *    its ciphers from the providers, and offers the same cipher suites
+ *    either way: test_hardening.sh negotiates CBC, CCM and ChaCha20 suites
+ *    with old servers); filling it, and the name map OpenSSL copies from
+ *    it, cost 0.7 ms per check. Digest names stay: X.509 signature checks
+ *    look digests up by name.
+ * Commands that never use TLS never pay for the initialisation (openssl.cnf,
+ * providers, error strings). Where libcurl initialised OpenSSL first
+ * (delivery, the runner), these options have no effect.
+ */
+static void
+tls_init(void)
 {
+    OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT | OPENSSL_INIT_NO_ADD_ALL_CIPHERS,
+                     NULL);
+}
+
+/* SSL_CTX_set_cert_verify_callback(3): replaces X509_verify_cert() in the
+ * handshake, where the server's chain has just arrived; tells the caller
+ * (mh_tls_params.on_certificates, kept in the tcp_impl that is the SSL's
+ * app data). 1 lets the
+ * handshake go on (SSL_VERIFY_NONE anyway). */
+static int
+verify_later(X509_STORE_CTX *ctx, void *arg)
+{
+    (void)arg;
+    X509_STORE_CTX_set_error(ctx, X509_V_ERR_UNSPECIFIED);
+    SSL *ssl =
+        X509_STORE_CTX_get_ex_data(ctx, SSL_get_ex_data_X509_STORE_CTX_idx());
+    const struct tcp_impl *im = ssl != NULL ? SSL_get_app_data(ssl) : NULL;
+    if (im != NULL && im->on_certificates != NULL) {
+        im->on_certificates(ssl, im->on_certificates_arg);
+    }
+    return 1;
+}
+
+SSL_CTX *
+mh_tls_ctx_new_bare(const struct mh_tls_params *p, char *errbuf, size_t errlen)
+{
+    tls_init();
     ERR_clear_error();
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (ctx == NULL) {
@@ -385,11 +431,19 @@ mh_tls_ctx_new(const struct mh_tls_params *p, char *errbuf, size_t errlen)
          * reach such a server (issue 9). */
         SSL_CTX_set_security_level(ctx, 0);
     }
-    /* Verification runs but never aborts the handshake: the certificate
-     * checks read SSL_get_verify_result() afterwards and report every
-     * problem with OpenSSL's own reason (tls probe). */
+    /* The handshake does not verify the chain: the certificate checks do,
+     * after it and off the dialogue's thread (mh_tls_verify_start in
+     * tlscheck.h), with OpenSSL's X509_verify_cert() and every problem
+     * recorded. Until then the session says "unspecified" rather than OK,
+     * to anyone who asks SSL_get_verify_result(). */
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-    int ok;
+    SSL_CTX_set_cert_verify_callback(ctx, verify_later, NULL);
+    return ctx;
+}
+
+X509_STORE *
+mh_tls_store_new(const struct mh_tls_params *p, char *errbuf, size_t errlen)
+{
     /* OpenSSL only says "system lib" for a file it cannot open. */
     const char *unreadable =
         p->ca_file != NULL && access(p->ca_file, R_OK) != 0   ? p->ca_file
@@ -398,34 +452,71 @@ mh_tls_ctx_new(const struct mh_tls_params *p, char *errbuf, size_t errlen)
     if (unreadable != NULL) {
         snprintf(errbuf, errlen, "cannot load the trust store %s: %s",
                  unreadable, strerror(errno));
-        SSL_CTX_free(ctx);
         return NULL;
     }
+    tls_init();
+    ERR_clear_error();
+    X509_STORE *store = X509_STORE_new();
+    if (store == NULL) {
+        ssl_error_text("cannot load the trust store", 0, errbuf, errlen);
+        return NULL;
+    }
+    int ok;
     if (p->ca_file != NULL || p->ca_path != NULL) {
-        ok = SSL_CTX_load_verify_locations(ctx, p->ca_file, p->ca_path);
+        ok = (p->ca_file == NULL || X509_STORE_load_file(store, p->ca_file)) &&
+             (p->ca_path == NULL || X509_STORE_load_path(store, p->ca_path));
     } else {
         /* The system store as a hashed directory: OpenSSL then loads only
-         * the certificates a chain needs. SSL_CTX_set_default_verify_paths
+         * the certificates a chain needs. X509_STORE_set_default_paths
          * would also parse the whole bundle file, about 40 ms of CPU per
          * check. Systems without the hashed directory get the bundle. */
         struct stat st;
+        X509_LOOKUP *lu;
         if (stat(X509_get_default_cert_dir(), &st) == 0 &&
             S_ISDIR(st.st_mode)) {
-            ok = SSL_CTX_set_default_verify_dir(ctx);
+            /* X509_FILETYPE_DEFAULT: $SSL_CERT_DIR, else the default. */
+            lu = X509_STORE_add_lookup(store, X509_LOOKUP_hash_dir());
+            if (lu != NULL) {
+                X509_LOOKUP_add_dir(lu, NULL, X509_FILETYPE_DEFAULT);
+            }
         } else {
-            ok = SSL_CTX_set_default_verify_file(ctx);
+            /* $SSL_CERT_FILE, else the default bundle. */
+            lu = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+            if (lu != NULL) {
+                X509_LOOKUP_load_file(lu, NULL, X509_FILETYPE_DEFAULT);
+            }
         }
+        /* As SSL_CTX_set_default_verify_paths: a missing system store is
+         * not an error here; verification then names the missing issuer. */
+        ok = lu != NULL;
+        ERR_clear_error();
     }
     if (ok != 1) {
         ssl_error_text("cannot load the trust store", 0, errbuf, errlen);
+        X509_STORE_free(store);
+        return NULL;
+    }
+    return store;
+}
+
+SSL_CTX *
+mh_tls_ctx_new(const struct mh_tls_params *p, char *errbuf, size_t errlen)
+{
+    SSL_CTX *ctx = mh_tls_ctx_new_bare(p, errbuf, errlen);
+    if (ctx == NULL) {
+        return NULL;
+    }
+    X509_STORE *store = mh_tls_store_new(p, errbuf, errlen);
+    if (store == NULL) {
         SSL_CTX_free(ctx);
         return NULL;
     }
+    SSL_CTX_set_cert_store(ctx, store); /* takes our reference */
     return ctx;
 }
 
 static enum mh_io
-tcp_start_tls(struct mh_transport *t, const struct mh_tls_params *p,
+tcp_handshake(struct mh_transport *t, const struct mh_tls_params *p,
               const struct mh_deadline *dl)
 {
     struct tcp_impl *im = t->impl;
@@ -448,6 +539,10 @@ tcp_start_tls(struct mh_transport *t, const struct mh_tls_params *p,
         tls_error(t, "cannot create the TLS session", 0);
         return MH_IO_TLS;
     }
+    /* For verify_later(). */
+    im->on_certificates = p->on_certificates;
+    im->on_certificates_arg = p->on_certificates_arg;
+    SSL_set_app_data(im->ssl, im);
     if (p->sni != NULL && p->sni[0] != '\0' && !is_ip_literal(p->sni)) {
         /* RFC 6066 section 3: SNI carries host names only, never IPs. */
         SSL_set_tlsext_host_name(im->ssl, p->sni);
@@ -526,6 +621,21 @@ tcp_start_tls(struct mh_transport *t, const struct mh_tls_params *p,
             return w;
         }
     }
+}
+
+static enum mh_io
+tcp_start_tls(struct mh_transport *t, const struct mh_tls_params *p,
+              const struct mh_deadline *dl)
+{
+    enum mh_io io = tcp_handshake(t, p, dl);
+    struct tcp_impl *im = t->impl;
+    if (im->ssl != NULL) {
+        /* The hook's argument is the caller's: a later renegotiation
+         * must not reach it. */
+        SSL_set_app_data(im->ssl, NULL);
+        im->on_certificates = NULL;
+    }
+    return io;
 }
 
 static void

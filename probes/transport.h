@@ -49,20 +49,47 @@ struct mh_tls_params {
                         same parameters, or NULL: start_tls makes
                         one (borrowed; start_tls takes its own
                         reference) */
+    /* Called during the handshake as soon as the server's certificates
+     * have arrived (SSL_get_peer_cert_chain is set), before the handshake
+     * ends, so that their verification can start beside it; NULL: none.
+     * The handshake itself never verifies (see mh_tls_ctx_new_bare). */
+    void (*on_certificates)(SSL *ssl, void *arg);
+    void *on_certificates_arg;
 };
 
 /*
- * Makes the TLS client context start_tls uses: minimum version (TLS 1.2 by
- * default; below 1.2 also OpenSSL security level 0, which 1.0/1.1 servers
- * need), verification that records but never aborts, and the trust store
- * (ca_file/ca_path, else the system's hashed directory). Creating it costs
- * more CPU than the rest of a local SMTP check (OpenSSL 3 fetches every
- * algorithm), so the smtp probe builds it on a second thread while the
- * dialogue waits for the server. Thread-safe. Returns the context (free
- * with SSL_CTX_free) or NULL with OpenSSL's reason in errbuf.
+ * Makes the TLS client context start_tls uses: mh_tls_ctx_new_bare() with
+ * the trust store of mh_tls_store_new() attached. Thread-safe. Returns the
+ * context (free with SSL_CTX_free) or NULL with OpenSSL's reason in errbuf.
  */
 SSL_CTX *mh_tls_ctx_new(const struct mh_tls_params *p, char *errbuf,
                         size_t errlen);
+
+/*
+ * The context without trust anchors (its store is empty): minimum version
+ * (TLS 1.2 by default; below 1.2 also OpenSSL security level 0, which
+ * 1.0/1.1 servers need), and a handshake that does not verify the chain
+ * (SSL_CTX_set_cert_verify_callback): it calls
+ * mh_tls_params.on_certificates instead, and the certificate checks verify
+ * afterwards (mh_tls_verify_prepare in tlscheck.h); until then
+ * SSL_get_verify_result() says X509_V_ERR_UNSPECIFIED. Creating the
+ * context costs more CPU than the rest of a local SMTP check (OpenSSL 3
+ * fetches every algorithm), so the smtp probe builds it on a helper thread
+ * while the dialogue waits for the server. Thread-safe. Returns the context
+ * (SSL_CTX_free) or NULL with OpenSSL's reason in errbuf.
+ */
+SSL_CTX *mh_tls_ctx_new_bare(const struct mh_tls_params *p, char *errbuf,
+                             size_t errlen);
+
+/*
+ * The trust store for p: ca_file and/or ca_path when given, else the
+ * system's hashed directory (OpenSSL then loads only the certificates a
+ * chain needs), else the system bundle. Thread-safe. Returns the store
+ * (X509_STORE_free) or NULL with the reason in errbuf: an unreadable file
+ * or directory named with strerror, else OpenSSL's reason.
+ */
+X509_STORE *mh_tls_store_new(const struct mh_tls_params *p, char *errbuf,
+                             size_t errlen);
 
 struct mh_transport;
 

@@ -136,14 +136,18 @@ else
 fi
 
 # ---------------------------------------------------------------------
-# old_tls_server OPTION: openssl s_server speaking only that version
-# (security level 0, as old servers need) for one connection; sets OPORT.
+# old_tls_server OPTION [CIPHERS [TLS13SUITES]]: openssl s_server speaking
+# only that version (security level 0, as old servers need) for one
+# connection, with only those cipher suites when given; sets OPORT.
 old_tls_server() {
     OPORT=$((40000 + RANDOM % 20000))
+    local suites=()
+    [ -z "${3:-}" ] || suites=(-ciphersuites "$3")
     openssl s_server -accept "127.0.0.1:$OPORT" -naccept 1 -quiet \
         -cert "$LAB_CERT_DIR/valid.crt" -key "$LAB_CERT_DIR/valid.key" \
         -cert_chain "$LAB_CERT_DIR/valid.chain.pem" "$1" \
-        -cipher 'DEFAULT:@SECLEVEL=0' </dev/null >"$T_TMP/s_server.log" 2>&1 &
+        -cipher "${2:-DEFAULT}:@SECLEVEL=0" "${suites[@]}" </dev/null \
+        >"$T_TMP/s_server.log" 2>&1 &
     T_PIDS+=($!)
     local _i
     for _i in $(seq 1 100); do
@@ -174,6 +178,27 @@ for v in 1 1_1; do
     run tls -H 127.0.0.1 -p "$OPORT" --tls "${CA[@]}" --tls-min 1.0
     expect_out "TLSv$name"
     expect_no_out "server offers no TLS version"
+done
+
+# OpenSSL is initialised without the legacy cipher-name table
+# (OPENSSL_INIT_NO_ADD_ALL_CIPHERS, transport.c): every family of cipher
+# suites OpenSSL's default list offers (CBC with SHA-1 and SHA-384, GCM,
+# ChaCha20-Poly1305; CCM is not in it) must still be negotiated, TLS 1.2
+# and 1.3 alike.
+for suite in ECDHE-ECDSA-AES128-SHA ECDHE-ECDSA-AES256-SHA384 \
+    ECDHE-ECDSA-CHACHA20-POLY1305 ECDHE-ECDSA-AES256-GCM-SHA384; do
+    case_ "TLS 1.2 server offering only $suite"
+    old_tls_server -tls1_2 "$suite"
+    run tls -H 127.0.0.1 -p "$OPORT" --tls "${CA[@]}"
+    expect_rc 0
+    expect_out "TLSv1.2 $suite"
+done
+for suite in TLS_CHACHA20_POLY1305_SHA256 TLS_AES_128_GCM_SHA256; do
+    case_ "TLS 1.3 server offering only $suite"
+    old_tls_server -tls1_3 DEFAULT "$suite"
+    run tls -H 127.0.0.1 -p "$OPORT" --tls "${CA[@]}"
+    expect_rc 0
+    expect_out "TLSv1.3 $suite"
 done
 
 case_ "TLS 1.2 server: accepted by default, refused with --tls-min 1.3"

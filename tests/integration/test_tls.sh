@@ -192,6 +192,13 @@ expect_rc 2
 expect_line1 "unknown issuer: CN=mailhealth Lab Root CA, issuer of CN=mailhealth Lab Intermediate CA, is neither in the trust store nor sent by the server"
 expect_no_out "incomplete chain"
 
+case_ "a --ca-file without any certificate in it"
+printf 'not a certificate\n' >"$T_TMP/not-a-ca.pem"
+run tls -H "$MX" -p "$LAB_SMTP_PORT" "${RES[@]}" --ca-file "$T_TMP/not-a-ca.pem"
+expect_rc 2
+expect_line1 "^MAILHEALTH CRITICAL - \[tls\] .*cannot load the trust store: no certificate or crl found"
+expect_out "[OK] phase tls_handshake: TLSv1.3"
+
 case_ "an intermediate that expires soon warns like a leaf"
 run tls -H "$MX" -p "$(tls_port interm-soon)" --cert-days 30,7 "${RES[@]}" "${CA[@]}"
 expect_rc 1
