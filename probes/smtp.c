@@ -50,6 +50,12 @@ struct tls_worker {
     struct mh_tls_verify_job *job; /* step 3's work, handed over */
     bool job_given;                /* job set, or none will come */
     bool job_done;                 /* step 3 done */
+    /* After the handshake: what the report needs (cp NULL: no report) */
+    bool facts_given;
+    const struct mh_tls_check_params *cp;
+    const char *version, *cipher; /* static strings of OpenSSL's */
+    struct mh_result *report;     /* step 3's report, or NULL */
+    bool reported;                /* report made (NULL: no memory) */
     SSL_CTX *ctx;
 };
 
@@ -81,11 +87,30 @@ tls_worker_main(void *arg)
     }
     struct mh_tls_verify_job *job = w->job;
     pthread_mutex_unlock(&w->mu);
+    struct mh_result *report = NULL;
+    bool reported = false;
     if (job != NULL) {
         mh_tls_verify_run(job, store, store_failed ? store_err : NULL);
+        /* The report too, once the handshake has ended: the dialogue
+         * only merges it. */
+        pthread_mutex_lock(&w->mu);
+        while (!w->facts_given) {
+            pthread_cond_wait(&w->cv, &w->mu);
+        }
+        const struct mh_tls_check_params *cp = w->cp;
+        const char *version = w->version, *cipher = w->cipher;
+        pthread_mutex_unlock(&w->mu);
+        if (cp != NULL) {
+            reported = true;
+            if ((report = mh_result_new("smtp", "")) != NULL) {
+                mh_tls_check_job(job, version, cipher, cp, report);
+            }
+        }
     }
     X509_STORE_free(store);
     pthread_mutex_lock(&w->mu);
+    w->report = report;
+    w->reported = reported;
     w->job_done = true;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
@@ -149,6 +174,26 @@ tls_worker_give(struct tls_worker *w, struct mh_tls_verify_job *job)
     return true;
 }
 
+/* Tells step 3 how the handshake ended: cp (NULL: no report wanted, as
+ * after a failed handshake) and the session's version and cipher. */
+static void
+tls_worker_facts(struct tls_worker *w, const struct mh_tls_check_params *cp,
+                 const char *version, const char *cipher)
+{
+    if (w == NULL || !w->started) {
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    if (!w->facts_given) {
+        w->cp = cp;
+        w->version = version;
+        w->cipher = cipher;
+        w->facts_given = true;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
 /* Waits until the job handed over has been run. */
 static void
 tls_worker_wait(struct tls_worker *w)
@@ -172,12 +217,15 @@ tls_worker_end(struct tls_worker *w)
         return;
     }
     tls_worker_give(w, NULL);
+    tls_worker_facts(w, NULL, NULL, NULL);
     if (!w->joined) {
         pthread_join(w->thread, NULL);
         w->joined = true;
     }
     SSL_CTX_free(w->ctx);
     w->ctx = NULL;
+    mh_result_free(w->report);
+    w->report = NULL;
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
 }
@@ -504,6 +552,7 @@ start_tls(struct dlg *d)
     phase_done(d, MH_PHASE_TLS_HANDSHAKE, t0, 0);
     if (io != MH_IO_OK) {
         /* No certificate check on a failed handshake. */
+        tls_worker_facts(d->worker, NULL, NULL, NULL);
         verification_wait(d);
         mh_tls_verify_free(d->vjob);
         d->vjob = NULL;
@@ -546,6 +595,9 @@ start_tls(struct dlg *d)
             d->r->oom = true;
         }
     }
+    tls_worker_facts(d->worker, p->check_cert ? &d->tls_cp : NULL,
+                     SSL_get_version(d->t->ssl),
+                     SSL_get_cipher_name(d->t->ssl));
     if (!p->check_cert) {
         mh_tls_note_session(d->t->ssl, d->r);
     }
@@ -567,9 +619,14 @@ tls_report(struct dlg *d)
     }
     verification_wait(d);
     if (d->p->check_cert) {
-        struct mh_result *tr = mh_result_new("smtp", "");
-        if (tr != NULL) {
-            mh_tls_check_job(d->vjob, d->t->ssl, &d->tls_cp, tr);
+        struct tls_worker *w = d->worker;
+        struct mh_result *tr = NULL;
+        if (w != NULL && w->started && w->reported) {
+            tr = w->report; /* made beside the dialogue (NULL: no memory) */
+            w->report = NULL;
+        } else if ((tr = mh_result_new("smtp", "")) != NULL) {
+            mh_tls_check_job(d->vjob, SSL_get_version(d->t->ssl),
+                             SSL_get_cipher_name(d->t->ssl), &d->tls_cp, tr);
         }
         if (tr == NULL) {
             d->r->oom = true;

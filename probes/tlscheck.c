@@ -1033,8 +1033,9 @@ mh_tls_verify_result(const struct mh_tls_verify_job *j)
 }
 
 void
-mh_tls_check_job(const struct mh_tls_verify_job *j, SSL *ssl,
-                 const struct mh_tls_check_params *p, struct mh_result *r)
+mh_tls_check_job(const struct mh_tls_verify_job *j, const char *version,
+                 const char *cipher, const struct mh_tls_check_params *p,
+                 struct mh_result *r)
 {
     if (j->oom) {
         r->oom = true;
@@ -1054,9 +1055,11 @@ mh_tls_check_job(const struct mh_tls_verify_job *j, SSL *ssl,
     /* The session's facts as they are now: when the certificates arrived,
      * a TLS 1.2 session did not have its cipher yet. */
     struct mh_tls_peer peer = j->peer;
-    if (ssl != NULL) {
-        peer.version = SSL_get_version(ssl);
-        peer.cipher = SSL_get_cipher_name(ssl);
+    if (version != NULL) {
+        peer.version = version;
+    }
+    if (cipher != NULL) {
+        peer.cipher = cipher;
     }
     check_peer(&peer, p, r, &j->rec, j->chain);
 }

@@ -133,12 +133,15 @@ void mh_tls_verify_run(struct mh_tls_verify_job *job, X509_STORE *store,
 long mh_tls_verify_result(const struct mh_tls_verify_job *job);
 
 /* The check with the job's verification (after mh_tls_verify_run): adds
- * everything to r. ssl: the session, read for its version and cipher once
- * the handshake is complete (on its own thread), or NULL: those known when
- * the job was prepared. p->now should be the job's `now`. Allocation
- * failures are recorded in r (mh_result.oom) and end as UNKNOWN. */
-void mh_tls_check_job(const struct mh_tls_verify_job *job, SSL *ssl,
-                      const struct mh_tls_check_params *p, struct mh_result *r);
+ * everything to r, on any one thread. version and cipher: the session's,
+ * read once the handshake is complete (SSL_get_version and
+ * SSL_get_cipher_name, static strings), or NULL: those known when the job
+ * was prepared (a TLS 1.2 session has no cipher yet then). p->now should
+ * be the job's `now`. Allocation failures are recorded in r
+ * (mh_result.oom) and end as UNKNOWN. */
+void mh_tls_check_job(const struct mh_tls_verify_job *job, const char *version,
+                      const char *cipher, const struct mh_tls_check_params *p,
+                      struct mh_result *r);
 
 /* Frees the job. NULL is fine. */
 void mh_tls_verify_free(struct mh_tls_verify_job *job);
