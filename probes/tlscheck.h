@@ -18,13 +18,14 @@
  *     the earliest expiry and never make the check CRITICAL;
  *   - the session's TLS version and cipher.
  *
- * When the handshake's verification failed, the peer's chain is verified
- * once more with the same trust store and parameters and a verify callback
- * that records every error and lets verification continue, so that every
- * problem is listed (field case BR-22 B: self-signed AND expired AND name
- * mismatch), not only the first OpenSSL stopped at. A successful handshake
- * verification is used as is: no second verification, so the certificate
- * checks add no handshake-sized CPU cost to a healthy check.
+ * The chain is verified once, here rather than during the handshake (which
+ * transport.c makes skip it), with the session's trust store and
+ * parameters and a verify callback that records every error and lets
+ * verification continue, so that every problem is listed (field case BR-22
+ * B: self-signed AND expired AND name mismatch), not only the first one
+ * OpenSSL would stop at. The smtp probe runs it on its TLS worker thread
+ * beside the handshake's end and the dialogue (mh_tls_verify_prepare
+ * below); mh_tls_check_peer verifies a peer description inline.
  *
  * The path is the chain OpenSSL verified, trust anchor included; when
  * verification failed, the chain OpenSSL built while recording the errors
