@@ -21,7 +21,10 @@ H=(-H 127.0.0.1 --ehlo probe.example.net)
 CA=(--ca-file "$LAB_CA_FILE" --sni "$LAB_MX_NAME" --verify-name "$LAB_MX_NAME")
 SHIM=$(dirname "$MH_BIN")/tests/fuzz/libmh_failmalloc.so
 sanitized=
-if ldd "$MH_BIN" 2>/dev/null | grep -Eq 'libasan|libubsan'; then
+# A here-string, not a pipe: with pipefail, grep -q leaving at the first
+# match made ldd die of SIGPIPE now and then, and a sanitizer build was
+# taken for a plain one (the crash case then failed under ASan).
+if grep -Eq 'libasan|libubsan' <<<"$(ldd "$MH_BIN" 2>/dev/null)"; then
     sanitized=1
 fi
 
