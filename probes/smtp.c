@@ -910,19 +910,28 @@ authenticate(struct dlg *d)
         goto fail;
     }
     /* Credentials go only to a server whose certificate verified (chain
-     * and name, OpenSSL's result of the handshake): over an unverified
-     * session anyone in the path could collect them. --no-verify accepts
-     * that risk explicitly. */
+     * and name, the TLS worker's verdict): over an unverified session
+     * anyone in the path could collect them. --no-verify accepts that risk
+     * explicitly. */
     if (d->tls_active && p->verify && d->t->ssl != NULL) {
         verification_wait(d);
         long vr = d->vjob != NULL ? mh_tls_verify_result(d->vjob)
                                   : X509_V_ERR_UNSPECIFIED;
-        if (vr != X509_V_OK) {
+        const char *store_err =
+            d->vjob != NULL ? mh_tls_verify_store_error(d->vjob) : NULL;
+        if (vr != X509_V_OK && store_err != NULL) {
+            snprintf(msg, sizeof msg,
+                     "refusing to send credentials: the server's certificate "
+                     "could not be verified (%s)",
+                     store_err);
+        } else if (vr != X509_V_OK) {
             snprintf(msg, sizeof msg,
                      "refusing to send credentials: the server's certificate "
                      "did not verify (%s); give --ca-file/--ca-path or "
                      "--verify-name, or --no-verify",
                      X509_verify_cert_error_string(vr));
+        }
+        if (vr != X509_V_OK) {
             phase_done(d, MH_PHASE_AUTH, t0, 0);
             d->failed = true;
             phase_item(d, MH_PHASE_AUTH, MH_STATE_CRITICAL, MH_CAT_TLS, msg);

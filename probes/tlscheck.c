@@ -1032,6 +1032,12 @@ mh_tls_verify_result(const struct mh_tls_verify_job *j)
     return j->rec.n == 0 ? X509_V_OK : j->rec.e[0].err;
 }
 
+const char *
+mh_tls_verify_store_error(const struct mh_tls_verify_job *j)
+{
+    return j->store_err[0] != '\0' ? j->store_err : NULL;
+}
+
 void
 mh_tls_check_job(const struct mh_tls_verify_job *j, const char *version,
                  const char *cipher, const struct mh_tls_check_params *p,

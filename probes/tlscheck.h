@@ -133,6 +133,10 @@ void mh_tls_verify_run(struct mh_tls_verify_job *job, X509_STORE *store,
  */
 long mh_tls_verify_result(const struct mh_tls_verify_job *job);
 
+/* After mh_tls_verify_run: why the trust store could not be loaded
+ * ("cannot load the trust store ...", owned by the job), or NULL. */
+const char *mh_tls_verify_store_error(const struct mh_tls_verify_job *job);
+
 /* The check with the job's verification (after mh_tls_verify_run): adds
  * everything to r, on any one thread. version and cipher: the session's,
  * read once the handshake is complete (SSL_get_version and

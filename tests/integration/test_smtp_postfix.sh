@@ -73,6 +73,25 @@ run smtp "${MX[@]}" -p "$LAB_SUBMISSION_PORT" --auth-user "$LAB_USER" \
 expect_rc 2
 expect_line1 "CRITICAL - \[auth\] .*refusing to send credentials over a plaintext connection"
 
+case_ "submission: no credentials to a certificate that does not verify"
+printf 'not a certificate\n' >"$T_TMP/not-a-ca.pem"
+run smtp -H "$LAB_MX_NAME" "${R[@]}" -p "$LAB_SUBMISSION_PORT" --starttls -v \
+    --auth-user "$LAB_USER" --auth-password-file "$LAB_PASSWORD_FILE"
+expect_rc 2
+expect_line1 "CRITICAL - \[tls\] .*refusing to send credentials: the server's certificate did not verify \(unable to get local issuer certificate\); give --ca-file"
+expect_file_lacks "$T_TMP/stderr" ">>> AUTH"
+run smtp -H "$LAB_MX_NAME" "${R[@]}" -p "$LAB_SUBMISSION_PORT" --starttls -v \
+    --ca-file "$T_TMP/not-a-ca.pem" --auth-user "$LAB_USER" \
+    --auth-password-file "$LAB_PASSWORD_FILE"
+expect_rc 2
+expect_line1 "CRITICAL - \[tls\] .*cannot load the trust store: no certificate or crl found"
+expect_out "refusing to send credentials: the server's certificate could not be verified (cannot load the trust store: no certificate or crl found)"
+expect_file_lacks "$T_TMP/stderr" ">>> AUTH"
+run smtp -H "$LAB_MX_NAME" "${R[@]}" -p "$LAB_SUBMISSION_PORT" --starttls \
+    --no-verify --auth-user "$LAB_USER" --auth-password-file "$LAB_PASSWORD_FILE"
+expect_rc 0
+expect_line1 "OK - .*AUTH ok"
+
 case_ "submission: RCPT without AUTH is refused and reported with the reply"
 run smtp "${MX[@]}" -p "$LAB_SUBMISSION_PORT" --starttls --mail-from "$LAB_USER" \
     --rcpt-to "$LAB_USER2"
