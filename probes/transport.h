@@ -45,10 +45,12 @@ struct mh_tls_params {
                                 the system default store */
     const char *ca_path;
     int min_version; /* e.g. TLS1_2_VERSION; 0: TLS 1.2 */
-    SSL_CTX *ctx;    /* a context made by mh_tls_ctx_new() from the
-                        same parameters, or NULL: start_tls makes
-                        one (borrowed; start_tls takes its own
-                        reference) */
+    SSL_CTX *ctx;    /* a context made by mh_tls_ctx_new() or
+                        mh_tls_ctx_new_bare() (no trust anchors: the
+                        caller verifies with its own store) from the
+                        same parameters, or NULL: start_tls makes one
+                        with mh_tls_ctx_new() (borrowed; start_tls
+                        takes its own reference) */
     /* Called during the handshake as soon as the server's certificates
      * have arrived (SSL_get_peer_cert_chain is set), before the handshake
      * ends, so that their verification can start beside it; NULL: none.
