@@ -589,15 +589,11 @@ check_peer(const struct mh_tls_peer *peer, const struct mh_tls_check_params *p,
     STACK_OF(X509) *owned = NULL;
     STACK_OF(X509) * chain;
     if (pre_rec != NULL) {
-        rec = *pre_rec; /* the certificate references stay the job's */
+        /* A copy with its own certificate references (freed below). */
+        rec = *pre_rec;
         for (size_t i = 0; i < rec.n; i++) {
-            rec.e[i].cert = NULL;
-        }
-        for (size_t i = 0; i < rec.n; i++) {
-            if (pre_rec->e[i].cert != NULL &&
-                X509_up_ref(pre_rec->e[i].cert) == 1) {
-                rec.e[i].cert = pre_rec->e[i].cert;
-            }
+            X509 *c = pre_rec->e[i].cert;
+            rec.e[i].cert = c != NULL && X509_up_ref(c) == 1 ? c : NULL;
         }
         chain = pre_chain != NULL && sk_X509_num(pre_chain) > 0 ? pre_chain
                                                                 : peer->sent;
