@@ -34,7 +34,7 @@ mh_cmd_delivery(const struct mh_config *cfg, const struct mh_deadline *dl)
         struct mh_result *r = mh_result_new(
             "delivery", cfg->rcpt_to.n > 0 ? cfg->rcpt_to.v[0] : "");
         if (r != NULL) {
-            mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE,
+            mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_INTERNAL_ERROR,
                             "delivery needs libcurl: %s", loaderr);
         }
         return r;
@@ -79,8 +79,8 @@ mh_cmd_delivery(const struct mh_config *cfg, const struct mh_deadline *dl)
     if (failed != NULL) {
         r = mh_result_new("delivery", p.rcpt_to != NULL ? p.rcpt_to : "");
         if (r != NULL) {
-            mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE, "%s: %s", failed,
-                            err);
+            mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR,
+                            "%s: %s", failed, err);
         }
     } else {
         p.auth_password = auth_pw;
@@ -100,7 +100,7 @@ mh_cmd_delivery(const struct mh_config *cfg, const struct mh_deadline *dl)
             snprintf(what, sizeof what, "%s: slow delivery, delay in s",
                      r->target);
             mh_apply_thresholds(cfg, r, "delay", r->perf[i].value,
-                                MH_CAT_TIMEOUT, what);
+                                MH_REASON_DELIVERY_SLOW, what);
             break;
         }
     }

@@ -102,7 +102,8 @@ mh_cmd_dnsbl(const struct mh_config *cfg, const struct mh_deadline *dl)
         struct mh_result *r =
             mh_result_new("dnsbl", cfg->host != NULL ? cfg->host : "");
         if (r != NULL) {
-            mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE, "%s", err);
+            mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "%s",
+                            err);
         }
         return r;
     }

@@ -135,9 +135,11 @@ unresolved_child(const struct mx_job *j, const char *port)
     if (c == NULL) {
         return NULL;
     }
-    enum mh_category cat =
-        j->status == MH_RESOLVE_TIMEOUT ? MH_CAT_TIMEOUT : MH_CAT_CONNECTION;
-    mh_result_raise(c, MH_STATE_CRITICAL, cat, "%s", j->err);
+    enum mh_reason reason =
+        j->status == MH_RESOLVE_TIMEOUT    ? MH_REASON_DNS_TIMEOUT
+        : j->status == MH_RESOLVE_NOTFOUND ? MH_REASON_NAME_NOT_FOUND
+                                           : MH_REASON_DNS_LOOKUP_FAILED;
+    mh_result_raise(c, MH_STATE_CRITICAL, reason, "%s", j->err);
     mh_result_finish(c);
     return c;
 }
@@ -156,20 +158,22 @@ mh_cmd_domain(const struct mh_config *cfg, const struct mh_deadline *dl)
                                         &nmx, err, sizeof err);
     if (ms != MH_MX_OK && ms != MH_MX_IMPLICIT) {
         mh_result_raise(r, MH_STATE_CRITICAL,
-                        ms == MH_MX_TIMEOUT ? MH_CAT_TIMEOUT
-                                            : MH_CAT_CONNECTION,
+                        ms == MH_MX_TIMEOUT    ? MH_REASON_DNS_TIMEOUT
+                        : ms == MH_MX_NULL     ? MH_REASON_NULL_MX
+                        : ms == MH_MX_NXDOMAIN ? MH_REASON_NAME_NOT_FOUND
+                                               : MH_REASON_DNS_LOOKUP_FAILED,
                         "%s", err);
         r->duration_s = mh_deadline_elapsed(dl);
         return r;
     }
     if (nmx > DOMAIN_MAX_MX) {
-        mh_result_add_item(r, "note", "", MH_STATE_OK, MH_CAT_NONE,
+        mh_result_add_item(r, "note", "", MH_STATE_OK, MH_REASON_NONE,
                            "%zu MX hosts, only the first %d are checked", nmx,
                            DOMAIN_MAX_MX);
         nmx = DOMAIN_MAX_MX;
     }
     if (ms == MH_MX_IMPLICIT) {
-        mh_result_add_item(r, "note", "", MH_STATE_OK, MH_CAT_NONE,
+        mh_result_add_item(r, "note", "", MH_STATE_OK, MH_REASON_NONE,
                            "%s has no MX records: its own address is the "
                            "mail exchanger (RFC 5321 5.1)",
                            cfg->domain);
@@ -218,7 +222,8 @@ mh_cmd_domain(const struct mh_config *cfg, const struct mh_deadline *dl)
         password = mh_read_secret(cfg->auth_password_file,
                                   cfg->auth_password_env, err, sizeof err);
         if (password == NULL) {
-            mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE, "%s", err);
+            mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "%s",
+                            err);
             goto out;
         }
         for (size_t k = 0; k < njobs; k++) {
@@ -235,7 +240,8 @@ mh_cmd_domain(const struct mh_config *cfg, const struct mh_deadline *dl)
     const char **addr_list = NULL;
     if (cfg->zones.n > 0 || cfg->zones_file != NULL) {
         if (mh_dnsbl_zones_from_config(cfg, &zones, err, sizeof err) != 0) {
-            mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE, "%s", err);
+            mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "%s",
+                            err);
             goto out;
         }
         addr_list = calloc(njobs > 0 ? njobs : 1, sizeof *addr_list);
@@ -271,7 +277,7 @@ mh_cmd_domain(const struct mh_config *cfg, const struct mh_deadline *dl)
     }
     /* What the DNSBL check found, before the MX verdict is merged in. */
     enum mh_state dnsbl_state = r->state;
-    enum mh_category dnsbl_cat = r->category;
+    enum mh_reason dnsbl_reason = r->reason;
     char dnsbl_summary[700] = "";
     if (r->summary != NULL) {
         snprintf(dnsbl_summary, sizeof dnsbl_summary, "%s", r->summary);
@@ -325,20 +331,14 @@ mh_cmd_domain(const struct mh_config *cfg, const struct mh_deadline *dl)
     }
     if (worst_child != NULL &&
         mh_state_rank(worst) >= mh_state_rank(dnsbl_state)) {
-        free(r->summary);
-        r->summary = NULL;
-        r->state = MH_STATE_OK;
-        mh_result_raise(
-            r, worst, worst_child->category, "%s: %zu/%zu MX hosts healthy; %s",
+        mh_result_override(
+            r, worst, worst_child->reason, "%s: %zu/%zu MX hosts healthy; %s",
             cfg->domain, healthy, nmx,
             worst_child->summary != NULL ? worst_child->summary : "");
     } else if (dnsbl_state != MH_STATE_OK) {
-        free(r->summary);
-        r->summary = NULL;
-        r->state = MH_STATE_OK;
-        mh_result_raise(r, dnsbl_state, dnsbl_cat,
-                        "%s: %zu/%zu MX hosts healthy; %s", cfg->domain,
-                        healthy, nmx, dnsbl_summary);
+        mh_result_override(r, dnsbl_state, dnsbl_reason,
+                           "%s: %zu/%zu MX hosts healthy; %s", cfg->domain,
+                           healthy, nmx, dnsbl_summary);
     } else {
         char names[600] = "";
         for (size_t i = 0; i < nmx; i++) {
@@ -378,7 +378,7 @@ out:
     const double zero2 = 0;
     mh_result_add_perf(r, "time", r->duration_s, MH_UNIT_SECONDS, NULL, NULL,
                        &zero2, NULL);
-    mh_apply_thresholds(cfg, r, "time", r->duration_s, MH_CAT_RESPONSE,
+    mh_apply_thresholds(cfg, r, "time", r->duration_s, MH_REASON_SLOW_RESPONSE,
                         "slow response");
     return r;
 }

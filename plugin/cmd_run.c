@@ -192,7 +192,8 @@ unknown_result(const struct mh_run_check *chk, const char *why)
     struct mh_result *r =
         mh_result_new(mh_command_name(chk->cfg.command), chk->target);
     if (r != NULL) {
-        mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE, "%s", why);
+        mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_INTERNAL_ERROR, "%s",
+                        why);
         mh_result_finish(r);
     }
     return r;
@@ -724,7 +725,7 @@ print_once(struct runner *rn, struct mh_result **res, size_t n, double now,
         return -1;
     }
     if (wr != NULL) {
-        mh_result_raise(p, worst, wr->category, "%s: %s", wr->target,
+        mh_result_raise(p, worst, wr->reason, "%s: %s", wr->target,
                         wr->summary != NULL ? wr->summary : "");
     }
     mh_result_set_summary(p,

@@ -111,7 +111,8 @@ mh_cmd_smtp(const struct mh_config *cfg, const struct mh_deadline *dl)
         if (password == NULL) {
             struct mh_result *r = mh_result_new("smtp", cfg->host);
             if (r != NULL) {
-                mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE, "%s", err);
+                mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR,
+                                "%s", err);
             }
             return r;
         }
@@ -133,8 +134,8 @@ mh_cmd_smtp(const struct mh_config *cfg, const struct mh_deadline *dl)
                     (r->nperf - 1) * sizeof r->perf[0]);
             r->perf[0] = last;
         }
-        mh_apply_thresholds(cfg, r, "time", r->duration_s, MH_CAT_RESPONSE,
-                            "slow response");
+        mh_apply_thresholds(cfg, r, "time", r->duration_s,
+                            MH_REASON_SLOW_RESPONSE, "slow response");
     }
     return r;
 }

@@ -54,7 +54,7 @@ mh_cmd_tls(const struct mh_config *cfg, const struct mh_deadline *dl)
         memmove(&r->perf[1], &r->perf[0], (r->nperf - 1) * sizeof r->perf[0]);
         r->perf[0] = last;
     }
-    mh_apply_thresholds(cfg, r, "time", r->duration_s, MH_CAT_RESPONSE,
+    mh_apply_thresholds(cfg, r, "time", r->duration_s, MH_REASON_SLOW_RESPONSE,
                         "slow response");
     if (r->state == MH_STATE_OK) {
         char sum[1024];

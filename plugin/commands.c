@@ -44,7 +44,7 @@ mh_cmd_not_implemented(const struct mh_config *cfg)
     struct mh_result *r =
         mh_result_new(name, cfg->host != NULL ? cfg->host : "");
     if (r != NULL) {
-        mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE,
+        mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_INTERNAL_ERROR,
                         "%s is not implemented yet", name);
     }
     return r;
@@ -109,7 +109,7 @@ mh_read_secret(const char *path, const char *env, char *errbuf, size_t errlen)
 
 void
 mh_apply_thresholds(const struct mh_config *cfg, struct mh_result *r,
-                    const char *label, double value, enum mh_category cat,
+                    const char *label, double value, enum mh_reason reason,
                     const char *what)
 {
     for (size_t i = 0; i < r->nperf; i++) {
@@ -130,7 +130,7 @@ mh_apply_thresholds(const struct mh_config *cfg, struct mh_result *r,
     if (st != MH_STATE_OK) {
         char v[32];
         mh_fmt_decimal(v, sizeof v, value, 3);
-        mh_result_raise(r, st, cat, "%s: %s (%s range %s)", what, v,
+        mh_result_raise(r, st, reason, "%s: %s (%s range %s)", what, v,
                         st == MH_STATE_CRITICAL ? "critical" : "warning",
                         st == MH_STATE_CRITICAL ? cfg->critical : cfg->warning);
     }

@@ -51,11 +51,11 @@ char *mh_read_secret(const char *path, const char *env, char *errbuf,
 /*
  * Applies cfg's -w/-c ranges to value (a number the check measured, e.g.
  * the total seconds), adding warn/crit to the perfdata entry named label
- * and raising r with category cat and the message "what" when a range
- * alerts.
+ * and raising r with `reason` (slow_response, delivery_slow) and the
+ * message "what" when a range alerts.
  */
 void mh_apply_thresholds(const struct mh_config *cfg, struct mh_result *r,
-                         const char *label, double value, enum mh_category cat,
+                         const char *label, double value, enum mh_reason reason,
                          const char *what);
 
 /* Prints -v trace lines to stderr ("<<< 220 ..."). arg is unused. */

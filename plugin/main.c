@@ -140,13 +140,9 @@ main(int argc, char **argv)
         if (mh_write_textfile(cfg.textfile, one, 1, (double)time(NULL), -1, err,
                               sizeof err) != 0) {
             fprintf(stderr, "check_mailhealth: %s\n", err);
-            char *was = r->summary;
-            r->summary = NULL;
-            r->state = MH_STATE_OK;
-            mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE,
-                            "%s (the check itself: %s)", err,
-                            was != NULL ? was : "");
-            free(was);
+            mh_result_override(r, MH_STATE_UNKNOWN, MH_REASON_INTERNAL_ERROR,
+                               "%s (the check itself: %s)", err,
+                               r->summary != NULL ? r->summary : "");
         }
     }
     int out_rc;

@@ -70,6 +70,12 @@ item_json(const struct mh_item *it)
                   : cJSON_AddStringToObject(
                         o, "category", mh_category_name(it->category))) != NULL;
     }
+    if (ok) {
+        ok = (it->reason == MH_REASON_NONE
+                  ? cJSON_AddNullToObject(o, "reason")
+                  : cJSON_AddStringToObject(
+                        o, "reason", mh_reason_name(it->reason))) != NULL;
+    }
     ok = ok && cJSON_AddStringToObject(o, "text", it->text) != NULL;
     for (size_t i = 0; ok && i < it->nattrs; i++) {
         const struct mh_attr *a = &it->attrs[i];
@@ -130,6 +136,12 @@ result_json(const struct mh_result *r)
                   ? cJSON_AddNullToObject(o, "category")
                   : cJSON_AddStringToObject(
                         o, "category", mh_category_name(r->category))) != NULL;
+    }
+    if (ok) {
+        ok = (r->state == MH_STATE_OK || r->reason == MH_REASON_NONE
+                  ? cJSON_AddNullToObject(o, "reason")
+                  : cJSON_AddStringToObject(o, "reason",
+                                            mh_reason_name(r->reason))) != NULL;
     }
     ok = ok && cJSON_AddStringToObject(
                    o, "summary", r->summary != NULL ? r->summary : "") != NULL;

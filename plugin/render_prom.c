@@ -26,6 +26,9 @@ static const struct family {
      "Nagios state of the check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN."},
     {"mailhealth_probe_error",
      "1 for the error category of the check's failure, 0 for the others."},
+    {"mailhealth_probe_failure_info",
+     "1 for a check that is not OK, labelled with its error category and "
+     "reason (absent when OK)."},
     {"mailhealth_probe_duration_seconds", "Wall time of the check."},
     {"mailhealth_smtp_phase_duration_seconds",
      "Duration of each phase of the SMTP dialogue."},
@@ -189,6 +192,16 @@ put_family_of(FILE *out, size_t fam, const struct mh_result *r)
         }
         return 0;
     }
+    if (strcmp(name, "mailhealth_probe_failure_info") == 0) {
+        if (r->state == MH_STATE_OK) {
+            return 0;
+        }
+        const char *pairs[] = {"target",   r->target,
+                               "check",    r->check,
+                               "category", mh_category_name(r->category),
+                               "reason",   mh_reason_name(r->reason)};
+        return put_sample(out, name, pairs, 4, 1);
+    }
     if (strcmp(name, "mailhealth_probe_duration_seconds") == 0) {
         return put_sample(out, name, base, 2, r->duration_s);
     }
@@ -218,6 +231,14 @@ static bool
 family_used(size_t fam, const struct flat *f)
 {
     const char *name = families[fam].name;
+    if (strcmp(name, "mailhealth_probe_failure_info") == 0) {
+        for (size_t k = 0; k < f->n; k++) {
+            if (f->r[k]->state != MH_STATE_OK) {
+                return true;
+            }
+        }
+        return false;
+    }
     if (strncmp(name, "mailhealth_probe_", 17) == 0) {
         return f->n > 0;
     }

@@ -536,46 +536,52 @@ void
 mh_delivery_classify(enum mh_delivery_half half, int curl_code,
                      long response_code, const char *errbuf,
                      const char *enhanced, const char *reply_text,
-                     enum mh_state *state, enum mh_category *cat)
+                     enum mh_state *state, enum mh_reason *reason)
 {
     const char *eb = errbuf != NULL ? errbuf : "";
     *state = MH_STATE_CRITICAL;
-    *cat = MH_CAT_CONNECTION;
+    *reason = MH_REASON_CONNECTION_CLOSED;
     int code =
         response_code >= 200 && response_code <= 599 ? (int)response_code : 0;
     switch (curl_code) {
     case CURLE_OK:
         *state = MH_STATE_OK;
-        *cat = MH_CAT_NONE;
+        *reason = MH_REASON_NONE;
         return;
     case CURLE_OPERATION_TIMEDOUT:
-        *cat = MH_CAT_TIMEOUT;
+        *reason = MH_REASON_REPLY_TIMEOUT;
         return;
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
+        *reason = MH_REASON_NAME_NOT_FOUND;
+        return;
     case CURLE_COULDNT_CONNECT:
+        *reason = MH_REASON_CONNECTION_REFUSED;
+        return;
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
-        *cat = MH_CAT_CONNECTION;
+        *reason = MH_REASON_CONNECTION_CLOSED;
         return;
     case CURLE_LOGIN_DENIED:
         if (half == MH_DELIVERY_HALF_IMAP &&
             strncasecmp(eb, "Select failed", 13) == 0) {
             /* libcurl reports a refused SELECT as LOGIN_DENIED. */
-            *cat = MH_CAT_RESPONSE;
+            *reason = MH_REASON_MAILBOX_UNAVAILABLE;
             return;
         }
         if (half == MH_DELIVERY_HALF_SUBMIT && code >= 400) {
             /* 454 4.7.0 during AUTH is transient (WARNING), 535 not. */
             mh_reply_classify(MH_PHASE_AUTH, code, enhanced, reply_text, state,
-                              cat);
+                              reason);
             if (*state == MH_STATE_OK) {
                 *state = MH_STATE_CRITICAL;
             }
-            *cat = MH_CAT_AUTH;
+            if (mh_reason_category(*reason) != MH_CAT_AUTH) {
+                *reason = MH_REASON_AUTH_FAILED;
+            }
             return;
         }
-        *cat = MH_CAT_AUTH;
+        *reason = MH_REASON_AUTH_FAILED;
         return;
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CRL_BADFILE:
@@ -589,17 +595,19 @@ mh_delivery_classify(enum mh_delivery_half half, int curl_code,
     case CURLE_ABORTED_BY_CALLBACK:
     case CURLE_READ_ERROR:
         *state = MH_STATE_UNKNOWN;
-        *cat = MH_CAT_NONE;
+        *reason = MH_REASON_INTERNAL_ERROR;
         return;
     case CURLE_QUOTE_ERROR:
         /* IMAP: NO or BAD to a command. */
-        *cat = MH_CAT_RESPONSE;
+        *reason = MH_REASON_COMMAND_REJECTED;
         return;
     default:
         break;
     }
     if (is_tls_error(curl_code)) {
-        *cat = MH_CAT_TLS;
+        *reason = curl_code == CURLE_USE_SSL_FAILED
+                      ? MH_REASON_TLS_REQUIRED
+                      : MH_REASON_TLS_HANDSHAKE_FAILED;
         return;
     }
     if (half == MH_DELIVERY_HALF_SUBMIT && code >= 400) {
@@ -613,23 +621,25 @@ mh_delivery_classify(enum mh_delivery_half half, int curl_code,
         } else if (curl_code == CURLE_REMOTE_ACCESS_DENIED) {
             ph = MH_PHASE_EHLO;
         }
-        mh_reply_classify(ph, code, enhanced, reply_text, state, cat);
+        mh_reply_classify(ph, code, enhanced, reply_text, state, reason);
         if (*state == MH_STATE_OK) {
             *state = MH_STATE_CRITICAL;
-            *cat = MH_CAT_RESPONSE;
+            *reason = MH_REASON_PROTOCOL_VIOLATION;
         }
         return;
     }
     switch (curl_code) {
     case CURLE_WEIRD_SERVER_REPLY:
+        *reason = MH_REASON_PROTOCOL_VIOLATION;
+        return;
     case CURLE_REMOTE_ACCESS_DENIED:
     case CURLE_UPLOAD_FAILED:
-        *cat = MH_CAT_RESPONSE;
+        *reason = MH_REASON_COMMAND_REJECTED;
         return;
     default:
         /* SEND/RECV errors without a reply, resets: the session was
          * lost. */
-        *cat = MH_CAT_CONNECTION;
+        *reason = MH_REASON_CONNECTION_CLOSED;
         return;
     }
 }
@@ -1039,7 +1049,7 @@ is_numeric_host(const char *h)
 static int
 pin_addresses(struct xfer *x, const struct mh_delivery_url *u,
               const struct mh_deadline *dl, enum mh_state *st,
-              enum mh_category *cat, char *msg, size_t msglen)
+              enum mh_reason *reason, char *msg, size_t msglen)
 {
     const struct mh_delivery_params *p = x->p;
     if (p->resolver == NULL || is_numeric_host(u->host)) {
@@ -1052,7 +1062,9 @@ pin_addresses(struct xfer *x, const struct mh_delivery_url *u,
         u->host, p->family, p->resolver, dl, &addrs, &naddrs, err, sizeof err);
     if (rs != MH_RESOLVE_OK) {
         *st = MH_STATE_CRITICAL;
-        *cat = rs == MH_RESOLVE_TIMEOUT ? MH_CAT_TIMEOUT : MH_CAT_CONNECTION;
+        *reason = rs == MH_RESOLVE_TIMEOUT    ? MH_REASON_DNS_TIMEOUT
+                  : rs == MH_RESOLVE_NOTFOUND ? MH_REASON_NAME_NOT_FOUND
+                                              : MH_REASON_DNS_LOOKUP_FAILED;
         snprintf(msg, msglen, "cannot resolve %s: %s", u->host, err);
         free(addrs);
         return -1;
@@ -1071,7 +1083,7 @@ pin_addresses(struct xfer *x, const struct mh_delivery_url *u,
     if (l == NULL || curl_easy_setopt(x->h, CURLOPT_RESOLVE, l) != CURLE_OK) {
         curl_slist_free_all(l);
         *st = MH_STATE_UNKNOWN;
-        *cat = MH_CAT_NONE;
+        *reason = MH_REASON_INTERNAL_ERROR;
         snprintf(msg, msglen, "cannot pin the addresses of %s", u->host);
         return -1;
     }
@@ -1300,9 +1312,8 @@ struct run {
     bool have_submit, have_imap, have_cleanup;
 };
 
-/* Raises the result for a failed transfer of `what` on `half`. Returns the
- * category. */
-static enum mh_category
+/* Raises the result for a failed transfer of `what` on `half`. */
+static void
 fail_transfer(struct run *run, struct xfer *x, enum mh_delivery_half half,
               CURLcode rc, const char *phase, const char *what,
               const char *where)
@@ -1322,13 +1333,14 @@ fail_transfer(struct run *run, struct xfer *x, enum mh_delivery_half half,
         snprintf(server, sizeof server, "%s", x->fail_line);
     }
     enum mh_state st;
-    enum mh_category cat;
+    enum mh_reason reason;
     mh_delivery_classify(half, (int)rc, code, x->errbuf, enhanced, text, &st,
-                         &cat);
+                         &reason);
+    enum mh_category cat = mh_reason_category(reason);
     char msg[1000];
     describe(msg, sizeof msg, rc, x->errbuf, server);
     struct mh_item *it =
-        mh_result_add_item(run->r, "phase", phase, st, cat, "%s", msg);
+        mh_result_add_item(run->r, "phase", phase, st, reason, "%s", msg);
     if (it != NULL) {
         mh_item_set_num(run->r, it, "curl_code", (double)rc);
         if (code >= 200) {
@@ -1342,12 +1354,12 @@ fail_transfer(struct run *run, struct xfer *x, enum mh_delivery_half half,
                                         : "IMAP session failed";
     }
     if (rc == CURLE_OPERATION_TIMEDOUT) {
-        mh_result_raise(run->r, st, cat, "%s: %s: no answer within %g s (%s)",
-                        where, what, mh_deadline_length(run->dl), msg);
+        mh_result_raise(run->r, st, reason,
+                        "%s: %s: no answer within %g s (%s)", where, what,
+                        mh_deadline_length(run->dl), msg);
     } else {
-        mh_result_raise(run->r, st, cat, "%s: %s: %s", where, what, msg);
+        mh_result_raise(run->r, st, reason, "%s: %s: %s", where, what, msg);
     }
-    return cat;
 }
 
 /* Step 1: IMAP session (login, SELECT, CAPABILITY). */
@@ -1375,14 +1387,14 @@ imap_login(struct run *run, struct xfer *ix)
     char tls[160];
     bool starttls = run->iu.scheme == MH_DELIVERY_SCHEME_IMAP;
     struct mh_item *it = mh_result_add_item(
-        run->r, "phase", "imap_login", MH_STATE_OK, MH_CAT_NONE,
+        run->r, "phase", "imap_login", MH_STATE_OK, MH_REASON_NONE,
         "logged in to %s as %s, mailbox %s selected (%s, %.3f s)",
         run->iu.where, run->p->imap_user, run->iu.mailbox,
         tls_text(ix, starttls, tls, sizeof tls), secs);
     mh_item_set_num(run->r, it, "duration_seconds", secs);
     mh_item_set_str(run->r, it, "tls", ix->tls);
     if (ix->tls[0] == '\0') {
-        mh_result_add_item(run->r, "note", "", MH_STATE_OK, MH_CAT_NONE,
+        mh_result_add_item(run->r, "note", "", MH_STATE_OK, MH_REASON_NONE,
                            "IMAP session without TLS (--insecure-plaintext)");
     }
     return true;
@@ -1397,7 +1409,7 @@ submit(struct run *run, const char *msg)
     bool ok = false;
     char err[800];
     enum mh_state st = MH_STATE_UNKNOWN;
-    enum mh_category cat = MH_CAT_NONE;
+    enum mh_reason reason = MH_REASON_INTERNAL_ERROR;
     char login_opts[64] = "";
     if (p->auth_mech != NULL) {
         snprintf(login_opts, sizeof login_opts, "AUTH=%s", p->auth_mech);
@@ -1406,14 +1418,14 @@ submit(struct run *run, const char *msg)
                   p->auth_password) != 0 ||
         (login_opts[0] != '\0' && curl_easy_setopt(sx.h, CURLOPT_LOGIN_OPTIONS,
                                                    login_opts) != CURLE_OK)) {
-        mh_result_raise(run->r, MH_STATE_UNKNOWN, MH_CAT_NONE,
+        mh_result_raise(run->r, MH_STATE_UNKNOWN, MH_REASON_INTERNAL_ERROR,
                         "cannot set up libcurl for the submission");
         goto out;
     }
-    if (pin_addresses(&sx, &run->su, run->dl, &st, &cat, err, sizeof err) !=
+    if (pin_addresses(&sx, &run->su, run->dl, &st, &reason, err, sizeof err) !=
         0) {
-        mh_result_add_item(run->r, "phase", "submit", st, cat, "%s", err);
-        mh_result_raise(run->r, st, cat, "%s: %s", run->su.where, err);
+        mh_result_add_item(run->r, "phase", "submit", st, reason, "%s", err);
+        mh_result_raise(run->r, st, reason, "%s: %s", run->su.where, err);
         goto out;
     }
     char from[300], to[300];
@@ -1430,7 +1442,7 @@ submit(struct run *run, const char *msg)
         curl_easy_setopt(sx.h, CURLOPT_READDATA, &sx) != CURLE_OK ||
         curl_easy_setopt(sx.h, CURLOPT_INFILESIZE_LARGE,
                          (curl_off_t)sx.msglen) != CURLE_OK) {
-        mh_result_raise(run->r, MH_STATE_UNKNOWN, MH_CAT_NONE,
+        mh_result_raise(run->r, MH_STATE_UNKNOWN, MH_REASON_INTERNAL_ERROR,
                         "cannot set up libcurl for the submission");
         goto out;
     }
@@ -1456,7 +1468,7 @@ submit(struct run *run, const char *msg)
     char tls[160];
     bool starttls = run->su.scheme == MH_DELIVERY_SCHEME_SMTP;
     struct mh_item *it = mh_result_add_item(
-        run->r, "phase", "submit", MH_STATE_OK, MH_CAT_NONE,
+        run->r, "phase", "submit", MH_STATE_OK, MH_REASON_NONE,
         "accepted by %s (%s%s, %.3f s): %s", run->su.where,
         tls_text(&sx, starttls, tls, sizeof tls),
         p->auth_user == NULL ? ""
@@ -1469,16 +1481,16 @@ submit(struct run *run, const char *msg)
     }
     mh_item_set_str(run->r, it, "tls", sx.tls);
     if (sx.tls[0] == '\0') {
-        mh_result_add_item(run->r, "note", "", MH_STATE_OK, MH_CAT_NONE,
+        mh_result_add_item(run->r, "note", "", MH_STATE_OK, MH_REASON_NONE,
                            "submission without TLS (--insecure-plaintext)");
     }
     if (p->auth_user != NULL && !sx.auth_ok) {
         /* libcurl skips AUTH when the server offers none. */
         mh_result_add_item(run->r, "phase", "auth", MH_STATE_WARNING,
-                           MH_CAT_AUTH,
+                           MH_REASON_AUTH_NOT_OFFERED,
                            "the server offered no AUTH: the mail was "
                            "submitted without authentication");
-        mh_result_raise(run->r, MH_STATE_WARNING, MH_CAT_AUTH,
+        mh_result_raise(run->r, MH_STATE_WARNING, MH_REASON_AUTH_NOT_OFFERED,
                         "%s offered no AUTH; mail submitted without "
                         "authentication",
                         run->su.where);
@@ -1525,7 +1537,7 @@ poll_mailbox(struct run *run, struct xfer *ix)
                 run->delay = 0;
             }
             struct mh_item *it = mh_result_add_item(
-                run->r, "phase", "poll", MH_STATE_OK, MH_CAT_NONE,
+                run->r, "phase", "poll", MH_STATE_OK, MH_REASON_NONE,
                 "found in %s after %.3f s (UID %lu, %u polls)", run->iu.where,
                 run->delay, run->uid, run->polls);
             mh_item_set_num(run->r, it, "delay_seconds", run->delay);
@@ -1552,10 +1564,10 @@ poll_mailbox(struct run *run, struct xfer *ix)
     }
     double waited = mh_monotonic_s() - run->t_submitted;
     mh_result_add_item(run->r, "phase", "poll", MH_STATE_CRITICAL,
-                       MH_CAT_TIMEOUT,
+                       MH_REASON_DELIVERY_TIMEOUT,
                        "not found in %s after %.3f s (%u polls)", run->iu.where,
                        waited, run->polls);
-    mh_result_raise(run->r, MH_STATE_CRITICAL, MH_CAT_TIMEOUT,
+    mh_result_raise(run->r, MH_STATE_CRITICAL, MH_REASON_DELIVERY_TIMEOUT,
                     "mail to %s not found in %s within the %g s deadline "
                     "(waited %.3f s after submission, %u polls)",
                     run->p->rcpt_to, run->iu.where, mh_deadline_length(run->dl),
@@ -1622,20 +1634,20 @@ cleanup_mailbox(struct run *run, struct xfer *ix)
     if (rc != CURLE_OK) {
         /* Found, but the mailbox will grow: WARNING whatever the cause. */
         enum mh_state st;
-        enum mh_category cat;
+        enum mh_reason reason;
         char msg[800];
         mh_delivery_classify(MH_DELIVERY_HALF_IMAP, (int)rc, 0, ix->errbuf, "",
-                             "", &st, &cat);
+                             "", &st, &reason);
         describe(msg, sizeof msg, rc, ix->errbuf, ix->fail_line);
-        mh_result_add_item(run->r, "phase", "cleanup", MH_STATE_WARNING, cat,
+        mh_result_add_item(run->r, "phase", "cleanup", MH_STATE_WARNING, reason,
                            "%s: %s", what, msg);
-        mh_result_raise(run->r, MH_STATE_WARNING, cat,
+        mh_result_raise(run->r, MH_STATE_WARNING, reason,
                         "%s: delivered in %.3f s, but %s: %s", run->iu.where,
                         run->delay, what, msg);
         return;
     }
     struct mh_item *it = mh_result_add_item(
-        run->r, "phase", "cleanup", MH_STATE_OK, MH_CAT_NONE,
+        run->r, "phase", "cleanup", MH_STATE_OK, MH_REASON_NONE,
         "deleted the probe mail (UID %lu) and %zu leftover probe mail%s "
         "of earlier runs (%.3f s)",
         run->uid, leftovers, leftovers == 1 ? "" : "s", run->time_cleanup);
@@ -1668,24 +1680,25 @@ mh_delivery_probe(const struct mh_delivery_params *p,
     memset(&ix, 0, sizeof ix);
     if (su_rc != 0 || mh_delivery_parse_url(p->imap_url, true, &run.iu, err,
                                             sizeof err) != 0) {
-        mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE, "%s", err);
+        mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "%s", err);
         goto done;
     }
     if (p->imap_user == NULL || p->mail_from == NULL || p->rcpt_to == NULL) {
-        mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE,
+        mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR,
                         "delivery needs --imap-user, --mail-from and "
                         "--rcpt-to");
         goto done;
     }
     if (mh_delivery_make_token(run.token) != 0) {
-        mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE,
+        mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_INTERNAL_ERROR,
                         "no random bytes for the token (RAND_bytes)");
         goto done;
     }
     msg = mh_delivery_build_message(run.token, p->mail_from, p->rcpt_to,
                                     time(NULL), err, sizeof err);
     if (msg == NULL) {
-        mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE, "%s", err);
+        mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_INTERNAL_ERROR, "%s",
+                        err);
         goto done;
     }
     if (p->trace != NULL) {
@@ -1696,16 +1709,17 @@ mh_delivery_probe(const struct mh_delivery_params *p,
     /* 1. IMAP session. */
     if (xfer_init(&ix, p, true, &run.iu, run.iu.mailbox, p->imap_user,
                   p->imap_password) != 0) {
-        mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE,
+        mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_INTERNAL_ERROR,
                         "cannot set up libcurl for IMAP");
         goto done;
     }
     {
         enum mh_state st;
-        enum mh_category cat;
-        if (pin_addresses(&ix, &run.iu, dl, &st, &cat, err, sizeof err) != 0) {
-            mh_result_add_item(r, "phase", "imap_login", st, cat, "%s", err);
-            mh_result_raise(r, st, cat, "%s: %s", run.iu.where, err);
+        enum mh_reason reason;
+        if (pin_addresses(&ix, &run.iu, dl, &st, &reason, err, sizeof err) !=
+            0) {
+            mh_result_add_item(r, "phase", "imap_login", st, reason, "%s", err);
+            mh_result_raise(r, st, reason, "%s: %s", run.iu.where, err);
             goto done;
         }
     }
@@ -1749,7 +1763,7 @@ done:
     mh_result_add_perf(r, "time", r->duration_s, MH_UNIT_SECONDS, NULL, NULL,
                        &zero, NULL);
     if (r->state == MH_STATE_OK && r->summary == NULL) {
-        mh_result_raise(r, MH_STATE_OK, MH_CAT_NONE,
+        mh_result_raise(r, MH_STATE_OK, MH_REASON_NONE,
                         "%s: delivered via %s to %s in %.3f s (submission "
                         "%.3f s, %u poll%s)",
                         p->rcpt_to, run.su.where, run.iu.where, run.delay,

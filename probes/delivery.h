@@ -190,26 +190,31 @@ enum mh_delivery_half { MH_DELIVERY_HALF_SUBMIT = 0, MH_DELIVERY_HALF_IMAP };
  * CURLcode of curl_easy_perform; response_code is CURLINFO_RESPONSE_CODE
  * (the SMTP reply code; 0 when none); errbuf is CURLOPT_ERRORBUFFER's
  * text; enhanced/reply_text are the enhanced status code and text of the
- * server's last reply (RFC 3463; "" when unknown). The rules:
- *   - CURLE_OK: OK, no category;
- *   - cannot resolve / connect, connection lost without a reply code,
- *     nothing received: connection (CRITICAL);
- *   - CURLE_OPERATION_TIMEDOUT: timeout (CRITICAL);
- *   - CURLE_LOGIN_DENIED: auth (CRITICAL), except IMAP "Select failed"
- *     (the mailbox cannot be selected): response;
- *   - CURLE_USE_SSL_FAILED and every TLS/certificate error: tls;
+ * server's last reply (RFC 3463; "" when unknown). The rules (the
+ * reason gives the category, verdict.h):
+ *   - CURLE_OK: OK, no reason;
+ *   - cannot resolve (name_not_found) / connect (connection_refused),
+ *     connection lost without a reply code, nothing received
+ *     (connection_closed): CRITICAL;
+ *   - CURLE_OPERATION_TIMEDOUT: reply_timeout (CRITICAL);
+ *   - CURLE_LOGIN_DENIED: an auth reason (CRITICAL; 4xx WARNING), except
+ *     IMAP "Select failed" (the mailbox cannot be selected):
+ *     mailbox_unavailable;
+ *   - CURLE_USE_SSL_FAILED: tls_required; every other TLS/certificate
+ *     error: tls_handshake_failed;
  *   - a reply code >= 400 with SEND/RECV_ERROR or WEIRD_SERVER_REPLY:
  *     mh_reply_classify() in the phase named by errbuf ("MAIL failed" ->
  *     mail, "RCPT failed" -> rcpt, "DATA failed" / the reply to the final
  *     "." -> data, an unexpected greeting -> banner), so 4xx is WARNING,
  *     5xx CRITICAL, and relay/blacklist texts are recognised;
- *   - IMAP NO/BAD to a command (CURLE_QUOTE_ERROR): response (CRITICAL);
- *   - unreadable CA file, out of memory, bad URL: UNKNOWN, no category.
+ *   - IMAP NO/BAD to a command (CURLE_QUOTE_ERROR): command_rejected;
+ *   - unreadable CA file, out of memory, bad URL: UNKNOWN,
+ *     internal_error.
  */
 void mh_delivery_classify(enum mh_delivery_half half, int curl_code,
                           long response_code, const char *errbuf,
                           const char *enhanced, const char *reply_text,
-                          enum mh_state *state, enum mh_category *cat);
+                          enum mh_state *state, enum mh_reason *reason);
 
 /*
  * Redaction of libcurl's -vv trace. One redactor per transfer session;

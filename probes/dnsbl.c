@@ -1115,17 +1115,28 @@ status_name(enum mh_dnsbl_verdict v)
     return "error";
 }
 
-static enum mh_category
-error_category(const struct verdict_ctx *c)
+/* Reason of a zone that gave no usable answer (verdict.h). */
+static enum mh_reason
+error_reason(const struct verdict_ctx *c)
 {
-    if (c->v == MH_DNSBL_V_TIMEOUT) {
-        return MH_CAT_TIMEOUT;
+    switch (c->v) {
+    case MH_DNSBL_V_TIMEOUT:
+        return MH_REASON_DNS_TIMEOUT;
+    case MH_DNSBL_V_FAILED:
+        return c->pr->ans.rcode == MH_DNSBL_RC_UNREACHABLE
+                   ? MH_REASON_DNS_LOOKUP_FAILED
+                   : MH_REASON_DNSBL_LOOKUP_FAILED;
+    case MH_DNSBL_V_ERROR_CODE:
+        return MH_REASON_ZONE_REFUSED;
+    case MH_DNSBL_V_OUTSIDE:
+    case MH_DNSBL_V_LISTS_EVERYTHING:
+    case MH_DNSBL_V_NOT_WORKING:
+        return MH_REASON_ZONE_UNHEALTHY;
+    case MH_DNSBL_V_NOT_LISTED:
+    case MH_DNSBL_V_LISTED:
+        break;
     }
-    if (c->v == MH_DNSBL_V_FAILED &&
-        c->pr->ans.rcode == MH_DNSBL_RC_UNREACHABLE) {
-        return MH_CAT_CONNECTION;
-    }
-    return MH_CAT_BLACKLIST;
+    return MH_REASON_DNSBL_LOOKUP_FAILED;
 }
 
 static enum mh_state
@@ -1206,21 +1217,22 @@ subject_desc(const struct run *run, struct sbuf *b)
 /* Why the host lookup failed (or found nothing). */
 static void
 host_failure_text(const struct run *run, char *buf, size_t len,
-                  enum mh_category *cat, bool *no_address)
+                  enum mh_reason *reason, bool *no_address)
 {
     int st = run->host_status;
     *no_address = false;
-    *cat = MH_CAT_CONNECTION;
+    *reason = MH_REASON_DNS_LOOKUP_FAILED;
     if (!run->host_done || st == ARES_ETIMEOUT || st == ARES_ECANCELLED ||
         st == ARES_EDESTRUCTION) {
         char t[32];
         seconds_text(mh_deadline_length(run->dl), t, sizeof t);
         mh_textf(buf, len, "no DNS answer for %s within %s s", run->host, t);
-        *cat = MH_CAT_TIMEOUT;
+        *reason = MH_REASON_DNS_TIMEOUT;
         return;
     }
     if (st == ARES_ENOTFOUND || st == ARES_ENODATA || st == ARES_SUCCESS) {
         *no_address = true;
+        *reason = MH_REASON_NAME_NOT_FOUND;
         mh_textf(buf, len, "%s has no %s address", run->host,
                  run->p->family == AF_INET    ? "IPv4"
                  : run->p->family == AF_INET6 ? "IPv6"
@@ -1251,7 +1263,7 @@ report(struct run *run, struct mh_result *r, double elapsed)
     }
 
     struct sbuf first_err = {.n = 0};
-    enum mh_category first_cat = MH_CAT_NONE;
+    enum mh_reason first_reason = MH_REASON_NONE;
     size_t first_err_zone = nz;
     size_t nsubj_addr = 0;
     for (size_t i = 0; i < run->nsubj; i++) {
@@ -1285,10 +1297,10 @@ report(struct run *run, struct mh_result *r, double elapsed)
     }
     /* IP zones left out because the host did not resolve. */
     char hostwhy[300] = "";
-    enum mh_category hostcat = MH_CAT_NONE;
+    enum mh_reason hostreason = MH_REASON_NONE;
     bool host_no_address = false, host_failed = false;
     if (run->host_asked && nsubj_addr == 0) {
-        host_failure_text(run, hostwhy, sizeof hostwhy, &hostcat,
+        host_failure_text(run, hostwhy, sizeof hostwhy, &hostreason,
                           &host_no_address);
         bool any_domain_zone = false;
         for (size_t zi = 0; zi < nz; zi++) {
@@ -1324,14 +1336,14 @@ report(struct run *run, struct mh_result *r, double elapsed)
         if (run->zr[zi].host_failed) {
             struct mh_item *it =
                 mh_result_add_item(r, "zone", z->name, MH_STATE_UNKNOWN,
-                                   hostcat, "not queried: %s", hostwhy);
+                                   hostreason, "not queried: %s", hostwhy);
             mh_item_set_str(r, it, "zone", z->name);
             mh_item_set_str(r, it, "address", run->host);
             mh_item_set_str(r, it, "status", "error");
             mh_item_set_str(r, it, "error", hostwhy);
             if (first_err.n == 0) {
                 sb_add(&first_err, "%s", hostwhy);
-                first_cat = hostcat;
+                first_reason = hostreason;
                 first_err_zone = zi;
             }
             continue;
@@ -1350,8 +1362,8 @@ report(struct run *run, struct mh_result *r, double elapsed)
                 why = "lists IP addresses, not domains";
             }
             struct mh_item *it =
-                mh_result_add_item(r, "zone", z->name, MH_STATE_OK, MH_CAT_NONE,
-                                   "not queried: %s", why);
+                mh_result_add_item(r, "zone", z->name, MH_STATE_OK,
+                                   MH_REASON_NONE, "not queried: %s", why);
             mh_item_set_str(r, it, "zone", z->name);
             mh_item_set_str(r, it, "status", "skipped");
             continue;
@@ -1378,13 +1390,13 @@ report(struct run *run, struct mh_result *r, double elapsed)
             describe(&c, many ? FORM_ZONE_SUBJECT : FORM_ZONE, ztext,
                      sizeof ztext);
             enum mh_state st = MH_STATE_OK;
-            enum mh_category cat = MH_CAT_NONE;
+            enum mh_reason reason = MH_REASON_NONE;
             bool is_error = mh_dnsbl_verdict_is_error(c.v);
             char codes[200];
             codes_text(&pr->ans, codes, sizeof codes);
             if (c.v == MH_DNSBL_V_LISTED) {
                 st = list_state;
-                cat = MH_CAT_BLACKLIST;
+                reason = MH_REASON_DNSBL_LISTED;
                 if (many) {
                     sb_add(&listing, "%s%s (%s: %s)", nlisting > 0 ? ", " : "",
                            z->name, s->text, codes);
@@ -1398,15 +1410,15 @@ report(struct run *run, struct mh_result *r, double elapsed)
                 }
             } else if (is_error) {
                 st = MH_STATE_UNKNOWN;
-                cat = error_category(&c);
+                reason = error_reason(&c);
                 if (first_err.n == 0) {
                     sb_add(&first_err, "%s", ztext);
-                    first_cat = cat;
+                    first_reason = reason;
                     first_err_zone = zi;
                 }
             }
             struct mh_item *it =
-                mh_result_add_item(r, "zone", z->name, st, cat, "%s", text);
+                mh_result_add_item(r, "zone", z->name, st, reason, "%s", text);
             mh_item_set_str(r, it, "zone", z->name);
             mh_item_set_str(r, it, "address", s->text);
             mh_item_set_str(r, it, "query", pr->qname);
@@ -1431,7 +1443,7 @@ report(struct run *run, struct mh_result *r, double elapsed)
         }
     }
     if (run->host_dropped > 0 || run->addrs_dropped > 0) {
-        mh_result_add_item(r, "note", "addresses", MH_STATE_OK, MH_CAT_NONE,
+        mh_result_add_item(r, "note", "addresses", MH_STATE_OK, MH_REASON_NONE,
                            "%zu more addresses not checked (at most %d)",
                            run->host_dropped + run->addrs_dropped,
                            MH_DNSBL_MAX_ADDRS);
@@ -1449,7 +1461,8 @@ report(struct run *run, struct mh_result *r, double elapsed)
     struct sbuf sum = {.n = 0};
     if (N == 0) {
         sb_add(&sum, "no zone applies to %s", subj.s);
-        mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE, "%s", sum.s);
+        mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "%s",
+                        sum.s);
     } else if (list_state != MH_STATE_OK) {
         if (L == 1 && nlisting == 1) {
             if (run->host != NULL) {
@@ -1469,7 +1482,7 @@ report(struct run *run, struct mh_result *r, double elapsed)
                 }
             }
         }
-        mh_result_raise(r, list_state, MH_CAT_BLACKLIST, "%s", sum.s);
+        mh_result_raise(r, list_state, MH_REASON_DNSBL_LISTED, "%s", sum.s);
     } else if (E > 0) {
         sb_add(&sum, "%s", first_err.s);
         if (E > 1) {
@@ -1490,7 +1503,11 @@ report(struct run *run, struct mh_result *r, double elapsed)
             sb_add(&sum, "; %s not listed on the other %zu zone%s", subj.s,
                    N - E, N - E == 1 ? "" : "s");
         }
-        mh_result_raise(r, MH_STATE_UNKNOWN, first_cat, "%s", sum.s);
+        mh_result_raise(r, MH_STATE_UNKNOWN,
+                        first_reason != MH_REASON_NONE
+                            ? first_reason
+                            : MH_REASON_DNSBL_LOOKUP_FAILED,
+                        "%s", sum.s);
     } else {
         if (L > 0) {
             sb_add(&sum,
@@ -1506,7 +1523,7 @@ report(struct run *run, struct mh_result *r, double elapsed)
         } else {
             sb_add(&sum, "%s not listed on %zu zones", subj.s, N);
         }
-        mh_result_raise(r, MH_STATE_OK, MH_CAT_NONE, "%s", sum.s);
+        mh_result_raise(r, MH_STATE_OK, MH_REASON_NONE, "%s", sum.s);
     }
     free(listed);
     free(failed);
@@ -1592,7 +1609,7 @@ mh_dnsbl_check_addresses(const struct mh_dnsbl_params *p,
     struct run run;
     double t0 = mh_monotonic_s();
     if (run_init(&run, p, dl, err, sizeof err) != 0) {
-        mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE, "%s", err);
+        mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "%s", err);
         return -1;
     }
     size_t added = 0;
@@ -1602,9 +1619,9 @@ mh_dnsbl_check_addresses(const struct mh_dnsbl_params *p,
         if (fam == 0) {
             mh_result_add_item(r, "note",
                                addresses[i] != NULL ? addresses[i] : "",
-                               MH_STATE_UNKNOWN, MH_CAT_NONE,
+                               MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR,
                                "not an IP address: not checked");
-            mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE,
+            mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR,
                             "invalid address '%.80s'",
                             addresses[i] != NULL ? addresses[i] : "");
             continue;
@@ -1627,7 +1644,7 @@ mh_dnsbl_check_addresses(const struct mh_dnsbl_params *p,
         if (mh_dnsbl_normalize_name(domain, norm, sizeof norm) == 0) {
             add_domain(&run, norm);
         } else {
-            mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE,
+            mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR,
                             "invalid domain '%.80s'", domain);
         }
     }
@@ -1653,7 +1670,7 @@ mh_dnsbl_probe(const struct mh_dnsbl_params *p, const struct mh_deadline *dl)
     char name[MH_DNSBL_NAME_MAX + 2];
     int fam = parse_address(target, b);
     if (fam == 0 && mh_dnsbl_normalize_name(target, name, sizeof name) != 0) {
-        mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE,
+        mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR,
                         "invalid -H '%.80s': not an IP address or a DNS name",
                         target);
         return r;
@@ -1661,12 +1678,12 @@ mh_dnsbl_probe(const struct mh_dnsbl_params *p, const struct mh_deadline *dl)
     char err[256];
     struct run run;
     if (run_init(&run, p, dl, err, sizeof err) != 0) {
-        mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE, "%s", err);
+        mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "%s", err);
         return r;
     }
     if (fam != 0) {
         if (!family_wanted(&run, fam)) {
-            mh_result_raise(r, MH_STATE_UNKNOWN, MH_CAT_NONE,
+            mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR,
                             "%s is not an %s address", target,
                             p->family == AF_INET ? "IPv4" : "IPv6");
             mh_resolve_channel_free(run.ch);

@@ -387,37 +387,44 @@ enhanced_parts(const char *e, int *subject, int *detail)
 
 void
 mh_reply_classify(enum mh_phase phase, int code, const char *enhanced,
-                  const char *text, enum mh_state *state, enum mh_category *cat)
+                  const char *text, enum mh_state *state,
+                  enum mh_reason *reason)
 {
     if (code < 400) {
         *state = MH_STATE_OK;
-        *cat = MH_CAT_NONE;
+        *reason = MH_REASON_NONE;
         return;
     }
     /* RFC 5321 4.2.1: 4yz transient negative, 5yz permanent negative. */
     *state = code < 500 ? MH_STATE_WARNING : MH_STATE_CRITICAL;
+    enum mh_reason fallback =
+        code < 500 ? MH_REASON_TRANSIENT_FAILURE : MH_REASON_PERMANENT_FAILURE;
 
     if (phase == MH_PHASE_AUTH) {
-        *cat = MH_CAT_AUTH;
+        *reason = code < 500 ? MH_REASON_AUTH_TEMPORARY : MH_REASON_AUTH_FAILED;
         return;
     }
     if (phase == MH_PHASE_STARTTLS || phase == MH_PHASE_TLS_HANDSHAKE) {
-        *cat = MH_CAT_TLS;
+        *reason = MH_REASON_STARTTLS_REFUSED;
         return;
     }
     int subject, detail;
     enhanced_parts(enhanced, &subject, &detail);
     if (subject == 7) {
         switch (detail) {
-        case 8:  /* authentication credentials invalid (RFC 4954) */
+        case 8: /* authentication credentials invalid (RFC 4954) */
+            *reason = MH_REASON_AUTH_FAILED;
+            return;
         case 9:  /* mechanism too weak */
         case 11: /* encryption required for the mechanism */
         case 12: /* password transition needed */
+            *reason = MH_REASON_AUTH_MECHANISM;
+            return;
         case 57: /* Exchange: client was not authenticated */
-            *cat = MH_CAT_AUTH;
+            *reason = MH_REASON_AUTH_REQUIRED;
             return;
         case 10: /* encryption needed (RFC 5248) */
-            *cat = MH_CAT_TLS;
+            *reason = MH_REASON_TLS_REQUIRED;
             return;
         default:
             break;
@@ -426,21 +433,22 @@ mh_reply_classify(enum mh_phase phase, int code, const char *enhanced,
     /* X.1.x is about an address (RFC 3463 3.2): "recipient not listed"
      * is an unknown user, not a blocklist. */
     if (subject == 1) {
-        *cat = MH_CAT_RESPONSE;
+        *reason =
+            detail == 1 ? MH_REASON_USER_UNKNOWN : MH_REASON_ADDRESS_REJECTED;
         return;
     }
     /* RFC 4954 section 6: 530 5.7.0 Authentication required. */
     if (code == 530) {
-        *cat = MH_CAT_AUTH;
+        *reason = MH_REASON_AUTH_REQUIRED;
         return;
     }
     if (text_names_relay(text)) {
-        *cat = MH_CAT_RELAY;
+        *reason = MH_REASON_RELAY_DENIED;
         return;
     }
     if (mh_text_names_blocklist(text)) {
-        *cat = MH_CAT_BLACKLIST;
+        *reason = MH_REASON_PROVIDER_BLOCK;
         return;
     }
-    *cat = MH_CAT_RESPONSE;
+    *reason = fallback;
 }

@@ -15,67 +15,6 @@
  * most 8 KiB of plugin output in all, conventions.md 1.2). */
 #define MH_TEXT_MAX 1024
 
-static const char *const state_names[] = {"OK", "WARNING", "CRITICAL",
-                                          "UNKNOWN"};
-
-static const char *const category_names[] = {
-    "",         "connection", "timeout",   "auth",
-    "response", "relay",      "blacklist", "tls"};
-_Static_assert(sizeof(category_names) / sizeof(category_names[0]) ==
-                   (size_t)MH_CAT_LAST,
-               "category_names out of sync with enum mh_category");
-
-const char *
-mh_state_name(enum mh_state state)
-{
-    if ((int)state < 0 || (int)state > 3) {
-        return "UNKNOWN";
-    }
-    return state_names[state];
-}
-
-const char *
-mh_category_name(enum mh_category cat)
-{
-    if ((int)cat < 0 || cat >= MH_CAT_LAST) {
-        return "";
-    }
-    return category_names[cat];
-}
-
-enum mh_category
-mh_category_from_name(const char *name)
-{
-    for (int i = 1; i < (int)MH_CAT_LAST; i++) {
-        if (name != NULL && strcmp(name, category_names[i]) == 0) {
-            return (enum mh_category)i;
-        }
-    }
-    return MH_CAT_NONE;
-}
-
-int
-mh_state_rank(enum mh_state state)
-{
-    switch (state) {
-    case MH_STATE_OK:
-        return 0;
-    case MH_STATE_UNKNOWN:
-        return 1;
-    case MH_STATE_WARNING:
-        return 2;
-    case MH_STATE_CRITICAL:
-        return 3;
-    }
-    return 1;
-}
-
-enum mh_state
-mh_state_worst(enum mh_state a, enum mh_state b)
-{
-    return mh_state_rank(a) >= mh_state_rank(b) ? a : b;
-}
-
 char *
 mh_text_printable(const char *text, size_t len)
 {
@@ -142,6 +81,7 @@ mh_result_new(const char *check, const char *target)
         return NULL;
     }
     r->state = MH_STATE_OK;
+    r->reason = MH_REASON_NONE;
     r->category = MH_CAT_NONE;
     return r;
 }
@@ -204,7 +144,7 @@ grow(void **array, size_t *count, size_t elem)
 }
 
 int
-mh_result_raise(struct mh_result *r, enum mh_state state, enum mh_category cat,
+mh_result_raise(struct mh_result *r, enum mh_state state, enum mh_reason reason,
                 const char *fmt, ...)
 {
     bool worse = mh_state_rank(state) > mh_state_rank(r->state);
@@ -222,7 +162,30 @@ mh_result_raise(struct mh_result *r, enum mh_state state, enum mh_category cat,
     free(r->summary);
     r->summary = s;
     r->state = state;
-    r->category = cat;
+    r->reason = reason;
+    r->category = mh_reason_category(reason);
+    return 0;
+}
+
+int
+mh_result_override(struct mh_result *r, enum mh_state state,
+                   enum mh_reason reason, const char *fmt, ...)
+{
+    if (fmt != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        char *s = vformat(fmt, ap);
+        va_end(ap);
+        if (s == NULL) {
+            r->oom = true;
+            return -1;
+        }
+        free(r->summary);
+        r->summary = s;
+    }
+    r->state = state;
+    r->reason = reason;
+    r->category = mh_reason_category(reason);
     return 0;
 }
 
@@ -244,7 +207,7 @@ mh_result_set_summary(struct mh_result *r, const char *fmt, ...)
 
 struct mh_item *
 mh_result_add_item(struct mh_result *r, const char *kind, const char *name,
-                   enum mh_state state, enum mh_category cat, const char *fmt,
+                   enum mh_state state, enum mh_reason reason, const char *fmt,
                    ...)
 {
     va_list ap;
@@ -267,7 +230,8 @@ mh_result_add_item(struct mh_result *r, const char *kind, const char *name,
     it->kind = k;
     it->name = n;
     it->state = state;
-    it->category = cat;
+    it->reason = reason;
+    it->category = mh_reason_category(reason);
     it->text = text;
     return it;
 }
@@ -466,6 +430,7 @@ mh_result_merge_at(struct mh_result *r, struct mh_result *from, size_t pos,
         r->summary = from->summary;
         from->summary = NULL;
         r->state = from->state;
+        r->reason = from->reason;
         r->category = from->category;
     }
     if (from->oom || rc != 0) {
@@ -494,6 +459,7 @@ mh_result_finish(struct mh_result *r)
 {
     if (r->oom) {
         r->state = MH_STATE_UNKNOWN;
+        r->reason = MH_REASON_INTERNAL_ERROR;
         r->category = MH_CAT_NONE;
         /* May stay NULL if even this fails; renderers accept a NULL
          * summary. */
@@ -502,6 +468,7 @@ mh_result_finish(struct mh_result *r)
         return;
     }
     if (r->state == MH_STATE_OK) {
+        r->reason = MH_REASON_NONE;
         r->category = MH_CAT_NONE;
     }
     if (r->summary == NULL) {

@@ -27,55 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Nagios plugin states; the numeric value is the plugin's exit code. */
-enum mh_state {
-    MH_STATE_OK = 0,
-    MH_STATE_WARNING = 1,
-    MH_STATE_CRITICAL = 2,
-    MH_STATE_UNKNOWN = 3
-};
-
-/*
- * Error categories (DESIGN.md "Error categories"). MH_CAT_NONE is used for
- * OK results, usage errors and internal failures.
- */
-enum mh_category {
-    MH_CAT_NONE = 0,
-    MH_CAT_CONNECTION,
-    MH_CAT_TIMEOUT,
-    MH_CAT_AUTH,
-    MH_CAT_RESPONSE,
-    MH_CAT_RELAY,
-    MH_CAT_BLACKLIST,
-    MH_CAT_TLS,
-    MH_CAT_LAST
-};
-
-/* Number of real categories (MH_CAT_NONE excluded). */
-#define MH_CATEGORY_COUNT ((int)MH_CAT_LAST - 1)
-
-/* Upper-case state name ("OK", "WARNING", "CRITICAL", "UNKNOWN"). */
-const char *mh_state_name(enum mh_state state);
-
-/* Category name as spelled in output and metrics, "" for MH_CAT_NONE. */
-const char *mh_category_name(enum mh_category cat);
-
-/*
- * Parses a category name (exact spelling). Returns the category, or
- * MH_CAT_NONE when the name is not one of the seven.
- */
-enum mh_category mh_category_from_name(const char *name);
-
-/*
- * Severity order used to combine states: OK < UNKNOWN < WARNING < CRITICAL,
- * as the Monitoring Plugins output library does (max_state_alt): a real
- * problem found on one item outranks an item that could not be evaluated.
- * Returns the more severe of a and b.
- */
-enum mh_state mh_state_worst(enum mh_state a, enum mh_state b);
-
-/* Rank of a state in that order (0 for OK .. 3 for CRITICAL). */
-int mh_state_rank(enum mh_state state);
+#include "verdict.h"
 
 /* A typed attribute of an item (JSON field, long-output detail). */
 struct mh_attr {
@@ -89,8 +41,9 @@ struct mh_item {
     char *kind; /* "phase", "mx", "cert", "zone", "note", ... */
     char *name; /* e.g. "ehlo", "zen.spamhaus.org", "depth 0" */
     enum mh_state state;
-    enum mh_category category;
-    char *text; /* human message, printable ASCII */
+    enum mh_reason reason;     /* MH_REASON_NONE for OK items and notes */
+    enum mh_category category; /* the reason's category */
+    char *text;                /* human message, printable ASCII */
     struct mh_attr *attrs;
     size_t nattrs;
 };
@@ -122,10 +75,11 @@ struct mh_result {
     char *check;  /* subcommand: "smtp", "tls", "dnsbl", "domain", ... */
     char *target; /* "host:port", the address, or the domain */
     enum mh_state state;
-    enum mh_category category;
-    char *summary;     /* one line, printable ASCII */
-    double duration_s; /* wall time of the whole check, seconds */
-    bool oom;          /* an allocation failed while building the result */
+    enum mh_reason reason;     /* of the failure the summary tells */
+    enum mh_category category; /* the reason's category */
+    char *summary;             /* one line, printable ASCII */
+    double duration_s;         /* wall time of the whole check, seconds */
+    bool oom; /* an allocation failed while building the result */
 
     struct mh_item *items;
     size_t nitems;
@@ -149,13 +103,24 @@ void mh_result_free(struct mh_result *r);
 
 /*
  * Raises the result to at least `state`. When the state becomes strictly
- * worse than before, `cat` becomes the primary category and `summary`
- * (printf-style, copied and made printable) the summary; an equal state keeps
- * the first summary, so the first failure found is the one reported.
- * Returns 0, or -1 on allocation failure.
+ * worse than before, `reason` (and with it its category, verdict.h) becomes
+ * the result's and `summary` (printf-style, copied and made printable) the
+ * summary; an equal state keeps the first summary, so the first failure
+ * found is the one reported. Returns 0, or -1 on allocation failure.
  */
 int mh_result_raise(struct mh_result *r, enum mh_state state,
-                    enum mh_category cat, const char *fmt, ...)
+                    enum mh_reason reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/*
+ * Sets state and reason (and the reason's category) whatever they were,
+ * and the summary when fmt is not NULL (else the summary stays): for the
+ * few places where a later fact changes what an earlier failure means (a
+ * connection closed before the greeting, a session broken by STARTTLS).
+ * Returns 0 or -1.
+ */
+int mh_result_override(struct mh_result *r, enum mh_state state,
+                       enum mh_reason reason, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 /* Replaces the summary (printf-style). Returns 0 or -1. */
@@ -163,13 +128,14 @@ int mh_result_set_summary(struct mh_result *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /*
- * Appends an item; text is printf-style. Returns the item (owned by the
- * result, valid until the next mh_result_add_item on the same result) or
- * NULL on allocation failure.
+ * Appends an item with its state and reason (the item's category is the
+ * reason's; MH_REASON_NONE for OK items and notes); text is printf-style.
+ * Returns the item (owned by the result, valid until the next
+ * mh_result_add_item on the same result) or NULL on allocation failure.
  */
 struct mh_item *mh_result_add_item(struct mh_result *r, const char *kind,
                                    const char *name, enum mh_state state,
-                                   enum mh_category cat, const char *fmt, ...)
+                                   enum mh_reason reason, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
 /* Adds a string / number attribute to an item. Returns 0 or -1. */
@@ -211,8 +177,8 @@ int mh_result_merge_at(struct mh_result *r, struct mh_result *from, size_t pos,
 
 /*
  * Final step of every check: an allocation failure turns the result into
- * UNKNOWN ("out of memory"); an OK result drops its category; a non-OK
- * result without summary gets a generic one.
+ * UNKNOWN ("out of memory", reason internal_error); an OK result drops its
+ * category and reason; a non-OK result without summary gets a generic one.
  */
 void mh_result_finish(struct mh_result *r);
 

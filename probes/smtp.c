@@ -347,31 +347,37 @@ read_reply(struct dlg *d, enum mh_phase ph, bool quiet)
             d->failed = true;
             switch (io) {
             case MH_IO_TIMEOUT:
-                mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_TIMEOUT,
-                                "%s: timeout after %g s waiting for %s, %zu "
-                                "bytes received",
-                                d->where, mh_deadline_length(d->dl),
-                                phase_text(ph), got);
+                mh_result_raise(
+                    d->r, MH_STATE_CRITICAL, MH_REASON_REPLY_TIMEOUT,
+                    "%s: timeout after %g s waiting for %s, %zu "
+                    "bytes received",
+                    d->where, mh_deadline_length(d->dl), phase_text(ph), got);
                 break;
             case MH_IO_EOF:
-                mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_CONNECTION,
+                mh_result_raise(d->r, MH_STATE_CRITICAL,
+                                MH_REASON_CONNECTION_CLOSED,
                                 "%s: server closed the connection while we "
                                 "waited for the %s (%zu bytes received)",
                                 d->where, phase_text(ph), got);
                 break;
             case MH_IO_TOOLONG:
-                mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_RESPONSE,
+                mh_result_raise(d->r, MH_STATE_CRITICAL,
+                                MH_REASON_PROTOCOL_VIOLATION,
                                 "%s: invalid %s: line longer than %d octets "
                                 "(RFC 5321 4.5.3.1.5)",
                                 d->where, phase_text(ph), (int)d->max_line);
                 break;
             case MH_IO_TLS:
-                mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_TLS,
+                mh_result_raise(d->r, MH_STATE_CRITICAL,
+                                d->t->reason != MH_REASON_NONE
+                                    ? d->t->reason
+                                    : MH_REASON_TLS_ERROR,
                                 "%s: %s while waiting for the %s", d->where,
                                 d->t->err, phase_text(ph));
                 break;
             default:
-                mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_CONNECTION,
+                mh_result_raise(d->r, MH_STATE_CRITICAL,
+                                MH_REASON_CONNECTION_CLOSED,
                                 "%s: connection lost while waiting for the "
                                 "%s: %s",
                                 d->where, phase_text(ph), d->t->err);
@@ -388,19 +394,20 @@ read_reply(struct dlg *d, enum mh_phase ph, bool quiet)
         if (st == MH_REPLY_DONE) {
             mh_reply_format(&d->reply, d->last, sizeof d->last);
             if (d->reply.inconsistent) {
-                mh_result_add_item(d->r, "note", "", MH_STATE_OK, MH_CAT_NONE,
-                                   "%s: reply lines carry different codes "
-                                   "(first %d, last %d); the last decides "
-                                   "(RFC 5321 4.2.1)",
-                                   phase_text(ph), d->reply.first_code,
-                                   d->reply.code);
+                mh_result_add_item(
+                    d->r, "note", "", MH_STATE_OK, MH_REASON_NONE,
+                    "%s: reply lines carry different codes "
+                    "(first %d, last %d); the last decides "
+                    "(RFC 5321 4.2.1)",
+                    phase_text(ph), d->reply.first_code, d->reply.code);
             }
             return true;
         }
         if (st == MH_REPLY_BAD) {
             if (!quiet) {
                 d->failed = true;
-                mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_RESPONSE,
+                mh_result_raise(d->r, MH_STATE_CRITICAL,
+                                MH_REASON_PROTOCOL_VIOLATION,
                                 "%s: invalid %s: %s: \"%.80s\"", d->where,
                                 phase_text(ph), d->reply.error, shown);
             }
@@ -412,10 +419,10 @@ read_reply(struct dlg *d, enum mh_phase ph, bool quiet)
 /* Adds the long-output item of a phase. */
 static struct mh_item *
 phase_item(struct dlg *d, enum mh_phase ph, enum mh_state st,
-           enum mh_category cat, const char *text)
+           enum mh_reason reason, const char *text)
 {
     struct mh_item *it = mh_result_add_item(d->r, "phase", mh_phase_name(ph),
-                                            st, cat, "%s", text);
+                                            st, reason, "%s", text);
     if (it != NULL) {
         mh_item_set_num(d->r, it, "duration_seconds", d->dur[ph]);
         if (d->code[ph] != 0) {
@@ -433,16 +440,16 @@ static void
 reply_failure(struct dlg *d, enum mh_phase ph, const char *what)
 {
     enum mh_state st;
-    enum mh_category cat;
+    enum mh_reason reason;
     mh_reply_classify(ph, d->reply.code, d->reply.enhanced, d->reply.text, &st,
-                      &cat);
+                      &reason);
     if (st == MH_STATE_OK) {
         /* A 2xx/3xx where another code was required ("unexpected"). */
         st = MH_STATE_CRITICAL;
-        cat = MH_CAT_RESPONSE;
+        reason = MH_REASON_PROTOCOL_VIOLATION;
     }
-    phase_item(d, ph, st, cat, d->last);
-    mh_result_raise(d->r, st, cat, "%s %s: %s", d->where, what, d->last);
+    phase_item(d, ph, st, reason, d->last);
+    mh_result_raise(d->r, st, reason, "%s %s: %s", d->where, what, d->last);
 }
 
 /* ====== QUIT ====== */
@@ -455,7 +462,7 @@ quit(struct dlg *d, bool wait_reply)
     }
     double t0 = mh_monotonic_s();
     if (send_cmd(d, "QUIT", NULL) != MH_IO_OK) {
-        mh_result_add_item(d->r, "note", "", MH_STATE_OK, MH_CAT_NONE,
+        mh_result_add_item(d->r, "note", "", MH_STATE_OK, MH_REASON_NONE,
                            "server closed the connection before QUIT");
         return;
     }
@@ -480,16 +487,16 @@ quit(struct dlg *d, bool wait_reply)
         /* RFC 5321 4.1.1.10 wants a 221, but a missing one says nothing
          * about mail delivery (field case BR-28): a note only. */
         if (d->closed) {
-            mh_result_add_item(d->r, "note", "", MH_STATE_OK, MH_CAT_NONE,
+            mh_result_add_item(d->r, "note", "", MH_STATE_OK, MH_REASON_NONE,
                                "server closed the connection before "
                                "answering QUIT");
         } else {
-            mh_result_add_item(d->r, "note", "", MH_STATE_OK, MH_CAT_NONE,
+            mh_result_add_item(d->r, "note", "", MH_STATE_OK, MH_REASON_NONE,
                                "no valid reply to QUIT within %.1f s",
                                qdl.end - t0);
         }
     } else if (d->reply.code != 221) {
-        mh_result_add_item(d->r, "note", "", MH_STATE_OK, MH_CAT_NONE,
+        mh_result_add_item(d->r, "note", "", MH_STATE_OK, MH_REASON_NONE,
                            "unexpected reply to QUIT: %s", d->last);
     }
 }
@@ -558,8 +565,10 @@ start_tls(struct dlg *d)
         d->vjob = NULL;
         d->failed = true;
         d->closed = true; /* the stream is unusable now */
-        enum mh_category cat =
-            io == MH_IO_TIMEOUT ? MH_CAT_TIMEOUT : MH_CAT_TLS;
+        enum mh_reason reason = io == MH_IO_TIMEOUT ? MH_REASON_TLS_TIMEOUT
+                                : d->t->reason != MH_REASON_NONE
+                                    ? d->t->reason
+                                    : MH_REASON_TLS_HANDSHAKE_FAILED;
         const char *after = p->tls_mode == MH_TLS_STARTTLS
                                 ? "server accepted STARTTLS (220) but "
                                 : "";
@@ -574,8 +583,9 @@ start_tls(struct dlg *d)
         } else {
             snprintf(msg, sizeof msg, "%s", d->t->err);
         }
-        phase_item(d, MH_PHASE_TLS_HANDSHAKE, MH_STATE_CRITICAL, cat, msg);
-        mh_result_raise(d->r, MH_STATE_CRITICAL, cat, "%s: %s", d->where, msg);
+        phase_item(d, MH_PHASE_TLS_HANDSHAKE, MH_STATE_CRITICAL, reason, msg);
+        mh_result_raise(d->r, MH_STATE_CRITICAL, reason, "%s: %s", d->where,
+                        msg);
         return false;
     }
     d->tls_active = true;
@@ -584,7 +594,7 @@ start_tls(struct dlg *d)
     char msg[200];
     snprintf(msg, sizeof msg, "%s %s", ver != NULL ? ver : "?",
              cipher != NULL ? cipher : "?");
-    phase_item(d, MH_PHASE_TLS_HANDSHAKE, MH_STATE_OK, MH_CAT_NONE, msg);
+    phase_item(d, MH_PHASE_TLS_HANDSHAKE, MH_STATE_OK, MH_REASON_NONE, msg);
     d->tls_items_at = d->r->nitems;
     d->tls_before = d->r->state;
     if (tp.on_certificates != NULL && d->vjob == NULL && d->t->ssl != NULL) {
@@ -650,7 +660,7 @@ ehlo(struct dlg *d)
     double t0 = mh_monotonic_s();
     if (send_cmd(d, cmd, NULL) != MH_IO_OK) {
         d->failed = d->closed = true;
-        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_CONNECTION,
+        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_CONNECTION_CLOSED,
                         "%s: connection lost sending EHLO: %s", d->where,
                         d->t->err);
         return false;
@@ -658,7 +668,7 @@ ehlo(struct dlg *d)
     bool ok = read_reply(d, MH_PHASE_EHLO, false);
     phase_done(d, MH_PHASE_EHLO, t0, ok ? d->reply.code : 0);
     if (!ok) {
-        phase_item(d, MH_PHASE_EHLO, d->r->state, d->r->category,
+        phase_item(d, MH_PHASE_EHLO, d->r->state, d->r->reason,
                    d->r->summary != NULL ? d->r->summary : "failed");
         return false;
     }
@@ -672,7 +682,7 @@ ehlo(struct dlg *d)
         snprintf(text, sizeof text, "250 %.*s",
                  (int)strcspn(d->reply.text, "\n"), d->reply.text);
         struct mh_item *it =
-            phase_item(d, MH_PHASE_EHLO, MH_STATE_OK, MH_CAT_NONE, text);
+            phase_item(d, MH_PHASE_EHLO, MH_STATE_OK, MH_REASON_NONE, text);
         if (it != NULL) {
             char ext[300];
             snprintf(ext, sizeof ext, "%s%s%s%s%s%s%s%s",
@@ -711,7 +721,8 @@ ehlo(struct dlg *d)
         t0 = mh_monotonic_s();
         if (send_cmd(d, cmd, NULL) != MH_IO_OK) {
             d->failed = d->closed = true;
-            mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_CONNECTION,
+            mh_result_raise(d->r, MH_STATE_CRITICAL,
+                            MH_REASON_CONNECTION_CLOSED,
                             "%s: connection lost sending HELO", d->where);
             return false;
         }
@@ -729,7 +740,7 @@ ehlo(struct dlg *d)
         snprintf(text, sizeof text,
                  "HELO accepted (server does not support ESMTP; EHLO got %s)",
                  ehlo_reply);
-        phase_item(d, MH_PHASE_EHLO, MH_STATE_OK, MH_CAT_NONE, text);
+        phase_item(d, MH_PHASE_EHLO, MH_STATE_OK, MH_REASON_NONE, text);
         d->esmtp = false;
         return true;
     }
@@ -781,7 +792,7 @@ auth_step(struct dlg *d, const char *line)
 {
     if (send_cmd(d, line, "<credentials redacted>") != MH_IO_OK) {
         d->failed = d->closed = true;
-        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_CONNECTION,
+        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_CONNECTION_CLOSED,
                         "%s: connection lost during AUTH", d->where);
         return false;
     }
@@ -865,7 +876,7 @@ auth_cram_md5(struct dlg *d)
     int cl = b64_decode(d->reply.text, chal, sizeof chal);
     if (cl < 0) {
         d->failed = true;
-        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_AUTH,
+        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_AUTH_PROTOCOL,
                         "%s: invalid CRAM-MD5 challenge (not base64)",
                         d->where);
         return false;
@@ -876,7 +887,7 @@ auth_cram_md5(struct dlg *d)
     if (HMAC(EVP_md5(), pw, (int)strlen(pw), chal, (size_t)cl, mac, &maclen) ==
         NULL) {
         d->failed = true;
-        mh_result_raise(d->r, MH_STATE_UNKNOWN, MH_CAT_AUTH,
+        mh_result_raise(d->r, MH_STATE_UNKNOWN, MH_REASON_INTERNAL_ERROR,
                         "%s: HMAC-MD5 not available in this OpenSSL", d->where);
         return false;
     }
@@ -903,7 +914,9 @@ authenticate(struct dlg *d)
     double t0 = mh_monotonic_s();
     bool ok = false;
     char msg[MH_REPLY_TEXT_MAX + 400];
+    enum mh_reason fail_reason = MH_REASON_AUTH_NOT_OFFERED;
     if (!d->tls_active && !p->allow_plaintext_auth) {
+        fail_reason = MH_REASON_AUTH_PLAINTEXT;
         snprintf(msg, sizeof msg,
                  "refusing to send credentials over a plaintext connection "
                  "(use --starttls or --tls, or --allow-plaintext-auth)");
@@ -934,9 +947,11 @@ authenticate(struct dlg *d)
         if (vr != X509_V_OK) {
             phase_done(d, MH_PHASE_AUTH, t0, 0);
             d->failed = true;
-            phase_item(d, MH_PHASE_AUTH, MH_STATE_CRITICAL, MH_CAT_TLS, msg);
-            mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_TLS, "%s: %s",
-                            d->where, msg);
+            phase_item(d, MH_PHASE_AUTH, MH_STATE_CRITICAL,
+                       MH_REASON_AUTH_CERT_UNVERIFIED, msg);
+            mh_result_raise(d->r, MH_STATE_CRITICAL,
+                            MH_REASON_AUTH_CERT_UNVERIFIED, "%s: %s", d->where,
+                            msg);
             return false;
         }
     }
@@ -993,26 +1008,26 @@ authenticate(struct dlg *d)
     if (!ok) {
         d->failed = true;
         if (d->r->state == MH_STATE_OK) {
-            mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_AUTH,
+            mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_AUTH_FAILED,
                             "%s: AUTH %s failed", d->where, mname);
         }
-        phase_item(d, MH_PHASE_AUTH, d->r->state, d->r->category,
+        phase_item(d, MH_PHASE_AUTH, d->r->state, d->r->reason,
                    d->r->summary != NULL ? d->r->summary : "failed");
         return false;
     }
     if (d->reply.code == 235) {
         snprintf(msg, sizeof msg, "AUTH %s ok: %s", mname, d->last);
-        phase_item(d, MH_PHASE_AUTH, MH_STATE_OK, MH_CAT_NONE, msg);
+        phase_item(d, MH_PHASE_AUTH, MH_STATE_OK, MH_REASON_NONE, msg);
         return true;
     }
     d->failed = true;
     enum mh_state st;
-    enum mh_category cat;
+    enum mh_reason reason;
     mh_reply_classify(MH_PHASE_AUTH, d->reply.code, d->reply.enhanced,
-                      d->reply.text, &st, &cat);
+                      d->reply.text, &st, &reason);
     if (st == MH_STATE_OK) {
         st = MH_STATE_CRITICAL; /* e.g. a 334 after the last step */
-        cat = MH_CAT_AUTH;
+        reason = MH_REASON_AUTH_PROTOCOL;
     }
     const char *why = d->reply.code == 535   ? "credentials rejected"
                       : d->reply.code == 454 ? "temporary authentication "
@@ -1021,15 +1036,15 @@ authenticate(struct dlg *d)
                       : d->reply.code == 538 ? "encryption required"
                                              : "AUTH failed";
     snprintf(msg, sizeof msg, "AUTH %s: %s (%s)", mname, why, d->last);
-    phase_item(d, MH_PHASE_AUTH, st, cat, msg);
-    mh_result_raise(d->r, st, cat, "%s %s", d->where, msg);
+    phase_item(d, MH_PHASE_AUTH, st, reason, msg);
+    mh_result_raise(d->r, st, reason, "%s %s", d->where, msg);
     return false;
 
 fail:
     phase_done(d, MH_PHASE_AUTH, t0, 0);
     d->failed = true;
-    phase_item(d, MH_PHASE_AUTH, MH_STATE_CRITICAL, MH_CAT_AUTH, msg);
-    mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_AUTH, "%s: %s", d->where,
+    phase_item(d, MH_PHASE_AUTH, MH_STATE_CRITICAL, fail_reason, msg);
+    mh_result_raise(d->r, MH_STATE_CRITICAL, fail_reason, "%s: %s", d->where,
                     msg);
     return false;
 }
@@ -1043,7 +1058,7 @@ command(struct dlg *d, enum mh_phase ph, const char *cmd)
     double t0 = mh_monotonic_s();
     if (send_cmd(d, cmd, NULL) != MH_IO_OK) {
         d->failed = d->closed = true;
-        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_CONNECTION,
+        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_CONNECTION_CLOSED,
                         "%s: connection lost sending %s: %s", d->where, cmd,
                         d->t->err);
         return false;
@@ -1068,7 +1083,7 @@ envelope(struct dlg *d)
         reply_failure(d, MH_PHASE_MAIL, "MAIL FROM rejected");
         return false;
     }
-    phase_item(d, MH_PHASE_MAIL, MH_STATE_OK, MH_CAT_NONE, d->last);
+    phase_item(d, MH_PHASE_MAIL, MH_STATE_OK, MH_REASON_NONE, d->last);
     d->envelope = true;
 
     for (size_t i = 0; i < p->nrcpt; i++) {
@@ -1080,7 +1095,7 @@ envelope(struct dlg *d)
         if (d->reply.code == 250 || d->reply.code == 251) {
             snprintf(what, sizeof what, "<%s> accepted: %s", p->rcpt_to[i],
                      d->last);
-            phase_item(d, MH_PHASE_RCPT, MH_STATE_OK, MH_CAT_NONE, what);
+            phase_item(d, MH_PHASE_RCPT, MH_STATE_OK, MH_REASON_NONE, what);
         } else {
             snprintf(what, sizeof what, "RCPT TO:<%s> rejected", p->rcpt_to[i]);
             reply_failure(d, MH_PHASE_RCPT, what);
@@ -1100,15 +1115,15 @@ envelope(struct dlg *d)
                      "open relay: RCPT TO:<%s> accepted without "
                      "authentication (%s)",
                      p->relay_test, d->last);
-            struct mh_item *it =
-                mh_result_add_item(d->r, "phase", "relay_test",
-                                   MH_STATE_CRITICAL, MH_CAT_RELAY, "%s", what);
+            struct mh_item *it = mh_result_add_item(
+                d->r, "phase", "relay_test", MH_STATE_CRITICAL,
+                MH_REASON_OPEN_RELAY, "%s", what);
             mh_item_set_num(d->r, it, "reply_code", d->reply.code);
-            mh_result_raise(d->r, MH_STATE_CRITICAL, MH_CAT_RELAY, "%s %s",
-                            d->where, what);
+            mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_OPEN_RELAY,
+                            "%s %s", d->where, what);
         } else {
             struct mh_item *it = mh_result_add_item(
-                d->r, "phase", "relay_test", MH_STATE_OK, MH_CAT_NONE,
+                d->r, "phase", "relay_test", MH_STATE_OK, MH_REASON_NONE,
                 "relay to <%s> refused as it must be: %s", p->relay_test,
                 d->last);
             mh_item_set_num(d->r, it, "reply_code", d->reply.code);
@@ -1123,15 +1138,15 @@ static void
 greeting_failure(struct dlg *d)
 {
     enum mh_state st;
-    enum mh_category cat;
+    enum mh_reason reason;
     mh_reply_classify(MH_PHASE_BANNER, d->reply.code, d->reply.enhanced,
-                      d->reply.text, &st, &cat);
+                      d->reply.text, &st, &reason);
     if (st == MH_STATE_OK) {
         st = MH_STATE_CRITICAL; /* a 2xx/3xx other than the expected one */
-        cat = MH_CAT_RESPONSE;
+        reason = MH_REASON_UNEXPECTED_GREETING;
     }
-    phase_item(d, MH_PHASE_BANNER, st, cat, d->last);
-    mh_result_raise(d->r, st, cat, "%s greeting %s", d->where, d->last);
+    phase_item(d, MH_PHASE_BANNER, st, reason, d->last);
+    mh_result_raise(d->r, st, reason, "%s greeting %s", d->where, d->last);
 }
 
 static void
@@ -1166,15 +1181,13 @@ dialogue(struct mh_transport *t, const struct mh_smtp_params *p,
     if (!ok) {
         if (r->category == MH_CAT_CONNECTION && t->bytes_in == 0) {
             /* EOF before any byte: the server dropped us at once. */
-            free(r->summary);
-            r->summary = NULL;
-            r->state = MH_STATE_OK;
-            mh_result_raise(r, MH_STATE_CRITICAL, MH_CAT_CONNECTION,
-                            "%s: server closed the connection before the "
-                            "greeting",
-                            where);
+            mh_result_override(r, MH_STATE_CRITICAL,
+                               MH_REASON_CONNECTION_CLOSED,
+                               "%s: server closed the connection before the "
+                               "greeting",
+                               where);
         }
-        phase_item(&d, MH_PHASE_BANNER, r->state, r->category,
+        phase_item(&d, MH_PHASE_BANNER, r->state, r->reason,
                    r->summary != NULL ? r->summary : "failed");
         goto out;
     }
@@ -1191,12 +1204,12 @@ dialogue(struct mh_transport *t, const struct mh_smtp_params *p,
     if (expect != 220) {
         char text[sizeof d.last + 32];
         snprintf(text, sizeof text, "greeting %s as expected", d.last);
-        phase_item(&d, MH_PHASE_BANNER, MH_STATE_OK, MH_CAT_NONE, text);
+        phase_item(&d, MH_PHASE_BANNER, MH_STATE_OK, MH_REASON_NONE, text);
         mh_result_set_summary(r, "%s greeting %d as expected", where, expect);
         quit(&d, false);
         goto out;
     }
-    phase_item(&d, MH_PHASE_BANNER, MH_STATE_OK, MH_CAT_NONE, d.last);
+    phase_item(&d, MH_PHASE_BANNER, MH_STATE_OK, MH_REASON_NONE, d.last);
 
     if (!ehlo(&d)) {
         goto end;
@@ -1217,9 +1230,10 @@ dialogue(struct mh_transport *t, const struct mh_smtp_params *p,
                 snprintf(msg, sizeof msg, "STARTTLS not advertised by %s",
                          p->host);
             }
-            mh_result_add_item(r, "phase", "starttls", need, MH_CAT_TLS, "%s",
-                               msg);
-            mh_result_raise(r, need, MH_CAT_TLS, "%s: %s", where, msg);
+            mh_result_add_item(r, "phase", "starttls", need,
+                               MH_REASON_TLS_REQUIRED, "%s", msg);
+            mh_result_raise(r, need, MH_REASON_TLS_REQUIRED, "%s: %s", where,
+                            msg);
             if (need == MH_STATE_CRITICAL) {
                 d.failed = true;
                 goto end;
@@ -1229,9 +1243,12 @@ dialogue(struct mh_transport *t, const struct mh_smtp_params *p,
             if (!ok) {
                 if (r->category == MH_CAT_CONNECTION ||
                     r->category == MH_CAT_RESPONSE) {
-                    r->category = MH_CAT_TLS;
+                    /* The session broke at STARTTLS: a TLS problem for
+                     * whoever routes the alert. */
+                    mh_result_override(r, r->state, MH_REASON_STARTTLS_REFUSED,
+                                       NULL);
                 }
-                phase_item(&d, MH_PHASE_STARTTLS, r->state, r->category,
+                phase_item(&d, MH_PHASE_STARTTLS, r->state, r->reason,
                            r->summary != NULL ? r->summary : "failed");
                 goto end;
             }
@@ -1240,15 +1257,16 @@ dialogue(struct mh_transport *t, const struct mh_smtp_params *p,
                  * (BR-26 D); WARNING when TLS was optional. */
                 char msg[sizeof d.last + 40];
                 snprintf(msg, sizeof msg, "STARTTLS refused: %s", d.last);
-                mh_result_add_item(r, "phase", "starttls", need, MH_CAT_TLS,
-                                   "%s", msg);
-                mh_result_raise(r, need, MH_CAT_TLS, "%s %s", where, msg);
+                mh_result_add_item(r, "phase", "starttls", need,
+                                   MH_REASON_STARTTLS_REFUSED, "%s", msg);
+                mh_result_raise(r, need, MH_REASON_STARTTLS_REFUSED, "%s %s",
+                                where, msg);
                 if (need == MH_STATE_CRITICAL) {
                     d.failed = true;
                     goto end;
                 }
             } else {
-                phase_item(&d, MH_PHASE_STARTTLS, MH_STATE_OK, MH_CAT_NONE,
+                phase_item(&d, MH_PHASE_STARTTLS, MH_STATE_OK, MH_REASON_NONE,
                            d.last);
                 if (!start_tls(&d)) {
                     goto out;
@@ -1272,7 +1290,7 @@ dialogue(struct mh_transport *t, const struct mh_smtp_params *p,
         /* RSET: leave no transaction behind (RFC 5321 4.1.1.5). Timed as
          * part of the closing "quit" phase. */
         if (command(&d, MH_PHASE_QUIT, "RSET") && d.reply.code != 250) {
-            mh_result_add_item(r, "note", "", MH_STATE_OK, MH_CAT_NONE,
+            mh_result_add_item(r, "note", "", MH_STATE_OK, MH_REASON_NONE,
                                "unexpected reply to RSET: %s", d.last);
         }
     }
@@ -1309,7 +1327,7 @@ out:
                      SSL_get_version(t->ssl));
         }
         mh_result_raise(
-            r, MH_STATE_OK, MH_CAT_NONE, "%s %s%s%s%s, %.3f s response time",
+            r, MH_STATE_OK, MH_REASON_NONE, "%s %s%s%s%s, %.3f s response time",
             where, d.esmtp ? "ESMTP ok" : "SMTP ok (HELO)", tls,
             p->auth_user != NULL ? ", AUTH ok" : "",
             d.envelope ? ", envelope ok" : "", mh_deadline_elapsed(dl));
@@ -1378,24 +1396,28 @@ mh_smtp_probe(const struct mh_smtp_params *p, const struct mh_deadline *dl)
     char where[400];
     format_where(where, sizeof where, name, ci.address, p->port);
     if (io != MH_IO_OK) {
-        enum mh_category cat =
-            io == MH_IO_TIMEOUT ? MH_CAT_TIMEOUT : MH_CAT_CONNECTION;
-        mh_result_add_item(r, "phase", "connect", MH_STATE_CRITICAL, cat, "%s",
-                           err);
+        enum mh_reason reason = ci.reason;
+        if (reason == MH_REASON_NONE) {
+            reason = io == MH_IO_TIMEOUT ? MH_REASON_CONNECT_TIMEOUT
+                                         : MH_REASON_NETWORK_UNREACHABLE;
+        }
+        enum mh_state st = mh_reason_category(reason) == MH_CAT_NONE
+                               ? MH_STATE_UNKNOWN
+                               : MH_STATE_CRITICAL;
+        mh_result_add_item(r, "phase", "connect", st, reason, "%s", err);
         if (io == MH_IO_TIMEOUT && mh_deadline_expired(dl)) {
-            mh_result_raise(r, MH_STATE_CRITICAL, cat,
-                            "%s: no connection within %g s: %s", where,
-                            mh_deadline_length(dl), err);
+            mh_result_raise(r, st, reason, "%s: no connection within %g s: %s",
+                            where, mh_deadline_length(dl), err);
         } else if (io == MH_IO_TIMEOUT) {
-            mh_result_raise(r, MH_STATE_CRITICAL, cat, "%s: %s", where, err);
+            mh_result_raise(r, st, reason, "%s: %s", where, err);
         } else {
-            mh_result_raise(r, MH_STATE_CRITICAL, cat, "%s: connect failed: %s",
-                            where, err);
+            mh_result_raise(r, st, reason, "%s: connect failed: %s", where,
+                            err);
         }
     } else {
-        struct mh_item *it =
-            mh_result_add_item(r, "phase", "connect", MH_STATE_OK, MH_CAT_NONE,
-                               "connected to %s (%.3f s)", where, connect_s);
+        struct mh_item *it = mh_result_add_item(
+            r, "phase", "connect", MH_STATE_OK, MH_REASON_NONE,
+            "connected to %s (%.3f s)", where, connect_s);
         mh_item_set_num(r, it, "duration_seconds", connect_s);
         mh_item_set_str(r, it, "address", ci.address);
         dialogue(t, p, dl, where, r, &worker);

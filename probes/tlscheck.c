@@ -305,6 +305,17 @@ days_phrase(char *buf, size_t len, const struct facts *f)
     }
 }
 
+/* Reason of a certificate whose dates alert: expired, or expiring within
+ * --cert-days; an unreadable notAfter is an invalid certificate. */
+static enum mh_reason
+expiry_reason(const struct facts *f)
+{
+    if (!f->has_not_after) {
+        return MH_REASON_CERT_INVALID;
+    }
+    return f->days < 0 ? MH_REASON_CERT_EXPIRED : MH_REASON_CERT_EXPIRING;
+}
+
 /* Adds the long-output item and the attributes of one certificate; depth
  * is its place on the path, -1 for a certificate not on it. */
 static struct mh_item *
@@ -314,7 +325,8 @@ add_cert_item(struct mh_result *r, const char *name, const struct facts *f,
     char left[64];
     days_phrase(left, sizeof left, f);
     struct mh_item *it = mh_result_add_item(
-        r, "cert", name, st, st == MH_STATE_OK ? MH_CAT_NONE : MH_CAT_TLS,
+        r, "cert", name, st,
+        st == MH_STATE_OK ? MH_REASON_NONE : expiry_reason(f),
         "%s (%s), issuer %s, notAfter %s (%s), %s, %s%s", f->subject, f->role,
         f->issuer, f->not_after_iso, left, f->key, f->sig,
         extra != NULL ? extra : "");
@@ -477,9 +489,32 @@ msg_add(char *buf, size_t len, const char *text)
 static bool
 problem_text(const struct verr *e, const struct facts *path, int npath,
              const struct mh_tls_check_params *p, char *subject, size_t slen,
-             char *buf, size_t len)
+             char *buf, size_t len, enum mh_reason *why)
 {
     const char *reason = X509_verify_cert_error_string(e->err);
+    switch (e->err) {
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+        *why = MH_REASON_CERT_EXPIRED;
+        break;
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+        *why = MH_REASON_CERT_NOT_YET_VALID;
+        break;
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH:
+    case X509_V_ERR_EMAIL_MISMATCH:
+        *why = MH_REASON_CERT_NAME_MISMATCH;
+        break;
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_CERT_UNTRUSTED:
+    case X509_V_ERR_CERT_REJECTED:
+        *why = MH_REASON_CERT_UNTRUSTED;
+        break;
+    default:
+        *why = issuer_missing_err(e->err) ? MH_REASON_CERT_UNTRUSTED
+                                          : MH_REASON_CERT_INVALID;
+        break;
+    }
     struct facts f;
     subject[0] = '\0';
     if (e->depth >= 0 && e->depth < npath && path[e->depth].cert != NULL) {
@@ -514,10 +549,11 @@ problem_text(const struct verr *e, const struct facts *path, int npath,
     if (issuer_missing_err(e->err) && e->depth == npath - 1 &&
         (X509_get_extension_flags(f.cert) & EXFLAG_SI) == 0) {
         if (e->depth == 0) {
-            /* BR-25: the leaf alone, its issuer neither sent nor trusted:
-             * almost always the intermediate missing from the server's
+            /* The leaf alone, its issuer neither sent nor trusted: almost
+             * always the intermediate missing from the server's
              * configuration (browsers repair it via AIA, mail clients
              * do not). */
+            *why = MH_REASON_CERT_CHAIN_INCOMPLETE;
             mh_textf(buf, len,
                      "incomplete chain: server did not send the issuer of %s "
                      "(%s); mail clients do not fetch missing intermediates "
@@ -550,12 +586,12 @@ mh_tls_note_session(SSL *ssl, struct mh_result *r)
 
 static void
 raise_summary(struct mh_result *r, const struct mh_tls_check_params *p,
-              enum mh_state st, const char *msg)
+              enum mh_state st, enum mh_reason reason, const char *msg)
 {
     if (p->where != NULL && p->where[0] != '\0') {
-        mh_result_raise(r, st, MH_CAT_TLS, "%s: %s", p->where, msg);
+        mh_result_raise(r, st, reason, "%s: %s", p->where, msg);
     } else {
-        mh_result_raise(r, st, MH_CAT_TLS, "%s", msg);
+        mh_result_raise(r, st, reason, "%s", msg);
     }
 }
 
@@ -576,9 +612,11 @@ check_peer(const struct mh_tls_peer *peer, const struct mh_tls_check_params *p,
     if (nsent <= 0) {
         mh_result_add_sample(r, "mailhealth_tls_verified", 0,
                              (const char *)NULL);
-        mh_result_add_item(r, "tls", "verify", MH_STATE_CRITICAL, MH_CAT_TLS,
+        mh_result_add_item(r, "tls", "verify", MH_STATE_CRITICAL,
+                           MH_REASON_CERT_MISSING,
                            "server sent no certificate");
-        raise_summary(r, p, MH_STATE_CRITICAL, "server sent no certificate");
+        raise_summary(r, p, MH_STATE_CRITICAL, MH_REASON_CERT_MISSING,
+                      "server sent no certificate");
         return;
     }
 
@@ -631,6 +669,10 @@ check_peer(const struct mh_tls_peer *peer, const struct mh_tls_check_params *p,
     char warn_msg[MSG_LEN] = ""; /* WARNING problems */
     char notes[MSG_LEN] = "";    /* verification problems not enforced */
     enum mh_state worst = MH_STATE_OK;
+    /* Reasons of the first CRITICAL and the first WARNING problem: the
+     * summary's reason is the first problem it names. */
+    enum mh_reason crit_reason = MH_REASON_NONE, warn_reason = MH_REASON_NONE;
+    enum mh_reason verify_reason = MH_REASON_NONE;
 
     /* 1. Verification problems, leaf first. */
     size_t nproblems = 0;
@@ -655,8 +697,12 @@ check_peer(const struct mh_tls_peer *peer, const struct mh_tls_check_params *p,
                     issuer_done[d] = true;
                 }
                 char text[600], subj[NAME_LEN], line[MSG_LEN];
+                enum mh_reason why;
                 bool whole = problem_text(e, path, npath, p, subj, sizeof subj,
-                                          text, sizeof text);
+                                          text, sizeof text, &why);
+                if (verify_reason == MH_REASON_NONE) {
+                    verify_reason = why;
+                }
                 if (whole || subj[0] == '\0') {
                     msg_add(vmsg, sizeof vmsg, text);
                     mh_textf(line, sizeof line, "%s", text);
@@ -673,7 +719,7 @@ check_peer(const struct mh_tls_peer *peer, const struct mh_tls_check_params *p,
                 mh_result_add_item(
                     r, "verify", e->depth >= 0 ? dname : "chain",
                     p->verify ? MH_STATE_CRITICAL : MH_STATE_OK,
-                    p->verify ? MH_CAT_TLS : MH_CAT_NONE, "%s%s",
+                    p->verify ? why : MH_REASON_NONE, "%s%s",
                     p->verify ? "" : "not enforced (--no-verify): ", line);
             }
             if (group[0] != '\0') {
@@ -696,7 +742,7 @@ check_peer(const struct mh_tls_peer *peer, const struct mh_tls_check_params *p,
                     : "no SNI sent (--no-sni); the server may have presented "
                       "its default certificate";
             msg_add(vmsg, sizeof vmsg, hint);
-            mh_result_add_item(r, "note", "", MH_STATE_OK, MH_CAT_NONE, "%s",
+            mh_result_add_item(r, "note", "", MH_STATE_OK, MH_REASON_NONE, "%s",
                                hint);
         }
         char full[MSG_LEN];
@@ -704,6 +750,7 @@ check_peer(const struct mh_tls_peer *peer, const struct mh_tls_check_params *p,
         if (p->verify) {
             msg_add(crit_msg, sizeof crit_msg, full);
             worst = MH_STATE_CRITICAL;
+            crit_reason = verify_reason;
         } else {
             msg_add(notes, sizeof notes, vmsg);
         }
@@ -767,9 +814,14 @@ check_peer(const struct mh_tls_peer *peer, const struct mh_tls_check_params *p,
                      fmt_num(n, sizeof n, f->days, 1, false), f->not_after_iso);
         }
         msg_add(st == MH_STATE_CRITICAL ? crit_msg : warn_msg, MSG_LEN, text);
+        enum mh_reason *first =
+            st == MH_STATE_CRITICAL ? &crit_reason : &warn_reason;
+        if (*first == MH_REASON_NONE) {
+            *first = expiry_reason(f);
+        }
     }
     if (nchain > npath) {
-        mh_result_add_item(r, "note", "", MH_STATE_OK, MH_CAT_NONE,
+        mh_result_add_item(r, "note", "", MH_STATE_OK, MH_REASON_NONE,
                            "chain has %d elements; only the first %d are "
                            "reported",
                            nchain, npath);
@@ -810,10 +862,13 @@ check_peer(const struct mh_tls_peer *peer, const struct mh_tls_check_params *p,
                      f.subject, left, f.not_after_iso);
             msg_add(warn_msg, sizeof warn_msg, text);
             worst = mh_state_worst(worst, st);
+            if (warn_reason == MH_REASON_NONE) {
+                warn_reason = expiry_reason(&f);
+            }
         }
     }
     if (nextra > MAX_ELEMS) {
-        mh_result_add_item(r, "note", "", MH_STATE_OK, MH_CAT_NONE,
+        mh_result_add_item(r, "note", "", MH_STATE_OK, MH_REASON_NONE,
                            "server sent %d certificates not on the verified "
                            "path; only %d are reported",
                            nextra, MAX_ELEMS);
@@ -837,8 +892,8 @@ check_peer(const struct mh_tls_peer *peer, const struct mh_tls_check_params *p,
     struct mh_item *it = mh_result_add_item(
         r, "tls", "verify",
         verified || !p->verify ? MH_STATE_OK : MH_STATE_CRITICAL,
-        verified || !p->verify ? MH_CAT_NONE : MH_CAT_TLS, "%s; %s %s, SNI %s",
-        vtext, peer->version != NULL ? peer->version : "?",
+        verified || !p->verify ? MH_REASON_NONE : verify_reason,
+        "%s; %s %s, SNI %s", vtext, peer->version != NULL ? peer->version : "?",
         peer->cipher != NULL ? peer->cipher : "?",
         peer->sni != NULL ? peer->sni : "none");
     if (it != NULL) {
@@ -884,7 +939,11 @@ check_peer(const struct mh_tls_peer *peer, const struct mh_tls_check_params *p,
         if (warn_msg[0] != '\0') {
             msg_add(all, sizeof all, warn_msg);
         }
-        raise_summary(r, p, worst, all);
+        enum mh_reason reason =
+            crit_reason != MH_REASON_NONE ? crit_reason : warn_reason;
+        raise_summary(
+            r, p, worst,
+            reason != MH_REASON_NONE ? reason : MH_REASON_CERT_INVALID, all);
     }
     vrec_free(&rec);
     if (owned != NULL) {
@@ -1045,9 +1104,10 @@ mh_tls_check_job(const struct mh_tls_verify_job *j, const char *version,
     if (j->store_err[0] != '\0') {
         mh_result_add_sample(r, "mailhealth_tls_verified", 0,
                              (const char *)NULL);
-        mh_result_add_item(r, "tls", "verify", MH_STATE_CRITICAL, MH_CAT_TLS,
-                           "%s", j->store_err);
-        raise_summary(r, p, MH_STATE_CRITICAL, j->store_err);
+        mh_result_add_item(r, "tls", "verify", MH_STATE_CRITICAL,
+                           MH_REASON_TRUST_STORE_ERROR, "%s", j->store_err);
+        raise_summary(r, p, MH_STATE_CRITICAL, MH_REASON_TRUST_STORE_ERROR,
+                      j->store_err);
         return;
     }
     if (!j->ran) {

@@ -144,6 +144,7 @@ mh_transport_start_tls(struct mh_transport *t, const struct mh_tls_params *p,
                  "server sent %zu bytes after its reply, before the TLS "
                  "handshake",
                  t->rlen);
+        t->reason = MH_REASON_TLS_INJECTION;
         return MH_IO_TLS;
     }
     return t->ops->start_tls(t, p, dl);
@@ -229,11 +230,13 @@ ssl_error_text(const char *what, int ssl_err, char *buf, size_t len)
     ERR_clear_error();
 }
 
-/* Records the OpenSSL error queue (or errno) in t->err. */
+/* Records the OpenSSL error queue (or errno) in t->err; the reason is
+ * tls_error until the caller names a more precise one. */
 static void
 tls_error(struct mh_transport *t, const char *what, int ssl_err)
 {
     ssl_error_text(what, ssl_err, t->err, sizeof t->err);
+    t->reason = MH_REASON_TLS_ERROR;
 }
 
 static enum mh_io
@@ -525,12 +528,14 @@ tcp_handshake(struct mh_transport *t, const struct mh_tls_params *p,
          * dialogue): share it. */
         if (SSL_CTX_up_ref(p->ctx) != 1) {
             snprintf(t->err, sizeof t->err, "cannot use the TLS context");
+            t->reason = MH_REASON_INTERNAL_ERROR;
             return MH_IO_TLS;
         }
         im->ctx = p->ctx;
     } else {
         im->ctx = mh_tls_ctx_new(p, t->err, sizeof t->err);
         if (im->ctx == NULL) {
+            t->reason = MH_REASON_TRUST_STORE_ERROR;
             return MH_IO_TLS;
         }
     }
@@ -579,6 +584,7 @@ tcp_handshake(struct mh_transport *t, const struct mh_tls_params *p,
                 snprintf(t->err, sizeof t->err,
                          "server closed the connection during the TLS "
                          "handshake");
+                t->reason = MH_REASON_TLS_HANDSHAKE_FAILED;
                 return MH_IO_EOF;
             }
             /* A server that offers only older versions than our minimum:
@@ -606,9 +612,11 @@ tcp_handshake(struct mh_transport *t, const struct mh_tls_params *p,
                                                  : "TLS 1.2",
                          p->min_version == 0 ? ", --tls-min lowers it" : "");
                 tls_error(t, what, se);
+                t->reason = MH_REASON_TLS_VERSION;
                 return MH_IO_TLS;
             }
             tls_error(t, "TLS handshake failed", se);
+            t->reason = MH_REASON_TLS_HANDSHAKE_FAILED;
             return MH_IO_TLS;
         }
         enum mh_io w = wait_fd(im->fd, ev, dl);
@@ -674,12 +682,14 @@ static const struct mh_transport_ops tcp_ops = {
 };
 
 /* One non-blocking connect() bounded by `until`. Returns 0 and the fd, or
- * -1 with errno-style text in err; *timed_out tells a timeout apart. */
+ * -1 with errno-style text in err; *timed_out tells a timeout apart and
+ * *refused a refusal (ECONNREFUSED). */
 static int
 connect_one(const struct mh_addr *a, const struct mh_deadline *until, char *err,
-            size_t errlen, bool *timed_out)
+            size_t errlen, bool *timed_out, bool *refused)
 {
     *timed_out = false;
+    *refused = false;
     int fd = socket(a->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         snprintf(err, errlen, "socket: %s", strerror(errno));
@@ -691,6 +701,7 @@ connect_one(const struct mh_addr *a, const struct mh_deadline *until, char *err,
         return fd;
     }
     if (errno != EINPROGRESS) {
+        *refused = errno == ECONNREFUSED;
         snprintf(err, errlen, "%s", strerror(errno));
         close(fd);
         return -1;
@@ -705,6 +716,7 @@ connect_one(const struct mh_addr *a, const struct mh_deadline *until, char *err,
     int soerr = 0;
     socklen_t sl = sizeof soerr;
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr != 0) {
+        *refused = soerr == ECONNREFUSED;
         snprintf(err, errlen, "%s", strerror(soerr != 0 ? soerr : errno));
         close(fd);
         return -1;
@@ -724,6 +736,7 @@ mh_tcp_connect(const char *host, const char *port, int family,
     unsigned long portnum = strtoul(port, &endp, 10);
     if (endp == port || *endp != '\0' || portnum == 0 || portnum > 65535) {
         snprintf(errbuf, errlen, "invalid port '%s'", port);
+        info->reason = MH_REASON_USAGE_ERROR;
         return MH_IO_ERROR;
     }
 
@@ -734,12 +747,16 @@ mh_tcp_connect(const char *host, const char *port, int family,
         host, family, resolver, dl, &addrs, &naddrs, errbuf, errlen);
     info->resolve_s = mh_monotonic_s() - t0;
     if (rs != MH_RESOLVE_OK) {
+        info->reason = rs == MH_RESOLVE_TIMEOUT ? MH_REASON_DNS_TIMEOUT
+                       : rs == MH_RESOLVE_NOTFOUND
+                           ? MH_REASON_NAME_NOT_FOUND
+                           : MH_REASON_DNS_LOOKUP_FAILED;
         return rs == MH_RESOLVE_TIMEOUT ? MH_IO_TIMEOUT : MH_IO_ERROR;
     }
 
     double t1 = mh_monotonic_s();
     size_t used = 0;
-    bool any_timeout = false;
+    bool any_timeout = false, all_refused = true;
     errbuf[0] = '\0';
     int fd = -1;
     for (size_t i = 0; i < naddrs && fd < 0; i++) {
@@ -757,10 +774,11 @@ mh_tcp_connect(const char *host, const char *port, int family,
         double left = mh_deadline_s_left(dl);
         share.end = mh_monotonic_s() + left / (double)(naddrs - i);
         char err[128];
-        bool to = false;
-        fd = connect_one(a, &share, err, sizeof err, &to);
+        bool to = false, refused = false;
+        fd = connect_one(a, &share, err, sizeof err, &to, &refused);
         if (fd < 0) {
             any_timeout = any_timeout || to;
+            all_refused = all_refused && refused;
             /* Name the address only when there are several. */
             int n = naddrs > 1
                         ? snprintf(errbuf + used, errlen - used, "%s%s: %s",
@@ -774,19 +792,24 @@ mh_tcp_connect(const char *host, const char *port, int family,
     free(addrs);
     info->connect_s = mh_monotonic_s() - t1;
     if (fd < 0) {
-        return (any_timeout && mh_deadline_expired(dl)) ? MH_IO_TIMEOUT
-                                                        : MH_IO_ERROR;
+        bool timeout = any_timeout && mh_deadline_expired(dl);
+        info->reason = timeout       ? MH_REASON_CONNECT_TIMEOUT
+                       : all_refused ? MH_REASON_CONNECTION_REFUSED
+                                     : MH_REASON_NETWORK_UNREACHABLE;
+        return timeout ? MH_IO_TIMEOUT : MH_IO_ERROR;
     }
     struct tcp_impl *im = calloc(1, sizeof *im);
     if (im == NULL) {
         close(fd);
         snprintf(errbuf, errlen, "out of memory");
+        info->reason = MH_REASON_INTERNAL_ERROR;
         return MH_IO_ERROR;
     }
     im->fd = fd;
     *out = mh_transport_new(&tcp_ops, im);
     if (*out == NULL) {
         snprintf(errbuf, errlen, "out of memory");
+        info->reason = MH_REASON_INTERNAL_ERROR;
         return MH_IO_ERROR;
     }
     return MH_IO_OK;

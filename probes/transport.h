@@ -21,6 +21,7 @@
 #include <openssl/ssl.h>
 
 #include "deadline.h"
+#include "verdict.h"
 
 /* Outcome of a transport operation. */
 enum mh_io {
@@ -116,12 +117,16 @@ struct mh_transport_ops {
 
 struct mh_transport {
     const struct mh_transport_ops *ops;
-    void *impl;      /* owned by the ops */
-    SSL *ssl;        /* the TLS session once start_tls succeeded, for
-                        certificate inspection; NULL otherwise; owned
-                        by the ops */
-    char err[256];   /* detail of the last failure, printable */
-    size_t bytes_in; /* bytes received so far (for timeout messages) */
+    void *impl;            /* owned by the ops */
+    SSL *ssl;              /* the TLS session once start_tls succeeded, for
+                              certificate inspection; NULL otherwise; owned
+                              by the ops */
+    char err[256];         /* detail of the last failure, printable */
+    enum mh_reason reason; /* reason of the last failure (verdict.h):
+                              tls_version, tls_injection,
+                              tls_handshake_failed, tls_error,
+                              connection_closed; NONE when unknown */
+    size_t bytes_in;       /* bytes received so far (for timeout messages) */
     char rbuf[MH_TRANSPORT_RBUF];
     size_t rlen;  /* bytes buffered in rbuf */
     size_t rskip; /* bytes of the line last handed out, dropped at
@@ -179,6 +184,10 @@ struct mh_connect_info {
     double resolve_s; /* seconds spent resolving the name */
     double connect_s; /* seconds from the first connect() to success */
     int addresses_tried;
+    enum mh_reason reason; /* on failure: name_not_found,
+                              dns_lookup_failed, dns_timeout,
+                              connect_timeout, connection_refused or
+                              network_unreachable */
 };
 
 /*

@@ -50,12 +50,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     text[tl] = '\0';
 
     enum mh_state st = MH_STATE_UNKNOWN;
-    enum mh_category cat = MH_CAT_LAST;
-    mh_reply_classify(phase, code, enhanced, text, &st, &cat);
+    enum mh_reason reason = MH_REASON_LAST;
+    mh_reply_classify(phase, code, enhanced, text, &st, &reason);
+    enum mh_category cat = mh_reason_category(reason);
     FUZZ_CHECK(mh_phase_name(phase) != NULL);
+    FUZZ_CHECK(reason < MH_REASON_LAST);
     if (code < 400) {
-        FUZZ_CHECK(st == MH_STATE_OK && cat == MH_CAT_NONE);
+        FUZZ_CHECK(st == MH_STATE_OK && reason == MH_REASON_NONE);
     } else {
+        FUZZ_CHECK(reason != MH_REASON_NONE);
         FUZZ_CHECK(st == (code < 500 ? MH_STATE_WARNING : MH_STATE_CRITICAL));
         FUZZ_CHECK(cat > MH_CAT_NONE && cat < MH_CAT_LAST);
         if (phase == MH_PHASE_AUTH) {
@@ -66,8 +69,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     /* The same text with an empty or NULL enhanced code, and NULL text. */
-    mh_reply_classify(phase, code, "", text, &st, &cat);
-    mh_reply_classify(phase, code, NULL, NULL, &st, &cat);
+    mh_reply_classify(phase, code, "", text, &st, &reason);
+    mh_reply_classify(phase, code, NULL, NULL, &st, &reason);
+    cat = mh_reason_category(reason);
     FUZZ_CHECK(code < 400 || (cat > MH_CAT_NONE && cat < MH_CAT_LAST));
     (void)mh_text_names_blocklist(text);
     (void)mh_text_names_blocklist(NULL);

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Foundation behaviour of the binary: command line, exit codes, the three
 # renderers on a refused connection, promtool, locale independence, the
-# atomic textfile. Lab parts needed: none (a closed loopback port).
+# atomic textfile. Lab parts needed: the resolver (unbound) for the name
+# that does not resolve; the rest uses a closed loopback port.
 . "$(dirname "$0")/lib.sh"
 
 # A port nothing listens on: bind-and-close gives a free one.
@@ -77,7 +78,9 @@ expect_out "mailhealth_probe_success{target=\"127.0.0.1:$closed_port\",check=\"s
 expect_out "mailhealth_probe_status{target=\"127.0.0.1:$closed_port\",check=\"smtp\"} 2"
 
 case_ "name that does not resolve"
-run smtp -H nonexistent.invalid -p 25 -t 5
+# The lab's resolver answers NXDOMAIN for .invalid (RFC 6761 6.4) on any
+# machine, with or without a network or a system resolver.
+run smtp -H nonexistent.invalid -p 25 -t 5 --resolver "$LAB_RESOLVER"
 expect_rc 2
 expect_line1 "\[connection\] .*does not resolve"
 

@@ -369,9 +369,12 @@ test_classify(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const struct map_case *c = &cases[i];
         enum mh_state st;
-        enum mh_category cat;
+        enum mh_reason reason;
         mh_delivery_classify(c->half, c->curl_code, c->code, c->errbuf,
-                             c->enhanced, c->text, &st, &cat);
+                             c->enhanced, c->text, &st, &reason);
+        enum mh_category cat = mh_reason_category(reason);
+        /* Every failure has a reason; OK has none. */
+        assert_true((st == MH_STATE_OK) == (reason == MH_REASON_NONE));
         if (st != c->state || cat != c->cat) {
             fail_msg("case %zu (curl %d, code %ld, '%s'): got %s/%s, "
                      "wanted %s/%s",

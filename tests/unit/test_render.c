@@ -43,11 +43,11 @@ hostile_result(void)
 {
     struct mh_result *r = mh_result_new("smtp", "mx|1\"\\.example:25");
     assert_non_null(r);
-    mh_result_raise(r, MH_STATE_CRITICAL, MH_CAT_RESPONSE,
+    mh_result_raise(r, MH_STATE_CRITICAL, MH_REASON_SERVICE_UNAVAILABLE,
                     "greeting 554 a|b\nc\r\x01 \"q\" \\ \xff");
     struct mh_item *it =
         mh_result_add_item(r, "phase", "banner", MH_STATE_CRITICAL,
-                           MH_CAT_RESPONSE, "line|with\npipe");
+                           MH_REASON_SERVICE_UNAVAILABLE, "line|with\npipe");
     mh_item_set_str(r, it, "raw", "x\"y\\z\n");
     const double zero = 0;
     mh_result_add_perf(r, "time banner'=x", 1.5, MH_UNIT_SECONDS, "5",
@@ -73,14 +73,27 @@ test_worst_state(void **state)
                      MH_STATE_CRITICAL);
     /* The first failure of the worst state keeps the summary. */
     struct mh_result *r = mh_result_new("smtp", "t");
-    mh_result_raise(r, MH_STATE_WARNING, MH_CAT_TLS, "first warning");
-    mh_result_raise(r, MH_STATE_WARNING, MH_CAT_AUTH, "second warning");
+    mh_result_raise(r, MH_STATE_WARNING, MH_REASON_CERT_EXPIRING,
+                    "first warning");
+    mh_result_raise(r, MH_STATE_WARNING, MH_REASON_AUTH_TEMPORARY,
+                    "second warning");
     assert_string_equal(r->summary, "first warning");
     assert_int_equal(r->category, MH_CAT_TLS);
-    mh_result_raise(r, MH_STATE_CRITICAL, MH_CAT_RELAY, "critical");
+    assert_int_equal(r->reason, MH_REASON_CERT_EXPIRING);
+    mh_result_raise(r, MH_STATE_CRITICAL, MH_REASON_RELAY_DENIED, "critical");
     assert_int_equal(r->category, MH_CAT_RELAY);
-    mh_result_raise(r, MH_STATE_WARNING, MH_CAT_AUTH, "later warning");
+    assert_int_equal(r->reason, MH_REASON_RELAY_DENIED);
+    mh_result_raise(r, MH_STATE_WARNING, MH_REASON_AUTH_TEMPORARY,
+                    "later warning");
     assert_string_equal(r->summary, "critical");
+    /* An override replaces state, reason and (when given) the summary. */
+    mh_result_override(r, MH_STATE_UNKNOWN, MH_REASON_INTERNAL_ERROR, NULL);
+    assert_int_equal(r->state, MH_STATE_UNKNOWN);
+    assert_int_equal(r->category, MH_CAT_NONE);
+    assert_string_equal(r->summary, "critical");
+    mh_result_override(r, MH_STATE_WARNING, MH_REASON_GREYLISTED, "grey %d", 4);
+    assert_int_equal(r->category, MH_CAT_RESPONSE);
+    assert_string_equal(r->summary, "grey 4");
     mh_result_free(r);
 }
 
@@ -247,10 +260,10 @@ merge_base(const char *names, enum mh_state st, const char *summary)
     for (const char *c = names; *c != '\0'; c++) {
         char name[2] = {*c, '\0'};
         assert_non_null(mh_result_add_item(r, "phase", name, MH_STATE_OK,
-                                           MH_CAT_NONE, "%s", name));
+                                           MH_REASON_NONE, "%s", name));
     }
     if (summary != NULL) {
-        mh_result_raise(r, st, MH_CAT_RESPONSE, "%s", summary);
+        mh_result_raise(r, st, MH_REASON_PERMANENT_FAILURE, "%s", summary);
     }
     return r;
 }

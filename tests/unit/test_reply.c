@@ -221,13 +221,16 @@ test_ehlo_caps_edge(void **state)
 
 static void
 classify(enum mh_phase ph, int code, const char *enh, const char *text,
-         enum mh_state want_state, enum mh_category want_cat)
+         enum mh_state want_state, enum mh_reason want_reason)
 {
     enum mh_state st;
-    enum mh_category cat;
-    mh_reply_classify(ph, code, enh, text, &st, &cat);
+    enum mh_reason reason;
+    mh_reply_classify(ph, code, enh, text, &st, &reason);
     assert_int_equal(st, want_state);
-    assert_int_equal(cat, want_cat);
+    if (reason != want_reason) {
+        fail_msg("%d %s %s: got %s, wanted %s", code, enh, text,
+                 mh_reason_name(reason), mh_reason_name(want_reason));
+    }
 }
 
 static void
@@ -235,36 +238,42 @@ test_classify(void **state)
 {
     (void)state;
     const enum mh_state W = MH_STATE_WARNING, C = MH_STATE_CRITICAL;
-    classify(MH_PHASE_RCPT, 250, "", "ok", MH_STATE_OK, MH_CAT_NONE);
+    classify(MH_PHASE_RCPT, 250, "", "ok", MH_STATE_OK, MH_REASON_NONE);
     classify(MH_PHASE_BANNER, 421, "4.7.0", "too many connections", W,
-             MH_CAT_RESPONSE);
-    classify(MH_PHASE_BANNER, 554, "", "No SMTP service", C, MH_CAT_RESPONSE);
+             MH_REASON_TRANSIENT_FAILURE);
+    classify(MH_PHASE_BANNER, 554, "", "No SMTP service", C,
+             MH_REASON_PERMANENT_FAILURE);
     classify(MH_PHASE_BANNER, 554, "5.7.1",
              "Service unavailable; Client host [192.0.2.1] blocked using "
              "zen.spamhaus.org",
-             C, MH_CAT_BLACKLIST);
+             C, MH_REASON_PROVIDER_BLOCK);
     /* The phase decides first. */
     classify(MH_PHASE_AUTH, 535, "5.7.8", "authentication failed", C,
-             MH_CAT_AUTH);
+             MH_REASON_AUTH_FAILED);
     classify(MH_PHASE_AUTH, 454, "4.7.0", "Temporary authentication failure", W,
-             MH_CAT_AUTH);
+             MH_REASON_AUTH_TEMPORARY);
     classify(MH_PHASE_STARTTLS, 454, "4.7.0", "TLS not available", W,
-             MH_CAT_TLS);
+             MH_REASON_STARTTLS_REFUSED);
     /* Then the enhanced code. */
     classify(MH_PHASE_MAIL, 530, "5.7.57",
              "SMTP; Client was not authenticated to send anonymous mail", C,
-             MH_CAT_AUTH);
-    classify(MH_PHASE_MAIL, 530, "", "Authentication required", C, MH_CAT_AUTH);
+             MH_REASON_AUTH_REQUIRED);
+    classify(MH_PHASE_MAIL, 530, "", "Authentication required", C,
+             MH_REASON_AUTH_REQUIRED);
     classify(MH_PHASE_MAIL, 530, "5.7.0", "Must issue a STARTTLS command first",
-             C, MH_CAT_AUTH);
+             C, MH_REASON_AUTH_REQUIRED);
     /* Then the text. */
     classify(MH_PHASE_RCPT, 554, "5.7.1",
-             "<x@foreign.test>: Relay access denied", C, MH_CAT_RELAY);
-    classify(MH_PHASE_RCPT, 550, "", "relaying denied", C, MH_CAT_RELAY);
+             "<x@foreign.test>: Relay access denied", C,
+             MH_REASON_RELAY_DENIED);
+    classify(MH_PHASE_RCPT, 550, "", "relaying denied", C,
+             MH_REASON_RELAY_DENIED);
     classify(MH_PHASE_RCPT, 550, "5.1.1", "User unknown; not listed", C,
-             MH_CAT_RESPONSE);
-    classify(MH_PHASE_RCPT, 452, "4.2.2", "Mailbox full", W, MH_CAT_RESPONSE);
-    classify(MH_PHASE_EHLO, 501, "5.5.2", "Syntax error", C, MH_CAT_RESPONSE);
+             MH_REASON_USER_UNKNOWN);
+    classify(MH_PHASE_RCPT, 452, "4.2.2", "Mailbox full", W,
+             MH_REASON_TRANSIENT_FAILURE);
+    classify(MH_PHASE_EHLO, 501, "5.5.2", "Syntax error", C,
+             MH_REASON_PERMANENT_FAILURE);
 }
 
 int

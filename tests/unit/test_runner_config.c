@@ -599,12 +599,12 @@ test_strset(void **state)
 
 static struct mh_result *
 res(const char *target, const char *check, enum mh_state st,
-    enum mh_category cat, const char *summary)
+    enum mh_reason reason, const char *summary)
 {
     struct mh_result *r = mh_result_new(check, target);
     assert_non_null(r);
     if (st != MH_STATE_OK) {
-        mh_result_raise(r, st, cat, "%s", summary);
+        mh_result_raise(r, st, reason, "%s", summary);
     } else {
         mh_result_set_summary(r, "%s", summary);
     }
@@ -631,9 +631,11 @@ test_notify_rules(void **state)
     struct mh_alert_batch b;
     /* Round 1: only non-OK states fire. */
     struct mh_result *r1[] = {
-        res("a", "smtp", MH_STATE_OK, MH_CAT_NONE, "fine"),
-        res("b", "smtp", MH_STATE_CRITICAL, MH_CAT_TIMEOUT, "no greeting"),
-        res("c", "dnsbl", MH_STATE_UNKNOWN, MH_CAT_NONE, "zone error")};
+        res("a", "smtp", MH_STATE_OK, MH_REASON_NONE, "fine"),
+        res("b", "smtp", MH_STATE_CRITICAL, MH_REASON_REPLY_TIMEOUT,
+            "no greeting"),
+        res("c", "dnsbl", MH_STATE_UNKNOWN, MH_REASON_INTERNAL_ERROR,
+            "zone error")};
     round_of(t, r1, 3, 1000, &b);
     assert_int_equal(b.nchanges, 2);
     assert_true(b.changes[0].firing);
@@ -662,9 +664,11 @@ test_notify_rules(void **state)
 
     /* Round 2: nothing changes; the active alerts keep their start. */
     struct mh_result *r2[] = {
-        res("a", "smtp", MH_STATE_OK, MH_CAT_NONE, "fine"),
-        res("b", "smtp", MH_STATE_CRITICAL, MH_CAT_TIMEOUT, "still nothing"),
-        res("c", "dnsbl", MH_STATE_UNKNOWN, MH_CAT_NONE, "zone error")};
+        res("a", "smtp", MH_STATE_OK, MH_REASON_NONE, "fine"),
+        res("b", "smtp", MH_STATE_CRITICAL, MH_REASON_REPLY_TIMEOUT,
+            "still nothing"),
+        res("c", "dnsbl", MH_STATE_UNKNOWN, MH_REASON_INTERNAL_ERROR,
+            "zone error")};
     round_of(t, r2, 3, 1060, &b);
     assert_int_equal(b.nchanges, 0);
     assert_int_equal(b.nactive, 2);
@@ -678,9 +682,11 @@ test_notify_rules(void **state)
 
     /* Round 3: a fails, b changes category, c recovers. */
     struct mh_result *r3[] = {
-        res("a", "smtp", MH_STATE_WARNING, MH_CAT_RESPONSE, "421"),
-        res("b", "smtp", MH_STATE_CRITICAL, MH_CAT_CONNECTION, "refused"),
-        res("c", "dnsbl", MH_STATE_OK, MH_CAT_NONE, "not listed")};
+        res("a", "smtp", MH_STATE_WARNING, MH_REASON_SERVICE_UNAVAILABLE,
+            "421"),
+        res("b", "smtp", MH_STATE_CRITICAL, MH_REASON_CONNECTION_REFUSED,
+            "refused"),
+        res("c", "dnsbl", MH_STATE_OK, MH_REASON_NONE, "not listed")};
     round_of(t, r3, 3, 1120, &b);
     assert_int_equal(b.nchanges, 4);
     assert_true(b.changes[0].firing); /* a */
@@ -709,9 +715,10 @@ test_notify_rules(void **state)
 
     /* Round 4 (after a reload): b is gone while firing, d is new and OK. */
     struct mh_result *r4[] = {
-        res("a", "smtp", MH_STATE_WARNING, MH_CAT_RESPONSE, "421"),
-        res("c", "dnsbl", MH_STATE_OK, MH_CAT_NONE, "not listed"),
-        res("d", "smtp", MH_STATE_OK, MH_CAT_NONE, "fine")};
+        res("a", "smtp", MH_STATE_WARNING, MH_REASON_SERVICE_UNAVAILABLE,
+            "421"),
+        res("c", "dnsbl", MH_STATE_OK, MH_REASON_NONE, "not listed"),
+        res("d", "smtp", MH_STATE_OK, MH_REASON_NONE, "fine")};
     round_of(t, r4, 3, 1180, &b);
     assert_int_equal(b.nchanges, 1);
     assert_false(b.changes[0].firing);
@@ -723,7 +730,7 @@ test_notify_rules(void **state)
 
     /* Only resolutions and nothing active: AM still gets the resolution. */
     struct mh_result *r5[] = {
-        res("a", "smtp", MH_STATE_OK, MH_CAT_NONE, "fine")};
+        res("a", "smtp", MH_STATE_OK, MH_REASON_NONE, "fine")};
     round_of(t, r5, 1, 1240, &b);
     assert_int_equal(b.nactive, 0);
     assert_int_equal(b.nchanges, 1);
@@ -735,7 +742,7 @@ test_notify_rules(void **state)
 
     /* Nothing at all: no bodies. */
     struct mh_result *r6[] = {
-        res("a", "smtp", MH_STATE_OK, MH_CAT_NONE, "fine")};
+        res("a", "smtp", MH_STATE_OK, MH_REASON_NONE, "fine")};
     round_of(t, r6, 1, 1300, &b);
     assert_null(mh_notify_alertmanager_body(&b, 1300, 240));
     assert_null(mh_notify_webhook_body(&b));
@@ -758,7 +765,7 @@ test_notify_many(void **state)
             snprintf(name, sizeof name, "mx%d", i);
             bool bad = (i % 3 == 0) ^ (round == 2);
             r[i] = res(name, "smtp", bad ? MH_STATE_CRITICAL : MH_STATE_OK,
-                       MH_CAT_TIMEOUT, "x");
+                       MH_REASON_REPLY_TIMEOUT, "x");
         }
         struct mh_alert_batch b;
         round_of(t, r, N, 1000 + round * 60, &b);
