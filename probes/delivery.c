@@ -27,6 +27,7 @@
 
 #include "reply.h"
 #include "resolve.h"
+#include "textutil.h"
 
 /* Body kept of one IMAP response (SEARCH results, CAPABILITY). */
 #define BODY_MAX (64 * 1024)
@@ -652,22 +653,11 @@ mh_delivery_classify(enum mh_delivery_half half, int curl_code,
 static void
 printable(const char *s, size_t len, char *out, size_t outlen)
 {
-    size_t o = 0;
     if (outlen == 0) {
         return;
     }
-    for (size_t i = 0; i < len && o + 1 < outlen; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c < 0x7f) {
-            out[o++] = (char)c;
-        } else if (o + 5 < outlen) {
-            snprintf(out + o, outlen - o, "\\x%02x", c);
-            o += 4;
-        } else {
-            break;
-        }
-    }
-    out[o] = '\0';
+    out[0] = '\0';
+    mh_text_escape_append(out, outlen, s, len, false);
 }
 
 /* Word number `idx` (0-based) of line, as pointer and length. */

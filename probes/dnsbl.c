@@ -22,6 +22,7 @@
 #include <ares.h>
 
 #include "resolve.h"
+#include "textutil.h"
 
 /* ========================================================================
  * 1. Query names
@@ -152,42 +153,12 @@ size_t
 mh_dnsbl_txt_append(char *buf, size_t cap, const unsigned char *data,
                     size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
     size_t o = strlen(buf);
     size_t limit = cap - 1 < MH_DNSBL_TXT_MAX ? cap - 1 : MH_DNSBL_TXT_MAX;
     if (o >= limit) {
         return o;
     }
-    size_t total = 0;
-    for (size_t i = 0; i < len; i++) {
-        total += (data[i] >= 0x20 && data[i] <= 0x7e) ? 1 : 4;
-    }
-    /* Room for "..." only when the whole text does not fit. */
-    bool cut = o + total > limit;
-    size_t room = cut ? (limit - o >= 3 ? limit - o - 3 : 0) : total;
-    size_t used = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = data[i];
-        size_t need = (c >= 0x20 && c <= 0x7e) ? 1 : 4;
-        if (used + need > room) {
-            break;
-        }
-        if (need == 1) {
-            buf[o++] = (char)c;
-        } else {
-            buf[o++] = '\\';
-            buf[o++] = 'x';
-            buf[o++] = hex[c >> 4];
-            buf[o++] = hex[c & 15];
-        }
-        used += need;
-    }
-    if (cut && o + 3 <= limit) {
-        memcpy(buf + o, "...", 3);
-        o += 3;
-    }
-    buf[o] = '\0';
-    return o;
+    return mh_text_escape_append(buf, limit + 1, data, len, true);
 }
 
 /* ========================================================================

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "textutil.h"
+
 static const char *const phase_names[] = {
     "connect", "banner", "ehlo", "starttls", "tls_handshake",
     "auth",    "mail",   "rcpt", "data",     "quit"};
@@ -51,22 +53,9 @@ append_text(struct mh_reply *r, const char *s, size_t len)
     const size_t cap = sizeof r->text - 1;
     if (r->nlines > 1 && o < cap) {
         r->text[o++] = '\n';
+        r->text[o] = '\0';
     }
-    for (size_t i = 0; i < len && o < cap; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c <= 0x7e) {
-            r->text[o++] = (char)c;
-        } else if (o + 4 <= cap) {
-            static const char hex[] = "0123456789abcdef";
-            r->text[o++] = '\\';
-            r->text[o++] = 'x';
-            r->text[o++] = hex[c >> 4];
-            r->text[o++] = hex[c & 15];
-        } else {
-            break;
-        }
-    }
-    r->text[o] = '\0';
+    mh_text_escape_append(r->text, sizeof r->text, s, len, false);
 }
 
 /*

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "textutil.h"
+
 /* Longest summary or item text kept; longer text is cut (Nagios keeps at
  * most 8 KiB of plugin output in all, conventions.md 1.2). */
 #define MH_TEXT_MAX 1024
@@ -20,29 +22,13 @@ mh_text_printable(const char *text, size_t len)
 {
     /* NUL is escaped too: reply lines may contain it (the -v trace lost
      * everything after a NUL before; found with the junk scenarios). */
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)text[i];
-        n += (c >= 0x20 && c <= 0x7e) ? 1 : 4;
-    }
+    size_t n = mh_text_escaped_len(text, len);
     char *out = malloc(n + 1);
     if (out == NULL) {
         return NULL;
     }
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)text[i];
-        if (c >= 0x20 && c <= 0x7e) {
-            out[o++] = (char)c;
-        } else {
-            static const char hex[] = "0123456789abcdef";
-            out[o++] = '\\';
-            out[o++] = 'x';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 15];
-        }
-    }
-    out[o] = '\0';
+    out[0] = '\0';
+    mh_text_escape_append(out, n + 1, text, len, false);
     return out;
 }
 

@@ -17,6 +17,8 @@
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
+#include "textutil.h"
+
 /* Longest subject/issuer text kept (RFC 2253 form); longer ones end in
  * "...". */
 #define NAME_LEN 400
@@ -111,24 +113,8 @@ mh_tls_asn1_time(const ASN1_TIME *t, double *unix_time, char *iso,
 static void
 put_escaped(char *buf, size_t len, const unsigned char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (o + 8 >= len) {
-            mh_textf(buf + o, len - o, "...");
-            return;
-        }
-        unsigned char c = s[i];
-        if (c >= 0x20 && c <= 0x7e) {
-            buf[o++] = (char)c;
-        } else {
-            buf[o++] = '\\';
-            buf[o++] = 'x';
-            buf[o++] = hex[c >> 4];
-            buf[o++] = hex[c & 15];
-        }
-    }
-    buf[o] = '\0';
+    buf[0] = '\0';
+    mh_text_escape_append(buf, len, s, n, true);
 }
 
 /* RFC 2253 text of a name (most specific RDN first, non-ASCII escaped by

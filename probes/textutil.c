@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * textutil: escaping, strict numbers, ports and peer labels (see
+ * textutil.h).
+ */
+#include "textutil.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+static bool
+printable(unsigned char c)
+{
+    return c >= 0x20 && c <= 0x7e;
+}
+
+size_t
+mh_text_escaped_len(const void *s, size_t len)
+{
+    const unsigned char *p = s;
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        n += printable(p[i]) ? 1 : 4;
+    }
+    return n;
+}
+
+size_t
+mh_text_escape_append(char *buf, size_t cap, const void *s, size_t len,
+                      bool ellipsis)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = s;
+    size_t o = strnlen(buf, cap - 1);
+    size_t limit = cap - 1;
+    if (o >= limit) {
+        buf[o] = '\0';
+        return o;
+    }
+    /* Room for "..." only when the whole text does not fit. */
+    bool cut = ellipsis && o + mh_text_escaped_len(s, len) > limit;
+    size_t room = cut ? (limit - o >= 3 ? limit - o - 3 : 0) : limit - o;
+    size_t used = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = p[i];
+        size_t need = printable(c) ? 1 : 4;
+        if (used + need > room) {
+            break;
+        }
+        if (need == 1) {
+            buf[o++] = (char)c;
+        } else {
+            buf[o++] = '\\';
+            buf[o++] = 'x';
+            buf[o++] = hex[c >> 4];
+            buf[o++] = hex[c & 15];
+        }
+        used += need;
+    }
+    if (cut && o + 3 <= limit) {
+        memcpy(buf + o, "...", 3);
+        o += 3;
+    }
+    buf[o] = '\0';
+    return o;
+}
+
+bool
+mh_parse_uint(const char *s, unsigned long long max, unsigned long long *out)
+{
+    if (s == NULL || s[0] == '\0') {
+        return false;
+    }
+    unsigned long long v = 0;
+    for (const char *p = s; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9') {
+            return false;
+        }
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (max - d) / 10) {
+            return false; /* v * 10 + d > max, overflow included */
+        }
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+bool
+mh_parse_port(const char *s, uint16_t *port)
+{
+    unsigned long long v;
+    if (!mh_parse_uint(s, 65535, &v) || v == 0) {
+        return false;
+    }
+    *port = (uint16_t)v;
+    return true;
+}
+
+bool
+mh_parse_ip_port(const char *s, char *ip, size_t ip_len, uint16_t *port)
+{
+    unsigned char bin[16];
+    char host[INET6_ADDRSTRLEN];
+    const char *port_text = NULL;
+    int family;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (close == NULL || (size_t)(close - s - 1) >= sizeof host ||
+            close[1] != ':') {
+            return false;
+        }
+        memcpy(host, s + 1, (size_t)(close - s - 1));
+        host[close - s - 1] = '\0';
+        port_text = close + 2;
+        family = AF_INET6;
+    } else if (strchr(s, ':') != NULL &&
+               strchr(strchr(s, ':') + 1, ':') != NULL) {
+        /* Two colons or more: a bare IPv6 address, no port. */
+        if (strlen(s) >= sizeof host) {
+            return false;
+        }
+        memcpy(host, s, strlen(s) + 1);
+        family = AF_INET6;
+    } else {
+        const char *colon = strchr(s, ':');
+        size_t hl = colon != NULL ? (size_t)(colon - s) : strlen(s);
+        if (hl >= sizeof host) {
+            return false;
+        }
+        memcpy(host, s, hl);
+        host[hl] = '\0';
+        port_text = colon != NULL ? colon + 1 : NULL;
+        family = AF_INET;
+    }
+    if (inet_pton(family, host, bin) != 1 || strlen(host) >= ip_len) {
+        return false;
+    }
+    uint16_t p = 0;
+    if (port_text != NULL && !mh_parse_port(port_text, &p)) {
+        return false;
+    }
+    memcpy(ip, host, strlen(host) + 1);
+    *port = p;
+    return true;
+}
+
+bool
+mh_host_is_v6(const char *host)
+{
+    return host != NULL && strchr(host, ':') != NULL;
+}
+
+char *
+mh_peer_label(char *buf, size_t len, const char *name, const char *address,
+              uint16_t port)
+{
+    bool no_name = name == NULL || name[0] == '\0';
+    bool no_addr = address == NULL || address[0] == '\0';
+    const char *one = no_name ? (no_addr ? "" : address) : name;
+    int n;
+    if (no_name || no_addr || strcmp(name, address) == 0) {
+        n = snprintf(buf, len, mh_host_is_v6(one) ? "[%s]:%u" : "%s:%u", one,
+                     (unsigned)port);
+    } else {
+        n = snprintf(buf, len, "%s[%s]:%u", name, address, (unsigned)port);
+    }
+    (void)n; /* cut on purpose when too long */
+    return buf;
+}
