@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "checks.h"
+#include "common.h"
+
 /* Default critical range: alert when one zone or more lists the target
  * (check_rbl's default; conventions.md 1.2 example "~:0"). */
 static const char default_crit[] = "~:0";
@@ -63,13 +66,14 @@ judge(void *arg, size_t listed)
 {
     const struct mh_config *cfg = arg;
     struct mh_range dflt;
-    const struct mh_range *crit = cfg->has_crit ? &cfg->crit : NULL;
-    if (!cfg->has_warn && !cfg->has_crit &&
+    const struct mh_range *crit =
+        cfg->critical.set ? &cfg->critical.range : NULL;
+    if (!cfg->warning.set && !cfg->critical.set &&
         mh_range_parse(default_crit, &dflt) == MH_RANGE_OK) {
         crit = &dflt;
     }
-    return mh_range_evaluate(cfg->has_warn ? &cfg->warn : NULL, crit,
-                             (double)listed);
+    return mh_range_evaluate(cfg->warning.set ? &cfg->warning.range : NULL,
+                             crit, (double)listed);
 }
 
 void
@@ -84,10 +88,10 @@ mh_dnsbl_params_from_config(const struct mh_config *cfg,
     p->family = cfg->family;
     p->judge = judge;
     p->judge_arg = (void *)(uintptr_t)cfg;
-    p->perf_warn = cfg->has_warn ? cfg->warning : NULL;
-    p->perf_crit = cfg->has_crit   ? cfg->critical
-                   : cfg->has_warn ? NULL
-                                   : default_crit;
+    p->perf_warn = cfg->warning.set ? cfg->warning.text : NULL;
+    p->perf_crit = cfg->critical.set  ? cfg->critical.text
+                   : cfg->warning.set ? NULL
+                                      : default_crit;
     if (cfg->verbose > 0) {
         p->trace = mh_trace_stderr;
     }
@@ -112,4 +116,10 @@ mh_cmd_dnsbl(const struct mh_config *cfg, const struct mh_deadline *dl)
     struct mh_result *r = mh_dnsbl_probe(&p, dl);
     mh_dnsbl_zones_free(&zones);
     return r;
+}
+
+void
+mh_target_host(const struct mh_config *cfg, char *buf, size_t len)
+{
+    mh_textf(buf, len, "%s", cfg->host != NULL ? cfg->host : "");
 }

@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #include "../probes/dnsbl.h"
-#include "commands.h"
+#include "config.h"
 
 /*
  * Builds the zones one run queries from cfg: with --zone, exactly those

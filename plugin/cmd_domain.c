@@ -17,9 +17,11 @@
 
 #include "../probes/mx.h"
 #include "../probes/resolve.h"
+#include "../probes/textutil.h"
+#include "checks.h"
 #include "cmd_dnsbl.h"
-#include "cmd_smtp.h"
-#include "commands.h"
+#include "common.h"
+#include "params.h"
 
 /* Most addresses probed at once. */
 #define DOMAIN_MAX_PARALLEL 32
@@ -107,30 +109,12 @@ run_parallel(void *(*fn)(void *), void *jobs, size_t size, size_t n)
     }
 }
 
-/* Prefixes the perfdata labels of a child so they stay unique on the
- * status line ("mx0_time_ehlo"). */
-static void
-prefix_perf(struct mh_result *r, size_t index)
-{
-    for (size_t i = 0; i < r->nperf; i++) {
-        char buf[128];
-        snprintf(buf, sizeof buf, "mx%zu_%s", index, r->perf[i].label);
-        char *s = strdup(buf);
-        if (s == NULL) {
-            r->oom = true;
-            continue;
-        }
-        free(r->perf[i].label);
-        r->perf[i].label = s;
-    }
-}
-
 /* A child result for an MX host whose addresses could not be found. */
 static struct mh_result *
-unresolved_child(const struct mx_job *j, const char *port)
+unresolved_child(const struct mx_job *j, uint16_t port)
 {
     char target[300];
-    snprintf(target, sizeof target, "%s:%s", j->mx->host, port);
+    mh_peer_label(target, sizeof target, j->mx->host, NULL, port);
     struct mh_result *c = mh_result_new("smtp", target);
     if (c == NULL) {
         return NULL;
@@ -144,241 +128,300 @@ unresolved_child(const struct mx_job *j, const char *port)
     return c;
 }
 
-struct mh_result *
-mh_cmd_domain(const struct mh_config *cfg, const struct mh_deadline *dl)
+void
+mh_target_domain(const struct mh_config *cfg, char *buf, size_t len)
 {
-    struct mh_result *r = mh_result_new("domain", cfg->domain);
-    if (r == NULL) {
-        return NULL;
-    }
-    struct mh_mx *mx = NULL;
-    size_t nmx = 0;
-    char err[512];
-    enum mh_mx_status ms = mh_mx_lookup(cfg->domain, cfg->resolver, dl, &mx,
-                                        &nmx, err, sizeof err);
-    if (ms != MH_MX_OK && ms != MH_MX_IMPLICIT) {
-        mh_result_raise(r, MH_STATE_CRITICAL,
-                        ms == MH_MX_TIMEOUT    ? MH_REASON_DNS_TIMEOUT
-                        : ms == MH_MX_NULL     ? MH_REASON_NULL_MX
-                        : ms == MH_MX_NXDOMAIN ? MH_REASON_NAME_NOT_FOUND
-                                               : MH_REASON_DNS_LOOKUP_FAILED,
-                        "%s", err);
-        r->duration_s = mh_deadline_elapsed(dl);
-        return r;
-    }
-    if (nmx > DOMAIN_MAX_MX) {
-        mh_result_add_item(r, "note", "", MH_STATE_OK, MH_REASON_NONE,
-                           "%zu MX hosts, only the first %d are checked", nmx,
-                           DOMAIN_MAX_MX);
-        nmx = DOMAIN_MAX_MX;
-    }
-    if (ms == MH_MX_IMPLICIT) {
-        mh_result_add_item(r, "note", "", MH_STATE_OK, MH_REASON_NONE,
-                           "%s has no MX records: its own address is the "
-                           "mail exchanger (RFC 5321 5.1)",
-                           cfg->domain);
-    }
+    mh_textf(buf, len, "%s", cfg->domain != NULL ? cfg->domain : "");
+}
 
-    /* 1. Resolve every MX host at once. */
-    struct mx_job *mj = calloc(nmx, sizeof *mj);
-    struct probe_job *pj = calloc(nmx * DOMAIN_MAX_ADDRS, sizeof *pj);
-    char *password = NULL;
-    if (mj == NULL || pj == NULL) {
-        r->oom = true;
-        goto out;
-    }
-    for (size_t i = 0; i < nmx; i++) {
-        mj[i].mx = &mx[i];
-        mj[i].cfg = cfg;
-        mj[i].dl = dl;
-    }
-    run_parallel(resolve_thread, mj, sizeof *mj, nmx);
-
-    /* 2. Probe every address of every MX host at once. */
-    char ehlo[256];
+/* The state of one domain check: the MX hosts, their addresses and the
+ * SMTP probe of each address. */
+struct domain_run {
+    const struct mh_config *cfg;
+    const struct mh_deadline *dl;
+    struct mh_result *r;
+    struct mh_mx *mx;
+    size_t nmx;
+    struct mx_job *mj;    /* one per MX host */
+    struct probe_job *pj; /* one per address probed */
+    size_t njobs;
     struct mh_smtp_params base;
+    char ehlo[256];
+    char *password;
+};
+
+/* 1. Resolves every MX host at once. */
+static int
+resolve_mx_hosts(struct domain_run *d)
+{
+    d->mj = calloc(d->nmx, sizeof *d->mj);
+    d->pj = calloc(d->nmx * DOMAIN_MAX_ADDRS, sizeof *d->pj);
+    if (d->mj == NULL || d->pj == NULL) {
+        mh_result_mark_oom(d->r);
+        return -1;
+    }
+    for (size_t i = 0; i < d->nmx; i++) {
+        d->mj[i].mx = &d->mx[i];
+        d->mj[i].cfg = d->cfg;
+        d->mj[i].dl = d->dl;
+    }
+    run_parallel(resolve_thread, d->mj, sizeof *d->mj, d->nmx);
+    return 0;
+}
+
+/* 2. One SMTP probe job per address of every MX host, sharing the
+ * parameters of the command line. */
+static int
+prepare_probes(struct domain_run *d)
+{
+    const struct mh_config *cfg = d->cfg;
     struct mh_config c2 = *cfg;
     c2.host = cfg->domain;
-    mh_smtp_params_from_config(&c2, &base, ehlo, sizeof ehlo);
-    size_t njobs = 0;
-    for (size_t i = 0; i < nmx; i++) {
-        for (size_t a = 0; a < mj[i].naddrs && a < DOMAIN_MAX_ADDRS; a++) {
-            struct probe_job *j = &pj[njobs++];
-            j->params = base;
-            j->params.host = mj[i].addrs[a].text;
-            j->params.peer_name = mx[i].host;
+    mh_smtp_params_from_config(&c2, &d->base, d->ehlo, sizeof d->ehlo);
+    for (size_t i = 0; i < d->nmx; i++) {
+        for (size_t a = 0; a < d->mj[i].naddrs && a < DOMAIN_MAX_ADDRS; a++) {
+            struct probe_job *j = &d->pj[d->njobs++];
+            j->params = d->base;
+            j->params.host = d->mj[i].addrs[a].text;
+            j->params.peer_name = d->mx[i].host;
             /* SNI and the certificate name are the MX host's name, as a
              * sending MTA would use them. */
             j->params.sni = cfg->no_sni        ? NULL
                             : cfg->sni != NULL ? cfg->sni
-                                               : mx[i].host;
+                                               : d->mx[i].host;
             j->params.verify_name =
-                cfg->verify_name != NULL ? cfg->verify_name : mx[i].host;
-            j->dl = dl;
+                cfg->verify_name != NULL ? cfg->verify_name : d->mx[i].host;
+            j->dl = d->dl;
             j->mx_index = i;
         }
     }
     if (cfg->auth_user != NULL) {
-        password = mh_read_secret(cfg->auth_password_file,
-                                  cfg->auth_password_env, err, sizeof err);
-        if (password == NULL) {
-            mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "%s",
+        char err[512];
+        d->password = mh_read_secret(cfg->auth_password_file,
+                                     cfg->auth_password_env, err, sizeof err);
+        if (d->password == NULL) {
+            mh_result_raise(d->r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "%s",
                             err);
-            goto out;
+            return -1;
         }
-        for (size_t k = 0; k < njobs; k++) {
-            pj[k].params.auth_password = password;
+        for (size_t k = 0; k < d->njobs; k++) {
+            d->pj[k].params.auth_password = d->password;
         }
     }
-    /* DNSBL listings of every MX address (--zone/--zones-file), at the
-     * same time as the SMTP probes. */
+    return 0;
+}
+
+/* 3. Runs the SMTP probes, and beside them the DNSBL check of every MX
+ * address (--zone/--zones-file), which writes into the domain result. */
+static int
+run_probes(struct domain_run *d)
+{
+    const struct mh_config *cfg = d->cfg;
+    if (cfg->zones.n == 0 && cfg->zones_file == NULL) {
+        run_parallel(probe_thread, d->pj, sizeof *d->pj, d->njobs);
+        return 0;
+    }
     struct mh_dnsbl_zones zones = {0};
+    char err[512];
+    if (mh_dnsbl_zones_from_config(cfg, &zones, err, sizeof err) != 0) {
+        mh_result_raise(d->r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "%s",
+                        err);
+        return -1;
+    }
+    const char **addr_list =
+        calloc(d->njobs > 0 ? d->njobs : 1, sizeof *addr_list);
+    if (addr_list == NULL) {
+        mh_result_mark_oom(d->r);
+        mh_dnsbl_zones_free(&zones);
+        return -1;
+    }
+    for (size_t k = 0; k < d->njobs; k++) {
+        addr_list[k] = d->pj[k].params.host;
+    }
     struct dnsbl_job dj;
     memset(&dj, 0, sizeof dj);
+    mh_dnsbl_params_from_config(cfg, &zones, &dj.params);
+    dj.params.perf_prefix = "dnsbl_";
+    dj.addrs = addr_list;
+    dj.naddrs = d->njobs;
+    dj.domain = cfg->domain;
+    dj.dl = d->dl;
+    dj.r = d->r;
     pthread_t dth;
-    bool dnsbl = false, dnsbl_thread_started = false;
-    const char **addr_list = NULL;
-    if (cfg->zones.n > 0 || cfg->zones_file != NULL) {
-        if (mh_dnsbl_zones_from_config(cfg, &zones, err, sizeof err) != 0) {
-            mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "%s",
-                            err);
-            goto out;
-        }
-        addr_list = calloc(njobs > 0 ? njobs : 1, sizeof *addr_list);
-        if (addr_list == NULL) {
-            r->oom = true;
-            mh_dnsbl_zones_free(&zones);
-            goto out;
-        }
-        for (size_t k = 0; k < njobs; k++) {
-            addr_list[k] = pj[k].params.host;
-        }
-        mh_dnsbl_params_from_config(cfg, &zones, &dj.params);
-        dj.params.perf_prefix = "dnsbl_";
-        dj.addrs = addr_list;
-        dj.naddrs = njobs;
-        dj.domain = cfg->domain;
-        dj.dl = dl;
-        dj.r = r;
-        dnsbl = true;
-        dnsbl_thread_started =
-            pthread_create(&dth, NULL, dnsbl_thread, &dj) == 0;
-        if (!dnsbl_thread_started) {
-            dnsbl_thread(&dj);
-        }
+    bool started = pthread_create(&dth, NULL, dnsbl_thread, &dj) == 0;
+    if (!started) {
+        dnsbl_thread(&dj);
     }
-    run_parallel(probe_thread, pj, sizeof *pj, njobs);
-    if (dnsbl_thread_started) {
+    run_parallel(probe_thread, d->pj, sizeof *d->pj, d->njobs);
+    if (started) {
         pthread_join(dth, NULL);
     }
-    if (dnsbl) {
-        mh_dnsbl_zones_free(&zones);
-        free(addr_list);
-    }
-    /* What the DNSBL check found, before the MX verdict is merged in. */
-    enum mh_state dnsbl_state = r->state;
-    enum mh_reason dnsbl_reason = r->reason;
-    char dnsbl_summary[700] = "";
-    if (r->summary != NULL) {
-        snprintf(dnsbl_summary, sizeof dnsbl_summary, "%s", r->summary);
-    }
+    mh_dnsbl_zones_free(&zones);
+    free(addr_list);
+    return 0;
+}
 
-    /* 3. Children in MX order, then the verdict. */
-    size_t healthy = 0;
-    size_t child = 0;
-    enum mh_state worst = MH_STATE_OK;
-    const struct mh_result *worst_child = NULL;
-    for (size_t i = 0; i < nmx; i++) {
-        bool host_ok = mj[i].status == MH_RESOLVE_OK;
-        if (!host_ok) {
-            struct mh_result *c = unresolved_child(&mj[i], base.port);
+/* Adds child c to the domain result and keeps the worst child. */
+static void
+add_child(struct domain_run *d, struct mh_result *c,
+          const struct mh_result **worst_child)
+{
+    enum mh_state st = c->state;
+    if (mh_result_add_child(d->r, c) == 0 &&
+        (*worst_child == NULL ||
+         mh_state_rank(st) > mh_state_rank((*worst_child)->state)) &&
+        st != MH_STATE_OK) {
+        *worst_child = c;
+    }
+}
+
+/* 4. The children in MX order; returns the number of healthy MX hosts
+ * (every address OK) and the worst child (NULL when all are OK). */
+static size_t
+collect_children(struct domain_run *d, const struct mh_result **worst_child)
+{
+    size_t healthy = 0, child = 0;
+    *worst_child = NULL;
+    for (size_t i = 0; i < d->nmx; i++) {
+        if (d->mj[i].status != MH_RESOLVE_OK) {
+            struct mh_result *c = unresolved_child(&d->mj[i], d->base.port);
             if (c == NULL) {
-                r->oom = true;
-                continue;
+                mh_result_mark_oom(d->r);
+            } else {
+                add_child(d, c, worst_child);
             }
-            if (mh_state_rank(c->state) > mh_state_rank(worst)) {
-                worst = c->state;
-                worst_child = c;
-            }
-            mh_result_add_child(r, c);
             continue;
         }
-        for (size_t k = 0; k < njobs; k++) {
-            if (pj[k].mx_index != i) {
+        bool host_ok = true;
+        for (size_t k = 0; k < d->njobs; k++) {
+            if (d->pj[k].mx_index != i) {
                 continue;
             }
-            struct mh_result *c = pj[k].result;
-            pj[k].result = NULL;
+            struct mh_result *c = d->pj[k].result;
+            d->pj[k].result = NULL;
             if (c == NULL) {
-                r->oom = true;
+                mh_result_mark_oom(d->r);
                 host_ok = false;
                 continue;
             }
             mh_result_finish(c);
-            prefix_perf(c, child++);
-            if (c->state != MH_STATE_OK) {
-                host_ok = false;
-            }
-            if (mh_state_rank(c->state) > mh_state_rank(worst)) {
-                worst = c->state;
-                worst_child = c;
-            }
-            mh_result_add_child(r, c);
+            char prefix[32];
+            mh_textf(prefix, sizeof prefix, "mx%zu_", child++);
+            mh_result_prefix_perf(c, prefix);
+            host_ok = host_ok && c->state == MH_STATE_OK;
+            add_child(d, c, worst_child);
         }
         if (host_ok) {
             healthy++;
         }
     }
+    return healthy;
+}
+
+/* 5. The verdict: the worst MX child or the DNSBL finding, whichever is
+ * worse, with the count of healthy MX hosts; else the healthy summary. */
+static void
+verdict(struct domain_run *d, enum mh_state dnsbl_state,
+        enum mh_reason dnsbl_reason, const char *dnsbl_summary)
+{
+    const char *domain = d->cfg->domain;
+    const struct mh_result *worst_child;
+    size_t healthy = collect_children(d, &worst_child);
     if (worst_child != NULL &&
-        mh_state_rank(worst) >= mh_state_rank(dnsbl_state)) {
+        mh_state_rank(worst_child->state) >= mh_state_rank(dnsbl_state)) {
         mh_result_override(
-            r, worst, worst_child->reason, "%s: %zu/%zu MX hosts healthy; %s",
-            cfg->domain, healthy, nmx,
+            d->r, worst_child->state, worst_child->reason,
+            "%s: %zu/%zu MX hosts healthy; %s", domain, healthy, d->nmx,
             worst_child->summary != NULL ? worst_child->summary : "");
     } else if (dnsbl_state != MH_STATE_OK) {
-        mh_result_override(r, dnsbl_state, dnsbl_reason,
-                           "%s: %zu/%zu MX hosts healthy; %s", cfg->domain,
-                           healthy, nmx, dnsbl_summary);
+        mh_result_override(d->r, dnsbl_state, dnsbl_reason,
+                           "%s: %zu/%zu MX hosts healthy; %s", domain, healthy,
+                           d->nmx, dnsbl_summary);
     } else {
         char names[600] = "";
-        for (size_t i = 0; i < nmx; i++) {
+        for (size_t i = 0; i < d->nmx; i++) {
             size_t o = strlen(names);
-            snprintf(names + o, sizeof names - o, "%s%s", i > 0 ? ", " : "",
-                     mx[i].host);
+            mh_textf(names + o, sizeof names - o, "%s%s", i > 0 ? ", " : "",
+                     d->mx[i].host);
         }
-        mh_result_set_summary(r, "%s: %zu/%zu MX hosts healthy (%s)",
-                              cfg->domain, healthy, nmx, names);
+        mh_result_set_summary(d->r, "%s: %zu/%zu MX hosts healthy (%s)", domain,
+                              healthy, d->nmx, names);
     }
     const double zero = 0;
-    const double total = (double)nmx;
-    mh_result_add_perf(r, "mx_hosts", (double)nmx, MH_UNIT_NONE, NULL, NULL,
-                       &zero, NULL);
-    mh_result_add_perf(r, "mx_healthy", (double)healthy, MH_UNIT_NONE, NULL,
+    const double total = (double)d->nmx;
+    mh_result_add_perf(d->r, "mx_hosts", (double)d->nmx, MH_UNIT_NONE, NULL,
+                       NULL, &zero, NULL);
+    mh_result_add_perf(d->r, "mx_healthy", (double)healthy, MH_UNIT_NONE, NULL,
                        NULL, &zero, &total);
+}
 
-out:
-    if (password != NULL) {
-        OPENSSL_cleanse(password, strlen(password));
-        free(password);
-    }
-    if (pj != NULL) {
-        for (size_t k = 0; k < nmx * DOMAIN_MAX_ADDRS; k++) {
-            mh_result_free(pj[k].result);
+static void
+domain_run_free(struct domain_run *d)
+{
+    mh_secret_free(d->password);
+    if (d->pj != NULL) {
+        for (size_t k = 0; k < d->nmx * DOMAIN_MAX_ADDRS; k++) {
+            mh_result_free(d->pj[k].result);
         }
     }
-    if (mj != NULL) {
-        for (size_t i = 0; i < nmx; i++) {
-            free(mj[i].addrs);
+    if (d->mj != NULL) {
+        for (size_t i = 0; i < d->nmx; i++) {
+            free(d->mj[i].addrs);
         }
     }
-    free(pj);
-    free(mj);
-    free(mx);
-    r->duration_s = mh_deadline_elapsed(dl);
-    const double zero2 = 0;
-    mh_result_add_perf(r, "time", r->duration_s, MH_UNIT_SECONDS, NULL, NULL,
-                       &zero2, NULL);
-    mh_apply_thresholds(cfg, r, "time", r->duration_s, MH_REASON_SLOW_RESPONSE,
-                        "slow response");
-    return r;
+    free(d->pj);
+    free(d->mj);
+    free(d->mx);
+}
+
+struct mh_result *
+mh_cmd_domain(const struct mh_config *cfg, const struct mh_deadline *dl)
+{
+    struct domain_run d = {.cfg = cfg, .dl = dl};
+    d.r = mh_result_new("domain", cfg->domain);
+    if (d.r == NULL) {
+        return NULL;
+    }
+    char err[512];
+    enum mh_mx_status ms = mh_mx_lookup(cfg->domain, cfg->resolver, dl, &d.mx,
+                                        &d.nmx, err, sizeof err);
+    if (ms != MH_MX_OK && ms != MH_MX_IMPLICIT) {
+        mh_result_raise(d.r, MH_STATE_CRITICAL,
+                        ms == MH_MX_TIMEOUT    ? MH_REASON_DNS_TIMEOUT
+                        : ms == MH_MX_NULL     ? MH_REASON_NULL_MX
+                        : ms == MH_MX_NXDOMAIN ? MH_REASON_NAME_NOT_FOUND
+                                               : MH_REASON_DNS_LOOKUP_FAILED,
+                        "%s", err);
+        mh_result_set_duration(d.r, mh_deadline_elapsed(dl));
+        return d.r;
+    }
+    if (d.nmx > DOMAIN_MAX_MX) {
+        mh_result_add_item(d.r, "note", "", MH_STATE_OK, MH_REASON_NONE,
+                           "%zu MX hosts, only the first %d are checked", d.nmx,
+                           DOMAIN_MAX_MX);
+        d.nmx = DOMAIN_MAX_MX;
+    }
+    if (ms == MH_MX_IMPLICIT) {
+        mh_result_add_item(d.r, "note", "", MH_STATE_OK, MH_REASON_NONE,
+                           "%s has no MX records: its own address is the "
+                           "mail exchanger (RFC 5321 5.1)",
+                           cfg->domain);
+    }
+    if (resolve_mx_hosts(&d) == 0 && prepare_probes(&d) == 0 &&
+        run_probes(&d) == 0) {
+        /* What the DNSBL check found, before the MX verdict is merged. */
+        char dnsbl_summary[700] = "";
+        if (d.r->summary != NULL) {
+            mh_textf(dnsbl_summary, sizeof dnsbl_summary, "%s", d.r->summary);
+        }
+        verdict(&d, d.r->state, d.r->reason, dnsbl_summary);
+    }
+    domain_run_free(&d);
+    mh_result_set_duration(d.r, mh_deadline_elapsed(dl));
+    const double zero = 0;
+    mh_result_add_perf(d.r, "time", d.r->duration_s, MH_UNIT_SECONDS, NULL,
+                       NULL, &zero, NULL);
+    mh_apply_thresholds(cfg, d.r, "time", d.r->duration_s,
+                        MH_REASON_SLOW_RESPONSE, "slow response");
+    return d.r;
 }

@@ -74,6 +74,7 @@
 
 #include "../probes/deadline.h"
 #include "commands.h"
+#include "common.h"
 #include "notify.h"
 #include "render.h"
 #include "runner.h"
@@ -190,33 +191,27 @@ static struct mh_result *
 unknown_result(const struct mh_run_check *chk, const char *why)
 {
     struct mh_result *r =
-        mh_result_new(mh_command_name(chk->cfg.command), chk->target);
+        mh_result_unknown(mh_command_name(chk->cfg.command), chk->target,
+                          MH_REASON_INTERNAL_ERROR, "%s", why);
     if (r != NULL) {
-        mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_INTERNAL_ERROR, "%s",
-                        why);
         mh_result_finish(r);
     }
     return r;
 }
 
-/* Runs one check within its own deadline; the result's target becomes the
- * configured label. */
+/* Runs one check within its own deadline through the command registry;
+ * the result's target becomes the configured label. */
 static struct mh_result *
 run_check(const struct mh_run_check *chk)
 {
     struct mh_deadline dl;
     mh_deadline_start(&dl, chk->cfg.timeout_s);
-    struct mh_result *r = mh_cmd_dispatch(&chk->cfg, &dl);
+    struct mh_result *r = mh_command_check(&chk->cfg, &dl);
     if (r == NULL) {
         return unknown_result(chk, "out of memory");
     }
     mh_result_finish(r);
-    char *t = strdup(chk->target);
-    if (t != NULL) {
-        free(r->target);
-        r->target = t;
-    }
-    if (r->target == NULL) {
+    if (mh_result_set_target(r, chk->target) != 0) {
         mh_result_free(r);
         return unknown_result(chk, "out of memory");
     }
@@ -861,10 +856,6 @@ idle_until(struct runner *rn, double until)
 int
 mh_cmd_run(const struct mh_config *cli)
 {
-    if (cli->once && cli->interval_s > 0) {
-        mh_runlog(MH_LOG_ERR, "--once and --interval exclude each other");
-        return 3;
-    }
     mh_runlog_set_verbose(cli->verbose);
 
     /* Block the signals the main loop reads before any thread exists, so

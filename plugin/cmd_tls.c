@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_tls: the tls subcommand. Checks the certificate a sending MTA or a
+ * cmd_tls: the tls command. Checks the certificate a sending MTA or a
  * mail client would see (probes/tlscheck.h), over:
  *   - STARTTLS (default, or --starttls): the SMTP probe's dialogue up to
  *     the handshake (greeting, EHLO, STARTTLS), the checks, then EHLO and
@@ -14,13 +14,11 @@
  * Certificate thresholds are --cert-days W,C (default 30,14); -w/-c apply
  * to the total time, as for smtp. The result's check name is "tls".
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include "../probes/smtp.h"
 #include "../probes/tlscheck.h"
-#include "cmd_smtp.h"
-#include "commands.h"
+#include "checks.h"
+#include "common.h"
+#include "params.h"
 
 struct mh_result *
 mh_cmd_tls(const struct mh_config *cfg, const struct mh_deadline *dl)
@@ -39,23 +37,7 @@ mh_cmd_tls(const struct mh_config *cfg, const struct mh_deadline *dl)
     if (r == NULL) {
         return NULL;
     }
-    char *check = mh_text_printable("tls", 3);
-    if (check == NULL) {
-        r->oom = true;
-    } else {
-        free(r->check);
-        r->check = check;
-    }
-    const double zero = 0;
-    /* "time" first, as for smtp. */
-    if (mh_result_add_perf(r, "time", r->duration_s, MH_UNIT_SECONDS, NULL,
-                           NULL, &zero, NULL) == 0) {
-        struct mh_perf last = r->perf[r->nperf - 1];
-        memmove(&r->perf[1], &r->perf[0], (r->nperf - 1) * sizeof r->perf[0]);
-        r->perf[0] = last;
-    }
-    mh_apply_thresholds(cfg, r, "time", r->duration_s, MH_REASON_SLOW_RESPONSE,
-                        "slow response");
+    mh_add_total_time(cfg, r);
     if (r->state == MH_STATE_OK) {
         char sum[1024];
         if (mh_tls_ok_summary(r, sum, sizeof sum) == 0) {

@@ -1,64 +1,62 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * commands: one function per subcommand. Each builds the probe's parameters
- * from the configuration, runs the probe within the deadline, applies the
- * thresholds and returns the result (owned by the caller, free with
- * mh_result_free), or NULL when not even a result could be allocated.
- * The runner (cmd_run.c) calls the same functions for every configured
- * check.
+ * commands: the registry of check_mailhealth's commands. One row per
+ * command: its name, its one-line summary (--help and the man page), its
+ * check function and its target label function (checks.h). main.c and the
+ * runner find a command here and run it through its row; cli.c and the
+ * runner's config take the names from here.
+ *
+ * `run` is the one command that is not a check: its row has no check
+ * function, and main.c hands it to the runner (runner.h: mh_cmd_run),
+ * which runs the checks of its config through this registry.
+ *
+ * Adding a command: a value of enum mh_command (config.h), a row here, its
+ * cmd_<name>.c with the functions declared in checks.h, and its options
+ * marked with it in the option table (options.c).
  */
 #ifndef MH_COMMANDS_H
 #define MH_COMMANDS_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "../probes/deadline.h"
 #include "../probes/result.h"
-#include "cli.h"
+#include "config.h"
 
-struct mh_result *mh_cmd_smtp(const struct mh_config *cfg,
-                              const struct mh_deadline *dl);
-struct mh_result *mh_cmd_tls(const struct mh_config *cfg,
-                             const struct mh_deadline *dl);
-struct mh_result *mh_cmd_dnsbl(const struct mh_config *cfg,
+struct mh_command_def {
+    enum mh_command id;
+    const char *name;    /* "smtp", as typed on the command line */
+    const char *summary; /* one line for --help */
+    /* Runs one check (checks.h); NULL for run. */
+    struct mh_result *(*check)(const struct mh_config *cfg,
                                const struct mh_deadline *dl);
-struct mh_result *mh_cmd_domain(const struct mh_config *cfg,
-                                const struct mh_deadline *dl);
-struct mh_result *mh_cmd_delivery(const struct mh_config *cfg,
-                                  const struct mh_deadline *dl);
+    /* Writes the target label (checks.h); NULL for run. */
+    void (*target)(const struct mh_config *cfg, char *buf, size_t len);
+    bool uses_curl; /* libcurl must be initialised before threads start */
+};
 
-/* The runner: loads cfg->config_path and runs rounds; returns the exit
- * code (0 after --once, 3 for an invalid config). */
-int mh_cmd_run(const struct mh_config *cfg);
+/* The registry row of cmd, or NULL for MH_CMD_NONE and out-of-range
+ * values. */
+const struct mh_command_def *mh_command_get(enum mh_command cmd);
 
-/* Runs the probe subcommand of cfg (smtp, tls, ...). */
-struct mh_result *mh_cmd_dispatch(const struct mh_config *cfg,
-                                  const struct mh_deadline *dl);
+/* Name of a command ("smtp", ...), "" for MH_CMD_NONE. */
+const char *mh_command_name(enum mh_command cmd);
 
-/*
- * A result that says the subcommand is not implemented yet (UNKNOWN, no
- * category). Used by subcommands whose issue has not landed.
- */
-struct mh_result *mh_cmd_not_implemented(const struct mh_config *cfg);
+/* Command by name, MH_CMD_NONE if unknown. */
+enum mh_command mh_command_from_name(const char *name);
 
 /*
- * Reads a secret: the first line of the file `path` (trailing CR/LF
- * removed) or the value of environment variable `env`. Returns a new string
- * (caller frees it after OPENSSL_cleanse-ing or memset) or NULL with the
- * reason in errbuf (which never contains the secret).
+ * Runs the check of cfg->command within dl (the registry row's check
+ * function). A command without one (run) gives an UNKNOWN result. Returns
+ * the result (caller frees) or NULL when not even that could be
+ * allocated.
  */
-char *mh_read_secret(const char *path, const char *env, char *errbuf,
-                     size_t errlen);
+struct mh_result *mh_command_check(const struct mh_config *cfg,
+                                   const struct mh_deadline *dl);
 
-/*
- * Applies cfg's -w/-c ranges to value (a number the check measured, e.g.
- * the total seconds), adding warn/crit to the perfdata entry named label
- * and raising r with `reason` (slow_response, delivery_slow) and the
- * message "what" when a range alerts.
- */
-void mh_apply_thresholds(const struct mh_config *cfg, struct mh_result *r,
-                         const char *label, double value, enum mh_reason reason,
-                         const char *what);
-
-/* Prints -v trace lines to stderr ("<<< 220 ..."). arg is unused. */
-void mh_trace_stderr(void *arg, const char *dir, const char *line);
+/* Writes the target label of cfg's command into buf (see checks.h);
+ * "" for a command without one. Returns buf. */
+char *mh_command_target(const struct mh_config *cfg, char *buf, size_t len);
 
 #endif

@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "render.h"
+#include "runner.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define MH_SANITIZED 1
@@ -28,7 +29,7 @@
 #endif
 
 /* A crash must still end as UNKNOWN (exit 3), never as 128+signal, which
- * Nagios shows as "out of bounds" CRITICAL or worse (BR-28). Only
+ * Nagios shows as "out of bounds" CRITICAL or worse. Only
  * async-signal-safe calls here. Not installed under the sanitizers, whose
  * own handlers report the crash. */
 #ifndef MH_SANITIZED
@@ -80,11 +81,59 @@ install_signals(bool handle_term)
     }
 }
 
+/* Renders r in cfg's format to stdout. Returns 0 or -1. */
+static int
+render(const struct mh_config *cfg, const struct mh_result *r)
+{
+    const struct mh_result *one[] = {r};
+    switch (cfg->output) {
+    case MH_OUT_JSON:
+        return mh_render_json(stdout, r);
+    case MH_OUT_PROMETHEUS:
+        return mh_render_prometheus(stdout, one, 1, (double)time(NULL), -1);
+    case MH_OUT_NAGIOS:
+    default:
+        return mh_render_nagios(stdout, r);
+    }
+}
+
+/* Runs the check of command def within one deadline, writes the textfile
+ * and the output. Returns the exit code. */
+static int
+run_one_check(const struct mh_command_def *def, const struct mh_config *cfg)
+{
+    struct mh_deadline dl;
+    mh_deadline_start(&dl, cfg->timeout_s);
+    struct mh_result *r = def->check(cfg, &dl);
+    if (r == NULL) {
+        printf("MAILHEALTH UNKNOWN - out of memory\n");
+        return 3;
+    }
+    mh_result_finish(r);
+
+    /* The textfile first: if it cannot be written, the status line must
+     * already say UNKNOWN, as the exit code will. */
+    if (cfg->textfile != NULL) {
+        const struct mh_result *one[] = {r};
+        char err[512];
+        if (mh_write_textfile(cfg->textfile, one, 1, (double)time(NULL), -1,
+                              err, sizeof err) != 0) {
+            fprintf(stderr, "check_mailhealth: %s\n", err);
+            mh_result_override(r, MH_STATE_UNKNOWN, MH_REASON_INTERNAL_ERROR,
+                               "%s (the check itself: %s)", err,
+                               r->summary != NULL ? r->summary : "");
+            mh_result_finish(r);
+        }
+    }
+    int code = render(cfg, r) == 0 ? (int)r->state : 3;
+    mh_result_free(r);
+    return code;
+}
+
 int
 main(int argc, char **argv)
 {
     struct mh_config cfg;
-    memset(&cfg, 0, sizeof cfg);
     char err[512];
     install_signals(!(argc > 1 && strcmp(argv[1], "run") == 0));
 
@@ -110,61 +159,15 @@ main(int argc, char **argv)
         mh_config_free(&cfg);
         return 3;
     }
+    const struct mh_command_def *def = mh_command_get(cfg.command);
     /* libcurl is loaded (curl_loader.c) and initialised only by the
      * commands that use it, once, before the runner starts threads. */
-    if (cfg.command == MH_CMD_DELIVERY || cfg.command == MH_CMD_RUN) {
+    if (def->uses_curl) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
     }
-
-    if (cfg.command == MH_CMD_RUN) {
-        int code = mh_cmd_run(&cfg);
-        mh_config_free(&cfg);
-        mh_resolve_global_cleanup();
-        return code >= 0 && code <= 3 ? code : 3;
-    }
-
-    struct mh_deadline dl;
-    mh_deadline_start(&dl, cfg.timeout_s);
-    struct mh_result *r = mh_cmd_dispatch(&cfg, &dl);
-    if (r == NULL) {
-        printf("MAILHEALTH UNKNOWN - out of memory\n");
-        mh_config_free(&cfg);
-        return 3;
-    }
-    mh_result_finish(r);
-
-    /* The textfile first: if it cannot be written, the status line must
-     * already say UNKNOWN, as the exit code will. */
-    if (cfg.textfile != NULL) {
-        const struct mh_result *one[] = {r};
-        if (mh_write_textfile(cfg.textfile, one, 1, (double)time(NULL), -1, err,
-                              sizeof err) != 0) {
-            fprintf(stderr, "check_mailhealth: %s\n", err);
-            mh_result_override(r, MH_STATE_UNKNOWN, MH_REASON_INTERNAL_ERROR,
-                               "%s (the check itself: %s)", err,
-                               r->summary != NULL ? r->summary : "");
-        }
-    }
-    int out_rc;
-    switch (cfg.output) {
-    case MH_OUT_JSON:
-        out_rc = mh_render_json(stdout, r);
-        break;
-    case MH_OUT_PROMETHEUS: {
-        const struct mh_result *one[] = {r};
-        out_rc = mh_render_prometheus(stdout, one, 1, (double)time(NULL), -1);
-        break;
-    }
-    case MH_OUT_NAGIOS:
-    default:
-        out_rc = mh_render_nagios(stdout, r);
-        break;
-    }
-    int code = (int)r->state;
-    if (out_rc != 0) {
-        code = 3;
-    }
-    mh_result_free(r);
+    /* A command without a check function is the runner: many checks
+     * through the registry, its own output. */
+    int code = def->check != NULL ? run_one_check(def, &cfg) : mh_cmd_run(&cfg);
     mh_config_free(&cfg);
     mh_resolve_global_cleanup();
     return code >= 0 && code <= 3 ? code : 3;

@@ -21,7 +21,9 @@
  * --auth-password-file). Options that take a value accept a string or a
  * number (converted to its decimal text); flags take true (false is the
  * same as leaving the key out, and cancels a top-level default);
- * repeatable options (mh_option_is_list) take an array or one value. The
+ * repeatable options take an array or one value. Values go through the
+ * option table's parsers (options.h), so a key takes exactly what its
+ * option takes on the command line, with the same messages. The
  * keys "check" (the subcommand: smtp, tls, dnsbl, domain, delivery) and
  * "name" (the `target` label) belong to the runner; "comment" (a string,
  * ignored) may annotate a check or the whole file, as JSON has no
@@ -52,7 +54,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "cli.h"
+#include "config.h"
 
 /* Limits of the runner's own keys. */
 #define MH_RUN_DEFAULT_INTERVAL_S 60.0
@@ -127,11 +129,20 @@ int mh_run_config_load(const char *path, const struct mh_config *base,
 void mh_run_config_free(struct mh_run_config *c);
 
 /*
- * The default target label of a check whose config has no name: "host:port"
- * (IPv6 literals in brackets) for smtp and tls, the host for dnsbl, the
- * domain for domain. Returns a new string or NULL (out of memory).
+ * The default target label of a check whose config has no name: its
+ * command's target label (commands.h): "host:port" (IPv6 literals in
+ * brackets) for smtp and tls, the host for dnsbl, the domain for domain,
+ * "RCPT via HOST:PORT" for delivery; "COMMAND-INDEX" when that is empty.
+ * Returns a new string or NULL (out of memory).
  */
 char *mh_run_default_target(const struct mh_config *cfg, size_t index);
+
+/*
+ * The run command: loads cfg->config_path and runs rounds, each check
+ * through the command registry (commands.h); returns the exit code (0
+ * after --once, 3 for an invalid config).
+ */
+int mh_cmd_run(const struct mh_config *cfg);
 
 /* ---- logging ---------------------------------------------------------- */
 

@@ -2,35 +2,31 @@
 /*
  * runner_config: loads the runner's JSON configuration into one
  * struct mh_config per check (see runner.h for the format and the rules).
+ * Every option key goes through the option table (options.h), the parsers
+ * of the command line.
  */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <openssl/crypto.h>
 
-#include "render.h"
+#include "commands.h"
+#include "options.h"
 #include "runner.h"
 
 #define MAX_CONFIG_BYTES (16u * 1024u * 1024u)
-
-/* Probe subcommands a check may name, in the order defaults are tried. */
-static const enum mh_command probe_commands[] = {
-    MH_CMD_SMTP, MH_CMD_TLS, MH_CMD_DNSBL, MH_CMD_DOMAIN, MH_CMD_DELIVERY};
-#define NPROBES (sizeof probe_commands / sizeof probe_commands[0])
-
-/* Options that exist for the subcommands but make no sense in a check. */
-static const char *const forbidden[] = {"help", "version", "output",
-                                        "textfile"};
+/* Longest key accepted (the longest option name is far shorter). */
+#define MAX_KEY 64
 
 /* A top-level key that is the default of a check option. */
 struct deflt {
-    const char *key; /* as written in the config */
-    char lname[64];  /* the long option */
+    const char *key;             /* as written in the config */
+    const struct mh_option *opt; /* the option of the first command that
+                                    has it (a row per name and command set) */
     const cJSON *val;
 };
 
@@ -43,15 +39,21 @@ struct parser {
     size_t ndefs;
 };
 
+/* A check's own words, which are no options. */
 static bool
-is_forbidden(const char *lname)
+runner_word(const char *k)
 {
-    for (size_t i = 0; i < sizeof forbidden / sizeof forbidden[0]; i++) {
-        if (strcmp(lname, forbidden[i]) == 0) {
-            return true;
-        }
-    }
-    return false;
+    return strcmp(k, "name") == 0 || strcmp(k, "check") == 0 ||
+           strcmp(k, "comment") == 0;
+}
+
+/* Options a check may not set: the runner writes every result to its
+ * textfile and prints nothing per check. */
+static bool
+forbidden_in_check(const struct mh_option *o)
+{
+    return o->kind == MH_OPT_ACTION || strcmp(o->name, "output") == 0 ||
+           strcmp(o->name, "textfile") == 0;
 }
 
 /* "auth_password_file" -> "auth-password-file". Returns -1 when the key
@@ -69,8 +71,19 @@ key_to_option(const char *key, char *out, size_t len)
     return 0;
 }
 
-/* Rewrites "--foo-bar" in a message of cli.c into 'foo_bar' (the config's
- * spelling), in place. */
+/* The option of command cmd that key names, or NULL. */
+static const struct mh_option *
+key_option(enum mh_command cmd, const char *key)
+{
+    char lname[MAX_KEY];
+    if (key_to_option(key, lname, sizeof lname) != 0) {
+        return NULL;
+    }
+    return mh_option_find(cmd, lname);
+}
+
+/* Rewrites "--foo-bar" in a message of the option layer into 'foo_bar'
+ * (the config's spelling), in place. */
 static void
 to_config_vocabulary(char *msg, size_t len)
 {
@@ -156,36 +169,27 @@ scalar_text(struct mh_run_config *c, const cJSON *v, char *why, size_t wlen)
 }
 
 /*
- * Sets the option lname of cfg from the JSON value v. Returns 0, or -1 with
- * the reason in why.
+ * Sets option o of cfg from the JSON value v, through the option table's
+ * parser. Returns 0, or -1 with the reason in why (config spelling).
  */
 static int
-set_option(struct mh_run_config *c, struct mh_config *cfg, const char *lname,
-           const cJSON *v, char *why, size_t wlen)
+set_option(struct mh_run_config *c, struct mh_config *cfg,
+           const struct mh_option *o, const cJSON *v, char *why, size_t wlen)
 {
-    bool known;
-    bool flag = mh_option_is_flag(cfg->command, lname, &known);
-    if (!known) {
-        snprintf(why, wlen, "not an option of %s",
-                 mh_command_name(cfg->command));
-        return -1;
-    }
-    if (flag) {
-        if (cJSON_IsTrue(v)) {
-            if (mh_config_set(cfg, lname, NULL, why, wlen) != 0) {
-                return -1;
-            }
-            return 0;
-        }
+    int rc;
+    if (mh_option_is_flag(o)) {
         if (cJSON_IsFalse(v)) {
             return 0; /* false = omitted */
         }
-        snprintf(why, wlen, "wrong type: a flag takes true or false");
-        return -1;
-    }
-    if (mh_option_is_list(lname) && cJSON_IsArray(v)) {
+        if (!cJSON_IsTrue(v)) {
+            snprintf(why, wlen, "wrong type: a flag takes true or false");
+            return -1;
+        }
+        rc = mh_option_set(cfg, o, NULL, MH_SYNTAX_CONFIG, why, wlen);
+    } else if (o->list && cJSON_IsArray(v)) {
         const cJSON *e;
         size_t i = 0;
+        rc = 0;
         cJSON_ArrayForEach(e, v)
         {
             char sub[256];
@@ -194,18 +198,23 @@ set_option(struct mh_run_config *c, struct mh_config *cfg, const char *lname,
                 snprintf(why, wlen, "element %zu: %s", i, sub);
                 return -1;
             }
-            if (mh_config_set(cfg, lname, t, why, wlen) != 0) {
-                return -1;
+            rc = mh_option_set(cfg, o, t, MH_SYNTAX_CONFIG, why, wlen);
+            if (rc != 0) {
+                break;
             }
             i++;
         }
-        return 0;
+    } else {
+        const char *t = scalar_text(c, v, why, wlen);
+        if (t == NULL) {
+            return -1;
+        }
+        rc = mh_option_set(cfg, o, t, MH_SYNTAX_CONFIG, why, wlen);
     }
-    const char *t = scalar_text(c, v, why, wlen);
-    if (t == NULL) {
-        return -1;
+    if (rc != 0) {
+        to_config_vocabulary(why, wlen);
     }
-    return mh_config_set(cfg, lname, t, why, wlen);
+    return rc;
 }
 
 /* True if the object has the key twice; sets *dup to it. */
@@ -248,34 +257,10 @@ char *
 mh_run_default_target(const struct mh_config *cfg, size_t index)
 {
     char buf[600];
-    switch (cfg->command) {
-    case MH_CMD_SMTP:
-    case MH_CMD_TLS: {
-        const char *port =
-            cfg->port != NULL ? cfg->port : (cfg->tls ? "465" : "25");
-        const char *h = cfg->host != NULL ? cfg->host : "";
-        snprintf(buf, sizeof buf, strchr(h, ':') != NULL ? "[%s]:%s" : "%s:%s",
-                 h, port);
-        break;
-    }
-    case MH_CMD_DNSBL:
-        snprintf(buf, sizeof buf, "%s", cfg->host != NULL ? cfg->host : "");
-        break;
-    case MH_CMD_DOMAIN:
-        snprintf(buf, sizeof buf, "%s", cfg->domain != NULL ? cfg->domain : "");
-        break;
-    case MH_CMD_DELIVERY:
-    case MH_CMD_NONE:
-    case MH_CMD_RUN:
-    case MH_CMD_LAST:
-    default:
-        if (cfg->host != NULL) {
-            snprintf(buf, sizeof buf, "%s", cfg->host);
-        } else {
-            snprintf(buf, sizeof buf, "%s-%zu", mh_command_name(cfg->command),
-                     index);
-        }
-        break;
+    mh_command_target(cfg, buf, sizeof buf);
+    if (buf[0] == '\0') {
+        snprintf(buf, sizeof buf, "%s-%zu", mh_command_name(cfg->command),
+                 index);
     }
     return strdup(buf);
 }
@@ -412,52 +397,45 @@ parse_notify(struct parser *p, const cJSON *n)
     return 0;
 }
 
-/* Validates a top-level option default against the first subcommand that
+/* Validates a top-level option default against the first command that
  * has the option. */
-static int
-check_default(struct parser *p, const struct deflt *d)
-{
-    for (size_t i = 0; i < NPROBES; i++) {
-        bool known;
-        mh_option_is_flag(probe_commands[i], d->lname, &known);
-        if (!known) {
-            continue;
-        }
-        struct mh_config scratch;
-        mh_config_init(&scratch, probe_commands[i]);
-        char why[512];
-        int rc = set_option(p->c, &scratch, d->lname, d->val, why, sizeof why);
-        mh_config_free(&scratch);
-        if (rc != 0) {
-            to_config_vocabulary(why, sizeof why);
-            snprintf(p->err, p->errlen, "%s: top-level key \"%s\": %s",
-                     p->c->source, d->key, why);
-            return -1;
-        }
-        return 0;
-    }
-    snprintf(p->err, p->errlen,
-             "%s: unknown top-level key \"%s\" (not a runner key nor an "
-             "option of any check)",
-             p->c->source, d->key);
-    return -1;
-}
-
 static int
 add_default(struct parser *p, const char *key, const char *lname,
             const cJSON *v)
 {
+    static const enum mh_command probes[] = {
+        MH_CMD_SMTP, MH_CMD_TLS, MH_CMD_DNSBL, MH_CMD_DOMAIN, MH_CMD_DELIVERY};
+    const struct mh_option *o = NULL;
+    enum mh_command cmd = MH_CMD_NONE;
+    for (size_t i = 0; i < sizeof probes / sizeof probes[0] && o == NULL; i++) {
+        cmd = probes[i];
+        o = mh_option_find(cmd, lname);
+    }
+    if (o == NULL || forbidden_in_check(o)) {
+        snprintf(p->err, p->errlen, "%s: unknown top-level key \"%s\"%s",
+                 p->c->source, key,
+                 o == NULL ? " (not a runner key nor an option of any check)"
+                           : "");
+        return -1;
+    }
+    struct mh_config scratch;
+    mh_config_init(&scratch, cmd);
+    char why[512];
+    int rc = set_option(p->c, &scratch, o, v, why, sizeof why);
+    mh_config_free(&scratch);
+    if (rc != 0) {
+        snprintf(p->err, p->errlen, "%s: top-level key \"%s\": %s",
+                 p->c->source, key, why);
+        return -1;
+    }
     struct deflt *d = realloc(p->defs, (p->ndefs + 1) * sizeof *d);
     if (d == NULL) {
         snprintf(p->err, p->errlen, "out of memory");
         return -1;
     }
     p->defs = d;
-    d = &p->defs[p->ndefs++];
-    d->key = key;
-    snprintf(d->lname, sizeof d->lname, "%s", lname);
-    d->val = v;
-    return check_default(p, d);
+    p->defs[p->ndefs++] = (struct deflt){.key = key, .opt = o, .val = v};
+    return 0;
 }
 
 /* "checks[3] \"mx1\"" or "checks[3] (smtp)" for messages. */
@@ -473,25 +451,212 @@ check_label(char *buf, size_t len, size_t i, const char *name, const char *cmd)
     }
 }
 
-static int
-parse_check(struct parser *p, const cJSON *o, size_t i,
-            struct mh_run_check *chk)
+/* The message for a key that is not an option of cmd. */
+static void
+unknown_key(struct parser *p, const char *who, const char *k,
+            enum mh_command cmd)
 {
     const char *src = p->c->source;
-    char who[300];
-    chk->index = i;
+    if (strchr(k, '-') != NULL) {
+        char fix[MAX_KEY];
+        snprintf(fix, sizeof fix, "%s", k);
+        for (char *q = fix; *q != '\0'; q++) {
+            *q = *q == '-' ? '_' : *q;
+        }
+        snprintf(p->err, p->errlen,
+                 "%s: %s: unknown key \"%s\" (write \"%s\": option names "
+                 "take '_' for '-')",
+                 src, who, k, fix);
+        return;
+    }
+    snprintf(p->err, p->errlen,
+             "%s: %s: unknown key \"%s\" (not an option of check_mailhealth "
+             "%s%s)",
+             src, who, k, mh_command_name(cmd),
+             strcmp(k, "timeout_seconds") == 0
+                 ? "; a check's own timeout is \"timeout\""
+                 : "");
+}
+
+/* 1. Every key of the check is a known option with the right spelling,
+ * allowed in a check and given once under one of its names. */
+static int
+check_keys(struct parser *p, const cJSON *o, enum mh_command cmd,
+           const char *who)
+{
+    const char *src = p->c->source;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, o)
+    {
+        const char *k = e->string;
+        if (runner_word(k)) {
+            if (strcmp(k, "comment") == 0 && !cJSON_IsString(e)) {
+                snprintf(p->err, p->errlen,
+                         "%s: %s: key \"comment\": wrong type: must be a "
+                         "string",
+                         src, who);
+                return -1;
+            }
+            continue;
+        }
+        const struct mh_option *opt = key_option(cmd, k);
+        if (opt == NULL) {
+            unknown_key(p, who, k, cmd);
+            return -1;
+        }
+        if (forbidden_in_check(opt)) {
+            snprintf(p->err, p->errlen,
+                     "%s: %s: key \"%s\" is not allowed in a check (the "
+                     "runner writes every result to the textfile)",
+                     src, who, k);
+            return -1;
+        }
+        const cJSON *f;
+        cJSON_ArrayForEach(f, o)
+        {
+            const struct mh_option *other = f == e || runner_word(f->string)
+                                                ? NULL
+                                                : key_option(cmd, f->string);
+            if (other != NULL && other != opt &&
+                mh_option_is_alias(opt, other)) {
+                snprintf(p->err, p->errlen,
+                         "%s: %s: keys \"%s\" and \"%s\" are the same "
+                         "option; give one",
+                         src, who, k, f->string);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* True when the check sets option opt under one of its names. */
+static bool
+check_sets(const cJSON *o, enum mh_command cmd, const struct mh_option *opt)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, o)
+    {
+        const struct mh_option *k =
+            runner_word(e->string) ? NULL : key_option(cmd, e->string);
+        if (k != NULL && mh_option_is_alias(k, opt)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* 2. The top-level defaults the check does not set itself (the check's
+ * own key wins), then the command line's -t and --resolver where neither
+ * sets them. */
+static int
+apply_defaults(struct parser *p, const cJSON *o, struct mh_config *cfg,
+               const struct mh_config *base, const char *who)
+{
+    bool has_timeout = false, has_resolver = false;
+    for (size_t d = 0; d < p->ndefs; d++) {
+        const struct mh_option *opt =
+            mh_option_find(cfg->command, p->defs[d].opt->name);
+        if (opt == NULL) {
+            continue; /* not an option of this command */
+        }
+        has_timeout = has_timeout || strcmp(opt->name, "timeout") == 0;
+        has_resolver = has_resolver || strcmp(opt->name, "resolver") == 0;
+        if (check_sets(o, cfg->command, opt)) {
+            continue;
+        }
+        char why[512];
+        if (set_option(p->c, cfg, opt, p->defs[d].val, why, sizeof why) != 0) {
+            snprintf(p->err, p->errlen, "%s: %s: top-level default \"%s\": %s",
+                     p->c->source, who, p->defs[d].key, why);
+            return -1;
+        }
+    }
+    if (base != NULL) {
+        if (!has_timeout &&
+            cJSON_GetObjectItemCaseSensitive(o, "timeout") == NULL) {
+            cfg->timeout_s = base->timeout_s;
+        }
+        if (!has_resolver && base->resolver != NULL &&
+            cJSON_GetObjectItemCaseSensitive(o, "resolver") == NULL) {
+            cfg->resolver = base->resolver;
+        }
+    }
+    return 0;
+}
+
+/* 3. The check's own keys. */
+static int
+apply_keys(struct parser *p, const cJSON *o, struct mh_config *cfg,
+           const char *who)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, o)
+    {
+        if (runner_word(e->string)) {
+            continue;
+        }
+        char why[512];
+        if (set_option(p->c, cfg, key_option(cfg->command, e->string), e, why,
+                       sizeof why) != 0) {
+            snprintf(p->err, p->errlen, "%s: %s: key \"%s\": %s", p->c->source,
+                     who, e->string, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* 4. Required keys, then the rules between options of the command line. */
+static int
+check_complete(struct parser *p, struct mh_config *cfg, const char *who)
+{
+    const char *src = p->c->source;
+    const struct mh_option *m = mh_config_missing(cfg);
+    if (m != NULL) {
+        char key[MAX_KEY];
+        snprintf(key, sizeof key, "%s", m->name);
+        for (char *q = key; *q != '\0'; q++) {
+            *q = *q == '-' ? '_' : *q;
+        }
+        snprintf(p->err, p->errlen, "%s: %s: missing required key \"%s\"", src,
+                 who, key);
+        return -1;
+    }
+    if (cfg->command == MH_CMD_DNSBL && cfg->zones.n == 0 &&
+        cfg->zones_file == NULL) {
+        snprintf(p->err, p->errlen,
+                 "%s: %s: missing required key \"zone\" (or \"zones_file\")",
+                 src, who);
+        return -1;
+    }
+    char why[512];
+    if (mh_config_validate(cfg, why, sizeof why) != 0) {
+        to_config_vocabulary(why, sizeof why);
+        snprintf(p->err, p->errlen, "%s: %s: %s", src, who, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* The check's name and command, so every later message can name it. */
+static int
+check_identity(struct parser *p, const cJSON *o, size_t i,
+               struct mh_run_check *chk, enum mh_command *cmd, char *who,
+               size_t wlen)
+{
+    const char *src = p->c->source;
     if (!cJSON_IsObject(o)) {
         snprintf(p->err, p->errlen,
                  "%s: checks[%zu]: wrong type: each check must be an object",
                  src, i);
         return -1;
     }
-    /* name and check first, so every later message can name the check. */
     const cJSON *nm = cJSON_GetObjectItemCaseSensitive(o, "name");
     const cJSON *ck = cJSON_GetObjectItemCaseSensitive(o, "check");
     if (nm != NULL) {
         if (!cJSON_IsString(nm) || !name_ok(nm->valuestring)) {
-            check_label(who, sizeof who, i, NULL, NULL);
+            check_label(who, wlen, i, NULL, NULL);
             snprintf(p->err, p->errlen,
                      "%s: %s: key \"name\": must be a string of 1..%d "
                      "printable ASCII characters",
@@ -500,7 +665,7 @@ parse_check(struct parser *p, const cJSON *o, size_t i,
         }
         chk->name = nm->valuestring;
     }
-    check_label(who, sizeof who, i, chk->name, NULL);
+    check_label(who, wlen, i, chk->name, NULL);
     const char *dup;
     if (has_duplicate_key(o, &dup)) {
         snprintf(p->err, p->errlen, "%s: %s: key \"%s\" is given twice", src,
@@ -514,160 +679,39 @@ parse_check(struct parser *p, const cJSON *o, size_t i,
                  src, who);
         return -1;
     }
-    enum mh_command cmd = cJSON_IsString(ck)
-                              ? mh_command_from_name(ck->valuestring)
+    *cmd = cJSON_IsString(ck) ? mh_command_from_name(ck->valuestring)
                               : MH_CMD_NONE;
-    if (cmd == MH_CMD_NONE || cmd == MH_CMD_RUN) {
+    const struct mh_command_def *def = mh_command_get(*cmd);
+    if (def == NULL || def->check == NULL) {
         snprintf(p->err, p->errlen,
                  "%s: %s: key \"check\": must be one of smtp, tls, dnsbl, "
                  "domain, delivery",
                  src, who);
         return -1;
     }
-    check_label(who, sizeof who, i, chk->name, mh_command_name(cmd));
-    struct mh_config *cfg = &chk->cfg;
-    mh_config_init(cfg, cmd);
+    check_label(who, wlen, i, chk->name, def->name);
+    return 0;
+}
 
-    /* 1. The check's keys are known options with the right spelling. */
-    const cJSON *e;
-    cJSON_ArrayForEach(e, o)
-    {
-        const char *k = e->string;
-        if (strcmp(k, "name") == 0 || strcmp(k, "check") == 0) {
-            continue;
-        }
-        if (strcmp(k, "comment") == 0) {
-            if (!cJSON_IsString(e)) {
-                snprintf(p->err, p->errlen,
-                         "%s: %s: key \"comment\": wrong type: must be a "
-                         "string",
-                         src, who);
-                return -1;
-            }
-            continue;
-        }
-        char lname[64];
-        if (key_to_option(k, lname, sizeof lname) != 0) {
-            if (strchr(k, '-') != NULL) {
-                char fix[64];
-                snprintf(fix, sizeof fix, "%s", k);
-                for (char *q = fix; *q != '\0'; q++) {
-                    *q = *q == '-' ? '_' : *q;
-                }
-                snprintf(p->err, p->errlen,
-                         "%s: %s: unknown key \"%s\" (write \"%s\": option "
-                         "names take '_' for '-')",
-                         src, who, k, fix);
-            } else {
-                snprintf(p->err, p->errlen, "%s: %s: unknown key \"%s\"", src,
-                         who, k);
-            }
-            return -1;
-        }
-        bool known;
-        mh_option_is_flag(cmd, lname, &known);
-        if (!known) {
-            snprintf(p->err, p->errlen,
-                     "%s: %s: unknown key \"%s\" (not an option of "
-                     "check_mailhealth %s%s)",
-                     src, who, k, mh_command_name(cmd),
-                     strcmp(k, "timeout_seconds") == 0
-                         ? "; a check's own timeout is \"timeout\""
-                         : "");
-            return -1;
-        }
-        if (is_forbidden(lname)) {
-            snprintf(p->err, p->errlen,
-                     "%s: %s: key \"%s\" is not allowed in a check (the "
-                     "runner writes every result to the textfile)",
-                     src, who, k);
-            return -1;
-        }
-    }
-    if (cJSON_GetObjectItemCaseSensitive(o, "host") != NULL &&
-        cJSON_GetObjectItemCaseSensitive(o, "hostname") != NULL) {
-        snprintf(p->err, p->errlen,
-                 "%s: %s: keys \"host\" and \"hostname\" are the same option; "
-                 "give one",
-                 src, who);
+static int
+parse_check(struct parser *p, const cJSON *o, size_t i,
+            struct mh_run_check *chk, const struct mh_config *base)
+{
+    char who[300];
+    enum mh_command cmd;
+    chk->index = i;
+    if (check_identity(p, o, i, chk, &cmd, who, sizeof who) != 0) {
         return -1;
     }
-
-    /* 2. Top-level defaults the check does not override. */
-    for (size_t d = 0; d < p->ndefs; d++) {
-        const struct deflt *df = &p->defs[d];
-        bool known;
-        mh_option_is_flag(cmd, df->lname, &known);
-        if (!known) {
-            continue;
-        }
-        /* The check's own key wins (timeout_seconds is "timeout"). */
-        char ckey[64];
-        snprintf(ckey, sizeof ckey, "%s", df->lname);
-        for (char *q = ckey; *q != '\0'; q++) {
-            *q = *q == '-' ? '_' : *q;
-        }
-        if (cJSON_GetObjectItemCaseSensitive(o, ckey) != NULL ||
-            (strcmp(ckey, "host") == 0 &&
-             cJSON_GetObjectItemCaseSensitive(o, "hostname") != NULL) ||
-            (strcmp(ckey, "hostname") == 0 &&
-             cJSON_GetObjectItemCaseSensitive(o, "host") != NULL)) {
-            continue;
-        }
-        char why[512];
-        if (set_option(p->c, cfg, df->lname, df->val, why, sizeof why) != 0) {
-            to_config_vocabulary(why, sizeof why);
-            snprintf(p->err, p->errlen, "%s: %s: top-level default \"%s\": %s",
-                     src, who, df->key, why);
-            return -1;
-        }
-    }
-
-    /* 3. The check's own keys. */
-    cJSON_ArrayForEach(e, o)
-    {
-        const char *k = e->string;
-        if (strcmp(k, "name") == 0 || strcmp(k, "check") == 0 ||
-            strcmp(k, "comment") == 0) {
-            continue;
-        }
-        char lname[64];
-        key_to_option(k, lname, sizeof lname); /* checked above */
-        char why[512];
-        if (set_option(p->c, cfg, lname, e, why, sizeof why) != 0) {
-            to_config_vocabulary(why, sizeof why);
-            snprintf(p->err, p->errlen, "%s: %s: key \"%s\": %s", src, who, k,
-                     why);
-            return -1;
-        }
-    }
-
-    /* 4. Required keys, then the cross-option rules of the command line. */
-    if ((cmd == MH_CMD_SMTP || cmd == MH_CMD_TLS || cmd == MH_CMD_DNSBL) &&
-        (cfg->host == NULL || cfg->host[0] == '\0')) {
-        snprintf(p->err, p->errlen, "%s: %s: missing required key \"host\"",
-                 src, who);
+    mh_config_init(&chk->cfg, cmd);
+    if (check_keys(p, o, cmd, who) != 0 ||
+        apply_defaults(p, o, &chk->cfg, base, who) != 0 ||
+        apply_keys(p, o, &chk->cfg, who) != 0 ||
+        check_complete(p, &chk->cfg, who) != 0) {
         return -1;
     }
-    if (cmd == MH_CMD_DOMAIN && (cfg->domain == NULL || cfg->domain[0] == 0)) {
-        snprintf(p->err, p->errlen, "%s: %s: missing required key \"domain\"",
-                 src, who);
-        return -1;
-    }
-    if (cmd == MH_CMD_DNSBL && cfg->zones.n == 0 && cfg->zones_file == NULL) {
-        snprintf(p->err, p->errlen,
-                 "%s: %s: missing required key \"zone\" (or \"zones_file\")",
-                 src, who);
-        return -1;
-    }
-    char why[512];
-    if (mh_config_validate(cfg, why, sizeof why) != 0) {
-        to_config_vocabulary(why, sizeof why);
-        snprintf(p->err, p->errlen, "%s: %s: %s", src, who, why);
-        return -1;
-    }
-    chk->target =
-        chk->name != NULL ? strdup(chk->name) : mh_run_default_target(cfg, i);
+    chk->target = chk->name != NULL ? strdup(chk->name)
+                                    : mh_run_default_target(&chk->cfg, i);
     if (chk->target == NULL) {
         snprintf(p->err, p->errlen, "out of memory");
         return -1;
@@ -675,11 +719,189 @@ parse_check(struct parser *p, const cJSON *o, size_t i,
     return 0;
 }
 
+/* Parses every check; target labels must be unique. */
+static int
+parse_checks(struct parser *p, const cJSON *checks,
+             const struct mh_config *base)
+{
+    struct mh_run_config *c = p->c;
+    if (!cJSON_IsArray(checks) || cJSON_GetArraySize(checks) < 1) {
+        snprintf(p->err, p->errlen,
+                 "%s: key \"checks\": must be an array of at least one check",
+                 c->source);
+        return -1;
+    }
+    size_t n = (size_t)cJSON_GetArraySize(checks);
+    c->checks = calloc(n, sizeof *c->checks);
+    if (c->checks == NULL) {
+        snprintf(p->err, p->errlen, "out of memory");
+        return -1;
+    }
+    size_t i = 0;
+    struct mh_strset targets = {0};
+    int rc = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, checks)
+    {
+        struct mh_run_check *chk = &c->checks[i];
+        c->nchecks = i + 1; /* freed by mh_run_config_free from here on */
+        if (parse_check(p, e, i, chk, base) != 0) {
+            rc = -1;
+            break;
+        }
+        int added = mh_strset_add(&targets, chk->target);
+        if (added <= 0) {
+            size_t first = 0;
+            while (added == 0 && first < i &&
+                   strcmp(c->checks[first].target, chk->target) != 0) {
+                first++;
+            }
+            char who[300];
+            check_label(who, sizeof who, i, chk->name,
+                        mh_command_name(chk->cfg.command));
+            if (added < 0) {
+                snprintf(p->err, p->errlen, "out of memory");
+            } else {
+                snprintf(p->err, p->errlen,
+                         "%s: %s: target \"%s\" is already used by "
+                         "checks[%zu]; %s",
+                         c->source, who, chk->target, first,
+                         chk->name != NULL
+                             ? "key \"name\" must be unique"
+                             : "give the checks distinct \"name\" keys (the "
+                               "target label must be unique)");
+            }
+            rc = -1;
+            break;
+        }
+        if (chk->cfg.timeout_s > c->max_timeout_s) {
+            c->max_timeout_s = chk->cfg.timeout_s;
+        }
+        i++;
+    }
+    mh_strset_free(&targets);
+    return rc;
+}
+
+/* ---- the runner's own top-level keys ---- */
+
+static int
+key_interval(struct parser *p, const char *k, const cJSON *e)
+{
+    struct mh_config scratch;
+    mh_config_init(&scratch, MH_CMD_RUN);
+    char why[256];
+    if (!cJSON_IsNumber(e) ||
+        set_option(p->c, &scratch, mh_option_find(MH_CMD_RUN, "interval"), e,
+                   why, sizeof why) != 0) {
+        snprintf(p->err, p->errlen,
+                 "%s: key \"%s\": must be a number of seconds, 1..%.0f",
+                 p->c->source, k, MH_RUN_MAX_INTERVAL_S);
+        return -1;
+    }
+    p->c->interval_s = scratch.interval_s;
+    p->c->has_interval = true;
+    return 0;
+}
+
+static int
+key_concurrency(struct parser *p, const char *k, const cJSON *e)
+{
+    if (!cJSON_IsNumber(e) || !(e->valuedouble >= 1) ||
+        e->valuedouble > MH_RUN_MAX_CONCURRENCY ||
+        e->valuedouble != floor(e->valuedouble)) {
+        snprintf(p->err, p->errlen,
+                 "%s: key \"%s\": must be a whole number, 1..%u", p->c->source,
+                 k, MH_RUN_MAX_CONCURRENCY);
+        return -1;
+    }
+    p->c->concurrency = (unsigned)e->valuedouble;
+    return 0;
+}
+
+static int
+key_textfile(struct parser *p, const char *k, const cJSON *e)
+{
+    if (!cJSON_IsString(e) || e->valuestring[0] == '\0') {
+        snprintf(p->err, p->errlen,
+                 "%s: key \"%s\": wrong type: must be a non-empty string (a "
+                 "path ending in .prom)",
+                 p->c->source, k);
+        return -1;
+    }
+    p->c->textfile = e->valuestring;
+    return 0;
+}
+
+static int
+key_comment(struct parser *p, const char *k, const cJSON *e)
+{
+    if (!cJSON_IsString(e)) {
+        snprintf(p->err, p->errlen,
+                 "%s: key \"%s\": wrong type: must be a "
+                 "string",
+                 p->c->source, k);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+key_notify(struct parser *p, const char *k, const cJSON *e)
+{
+    (void)k;
+    return parse_notify(p, e);
+}
+
+/* timeout_seconds: the default -t of every check (a number). */
+static int
+key_timeout(struct parser *p, const char *k, const cJSON *e)
+{
+    if (!cJSON_IsNumber(e)) {
+        snprintf(p->err, p->errlen,
+                 "%s: key \"%s\": wrong type: must be a number of seconds",
+                 p->c->source, k);
+        return -1;
+    }
+    return add_default(p, k, "timeout", e);
+}
+
+static const struct runner_key {
+    const char *key;
+    int (*parse)(struct parser *p, const char *k, const cJSON *e);
+} runner_keys[] = {
+    {"interval_seconds", key_interval},
+    {"concurrency", key_concurrency},
+    {"textfile", key_textfile},
+    {"comment", key_comment},
+    {"notify", key_notify},
+    {"timeout_seconds", key_timeout},
+};
+
+/* One top-level key: a runner key, else the default of a check option. */
+static int
+top_key(struct parser *p, const char *k, const cJSON *e)
+{
+    for (size_t i = 0; i < sizeof runner_keys / sizeof runner_keys[0]; i++) {
+        if (strcmp(k, runner_keys[i].key) == 0) {
+            return runner_keys[i].parse(p, k, e);
+        }
+    }
+    char lname[MAX_KEY];
+    if (key_to_option(k, lname, sizeof lname) != 0) {
+        snprintf(p->err, p->errlen, "%s: unknown top-level key \"%s\"%s",
+                 p->c->source, k,
+                 strchr(k, '-') != NULL ? " (option names take '_' for '-')"
+                                        : "");
+        return -1;
+    }
+    return add_default(p, k, lname, e);
+}
+
 static int
 parse_top(struct parser *p, const cJSON *root, const struct mh_config *base)
 {
-    struct mh_run_config *c = p->c;
-    const char *src = c->source;
+    const char *src = p->c->source;
     if (!cJSON_IsObject(root)) {
         snprintf(p->err, p->errlen,
                  "%s: the configuration must be a JSON object", src);
@@ -703,156 +925,17 @@ parse_top(struct parser *p, const cJSON *root, const struct mh_config *base)
     const cJSON *e;
     cJSON_ArrayForEach(e, root)
     {
-        const char *k = e->string;
-        if (strcmp(k, "checks") == 0) {
+        if (strcmp(e->string, "checks") == 0) {
             checks = e;
-        } else if (strcmp(k, "interval_seconds") == 0) {
-            if (!cJSON_IsNumber(e) || !(e->valuedouble >= 1) ||
-                e->valuedouble > MH_RUN_MAX_INTERVAL_S) {
-                snprintf(p->err, p->errlen,
-                         "%s: key \"interval_seconds\": must be a number of "
-                         "seconds, 1..%.0f",
-                         src, MH_RUN_MAX_INTERVAL_S);
-                return -1;
-            }
-            c->interval_s = e->valuedouble;
-            c->has_interval = true;
-        } else if (strcmp(k, "concurrency") == 0) {
-            if (!cJSON_IsNumber(e) || !(e->valuedouble >= 1) ||
-                e->valuedouble > MH_RUN_MAX_CONCURRENCY ||
-                e->valuedouble != floor(e->valuedouble)) {
-                snprintf(p->err, p->errlen,
-                         "%s: key \"concurrency\": must be a whole number, "
-                         "1..%u",
-                         src, MH_RUN_MAX_CONCURRENCY);
-                return -1;
-            }
-            c->concurrency = (unsigned)e->valuedouble;
-        } else if (strcmp(k, "textfile") == 0) {
-            if (!cJSON_IsString(e) || e->valuestring[0] == '\0') {
-                snprintf(p->err, p->errlen,
-                         "%s: key \"textfile\": wrong type: must be a "
-                         "non-empty string (a path ending in .prom)",
-                         src);
-                return -1;
-            }
-            c->textfile = e->valuestring;
-        } else if (strcmp(k, "comment") == 0) {
-            if (!cJSON_IsString(e)) {
-                snprintf(p->err, p->errlen,
-                         "%s: key \"comment\": wrong type: must be a string",
-                         src);
-                return -1;
-            }
-        } else if (strcmp(k, "notify") == 0) {
-            if (parse_notify(p, e) != 0) {
-                return -1;
-            }
-        } else if (strcmp(k, "timeout_seconds") == 0) {
-            if (!cJSON_IsNumber(e)) {
-                snprintf(p->err, p->errlen,
-                         "%s: key \"timeout_seconds\": wrong type: must be a "
-                         "number of seconds",
-                         src);
-                return -1;
-            }
-            if (add_default(p, k, "timeout", e) != 0) {
-                return -1;
-            }
-        } else {
-            char lname[64];
-            if (key_to_option(k, lname, sizeof lname) != 0 ||
-                is_forbidden(lname) || strcmp(lname, "config") == 0 ||
-                strcmp(lname, "once") == 0 || strcmp(lname, "interval") == 0) {
-                snprintf(p->err, p->errlen,
-                         "%s: unknown top-level key \"%s\"%s", src, k,
-                         strchr(k, '-') != NULL
-                             ? " (option names take '_' for '-')"
-                             : "");
-                return -1;
-            }
-            if (add_default(p, k, lname, e) != 0) {
-                return -1;
-            }
+        } else if (top_key(p, e->string, e) != 0) {
+            return -1;
         }
     }
     if (checks == NULL) {
         snprintf(p->err, p->errlen, "%s: missing required key \"checks\"", src);
         return -1;
     }
-    if (!cJSON_IsArray(checks) || cJSON_GetArraySize(checks) < 1) {
-        snprintf(p->err, p->errlen,
-                 "%s: key \"checks\": must be an array of at least one check",
-                 src);
-        return -1;
-    }
-    size_t n = (size_t)cJSON_GetArraySize(checks);
-    c->checks = calloc(n, sizeof *c->checks);
-    if (c->checks == NULL) {
-        snprintf(p->err, p->errlen, "out of memory");
-        return -1;
-    }
-    size_t i = 0;
-    struct mh_strset targets = {0};
-    int rc = 0;
-    cJSON_ArrayForEach(e, checks)
-    {
-        struct mh_run_check *chk = &c->checks[i];
-        c->nchecks = i + 1; /* freed by mh_run_config_free from here on */
-        if (parse_check(p, e, i, chk) != 0) {
-            rc = -1;
-            break;
-        }
-        /* The command line's -t and --resolver are the fallbacks when
-         * neither the check nor the top level sets them. */
-        if (base != NULL) {
-            bool has_t = false, has_r = false;
-            for (size_t d = 0; d < p->ndefs; d++) {
-                has_t = has_t || strcmp(p->defs[d].lname, "timeout") == 0;
-                has_r = has_r || strcmp(p->defs[d].lname, "resolver") == 0;
-            }
-            if (!has_t &&
-                cJSON_GetObjectItemCaseSensitive(e, "timeout") == NULL) {
-                chk->cfg.timeout_s = base->timeout_s;
-            }
-            if (!has_r && base->resolver != NULL &&
-                cJSON_GetObjectItemCaseSensitive(e, "resolver") == NULL) {
-                chk->cfg.resolver = base->resolver;
-            }
-        }
-        int added = mh_strset_add(&targets, chk->target);
-        if (added < 0) {
-            snprintf(p->err, p->errlen, "out of memory");
-            rc = -1;
-            break;
-        }
-        if (added == 0) {
-            size_t first = 0;
-            while (first < i &&
-                   strcmp(c->checks[first].target, chk->target) != 0) {
-                first++;
-            }
-            char who[300];
-            check_label(who, sizeof who, i, chk->name,
-                        mh_command_name(chk->cfg.command));
-            snprintf(p->err, p->errlen,
-                     "%s: %s: target \"%s\" is already used by checks[%zu]; "
-                     "%s",
-                     src, who, chk->target, first,
-                     chk->name != NULL
-                         ? "key \"name\" must be unique"
-                         : "give the checks distinct \"name\" keys (the "
-                           "target label must be unique)");
-            rc = -1;
-            break;
-        }
-        if (chk->cfg.timeout_s > c->max_timeout_s) {
-            c->max_timeout_s = chk->cfg.timeout_s;
-        }
-        i++;
-    }
-    mh_strset_free(&targets);
-    return rc;
+    return parse_checks(p, checks, base);
 }
 
 /* Line and column (from 1) of the byte at off in text. */

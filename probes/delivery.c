@@ -49,7 +49,7 @@
 static const struct scheme_info {
     const char *name;
     enum mh_delivery_scheme scheme;
-    unsigned port;
+    uint16_t port;
     bool imap;
 } schemes[] = {
     {"smtp", MH_DELIVERY_SCHEME_SMTP, 587, false},
@@ -203,14 +203,10 @@ mh_delivery_parse_url(const char *url, bool imap, struct mh_delivery_url *out,
         memcpy(out->host, host, hl + 1);
     }
     out->port = si->port;
-    if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK) {
-        char *end;
-        unsigned long pv = strtoul(port, &end, 10);
-        if (*end != '\0' || pv < 1 || pv > 65535) {
-            snprintf(errbuf, errlen, "%s URL has a bad port: '%s'", opt, url);
-            goto out;
-        }
-        out->port = (unsigned)pv;
+    if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
+        !mh_parse_port(port, &out->port)) {
+        snprintf(errbuf, errlen, "%s URL has a bad port: '%s'", opt, url);
+        goto out;
     }
     if (curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK) {
         path = NULL;
@@ -247,8 +243,11 @@ mh_delivery_parse_url(const char *url, bool imap, struct mh_delivery_url *out,
             goto out;
         }
     }
-    snprintf(out->where, sizeof out->where, v6 ? "[%s]:%u%s%s" : "%s:%u%s%s",
-             out->host, out->port, imap ? "/" : "", out->mailbox);
+    mh_peer_label(out->where, sizeof out->where, out->host, NULL, out->port);
+    if (imap) {
+        size_t wl = strlen(out->where);
+        mh_textf(out->where + wl, sizeof out->where - wl, "/%s", out->mailbox);
+    }
     rc = 0;
 out:
     curl_free(host);
@@ -1401,8 +1400,9 @@ submit(struct run *run, const char *msg)
     enum mh_state st = MH_STATE_UNKNOWN;
     enum mh_reason reason = MH_REASON_INTERNAL_ERROR;
     char login_opts[64] = "";
-    if (p->auth_mech != NULL) {
-        snprintf(login_opts, sizeof login_opts, "AUTH=%s", p->auth_mech);
+    if (p->auth_mech != 0) {
+        snprintf(login_opts, sizeof login_opts, "AUTH=%s",
+                 mh_mech_name(p->auth_mech));
     }
     if (xfer_init(&sx, p, false, &run->su, p->ehlo_name, p->auth_user,
                   p->auth_password) != 0 ||
@@ -1654,12 +1654,16 @@ mh_delivery_probe(const struct mh_delivery_params *p,
     run.p = p;
     run.dl = dl;
     char err[800];
-    int su_rc =
-        mh_delivery_parse_url(p->submit_url, false, &run.su, err, sizeof err);
+    if (p->submit != NULL) {
+        run.su = *p->submit;
+    }
+    if (p->imap != NULL) {
+        run.iu = *p->imap;
+    }
     char target[600];
     snprintf(target, sizeof target, "%s via %s",
              p->rcpt_to != NULL ? p->rcpt_to : "",
-             su_rc == 0 ? run.su.where : "?");
+             p->submit != NULL ? run.su.where : "?");
     struct mh_result *r = mh_result_new("delivery", target);
     if (r == NULL) {
         return NULL;
@@ -1668,9 +1672,9 @@ mh_delivery_probe(const struct mh_delivery_params *p,
     char *msg = NULL;
     struct xfer ix;
     memset(&ix, 0, sizeof ix);
-    if (su_rc != 0 || mh_delivery_parse_url(p->imap_url, true, &run.iu, err,
-                                            sizeof err) != 0) {
-        mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "%s", err);
+    if (p->submit == NULL || p->imap == NULL) {
+        mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR,
+                        "delivery needs --submit URL and --imap URL");
         goto done;
     }
     if (p->imap_user == NULL || p->mail_from == NULL || p->rcpt_to == NULL) {

@@ -44,6 +44,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "deadline.h"
@@ -74,7 +75,7 @@ enum mh_delivery_scheme {
 struct mh_delivery_url {
     enum mh_delivery_scheme scheme;
     char host[256];    /* host name or address, IPv6 without brackets */
-    unsigned port;     /* the URL's port, or the scheme's default:
+    uint16_t port;     /* the URL's port, or the scheme's default:
                           smtp 587 (RFC 6409), smtps 465, imap 143,
                           imaps 993 */
     char mailbox[256]; /* IMAP: the mailbox, percent-decoded (default
@@ -97,13 +98,16 @@ int mh_delivery_parse_url(const char *url, bool imap,
 
 /* Parameters of one round trip. Strings are borrowed. */
 struct mh_delivery_params {
-    const char *submit_url;    /* smtp://HOST[:PORT] or smtps://... */
-    const char *imap_url;      /* imap://HOST[:PORT][/MAILBOX] or imaps:// */
+    /* The two URLs, parsed by mh_delivery_parse_url() (the command line
+     * does it once, when the option is given). */
+    const struct mh_delivery_url *submit; /* smtp:// or smtps:// */
+    const struct mh_delivery_url *imap;   /* imap:// or imaps:// */
     const char *auth_user;     /* submission AUTH user; NULL: no AUTH */
     const char *auth_password; /* borrowed, never copied into the result */
-    const char *auth_mech;     /* "PLAIN", "LOGIN", "CRAM-MD5" (libcurl's
-                                  CURLOPT_LOGIN_OPTIONS "AUTH=..."); NULL:
-                                  libcurl picks the best offered */
+    unsigned auth_mech;        /* one MH_MECH_* (reply.h), passed to
+                                  libcurl as CURLOPT_LOGIN_OPTIONS
+                                  "AUTH=<name>"; 0: libcurl picks the best
+                                  offered */
     const char *imap_user;     /* required */
     const char *imap_password; /* borrowed, never copied into the result */
     const char *mail_from;     /* envelope sender and From: */
@@ -139,7 +143,7 @@ struct mh_delivery_params {
  * mailbox does not exist); timeout when the deadline passed, in particular
  * when the mail had not arrived (the time waited is in the summary).
  * A probe mail found but not deleted is WARNING. UNKNOWN without category
- * for local problems (invalid URL or address, CA file unreadable, no
+ * for local problems (a URL missing, an invalid address, CA file unreadable, no
  * randomness).
  *
  * The result has items per phase (imap_login, submit, poll, cleanup),

@@ -441,3 +441,18 @@ mh_reply_classify(enum mh_phase phase, int code, const char *enhanced,
     }
     *reason = fallback;
 }
+
+const char *
+mh_mech_name(unsigned mech)
+{
+    switch (mech) {
+    case MH_MECH_PLAIN:
+        return "PLAIN";
+    case MH_MECH_LOGIN:
+        return "LOGIN";
+    case MH_MECH_CRAM_MD5:
+        return "CRAM-MD5";
+    default:
+        return "";
+    }
+}

@@ -97,6 +97,10 @@ enum mh_mech {
     MH_MECH_CRAM_MD5 = 1u << 2
 };
 
+/* The SASL name of one MH_MECH_* value ("PLAIN", "LOGIN", "CRAM-MD5"); ""
+ * for anything else. */
+const char *mh_mech_name(unsigned mech);
+
 struct mh_ehlo_caps {
     unsigned ext;        /* MH_EXT_* */
     unsigned mechs;      /* MH_MECH_* offered */

@@ -517,3 +517,90 @@ mh_fmt_decimal(char *buf, size_t len, double x, int decimals)
     }
     return buf;
 }
+
+/* ---- Operations for code that completes or relabels a result -------- */
+
+int
+mh_result_add_perf_first(struct mh_result *r, const char *label, double value,
+                         enum mh_unit unit, const char *warn, const char *crit,
+                         const double *min, const double *max)
+{
+    if (mh_result_add_perf(r, label, value, unit, warn, crit, min, max) != 0) {
+        return -1;
+    }
+    struct mh_perf last = r->perf[r->nperf - 1];
+    memmove(&r->perf[1], &r->perf[0], (r->nperf - 1) * sizeof r->perf[0]);
+    r->perf[0] = last;
+    return 0;
+}
+
+int
+mh_result_set_perf_thresholds(struct mh_result *r, const char *label,
+                              const char *warn, const char *crit)
+{
+    int rc = 0;
+    for (size_t i = 0; i < r->nperf; i++) {
+        struct mh_perf *p = &r->perf[i];
+        if (strcmp(p->label, label) != 0) {
+            continue;
+        }
+        if (warn != NULL && p->warn == NULL &&
+            (p->warn = dup_printable(warn)) == NULL) {
+            rc = -1;
+        }
+        if (crit != NULL && p->crit == NULL &&
+            (p->crit = dup_printable(crit)) == NULL) {
+            rc = -1;
+        }
+    }
+    if (rc != 0) {
+        r->oom = true;
+    }
+    return rc;
+}
+
+int
+mh_result_prefix_perf(struct mh_result *r, const char *prefix)
+{
+    int rc = 0;
+    for (size_t i = 0; i < r->nperf; i++) {
+        char buf[MH_TEXT_MAX];
+        mh_textf(buf, sizeof buf, "%s%s", prefix, r->perf[i].label);
+        char *s = dup_printable(buf);
+        if (s == NULL) {
+            rc = -1;
+            continue;
+        }
+        free(r->perf[i].label);
+        r->perf[i].label = s;
+    }
+    if (rc != 0) {
+        r->oom = true;
+    }
+    return rc;
+}
+
+int
+mh_result_set_target(struct mh_result *r, const char *target)
+{
+    char *t = dup_printable(target);
+    if (t == NULL) {
+        r->oom = true;
+        return -1;
+    }
+    free(r->target);
+    r->target = t;
+    return 0;
+}
+
+void
+mh_result_set_duration(struct mh_result *r, double seconds)
+{
+    r->duration_s = seconds;
+}
+
+void
+mh_result_mark_oom(struct mh_result *r)
+{
+    r->oom = true;
+}

@@ -214,4 +214,33 @@ void mh_c_decimal_point(char *buf);
  */
 char *mh_fmt_decimal(char *buf, size_t len, double x, int decimals);
 
+/* ---- Operations for code that completes or relabels a result -------- */
+
+/* Like mh_result_add_perf(), but inserts the entry before all others. */
+int mh_result_add_perf_first(struct mh_result *r, const char *label,
+                             double value, enum mh_unit unit, const char *warn,
+                             const char *crit, const double *min,
+                             const double *max);
+
+/*
+ * Gives the perfdata entries named label the threshold texts warn/crit
+ * (either may be NULL) where they have none yet. Returns 0 or -1.
+ */
+int mh_result_set_perf_thresholds(struct mh_result *r, const char *label,
+                                  const char *warn, const char *crit);
+
+/* Puts prefix before every perfdata label of r ("mx0_" + "time"), so the
+ * labels of several results stay unique on one line. Returns 0 or -1. */
+int mh_result_prefix_perf(struct mh_result *r, const char *prefix);
+
+/* Replaces the target (copied, made printable). Returns 0 or -1. */
+int mh_result_set_target(struct mh_result *r, const char *target);
+
+/* Sets the wall time of the whole check, in seconds. */
+void mh_result_set_duration(struct mh_result *r, double seconds);
+
+/* Records an allocation failure of the caller's own: mh_result_finish()
+ * turns the result into UNKNOWN "out of memory". */
+void mh_result_mark_oom(struct mh_result *r);
+
 #endif

@@ -17,6 +17,7 @@
 
 #include "reply.h"
 #include "tlscheck.h"
+#include "textutil.h"
 
 /* Longest wait for the reply to QUIT: a server that does not answer QUIT
  * must not hold a healthy check until its deadline (QUIT failures are only
@@ -969,13 +970,11 @@ authenticate(struct dlg *d)
         goto fail;
     }
     unsigned mech;
-    if (p->auth_mech != NULL) {
-        mech = strcasecmp(p->auth_mech, "PLAIN") == 0   ? MH_MECH_PLAIN
-               : strcasecmp(p->auth_mech, "LOGIN") == 0 ? MH_MECH_LOGIN
-                                                        : MH_MECH_CRAM_MD5;
+    if (p->auth_mech != 0) {
+        mech = p->auth_mech;
         if ((d->caps.mechs & mech) == 0) {
             snprintf(msg, sizeof msg, "mechanism %s not offered (offered: %s)",
-                     p->auth_mech, d->caps.mech_list);
+                     mh_mech_name(mech), d->caps.mech_list);
             goto fail;
         }
     } else if (d->tls_active) {
@@ -996,9 +995,7 @@ authenticate(struct dlg *d)
                  d->caps.mech_list);
         goto fail;
     }
-    const char *mname = mech == MH_MECH_PLAIN   ? "PLAIN"
-                        : mech == MH_MECH_LOGIN ? "LOGIN"
-                                                : "CRAM-MD5";
+    const char *mname = mh_mech_name(mech);
     /* One attempt only: trying other mechanisms after a 535 hides the real
      * answer and counts against the account (BR-18). */
     ok = mech == MH_MECH_PLAIN   ? auth_plain(d)
@@ -1342,36 +1339,14 @@ mh_smtp_dialogue(struct mh_transport *t, const struct mh_smtp_params *p,
     dialogue(t, p, dl, where, r, NULL);
 }
 
-/* "host[addr]:port", or "addr:port" / "[v6]:port" when host is the
- * address. */
-static void
-format_where(char *buf, size_t len, const char *host, const char *addr,
-             const char *port)
-{
-    bool v6 = strchr(addr, ':') != NULL;
-    if (addr[0] == '\0') {
-        snprintf(buf, len, "%s:%s", host, port);
-    } else if (strcmp(host, addr) == 0) {
-        snprintf(buf, len, v6 ? "[%s]:%s" : "%s:%s", addr, port);
-    } else {
-        snprintf(buf, len, "%s[%s]:%s", host, addr, port);
-    }
-}
-
 struct mh_result *
 mh_smtp_probe(const struct mh_smtp_params *p, const struct mh_deadline *dl)
 {
     char target[300];
     const char *name = p->peer_name != NULL ? p->peer_name : p->host;
-    if (p->peer_name != NULL) {
-        snprintf(target, sizeof target, "%s[%s]:%s", p->peer_name, p->host,
-                 p->port);
-    } else {
-        bool v6lit = strchr(p->host, ':') != NULL;
-        snprintf(target, sizeof target, v6lit ? "[%s]:%s" : "%s:%s", p->host,
-                 p->port);
-    }
-    struct mh_result *r = mh_result_new("smtp", target);
+    mh_peer_label(target, sizeof target, p->peer_name, p->host, p->port);
+    struct mh_result *r =
+        mh_result_new(p->check != NULL ? p->check : "smtp", target);
     if (r == NULL) {
         return NULL;
     }
@@ -1394,7 +1369,7 @@ mh_smtp_probe(const struct mh_smtp_params *p, const struct mh_deadline *dl)
     mh_result_add_sample(r, "mailhealth_smtp_phase_duration_seconds", connect_s,
                          "phase", "connect", (const char *)NULL);
     char where[400];
-    format_where(where, sizeof where, name, ci.address, p->port);
+    mh_peer_label(where, sizeof where, name, ci.address, p->port);
     if (io != MH_IO_OK) {
         enum mh_reason reason = ci.reason;
         if (reason == MH_REASON_NONE) {

@@ -15,8 +15,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "deadline.h"
+#include "reply.h" /* MH_MECH_* */
 #include "result.h"
 #include "transport.h"
 
@@ -31,11 +33,12 @@ enum mh_tls_mode {
 typedef void (*mh_trace_fn)(void *arg, const char *dir, const char *line);
 
 struct mh_smtp_params {
+    const char *check;     /* the result's check name; NULL: "smtp" */
     const char *host;      /* name or address to connect to */
     const char *peer_name; /* name shown in messages and in the target when
                               host is one address of it (domain mode: the MX
                               name); NULL: host */
-    const char *port;      /* decimal port */
+    uint16_t port;         /* TCP port, 1..65535 */
     int family;            /* AF_UNSPEC, AF_INET, AF_INET6 */
     const char *resolver;  /* "IP[:PORT]" or NULL: system resolver */
     const char *ehlo_name; /* name sent with EHLO/HELO */
@@ -60,7 +63,8 @@ struct mh_smtp_params {
 
     const char *auth_user;     /* NULL: no AUTH */
     const char *auth_password; /* borrowed; never copied into the result */
-    const char *auth_mech;     /* "PLAIN", "LOGIN", "CRAM-MD5" or NULL */
+    unsigned auth_mech;        /* one MH_MECH_* (reply.h); 0: the best
+                                  offered */
     bool allow_plaintext_auth;
 
     const char *mail_from;      /* NULL: no envelope (unless rcpt/relay) */
@@ -74,7 +78,8 @@ struct mh_smtp_params {
 
 /*
  * Runs the whole check: resolve and connect (transport.h), then the
- * dialogue. Returns a new result (check "smtp", target "host:port"; free
+ * dialogue. Returns a new result (check p->check or "smtp", target
+ * "host:port" as mh_peer_label() writes it; free
  * with mh_result_free) or NULL if not even the result could be allocated.
  * State and category follow DESIGN.md: refused/unreachable/closed ->
  * connection; deadline -> timeout; 4xx -> WARNING, 5xx -> CRITICAL with

@@ -725,20 +725,13 @@ connect_one(const struct mh_addr *a, const struct mh_deadline *until, char *err,
 }
 
 enum mh_io
-mh_tcp_connect(const char *host, const char *port, int family,
+mh_tcp_connect(const char *host, uint16_t port, int family,
                const char *resolver, const struct mh_deadline *dl,
                struct mh_transport **out, struct mh_connect_info *info,
                char *errbuf, size_t errlen)
 {
     *out = NULL;
     memset(info, 0, sizeof *info);
-    char *endp = NULL;
-    unsigned long portnum = strtoul(port, &endp, 10);
-    if (endp == port || *endp != '\0' || portnum == 0 || portnum > 65535) {
-        snprintf(errbuf, errlen, "invalid port '%s'", port);
-        info->reason = MH_REASON_USAGE_ERROR;
-        return MH_IO_ERROR;
-    }
 
     double t0 = mh_monotonic_s();
     struct mh_addr *addrs = NULL;
@@ -762,10 +755,9 @@ mh_tcp_connect(const char *host, const char *port, int family,
     for (size_t i = 0; i < naddrs && fd < 0; i++) {
         struct mh_addr *a = &addrs[i];
         if (a->family == AF_INET6) {
-            ((struct sockaddr_in6 *)&a->sa)->sin6_port =
-                htons((uint16_t)portnum);
+            ((struct sockaddr_in6 *)&a->sa)->sin6_port = htons(port);
         } else {
-            ((struct sockaddr_in *)&a->sa)->sin_port = htons((uint16_t)portnum);
+            ((struct sockaddr_in *)&a->sa)->sin_port = htons(port);
         }
         snprintf(info->address, sizeof info->address, "%s", a->text);
         info->addresses_tried++;

@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/ssl.h>
 
@@ -192,16 +193,18 @@ struct mh_connect_info {
 
 /*
  * Resolves host (c-ares, or numeric) and connects to each of its addresses
- * in turn until one accepts: IPv6 and IPv4 unless family is AF_INET or
- * AF_INET6 (-4/-6). Each attempt gets the time left divided by the number of
- * addresses left, so one black-holed address cannot use up the whole
- * deadline. resolver is "IP[:PORT]" or NULL for the system resolver.
+ * in turn, on TCP port `port` (1..65535; the command line's value, parsed
+ * once by mh_parse_port() in textutil.h), until one accepts: IPv6 and IPv4
+ * unless family is AF_INET or AF_INET6 (-4/-6). Each attempt gets the time left
+ * divided by the number of addresses left, so one black-holed address cannot
+ * use up the whole deadline. resolver is "IP[:PORT]" or NULL for the system
+ * resolver.
  *
  * Returns MH_IO_OK with *out set (free with mh_transport_free), or
  * MH_IO_ERROR (name does not resolve, refused, unreachable; detail in errbuf,
  * per address), or MH_IO_TIMEOUT. Category: connection / timeout.
  */
-enum mh_io mh_tcp_connect(const char *host, const char *port, int family,
+enum mh_io mh_tcp_connect(const char *host, uint16_t port, int family,
                           const char *resolver, const struct mh_deadline *dl,
                           struct mh_transport **out,
                           struct mh_connect_info *info, char *errbuf,

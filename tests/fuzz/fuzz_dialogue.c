@@ -357,13 +357,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct mh_smtp_params sp;
     memset(&sp, 0, sizeof sp);
     sp.host = "mx.example.com";
-    sp.port = "25";
+    sp.port = 25;
     sp.ehlo_name = "probe.example.net";
     sp.tls_mode = (o0 & 3) == 1   ? MH_TLS_STARTTLS
                   : (o0 & 3) == 2 ? MH_TLS_IMPLICIT
                                   : MH_TLS_NONE;
     if (o0 & 4) {
-        static const char *const mechs[] = {NULL, "PLAIN", "LOGIN", "CRAM-MD5"};
+        static const unsigned mechs[] = {0, MH_MECH_PLAIN, MH_MECH_LOGIN,
+                                         MH_MECH_CRAM_MD5};
         sp.auth_user = FUZZ_USER;
         sp.auth_password = FUZZ_PASS;
         sp.auth_mech = mechs[(o0 >> 3) & 3];

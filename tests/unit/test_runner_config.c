@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "notify.h"
 #include "runner.h"
 
@@ -79,7 +81,7 @@ test_minimal_defaults(void **state)
     const struct mh_run_check *k = &c->checks[0];
     assert_int_equal(k->cfg.command, MH_CMD_SMTP);
     assert_string_equal(k->cfg.host, "mx1.example.net");
-    assert_string_equal(k->cfg.port, "25");
+    assert_int_equal(k->cfg.port, 25);
     assert_true(k->cfg.timeout_s == 10);
     assert_null(k->name);
     assert_string_equal(k->target, "mx1.example.net:25");
@@ -129,10 +131,10 @@ test_issue_example(void **state)
     assert_string_equal(c->token, "s3cret-Token");
     const struct mh_run_check *k = c->checks;
     assert_string_equal(k[0].target, "mx1");
-    assert_string_equal(k[0].cfg.port, "25");
-    assert_true(k[0].cfg.starttls);
-    assert_true(k[0].cfg.has_cert_days);
-    assert_true(k[0].cfg.cert_warn_days == 30 && k[0].cfg.cert_crit_days == 14);
+    assert_int_equal(k[0].cfg.port, 25);
+    assert_int_equal(k[0].cfg.tls_mode, MH_TLS_STARTTLS);
+    assert_true(k[0].cfg.cert_days.given);
+    assert_true(k[0].cfg.cert_days.warn == 30 && k[0].cfg.cert_days.crit == 14);
     assert_string_equal(k[0].cfg.resolver, "127.0.0.1:53");
     assert_int_equal(k[1].cfg.command, MH_CMD_DNSBL);
     assert_int_equal(k[1].cfg.zones.n, 2);
@@ -166,8 +168,8 @@ test_underscore_rule(void **state)
     assert_int_equal(k->family, AF_INET);
     assert_true(k->starttls_optional);
     assert_true(k->no_sni);
-    assert_string_equal(k->expect_greeting, "220");
-    assert_string_equal(k->tls_min, "1.3");
+    assert_int_equal(k->expect_greeting, 220);
+    assert_int_equal(k->tls_min_version, TLS1_3_VERSION);
     assert_false(k->allow_plaintext_auth);
     mh_run_config_free(c);
 
@@ -186,10 +188,10 @@ test_numbers_and_flags(void **state)
                "\"cert_days\":21}"));
     const struct mh_run_check *k = &c->checks[0];
     assert_true(k->cfg.timeout_s == 2.5);
-    assert_true(k->cfg.tls);
-    assert_string_equal(k->cfg.port, "465");
+    assert_int_equal(k->cfg.tls_mode, MH_TLS_IMPLICIT);
+    assert_int_equal(k->cfg.port, 465);
     assert_string_equal(k->target, "h:465");
-    assert_true(k->cfg.cert_warn_days == 21);
+    assert_true(k->cfg.cert_days.warn == 21);
     assert_true(c->max_timeout_s == 2.5);
     mh_run_config_free(c);
 
@@ -198,9 +200,8 @@ test_numbers_and_flags(void **state)
                  "{\"check\":\"smtp\",\"host\":\"a\"},"
                  "{\"check\":\"smtp\",\"host\":\"b\",\"starttls\":false,"
                  "\"tls\":true}]}");
-    assert_true(c->checks[0].cfg.starttls);
-    assert_false(c->checks[1].cfg.starttls);
-    assert_true(c->checks[1].cfg.tls);
+    assert_int_equal(c->checks[0].cfg.tls_mode, MH_TLS_STARTTLS);
+    assert_int_equal(c->checks[1].cfg.tls_mode, MH_TLS_IMPLICIT);
     mh_run_config_free(c);
 
     /* A repeatable option takes one value too. */
@@ -227,12 +228,12 @@ test_defaults_and_overrides(void **state)
     const struct mh_run_check *k = c->checks;
     assert_true(k[0].cfg.timeout_s == 4);
     assert_string_equal(k[0].cfg.resolver, "127.0.0.1:5353");
-    assert_true(k[0].cfg.cert_warn_days == 20);
+    assert_true(k[0].cfg.cert_days.warn == 20);
     assert_string_equal(k[0].cfg.ehlo, "probe.example");
     assert_true(k[1].cfg.timeout_s == 9);
     assert_string_equal(k[1].cfg.resolver, "10.0.0.1");
     /* cert_days and ehlo are no dnsbl options: not applied, no error. */
-    assert_false(k[2].cfg.has_cert_days);
+    assert_false(k[2].cfg.cert_days.given);
     assert_int_equal(k[2].cfg.zones.n, 1);
     assert_true(k[2].cfg.timeout_s == 4);
     /* A check's list replaces the default list. */
@@ -324,11 +325,11 @@ test_errors_top_keys(void **state)
     parse_err(TOP("\"timeout_seconds\":\"10\""), "\"timeout_seconds\"",
               "wrong type", NULL);
     parse_err(TOP("\"timeout_seconds\":0"), "\"timeout_seconds\"",
-              "invalid timeout", NULL);
+              "invalid value '0' (seconds, more than 0, at most 3600)", NULL);
     parse_err(TOP("\"timeout_seconds\":5,\"timeout\":5"), "\"timeout\"",
               "give one", NULL);
-    parse_err(TOP("\"port\":\"x\""), "top-level key \"port\"", "invalid port",
-              NULL);
+    parse_err(TOP("\"port\":\"x\""), "top-level key \"port\"",
+              "invalid value 'x' (a port number, 1..65535)", NULL);
     parse_err(TOP("\"starttls\":\"yes\""), "top-level key \"starttls\"",
               "true or false", NULL);
     parse_err(TOP("\"output\":\"json\""), "unknown top-level key \"output\"",
@@ -431,7 +432,8 @@ test_errors_checks(void **state)
               "key \"zone\"", "element 2", NULL);
     /* Bad values, in the config's vocabulary. */
     parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"port\":0}"),
-              "key \"port\"", "invalid port '0'", NULL);
+              "key \"port\"", "invalid value '0' (a port number, 1..65535)",
+              NULL);
     parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"port\":70000}"),
               "key \"port\"", NULL);
     parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"port\":25.5}"),

@@ -50,7 +50,7 @@ base_params(void)
     struct mh_smtp_params p;
     memset(&p, 0, sizeof p);
     p.host = "mx.example.com";
-    p.port = "25";
+    p.port = 25;
     p.ehlo_name = "probe.example.net";
     return p;
 }
@@ -458,7 +458,7 @@ test_auth_plain(void **state)
     struct mh_smtp_params p = base_params();
     p.auth_user = "probe";
     p.auth_password = "secret";
-    p.auth_mech = "PLAIN";
+    p.auth_mech = MH_MECH_PLAIN;
     p.allow_plaintext_auth = true;
     struct run run;
     run_dialogue(steps, N(steps), 0, MH_IO_EOF, &p, &run);
@@ -546,7 +546,7 @@ test_auth_failures(void **state)
         struct mh_smtp_params p = base_params();
         p.auth_user = "probe";
         p.auth_password = "secret";
-        p.auth_mech = "PLAIN";
+        p.auth_mech = MH_MECH_PLAIN;
         p.allow_plaintext_auth = true;
         struct run run;
         run_dialogue(steps, N(steps), 0, MH_IO_EOF, &p, &run);

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config: the rules between options and the defaults that depend on other
+ * options (see config.h; single options are options.c's).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "options.h"
+
+void
+mh_config_free(struct mh_config *cfg)
+{
+    free(cfg->rcpt_to.v);
+    free(cfg->zones.v);
+    cfg->rcpt_to = (struct mh_strlist){0};
+    cfg->zones = (struct mh_strlist){0};
+}
+
+uint16_t
+mh_default_port(enum mh_command cmd, enum mh_tls_mode mode)
+{
+    switch (cmd) {
+    case MH_CMD_SMTP:
+    case MH_CMD_TLS:
+    case MH_CMD_DOMAIN:
+        /* RFC 8314 3.3: submissions over implicit TLS; else SMTP's port. */
+        return mode == MH_TLS_IMPLICIT ? 465 : 25;
+    default:
+        return 0; /* the command has no -p (delivery: ports are in URLs) */
+    }
+}
+
+/* A trust store the monitoring host cannot read is a configuration
+ * problem (UNKNOWN), not a TLS failure of the server. */
+static int
+check_trust_stores(const struct mh_config *cfg, char *errbuf, size_t errlen)
+{
+    const char *stores[] = {cfg->ca_file, cfg->ca_path};
+    const char *names[] = {"--ca-file", "--ca-path"};
+    for (size_t i = 0; i < 2; i++) {
+        if (stores[i] != NULL && access(stores[i], R_OK) != 0) {
+            mh_textf(errbuf, errlen, "cannot read %s %s: %s", names[i],
+                     stores[i], strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Passwords never come from argv: a user needs a password source and a
+ * password source needs a user. */
+static int
+check_secrets(const struct mh_config *cfg, char *errbuf, size_t errlen)
+{
+    bool source =
+        cfg->auth_password_file != NULL || cfg->auth_password_env != NULL;
+    if (cfg->auth_user == NULL && source) {
+        mh_textf(errbuf, errlen,
+                 "--auth-password-file/--auth-password-env need --auth-user");
+        return -1;
+    }
+    if (cfg->auth_user != NULL && !source) {
+        mh_textf(errbuf, errlen,
+                 "--auth-user needs --auth-password-file or "
+                 "--auth-password-env (passwords never come from argv)");
+        return -1;
+    }
+    if (cfg->command == MH_CMD_DELIVERY &&
+        (cfg->imap_user == NULL ||
+         (cfg->imap_password_file == NULL && cfg->imap_password_env == NULL))) {
+        mh_textf(errbuf, errlen,
+                 "delivery needs --imap-user and --imap-password-file or "
+                 "--imap-password-env (passwords never come from argv)");
+        return -1;
+    }
+    return 0;
+}
+
+/* The rules of one command beyond its required options. */
+static int
+check_command(const struct mh_config *cfg, char *errbuf, size_t errlen)
+{
+    switch (cfg->command) {
+    case MH_CMD_DNSBL:
+        if (cfg->zones.n == 0 && cfg->zones_file == NULL) {
+            mh_textf(errbuf, errlen, "dnsbl needs --zone ZONE or --zones-file");
+            return -1;
+        }
+        return 0;
+    case MH_CMD_DELIVERY:
+        if (cfg->mail_from == NULL || cfg->rcpt_to.n != 1) {
+            mh_textf(errbuf, errlen,
+                     "delivery needs --mail-from ADDR and exactly one "
+                     "--rcpt-to ADDR");
+            return -1;
+        }
+        return 0;
+    case MH_CMD_RUN:
+        if (cfg->once && cfg->interval_s > 0) {
+            mh_textf(errbuf, errlen,
+                     "--once and --interval exclude each other");
+            return -1;
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+int
+mh_config_validate(struct mh_config *cfg, char *errbuf, size_t errlen)
+{
+    const struct mh_option *m = mh_config_missing(cfg);
+    if (m != NULL) {
+        if (m->short_name != 0) {
+            mh_textf(errbuf, errlen, "%s needs -%c %s",
+                     mh_command_name(cfg->command), m->short_name, m->arg);
+        } else {
+            mh_textf(errbuf, errlen, "%s needs --%s %s",
+                     mh_command_name(cfg->command), m->name, m->arg);
+        }
+        return -1;
+    }
+    if (check_command(cfg, errbuf, errlen) != 0 ||
+        check_trust_stores(cfg, errbuf, errlen) != 0 ||
+        check_secrets(cfg, errbuf, errlen) != 0) {
+        return -1;
+    }
+    if (cfg->sni != NULL && cfg->no_sni) {
+        mh_textf(errbuf, errlen, "--sni and --no-sni exclude each other");
+        return -1;
+    }
+    /* STARTTLS that may be missing is still tried. */
+    if (cfg->starttls_optional && cfg->tls_mode == MH_TLS_NONE) {
+        cfg->tls_mode = MH_TLS_STARTTLS;
+    }
+    if (cfg->port == 0) {
+        cfg->port = mh_default_port(cfg->command, cfg->tls_mode);
+    }
+    return 0;
+}

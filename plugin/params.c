@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * params: probe parameters from the configuration (see params.h).
+ */
+#include "params.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+
+const char *
+mh_default_ehlo_name(char *buf, size_t len)
+{
+    /* The machine's name as the system knows it; no DNS lookup (it could
+     * block past the deadline). RFC 5321 4.1.1.1 asks for the FQDN; set
+     * --ehlo where the host name is not one. */
+    if (gethostname(buf, len) != 0 || buf[0] == '\0') {
+        snprintf(buf, len, "localhost");
+    }
+    buf[len - 1] = '\0';
+    return buf;
+}
+
+void
+mh_smtp_params_from_config(const struct mh_config *cfg,
+                           struct mh_smtp_params *p, char *ehlo_buf,
+                           size_t ehlo_len)
+{
+    const char *name_default = cfg->sni != NULL ? cfg->sni : cfg->host;
+    *p = (struct mh_smtp_params){
+        .check = cfg->command == MH_CMD_TLS ? "tls" : "smtp",
+        .host = cfg->host,
+        .port = cfg->port,
+        .family = cfg->family,
+        .resolver = cfg->resolver,
+        .ehlo_name = cfg->ehlo != NULL
+                         ? cfg->ehlo
+                         : mh_default_ehlo_name(ehlo_buf, ehlo_len),
+        .expect_greeting = cfg->expect_greeting,
+        .max_line = cfg->max_line_length,
+        .tls_mode = cfg->tls_mode,
+        .starttls_optional = cfg->starttls_optional,
+        /* Never an IP address: transport.c sends no SNI for one. */
+        .sni = cfg->no_sni ? NULL : name_default,
+        .verify_name =
+            cfg->verify_name != NULL ? cfg->verify_name : name_default,
+        .ca_file = cfg->ca_file,
+        .ca_path = cfg->ca_path,
+        .tls_min_version = cfg->tls_min_version,
+        /* A trust store, a name to verify or --no-verify only make sense
+         * with the certificate checks: they turn them on (default days
+         * 30,14) instead of being silently ignored. */
+        .check_cert = cfg->cert_days.given || cfg->ca_file != NULL ||
+                      cfg->ca_path != NULL || cfg->verify_name != NULL ||
+                      cfg->no_verify,
+        .verify = !cfg->no_verify,
+        .cert_warn_days = cfg->cert_days.warn,
+        .cert_crit_days = cfg->cert_days.crit,
+        .auth_user = cfg->auth_user,
+        .auth_mech = cfg->auth_mech,
+        .allow_plaintext_auth = cfg->allow_plaintext_auth,
+        .mail_from = cfg->mail_from,
+        .rcpt_to = cfg->rcpt_to.v,
+        .nrcpt = cfg->rcpt_to.n,
+        .relay_test = cfg->relay_test,
+        .trace = cfg->verbose > 0 ? mh_trace_stderr : NULL,
+    };
+}
