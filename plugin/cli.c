@@ -108,12 +108,12 @@ build_getopt(enum mh_command cmd, struct option *lo, char *shorts)
     shorts[ns] = '\0';
 }
 
-/* The usage error of getopt_long's '?' or ':' at argv[optind - 1]. */
+/* The usage error of getopt_long's '?' or ':' at av[optind - 1]. */
 static void
-getopt_error(int ch, char **argv, enum mh_command cmd, char *errbuf,
+getopt_error(int ch, char **av, enum mh_command cmd, char *errbuf,
              size_t errlen)
 {
-    const char *bad = argv[optind - 1];
+    const char *bad = av[optind - 1];
     const char *name = mh_command_name(cmd);
     if (ch == ':') {
         snprintf(errbuf, errlen, "option '%s' needs an argument", bad);
@@ -160,15 +160,20 @@ mh_cli_parse(int argc, char **argv, struct mh_config *cfg, char *errbuf,
     struct option lo[MH_OPT_MAX + 1];
     char shorts[2 * MH_OPT_MAX + 3];
     build_getopt(cmd, lo, shorts);
-    optind = 2;
+    /* getopt_long over argv[1..] (the command is its argv[0]); optind 0
+     * makes glibc start afresh, so parsing may happen more than once in a
+     * process (tests, fuzzing). */
+    char **av = argv + 1;
+    int ac = argc - 1;
+    optind = 0;
     opterr = 0;
     for (;;) {
-        int ch = getopt_long(argc, argv, shorts, lo, NULL);
+        int ch = getopt_long(ac, av, shorts, lo, NULL);
         if (ch == -1) {
             break;
         }
         if (ch == '?' || ch == ':') {
-            getopt_error(ch, argv, cmd, errbuf, errlen);
+            getopt_error(ch, av, cmd, errbuf, errlen);
             return -1;
         }
         const struct mh_option *o = ch >= LONG_BASE
@@ -190,8 +195,8 @@ mh_cli_parse(int argc, char **argv, struct mh_config *cfg, char *errbuf,
             return -1;
         }
     }
-    if (optind < argc) {
-        snprintf(errbuf, errlen, "unexpected argument '%s'", argv[optind]);
+    if (optind < ac) {
+        snprintf(errbuf, errlen, "unexpected argument '%s'", av[optind]);
         return -1;
     }
     return mh_config_validate(cfg, errbuf, errlen);

@@ -90,7 +90,8 @@ struct mh_config {
     struct mh_cert_days cert_days;
     const char *ca_file, *ca_path, *verify_name;
     bool no_verify;
-    int tls_min_version; /* OpenSSL's TLS1_2_VERSION, ... */
+    int tls_min_version; /* OpenSSL's TLS1_2_VERSION, ...; 0: not given
+                            (the probes' default, TLS 1.2) */
     /* dnsbl / domain */
     struct mh_strlist zones;
     const char *zones_file;

@@ -315,8 +315,9 @@ static const struct mh_option table[] = {
      .names = tls_version_names,
      .commands = C_TLSLIKE,
      .arg = "VERSION",
-     .help = "lowest TLS version accepted: 1.0, 1.1, 1.2, 1.3",
-     .def = "1.2"},
+     /* No default value: 0 is the probe's default, TLS 1.2, which its
+      * messages then say --tls-min can lower. */
+     .help = "lowest TLS version accepted: 1.0, 1.1, 1.2 (default), 1.3"},
     {.name = "zone",
      .short_name = 'z',
      .kind = MH_OPT_LIST,

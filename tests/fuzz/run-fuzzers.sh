@@ -29,7 +29,7 @@ if [ $# -lt 1 ] || ! [[ $1 =~ ^[0-9]+$ ]] || [ "$1" -lt 1 ]; then
 fi
 seconds=$1
 shift
-all=(reply ehlo classify range dialogue dnsbl dnsbl_zones runner_config)
+all=(reply ehlo classify range dialogue dnsbl dnsbl_zones runner_config options)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 

@@ -23,7 +23,7 @@ expect_line1 "^MAILHEALTH UNKNOWN - usage: unknown command 'frobnicate'$"
 case_ "usage error is one line"
 run smtp -H 127.0.0.1 -w 10:5
 expect_rc 3
-expect_line1 "usage: invalid warning range '10:5'"
+expect_line1 "usage: invalid --warning '10:5'"
 run smtp
 expect_rc 3
 expect_line1 "usage: smtp needs -H HOST"
@@ -37,6 +37,57 @@ expect_rc 3
 run smtp -H x --auth-user u
 expect_rc 3
 expect_line1 "passwords never come from argv"
+
+# Every value the option table refuses is a usage error naming the option,
+# on the command line and, with the same words, in the runner's config
+# (the check and the key named; exit 3, the textfile left alone).
+case_ "bad values are usage errors naming the option"
+bad_values=(
+    "port 25.0" "port 0" "port 65536" "port 25x" "port -1" "port ''"
+    "timeout abc" "timeout -1" "timeout 0" "timeout 1e3" "timeout 3601"
+    "expect-greeting 99" "expect-greeting 600" "expect-greeting 2200"
+    "tls-min 1.4" "tls-min TLS1.2" "auth-mech FOO" "auth-mech PLAIN,LOGIN"
+    "max-line-length 63" "max-line-length 10.5" "cert-days 14,30"
+    "cert-days x" "resolver not-an-ip" "resolver 127.0.0.1:0"
+    "output xml" "warning 10:5" "critical x")
+for bv in "${bad_values[@]}"; do
+    opt=${bv%% *}
+    val=${bv#* }
+    [ "$val" = "''" ] && val=
+    run smtp -H 127.0.0.1 --ehlo probe.example.net "--$opt" "$val"
+    expect_rc 3
+    expect_line1 "^MAILHEALTH UNKNOWN - usage: invalid --$opt '"
+done
+run smtp -H 127.0.0.1 -p 25.0
+expect_rc 3
+expect_line1 "^MAILHEALTH UNKNOWN - usage: invalid --port '25\.0' \(a port number, 1\.\.65535\)$"
+run smtp -H 127.0.0.1 -4 -6
+expect_rc 3
+expect_line1 "usage: --use-ipv4 and --use-ipv6 exclude each other"
+run run --config /dev/null --once --interval 5
+expect_rc 3
+expect_line1 "usage: --once and --interval exclude each other"
+mkdir -p "$T_TMP/cfg"
+printf '# sentinel\n' >"$T_TMP/cfg/keep.prom"
+for bv in "${bad_values[@]}"; do
+    opt=${bv%% *}
+    val=${bv#* }
+    [ "$val" = "''" ] && val=
+    key=${opt//-/_}
+    [ "$key" = output ] && continue # not a key of a check
+    printf '{"checks":[{"name":"mx1","check":"smtp","host":"127.0.0.1","%s":"%s"}]}\n' \
+        "$key" "$val" >"$T_TMP/cfg/bad.json"
+    LAST_CMD="run --config bad.json ($key=$val)"
+    OUT=$("$MH_BIN" run --config "$T_TMP/cfg/bad.json" --textfile "$T_TMP/cfg/keep.prom" --once 2>&1)
+    RC=$?
+    expect_rc 3
+    expect_out "checks[0] \"mx1\": key \"$key\": invalid value '"
+done
+if [ "$(cat "$T_TMP/cfg/keep.prom")" = "# sentinel" ]; then
+    ok "textfile left alone"
+else
+    not_ok "textfile changed"
+fi
 
 case_ "help and version exit 3"
 run --help

@@ -89,7 +89,7 @@ bad missing-host '{"checks":[{"name":"mx1","check":"smtp","port":25}]}' \
 bad dup-name '{"checks":[{"name":"mx","check":"smtp","host":"a"},{"name":"mx","check":"tls","host":"b"}]}' \
     'checks[1] "mx"' 'already used by checks[0]'
 bad bad-port '{"checks":[{"check":"smtp","host":"a","port":99999}]}' \
-    'key "port"' 'invalid port'
+    'key "port"' "invalid value '99999' (a port number, 1..65535)"
 bad json '{"checks":[{"check":"smtp",}]}' 'not valid JSON' 'line 1'
 bad top '{"intervl":5,"checks":[{"check":"smtp","host":"a"}]}' \
     'unknown top-level key "intervl"'

@@ -482,6 +482,59 @@ test_errors_checks(void **state)
               "key \"name\"", "printable", NULL);
 }
 
+/* The values the command line refuses are refused here too, through the
+ * same parsers: a config error naming the check and the key, with the
+ * command line's reason. */
+static void
+test_errors_bad_values(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *key, *json, *shown, *reason;
+    } cases[] = {
+        {"port", "\"25.0\"", "25.0", "a port number, 1..65535"},
+        {"port", "0", "0", "a port number, 1..65535"},
+        {"port", "65536", "65536", "a port number, 1..65535"},
+        {"port", "\"25x\"", "25x", "a port number, 1..65535"},
+        {"port", "25.5", "25.5", "a port number, 1..65535"},
+        {"timeout", "\"abc\"", "abc", "seconds, more than 0, at most 3600"},
+        {"timeout", "-1", "-1", "seconds, more than 0, at most 3600"},
+        {"expect_greeting", "99", "99", "a reply code, 200..599"},
+        {"expect_greeting", "\"2200\"", "2200", "a reply code, 200..599"},
+        {"tls_min", "\"1.4\"", "1.4", "one of 1.0, 1.1, 1.2, 1.3"},
+        {"auth_mech", "\"FOO\"", "FOO", "one of PLAIN, LOGIN, CRAM-MD5"},
+        {"max_line_length", "10", "10", "a whole number, 64 to 4000"},
+        {"resolver", "\"x\\n\"", "x\\x0a", "IP, IP:PORT or [IPv6]:PORT"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char json[512], key[64], why[256];
+        snprintf(json, sizeof json,
+                 CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"%s\":%s}"),
+                 cases[i].key, cases[i].json);
+        snprintf(key, sizeof key, "key \"%s\"", cases[i].key);
+        snprintf(why, sizeof why, "invalid value '%s' (%s)", cases[i].shown,
+                 cases[i].reason);
+        parse_err(json, "checks[0] (smtp)", key, why, NULL);
+        /* As a top-level default, checked when it is read. */
+        snprintf(json, sizeof json,
+                 "{\"%s\":%s,\"checks\":[{\"check\":\"smtp\",\"host\":"
+                 "\"a\"}]}",
+                 cases[i].key, cases[i].json);
+        snprintf(key, sizeof key, "top-level key \"%s\"", cases[i].key);
+        parse_err(json, key, why, NULL);
+    }
+    /* Conflicts and URLs speak the config's names. */
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"use_ipv4\":true,"
+                     "\"use_ipv6\":true}"),
+              "key \"use_ipv6\"",
+              "'use_ipv4' and 'use_ipv6' exclude each other", NULL);
+    parse_err(CHECKS("{\"check\":\"delivery\",\"submit\":\"smtp://h:0\"}"),
+              "checks[0] (delivery)", "key \"submit\"",
+              "'submit' URL has a bad port", NULL);
+    parse_err(CHECKS("{\"check\":\"delivery\",\"imap\":\"imap://h\"}"),
+              "checks[0] (delivery)", "missing required key \"submit\"", NULL);
+}
+
 static void
 test_comments(void **state)
 {
@@ -812,6 +865,7 @@ main(void)
         cmocka_unit_test(test_errors_top_keys),
         cmocka_unit_test(test_errors_token_file),
         cmocka_unit_test(test_errors_checks),
+        cmocka_unit_test(test_errors_bad_values),
         cmocka_unit_test(test_comments),
         cmocka_unit_test(test_contrib_example),
         cmocka_unit_test(test_load_file),
