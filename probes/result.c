@@ -129,39 +129,15 @@ grow(void **array, size_t *count, size_t elem)
     return slot;
 }
 
-int
-mh_result_raise(struct mh_result *r, enum mh_state state, enum mh_reason reason,
-                const char *fmt, ...)
-{
-    bool worse = mh_state_rank(state) > mh_state_rank(r->state);
-    if (!worse && !(r->summary == NULL && state == r->state)) {
-        return 0;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = vformat(fmt, ap);
-    va_end(ap);
-    if (s == NULL) {
-        r->oom = true;
-        return -1;
-    }
-    free(r->summary);
-    r->summary = s;
-    r->state = state;
-    r->reason = reason;
-    r->category = mh_reason_category(reason);
-    return 0;
-}
-
-int
-mh_result_override(struct mh_result *r, enum mh_state state,
-                   enum mh_reason reason, const char *fmt, ...)
+/* Sets state, reason (and its category) and, when fmt is not NULL, the
+ * summary formatted from fmt (before the old summary is freed: the
+ * arguments may point into it). */
+static int
+set_verdict(struct mh_result *r, enum mh_state state, enum mh_reason reason,
+            const char *fmt, va_list ap)
 {
     if (fmt != NULL) {
-        va_list ap;
-        va_start(ap, fmt);
         char *s = vformat(fmt, ap);
-        va_end(ap);
         if (s == NULL) {
             r->oom = true;
             return -1;
@@ -173,6 +149,32 @@ mh_result_override(struct mh_result *r, enum mh_state state,
     r->reason = reason;
     r->category = mh_reason_category(reason);
     return 0;
+}
+
+int
+mh_result_raise(struct mh_result *r, enum mh_state state, enum mh_reason reason,
+                const char *fmt, ...)
+{
+    bool worse = mh_state_rank(state) > mh_state_rank(r->state);
+    if (!worse && !(r->summary == NULL && state == r->state)) {
+        return 0;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = set_verdict(r, state, reason, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int
+mh_result_override(struct mh_result *r, enum mh_state state,
+                   enum mh_reason reason, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = set_verdict(r, state, reason, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 int
