@@ -4,9 +4,10 @@
 # Writes the manual page check_mailhealth(1) from the binary's own help:
 # the synopsis, the command list and every option of every subcommand come
 # from `check_mailhealth --help` and `check_mailhealth COMMAND --help`,
-# which plugin/cli.c prints from its option table. So the option table is
-# the one source of --help and of the manual page; the prose sections
-# (description, exit status, categories, files, examples) are below.
+# which plugin/cli.c prints from the option table (plugin/options.c) and
+# the command registry (plugin/commands.c). So the option table is the one
+# source of --help and of the manual page; the prose sections (description,
+# exit status, categories, files, examples) are below.
 # tests/integration/test_contrib.sh checks that every long option of every
 # subcommand is in the generated page.
 #
