@@ -179,6 +179,8 @@ vg 3 smtp -H 127.0.0.1 --auth-password=x
 vg 3 smtp --help
 vg 3 --version
 vg 3 dnsbl -H 192.0.2.10 -w nonsense
+vg 3 smtp -H 127.0.0.1 -p 25.0
+vg 3 tls -H 127.0.0.1 --tls-min 1.4
 
 case_ "delivery round trip"
 vg any delivery --submit "smtp://127.0.0.1:$LAB_SUBMISSION_PORT" \
