@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "../probes/textutil.h"
 #include "commands.h"
 #include "options.h"
 #include "version.h"
@@ -130,11 +131,9 @@ getopt_error(int ch, char **av, enum mh_command cmd, char *errbuf,
     }
 }
 
-int
-mh_cli_parse(int argc, char **argv, struct mh_config *cfg, char *errbuf,
-             size_t errlen)
+static int
+parse(int argc, char **argv, struct mh_config *cfg, char *errbuf, size_t errlen)
 {
-    mh_config_init(cfg, MH_CMD_NONE);
     if (argc < 2) {
         snprintf(errbuf, errlen, "no command given");
         return -1;
@@ -200,4 +199,21 @@ mh_cli_parse(int argc, char **argv, struct mh_config *cfg, char *errbuf,
         return -1;
     }
     return mh_config_validate(cfg, errbuf, errlen);
+}
+
+int
+mh_cli_parse(int argc, char **argv, struct mh_config *cfg, char *errbuf,
+             size_t errlen)
+{
+    mh_config_init(cfg, MH_CMD_NONE);
+    int rc = parse(argc, argv, cfg, errbuf, errlen);
+    if (rc < 0 && errlen > 0) {
+        /* Messages quote arguments (an unknown option, a path): their
+         * bytes are escaped so the status line stays one printable line. */
+        char line[1024] = "";
+        mh_text_escape_append(line, sizeof line, errbuf,
+                              strnlen(errbuf, errlen), true);
+        mh_textf(errbuf, errlen, "%s", line);
+    }
+    return rc;
 }
