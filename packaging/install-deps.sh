@@ -22,7 +22,7 @@ test_pkgs=(postfix dovecot-core dovecot-imapd dovecot-lmtpd rbldnsd nsd
     icinga2-bin icinga2-common nagios4-core systemd debhelper dpkg-dev
     fakeroot lintian rpm rpmlint jq cpio groff-base
     libnet-dns-perl libmonitoring-plugin-perl libreadonly-perl libnet-ip-perl
-    python3 valgrind clang libclang-rt-14-dev)
+    python3 valgrind clang libclang-rt-14-dev nginx-light)
 
 missing=()
 for p in "${build_pkgs[@]}" "${test_pkgs[@]}"; do
@@ -61,7 +61,7 @@ $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" \
 # The system services may have been started by a package on machines without
 # a policy file; stop them so they do not hold ports or the lab's resources.
 for svc in postfix dovecot nsd unbound rbldnsd prometheus \
-    prometheus-node-exporter prometheus-alertmanager icinga2 nagios4; do
+    prometheus-node-exporter prometheus-alertmanager icinga2 nagios4 nginx; do
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active -q "$svc" 2>/dev/null; then
         $SUDO systemctl stop "$svc" || true
     fi

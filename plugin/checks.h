@@ -41,6 +41,11 @@ struct mh_result *mh_cmd_domain(const struct mh_config *cfg,
                                 const struct mh_deadline *dl);
 void mh_target_domain(const struct mh_config *cfg, char *buf, size_t len);
 
+/* MTA-STS policy (RFC 8461) and TLS-RPT record (RFC 8460) of a domain,
+ * checked against its MX hosts; target the domain. */
+struct mh_result *mh_cmd_mtasts(const struct mh_config *cfg,
+                                const struct mh_deadline *dl);
+
 /* Submission and IMAP round trip; target "RCPT via HOST:PORT". */
 struct mh_result *mh_cmd_delivery(const struct mh_config *cfg,
                                   const struct mh_deadline *dl);

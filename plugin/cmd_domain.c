@@ -3,7 +3,9 @@
  * cmd_domain: the domain subcommand. Looks up the MX hosts of the domain
  * (RFC 5321 5.1; null MX per RFC 7505), resolves every MX host, and probes
  * every address concurrently with the SMTP probe (and its certificate checks
- * with --cert-days). Each address is a child result on its own long-output
+ * with --cert-days). When the domain publishes an MTA-STS policy, it is
+ * checked as the mta-sts command does (stscheck.h), its problems graded
+ * by the policy's mode. Each address is a child result on its own long-output
  * line with its own category; the overall state is the worst child's and
  * the summary says how many MX hosts are healthy (a host is healthy when
  * every one of its addresses is OK).
@@ -21,23 +23,9 @@
 #include "checks.h"
 #include "cmd_dnsbl.h"
 #include "common.h"
+#include "mxset.h"
 #include "params.h"
-
-/* Most addresses probed at once. */
-#define DOMAIN_MAX_PARALLEL 32
-/* Most addresses per MX host and MX hosts per domain that are probed. */
-#define DOMAIN_MAX_ADDRS 8
-#define DOMAIN_MAX_MX 16
-
-struct mx_job {
-    const struct mh_mx *mx;
-    const struct mh_config *cfg;
-    const struct mh_deadline *dl;
-    struct mh_addr *addrs;
-    size_t naddrs;
-    enum mh_resolve_status status;
-    char err[256];
-};
+#include "stscheck.h"
 
 /* The DNSBL check of every MX address, run beside the SMTP probes. */
 struct dnsbl_job {
@@ -59,118 +47,60 @@ dnsbl_thread(void *arg)
     return NULL;
 }
 
-struct probe_job {
-    struct mh_smtp_params params;
-    const struct mh_deadline *dl;
-    struct mh_result *result;
-    size_t mx_index;
-};
-
-static void *
-resolve_thread(void *arg)
-{
-    struct mx_job *j = arg;
-    j->status =
-        mh_resolve_host(j->mx->host, j->cfg->family, j->cfg->resolver, j->dl,
-                        &j->addrs, &j->naddrs, j->err, sizeof j->err);
-    return NULL;
-}
-
-static void *
-probe_thread(void *arg)
-{
-    struct probe_job *j = arg;
-    j->result = mh_smtp_probe(&j->params, j->dl);
-    return NULL;
-}
-
-/* Runs fn over jobs[0..n) with at most DOMAIN_MAX_PARALLEL threads; a job
- * whose thread cannot be created runs in this thread. */
-static void
-run_parallel(void *(*fn)(void *), void *jobs, size_t size, size_t n)
-{
-    for (size_t base = 0; base < n; base += DOMAIN_MAX_PARALLEL) {
-        pthread_t th[DOMAIN_MAX_PARALLEL];
-        bool started[DOMAIN_MAX_PARALLEL] = {false};
-        size_t batch =
-            n - base < DOMAIN_MAX_PARALLEL ? n - base : DOMAIN_MAX_PARALLEL;
-        for (size_t i = 0; i < batch; i++) {
-            void *job = (char *)jobs + (base + i) * size;
-            started[i] = pthread_create(&th[i], NULL, fn, job) == 0;
-            if (!started[i]) {
-                fn(job);
-            }
-        }
-        for (size_t i = 0; i < batch; i++) {
-            if (started[i]) {
-                pthread_join(th[i], NULL);
-            }
-        }
-    }
-}
-
-/* A child result for an MX host whose addresses could not be found. */
-static struct mh_result *
-unresolved_child(const struct mx_job *j, uint16_t port)
-{
-    char target[300];
-    mh_peer_label(target, sizeof target, j->mx->host, NULL, port);
-    struct mh_result *c = mh_result_new("smtp", target);
-    if (c == NULL) {
-        return NULL;
-    }
-    enum mh_reason reason =
-        j->status == MH_RESOLVE_TIMEOUT    ? MH_REASON_DNS_TIMEOUT
-        : j->status == MH_RESOLVE_NOTFOUND ? MH_REASON_NAME_NOT_FOUND
-                                           : MH_REASON_DNS_LOOKUP_FAILED;
-    mh_result_raise(c, MH_STATE_CRITICAL, reason, "%s", j->err);
-    mh_result_finish(c);
-    return c;
-}
-
 void
 mh_target_domain(const struct mh_config *cfg, char *buf, size_t len)
 {
     mh_textf(buf, len, "%s", cfg->domain != NULL ? cfg->domain : "");
 }
 
-/* The state of one domain check: the MX hosts, their addresses and the
- * SMTP probe of each address. */
+/* The state of one domain check: the MX hosts, their addresses, the SMTP
+ * probe of each address and the MTA-STS part. */
 struct domain_run {
     const struct mh_config *cfg;
     const struct mh_deadline *dl;
     struct mh_result *r;
     struct mh_mx *mx;
     size_t nmx;
-    struct mx_job *mj;    /* one per MX host */
-    struct probe_job *pj; /* one per address probed */
+    struct mh_mxset_host *hosts; /* one per MX host */
+    struct mh_mxset_probe *pj;   /* one per address probed */
     size_t njobs;
     struct mh_smtp_params base;
     char ehlo[256];
     char *password;
+    struct mh_stscheck sts;
+    bool sts_own_probes; /* the MTA-STS part probes the MX hosts itself */
 };
 
-/* 1. Resolves every MX host at once. */
+/* 1. Resolves every MX host at once (and fetches the MTA-STS policy
+ * meanwhile when the domain publishes one). */
 static int
 resolve_mx_hosts(struct domain_run *d)
 {
-    d->mj = calloc(d->nmx, sizeof *d->mj);
-    d->pj = calloc(d->nmx * DOMAIN_MAX_ADDRS, sizeof *d->pj);
-    if (d->mj == NULL || d->pj == NULL) {
+    mh_stscheck_fetch_start(&d->sts);
+    d->hosts = mh_mxset_resolve(d->mx, d->nmx, d->cfg, d->dl);
+    mh_stscheck_join(&d->sts);
+    if (d->hosts == NULL) {
         mh_result_mark_oom(d->r);
         return -1;
     }
-    for (size_t i = 0; i < d->nmx; i++) {
-        d->mj[i].mx = &d->mx[i];
-        d->mj[i].cfg = d->cfg;
-        d->mj[i].dl = d->dl;
-    }
-    run_parallel(resolve_thread, d->mj, sizeof *d->mj, d->nmx);
     return 0;
 }
 
+/* True when the probes of the command line already check every MX
+ * certificate as MTA-STS does: STARTTLS required, the chain and the MX
+ * name verified (no --sni, --verify-name or --no-verify). */
+static bool
+probes_verify_as_sts(const struct domain_run *d)
+{
+    const struct mh_config *c = d->cfg;
+    return d->base.tls_mode == MH_TLS_STARTTLS && !c->starttls_optional &&
+           d->base.check_cert && d->base.verify && c->sni == NULL &&
+           !c->no_sni && c->verify_name == NULL;
+}
+
 /* 2. One SMTP probe job per address of every MX host, sharing the
- * parameters of the command line. */
+ * parameters of the command line; the MTA-STS probes when its policy's
+ * mode needs the certificates and ours do not verify them. */
 static int
 prepare_probes(struct domain_run *d)
 {
@@ -178,22 +108,17 @@ prepare_probes(struct domain_run *d)
     struct mh_config c2 = *cfg;
     c2.host = cfg->domain;
     mh_smtp_params_from_config(&c2, &d->base, d->ehlo, sizeof d->ehlo);
-    for (size_t i = 0; i < d->nmx; i++) {
-        for (size_t a = 0; a < d->mj[i].naddrs && a < DOMAIN_MAX_ADDRS; a++) {
-            struct probe_job *j = &d->pj[d->njobs++];
-            j->params = d->base;
-            j->params.host = d->mj[i].addrs[a].text;
-            j->params.peer_name = d->mx[i].host;
-            /* SNI and the certificate name are the MX host's name, as a
-             * sending MTA would use them. */
-            j->params.sni = cfg->no_sni        ? NULL
-                            : cfg->sni != NULL ? cfg->sni
-                                               : d->mx[i].host;
-            j->params.verify_name =
-                cfg->verify_name != NULL ? cfg->verify_name : d->mx[i].host;
-            j->dl = d->dl;
-            j->mx_index = i;
+    d->pj = mh_mxset_probes(d->hosts, d->nmx, &d->base, cfg, d->dl, &d->njobs);
+    if (d->pj == NULL) {
+        mh_result_mark_oom(d->r);
+        return -1;
+    }
+    if (mh_stscheck_wants_probes(&d->sts) && !probes_verify_as_sts(d)) {
+        if (mh_stscheck_probes(&d->sts, d->hosts, d->nmx) != 0) {
+            mh_result_mark_oom(d->r);
+            return -1;
         }
+        d->sts_own_probes = true;
     }
     if (cfg->auth_user != NULL) {
         char err[512];
@@ -217,8 +142,10 @@ static int
 run_probes(struct domain_run *d)
 {
     const struct mh_config *cfg = d->cfg;
+    mh_stscheck_run_start(&d->sts);
     if (cfg->zones.n == 0 && cfg->zones_file == NULL) {
-        run_parallel(probe_thread, d->pj, sizeof *d->pj, d->njobs);
+        mh_mxset_run(d->pj, d->njobs);
+        mh_stscheck_join(&d->sts);
         return 0;
     }
     struct mh_dnsbl_zones zones = {0};
@@ -252,10 +179,11 @@ run_probes(struct domain_run *d)
     if (!started) {
         dnsbl_thread(&dj);
     }
-    run_parallel(probe_thread, d->pj, sizeof *d->pj, d->njobs);
+    mh_mxset_run(d->pj, d->njobs);
     if (started) {
         pthread_join(dth, NULL);
     }
+    mh_stscheck_join(&d->sts);
     mh_dnsbl_zones_free(&zones);
     free(addr_list);
     return 0;
@@ -283,8 +211,9 @@ collect_children(struct domain_run *d, const struct mh_result **worst_child)
     size_t healthy = 0, child = 0;
     *worst_child = NULL;
     for (size_t i = 0; i < d->nmx; i++) {
-        if (d->mj[i].status != MH_RESOLVE_OK) {
-            struct mh_result *c = unresolved_child(&d->mj[i], d->base.port);
+        if (d->hosts[i].status != MH_RESOLVE_OK) {
+            struct mh_result *c =
+                mh_mxset_unresolved(&d->hosts[i], d->base.port);
             if (c == NULL) {
                 mh_result_mark_oom(d->r);
             } else {
@@ -359,18 +288,9 @@ static void
 domain_run_free(struct domain_run *d)
 {
     mh_secret_free(d->password);
-    if (d->pj != NULL) {
-        for (size_t k = 0; k < d->nmx * DOMAIN_MAX_ADDRS; k++) {
-            mh_result_free(d->pj[k].result);
-        }
-    }
-    if (d->mj != NULL) {
-        for (size_t i = 0; i < d->nmx; i++) {
-            free(d->mj[i].addrs);
-        }
-    }
-    free(d->pj);
-    free(d->mj);
+    mh_mxset_probes_free(d->pj, d->njobs);
+    mh_mxset_hosts_free(d->hosts, d->nmx);
+    mh_stscheck_free(&d->sts);
     free(d->mx);
 }
 
@@ -383,9 +303,13 @@ mh_cmd_domain(const struct mh_config *cfg, const struct mh_deadline *dl)
         return NULL;
     }
     char err[512];
+    /* The MTA-STS and TLS-RPT records are looked up beside the MX. */
+    mh_stscheck_start(&d.sts, cfg, dl);
     enum mh_mx_status ms = mh_mx_lookup(cfg->domain, cfg->resolver, dl, &d.mx,
                                         &d.nmx, err, sizeof err);
+    mh_stscheck_join(&d.sts);
     if (ms != MH_MX_OK && ms != MH_MX_IMPLICIT) {
+        mh_stscheck_free(&d.sts);
         mh_result_raise(d.r, MH_STATE_CRITICAL,
                         ms == MH_MX_TIMEOUT    ? MH_REASON_DNS_TIMEOUT
                         : ms == MH_MX_NULL     ? MH_REASON_NULL_MX
@@ -395,11 +319,11 @@ mh_cmd_domain(const struct mh_config *cfg, const struct mh_deadline *dl)
         mh_result_set_duration(d.r, mh_deadline_elapsed(dl));
         return d.r;
     }
-    if (d.nmx > DOMAIN_MAX_MX) {
+    if (d.nmx > MH_MXSET_MAX_MX) {
         mh_result_add_item(d.r, "note", "", MH_STATE_OK, MH_REASON_NONE,
                            "%zu MX hosts, only the first %d are checked", d.nmx,
-                           DOMAIN_MAX_MX);
-        d.nmx = DOMAIN_MAX_MX;
+                           MH_MXSET_MAX_MX);
+        d.nmx = MH_MXSET_MAX_MX;
     }
     if (ms == MH_MX_IMPLICIT) {
         mh_result_add_item(d.r, "note", "", MH_STATE_OK, MH_REASON_NONE,
@@ -409,7 +333,14 @@ mh_cmd_domain(const struct mh_config *cfg, const struct mh_deadline *dl)
     }
     if (resolve_mx_hosts(&d) == 0 && prepare_probes(&d) == 0 &&
         run_probes(&d) == 0) {
-        /* What the DNSBL check found, before the MX verdict is merged. */
+        /* MTA-STS: the policy against the MX hosts, graded by its mode;
+         * no policy is only a note. */
+        mh_stscheck_evaluate(&d.sts, d.hosts, d.nmx, true,
+                             d.sts_own_probes ? d.sts.probes : d.pj,
+                             d.sts_own_probes ? d.sts.nprobes : d.njobs, false,
+                             d.r);
+        /* What the DNSBL and MTA-STS checks found, before the MX verdict
+         * is merged. */
         char dnsbl_summary[700] = "";
         if (d.r->summary != NULL) {
             mh_textf(dnsbl_summary, sizeof dnsbl_summary, "%s", d.r->summary);

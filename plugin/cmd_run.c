@@ -72,6 +72,7 @@
 
 #include <curl/curl.h>
 
+#include "../probes/curl_loader.h"
 #include "../probes/deadline.h"
 #include "commands.h"
 #include "common.h"
@@ -917,7 +918,7 @@ mh_cmd_run(const struct mh_config *cli)
         rn.seed = (unsigned long long)time(NULL) ^
                   ((unsigned long long)getpid() << 32);
     }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    mh_curl_global_init_once(NULL, 0);
     apply_settings(&rn);
 
     int code = 0;

@@ -25,6 +25,10 @@ static const struct mh_command_def registry[] = {
     {MH_CMD_DELIVERY, "delivery",
      "round trip: submit a token mail, find it over IMAP", mh_cmd_delivery,
      mh_target_delivery, true},
+    {MH_CMD_MTASTS, "mta-sts",
+     "MTA-STS policy and TLS-RPT record against the MX hosts and their "
+     "certificates",
+     mh_cmd_mtasts, mh_target_domain, true},
     {MH_CMD_RUN, "run",
      "many checks from a JSON config into a node_exporter textfile", NULL, NULL,
      true},

@@ -29,6 +29,7 @@ mh_default_port(enum mh_command cmd, enum mh_tls_mode mode)
     case MH_CMD_SMTP:
     case MH_CMD_TLS:
     case MH_CMD_DOMAIN:
+    case MH_CMD_MTASTS:
         /* RFC 8314 3.3: submissions over implicit TLS; else SMTP's port. */
         return mode == MH_TLS_IMPLICIT ? 465 : 25;
     default:

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "../probes/delivery.h"
+#include "../probes/mtasts.h"
 #include "../probes/smtp.h"
 #include "range.h"
 
@@ -32,6 +33,7 @@ enum mh_command {
     MH_CMD_DNSBL,
     MH_CMD_DOMAIN,
     MH_CMD_DELIVERY,
+    MH_CMD_MTASTS,
     MH_CMD_RUN,
     MH_CMD_LAST
 };
@@ -96,6 +98,12 @@ struct mh_config {
     struct mh_strlist zones;
     const char *zones_file;
     const char *domain;
+    /* mta-sts / domain */
+    const char *sts_state; /* --sts-state FILE: the memory of the policies
+                              seen, kept between one-shot runs */
+    struct mh_sts_memory *sts_memory; /* not an option: the runner's memory
+                                         of the policies seen, handed to
+                                         every check (NULL: none) */
     /* delivery */
     struct mh_delivery_url submit, imap; /* scheme INVALID: not given */
     const char *imap_user, *imap_password_file, *imap_password_env;

@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 #include <openssl/ssl.h>
 
+#include "../probes/curl_loader.h"
 #include "../probes/resolve.h"
 #include "cli.h"
 #include "commands.h"
@@ -163,7 +164,7 @@ main(int argc, char **argv)
     /* libcurl is loaded (curl_loader.c) and initialised only by the
      * commands that use it, once, before the runner starts threads. */
     if (def->uses_curl) {
-        curl_global_init(CURL_GLOBAL_DEFAULT);
+        mh_curl_global_init_once(NULL, 0);
     }
     /* A command without a check function is the runner: many checks
      * through the registry, its own output. */

@@ -23,8 +23,9 @@
 #define C_DNSBL MH_OPT_CMD(MH_CMD_DNSBL)
 #define C_DOMAIN MH_OPT_CMD(MH_CMD_DOMAIN)
 #define C_DELIV MH_OPT_CMD(MH_CMD_DELIVERY)
+#define C_STS MH_OPT_CMD(MH_CMD_MTASTS)
 #define C_RUN MH_OPT_CMD(MH_CMD_RUN)
-#define C_PROBES (C_SMTP | C_TLS | C_DNSBL | C_DOMAIN | C_DELIV)
+#define C_PROBES (C_SMTP | C_TLS | C_DNSBL | C_DOMAIN | C_DELIV | C_STS)
 #define C_ALL (C_PROBES | C_RUN)
 #define C_TLSLIKE (C_SMTP | C_TLS | C_DOMAIN)
 
@@ -77,15 +78,15 @@ static const struct mh_option table[] = {
      .short_name = 'D',
      .kind = MH_OPT_STRING,
      .field = FIELD(domain, const char *),
-     .commands = C_DOMAIN,
-     .required = C_DOMAIN,
+     .commands = C_DOMAIN | C_STS,
+     .required = C_DOMAIN | C_STS,
      .arg = "DOMAIN",
      .help = "mail domain: its MX hosts are looked up and checked"},
     {.name = "port",
      .short_name = 'p',
      .kind = MH_OPT_PORT,
      .field = FIELD(port, uint16_t),
-     .commands = C_SMTP | C_TLS | C_DOMAIN,
+     .commands = C_SMTP | C_TLS | C_DOMAIN | C_STS,
      .arg = "PORT",
      .help = "TCP port (default 25; 465 with --tls)"},
     {.name = "warning",
@@ -206,7 +207,7 @@ static const struct mh_option table[] = {
      .short_name = 'F',
      .kind = MH_OPT_STRING,
      .field = FIELD(ehlo, const char *),
-     .commands = C_TLSLIKE | C_DELIV,
+     .commands = C_TLSLIKE | C_DELIV | C_STS,
      .arg = "NAME",
      .help = "name sent with EHLO/HELO (default: this machine's FQDN)"},
     {.name = "expect-greeting",
@@ -281,7 +282,7 @@ static const struct mh_option table[] = {
     {.name = "cert-days",
      .kind = MH_OPT_CERT_DAYS,
      .field = FIELD(cert_days, struct mh_cert_days),
-     .commands = C_TLSLIKE,
+     .commands = C_TLSLIKE | C_STS,
      .arg = "W,C",
      .help = "certificate days left: warning,critical (smtp/domain check "
              "certificates only with this or a trust/name option)",
@@ -289,13 +290,13 @@ static const struct mh_option table[] = {
     {.name = "ca-file",
      .kind = MH_OPT_PATH,
      .field = FIELD(ca_file, const char *),
-     .commands = C_TLSLIKE | C_DELIV,
+     .commands = C_TLSLIKE | C_DELIV | C_STS,
      .arg = "FILE",
      .help = "trust anchors (PEM) instead of the system store"},
     {.name = "ca-path",
      .kind = MH_OPT_PATH,
      .field = FIELD(ca_path, const char *),
-     .commands = C_TLSLIKE | C_DELIV,
+     .commands = C_TLSLIKE | C_DELIV | C_STS,
      .arg = "DIR",
      .help = "directory of trust anchors (c_rehash layout)"},
     {.name = "verify-name",
@@ -313,7 +314,7 @@ static const struct mh_option table[] = {
      .kind = MH_OPT_ENUM,
      .field = FIELD(tls_min_version, int),
      .names = tls_version_names,
-     .commands = C_TLSLIKE,
+     .commands = C_TLSLIKE | C_STS,
      .arg = "VERSION",
      /* No default value: 0 is the probe's default, TLS 1.2, which its
       * messages then say --tls-min can lower. */
@@ -332,6 +333,13 @@ static const struct mh_option table[] = {
      .commands = C_DNSBL | C_DOMAIN,
      .arg = "FILE",
      .help = "JSON file of zones with their type and return codes"},
+    {.name = "sts-state",
+     .kind = MH_OPT_PATH,
+     .field = FIELD(sts_state, const char *),
+     .commands = C_DOMAIN | C_STS,
+     .arg = "FILE",
+     .help = "remember the MTA-STS policies seen in FILE (JSON, replaced "
+             "atomically): a policy edited without a new id warns"},
     {.name = "submit",
      .kind = MH_OPT_URL,
      .field = FIELD(submit, struct mh_delivery_url),

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../probes/atomicfile.h"
 #include "version.h"
 
 /* Every family mailhealth exposes, in output order (DESIGN.md "Output"). */
@@ -46,6 +47,21 @@ static const struct family {
     {"mailhealth_dnsbl_error",
      "1 if the zone could not give a usable answer for the address."},
     {"mailhealth_dnsbl_listed_zones", "Number of zones listing the target."},
+    {"mailhealth_mtasts_policy_info",
+     "1 for the domain's valid MTA-STS policy, labelled with its id and "
+     "mode."},
+    {"mailhealth_mtasts_max_age_seconds",
+     "max_age of the domain's MTA-STS policy."},
+    {"mailhealth_mtasts_mx_covered",
+     "1 if the MX host matches an mx pattern of the MTA-STS policy."},
+    {"mailhealth_mtasts_mx_verified",
+     "1 if every address of the MX host presented a certificate that "
+     "verified for its name over STARTTLS."},
+    {"mailhealth_mtasts_policy_cert_expiry_timestamp_seconds",
+     "Earliest notAfter on the chain of the MTA-STS policy host, Unix "
+     "time."},
+    {"mailhealth_mtasts_tlsrpt_valid",
+     "1 if the domain's TLS-RPT record is valid (absent without one)."},
     {"mailhealth_delivery_duration_seconds",
      "Delay from the end of the submission until the mail was found."},
     {"mailhealth_last_run_timestamp_seconds",
@@ -312,48 +328,10 @@ mh_write_textfile(const char *path, const struct mh_result *const *results,
                   size_t n, double now_unix, double round_seconds, char *errbuf,
                   size_t errlen)
 {
-    char dirbuf[4096], basebuf[4096], tmp[4096 + 64];
-    if (snprintf(dirbuf, sizeof dirbuf, "%s", path) >= (int)sizeof dirbuf ||
-        snprintf(basebuf, sizeof basebuf, "%s", path) >= (int)sizeof basebuf) {
-        snprintf(errbuf, errlen, "textfile path too long");
+    struct mh_atomic_file af;
+    if (mh_atomic_open(&af, path, errbuf, errlen) != 0) {
         return -1;
     }
-    const char *dir = dirname(dirbuf);
-    const char *base = basename(basebuf);
-    /* ".mailhealth.prom.tmp.XXXXXX" does not end in ".prom": the collector
-     * ignores it while we write. */
-    snprintf(tmp, sizeof tmp, "%s/.%s.tmp.XXXXXX", dir, base);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        snprintf(errbuf, errlen, "cannot create a temporary file in %s: %s",
-                 dir, strerror(errno));
-        return -1;
-    }
-    FILE *f = fdopen(fd, "w");
-    if (f == NULL) {
-        close(fd);
-        unlink(tmp);
-        snprintf(errbuf, errlen, "fdopen: %s", strerror(errno));
-        return -1;
-    }
-    int rc = mh_render_prometheus(f, results, n, now_unix, round_seconds);
-    if (rc == 0 &&
-        (fflush(f) != 0 || fsync(fd) != 0 || fchmod(fd, 0644) != 0)) {
-        rc = -1;
-    }
-    if (fclose(f) != 0) {
-        rc = -1;
-    }
-    if (rc != 0) {
-        snprintf(errbuf, errlen, "cannot write %s: %s", tmp, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    if (rename(tmp, path) != 0) {
-        snprintf(errbuf, errlen, "cannot rename %s to %s: %s", tmp, path,
-                 strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    int rc = mh_render_prometheus(af.f, results, n, now_unix, round_seconds);
+    return mh_atomic_commit(&af, rc, errbuf, errlen);
 }

@@ -403,8 +403,9 @@ static int
 add_default(struct parser *p, const char *key, const char *lname,
             const cJSON *v)
 {
-    static const enum mh_command probes[] = {
-        MH_CMD_SMTP, MH_CMD_TLS, MH_CMD_DNSBL, MH_CMD_DOMAIN, MH_CMD_DELIVERY};
+    static const enum mh_command probes[] = {MH_CMD_SMTP,     MH_CMD_TLS,
+                                             MH_CMD_DNSBL,    MH_CMD_DOMAIN,
+                                             MH_CMD_DELIVERY, MH_CMD_MTASTS};
     const struct mh_option *o = NULL;
     enum mh_command cmd = MH_CMD_NONE;
     for (size_t i = 0; i < sizeof probes / sizeof probes[0] && o == NULL; i++) {
@@ -675,7 +676,7 @@ check_identity(struct parser *p, const cJSON *o, size_t i,
     if (ck == NULL) {
         snprintf(p->err, p->errlen,
                  "%s: %s: missing required key \"check\" (smtp, tls, dnsbl, "
-                 "domain or delivery)",
+                 "domain, delivery or mta-sts)",
                  src, who);
         return -1;
     }
@@ -685,7 +686,7 @@ check_identity(struct parser *p, const cJSON *o, size_t i,
     if (def == NULL || def->check == NULL) {
         snprintf(p->err, p->errlen,
                  "%s: %s: key \"check\": must be one of smtp, tls, dnsbl, "
-                 "domain, delivery",
+                 "domain, delivery, mta-sts",
                  src, who);
         return -1;
     }

@@ -119,6 +119,32 @@ mh_curl_available(char *errbuf, size_t errlen)
     return false;
 }
 
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static CURLcode init_rc = CURLE_FAILED_INIT;
+
+static void
+global_init(void)
+{
+    init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+bool
+mh_curl_global_init_once(char *errbuf, size_t errlen)
+{
+    if (!mh_curl_available(errbuf, errlen)) {
+        return false;
+    }
+    pthread_once(&init_once, global_init);
+    if (init_rc != CURLE_OK) {
+        if (errbuf != NULL && errlen > 0) {
+            snprintf(errbuf, errlen, "curl_global_init failed: %s",
+                     curl_easy_strerror(init_rc));
+        }
+        return false;
+    }
+    return true;
+}
+
 CURLcode
 curl_global_init(long flags)
 {

@@ -20,4 +20,16 @@
  */
 bool mh_curl_available(char *errbuf, size_t errlen);
 
+/*
+ * curl_global_init(CURL_GLOBAL_DEFAULT) once per process, whoever asks
+ * first (thread-safe through pthread_once; libcurl's own function must not
+ * run while other threads use libcurl). main() calls it before threads
+ * start for the commands that always need libcurl; a check that finds it
+ * needs libcurl later (domain, when the domain publishes an MTA-STS
+ * policy) calls it from its main thread before it starts its own.
+ * Returns true when libcurl is loaded and initialised, else false with the
+ * reason in errbuf.
+ */
+bool mh_curl_global_init_once(char *errbuf, size_t errlen);
+
 #endif

@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "curl_pin.h"
 #include "reply.h"
 #include "resolve.h"
 #include "textutil.h"
@@ -1023,61 +1024,19 @@ close_cb(void *ud, curl_socket_t s)
     return close(s);
 }
 
-static bool
-is_numeric_host(const char *h)
-{
-    unsigned char buf[sizeof(struct in6_addr)];
-    return inet_pton(AF_INET, h, buf) == 1 || inet_pton(AF_INET6, h, buf) == 1;
-}
-
 /*
  * With --resolver, resolves the URL's host with c-ares within the deadline
- * and pins the addresses (CURLOPT_RESOLVE), so libcurl does no lookup of
- * its own. Returns 0, or -1 with state/category/message set.
+ * and pins the addresses (curl_pin.h). Returns 0, or -1 with
+ * state/category/message set.
  */
 static int
 pin_addresses(struct xfer *x, const struct mh_delivery_url *u,
               const struct mh_deadline *dl, enum mh_state *st,
               enum mh_reason *reason, char *msg, size_t msglen)
 {
-    const struct mh_delivery_params *p = x->p;
-    if (p->resolver == NULL || is_numeric_host(u->host)) {
-        return 0;
-    }
-    struct mh_addr *addrs = NULL;
-    size_t naddrs = 0;
-    char err[256];
-    enum mh_resolve_status rs = mh_resolve_host(
-        u->host, p->family, p->resolver, dl, &addrs, &naddrs, err, sizeof err);
-    if (rs != MH_RESOLVE_OK) {
-        *st = MH_STATE_CRITICAL;
-        *reason = rs == MH_RESOLVE_TIMEOUT    ? MH_REASON_DNS_TIMEOUT
-                  : rs == MH_RESOLVE_NOTFOUND ? MH_REASON_NAME_NOT_FOUND
-                                              : MH_REASON_DNS_LOOKUP_FAILED;
-        snprintf(msg, msglen, "cannot resolve %s: %s", u->host, err);
-        free(addrs);
-        return -1;
-    }
-    char entry[1200];
-    int off = snprintf(entry, sizeof entry, "%s:%u:", u->host, u->port);
-    for (size_t i = 0; i < naddrs && off > 0 && (size_t)off < sizeof entry;
-         i++) {
-        bool v6 = addrs[i].family == AF_INET6;
-        off +=
-            snprintf(entry + off, sizeof entry - (size_t)off,
-                     v6 ? "%s[%s]" : "%s%s", i > 0 ? "," : "", addrs[i].text);
-    }
-    free(addrs);
-    struct curl_slist *l = curl_slist_append(NULL, entry);
-    if (l == NULL || curl_easy_setopt(x->h, CURLOPT_RESOLVE, l) != CURLE_OK) {
-        curl_slist_free_all(l);
-        *st = MH_STATE_UNKNOWN;
-        *reason = MH_REASON_INTERNAL_ERROR;
-        snprintf(msg, msglen, "cannot pin the addresses of %s", u->host);
-        return -1;
-    }
-    x->resolve = l;
-    return 0;
+    return mh_curl_pin_host(x->h, u->host, u->port, x->p->family,
+                            x->p->resolver, dl, &x->resolve, st, reason, msg,
+                            msglen);
 }
 
 /* Sets up a handle with everything both halves share. Returns 0 or -1. */

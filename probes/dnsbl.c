@@ -570,24 +570,20 @@ txt_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
     if (status != ARES_SUCCESS) {
         return; /* no reason text: nothing to show */
     }
-    struct ares_txt_ext *txt = NULL;
-    if (ares_parse_txt_reply_ext(abuf, alen, &txt) != ARES_SUCCESS) {
+    struct mh_txt_record *recs = NULL;
+    size_t nrecs = 0;
+    if (mh_txt_records_parse(abuf, alen, &recs, &nrecs) != 0) {
         return;
     }
-    /* Each record is the concatenation of its strings (RFC 1035 3.3.14);
-     * records are sorted so the text does not depend on their order. */
+    /* Records are sorted so the text does not depend on their order. */
     char rec[TXT_RECORDS_MAX][MH_DNSBL_TXT_MAX + 8];
     size_t nrec = 0;
-    for (struct ares_txt_ext *t = txt; t != NULL; t = t->next) {
-        if (t->record_start || nrec == 0) {
-            if (nrec == TXT_RECORDS_MAX) {
-                break;
-            }
-            rec[nrec++][0] = '\0';
-        }
-        mh_dnsbl_txt_append(rec[nrec - 1], sizeof rec[0], t->txt, t->length);
+    for (size_t i = 0; i < nrecs && nrec < TXT_RECORDS_MAX; i++) {
+        rec[nrec][0] = '\0';
+        mh_dnsbl_txt_append(rec[nrec++], sizeof rec[0], recs[i].data,
+                            recs[i].len);
     }
-    ares_free_data(txt);
+    mh_txt_records_free(recs, nrecs);
     qsort(rec, nrec, sizeof rec[0], cmp_str);
     char *out = q->pair->txt;
     out[0] = '\0';

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <ares.h>
+#include <arpa/nameser.h>
 
 /* Per-try timeout and tries of the c-ares channel; the check's deadline cuts
  * the whole exchange anyway. */
@@ -308,4 +309,179 @@ mh_resolve_host(const char *host, int family, const char *resolver,
     snprintf(errbuf, errlen, "DNS lookup of %s failed: %s", host,
              ares_strerror(ctx.status));
     return MH_RESOLVE_FAILED;
+}
+
+/* ====== TXT records ====== */
+
+int
+mh_txt_records_parse(const unsigned char *abuf, int alen,
+                     struct mh_txt_record **recs, size_t *n)
+{
+    *recs = NULL;
+    *n = 0;
+    struct ares_txt_ext *txt = NULL;
+    int rc = ares_parse_txt_reply_ext(abuf, alen, &txt);
+    if (rc == ARES_ENODATA) {
+        return 0;
+    }
+    if (rc != ARES_SUCCESS) {
+        return -1;
+    }
+    size_t count = 0;
+    for (struct ares_txt_ext *t = txt; t != NULL; t = t->next) {
+        if (t->record_start || t == txt) {
+            count++;
+        }
+    }
+    struct mh_txt_record *out = calloc(count > 0 ? count : 1, sizeof *out);
+    if (out == NULL) {
+        ares_free_data(txt);
+        return -1;
+    }
+    size_t k = 0;
+    int ret = 0;
+    for (struct ares_txt_ext *t = txt; t != NULL && ret == 0; t = t->next) {
+        if (t->record_start || t == txt) {
+            k++;
+        }
+        /* A record is the concatenation of its strings (RFC 1035 3.3.14,
+         * RFC 8461 3.1, RFC 8460 3). */
+        struct mh_txt_record *r = &out[k - 1];
+        unsigned char *d = realloc(r->data, r->len + t->length + 1);
+        if (d == NULL) {
+            ret = -1;
+            break;
+        }
+        memcpy(d + r->len, t->txt, t->length);
+        r->len += t->length;
+        d[r->len] = '\0';
+        r->data = d;
+    }
+    ares_free_data(txt);
+    if (ret != 0) {
+        mh_txt_records_free(out, count);
+        return -1;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (out[i].data == NULL) { /* a record of one empty string */
+            out[i].data = calloc(1, 1);
+            if (out[i].data == NULL) {
+                mh_txt_records_free(out, count);
+                return -1;
+            }
+        }
+    }
+    *recs = out;
+    *n = count;
+    return 0;
+}
+
+void
+mh_txt_records_free(struct mh_txt_record *recs, size_t n)
+{
+    if (recs == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(recs[i].data);
+    }
+    free(recs);
+}
+
+struct txt_query {
+    struct mh_txt_lookup *l;
+    bool done;
+    int status;
+};
+
+static void
+txt_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+    (void)timeouts;
+    struct txt_query *q = arg;
+    q->done = true;
+    q->status = status;
+    if (status == ARES_SUCCESS &&
+        mh_txt_records_parse(abuf, alen, &q->l->recs, &q->l->nrecs) != 0) {
+        q->status = ARES_EBADRESP;
+    }
+}
+
+int
+mh_resolve_txt(struct mh_txt_lookup *lookups, size_t n, const char *resolver,
+               const struct mh_deadline *dl)
+{
+    char err[160] = "";
+    for (size_t i = 0; i < n; i++) {
+        lookups[i].status = MH_RESOLVE_FAILED;
+        lookups[i].recs = NULL;
+        lookups[i].nrecs = 0;
+        lookups[i].err[0] = '\0';
+    }
+    void *channel = NULL;
+    struct txt_query *q = calloc(n > 0 ? n : 1, sizeof *q);
+    if (q == NULL ||
+        mh_resolve_channel_new(resolver, MH_RESOLVE_SERVFAIL_ANSWERS, &channel,
+                               err, sizeof err) != 0) {
+        free(q);
+        for (size_t i = 0; i < n; i++) {
+            snprintf(lookups[i].err, sizeof lookups[i].err, "%s",
+                     err[0] != '\0' ? err : "out of memory");
+        }
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        q[i].l = &lookups[i];
+        q[i].status = ARES_ETIMEOUT;
+        /* ares_query: no search list, the name is absolute. */
+        ares_query(channel, lookups[i].name, ns_c_in, ns_t_txt, txt_cb, &q[i]);
+    }
+    mh_resolve_wait(channel, dl);
+    mh_resolve_channel_free(channel); /* runs pending callbacks */
+    for (size_t i = 0; i < n; i++) {
+        struct mh_txt_lookup *l = &lookups[i];
+        int st = q[i].done ? q[i].status : ARES_ETIMEOUT;
+        switch (st) {
+        case ARES_SUCCESS:
+            l->status = MH_RESOLVE_OK;
+            break;
+        case ARES_ENOTFOUND:
+        case ARES_ENODATA:
+            l->status = MH_RESOLVE_NOTFOUND;
+            snprintf(l->err, sizeof l->err, "no TXT record at %s (%s)", l->name,
+                     st == ARES_ENOTFOUND ? "NXDOMAIN" : "NODATA");
+            break;
+        case ARES_ETIMEOUT:
+        case ARES_ECANCELLED:
+        case ARES_EDESTRUCTION:
+            l->status = MH_RESOLVE_TIMEOUT;
+            snprintf(l->err, sizeof l->err,
+                     "no DNS answer for the TXT record of %s%s", l->name,
+                     mh_deadline_expired(dl) ? " within the deadline"
+                                             : ": the resolver did not answer");
+            break;
+        default:
+            l->status = MH_RESOLVE_FAILED;
+            snprintf(l->err, sizeof l->err, "TXT lookup of %s failed: %s",
+                     l->name, ares_strerror(st));
+            break;
+        }
+        if (l->status != MH_RESOLVE_OK) {
+            mh_txt_records_free(l->recs, l->nrecs);
+            l->recs = NULL;
+            l->nrecs = 0;
+        }
+    }
+    free(q);
+    return 0;
+}
+
+void
+mh_txt_lookups_free(struct mh_txt_lookup *lookups, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        mh_txt_records_free(lookups[i].recs, lookups[i].nrecs);
+        lookups[i].recs = NULL;
+        lookups[i].nrecs = 0;
+    }
 }

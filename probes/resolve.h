@@ -79,4 +79,51 @@ enum mh_resolve_status mh_resolve_host(const char *host, int family,
                                        struct mh_addr **addrs, size_t *naddrs,
                                        char *errbuf, size_t errlen);
 
+/* One TXT record: the concatenation of its character-strings (RFC 1035
+ * 3.3.14, RFC 7208 3.3), raw bytes (NUL bytes possible), NUL-terminated
+ * for convenience. */
+struct mh_txt_record {
+    unsigned char *data;
+    size_t len;
+};
+
+/*
+ * Splits a TXT answer (abuf/alen as c-ares hands it to a query callback)
+ * into its records, in the answer's order. On success returns 0 with
+ * *recs (free with mh_txt_records_free) holding *n >= 0 records; -1 when
+ * the answer cannot be parsed or memory ran out.
+ */
+int mh_txt_records_parse(const unsigned char *abuf, int alen,
+                         struct mh_txt_record **recs, size_t *n);
+
+/* Frees n records of mh_txt_records_parse(); NULL is fine. */
+void mh_txt_records_free(struct mh_txt_record *recs, size_t n);
+
+/* The outcome of one TXT lookup of mh_resolve_txt(). */
+struct mh_txt_lookup {
+    const char *name;              /* the name asked (borrowed) */
+    enum mh_resolve_status status; /* OK (even with no record), NOTFOUND
+                                      (NXDOMAIN or NODATA), TIMEOUT, FAILED
+                                      (SERVFAIL, REFUSED, bad answer) */
+    struct mh_txt_record *recs;    /* status OK: the records */
+    size_t nrecs;                  /* 0 for NOTFOUND */
+    char err[160];                 /* why, when not OK */
+};
+
+/*
+ * Looks up the TXT records of every lookups[i].name at once on one c-ares
+ * channel of resolver ("IP[:PORT]" or NULL: the system resolver) within
+ * dl; a SERVFAIL or REFUSED answer is reported as FAILED, never as a
+ * timeout (MH_RESOLVE_SERVFAIL_ANSWERS). Names are absolute (no search
+ * list). Fills status, recs, nrecs and err of each entry; free the records
+ * with mh_txt_lookups_free(). Returns 0, or -1 when the channel could not
+ * be set up (every entry FAILED, err says why).
+ */
+int mh_resolve_txt(struct mh_txt_lookup *lookups, size_t n,
+                   const char *resolver, const struct mh_deadline *dl);
+
+/* Frees the records of n lookups (the entries themselves are the
+ * caller's). */
+void mh_txt_lookups_free(struct mh_txt_lookup *lookups, size_t n);
+
 #endif

@@ -225,7 +225,11 @@ enum mh_category {
     X(STS_ID_UNCHANGED, "sts_id_unchanged", TLS,                               \
       "the policy changed but its id did not")                                 \
     X(TLSRPT_INVALID, "tlsrpt_invalid", TLS,                                   \
-      "the TLS-RPT record is invalid (RFC 8460 section 3)")
+      "the TLS-RPT record is invalid (RFC 8460 section 3)")                    \
+    X(STS_RECORD_MISSING, "sts_record_missing", TLS,                           \
+      "the domain publishes no MTA-STS policy (no _mta-sts TXT record)")       \
+    X(STS_RECORD_INVALID, "sts_record_invalid", TLS,                           \
+      "the _mta-sts TXT record is invalid or not the only one (RFC 8461 3.1)")
 
 enum mh_reason {
 #define MH_REASON_ENUM(id, name, cat, doc) MH_REASON_##id,

@@ -1,0 +1,1450 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mtasts: the MTA-STS and TLS-RPT records, the policy parser, the MX
+ * matching rules, the memory of policies seen and the verdict (see
+ * mtasts.h; the HTTPS fetch is mtasts_fetch.c).
+ */
+#include "mtasts.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/evp.h>
+
+#include "atomicfile.h"
+#include "textutil.h"
+
+const char *
+mh_sts_mode_name(enum mh_sts_mode mode)
+{
+    switch (mode) {
+    case MH_STS_MODE_ENFORCE:
+        return "enforce";
+    case MH_STS_MODE_TESTING:
+        return "testing";
+    case MH_STS_MODE_NONE:
+        return "none";
+    case MH_STS_MODE_UNKNOWN:
+    default:
+        return "unknown";
+    }
+}
+
+/* ====== Small lexical helpers ====== */
+
+static bool
+is_wsp(unsigned char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static bool
+is_alnum(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9');
+}
+
+/* Writes "what 'escaped text'" into err: the offending text quoted,
+ * escaped and cut to a readable length. */
+static void
+fail_at(char *err, size_t errlen, const char *what, const void *text,
+        size_t len)
+{
+    char q[80] = "";
+    mh_text_escape_append(q, sizeof q, text, len, true);
+    mh_textf(err, errlen, "%s '%s'", what, q);
+}
+
+/* An extension name of RFC 8461 3.1 / 3.2 and RFC 8460 3: a letter or
+ * digit, then up to 31 letters, digits, "_", "-", ".". */
+static bool
+ext_name_ok(const unsigned char *s, size_t len)
+{
+    if (len == 0 || len > 32 || !is_alnum(s[0])) {
+        return false;
+    }
+    for (size_t i = 1; i < len; i++) {
+        if (!is_alnum(s[i]) && s[i] != '_' && s[i] != '-' && s[i] != '.') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A TXT extension value: 1*(%x21-3A / %x3C / %x3E-7E). */
+static bool
+ext_value_ok(const unsigned char *s, size_t len)
+{
+    if (len == 0) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < 0x21 || s[i] > 0x7e || s[i] == ';' || s[i] == '=') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ====== TXT records (RFC 8461 3.1, RFC 8460 3) ====== */
+
+/* One field of a TXT record: name, value. */
+struct txt_field {
+    const unsigned char *name, *value;
+    size_t nlen, vlen;
+};
+
+/*
+ * Walks a record of the common shape: version tag, then fields separated
+ * by *WSP ";" *WSP, an optional trailing delimiter. Calls field() for
+ * each field; it returns 0 or -1 (err set). Returns MH_STS_TXT_OTHER when
+ * the record does not start with tag, else VALID or INVALID.
+ */
+static enum mh_sts_txt
+walk_record(const void *txt, size_t len, const char *tag,
+            int (*field)(void *ctx, const struct txt_field *f, char *err,
+                         size_t errlen),
+            void *ctx, char *err, size_t errlen)
+{
+    const unsigned char *s = txt;
+    size_t tl = strlen(tag);
+    if (len < tl || memcmp(s, tag, tl) != 0 ||
+        (len > tl && s[tl] != ';' && !is_wsp(s[tl]))) {
+        return MH_STS_TXT_OTHER;
+    }
+    size_t i = tl;
+    size_t nfields = 0;
+    for (;;) {
+        /* field delimiter: *WSP ";" *WSP */
+        while (i < len && is_wsp(s[i])) {
+            i++;
+        }
+        if (i == len) {
+            break;
+        }
+        if (s[i] != ';') {
+            fail_at(err, errlen, "expected ';' before", s + i, len - i);
+            return MH_STS_TXT_INVALID;
+        }
+        i++;
+        while (i < len && is_wsp(s[i])) {
+            i++;
+        }
+        if (i == len) {
+            break; /* a trailing delimiter is allowed */
+        }
+        size_t start = i;
+        while (i < len && s[i] != '=' && s[i] != ';' && !is_wsp(s[i])) {
+            i++;
+        }
+        struct txt_field f = {.name = s + start, .nlen = i - start};
+        if (i == len || s[i] != '=') {
+            fail_at(err, errlen, "field without '=':", s + start, i - start);
+            return MH_STS_TXT_INVALID;
+        }
+        i++;
+        size_t vstart = i;
+        while (i < len && s[i] != ';' && !is_wsp(s[i])) {
+            i++;
+        }
+        f.value = s + vstart;
+        f.vlen = i - vstart;
+        if (field(ctx, &f, err, errlen) != 0) {
+            return MH_STS_TXT_INVALID;
+        }
+        nfields++;
+    }
+    if (nfields == 0) {
+        mh_textf(err, errlen, "no field after %s", tag);
+        return MH_STS_TXT_INVALID;
+    }
+    return MH_STS_TXT_VALID;
+}
+
+struct sts_ctx {
+    char *id;
+    bool has_id;
+};
+
+static int
+sts_field(void *vctx, const struct txt_field *f, char *err, size_t errlen)
+{
+    struct sts_ctx *c = vctx;
+    if (f->nlen == 2 && memcmp(f->name, "id", 2) == 0) {
+        if (c->has_id) {
+            mh_textf(err, errlen, "more than one id field");
+            return -1;
+        }
+        bool ok = f->vlen >= 1 && f->vlen <= MH_STS_ID_MAX;
+        for (size_t i = 0; ok && i < f->vlen; i++) {
+            ok = is_alnum(f->value[i]);
+        }
+        if (!ok) {
+            fail_at(err, errlen,
+                    "id must be 1 to 32 letters and digits (RFC 8461 3.1):",
+                    f->value, f->vlen);
+            return -1;
+        }
+        memcpy(c->id, f->value, f->vlen);
+        c->id[f->vlen] = '\0';
+        c->has_id = true;
+        return 0;
+    }
+    if (!ext_name_ok(f->name, f->nlen) || !ext_value_ok(f->value, f->vlen)) {
+        fail_at(err, errlen, "invalid field", f->name,
+                (size_t)(f->value + f->vlen - f->name));
+        return -1;
+    }
+    return 0;
+}
+
+enum mh_sts_txt
+mh_sts_parse_record(const void *txt, size_t len, char *id, char *err,
+                    size_t errlen)
+{
+    char idbuf[MH_STS_ID_MAX + 1] = "";
+    struct sts_ctx c = {.id = idbuf};
+    err[0] = '\0';
+    enum mh_sts_txt rc =
+        walk_record(txt, len, "v=STSv1", sts_field, &c, err, errlen);
+    if (rc == MH_STS_TXT_VALID && !c.has_id) {
+        mh_textf(err, errlen, "no id field (RFC 8461 3.1)");
+        rc = MH_STS_TXT_INVALID;
+    }
+    if (rc == MH_STS_TXT_VALID) {
+        memcpy(id, idbuf, sizeof idbuf);
+    }
+    return rc;
+}
+
+/* RFC 3986 characters a TLS-RPT URI may hold: unreserved, reserved except
+ * "," and "!" (RFC 8460 3 requires them percent-encoded) and ";" (the
+ * field delimiter), and "%" of an escape. */
+static bool
+uri_char_ok(unsigned char c)
+{
+    return is_alnum(c) || strchr("-._~:/?#[]@$&'()*+=%", c) != NULL;
+}
+
+/* An RFC 1035/5321 domain: labels of letters, digits and hyphens, no
+ * hyphen at either end, 1..63 octets each, 253 in all. */
+static bool
+domain_ok(const unsigned char *s, size_t len)
+{
+    if (len == 0 || len > 253) {
+        return false;
+    }
+    size_t lab = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i == len || s[i] == '.') {
+            if (lab == 0 || lab > 63 || s[i - 1] == '-' || s[i - lab] == '-') {
+                return false;
+            }
+            lab = 0;
+            continue;
+        }
+        if (!is_alnum(s[i]) && s[i] != '-') {
+            return false;
+        }
+        lab++;
+    }
+    return true;
+}
+
+/* One rua URI: "mailto:local@domain[?...]" or "https://host[:port][/...]".
+ * Returns 0 or -1 with err set. */
+static int
+rua_uri_ok(const unsigned char *u, size_t len, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (!uri_char_ok(u[i]) ||
+            (u[i] == '%' &&
+             (i + 2 >= len || !isxdigit(u[i + 1]) || !isxdigit(u[i + 2])))) {
+            fail_at(err, errlen,
+                    "rua URI with a character that must be percent-encoded "
+                    "(RFC 8460 3):",
+                    u, len);
+            return -1;
+        }
+    }
+    if (len > 7 && strncasecmp((const char *)u, "mailto:", 7) == 0) {
+        const unsigned char *a = u + 7;
+        size_t al = len - 7;
+        const unsigned char *q = memchr(a, '?', al);
+        if (q != NULL) {
+            al = (size_t)(q - a);
+        }
+        const unsigned char *at = memchr(a, '@', al);
+        if (at == NULL || at == a ||
+            !domain_ok(at + 1, al - (size_t)(at + 1 - a))) {
+            fail_at(err, errlen, "rua mailto: URI without a valid address:", u,
+                    len);
+            return -1;
+        }
+        return 0;
+    }
+    if (len > 8 && strncasecmp((const char *)u, "https://", 8) == 0) {
+        const unsigned char *h = u + 8;
+        size_t hl = 0;
+        while (8 + hl < len && h[hl] != '/' && h[hl] != ':' && h[hl] != '?' &&
+               h[hl] != '#') {
+            hl++;
+        }
+        bool ip6 = hl > 2 && h[0] == '[' && h[hl - 1] == ']';
+        if (!ip6 && !domain_ok(h, hl)) {
+            fail_at(err, errlen, "rua https: URI without a valid host:", u,
+                    len);
+            return -1;
+        }
+        return 0;
+    }
+    fail_at(err, errlen,
+            "rua URI is neither mailto: nor https: (RFC 8460 3):", u, len);
+    return -1;
+}
+
+struct rpt_ctx {
+    size_t nrua;
+    bool has_rua;
+};
+
+static int
+rpt_field(void *vctx, const struct txt_field *f, char *err, size_t errlen)
+{
+    struct rpt_ctx *c = vctx;
+    if (f->nlen == 3 && memcmp(f->name, "rua", 3) == 0) {
+        if (c->has_rua) {
+            mh_textf(err, errlen, "more than one rua field");
+            return -1;
+        }
+        c->has_rua = true;
+        /* URIs separated by *WSP "," *WSP; walk_record stopped the value
+         * at the first space, so spaces only appear at its edges. */
+        const unsigned char *v = f->value;
+        size_t i = 0;
+        while (i <= f->vlen) {
+            size_t start = i;
+            while (i < f->vlen && v[i] != ',') {
+                i++;
+            }
+            if (i == start) {
+                mh_textf(err, errlen, "empty URI in rua");
+                return -1;
+            }
+            if (rua_uri_ok(v + start, i - start, err, errlen) != 0) {
+                return -1;
+            }
+            c->nrua++;
+            i++;
+        }
+        return 0;
+    }
+    if (!ext_name_ok(f->name, f->nlen) || !ext_value_ok(f->value, f->vlen)) {
+        fail_at(err, errlen, "invalid field", f->name,
+                (size_t)(f->value + f->vlen - f->name));
+        return -1;
+    }
+    return 0;
+}
+
+/* RFC 8460 3 allows spaces around the commas of rua; walk_record ends a
+ * value at a space, so those spaces are removed first (into buf). */
+static size_t
+squeeze_rua_spaces(const unsigned char *s, size_t len, unsigned char *buf)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (is_wsp(s[i])) {
+            size_t j = i;
+            while (j < len && is_wsp(s[j])) {
+                j++;
+            }
+            bool before_comma = j < len && s[j] == ',';
+            bool after_comma = o > 0 && buf[o - 1] == ',';
+            if (before_comma || after_comma) {
+                i = j - 1;
+                continue;
+            }
+        }
+        buf[o++] = s[i];
+    }
+    return o;
+}
+
+enum mh_sts_txt
+mh_tlsrpt_parse_record(const void *txt, size_t len, size_t *nrua, char *err,
+                       size_t errlen)
+{
+    struct rpt_ctx c = {0};
+    err[0] = '\0';
+    *nrua = 0;
+    unsigned char *buf = malloc(len > 0 ? len : 1);
+    if (buf == NULL) {
+        mh_textf(err, errlen, "out of memory");
+        return MH_STS_TXT_INVALID;
+    }
+    size_t blen = squeeze_rua_spaces(txt, len, buf);
+    enum mh_sts_txt rc =
+        walk_record(buf, blen, "v=TLSRPTv1", rpt_field, &c, err, errlen);
+    free(buf);
+    if (rc == MH_STS_TXT_VALID && !c.has_rua) {
+        mh_textf(err, errlen, "no rua field (RFC 8460 3)");
+        rc = MH_STS_TXT_INVALID;
+    }
+    if (rc == MH_STS_TXT_VALID) {
+        *nrua = c.nrua;
+    }
+    return rc;
+}
+
+/* ====== The policy (RFC 8461 3.2) ====== */
+
+/* An mx value: ["*."] Domain. */
+static bool
+pattern_ok(const unsigned char *v, size_t len)
+{
+    if (len >= 2 && v[0] == '*' && v[1] == '.') {
+        v += 2;
+        len -= 2;
+    }
+    return domain_ok(v, len);
+}
+
+static bool
+key_is(const unsigned char *k, size_t kl, const char *name)
+{
+    return kl == strlen(name) && memcmp(k, name, kl) == 0;
+}
+
+/* One "key: value" line (without its line end). Returns 0 or -1. */
+static int
+policy_line(const unsigned char *s, size_t len, size_t lineno,
+            struct mh_sts_policy *p, unsigned *seen, char *err, size_t errlen)
+{
+    char where[32];
+    mh_textf(where, sizeof where, "line %zu:", lineno);
+    const unsigned char *colon = memchr(s, ':', len);
+    if (colon == NULL) {
+        char what[64];
+        mh_textf(what, sizeof what, "%s not a 'key: value' line", where);
+        fail_at(err, errlen, what, s, len);
+        return -1;
+    }
+    size_t kl = (size_t)(colon - s);
+    if (!ext_name_ok(s, kl)) {
+        char what[64];
+        mh_textf(what, sizeof what, "%s invalid key", where);
+        fail_at(err, errlen, what, s, kl);
+        return -1;
+    }
+    const unsigned char *v = colon + 1;
+    size_t vl = len - kl - 1;
+    while (vl > 0 && is_wsp(v[0])) {
+        v++;
+        vl--;
+    }
+    while (vl > 0 && is_wsp(v[vl - 1])) {
+        vl--;
+    }
+    for (size_t i = 0; i < vl; i++) {
+        /* sts-policy-vchar: VCHAR, UTF-8 beyond ASCII, inner spaces. */
+        if (v[i] < 0x20 ? v[i] != '\t' : v[i] == 0x7f) {
+            char what[64];
+            mh_textf(what, sizeof what, "%s control character in", where);
+            fail_at(err, errlen, what, s, len);
+            return -1;
+        }
+    }
+    if (vl == 0) {
+        char what[64];
+        mh_textf(what, sizeof what, "%s empty value of", where);
+        fail_at(err, errlen, what, s, kl);
+        return -1;
+    }
+    static const char *const single[] = {"version", "mode", "max_age"};
+    for (unsigned k = 0; k < 3; k++) {
+        if (key_is(s, kl, single[k])) {
+            if (*seen & (1u << k)) {
+                mh_textf(err, errlen,
+                         "%s %s given twice (senders may read either)", where,
+                         single[k]);
+                return -1;
+            }
+            *seen |= 1u << k;
+        }
+    }
+    if (key_is(s, kl, "version")) {
+        if (!(vl == 5 && memcmp(v, "STSv1", 5) == 0)) {
+            char what[64];
+            mh_textf(what, sizeof what, "%s version is not STSv1:", where);
+            fail_at(err, errlen, what, v, vl);
+            return -1;
+        }
+    } else if (key_is(s, kl, "mode")) {
+        static const struct {
+            const char *name;
+            enum mh_sts_mode mode;
+        } modes[] = {{"enforce", MH_STS_MODE_ENFORCE},
+                     {"testing", MH_STS_MODE_TESTING},
+                     {"none", MH_STS_MODE_NONE}};
+        p->mode = MH_STS_MODE_UNKNOWN;
+        for (size_t m = 0; m < 3; m++) {
+            if (vl == strlen(modes[m].name) &&
+                memcmp(v, modes[m].name, vl) == 0) {
+                p->mode = modes[m].mode;
+            }
+        }
+        if (p->mode == MH_STS_MODE_UNKNOWN) {
+            char what[80];
+            mh_textf(what, sizeof what,
+                     "%s mode is not enforce, testing or none:", where);
+            fail_at(err, errlen, what, v, vl);
+            return -1;
+        }
+    } else if (key_is(s, kl, "max_age")) {
+        char num[16];
+        unsigned long long age = 0;
+        bool ok = vl <= 10;
+        if (ok) {
+            memcpy(num, v, vl);
+            num[vl] = '\0';
+            ok = mh_parse_uint(num, MH_STS_MAX_AGE_LIMIT, &age);
+        }
+        if (!ok) {
+            char what[96];
+            mh_textf(what, sizeof what,
+                     "%s max_age is not a number of seconds up to %lu:", where,
+                     MH_STS_MAX_AGE_LIMIT);
+            fail_at(err, errlen, what, v, vl);
+            return -1;
+        }
+        p->max_age = (unsigned long)age;
+    } else if (key_is(s, kl, "mx")) {
+        if (!pattern_ok(v, vl)) {
+            char what[120];
+            mh_textf(what, sizeof what,
+                     "%s mx is not a host name or '*.' and a domain (a "
+                     "wildcard only as the whole leftmost label, RFC 8461 "
+                     "4.1):",
+                     where);
+            fail_at(err, errlen, what, v, vl);
+            return -1;
+        }
+        if (p->nmx < MH_STS_PATTERNS_MAX) {
+            char *dst = p->mx[p->nmx++];
+            for (size_t i = 0; i < vl; i++) {
+                dst[i] = (char)tolower(v[i]);
+            }
+            dst[vl] = '\0';
+        }
+        p->nmx_seen++;
+    }
+    /* Anything else is an extension: ignored (RFC 8461 3.2). */
+    return 0;
+}
+
+int
+mh_sts_parse_policy(const void *body, size_t len, struct mh_sts_policy *out,
+                    char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    err[0] = '\0';
+    const unsigned char *s = body;
+    if (memchr(s, '\0', len) != NULL) {
+        mh_textf(err, errlen, "the policy contains a NUL byte");
+        return -1;
+    }
+    unsigned seen = 0;
+    size_t lineno = 0;
+    size_t i = 0;
+    while (i < len) {
+        lineno++;
+        const unsigned char *nl = memchr(s + i, '\n', len - i);
+        size_t end = nl != NULL ? (size_t)(nl - s) : len;
+        size_t l = end - i;
+        if (l > 0 && s[i + l - 1] == '\r') {
+            l--; /* CRLF */
+        }
+        if (memchr(s + i, '\r', l) != NULL) {
+            mh_textf(err, errlen, "line %zu: a CR that does not end the line",
+                     lineno);
+            return -1;
+        }
+        if (l > 0 &&
+            policy_line(s + i, l, lineno, out, &seen, err, errlen) != 0) {
+            return -1;
+        }
+        i = end + 1;
+    }
+    static const char *const single[] = {"version", "mode", "max_age"};
+    for (unsigned k = 0; k < 3; k++) {
+        if (!(seen & (1u << k))) {
+            mh_textf(err, errlen, "no %s field (RFC 8461 3.2)", single[k]);
+            return -1;
+        }
+    }
+    if (out->nmx_seen == 0 && out->mode != MH_STS_MODE_NONE) {
+        mh_textf(err, errlen, "no mx field in %s mode (RFC 8461 3.2)",
+                 mh_sts_mode_name(out->mode));
+        return -1;
+    }
+    return 0;
+}
+
+bool
+mh_sts_mx_matches(const char *pattern, const char *host)
+{
+    size_t hl = strlen(host);
+    if (hl > 0 && host[hl - 1] == '.') {
+        hl--;
+    }
+    if (pattern[0] == '*' && pattern[1] == '.') {
+        /* "*.rest": exactly one label in front of ".rest". */
+        const char *rest = pattern + 1; /* ".rest" */
+        size_t rl = strlen(rest);
+        if (hl <= rl) {
+            return false;
+        }
+        size_t first = hl - rl; /* length of the host's first label */
+        return strncasecmp(host + first, rest, rl) == 0 &&
+               memchr(host, '.', first) == NULL;
+    }
+    return strlen(pattern) == hl && strncasecmp(pattern, host, hl) == 0;
+}
+
+int
+mh_sts_policy_match(const struct mh_sts_policy *p, const char *host)
+{
+    for (size_t i = 0; i < p->nmx; i++) {
+        if (mh_sts_mx_matches(p->mx[i], host)) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* ====== Memory of policies seen ====== */
+
+struct memo_entry {
+    char domain[256];
+    struct mh_sts_memo memo;
+};
+
+struct mh_sts_memory {
+    pthread_mutex_t lock;
+    struct memo_entry *e;
+    size_t n, cap;
+};
+
+struct mh_sts_memory *
+mh_sts_memory_new(void)
+{
+    struct mh_sts_memory *m = calloc(1, sizeof *m);
+    if (m != NULL && pthread_mutex_init(&m->lock, NULL) != 0) {
+        free(m);
+        m = NULL;
+    }
+    return m;
+}
+
+void
+mh_sts_memory_free(struct mh_sts_memory *m)
+{
+    if (m == NULL) {
+        return;
+    }
+    pthread_mutex_destroy(&m->lock);
+    free(m->e);
+    free(m);
+}
+
+/* The entry of domain, or NULL; the lock is held. */
+static struct memo_entry *
+memo_find(struct mh_sts_memory *m, const char *domain)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        if (strcasecmp(m->e[i].domain, domain) == 0) {
+            return &m->e[i];
+        }
+    }
+    return NULL;
+}
+
+/* Stores memo for domain (lock held). */
+static void
+memo_put(struct mh_sts_memory *m, const char *domain,
+         const struct mh_sts_memo *memo)
+{
+    struct memo_entry *e = memo_find(m, domain);
+    if (e == NULL) {
+        if (m->n == m->cap) {
+            size_t cap = m->cap == 0 ? 8 : m->cap * 2;
+            struct memo_entry *ne = realloc(m->e, cap * sizeof *ne);
+            if (ne == NULL) {
+                return;
+            }
+            m->e = ne;
+            m->cap = cap;
+        }
+        e = &m->e[m->n++];
+        mh_textf(e->domain, sizeof e->domain, "%s", domain);
+        for (char *c = e->domain; *c != '\0'; c++) {
+            *c = (char)tolower((unsigned char)*c);
+        }
+    }
+    e->memo = *memo;
+    e->memo.known = true;
+}
+
+struct mh_sts_memo
+mh_sts_memory_get(struct mh_sts_memory *m, const char *domain)
+{
+    struct mh_sts_memo memo = {0};
+    pthread_mutex_lock(&m->lock);
+    struct memo_entry *e = memo_find(m, domain);
+    if (e != NULL) {
+        memo = e->memo;
+    }
+    pthread_mutex_unlock(&m->lock);
+    return memo;
+}
+
+struct mh_sts_memo
+mh_sts_memory_note(struct mh_sts_memory *m, const char *domain, const char *id,
+                   const unsigned char sha256[32], enum mh_sts_mode mode,
+                   double now)
+{
+    struct mh_sts_memo before = {0};
+    pthread_mutex_lock(&m->lock);
+    struct memo_entry *e = memo_find(m, domain);
+    if (e != NULL) {
+        before = e->memo;
+    }
+    if (e == NULL || strcmp(e->memo.id, id) != 0) {
+        struct mh_sts_memo memo = {
+            .known = true, .mode = mode, .first_seen = now};
+        mh_textf(memo.id, sizeof memo.id, "%s", id);
+        memcpy(memo.sha256, sha256, 32);
+        memo_put(m, domain, &memo);
+    }
+    pthread_mutex_unlock(&m->lock);
+    return before;
+}
+
+static bool
+hex_decode(const char *hex, unsigned char *out, size_t n)
+{
+    if (strlen(hex) != 2 * n) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned v = 0;
+        for (int k = 0; k < 2; k++) {
+            char c = hex[2 * i + (size_t)k];
+            unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                         : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                                                : 16u;
+            if (d == 16u) {
+                return false;
+            }
+            v = v * 16 + d;
+        }
+        out[i] = (unsigned char)v;
+    }
+    return true;
+}
+
+static void
+hex_encode(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static enum mh_sts_mode
+mode_from_name(const char *s)
+{
+    static const enum mh_sts_mode all[] = {
+        MH_STS_MODE_ENFORCE, MH_STS_MODE_TESTING, MH_STS_MODE_NONE};
+    for (size_t i = 0; i < 3; i++) {
+        if (strcmp(s, mh_sts_mode_name(all[i])) == 0) {
+            return all[i];
+        }
+    }
+    return MH_STS_MODE_UNKNOWN;
+}
+
+/* Most bytes of a state file read. */
+#define STATE_FILE_MAX (16u << 20)
+
+int
+mh_sts_memory_load(struct mh_sts_memory *m, const char *path, char *err,
+                   size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        if (errno == ENOENT) {
+            return 0; /* the first run */
+        }
+        mh_textf(err, errlen, "cannot read the MTA-STS state file %s: %s", path,
+                 strerror(errno));
+        return -1;
+    }
+    char *text = malloc(STATE_FILE_MAX + 1);
+    size_t len = text != NULL ? fread(text, 1, STATE_FILE_MAX + 1, f) : 0;
+    bool rerr = ferror(f) != 0;
+    fclose(f);
+    if (text == NULL || rerr || len > STATE_FILE_MAX) {
+        free(text);
+        mh_textf(err, errlen, "cannot read the MTA-STS state file %s: %s", path,
+                 text == NULL ? "out of memory"
+                 : rerr       ? "read error"
+                              : "larger than 16 MiB");
+        return -1;
+    }
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
+    const cJSON *doms = cJSON_GetObjectItemCaseSensitive(root, "domains");
+    if (root == NULL || !cJSON_IsNumber(ver) || ver->valuedouble != 1 ||
+        !cJSON_IsObject(doms)) {
+        cJSON_Delete(root);
+        mh_textf(err, errlen,
+                 "the MTA-STS state file %s is not a version 1 state "
+                 "(JSON with \"version\": 1 and \"domains\")",
+                 path);
+        return -1;
+    }
+    pthread_mutex_lock(&m->lock);
+    const cJSON *d;
+    cJSON_ArrayForEach(d, doms)
+    {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(d, "id");
+        const cJSON *sha = cJSON_GetObjectItemCaseSensitive(d, "sha256");
+        const cJSON *mode = cJSON_GetObjectItemCaseSensitive(d, "mode");
+        const cJSON *first = cJSON_GetObjectItemCaseSensitive(d, "first_seen");
+        struct mh_sts_memo memo = {.known = true};
+        if (d->string == NULL ||
+            !domain_ok((const unsigned char *)d->string, strlen(d->string)) ||
+            !cJSON_IsString(id) || strlen(id->valuestring) < 1 ||
+            strlen(id->valuestring) > MH_STS_ID_MAX || !cJSON_IsString(sha) ||
+            !hex_decode(sha->valuestring, memo.sha256, 32)) {
+            continue; /* not ours to guess: the entry is rebuilt */
+        }
+        mh_textf(memo.id, sizeof memo.id, "%s", id->valuestring);
+        memo.mode = cJSON_IsString(mode) ? mode_from_name(mode->valuestring)
+                                         : MH_STS_MODE_UNKNOWN;
+        memo.first_seen = cJSON_IsNumber(first) && isfinite(first->valuedouble)
+                              ? first->valuedouble
+                              : 0;
+        memo_put(m, d->string, &memo);
+    }
+    pthread_mutex_unlock(&m->lock);
+    cJSON_Delete(root);
+    return 0;
+}
+
+int
+mh_sts_memory_save(struct mh_sts_memory *m, const char *path, char *err,
+                   size_t errlen)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *doms = cJSON_CreateObject();
+    bool ok = root != NULL && doms != NULL &&
+              cJSON_AddNumberToObject(root, "version", 1) != NULL &&
+              cJSON_AddItemToObject(root, "domains", doms);
+    if (!ok) {
+        cJSON_Delete(doms);
+    }
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; ok && i < m->n; i++) {
+        const struct mh_sts_memo *memo = &m->e[i].memo;
+        char hex[65];
+        hex_encode(memo->sha256, 32, hex);
+        cJSON *e = cJSON_CreateObject();
+        ok = e != NULL && cJSON_AddItemToObject(doms, m->e[i].domain, e) &&
+             cJSON_AddStringToObject(e, "id", memo->id) != NULL &&
+             cJSON_AddStringToObject(e, "sha256", hex) != NULL &&
+             cJSON_AddStringToObject(e, "mode", mh_sts_mode_name(memo->mode)) !=
+                 NULL &&
+             cJSON_AddNumberToObject(e, "first_seen", memo->first_seen) != NULL;
+    }
+    pthread_mutex_unlock(&m->lock);
+    char *text = ok ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    if (text == NULL) {
+        mh_textf(err, errlen, "cannot write the MTA-STS state: out of memory");
+        return -1;
+    }
+    struct mh_atomic_file af;
+    int rc = mh_atomic_open(&af, path, err, errlen);
+    if (rc == 0) {
+        rc = fputs(text, af.f) == EOF || fputc('\n', af.f) == EOF ? -1 : 0;
+        rc = mh_atomic_commit(&af, rc, err, errlen);
+    }
+    free(text);
+    return rc;
+}
+
+/* ====== DNS records ====== */
+
+void
+mh_sts_lookup_records(const char *domain, const char *resolver,
+                      const struct mh_deadline *dl, struct mh_sts_dns *out)
+{
+    memset(out, 0, sizeof *out);
+    mh_textf(out->sts_name, sizeof out->sts_name, "_mta-sts.%s", domain);
+    mh_textf(out->tlsrpt_name, sizeof out->tlsrpt_name, "_smtp._tls.%s",
+             domain);
+    struct mh_txt_lookup l[2] = {{.name = out->sts_name},
+                                 {.name = out->tlsrpt_name}};
+    mh_resolve_txt(l, 2, resolver, dl);
+    out->sts = l[0];
+    out->tlsrpt = l[1];
+    out->sts.name = out->sts_name;
+    out->tlsrpt.name = out->tlsrpt_name;
+}
+
+void
+mh_sts_dns_free(struct mh_sts_dns *d)
+{
+    mh_txt_lookups_free(&d->sts, 1);
+    mh_txt_lookups_free(&d->tlsrpt, 1);
+}
+
+bool
+mh_sts_dns_published(const struct mh_sts_dns *d)
+{
+    if (d->sts.status != MH_RESOLVE_OK) {
+        return false;
+    }
+    for (size_t i = 0; i < d->sts.nrecs; i++) {
+        char id[MH_STS_ID_MAX + 1], err[200];
+        if (mh_sts_parse_record(d->sts.recs[i].data, d->sts.recs[i].len, id,
+                                err, sizeof err) != MH_STS_TXT_OTHER) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ====== The verdict ====== */
+
+void
+mh_sts_mx_add(struct mh_sts_mx *mx, const struct mh_result *probe)
+{
+    mx->probed++;
+    if (probe == NULL) {
+        if (mh_state_rank(MH_STATE_UNKNOWN) > mh_state_rank(mx->state)) {
+            mx->state = MH_STATE_UNKNOWN;
+            mx->reason = MH_REASON_INTERNAL_ERROR;
+            mh_textf(mx->detail, sizeof mx->detail, "out of memory");
+        }
+        return;
+    }
+    for (size_t i = 0; i < probe->nsamples; i++) {
+        if (strcmp(probe->samples[i].family, "mailhealth_tls_verified") == 0 &&
+            probe->samples[i].value == 1) {
+            mx->verified++;
+            break;
+        }
+    }
+    if (mh_state_rank(probe->state) > mh_state_rank(mx->state)) {
+        mx->state = probe->state;
+        mx->reason = probe->reason;
+        mh_textf(mx->detail, sizeof mx->detail, "%s",
+                 probe->summary != NULL ? probe->summary : "");
+    }
+}
+
+/* The state a problem gets in a mode: enforce CRITICAL, testing WARNING;
+ * mode none WARNING (mx_part: OK, nothing is enforced); an unknown mode
+ * (no valid policy) CRITICAL. */
+static enum mh_state
+severity(enum mh_sts_mode mode, bool mx_part)
+{
+    switch (mode) {
+    case MH_STS_MODE_ENFORCE:
+        return MH_STATE_CRITICAL;
+    case MH_STS_MODE_TESTING:
+        return MH_STATE_WARNING;
+    case MH_STS_MODE_NONE:
+        return mx_part ? MH_STATE_OK : MH_STATE_WARNING;
+    case MH_STS_MODE_UNKNOWN:
+    default:
+        return MH_STATE_CRITICAL;
+    }
+}
+
+/* The milder of a and b (OK < WARNING < CRITICAL; UNKNOWN kept). */
+static enum mh_state
+milder(enum mh_state a, enum mh_state b)
+{
+    if (a == MH_STATE_UNKNOWN || b == MH_STATE_UNKNOWN) {
+        return MH_STATE_UNKNOWN;
+    }
+    return mh_state_rank(a) < mh_state_rank(b) ? a : b;
+}
+
+/* Adds an item and raises r with the same text, prefixed by the domain
+ * in the summary. */
+static struct mh_item *
+problem(struct mh_result *r, const char *domain, const char *kind,
+        const char *name, enum mh_state st, enum mh_reason reason,
+        const char *text)
+{
+    struct mh_item *it = mh_result_add_item(
+        r, kind, name, st, st == MH_STATE_OK ? MH_REASON_NONE : reason, "%s",
+        text);
+    if (st != MH_STATE_OK) {
+        mh_result_raise(r, st, reason, "%s: %s", domain, text);
+    }
+    return it;
+}
+
+static void
+iso_time(double t, char *buf, size_t len)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (gmtime_r(&tt, &tm) == NULL ||
+        strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+        mh_textf(buf, len, "?");
+    }
+}
+
+/* TLS-RPT (RFC 8460 3): independent of the policy. */
+static void
+eval_tlsrpt(const struct mh_sts_inputs *in, struct mh_result *r)
+{
+    const struct mh_txt_lookup *l = &in->dns->tlsrpt;
+    char text[700];
+    if (l->status == MH_RESOLVE_TIMEOUT || l->status == MH_RESOLVE_FAILED) {
+        problem(r, in->domain, "tls-rpt", "record", MH_STATE_WARNING,
+                l->status == MH_RESOLVE_TIMEOUT ? MH_REASON_DNS_TIMEOUT
+                                                : MH_REASON_DNS_LOOKUP_FAILED,
+                l->err);
+        return;
+    }
+    size_t nrpt = 0, valid = 0, nrua = 0;
+    char first_err[300] = "";
+    for (size_t i = 0; l->status == MH_RESOLVE_OK && i < l->nrecs; i++) {
+        char err[300];
+        size_t n = 0;
+        enum mh_sts_txt t = mh_tlsrpt_parse_record(
+            l->recs[i].data, l->recs[i].len, &n, err, sizeof err);
+        if (t == MH_STS_TXT_OTHER) {
+            continue;
+        }
+        nrpt++;
+        if (t == MH_STS_TXT_VALID) {
+            valid++;
+            nrua = n;
+        } else if (first_err[0] == '\0') {
+            mh_textf(first_err, sizeof first_err, "%s", err);
+        }
+    }
+    if (nrpt == 0) {
+        mh_result_add_item(r, "tls-rpt", "record", MH_STATE_OK, MH_REASON_NONE,
+                           "no TLS-RPT record at %s: senders send no TLS "
+                           "failure reports (RFC 8460)",
+                           l->name);
+        return;
+    }
+    bool ok = nrpt == 1 && valid == 1;
+    mh_result_add_sample(r, "mailhealth_mtasts_tlsrpt_valid", ok ? 1 : 0,
+                         (const char *)NULL);
+    if (ok) {
+        mh_result_add_item(r, "tls-rpt", "record", MH_STATE_OK, MH_REASON_NONE,
+                           "TLS-RPT record at %s valid: %zu report URI%s",
+                           l->name, nrua, nrua == 1 ? "" : "s");
+        return;
+    }
+    if (nrpt > 1) {
+        mh_textf(text, sizeof text,
+                 "%zu v=TLSRPTv1 records at %s: senders use none (RFC 8460 "
+                 "3)",
+                 nrpt, l->name);
+    } else {
+        mh_textf(text, sizeof text, "TLS-RPT record at %s invalid: %s", l->name,
+                 first_err);
+    }
+    problem(r, in->domain, "tls-rpt", "record", MH_STATE_WARNING,
+            MH_REASON_TLSRPT_INVALID, text);
+}
+
+/* Evaluation state shared by the steps below. */
+struct eval {
+    const struct mh_sts_inputs *in;
+    struct mh_result *r;
+    enum mh_sts_mode mode; /* of the valid policy, else remembered */
+    bool mode_remembered;
+    char id[MH_STS_ID_MAX + 1];
+    bool record_ok;
+    char record_problem[700];
+    struct mh_sts_policy policy;
+    bool policy_ok;
+};
+
+/* Step 1: the _mta-sts TXT record. Returns false when there is nothing
+ * more to check (no record, DNS failure). */
+static bool
+eval_record(struct eval *e)
+{
+    const struct mh_sts_inputs *in = e->in;
+    const struct mh_txt_lookup *l = &in->dns->sts;
+    if (l->status == MH_RESOLVE_TIMEOUT || l->status == MH_RESOLVE_FAILED) {
+        problem(e->r, in->domain, "mta-sts", "record",
+                in->required ? MH_STATE_CRITICAL : MH_STATE_WARNING,
+                l->status == MH_RESOLVE_TIMEOUT ? MH_REASON_DNS_TIMEOUT
+                                                : MH_REASON_DNS_LOOKUP_FAILED,
+                l->err);
+        return false;
+    }
+    size_t nsts = 0, valid = 0;
+    char first_err[300] = "";
+    for (size_t i = 0; l->status == MH_RESOLVE_OK && i < l->nrecs; i++) {
+        char id[MH_STS_ID_MAX + 1], err[300];
+        enum mh_sts_txt t = mh_sts_parse_record(l->recs[i].data, l->recs[i].len,
+                                                id, err, sizeof err);
+        if (t == MH_STS_TXT_OTHER) {
+            continue;
+        }
+        nsts++;
+        if (t == MH_STS_TXT_VALID) {
+            valid++;
+            memcpy(e->id, id, sizeof id);
+        } else if (first_err[0] == '\0') {
+            mh_textf(first_err, sizeof first_err, "%s", err);
+        }
+    }
+    if (nsts == 0) {
+        char text[400];
+        mh_textf(text, sizeof text,
+                 "no MTA-STS policy published (no v=STSv1 TXT record at %s)",
+                 l->name);
+        problem(e->r, in->domain, "mta-sts", "record",
+                in->required ? MH_STATE_CRITICAL : MH_STATE_OK,
+                MH_REASON_STS_RECORD_MISSING, text);
+        return false;
+    }
+    if (nsts == 1 && valid == 1) {
+        e->record_ok = true;
+    } else if (nsts > 1) {
+        mh_textf(e->record_problem, sizeof e->record_problem,
+                 "%zu v=STSv1 TXT records at %s: senders see no policy "
+                 "(RFC 8461 3.1)",
+                 nsts, l->name);
+        e->id[0] = '\0';
+    } else {
+        mh_textf(e->record_problem, sizeof e->record_problem,
+                 "TXT record at %s invalid, senders see no policy: %s", l->name,
+                 first_err);
+    }
+    return true;
+}
+
+/* Step 2: the fetch and the policy's syntax. Returns the problem text (or
+ * "" when the policy is valid) in text, with its reason. */
+static void
+eval_policy(struct eval *e, char *text, size_t len, enum mh_reason *reason)
+{
+    const struct mh_sts_fetch *f = e->in->fetch;
+    text[0] = '\0';
+    if (f == NULL || f->status == MH_STS_FETCH_NOT_RUN) {
+        mh_textf(text, len, "policy not fetched: the deadline passed");
+        *reason = MH_REASON_STS_POLICY_FETCH_ERROR;
+        return;
+    }
+    if (f->status != MH_STS_FETCH_OK) {
+        mh_textf(text, len, "policy fetch from %s failed: %s", f->url, f->err);
+        *reason = f->reason;
+        return;
+    }
+    char err[400];
+    if (mh_sts_parse_policy(f->body, f->len, &e->policy, err, sizeof err) !=
+        0) {
+        mh_textf(text, len, "policy at %s invalid: %s", f->url, err);
+        *reason = MH_REASON_STS_POLICY_INVALID;
+        return;
+    }
+    e->policy_ok = true;
+    e->mode = e->policy.mode;
+}
+
+/* The policy host's certificate items (renamed "policy depth N") and
+ * days, copied from the fetch's tlscheck report. */
+static void
+eval_cert(struct eval *e)
+{
+    const struct mh_sts_fetch *f = e->in->fetch;
+    struct mh_result *r = e->r;
+    if (f == NULL || f->cert == NULL) {
+        return;
+    }
+    const struct mh_result *c = f->cert;
+    for (size_t i = 0; i < c->nitems; i++) {
+        const struct mh_item *src = &c->items[i];
+        if (strcmp(src->kind, "cert") != 0 &&
+            strcmp(src->kind, "verify") != 0) {
+            continue;
+        }
+        char name[64];
+        mh_textf(name, sizeof name, "policy %s", src->name);
+        struct mh_item *it = mh_result_add_item(r, src->kind, name, src->state,
+                                                src->reason, "%s", src->text);
+        for (size_t a = 0; it != NULL && a < src->nattrs; a++) {
+            if (src->attrs[a].str != NULL) {
+                mh_item_set_str(r, it, src->attrs[a].key, src->attrs[a].str);
+            } else {
+                mh_item_set_num(r, it, src->attrs[a].key, src->attrs[a].num);
+            }
+        }
+    }
+    for (size_t i = 0; i < c->nperf; i++) {
+        const struct mh_perf *p = &c->perf[i];
+        if (strcmp(p->label, "cert_days_earliest") == 0) {
+            mh_result_add_perf(r, "sts_cert_days", p->value, p->unit, p->warn,
+                               p->crit, p->has_min ? &p->min : NULL,
+                               p->has_max ? &p->max : NULL);
+        }
+    }
+    if (f->cert_expiry > 0) {
+        mh_result_add_sample(r,
+                             "mailhealth_mtasts_policy_cert_expiry_timestamp_"
+                             "seconds",
+                             f->cert_expiry, (const char *)NULL);
+    }
+    /* Days left below --cert-days (the chain verified: a failed one is the
+     * fetch's sts_webpki_invalid). */
+    if (f->status != MH_STS_FETCH_CERT && c->state != MH_STATE_OK) {
+        char text[700];
+        mh_textf(text, sizeof text, "policy host certificate: %s",
+                 c->summary != NULL ? c->summary : "problem");
+        problem(r, e->in->domain, "mta-sts", "certificate", c->state, c->reason,
+                text);
+    }
+}
+
+/* Step 3: the id against the memory. */
+static void
+eval_memory(struct eval *e)
+{
+    const struct mh_sts_inputs *in = e->in;
+    if (in->memory == NULL || !e->record_ok || !e->policy_ok) {
+        return;
+    }
+    unsigned char sha[32];
+    unsigned int shalen = 0;
+    const struct mh_sts_fetch *f = in->fetch;
+    if (EVP_Digest(f->body, f->len, sha, &shalen, EVP_sha256(), NULL) != 1 ||
+        shalen != 32) {
+        return;
+    }
+    struct mh_sts_memo before = mh_sts_memory_note(
+        in->memory, in->domain, e->id, sha, e->mode, in->now);
+    if (before.known && strcmp(before.id, e->id) == 0 &&
+        memcmp(before.sha256, sha, 32) != 0) {
+        char when[32], text[600];
+        iso_time(before.first_seen, when, sizeof when);
+        mh_textf(text, sizeof text,
+                 "policy changed since %s but its id is still %s: senders "
+                 "that cached the old policy keep it for up to max_age (%lu "
+                 "s); publish a new id (RFC 8461 3.1)",
+                 when, e->id, e->policy.max_age);
+        problem(e->r, in->domain, "mta-sts", "id", MH_STATE_WARNING,
+                MH_REASON_STS_ID_UNCHANGED, text);
+    }
+}
+
+/* Step 4: every MX host against the patterns and its probes. */
+static void
+eval_mx(struct eval *e, size_t *covered, size_t *verified)
+{
+    const struct mh_sts_inputs *in = e->in;
+    struct mh_result *r = e->r;
+    *covered = *verified = 0;
+    if (!e->policy_ok || !in->mx_known) {
+        return;
+    }
+    if (e->mode == MH_STS_MODE_NONE) {
+        mh_result_add_item(r, "mta-sts", "mx", MH_STATE_OK, MH_REASON_NONE,
+                           "mode none: senders apply no MTA-STS policy; the MX "
+                           "hosts are not checked against it");
+        return;
+    }
+    enum mh_state sev = severity(e->mode, true);
+    for (size_t i = 0; i < in->nmx; i++) {
+        const struct mh_sts_mx *mx = &in->mx[i];
+        int pat = mh_sts_policy_match(&e->policy, mx->host);
+        bool ok_cert =
+            in->mx_probed && mx->probed > 0 && mx->verified == mx->probed;
+        *covered += pat >= 0;
+        *verified += ok_cert;
+        mh_result_add_sample(r, "mailhealth_mtasts_mx_covered", pat >= 0, "mx",
+                             mx->host, (const char *)NULL);
+        if (in->mx_probed) {
+            mh_result_add_sample(r, "mailhealth_mtasts_mx_verified", ok_cert,
+                                 "mx", mx->host, (const char *)NULL);
+        }
+        char text[900];
+        struct mh_item *it;
+        if (pat < 0) {
+            mh_textf(text, sizeof text,
+                     "MX %s is not covered by the policy's mx patterns: %s "
+                     "senders %s",
+                     mx->host, mh_sts_mode_name(e->mode),
+                     e->mode == MH_STS_MODE_ENFORCE
+                         ? "refuse to deliver to it"
+                         : "report every delivery to it as a failure");
+            it = problem(r, in->domain, "mx", mx->host, sev,
+                         MH_REASON_STS_MX_NOT_COVERED, text);
+        } else if (in->mx_probed && mx->state != MH_STATE_OK) {
+            mh_textf(text, sizeof text,
+                     "MX %s (covered by %s): %zu of %zu addresses verified; "
+                     "%s",
+                     mx->host, e->policy.mx[pat], mx->verified, mx->probed,
+                     mx->detail);
+            it = problem(r, in->domain, "mx", mx->host, milder(mx->state, sev),
+                         mx->reason, text);
+        } else if (in->mx_probed) {
+            mh_textf(text, sizeof text,
+                     "MX %s covered by %s, STARTTLS certificate verified on "
+                     "%zu address%s",
+                     mx->host, e->policy.mx[pat], mx->probed,
+                     mx->probed == 1 ? "" : "es");
+            it = problem(r, in->domain, "mx", mx->host, MH_STATE_OK,
+                         MH_REASON_NONE, text);
+        } else {
+            mh_textf(text, sizeof text, "MX %s covered by %s", mx->host,
+                     e->policy.mx[pat]);
+            it = problem(r, in->domain, "mx", mx->host, MH_STATE_OK,
+                         MH_REASON_NONE, text);
+        }
+        if (it != NULL) {
+            mh_item_set_num(r, it, "covered", pat >= 0);
+            if (pat >= 0) {
+                mh_item_set_str(r, it, "pattern", e->policy.mx[pat]);
+            }
+            if (in->mx_probed) {
+                mh_item_set_num(r, it, "verified", ok_cert);
+                mh_item_set_num(r, it, "addresses", (double)mx->probed);
+            }
+        }
+    }
+    const double zero = 0, total = (double)in->nmx;
+    mh_result_add_perf(r, "sts_mx_covered", (double)*covered, MH_UNIT_NONE,
+                       NULL, NULL, &zero, &total);
+    if (in->mx_probed) {
+        mh_result_add_perf(r, "sts_mx_verified", (double)*verified,
+                           MH_UNIT_NONE, NULL, NULL, &zero, &total);
+    }
+}
+
+void
+mh_sts_evaluate(const struct mh_sts_inputs *in, struct mh_result *r)
+{
+    struct eval e = {.in = in, .r = r};
+    size_t covered = 0, verified = 0;
+    if (!eval_record(&e)) {
+        eval_tlsrpt(in, r);
+        return;
+    }
+    char ptext[900];
+    enum mh_reason preason = MH_REASON_NONE;
+    eval_policy(&e, ptext, sizeof ptext, &preason);
+    if (!e.policy_ok && in->memory != NULL) {
+        struct mh_sts_memo memo = mh_sts_memory_get(in->memory, in->domain);
+        if (memo.known && memo.mode != MH_STS_MODE_UNKNOWN) {
+            e.mode = memo.mode;
+            e.mode_remembered = true;
+        }
+    }
+    enum mh_state sev = severity(e.mode, false);
+
+    /* The record. */
+    if (e.record_ok) {
+        mh_result_add_item(r, "mta-sts", "record", MH_STATE_OK, MH_REASON_NONE,
+                           "MTA-STS record at %s: id %s", in->dns->sts_name,
+                           e.id);
+    } else {
+        problem(r, in->domain, "mta-sts", "record", sev,
+                MH_REASON_STS_RECORD_INVALID, e.record_problem);
+    }
+    /* The policy. */
+    if (e.policy_ok) {
+        const struct mh_sts_policy *p = &e.policy;
+        char pats[600] = "";
+        for (size_t i = 0; i < p->nmx; i++) {
+            size_t o = strlen(pats);
+            mh_textf(pats + o, sizeof pats - o, "%s%s", i > 0 ? ", " : "",
+                     p->mx[i]);
+        }
+        if (p->nmx_seen > p->nmx) {
+            size_t o = strlen(pats);
+            mh_textf(pats + o, sizeof pats - o, " and %zu more",
+                     p->nmx_seen - p->nmx);
+        }
+        struct mh_item *it = mh_result_add_item(
+            r, "mta-sts", "policy", MH_STATE_OK, MH_REASON_NONE,
+            "policy %s (%.3f s): mode %s, max_age %lu s (%.1f days), mx %s",
+            in->fetch->url, in->fetch->secs, mh_sts_mode_name(p->mode),
+            p->max_age, (double)p->max_age / 86400.0,
+            pats[0] != '\0' ? pats : "(none)");
+        if (it != NULL) {
+            mh_item_set_str(r, it, "mode", mh_sts_mode_name(p->mode));
+            mh_item_set_num(r, it, "max_age", (double)p->max_age);
+            mh_item_set_str(r, it, "id", e.id);
+            mh_item_set_str(r, it, "url", in->fetch->url);
+        }
+        mh_result_add_sample(r, "mailhealth_mtasts_policy_info", 1, "id", e.id,
+                             "mode", mh_sts_mode_name(p->mode),
+                             (const char *)NULL);
+        mh_result_add_sample(r, "mailhealth_mtasts_max_age_seconds",
+                             (double)p->max_age, (const char *)NULL);
+        const double zero = 0;
+        mh_result_add_perf(r, "sts_max_age", (double)p->max_age,
+                           MH_UNIT_SECONDS, NULL, NULL, &zero, NULL);
+    } else {
+        if (e.mode_remembered) {
+            size_t o = strlen(ptext);
+            mh_textf(ptext + o, sizeof ptext - o,
+                     " (last valid policy seen: mode %s)",
+                     mh_sts_mode_name(e.mode));
+        }
+        problem(r, in->domain, "mta-sts", "policy", sev, preason, ptext);
+    }
+    eval_cert(&e);
+    eval_memory(&e);
+    eval_mx(&e, &covered, &verified);
+    eval_tlsrpt(in, r);
+    if (in->required && r->state == MH_STATE_OK && e.policy_ok) {
+        if (e.mode == MH_STS_MODE_NONE) {
+            mh_result_set_summary(r,
+                                  "%s: MTA-STS mode none (id %s): the domain "
+                                  "withdraws its policy, senders enforce "
+                                  "nothing",
+                                  in->domain, e.id);
+        } else {
+            mh_result_set_summary(
+                r,
+                "%s: MTA-STS %s policy (id %s, max_age %lu s) valid, %zu/%zu "
+                "MX covered, %zu/%zu with a verified certificate",
+                in->domain, mh_sts_mode_name(e.mode), e.id, e.policy.max_age,
+                covered, in->nmx, verified, in->nmx);
+        }
+    }
+}
