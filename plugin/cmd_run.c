@@ -334,7 +334,19 @@ struct runner {
     struct mh_strset warned; /* duplicate child targets already logged */
     size_t detached;         /* workers left in abandoned checks */
     unsigned long rounds;
+    /* The MTA-STS policies seen, for the runner's lifetime (handed to
+     * every check: a policy edited without a new id warns). */
+    struct mh_sts_memory *sts_memory;
 };
+
+/* Gives every check of c the runner's memory of MTA-STS policies. */
+static void
+share_sts_memory(struct runner *rn, struct mh_run_config *c)
+{
+    for (size_t i = 0; i < c->nchecks; i++) {
+        c->checks[i].cfg.sts_memory = rn->sts_memory;
+    }
+}
 
 static double
 unix_now(void)
@@ -821,6 +833,7 @@ reload(struct runner *rn)
         mh_run_config_free(nc);
         return;
     }
+    share_sts_memory(rn, nc);
     struct shared_cfg *s = shared_new(nc);
     if (s == NULL) {
         mh_runlog(MH_LOG_ERR, "reload failed: out of memory");
@@ -900,15 +913,18 @@ mh_cmd_run(const struct mh_config *cli)
         close(rn.efd);
         return 3;
     }
+    rn.sts_memory = mh_sts_memory_new();
+    share_sts_memory(&rn, c);
     rn.cfg = shared_new(c);
     rn.tracker = mh_notify_tracker_new();
-    if (rn.cfg == NULL || rn.tracker == NULL) {
+    if (rn.cfg == NULL || rn.tracker == NULL || rn.sts_memory == NULL) {
         mh_runlog(MH_LOG_ERR, "out of memory");
         if (rn.cfg == NULL) {
             mh_run_config_free(c);
         }
         shared_unref(rn.cfg);
         mh_notify_tracker_free(rn.tracker);
+        mh_sts_memory_free(rn.sts_memory);
         close(rn.sfd);
         close(rn.efd);
         return 3;
@@ -1045,6 +1061,7 @@ mh_cmd_run(const struct mh_config *cli)
     mh_notify_tracker_free(rn.tracker);
     mh_strset_free(&rn.warned);
     shared_unref(rn.cfg);
+    mh_sts_memory_free(rn.sts_memory);
     curl_global_cleanup();
     close(rn.sfd);
     close(rn.efd);

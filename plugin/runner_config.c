@@ -48,12 +48,14 @@ runner_word(const char *k)
 }
 
 /* Options a check may not set: the runner writes every result to its
- * textfile and prints nothing per check. */
+ * textfile and prints nothing per check, and keeps its own memory of the
+ * MTA-STS policies seen (no --sts-state file). */
 static bool
 forbidden_in_check(const struct mh_option *o)
 {
     return o->kind == MH_OPT_ACTION || strcmp(o->name, "output") == 0 ||
-           strcmp(o->name, "textfile") == 0;
+           strcmp(o->name, "textfile") == 0 ||
+           strcmp(o->name, "sts-state") == 0;
 }
 
 /* "auth_password_file" -> "auth-password-file". Returns -1 when the key
@@ -507,9 +509,11 @@ check_keys(struct parser *p, const cJSON *o, enum mh_command cmd,
         }
         if (forbidden_in_check(opt)) {
             snprintf(p->err, p->errlen,
-                     "%s: %s: key \"%s\" is not allowed in a check (the "
-                     "runner writes every result to the textfile)",
-                     src, who, k);
+                     "%s: %s: key \"%s\" is not allowed in a check (%s)",
+                     src, who, k,
+                     strcmp(opt->name, "sts-state") == 0
+                         ? "the runner remembers the MTA-STS policies itself"
+                         : "the runner writes every result to the textfile");
             return -1;
         }
         const cJSON *f;

@@ -1000,7 +1000,8 @@ milder(enum mh_state a, enum mh_state b)
 }
 
 /* Adds an item and raises r with the same text, prefixed by the domain
- * in the summary. */
+ * in the summary (domain NULL: no prefix, the caller's summary names
+ * it). */
 static struct mh_item *
 problem(struct mh_result *r, const char *domain, const char *kind,
         const char *name, enum mh_state st, enum mh_reason reason,
@@ -1010,10 +1011,15 @@ problem(struct mh_result *r, const char *domain, const char *kind,
         r, kind, name, st, st == MH_STATE_OK ? MH_REASON_NONE : reason, "%s",
         text);
     if (st != MH_STATE_OK) {
-        mh_result_raise(r, st, reason, "%s: %s", domain, text);
+        mh_result_raise(r, st, reason, "%s%s%s", domain != NULL ? domain : "",
+                        domain != NULL ? ": " : "", text);
     }
     return it;
 }
+
+/* The summary's prefix: the domain for the mta-sts command; none in
+ * domain, whose own summary names the domain. */
+#define PREFIX(in) ((in)->required ? (in)->domain : NULL)
 
 static void
 iso_time(double t, char *buf, size_t len)
@@ -1033,7 +1039,7 @@ eval_tlsrpt(const struct mh_sts_inputs *in, struct mh_result *r)
     const struct mh_txt_lookup *l = &in->dns->tlsrpt;
     char text[700];
     if (l->status == MH_RESOLVE_TIMEOUT || l->status == MH_RESOLVE_FAILED) {
-        problem(r, in->domain, "tls-rpt", "record", MH_STATE_WARNING,
+        problem(r, PREFIX(in), "tls-rpt", "record", MH_STATE_WARNING,
                 l->status == MH_RESOLVE_TIMEOUT ? MH_REASON_DNS_TIMEOUT
                                                 : MH_REASON_DNS_LOOKUP_FAILED,
                 l->err);
@@ -1082,7 +1088,7 @@ eval_tlsrpt(const struct mh_sts_inputs *in, struct mh_result *r)
         mh_textf(text, sizeof text, "TLS-RPT record at %s invalid: %s", l->name,
                  first_err);
     }
-    problem(r, in->domain, "tls-rpt", "record", MH_STATE_WARNING,
+    problem(r, PREFIX(in), "tls-rpt", "record", MH_STATE_WARNING,
             MH_REASON_TLSRPT_INVALID, text);
 }
 
@@ -1107,7 +1113,7 @@ eval_record(struct eval *e)
     const struct mh_sts_inputs *in = e->in;
     const struct mh_txt_lookup *l = &in->dns->sts;
     if (l->status == MH_RESOLVE_TIMEOUT || l->status == MH_RESOLVE_FAILED) {
-        problem(e->r, in->domain, "mta-sts", "record",
+        problem(e->r, PREFIX(in), "mta-sts", "record",
                 in->required ? MH_STATE_CRITICAL : MH_STATE_WARNING,
                 l->status == MH_RESOLVE_TIMEOUT ? MH_REASON_DNS_TIMEOUT
                                                 : MH_REASON_DNS_LOOKUP_FAILED,
@@ -1136,7 +1142,7 @@ eval_record(struct eval *e)
         mh_textf(text, sizeof text,
                  "no MTA-STS policy published (no v=STSv1 TXT record at %s)",
                  l->name);
-        problem(e->r, in->domain, "mta-sts", "record",
+        problem(e->r, PREFIX(in), "mta-sts", "record",
                 in->required ? MH_STATE_CRITICAL : MH_STATE_OK,
                 MH_REASON_STS_RECORD_MISSING, text);
         return false;
@@ -1234,7 +1240,7 @@ eval_cert(struct eval *e)
         char text[700];
         mh_textf(text, sizeof text, "policy host certificate: %s",
                  c->summary != NULL ? c->summary : "problem");
-        problem(r, e->in->domain, "mta-sts", "certificate", c->state, c->reason,
+        problem(r, PREFIX(e->in), "mta-sts", "certificate", c->state, c->reason,
                 text);
     }
 }
@@ -1265,7 +1271,7 @@ eval_memory(struct eval *e)
                  "that cached the old policy keep it for up to max_age (%lu "
                  "s); publish a new id (RFC 8461 3.1)",
                  when, e->id, e->policy.max_age);
-        problem(e->r, in->domain, "mta-sts", "id", MH_STATE_WARNING,
+        problem(e->r, PREFIX(in), "mta-sts", "id", MH_STATE_WARNING,
                 MH_REASON_STS_ID_UNCHANGED, text);
     }
 }
@@ -1304,21 +1310,22 @@ eval_mx(struct eval *e, size_t *covered, size_t *verified)
         struct mh_item *it;
         if (pat < 0) {
             mh_textf(text, sizeof text,
-                     "MX %s is not covered by the policy's mx patterns: %s "
-                     "senders %s",
+                     "MX %s is not covered by the MTA-STS policy's mx "
+                     "patterns: %s senders %s",
                      mx->host, mh_sts_mode_name(e->mode),
                      e->mode == MH_STS_MODE_ENFORCE
                          ? "refuse to deliver to it"
                          : "report every delivery to it as a failure");
-            it = problem(r, in->domain, "mx", mx->host, sev,
+            it = problem(r, PREFIX(in), "mx", mx->host, sev,
                          MH_REASON_STS_MX_NOT_COVERED, text);
         } else if (in->mx_probed && mx->state != MH_STATE_OK) {
             mh_textf(text, sizeof text,
-                     "MX %s (covered by %s): %zu of %zu addresses verified; "
-                     "%s",
-                     mx->host, e->policy.mx[pat], mx->verified, mx->probed,
-                     mx->detail);
-            it = problem(r, in->domain, "mx", mx->host, milder(mx->state, sev),
+                     "MTA-STS %s: MX %s (pattern %s) failed on %zu of %zu "
+                     "address%s: %s",
+                     mh_sts_mode_name(e->mode), mx->host, e->policy.mx[pat],
+                     mx->probed - mx->verified, mx->probed,
+                     mx->probed == 1 ? "" : "es", mx->detail);
+            it = problem(r, PREFIX(in), "mx", mx->host, milder(mx->state, sev),
                          mx->reason, text);
         } else if (in->mx_probed) {
             mh_textf(text, sizeof text,
@@ -1326,12 +1333,12 @@ eval_mx(struct eval *e, size_t *covered, size_t *verified)
                      "%zu address%s",
                      mx->host, e->policy.mx[pat], mx->probed,
                      mx->probed == 1 ? "" : "es");
-            it = problem(r, in->domain, "mx", mx->host, MH_STATE_OK,
+            it = problem(r, PREFIX(in), "mx", mx->host, MH_STATE_OK,
                          MH_REASON_NONE, text);
         } else {
             mh_textf(text, sizeof text, "MX %s covered by %s", mx->host,
                      e->policy.mx[pat]);
-            it = problem(r, in->domain, "mx", mx->host, MH_STATE_OK,
+            it = problem(r, PREFIX(in), "mx", mx->host, MH_STATE_OK,
                          MH_REASON_NONE, text);
         }
         if (it != NULL) {
@@ -1381,7 +1388,7 @@ mh_sts_evaluate(const struct mh_sts_inputs *in, struct mh_result *r)
                            "MTA-STS record at %s: id %s", in->dns->sts_name,
                            e.id);
     } else {
-        problem(r, in->domain, "mta-sts", "record", sev,
+        problem(r, PREFIX(in), "mta-sts", "record", sev,
                 MH_REASON_STS_RECORD_INVALID, e.record_problem);
     }
     /* The policy. */
@@ -1425,7 +1432,7 @@ mh_sts_evaluate(const struct mh_sts_inputs *in, struct mh_result *r)
                      " (last valid policy seen: mode %s)",
                      mh_sts_mode_name(e.mode));
         }
-        problem(r, in->domain, "mta-sts", "policy", sev, preason, ptext);
+        problem(r, PREFIX(in), "mta-sts", "policy", sev, preason, ptext);
     }
     eval_cert(&e);
     eval_memory(&e);

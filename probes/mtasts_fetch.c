@@ -141,6 +141,7 @@ cert_report(struct fetch *f)
     }
     char where[320];
     mh_textf(where, sizeof where, "%s:443", f->host);
+    /* No "where" prefix: the fetch's message names the host. */
     struct mh_tls_check_params cp = {
         .verify = true,
         .verify_name = f->host,
@@ -148,7 +149,6 @@ cert_report(struct fetch *f)
         .warn_days = f->p->cert_warn_days,
         .crit_days = f->p->cert_crit_days,
         .now = f->now,
-        .where = where,
     };
     o->cert = mh_result_new("mta-sts", where);
     if (o->cert == NULL) {
@@ -242,8 +242,7 @@ classify(struct fetch *f, CURLcode rc, const char *errbuf)
         const char *why = o->cert != NULL && o->cert->summary != NULL
                               ? o->cert->summary
                               : X509_verify_cert_error_string(vr);
-        fail(o, MH_STS_FETCH_CERT, MH_REASON_STS_WEBPKI_INVALID,
-             "certificate of %s not valid: %s", f->host, why);
+        fail(o, MH_STS_FETCH_CERT, MH_REASON_STS_WEBPKI_INVALID, "%s", why);
         return;
     }
     if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR ||
