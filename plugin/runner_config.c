@@ -509,8 +509,8 @@ check_keys(struct parser *p, const cJSON *o, enum mh_command cmd,
         }
         if (forbidden_in_check(opt)) {
             snprintf(p->err, p->errlen,
-                     "%s: %s: key \"%s\" is not allowed in a check (%s)",
-                     src, who, k,
+                     "%s: %s: key \"%s\" is not allowed in a check (%s)", src,
+                     who, k,
                      strcmp(opt->name, "sts-state") == 0
                          ? "the runner remembers the MTA-STS policies itself"
                          : "the runner writes every result to the textfile");
