@@ -15,8 +15,9 @@ static const struct {
     const char *kind;
     const char *key;
 } kind_keys[] = {
-    {"phase", "phases"}, {"cert", "chain"},        {"zone", "zones"},
-    {"mx", "hosts"},     {"address", "addresses"}, {"note", "notes"},
+    {"phase", "phases"},    {"cert", "chain"},        {"zone", "zones"},
+    {"mx", "hosts"},        {"address", "addresses"}, {"note", "notes"},
+    {"mta-sts", "mta_sts"}, {"tls-rpt", "tls_rpt"},
 };
 
 static const char *
