@@ -43,7 +43,7 @@
 SRC=$MH_SOURCE_DIR
 C=$SRC/contrib
 W=$T_TMP
-COMMANDS="smtp tls dnsbl domain delivery"
+COMMANDS="smtp tls dnsbl domain delivery mta-sts"
 # Options that have no place in a CheckCommand or Nagios command: aliases,
 # help, and output selection (Nagios/Icinga read the nagios output).
 NOT_IN_CHECKCOMMAND=" hostname require-starttls help version output textfile verbose "
@@ -193,7 +193,7 @@ icinga_conf "$IC/single.conf" localhost master /usr/lib/nagios/plugins \
 icinga_validate "CheckCommands + example hosts and apply rules" "$IC/single.conf" "$IC/nozones"
 json_lines "$IC/cache/icinga2.debug" >"$IC/objects.jsonl"
 n=$(jq -r 'select(.type == "CheckCommand" and (.name | startswith("mailhealth_"))) | .name' "$IC/objects.jsonl" | sort | tr '\n' ' ')
-if [ "$n" = "mailhealth_delivery mailhealth_dnsbl mailhealth_domain mailhealth_smtp mailhealth_tls " ]; then
+if [ "$n" = "mailhealth_delivery mailhealth_dnsbl mailhealth_domain mailhealth_mta_sts mailhealth_smtp mailhealth_tls " ]; then
     ok "CheckCommands $n"
 else
     fail "CheckCommands found: '$n'"
@@ -203,7 +203,9 @@ fi
 # short or long flag; flags use set_if, options with a value use value,
 # repeatable ones repeat_key; every macro is prefixed with the command name.
 for cmd in $COMMANDS; do
-    jq -c --arg n "mailhealth_$cmd" 'select(.type == "CheckCommand" and .name == $n) | .properties' \
+    # Icinga names cannot hold '-': mta-sts is mailhealth_mta_sts.
+    icn=${cmd//-/_}
+    jq -c --arg n "mailhealth_$icn" 'select(.type == "CheckCommand" and .name == $n) | .properties' \
         "$IC/objects.jsonl" >"$IC/cc.$cmd.json"
     problems=""
     nopt=0
@@ -228,14 +230,14 @@ for cmd in $COMMANDS; do
         fi
     done
     bad_macros=$(jq -r '[.arguments[] | (.value, .set_if) | strings] + [(.env // {})[] | strings]
-        | map(scan("\\$([^$]*)\\$") | .[0]) | .[]' "$IC/cc.$cmd.json" | grep -v "^mailhealth_${cmd}_" | sort -u | tr '\n' ' ')
+        | map(scan("\\$([^$]*)\\$") | .[0]) | .[]' "$IC/cc.$cmd.json" | grep -v "^mailhealth_${icn}_" | sort -u | tr '\n' ' ')
     [ -z "$bad_macros" ] || problems="$problems macros-without-prefix:$bad_macros"
     cmdline=$(jq -r '.command | join(" ")' "$IC/cc.$cmd.json")
     [ "$cmdline" = "/usr/lib/nagios/plugins/check_mailhealth $cmd" ] || problems="$problems command='$cmdline'"
     if [ -z "$problems" ]; then
-        ok "mailhealth_$cmd covers all $nopt options of '$cmd' in ITL style"
+        ok "mailhealth_$icn covers all $nopt options of '$cmd' in ITL style"
     else
-        fail "mailhealth_$cmd:$problems"
+        fail "mailhealth_$icn:$problems"
     fi
 done
 for cmd in smtp tls dnsbl; do
@@ -397,6 +399,7 @@ expect_icinga "mx1.example.net!smtp" "smtp --mail-from postmaster@example.net --
 expect_icinga "mx1.example.net!smtps" "tls --cert-days 20,7 --tls -H 192.0.2.25 -p 465"
 expect_icinga "mx2.example.net!dnsbl" "dnsbl --zones-file /usr/share/mailhealth/dnsbl-zones.json -H 192.0.2.26 -c 0"
 expect_icinga "example.net!mail-domain example.org" "domain --cert-days 20,7 --starttls --zones-file /usr/share/mailhealth/dnsbl-zones.json -D example.org -t 60"
+expect_icinga "example.net!mta-sts example.org" "mta-sts --cert-days 20,7 --sts-state /var/lib/icinga2/mailhealth-mta-sts-example.org.json -D example.org -t 60"
 expect_icinga "example.net!delivery roundtrip" "delivery --auth-password-file /etc/icinga2/secrets/mailhealth-probe --auth-user probe@example.net --imap imaps://mx1.example.net/INBOX --imap-password-file /etc/icinga2/secrets/mailhealth-probe --imap-user probe@example.net --mail-from probe@example.net --rcpt-to probe@example.net --submit smtp://mx1.example.net:587 -c 180 -t 240 -w 60"
 expect_icinga "harness!rcpt-array" "smtp --auth-password-env MAILHEALTH_SMTP_AUTH_PASSWORD --auth-user probe --rcpt-to a@example.net --rcpt-to b@example.net -H 192.0.2.99"
 expect_icinga "harness!ipv6" "tls --tls -6 -H 2001:db8::99 -p 465"
