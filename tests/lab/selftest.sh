@@ -381,6 +381,24 @@ echo "# DNS servers queried directly"
 answer "nsd ($LAB_DNS_PORT) answers lab.test MX" "$LAB_DNS_PORT" lab.test MX "10 mx.lab.test."
 answer "rbldnsd ($LAB_RBL_PORT) answers bl test entry" "$LAB_RBL_PORT" 2.0.0.127.bl.lab.test A "127.0.0.2"
 
+# ---------------------------------------------------------------- MTA-STS ----
+echo "# MTA-STS: nginx on $LAB_STS_WEB_ADDR:443, zone $LAB_STS_DOMAIN"
+answer "mta-sts.enforce A $LAB_STS_WEB_ADDR" "$r" "mta-sts.enforce.$LAB_STS_DOMAIN" A "$LAB_STS_WEB_ADDR"
+answer "_mta-sts.twotxt has two v=STSv1 records" "$r" "_mta-sts.twotxt.$LAB_STS_DOMAIN" TXT \
+    '"v=STSv1; id=20250101T000000" "v=STSv1; id=20250202"'
+# sts_get NAME: "HTTP-CODE CONTENT-TYPE" of NAME's policy, verified with the lab CA.
+sts_get() {
+    curl -s --max-time 5 --cacert "$LAB_CA_FILE" -o /dev/null -w '%{http_code} %{content_type}' \
+        --resolve "mta-sts.$1.$LAB_STS_DOMAIN:443:$LAB_STS_WEB_ADDR" \
+        "https://mta-sts.$1.$LAB_STS_DOMAIN/.well-known/mta-sts.txt"
+}
+check "enforce policy: 200 text/plain" contains "$(sts_get enforce)" '^200 text/plain$'
+check "notfound: 404" contains "$(sts_get notfound)" '^404 '
+check "redirect: 301" contains "$(sts_get redirect)" '^301 '
+check "html: text/html" contains "$(sts_get html)" '^200 text/html$'
+check "wrongcert: curl refuses the certificate" contains "$(sts_get wrongcert)" '^000 '
+check "expiredcert: curl refuses the certificate" contains "$(sts_get expiredcert)" '^000 '
+
 wait
 for f in silent-udp silent-tcp silent-resolver; do
     if [ "$(cat "$TMP/$f")" = TIMEOUT ]; then ok "$f: query times out"; else bad "$f: query times out" "$(cat "$TMP/$f")"; fi
