@@ -97,32 +97,29 @@ ext_value_ok(const unsigned char *s, size_t len)
 
 /* ====== TXT records (RFC 8461 3.1, RFC 8460 3) ====== */
 
-/* One field of a TXT record: name, value. */
-struct txt_field {
-    const unsigned char *name, *value;
-    size_t nlen, vlen;
-};
-
 /*
- * Walks a record of the common shape: version tag, then fields separated
- * by *WSP ";" *WSP, an optional trailing delimiter. Calls field() for
- * each field; it returns 0 or -1 (err set). Returns MH_STS_TXT_OTHER when
- * the record does not start with tag, else VALID or INVALID.
+ * Walks a record of the common shape of RFC 8461 3.1 and RFC 8460 3: the
+ * version tag, then fields "name=value" separated by *WSP ";" *WSP, an
+ * optional trailing delimiter. Exactly one field must be named key; its
+ * value goes to value() (0, or -1 with err set); every other field must
+ * have an extension's syntax. rfc names the section for messages. Returns
+ * MH_STS_TXT_OTHER when the record does not start with tag, else VALID or
+ * INVALID (err says why).
  */
 static enum mh_sts_txt
-walk_record(const void *txt, size_t len, const char *tag,
-            int (*field)(void *ctx, const struct txt_field *f, char *err,
-                         size_t errlen),
-            void *ctx, char *err, size_t errlen)
+walk_record(const void *txt, size_t len, const char *tag, const char *key,
+            int (*value)(void *ctx, const unsigned char *v, size_t vlen,
+                         char *err, size_t errlen),
+            void *ctx, const char *rfc, char *err, size_t errlen)
 {
     const unsigned char *s = txt;
-    size_t tl = strlen(tag);
+    size_t tl = strlen(tag), kl = strlen(key);
     if (len < tl || memcmp(s, tag, tl) != 0 ||
         (len > tl && s[tl] != ';' && !is_wsp(s[tl]))) {
         return MH_STS_TXT_OTHER;
     }
     size_t i = tl;
-    size_t nfields = 0;
+    bool seen = false;
     for (;;) {
         /* field delimiter: *WSP ";" *WSP */
         while (i < len && is_wsp(s[i])) {
@@ -146,9 +143,9 @@ walk_record(const void *txt, size_t len, const char *tag,
         while (i < len && s[i] != '=' && s[i] != ';' && !is_wsp(s[i])) {
             i++;
         }
-        struct txt_field f = {.name = s + start, .nlen = i - start};
+        size_t nlen = i - start;
         if (i == len || s[i] != '=') {
-            fail_at(err, errlen, "field without '=':", s + start, i - start);
+            fail_at(err, errlen, "field without '=':", s + start, nlen);
             return MH_STS_TXT_INVALID;
         }
         i++;
@@ -156,54 +153,44 @@ walk_record(const void *txt, size_t len, const char *tag,
         while (i < len && s[i] != ';' && !is_wsp(s[i])) {
             i++;
         }
-        f.value = s + vstart;
-        f.vlen = i - vstart;
-        if (field(ctx, &f, err, errlen) != 0) {
+        if (nlen == kl && memcmp(s + start, key, kl) == 0) {
+            if (seen) {
+                mh_textf(err, errlen, "more than one %s field", key);
+                return MH_STS_TXT_INVALID;
+            }
+            seen = true;
+            if (value(ctx, s + vstart, i - vstart, err, errlen) != 0) {
+                return MH_STS_TXT_INVALID;
+            }
+        } else if (!ext_name_ok(s + start, nlen) ||
+                   !ext_value_ok(s + vstart, i - vstart)) {
+            fail_at(err, errlen, "invalid field", s + start, i - start);
             return MH_STS_TXT_INVALID;
         }
-        nfields++;
     }
-    if (nfields == 0) {
-        mh_textf(err, errlen, "no field after %s", tag);
+    if (!seen) {
+        mh_textf(err, errlen, "no %s field (%s)", key, rfc);
         return MH_STS_TXT_INVALID;
     }
     return MH_STS_TXT_VALID;
 }
 
-struct sts_ctx {
-    char *id;
-    bool has_id;
-};
-
+/* The id of an _mta-sts record: 1 to 32 letters and digits. */
 static int
-sts_field(void *vctx, const struct txt_field *f, char *err, size_t errlen)
+sts_id(void *ctx, const unsigned char *v, size_t vlen, char *err, size_t errlen)
 {
-    struct sts_ctx *c = vctx;
-    if (f->nlen == 2 && memcmp(f->name, "id", 2) == 0) {
-        if (c->has_id) {
-            mh_textf(err, errlen, "more than one id field");
-            return -1;
-        }
-        bool ok = f->vlen >= 1 && f->vlen <= MH_STS_ID_MAX;
-        for (size_t i = 0; ok && i < f->vlen; i++) {
-            ok = is_alnum(f->value[i]);
-        }
-        if (!ok) {
-            fail_at(err, errlen,
-                    "id must be 1 to 32 letters and digits (RFC 8461 3.1):",
-                    f->value, f->vlen);
-            return -1;
-        }
-        memcpy(c->id, f->value, f->vlen);
-        c->id[f->vlen] = '\0';
-        c->has_id = true;
-        return 0;
+    bool ok = vlen >= 1 && vlen <= MH_STS_ID_MAX;
+    for (size_t i = 0; ok && i < vlen; i++) {
+        ok = is_alnum(v[i]);
     }
-    if (!ext_name_ok(f->name, f->nlen) || !ext_value_ok(f->value, f->vlen)) {
-        fail_at(err, errlen, "invalid field", f->name,
-                (size_t)(f->value + f->vlen - f->name));
+    if (!ok) {
+        fail_at(err, errlen,
+                "id must be 1 to 32 letters and digits (RFC 8461 3.1):", v,
+                vlen);
         return -1;
     }
+    memcpy(ctx, v, vlen);
+    ((char *)ctx)[vlen] = '\0';
     return 0;
 }
 
@@ -212,14 +199,9 @@ mh_sts_parse_record(const void *txt, size_t len, char *id, char *err,
                     size_t errlen)
 {
     char idbuf[MH_STS_ID_MAX + 1] = "";
-    struct sts_ctx c = {.id = idbuf};
     err[0] = '\0';
-    enum mh_sts_txt rc =
-        walk_record(txt, len, "v=STSv1", sts_field, &c, err, errlen);
-    if (rc == MH_STS_TXT_VALID && !c.has_id) {
-        mh_textf(err, errlen, "no id field (RFC 8461 3.1)");
-        rc = MH_STS_TXT_INVALID;
-    }
+    enum mh_sts_txt rc = walk_record(txt, len, "v=STSv1", "id", sts_id, idbuf,
+                                     "RFC 8461 3.1", err, errlen);
     if (rc == MH_STS_TXT_VALID) {
         memcpy(id, idbuf, sizeof idbuf);
     }
@@ -312,46 +294,28 @@ rua_uri_ok(const unsigned char *u, size_t len, char *err, size_t errlen)
     return -1;
 }
 
-struct rpt_ctx {
-    size_t nrua;
-    bool has_rua;
-};
-
+/* The rua value of a TLS-RPT record: URIs separated by ","
+ * (squeeze_rua_spaces removed the spaces around them). *ctx counts them. */
 static int
-rpt_field(void *vctx, const struct txt_field *f, char *err, size_t errlen)
+rpt_rua(void *ctx, const unsigned char *v, size_t vlen, char *err,
+        size_t errlen)
 {
-    struct rpt_ctx *c = vctx;
-    if (f->nlen == 3 && memcmp(f->name, "rua", 3) == 0) {
-        if (c->has_rua) {
-            mh_textf(err, errlen, "more than one rua field");
-            return -1;
-        }
-        c->has_rua = true;
-        /* URIs separated by *WSP "," *WSP; walk_record stopped the value
-         * at the first space, so spaces only appear at its edges. */
-        const unsigned char *v = f->value;
-        size_t i = 0;
-        while (i <= f->vlen) {
-            size_t start = i;
-            while (i < f->vlen && v[i] != ',') {
-                i++;
-            }
-            if (i == start) {
-                mh_textf(err, errlen, "empty URI in rua");
-                return -1;
-            }
-            if (rua_uri_ok(v + start, i - start, err, errlen) != 0) {
-                return -1;
-            }
-            c->nrua++;
+    size_t *nrua = ctx;
+    size_t i = 0;
+    while (i <= vlen) {
+        size_t start = i;
+        while (i < vlen && v[i] != ',') {
             i++;
         }
-        return 0;
-    }
-    if (!ext_name_ok(f->name, f->nlen) || !ext_value_ok(f->value, f->vlen)) {
-        fail_at(err, errlen, "invalid field", f->name,
-                (size_t)(f->value + f->vlen - f->name));
-        return -1;
+        if (i == start) {
+            mh_textf(err, errlen, "empty URI in rua");
+            return -1;
+        }
+        if (rua_uri_ok(v + start, i - start, err, errlen) != 0) {
+            return -1;
+        }
+        (*nrua)++;
+        i++;
     }
     return 0;
 }
@@ -384,7 +348,7 @@ enum mh_sts_txt
 mh_tlsrpt_parse_record(const void *txt, size_t len, size_t *nrua, char *err,
                        size_t errlen)
 {
-    struct rpt_ctx c = {0};
+    size_t n = 0;
     err[0] = '\0';
     *nrua = 0;
     unsigned char *buf = malloc(len > 0 ? len : 1);
@@ -393,15 +357,11 @@ mh_tlsrpt_parse_record(const void *txt, size_t len, size_t *nrua, char *err,
         return MH_STS_TXT_INVALID;
     }
     size_t blen = squeeze_rua_spaces(txt, len, buf);
-    enum mh_sts_txt rc =
-        walk_record(buf, blen, "v=TLSRPTv1", rpt_field, &c, err, errlen);
+    enum mh_sts_txt rc = walk_record(buf, blen, "v=TLSRPTv1", "rua", rpt_rua,
+                                     &n, "RFC 8460 3", err, errlen);
     free(buf);
-    if (rc == MH_STS_TXT_VALID && !c.has_rua) {
-        mh_textf(err, errlen, "no rua field (RFC 8460 3)");
-        rc = MH_STS_TXT_INVALID;
-    }
     if (rc == MH_STS_TXT_VALID) {
-        *nrua = c.nrua;
+        *nrua = n;
     }
     return rc;
 }

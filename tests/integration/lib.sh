@@ -98,6 +98,15 @@ expect_out() {
     fi
 }
 
+# expect_out_re REGEX: some output line matches the extended regex.
+expect_out_re() {
+    if grep -Eq -- "$1" <<<"$OUT"; then
+        ok "output ~ /$1/"
+    else
+        not_ok "no output line matches /$1/"
+    fi
+}
+
 expect_no_out() {
     if grep -Fq -- "$1" <<<"$OUT"; then
         not_ok "output has '$1' but must not"
@@ -141,6 +150,17 @@ expect_file_lacks() {
         not_ok "$(basename "$1") has '$2' but must not"
         sed 's/^/       > /' "$1" 2>/dev/null | tail -n 30
     else ok "$(basename "$1") lacks '$2'"; fi
+}
+
+# json_ok PERL-EXPR: the JSON output parses and the expression on $j holds.
+json_ok() {
+    if printf '%s' "$OUT" | perl -MJSON::PP -e '
+        my $j = decode_json(join "", <STDIN>);
+        exit(('"$1"') ? 0 : 1);' 2>"$T_TMP/json.err"; then
+        ok "json: $1"
+    else
+        not_ok "json: $1 $(cat "$T_TMP/json.err")"
+    fi
 }
 
 # promtool_ok: the Prometheus exposition in OUT passes promtool check metrics.

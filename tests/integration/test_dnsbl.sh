@@ -18,31 +18,11 @@ dnsbl() { run dnsbl --resolver "$R" "$@"; }
 # strip_time: output without the run's lookup time, for comparing runs.
 strip_time() { printf '%s\n' "$OUT" | sed -E 's/ time=[0-9.]+s;;;0//; /^mailhealth_(probe_duration_seconds|last_run_timestamp_seconds)/d'; }
 
-# expect_out_re REGEX: some output line matches the extended regex.
-expect_out_re() {
-    if grep -Eq -- "$1" <<<"$OUT"; then
-        ok "output ~ /$1/"
-    else
-        not_ok "no output line matches /$1/"
-    fi
-}
-
 # Through Unbound, silent.lab.test times out the first time; once Unbound's
 # infrastructure cache has marked the silent server as down it answers
 # SERVFAIL at once. Both are "lookup failed" (UNKNOWN, never "not listed");
 # the pure timeout is asserted against the silent port used as resolver.
 SILENT_FAIL='(no DNS answer for silent\.lab\.test within [0-9.]+ s|SERVFAIL from resolver for silent\.lab\.test)'
-
-# json_ok PERL-EXPR: the JSON output parses and the expression on $j holds.
-json_ok() {
-    if printf '%s' "$OUT" | perl -MJSON::PP -e '
-        my $j = decode_json(join "", <STDIN>);
-        exit(('"$1"') ? 0 : 1);' 2>"$T_TMP/json.err"; then
-        ok "json: $1"
-    else
-        not_ok "json: $1 $(cat "$T_TMP/json.err")"
-    fi
-}
 
 # ---- the issue's list ---------------------------------------------------
 

@@ -23,25 +23,6 @@ sts() {
         --ca-file "$LAB_CA_FILE" -t 10 "$@"
 }
 
-# json_ok PERL-EXPR: the JSON output parses and the expression on $j holds.
-json_ok() {
-    if printf '%s' "$OUT" | perl -MJSON::PP -e '
-        my $j = decode_json(join "", <STDIN>);
-        exit(('"$1"') ? 0 : 1);' 2>"$T_TMP/json.err"; then
-        ok "json: $1"
-    else
-        not_ok "json: $1 $(cat "$T_TMP/json.err")"
-    fi
-}
-
-# expect_reason NAME: the Prometheus failure reason (from --output
-# prometheus in OUT).
-expect_metric() {
-    if grep -Eq -- "$1" <<<"$OUT"; then ok "metric ~ /$1/"; else
-        not_ok "no metric line matches /$1/"
-    fi
-}
-
 case_ "valid enforce policy"
 sts enforce
 expect_rc 0
@@ -58,20 +39,20 @@ json_ok '(grep { $_->{name} eq "mx.lab.test" && $_->{covered} == 1 && $_->{verif
 json_ok '$j->{tls_rpt}[0]{state} eq "OK"'
 sts enforce --output prometheus
 promtool_ok
-expect_metric "^mailhealth_mtasts_policy_info\{target=\"enforce\.$D\",id=\"20250101T000000\",mode=\"enforce\"\} 1$"
-expect_metric "^mailhealth_mtasts_max_age_seconds\{target=\"enforce\.$D\"\} 86400$"
-expect_metric "^mailhealth_mtasts_mx_covered\{target=\"enforce\.$D\",mx=\"mx\.lab\.test\"\} 1$"
-expect_metric "^mailhealth_mtasts_mx_verified\{target=\"enforce\.$D\",mx=\"mx\.lab\.test\"\} 1$"
-expect_metric "^mailhealth_mtasts_policy_cert_expiry_timestamp_seconds\{target=\"enforce\.$D\"\} [0-9]+$"
-expect_metric "^mailhealth_mtasts_tlsrpt_valid\{target=\"enforce\.$D\"\} 1$"
+expect_out_re "^mailhealth_mtasts_policy_info\{target=\"enforce\.$D\",id=\"20250101T000000\",mode=\"enforce\"\} 1$"
+expect_out_re "^mailhealth_mtasts_max_age_seconds\{target=\"enforce\.$D\"\} 86400$"
+expect_out_re "^mailhealth_mtasts_mx_covered\{target=\"enforce\.$D\",mx=\"mx\.lab\.test\"\} 1$"
+expect_out_re "^mailhealth_mtasts_mx_verified\{target=\"enforce\.$D\",mx=\"mx\.lab\.test\"\} 1$"
+expect_out_re "^mailhealth_mtasts_policy_cert_expiry_timestamp_seconds\{target=\"enforce\.$D\"\} [0-9]+$"
+expect_out_re "^mailhealth_mtasts_tlsrpt_valid\{target=\"enforce\.$D\"\} 1$"
 
 case_ "testing mode: an MX not covered is WARNING"
 sts testing
 expect_rc 1
 expect_line1 "^MAILHEALTH WARNING - \[tls\] testing\.$D: MX mx\.lab\.test is not covered by the MTA-STS policy's mx patterns: testing senders report every delivery to it as a failure \|"
 sts testing --output prometheus
-expect_metric "^mailhealth_probe_failure_info\{target=\"testing\.$D\",check=\"mta-sts\",category=\"tls\",reason=\"sts_mx_not_covered\"\} 1$"
-expect_metric "^mailhealth_mtasts_mx_covered\{target=\"testing\.$D\",mx=\"mx\.lab\.test\"\} 0$"
+expect_out_re "^mailhealth_probe_failure_info\{target=\"testing\.$D\",check=\"mta-sts\",category=\"tls\",reason=\"sts_mx_not_covered\"\} 1$"
+expect_out_re "^mailhealth_mtasts_mx_covered\{target=\"testing\.$D\",mx=\"mx\.lab\.test\"\} 0$"
 
 case_ "enforce policy missing an MX"
 sts missing
@@ -84,8 +65,8 @@ sts certfail
 expect_rc 2
 expect_line1 "^MAILHEALTH CRITICAL - \[tls\] certfail\.$D: MTA-STS enforce: MX other\.lab\.test \(pattern other\.lab\.test\) failed on 1 of 1 address: .*hostname mismatch: not valid for other\.lab\.test"
 sts certfail --output prometheus
-expect_metric "reason=\"cert_name_mismatch\"\} 1$"
-expect_metric "^mailhealth_mtasts_mx_verified\{target=\"certfail\.$D\",mx=\"other\.lab\.test\"\} 0$"
+expect_out_re "reason=\"cert_name_mismatch\"\} 1$"
+expect_out_re "^mailhealth_mtasts_mx_verified\{target=\"certfail\.$D\",mx=\"other\.lab\.test\"\} 0$"
 
 case_ "mode none: said so, OK"
 sts none
@@ -98,7 +79,7 @@ sts notfound
 expect_rc 2
 expect_line1 "^MAILHEALTH CRITICAL - \[tls\] notfound\.$D: policy fetch from https://mta-sts\.notfound\.$D/\.well-known/mta-sts\.txt failed: HTTP status 404 \(senders need 200\)"
 sts notfound --output prometheus
-expect_metric "reason=\"sts_policy_fetch_error\"\} 1$"
+expect_out_re "reason=\"sts_policy_fetch_error\"\} 1$"
 
 case_ "301 redirect: not followed, the Location named"
 sts redirect
@@ -121,7 +102,7 @@ expect_rc 2
 expect_line1 "^MAILHEALTH CRITICAL - \[tls\] wrongcert\.$D: policy fetch from https://mta-sts\.wrongcert\.$D/\.well-known/mta-sts\.txt failed: certificate verify failed: CN=wrong\.lab\.test: hostname mismatch: not valid for mta-sts\.wrongcert\.$D"
 expect_out "[CRITICAL] [tls] verify policy depth 0: CN=wrong.lab.test: hostname mismatch"
 sts wrongcert --output prometheus
-expect_metric "reason=\"sts_webpki_invalid\"\} 1$"
+expect_out_re "reason=\"sts_webpki_invalid\"\} 1$"
 
 case_ "expired policy host certificate"
 sts expiredcert
@@ -129,21 +110,21 @@ expect_rc 2
 expect_line1 "failed: certificate verify failed: CN=mta-sts\.expiredcert\.$D: certificate has expired \(notAfter [0-9T:Z-]+, expired 10\.0 days ago\)"
 expect_line1 " sts_cert_days=-10(\.[0-9]+)?;30:;14:"
 sts expiredcert --output prometheus
-expect_metric "^mailhealth_mtasts_policy_cert_expiry_timestamp_seconds\{target=\"expiredcert\.$D\"\} [0-9]+$"
+expect_out_re "^mailhealth_mtasts_policy_cert_expiry_timestamp_seconds\{target=\"expiredcert\.$D\"\} [0-9]+$"
 
 case_ "policy host certificate days with --cert-days"
 sts enforce --cert-days 100,95
 expect_rc 2
 expect_line1 "^MAILHEALTH CRITICAL - \[tls\] enforce\.$D: policy host certificate: .*expires in (89\.9|90\.0) days"
 sts enforce --output prometheus --cert-days 100,50
-expect_metric "reason=\"cert_expiring\"\} 1$"
+expect_out_re "reason=\"cert_expiring\"\} 1$"
 
 case_ "two v=STSv1 TXT records"
 sts twotxt
 expect_rc 2
 expect_line1 "^MAILHEALTH CRITICAL - \[tls\] twotxt\.$D: 2 v=STSv1 TXT records at _mta-sts\.twotxt\.$D: senders see no policy \(RFC 8461 3\.1\)"
 sts twotxt --output prometheus
-expect_metric "reason=\"sts_record_invalid\"\} 1$"
+expect_out_re "reason=\"sts_record_invalid\"\} 1$"
 
 case_ "policy edited with the same id (--sts-state)"
 POLICY=$LAB_STS_WWW/edited/.well-known/mta-sts.txt
@@ -164,7 +145,7 @@ sts edited --sts-state "$STATE"
 expect_rc 1
 expect_line1 "^MAILHEALTH WARNING - \[tls\] edited\.$D: policy changed since [0-9T:Z-]+ but its id is still 20250101T000000: senders that cached the old policy keep it for up to max_age \(604800 s\); publish a new id \(RFC 8461 3\.1\)"
 sts edited --sts-state "$STATE" --output prometheus
-expect_metric "reason=\"sts_id_unchanged\"\} 1$"
+expect_out_re "reason=\"sts_id_unchanged\"\} 1$"
 # Reverting the body clears the warning.
 printf 'version: STSv1\nmode: enforce\nmx: mx.lab.test\nmax_age: 86400\n' >"$POLICY"
 sts edited --sts-state "$STATE"
@@ -186,8 +167,8 @@ sts badrpt
 expect_rc 1
 expect_line1 "^MAILHEALTH WARNING - \[tls\] badrpt\.$D: TLS-RPT record at _smtp\._tls\.badrpt\.$D invalid: rua URI is neither mailto: nor https: \(RFC 8460 3\): 'ftp://reports\.lab\.test/tlsrpt'"
 sts badrpt --output prometheus
-expect_metric "^mailhealth_mtasts_tlsrpt_valid\{target=\"badrpt\.$D\"\} 0$"
-expect_metric "reason=\"tlsrpt_invalid\"\} 1$"
+expect_out_re "^mailhealth_mtasts_tlsrpt_valid\{target=\"badrpt\.$D\"\} 0$"
+expect_out_re "reason=\"tlsrpt_invalid\"\} 1$"
 
 case_ "no policy published: mta-sts CRITICAL, domain a note"
 run mta-sts -D "$LAB_DOMAIN" --resolver "$R"
@@ -227,8 +208,8 @@ EOF
 run run --config "$T_TMP/runner.json" --once --output prometheus
 expect_rc 0
 promtool_ok
-expect_metric "^mailhealth_mtasts_policy_info\{target=\"enforce\.$D\",id=\"20250101T000000\",mode=\"enforce\"\} 1$"
-expect_metric "^mailhealth_mtasts_policy_info\{target=\"testing\.$D\",id=\"20250101T000000\",mode=\"testing\"\} 1$"
+expect_out_re "^mailhealth_mtasts_policy_info\{target=\"enforce\.$D\",id=\"20250101T000000\",mode=\"enforce\"\} 1$"
+expect_out_re "^mailhealth_mtasts_policy_info\{target=\"testing\.$D\",id=\"20250101T000000\",mode=\"testing\"\} 1$"
 cat >"$T_TMP/runner2.json" <<EOF
 { "textfile": "$T_TMP/x.prom",
   "checks": [ { "check": "mta-sts", "domain": "enforce.$D", "sts_state": "/tmp/x" } ] }
