@@ -5,8 +5,8 @@
 # (issue 9): the fault-server scenarios (normal, STARTTLS + AUTH + the
 # certificate checks, timeouts, drips, TLS stall, junk, rejections, HELO
 # fallback, TLS failures), the lab's Postfix (submission with STARTTLS +
-# AUTH, SMTPS), the TLS, DNSBL and domain checks through the lab resolver,
-# a resolver that never answers, the three output formats and --textfile,
+# AUTH, SMTPS), the TLS, DNSBL, domain and mta-sts checks through the lab
+# resolver, a resolver that never answers, the three output formats and --textfile,
 # usage errors, delivery and one runner round. Every run must exit 0..3
 # with no memcheck error and no definite leak (valgrind's exit code 97).
 #
@@ -172,6 +172,14 @@ vg any domain -D "$LAB_DOMAIN" "${R[@]}" -p "$LAB_SMTP_PORT" "${CA[@]}" \
 vg 2 domain -D "$LAB_DOMAIN" --resolver "127.0.0.1:$LAB_SILENT_DNS_PORT" -t 2
 vg 3 dnsbl -H 192.0.2.10 --zone bl.lab.test \
     --resolver "127.0.0.1:$LAB_SILENT_DNS_PORT" -t 2
+
+case_ "lab: MTA-STS"
+STS=(--resolver "$LAB_RESOLVER" -p "$LAB_SMTP_PORT" --ca-file "$LAB_CA_FILE")
+vg 0 mta-sts -D "enforce.$LAB_STS_DOMAIN" "${STS[@]}" --output json \
+    --sts-state "$T_TMP/sts.json" -t 20
+vg 2 mta-sts -D "expiredcert.$LAB_STS_DOMAIN" "${STS[@]}" -t 20
+vg 2 mta-sts -D "big.$LAB_STS_DOMAIN" "${STS[@]}" -t 20
+vg 2 domain -D "certfail.$LAB_STS_DOMAIN" "${STS[@]}" --output prometheus -t 20
 
 case_ "usage, help, version"
 vg 3 smtp
