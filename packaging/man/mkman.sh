@@ -276,7 +276,7 @@ the textfile written by the runner units.
 .TP
 .I /usr/share/icinga2/include/plugins\-contrib.d/mailhealth.conf
 Icinga 2 CheckCommands mailhealth_smtp, mailhealth_tls, mailhealth_dnsbl,
-mailhealth_domain and mailhealth_delivery.
+mailhealth_domain, mailhealth_delivery and mailhealth_mta_sts.
 .TP
 .I /etc/nagios\-plugins/config/mailhealth.cfg
 Nagios command definitions.
@@ -292,6 +292,8 @@ check_mailhealth tls \-H mx1.example.net \-p 465 \-\-tls
 check_mailhealth dnsbl \-H 192.0.2.25 \e
     \-\-zones\-file /usr/share/mailhealth/dnsbl\-zones.json \-\-resolver 127.0.0.1
 check_mailhealth domain \-D example.net \-\-starttls \-t 60
+check_mailhealth mta\-sts \-D example.net \-\-cert\-days 20,7 \e
+    \-\-sts\-state /var/lib/mailhealth/mta\-sts.json
 check_mailhealth delivery \-\-submit smtp://mx1.example.net:587 \e
     \-\-imap imaps://mx1.example.net/INBOX \e
     \-\-auth\-user probe@example.net \-\-auth\-password\-file /etc/mailhealth/probe.pass \e
