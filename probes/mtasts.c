@@ -1392,7 +1392,10 @@ mh_sts_evaluate(const struct mh_sts_inputs *in, struct mh_result *r)
                      " (last valid policy seen: mode %s)",
                      mh_sts_mode_name(e.mode));
         }
-        problem(r, PREFIX(in), "mta-sts", "policy", sev, preason, ptext);
+        /* libcurl missing or memory exhausted: the check could not run. */
+        problem(r, PREFIX(in), "mta-sts", "policy",
+                preason == MH_REASON_INTERNAL_ERROR ? MH_STATE_UNKNOWN : sev,
+                preason, ptext);
     }
     eval_cert(&e);
     eval_memory(&e);
