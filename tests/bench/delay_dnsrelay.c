@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * delay_dnsrelay: a UDP DNS relay that delays every answer, for the latency
+ * benchmark (tests/bench/bench_latency.sh) in front of rbldnsd. A query is
+ * forwarded to the upstream server at once (with a relay-chosen ID); the
+ * upstream's answer goes back to the client, with the client's ID, RTT
+ * after the query arrived, however many are in flight: one event loop, a
+ * timer heap, no per-query sleep. Queries the upstream never answers are
+ * simply not answered (the client's own timeout applies).
+ *
+ * IDs: SOCKETS upstream sockets (default 16) of 65,536 IDs each, used in
+ * turn, so 1,048,576 queries can be in flight before a slot is reused.
+ *
+ * SIGUSR1 writes the counters (queries, answers sent, answers that came
+ * too late for their slot, answers sent over 10 ms after their time and
+ * the latest one since the previous dump, the relay's own CPU time) to STATS;
+ * SIGTERM exits.
+ *
+ * Usage: delay_dnsrelay --listen ADDR:PORT --upstream ADDR:PORT --rtt-ms MS
+ *          [--sockets N] [--stats FILE] [--pidfile FILE]
+ * Not product code; built by bench_latency.sh.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "benchutil.h"
+
+#define BATCH 64
+#define MAX_DNS 4096
+#define IDS 65536u
+
+struct slot {
+    struct sockaddr_in client;
+    uint16_t client_id;
+    uint32_t gen; /* 0: free */
+    int64_t arrived_ns;
+};
+
+/* An answer waiting for its time. */
+struct held {
+    struct sockaddr_in client;
+    uint16_t len;
+    unsigned char data[];
+};
+
+static struct slot *slots;
+static struct held **held; /* by heap slot number */
+static uint32_t nheld_cap, held_free_top, *held_free;
+static struct bu_heap timers;
+static int lfd, *ufd, nsock = 16;
+static uint32_t next_slot, next_gen = 1;
+static int64_t rtt_ns;
+static struct sockaddr_in upstream;
+static unsigned long n_queries, n_answers, n_late, n_bad, n_held_max;
+static unsigned long n_behind; /* answers sent over 10 ms after their time */
+static int64_t behind_max_ns;  /* the latest one */
+static const char *stats_path;
+static unsigned long dumps;
+
+static void
+die(const char *what)
+{
+    perror(what);
+    exit(2);
+}
+
+static struct sockaddr_in
+parse_addr(const char *s)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    char host[64];
+    const char *colon = strrchr(s, ':');
+    if (colon == NULL || (size_t)(colon - s) >= sizeof host) {
+        fprintf(stderr, "bad address %s (ADDR:PORT)\n", s);
+        exit(2);
+    }
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = '\0';
+    if (inet_pton(AF_INET, host, &a.sin_addr) != 1) {
+        fprintf(stderr, "bad address %s\n", s);
+        exit(2);
+    }
+    a.sin_port = htons((uint16_t)atoi(colon + 1));
+    return a;
+}
+
+static int
+udp_socket(const struct sockaddr_in *bind_to)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        die("socket");
+    }
+    int sz = 8 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+    if (bind_to != NULL &&
+        bind(fd, (const struct sockaddr *)bind_to, sizeof *bind_to) != 0) {
+        die("bind");
+    }
+    return fd;
+}
+
+static void
+on_queries(void)
+{
+    struct mmsghdr m[BATCH];
+    struct iovec iov[BATCH];
+    struct sockaddr_in from[BATCH];
+    static unsigned char buf[BATCH][MAX_DNS];
+    for (;;) {
+        for (int i = 0; i < BATCH; i++) {
+            iov[i] = (struct iovec){buf[i], MAX_DNS};
+            m[i].msg_hdr = (struct msghdr){.msg_name = &from[i],
+                                           .msg_namelen = sizeof from[i],
+                                           .msg_iov = &iov[i],
+                                           .msg_iovlen = 1};
+        }
+        int n = recvmmsg(lfd, m, BATCH, MSG_DONTWAIT, NULL);
+        if (n <= 0) {
+            return;
+        }
+        int64_t now_ns = bu_now_ns();
+        for (int i = 0; i < n; i++) {
+            if (m[i].msg_len < 12) {
+                n_bad++;
+                continue;
+            }
+            uint32_t s = next_slot++ % (IDS * (uint32_t)nsock);
+            struct slot *sl = &slots[s];
+            sl->client = from[i];
+            sl->client_id = (uint16_t)(buf[i][0] << 8 | buf[i][1]);
+            sl->gen = next_gen++;
+            sl->arrived_ns = now_ns;
+            uint16_t id = (uint16_t)(s % IDS);
+            buf[i][0] = (unsigned char)(id >> 8);
+            buf[i][1] = (unsigned char)id;
+            sendto(ufd[s / IDS], buf[i], m[i].msg_len, 0,
+                   (const struct sockaddr *)&upstream, sizeof upstream);
+            n_queries++;
+        }
+    }
+}
+
+static uint32_t
+held_put(struct held *h)
+{
+    if (held_free_top == 0) {
+        uint32_t old = nheld_cap;
+        nheld_cap = nheld_cap ? 2 * nheld_cap : 4096;
+        held = realloc(held, nheld_cap * sizeof *held);
+        held_free = realloc(held_free, nheld_cap * sizeof *held_free);
+        if (held == NULL || held_free == NULL) {
+            die("realloc");
+        }
+        for (uint32_t i = nheld_cap; i > old; i--) {
+            held_free[held_free_top++] = i - 1;
+        }
+    }
+    uint32_t k = held_free[--held_free_top];
+    held[k] = h;
+    if (nheld_cap - held_free_top > n_held_max) {
+        n_held_max = nheld_cap - held_free_top;
+    }
+    return k;
+}
+
+static void
+on_answers(int sockno)
+{
+    unsigned char buf[MAX_DNS];
+    for (;;) {
+        ssize_t n = recv(ufd[sockno], buf, sizeof buf, MSG_DONTWAIT);
+        if (n < 0) {
+            return;
+        }
+        if (n < 12) {
+            n_bad++;
+            continue;
+        }
+        uint32_t s = (uint32_t)sockno * IDS + (uint32_t)(buf[0] << 8 | buf[1]);
+        struct slot *sl = &slots[s];
+        if (sl->gen == 0) {
+            n_late++;
+            continue;
+        }
+        struct held *h = malloc(sizeof *h + (size_t)n);
+        if (h == NULL) {
+            die("malloc");
+        }
+        h->client = sl->client;
+        h->len = (uint16_t)n;
+        memcpy(h->data, buf, (size_t)n);
+        h->data[0] = (unsigned char)(sl->client_id >> 8);
+        h->data[1] = (unsigned char)sl->client_id;
+        bu_heap_push(&timers, sl->arrived_ns + rtt_ns, held_put(h), 0);
+        sl->gen = 0;
+    }
+}
+
+static void
+dump_stats(void)
+{
+    if (stats_path == NULL) {
+        return;
+    }
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", stats_path);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL) {
+        return;
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    fprintf(f, "dumps %lu\n", ++dumps);
+    fprintf(f, "cpu_us %lld\n",
+            (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+                ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+    fprintf(f, "queries %lu answers %lu late %lu bad %lu held_max %lu\n",
+            n_queries, n_answers, n_late, n_bad, n_held_max);
+    fprintf(f, "behind %lu behind_max_us %lld\n", n_behind,
+            (long long)(behind_max_ns / 1000));
+    behind_max_ns = 0; /* the next dump gives the maximum since this one */
+    fclose(f);
+    rename(tmp, stats_path);
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"listen", 1, NULL, 'l'}, {"upstream", 1, NULL, 'u'},
+        {"rtt-ms", 1, NULL, 'r'}, {"sockets", 1, NULL, 'n'},
+        {"stats", 1, NULL, 's'},  {"pidfile", 1, NULL, 'p'},
+        {NULL, 0, NULL, 0}};
+    const char *listen_s = NULL, *up_s = NULL, *pidfile = NULL;
+    double rtt_ms = -1;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        switch (ch) {
+        case 'l':
+            listen_s = optarg;
+            break;
+        case 'u':
+            up_s = optarg;
+            break;
+        case 'r':
+            rtt_ms = atof(optarg);
+            break;
+        case 'n':
+            nsock = atoi(optarg);
+            break;
+        case 's':
+            stats_path = optarg;
+            break;
+        case 'p':
+            pidfile = optarg;
+            break;
+        default:
+            goto usage;
+        }
+    }
+    if (listen_s == NULL || up_s == NULL || rtt_ms < 0 || nsock < 1 ||
+        nsock > 64 || optind != argc) {
+    usage:
+        fprintf(stderr, "usage: delay_dnsrelay --listen ADDR:PORT --upstream "
+                        "ADDR:PORT --rtt-ms MS [--sockets N] [--stats FILE] "
+                        "[--pidfile FILE]\n");
+        return 2;
+    }
+    rtt_ns = (int64_t)(rtt_ms * 1e6);
+    struct sockaddr_in la = parse_addr(listen_s);
+    upstream = parse_addr(up_s);
+    slots = calloc((size_t)IDS * (size_t)nsock, sizeof *slots);
+    ufd = calloc((size_t)nsock, sizeof *ufd);
+    if (slots == NULL || ufd == NULL) {
+        die("calloc");
+    }
+    bu_signals();
+    lfd = udp_socket(&la);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = -1};
+    epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+    for (int i = 0; i < nsock; i++) {
+        ufd[i] = udp_socket(NULL);
+        ev.data.fd = i;
+        epoll_ctl(ep, EPOLL_CTL_ADD, ufd[i], &ev);
+    }
+    bu_write_pidfile(pidfile);
+    struct epoll_event evs[64];
+    while (!bu_stop) {
+        if (bu_dump) {
+            bu_dump = 0;
+            dump_stats();
+        }
+        struct timespec ts;
+        int n = epoll_pwait2(ep, evs, 64,
+                             bu_heap_wait(&timers, bu_now_ns(), &ts), NULL);
+        if (n < 0 && errno != EINTR) {
+            die("epoll_pwait2");
+        }
+        for (int i = 0; i < n; i++) {
+            if (evs[i].data.fd < 0) {
+                on_queries();
+            } else {
+                on_answers(evs[i].data.fd);
+            }
+        }
+        int64_t now_ns = bu_now_ns();
+        struct bu_timer t;
+        while (timers.n > 0 && timers.t[0].due_ns <= now_ns) {
+            bu_heap_pop(&timers, &t);
+            struct held *h = held[t.slot];
+            int64_t behind = now_ns - t.due_ns;
+            n_behind += behind > 10000000;
+            behind_max_ns = behind > behind_max_ns ? behind : behind_max_ns;
+            sendto(lfd, h->data, h->len, 0, (const struct sockaddr *)&h->client,
+                   sizeof h->client);
+            n_answers++;
+            free(h);
+            held_free[held_free_top++] = t.slot;
+        }
+    }
+    dump_stats();
+    return 0;
+}
