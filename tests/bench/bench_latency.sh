@@ -48,11 +48,20 @@
 #   --smtp-cpu N          also one smtp-only round of N checks per binary,
 #                         for the CPU per SMTP check (default 0: skipped)
 #   --connect-rtts N      RTTs added to a connection's first reply (default 1)
-#   --server-procs K      latency_smtpd worker processes (default 1)
+#   --server-procs K      latency_smtpd worker processes (default 2)
 #   --server-cpus LIST    taskset CPU list for the servers (default: none)
 #   --runner-cpus LIST    taskset CPU list for the runner (default: none)
+#   --server-prio P       the servers' scheduling: nice:N (default nice:-20),
+#                         rt:N (SCHED_FIFO priority N) or none; see below
 #   --sample-ms MS        /proc sampling interval (default 100)
 #   --keep DIR            keep configs, textfiles, logs, traces in DIR
+# The servers run at a higher priority than the runner (nice -20 by default)
+# so that a runner with a thousand threads, or the other users of a shared
+# machine, do not make them late: each round's "servers:" line counts the
+# replies written over 10 ms after their time, the UDP datagrams dropped for
+# a full receive buffer and the connections dropped for a full accept queue
+# in the namespace; all should be 0 or near it for the round to measure the
+# runner and not the servers.
 # Prints one line per round, a side-by-side summary (medians of the
 # repeats) and the target lines of the event-loop runner (pass/fail, not a
 # test). Not part of the pass/fail suite.
@@ -60,7 +69,7 @@ set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 RTT=100 CHECKS=1000 SHARE=5 GDELAY=6 CONC=default MIX=60:20:20 ZONES=20
-REPEAT=1 INTERVAL=60 TIMEOUT=10 SMTPCPU=0 CRTT=1 SPROCS=1 SCPUS='' RCPUS=''
+REPEAT=1 INTERVAL=60 TIMEOUT=10 SMTPCPU=0 CRTT=1 SPROCS=2 SCPUS='' RCPUS='' SPRIO=nice:-20
 SAMPLE=100 KEEP=
 usage() {
     sed -n '/^# Usage:/,/^# test)/p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -83,6 +92,7 @@ while [ $# -gt 0 ]; do
     --server-procs) SPROCS=$2 ;;
     --server-cpus) SCPUS=$2 ;;
     --runner-cpus) RCPUS=$2 ;;
+    --server-prio) SPRIO=$2 ;;
     --sample-ms) SAMPLE=$2 ;;
     --keep) KEEP=$2 ;;
     -h | --help) usage ;;
@@ -173,6 +183,18 @@ CA=$W/pki/root.pem
 SMTP_PORT=2525 SLOW_PORT=2526 TLS_PORT=4465
 RBL_ADDR=127.0.53.1 RBL_PORT=5300 RESOLVER=127.0.53.2:53
 pin() { if [ -n "$1" ]; then echo taskset -c "$1"; fi; }
+# srv CMD...: runs a server with its CPUs and priority; only as `srv ... &`
+# (it execs, so $! is the server's own PID).
+case $SPRIO in
+nice:*) PRIO=(nice -n "${SPRIO#nice:}") ;;
+rt:*) PRIO=(chrt -f "${SPRIO#rt:}") ;;
+none) PRIO=() ;;
+*) echo "bad --server-prio $SPRIO" >&2; exit 2 ;;
+esac
+srv() {
+    # shellcheck disable=SC2046 # pin expands to nothing or to three words
+    exec "${PRIO[@]}" $(pin "$SCPUS") "$@"
+}
 
 # shellcheck disable=SC2016 # rbldnsd's $SOA/$NS keywords and $ (the address)
 printf '%s\n' '$SOA 60 ns.bench.test hostmaster.bench.test 1 60 60 600 5' \
@@ -180,18 +202,15 @@ printf '%s\n' '$SOA 60 ns.bench.test hostmaster.bench.test 1 60 60 600 5' \
 chmod 644 "$W/rbl/bench.zone"
 zone_args=()
 for ((z = 1; z <= ZONES; z++)); do zone_args+=("z$z.bench.test:ip4set:bench.zone"); done
-# shellcheck disable=SC2046 # pin expands to nothing or to three words
-$(pin "$SCPUS") rbldnsd -n -u rbldns -b "$RBL_ADDR/$RBL_PORT" -p "$W/run/rbldnsd.pid" -a -c 0 \
+srv rbldnsd -n -u rbldns -b "$RBL_ADDR/$RBL_PORT" -p "$W/run/rbldnsd.pid" -a -c 0 \
     -t 60 -w "$W/rbl" "${zone_args[@]}" >"$W/run/rbldnsd.log" 2>&1 &
 PIDS+=($!)
 RBL_PID=$!
-# shellcheck disable=SC2046
-$(pin "$SCPUS") "$W/bin/delay_dnsrelay" --listen "$RESOLVER" --upstream "$RBL_ADDR:$RBL_PORT" \
+srv "$W/bin/delay_dnsrelay" --listen "$RESOLVER" --upstream "$RBL_ADDR:$RBL_PORT" \
     --rtt-ms "$RTT" --stats "$W/run/relay.stats" >"$W/run/relay.log" 2>&1 &
 PIDS+=($!)
 RELAY_PID=$!
-# shellcheck disable=SC2046
-$(pin "$SCPUS") "$W/bin/latency_smtpd" --cert "$W/pki/chain.pem" --key "$W/pki/leaf.key" \
+srv "$W/bin/latency_smtpd" --cert "$W/pki/chain.pem" --key "$W/pki/leaf.key" \
     --rtt-ms "$RTT" --connect-rtts "$CRTT" --greet-delay-ms "$(awk -v s="$GDELAY" 'BEGIN { print s * 1000 }')" \
     --smtp-port "$SMTP_PORT" --slow-port "$SLOW_PORT" --tls-port "$TLS_PORT" \
     --procs "$SPROCS" --stats "$W/run/smtpd.stats" >"$W/run/smtpd.log" 2>&1 &
@@ -215,6 +234,10 @@ done
 SNAP=0
 TICK=$(getconf CLK_TCK)
 snapshot() {
+    local p
+    for p in "$SMTPD_PID" "$RELAY_PID" "$RBL_PID"; do
+        kill -0 "$p" 2>/dev/null || { echo "a server died:"; tail -n 3 "$W"/run/*.log; exit 2; } >&2
+    done
     SNAP=$((SNAP + 1))
     kill -USR1 "$SMTPD_PID" "$RELAY_PID"
     local f ok
@@ -239,6 +262,12 @@ snapshot() {
             /^queries/ { print "relay_queries", $2; print "relay_answers", $4 }
             /^behind/ { print "relay_late", $2; print "relay_late_max_us", $4 }' "$W/run/relay.stats"
         awk -v t="$TICK" '{ printf "rbldnsd_cpu_us %d\n", ($14 + $15) * 1e6 / t }' "/proc/$RBL_PID/stat"
+        # the namespace's drops: UDP for full receive buffers, TCP for full
+        # accept queues (SYNs dropped)
+        awk '$1 == "Udp:" && !h { for (i = 2; i <= NF; i++) n[i] = $i; h = 1; next }
+            $1 == "Udp:" { for (i = 2; i <= NF; i++) if (n[i] == "RcvbufErrors") print "udp_rcvbuf_errors", $i }' /proc/net/snmp
+        awk '$1 == "TcpExt:" && !h { for (i = 2; i <= NF; i++) n[i] = $i; h = 1; next }
+            $1 == "TcpExt:" { for (i = 2; i <= NF; i++) if (n[i] == "ListenDrops") print "tcp_listen_drops", $i }' /proc/net/netstat
     } >"$1"
 }
 # delta BEFORE AFTER KEY: the counter's growth.
@@ -251,7 +280,7 @@ echo "machine: $NCPU CPUs ($(lscpu | sed -n 's/^Model name: *//p' | head -n 1)),
 for i in "${!BINS[@]}"; do echo "binary ${LABELS[$i]}: ${BINS[$i]}"; done
 echo "RTT ${RTT} ms (+${CRTT} RTT on a connection's first reply), ${SHARE} % of smtp targets greet after ${GDELAY} s," \
     "mix smtp:tls:dnsbl ${MIX}, ${ZONES} zones, concurrency ${CONC}, timeout ${TIMEOUT} s, interval ${INTERVAL} s"
-echo "servers: latency_smtpd x${SPROCS}${SCPUS:+ on CPUs $SCPUS}, delay_dnsrelay + rbldnsd; runner${RCPUS:+ on CPUs $RCPUS}; fds limit $(ulimit -n)"
+echo "servers: latency_smtpd x${SPROCS}, delay_dnsrelay + rbldnsd${SCPUS:+ on CPUs $SCPUS}, priority $SPRIO; runner${RCPUS:+ on CPUs $RCPUS}; fds limit $(ulimit -n)"
 
 RT_SMTP=$((6 + CRTT)) RT_TLS=$((1 + CRTT)) RT_DNSBL=1
 
@@ -363,10 +392,13 @@ round() {
     awk -v sess="$((sm_acc + tls_acc))" -v cpu="$(delta "$b" "$a" smtpd_cpu_us)" -v mo="$(awk '$1 == "smtpd_max_open" { print $2 }' "$a")" \
         -v late="$(delta "$b" "$a" smtpd_late)" -v lm="$(awk '$1 == "smtpd_late_max_us" { print $2 }' "$a")" \
         -v rcpu="$(delta "$b" "$a" relay_cpu_us)" -v q="$(delta "$b" "$a" relay_queries)" -v rl="$(delta "$b" "$a" relay_late)" \
-        -v rlm="$(awk '$1 == "relay_late_max_us" { print $2 }' "$a")" -v bcpu="$(delta "$b" "$a" rbldnsd_cpu_us)" 'BEGIN {
+        -v rlm="$(awk '$1 == "relay_late_max_us" { print $2 }' "$a")" -v bcpu="$(delta "$b" "$a" rbldnsd_cpu_us)" \
+        -v ans="$(delta "$b" "$a" relay_answers)" -v udp="$(delta "$b" "$a" udp_rcvbuf_errors)" \
+        -v lis="$(delta "$b" "$a" tcp_listen_drops)" 'BEGIN {
         printf "   servers: latency_smtpd %.2f s CPU, %d sessions (%.2f ms each), %d open at most, %d replies > 10 ms late (latest %.1f ms);",
             cpu / 1e6, sess, sess ? cpu / 1e3 / sess : 0, mo, late, lm / 1e3
-        printf " relay %.2f s, %d queries, %d late (latest %.1f ms); rbldnsd %.2f s\n", rcpu / 1e6, q, rl, rlm / 1e3, bcpu / 1e6 }'
+        printf " relay %.2f s, %d queries, %d answered, %d late (latest %.1f ms); rbldnsd %.2f s; drops: %d UDP, %d SYN\n",
+            rcpu / 1e6, q, ans, rl, rlm / 1e3, bcpu / 1e6, udp, lis }'
     if [ "$sm_acc" != "$nsmtp" ] || [ "$sm_done" != "$nsmtp" ] || [ "$tls_done" != "$ntls" ] || [ "$tfail" != 0 ]; then
         echo "   ${label}: servers saw smtp $sm_done/$sm_acc sessions complete (expected $nsmtp), tls $tls_done/$tls_acc (expected $ntls), $early left early, $tfail TLS failures"
     fi

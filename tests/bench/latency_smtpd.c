@@ -31,9 +31,12 @@
  * EOF, so the client reads every byte instead of a reset); anything else
  * 502. Lines over 1,000 octets get 500.
  *
- * --procs K forks K workers, each with its own listening sockets
- * (SO_REUSEPORT: the kernel spreads connections over them), so a round's
- * TLS work can use more than one core; the parent only forwards signals.
+ * --procs K forks K workers sharing the listening sockets, which the parent
+ * binds first without SO_REUSEPORT, so a port another process holds (a
+ * server left over from an earlier run, with another CA) is an error and
+ * never a silent share of the connections; each worker waits on them with
+ * EPOLLEXCLUSIVE (one woken per connection), so a round's TLS work can use
+ * more than one core. The parent only forwards signals.
  * SIGUSR1: every worker writes its cumulative counters (sessions per
  * port, batches, batches written over 10 ms after their time and the
  * latest one since the previous dump: a server too busy to keep time shows
@@ -560,7 +563,6 @@ listener(int port)
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     struct sockaddr_in a = {.sin_family = AF_INET,
                             .sin_port = htons((uint16_t)port)};
     if (inet_pton(AF_INET, opt.bind, &a.sin_addr) != 1) {
@@ -568,7 +570,9 @@ listener(int port)
         exit(2);
     }
     if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        die("bind");
+        fprintf(stderr, "latency_smtpd: bind %s:%d: %s\n", opt.bind, port,
+                strerror(errno));
+        exit(2);
     }
     if (listen(fd, 65535) != 0) {
         die("listen");
@@ -594,9 +598,9 @@ worker(void)
         die("epoll_create1");
     }
     for (int k = 0; k < K_N; k++) {
-        listen_fd[k] = listener(opt.port[k]);
         /* data.fd = -1 - kind marks a listening socket */
-        struct epoll_event ev = {.events = EPOLLIN, .data.fd = -1 - k};
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE,
+                                 .data.fd = -1 - k};
         epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd[k], &ev);
     }
     struct epoll_event evs[256];
@@ -716,6 +720,9 @@ main(int argc, char **argv)
     greet_ns = (int64_t)(opt.greet_delay_ms * 1e6);
     bu_raise_nofile();
     bu_signals();
+    for (int k = 0; k < K_N; k++) {
+        listen_fd[k] = listener(opt.port[k]);
+    }
     pid_t kids[256];
     int nk = opt.procs < 256 ? opt.procs : 256;
     for (int i = 0; i < nk; i++) {
