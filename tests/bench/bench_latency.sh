@@ -259,7 +259,7 @@ snapshot() {
             END { printf "smtpd_cpu_us %d\nsmtpd_max_open %d\nsmtpd_late %d\nsmtpd_late_max_us %d\n", cpu, mo, late, lm
                   for (k in c) printf "%s %d\n", k, c[k] }'
         awk '/^cpu_us/ { print "relay_cpu_us", $2 }
-            /^queries/ { print "relay_queries", $2; print "relay_answers", $4 }
+            /^queries/ { print "relay_queries", $2; print "relay_answers", $4; print "relay_lost", $12 }
             /^behind/ { print "relay_late", $2; print "relay_late_max_us", $4 }' "$W/run/relay.stats"
         awk -v t="$TICK" '{ printf "rbldnsd_cpu_us %d\n", ($14 + $15) * 1e6 / t }' "/proc/$RBL_PID/stat"
         # the namespace's drops: UDP for full receive buffers, TCP for full
@@ -268,7 +268,19 @@ snapshot() {
             $1 == "Udp:" { for (i = 2; i <= NF; i++) if (n[i] == "RcvbufErrors") print "udp_rcvbuf_errors", $i }' /proc/net/snmp
         awk '$1 == "TcpExt:" && !h { for (i = 2; i <= NF; i++) n[i] = $i; h = 1; next }
             $1 == "TcpExt:" { for (i = 2; i <= NF; i++) if (n[i] == "ListenDrops") print "tcp_listen_drops", $i }' /proc/net/netstat
+        # the drops of rbldnsd's and the relay's listening sockets (the
+        # rest are the runner's, or the relay's upstream sockets')
+        awk -v r="$(hexaddr "$RBL_ADDR" "$RBL_PORT")" -v l="$(hexaddr "${RESOLVER%:*}" "${RESOLVER#*:}")" '
+            $2 == r { rd += $NF } $2 == l { ld += $NF }
+            END { print "udp_drops_rbldnsd", rd + 0; print "udp_drops_relay", ld + 0 }' /proc/net/udp
     } >"$1"
+}
+# hexaddr IP PORT: the address as /proc/net/udp writes it (little endian).
+hexaddr() {
+    local IFS=.
+    # shellcheck disable=SC2086 # split on the dots
+    set -- $1 "$2"
+    printf '%02X%02X%02X%02X:%04X' "$4" "$3" "$2" "$1" "$5"
 }
 # delta BEFORE AFTER KEY: the counter's growth.
 delta() { awk -v k="$3" 'FNR == NR { if ($1 == k) b = $2; next } $1 == k { print $2 - b }' "$1" "$2"; }
@@ -394,11 +406,14 @@ round() {
         -v rcpu="$(delta "$b" "$a" relay_cpu_us)" -v q="$(delta "$b" "$a" relay_queries)" -v rl="$(delta "$b" "$a" relay_late)" \
         -v rlm="$(awk '$1 == "relay_late_max_us" { print $2 }' "$a")" -v bcpu="$(delta "$b" "$a" rbldnsd_cpu_us)" \
         -v ans="$(delta "$b" "$a" relay_answers)" -v udp="$(delta "$b" "$a" udp_rcvbuf_errors)" \
-        -v lis="$(delta "$b" "$a" tcp_listen_drops)" 'BEGIN {
+        -v lis="$(delta "$b" "$a" tcp_listen_drops)" -v lost="$(delta "$b" "$a" relay_lost)" \
+        -v ud_r="$(delta "$b" "$a" udp_drops_rbldnsd)" -v ud_l="$(delta "$b" "$a" udp_drops_relay)" 'BEGIN {
         printf "   servers: latency_smtpd %.2f s CPU, %d sessions (%.2f ms each), %d open at most, %d replies > 10 ms late (latest %.1f ms);",
             cpu / 1e6, sess, sess ? cpu / 1e3 / sess : 0, mo, late, lm / 1e3
-        printf " relay %.2f s, %d queries, %d answered, %d late (latest %.1f ms); rbldnsd %.2f s; drops: %d UDP, %d SYN\n",
-            rcpu / 1e6, q, ans, rl, rlm / 1e3, bcpu / 1e6, udp, lis }'
+        printf " relay %.2f s, %d queries, %d answered, %d lost upstream, %d late (latest %.1f ms); rbldnsd %.2f s;",
+            rcpu / 1e6, q, ans, lost, rl, rlm / 1e3, bcpu / 1e6
+        printf " drops: UDP %d at rbldnsd, %d at the relay, %d elsewhere (the runner), SYN %d\n",
+            ud_r, ud_l, udp - ud_r - ud_l, lis }'
     if [ "$sm_acc" != "$nsmtp" ] || [ "$sm_done" != "$nsmtp" ] || [ "$tls_done" != "$ntls" ] || [ "$tfail" != 0 ]; then
         echo "   ${label}: servers saw smtp $sm_done/$sm_acc sessions complete (expected $nsmtp), tls $tls_done/$tls_acc (expected $ntls), $early left early, $tfail TLS failures"
     fi

@@ -108,7 +108,7 @@ struct stats {
     unsigned long batches[K_N];     /* delayed batches = round trips */
     unsigned long late;             /* batches written over 10 ms late */
     int64_t late_max_ns;            /* the latest one */
-    unsigned long open, max_open;
+    unsigned long open, max_open;   /* max_open: since the last dump */
     unsigned long accept_errors;
 };
 
@@ -549,7 +549,9 @@ dump_stats(void)
             st.max_open, st.accept_errors);
     fprintf(f, "late %lu late_max_us %lld\n", st.late,
             (long long)(st.late_max_ns / 1000));
-    st.late_max_ns = 0; /* the next dump gives the maximum since this one */
+    /* the next dump gives the maxima since this one */
+    st.late_max_ns = 0;
+    st.max_open = st.open;
     fclose(f);
     rename(tmp, path);
 }

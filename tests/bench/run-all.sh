@@ -8,6 +8,9 @@
 #   2. bench_dnsbl.sh  50 zones through a resolver that answers after 250 ms,
 #                      against check_rbl
 #   3. bench_runner.sh one runner round of 10, 100 and 1,000 checks
+#   4. bench_latency.sh runner rounds of 100 and 1,000 mixed checks against
+#                      servers 100 ms away, 5 % greeting after 6 s (only
+#                      inside a network namespace: it binds 0.0.0.0 ports)
 # and prints each one's table. The figures in the README come from this
 # script on an otherwise idle 2-core machine.
 #
@@ -35,3 +38,10 @@ echo "== 3. Runner rounds (bench_runner.sh)"
 tests/lab/lab.sh start "$MH_LAB_DIR" >/dev/null
 trap 'tests/lab/lab.sh stop "$MH_LAB_DIR" >/dev/null 2>&1' EXIT
 tests/bench/bench_runner.sh --target lab --counts "10 100 1000"
+echo
+echo "== 4. Runner rounds at RTT 100 ms, mixed checks (bench_latency.sh)"
+if [ "$(readlink /proc/self/ns/net)" = "$(readlink /proc/1/ns/net)" ]; then
+    echo "skipped: run run-all.sh in a network namespace (ip netns exec mh-NAME ...)"
+else
+    tests/bench/bench_latency.sh --checks "100 1000" --smtp-cpu 1000 "$MH_BIN"
+fi
