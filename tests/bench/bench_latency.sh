@@ -107,7 +107,9 @@ LABELS=(A B)
 for b in "${BINS[@]}"; do
     [ -x "$b" ] || { echo "not executable: $b" >&2; exit 2; }
 done
-if [ "$(readlink /proc/self/ns/net)" = "$(readlink /proc/1/ns/net)" ]; then
+# `ip netns identify` names the namespace this shell is in (nothing in the
+# initial one); /proc/1/ns/net may not be readable in a container.
+if [ -z "$(ip netns identify $$ 2>/dev/null)" ]; then
     echo "bench_latency.sh binds 0.0.0.0 ports and changes sysctls: run it in a network namespace" >&2
     echo "  ip netns add mh-NAME; ip netns exec mh-NAME ip link set lo up" >&2
     echo "  ip netns exec mh-NAME $0 $*" >&2

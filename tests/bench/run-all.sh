@@ -40,7 +40,7 @@ trap 'tests/lab/lab.sh stop "$MH_LAB_DIR" >/dev/null 2>&1' EXIT
 tests/bench/bench_runner.sh --target lab --counts "10 100 1000"
 echo
 echo "== 4. Runner rounds at RTT 100 ms, mixed checks (bench_latency.sh)"
-if [ "$(readlink /proc/self/ns/net)" = "$(readlink /proc/1/ns/net)" ]; then
+if [ -z "$(ip netns identify $$ 2>/dev/null)" ]; then
     echo "skipped: run run-all.sh in a network namespace (ip netns exec mh-NAME ...)"
 else
     tests/bench/bench_latency.sh --checks "100 1000" --smtp-cpu 1000 "$MH_BIN"
