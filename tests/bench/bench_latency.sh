@@ -26,8 +26,8 @@
 # check of each kind is timed first ("calibration") to confirm them.
 #
 # Physical limit of a round = max RT x RTT + the slowest greeting +
-# CPU / cores, where CPU is the runner's own user+sys time ("limit", the
-# issue's formula) or the runner's plus the test servers' (latency_smtpd,
+# CPU / cores, where CPU is the runner's own user+sys time ("limit") or
+# the runner's plus the test servers' (latency_smtpd,
 # delay_dnsrelay, rbldnsd: they share the cores; "limit_m"). Ratio = wall /
 # limit. Spurious failures: every generated check should be OK; any other
 # result (and any check missing from the textfile) is one, timeouts are
