@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * delivery: the end-to-end delivery round trip (issue 7). A probe mail with
+ * delivery: the end-to-end delivery round trip. A probe mail with
  * a unique token is submitted over SMTP (RFC 6409 submission, AUTH per
  * RFC 4954) and looked for in a mailbox over IMAP (RFC 3501 SEARCH, STORE,
  * EXPUNGE); the delay from the end of the submission to the moment the mail

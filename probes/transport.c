@@ -431,7 +431,7 @@ mh_tls_ctx_new_bare(const struct mh_tls_params *p, char *errbuf, size_t errlen)
     if (p->min_version != 0 && p->min_version < TLS1_2_VERSION) {
         /* OpenSSL 3 refuses TLS 1.0/1.1 (SHA-1/MD5 signatures) at every
          * security level above 0: without this, --tls-min 1.0 could never
-         * reach such a server (issue 9). */
+         * reach such a server. */
         SSL_CTX_set_security_level(ctx, 0);
     }
     /* The handshake does not verify the chain: the certificate checks do,
@@ -588,7 +588,7 @@ tcp_handshake(struct mh_transport *t, const struct mh_tls_params *p,
                 return MH_IO_EOF;
             }
             /* A server that offers only older versions than our minimum:
-             * say so, not just "alert protocol version" (issue 9). */
+             * say so, not just "alert protocol version". */
             int first = ERR_GET_REASON(e);
             int last = ERR_GET_REASON(ERR_peek_last_error());
             bool version = false;

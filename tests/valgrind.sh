@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# Valgrind memcheck over a representative set of integration invocations
-# (issue 9): the fault-server scenarios (normal, STARTTLS + AUTH + the
+# Valgrind memcheck over a representative set of integration invocations:
+# the fault-server scenarios (normal, STARTTLS + AUTH + the
 # certificate checks, timeouts, drips, TLS stall, junk, rejections, HELO
 # fallback, TLS failures), the lab's Postfix (submission with STARTTLS +
 # AUTH, SMTPS), the TLS, DNSBL, domain and mta-sts checks through the lab

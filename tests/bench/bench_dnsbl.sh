@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# Benchmark (issue 5; not part of the pass/fail suite): one address checked
+# Benchmark (not part of the pass/fail suite): one address checked
 # on 50 DNSBL zones through a resolver that answers every query after
 # 250 ms (tests/bench/delay-dns.pl), side by side with check_rbl from
 # Debian's monitoring-plugins-contrib, alternating runs:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# Benchmark of `check_mailhealth run` (issue 6): one --once round of N
+# Benchmark of `check_mailhealth run`: one --once round of N
 # SMTP+STARTTLS checks (certificate verified against the lab CA, cert_days
 # thresholds) for N in 10, 100, 1000, reporting the round's wall time, the
 # runner's CPU time (user + sys) and its peak RSS, to show that the cost

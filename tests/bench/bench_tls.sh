@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# Benchmark of the tls check (issue 4), side by side with check_ssl_cert
+# Benchmark of the tls check, side by side with check_ssl_cert
 # (monitoring-plugins-contrib) on the same server: the lab's Postfix,
 # STARTTLS on LAB_SMTP_PORT, same trust anchor, same name. Not part of the
 # pass/fail suite; prints a table and exits 1 when a target is missed:

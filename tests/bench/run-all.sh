@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# All benchmarks side by side with the peers (issue 10; not part of the
+# All benchmarks side by side with the peers (not part of the
 # pass/fail test suite): builds, starts the lab once, then runs
 #   1. bench_smtp.sh   one-shot SMTP + STARTTLS + certificate check against
 #                      check_smtp -S -D 30,14 and check_ssl_cert -P smtp

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * failmalloc: an LD_PRELOAD allocator shim for fault injection (issue 9,
- * "allocation failures handled"; c-ares SetAllocFail style). Built as
+ * failmalloc: an LD_PRELOAD allocator shim for fault injection
+ * (allocation failures must be handled; c-ares SetAllocFail style). Built as
  * libmh_failmalloc.so on non-sanitizer builds and used by
- * tests/integration/test_exitcodes.sh.
+ * tests/integration/test_hardening.sh.
  *
  * Environment:
  *   MH_FAILMALLOC_N=K      the K-th call of malloc/calloc/realloc (from 1,

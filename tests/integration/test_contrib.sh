@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 #
 # contrib/ and packaging/: every file is accepted by the tool that consumes
-# it, offline (issue 8). Needs no lab (runs with it started or not).
+# it, offline. Needs no lab (runs with it started or not).
 #
 #   man page      packaging/man/mkman.sh writes check_mailhealth(1) from the
 #                 binary's --help (the option table); every long option of

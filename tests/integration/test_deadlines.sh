@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Deadlines (issue 9): -t N ends the check within N + 0.5 s, as a timeout
+# Deadlines: -t N ends the check within N + 0.5 s, as a timeout
 # (category "timeout") that names the phase it was in, whatever the server
 # does: silence after connect, silence after EHLO, a greeting or an EHLO
 # reply dripped one byte at a time, a TLS handshake that stalls after the

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# Integration test of `check_mailhealth delivery` (issue 7) against the
+# Integration test of `check_mailhealth delivery` against the
 # lab's real Postfix (submission 587-style STARTTLS port and implicit-TLS
 # port, Dovecot SASL) and Dovecot (IMAP STARTTLS and IMAPS), with LMTP
 # delivery into Maildirs.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Exit codes in every path and the TLS defaults (issue 9).
+# Exit codes in every path and the TLS defaults.
 #
 # Exit codes are 0..3 whatever happens: stdout closed early (SIGPIPE is
 # ignored), SIGTERM/SIGINT during a check (UNKNOWN), a crash (the fatal

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Hostile servers (issue 9): 1,000 sessions against fault-server scenarios
+# Hostile servers: 1,000 sessions against fault-server scenarios
 # that send junk (tests/faultserver/scenarios/junk-*.fs: random binary, NUL
 # runs, CR without LF, enormous lines, endless continuation lines, invalid
 # UTF-8, control characters and '|' in otherwise valid replies), each with

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# Integration test of `check_mailhealth run` (issue 6) against the lab, the
+# Integration test of `check_mailhealth run` against the lab, the
 # fault server, a real node_exporter (textfile collector) and a real
 # Alertmanager:
 #   1. invalid configurations: exit 3, a clear error naming check and key,

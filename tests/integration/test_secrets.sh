@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Secrets (issue 9): passwords come only from a file or an environment
+# Secrets: passwords come only from a file or an environment
 # variable, and never appear in any output: the Nagios, JSON and Prometheus
 # renderings, the --textfile, the -v/-vv/-vvv trace on stderr, usage
 # errors. Checked for the password itself and for its wire forms, the

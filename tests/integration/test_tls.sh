@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 #
 # Integration tests of `check_mailhealth tls` and `smtp --cert-days`
-# (issue 4): certificates made by openssl in the lab (tests/lab/lab.sh),
+# certificates made by openssl in the lab (tests/lab/lab.sh),
 # served by the real Postfix (STARTTLS, implicit TLS, one smtpd per
 # certificate variant) and Dovecot (IMAPS), and by the scripted fault server
 # for the field cases BR-09, BR-21, BR-22, BR-25 and BR-26.

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# Hardening (issue 9) - a normal greeting, then junk as the EHLO reply.
+# Hardening - a normal greeting, then junk as the EHLO reply.
 # Expected probe result: CRITICAL / response at once.
 # env: FS_JUNK_SEED, FS_JUNK_BYTES
 send 220 mx.example.com ESMTP

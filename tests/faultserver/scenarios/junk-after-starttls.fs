@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# Hardening (issue 9) - STARTTLS accepted, then junk instead of a TLS
+# Hardening - STARTTLS accepted, then junk instead of a TLS
 # handshake (plain-text probes see junk as the EHLO/MAIL reply instead).
 # Expected probe result: CRITICAL / tls ("server sent N bytes after its
 # reply" or a handshake failure) or CRITICAL / response; at once.

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# Hardening (issue 9) - valid reply codes carrying hostile text: NULs, CR
+# Hardening - valid reply codes carrying hostile text: NULs, CR
 # without LF, '|', quotes and backslashes, ANSI escapes, invalid UTF-8,
 # bare LF line ends; then the session is served normally.
 # Expected probe result: OK (or the state of whatever the probe asked);

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# Hardening (issue 9) - junk instead of a greeting: FS_JUNK_BYTES (default
+# Hardening - junk instead of a greeting: FS_JUNK_BYTES (default
 # 2048) bytes of deterministic junk from seed FS_JUNK_SEED (binary, NUL
 # runs, CR without LF, printable runs of up to 3000 octets without a line
 # end, invalid UTF-8, bare LFs; no line starts with a digit), then hold.

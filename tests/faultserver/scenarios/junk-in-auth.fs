@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# Hardening (issue 9) - AUTH offered; the first command after EHLO (AUTH,
+# Hardening - AUTH offered; the first command after EHLO (AUTH,
 # MAIL or QUIT, whatever the probe sends) gets a 334 challenge that is
 # junk, then more junk.
 # Expected probe result: CRITICAL (auth or response), no credentials in any

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# Hardening (issue 9) - an enormous greeting line: "220 " + FS_JUNK_LEN
+# Hardening - an enormous greeting line: "220 " + FS_JUNK_LEN
 # (default 100000) x's + CRLF, then close.
 # Expected probe result: CRITICAL / response ("line longer than 510
 # octets") as soon as 512 octets arrived; bounded memory.

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# Hardening (issue 9) - an EHLO reply that turns into junk after two valid
+# Hardening - an EHLO reply that turns into junk after two valid
 # continuation lines (one with NULs and a lone CR in its text).
 # Expected probe result: CRITICAL / response at once.
 # env: FS_JUNK_SEED, FS_JUNK_BYTES

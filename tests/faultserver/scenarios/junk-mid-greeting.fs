@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# Hardening (issue 9) - a multi-line greeting whose second line is junk.
+# Hardening - a multi-line greeting whose second line is junk.
 # Expected probe result: CRITICAL / response at once; never EHLO.
 # env: FS_JUNK_SEED, FS_JUNK_BYTES
 send 220-mx.example.com ESMTP
