@@ -10,7 +10,9 @@
  *     work is done in a signal handler), writes the textfile and computes
  *     the notifications;
  *   - a pool of min(concurrency, checks) worker threads per round takes the
- *     checks from a queue (ordered by start offset); each check runs with
+ *     checks from a queue (ordered by start offset); concurrency is the
+ *     config's, or planned from the checks, the interval and the machine
+ *     (run_capacity.h), as are the threads' small stacks; each check runs with
  *     its own deadline (its timeout), so a hanging server holds one worker
  *     for at most that long and never stops the round;
  *   - the notifier thread (notify_send.c) POSTs notifications with
@@ -78,6 +80,7 @@
 #include "common.h"
 #include "notify.h"
 #include "render.h"
+#include "run_capacity.h"
 #include "runner.h"
 
 /* Longest start offset of a check within a round. */
@@ -305,7 +308,12 @@ spawn_worker_locked(struct round *r)
     memset(w, 0, sizeof *w);
     w->cur = -1;
     r->refs++;
-    int rc = pthread_create(&w->th, NULL, worker_main, wa);
+    pthread_attr_t attr; /* small stacks: run_capacity.h */
+    int rc = mh_cap_thread_attr(&attr);
+    if (rc == 0) {
+        rc = pthread_create(&w->th, &attr, worker_main, wa);
+        pthread_attr_destroy(&attr);
+    }
     if (rc != 0) {
         r->refs--;
         free(wa);
@@ -323,6 +331,7 @@ struct runner {
     const char *textfile; /* effective: --textfile or the config's */
     double interval_s;    /* effective: --interval or the config's */
     double jitter_s;
+    unsigned concurrency; /* effective: the config's or planned */
     unsigned long long seed;
     int sfd; /* signalfd */
     int efd; /* eventfd for "round done" */
@@ -513,7 +522,7 @@ run_round(struct runner *rn, struct mh_result ***out, double *seconds)
     while (read(rn->efd, &junk, sizeof junk) == (ssize_t)sizeof junk) {
     }
 
-    size_t nworkers = c->concurrency < r->n ? c->concurrency : r->n;
+    size_t nworkers = rn->concurrency < r->n ? rn->concurrency : r->n;
     r->start = mh_monotonic_s();
     pthread_mutex_lock(&r->mu);
     for (size_t i = 0; i < nworkers; i++) {
@@ -774,18 +783,33 @@ apply_settings(struct runner *rn)
                       rn->textfile);
         }
     }
-    /* Worst case: every check times out. */
-    double waves = ceil((double)c->nchecks / (double)c->concurrency);
+    /* Concurrency: the config's, or planned from the checks and the
+     * machine (run_capacity.h). Worst case: every check times out. */
+    struct mh_cap_plan plan;
+    mh_cap_plan_config(c, rn->interval_s, &plan);
+    rn->concurrency = plan.concurrency;
+    char why[512];
+    mh_cap_describe(&plan, why, sizeof why);
+    if (plan.bound == MH_CAP_CONFIGURED && plan.concurrency > plan.fds) {
+        mh_runlog(MH_LOG_WARNING,
+                  "concurrency %u needs more descriptors than the limit "
+                  "allows (%llu checks): checks may fail to connect",
+                  plan.concurrency, plan.fds);
+    }
+    double waves = ceil((double)c->nchecks / (double)rn->concurrency);
     double worst = waves * c->max_timeout_s + rn->jitter_s;
     if (!rn->once && worst > rn->interval_s) {
         mh_runlog(MH_LOG_WARNING,
                   "%zu checks with concurrency %u and timeouts up to %g s: "
                   "a round in which every check times out takes up to %.1f "
                   "s, longer than the %g s interval (%s)",
-                  c->nchecks, c->concurrency, c->max_timeout_s, worst,
+                  c->nchecks, rn->concurrency, c->max_timeout_s, worst,
                   rn->interval_s,
-                  waves > 1 ? "raise concurrency"
-                            : "lower the timeouts or raise the interval");
+                  waves <= 1 ? "lower the timeouts or raise the interval"
+                  : plan.bound == MH_CAP_CONFIGURED
+                      ? "raise concurrency"
+                      : "concurrency is bounded by the machine: lower the "
+                        "timeouts, raise the interval or split the checks");
     }
     if (rn->notifier == NULL &&
         (c->notify.alertmanager_url != NULL || c->notify.webhook_url != NULL)) {
@@ -803,14 +827,13 @@ apply_settings(struct runner *rn)
         mh_url_redact(c->notify.webhook_url, wh, sizeof wh);
     }
     mh_runlog(MH_LOG_INFO,
-              "configuration %s: %zu check%s, %s%g s, concurrency %u, "
+              "configuration %s: %zu check%s, %s%g s, concurrency %s, "
               "jitter up to %.2f s, textfile %s; notify alertmanager %s, "
               "webhook %s%s",
               c->source, c->nchecks, c->nchecks == 1 ? "" : "s",
-              rn->once ? "once, interval " : "every ", rn->interval_s,
-              c->concurrency, rn->jitter_s,
-              rn->textfile != NULL ? rn->textfile : "(none)", am, wh,
-              c->token != NULL ? " (with token)" : "");
+              rn->once ? "once, interval " : "every ", rn->interval_s, why,
+              rn->jitter_s, rn->textfile != NULL ? rn->textfile : "(none)", am,
+              wh, c->token != NULL ? " (with token)" : "");
 }
 
 static void

@@ -6,7 +6,7 @@
  *
  * Configuration (JSON, read with cJSON; contrib/runner-example.json):
  *
- *   { "interval_seconds": 60, "timeout_seconds": 10, "concurrency": 16,
+ *   { "interval_seconds": 60, "timeout_seconds": 10,
  *     "textfile": "/var/lib/prometheus/node-exporter/mailhealth.prom",
  *     "resolver": "127.0.0.1:53",
  *     "notify": { "alertmanager_url": "http://127.0.0.1:9093",
@@ -31,8 +31,10 @@
  * help, version, output or textfile.
  *
  * Top level: interval_seconds (>= 1, default 60), timeout_seconds (the
- * default -t of every check, default 10), concurrency (worker threads,
- * 1..1024, default 16), textfile, notify, checks (required, at least one),
+ * default -t of every check, default 10), concurrency (checks in flight,
+ * 1..1024, or "auto", the default: chosen from the checks, timeouts,
+ * interval, descriptors, memory and CPUs, see run_capacity.h), textfile,
+ * notify, checks (required, at least one),
  * and any check option, which becomes the default of every check whose
  * subcommand has that option (a check's own key wins).
  *
@@ -58,7 +60,8 @@
 
 /* Limits of the runner's own keys. */
 #define MH_RUN_DEFAULT_INTERVAL_S 60.0
-#define MH_RUN_DEFAULT_CONCURRENCY 16u
+/* "concurrency" left out or "auto": planned by run_capacity.h. */
+#define MH_RUN_CONCURRENCY_AUTO 0u
 #define MH_RUN_MAX_CONCURRENCY 1024u
 #define MH_RUN_MAX_INTERVAL_S 86400.0
 #define MH_RUN_DEFAULT_NOTIFY_TIMEOUT_S 5.0
@@ -94,9 +97,9 @@ struct mh_run_config {
     size_t nowned;
     char *source; /* file name used in messages (owned) */
 
-    double interval_s; /* interval_seconds (default 60) */
-    bool has_interval; /* interval_seconds was given */
-    unsigned concurrency;
+    double interval_s;    /* interval_seconds (default 60) */
+    bool has_interval;    /* interval_seconds was given */
+    unsigned concurrency; /* MH_RUN_CONCURRENCY_AUTO unless configured */
     const char *textfile; /* NULL when not given */
     struct mh_run_notify notify;
     char *token; /* first line of notify.token_file (owned, cleansed on

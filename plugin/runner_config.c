@@ -812,12 +812,16 @@ key_interval(struct parser *p, const char *k, const cJSON *e)
 static int
 key_concurrency(struct parser *p, const char *k, const cJSON *e)
 {
+    if (cJSON_IsString(e) && strcmp(e->valuestring, "auto") == 0) {
+        p->c->concurrency = MH_RUN_CONCURRENCY_AUTO;
+        return 0;
+    }
     if (!cJSON_IsNumber(e) || !(e->valuedouble >= 1) ||
         e->valuedouble > MH_RUN_MAX_CONCURRENCY ||
         e->valuedouble != floor(e->valuedouble)) {
         snprintf(p->err, p->errlen,
-                 "%s: key \"%s\": must be a whole number, 1..%u", p->c->source,
-                 k, MH_RUN_MAX_CONCURRENCY);
+                 "%s: key \"%s\": must be a whole number, 1..%u, or \"auto\"",
+                 p->c->source, k, MH_RUN_MAX_CONCURRENCY);
         return -1;
     }
     p->c->concurrency = (unsigned)e->valuedouble;
@@ -972,7 +976,7 @@ parse_config(const char *text, size_t len, const char *source,
     }
     c->source = strdup(source != NULL ? source : "config");
     c->interval_s = MH_RUN_DEFAULT_INTERVAL_S;
-    c->concurrency = MH_RUN_DEFAULT_CONCURRENCY;
+    c->concurrency = MH_RUN_CONCURRENCY_AUTO;
     c->notify.timeout_s = MH_RUN_DEFAULT_NOTIFY_TIMEOUT_S;
     if (c->source == NULL) {
         free(c);

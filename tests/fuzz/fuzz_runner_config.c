@@ -31,7 +31,7 @@ one(const char *text, size_t len, const struct mh_config *base)
         return;
     }
     FUZZ_CHECK(c != NULL && c->nchecks >= 1 && c->checks != NULL);
-    FUZZ_CHECK(c->concurrency >= 1 && c->concurrency <= MH_RUN_MAX_CONCURRENCY);
+    FUZZ_CHECK(c->concurrency <= MH_RUN_MAX_CONCURRENCY); /* 0: auto */
     FUZZ_CHECK(isfinite(c->interval_s) && c->interval_s >= 1 &&
                c->interval_s <= MH_RUN_MAX_INTERVAL_S);
     FUZZ_CHECK(isfinite(c->max_timeout_s) && c->max_timeout_s > 0);

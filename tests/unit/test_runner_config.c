@@ -75,7 +75,7 @@ test_minimal_defaults(void **state)
     assert_int_equal(c->nchecks, 1);
     assert_true(c->interval_s == 60);
     assert_false(c->has_interval);
-    assert_int_equal(c->concurrency, 16);
+    assert_int_equal(c->concurrency, MH_RUN_CONCURRENCY_AUTO);
     assert_string_equal(c->textfile, "/tmp/x.prom");
     assert_true(c->notify.timeout_s == 5);
     const struct mh_run_check *k = &c->checks[0];
@@ -86,6 +86,11 @@ test_minimal_defaults(void **state)
     assert_null(k->name);
     assert_string_equal(k->target, "mx1.example.net:25");
     assert_true(c->max_timeout_s == 10);
+    mh_run_config_free(c);
+    /* "auto" says the default aloud. */
+    c = parse_ok("{\"concurrency\":\"auto\",\"textfile\":\"/tmp/x.prom\","
+                 "\"checks\":[{\"check\":\"smtp\",\"host\":\"a\"}]}");
+    assert_int_equal(c->concurrency, MH_RUN_CONCURRENCY_AUTO);
     mh_run_config_free(c);
 }
 
@@ -124,6 +129,7 @@ test_issue_example(void **state)
              tok);
     struct mh_run_config *c = parse_ok(json);
     assert_int_equal(c->nchecks, 3);
+    assert_int_equal(c->concurrency, 16);
     assert_true(c->has_interval);
     assert_string_equal(c->notify.alertmanager_url, "http://127.0.0.1:9093");
     assert_string_equal(c->notify.webhook_url,
@@ -320,6 +326,9 @@ test_errors_top_keys(void **state)
     parse_err(TOP("\"concurrency\":0"), "\"concurrency\"", NULL);
     parse_err(TOP("\"concurrency\":1.5"), "\"concurrency\"", "whole", NULL);
     parse_err(TOP("\"concurrency\":5000"), "\"concurrency\"", NULL);
+    parse_err(TOP("\"concurrency\":\"automatic\""), "\"concurrency\"",
+              "\"auto\"", NULL);
+    parse_err(TOP("\"concurrency\":\"16\""), "\"concurrency\"", NULL);
     parse_err(TOP("\"textfile\":5"), "\"textfile\"", "wrong type", NULL);
     parse_err(TOP("\"textfile\":\"\""), "\"textfile\"", NULL);
     parse_err(TOP("\"timeout_seconds\":\"10\""), "\"timeout_seconds\"",
