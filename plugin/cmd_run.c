@@ -12,7 +12,7 @@
  *   - a pool of min(concurrency, checks) worker threads per round takes the
  *     checks from a queue (ordered by start offset); concurrency is the
  *     config's, or planned from the checks, the interval and the machine
- *     (run_capacity.h), as are the threads' small stacks; each check runs with
+ *     (run_capacity.h); small stacks (probes/threads.h); each check runs with
  *     its own deadline (its timeout), so a hanging server holds one worker
  *     for at most that long and never stops the round;
  *   - the notifier thread (notify_send.c) POSTs notifications with
@@ -76,6 +76,7 @@
 
 #include "../probes/curl_loader.h"
 #include "../probes/deadline.h"
+#include "../probes/threads.h"
 #include "commands.h"
 #include "common.h"
 #include "notify.h"
@@ -308,12 +309,7 @@ spawn_worker_locked(struct round *r)
     memset(w, 0, sizeof *w);
     w->cur = -1;
     r->refs++;
-    pthread_attr_t attr; /* small stacks: run_capacity.h */
-    int rc = mh_cap_thread_attr(&attr);
-    if (rc == 0) {
-        rc = pthread_create(&w->th, &attr, worker_main, wa);
-        pthread_attr_destroy(&attr);
-    }
+    int rc = mh_thread_start(&w->th, worker_main, wa);
     if (rc != 0) {
         r->refs--;
         free(wa);

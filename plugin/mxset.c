@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "../probes/textutil.h"
+#include "../probes/threads.h"
 
 void
 mh_run_parallel(void *(*fn)(void *), void *jobs, size_t size, size_t n)
@@ -19,7 +20,7 @@ mh_run_parallel(void *(*fn)(void *), void *jobs, size_t size, size_t n)
             n - base < MH_MXSET_MAX_PARALLEL ? n - base : MH_MXSET_MAX_PARALLEL;
         for (size_t i = 0; i < batch; i++) {
             void *job = (char *)jobs + (base + i) * size;
-            started[i] = pthread_create(&th[i], NULL, fn, job) == 0;
+            started[i] = mh_thread_start(&th[i], fn, job) == 0;
             if (!started[i]) {
                 fn(job);
             }

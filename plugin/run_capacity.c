@@ -346,16 +346,3 @@ mh_cap_describe(const struct mh_cap_plan *p, char *buf, size_t len)
     }
     return buf;
 }
-
-int
-mh_cap_thread_attr(pthread_attr_t *attr)
-{
-    int rc = pthread_attr_init(attr);
-    if (rc != 0) {
-        return rc;
-    }
-    /* Refused only below PTHREAD_STACK_MIN or on a bad alignment: the
-     * default stack then stays. */
-    (void)pthread_attr_setstacksize(attr, MH_CAP_THREAD_STACK);
-    return 0;
-}

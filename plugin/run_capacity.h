@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * run_capacity: how many checks the runner (`check_mailhealth run`, see
- * cmd_run.c) keeps in flight when the configuration does not say, and the
- * attributes of its worker threads.
+ * cmd_run.c) keeps in flight when the configuration does not say (its
+ * threads' stacks: probes/threads.h).
  *
  * Automatic concurrency (the "concurrency" key left out, or "auto"): the
  * least of
@@ -17,11 +17,13 @@
  *     pair and a spare while it runs; the reserve is the runner's own:
  *     signalfd, eventfd, logs, the textfile, the notifier's connection);
  *   - the memory: a quarter of the available memory (MemAvailable, or the
- *     room left under the cgroup's memory.max when that is less) /
+ *     room left under the cgroup's limit when that is less: v2 memory.max,
+ *     v1 memory.limit_in_bytes) /
  *     MH_CAP_BYTES_PER_CHECK (a worker's touched stack, a TLS session with
  *     its buffers, the verified chain and the result);
  *   - the CPUs: MH_CAP_PER_CPU per CPU this process may run on (affinity
- *     mask, and the cgroup's cpu.max quota when set), at most
+ *     mask, and the cgroup's quota when set: v2 cpu.max, v1
+ *     cpu.cfs_quota_us), at most
  *     MH_RUN_MAX_CONCURRENCY: measured at RTT 100 ms, 1,024 threads on 2
  *     cores starve their own TLS handshakes into spurious timeouts, 512
  *     do not;
@@ -31,7 +33,6 @@
 #ifndef MH_RUN_CAPACITY_H
 #define MH_RUN_CAPACITY_H
 
-#include <pthread.h>
 #include <stddef.h>
 
 #define MH_CAP_MIN_TIME_NEED 256u
@@ -39,15 +40,6 @@
 #define MH_CAP_FDS_PER_CHECK 4u
 #define MH_CAP_BYTES_PER_CHECK (256u * 1024u)
 #define MH_CAP_PER_CPU 256u
-/* Stack of a runner worker thread: the probes keep their buffers small (a few
- * KiB per frame); glibc's default is 8 MiB, which multiplies the cost of making
- * threads and lets its stack cache keep only a handful of them. Sanitizer
- * builds get more, as their frames are several times larger. */
-#if defined(__SANITIZE_ADDRESS__)
-#define MH_CAP_THREAD_STACK (4u * 1024u * 1024u)
-#else
-#define MH_CAP_THREAD_STACK (512u * 1024u)
-#endif
 
 /* What bounded the chosen concurrency. */
 enum mh_cap_bound {
@@ -91,9 +83,9 @@ void mh_cap_plan(unsigned configured, const struct mh_cap_facts *f,
  * are left to the caller): first raises the RLIMIT_NOFILE soft limit to
  * the hard limit (2^20 when the hard limit is unlimited; nothing in the
  * runner uses select(), so high descriptors are fine), then reads the
- * soft limit, MemAvailable from /proc/meminfo and the cgroup v2
- * memory.max / memory.current and cpu.max of this process, and the
- * affinity mask. A fact that cannot be read stays 0 (unknown). Never
+ * soft limit, MemAvailable from /proc/meminfo, this process's cgroup
+ * memory limit and usage and CPU quota (v2, else v1), and the affinity
+ * mask. A fact that cannot be read stays 0 (unknown). Never
  * fails.
  */
 void mh_cap_probe(struct mh_cap_facts *f);
@@ -115,12 +107,5 @@ void mh_cap_plan_config(const struct mh_run_config *c, double interval_s,
  * buf.
  */
 char *mh_cap_describe(const struct mh_cap_plan *p, char *buf, size_t len);
-
-/*
- * Initialises attr for a runner thread: joinable, MH_CAP_THREAD_STACK
- * bytes of stack. Returns 0, or an errno value from pthread_attr_init (a
- * refused stack size leaves the default, which is not an error).
- */
-int mh_cap_thread_attr(pthread_attr_t *attr);
 
 #endif

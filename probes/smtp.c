@@ -18,6 +18,7 @@
 #include "reply.h"
 #include "tlscheck.h"
 #include "textutil.h"
+#include "threads.h"
 
 /* Longest wait for the reply to QUIT: a server that does not answer QUIT
  * must not hold a healthy check until its deadline (QUIT failures are only
@@ -133,7 +134,7 @@ tls_worker_start(struct tls_worker *w, const struct mh_smtp_params *p)
         pthread_mutex_destroy(&w->mu);
         return;
     }
-    w->started = pthread_create(&w->thread, NULL, tls_worker_main, w) == 0;
+    w->started = mh_thread_start(&w->thread, tls_worker_main, w) == 0;
     if (!w->started) {
         pthread_cond_destroy(&w->cv);
         pthread_mutex_destroy(&w->mu);

@@ -2,7 +2,8 @@
 /*
  * Unit tests of the runner's concurrency planner (plugin/run_capacity.c):
  * each bound in turn, ties, unknown facts, an explicit value, the log
- * words, the probe of this machine and the worker threads' stack size.
+ * words, the probe of this machine, and the stack size of the threads
+ * started by mh_thread_start() (probes/threads.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 
 #include "run_capacity.h"
 #include "runner.h"
+#include "threads.h"
 
 #define GIB (1024ull * 1024ull * 1024ull)
 
@@ -209,16 +211,27 @@ test_probe_this_machine(void **state)
     assert_true(f.cpus >= 1);
 }
 
+/* Stores the running thread's stack size in *arg. */
+static void *
+stack_size_of_self(void *arg)
+{
+    pthread_attr_t a;
+    if (pthread_getattr_np(pthread_self(), &a) == 0) {
+        pthread_attr_getstacksize(&a, arg);
+        pthread_attr_destroy(&a);
+    }
+    return NULL;
+}
+
 static void
 test_thread_stack(void **state)
 {
     (void)state;
-    pthread_attr_t a;
-    assert_int_equal(mh_cap_thread_attr(&a), 0);
+    pthread_t th;
     size_t sz = 0;
-    assert_int_equal(pthread_attr_getstacksize(&a, &sz), 0);
-    assert_int_equal(sz, MH_CAP_THREAD_STACK);
-    pthread_attr_destroy(&a);
+    assert_int_equal(mh_thread_start(&th, stack_size_of_self, &sz), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(sz, MH_THREAD_STACK);
 }
 
 int
