@@ -788,8 +788,8 @@ apply_settings(struct runner *rn)
     mh_cap_describe(&plan, why, sizeof why);
     if (plan.bound == MH_CAP_CONFIGURED && plan.concurrency > plan.fds) {
         mh_runlog(MH_LOG_WARNING,
-                  "concurrency %u needs more descriptors than the limit "
-                  "allows (%llu checks): checks may fail to connect",
+                  "concurrency %u is above the %llu checks in flight the "
+                  "descriptor limit allows: checks may fail to connect",
                   plan.concurrency, plan.fds);
     }
     double waves = ceil((double)c->nchecks / (double)rn->concurrency);
