@@ -27,6 +27,7 @@
 
 #include "curl_pin.h"
 #include "reply.h"
+#include "reply_rules.h"
 #include "resolve.h"
 #include "textutil.h"
 

@@ -135,27 +135,6 @@ enum mh_phase {
 /* Label of a phase ("connect", "banner", ...). */
 const char *mh_phase_name(enum mh_phase p);
 
-/*
- * Classifies a reply that is not a success (code >= 400) received in phase
- * (RFC 5321 4.2.1: 4yz transient -> WARNING, 5yz permanent -> CRITICAL),
- * with the reason (and so the category, verdict.h) chosen in this order:
- *   1. the phase: AUTH -> auth_failed/auth_temporary (RFC 4954 section 6),
- *      STARTTLS -> starttls_refused (RFC 3207 section 4);
- *   2. the enhanced status code (RFC 3463): X.7.8 auth_failed, X.7.9/
- *      X.7.11/X.7.12 auth_mechanism, X.7.57 and 530 auth_required, X.7.10
- *      tls_required, X.1.1 user_unknown, other X.1.x address_rejected;
- *      X.7.1 is decided by the text;
- *   3. the text: "relay access denied", "relaying denied", "unable to
- *      relay" ... -> relay_denied; "blocked using", "listed", "blacklist",
- *      "blocklist", "RBL", well-known DNSBL names -> provider_block;
- *   4. otherwise transient_failure (4xx) or permanent_failure (5xx).
- * Codes below 400 give OK / MH_REASON_NONE.
- */
-void mh_reply_classify(enum mh_phase phase, int code, const char *enhanced,
-                       const char *text, enum mh_state *state,
-                       enum mh_reason *reason);
-
-/* True when text names a blocklist (the rule of step 3 above). */
-bool mh_text_names_blocklist(const char *text);
+/* The classification of negative replies is in reply_rules.h. */
 
 #endif

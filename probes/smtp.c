@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 
 #include "reply.h"
+#include "reply_rules.h"
 #include "tlscheck.h"
 #include "textutil.h"
 
