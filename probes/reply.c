@@ -100,9 +100,12 @@ mh_reply_feed(struct mh_reply *r, const char *line, size_t len)
         snprintf(r->error, sizeof r->error, "line after the end of the reply");
         return MH_REPLY_BAD;
     }
-    if (len == 0) {
-        snprintf(r->error, sizeof r->error, "empty line instead of a reply");
-        return MH_REPLY_BAD;
+    size_t blank = 0;
+    while (blank < len && (line[blank] == ' ' || line[blank] == '\t')) {
+        blank++;
+    }
+    if (blank == len) {
+        return MH_REPLY_SKIPPED;
     }
     /* RFC 5321 4.2: first digit 2..5, second 0..5, third 0..9. */
     if (len < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' ||

@@ -12,8 +12,12 @@
  * Choices documented here:
  *  - Lines end in CRLF; a bare LF is accepted by the transport (a server
  *    that sends it is still readable; the reply is not rejected for it).
- *  - An empty line is a protocol error: it is not a reply line, and a
- *    client that skipped it could desynchronise from the server.
+ *  - An empty line, or a line of only spaces and tabs, is not a reply
+ *    line (RFC 5321 4.2 has none): it is skipped (MH_REPLY_SKIPPED) and
+ *    the reply goes on, so later replies stay aligned with their commands
+ *    (a server that sends an empty line after its greeting would otherwise
+ *    be read one command late); the caller reports it as a protocol
+ *    violation of its own (a WARNING, RFC 5321 4.5.3.1.5 robustness).
  *  - A line longer than the limit is a protocol error (the transport
  *    reports MH_IO_TOOLONG). The default limit is RFC 5321 4.5.3.1.5's:
  *    512 octets including CRLF, i.e. 510 octets of line; the smtp probe's
@@ -57,7 +61,8 @@ struct mh_reply {
 enum mh_reply_status {
     MH_REPLY_MORE = 0, /* line accepted, more lines follow */
     MH_REPLY_DONE,     /* line accepted, it was the last line */
-    MH_REPLY_BAD       /* not a valid reply line; see error */
+    MH_REPLY_BAD,      /* not a valid reply line; see error */
+    MH_REPLY_SKIPPED   /* empty or blank line: ignored, r unchanged */
 };
 
 /* Resets r for a new reply. */
@@ -65,9 +70,10 @@ void mh_reply_init(struct mh_reply *r);
 
 /*
  * Feeds one line (without its line ending; may contain any byte) into r.
- * Returns MH_REPLY_MORE, MH_REPLY_DONE, or MH_REPLY_BAD with r->error set
- * (code not three digits 2xx..5xx, bad separator, empty line, too many
- * lines). Feeding after DONE or BAD returns MH_REPLY_BAD.
+ * Returns MH_REPLY_MORE, MH_REPLY_DONE, MH_REPLY_SKIPPED (an empty line or
+ * one of only spaces and tabs, r unchanged), or MH_REPLY_BAD with r->error
+ * set (code not three digits 2xx..5xx, bad separator, too many lines).
+ * Feeding after DONE or BAD returns MH_REPLY_BAD.
  */
 enum mh_reply_status mh_reply_feed(struct mh_reply *r, const char *line,
                                    size_t len);

@@ -111,7 +111,7 @@ test_invalid_lines(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "",        "22",      "abc def",
+        " 220 x",  "22",      "abc def",
         "620 six", "199 low", "2a0 x",
         "220x",    "2201",    "260 bad second digit"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -119,6 +119,18 @@ test_invalid_lines(void **state)
         mh_reply_init(&r);
         assert_int_equal(feed(&r, bad[i]), MH_REPLY_BAD);
         assert_true(r.error[0] != '\0');
+    }
+    /* An empty or blank line is skipped and changes nothing. */
+    static const char *const blank[] = {"", " ", "\t", "  \t "};
+    for (size_t i = 0; i < sizeof blank / sizeof blank[0]; i++) {
+        struct mh_reply r;
+        mh_reply_init(&r);
+        assert_int_equal(feed(&r, "220-mx.example.com"), MH_REPLY_MORE);
+        assert_int_equal(feed(&r, blank[i]), MH_REPLY_SKIPPED);
+        assert_int_equal(r.nlines, 1);
+        assert_string_equal(r.error, "");
+        assert_int_equal(feed(&r, "220 ESMTP"), MH_REPLY_DONE);
+        assert_string_equal(r.text, "mx.example.com\nESMTP");
     }
     /* After the last line nothing more is accepted. */
     struct mh_reply r;
