@@ -66,17 +66,21 @@ static const struct mh_reply_rule rules[] = {
      "temporary failure please try again later", R(GREYLISTED), BY_CODE},
     {"greylisted_rspamd", 0, "451", "X.7.1", "try again later",
      R(GREYLISTED), BY_CODE},
+    {"greylisted_mimecast", 0, "451", "-",
+     "internal resource temporarily unavailable|"
+     "internal resource is temporarily unavailable",
+     R(GREYLISTED), BY_CODE},
     {"too_many_connections", 0, NULL, ENH_STATE,
      "too many connections|too many concurrent|too many simultaneous|"
      "too many open connections|too many sessions|connection limit|"
      "connection rate limit|connection rate|server ports are busy|"
-     "too many smtp sessions|maximum number of connections",
+     "too many smtp sessions|maximum number of connections|concurrency limit",
      R(TOO_MANY_CONNECTIONS), BY_CODE},
     {"rate_limited", 0, NULL, ENH_STATE,
      "rate limit|rate limited|rate limiting|ratelimit|ratelimited|"
      "rate exceeded|rate overlimit|over rate|too much mail|too many messages|"
      "too many recipients|too many emails|too many new tls sessions|"
-     "too many auth commands|throttled|throttling|sending rate|"
+     "too many auth commands|throttled|throttling|sending rate|sending limit|"
      "temporarily deferred|tss04|ts01|ts02|ts03",
      R(RATE_LIMITED), BY_CODE},
     {"shutting_down", 0, "4xx", ENH_STATE,
@@ -94,6 +98,10 @@ static const struct mh_reply_rule rules[] = {
     {"mailbox_unavailable", 0, NULL, "X.2.*", NULL, R(MAILBOX_UNAVAILABLE),
      BY_CODE},
     {"user_unknown_code", 0, NULL, "X.1.1", NULL, R(USER_UNKNOWN), BY_CODE},
+    /* X.1.10 is "recipient address has null MX" (RFC 7505); Microsoft
+     * sends it for a recipient its directory does not know. */
+    {"recipient_not_found_code", PH(RCPT), NULL, "X.1.10",
+     "recipient not found|recipientnotfound", R(USER_UNKNOWN), BY_CODE},
     {"sender_code", 0, NULL, "X.1.7,X.1.8", NULL, R(SENDER_REJECTED),
      BY_CODE},
     {"address_code", 0, NULL, "X.1.*", NULL, R(ADDRESS_REJECTED), BY_CODE},
@@ -121,7 +129,7 @@ static const struct mh_reply_rule rules[] = {
      "relay not authorized|relaying to",
      R(RELAY_DENIED), CRIT},
     {"tls_required_text", 0, NULL, ENH_OPEN,
-     "must issue a starttls command first|starttls required|"
+     "must issue a starttls command first|starttls required|starttls is required|"
      "tls required|tls is required|must use tls|encryption required",
      R(TLS_REQUIRED), BY_CODE},
     {"auth_required_text", 0, NULL, ENH_OPEN,
@@ -137,6 +145,10 @@ static const struct mh_reply_rule rules[] = {
      R(SPF_FAIL), BY_CODE},
     {"dmarc_text", 0, NULL, ENH_OPEN, "dmarc", R(DMARC_FAIL), BY_CODE},
     {"dkim_text", 0, NULL, ENH_OPEN, "dkim|domainkeys", R(DKIM_FAIL), BY_CODE},
+    {"sender_text", 0, NULL, ENH_OPEN,
+     "sender address rejected|sender rejected|sender verify|"
+     "sender verification failed|unverified sender",
+     R(SENDER_REJECTED), BY_CODE},
     {"user_unknown_text", PH(RCPT), NULL, ENH_OPEN,
      "user unknown|unknown user|no such user|user not found|"
      "recipient not found|unknown recipient|recipient unknown|"
@@ -144,17 +156,13 @@ static const struct mh_reply_rule rules[] = {
      "does not exist|doesn t exist|addressee unknown|unrouteable address|"
      "not listed",
      R(USER_UNKNOWN), BY_CODE},
-    {"sender_text", 0, NULL, ENH_OPEN,
-     "sender address rejected|sender rejected|sender verify failed|"
-     "sender verification failed|unverified sender",
-     R(SENDER_REJECTED), BY_CODE},
     {"sender_domain_text", PH(MAIL), NULL, ENH_OPEN,
      "domain not found|unknown sender|sender unknown|sender domain",
      R(SENDER_REJECTED), BY_CODE},
     {"not_listed", 0, NULL, ENH_OPEN, "not listed|not on the list",
      R(POLICY_REJECTED), BY_CODE},
     {"dnsbl_named", 0, NULL, ENH_OPEN,
-     "blocked using|dnsbl|dnsrbl|rbl|rbls|blacklist|blacklisted|"
+     "blocked using|dnsbl|dnsbls|dnsrbl|rbl|rbls|blacklist|blacklisted|"
      "blocklist|blocklisted|block list|black list|blocked list|listed on|"
      "listed in|listed at|listed by|is listed|are listed|spamhaus|spamcop|"
      "sorbs|barracuda|barracudacentral|uceprotect|psbl|mailspike|abuseat|"
@@ -168,10 +176,11 @@ static const struct mh_reply_rule rules[] = {
      "ip address has been blocked|ip has been blocked|ip address is blocked|"
      "ip is blocked|ip blocked|blocked ip|"
      "not authorized to send email directly|spam source|known spammer|"
-     "spam abuse|tss09|permanently deferred",
+     "spam abuse|tss09|permanently deferred|sender address blocked",
      R(PROVIDER_BLOCK), BY_CODE},
     {"provider_dynamic_ip", 0, NULL, ENH_OPEN,
-     "dynamic ip|dynamic ips|dynamic address|dialup|dial up|residential ip|"
+     "dynamic ip|dynamic ips|dynamic address|dynamically assigned|dialup|"
+     "dial up|residential ip|"
      "end user ip",
      R(PROVIDER_BLOCK), BY_CODE},
     {"server_error_text", 0, NULL, ENH_OPEN,

@@ -45,7 +45,7 @@
  *   E. text rules, only where the codes leave the question open (no
  *      enhanced code, X.0.x, or an X.7.x that group B did not decide):
  *      relay, TLS and authentication required, reverse DNS, SPF, DMARC,
- *      DKIM, unknown recipient, rejected sender, "not listed", named
+ *      DKIM, rejected sender, unknown recipient, "not listed", named
  *      blocklists, providers' reputation and ban texts, local errors,
  *      local policy;
  *   F. the reply code alone (RFC 5321 4.2.2, 4.2.3, RFC 7504);

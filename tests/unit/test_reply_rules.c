@@ -4,7 +4,8 @@
  * the table's own consistency, whole-word matching with the look-alike
  * words that fooled substring lists, enhanced codes about the address or
  * the mailbox never read as blocklists, the README's rule table row by
- * row (MH_SOURCE_DIR names the source tree).
+ * row, and the catalogue of real server replies
+ * (tests/unit/reply_catalogue.tsv; MH_SOURCE_DIR names the source tree).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +20,19 @@
 
 #include "reply.h"
 #include "reply_rules.h"
+
+static const struct mh_reply_rule *
+find_rule(const char *id)
+{
+    size_t n;
+    const struct mh_reply_rule *t = mh_reply_rules(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(t[i].id, id) == 0) {
+            return &t[i];
+        }
+    }
+    return NULL;
+}
 
 /* Every row is well formed: unique snake_case id, a reason with one of the
  * seven categories, lower-case single-spaced phrases, parsable patterns;
@@ -250,6 +264,132 @@ test_readme(void **state)
     assert_int_equal(rows, n);
 }
 
+static enum mh_phase
+phase_from_name(const char *name)
+{
+    for (int p = 0; p < (int)MH_PHASE_LAST; p++) {
+        if (strcmp(name, mh_phase_name((enum mh_phase)p)) == 0) {
+            return (enum mh_phase)p;
+        }
+    }
+    fail_msg("unknown phase \"%s\"", name);
+    return MH_PHASE_LAST;
+}
+
+/*
+ * Splits a catalogue line into its tab-separated fields (in place).
+ * Returns the number of fields.
+ */
+static size_t
+split_tabs(char *line, char **fields, size_t max)
+{
+    size_t n = 0;
+    char *p = line;
+    while (n < max) {
+        fields[n++] = p;
+        char *tab = strchr(p, '\t');
+        if (tab == NULL) {
+            break;
+        }
+        *tab = '\0';
+        p = tab + 1;
+    }
+    return n;
+}
+
+/* Feeds the reply's lines ("\n" written as the two characters backslash
+ * and n) through the reply parser. */
+static void
+parse_reply(const char *raw, struct mh_reply *r, size_t lineno)
+{
+    mh_reply_init(r);
+    const char *p = raw;
+    for (;;) {
+        const char *end = strstr(p, "\\n");
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        enum mh_reply_status st = mh_reply_feed(r, p, len);
+        if (st == MH_REPLY_BAD || (end == NULL) != (st == MH_REPLY_DONE)) {
+            fail_msg("catalogue line %zu: reply does not parse: %s", lineno,
+                     r->error);
+        }
+        if (end == NULL) {
+            return;
+        }
+        p = end + 2;
+    }
+}
+
+/*
+ * The catalogue: one real reply per line, fields separated by tabs:
+ *   source  phase  reply  state  reason  rule
+ * Every reply gives its expected state, reason and rule; every rule of the
+ * table has at least one line.
+ */
+static void
+test_catalogue(void **state)
+{
+    (void)state;
+    const char *dir = getenv("MH_SOURCE_DIR");
+    if (dir == NULL) {
+        skip();
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/unit/reply_catalogue.tsv", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n;
+    const struct mh_reply_rule *t = mh_reply_rules(&n);
+    size_t *hits = calloc(n, sizeof *hits);
+    assert_non_null(hits);
+    static char line[8192];
+    size_t lineno = 0, replies = 0, failures = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        lineno++;
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0] == '#' || line[0] == '\0') {
+            continue;
+        }
+        char *fld[8];
+        if (split_tabs(line, fld, 8) != 6) {
+            fail_msg("catalogue line %zu: not 6 tab-separated fields", lineno);
+        }
+        enum mh_phase ph = phase_from_name(fld[1]);
+        struct mh_reply r;
+        parse_reply(fld[2], &r, lineno);
+        enum mh_state st;
+        enum mh_reason reason;
+        const char *id =
+            mh_reply_classify(ph, r.code, r.enhanced, r.text, &st, &reason);
+        replies++;
+        if (strcmp(mh_state_name(st), fld[3]) != 0 ||
+            strcmp(mh_reason_name(reason), fld[4]) != 0 ||
+            strcmp(id, fld[5]) != 0) {
+            print_error("catalogue line %zu (%s): %s %s %s, wanted %s %s %s\n",
+                        lineno, fld[0], mh_state_name(st),
+                        mh_reason_name(reason), id, fld[3], fld[4], fld[5]);
+            failures++;
+        }
+        const struct mh_reply_rule *rule = find_rule(fld[5]);
+        if (rule == NULL) {
+            print_error("catalogue line %zu: no rule %s\n", lineno, fld[5]);
+            failures++;
+        } else {
+            hits[rule - t]++;
+        }
+    }
+    fclose(f);
+    for (size_t i = 0; i < n; i++) {
+        if (hits[i] == 0) {
+            print_error("rule %s has no catalogue line\n", t[i].id);
+            failures++;
+        }
+    }
+    free(hits);
+    print_message("catalogue: %zu replies, %zu rules\n", replies, n);
+    assert_int_equal(failures, 0);
+    assert_true(replies >= 150);
+}
+
 int
 main(void)
 {
@@ -259,6 +399,7 @@ main(void)
         cmocka_unit_test(test_whole_words),
         cmocka_unit_test(test_address_codes_never_blocklist),
         cmocka_unit_test(test_readme),
+        cmocka_unit_test(test_catalogue),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
