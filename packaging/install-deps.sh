@@ -15,7 +15,7 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config clang-format
     libssl-dev libc-ares-dev libcurl4-openssl-dev libcjson-dev libcmocka-dev
     openssl ca-certificates)
-test_pkgs=(postfix dovecot-core dovecot-imapd dovecot-lmtpd rbldnsd nsd
+test_pkgs=(postfix postgrey dovecot-core dovecot-imapd dovecot-lmtpd rbldnsd nsd
     prometheus locales iproute2 procps psmisc unbound bind9-dnsutils curl
     monitoring-plugins-contrib monitoring-plugins-standard
     prometheus-node-exporter prometheus-alertmanager time python3-minimal
@@ -60,7 +60,7 @@ $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" \
 }
 # The system services may have been started by a package on machines without
 # a policy file; stop them so they do not hold ports or the lab's resources.
-for svc in postfix dovecot nsd unbound rbldnsd prometheus \
+for svc in postfix postgrey dovecot nsd unbound rbldnsd prometheus \
     prometheus-node-exporter prometheus-alertmanager icinga2 nagios4 nginx; do
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active -q "$svc" 2>/dev/null; then
         $SUDO systemctl stop "$svc" || true

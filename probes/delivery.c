@@ -27,6 +27,7 @@
 
 #include "curl_pin.h"
 #include "reply.h"
+#include "reply_rules.h"
 #include "resolve.h"
 #include "textutil.h"
 
@@ -533,11 +534,37 @@ is_tls_error(int c)
     }
 }
 
+enum mh_phase
+mh_delivery_command_phase(enum mh_phase current, const char *line, size_t len)
+{
+    static const struct {
+        const char *word;
+        enum mh_phase phase;
+    } cmds[] = {{"EHLO", MH_PHASE_EHLO},         {"HELO", MH_PHASE_EHLO},
+                {"STARTTLS", MH_PHASE_STARTTLS}, {"AUTH", MH_PHASE_AUTH},
+                {"MAIL", MH_PHASE_MAIL},         {"RCPT", MH_PHASE_RCPT},
+                {"DATA", MH_PHASE_DATA},         {"QUIT", MH_PHASE_QUIT}};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        size_t wl = strlen(cmds[i].word);
+        if (len >= wl && strncasecmp(line, cmds[i].word, wl) == 0 &&
+            (len == wl || line[wl] == ' ' || line[wl] == ':')) {
+            /* Inside AUTH a continuation line may spell anything. */
+            if (current == MH_PHASE_AUTH && cmds[i].phase != MH_PHASE_AUTH &&
+                len == wl) {
+                return current;
+            }
+            return cmds[i].phase;
+        }
+    }
+    return current;
+}
+
 void
 mh_delivery_classify(enum mh_delivery_half half, int curl_code,
                      long response_code, const char *errbuf,
-                     const char *enhanced, const char *reply_text,
-                     enum mh_state *state, enum mh_reason *reason)
+                     enum mh_phase phase, const char *enhanced,
+                     const char *reply_text, enum mh_state *state,
+                     enum mh_reason *reason)
 {
     const char *eb = errbuf != NULL ? errbuf : "";
     *state = MH_STATE_CRITICAL;
@@ -612,16 +639,8 @@ mh_delivery_classify(enum mh_delivery_half half, int curl_code,
         return;
     }
     if (half == MH_DELIVERY_HALF_SUBMIT && code >= 400) {
-        enum mh_phase ph = MH_PHASE_DATA;
-        if (strncasecmp(eb, "MAIL failed", 11) == 0) {
-            ph = MH_PHASE_MAIL;
-        } else if (strncasecmp(eb, "RCPT failed", 11) == 0) {
-            ph = MH_PHASE_RCPT;
-        } else if (strncasecmp(eb, "Got unexpected smtp-server", 26) == 0) {
-            ph = MH_PHASE_BANNER;
-        } else if (curl_code == CURLE_REMOTE_ACCESS_DENIED) {
-            ph = MH_PHASE_EHLO;
-        }
+        enum mh_phase ph =
+            (int)phase >= 0 && phase < MH_PHASE_LAST ? phase : MH_PHASE_DATA;
         mh_reply_classify(ph, code, enhanced, reply_text, state, reason);
         if (*state == MH_STATE_OK) {
             *state = MH_STATE_CRITICAL;
@@ -799,6 +818,8 @@ struct xfer {
     struct mh_reply final_reply; /* reply to the end of the message */
     bool after_354;              /* the message is being sent */
     bool auth_ok;                /* 235 (SMTP) seen */
+    enum mh_phase phase;         /* SMTP phase of the last command sent */
+    enum mh_phase err_phase;     /* phase err_reply answered */
     double t_accepted;           /* monotonic time of final_reply */
     /* IMAP */
     char fail_line[512]; /* last tagged NO/BAD line */
@@ -882,6 +903,7 @@ header_cb(char *buf, size_t size, size_t n, void *ud)
         if (mh_reply_feed(&x->cur, buf, l) == MH_REPLY_DONE) {
             if (x->cur.code >= 400) {
                 x->err_reply = x->cur;
+                x->err_phase = x->phase;
             }
             if (x->cur.code == 235) {
                 x->auth_ok = true;
@@ -941,12 +963,23 @@ read_cb(char *buf, size_t size, size_t n, void *ud)
     return k;
 }
 
-/* CURLOPT_DEBUGFUNCTION (-vv only): libcurl's trace, redacted. */
+/* CURLOPT_DEBUGFUNCTION: the commands libcurl sends give the SMTP phase
+ * (mh_delivery_command_phase); with -vv libcurl's trace, redacted. */
 static int
 debug_cb(CURL *h, curl_infotype type, char *data, size_t size, void *ud)
 {
     struct xfer *x = ud;
     (void)h;
+    if (type == CURLINFO_HEADER_OUT && !x->imap) {
+        size_t l = size;
+        while (l > 0 && (data[l - 1] == '\n' || data[l - 1] == '\r')) {
+            l--;
+        }
+        x->phase = mh_delivery_command_phase(x->phase, data, l);
+    }
+    if (!x->p->curl_verbose || x->p->trace == NULL) {
+        return 0;
+    }
     char line[600];
     const char *dir;
     switch (type) {
@@ -1049,6 +1082,7 @@ xfer_init(struct xfer *x, const struct mh_delivery_params *p, bool imap,
     x->p = p;
     x->imap = imap;
     x->rd.imap = imap;
+    x->phase = x->err_phase = MH_PHASE_BANNER; /* before any command */
     mh_reply_init(&x->cur);
     mh_reply_init(&x->err_reply);
     mh_reply_init(&x->final_reply);
@@ -1107,7 +1141,8 @@ xfer_init(struct xfer *x, const struct mh_delivery_params *p, bool imap,
     bad |=
         curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, close_cb) != CURLE_OK;
     bad |= curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, x) != CURLE_OK;
-    if (p->curl_verbose && p->trace != NULL) {
+    /* SMTP: always, for the phase of each reply (debug_cb); IMAP: -vv. */
+    if (!x->imap || (p->curl_verbose && p->trace != NULL)) {
         bad |= curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, debug_cb) != CURLE_OK;
         bad |= curl_easy_setopt(h, CURLOPT_DEBUGDATA, x) != CURLE_OK;
         bad |= curl_easy_setopt(h, CURLOPT_VERBOSE, 1L) != CURLE_OK;
@@ -1282,8 +1317,9 @@ fail_transfer(struct run *run, struct xfer *x, enum mh_delivery_half half,
     }
     enum mh_state st;
     enum mh_reason reason;
-    mh_delivery_classify(half, (int)rc, code, x->errbuf, enhanced, text, &st,
-                         &reason);
+    mh_delivery_classify(half, (int)rc, code, x->errbuf,
+                         x->err_reply.complete ? x->err_phase : MH_PHASE_LAST,
+                         enhanced, text, &st, &reason);
     enum mh_category cat = mh_reason_category(reason);
     char msg[1000];
     describe(msg, sizeof msg, rc, x->errbuf, server);
@@ -1585,8 +1621,8 @@ cleanup_mailbox(struct run *run, struct xfer *ix)
         enum mh_state st;
         enum mh_reason reason;
         char msg[800];
-        mh_delivery_classify(MH_DELIVERY_HALF_IMAP, (int)rc, 0, ix->errbuf, "",
-                             "", &st, &reason);
+        mh_delivery_classify(MH_DELIVERY_HALF_IMAP, (int)rc, 0, ix->errbuf,
+                             MH_PHASE_LAST, "", "", &st, &reason);
         describe(msg, sizeof msg, rc, ix->errbuf, ix->fail_line);
         mh_result_add_item(run->r, "phase", "cleanup", MH_STATE_WARNING, reason,
                            "%s: %s", what, msg);

@@ -207,18 +207,33 @@ enum mh_delivery_half { MH_DELIVERY_HALF_SUBMIT = 0, MH_DELIVERY_HALF_IMAP };
  *   - CURLE_USE_SSL_FAILED: tls_required; every other TLS/certificate
  *     error: tls_handshake_failed;
  *   - a reply code >= 400 with SEND/RECV_ERROR or WEIRD_SERVER_REPLY:
- *     mh_reply_classify() in the phase named by errbuf ("MAIL failed" ->
- *     mail, "RCPT failed" -> rcpt, "DATA failed" / the reply to the final
- *     "." -> data, an unexpected greeting -> banner), so 4xx is WARNING,
- *     5xx CRITICAL, and relay/blacklist texts are recognised;
+ *     mh_reply_classify() (reply_rules.h) in `phase`, the SMTP phase the
+ *     reply answered as the commands libcurl sent tell it
+ *     (mh_delivery_command_phase; MH_PHASE_LAST when unknown: data), so
+ *     4xx is WARNING, 5xx CRITICAL, and greylisting, rate limits, relay and
+ *     blocklist replies get their reasons. libcurl's error text is never
+ *     read for the phase;
  *   - IMAP NO/BAD to a command (CURLE_QUOTE_ERROR): command_rejected;
  *   - unreadable CA file, out of memory, bad URL: UNKNOWN,
  *     internal_error.
  */
 void mh_delivery_classify(enum mh_delivery_half half, int curl_code,
                           long response_code, const char *errbuf,
-                          const char *enhanced, const char *reply_text,
-                          enum mh_state *state, enum mh_reason *reason);
+                          enum mh_phase phase, const char *enhanced,
+                          const char *reply_text, enum mh_state *state,
+                          enum mh_reason *reason);
+
+/*
+ * The SMTP phase a command line libcurl sent (CURLINFO_HEADER_OUT, without
+ * its line end) starts, given the phase before it: EHLO/HELO -> ehlo,
+ * STARTTLS -> starttls, AUTH -> auth, MAIL -> mail, RCPT -> rcpt, DATA ->
+ * data, QUIT -> quit (RFC 5321 4.1.1, RFC 3207, RFC 4954), the command
+ * word case-insensitive and followed by a space, ':' or the end. Every
+ * other line (RSET, NOOP, a SASL continuation inside AUTH: RFC 4954 4)
+ * leaves the phase as it was.
+ */
+enum mh_phase mh_delivery_command_phase(enum mh_phase current, const char *line,
+                                        size_t len);
 
 /*
  * Redaction of libcurl's -vv trace. One redactor per transfer session;

@@ -100,9 +100,12 @@ mh_reply_feed(struct mh_reply *r, const char *line, size_t len)
         snprintf(r->error, sizeof r->error, "line after the end of the reply");
         return MH_REPLY_BAD;
     }
-    if (len == 0) {
-        snprintf(r->error, sizeof r->error, "empty line instead of a reply");
-        return MH_REPLY_BAD;
+    size_t blank = 0;
+    while (blank < len && (line[blank] == ' ' || line[blank] == '\t')) {
+        blank++;
+    }
+    if (blank == len) {
+        return MH_REPLY_SKIPPED;
     }
     /* RFC 5321 4.2: first digit 2..5, second 0..5, third 0..9. */
     if (len < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' ||
@@ -285,161 +288,6 @@ mh_ehlo_parse(const struct mh_reply *r, struct mh_ehlo_caps *caps)
             caps->ext |= MH_EXT_CHUNKING;
         }
     }
-}
-
-/* Case-insensitive substring search. */
-static bool
-contains_ci(const char *hay, const char *needle)
-{
-    size_t nl = strlen(needle);
-    for (const char *h = hay; *h != '\0'; h++) {
-        size_t i = 0;
-        while (i < nl && h[i] != '\0' &&
-               to_lower(h[i]) == to_lower(needle[i])) {
-            i++;
-        }
-        if (i == nl) {
-            return true;
-        }
-    }
-    return false;
-}
-
-bool
-mh_text_names_blocklist(const char *text)
-{
-    static const char *const words[] = {
-        "blocked using", "blacklist", "blocklist",  "block list", "black list",
-        "dnsbl",         "rbl",       "listed",     "spamhaus",   "spamcop",
-        "barracuda",     "sorbs",     "uceprotect", "blocked by"};
-    if (text == NULL) {
-        return false;
-    }
-    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
-        if (contains_ci(text, words[i])) {
-            return true;
-        }
-    }
-    return false;
-}
-
-static bool
-text_names_relay(const char *text)
-{
-    static const char *const words[] = {
-        "relay access denied",  "relaying denied",     "relay denied",
-        "unable to relay",      "relay not permitted", "not permitted to relay",
-        "relaying not allowed", "relay not allowed",   "we do not relay",
-        "no relaying"};
-    if (text == NULL) {
-        return false;
-    }
-    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
-        if (contains_ci(text, words[i])) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Enhanced code "c.s.d": subject and detail, or -1. */
-static void
-enhanced_parts(const char *e, int *subject, int *detail)
-{
-    *subject = *detail = -1;
-    if (e == NULL || e[0] == '\0' || e[1] != '.') {
-        return;
-    }
-    /* RFC 3463 section 2: subject and detail are 1-3 digits. Longer runs
-     * are not an enhanced code (and would overflow int: found by
-     * fuzz_classify). */
-    int s = 0, d = 0, n = 0;
-    const char *p = e + 2;
-    while (is_digit(*p) && n < 4) {
-        s = s * 10 + (*p++ - '0');
-        n++;
-    }
-    if (n == 0 || n > 3 || *p++ != '.') {
-        return;
-    }
-    n = 0;
-    while (is_digit(*p) && n < 4) {
-        d = d * 10 + (*p++ - '0');
-        n++;
-    }
-    if (n == 0 || n > 3) {
-        return;
-    }
-    *subject = s;
-    *detail = d;
-}
-
-void
-mh_reply_classify(enum mh_phase phase, int code, const char *enhanced,
-                  const char *text, enum mh_state *state,
-                  enum mh_reason *reason)
-{
-    if (code < 400) {
-        *state = MH_STATE_OK;
-        *reason = MH_REASON_NONE;
-        return;
-    }
-    /* RFC 5321 4.2.1: 4yz transient negative, 5yz permanent negative. */
-    *state = code < 500 ? MH_STATE_WARNING : MH_STATE_CRITICAL;
-    enum mh_reason fallback =
-        code < 500 ? MH_REASON_TRANSIENT_FAILURE : MH_REASON_PERMANENT_FAILURE;
-
-    if (phase == MH_PHASE_AUTH) {
-        *reason = code < 500 ? MH_REASON_AUTH_TEMPORARY : MH_REASON_AUTH_FAILED;
-        return;
-    }
-    if (phase == MH_PHASE_STARTTLS || phase == MH_PHASE_TLS_HANDSHAKE) {
-        *reason = MH_REASON_STARTTLS_REFUSED;
-        return;
-    }
-    int subject, detail;
-    enhanced_parts(enhanced, &subject, &detail);
-    if (subject == 7) {
-        switch (detail) {
-        case 8: /* authentication credentials invalid (RFC 4954) */
-            *reason = MH_REASON_AUTH_FAILED;
-            return;
-        case 9:  /* mechanism too weak */
-        case 11: /* encryption required for the mechanism */
-        case 12: /* password transition needed */
-            *reason = MH_REASON_AUTH_MECHANISM;
-            return;
-        case 57: /* Exchange: client was not authenticated */
-            *reason = MH_REASON_AUTH_REQUIRED;
-            return;
-        case 10: /* encryption needed (RFC 5248) */
-            *reason = MH_REASON_TLS_REQUIRED;
-            return;
-        default:
-            break;
-        }
-    }
-    /* X.1.x is about an address (RFC 3463 3.2): "recipient not listed"
-     * is an unknown user, not a blocklist. */
-    if (subject == 1) {
-        *reason =
-            detail == 1 ? MH_REASON_USER_UNKNOWN : MH_REASON_ADDRESS_REJECTED;
-        return;
-    }
-    /* RFC 4954 section 6: 530 5.7.0 Authentication required. */
-    if (code == 530) {
-        *reason = MH_REASON_AUTH_REQUIRED;
-        return;
-    }
-    if (text_names_relay(text)) {
-        *reason = MH_REASON_RELAY_DENIED;
-        return;
-    }
-    if (mh_text_names_blocklist(text)) {
-        *reason = MH_REASON_PROVIDER_BLOCK;
-        return;
-    }
-    *reason = fallback;
 }
 
 const char *

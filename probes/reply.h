@@ -12,8 +12,12 @@
  * Choices documented here:
  *  - Lines end in CRLF; a bare LF is accepted by the transport (a server
  *    that sends it is still readable; the reply is not rejected for it).
- *  - An empty line is a protocol error: it is not a reply line, and a
- *    client that skipped it could desynchronise from the server.
+ *  - An empty line, or a line of only spaces and tabs, is not a reply
+ *    line (RFC 5321 4.2 has none): it is skipped (MH_REPLY_SKIPPED) and
+ *    the reply goes on, so later replies stay aligned with their commands
+ *    (a server that sends an empty line after its greeting would otherwise
+ *    be read one command late); the caller reports it as a protocol
+ *    violation of its own (a WARNING, RFC 5321 4.5.3.1.5 robustness).
  *  - A line longer than the limit is a protocol error (the transport
  *    reports MH_IO_TOOLONG). The default limit is RFC 5321 4.5.3.1.5's:
  *    512 octets including CRLF, i.e. 510 octets of line; the smtp probe's
@@ -57,7 +61,8 @@ struct mh_reply {
 enum mh_reply_status {
     MH_REPLY_MORE = 0, /* line accepted, more lines follow */
     MH_REPLY_DONE,     /* line accepted, it was the last line */
-    MH_REPLY_BAD       /* not a valid reply line; see error */
+    MH_REPLY_BAD,      /* not a valid reply line; see error */
+    MH_REPLY_SKIPPED   /* empty or blank line: ignored, r unchanged */
 };
 
 /* Resets r for a new reply. */
@@ -65,9 +70,10 @@ void mh_reply_init(struct mh_reply *r);
 
 /*
  * Feeds one line (without its line ending; may contain any byte) into r.
- * Returns MH_REPLY_MORE, MH_REPLY_DONE, or MH_REPLY_BAD with r->error set
- * (code not three digits 2xx..5xx, bad separator, empty line, too many
- * lines). Feeding after DONE or BAD returns MH_REPLY_BAD.
+ * Returns MH_REPLY_MORE, MH_REPLY_DONE, MH_REPLY_SKIPPED (an empty line or
+ * one of only spaces and tabs, r unchanged), or MH_REPLY_BAD with r->error
+ * set (code not three digits 2xx..5xx, bad separator, too many lines).
+ * Feeding after DONE or BAD returns MH_REPLY_BAD.
  */
 enum mh_reply_status mh_reply_feed(struct mh_reply *r, const char *line,
                                    size_t len);
@@ -135,27 +141,6 @@ enum mh_phase {
 /* Label of a phase ("connect", "banner", ...). */
 const char *mh_phase_name(enum mh_phase p);
 
-/*
- * Classifies a reply that is not a success (code >= 400) received in phase
- * (RFC 5321 4.2.1: 4yz transient -> WARNING, 5yz permanent -> CRITICAL),
- * with the reason (and so the category, verdict.h) chosen in this order:
- *   1. the phase: AUTH -> auth_failed/auth_temporary (RFC 4954 section 6),
- *      STARTTLS -> starttls_refused (RFC 3207 section 4);
- *   2. the enhanced status code (RFC 3463): X.7.8 auth_failed, X.7.9/
- *      X.7.11/X.7.12 auth_mechanism, X.7.57 and 530 auth_required, X.7.10
- *      tls_required, X.1.1 user_unknown, other X.1.x address_rejected;
- *      X.7.1 is decided by the text;
- *   3. the text: "relay access denied", "relaying denied", "unable to
- *      relay" ... -> relay_denied; "blocked using", "listed", "blacklist",
- *      "blocklist", "RBL", well-known DNSBL names -> provider_block;
- *   4. otherwise transient_failure (4xx) or permanent_failure (5xx).
- * Codes below 400 give OK / MH_REASON_NONE.
- */
-void mh_reply_classify(enum mh_phase phase, int code, const char *enhanced,
-                       const char *text, enum mh_state *state,
-                       enum mh_reason *reason);
-
-/* True when text names a blocklist (the rule of step 3 above). */
-bool mh_text_names_blocklist(const char *text);
+/* The classification of negative replies is in reply_rules.h. */
 
 #endif

@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 
 #include "reply.h"
+#include "reply_rules.h"
 #include "tlscheck.h"
 #include "textutil.h"
 #include "threads.h"
@@ -247,10 +248,13 @@ struct dlg {
     struct mh_ehlo_caps caps;
     bool tls_active;
     bool esmtp;
-    bool failed;       /* a failure ended the dialogue early */
-    bool closed;       /* the server closed the connection */
-    bool envelope;     /* MAIL FROM was accepted: RSET before QUIT */
-    int ehlo_rejected; /* code EHLO got before the HELO fallback */
+    bool failed;        /* a failure ended the dialogue early */
+    bool closed;        /* the server closed the connection */
+    bool envelope;      /* MAIL FROM was accepted: RSET before QUIT */
+    int ehlo_rejected;  /* code EHLO got before the HELO fallback */
+    size_t blank_lines; /* empty or blank lines skipped in replies */
+    const char *rule;   /* id of the rule that classified the last negative
+                           reply (reply_rules.h), NULL after phase_item */
     /* Certificate verification running beside the dialogue (start_tls),
      * reported by tls_report() where the handshake's items end. */
     struct mh_tls_verify_job *vjob;
@@ -325,6 +329,39 @@ phase_text(enum mh_phase ph)
 }
 
 /*
+ * An empty or blank line where a reply line belongs (RFC 5321 4.2 has
+ * none): skipped, so that every later reply is still read as the answer to
+ * its own command, and reported once per dialogue as a WARNING
+ * (protocol_violation). More than MH_REPLY_MAX_LINES of them in one
+ * dialogue is a protocol error (CRITICAL), so that a stream of empty lines
+ * cannot hold the probe until its deadline. Returns false then.
+ */
+static bool
+blank_line(struct dlg *d, enum mh_phase ph)
+{
+    d->blank_lines++;
+    if (d->blank_lines > MH_REPLY_MAX_LINES) {
+        d->failed = true;
+        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_PROTOCOL_VIOLATION,
+                        "%s: invalid %s: more than %d empty lines", d->where,
+                        phase_text(ph), MH_REPLY_MAX_LINES);
+        return false;
+    }
+    if (d->blank_lines > 1) {
+        return true;
+    }
+    mh_result_add_item(d->r, "note", mh_phase_name(ph), MH_STATE_WARNING,
+                       MH_REASON_PROTOCOL_VIOLATION,
+                       "empty line in the %s, skipped (RFC 5321 4.2: not a "
+                       "reply line)",
+                       phase_text(ph));
+    mh_result_raise(d->r, MH_STATE_WARNING, MH_REASON_PROTOCOL_VIOLATION,
+                    "%s: empty line in the %s, skipped", d->where,
+                    phase_text(ph));
+    return true;
+}
+
+/*
  * Reads one complete reply into d->reply. On failure records the failure
  * (category by what went wrong) unless quiet, and returns false.
  */
@@ -393,6 +430,12 @@ read_reply(struct dlg *d, enum mh_phase ph, bool quiet)
         free(sv);
         trace(d, "<<<", shown);
         enum mh_reply_status st = mh_reply_feed(&d->reply, line, len);
+        if (st == MH_REPLY_SKIPPED) {
+            if (!blank_line(d, ph)) {
+                return false;
+            }
+            continue;
+        }
         if (st == MH_REPLY_DONE) {
             mh_reply_format(&d->reply, d->last, sizeof d->last);
             if (d->reply.inconsistent) {
@@ -418,6 +461,30 @@ read_reply(struct dlg *d, enum mh_phase ph, bool quiet)
     }
 }
 
+/*
+ * Classifies the current reply received in phase ph (reply_rules.h); the
+ * -v trace names the rule ("* rule greylisted: 450 4.2.0 -> WARNING
+ * response/greylisted") and the next phase item carries it as "rule".
+ */
+static void
+classify(struct dlg *d, enum mh_phase ph, enum mh_state *st,
+         enum mh_reason *reason)
+{
+    d->rule = mh_reply_classify(ph, d->reply.code, d->reply.enhanced,
+                                d->reply.text, st, reason);
+    if (d->rule[0] == '\0') {
+        d->rule = NULL;
+        return;
+    }
+    char line[160];
+    mh_textf(line, sizeof line, "rule %s: %d%s%s in %s -> %s %s/%s", d->rule,
+             d->reply.code, d->reply.enhanced[0] ? " " : "", d->reply.enhanced,
+             mh_phase_name(ph), mh_state_name(*st),
+             mh_category_name(mh_reason_category(*reason)),
+             mh_reason_name(*reason));
+    trace(d, "*", line);
+}
+
 /* Adds the long-output item of a phase. */
 static struct mh_item *
 phase_item(struct dlg *d, enum mh_phase ph, enum mh_state st,
@@ -433,7 +500,11 @@ phase_item(struct dlg *d, enum mh_phase ph, enum mh_state st,
         if (d->reply.enhanced[0] != '\0' && d->code[ph] == d->reply.code) {
             mh_item_set_str(d->r, it, "enhanced_code", d->reply.enhanced);
         }
+        if (d->rule != NULL && st != MH_STATE_OK) {
+            mh_item_set_str(d->r, it, "rule", d->rule);
+        }
     }
+    d->rule = NULL;
     return it;
 }
 
@@ -443,8 +514,7 @@ reply_failure(struct dlg *d, enum mh_phase ph, const char *what)
 {
     enum mh_state st;
     enum mh_reason reason;
-    mh_reply_classify(ph, d->reply.code, d->reply.enhanced, d->reply.text, &st,
-                      &reason);
+    classify(d, ph, &st, &reason);
     if (st == MH_STATE_OK) {
         /* A 2xx/3xx where another code was required ("unexpected"). */
         st = MH_STATE_CRITICAL;
@@ -1021,8 +1091,7 @@ authenticate(struct dlg *d)
     d->failed = true;
     enum mh_state st;
     enum mh_reason reason;
-    mh_reply_classify(MH_PHASE_AUTH, d->reply.code, d->reply.enhanced,
-                      d->reply.text, &st, &reason);
+    classify(d, MH_PHASE_AUTH, &st, &reason);
     if (st == MH_STATE_OK) {
         st = MH_STATE_CRITICAL; /* e.g. a 334 after the last step */
         reason = MH_REASON_AUTH_PROTOCOL;
@@ -1137,8 +1206,7 @@ greeting_failure(struct dlg *d)
 {
     enum mh_state st;
     enum mh_reason reason;
-    mh_reply_classify(MH_PHASE_BANNER, d->reply.code, d->reply.enhanced,
-                      d->reply.text, &st, &reason);
+    classify(d, MH_PHASE_BANNER, &st, &reason);
     if (st == MH_STATE_OK) {
         st = MH_STATE_CRITICAL; /* a 2xx/3xx other than the expected one */
         reason = MH_REASON_UNEXPECTED_GREETING;

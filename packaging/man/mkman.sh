@@ -239,6 +239,36 @@ the server or its address is listed on a blocklist
 .TP
 .B tls
 TLS could not be set up or the certificate is not acceptable
+.SS Reasons and reply rules
+Beside its category every failure carries a
+.IR reason ,
+a stable snake_case word that says what happened
+.RB ( greylisted ", " rate_limited ", " too_many_connections ,
+.BR provider_block ", " user_unknown ", " relay_denied ", " spf_fail ,
+.BR protocol_violation " ...):"
+JSON
+.BR reason ,
+the metric
+.BR mailhealth_probe_failure_info{category,reason} .
+Negative SMTP replies are classified by one rule table, first match wins:
+the phase (AUTH, STARTTLS), enhanced status codes that decide alone
+(RFC 3463, RFC 7372), transient server states told by the text
+(greylisting, too many connections, rate limits, shutting down), the
+subject of the enhanced code (X.1 address, X.2 mailbox: never a
+blocklist), then whole-word phrases where the codes leave the cause open
+(relaying, SPF, DMARC, named blocklists, provider bans, local policy),
+then the code alone.
+Greylisting and rate limits are WARNING/response, never blacklist; a 5xx
+is CRITICAL whatever its text.
+The rule that decided is printed by
+.B \-v
+.RB ( "* rule greylisted: 450 4.2.0 in rcpt \-> WARNING response/greylisted" )
+and is the
+.B rule
+field of the phase in JSON; the README lists every rule.
+An empty line where a reply belongs is skipped and reported as a WARNING
+.RB ( protocol_violation ),
+so later replies stay aligned with their commands.
 .SH OUTPUT
 .B \-\-output nagios
 (the default) prints the status line, one line per item (MX host, phase,

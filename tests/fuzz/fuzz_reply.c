@@ -87,7 +87,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             return 0;
         }
         memcpy(line, p, len);
-        st = mh_reply_feed(&r, line, len);
+        size_t before = r.nlines;
+        enum mh_reply_status fed = mh_reply_feed(&r, line, len);
+        if (fed == MH_REPLY_SKIPPED) {
+            /* Blank lines change nothing (RFC 5321 4.2 tolerance). */
+            FUZZ_CHECK(r.nlines == before && r.error[0] == '\0');
+            for (size_t i = 0; i < len; i++) {
+                FUZZ_CHECK(line[i] == ' ' || line[i] == '\t');
+            }
+            free(line);
+            p = lf != NULL ? lf + 1 : end;
+            continue;
+        }
+        st = fed;
         char *printable = mh_text_printable(line, len);
         if (printable != NULL) {
             for (const char *q = printable; *q != '\0'; q++) {

@@ -267,6 +267,24 @@ run smtp "${H[@]}" -p "$FS_PORT" --rcpt-to postmaster@example.com
 expect_rc 2
 expect_line1 "CRITICAL - \[blacklist\] .*blocked using zen\.spamhaus\.org"
 
+case_ "RCPT blocked by an RBL: the rule in JSON and in the -v trace"
+fault rcpt-blocked-rbl
+run smtp "${H[@]}" -p "$FS_PORT" --rcpt-to postmaster@example.com -v --output json
+json_ok '$j->{category} eq "blacklist" && $j->{reason} eq "provider_block" && (grep { $_->{name} eq "rcpt" && $_->{rule} eq "dnsbl_named" } @{$j->{phases}})'
+expect_file_has "$T_TMP/stderr" "* rule dnsbl_named: 554 5.7.1 in rcpt -> CRITICAL blacklist/provider_block"
+
+case_ "empty line after the greeting: skipped, replies stay aligned"
+fault empty-line-after-greeting
+run smtp "${H[@]}" -p "$FS_PORT" --mail-from a@example.net --rcpt-to nobody@example.com
+expect_rc 2
+expect_line1 "CRITICAL - \[response\] .*RCPT TO:<nobody@example\.com> rejected: 550 5\.1\.1"
+expect_out "empty line in the EHLO reply, skipped"
+fault empty-line-after-greeting
+run smtp "${H[@]}" -p "$FS_PORT" --output json
+expect_rc 1
+json_ok '$j->{state} eq "WARNING" && $j->{category} eq "response" && $j->{reason} eq "protocol_violation"'
+expect_file_has "$FS_TRANSCRIPT" "C: QUIT"
+
 case_ "healthy server, all three renderers"
 fault normal-ok
 run smtp "${H[@]}" -p "$FS_PORT" --mail-from a@example.net --rcpt-to b@example.net

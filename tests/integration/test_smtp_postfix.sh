@@ -3,7 +3,8 @@
 # The smtp and domain subcommands against the lab's real servers.
 # Lab parts needed: Postfix (MX port with STARTTLS, a port without TLS,
 # submission with Dovecot SASL, implicit TLS), nsd + unbound (lab.test MX,
-# A, AAAA records), the lab CA.
+# A, AAAA records), the lab CA, postgrey behind the greylisting smtpd and the
+# anvil-limited smtpd.
 . "$(dirname "$0")/lib.sh"
 needs_lab
 R=(--resolver "$LAB_RESOLVER")
@@ -155,5 +156,21 @@ run domain -D "$LAB_DOMAIN" --resolver "127.0.0.1:$LAB_SILENT_DNS_PORT" -t 2
 expect_rc 2
 expect_line1 "CRITICAL - \[timeout\] no DNS answer for the MX of lab\.test"
 expect_elapsed_below 2.6
+
+case_ "postgrey greylists the RCPT: WARNING response greylisted, never blacklist"
+run smtp -H 127.0.0.1 -p "$LAB_SMTP_GREY_PORT" --mail-from "grey-$$@example.net" \
+    --rcpt-to "$LAB_USER" --output json -v
+expect_rc 1
+json_ok '$j->{state} eq "WARNING" && $j->{category} eq "response" && $j->{reason} eq "greylisted"'
+json_ok '(grep { $_->{name} eq "rcpt" && $_->{rule} eq "greylisted" && $_->{enhanced_code} eq "4.2.0" } @{$j->{phases}})'
+expect_out "Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/help/"
+expect_file_has "$T_TMP/stderr" "* rule greylisted: 450 4.2.0 in rcpt -> WARNING response/greylisted"
+
+case_ "anvil connection rate limit: the second connection gets a real 421"
+run smtp -H 127.0.0.1 -p "$LAB_SMTP_ANVIL_PORT"
+run smtp -H 127.0.0.1 -p "$LAB_SMTP_ANVIL_PORT" --output json
+expect_rc 1
+json_ok '$j->{state} eq "WARNING" && $j->{category} eq "response" && $j->{reason} eq "too_many_connections"'
+expect_out "Error: too many connections from 127.0.0.1"
 
 finish

@@ -54,6 +54,9 @@ set_ports() {
     P_RBL=$((BASE + 55))          # rbldnsd, the DNSBL zones
     P_SILENT=$((BASE + 56))       # never answers (UDP and TCP)
     P_SMTP_NOTLS=$((BASE + 26))   # Postfix smtpd without STARTTLS
+    P_SMTP_GREY=$((BASE + 27))    # Postfix smtpd asking postgrey at RCPT
+    P_SMTP_ANVIL=$((BASE + 28))   # Postfix smtpd, 1 connection/hour/client
+    P_POSTGREY=$((BASE + 60))     # postgrey policy server (greylisting)
     # MX-style smtpd instances serving one special certificate each
     # (STARTTLS, same main.cf otherwise): BASE+100 ..
     TLS_VARIANTS=(leafonly expired soon wrongname selfsigned interm-soon
@@ -137,6 +140,9 @@ stop_pidfile() {
 # shellcheck disable=SC2016
 tcp_open() { timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null; }
 # shellcheck disable=SC2016
+port_open() { # HOST PORT: a TCP connection is accepted
+    timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null
+}
 banner_is() { # HOST PORT PREFIX: first line from the server starts with PREFIX
     timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2" || exit 1
         IFS= read -r -t 2 line <&3 || exit 1
@@ -181,7 +187,8 @@ check_ports_free() {
     # One ss call; lines become "tcp PORT" / "udp PORT".
     socks=$(ss -Hlntu 2>/dev/null | awk '{n = split($5, a, ":"); print $1, a[n]}')
     for p in "$P_SMTP" "$P_SMTP_NOTLS" "$P_SMTPS" "$P_SUBMISSION" "$P_IMAP" \
-        "$P_IMAPS" "$P_RESOLVER" "$P_NSD" "$P_SILENT" "${P_TLS[@]}"; do
+        "$P_IMAPS" "$P_RESOLVER" "$P_NSD" "$P_SILENT" "${P_TLS[@]}" \
+        "$P_SMTP_GREY" "$P_SMTP_ANVIL" "$P_POSTGREY"; do
         grep -qx "tcp $p" <<<"$socks" && busy="$busy $p/tcp"
     done
     for p in "$P_RESOLVER" "$P_NSD" "$P_RBL" "$P_SILENT"; do
@@ -453,6 +460,13 @@ $P_SMTP_NOTLS   inet  n       -       n       -       -       smtpd
   -o syslog_name=postfix/notls
   -o smtpd_tls_security_level=none
   -o smtpd_sasl_auth_enable=no
+$P_SMTP_GREY   inet  n       -       n       -       -       smtpd
+  -o syslog_name=postfix/grey
+  -o smtpd_recipient_restrictions=check_policy_service,inet:$HOST4:$P_POSTGREY
+$P_SMTP_ANVIL   inet  n       -       n       -       -       smtpd
+  -o syslog_name=postfix/anvil
+  -o smtpd_client_connection_rate_limit=1
+  -o smtpd_client_event_limit_exceptions=
 EOF
         local v
         for v in "${TLS_VARIANTS[@]}"; do
@@ -483,6 +497,7 @@ local     unix  -       n       n       -       -       local
 virtual   unix  -       n       n       -       -       virtual
 lmtp      unix  -       -       n       -       -       lmtp
 anvil     unix  -       -       n       -       1       anvil
+  -o anvil_rate_time_unit=3600s
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
@@ -502,10 +517,29 @@ start_postfix() {
     postfix -c "$PF" start </dev/null >>"$LABDIR/log/postfix.start.log" 2>&1 ||
         { tail -n 30 "$LABDIR/log/postfix.start.log" "$LABDIR/log/postfix.log" >&2; die "postfix start failed"; }
     local p
-    for p in "$P_SMTP" "$P_SUBMISSION" "$P_SMTP_NOTLS" "${P_TLS[@]}"; do
+    # P_SMTP_ANVIL is not probed: its one connection an hour is the test's.
+    for p in "$P_SMTP" "$P_SUBMISSION" "$P_SMTP_NOTLS" "$P_SMTP_GREY" "${P_TLS[@]}"; do
         wait_for "postfix port $p" "$LABDIR/log/postfix.log" banner_is "$HOST4" "$p" "220 "
     done
     wait_for "postfix smtps" "$LABDIR/log/postfix.log" tls_banner_is "$HOST4" "$P_SMTPS" "220 " QUIT
+}
+
+# --------------------------------------------------------------------------
+# postgrey: the greylisting policy server the smtpd on P_SMTP_GREY asks at
+# RCPT (a first-seen triple is deferred for an hour, so every test run sees
+# the real "450 4.2.0 ... Greylisted, see ..." reply).
+# --------------------------------------------------------------------------
+start_postgrey() {
+    local G=$LABDIR/postgrey
+    mkdir -p "$G"
+    chown postgrey:postgrey "$G"
+    : >"$G/empty"
+    postgrey --inet="$HOST4:$P_POSTGREY" --dbdir="$G" --pidfile="$G/postgrey.pid" \
+        --daemonize --delay=3600 --auto-whitelist-clients=0 \
+        --whitelist-clients="$G/empty" --whitelist-recipients="$G/empty" \
+        </dev/null >>"$LABDIR/log/postgrey.log" 2>&1 ||
+        { tail -n 30 "$LABDIR/log/postgrey.log" >&2; die "postgrey start failed"; }
+    wait_for "postgrey" "$LABDIR/log/postgrey.log" port_open "$HOST4" "$P_POSTGREY"
 }
 
 # --------------------------------------------------------------------------
@@ -1090,6 +1124,9 @@ write_env() {
         echo "export LAB_SUBMISSION_PORT=$P_SUBMISSION"
         echo "export LAB_SMTPS_PORT=$P_SMTPS"
         echo "export LAB_SMTP_NOTLS_PORT=$P_SMTP_NOTLS"
+        echo "export LAB_SMTP_GREY_PORT=$P_SMTP_GREY"
+        echo "export LAB_SMTP_ANVIL_PORT=$P_SMTP_ANVIL"
+        echo "export LAB_POSTGREY_PORT=$P_POSTGREY"
         for v in "${TLS_VARIANTS[@]}"; do
             V=$(echo "$v" | tr 'a-z-' 'A-Z_')
             echo "export LAB_SMTP_TLS_${V}_PORT=${P_TLS[$v]}"
@@ -1133,6 +1170,7 @@ do_stop() {
     stop_pidfile rbldnsd "$LABDIR/run/rbldnsd.pid" "$LABDIR/run/rbldnsd.pid" &
     stop_pidfile silent-dns "$LABDIR/run/silent-dns.pid" mailhealth-lab-silent-dns &
     stop_sts &
+    stop_pidfile postgrey "$LABDIR/postgrey/postgrey.pid" postgrey &
     wait
     rm -f "$LABDIR/lab.env"
 }
@@ -1183,6 +1221,7 @@ do_start() {
     start_nsd
     start_unbound
     start_dovecot
+    start_postgrey
     start_postfix
     start_sts
     write_env

@@ -292,6 +292,7 @@ struct map_case {
     int curl_code;
     long code;
     const char *errbuf;
+    enum mh_phase phase; /* what the commands sent say; LAST: unknown */
     const char *enhanced;
     const char *text;
     enum mh_state state;
@@ -305,73 +306,76 @@ test_classify(void **state)
     const enum mh_delivery_half S = MH_DELIVERY_HALF_SUBMIT;
     const enum mh_delivery_half I = MH_DELIVERY_HALF_IMAP;
     const struct map_case cases[] = {
-        {S, CURLE_OK, 250, "", "", "", MH_STATE_OK, MH_CAT_NONE},
-        {S, CURLE_COULDNT_CONNECT, 0, "Failed to connect", "", "",
+        {S, CURLE_OK, 250, "", MH_PHASE_LAST, "", "", MH_STATE_OK, MH_CAT_NONE},
+        {S, CURLE_COULDNT_CONNECT, 0, "Failed to connect", MH_PHASE_LAST, "",
+         "", MH_STATE_CRITICAL, MH_CAT_CONNECTION},
+        {I, CURLE_COULDNT_RESOLVE_HOST, 0, "", MH_PHASE_LAST, "", "",
          MH_STATE_CRITICAL, MH_CAT_CONNECTION},
-        {I, CURLE_COULDNT_RESOLVE_HOST, 0, "", "", "", MH_STATE_CRITICAL,
-         MH_CAT_CONNECTION},
-        {S, CURLE_OPERATION_TIMEDOUT, 0, "", "", "", MH_STATE_CRITICAL,
-         MH_CAT_TIMEOUT},
-        {I, CURLE_OPERATION_TIMEDOUT, 0, "", "", "", MH_STATE_CRITICAL,
-         MH_CAT_TIMEOUT},
+        {S, CURLE_OPERATION_TIMEDOUT, 0, "", MH_PHASE_LAST, "", "",
+         MH_STATE_CRITICAL, MH_CAT_TIMEOUT},
+        {I, CURLE_OPERATION_TIMEDOUT, 0, "", MH_PHASE_LAST, "", "",
+         MH_STATE_CRITICAL, MH_CAT_TIMEOUT},
         /* Authentication on either side. */
-        {S, CURLE_LOGIN_DENIED, 535, "Authentication failed: 535", "5.7.8",
-         "Error: authentication failed", MH_STATE_CRITICAL, MH_CAT_AUTH},
-        {S, CURLE_LOGIN_DENIED, 454, "Authentication failed: 454", "4.7.0",
-         "Temporary authentication failure", MH_STATE_WARNING, MH_CAT_AUTH},
+        {S, CURLE_LOGIN_DENIED, 535, "Authentication failed: 535",
+         MH_PHASE_LAST, "5.7.8", "Error: authentication failed",
+         MH_STATE_CRITICAL, MH_CAT_AUTH},
+        {S, CURLE_LOGIN_DENIED, 454, "Authentication failed: 454",
+         MH_PHASE_LAST, "4.7.0", "Temporary authentication failure",
+         MH_STATE_WARNING, MH_CAT_AUTH},
         {S, CURLE_LOGIN_DENIED, 0,
-         "No known authentication mechanisms supported!", "", "",
+         "No known authentication mechanisms supported!", MH_PHASE_LAST, "", "",
          MH_STATE_CRITICAL, MH_CAT_AUTH},
-        {I, CURLE_LOGIN_DENIED, 0, "Authentication failed: 78", "", "",
-         MH_STATE_CRITICAL, MH_CAT_AUTH},
+        {I, CURLE_LOGIN_DENIED, 0, "Authentication failed: 78", MH_PHASE_LAST,
+         "", "", MH_STATE_CRITICAL, MH_CAT_AUTH},
         /* libcurl reports a refused SELECT as LOGIN_DENIED. */
-        {I, CURLE_LOGIN_DENIED, 0, "Select failed", "", "", MH_STATE_CRITICAL,
-         MH_CAT_RESPONSE},
+        {I, CURLE_LOGIN_DENIED, 0, "Select failed", MH_PHASE_LAST, "", "",
+         MH_STATE_CRITICAL, MH_CAT_RESPONSE},
         /* TLS. */
-        {S, CURLE_USE_SSL_FAILED, 0, "STARTTLS not supported.", "", "",
+        {S, CURLE_USE_SSL_FAILED, 0, "STARTTLS not supported.", MH_PHASE_LAST,
+         "", "", MH_STATE_CRITICAL, MH_CAT_TLS},
+        {I, CURLE_USE_SSL_FAILED, 0, "STARTTLS denied", MH_PHASE_LAST, "", "",
          MH_STATE_CRITICAL, MH_CAT_TLS},
-        {I, CURLE_USE_SSL_FAILED, 0, "STARTTLS denied", "", "",
+        {S, CURLE_PEER_FAILED_VERIFICATION, 0, "", MH_PHASE_LAST, "", "",
          MH_STATE_CRITICAL, MH_CAT_TLS},
-        {S, CURLE_PEER_FAILED_VERIFICATION, 0, "", "", "", MH_STATE_CRITICAL,
-         MH_CAT_TLS},
-        {I, CURLE_SSL_CONNECT_ERROR, 0, "", "", "", MH_STATE_CRITICAL,
-         MH_CAT_TLS},
+        {I, CURLE_SSL_CONNECT_ERROR, 0, "", MH_PHASE_LAST, "", "",
+         MH_STATE_CRITICAL, MH_CAT_TLS},
         /* Rejected submissions: the SMTP classifier decides. */
-        {S, CURLE_SEND_ERROR, 554, "RCPT failed: 554", "5.7.1",
+        {S, CURLE_SEND_ERROR, 554, "RCPT failed: 554", MH_PHASE_RCPT, "5.7.1",
          "<x@foreign.example>: Relay access denied", MH_STATE_CRITICAL,
          MH_CAT_RELAY},
-        {S, CURLE_SEND_ERROR, 554, "MAIL failed: 554", "5.7.1",
+        {S, CURLE_SEND_ERROR, 554, "MAIL failed: 554", MH_PHASE_MAIL, "5.7.1",
          "Service unavailable; Client host [192.0.2.1] blocked using "
          "zen.spamhaus.org",
          MH_STATE_CRITICAL, MH_CAT_BLACKLIST},
-        {S, CURLE_SEND_ERROR, 550, "RCPT failed: 550", "5.1.1", "User unknown",
-         MH_STATE_CRITICAL, MH_CAT_RESPONSE},
-        {S, CURLE_SEND_ERROR, 452, "RCPT failed: 452", "4.2.2", "Mailbox full",
-         MH_STATE_WARNING, MH_CAT_RESPONSE},
-        {S, CURLE_WEIRD_SERVER_REPLY, 554, "", "5.6.0", "Message rejected",
-         MH_STATE_CRITICAL, MH_CAT_RESPONSE},
+        {S, CURLE_SEND_ERROR, 550, "RCPT failed: 550", MH_PHASE_RCPT, "5.1.1",
+         "User unknown", MH_STATE_CRITICAL, MH_CAT_RESPONSE},
+        {S, CURLE_SEND_ERROR, 452, "RCPT failed: 452", MH_PHASE_RCPT, "4.2.2",
+         "Mailbox full", MH_STATE_WARNING, MH_CAT_RESPONSE},
+        {S, CURLE_WEIRD_SERVER_REPLY, 554, "", MH_PHASE_DATA, "5.6.0",
+         "Message rejected", MH_STATE_CRITICAL, MH_CAT_RESPONSE},
         {S, CURLE_WEIRD_SERVER_REPLY, 421,
-         "Got unexpected smtp-server response: 421", "4.3.2",
+         "Got unexpected smtp-server response: 421", MH_PHASE_BANNER, "4.3.2",
          "Service not available", MH_STATE_WARNING, MH_CAT_RESPONSE},
         /* Session lost without a reply. */
-        {S, CURLE_RECV_ERROR, 0, "Connection reset", "", "", MH_STATE_CRITICAL,
-         MH_CAT_CONNECTION},
-        {S, CURLE_GOT_NOTHING, 0, "", "", "", MH_STATE_CRITICAL,
+        {S, CURLE_RECV_ERROR, 0, "Connection reset", MH_PHASE_LAST, "", "",
+         MH_STATE_CRITICAL, MH_CAT_CONNECTION},
+        {S, CURLE_GOT_NOTHING, 0, "", MH_PHASE_LAST, "", "", MH_STATE_CRITICAL,
          MH_CAT_CONNECTION},
         /* IMAP NO/BAD to a command. */
-        {I, CURLE_QUOTE_ERROR, 0, "", "", "", MH_STATE_CRITICAL,
+        {I, CURLE_QUOTE_ERROR, 0, "", MH_PHASE_LAST, "", "", MH_STATE_CRITICAL,
          MH_CAT_RESPONSE},
         /* Local problems. */
-        {S, CURLE_SSL_CACERT_BADFILE, 0, "", "", "", MH_STATE_UNKNOWN,
+        {S, CURLE_SSL_CACERT_BADFILE, 0, "", MH_PHASE_LAST, "", "",
+         MH_STATE_UNKNOWN, MH_CAT_NONE},
+        {I, CURLE_OUT_OF_MEMORY, 0, "", MH_PHASE_LAST, "", "", MH_STATE_UNKNOWN,
          MH_CAT_NONE},
-        {I, CURLE_OUT_OF_MEMORY, 0, "", "", "", MH_STATE_UNKNOWN, MH_CAT_NONE},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const struct map_case *c = &cases[i];
         enum mh_state st;
         enum mh_reason reason;
         mh_delivery_classify(c->half, c->curl_code, c->code, c->errbuf,
-                             c->enhanced, c->text, &st, &reason);
+                             c->phase, c->enhanced, c->text, &st, &reason);
         enum mh_category cat = mh_reason_category(reason);
         /* Every failure has a reason; OK has none. */
         assert_true((st == MH_STATE_OK) == (reason == MH_REASON_NONE));
@@ -382,6 +386,61 @@ test_classify(void **state)
                      mh_category_name(cat), mh_state_name(c->state),
                      mh_category_name(c->cat));
         }
+    }
+}
+
+/* The SMTP phase comes from the commands libcurl sent, never from its
+ * error text: the same reply and error text classify by the phase. */
+static void
+test_classify_phase(void **state)
+{
+    (void)state;
+    enum mh_state st;
+    enum mh_reason reason;
+    mh_delivery_classify(MH_DELIVERY_HALF_SUBMIT, CURLE_SEND_ERROR, 550,
+                         "MAIL failed: 550", MH_PHASE_RCPT, "", "Unknown user",
+                         &st, &reason);
+    assert_int_equal(reason, MH_REASON_USER_UNKNOWN);
+    mh_delivery_classify(MH_DELIVERY_HALF_SUBMIT, CURLE_SEND_ERROR, 550,
+                         "RCPT failed: 550", MH_PHASE_MAIL, "", "Unknown user",
+                         &st, &reason);
+    assert_int_equal(reason, MH_REASON_PERMANENT_FAILURE);
+    mh_delivery_classify(MH_DELIVERY_HALF_SUBMIT, CURLE_WEIRD_SERVER_REPLY, 554,
+                         "", MH_PHASE_BANNER, "", "No SMTP service here", &st,
+                         &reason);
+    assert_int_equal(reason, MH_REASON_SERVICE_UNAVAILABLE);
+    mh_delivery_classify(MH_DELIVERY_HALF_SUBMIT, CURLE_SEND_ERROR, 450,
+                         "RCPT failed: 450", MH_PHASE_RCPT, "4.2.0",
+                         "<probe@lab.test>: Recipient address rejected: "
+                         "Greylisted, see http://postgrey.schweikert.ch/help/",
+                         &st, &reason);
+    assert_int_equal(st, MH_STATE_WARNING);
+    assert_int_equal(reason, MH_REASON_GREYLISTED);
+
+    /* The commands as libcurl sends them. */
+    static const struct {
+        enum mh_phase before;
+        const char *line;
+        enum mh_phase after;
+    } cmds[] = {
+        {MH_PHASE_BANNER, "EHLO probe.example.net", MH_PHASE_EHLO},
+        {MH_PHASE_BANNER, "helo x", MH_PHASE_EHLO},
+        {MH_PHASE_EHLO, "STARTTLS", MH_PHASE_STARTTLS},
+        {MH_PHASE_EHLO, "AUTH PLAIN AGFAYgBj", MH_PHASE_AUTH},
+        {MH_PHASE_AUTH, "DATA", MH_PHASE_AUTH}, /* a SASL continuation */
+        {MH_PHASE_AUTH, "dXNlcg==", MH_PHASE_AUTH},
+        {MH_PHASE_AUTH, "MAIL FROM:<a@example.net>", MH_PHASE_MAIL},
+        {MH_PHASE_MAIL, "RCPT TO:<b@example.net>", MH_PHASE_RCPT},
+        {MH_PHASE_RCPT, "DATA", MH_PHASE_DATA},
+        {MH_PHASE_DATA, "QUIT", MH_PHASE_QUIT},
+        {MH_PHASE_RCPT, "RSET", MH_PHASE_RCPT},
+        {MH_PHASE_MAIL, "MAILX", MH_PHASE_MAIL},
+        {MH_PHASE_EHLO, "", MH_PHASE_EHLO},
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        assert_int_equal(mh_delivery_command_phase(cmds[i].before, cmds[i].line,
+                                                   strlen(cmds[i].line)),
+                         cmds[i].after);
     }
 }
 
@@ -461,6 +520,7 @@ main(void)
         cmocka_unit_test(test_url_rejected),
         cmocka_unit_test(test_parse_search),
         cmocka_unit_test(test_classify),
+        cmocka_unit_test(test_classify_phase),
         cmocka_unit_test(test_redact_smtp),
         cmocka_unit_test(test_redact_imap),
     };

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "reply.h"
+#include "reply_rules.h"
 
 static enum mh_reply_status
 feed(struct mh_reply *r, const char *line)
@@ -110,7 +111,7 @@ test_invalid_lines(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "",        "22",      "abc def",
+        " 220 x",  "22",      "abc def",
         "620 six", "199 low", "2a0 x",
         "220x",    "2201",    "260 bad second digit"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -118,6 +119,18 @@ test_invalid_lines(void **state)
         mh_reply_init(&r);
         assert_int_equal(feed(&r, bad[i]), MH_REPLY_BAD);
         assert_true(r.error[0] != '\0');
+    }
+    /* An empty or blank line is skipped and changes nothing. */
+    static const char *const blank[] = {"", " ", "\t", "  \t "};
+    for (size_t i = 0; i < sizeof blank / sizeof blank[0]; i++) {
+        struct mh_reply r;
+        mh_reply_init(&r);
+        assert_int_equal(feed(&r, "220-mx.example.com"), MH_REPLY_MORE);
+        assert_int_equal(feed(&r, blank[i]), MH_REPLY_SKIPPED);
+        assert_int_equal(r.nlines, 1);
+        assert_string_equal(r.error, "");
+        assert_int_equal(feed(&r, "220 ESMTP"), MH_REPLY_DONE);
+        assert_string_equal(r.text, "mx.example.com\nESMTP");
     }
     /* After the last line nothing more is accepted. */
     struct mh_reply r;
@@ -240,9 +253,9 @@ test_classify(void **state)
     const enum mh_state W = MH_STATE_WARNING, C = MH_STATE_CRITICAL;
     classify(MH_PHASE_RCPT, 250, "", "ok", MH_STATE_OK, MH_REASON_NONE);
     classify(MH_PHASE_BANNER, 421, "4.7.0", "too many connections", W,
-             MH_REASON_TRANSIENT_FAILURE);
+             MH_REASON_TOO_MANY_CONNECTIONS);
     classify(MH_PHASE_BANNER, 554, "", "No SMTP service", C,
-             MH_REASON_PERMANENT_FAILURE);
+             MH_REASON_SERVICE_UNAVAILABLE);
     classify(MH_PHASE_BANNER, 554, "5.7.1",
              "Service unavailable; Client host [192.0.2.1] blocked using "
              "zen.spamhaus.org",
@@ -261,19 +274,24 @@ test_classify(void **state)
     classify(MH_PHASE_MAIL, 530, "", "Authentication required", C,
              MH_REASON_AUTH_REQUIRED);
     classify(MH_PHASE_MAIL, 530, "5.7.0", "Must issue a STARTTLS command first",
-             C, MH_REASON_AUTH_REQUIRED);
+             C, MH_REASON_TLS_REQUIRED);
     /* Then the text. */
     classify(MH_PHASE_RCPT, 554, "5.7.1",
              "<x@foreign.test>: Relay access denied", C,
+             MH_REASON_RELAY_DENIED);
+    classify(MH_PHASE_RCPT, 454, "4.7.1", "Relay access denied", C,
              MH_REASON_RELAY_DENIED);
     classify(MH_PHASE_RCPT, 550, "", "relaying denied", C,
              MH_REASON_RELAY_DENIED);
     classify(MH_PHASE_RCPT, 550, "5.1.1", "User unknown; not listed", C,
              MH_REASON_USER_UNKNOWN);
     classify(MH_PHASE_RCPT, 452, "4.2.2", "Mailbox full", W,
-             MH_REASON_TRANSIENT_FAILURE);
+             MH_REASON_MAILBOX_FULL);
     classify(MH_PHASE_EHLO, 501, "5.5.2", "Syntax error", C,
-             MH_REASON_PERMANENT_FAILURE);
+             MH_REASON_COMMAND_REJECTED);
+    /* The table's fallback rows. */
+    classify(MH_PHASE_RCPT, 450, "", "no", W, MH_REASON_TRANSIENT_FAILURE);
+    classify(MH_PHASE_RCPT, 550, "", "no", C, MH_REASON_PERMANENT_FAILURE);
 }
 
 int

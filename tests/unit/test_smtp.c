@@ -422,6 +422,123 @@ test_relay(void **state)
     mh_result_free(run.r);
 }
 
+/* The string attribute key of the first item named name, or NULL. */
+static const char *
+item_attr(const struct mh_result *r, const char *name, const char *key)
+{
+    for (size_t i = 0; i < r->nitems; i++) {
+        if (strcmp(r->items[i].name, name) != 0) {
+            continue;
+        }
+        for (size_t a = 0; a < r->items[i].nattrs; a++) {
+            if (strcmp(r->items[i].attrs[a].key, key) == 0) {
+                return r->items[i].attrs[a].str;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* An empty line after the greeting (and a blank one later) is skipped: a
+ * WARNING protocol_violation, and every later reply is still read as the
+ * answer to its own command (RFC 5321 4.2). */
+static void
+test_empty_line_after_greeting(void **state)
+{
+    (void)state;
+    const struct fake_step steps[] = {
+        {"220 mx.example.com ESMTP\r\n\r\n", 0},
+        {"250-mx.example.com\r\n250 8BITMIME\r\n", 1},
+        {"250 2.1.0 Ok\r\n", 2},
+        {" \t\r\n550 5.1.1 <nobody@example.com>: User unknown\r\n", 3},
+        {"250 2.0.0 Ok\r\n", 4},
+        {"221 2.0.0 Bye\r\n", 5},
+    };
+    struct mh_smtp_params p = base_params();
+    p.mail_from = "probe@example.net";
+    const char *rcpt[] = {"nobody@example.com"};
+    p.rcpt_to = rcpt;
+    p.nrcpt = 1;
+    struct run run;
+    run_dialogue(steps, N(steps), 0, MH_IO_EOF, &p, &run);
+    assert_int_equal(run.r->state, MH_STATE_CRITICAL);
+    assert_int_equal(run.r->reason, MH_REASON_USER_UNKNOWN);
+    assert_non_null(strstr(run.r->summary, "550 5.1.1"));
+    assert_true(has_item_text(run.r, "empty line in the EHLO reply"));
+    assert_string_equal(item_attr(run.r, "rcpt", "rule"), "user_unknown_code");
+    assert_string_equal(run.written, "EHLO probe.example.net\r\n"
+                                     "MAIL FROM:<probe@example.net>\r\n"
+                                     "RCPT TO:<nobody@example.com>\r\n"
+                                     "RSET\r\nQUIT\r\n");
+    mh_result_free(run.r);
+
+    /* Alone it is a WARNING, the dialogue otherwise fine. */
+    const struct fake_step ok[] = {
+        {"220 mx.example.com ESMTP\r\n\r\n", 0},
+        {"250 mx.example.com\r\n", 1},
+        {"221 2.0.0 Bye\r\n", 2},
+    };
+    struct mh_smtp_params q = base_params();
+    run_dialogue(ok, N(ok), 0, MH_IO_EOF, &q, &run);
+    assert_int_equal(run.r->state, MH_STATE_WARNING);
+    assert_int_equal(run.r->reason, MH_REASON_PROTOCOL_VIOLATION);
+    assert_int_equal(run.r->category, MH_CAT_RESPONSE);
+    assert_string_equal(run.written, "EHLO probe.example.net\r\nQUIT\r\n");
+    mh_result_free(run.r);
+}
+
+/* Code-only reply lines are replies (RFC 5321 4.2: the text is optional). */
+static void
+test_code_only_lines(void **state)
+{
+    (void)state;
+    const struct fake_step steps[] = {
+        {"220\r\n", 0}, {"250-mx\r\n250\r\n", 1}, {"250\r\n", 2},
+        {"451\r\n", 3}, {"250\r\n", 4},           {"221\r\n", 5},
+    };
+    struct mh_smtp_params p = base_params();
+    p.mail_from = "probe@example.net";
+    const char *rcpt[] = {"a@example.com"};
+    p.rcpt_to = rcpt;
+    p.nrcpt = 1;
+    struct run run;
+    run_dialogue(steps, N(steps), 0, MH_IO_EOF, &p, &run);
+    assert_int_equal(run.r->state, MH_STATE_WARNING);
+    assert_int_equal(run.r->reason, MH_REASON_SERVER_ERROR);
+    assert_string_equal(item_attr(run.r, "rcpt", "rule"), "local_error_451");
+    mh_result_free(run.r);
+}
+
+/* A greylisting RCPT reply: WARNING/response greylisted, never blacklist
+ * ("listed" inside "Greylisted"), the rule named on the item. */
+static void
+test_rcpt_greylisted(void **state)
+{
+    (void)state;
+    const struct fake_step steps[] = {
+        {"220 mx.example.com ESMTP\r\n", 0},
+        {"250 mx.example.com\r\n", 1},
+        {"250 2.1.0 Ok\r\n", 2},
+        {"450 4.7.1 <user@example.test>: Recipient address rejected: "
+         "Greylisted, try again\r\n",
+         3},
+        {"250 2.0.0 Ok\r\n", 4},
+        {"221 2.0.0 Bye\r\n", 5},
+    };
+    struct mh_smtp_params p = base_params();
+    p.mail_from = "probe@example.net";
+    const char *rcpt[] = {"user@example.test"};
+    p.rcpt_to = rcpt;
+    p.nrcpt = 1;
+    struct run run;
+    run_dialogue(steps, N(steps), 0, MH_IO_EOF, &p, &run);
+    assert_int_equal(run.r->state, MH_STATE_WARNING);
+    assert_int_equal(run.r->category, MH_CAT_RESPONSE);
+    assert_int_equal(run.r->reason, MH_REASON_GREYLISTED);
+    assert_string_equal(item_attr(run.r, "rcpt", "rule"), "greylisted");
+    mh_result_free(run.r);
+}
+
 /* AUTH is never sent over plaintext unless allowed. */
 static void
 test_auth_plaintext_refused(void **state)
@@ -684,6 +801,9 @@ main(void)
         cmocka_unit_test(test_starttls_454),
         cmocka_unit_test(test_mail_from_530),
         cmocka_unit_test(test_relay),
+        cmocka_unit_test(test_empty_line_after_greeting),
+        cmocka_unit_test(test_code_only_lines),
+        cmocka_unit_test(test_rcpt_greylisted),
         cmocka_unit_test(test_auth_plaintext_refused),
         cmocka_unit_test(test_auth_plain),
         cmocka_unit_test(test_auth_login_lowercase),
