@@ -101,6 +101,19 @@ follow_cnames(const unsigned char *msg, size_t len, const struct mh_dns_msg *m,
     }
 }
 
+/* The type a lookup asks for: TLSA, or MX for mh_dane_mx_lookup. */
+static int
+qtype(const struct mh_dane_lookup *lk)
+{
+    return lk->mx ? MH_DNS_T_MX : MH_DNS_T_TLSA;
+}
+
+static const char *
+type_name(const struct mh_dane_lookup *lk)
+{
+    return lk->mx ? "MX" : "TLSA";
+}
+
 int
 mh_dane_answer_read(struct mh_dane_lookup *lk, const unsigned char *msg,
                     size_t len, double now)
@@ -116,11 +129,12 @@ mh_dane_answer_read(struct mh_dane_lookup *lk, const unsigned char *msg,
     /* c-ares 1.18 with ARES_FLAG_NOCHECKRESP does not compare the
      * question: an answer must be for the name and type asked. */
     if (mh_dns_parse(msg, len, m) != 0 || !m->qr ||
-        strcasecmp(m->qname, lk->qname) != 0 || m->qtype != MH_DNS_T_TLSA) {
+        strcasecmp(m->qname, lk->qname) != 0 || m->qtype != qtype(lk)) {
         lk->status = MH_DANE_DNS_FAILED;
         lk->rcode = -1;
         mh_textf(lk->err, sizeof lk->err,
-                 "malformed DNS answer, or not for %s TLSA", lk->qname);
+                 "malformed DNS answer, or not for %s %s", lk->qname,
+                 type_name(lk));
         free(m);
         return 0;
     }
@@ -176,7 +190,7 @@ mh_dane_answer_read(struct mh_dane_lookup *lk, const unsigned char *msg,
             lk->nrecs++;
         } else if (rr->type == MH_DNS_T_RRSIG &&
                    mh_dns_rrsig_parse(rr->rdata, rr->rdlen, &sig) == 0 &&
-                   sig.type_covered == MH_DNS_T_TLSA) {
+                   sig.type_covered == qtype(lk)) {
             double exp = mh_dns_sig_time(sig.expiration, now);
             if (lk->rrsig_expiration == 0 || exp < lk->rrsig_expiration) {
                 lk->rrsig_expiration = exp;
@@ -225,21 +239,12 @@ send_query(void *ch, const char *name, int type, struct answer *a)
     return 0;
 }
 
-void
-mh_dane_lookup_run(struct mh_dane_lookup *lk, const char *host, uint16_t port,
-                   const char *resolver, const char *probe_name,
-                   const struct mh_deadline *dl, double now)
+/* The lookup of lk->qname (type qtype(lk)) and of the probe name. */
+static void
+rrset_lookup(struct mh_dane_lookup *lk, const char *resolver,
+             const char *probe_name, const struct mh_deadline *dl, double now)
 {
-    memset(lk, 0, sizeof *lk);
-    lk->rcode = -1;
-    lk->ede_code = -1;
     double t0 = mh_monotonic_s();
-    if (mh_dane_tlsa_name(lk->qname, sizeof lk->qname, port, host) != 0) {
-        lk->status = MH_DANE_DNS_FAILED;
-        mh_textf(lk->err, sizeof lk->err, "no TLSA name for host '%.200s'",
-                 host != NULL ? host : "");
-        return;
-    }
     mh_textf(lk->owner, sizeof lk->owner, "%s", lk->qname);
     void *ch;
     char err[256];
@@ -253,7 +258,7 @@ mh_dane_lookup_run(struct mh_dane_lookup *lk, const char *host, uint16_t port,
     struct answer tlsa = {.status = ARES_ETIMEOUT};
     struct answer probe = {.status = ARES_ETIMEOUT};
     const char *pname = probe_name != NULL ? probe_name : ".";
-    int rc = send_query(ch, lk->qname, MH_DNS_T_TLSA, &tlsa);
+    int rc = send_query(ch, lk->qname, qtype(lk), &tlsa);
     bool probed = rc == 0 && send_query(ch, pname, 6 /* SOA */, &probe) == 0;
     mh_resolve_wait(ch, dl);
     mh_resolve_channel_free(ch); /* cancels what is left */
@@ -271,12 +276,12 @@ mh_dane_lookup_run(struct mh_dane_lookup *lk, const char *host, uint16_t port,
                tlsa.status == ARES_ECANCELLED ||
                tlsa.status == ARES_EDESTRUCTION) {
         lk->status = MH_DANE_DNS_TIMEOUT;
-        mh_textf(lk->err, sizeof lk->err, "no answer for %s TLSA in %.1f s",
-                 lk->qname, lk->duration_s);
+        mh_textf(lk->err, sizeof lk->err, "no answer for %s %s in %.1f s",
+                 lk->qname, type_name(lk), lk->duration_s);
     } else {
         lk->status = MH_DANE_DNS_FAILED;
-        mh_textf(lk->err, sizeof lk->err, "TLSA lookup of %s failed: %s",
-                 lk->qname, ares_strerror(tlsa.status));
+        mh_textf(lk->err, sizeof lk->err, "%s lookup of %s failed: %s",
+                 type_name(lk), lk->qname, ares_strerror(tlsa.status));
     }
     if (probed && probe.msg != NULL) {
         struct mh_dns_msg *m = malloc(sizeof *m);
@@ -294,6 +299,47 @@ mh_dane_lookup_run(struct mh_dane_lookup *lk, const char *host, uint16_t port,
     }
     free(tlsa.msg);
     free(probe.msg);
+}
+
+void
+mh_dane_lookup_run(struct mh_dane_lookup *lk, const char *host, uint16_t port,
+                   const char *resolver, const char *probe_name,
+                   const struct mh_deadline *dl, double now)
+{
+    memset(lk, 0, sizeof *lk);
+    lk->rcode = -1;
+    lk->ede_code = -1;
+    if (mh_dane_tlsa_name(lk->qname, sizeof lk->qname, port, host) != 0) {
+        lk->status = MH_DANE_DNS_FAILED;
+        mh_textf(lk->err, sizeof lk->err, "no TLSA name for host '%.200s'",
+                 host != NULL ? host : "");
+        return;
+    }
+    rrset_lookup(lk, resolver, probe_name, dl, now);
+}
+
+void
+mh_dane_mx_lookup(struct mh_dane_lookup *lk, const char *domain,
+                  const char *resolver, const char *probe_name,
+                  const struct mh_deadline *dl, double now)
+{
+    memset(lk, 0, sizeof *lk);
+    lk->rcode = -1;
+    lk->ede_code = -1;
+    lk->mx = true;
+    size_t n = domain != NULL ? strlen(domain) : 0;
+    if (n > 0 && domain[n - 1] == '.') {
+        n--;
+    }
+    if (n == 0 || n >= sizeof lk->qname) {
+        lk->status = MH_DANE_DNS_FAILED;
+        mh_textf(lk->err, sizeof lk->err, "no MX name for '%.200s'",
+                 domain != NULL ? domain : "");
+        return;
+    }
+    memcpy(lk->qname, domain, n);
+    lk->qname[n] = '\0';
+    rrset_lookup(lk, resolver, probe_name, dl, now);
 }
 
 /* ====== The check ====== */
@@ -630,40 +676,42 @@ lookup_verdict(const struct mh_dane_lookup *lk, bool tls,
     return false;
 }
 
-/* RRSIG freshness over the TLSA records. */
-static void
-rrsig_report(const struct mh_dane_lookup *lk,
-             const struct mh_dane_check_params *p, struct mh_result *r)
+void
+mh_dane_rrsig_report(const struct mh_dane_lookup *lk, double warn_days,
+                     double crit_days, double now, const char *where,
+                     struct mh_result *r)
 {
     if (lk->rrsig_expiration <= 0) {
         return;
     }
-    double days = (lk->rrsig_expiration - p->now) / SECONDS_PER_DAY;
-    enum mh_state st =
-        mh_tls_days_state(days, p->rrsig_warn_days, p->rrsig_crit_days);
+    const char *rrset = lk->mx ? "MX" : "TLSA";
+    double days = (lk->rrsig_expiration - now) / SECONDS_PER_DAY;
+    enum mh_state st = mh_tls_days_state(days, warn_days, crit_days);
     char iso[40] = "";
     mh_utc_iso(iso, sizeof iso, lk->rrsig_expiration);
     enum mh_reason why =
         st == MH_STATE_OK ? MH_REASON_NONE : MH_REASON_RRSIG_EXPIRING;
     struct mh_item *it = mh_result_add_item(
-        r, "dane", "rrsig", st, why,
-        "RRSIGs over the TLSA records expire in %.1f days (%s)", days, iso);
+        r, "dane", lk->mx ? "mx rrsig" : "rrsig", st, why,
+        "RRSIGs over the %s records expire in %.1f days (%s)", rrset, days,
+        iso);
     mh_item_set_num(r, it, "expiration", lk->rrsig_expiration);
     mh_item_set_str(r, it, "expiration_iso", iso);
     if (st != MH_STATE_OK) {
         mh_result_raise(r, st, why,
-                        "%s: DNSSEC signatures over %s expire in %.1f days "
-                        "(%s)",
-                        p->where != NULL ? p->where : "", lk->owner, days, iso);
+                        "%s%sDNSSEC signatures over %s %s expire in %.1f "
+                        "days (%s)",
+                        where != NULL ? where : "", where != NULL ? ": " : "",
+                        lk->owner, rrset, days, iso);
     }
     char w[32], c[32];
     const double zero = 0;
-    mh_result_add_perf(r, "dane_rrsig_days", days, MH_UNIT_NONE,
-                       mh_tls_days_range(w, sizeof w, p->rrsig_warn_days),
-                       mh_tls_days_range(c, sizeof c, p->rrsig_crit_days),
-                       &zero, NULL);
+    mh_result_add_perf(r, lk->mx ? "dane_mx_rrsig_days" : "dane_rrsig_days",
+                       days, MH_UNIT_NONE,
+                       mh_tls_days_range(w, sizeof w, warn_days),
+                       mh_tls_days_range(c, sizeof c, crit_days), &zero, NULL);
     mh_result_add_sample(r, "mailhealth_dane_rrsig_expiry_timestamp_seconds",
-                         lk->rrsig_expiration, "rrset", "TLSA",
+                         lk->rrsig_expiration, "rrset", rrset,
                          (const char *)NULL);
 }
 
@@ -681,7 +729,8 @@ mh_dane_check(const struct mh_dane_lookup *lk, SSL_CTX *ctx,
     }
     if (lookup_verdict(lk, ctx != NULL, p, r)) {
         if (lk->status == MH_DANE_DNS_SECURE) {
-            rrsig_report(lk, p, r);
+            mh_dane_rrsig_report(lk, p->rrsig_warn_days, p->rrsig_crit_days,
+                                 p->now, p->where, r);
         }
         goto done;
     }
@@ -690,7 +739,8 @@ mh_dane_check(const struct mh_dane_lookup *lk, SSL_CTX *ctx,
         "%zu DNSSEC-signed TLSA record(s) at %s%s%s", lk->nrecs, lk->qname,
         strcasecmp(lk->owner, lk->qname) != 0 ? " via CNAME " : "",
         strcasecmp(lk->owner, lk->qname) != 0 ? lk->owner : "");
-    rrsig_report(lk, p, r);
+    mh_dane_rrsig_report(lk, p->rrsig_warn_days, p->rrsig_crit_days, p->now,
+                         p->where, r);
 
     /* The usable records, and each one verified alone for the table. */
     struct mh_dane_tlsa use[MAX_TLSA];

@@ -111,6 +111,8 @@ struct mh_dane_lookup {
     size_t nrecs;
     double rrsig_expiration; /* earliest expiration of the RRSIGs over the
                                 TLSA records (Unix time), 0: none seen */
+    bool mx;                 /* an MX lookup (mh_dane_mx_lookup): no
+                                records kept, only status and RRSIGs */
     double duration_s;       /* wall time of the lookup */
     char err[256];           /* why, when not SECURE/INSECURE */
 };
@@ -135,7 +137,18 @@ void mh_dane_lookup_run(struct mh_dane_lookup *lk, const char *host,
                         double now);
 
 /*
- * Reads a TLSA answer (the whole DNS message) into lk: rcode, AD, EDE,
+ * The DNSSEC state of the MX RRset of domain (RFC 7672 2.2.1: senders use
+ * DANE only for MX hosts named by a secure MX RRset), looked up like the
+ * TLSA records: status, AD, EDE and the earliest RRSIG expiration over
+ * the MX records (lk->recs stays empty, lk->mx is set).
+ */
+void mh_dane_mx_lookup(struct mh_dane_lookup *lk, const char *domain,
+                       const char *resolver, const char *probe_name,
+                       const struct mh_deadline *dl, double now);
+
+/*
+ * Reads a TLSA answer (an MX answer when lk->mx; the whole DNS message)
+ * into lk: rcode, AD, EDE,
  * the records at the end of the CNAME chain from lk->qname and the
  * earliest RRSIG expiration over them; status SECURE with AD, SERVFAIL,
  * FAILED for other errors or a malformed message, else INSECURE (the
@@ -178,5 +191,18 @@ struct mh_dane_check_params {
 void mh_dane_check(const struct mh_dane_lookup *lk, SSL_CTX *ctx,
                    STACK_OF(X509) * sent, const struct mh_dane_check_params *p,
                    struct mh_result *r);
+
+/*
+ * The freshness of the RRSIGs over lk's record set (TLSA, or MX when
+ * lk->mx): an item "rrsig" ("mx rrsig"), perfdata dane_rrsig_days
+ * (dane_mx_rrsig_days) with the thresholds as "W:" and "C:" ranges, the
+ * sample mailhealth_dane_rrsig_expiry_timestamp_seconds{rrset}, and
+ * WARNING/CRITICAL rrsig_expiring below warn_days/crit_days days left
+ * (from now, Unix time). where prefixes the summary, or NULL. Nothing
+ * when no RRSIG was seen.
+ */
+void mh_dane_rrsig_report(const struct mh_dane_lookup *lk, double warn_days,
+                          double crit_days, double now, const char *where,
+                          struct mh_result *r);
 
 #endif

@@ -22,6 +22,7 @@
 
 /* RR types used here (IANA DNS parameters). */
 #define MH_DNS_T_CNAME 5
+#define MH_DNS_T_MX 15
 #define MH_DNS_T_OPT 41
 #define MH_DNS_T_RRSIG 46
 #define MH_DNS_T_TLSA 52

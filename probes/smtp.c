@@ -266,6 +266,10 @@ dane_job_start(struct dane_job *j, const struct mh_smtp_params *p,
     j->dl = dl;
     j->name = p->peer_name != NULL ? p->peer_name : p->host;
     j->now = (double)time(NULL);
+    if (p->dane_lookup != NULL) {
+        j->done = true; /* looked up by the caller */
+        return;
+    }
     j->started = pthread_create(&j->thread, NULL, dane_job_main, j) == 0;
 }
 
@@ -282,7 +286,7 @@ dane_job_lookup(struct dane_job *j)
         }
         j->done = true;
     }
-    return &j->lk;
+    return j->p->dane_lookup != NULL ? j->p->dane_lookup : &j->lk;
 }
 
 static void

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dane.h"
 #include "deadline.h"
 #include "reply.h" /* MH_MECH_* */
 #include "result.h"
@@ -74,7 +75,10 @@ struct mh_smtp_params {
                                   the root zone */
     const char *tlsa_next_key; /* PEM key/certificate that a TLSA record
                                   must match (--tlsa-next-key), or NULL */
-    double rrsig_warn_days, rrsig_crit_days; /* --rrsig-days */
+    double rrsig_warn_days, rrsig_crit_days;  /* --rrsig-days */
+    const struct mh_dane_lookup *dane_lookup; /* the TLSA lookup done
+                                 already (domain mode: once per MX host,
+                                 borrowed), or NULL: the probe looks up */
 
     const char *auth_user;     /* NULL: no AUTH */
     const char *auth_password; /* borrowed; never copied into the result */

@@ -167,6 +167,32 @@ expect_out_re '^mailhealth_dane_tlsa_records\{.*\} 1$'
 expect_out_re '^mailhealth_dane_rrsig_expiry_timestamp_seconds\{.*rrset="TLSA".*\} [0-9.e+]+$'
 promtool_ok
 
+case_ "domain --dane: every MX host, the MX RRset signed"
+run domain -D dane.test -p "$P" --dane "${V[@]}"
+expect_rc 0
+expect_out 'the MX RRset of dane.test is DNSSEC-signed; 1 of 1 MX hosts publish signed TLSA records'
+expect_out 'DANE verified: TLSA 3 1 1 (DANE-EE) matched at depth 0'
+expect_out_re 'dane_mx_rrsig_days=(29|30)\.[0-9]+;3:;1:;0'
+run domain -D dane.test -p "$P" --dane "${V[@]}" --output json
+json_ok '(grep { $_->{name} eq "mx" && $_->{state} eq "OK" } @{$j->{dane}}) == 1'
+json_ok '(grep { $_->{name} eq "verify" } @{$j->{results}[0]{dane}}) == 1'
+
+case_ "domain --dane: one MX host of two does not match"
+run domain -D mixed.dane.test -p "$P" --dane "${V[@]}"
+expect_rc 2
+expect_line1 '^MAILHEALTH CRITICAL - \[tls\] mixed\.dane\.test: 1/2 MX hosts healthy; mismatch\.dane\.test'
+
+case_ "domain --dane: RRSIGs expiring in two days"
+run domain -D sigsoon.test -p "$P" --dane "${V[@]}"
+expect_rc 1
+expect_out 'RRSIGs over the MX records expire in'
+expect_out_re 'dane_mx_rrsig_days=(1\.9|2\.0)[0-9]*;3:;1:;0'
+
+case_ "domain --dane: an MX host without TLSA is not an error"
+run domain -D lab.test -p "$LAB_SMTP_PORT" --dane "${V[@]}"
+expect_rc 0
+expect_out 'DANE not in use'
+
 case_ "--dane needs a host name"
 run smtp -H 127.0.0.1 -p "$P" --dane
 expect_rc 3
