@@ -77,7 +77,7 @@ pct() {
 # Interleaved rounds, so load changes hit both series alike.
 : >"$W/starttls.all"
 : >"$W/dane.all"
-for round in 1 2; do
+for _ in 1 2; do
     run_series starttls --starttls
     cat "$W/starttls" >>"$W/starttls.all"
     run_series dane --dane --dnssec-probe dane.test

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
 # shellcheck shell=bash
+# shellcheck disable=SC2016 # zone files: $ORIGIN and $TTL are keywords
 #
 # mailhealth lab, DANE part (sourced by tests/lab/lab.sh): DNSSEC-signed
 # zones with TLSA records (RFC 6698, RFC 7672) served by the lab's NSD, and
@@ -39,7 +40,6 @@ dane_set_ports() {
     P_DANE_SMTP=$((BASE + 125))
 }
 
-readonly DANE_SIGNED_ZONES=(dane.test sigexpired.test sigsoon.test)
 readonly DANE_ZONES=(dane.test sigexpired.test sigsoon.test unsigned.test)
 
 # tlsa_spki FILE: SHA-256 of the SubjectPublicKeyInfo of a certificate (or of
@@ -92,6 +92,7 @@ write_dane() {
     next=$(dane_spki_sha256 "$D/next.pub" -pub)
     local s=_$P_DANE_SMTP._tcp
     {
+        # shellcheck disable=SC2016 # zone file keywords, not variables
         printf '$ORIGIN dane.test.\n$TTL 60\n'
         printf '@ SOA ns.lab.test. hostmaster.lab.test. 1 60 60 600 5\n'
         printf '@ NS ns.lab.test.\n@ MX 10 ee.dane.test.\n'
