@@ -22,7 +22,8 @@ test_pkgs=(postfix postgrey dovecot-core dovecot-imapd dovecot-lmtpd rbldnsd nsd
     icinga2-bin icinga2-common nagios4-core systemd debhelper dpkg-dev
     fakeroot lintian rpm rpmlint jq cpio groff-base
     libnet-dns-perl libmonitoring-plugin-perl libreadonly-perl libnet-ip-perl
-    python3 valgrind clang libclang-rt-14-dev nginx-light)
+    python3 valgrind clang libclang-rt-14-dev nginx-light
+    ldnsutils)
 
 missing=()
 for p in "${build_pkgs[@]}" "${test_pkgs[@]}"; do

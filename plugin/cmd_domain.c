@@ -14,9 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
+#include "../probes/dane.h"
 #include "../probes/mx.h"
 #include "../probes/resolve.h"
 #include "../probes/textutil.h"
@@ -69,7 +71,19 @@ struct domain_run {
     char *password;
     struct mh_stscheck sts;
     bool sts_own_probes; /* the MTA-STS part probes the MX hosts itself */
+    struct mh_dane_lookup mxsec; /* --dane: the MX RRset's DNSSEC state */
 };
+
+/* --dane: the MX RRset's DNSSEC state (dane.h), beside the resolution of
+ * the MX hosts. */
+static void *
+mx_dnssec_thread(void *arg)
+{
+    struct domain_run *d = arg;
+    mh_dane_mx_lookup(&d->mxsec, d->cfg->domain, d->cfg->resolver,
+                      d->cfg->dnssec_probe, d->dl, (double)time(NULL));
+    return NULL;
+}
 
 /* 1. Resolves every MX host at once (and fetches the MTA-STS policy
  * meanwhile when the domain publishes one). */
@@ -77,7 +91,18 @@ static int
 resolve_mx_hosts(struct domain_run *d)
 {
     mh_stscheck_fetch_start(&d->sts);
+    pthread_t th;
+    bool started = false;
+    if (d->cfg->dane) {
+        started = pthread_create(&th, NULL, mx_dnssec_thread, d) == 0;
+        if (!started) {
+            mx_dnssec_thread(d);
+        }
+    }
     d->hosts = mh_mxset_resolve(d->mx, d->nmx, d->cfg, d->dl);
+    if (started) {
+        pthread_join(th, NULL);
+    }
     mh_stscheck_join(&d->sts);
     if (d->hosts == NULL) {
         mh_result_mark_oom(d->r);
@@ -284,6 +309,66 @@ verdict(struct domain_run *d, enum mh_state dnsbl_state,
                        NULL, &zero, &total);
 }
 
+/*
+ * --dane: senders apply DANE only to MX hosts named by a DNSSEC-signed MX
+ * RRset (RFC 7672 2.2.1). A signed RRset reports the expiry of its RRSIGs
+ * (--rrsig-days); an unsigned one warns when some MX host publishes
+ * signed TLSA records (they are then of no use); a SERVFAIL is CRITICAL
+ * dnssec_invalid. A resolver that does not validate is reported by the
+ * TLSA checks of the hosts.
+ */
+static void
+dane_mx_report(struct domain_run *d)
+{
+    const struct mh_config *cfg = d->cfg;
+    const struct mh_dane_lookup *lk = &d->mxsec;
+    if (!cfg->dane || d->hosts == NULL) {
+        return;
+    }
+    size_t with_tlsa = 0;
+    for (size_t i = 0; i < d->nmx; i++) {
+        with_tlsa += d->hosts[i].tlsa.status == MH_DANE_DNS_SECURE &&
+                     d->hosts[i].tlsa.nrecs > 0;
+    }
+    const char *dom = cfg->domain;
+    if (lk->status == MH_DANE_DNS_SERVFAIL) {
+        mh_result_add_item(d->r, "dane", "mx", MH_STATE_CRITICAL,
+                           MH_REASON_DNSSEC_INVALID,
+                           "MX lookup of %s with DNSSEC: SERVFAIL", dom);
+        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_DNSSEC_INVALID,
+                        "the MX RRset of %s fails DNSSEC validation "
+                        "(SERVFAIL)",
+                        dom);
+    } else if (lk->status == MH_DANE_DNS_INSECURE) {
+        enum mh_state st = with_tlsa > 0 ? MH_STATE_WARNING : MH_STATE_OK;
+        enum mh_reason why =
+            with_tlsa > 0 ? MH_REASON_DANE_NOT_IN_EFFECT : MH_REASON_NONE;
+        mh_result_add_item(d->r, "dane", "mx", st, why,
+                           "the MX RRset of %s is not DNSSEC-signed: senders "
+                           "do not apply DANE to its MX hosts (RFC 7672 "
+                           "2.2.1)",
+                           dom);
+        if (with_tlsa > 0) {
+            mh_result_raise(d->r, st, why,
+                            "%zu MX host(s) publish TLSA records but the MX "
+                            "RRset of %s is not DNSSEC-signed: DANE not in "
+                            "effect",
+                            with_tlsa, dom);
+        }
+    } else if (lk->status == MH_DANE_DNS_SECURE) {
+        mh_result_add_item(d->r, "dane", "mx", MH_STATE_OK, MH_REASON_NONE,
+                           "the MX RRset of %s is DNSSEC-signed; %zu of %zu "
+                           "MX hosts publish signed TLSA records",
+                           dom, with_tlsa, d->nmx);
+        mh_dane_rrsig_report(lk, cfg->rrsig_days.warn, cfg->rrsig_days.crit,
+                             (double)time(NULL), dom, d->r);
+    } else {
+        mh_result_add_item(d->r, "dane", "mx", MH_STATE_OK, MH_REASON_NONE,
+                           "DNSSEC state of the MX RRset of %s unknown: %s",
+                           dom, lk->err);
+    }
+}
+
 static void
 domain_run_free(struct domain_run *d)
 {
@@ -291,6 +376,7 @@ domain_run_free(struct domain_run *d)
     mh_mxset_probes_free(d->pj, d->njobs);
     mh_mxset_hosts_free(d->hosts, d->nmx);
     mh_stscheck_free(&d->sts);
+    mh_dane_lookup_free(&d->mxsec);
     free(d->mx);
 }
 
@@ -339,6 +425,7 @@ mh_cmd_domain(const struct mh_config *cfg, const struct mh_deadline *dl)
                              d.sts_own_probes ? d.sts.probes : d.pj,
                              d.sts_own_probes ? d.sts.nprobes : d.njobs, false,
                              d.r);
+        dane_mx_report(&d);
         /* What the DNSBL and MTA-STS checks found, before the MX verdict
          * is merged. */
         char dnsbl_summary[700] = "";

@@ -5,9 +5,11 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -114,6 +116,15 @@ check_command(const struct mh_config *cfg, char *errbuf, size_t errlen)
     }
 }
 
+/* An IPv4 or IPv6 address literal (not a name). */
+static bool
+host_is_address(const char *host)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, host, buf) == 1 ||
+           inet_pton(AF_INET6, host, buf) == 1;
+}
+
 int
 mh_config_validate(struct mh_config *cfg, char *errbuf, size_t errlen)
 {
@@ -136,6 +147,22 @@ mh_config_validate(struct mh_config *cfg, char *errbuf, size_t errlen)
     if (cfg->sni != NULL && cfg->no_sni) {
         mh_textf(errbuf, errlen, "--sni and --no-sni exclude each other");
         return -1;
+    }
+    if (cfg->dane && cfg->host != NULL &&
+        (cfg->command == MH_CMD_SMTP || cfg->command == MH_CMD_TLS) &&
+        host_is_address(cfg->host)) {
+        mh_textf(errbuf, errlen,
+                 "--dane needs -H NAME: the TLSA records are found by the "
+                 "host's name (RFC 7672 2.2.3)");
+        return -1;
+    }
+    /* DANE needs TLS: STARTTLS unless --tls; in domain mode an MX host
+     * without STARTTLS only warns unless it publishes TLSA records. */
+    if (cfg->dane && cfg->tls_mode == MH_TLS_NONE) {
+        cfg->tls_mode = MH_TLS_STARTTLS;
+        if (cfg->command == MH_CMD_DOMAIN) {
+            cfg->starttls_optional = true;
+        }
     }
     /* STARTTLS that may be missing is still tried. */
     if (cfg->starttls_optional && cfg->tls_mode == MH_TLS_NONE) {

@@ -94,6 +94,11 @@ struct mh_config {
     bool no_verify;
     int tls_min_version; /* OpenSSL's TLS1_2_VERSION, ...; 0: not given
                             (the probes' default, TLS 1.2) */
+    /* DANE (smtp, tls, domain; probes/dane.h) */
+    bool dane;
+    const char *dnssec_probe;
+    const char *tlsa_next_key;
+    struct mh_cert_days rrsig_days;
     /* dnsbl / domain */
     struct mh_strlist zones;
     const char *zones_file;

@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "../probes/textutil.h"
 #include "../probes/threads.h"
@@ -37,12 +38,19 @@ struct resolve_job {
     struct mh_mxset_host *h;
     const struct mh_config *cfg;
     const struct mh_deadline *dl;
+    bool tlsa; /* this job looks up the host's TLSA records */
 };
 
 static void *
 resolve_thread(void *arg)
 {
     struct resolve_job *j = arg;
+    if (j->tlsa) {
+        mh_dane_lookup_run(&j->h->tlsa, j->h->mx->host, j->cfg->port,
+                           j->cfg->resolver, j->cfg->dnssec_probe, j->dl,
+                           (double)time(NULL));
+        return NULL;
+    }
     j->h->status = mh_resolve_host(j->h->mx->host, j->cfg->family,
                                    j->cfg->resolver, j->dl, &j->h->addrs,
                                    &j->h->naddrs, j->h->err, sizeof j->h->err);
@@ -54,17 +62,22 @@ mh_mxset_resolve(const struct mh_mx *mx, size_t nmx,
                  const struct mh_config *cfg, const struct mh_deadline *dl)
 {
     struct mh_mxset_host *hosts = calloc(nmx > 0 ? nmx : 1, sizeof *hosts);
-    struct resolve_job *jobs = calloc(nmx > 0 ? nmx : 1, sizeof *jobs);
+    struct resolve_job *jobs = calloc(nmx > 0 ? 2 * nmx : 1, sizeof *jobs);
     if (hosts == NULL || jobs == NULL) {
         free(hosts);
         free(jobs);
         return NULL;
     }
+    size_t n = 0;
     for (size_t i = 0; i < nmx; i++) {
         hosts[i].mx = &mx[i];
-        jobs[i] = (struct resolve_job){&hosts[i], cfg, dl};
+        jobs[n++] = (struct resolve_job){&hosts[i], cfg, dl, false};
+        if (cfg->dane) {
+            hosts[i].dane = true;
+            jobs[n++] = (struct resolve_job){&hosts[i], cfg, dl, true};
+        }
     }
-    mh_run_parallel(resolve_thread, jobs, sizeof *jobs, nmx);
+    mh_run_parallel(resolve_thread, jobs, sizeof *jobs, n);
     free(jobs);
     return hosts;
 }
@@ -77,6 +90,7 @@ mh_mxset_hosts_free(struct mh_mxset_host *hosts, size_t nmx)
     }
     for (size_t i = 0; i < nmx; i++) {
         free(hosts[i].addrs);
+        mh_dane_lookup_free(&hosts[i].tlsa);
     }
     free(hosts);
 }
@@ -106,6 +120,7 @@ mh_mxset_probes(const struct mh_mxset_host *hosts, size_t nmx,
                                                : name;
             j->params.verify_name =
                 cfg->verify_name != NULL ? cfg->verify_name : name;
+            j->params.dane_lookup = hosts[i].dane ? &hosts[i].tlsa : NULL;
             j->dl = dl;
             j->mx_index = i;
         }

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../probes/dane.h"
 #include "../probes/deadline.h"
 #include "../probes/mx.h"
 #include "../probes/resolve.h"
@@ -31,6 +32,9 @@ struct mh_mxset_host {
     size_t naddrs;
     enum mh_resolve_status status;
     char err[256];
+    bool dane;                  /* the TLSA records were looked up (--dane) */
+    struct mh_dane_lookup tlsa; /* _PORT._tcp.HOST, shared by the probes of
+                                   the host's addresses */
 };
 
 /* One SMTP probe of one address. */
@@ -48,8 +52,9 @@ void mh_run_parallel(void *(*fn)(void *), void *jobs, size_t size, size_t n);
 
 /*
  * Resolves the nmx MX hosts at once (family and resolver from cfg) within
- * dl. Returns nmx hosts (free with mh_mxset_hosts_free) or NULL when
- * memory ran out.
+ * dl; with cfg->dane also looks up each host's TLSA records (port
+ * cfg->port, dane.h) beside its addresses. Returns nmx hosts (free with
+ * mh_mxset_hosts_free) or NULL when memory ran out.
  */
 struct mh_mxset_host *mh_mxset_resolve(const struct mh_mx *mx, size_t nmx,
                                        const struct mh_config *cfg,

@@ -319,6 +319,35 @@ static const struct mh_option table[] = {
      /* No default value: 0 is the probe's default, TLS 1.2, which its
       * messages then say --tls-min can lower. */
      .help = "lowest TLS version accepted: 1.0, 1.1, 1.2 (default), 1.3"},
+    {.name = "dane",
+     .kind = MH_OPT_FLAG,
+     .field = FIELD(dane, bool),
+     .commands = C_TLSLIKE,
+     .help = "check DANE (RFC 7672): the TLSA records of _PORT._tcp.HOST, "
+             "DNSSEC-validated, against the server's chain (implies "
+             "STARTTLS)"},
+    {.name = "dnssec-probe",
+     .kind = MH_OPT_STRING,
+     .field = FIELD(dnssec_probe, const char *),
+     .commands = C_TLSLIKE,
+     .arg = "NAME",
+     .help = "a DNSSEC-signed name whose AD bit shows the resolver "
+             "validates (default: the root zone)"},
+    {.name = "tlsa-next-key",
+     .kind = MH_OPT_PATH,
+     .field = FIELD(tlsa_next_key, const char *),
+     .commands = C_TLSLIKE,
+     .arg = "FILE",
+     .help = "PEM public key or certificate of the next key: warn when no "
+             "TLSA record matches it"},
+    {.name = "rrsig-days",
+     .kind = MH_OPT_CERT_DAYS,
+     .field = FIELD(rrsig_days, struct mh_cert_days),
+     .commands = C_TLSLIKE,
+     .arg = "W,C",
+     .help = "days left of the RRSIGs over the TLSA records: "
+             "warning,critical",
+     .def = "3,1"},
     {.name = "zone",
      .short_name = 'z',
      .kind = MH_OPT_LIST,

@@ -55,9 +55,19 @@ mh_smtp_params_from_config(const struct mh_config *cfg,
         .check_cert = cfg->cert_days.given || cfg->ca_file != NULL ||
                       cfg->ca_path != NULL || cfg->verify_name != NULL ||
                       cfg->no_verify,
-        .verify = !cfg->no_verify,
+        /* With --dane (smtp, tls) DANE authenticates the server (RFC 7672
+         * 3.1: DANE-EE and DANE-TA need no Web PKI trust anchor), so a
+         * chain that does not verify against the trust store is a note. */
+        .verify =
+            !cfg->no_verify && !(cfg->dane && cfg->command != MH_CMD_DOMAIN),
         .cert_warn_days = cfg->cert_days.warn,
         .cert_crit_days = cfg->cert_days.crit,
+        .dane = cfg->dane,
+        .dane_required = cfg->command != MH_CMD_DOMAIN,
+        .dnssec_probe = cfg->dnssec_probe,
+        .tlsa_next_key = cfg->tlsa_next_key,
+        .rrsig_warn_days = cfg->rrsig_days.warn,
+        .rrsig_crit_days = cfg->rrsig_days.crit,
         .auth_user = cfg->auth_user,
         .auth_mech = cfg->auth_mech,
         .allow_plaintext_auth = cfg->allow_plaintext_auth,

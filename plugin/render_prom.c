@@ -43,6 +43,13 @@ static const struct family {
     {"mailhealth_tls_verified",
      "1 if the chain and the host name verified, else 0."},
     {"mailhealth_tls_version_info", "TLS version and cipher of the session."},
+    {"mailhealth_dane_verified",
+     "1 if a usable DNSSEC-signed TLSA record matched the server's chain "
+     "(RFC 7672), else 0."},
+    {"mailhealth_dane_tlsa_records",
+     "Number of TLSA records published for the server's port and name."},
+    {"mailhealth_dane_rrsig_expiry_timestamp_seconds",
+     "Expiration of the earliest RRSIG over the record set, Unix time."},
     {"mailhealth_dnsbl_listed", "1 if the address is listed on the zone."},
     {"mailhealth_dnsbl_error",
      "1 if the zone could not give a usable answer for the address."},

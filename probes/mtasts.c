@@ -981,17 +981,6 @@ problem(struct mh_result *r, const char *domain, const char *kind,
  * domain, whose own summary names the domain. */
 #define PREFIX(in) ((in)->required ? (in)->domain : NULL)
 
-static void
-iso_time(double t, char *buf, size_t len)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (gmtime_r(&tt, &tm) == NULL ||
-        strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
-        mh_textf(buf, len, "?");
-    }
-}
-
 /* TLS-RPT (RFC 8460 3): independent of the policy. */
 static void
 eval_tlsrpt(const struct mh_sts_inputs *in, struct mh_result *r)
@@ -1225,7 +1214,7 @@ eval_memory(struct eval *e)
     if (before.known && strcmp(before.id, e->id) == 0 &&
         memcmp(before.sha256, sha, 32) != 0) {
         char when[32], text[600];
-        iso_time(before.first_seen, when, sizeof when);
+        mh_utc_iso(when, sizeof when, before.first_seen);
         mh_textf(text, sizeof text,
                  "policy changed since %s but its id is still %s: senders "
                  "that cached the old policy keep it for up to max_age (%lu "

@@ -61,8 +61,13 @@ mh_resolve_channel_new(const char *resolver, unsigned flags, void **channel,
     opts.tries = MH_ARES_TRIES;
     int optmask = ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
     if (flags & MH_RESOLVE_SERVFAIL_ANSWERS) {
-        opts.flags = ARES_FLAG_NOCHECKRESP;
+        opts.flags |= ARES_FLAG_NOCHECKRESP;
         optmask |= ARES_OPT_FLAGS;
+    }
+    if (flags & MH_RESOLVE_EDNS) {
+        opts.flags |= ARES_FLAG_EDNS;
+        opts.ednspsz = 1232;
+        optmask |= ARES_OPT_FLAGS | ARES_OPT_EDNSPSZ;
     }
     ares_channel ch;
     int rc = ares_init_options(&ch, &opts, optmask);

@@ -48,6 +48,13 @@ void mh_resolve_global_cleanup(void);
 #define MH_RESOLVE_SERVFAIL_ANSWERS 1u
 
 /*
+ * Channel flag: EDNS0 (RFC 6891) with a UDP payload size of 1232 octets,
+ * for answers that carry RRSIGs (DNSSEC-signed TLSA sets); a truncated
+ * answer is still asked again over TCP.
+ */
+#define MH_RESOLVE_EDNS 2u
+
+/*
  * Sets up a c-ares channel for the given resolver ("IP", "IP:PORT",
  * "[IPv6]:PORT") or the system resolver when resolver is NULL; flags is 0 or
  * MH_RESOLVE_SERVFAIL_ANSWERS. Returns 0 or -1 with a reason in errbuf. The

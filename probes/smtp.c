@@ -15,6 +15,7 @@
 #include <openssl/hmac.h>
 #include <openssl/x509.h>
 
+#include "dane.h"
 #include "reply.h"
 #include "reply_rules.h"
 #include "tlscheck.h"
@@ -233,6 +234,73 @@ tls_worker_end(struct tls_worker *w)
     pthread_mutex_destroy(&w->mu);
 }
 
+/*
+ * The DANE lookup (dane.h) on a thread of its own, started before the
+ * connection so that its round trip overlaps connect and greeting; the
+ * check joins it after the dialogue.
+ */
+struct dane_job {
+    pthread_t thread;
+    bool started; /* the thread runs (else the lookup runs at the end) */
+    bool done;    /* lk is filled */
+    const struct mh_smtp_params *p;
+    const struct mh_deadline *dl;
+    const char *name; /* the TLSA base domain */
+    double now;
+    struct mh_dane_lookup lk;
+};
+
+static void *
+dane_job_main(void *arg)
+{
+    struct dane_job *j = arg;
+    mh_dane_lookup_run(&j->lk, j->name, j->p->port, j->p->resolver,
+                       j->p->dnssec_probe, j->dl, j->now);
+    return NULL;
+}
+
+static void
+dane_job_start(struct dane_job *j, const struct mh_smtp_params *p,
+               const struct mh_deadline *dl)
+{
+    memset(j, 0, sizeof *j);
+    j->p = p;
+    j->dl = dl;
+    j->name = p->peer_name != NULL ? p->peer_name : p->host;
+    j->now = (double)time(NULL);
+    if (p->dane_lookup != NULL) {
+        j->done = true; /* looked up by the caller */
+        return;
+    }
+    j->started = pthread_create(&j->thread, NULL, dane_job_main, j) == 0;
+}
+
+/* The lookup's outcome: joins the thread (or runs the lookup here). */
+static const struct mh_dane_lookup *
+dane_job_lookup(struct dane_job *j)
+{
+    if (!j->done) {
+        if (j->started) {
+            pthread_join(j->thread, NULL);
+            j->started = false;
+        } else {
+            dane_job_main(j);
+        }
+        j->done = true;
+    }
+    return j->p->dane_lookup != NULL ? j->p->dane_lookup : &j->lk;
+}
+
+static void
+dane_job_end(struct dane_job *j)
+{
+    if (j->started) {
+        pthread_join(j->thread, NULL);
+        j->started = false;
+    }
+    mh_dane_lookup_free(&j->lk);
+}
+
 /* State of one dialogue. */
 struct dlg {
     struct mh_transport *t;
@@ -241,6 +309,7 @@ struct dlg {
     const char *where;
     struct mh_result *r;
     struct tls_worker *worker; /* TLS work beside the dialogue, or NULL */
+    struct dane_job *dane;     /* the DANE lookup, or NULL: no DANE */
     double dur[MH_PHASE_LAST];
     int code[MH_PHASE_LAST];
     bool seen[MH_PHASE_LAST];
@@ -1215,10 +1284,36 @@ greeting_failure(struct dlg *d)
     mh_result_raise(d->r, st, reason, "%s greeting %s", d->where, d->last);
 }
 
+/* The DANE check once the dialogue is over (dane.h): against the
+ * session's chain, or without a session (STARTTLS missing or failed). */
+static void
+dane_report(struct dlg *d)
+{
+    if (d->dane == NULL) {
+        return;
+    }
+    const struct mh_dane_lookup *lk = dane_job_lookup(d->dane);
+    const struct mh_smtp_params *p = d->p;
+    struct mh_dane_check_params dp = {
+        .base = d->dane->name,
+        .mx_name = NULL,
+        .required = p->dane_required,
+        .cert_warn_days = p->cert_warn_days,
+        .rrsig_warn_days = p->rrsig_warn_days,
+        .rrsig_crit_days = p->rrsig_crit_days,
+        .next_key = p->tlsa_next_key,
+        .now = d->dane->now,
+        .where = d->where,
+    };
+    SSL *ssl = d->tls_active ? d->t->ssl : NULL;
+    mh_dane_check(lk, ssl != NULL ? SSL_get_SSL_CTX(ssl) : NULL,
+                  ssl != NULL ? SSL_get_peer_cert_chain(ssl) : NULL, &dp, d->r);
+}
+
 static void
 dialogue(struct mh_transport *t, const struct mh_smtp_params *p,
          const struct mh_deadline *dl, const char *where, struct mh_result *r,
-         struct tls_worker *worker)
+         struct tls_worker *worker, struct dane_job *dane)
 {
     struct dlg d;
     memset(&d, 0, sizeof d);
@@ -1228,6 +1323,7 @@ dialogue(struct mh_transport *t, const struct mh_smtp_params *p,
     d.where = where;
     d.r = r;
     d.worker = worker;
+    d.dane = dane;
     d.max_line = p->max_line == 0                       ? MH_REPLY_LINE_MAX
                  : p->max_line > MH_REPLY_LINE_HARD_MAX ? MH_REPLY_LINE_HARD_MAX
                                                         : p->max_line;
@@ -1365,6 +1461,7 @@ end:
     quit(&d, !d.failed || d.reply.code != 421);
 out:
     tls_report(&d);
+    dane_report(&d);
     /* Phase metrics: every phase that ran, in dialogue order. */
     for (int ph = 0; ph < (int)MH_PHASE_LAST; ph++) {
         if (!d.seen[ph]) {
@@ -1405,7 +1502,7 @@ mh_smtp_dialogue(struct mh_transport *t, const struct mh_smtp_params *p,
                  const struct mh_deadline *dl, const char *where,
                  struct mh_result *r)
 {
-    dialogue(t, p, dl, where, r, NULL);
+    dialogue(t, p, dl, where, r, NULL, NULL);
 }
 
 struct mh_result *
@@ -1423,6 +1520,11 @@ mh_smtp_probe(const struct mh_smtp_params *p, const struct mh_deadline *dl)
     memset(&worker, 0, sizeof worker);
     if (p->tls_mode != MH_TLS_NONE) {
         tls_worker_start(&worker, p);
+    }
+    struct dane_job dane;
+    bool with_dane = p->dane && p->tls_mode != MH_TLS_NONE;
+    if (with_dane) {
+        dane_job_start(&dane, p, dl);
     }
     struct mh_transport *t = NULL;
     struct mh_connect_info ci;
@@ -1464,7 +1566,10 @@ mh_smtp_probe(const struct mh_smtp_params *p, const struct mh_deadline *dl)
             "connected to %s (%.3f s)", where, connect_s);
         mh_item_set_num(r, it, "duration_seconds", connect_s);
         mh_item_set_str(r, it, "address", ci.address);
-        dialogue(t, p, dl, where, r, &worker);
+        dialogue(t, p, dl, where, r, &worker, with_dane ? &dane : NULL);
+    }
+    if (with_dane) {
+        dane_job_end(&dane);
     }
     tls_worker_end(&worker);
     mh_transport_free(t);

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dane.h"
 #include "deadline.h"
 #include "reply.h" /* MH_MECH_* */
 #include "result.h"
@@ -60,6 +61,24 @@ struct mh_smtp_params {
     bool verify;         /* verification failures are CRITICAL (else
                             notes) */
     double cert_warn_days, cert_crit_days;
+
+    /* DANE (dane.h), with STARTTLS or implicit TLS: the TLSA records of
+     * _PORT._tcp.NAME (NAME: peer_name, else host) are looked up while
+     * the connection is set up and the server greets, and checked against
+     * the chain the server sends. */
+    bool dane;
+    bool dane_required;        /* no TLSA records is CRITICAL tlsa_missing
+                                  (smtp/tls --dane); false: a note (domain) */
+    const char *dnssec_probe;  /* a name known to be DNSSEC-signed, asked
+                                  to tell an unsigned TLSA name from a
+                                  resolver that does not validate; NULL:
+                                  the root zone */
+    const char *tlsa_next_key; /* PEM key/certificate that a TLSA record
+                                  must match (--tlsa-next-key), or NULL */
+    double rrsig_warn_days, rrsig_crit_days;  /* --rrsig-days */
+    const struct mh_dane_lookup *dane_lookup; /* the TLSA lookup done
+                                 already (domain mode: once per MX host,
+                                 borrowed), or NULL: the probe looks up */
 
     const char *auth_user;     /* NULL: no AUTH */
     const char *auth_password; /* borrowed; never copied into the result */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 static bool
 printable(unsigned char c)
@@ -168,5 +169,20 @@ mh_peer_label(char *buf, size_t len, const char *name, const char *address,
         n = snprintf(buf, len, "%s[%s]:%u", name, address, (unsigned)port);
     }
     (void)n; /* cut on purpose when too long */
+    return buf;
+}
+
+char *
+mh_utc_iso(char *buf, size_t len, double t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (len == 0) {
+        return buf;
+    }
+    if (gmtime_r(&tt, &tm) == NULL ||
+        strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+        snprintf(buf, len, "?");
+    }
     return buf;
 }

@@ -65,4 +65,11 @@ bool mh_host_is_v6(const char *host);
 char *mh_peer_label(char *buf, size_t len, const char *name,
                     const char *address, uint16_t port);
 
+/*
+ * Writes Unix time t (seconds) as ISO 8601 UTC ("2026-03-01T12:00:00Z",
+ * gmtime_r and strftime) into buf, or "?" when it cannot be represented.
+ * Returns buf.
+ */
+char *mh_utc_iso(char *buf, size_t len, double t);
+
 #endif

@@ -214,6 +214,10 @@ enum mh_category {
       "the resolver does not validate DNSSEC, so DANE cannot be judged")       \
     X(RRSIG_EXPIRING, "rrsig_expiring", TLS,                                   \
       "DNSSEC signatures over the TLSA or MX records expire soon")             \
+    X(TLSA_MISSING, "tlsa_missing", TLS,                                       \
+      "DANE was asked for (--dane) but the host publishes no TLSA records")    \
+    X(TLSA_UNUSABLE, "tlsa_unusable", TLS,                                     \
+      "no TLSA record is usable for SMTP (usages 0/1, RFC 7672 3.1.3)")        \
     X(STS_POLICY_FETCH_ERROR, "sts_policy_fetch_error", TLS,                   \
       "the MTA-STS policy could not be fetched (RFC 8460 4.3.2)")              \
     X(STS_POLICY_INVALID, "sts_policy_invalid", TLS,                           \

@@ -26,6 +26,9 @@ umask 022
 
 LAB_SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly LAB_SCRIPT_DIR
+# The DANE zones, the validating Unbound and the DANE smtpd.
+# shellcheck source=tests/lab/dane.sh
+. "$LAB_SCRIPT_DIR/dane.sh"
 
 # --------------------------------------------------------------------------
 # Fixed names, users and ports
@@ -188,10 +191,11 @@ check_ports_free() {
     socks=$(ss -Hlntu 2>/dev/null | awk '{n = split($5, a, ":"); print $1, a[n]}')
     for p in "$P_SMTP" "$P_SMTP_NOTLS" "$P_SMTPS" "$P_SUBMISSION" "$P_IMAP" \
         "$P_IMAPS" "$P_RESOLVER" "$P_NSD" "$P_SILENT" "${P_TLS[@]}" \
-        "$P_SMTP_GREY" "$P_SMTP_ANVIL" "$P_POSTGREY"; do
+        "$P_SMTP_GREY" "$P_SMTP_ANVIL" "$P_POSTGREY" \
+        "$P_DANE_RESOLVER" "$P_DANE_SMTP"; do
         grep -qx "tcp $p" <<<"$socks" && busy="$busy $p/tcp"
     done
-    for p in "$P_RESOLVER" "$P_NSD" "$P_RBL" "$P_SILENT"; do
+    for p in "$P_RESOLVER" "$P_NSD" "$P_RBL" "$P_SILENT" "$P_DANE_RESOLVER"; do
         grep -qx "udp $p" <<<"$socks" && busy="$busy $p/udp"
     done
     [ -z "$busy" ] || die "ports already in use:$busy (another lab? set MH_LAB_PORT_BASE)"
@@ -1153,6 +1157,7 @@ write_env() {
         echo "export LAB_DOVECOT_CONFIG=$LABDIR/dovecot/dovecot.conf"
         echo "export LAB_DOVECOT_LOG=$LABDIR/log/dovecot.log"
         sts_env
+        dane_env
     } >"$LABDIR/lab.env.tmp"
     mv "$LABDIR/lab.env.tmp" "$LABDIR/lab.env"
 }
@@ -1171,6 +1176,7 @@ do_stop() {
     stop_pidfile silent-dns "$LABDIR/run/silent-dns.pid" mailhealth-lab-silent-dns &
     stop_sts &
     stop_pidfile postgrey "$LABDIR/postgrey/postgrey.pid" postgrey &
+    stop_dane &
     wait
     rm -f "$LABDIR/lab.env"
 }
@@ -1215,6 +1221,7 @@ do_start() {
     write_unbound
     write_dovecot
     write_postfix
+    write_dane
 
     start_silent
     start_rbldnsd
@@ -1224,6 +1231,7 @@ do_start() {
     start_postgrey
     start_postfix
     start_sts
+    start_dane
     write_env
     trap - EXIT
     local ms=$(($(now_ms) - t0))
@@ -1237,6 +1245,7 @@ do_status() {
     if [ -s "$LABDIR/run/port-base" ]; then
         BASE=$(cat "$LABDIR/run/port-base")
         set_ports
+        dane_set_ports
         sts_set_addr
     fi
     while read -r name pidfile; do
@@ -1256,6 +1265,7 @@ nsd $LABDIR/run/nsd.pid
 rbldnsd $LABDIR/run/rbldnsd.pid
 silent-dns $LABDIR/run/silent-dns.pid
 nginx $LABDIR/run/nginx.pid
+unbound-dane $LABDIR/run/unbound-dane.pid
 EOF
     local -a checks=(
         "smtp $P_SMTP|banner_is $HOST4 $P_SMTP 220"
@@ -1268,6 +1278,8 @@ EOF
         "resolver $P_RESOLVER|dns_answers $P_RESOLVER mx.lab.test A"
         "silent $P_SILENT|tcp_open $HOST4 $P_SILENT"
         "nginx $STS_WEB_ADDR:443|sts_web_answers"
+        "dane smtp $P_DANE_SMTP|banner_is $HOST4 $P_DANE_SMTP 220"
+        "validating resolver $P_DANE_RESOLVER|dane_validated _$P_DANE_SMTP._tcp.ee.dane.test TLSA"
     )
     local c what cmd
     for c in "${checks[@]}"; do
@@ -1300,6 +1312,7 @@ if ! [[ $BASE =~ ^[0-9]+$ ]] || ((BASE < 1024 || BASE + 999 > 32767)); then
 fi
 [[ $TIMEOUT =~ ^[0-9]+$ ]] || die "MH_LAB_TIMEOUT must be a number of seconds"
 set_ports
+dane_set_ports
 sts_set_addr
 
 case $cmd in
