@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# Integration test of the exporter, `check_mailhealth run --listen` (a
+# native Prometheus exporter beside the textfile), against the lab's
+# Postfix and a real Prometheus:
+#   1. /metrics: the last round's families plus the exporter's own, passes
+#      promtool check metrics (plain and gzip); the landing page lists the
+#      modules;
+#   2. /probe: a STARTTLS check of the lab's Postfix answers
+#      mailhealth_probe_success 1; a closed port 200 with 0; unknown module,
+#      malformed target, a target outside allowed_targets 400; other paths
+#      404, other methods 405; X-Prometheus-Scrape-Timeout-Seconds bounds a
+#      probe of a silent server;
+#   3. a real Prometheus scrapes /metrics and, through the multi-target
+#      relabelling of contrib/prometheus, /probe: checked through its HTTP
+#      API (up, mailhealth_probe_success of both jobs);
+#   4. SIGTERM: exit 0 within the drain time.
+#
+# Ports: LAB_PORT_BASE+80 .. +89 only.
+# Needs: the lab (tests/lab/lab.sh start), prometheus, promtool, curl, jq,
+# gzip.
+. "$(dirname "$0")/lib.sh"
+needs_lab
+
+B=$MH_BIN
+D=$T_TMP
+P_HTTP=$((LAB_PORT_BASE + 80))
+P_PROM=$((LAB_PORT_BASE + 81))
+URL=http://127.0.0.1:$P_HTTP
+
+# wait_until SECONDS COMMAND...: polls COMMAND every 0.2 s.
+wait_until() {
+    local limit=$1 i
+    shift
+    for ((i = 0; i < limit * 5; i++)); do
+        "$@" && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+check_ok() { # COND MESSAGE
+    if eval "$1"; then ok "$2"; else not_ok "$2"; fi
+}
+
+# get PATH [CURL-ARGS...]: GET into OUT, the status code into CODE.
+get() {
+    local path=$1
+    shift
+    LAST_CMD="curl $* $URL$path"
+    CODE=$(curl -s -o "$D/body" -w '%{http_code}' --max-time 20 "$@" "$URL$path")
+    OUT=$(tr -d '\0' <"$D/body")
+}
+
+expect_code() {
+    if [ "$CODE" = "$1" ]; then ok "HTTP $1"; else not_ok "HTTP $CODE, wanted $1"; fi
+}
+
+cat >"$D/run.json" <<EOF
+{
+  "interval_seconds": 2,
+  "timeout_seconds": 5,
+  "resolver": "$LAB_RESOLVER",
+  "checks": [
+    {"name": "mx", "check": "smtp", "host": "$LAB_HOST", "port": $LAB_SMTP_PORT,
+     "starttls": true, "ca_file": "$LAB_CA_FILE", "verify_name": "$LAB_MX_NAME"}
+  ],
+  "exporter": {
+    "modules": {
+      "smtp_starttls": {"check": "smtp", "starttls": true, "ca_file": "$LAB_CA_FILE",
+                        "verify_name": "$LAB_MX_NAME", "timeout": 8,
+                        "allowed_targets": ["127.0.0.*", "::1", "*.lab.test"]},
+      "tls": {"check": "tls", "starttls": true, "ca_file": "$LAB_CA_FILE",
+              "verify_name": "$LAB_MX_NAME"},
+      "domain": {"check": "domain", "allowed_targets": ["lab.test"]}
+    }
+  }
+}
+EOF
+
+"$B" run --config "$D/run.json" --listen "127.0.0.1:$P_HTTP" -v \
+    >"$D/runner.out" 2>"$D/runner.err" &
+RUNNER=$!
+T_PIDS+=("$RUNNER")
+
+case_ "start"
+check_ok 'wait_until 20 grep -q "round 1:" "$D/runner.err"' "the first round ends"
+check_ok 'grep -q "exporter: listening on 127.0.0.1:$P_HTTP" "$D/runner.err"' "the exporter says where it listens"
+
+case_ "/metrics"
+get /metrics
+expect_code 200
+promtool_ok
+expect_out 'mailhealth_probe_success{target="mx",check="smtp"} 1'
+expect_out 'mailhealth_exporter_rounds_total'
+expect_out 'mailhealth_exporter_http_requests_total{code="200"}'
+expect_out 'mailhealth_runner_round_duration_seconds'
+check_ok 'curl -s -D - -o /dev/null $URL/metrics | grep -qi "^content-type: text/plain; version=0.0.4"' "exposition content type"
+get /metrics -H 'Accept-Encoding: gzip'
+check_ok 'gzip -t "$D/body"' "gzip body when asked"
+OUT=$(gzip -dc "$D/body")
+promtool_ok
+expect_out 'mailhealth_probe_success{target="mx",check="smtp"} 1'
+check_ok 'curl -s -D - -o /dev/null -H "Accept-Encoding: gzip;q=0" $URL/metrics | grep -qvi "^content-encoding"' "no gzip with q=0"
+
+case_ "landing page"
+get /
+expect_code 200
+expect_out 'href="/probe?module=smtp_starttls&amp;target='
+expect_out 'href="/metrics"'
+
+case_ "/probe smtp over STARTTLS"
+get "/probe?module=smtp_starttls&target=127.0.0.1:$LAB_SMTP_PORT"
+expect_code 200
+promtool_ok
+expect_out "mailhealth_probe_success{target=\"127.0.0.1:$LAB_SMTP_PORT\",check=\"smtp\"} 1"
+expect_out 'mailhealth_smtp_phase_duration_seconds'
+get "/probe?module=tls&target=%5B%3A%3A1%5D:$LAB_SMTP_PORT"
+expect_code 200
+expect_out "mailhealth_tls_verified{target=\"[::1]:$LAB_SMTP_PORT\"} 1"
+
+case_ "/probe failures are 200 with success 0"
+get "/probe?module=smtp_starttls&target=127.0.0.1:1"
+expect_code 200
+expect_out 'mailhealth_probe_success{target="127.0.0.1:1",check="smtp"} 0'
+expect_out 'category="connection"'
+
+case_ "/probe bad requests"
+get "/probe?module=nosuch&target=127.0.0.1"
+expect_code 400
+get "/probe?target=127.0.0.1"
+expect_code 400
+get "/probe?module=smtp_starttls"
+expect_code 400
+get "/probe?module=smtp_starttls&target=--help"
+expect_code 400
+get "/probe?module=smtp_starttls&target=10.1.2.3:25"
+expect_code 400
+expect_out 'allowed_targets'
+get "/probe?module=domain&target=lab.test:25"
+expect_code 400
+get "/probe?module=smtp_starttls&target=127.0.0.1%0aX:25"
+expect_code 400
+get /nosuch
+expect_code 404
+get /metrics -X POST -d x=1
+expect_code 405
+get /metrics -I
+expect_code 200
+
+case_ "/probe deadline from X-Prometheus-Scrape-Timeout-Seconds"
+# The lab's silent server accepts TCP and never speaks: no greeting.
+t0=$(date +%s%N)
+get "/probe?module=smtp_starttls&target=127.0.0.1:$LAB_SILENT_DNS_PORT" -H 'X-Prometheus-Scrape-Timeout-Seconds: 2'
+t1=$(date +%s%N)
+ELAPSED=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+expect_code 200
+expect_out 'category="timeout"'
+expect_elapsed_below 4
+expect_out_re 'mailhealth_probe_duration_seconds\{[^}]*\} 1\.[4-5]'
+
+case_ "a real Prometheus scrapes both endpoints"
+mkdir -p "$D/prom"
+cat >"$D/prom/prometheus.yml" <<EOF
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: mailhealth
+    static_configs:
+      - targets: ['127.0.0.1:$P_HTTP']
+  - job_name: mailhealth_probe
+    metrics_path: /probe
+    scrape_timeout: 1s
+    params:
+      module: [smtp_starttls]
+    static_configs:
+      - targets: ['127.0.0.1:$LAB_SMTP_PORT']
+    relabel_configs:
+      - source_labels: [__address__]
+        target_label: __param_target
+      - source_labels: [__param_target]
+        target_label: instance
+      - target_label: __address__
+        replacement: '127.0.0.1:$P_HTTP'
+EOF
+check_ok 'promtool check config "$D/prom/prometheus.yml" >/dev/null 2>&1' "promtool check config"
+prometheus --config.file="$D/prom/prometheus.yml" --storage.tsdb.path="$D/prom/data" \
+    --web.listen-address="127.0.0.1:$P_PROM" >"$D/prom/log" 2>&1 &
+T_PIDS+=("$!")
+PQ=http://127.0.0.1:$P_PROM/api/v1/query
+prom_value() { # QUERY: the first sample's value, or empty
+    curl -s --max-time 5 --get --data-urlencode "query=$1" "$PQ" |
+        jq -r '.data.result[0].value[1] // empty' 2>/dev/null
+}
+prom_is() { [ "$(prom_value "$1")" = "$2" ]; }
+check_ok 'wait_until 60 prom_is "up{job=\"mailhealth\"}" 1' "up{job=mailhealth} 1"
+check_ok 'wait_until 30 prom_is "mailhealth_probe_success{job=\"mailhealth\",target=\"mx\"}" 1' "/metrics: the round's probe_success 1 in Prometheus"
+check_ok 'wait_until 30 prom_is "up{job=\"mailhealth_probe\"}" 1' "up{job=mailhealth_probe} 1"
+check_ok 'wait_until 30 prom_is "mailhealth_probe_success{job=\"mailhealth_probe\",instance=\"127.0.0.1:$LAB_SMTP_PORT\"}" 1' "/probe: probe_success 1 in Prometheus"
+check_ok 'wait_until 30 prom_is "scrape_samples_post_metric_relabeling{job=\"mailhealth_probe\"} > bool 5" 1' "/probe: a whole check's families scraped"
+if [ "$T_FAIL" -gt 0 ]; then
+    tail -20 "$D/prom/log"
+fi
+
+case_ "SIGTERM"
+kill -TERM "$RUNNER"
+t0=$(date +%s%N)
+wait "$RUNNER"
+RC=$?
+t1=$(date +%s%N)
+ELAPSED=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+expect_rc 0
+expect_elapsed_below 8
+check_ok '! curl -s --max-time 2 -o /dev/null $URL/metrics' "the port is closed"
+if [ "$T_FAIL" -gt 0 ]; then
+    tail -30 "$D/runner.err"
+fi
+
+finish
