@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,6 +41,7 @@ atomic_int mh_checks_in_flight;
 #define MAX_HEAD_BYTES (32u * 1024u)
 #define POOL_BYTES (48u * 1024u) /* libmicrohttpd's memory per connection */
 #define IDLE_S 10u
+#define HEAD_S 10.0 /* to send a whole request head */
 #define MAX_CONNECTIONS 256u
 #define MAX_PER_IP 16u
 #define HTTP_THREADS 2u
@@ -438,6 +440,15 @@ static const unsigned counted_codes[] = {200, 400, 401, 404,
 
 struct probe_job;
 
+/* A TCP connection (libmicrohttpd's socket context), for the deadline of
+ * the request head: libmicrohttpd only bounds silence, so a client
+ * dripping a byte every few seconds would hold a connection for ever. */
+struct conn_slot {
+    struct conn_slot *next, *prev;
+    int fd;
+    double head_deadline; /* monotonic; 0 while a request is handled */
+};
+
 struct mh_exporter {
     struct MHD_Daemon *d;
     struct mh_exporter_hooks hooks;
@@ -458,6 +469,12 @@ struct mh_exporter {
     atomic_ulong rounds;
     atomic_ulong requests[NCODES];
     atomic_int active; /* requests between start and completion */
+
+    pthread_mutex_t conn_mu; /* conns, reaper_stop */
+    pthread_cond_t conn_cv;
+    struct conn_slot *conns;
+    bool reaper_stop, reaper_started;
+    pthread_t reaper;
 };
 
 struct probe_job {
@@ -937,6 +954,89 @@ finish_probe(struct mh_exporter *e, struct MHD_Connection *conn, struct req *rq)
     return answer_blob(e, conn, 200, b, PROM_TYPE, NULL);
 }
 
+/* Sets the head deadline of conn's TCP connection (0: none). */
+static void
+set_head_deadline(struct mh_exporter *e, struct MHD_Connection *conn,
+                  double deadline)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (ci == NULL || ci->socket_context == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&e->conn_mu);
+    ((struct conn_slot *)ci->socket_context)->head_deadline = deadline;
+    pthread_mutex_unlock(&e->conn_mu);
+}
+
+/* Connections opened and closed: the slots the reaper watches. */
+static void
+notify_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+                  enum MHD_ConnectionNotificationCode toe)
+{
+    struct mh_exporter *e = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct conn_slot *s = calloc(1, sizeof *s);
+        if (s == NULL || ci == NULL) {
+            free(s);
+            return; /* not watched: libmicrohttpd's idle timeout stays */
+        }
+        s->fd = ci->connect_fd;
+        s->head_deadline = mh_monotonic_s() + HEAD_S;
+        pthread_mutex_lock(&e->conn_mu);
+        s->next = e->conns;
+        if (e->conns != NULL) {
+            e->conns->prev = s;
+        }
+        e->conns = s;
+        pthread_mutex_unlock(&e->conn_mu);
+        *socket_ctx = s;
+        return;
+    }
+    struct conn_slot *s = *socket_ctx;
+    if (s == NULL) {
+        return;
+    }
+    /* Closed: libmicrohttpd closes the socket after this returns, so the
+     * reaper (under conn_mu) never touches a reused descriptor. */
+    pthread_mutex_lock(&e->conn_mu);
+    if (s->prev != NULL) {
+        s->prev->next = s->next;
+    } else {
+        e->conns = s->next;
+    }
+    if (s->next != NULL) {
+        s->next->prev = s->prev;
+    }
+    pthread_mutex_unlock(&e->conn_mu);
+    free(s);
+    *socket_ctx = NULL;
+}
+
+/* Shuts down connections whose request head is late; libmicrohttpd then
+ * sees the end of the stream and closes them. */
+static void *
+reaper_main(void *arg)
+{
+    struct mh_exporter *e = arg;
+    pthread_mutex_lock(&e->conn_mu);
+    while (!e->reaper_stop) {
+        double now = mh_monotonic_s();
+        for (struct conn_slot *s = e->conns; s != NULL; s = s->next) {
+            if (s->head_deadline > 0 && now > s->head_deadline) {
+                shutdown(s->fd, SHUT_RDWR);
+                s->head_deadline = 0;
+            }
+        }
+        struct timespec abs = mh_monotonic_timespec(now + 0.5);
+        pthread_cond_timedwait(&e->conn_cv, &e->conn_mu, &abs);
+    }
+    pthread_mutex_unlock(&e->conn_mu);
+    return NULL;
+}
+
 /* Sums the request head's header sizes (the request line is bounded by
  * libmicrohttpd's buffer). */
 static enum MHD_Result
@@ -971,6 +1071,7 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
     }
     *con_cls = rq;
     atomic_fetch_add(&e->active, 1);
+    set_head_deadline(e, conn, 0);
 
     size_t head = strlen(url);
     MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header_size, &head);
@@ -1021,6 +1122,8 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(rq);
     *con_cls = NULL;
     atomic_fetch_sub(&e->active, 1);
+    /* The next request on this connection has HEAD_S for its head. */
+    set_head_deadline(e, conn, mh_monotonic_s() + HEAD_S);
 }
 
 static void
@@ -1060,9 +1163,16 @@ mh_exporter_start(const char *listen, const struct mh_run_config *c,
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);
     pthread_mutex_init(&e->snap_mu, NULL);
+    pthread_mutex_init(&e->conn_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&e->conn_cv, &ca);
+    pthread_condattr_destroy(&ca);
     e->cfg = c;
     e->owner = owner;
     hooks->hold(owner);
+    e->reaper_started = pthread_create(&e->reaper, NULL, reaper_main, e) == 0;
     e->nthreads = c->exporter.probe_concurrency;
     for (size_t i = 0; i < e->nthreads; i++) {
         pthread_t th;
@@ -1091,7 +1201,8 @@ mh_exporter_start(const char *listen, const struct mh_run_config *c,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)POOL_BYTES,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, e, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, completed, e, MHD_OPTION_NOTIFY_CONNECTION,
+        notify_connection, e, MHD_OPTION_END);
     if (e->d == NULL) {
         snprintf(errbuf, errlen, "cannot listen on %s: %s", listen,
                  errno != 0 ? strerror(errno) : "libmicrohttpd failed");
@@ -1190,6 +1301,14 @@ mh_exporter_stop(struct mh_exporter *e)
         MHD_stop_daemon(e->d);
         e->d = NULL;
     }
+    if (e->reaper_started) {
+        pthread_mutex_lock(&e->conn_mu);
+        e->reaper_stop = true;
+        pthread_cond_broadcast(&e->conn_cv);
+        pthread_mutex_unlock(&e->conn_mu);
+        pthread_join(e->reaper, NULL);
+        e->reaper_started = false;
+    }
     pthread_mutex_lock(&e->mu);
     while (e->threads_alive > 0 && mh_monotonic_s() < until) {
         struct timespec abs;
@@ -1212,6 +1331,8 @@ mh_exporter_stop(struct mh_exporter *e)
     pthread_mutex_destroy(&e->mu);
     pthread_cond_destroy(&e->cv);
     pthread_mutex_destroy(&e->snap_mu);
+    pthread_mutex_destroy(&e->conn_mu);
+    pthread_cond_destroy(&e->conn_cv);
     free(e);
     return 0;
 }

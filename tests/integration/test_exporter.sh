@@ -15,7 +15,11 @@
 #   3. a real Prometheus scrapes /metrics and, through the multi-target
 #      relabelling of contrib/prometheus, /probe: checked through its HTTP
 #      API (up, mailhealth_probe_success of both jobs);
-#   4. SIGTERM: exit 0 within the drain time.
+#   4. hostile requests: a head over 32 KiB gets 431, a client dripping its
+#      head is cut off after 10 s while others are served at once, binary
+#      junk gets a 4xx, one address holds at most 16 connections, and the
+#      rounds go on;
+#   5. SIGTERM: exit 0 within the drain time.
 #
 # Ports: LAB_PORT_BASE+80 .. +89 only.
 # Needs: the lab (tests/lab/lab.sh start), prometheus, promtool, curl, jq,
@@ -148,6 +152,101 @@ get /metrics -X POST -d x=1
 expect_code 405
 get /metrics -I
 expect_code 200
+
+case_ "hostile requests"
+big_header() { # BYTES: a header line of that size in $D/big
+    printf 'X-Big: %s\r\n' "$(head -c "$1" /dev/zero | tr '\0' a)" >"$D/big"
+}
+big_header 40000
+get /metrics -H @"$D/big"
+expect_code 431
+big_header 120000
+get /metrics -H @"$D/big"
+check_ok '[ "$CODE" = 431 ] || [ "$CODE" = 413 ] || [ "$CODE" = 000 ]' "a 120 KB head is refused (HTTP $CODE)"
+# hostile.py MODE PORT: slow (drips a head, prints the seconds until the
+# server closed), flood (opens 300 connections from 127.0.0.3, prints how
+# many the server kept open), junk (binary garbage, prints the status line).
+cat >"$D/hostile.py" <<'EOF'
+import socket, sys, time
+port = int(sys.argv[2])
+mode = sys.argv[1]
+if mode == "slow":
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET /metrics HTTP/1.1\r\n")
+    t0 = time.monotonic()
+    s.settimeout(0.5)
+    while time.monotonic() - t0 < 30:
+        try:
+            s.sendall(b"X")
+            if s.recv(4096) == b"":
+                break
+        except socket.timeout:
+            continue
+        except OSError:
+            break
+    print("%.1f" % (time.monotonic() - t0))
+elif mode == "flood":
+    conns = []
+    for i in range(300):
+        try:
+            c = socket.socket()
+            c.bind(("127.0.0.3", 0))
+            c.settimeout(2)
+            c.connect(("127.0.0.1", port))
+            conns.append(c)
+        except OSError:
+            pass
+    time.sleep(1.0)
+    alive = 0
+    for c in conns:
+        c.setblocking(False)
+        try:
+            alive += c.recv(1) != b""
+        except BlockingIOError:
+            alive += 1
+        except OSError:
+            pass
+    print(alive)
+    sys.stdout.flush()
+    time.sleep(float(sys.argv[3]) if len(sys.argv) > 3 else 0)
+else:
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(bytes(range(256)) * 4 + b"\r\n\r\n")
+    s.settimeout(10)
+    data = b""
+    try:
+        while True:
+            d = s.recv(4096)
+            if not d:
+                break
+            data += d
+    except OSError:
+        pass
+    print(data.split(b"\r\n")[0].decode("latin-1"))
+EOF
+python3 "$D/hostile.py" slow "$P_HTTP" >"$D/slow.out" &
+SLOW=$!
+sleep 1
+t0=$(date +%s%N)
+get /metrics
+t1=$(date +%s%N)
+ELAPSED=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+expect_code 200
+expect_elapsed_below 2
+wait "$SLOW"
+SLOW_S=$(cat "$D/slow.out")
+check_ok 'awk -v s="$SLOW_S" "BEGIN { exit !(s >= 8 && s < 20) }"' "a client dripping its head is cut off after about 10 s ($SLOW_S s)"
+JUNK=$(python3 "$D/hostile.py" junk "$P_HTTP")
+check_ok '[[ "$JUNK" =~ ^HTTP/1\.[01]\ 4[0-9][0-9] ]] || [ -z "$JUNK" ]' "binary junk gets a 4xx or a close ($JUNK)"
+python3 "$D/hostile.py" flood "$P_HTTP" 4 >"$D/flood.out" &
+FLOOD=$!
+wait_until 10 test -s "$D/flood.out"
+check_ok '[ "$(cat "$D/flood.out")" -le 16 ]' "one address holds at most 16 connections ($(cat "$D/flood.out") of 300)"
+rounds_before=$(curl -s "$URL/metrics" | awk '/^mailhealth_exporter_rounds_total/ { print $2 }')
+get /metrics
+expect_code 200
+wait "$FLOOD"
+check_ok 'wait_until 10 test "$(curl -s $URL/metrics | awk "/^mailhealth_exporter_rounds_total/ { print \$2 }")" -gt "$rounds_before"' "rounds go on meanwhile"
 
 case_ "/probe deadline from X-Prometheus-Scrape-Timeout-Seconds"
 # The lab's silent server accepts TCP and never speaks: no greeting.
