@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <zlib.h>
 
 #include "../probes/deadline.h"
@@ -48,6 +50,13 @@ atomic_int mh_checks_in_flight;
 #define STOP_DRAIN_S 2.0
 #define TEXT_TYPE "text/plain; charset=utf-8"
 #define PROM_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define MAX_PEM_BYTES (1024u * 1024u)
+/* TLS 1.2 and 1.3 only (GnuTLS priority string, RFC 8996). */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+/* Verified logins remembered (a bcrypt verification costs tens of
+ * milliseconds; Prometheus sends the same credentials every scrape). */
+#define AUTH_CACHE 32
+#define REALM "mailhealth"
 
 /* ---- parsing (the hostile parts, fuzzed by fuzz_exporter) -------------- */
 
@@ -469,6 +478,11 @@ struct mh_exporter {
     atomic_ulong rounds;
     atomic_ulong requests[NCODES];
     atomic_int active; /* requests between start and completion */
+
+    pthread_mutex_t auth_mu; /* auth_cache */
+    unsigned char auth_cache[AUTH_CACHE][32];
+    size_t auth_next;
+    char *tls_cert, *tls_key; /* PEM text, kept while the daemon runs */
 
     pthread_mutex_t conn_mu; /* conns, reaper_stop */
     pthread_cond_t conn_cv;
@@ -954,6 +968,89 @@ finish_probe(struct mh_exporter *e, struct MHD_Connection *conn, struct req *rq)
     return answer_blob(e, conn, 200, b, PROM_TYPE, NULL);
 }
 
+/* True when password is user's password: hash is the user's crypt(3)
+ * hash from basic_auth_users. Successful checks are remembered by the
+ * SHA-256 of user, password and hash (a changed hash forgets them). */
+static bool
+password_ok(struct mh_exporter *e, const char *user, const char *password,
+            const char *hash)
+{
+    unsigned char key[32];
+    unsigned int klen = 0;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    bool have_key = md != NULL &&
+                    EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+                    EVP_DigestUpdate(md, user, strlen(user) + 1) == 1 &&
+                    EVP_DigestUpdate(md, password, strlen(password) + 1) == 1 &&
+                    EVP_DigestUpdate(md, hash, strlen(hash)) == 1 &&
+                    EVP_DigestFinal_ex(md, key, &klen) == 1 && klen == 32;
+    EVP_MD_CTX_free(md);
+    if (have_key) {
+        pthread_mutex_lock(&e->auth_mu);
+        for (size_t i = 0; i < AUTH_CACHE; i++) {
+            if (CRYPTO_memcmp(e->auth_cache[i], key, 32) == 0) {
+                pthread_mutex_unlock(&e->auth_mu);
+                return true;
+            }
+        }
+        pthread_mutex_unlock(&e->auth_mu);
+    }
+    struct crypt_data *cd = calloc(1, sizeof *cd);
+    if (cd == NULL) {
+        return false;
+    }
+    const char *h = crypt_r(password, hash, cd);
+    bool ok = h != NULL && h[0] == '$' && strlen(h) == strlen(hash) &&
+              CRYPTO_memcmp(h, hash, strlen(hash)) == 0;
+    OPENSSL_cleanse(cd, sizeof *cd);
+    free(cd);
+    if (ok && have_key) {
+        pthread_mutex_lock(&e->auth_mu);
+        memcpy(e->auth_cache[e->auth_next], key, 32);
+        e->auth_next = (e->auth_next + 1) % AUTH_CACHE;
+        pthread_mutex_unlock(&e->auth_mu);
+    }
+    return ok;
+}
+
+/* True when the request carries the credentials of a configured user
+ * (HTTP basic authentication, RFC 7617). */
+static bool
+authorized(struct mh_exporter *e, struct MHD_Connection *conn,
+           const cJSON *users)
+{
+    char *password = NULL;
+    char *user = MHD_basic_auth_get_username_password(conn, &password);
+    bool ok = false;
+    if (user != NULL && password != NULL) {
+        const cJSON *h = cJSON_GetObjectItemCaseSensitive(users, user);
+        ok =
+            cJSON_IsString(h) && password_ok(e, user, password, h->valuestring);
+    }
+    if (password != NULL) {
+        OPENSSL_cleanse(password, strlen(password));
+        MHD_free(password);
+    }
+    MHD_free(user);
+    return ok;
+}
+
+static enum MHD_Result
+ask_credentials(struct mh_exporter *e, struct MHD_Connection *conn)
+{
+    static const char text[] = "authentication required\n";
+    count_code(e, 401);
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        sizeof text - 1, (void *)(uintptr_t)text, MHD_RESPMEM_PERSISTENT);
+    if (r == NULL) {
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", TEXT_TYPE);
+    enum MHD_Result rc = MHD_queue_basic_auth_fail_response(conn, REALM, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
 /* Sets the head deadline of conn's TCP connection (0: none). */
 static void
 set_head_deadline(struct mh_exporter *e, struct MHD_Connection *conn,
@@ -1088,7 +1185,9 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
     e->hooks.hold(owner);
     pthread_mutex_unlock(&e->mu);
     enum MHD_Result rc;
-    if (strcmp(url, "/metrics") == 0) {
+    if (c->exporter.users != NULL && !authorized(e, conn, c->exporter.users)) {
+        rc = ask_credentials(e, conn);
+    } else if (strcmp(url, "/metrics") == 0) {
         rc = serve_metrics(e, conn);
     } else if (strcmp(url, "/probe") == 0) {
         rc = serve_probe(e, conn, rq, c, owner);
@@ -1141,6 +1240,31 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- start, publish, stop ------------------------------------------------ */
 
+/* Reads a PEM file (at most MAX_PEM_BYTES) into a new string. */
+static char *
+read_pem(const char *path, char *errbuf, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(errbuf, errlen, "cannot read %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(MAX_PEM_BYTES + 1);
+    size_t n = buf != NULL ? fread(buf, 1, MAX_PEM_BYTES + 1, f) : 0;
+    bool bad = buf == NULL || ferror(f) != 0 || n > MAX_PEM_BYTES || n == 0;
+    fclose(f);
+    if (bad) {
+        snprintf(errbuf, errlen, "cannot read %s: %s", path,
+                 buf == NULL ? "out of memory"
+                 : n == 0    ? "empty"
+                             : "larger than 1 MiB or unreadable");
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
 struct mh_exporter *
 mh_exporter_start(const char *listen, const struct mh_run_config *c,
                   void *owner, const struct mh_exporter_hooks *hooks,
@@ -1164,6 +1288,7 @@ mh_exporter_start(const char *listen, const struct mh_run_config *c,
     pthread_cond_init(&e->cv, NULL);
     pthread_mutex_init(&e->snap_mu, NULL);
     pthread_mutex_init(&e->conn_mu, NULL);
+    pthread_mutex_init(&e->auth_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1186,6 +1311,25 @@ mh_exporter_start(const char *listen, const struct mh_run_config *c,
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
                      MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    struct MHD_OptionItem tls[4] = {{MHD_OPTION_END, 0, NULL}};
+    if (c->exporter.tls_cert_file != NULL) {
+        e->tls_cert = read_pem(c->exporter.tls_cert_file, errbuf, errlen);
+        e->tls_key = e->tls_cert != NULL
+                         ? read_pem(c->exporter.tls_key_file, errbuf, errlen)
+                         : NULL;
+        if (e->tls_key == NULL) {
+            mh_exporter_stop(e);
+            return NULL;
+        }
+        flags |= MHD_USE_TLS;
+        tls[0] =
+            (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, e->tls_cert};
+        tls[1] =
+            (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, e->tls_key};
+        tls[2] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+                                         (void *)(uintptr_t)TLS_PRIORITIES};
+        tls[3] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    }
     if (ss.ss_family == AF_INET6) {
         flags |= MHD_USE_IPv6;
     }
@@ -1202,18 +1346,23 @@ mh_exporter_start(const char *listen, const struct mh_run_config *c,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
         MHD_OPTION_NOTIFY_COMPLETED, completed, e, MHD_OPTION_NOTIFY_CONNECTION,
-        notify_connection, e, MHD_OPTION_END);
+        notify_connection, e, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (e->d == NULL) {
-        snprintf(errbuf, errlen, "cannot listen on %s: %s", listen,
-                 errno != 0 ? strerror(errno) : "libmicrohttpd failed");
+        snprintf(errbuf, errlen, "cannot listen on %s: %s%s", listen,
+                 errno != 0 ? strerror(errno) : "libmicrohttpd failed",
+                 e->tls_cert != NULL ? " (or the TLS certificate and key do "
+                                       "not load or match)"
+                                     : "");
         mh_exporter_stop(e);
         return NULL;
     }
     mh_runlog(MH_LOG_INFO,
-              "exporter: listening on %s (http), %zu probe module%s, "
+              "exporter: listening on %s (%s%s), %zu probe module%s, "
               "probe_concurrency %zu",
-              listen, c->exporter.nmodules,
-              c->exporter.nmodules == 1 ? "" : "s", e->nthreads);
+              listen, e->tls_cert != NULL ? "https" : "http",
+              c->exporter.users != NULL ? ", basic authentication" : "",
+              c->exporter.nmodules, c->exporter.nmodules == 1 ? "" : "s",
+              e->nthreads);
     return e;
 }
 
@@ -1332,6 +1481,13 @@ mh_exporter_stop(struct mh_exporter *e)
     pthread_cond_destroy(&e->cv);
     pthread_mutex_destroy(&e->snap_mu);
     pthread_mutex_destroy(&e->conn_mu);
+    pthread_mutex_destroy(&e->auth_mu);
+    OPENSSL_cleanse(e->auth_cache, sizeof e->auth_cache);
+    if (e->tls_key != NULL) {
+        OPENSSL_cleanse(e->tls_key, strlen(e->tls_key));
+    }
+    free(e->tls_key);
+    free(e->tls_cert);
     pthread_cond_destroy(&e->conn_cv);
     free(e);
     return 0;

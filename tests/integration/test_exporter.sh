@@ -15,11 +15,14 @@
 #   3. a real Prometheus scrapes /metrics and, through the multi-target
 #      relabelling of contrib/prometheus, /probe: checked through its HTTP
 #      API (up, mailhealth_probe_success of both jobs);
-#   4. hostile requests: a head over 32 KiB gets 431, a client dripping its
+#   4. HTTPS with basic authentication (bcrypt): 401 without or with wrong
+#      credentials, 200 with them, no plain HTTP, no TLS 1.1; Prometheus
+#      scrapes it with tls_config and basic_auth;
+#   5. hostile requests: a head over 32 KiB gets 431, a client dripping its
 #      head is cut off after 10 s while others are served at once, binary
 #      junk gets a 4xx, one address holds at most 16 connections, and the
 #      rounds go on;
-#   5. SIGTERM: exit 0 within the drain time.
+#   6. SIGTERM: exit 0 within the drain time.
 #
 # Ports: LAB_PORT_BASE+80 .. +89 only.
 # Needs: the lab (tests/lab/lab.sh start), prometheus, promtool, curl, jq,
@@ -31,6 +34,7 @@ B=$MH_BIN
 D=$T_TMP
 P_HTTP=$((LAB_PORT_BASE + 80))
 P_PROM=$((LAB_PORT_BASE + 81))
+P_TLS=$((LAB_PORT_BASE + 82))
 URL=http://127.0.0.1:$P_HTTP
 
 # wait_until SECONDS COMMAND...: polls COMMAND every 0.2 s.
@@ -88,6 +92,16 @@ EOF
 RUNNER=$!
 T_PIDS+=("$RUNNER")
 
+# The same runner over HTTPS with basic authentication (bcrypt hash made by
+# libcrypt through Python's crypt module, as htpasswd -B would).
+HASH=$(/usr/bin/python3 -W ignore -c 'import crypt; print(crypt.crypt("s3cret pass", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1 << 8)))')
+jq --arg h "$HASH" --arg cert "$LAB_CERT_DIR/valid.chain.pem" --arg key "$LAB_CERT_DIR/valid.key" \
+    --arg listen "127.0.0.1:$P_TLS" \
+    '.exporter += {listen: $listen, tls_cert_file: $cert, tls_key_file: $key,
+                   basic_auth_users: {prometheus: $h}}' "$D/run.json" >"$D/tls.json"
+"$B" run --config "$D/tls.json" >"$D/tls.out" 2>"$D/tls.err" &
+T_PIDS+=("$!")
+
 case_ "start"
 check_ok 'wait_until 20 grep -q "round 1:" "$D/runner.err"' "the first round ends"
 check_ok 'grep -q "exporter: listening on 127.0.0.1:$P_HTTP" "$D/runner.err"' "the exporter says where it listens"
@@ -107,6 +121,23 @@ OUT=$(gzip -dc "$D/body")
 promtool_ok
 expect_out 'mailhealth_probe_success{target="mx",check="smtp"} 1'
 check_ok 'curl -s -D - -o /dev/null -H "Accept-Encoding: gzip;q=0" $URL/metrics | grep -qvi "^content-encoding"' "no gzip with q=0"
+
+case_ "HTTPS and basic authentication"
+TURL=https://127.0.0.1:$P_TLS
+check_ok 'wait_until 20 grep -q "round 1:" "$D/tls.err"' "the HTTPS runner's first round ends"
+check_ok 'grep -q "listening on 127.0.0.1:$P_TLS (https, basic authentication)" "$D/tls.err"' "it says https and basic authentication"
+tcode() { curl -s -o "$D/tbody" -w '%{http_code}' --max-time 20 --cacert "$LAB_CA_FILE" "$@"; }
+check_ok '[ "$(tcode $TURL/metrics)" = 401 ]' "no credentials: 401"
+check_ok 'curl -s -D - -o /dev/null --cacert "$LAB_CA_FILE" $TURL/metrics | grep -qi "^www-authenticate: basic realm=\"mailhealth\""' "WWW-Authenticate: Basic realm"
+check_ok '[ "$(tcode -u prometheus:wrong $TURL/metrics)" = 401 ]' "wrong password: 401"
+check_ok '[ "$(tcode -u nobody:x $TURL/metrics)" = 401 ]' "unknown user: 401"
+check_ok '[ "$(tcode -u "prometheus:s3cret pass" $TURL/metrics)" = 200 ]' "right password: 200"
+check_ok 'OUT=$(cat "$D/tbody") && grep -q "mailhealth_probe_success{target=\"mx\",check=\"smtp\"} 1" <<<"$OUT"' "the round's families over HTTPS"
+check_ok '[ "$(tcode -u "prometheus:s3cret pass" "$TURL/probe?module=smtp_starttls&target=127.0.0.1:$LAB_SMTP_PORT")" = 200 ]' "/probe over HTTPS with credentials"
+check_ok '[ "$(tcode "$TURL/probe?module=smtp_starttls&target=127.0.0.1:$LAB_SMTP_PORT")" = 401 ]' "/probe without credentials: 401"
+check_ok '[ "$(tcode $TURL/)" = 401 ]' "the landing page needs credentials too"
+check_ok '! curl -s --max-time 5 -o /dev/null http://127.0.0.1:$P_TLS/metrics' "plain HTTP on the HTTPS port gets no answer"
+check_ok '! curl -s --max-time 5 -o /dev/null --tls-max 1.1 --cacert "$LAB_CA_FILE" -u "prometheus:s3cret pass" $TURL/metrics' "TLS 1.1 is refused"
 
 case_ "landing page"
 get /
@@ -283,6 +314,15 @@ scrape_configs:
         target_label: instance
       - target_label: __address__
         replacement: '127.0.0.1:$P_HTTP'
+  - job_name: mailhealth_https
+    scheme: https
+    tls_config:
+      ca_file: $LAB_CA_FILE
+    basic_auth:
+      username: prometheus
+      password: 's3cret pass'
+    static_configs:
+      - targets: ['127.0.0.1:$P_TLS']
 EOF
 check_ok 'promtool check config "$D/prom/prometheus.yml" >/dev/null 2>&1' "promtool check config"
 prometheus --config.file="$D/prom/prometheus.yml" --storage.tsdb.path="$D/prom/data" \
@@ -298,6 +338,7 @@ check_ok 'wait_until 60 prom_is "up{job=\"mailhealth\"}" 1' "up{job=mailhealth} 
 check_ok 'wait_until 30 prom_is "mailhealth_probe_success{job=\"mailhealth\",target=\"mx\"}" 1' "/metrics: the round's probe_success 1 in Prometheus"
 check_ok 'wait_until 30 prom_is "up{job=\"mailhealth_probe\"}" 1' "up{job=mailhealth_probe} 1"
 check_ok 'wait_until 30 prom_is "mailhealth_probe_success{job=\"mailhealth_probe\",instance=\"127.0.0.1:$LAB_SMTP_PORT\"}" 1' "/probe: probe_success 1 in Prometheus"
+check_ok 'wait_until 30 prom_is "up{job=\"mailhealth_https\"}" 1' "up{job=mailhealth_https} 1 (HTTPS, basic authentication)"
 check_ok 'wait_until 30 prom_is "scrape_samples_post_metric_relabeling{job=\"mailhealth_probe\"} > bool 5" 1' "/probe: a whole check's families scraped"
 if [ "$T_FAIL" -gt 0 ]; then
     tail -20 "$D/prom/log"
