@@ -15,6 +15,10 @@
  *     for at most that long and never stops the round;
  *   - the notifier thread (notify_send.c) POSTs notifications with
  *     retries, so the checks never wait for the network of a webhook.
+ *   - with --listen, the exporter (exporter.h) serves HTTP on its own
+ *     threads; after each round the main thread hands it the round's
+ *     results, and it holds a reference to the configuration it probes
+ *     with.
  *
  * Jitter: check i starts at round start + offset_i, offset_i in
  * [0, min(interval / 10, 1 s)), derived from a hash of its target and a

@@ -33,8 +33,12 @@
  * Top level: interval_seconds (>= 1, default 60), timeout_seconds (the
  * default -t of every check, default 10), concurrency (worker threads,
  * 1..1024, default 16), textfile, notify, checks (required, at least one),
- * and any check option, which becomes the default of every check whose
- * subcommand has that option (a check's own key wins).
+ * exporter (the HTTP side of `run --listen`: listen, tls_cert_file,
+ * tls_key_file, basic_auth_users, probe_concurrency, and modules: check
+ * templates by name, each without its target option, with optional
+ * allowed_targets; see exporter.h), and any check option, which becomes
+ * the default of every check and module whose subcommand has that option
+ * (their own key wins).
  *
  * Errors: unknown keys, wrong types, bad values, missing required keys
  * (host, domain, zone), duplicate keys and duplicate targets are reported
