@@ -944,7 +944,7 @@ parse_exporter(struct parser *p, const cJSON *x, const struct mh_config *base)
                            mh_exporter_check_hash(u->valuestring, why,
                                                   sizeof why) != 0) {
                     char w2[400];
-                    snprintf(w2, sizeof w2, "user \"%s\": %s", u->string,
+                    snprintf(w2, sizeof w2, "user \"%.64s\": %.300s", u->string,
                              why[0] != '\0' ? why : "must be a string");
                     snprintf(why, sizeof why, "%s", w2);
                 }
