@@ -510,6 +510,7 @@ struct probe_job {
 /* Per-request state (libmicrohttpd's con_cls). */
 struct req {
     struct probe_job *job;
+    bool answered; /* a response is queued or the probe is started */
 };
 
 static void
@@ -1155,30 +1156,44 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
     (void)upload_data;
     struct mh_exporter *e = cls;
     struct req *rq = *con_cls;
-    if (rq != NULL) {
-        if (rq->job != NULL) {
-            return finish_probe(e, conn, rq);
+    if (rq == NULL) {
+        /* The head is in: checks that need no more than the head. */
+        rq = calloc(1, sizeof *rq);
+        if (rq == NULL) {
+            return MHD_NO;
         }
-        *upload_data_size = 0; /* a body is never read */
+        *con_cls = rq;
+        atomic_fetch_add(&e->active, 1);
+        set_head_deadline(e, conn, 0);
+        size_t head = strlen(url);
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header_size,
+                                  &head);
+        if (head > MAX_HEAD_BYTES) {
+            rq->answered = true;
+            return answer_text(e, conn, 431,
+                               "request head larger than %u bytes",
+                               MAX_HEAD_BYTES);
+        }
+        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+            rq->answered = true;
+            return answer_text(e, conn, 405, "only GET and HEAD");
+        }
+        /* Answered once the whole request is in, so that
+         * libmicrohttpd can keep the connection alive. */
         return MHD_YES;
     }
-    rq = calloc(1, sizeof *rq);
-    if (rq == NULL) {
+    if (rq->job != NULL) {
+        return finish_probe(e, conn, rq);
+    }
+    if (*upload_data_size != 0) {
+        /* A body is never read: libmicrohttpd cannot answer in the middle
+         * of one, so the connection is closed without an answer. */
         return MHD_NO;
     }
-    *con_cls = rq;
-    atomic_fetch_add(&e->active, 1);
-    set_head_deadline(e, conn, 0);
-
-    size_t head = strlen(url);
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header_size, &head);
-    if (head > MAX_HEAD_BYTES) {
-        return answer_text(e, conn, 431, "request head larger than %u bytes",
-                           MAX_HEAD_BYTES);
+    if (rq->answered) {
+        return MHD_YES;
     }
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-        return answer_text(e, conn, 405, "only GET and HEAD");
-    }
+    rq->answered = true;
     pthread_mutex_lock(&e->mu);
     const struct mh_run_config *c = e->cfg;
     void *owner = e->owner;
