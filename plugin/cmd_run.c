@@ -897,6 +897,20 @@ idle_until(struct runner *rn, double until)
     }
 }
 
+/* Undoes a start that failed after the configuration was loaded;
+ * returns the exit code 3. */
+static int
+start_failed(struct runner *rn)
+{
+    mh_notifier_stop(rn->notifier, 0);
+    shared_unref(rn->cfg);
+    mh_notify_tracker_free(rn->tracker);
+    mh_sts_memory_free(rn->sts_memory);
+    close(rn->sfd);
+    close(rn->efd);
+    return 3;
+}
+
 int
 mh_cmd_run(const struct mh_config *cli)
 {
@@ -956,12 +970,7 @@ mh_cmd_run(const struct mh_config *cli)
         if (rn.cfg == NULL) {
             mh_run_config_free(c);
         }
-        shared_unref(rn.cfg);
-        mh_notify_tracker_free(rn.tracker);
-        mh_sts_memory_free(rn.sts_memory);
-        close(rn.sfd);
-        close(rn.efd);
-        return 3;
+        return start_failed(&rn);
     }
     if (getrandom(&rn.seed, sizeof rn.seed, GRND_NONBLOCK) !=
         (ssize_t)sizeof rn.seed) {
@@ -975,12 +984,7 @@ mh_cmd_run(const struct mh_config *cli)
                                         err, sizeof err);
         if (rn.exporter == NULL) {
             mh_runlog(MH_LOG_ERR, "exporter: %s", err);
-            shared_unref(rn.cfg);
-            mh_notify_tracker_free(rn.tracker);
-            mh_sts_memory_free(rn.sts_memory);
-            close(rn.sfd);
-            close(rn.efd);
-            return 3;
+            return start_failed(&rn);
         }
     }
 
