@@ -15,6 +15,8 @@
  */
 #include "mhd_loader.h"
 
+#include "../probes/dlload.h"
+
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -65,24 +67,15 @@ static pthread_once_t api_once = PTHREAD_ONCE_INIT;
 static bool
 sym(const char *name, void *slot)
 {
-    void *p = dlsym(api.handle, name);
-    if (p == NULL) {
-        snprintf(api.error, sizeof api.error, "libmicrohttpd lacks %s", name);
-        return false;
-    }
-    /* POSIX dlsym: object pointer to function pointer through memcpy. */
-    memcpy(slot, &p, sizeof p);
-    return true;
+    return mh_dl_sym(api.handle, "libmicrohttpd", name, slot, api.error,
+                     sizeof api.error);
 }
 
 static void
 load(void)
 {
-    api.handle = dlopen(MH_LIBMHD_SONAME, RTLD_NOW | RTLD_LOCAL);
+    api.handle = mh_dl_open(MH_LIBMHD_SONAME, api.error, sizeof api.error);
     if (api.handle == NULL) {
-        const char *e = dlerror();
-        snprintf(api.error, sizeof api.error, "cannot load %s: %s",
-                 MH_LIBMHD_SONAME, e != NULL ? e : "unknown error");
         return;
     }
     bool ok =
