@@ -14,6 +14,7 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config clang-format
     libssl-dev libc-ares-dev libcurl4-openssl-dev libcjson-dev libcmocka-dev
+    libmicrohttpd-dev libcrypt-dev zlib1g-dev
     openssl ca-certificates)
 test_pkgs=(postfix postgrey dovecot-core dovecot-imapd dovecot-lmtpd rbldnsd nsd
     prometheus locales iproute2 procps psmisc unbound bind9-dnsutils curl

@@ -17,6 +17,10 @@
  *     for at most that long and never stops the round;
  *   - the notifier thread (notify_send.c) POSTs notifications with
  *     retries, so the checks never wait for the network of a webhook.
+ *   - with --listen, the exporter (exporter.h) serves HTTP on its own
+ *     threads; after each round the main thread hands it the round's
+ *     results, and it holds a reference to the configuration it probes
+ *     with.
  *
  * Jitter: check i starts at round start + offset_i, offset_i in
  * [0, min(interval / 10, 1 s)), derived from a hash of its target and a
@@ -79,6 +83,7 @@
 #include "../probes/threads.h"
 #include "commands.h"
 #include "common.h"
+#include "exporter.h"
 #include "notify.h"
 #include "render.h"
 #include "run_capacity.h"
@@ -115,6 +120,22 @@ shared_unref(struct shared_cfg *s)
         free(s);
     }
 }
+
+/* The exporter keeps the configuration it probes with through these. */
+static void
+exporter_hold(void *owner)
+{
+    atomic_fetch_add(&((struct shared_cfg *)owner)->refs, 1);
+}
+
+static void
+exporter_drop(void *owner)
+{
+    shared_unref(owner);
+}
+
+static const struct mh_exporter_hooks exporter_hooks = {exporter_hold,
+                                                        exporter_drop};
 
 /* ---- one round ---------------------------------------------------------- */
 
@@ -211,7 +232,9 @@ run_check(const struct mh_run_check *chk)
 {
     struct mh_deadline dl;
     mh_deadline_start(&dl, chk->cfg.timeout_s);
+    atomic_fetch_add(&mh_checks_in_flight, 1);
     struct mh_result *r = mh_command_check(&chk->cfg, &dl);
+    atomic_fetch_sub(&mh_checks_in_flight, 1);
     if (r == NULL) {
         return unknown_result(chk, "out of memory");
     }
@@ -342,6 +365,9 @@ struct runner {
     /* The MTA-STS policies seen, for the runner's lifetime (handed to
      * every check: a policy edited without a new id warns). */
     struct mh_sts_memory *sts_memory;
+    /* The HTTP exporter (--listen or exporter.listen), or NULL. */
+    struct mh_exporter *exporter;
+    const char *listen;
 };
 
 /* Gives every check of c the runner's memory of MTA-STS policies. */
@@ -844,7 +870,8 @@ reload(struct runner *rn)
                   "reload failed, keeping the current configuration: %s", err);
         return;
     }
-    if (rn->cli->textfile == NULL && nc->textfile == NULL) {
+    if (rn->cli->textfile == NULL && nc->textfile == NULL &&
+        rn->exporter == NULL) {
         mh_runlog(MH_LOG_ERR,
                   "reload failed, keeping the current configuration: %s: "
                   "missing required key \"textfile\"",
@@ -861,6 +888,9 @@ reload(struct runner *rn)
     }
     shared_unref(rn->cfg);
     rn->cfg = s;
+    if (rn->exporter != NULL) {
+        mh_exporter_set_config(rn->exporter, nc, s);
+    }
     mh_runlog(MH_LOG_INFO, "configuration reloaded");
     apply_settings(rn);
 }
@@ -884,6 +914,20 @@ idle_until(struct runner *rn, double until)
             read_signals(rn, NULL);
         }
     }
+}
+
+/* Undoes a start that failed after the configuration was loaded;
+ * returns the exit code 3. */
+static int
+start_failed(struct runner *rn)
+{
+    mh_notifier_stop(rn->notifier, 0);
+    shared_unref(rn->cfg);
+    mh_notify_tracker_free(rn->tracker);
+    mh_sts_memory_free(rn->sts_memory);
+    close(rn->sfd);
+    close(rn->efd);
+    return 3;
 }
 
 int
@@ -922,10 +966,14 @@ mh_cmd_run(const struct mh_config *cli)
         return 3;
     }
     bool to_stdout = cli->once && cli->output != MH_OUT_NAGIOS;
-    if (cli->textfile == NULL && c->textfile == NULL && !to_stdout) {
+    rn.listen = cli->once             ? NULL
+                : cli->listen != NULL ? cli->listen
+                                      : c->exporter.listen;
+    if (cli->textfile == NULL && c->textfile == NULL && !to_stdout &&
+        rn.listen == NULL) {
         mh_runlog(MH_LOG_ERR,
                   "invalid configuration: %s: missing required key "
-                  "\"textfile\" (or --textfile PATH)",
+                  "\"textfile\" (or --textfile PATH, or --listen ADDR:PORT)",
                   cli->config_path);
         mh_run_config_free(c);
         close(rn.sfd);
@@ -941,12 +989,7 @@ mh_cmd_run(const struct mh_config *cli)
         if (rn.cfg == NULL) {
             mh_run_config_free(c);
         }
-        shared_unref(rn.cfg);
-        mh_notify_tracker_free(rn.tracker);
-        mh_sts_memory_free(rn.sts_memory);
-        close(rn.sfd);
-        close(rn.efd);
-        return 3;
+        return start_failed(&rn);
     }
     if (getrandom(&rn.seed, sizeof rn.seed, GRND_NONBLOCK) !=
         (ssize_t)sizeof rn.seed) {
@@ -955,6 +998,14 @@ mh_cmd_run(const struct mh_config *cli)
     }
     mh_curl_global_init_once(NULL, 0);
     apply_settings(&rn);
+    if (rn.listen != NULL) {
+        rn.exporter = mh_exporter_start(rn.listen, c, rn.cfg, &exporter_hooks,
+                                        err, sizeof err);
+        if (rn.exporter == NULL) {
+            mh_runlog(MH_LOG_ERR, "exporter: %s", err);
+            return start_failed(&rn);
+        }
+    }
 
     int code = 0;
     double next = mh_monotonic_s();
@@ -1032,6 +1083,16 @@ mh_cmd_run(const struct mh_config *cli)
                     }
                 }
             }
+            if (rn.exporter != NULL &&
+                (live == NULL ||
+                 mh_exporter_publish(rn.exporter,
+                                     (const struct mh_result *const *)live, k,
+                                     now, secs) != 0)) {
+                mh_runlog(MH_LOG_ERR,
+                          "round %lu: out of memory; /metrics keeps the "
+                          "round before",
+                          rn.rounds);
+            }
             free(live);
             mh_runlog(MH_LOG_INFO,
                       "round %lu: %zu check%s in %.2f s: %zu OK, %zu WARNING, "
@@ -1067,6 +1128,7 @@ mh_cmd_run(const struct mh_config *cli)
         }
     }
 
+    rn.detached += mh_exporter_stop(rn.exporter);
     mh_notifier_stop(rn.notifier, NOTIFY_DRAIN_S);
     mh_runlog(MH_LOG_INFO, "stopped after %lu round%s", rn.rounds,
               rn.rounds == 1 ? "" : "s");

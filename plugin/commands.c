@@ -85,3 +85,22 @@ mh_command_check(const struct mh_config *cfg, const struct mh_deadline *dl)
     }
     return d->check(cfg, dl);
 }
+
+enum mh_target_kind
+mh_command_target_kind(enum mh_command cmd)
+{
+    const struct mh_command_def *d = mh_command_get(cmd);
+    if (d == NULL || d->target == NULL || d->check == NULL) {
+        return MH_TARGET_NONE;
+    }
+    if (d->target == mh_target_host_port) {
+        return MH_TARGET_HOST_PORT;
+    }
+    if (d->target == mh_target_host) {
+        return MH_TARGET_HOST;
+    }
+    if (d->target == mh_target_domain) {
+        return MH_TARGET_DOMAIN;
+    }
+    return MH_TARGET_NONE;
+}

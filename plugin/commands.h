@@ -59,4 +59,16 @@ struct mh_result *mh_command_check(const struct mh_config *cfg,
  * "" for a command without one. Returns buf. */
 char *mh_command_target(const struct mh_config *cfg, char *buf, size_t len);
 
+/* What names the target of a command, read from its registry row's target
+ * function: the exporter's /probe sets that option from the URL. */
+enum mh_target_kind {
+    MH_TARGET_NONE = 0,  /* no single target option (delivery, run) */
+    MH_TARGET_HOST_PORT, /* host, and the port when given (smtp, tls) */
+    MH_TARGET_HOST,      /* host only (dnsbl: an address or a name) */
+    MH_TARGET_DOMAIN     /* domain (domain, mta-sts) */
+};
+
+/* The target kind of cmd; MH_TARGET_NONE for unknown commands. */
+enum mh_target_kind mh_command_target_kind(enum mh_command cmd);
+
 #endif

@@ -118,7 +118,8 @@ struct mh_config {
     /* run */
     const char *config_path;
     bool once;
-    double interval_s; /* 0: the config's interval_seconds */
+    double interval_s;  /* 0: the config's interval_seconds */
+    const char *listen; /* --listen ADDR:PORT: the exporter (exporter.h) */
 };
 
 /*

@@ -441,6 +441,12 @@ static const struct mh_option table[] = {
      .help = "seconds between rounds",
      .min = 1,
      .max = 86400},
+    {.name = "listen",
+     .kind = MH_OPT_STRING,
+     .field = FIELD(listen, const char *),
+     .commands = C_RUN,
+     .arg = "ADDR:PORT",
+     .help = "serve /metrics and /probe over HTTP (Prometheus exporter)"},
 };
 #define NOPTS (sizeof table / sizeof table[0])
 _Static_assert(NOPTS <= MH_OPT_MAX, "raise MH_OPT_MAX");

@@ -35,8 +35,12 @@
  * 1..1024, or "auto", the default: chosen from the checks, timeouts,
  * interval, descriptors, memory and CPUs, see run_capacity.h), textfile,
  * notify, checks (required, at least one),
- * and any check option, which becomes the default of every check whose
- * subcommand has that option (a check's own key wins).
+ * exporter (the HTTP side of `run --listen`: listen, tls_cert_file,
+ * tls_key_file, basic_auth_users, probe_concurrency, and modules: check
+ * templates by name, each without its target option, with optional
+ * allowed_targets; see exporter.h), and any check option, which becomes
+ * the default of every check and module whose subcommand has that option
+ * (their own key wins).
  *
  * Errors: unknown keys, wrong types, bad values, missing required keys
  * (host, domain, zone), duplicate keys and duplicate targets are reported
@@ -90,6 +94,30 @@ struct mh_run_notify {
     double timeout_s; /* per HTTP request, default 5 */
 };
 
+/* A probe module of the exporter: a check template whose target comes
+ * from the /probe URL (exporter.h). */
+struct mh_run_module {
+    struct mh_run_check chk; /* chk.name: the module name; the target
+                                option holds a placeholder */
+    const char **allowed;    /* allowed_targets patterns (array owned,
+                                strings borrowed), nallowed 0: any */
+    size_t nallowed;
+};
+
+/* The "exporter" object: the HTTP side of `run --listen` (exporter.h).
+ * Strings are borrowed from the JSON tree. */
+struct mh_run_exporter {
+    const char *listen;        /* "ADDR:PORT"; NULL: not given */
+    const char *tls_cert_file; /* PEM; with tls_key_file: HTTPS */
+    const char *tls_key_file;
+    const cJSON *users;         /* basic_auth_users: object user -> crypt(3)
+                                   hash; NULL: no authentication */
+    unsigned probe_concurrency; /* probes run at once (default 4) */
+    struct mh_run_module *modules;
+    size_t nmodules;
+    cJSON *templates; /* the module objects as parsed (owned) */
+};
+
 /* A loaded runner configuration. Free with mh_run_config_free(). */
 struct mh_run_config {
     cJSON *json;  /* owns every borrowed string */
@@ -108,6 +136,7 @@ struct mh_run_config {
     struct mh_run_check *checks;
     size_t nchecks;
     double max_timeout_s; /* the longest timeout of any check */
+    struct mh_run_exporter exporter;
 };
 
 /*

@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 
 #include "commands.h"
+#include "exporter.h"
 #include "options.h"
 #include "runner.h"
 
@@ -37,6 +38,8 @@ struct parser {
     size_t errlen;
     struct deflt *defs;
     size_t ndefs;
+    const char *list; /* "checks", or "exporter.modules" while parsing
+                         the probe modules (messages) */
 };
 
 /* A check's own words, which are no options. */
@@ -443,14 +446,16 @@ add_default(struct parser *p, const char *key, const char *lname,
 
 /* "checks[3] \"mx1\"" or "checks[3] (smtp)" for messages. */
 static void
-check_label(char *buf, size_t len, size_t i, const char *name, const char *cmd)
+check_label(const struct parser *p, char *buf, size_t len, size_t i,
+            const char *name, const char *cmd)
 {
+    const char *list = p->list != NULL ? p->list : "checks";
     if (name != NULL) {
-        snprintf(buf, len, "checks[%zu] \"%s\"", i, name);
+        snprintf(buf, len, "%s[%zu] \"%s\"", list, i, name);
     } else if (cmd != NULL) {
-        snprintf(buf, len, "checks[%zu] (%s)", i, cmd);
+        snprintf(buf, len, "%s[%zu] (%s)", list, i, cmd);
     } else {
-        snprintf(buf, len, "checks[%zu]", i);
+        snprintf(buf, len, "%s[%zu]", list, i);
     }
 }
 
@@ -661,7 +666,7 @@ check_identity(struct parser *p, const cJSON *o, size_t i,
     const cJSON *ck = cJSON_GetObjectItemCaseSensitive(o, "check");
     if (nm != NULL) {
         if (!cJSON_IsString(nm) || !name_ok(nm->valuestring)) {
-            check_label(who, wlen, i, NULL, NULL);
+            check_label(p, who, wlen, i, NULL, NULL);
             snprintf(p->err, p->errlen,
                      "%s: %s: key \"name\": must be a string of 1..%d "
                      "printable ASCII characters",
@@ -670,7 +675,7 @@ check_identity(struct parser *p, const cJSON *o, size_t i,
         }
         chk->name = nm->valuestring;
     }
-    check_label(who, wlen, i, chk->name, NULL);
+    check_label(p, who, wlen, i, chk->name, NULL);
     const char *dup;
     if (has_duplicate_key(o, &dup)) {
         snprintf(p->err, p->errlen, "%s: %s: key \"%s\" is given twice", src,
@@ -694,7 +699,7 @@ check_identity(struct parser *p, const cJSON *o, size_t i,
                  src, who);
         return -1;
     }
-    check_label(who, wlen, i, chk->name, def->name);
+    check_label(p, who, wlen, i, chk->name, def->name);
     return 0;
 }
 
@@ -762,7 +767,7 @@ parse_checks(struct parser *p, const cJSON *checks,
                 first++;
             }
             char who[300];
-            check_label(who, sizeof who, i, chk->name,
+            check_label(p, who, sizeof who, i, chk->name,
                         mh_command_name(chk->cfg.command));
             if (added < 0) {
                 snprintf(p->err, p->errlen, "out of memory");
@@ -786,6 +791,225 @@ parse_checks(struct parser *p, const cJSON *checks,
     }
     mh_strset_free(&targets);
     return rc;
+}
+
+/* ---- the exporter's object ---- */
+
+/* The placeholder a module's target option holds until a /probe URL
+ * gives the target (RFC 2606 reserves .invalid). */
+#define MODULE_PLACEHOLDER "probe-target.invalid"
+
+/* One member of exporter.modules: a check template without its target. */
+static int
+parse_module(struct parser *p, const cJSON *o, size_t i,
+             struct mh_run_module *m, const struct mh_config *base)
+{
+    const char *src = p->c->source;
+    const char *name = o->string;
+    char who[300];
+    snprintf(who, sizeof who, "exporter.modules \"%s\"",
+             name_ok(name) ? name : "?");
+    if (!name_ok(name) || !cJSON_IsObject(o)) {
+        snprintf(p->err, p->errlen,
+                 "%s: %s: must be an object named by 1..%d printable ASCII "
+                 "characters",
+                 src, who, MH_RUN_MAX_NAME);
+        return -1;
+    }
+    const cJSON *ck = cJSON_GetObjectItemCaseSensitive(o, "check");
+    enum mh_command cmd = cJSON_IsString(ck)
+                              ? mh_command_from_name(ck->valuestring)
+                              : MH_CMD_NONE;
+    enum mh_target_kind kind = mh_command_target_kind(cmd);
+    if (kind == MH_TARGET_NONE) {
+        snprintf(p->err, p->errlen,
+                 "%s: %s: key \"check\": must be one of smtp, tls, dnsbl, "
+                 "domain, mta-sts (a check whose target is one host or "
+                 "domain)",
+                 src, who);
+        return -1;
+    }
+    const char *tkey = kind == MH_TARGET_DOMAIN ? "domain" : "host";
+    if (cJSON_GetObjectItemCaseSensitive(o, tkey) != NULL ||
+        cJSON_GetObjectItemCaseSensitive(o, "name") != NULL) {
+        snprintf(p->err, p->errlen,
+                 "%s: %s: key \"%s\" is not allowed in a module (the "
+                 "target comes from the /probe URL, the name is the "
+                 "module's)",
+                 src, who,
+                 cJSON_GetObjectItemCaseSensitive(o, "name") != NULL ? "name"
+                                                                     : tkey);
+        return -1;
+    }
+    const cJSON *al = cJSON_GetObjectItemCaseSensitive(o, "allowed_targets");
+    if (al != NULL) {
+        size_t n = cJSON_IsArray(al) ? (size_t)cJSON_GetArraySize(al) : 0;
+        m->allowed = calloc(n > 0 ? n : 1, sizeof *m->allowed);
+        if (m->allowed == NULL) {
+            snprintf(p->err, p->errlen, "out of memory");
+            return -1;
+        }
+        const cJSON *e;
+        cJSON_ArrayForEach(e, al)
+        {
+            if (!cJSON_IsString(e) || e->valuestring[0] == '\0') {
+                break;
+            }
+            m->allowed[m->nallowed++] = e->valuestring;
+        }
+        if (n == 0 || m->nallowed != n) {
+            snprintf(p->err, p->errlen,
+                     "%s: %s: key \"allowed_targets\": must be an array of "
+                     "non-empty patterns (\"*.example.net\")",
+                     src, who);
+            return -1;
+        }
+    }
+    /* The template as a check: named after the module, its target option
+     * a placeholder, so the check rules apply unchanged. */
+    cJSON *t = cJSON_Duplicate(o, true);
+    if (t == NULL || !cJSON_AddItemToArray(p->c->exporter.templates, t)) {
+        cJSON_Delete(t);
+        snprintf(p->err, p->errlen, "out of memory");
+        return -1;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(t, "allowed_targets");
+    if (cJSON_AddStringToObject(t, "name", name) == NULL ||
+        cJSON_AddStringToObject(t, tkey, MODULE_PLACEHOLDER) == NULL) {
+        snprintf(p->err, p->errlen, "out of memory");
+        return -1;
+    }
+    return parse_check(p, t, i, &m->chk, base);
+}
+
+/* exporter: { listen, tls_cert_file, tls_key_file, basic_auth_users,
+ * probe_concurrency, modules } (runner.h, exporter.h). */
+static int
+parse_exporter(struct parser *p, const cJSON *x, const struct mh_config *base)
+{
+    const char *src = p->c->source;
+    struct mh_run_exporter *out = &p->c->exporter;
+    const char *dup;
+    if (!cJSON_IsObject(x)) {
+        snprintf(p->err, p->errlen,
+                 "%s: key \"exporter\": wrong type: must be an object", src);
+        return -1;
+    }
+    if (has_duplicate_key(x, &dup)) {
+        snprintf(p->err, p->errlen, "%s: exporter: key \"%s\" is given twice",
+                 src, dup);
+        return -1;
+    }
+    const cJSON *mods = NULL;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, x)
+    {
+        const char *k = e->string;
+        char why[512] = "";
+        if (strcmp(k, "listen") == 0 || strcmp(k, "tls_cert_file") == 0 ||
+            strcmp(k, "tls_key_file") == 0) {
+            if (!cJSON_IsString(e) || e->valuestring[0] == '\0') {
+                snprintf(why, sizeof why, "must be a non-empty string");
+            } else if (k[0] == 'l') {
+                struct sockaddr_storage ss;
+                socklen_t sl;
+                if (mh_exporter_parse_listen(e->valuestring, &ss, &sl, why,
+                                             sizeof why) == 0) {
+                    out->listen = e->valuestring;
+                }
+            } else if (strcmp(k, "tls_cert_file") == 0) {
+                out->tls_cert_file = e->valuestring;
+            } else {
+                out->tls_key_file = e->valuestring;
+            }
+        } else if (strcmp(k, "basic_auth_users") == 0) {
+            const cJSON *u;
+            if (!cJSON_IsObject(e) || cJSON_GetArraySize(e) < 1) {
+                snprintf(why, sizeof why,
+                         "must be an object of user names and password "
+                         "hashes");
+            } else if (has_duplicate_key(e, &dup)) {
+                snprintf(why, sizeof why, "user \"%s\" is given twice", dup);
+            }
+            cJSON_ArrayForEach(u, e)
+            {
+                if (why[0] != '\0') {
+                    break;
+                }
+                if (!name_ok(u->string) || strchr(u->string, ':') != NULL) {
+                    snprintf(why, sizeof why,
+                             "a user name must be printable ASCII without "
+                             "':'");
+                } else if (!cJSON_IsString(u) ||
+                           mh_exporter_check_hash(u->valuestring, why,
+                                                  sizeof why) != 0) {
+                    char w2[400];
+                    snprintf(w2, sizeof w2, "user \"%.64s\": %.300s", u->string,
+                             why[0] != '\0' ? why : "must be a string");
+                    snprintf(why, sizeof why, "%s", w2);
+                }
+            }
+            out->users = e;
+        } else if (strcmp(k, "probe_concurrency") == 0) {
+            if (!cJSON_IsNumber(e) || !(e->valuedouble >= 1) ||
+                e->valuedouble > MH_EXPORTER_MAX_PROBES ||
+                e->valuedouble != floor(e->valuedouble)) {
+                snprintf(why, sizeof why, "must be a whole number, 1..%u",
+                         MH_EXPORTER_MAX_PROBES);
+            } else {
+                out->probe_concurrency = (unsigned)e->valuedouble;
+            }
+        } else if (strcmp(k, "modules") == 0) {
+            mods = e;
+            if (!cJSON_IsObject(e)) {
+                snprintf(why, sizeof why,
+                         "must be an object of module names and check "
+                         "templates");
+            } else if (has_duplicate_key(e, &dup)) {
+                snprintf(why, sizeof why, "module \"%s\" is given twice", dup);
+            }
+        } else if (strcmp(k, "comment") != 0 || !cJSON_IsString(e)) {
+            snprintf(p->err, p->errlen,
+                     "%s: exporter: unknown key \"%s\" (listen, "
+                     "tls_cert_file, tls_key_file, basic_auth_users, "
+                     "probe_concurrency, modules, comment)",
+                     src, k);
+            return -1;
+        }
+        if (why[0] != '\0') {
+            snprintf(p->err, p->errlen, "%s: exporter: key \"%s\": %s", src, k,
+                     why);
+            return -1;
+        }
+    }
+    if ((out->tls_cert_file == NULL) != (out->tls_key_file == NULL)) {
+        snprintf(p->err, p->errlen,
+                 "%s: exporter: keys \"tls_cert_file\" and \"tls_key_file\" "
+                 "go together",
+                 src);
+        return -1;
+    }
+    size_t n = mods != NULL ? (size_t)cJSON_GetArraySize(mods) : 0;
+    out->templates = cJSON_CreateArray();
+    out->modules = calloc(n > 0 ? n : 1, sizeof *out->modules);
+    if (out->templates == NULL || out->modules == NULL) {
+        snprintf(p->err, p->errlen, "out of memory");
+        return -1;
+    }
+    p->list = "exporter.modules";
+    size_t i = 0;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, mods)
+    {
+        out->nmodules = i + 1; /* freed by mh_run_config_free from here */
+        if (parse_module(p, m, i, &out->modules[i], base) != 0) {
+            p->list = NULL;
+            return -1;
+        }
+        i++;
+    }
+    p->list = NULL;
+    return 0;
 }
 
 /* ---- the runner's own top-level keys ---- */
@@ -930,18 +1154,23 @@ parse_top(struct parser *p, const cJSON *root, const struct mh_config *base)
                  src);
         return -1;
     }
-    const cJSON *checks = NULL;
+    const cJSON *checks = NULL, *exporter = NULL;
     const cJSON *e;
     cJSON_ArrayForEach(e, root)
     {
         if (strcmp(e->string, "checks") == 0) {
             checks = e;
+        } else if (strcmp(e->string, "exporter") == 0) {
+            exporter = e; /* after the top-level defaults */
         } else if (top_key(p, e->string, e) != 0) {
             return -1;
         }
     }
     if (checks == NULL) {
         snprintf(p->err, p->errlen, "%s: missing required key \"checks\"", src);
+        return -1;
+    }
+    if (exporter != NULL && parse_exporter(p, exporter, base) != 0) {
         return -1;
     }
     return parse_checks(p, checks, base);
@@ -978,6 +1207,7 @@ parse_config(const char *text, size_t len, const char *source,
     c->interval_s = MH_RUN_DEFAULT_INTERVAL_S;
     c->concurrency = MH_RUN_CONCURRENCY_AUTO;
     c->notify.timeout_s = MH_RUN_DEFAULT_NOTIFY_TIMEOUT_S;
+    c->exporter.probe_concurrency = MH_EXPORTER_DEFAULT_PROBES;
     if (c->source == NULL) {
         free(c);
         snprintf(errbuf, errlen, "out of memory");
@@ -1102,6 +1332,13 @@ mh_run_config_free(struct mh_run_config *c)
         free(c->checks[i].target);
     }
     free(c->checks);
+    for (size_t i = 0; i < c->exporter.nmodules; i++) {
+        mh_config_free(&c->exporter.modules[i].chk.cfg);
+        free(c->exporter.modules[i].chk.target);
+        free(c->exporter.modules[i].allowed);
+    }
+    free(c->exporter.modules);
+    cJSON_Delete(c->exporter.templates);
     for (size_t i = 0; i < c->nowned; i++) {
         free(c->owned[i]);
     }

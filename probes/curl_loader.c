@@ -20,6 +20,7 @@
 #define CURL_DISABLE_TYPECHECK 1 /* we define curl_easy_setopt below */
 
 #include "curl_loader.h"
+#include "dlload.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -58,24 +59,15 @@ static pthread_once_t api_once = PTHREAD_ONCE_INIT;
 static bool
 sym(const char *name, void *slot)
 {
-    void *p = dlsym(api.handle, name);
-    if (p == NULL) {
-        snprintf(api.error, sizeof api.error, "libcurl lacks %s", name);
-        return false;
-    }
-    /* POSIX dlsym: object pointer to function pointer through memcpy. */
-    memcpy(slot, &p, sizeof p);
-    return true;
+    return mh_dl_sym(api.handle, "libcurl", name, slot, api.error,
+                     sizeof api.error);
 }
 
 static void
 load(void)
 {
-    api.handle = dlopen(MH_LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+    api.handle = mh_dl_open(MH_LIBCURL_SONAME, api.error, sizeof api.error);
     if (api.handle == NULL) {
-        const char *e = dlerror();
-        snprintf(api.error, sizeof api.error, "cannot load %s: %s",
-                 MH_LIBCURL_SONAME, e != NULL ? e : "unknown error");
         return;
     }
     bool ok = sym("curl_global_init", &api.global_init) &&

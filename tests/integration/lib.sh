@@ -199,6 +199,18 @@ fault() {
     fi
 }
 
+# wait_until SECONDS COMMAND...: polls COMMAND every 0.2 s until it succeeds
+# (0) or SECONDS have passed (1).
+wait_until() {
+    local limit=$1 i
+    shift
+    for ((i = 0; i < limit * 5; i++)); do
+        "$@" && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
 # needs_lab: skip the whole test (exit 0 with a note) unless lab.env exists.
 needs_lab() {
     if [ ! -f "$MH_LAB_DIR/lab.env" ]; then

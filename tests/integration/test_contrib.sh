@@ -611,6 +611,10 @@ else
     not_ok "no connection failure in the plugin's exposition"
 fi
 
+case_ "exporter scrape jobs"
+# promtool check config also checks every scrape job and relabelling.
+check_cmd "promtool check config exporter-scrape.yml" promtool check config "$P/exporter-scrape.yml"
+
 case_ "alertmanager"
 check_cmd "amtool check-config" amtool check-config "$P/alertmanager-example.yml"
 route() { amtool config routes test --config.file="$P/alertmanager-example.yml" "$@" 2>/dev/null; }

@@ -37,17 +37,6 @@ free_port() {
     "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-# wait_until SECONDS COMMAND...: polls COMMAND every 0.2 s.
-wait_until() {
-    local limit=$1 i
-    shift
-    for ((i = 0; i < limit * 5; i++)); do
-        "$@" && return 0
-        sleep 0.2
-    done
-    return 1
-}
-
 # check_ok COND MESSAGE: records a pass or a failure.
 check_ok() {
     if eval "$1"; then ok "$2"; else not_ok "$2"; fi

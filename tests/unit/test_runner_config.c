@@ -20,6 +20,7 @@
 
 #include <openssl/ssl.h>
 
+#include "exporter.h"
 #include "notify.h"
 #include "runner.h"
 
@@ -860,6 +861,58 @@ test_severity_and_time(void **state)
                         "2023-11-14T22:13:20.250Z");
 }
 
+#define EXPORTER(...)                                                          \
+    "{\"timeout_seconds\":7,\"checks\":[{\"check\":\"smtp\",\"host\":\"h\"}]," \
+    "\"exporter\":{" __VA_ARGS__ "}}"
+
+/* The exporter object: modules are check templates whose target comes
+ * from the /probe URL; top-level defaults apply to them. */
+static void
+test_exporter(void **state)
+{
+    (void)state;
+    struct mh_run_config *c = parse_ok(
+        EXPORTER("\"listen\":\"[::1]:9169\",\"probe_concurrency\":2,"
+                 "\"modules\":{\"smtp\":{\"check\":\"smtp\",\"starttls\":true,"
+                 "\"allowed_targets\":[\"*.example.net\"]},"
+                 "\"dom\":{\"check\":\"domain\"}}"));
+    assert_string_equal(c->exporter.listen, "[::1]:9169");
+    assert_int_equal(c->exporter.probe_concurrency, 2);
+    assert_int_equal(c->exporter.nmodules, 2);
+    const struct mh_run_module *m = &c->exporter.modules[0];
+    assert_string_equal(m->chk.name, "smtp");
+    assert_int_equal(m->chk.cfg.command, MH_CMD_SMTP);
+    assert_true(m->chk.cfg.timeout_s == 7);
+    assert_int_equal(m->nallowed, 1);
+    assert_true(mh_exporter_target_allowed(m, "MX1.example.net"));
+    assert_false(mh_exporter_target_allowed(m, "example.org"));
+    assert_true(mh_exporter_target_allowed(&c->exporter.modules[1], "x"));
+    mh_run_config_free(c);
+
+    parse_err(EXPORTER("\"listen\":\"localhost:80\""), "exporter", "\"listen\"",
+              "numeric", NULL);
+    parse_err(EXPORTER("\"listen\":\"1.2.3.4:0\""), "1..65535", NULL);
+    parse_err(EXPORTER("\"tls_cert_file\":\"/c.pem\""), "go together", NULL);
+    parse_err(EXPORTER("\"basic_auth_users\":{\"u\":\"plain\"}"),
+              "not a password hash", NULL);
+    parse_err(EXPORTER("\"probe_concurrency\":0"), "1..256", NULL);
+    parse_err(EXPORTER("\"port\":1"), "unknown key \"port\"", NULL);
+    parse_err(EXPORTER("\"modules\":{\"m\":{\"check\":\"delivery\"}}"),
+              "exporter.modules \"m\"", "\"check\"", NULL);
+    parse_err(EXPORTER("\"modules\":{\"m\":{\"check\":\"smtp\",\"host\":"
+                       "\"h\"}}"),
+              "\"host\" is not allowed in a module", NULL);
+    parse_err(EXPORTER("\"modules\":{\"m\":{\"check\":\"mta-sts\","
+                       "\"domain\":\"d\"}}"),
+              "\"domain\" is not allowed", NULL);
+    parse_err(EXPORTER("\"modules\":{\"m\":{\"check\":\"smtp\","
+                       "\"allowed_targets\":[]}}"),
+              "allowed_targets", NULL);
+    parse_err(EXPORTER("\"modules\":{\"m\":{\"check\":\"smtp\",\"port\":"
+                       "\"x\"}}"),
+              "exporter.modules[0] \"m\"", "\"port\"", NULL);
+}
+
 int
 main(void)
 {
@@ -883,6 +936,7 @@ main(void)
         cmocka_unit_test(test_notify_rules),
         cmocka_unit_test(test_notify_many),
         cmocka_unit_test(test_severity_and_time),
+        cmocka_unit_test(test_exporter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mhd_loader: libmicrohttpd, loaded when the exporter starts.
+ *
+ * Only `run --listen` serves HTTP, but linking libmicrohttpd into
+ * check_mailhealth would make the dynamic loader map and initialise it and
+ * GnuTLS with its dependencies (nettle, p11-kit, libtasn1, libidn2 ...) on
+ * every one-shot check a Nagios or Icinga host runs, the same cost
+ * probes/curl_loader.c avoids for libcurl. So the binary does not link
+ * libmicrohttpd: this module defines the libmicrohttpd functions the
+ * exporter calls and forwards them to the library loaded with dlopen() by
+ * mh_mhd_available(). The API, its types and documentation stay
+ * libmicrohttpd's (microhttpd.h); the packages list libmicrohttpd12 as a
+ * dependency, so it is there when the exporter is used.
+ */
+#include "mhd_loader.h"
+
+#include "../probes/dlload.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* The ABI we load: SONAME of libmicrohttpd 0.9.x. */
+#define MH_LIBMHD_SONAME "libmicrohttpd.so.12"
+
+static struct {
+    void *handle;
+    char error[200];
+    struct MHD_Daemon *(*start_daemon_va)(unsigned int, uint16_t,
+                                          MHD_AcceptPolicyCallback, void *,
+                                          MHD_AccessHandlerCallback, void *,
+                                          va_list);
+    void (*stop_daemon)(struct MHD_Daemon *);
+    MHD_socket (*quiesce_daemon)(struct MHD_Daemon *);
+    const union MHD_DaemonInfo *(*get_daemon_info)(struct MHD_Daemon *,
+                                                   enum MHD_DaemonInfoType,
+                                                   ...);
+    struct MHD_Response *(*create_from_buffer)(size_t, void *,
+                                               enum MHD_ResponseMemoryMode);
+    struct MHD_Response *(*create_with_free)(size_t, void *,
+                                             MHD_ContentReaderFreeCallback);
+    void (*destroy_response)(struct MHD_Response *);
+    enum MHD_Result (*add_response_header)(struct MHD_Response *, const char *,
+                                           const char *);
+    enum MHD_Result (*queue_response)(struct MHD_Connection *, unsigned int,
+                                      struct MHD_Response *);
+    const char *(*lookup_value)(struct MHD_Connection *, enum MHD_ValueKind,
+                                const char *);
+    int (*get_values)(struct MHD_Connection *, enum MHD_ValueKind,
+                      MHD_KeyValueIterator, void *);
+    const union MHD_ConnectionInfo *(*get_connection_info)(
+        struct MHD_Connection *, enum MHD_ConnectionInfoType, ...);
+    void (*suspend)(struct MHD_Connection *);
+    void (*resume)(struct MHD_Connection *);
+    char *(*basic_auth_get)(struct MHD_Connection *, char **);
+    enum MHD_Result (*basic_auth_fail)(struct MHD_Connection *, const char *,
+                                       struct MHD_Response *);
+    void (*free)(void *);
+} api;
+
+static pthread_once_t api_once = PTHREAD_ONCE_INIT;
+
+/* Resolves one symbol; false (and the error noted) when missing. */
+static bool
+sym(const char *name, void *slot)
+{
+    return mh_dl_sym(api.handle, "libmicrohttpd", name, slot, api.error,
+                     sizeof api.error);
+}
+
+static void
+load(void)
+{
+    api.handle = mh_dl_open(MH_LIBMHD_SONAME, api.error, sizeof api.error);
+    if (api.handle == NULL) {
+        return;
+    }
+    bool ok =
+        sym("MHD_start_daemon_va", &api.start_daemon_va) &&
+        sym("MHD_stop_daemon", &api.stop_daemon) &&
+        sym("MHD_quiesce_daemon", &api.quiesce_daemon) &&
+        sym("MHD_get_daemon_info", &api.get_daemon_info) &&
+        sym("MHD_create_response_from_buffer", &api.create_from_buffer) &&
+        sym("MHD_create_response_from_buffer_with_free_callback",
+            &api.create_with_free) &&
+        sym("MHD_destroy_response", &api.destroy_response) &&
+        sym("MHD_add_response_header", &api.add_response_header) &&
+        sym("MHD_queue_response", &api.queue_response) &&
+        sym("MHD_lookup_connection_value", &api.lookup_value) &&
+        sym("MHD_get_connection_values", &api.get_values) &&
+        sym("MHD_get_connection_info", &api.get_connection_info) &&
+        sym("MHD_suspend_connection", &api.suspend) &&
+        sym("MHD_resume_connection", &api.resume) &&
+        sym("MHD_basic_auth_get_username_password", &api.basic_auth_get) &&
+        sym("MHD_queue_basic_auth_fail_response", &api.basic_auth_fail) &&
+        sym("MHD_free", &api.free);
+    if (!ok) {
+        dlclose(api.handle);
+        api.handle = NULL;
+    }
+}
+
+static bool
+loaded(void)
+{
+    pthread_once(&api_once, load);
+    return api.handle != NULL;
+}
+
+bool
+mh_mhd_available(char *errbuf, size_t errlen)
+{
+    if (loaded()) {
+        return true;
+    }
+    if (errbuf != NULL && errlen > 0) {
+        snprintf(errbuf, errlen, "%s", api.error);
+    }
+    return false;
+}
+
+struct MHD_Daemon *
+MHD_start_daemon(unsigned int flags, uint16_t port,
+                 MHD_AcceptPolicyCallback apc, void *apc_cls,
+                 MHD_AccessHandlerCallback dh, void *dh_cls, ...)
+{
+    if (!loaded()) {
+        return NULL;
+    }
+    va_list ap;
+    va_start(ap, dh_cls);
+    struct MHD_Daemon *d =
+        api.start_daemon_va(flags, port, apc, apc_cls, dh, dh_cls, ap);
+    va_end(ap);
+    return d;
+}
+
+void
+MHD_stop_daemon(struct MHD_Daemon *daemon)
+{
+    if (api.handle != NULL && daemon != NULL) {
+        api.stop_daemon(daemon);
+    }
+}
+
+MHD_socket
+MHD_quiesce_daemon(struct MHD_Daemon *daemon)
+{
+    return loaded() ? api.quiesce_daemon(daemon) : MHD_INVALID_SOCKET;
+}
+
+/* Only info types without further arguments are used (MHD_DAEMON_INFO_
+ * BIND_PORT). */
+const union MHD_DaemonInfo *
+MHD_get_daemon_info(struct MHD_Daemon *daemon, enum MHD_DaemonInfoType type,
+                    ...)
+{
+    return loaded() ? api.get_daemon_info(daemon, type) : NULL;
+}
+
+struct MHD_Response *
+MHD_create_response_from_buffer(size_t size, void *buffer,
+                                enum MHD_ResponseMemoryMode mode)
+{
+    return loaded() ? api.create_from_buffer(size, buffer, mode) : NULL;
+}
+
+struct MHD_Response *
+MHD_create_response_from_buffer_with_free_callback(
+    size_t size, void *buffer, MHD_ContentReaderFreeCallback crfc)
+{
+    return loaded() ? api.create_with_free(size, buffer, crfc) : NULL;
+}
+
+void
+MHD_destroy_response(struct MHD_Response *response)
+{
+    if (api.handle != NULL && response != NULL) {
+        api.destroy_response(response);
+    }
+}
+
+enum MHD_Result
+MHD_add_response_header(struct MHD_Response *response, const char *header,
+                        const char *content)
+{
+    return loaded() ? api.add_response_header(response, header, content)
+                    : MHD_NO;
+}
+
+enum MHD_Result
+MHD_queue_response(struct MHD_Connection *connection, unsigned int status_code,
+                   struct MHD_Response *response)
+{
+    return loaded() ? api.queue_response(connection, status_code, response)
+                    : MHD_NO;
+}
+
+const char *
+MHD_lookup_connection_value(struct MHD_Connection *connection,
+                            enum MHD_ValueKind kind, const char *key)
+{
+    return loaded() ? api.lookup_value(connection, kind, key) : NULL;
+}
+
+int
+MHD_get_connection_values(struct MHD_Connection *connection,
+                          enum MHD_ValueKind kind,
+                          MHD_KeyValueIterator iterator, void *iterator_cls)
+{
+    return loaded() ? api.get_values(connection, kind, iterator, iterator_cls)
+                    : -1;
+}
+
+/* Only info types without further arguments are used (CLIENT_ADDRESS,
+ * CONNECTION_FD). */
+const union MHD_ConnectionInfo *
+MHD_get_connection_info(struct MHD_Connection *connection,
+                        enum MHD_ConnectionInfoType type, ...)
+{
+    return loaded() ? api.get_connection_info(connection, type) : NULL;
+}
+
+void
+MHD_suspend_connection(struct MHD_Connection *connection)
+{
+    if (loaded()) {
+        api.suspend(connection);
+    }
+}
+
+void
+MHD_resume_connection(struct MHD_Connection *connection)
+{
+    if (loaded()) {
+        api.resume(connection);
+    }
+}
+
+char *
+MHD_basic_auth_get_username_password(struct MHD_Connection *connection,
+                                     char **password)
+{
+    if (!loaded()) {
+        if (password != NULL) {
+            *password = NULL;
+        }
+        return NULL;
+    }
+    return api.basic_auth_get(connection, password);
+}
+
+enum MHD_Result
+MHD_queue_basic_auth_fail_response(struct MHD_Connection *connection,
+                                   const char *realm,
+                                   struct MHD_Response *response)
+{
+    return loaded() ? api.basic_auth_fail(connection, realm, response) : MHD_NO;
+}
+
+void
+MHD_free(void *ptr)
+{
+    if (api.handle != NULL) {
+        api.free(ptr);
+    }
+}
