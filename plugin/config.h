@@ -96,6 +96,9 @@ struct mh_config {
                             (the probes' default, TLS 1.2) */
     /* dnsbl / domain */
     struct mh_strlist zones;
+    /* every -H/--host/--hostname given, in order (host is the last one):
+     * dnsbl checks them all */
+    struct mh_strlist hosts;
     const char *zones_file;
     const char *domain;
     /* mta-sts / domain */

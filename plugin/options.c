@@ -568,10 +568,19 @@ set_action(struct opt_ctx *c)
     return SET_OK;
 }
 
+static enum set_rc set_list(struct opt_ctx *c);
+
 static enum set_rc
 set_string(struct opt_ctx *c)
 {
     *(const char **)c->field = c->text;
+    if (c->field == (void *)&c->cfg->host && !c->is_default) {
+        /* -H may be repeated: dnsbl checks every target; the others use
+         * the last one. */
+        struct opt_ctx lc = *c;
+        lc.field = &c->cfg->hosts;
+        return set_list(&lc);
+    }
     return SET_OK;
 }
 
