@@ -67,7 +67,7 @@ static const struct mh_option table[] = {
      .required = C_SMTP | C_TLS | C_DNSBL,
      .arg = "HOST",
      .help = "target host name or address (dnsbl: address, host name or "
-             "domain)"},
+             "domain; repeat -H to check several)"},
     {.name = "hostname",
      .kind = MH_OPT_STRING,
      .field = FIELD(host, const char *),
@@ -325,8 +325,9 @@ static const struct mh_option table[] = {
      .list = true,
      .field = FIELD(zones, struct mh_strlist),
      .commands = C_DNSBL | C_DOMAIN,
-     .arg = "ZONE[:TYPE]",
-     .help = "DNSBL zone to query; TYPE ip (default), ip4, ip6 or domain"},
+     .arg = "ZONE[:TYPE][,KIND]",
+     .help = "DNSBL zone to query; TYPE any (default: detected), ip, ip4, "
+             "ip6 or domain; KIND block (default), policy, allow or info"},
     {.name = "zones-file",
      .kind = MH_OPT_PATH,
      .field = FIELD(zones_file, const char *),

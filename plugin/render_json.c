@@ -17,7 +17,7 @@ static const struct {
 } kind_keys[] = {
     {"phase", "phases"},    {"cert", "chain"},        {"zone", "zones"},
     {"mx", "hosts"},        {"address", "addresses"}, {"note", "notes"},
-    {"mta-sts", "mta_sts"}, {"tls-rpt", "tls_rpt"},
+    {"mta-sts", "mta_sts"}, {"tls-rpt", "tls_rpt"},   {"health", "zone_health"},
 };
 
 static const char *

@@ -1518,7 +1518,8 @@ enum {
     Z_POLICY = 1u << 4,    /* policy listing */
     Z_POLICY_WARN = 1u << 5,
     Z_ALLOW = 1u << 6, /* allow listing */
-    Z_HOSTFAIL = 1u << 7
+    Z_HOSTFAIL = 1u << 7,
+    Z_REFUSED = 1u << 8 /* an error code ("blocked", over quota) */
 };
 
 /* How one pair counts: its item state and reason, and the zone flag. */
@@ -1567,10 +1568,10 @@ pair_state(const struct verdict_ctx *c, enum mh_state list_state,
         if (c->z->kind == MH_DNSBL_KIND_ALLOW ||
             c->z->kind == MH_DNSBL_KIND_INFO) {
             /* the verdict does not depend on this zone */
-            *flag = Z_QUERIED | Z_UNHEALTHY;
+            *flag = Z_QUERIED | Z_UNHEALTHY | Z_REFUSED;
             *st = MH_STATE_WARNING;
         } else {
-            *flag = Z_QUERIED | Z_FAILED;
+            *flag = Z_QUERIED | Z_FAILED | Z_REFUSED;
             *st = MH_STATE_UNKNOWN;
         }
         return;
@@ -1600,6 +1601,67 @@ zone_names(const struct run *run, const unsigned *zf, unsigned flag,
         if ((zf[zi] & flag) != 0 && zi != skip) {
             sb_add(b, "%s%s", k++ > 0 ? ", " : "", run->zr[zi].z->name);
         }
+    }
+}
+
+/*
+ * Zone health, apart from the verdicts: one item of kind "health" (JSON
+ * array "zone_health") and one sample mailhealth_dnsbl_zone_up{zone} per
+ * zone whose health this run learnt: 0 when the zone lists its negative
+ * test entry, fails its positive one (zone_unhealthy) or refused a query
+ * with an error code; 1 when a positive test entry was listed. Zones
+ * whose test entries were not asked or not answered get neither.
+ */
+static void
+zone_health(const struct run *run, struct mh_result *r, const unsigned *zf)
+{
+    for (size_t zi = 0; zi < run->nz; zi++) {
+        const struct zrun *zr = &run->zr[zi];
+        bool pos_ok = false, neg_listed = false;
+        const char *entry = NULL;
+        for (int f = 0; f < FAM_COUNT; f++) {
+            for (size_t i = 0; i < zr->h[f].npos; i++) {
+                if (zr->h[f].pos[i].kind == MH_DNSBL_K_LISTED && !pos_ok) {
+                    pos_ok = true;
+                    entry = test_entry(zr->z, f, true);
+                }
+            }
+            for (size_t i = 0; i < zr->h[f].nneg; i++) {
+                if (zr->h[f].neg[i].kind == MH_DNSBL_K_LISTED) {
+                    neg_listed = true;
+                    entry = test_entry(zr->z, f, false);
+                }
+            }
+        }
+        bool down = neg_listed || (zf[zi] & (Z_UNHEALTHY | Z_REFUSED)) != 0;
+        if (!down && !pos_ok) {
+            continue;
+        }
+        if (down && !neg_listed) {
+            entry = NULL;
+        }
+        const char *why = neg_listed ? "lists its negative test entry"
+                          : (zf[zi] & Z_REFUSED) != 0
+                              ? "refused a query (error code)"
+                              : "fails its test entries";
+        struct mh_item *it;
+        if (down) {
+            it = mh_result_add_item(
+                r, "health", zr->z->name, MH_STATE_WARNING,
+                (zf[zi] & Z_REFUSED) != 0 && !neg_listed
+                    ? MH_REASON_ZONE_REFUSED
+                    : MH_REASON_ZONE_UNHEALTHY,
+                "zone down: %s%s%s%s", why, entry != NULL ? " (" : "",
+                entry != NULL ? entry : "", entry != NULL ? ")" : "");
+        } else {
+            it = mh_result_add_item(r, "health", zr->z->name, MH_STATE_OK,
+                                    MH_REASON_NONE,
+                                    "zone up: test entry %s listed", entry);
+        }
+        mh_item_set_str(r, it, "zone", zr->z->name);
+        mh_item_set_str(r, it, "status", down ? "down" : "up");
+        mh_result_add_sample(r, "mailhealth_dnsbl_zone_up", down ? 0 : 1,
+                             "zone", zr->z->name, NULL);
     }
 }
 
@@ -1816,6 +1878,7 @@ report(struct run *run, struct mh_result *r, double elapsed)
                                  "address", s->text, "zone", z->name, NULL);
         }
     }
+    zone_health(run, r, zf);
     size_t dropped = run->addrs_dropped;
     for (size_t h = 0; h < run->nhosts; h++) {
         dropped += run->hosts[h].dropped;

@@ -8,19 +8,20 @@
  *   address as 32 reversed nibbles (2.4), a domain name as is (section 3,
  *   "RHSBL"/DBL). A host name given as the target is resolved (A and AAAA)
  *   and every address is checked on the IP zones, while the name itself is
- *   checked on the domain zones. For each zone and address family the RFC 5782
- *   section 5 test entries are asked once per run: 127.0.0.2 / ::2 / TEST
- *   must be listed, 127.0.0.1 / ::1 / INVALID must not. (For IPv6 the RFC
- *   names ::ffff:7f00:2; lists use ::2, and rbldnsd answers the RFC's name
- *   from an IPv4 dataset, so only ::2 tells whether a zone lists IPv6.)
+ *   checked on the domain zones (a zone of type "any" gets both). For each
+ *   zone and family the RFC 5782 section 5 test entries are asked at most
+ *   once per run and only when an answer needs them: 127.0.0.2 /
+ *   ::FFFF:7F00:2 (or ::2) / TEST must be listed, 127.0.0.1 /
+ *   ::FFFF:7F00:1 / INVALID must not (the negative one after a listing).
  *
- *   Every query of a run (subject A and TXT records, test entries, the A/AAAA
- *   lookup of a host name) goes out at once on ONE c-ares channel; the
- *   address queries of a host name are sent from the lookup's callback as
- *   soon as the addresses are known. The run is bounded by the check's
- *   deadline (mh_resolve_wait): c-ares retries a lost query within it, what
- *   is still unanswered at the deadline is reported as a timeout for that
- *   zone. No DNS packet is parsed here: answers go through
+ *   Every query of a run (subject A records, positive test entries, the
+ *   A/AAAA lookup of a host name) goes out at once on ONE c-ares channel;
+ *   the address queries of a host name are sent from the lookup's callback
+ *   as soon as the addresses are known, and TXT and the negative test entry
+ *   from the callback of a listing (never for a clean answer). The run is
+ * bounded by the check's deadline (mh_resolve_wait): c-ares retries a lost
+ * query within it, what is still unanswered at the deadline is reported as a
+ * timeout for that zone. No DNS packet is parsed here: answers go through
  *   ares_parse_a_reply / ares_parse_txt_reply_ext.
  *
  * How answers are read (mh_dnsbl_interpret, mh_dnsbl_decide)
@@ -47,21 +48,22 @@
  *     while the subject is not listed either: the zone "does not look like a
  *     DNSBL" (does not exist, or stopped working): UNKNOWN.
  *
- * State rule (the reconciliation of issue 5 with field case BR-33)
- *   L = number of zones listing the subject (any of its addresses),
- *   E = number of zones that gave no usable answer (any of the above errors).
- *   state = worst(judge(L), E > 0 ? UNKNOWN : OK) in the result model's order
- *   OK < UNKNOWN < WARNING < CRITICAL, where judge() applies -w/-c (default:
- *   CRITICAL when L >= 1). So:
- *     - a listing within -w/-c alerts as WARNING/CRITICAL even when other
- *       zones failed; the failed zones are still named in the summary and in
- *       the long output;
- *     - with no alerting listing, one failed zone makes the run UNKNOWN: a
- *       zone that could not answer is never silently counted as "not
- *       listed" (BR-33); the summary says how many zones did answer clean;
- *     - when no zone could answer at all the run is UNKNOWN as well.
- *   The issue's "UNKNOWN only when no zone could give an answer" is thereby
- *   narrowed: an OK run means every zone answered and none lists the target.
+ * State rule
+ *   L = number of block-kind zones listing a target (any of its addresses);
+ *   judge(L) applies -w/-c (default: CRITICAL when L >= 1). The state is
+ *   the worst, in mh_state_rank() order, of judge(L); WARNING for a policy
+ *   listing whose code or zone has severity "warning"; WARNING
+ *   (zone_unhealthy) for a zone that fails its test entries or lists its
+ *   negative one, and (zone_refused) for an error code on an allow/info
+ *   zone; UNKNOWN for a zone that gave no usable answer (failure, timeout,
+ *   an answer outside 127/8, an error code on a block/policy zone). Allow
+ *   and info listings never alert; NOT_APPLICABLE pairs count as not
+ *   queried. A zone that could not answer is never counted as "not
+ *   listed" (BR-33): it is named in the summary and on its own line.
+ *
+ * Zone health (apart from the verdict): one item of kind "health" and one
+ *   sample mailhealth_dnsbl_zone_up{zone} per zone whose test entries this
+ *   run learnt (1 up, 0 down).
  *
  * Output (into a struct mh_result, see result.h)
  *   - one item of kind "zone" per (subject, zone) pair, name = the zone, in

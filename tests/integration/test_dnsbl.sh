@@ -165,6 +165,17 @@ dnsbl -H 192.0.2.10 --zone dead.lab.test
 expect_rc 1
 expect_line1 'dead\.lab\.test does not look like a DNSBL'
 
+case_ "zone health: its own long-output line, JSON object and metric"
+dnsbl -H 192.0.2.20 --zone bl.lab.test --zone dead.lab.test --output prometheus
+promtool_ok
+expect_out 'mailhealth_dnsbl_zone_up{target="192.0.2.20",zone="bl.lab.test"} 1'
+expect_out 'mailhealth_dnsbl_zone_up{target="192.0.2.20",zone="dead.lab.test"} 0'
+dnsbl -H 192.0.2.20 --zone bl.lab.test --zone dead.lab.test --output json
+json_ok '@{$j->{zone_health}} == 2 && $j->{zone_health}[0]{status} eq "up" && $j->{zone_health}[1]{status} eq "down"'
+dnsbl -H 192.0.2.20 --zone bl.lab.test --zone dead.lab.test
+expect_out '[OK] health bl.lab.test: zone up: test entry 127.0.0.2 listed'
+expect_out 'health dead.lab.test: zone down: fails its test entries'
+
 case_ "unhealthy zone: WARNING once, the other zones' verdicts stand"
 dnsbl -H 192.0.2.20 --zone bl.lab.test --zone dead.lab.test
 expect_rc 1
@@ -397,7 +408,7 @@ expect_rc 2
 expect_line1 'listed on 2 of 7 zones: bl\.lab\.test \(127\.0\.0\.2\), multi\.bl\.lab\.test \(127\.0\.0\.2, 127\.0\.0\.4\); 2 zones unhealthy: all\.lab\.test, dead\.lab\.test; 3 zones failed: err\.lab\.test, uribl\.lab\.test, out\.lab\.test \| listed=2;;~:0;0;7 errors=5;;;0;7 '
 expect_out 'zone bl6.lab.test: not queried: lists IPv6 addresses only'
 expect_out 'zone dbl.lab.test: not queried: domain list, and the target is an address'
-if [ "$(grep -c '^\[[A-Z]*\] .*zone ' <<<"$OUT")" = 9 ]; then ok "nine zone lines"; else not_ok "not nine zone lines"; fi
+if [ "$(grep -cE '^\[[A-Z]+\] (\[[a-z]+\] )?zone ' <<<"$OUT")" = 9 ]; then ok "nine zone lines"; else not_ok "not nine zone lines"; fi
 expect_elapsed_below 1.5
 
 # ---- many targets, zone types, kinds --------------------------------------
