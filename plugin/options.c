@@ -575,9 +575,10 @@ static enum set_rc
 set_string(struct opt_ctx *c)
 {
     *(const char **)c->field = c->text;
-    if (c->field == (void *)&c->cfg->host && !c->is_default) {
-        /* -H may be repeated: dnsbl checks every target; the others use
-         * the last one. */
+    if (c->field == (void *)&c->cfg->host && !c->is_default &&
+        c->cfg->command == MH_CMD_DNSBL) {
+        /* -H may be repeated: dnsbl checks every target (freed by
+         * mh_config_free); the other commands use the last one. */
         struct opt_ctx lc = *c;
         lc.field = &c->cfg->hosts;
         return set_list(&lc);

@@ -884,11 +884,10 @@ other_families(const struct mh_dnsbl_zone *z, int fam, int out[2])
 {
     size_t n = 0;
     if (z->type == MH_DNSBL_ZONE_ANY) {
-        if (fam != FAM_V4) {
-            out[n++] = FAM_V4;
-        }
-        if (fam != FAM_DOMAIN) {
-            out[n++] = FAM_DOMAIN;
+        for (int f = 0; f < FAM_COUNT; f++) {
+            if (f != fam) {
+                out[n++] = f;
+            }
         }
     } else if (z->type == MH_DNSBL_ZONE_IP && fam == FAM_V6) {
         out[n++] = FAM_V4;

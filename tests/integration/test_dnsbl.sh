@@ -207,6 +207,12 @@ expect_file_has "$T_TMP/stderr" "dns> A 2.0.0.0.0.0.f.7.f.f.f.f.0.0.0.0.0.0.0.0.
 dnsbl -H 2001:db8::42 --zone rfc6.lab.test --zone two6.lab.test
 expect_rc 2
 expect_line1 'listed on 2 of 2 zones'
+# An IPv6-only zone of unknown type asked about an IPv4 address: not
+# applicable, not unhealthy.
+dnsbl -H 192.0.2.10 -H 2001:db8::99 --zone rfc6.lab.test
+expect_rc 0
+expect_out 'zone rfc6.lab.test: 192.0.2.10 not applicable'
+expect_no_out 'unhealthy'
 
 
 case_ "SERVFAIL (BR-33 B)"
