@@ -83,6 +83,8 @@ mh_dnsbl_params_from_config(const struct mh_config *cfg,
 {
     memset(p, 0, sizeof *p);
     p->target = cfg->host;
+    p->targets = cfg->hosts.v;
+    p->ntargets = cfg->hosts.n;
     p->zones = zones;
     p->resolver = cfg->resolver;
     p->family = cfg->family;

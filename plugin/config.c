@@ -20,8 +20,10 @@ mh_config_free(struct mh_config *cfg)
 {
     free(cfg->rcpt_to.v);
     free(cfg->zones.v);
+    free(cfg->hosts.v);
     cfg->rcpt_to = (struct mh_strlist){0};
     cfg->zones = (struct mh_strlist){0};
+    cfg->hosts = (struct mh_strlist){0};
 }
 
 uint16_t

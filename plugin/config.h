@@ -101,6 +101,9 @@ struct mh_config {
     struct mh_cert_days rrsig_days;
     /* dnsbl / domain */
     struct mh_strlist zones;
+    /* every -H/--host/--hostname given, in order (host is the last one):
+     * dnsbl checks them all */
+    struct mh_strlist hosts;
     const char *zones_file;
     const char *domain;
     /* mta-sts / domain */

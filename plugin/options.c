@@ -67,7 +67,7 @@ static const struct mh_option table[] = {
      .required = C_SMTP | C_TLS | C_DNSBL,
      .arg = "HOST",
      .help = "target host name or address (dnsbl: address, host name or "
-             "domain)"},
+             "domain; repeat -H to check several)"},
     {.name = "hostname",
      .kind = MH_OPT_STRING,
      .field = FIELD(host, const char *),
@@ -354,8 +354,9 @@ static const struct mh_option table[] = {
      .list = true,
      .field = FIELD(zones, struct mh_strlist),
      .commands = C_DNSBL | C_DOMAIN,
-     .arg = "ZONE[:TYPE]",
-     .help = "DNSBL zone to query; TYPE ip (default), ip4, ip6 or domain"},
+     .arg = "ZONE[:TYPE][,KIND]",
+     .help = "DNSBL zone to query; TYPE any (default: detected), ip, ip4, "
+             "ip6 or domain; KIND block (default), policy, allow or info"},
     {.name = "zones-file",
      .kind = MH_OPT_PATH,
      .field = FIELD(zones_file, const char *),
@@ -603,10 +604,20 @@ set_action(struct opt_ctx *c)
     return SET_OK;
 }
 
+static enum set_rc set_list(struct opt_ctx *c);
+
 static enum set_rc
 set_string(struct opt_ctx *c)
 {
     *(const char **)c->field = c->text;
+    if (c->field == (void *)&c->cfg->host && !c->is_default &&
+        c->cfg->command == MH_CMD_DNSBL) {
+        /* -H may be repeated: dnsbl checks every target (freed by
+         * mh_config_free); the other commands use the last one. */
+        struct opt_ctx lc = *c;
+        lc.field = &c->cfg->hosts;
+        return set_list(&lc);
+    }
     return SET_OK;
 }
 

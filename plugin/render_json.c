@@ -18,6 +18,7 @@ static const struct {
     {"phase", "phases"},    {"cert", "chain"},        {"zone", "zones"},
     {"mx", "hosts"},        {"address", "addresses"}, {"note", "notes"},
     {"mta-sts", "mta_sts"}, {"tls-rpt", "tls_rpt"},   {"dane", "dane"},
+    {"health", "zone_health"},
 };
 
 static const char *

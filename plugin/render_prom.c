@@ -54,6 +54,9 @@ static const struct family {
     {"mailhealth_dnsbl_error",
      "1 if the zone could not give a usable answer for the address."},
     {"mailhealth_dnsbl_listed_zones", "Number of zones listing the target."},
+    {"mailhealth_dnsbl_zone_up",
+     "1 if the DNSBL zone passed its RFC 5782 test entries, 0 if it failed "
+     "them or refused queries (zone health, apart from the verdict)."},
     {"mailhealth_mtasts_policy_info",
      "1 for the domain's valid MTA-STS policy, labelled with its id and "
      "mode."},

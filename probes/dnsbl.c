@@ -14,6 +14,7 @@
 #include <arpa/nameser.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,9 +181,12 @@ static const struct builtin_error {
      "use a private resolver or a data feed"},
     {0x7f0001ffu, 0xffffffffu, "IP address queried on a domain blocklist",
      "give this zone type domain"},
-    /* URIBL's "query refused"; RFC 5782 section 5 forbids listing
-     * 127.0.0.1, so this answer is never a listing on any zone. */
+    /* URIBL's and SURBL's "query refused"; RFC 5782 section 5 forbids
+     * listing 127.0.0.1, so this answer is never a listing on any zone. */
     {0x7f000001u, 0xffffffffu, "query refused", "use a private resolver"},
+    /* DNSWL: over the free-use limit or blocked. */
+    {0x7f0000ffu, 0xffffffffu, "query refused (over quota or blocked)",
+     "use a private resolver or register for a data feed"},
     {0x7fffff00u, 0xffffff00u, "error range 127.255.255.0/24", NULL},
 };
 
@@ -220,31 +224,92 @@ append_meaning(char *buf, size_t cap, const char *text)
     snprintf(buf + o, cap - o, "%s%s", o > 0 ? "; " : "", text);
 }
 
-/* Meaning of a listing code on zone z ("" when the zone documents none). */
-static void
-listing_meaning(const struct mh_dnsbl_zone *z, uint32_t code, char *buf,
-                size_t cap)
+/* A listing code of a bit-mask zone whose last octet is bit (the middle
+ * octets are reserved: SURBL documents that they must be ignored). */
+static const struct mh_dnsbl_code *
+zone_bit(const struct mh_dnsbl_zone *z, unsigned bit)
 {
+    for (size_t i = 0; i < z->ncodes; i++) {
+        if (!z->codes[i].error && (z->codes[i].addr & 255u) == bit) {
+            return &z->codes[i];
+        }
+    }
+    return NULL;
+}
+
+/* Strength of a listing kind: block > policy > info > allow. */
+static int
+kind_strength(enum mh_dnsbl_list_kind k)
+{
+    switch (k) {
+    case MH_DNSBL_KIND_BLOCK:
+        return 3;
+    case MH_DNSBL_KIND_POLICY:
+        return 2;
+    case MH_DNSBL_KIND_INFO:
+        return 1;
+    case MH_DNSBL_KIND_ALLOW:
+        break;
+    }
+    return 0;
+}
+
+/* Merges the kind of code c (NULL: undocumented, the zone's kind) into the
+ * answer's kind. */
+static void
+merge_kind(const struct mh_dnsbl_zone *z, const struct mh_dnsbl_code *c,
+           bool *first, struct mh_dnsbl_answer *out)
+{
+    enum mh_dnsbl_list_kind k = z != NULL ? z->kind : MH_DNSBL_KIND_BLOCK;
+    bool warn = z != NULL && z->warn;
+    if (c != NULL && c->has_kind) {
+        k = c->kind;
+    }
+    if (c != NULL && c->warn) {
+        warn = true;
+    }
+    if (*first || kind_strength(k) > kind_strength(out->list_kind)) {
+        out->list_kind = k;
+        out->warn = false;
+    }
+    if (k == out->list_kind && warn) {
+        out->warn = true;
+    }
+    *first = false;
+}
+
+/* Meaning and kind of a listing code on zone z (meaning "" when the zone
+ * documents none). */
+static void
+listing_meaning(const struct mh_dnsbl_zone *z, uint32_t code,
+                struct mh_dnsbl_answer *out, bool *first)
+{
+    char *buf = out->meaning;
+    size_t cap = sizeof out->meaning;
     const struct mh_dnsbl_code *c = zone_code(z, code);
     if (c != NULL) {
         append_meaning(buf, cap, c->meaning);
+        merge_kind(z, c, first, out);
         return;
     }
     bool any = false;
     if (z != NULL && z->bitmask) {
         /* RFC 5782 2.3: sublists as bits of the last octet (URIBL, SURBL):
-         * one meaning per bit set, each documented as 127.x.y.<bit>. */
+         * one meaning per bit set, each documented as 127.0.0.<bit>. */
         for (unsigned bit = 1; bit < 256; bit <<= 1) {
             if ((code & bit) == 0) {
                 continue;
             }
-            const struct mh_dnsbl_code *bc =
-                zone_code(z, (code & 0xffffff00u) | bit);
-            if (bc != NULL && !bc->error) {
+            const struct mh_dnsbl_code *bc = zone_bit(z, bit);
+            if (bc != NULL) {
                 append_meaning(buf, cap, bc->meaning);
+                merge_kind(z, bc, first, out);
                 any = true;
             }
         }
+    }
+    if (!any) {
+        merge_kind(z, NULL, first, out);
     }
     bool documented = false;
     for (size_t i = 0; z != NULL && i < z->ncodes; i++) {
@@ -333,8 +398,9 @@ mh_dnsbl_interpret(const struct mh_dnsbl_zone *z, enum mh_dnsbl_rcode rc,
         }
     }
     out->kind = MH_DNSBL_K_LISTED;
+    bool first = true;
     for (size_t i = 0; i < out->ncodes; i++) {
-        listing_meaning(z, out->codes[i], out->meaning, sizeof out->meaning);
+        listing_meaning(z, out->codes[i], out, &first);
     }
 }
 
@@ -374,10 +440,22 @@ mh_dnsbl_decide(const struct mh_dnsbl_answer *subject,
     return MH_DNSBL_V_NOT_LISTED;
 }
 
+enum mh_dnsbl_verdict
+mh_dnsbl_refine(enum mh_dnsbl_verdict v,
+                const struct mh_dnsbl_answer *other_pos)
+{
+    if (v == MH_DNSBL_V_NOT_WORKING && other_pos != NULL &&
+        other_pos->kind == MH_DNSBL_K_LISTED) {
+        return MH_DNSBL_V_NOT_APPLICABLE;
+    }
+    return v;
+}
+
 bool
 mh_dnsbl_verdict_is_error(enum mh_dnsbl_verdict v)
 {
-    return v != MH_DNSBL_V_NOT_LISTED && v != MH_DNSBL_V_LISTED;
+    return v != MH_DNSBL_V_NOT_LISTED && v != MH_DNSBL_V_LISTED &&
+           v != MH_DNSBL_V_NOT_APPLICABLE;
 }
 
 /* ========================================================================
@@ -387,19 +465,43 @@ mh_dnsbl_verdict_is_error(enum mh_dnsbl_verdict v)
 /* Test-entry families: IPv4, IPv6, domain. */
 enum { FAM_V4 = 0, FAM_V6 = 1, FAM_DOMAIN = 2, FAM_COUNT = 3 };
 
-static const char *const pos_entry[FAM_COUNT] = {"127.0.0.2", "::2", "TEST"};
-static const char *const neg_entry[FAM_COUNT] = {"127.0.0.1", "::1", "INVALID"};
+/* RFC 5782 section 5 test points as shown in messages. IPv6: the RFC names
+ * ::FFFF:7F00:2 / ::FFFF:7F00:1; several lists use ::2 instead, which is
+ * accepted as well. */
+static const char *const pos_entry[FAM_COUNT] = {
+    "127.0.0.2", "::ffff:7f00:2 or ::2", "TEST"};
+static const char *const neg_entry[FAM_COUNT] = {"127.0.0.1", "::ffff:7f00:1",
+                                                 "INVALID"};
+
+/* True when text is a dotted-quad IPv4 address. */
+static bool
+is_ipv4_text(const char *text)
+{
+    struct in_addr ia;
+    return text != NULL && inet_pton(AF_INET, text, &ia) == 1;
+}
+
+/* The zone's own test entry for family fam (pos: must be listed), or NULL
+ * for the RFC's. An "any" zone may give an address (for IPv4) or a name
+ * (for names). */
+static const char *
+own_test_entry(const struct mh_dnsbl_zone *z, int fam, bool pos)
+{
+    const char *t = pos ? z->test_listed : z->test_unlisted;
+    if (t == NULL || fam == FAM_V6) {
+        return NULL;
+    }
+    return (fam == FAM_V4) == is_ipv4_text(t) ? t : NULL;
+}
 
 /* The test entry of zone z for family fam that must (pos) or must not be
  * listed, as shown in messages. */
 static const char *
 test_entry(const struct mh_dnsbl_zone *z, int fam, bool pos)
 {
-    if (fam != FAM_V6) {
-        const char *t = pos ? z->test_listed : z->test_unlisted;
-        if (t != NULL) {
-            return t;
-        }
+    const char *t = own_test_entry(z, fam, pos);
+    if (t != NULL) {
+        return t;
     }
     return pos ? pos_entry[fam] : neg_entry[fam];
 }
@@ -407,34 +509,35 @@ test_entry(const struct mh_dnsbl_zone *z, int fam, bool pos)
 /* Most TXT records of one answer that are kept (sorted). */
 #define TXT_RECORDS_MAX 8
 
-/* The zone's test entries for one family (RFC 5782 5), asked once per run:
- * pos[] must be listed, neg[] must not (room for alternatives; one each is
- * used today). */
+/* The zone's test entries for one family (RFC 5782 5), asked at most once
+ * per run and only when an answer needs them: pos[] must be listed (the
+ * IPv6 family has two alternatives), neg[] must not. */
 struct health {
-    bool started;
-    struct mh_dnsbl_answer pos[2], neg[2];
+    bool pos_started, neg_started;
+    struct mh_dnsbl_answer pos[2], neg[1];
     size_t npos, nneg;
 };
 
 struct zrun {
     const struct mh_dnsbl_zone *z;
     struct health h[FAM_COUNT];
-    bool host_failed; /* IP zone not queried: the host did not resolve */
 };
 
 /* One (subject, zone) pair. */
 struct pair {
     bool applicable;
     bool name_too_long;
+    bool txt_asked;
     char qname[MH_DNSBL_NAME_MAX + 1];
     struct mh_dnsbl_answer ans;
     int ares_status; /* of the A query, for "lookup failed" details */
     char txt[MH_DNSBL_TXT_MAX + 8];
 };
 
-/* An address or the domain name being checked. */
+/* An address or a domain name being checked. */
 struct subject {
-    int fam; /* FAM_V4, FAM_V6, FAM_DOMAIN */
+    int fam;  /* FAM_V4, FAM_V6, FAM_DOMAIN */
+    int host; /* index of the host name it came from, or -1 */
     unsigned char bytes[16];
     char text[MH_DNSBL_NAME_MAX + 1];
     char prefix[MH_DNSBL_NAME_MAX + 1];
@@ -449,7 +552,20 @@ struct query {
     const struct mh_dnsbl_zone *zone;
     struct mh_dnsbl_answer *ans; /* A query: the interpretation goes here */
     struct pair *pair;           /* subject queries: status / TXT */
+    size_t zi;                   /* the zone's index in the run */
+    int fam;                     /* the family of the subject or test */
+    bool pos_test;               /* a positive test entry */
     char qname[MH_DNSBL_NAME_MAX + 1];
+};
+
+/* The A/AAAA lookup of one host name target. */
+struct hostq {
+    struct run *run;
+    int index;
+    const char *name; /* normalised */
+    bool done;
+    int status;
+    size_t naddrs, dropped;
 };
 
 struct run {
@@ -461,15 +577,12 @@ struct run {
     struct subject **subj;
     size_t nsubj;
     struct query *queries;
+    size_t nqueries; /* sent, every type */
     bool oom;
-    /* host name lookup (mh_dnsbl_probe with a name) */
-    const char *host;
-    bool host_asked, host_done;
-    int host_status;
-    size_t host_naddrs, host_dropped;
+    struct hostq *hosts; /* host name targets */
+    size_t nhosts;
     size_t addrs_dropped; /* numeric addresses over the limit */
 };
-
 static void trace(struct run *run, const char *dir, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -516,6 +629,8 @@ rcode_of(int status)
     }
 }
 
+static void followup(const struct query *q);
+
 static void
 a_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
@@ -542,6 +657,7 @@ a_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
     if (q->pair != NULL) {
         q->pair->ares_status = status;
     }
+    followup(q);
     if (q->run->p->trace != NULL) {
         char codes[200] = "";
         for (size_t i = 0; i < q->ans->ncodes; i++) {
@@ -601,9 +717,10 @@ txt_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 /* Sends one query (A, or TXT for pair). On failure to even start it, the
  * answer stays "not answered" (a timeout verdict), never "not listed". */
 static void
-submit(struct run *run, const char *qname, const struct mh_dnsbl_zone *z,
-       struct mh_dnsbl_answer *ans, struct pair *pair, bool txt)
+submit(struct run *run, const char *qname, size_t zi, int fam,
+       struct mh_dnsbl_answer *ans, struct pair *pair, bool txt, bool pos_test)
 {
+    const struct mh_dnsbl_zone *z = run->zr[zi].z;
     if (mh_deadline_expired(run->dl)) {
         return;
     }
@@ -616,75 +733,115 @@ submit(struct run *run, const char *qname, const struct mh_dnsbl_zone *z,
     q->zone = z;
     q->ans = ans;
     q->pair = pair;
+    q->zi = zi;
+    q->fam = fam;
+    q->pos_test = pos_test;
     snprintf(q->qname, sizeof q->qname, "%s", qname);
     q->next = run->queries;
     run->queries = q;
+    run->nqueries++;
     trace(run, "dns>", "%s %s", txt ? "TXT" : "A", qname);
     /* ares_query: no search list, the name is absolute. */
     ares_query(run->ch, qname, ns_c_in, txt ? ns_t_txt : ns_t_a,
                txt ? txt_callback : a_callback, q);
 }
 
-/* Starts the test-entry queries of zone zi for family fam, once per run. */
+/* Sends the test-entry query for prefix on zone zi into ans. */
 static void
-ensure_health(struct run *run, size_t zi, int fam)
+submit_test(struct run *run, size_t zi, int fam, bool pos, const char *prefix,
+            struct mh_dnsbl_answer *ans)
+{
+    char qname[MH_DNSBL_NAME_MAX + 1];
+    if (mh_dnsbl_qname(prefix, run->zr[zi].z->name, qname, sizeof qname) == 0) {
+        submit(run, qname, zi, fam, ans, NULL, false, pos);
+    }
+}
+
+/* Query prefix of test entry text for family fam (an IPv4 address, or a
+ * name). Returns 0 or -1. */
+static int
+test_prefix(int fam, const char *text, char *out, size_t len)
+{
+    int f;
+    if (fam == FAM_DOMAIN) {
+        return mh_dnsbl_normalize_name(text, out, len);
+    }
+    return mh_dnsbl_reverse_address(text, &f, out, len);
+}
+
+/* Starts the positive test-entry queries (RFC 5782 5: must be listed) of
+ * zone zi for family fam, once per run. */
+static void
+ensure_pos(struct run *run, size_t zi, int fam)
 {
     struct zrun *zr = &run->zr[zi];
     struct health *h = &zr->h[fam];
-    if (h->started) {
+    if (h->pos_started) {
         return;
     }
-    h->started = true;
+    h->pos_started = true;
     const struct mh_dnsbl_zone *z = zr->z;
-    char pfx[4][MH_DNSBL_NAME_MAX + 1];
-    size_t np = 0, nn = 0;
-    int f;
-    if (fam == FAM_V4) {
-        /* RFC 5782 5: 127.0.0.2 MUST be listed, 127.0.0.1 MUST NOT. */
-        if (!z->no_test_listed &&
-            mh_dnsbl_reverse_address(z->test_listed != NULL ? z->test_listed
-                                                            : "127.0.0.2",
-                                     &f, pfx[np], sizeof pfx[0]) == 0) {
-            np++;
-        }
-        if (!z->no_test_unlisted &&
-            mh_dnsbl_reverse_address(z->test_unlisted != NULL ? z->test_unlisted
-                                                              : "127.0.0.1",
-                                     &f, pfx[2 + nn], sizeof pfx[0]) == 0) {
-            nn++;
-        }
-    } else if (fam == FAM_V6) {
-        /* ::2 / ::1, what IPv6 lists (and issue 5) use. Not the RFC's
-         * ::ffff:7f00:2: rbldnsd answers that name from an IPv4 dataset
-         * (it reads it as 127.0.0.2), so an IPv4-only list would pass. */
+    if (z->no_test_listed) {
+        return;
+    }
+    char pfx[MH_DNSBL_NAME_MAX + 1];
+    if (fam == FAM_V6) {
+        /* RFC 5782 5: ::FFFF:7F00:2; ::2 as lists such as DNSWL use it. */
         unsigned char b[16] = {0};
+        b[10] = b[11] = 0xff;
+        b[12] = 0x7f;
         b[15] = 2;
-        mh_dnsbl_reverse_bytes(AF_INET6, b, pfx[np++], sizeof pfx[0]);
+        mh_dnsbl_reverse_bytes(AF_INET6, b, pfx, sizeof pfx);
+        submit_test(run, zi, fam, true, pfx, &h->pos[h->npos++]);
+        memset(b, 0, sizeof b);
+        b[15] = 2;
+        mh_dnsbl_reverse_bytes(AF_INET6, b, pfx, sizeof pfx);
+        submit_test(run, zi, fam, true, pfx, &h->pos[h->npos++]);
+        return;
+    }
+    const char *own = own_test_entry(z, fam, true);
+    if (test_prefix(fam,
+                    own != NULL     ? own
+                    : fam == FAM_V4 ? "127.0.0.2"
+                                    : "test",
+                    pfx, sizeof pfx) == 0) {
+        submit_test(run, zi, fam, true, pfx, &h->pos[h->npos++]);
+    }
+}
+
+/* Starts the negative test-entry query (RFC 5782 5: must not be listed) of
+ * zone zi for family fam, once per run: asked only after a listing. */
+static void
+ensure_neg(struct run *run, size_t zi, int fam)
+{
+    struct zrun *zr = &run->zr[zi];
+    struct health *h = &zr->h[fam];
+    if (h->neg_started) {
+        return;
+    }
+    h->neg_started = true;
+    const struct mh_dnsbl_zone *z = zr->z;
+    if (z->no_test_unlisted) {
+        return;
+    }
+    char pfx[MH_DNSBL_NAME_MAX + 1];
+    if (fam == FAM_V6) {
+        unsigned char b[16] = {0};
+        b[10] = b[11] = 0xff;
+        b[12] = 0x7f;
         b[15] = 1;
-        mh_dnsbl_reverse_bytes(AF_INET6, b, pfx[2 + nn++], sizeof pfx[0]);
-    } else {
-        /* RFC 5782 5: domain lists list TEST, never INVALID (or the test
-         * point the zone documents). */
-        if (!z->no_test_listed) {
-            snprintf(pfx[np++], sizeof pfx[0], "%s",
-                     z->test_listed != NULL ? z->test_listed : "test");
-        }
-        if (!z->no_test_unlisted) {
-            snprintf(pfx[2 + nn++], sizeof pfx[0], "%s",
-                     z->test_unlisted != NULL ? z->test_unlisted : "invalid");
-        }
+        mh_dnsbl_reverse_bytes(AF_INET6, b, pfx, sizeof pfx);
+        submit_test(run, zi, fam, false, pfx, &h->neg[h->nneg++]);
+        return;
     }
-    for (size_t i = 0; i < np + nn; i++) {
-        size_t slot = i < np ? i : 2 + (i - np);
-        struct mh_dnsbl_answer *ans =
-            slot < 2 ? &h->pos[slot] : &h->neg[slot - 2];
-        char qname[MH_DNSBL_NAME_MAX + 1];
-        if (mh_dnsbl_qname(pfx[slot], zr->z->name, qname, sizeof qname) == 0) {
-            submit(run, qname, zr->z, ans, NULL, false);
-        }
+    const char *own = own_test_entry(z, fam, false);
+    if (test_prefix(fam,
+                    own != NULL     ? own
+                    : fam == FAM_V4 ? "127.0.0.1"
+                                    : "invalid",
+                    pfx, sizeof pfx) == 0) {
+        submit_test(run, zi, fam, false, pfx, &h->neg[h->nneg++]);
     }
-    h->npos = np;
-    h->nneg = nn;
 }
 
 static bool
@@ -699,22 +856,51 @@ zone_applies(const struct mh_dnsbl_zone *z, int fam)
         return fam == FAM_V6;
     case MH_DNSBL_ZONE_DOMAIN:
         return fam == FAM_DOMAIN;
+    case MH_DNSBL_ZONE_ANY:
+        return true;
     }
     return false;
 }
 
+/* Zones that may answer address questions. */
 static bool
 zone_is_ip(const struct mh_dnsbl_zone *z)
 {
     return z->type != MH_DNSBL_ZONE_DOMAIN;
 }
 
+/* Zones that may answer name questions. */
+static bool
+zone_is_domain(const struct mh_dnsbl_zone *z)
+{
+    return z->type == MH_DNSBL_ZONE_DOMAIN || z->type == MH_DNSBL_ZONE_ANY;
+}
+
+/* The families whose positive test point tells that zone z works although
+ * family fam's fails (the zone's type leaves fam open). Returns how many
+ * were written to out (at most 2). */
+static size_t
+other_families(const struct mh_dnsbl_zone *z, int fam, int out[2])
+{
+    size_t n = 0;
+    if (z->type == MH_DNSBL_ZONE_ANY) {
+        for (int f = 0; f < FAM_COUNT; f++) {
+            if (f != fam) {
+                out[n++] = f;
+            }
+        }
+    } else if (z->type == MH_DNSBL_ZONE_IP && fam == FAM_V6) {
+        out[n++] = FAM_V4;
+    }
+    return n;
+}
+
 /* Adds a subject (deduplicated) and sends its queries on every zone that
  * applies. text is the address text or the domain; prefix its query
- * prefix. */
+ * prefix; host the index of the host name it came from (-1: none). */
 static void
 add_subject(struct run *run, int fam, const unsigned char *bytes,
-            const char *text, const char *prefix)
+            const char *text, const char *prefix, int host)
 {
     for (size_t i = 0; i < run->nsubj; i++) {
         if (run->subj[i]->fam == fam && strcmp(run->subj[i]->text, text) == 0) {
@@ -734,6 +920,7 @@ add_subject(struct run *run, int fam, const unsigned char *bytes,
         return;
     }
     s->fam = fam;
+    s->host = host;
     if (bytes != NULL) {
         memcpy(s->bytes, bytes, fam == FAM_V4 ? 4 : 16);
     }
@@ -753,23 +940,25 @@ add_subject(struct run *run, int fam, const unsigned char *bytes,
             mh_dnsbl_interpret(z, MH_DNSBL_RC_OTHER, NULL, 0, &pr->ans);
             continue;
         }
-        /* A and TXT at once: the reason costs no extra round trip. */
-        submit(run, pr->qname, z, &pr->ans, pr, false);
-        submit(run, pr->qname, z, NULL, pr, true);
-        ensure_health(run, zi, fam);
+        /* The A query, and the positive test point it will need if the
+         * answer is "not listed"; TXT and the negative test point only
+         * after a listing (followups). */
+        submit(run, pr->qname, zi, fam, &pr->ans, pr, false, false);
+        ensure_pos(run, zi, fam);
     }
 }
 
 /* Adds a numeric address subject from raw bytes. */
 static void
-add_address(struct run *run, int family, const unsigned char *bytes)
+add_address(struct run *run, int family, const unsigned char *bytes, int host)
 {
     char text[INET6_ADDRSTRLEN], prefix[80];
     if (inet_ntop(family, bytes, text, sizeof text) == NULL ||
         mh_dnsbl_reverse_bytes(family, bytes, prefix, sizeof prefix) != 0) {
         return;
     }
-    add_subject(run, family == AF_INET ? FAM_V4 : FAM_V6, bytes, text, prefix);
+    add_subject(run, family == AF_INET ? FAM_V4 : FAM_V6, bytes, text, prefix,
+                host);
 }
 
 /* Parses a numeric address (IPv4-mapped IPv6 becomes IPv4). Returns the
@@ -804,11 +993,12 @@ static void
 gai_callback(void *arg, int status, int timeouts, struct ares_addrinfo *res)
 {
     (void)timeouts;
-    struct run *run = arg;
-    run->host_done = true;
-    run->host_status = status;
+    struct hostq *hq = arg;
+    struct run *run = hq->run;
+    hq->done = true;
+    hq->status = status;
     if (status != ARES_SUCCESS || res == NULL) {
-        trace(run, "dns<", "A/AAAA %s: %s", run->host, ares_strerror(status));
+        trace(run, "dns<", "A/AAAA %s: %s", hq->name, ares_strerror(status));
         if (res != NULL) {
             ares_freeaddrinfo(res);
         }
@@ -834,20 +1024,69 @@ gai_callback(void *arg, int status, int timeouts, struct ares_addrinfo *res)
         }
         char text[INET6_ADDRSTRLEN] = "?";
         inet_ntop(nd->ai_family, b, text, sizeof text);
-        trace(run, "dns<", "A/AAAA %s: %s", run->host, text);
-        size_t before = run->nsubj;
-        if (run->host_naddrs >= MH_DNSBL_MAX_ADDRS) {
-            run->host_dropped++;
+        trace(run, "dns<", "A/AAAA %s: %s", hq->name, text);
+        if (hq->naddrs >= MH_DNSBL_MAX_ADDRS) {
+            hq->dropped++;
             continue;
         }
-        add_address(run, nd->ai_family, b);
-        if (run->nsubj > before) {
-            run->host_naddrs++;
-        }
+        add_address(run, nd->ai_family, b, hq->index);
+        hq->naddrs++;
     }
     ares_freeaddrinfo(res);
 }
 
+/* What an answer asks for next, sent at once from its callback (so a slow
+ * zone never delays another zone's follow-up): the TXT record and the
+ * negative test entry after a listing (TXT also after an error code: its
+ * text explains it); the other families' positive test entries when a
+ * zone of open type fails this family's. */
+static void
+followup(const struct query *q)
+{
+    struct run *run = q->run;
+    enum mh_dnsbl_kind k = q->ans->kind;
+    if (q->pair != NULL) {
+        if ((k == MH_DNSBL_K_LISTED || k == MH_DNSBL_K_ERROR_CODE) &&
+            !q->pair->txt_asked) {
+            q->pair->txt_asked = true;
+            submit(run, q->pair->qname, q->zi, q->fam, NULL, q->pair, true,
+                   false);
+        }
+        if (k == MH_DNSBL_K_LISTED) {
+            ensure_neg(run, q->zi, q->fam);
+        }
+        return;
+    }
+    if (q->pos_test && k == MH_DNSBL_K_NOT_LISTED) {
+        int of[2];
+        size_t nof = other_families(run->zr[q->zi].z, q->fam, of);
+        for (size_t i = 0; i < nof; i++) {
+            ensure_pos(run, q->zi, of[i]);
+        }
+    }
+}
+
+static bool
+any_zone_is_ip(const struct run *run)
+{
+    for (size_t i = 0; i < run->nz; i++) {
+        if (zone_is_ip(run->zr[i].z)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool
+any_zone_is_domain(const struct run *run)
+{
+    for (size_t i = 0; i < run->nz; i++) {
+        if (zone_is_domain(run->zr[i].z)) {
+            return true;
+        }
+    }
+    return false;
+}
 /* Order of subjects in the output: IPv4, IPv6 (each by value), domain. */
 static int
 cmp_subject(const void *a, const void *b)
@@ -877,6 +1116,10 @@ run_free(struct run *run)
     }
     free(run->subj);
     free(run->zr);
+    for (size_t h = 0; h < run->nhosts; h++) {
+        free((char *)(uintptr_t)run->hosts[h].name);
+    }
+    free(run->hosts);
 }
 
 /* ========================================================================
@@ -1012,7 +1255,11 @@ describe(const struct verdict_ctx *c, enum form form, char *buf, size_t len)
         }
         return;
     case MH_DNSBL_V_LISTED:
-        mh_textf(buf, len, "%s listed%s%s (%s%s%s)%s%s%s", subj,
+        mh_textf(buf, len, "%s %s%s%s (%s%s%s)%s%s%s", subj,
+                 a->list_kind == MH_DNSBL_KIND_ALLOW    ? "allowlisted"
+                 : a->list_kind == MH_DNSBL_KIND_POLICY ? "policy-listed"
+                 : a->list_kind == MH_DNSBL_KIND_INFO   ? "listed (info)"
+                                                        : "listed",
                  zone_form ? " on " : "", zone_form ? zn : "", codes,
                  a->meaning[0] != '\0' ? ": " : "", a->meaning, sep, txt,
                  c->pos != NULL && c->pos->kind == MH_DNSBL_K_NOT_LISTED
@@ -1050,6 +1297,18 @@ describe(const struct verdict_ctx *c, enum form form, char *buf, size_t len)
             fam == FAM_V6 ? " or lists no IPv6" : "",
             test_entry(c->z, fam, true), subj);
         return;
+    case MH_DNSBL_V_NOT_APPLICABLE:
+        mh_textf(buf, len,
+                 "%s not applicable%s%s: the zone lists %s (test entry %s "
+                 "not listed%s)",
+                 subj, zone_form ? " on " : "", zone_form ? zn : "",
+                 fam == FAM_DOMAIN ? "addresses, not names"
+                 : fam == FAM_V6   ? "no IPv6 addresses"
+                                   : "names, not addresses",
+                 test_entry(c->z, fam, true),
+                 a->kind == MH_DNSBL_K_ERROR_CODE ? ", answered 127.0.1.255"
+                                                  : "");
+        return;
     case MH_DNSBL_V_FAILED:
     case MH_DNSBL_V_TIMEOUT:
         failure_text(c, why, sizeof why);
@@ -1071,6 +1330,8 @@ status_name(enum mh_dnsbl_verdict v)
         return "not_listed";
     case MH_DNSBL_V_LISTED:
         return "listed";
+    case MH_DNSBL_V_NOT_APPLICABLE:
+        return "not_applicable";
     case MH_DNSBL_V_ERROR_CODE:
     case MH_DNSBL_V_OUTSIDE:
     case MH_DNSBL_V_LISTS_EVERYTHING:
@@ -1101,6 +1362,7 @@ error_reason(const struct verdict_ctx *c)
         return MH_REASON_ZONE_UNHEALTHY;
     case MH_DNSBL_V_NOT_LISTED:
     case MH_DNSBL_V_LISTED:
+    case MH_DNSBL_V_NOT_APPLICABLE:
         break;
     }
     return MH_REASON_DNSBL_LOOKUP_FAILED;
@@ -1152,61 +1414,254 @@ add_perf(struct mh_result *r, const struct mh_dnsbl_params *p,
     mh_result_add_perf(r, l, value, unit, warn, crit, &zero, max);
 }
 
-/* Subject description for the summary: "192.0.2.10", or for a host name
- * "mx.example.com (192.0.2.1, 2001:db8::1)". */
+/* Subject description for the summary: "192.0.2.10", "1024 addresses", or
+ * for a host name "mx.example.com (192.0.2.1, 2001:db8::1)". */
 static void
 subject_desc(const struct run *run, struct sbuf *b)
 {
-    size_t naddr = 0;
+    size_t nnum = 0, k = 0;
     for (size_t i = 0; i < run->nsubj; i++) {
-        if (run->subj[i]->fam != FAM_DOMAIN) {
-            naddr++;
-        }
+        nnum += run->subj[i]->host < 0 ? 1u : 0u;
     }
-    if (run->host == NULL) {
-        for (size_t i = 0, k = 0; i < run->nsubj; i++) {
-            sb_add(b, "%s%s", k++ > 0 ? ", " : "", run->subj[i]->text);
-        }
-        return;
-    }
-    sb_add(b, "%s", run->host);
-    if (naddr > 0) {
-        sb_add(b, " (");
-        for (size_t i = 0, k = 0; i < run->nsubj; i++) {
-            if (run->subj[i]->fam != FAM_DOMAIN) {
+    if (nnum > 8) {
+        sb_add(b, "%zu addresses", nnum);
+        k++;
+    } else {
+        for (size_t i = 0; i < run->nsubj; i++) {
+            if (run->subj[i]->host < 0) {
                 sb_add(b, "%s%s", k++ > 0 ? ", " : "", run->subj[i]->text);
             }
         }
-        sb_add(b, ")");
+    }
+    for (size_t h = 0; h < run->nhosts; h++) {
+        sb_add(b, "%s%s", k++ > 0 ? ", " : "", run->hosts[h].name);
+        size_t na = 0;
+        for (size_t i = 0; i < run->nsubj; i++) {
+            const struct subject *s = run->subj[i];
+            if (s->host == (int)h && s->fam != FAM_DOMAIN) {
+                sb_add(b, "%s%s", na++ > 0 ? ", " : " (", s->text);
+            }
+        }
+        if (na > 0) {
+            sb_add(b, ")");
+        }
     }
 }
 
-/* Why the host lookup failed (or found nothing). */
+/* Why the lookup of host name hq failed (or found nothing). */
 static void
-host_failure_text(const struct run *run, char *buf, size_t len,
-                  enum mh_reason *reason, bool *no_address)
+host_failure_text(const struct run *run, const struct hostq *hq, char *buf,
+                  size_t len, enum mh_reason *reason, bool *no_address)
 {
-    int st = run->host_status;
+    int st = hq->status;
     *no_address = false;
     *reason = MH_REASON_DNS_LOOKUP_FAILED;
-    if (!run->host_done || st == ARES_ETIMEOUT || st == ARES_ECANCELLED ||
+    if (!hq->done || st == ARES_ETIMEOUT || st == ARES_ECANCELLED ||
         st == ARES_EDESTRUCTION) {
         char t[32];
         seconds_text(mh_deadline_length(run->dl), t, sizeof t);
-        mh_textf(buf, len, "no DNS answer for %s within %s s", run->host, t);
+        mh_textf(buf, len, "no DNS answer for %s within %s s", hq->name, t);
         *reason = MH_REASON_DNS_TIMEOUT;
         return;
     }
     if (st == ARES_ENOTFOUND || st == ARES_ENODATA || st == ARES_SUCCESS) {
         *no_address = true;
         *reason = MH_REASON_NAME_NOT_FOUND;
-        mh_textf(buf, len, "%s has no %s address", run->host,
+        mh_textf(buf, len, "%s has no %s address", hq->name,
                  run->p->family == AF_INET    ? "IPv4"
                  : run->p->family == AF_INET6 ? "IPv6"
                                               : "IPv4 or IPv6");
         return;
     }
-    mh_textf(buf, len, "lookup of %s failed: %s", run->host, ares_strerror(st));
+    mh_textf(buf, len, "lookup of %s failed: %s", hq->name, ares_strerror(st));
+}
+
+/* Fills the verdict of subject s on zone zi into c (tmp: room for the
+ * combined test-entry answers). */
+static void
+pair_verdict(const struct run *run, size_t zi, const struct subject *s,
+             struct verdict_ctx *c, struct mh_dnsbl_answer tmp[3])
+{
+    const struct zrun *zr = &run->zr[zi];
+    const struct health *h = &zr->h[s->fam];
+    memset(c, 0, sizeof *c);
+    c->s = s;
+    c->z = zr->z;
+    c->pr = &s->pairs[zi];
+    c->pos = combined(h->pos, h->npos, &tmp[0]);
+    c->neg = combined(h->neg, h->nneg, &tmp[1]);
+    c->deadline_s = mh_deadline_length(run->dl);
+    c->v = mh_dnsbl_decide(&c->pr->ans, c->pos, c->neg);
+    if (c->z->type == MH_DNSBL_ZONE_ANY && s->fam != FAM_DOMAIN &&
+        c->v == MH_DNSBL_V_ERROR_CODE && c->pr->ans.culprit == 0x7f0001ffu) {
+        /* Spamhaus DBL's "IP address queried on a domain list" on a zone
+         * whose type was not given: the zone lists names. */
+        c->v = MH_DNSBL_V_NOT_APPLICABLE;
+        return;
+    }
+    int of[2];
+    size_t nof = other_families(c->z, s->fam, of);
+    for (size_t k = 0; k < nof && c->v == MH_DNSBL_V_NOT_WORKING; k++) {
+        const struct health *oh = &zr->h[of[k]];
+        c->v = mh_dnsbl_refine(c->v, combined(oh->pos, oh->npos, &tmp[2]));
+    }
+}
+
+/* Per-zone facts of a run (report). */
+enum {
+    Z_QUERIED = 1u << 0,   /* some subject got an applicable answer */
+    Z_LISTED = 1u << 1,    /* block listing */
+    Z_FAILED = 1u << 2,    /* no usable answer: UNKNOWN */
+    Z_UNHEALTHY = 1u << 3, /* fails its test points, or refused on an
+                              allow/info zone: WARNING */
+    Z_POLICY = 1u << 4,    /* policy listing */
+    Z_POLICY_WARN = 1u << 5,
+    Z_ALLOW = 1u << 6, /* allow listing */
+    Z_HOSTFAIL = 1u << 7,
+    Z_REFUSED = 1u << 8 /* an error code ("blocked", over quota) */
+};
+
+/* How one pair counts: its item state and reason, and the zone flag. */
+static void
+pair_state(const struct verdict_ctx *c, enum mh_state list_state,
+           enum mh_state *st, enum mh_reason *reason, unsigned *flag)
+{
+    *st = MH_STATE_OK;
+    *reason = MH_REASON_NONE;
+    *flag = 0;
+    switch (c->v) {
+    case MH_DNSBL_V_NOT_APPLICABLE:
+        return;
+    case MH_DNSBL_V_NOT_LISTED:
+        *flag = Z_QUERIED;
+        return;
+    case MH_DNSBL_V_LISTED:
+        *flag = Z_QUERIED;
+        switch (c->pr->ans.list_kind) {
+        case MH_DNSBL_KIND_BLOCK:
+            *flag |= Z_LISTED;
+            *st = list_state;
+            *reason = MH_REASON_DNSBL_LISTED;
+            return;
+        case MH_DNSBL_KIND_POLICY:
+            *flag |= Z_POLICY | (c->pr->ans.warn ? Z_POLICY_WARN : 0u);
+            *st = c->pr->ans.warn ? MH_STATE_WARNING : MH_STATE_OK;
+            *reason = MH_REASON_DNSBL_POLICY_LISTED;
+            return;
+        case MH_DNSBL_KIND_ALLOW:
+            *flag |= Z_ALLOW;
+            return;
+        case MH_DNSBL_KIND_INFO:
+            return;
+        }
+        return;
+    case MH_DNSBL_V_NOT_WORKING:
+    case MH_DNSBL_V_LISTS_EVERYTHING:
+        /* zone health: its own signal, not the target's verdict */
+        *flag = Z_QUERIED | Z_UNHEALTHY;
+        *st = MH_STATE_WARNING;
+        *reason = MH_REASON_ZONE_UNHEALTHY;
+        return;
+    case MH_DNSBL_V_ERROR_CODE:
+        *reason = MH_REASON_ZONE_REFUSED;
+        if (c->z->kind == MH_DNSBL_KIND_ALLOW ||
+            c->z->kind == MH_DNSBL_KIND_INFO) {
+            /* the verdict does not depend on this zone */
+            *flag = Z_QUERIED | Z_UNHEALTHY | Z_REFUSED;
+            *st = MH_STATE_WARNING;
+        } else {
+            *flag = Z_QUERIED | Z_FAILED | Z_REFUSED;
+            *st = MH_STATE_UNKNOWN;
+        }
+        return;
+    case MH_DNSBL_V_OUTSIDE:
+    case MH_DNSBL_V_FAILED:
+    case MH_DNSBL_V_TIMEOUT:
+        *flag = Z_QUERIED | Z_FAILED;
+        *st = MH_STATE_UNKNOWN;
+        *reason = error_reason(c);
+        return;
+    }
+}
+
+/* One part of the summary. */
+struct part {
+    enum mh_state st;
+    enum mh_reason reason;
+    struct sbuf lead, tail; /* text when it leads / when it follows */
+};
+
+/* Appends the names of the zones with flag set (except skip). */
+static void
+zone_names(const struct run *run, const unsigned *zf, unsigned flag,
+           size_t skip, struct sbuf *b)
+{
+    for (size_t zi = 0, k = 0; zi < run->nz; zi++) {
+        if ((zf[zi] & flag) != 0 && zi != skip) {
+            sb_add(b, "%s%s", k++ > 0 ? ", " : "", run->zr[zi].z->name);
+        }
+    }
+}
+
+/*
+ * Zone health, apart from the verdicts: one item of kind "health" (JSON
+ * array "zone_health") and one sample mailhealth_dnsbl_zone_up{zone} per
+ * zone whose health this run learnt: 0 when the zone lists its negative
+ * test entry, fails its positive one (zone_unhealthy) or refused a query
+ * with an error code; 1 when a positive test entry was listed. Zones
+ * whose test entries were not asked or not answered get neither.
+ */
+static void
+zone_health(const struct run *run, struct mh_result *r, const unsigned *zf)
+{
+    for (size_t zi = 0; zi < run->nz; zi++) {
+        const struct zrun *zr = &run->zr[zi];
+        bool pos_ok = false, neg_listed = false;
+        const char *entry = NULL;
+        for (int f = 0; f < FAM_COUNT; f++) {
+            for (size_t i = 0; i < zr->h[f].npos; i++) {
+                if (zr->h[f].pos[i].kind == MH_DNSBL_K_LISTED && !pos_ok) {
+                    pos_ok = true;
+                    entry = test_entry(zr->z, f, true);
+                }
+            }
+            for (size_t i = 0; i < zr->h[f].nneg; i++) {
+                if (zr->h[f].neg[i].kind == MH_DNSBL_K_LISTED) {
+                    neg_listed = true;
+                    entry = test_entry(zr->z, f, false);
+                }
+            }
+        }
+        bool down = neg_listed || (zf[zi] & (Z_UNHEALTHY | Z_REFUSED)) != 0;
+        if (!down && !pos_ok) {
+            continue;
+        }
+        if (down && !neg_listed) {
+            entry = NULL;
+        }
+        const char *why = neg_listed ? "lists its negative test entry"
+                          : (zf[zi] & Z_REFUSED) != 0
+                              ? "refused a query (error code)"
+                              : "fails its test entries";
+        struct mh_item *it;
+        if (down) {
+            it = mh_result_add_item(
+                r, "health", zr->z->name, MH_STATE_WARNING,
+                (zf[zi] & Z_REFUSED) != 0 && !neg_listed
+                    ? MH_REASON_ZONE_REFUSED
+                    : MH_REASON_ZONE_UNHEALTHY,
+                "zone down: %s%s%s%s", why, entry != NULL ? " (" : "",
+                entry != NULL ? entry : "", entry != NULL ? ")" : "");
+        } else {
+            it = mh_result_add_item(r, "health", zr->z->name, MH_STATE_OK,
+                                    MH_REASON_NONE,
+                                    "zone up: test entry %s listed", entry);
+        }
+        mh_item_set_str(r, it, "zone", zr->z->name);
+        mh_item_set_str(r, it, "status", down ? "down" : "up");
+        mh_result_add_sample(r, "mailhealth_dnsbl_zone_up", down ? 0 : 1,
+                             "zone", zr->z->name, NULL);
+    }
 }
 
 /* Builds items, perfdata, samples, summary and state of a finished run. */
@@ -1215,111 +1670,116 @@ report(struct run *run, struct mh_result *r, double elapsed)
 {
     const struct mh_dnsbl_params *p = run->p;
     size_t nz = run->nz;
-    bool *listed = calloc(nz + 1, sizeof *listed);
-    bool *failed = calloc(nz + 1, sizeof *failed);
-    bool *queried = calloc(nz + 1, sizeof *queried);
-    if (listed == NULL || failed == NULL || queried == NULL) {
-        free(listed);
-        free(failed);
-        free(queried);
+    unsigned *zf = calloc(nz + 1, sizeof *zf);
+    struct hfail {
+        bool failed, noaddr;
+        enum mh_reason reason;
+        char why[300];
+    } *hf = calloc(run->nhosts + 1, sizeof *hf);
+    struct part *parts = calloc(5, sizeof *parts);
+    if (zf == NULL || hf == NULL || parts == NULL) {
+        free(zf);
+        free(hf);
+        free(parts);
         r->oom = true;
         return;
     }
     if (run->nsubj > 1) {
         qsort(run->subj, run->nsubj, sizeof *run->subj, cmp_subject);
     }
-
-    struct sbuf first_err = {.n = 0};
-    enum mh_reason first_reason = MH_REASON_NONE;
-    size_t first_err_zone = nz;
-    size_t nsubj_addr = 0;
-    for (size_t i = 0; i < run->nsubj; i++) {
-        if (run->subj[i]->fam != FAM_DOMAIN) {
-            nsubj_addr++;
-        }
-    }
     bool many = run->nsubj > 1;
+    struct mh_dnsbl_answer tmp[3];
+    struct verdict_ctx c;
 
-    /* Pass 1: verdicts, counts. */
-    size_t L = 0, E = 0, N = 0;
+    /* Pass 1: verdicts, zone flags. */
     for (size_t si = 0; si < run->nsubj; si++) {
-        const struct subject *s = run->subj[si];
         for (size_t zi = 0; zi < nz; zi++) {
-            const struct pair *pr = &s->pairs[zi];
-            if (!pr->applicable) {
+            if (!run->subj[si]->pairs[zi].applicable) {
                 continue;
             }
-            const struct health *h = &run->zr[zi].h[s->fam];
-            struct mh_dnsbl_answer t1, t2;
-            const struct mh_dnsbl_answer *pos = combined(h->pos, h->npos, &t1);
-            const struct mh_dnsbl_answer *neg = combined(h->neg, h->nneg, &t2);
-            enum mh_dnsbl_verdict v = mh_dnsbl_decide(&pr->ans, pos, neg);
-            queried[zi] = true;
-            if (v == MH_DNSBL_V_LISTED) {
-                listed[zi] = true;
-            } else if (mh_dnsbl_verdict_is_error(v)) {
-                failed[zi] = true;
-            }
+            pair_verdict(run, zi, run->subj[si], &c, tmp);
+            enum mh_state st;
+            enum mh_reason reason;
+            unsigned flag;
+            pair_state(&c, MH_STATE_OK, &st, &reason, &flag);
+            zf[zi] |= flag;
         }
     }
-    /* IP zones left out because the host did not resolve. */
-    char hostwhy[300] = "";
-    enum mh_reason hostreason = MH_REASON_NONE;
-    bool host_no_address = false, host_failed = false;
-    if (run->host_asked && nsubj_addr == 0) {
-        host_failure_text(run, hostwhy, sizeof hostwhy, &hostreason,
-                          &host_no_address);
-        bool any_domain_zone = false;
-        for (size_t zi = 0; zi < nz; zi++) {
-            any_domain_zone = any_domain_zone || !zone_is_ip(run->zr[zi].z);
+    /* Host names that gave no address: a failure, unless the name itself
+     * got an answer as a domain (then it is a domain, not a host). */
+    for (size_t h = 0; h < run->nhosts; h++) {
+        const struct hostq *hq = &run->hosts[h];
+        bool has_addr = false, domain_answered = false;
+        for (size_t si = 0; si < run->nsubj; si++) {
+            const struct subject *s = run->subj[si];
+            if (s->host != (int)h) {
+                continue;
+            }
+            has_addr = has_addr || s->fam != FAM_DOMAIN;
+            for (size_t zi = 0; s->fam == FAM_DOMAIN && zi < nz; zi++) {
+                if (!s->pairs[zi].applicable) {
+                    continue;
+                }
+                pair_verdict(run, zi, s, &c, tmp);
+                domain_answered = domain_answered || c.v == MH_DNSBL_V_LISTED ||
+                                  c.v == MH_DNSBL_V_NOT_LISTED;
+            }
         }
-        /* A name without addresses checked on domain lists is a domain,
-         * not a failure; otherwise nothing could be checked on the IP
-         * lists. */
-        host_failed = !(host_no_address && any_domain_zone);
-        for (size_t zi = 0; host_failed && zi < nz; zi++) {
+        if (has_addr || !any_zone_is_ip(run)) {
+            continue;
+        }
+        host_failure_text(run, hq, hf[h].why, sizeof hf[h].why, &hf[h].reason,
+                          &hf[h].noaddr);
+        hf[h].failed = !(hf[h].noaddr && domain_answered);
+        for (size_t zi = 0; hf[h].failed && zi < nz; zi++) {
             if (zone_is_ip(run->zr[zi].z)) {
-                run->zr[zi].host_failed = true;
-                failed[zi] = true;
-                queried[zi] = true;
+                zf[zi] |= Z_FAILED | Z_QUERIED | Z_HOSTFAIL;
             }
         }
     }
+    size_t L = 0, E = 0, H = 0, N = 0;
     for (size_t zi = 0; zi < nz; zi++) {
-        L += listed[zi] ? 1u : 0u;
-        E += failed[zi] ? 1u : 0u;
-        N += queried[zi] ? 1u : 0u;
+        L += (zf[zi] & Z_LISTED) != 0 ? 1u : 0u;
+        E += (zf[zi] & Z_FAILED) != 0 ? 1u : 0u;
+        H += (zf[zi] & (Z_UNHEALTHY | Z_FAILED)) == Z_UNHEALTHY ? 1u : 0u;
+        N += (zf[zi] & Z_QUERIED) != 0 ? 1u : 0u;
     }
     mh_dnsbl_judge_fn judge = p->judge != NULL ? p->judge : default_judge;
     enum mh_state list_state = judge(p->judge_arg, L);
 
     /* Pass 2: items and samples, zone by zone in the configured order,
-     * each zone's subjects sorted. */
-    struct sbuf listing = {.n = 0};
-    size_t nlisting = 0;
-    char single_listing[900] = "";
+     * each zone's subjects sorted; the summary's parts. */
+    struct part *lst = &parts[0], *pol = &parts[1], *unh = &parts[2],
+                *err = &parts[3], *alw = &parts[4];
+    size_t nlisting = 0, npol = 0, nalw = 0;
+    size_t first_err_zone = nz, first_unh_zone = nz;
+    int lead_host = -1; /* host name of the first listed address */
     for (size_t zi = 0; zi < nz; zi++) {
         const struct mh_dnsbl_zone *z = run->zr[zi].z;
-        if (run->zr[zi].host_failed) {
+        for (size_t h = 0; h < run->nhosts; h++) {
+            if (!hf[h].failed || !zone_is_ip(z)) {
+                continue;
+            }
             struct mh_item *it =
                 mh_result_add_item(r, "zone", z->name, MH_STATE_UNKNOWN,
-                                   hostreason, "not queried: %s", hostwhy);
+                                   hf[h].reason, "not queried: %s", hf[h].why);
             mh_item_set_str(r, it, "zone", z->name);
-            mh_item_set_str(r, it, "address", run->host);
+            mh_item_set_str(r, it, "address", run->hosts[h].name);
             mh_item_set_str(r, it, "status", "error");
-            mh_item_set_str(r, it, "error", hostwhy);
-            if (first_err.n == 0) {
-                sb_add(&first_err, "%s", hostwhy);
-                first_reason = hostreason;
+            mh_item_set_str(r, it, "error", hf[h].why);
+            if (err->reason == MH_REASON_NONE) {
+                sb_add(&err->lead, "%s", hf[h].why);
+                err->reason = hf[h].reason;
                 first_err_zone = zi;
             }
-            continue;
         }
-        if (!queried[zi]) {
+        bool any_pair = false;
+        for (size_t si = 0; si < run->nsubj; si++) {
+            any_pair = any_pair || run->subj[si]->pairs[zi].applicable;
+        }
+        if (!any_pair && (zf[zi] & Z_HOSTFAIL) == 0) {
             const char *why;
-            if (zone_is_ip(z) && host_no_address) {
-                why = hostwhy;
-            } else if (z->type == MH_DNSBL_ZONE_DOMAIN) {
+            if (z->type == MH_DNSBL_ZONE_DOMAIN) {
                 why = "domain list, and the target is an address";
             } else if (z->type == MH_DNSBL_ZONE_IP4) {
                 why = "lists IPv4 addresses only";
@@ -1327,6 +1787,11 @@ report(struct run *run, struct mh_result *r, double elapsed)
                 why = "lists IPv6 addresses only";
             } else {
                 why = "lists IP addresses, not domains";
+            }
+            for (size_t h = 0; h < run->nhosts; h++) {
+                if (hf[h].noaddr && zone_is_ip(z)) {
+                    why = hf[h].why;
+                }
             }
             struct mh_item *it =
                 mh_result_add_item(r, "zone", z->name, MH_STATE_OK,
@@ -1341,48 +1806,44 @@ report(struct run *run, struct mh_result *r, double elapsed)
             if (!pr->applicable) {
                 continue;
             }
-            const struct health *h = &run->zr[zi].h[s->fam];
-            struct mh_dnsbl_answer t1, t2;
-            struct verdict_ctx c = {
-                .s = s,
-                .z = z,
-                .pr = pr,
-                .pos = combined(h->pos, h->npos, &t1),
-                .neg = combined(h->neg, h->nneg, &t2),
-                .deadline_s = mh_deadline_length(run->dl),
-            };
-            c.v = mh_dnsbl_decide(&pr->ans, c.pos, c.neg);
+            pair_verdict(run, zi, s, &c, tmp);
             char text[900], ztext[900];
             describe(&c, FORM_ITEM, text, sizeof text);
             describe(&c, many ? FORM_ZONE_SUBJECT : FORM_ZONE, ztext,
                      sizeof ztext);
-            enum mh_state st = MH_STATE_OK;
-            enum mh_reason reason = MH_REASON_NONE;
+            enum mh_state st;
+            enum mh_reason reason;
+            unsigned flag;
+            pair_state(&c, list_state, &st, &reason, &flag);
             bool is_error = mh_dnsbl_verdict_is_error(c.v);
             char codes[200];
             codes_text(&pr->ans, codes, sizeof codes);
-            if (c.v == MH_DNSBL_V_LISTED) {
-                st = list_state;
-                reason = MH_REASON_DNSBL_LISTED;
+            if ((flag & Z_LISTED) != 0) {
                 if (many) {
-                    sb_add(&listing, "%s%s (%s: %s)", nlisting > 0 ? ", " : "",
-                           z->name, s->text, codes);
+                    sb_add(&lst->tail, "%s%s (%s: %s)",
+                           nlisting > 0 ? ", " : "", z->name, s->text, codes);
                 } else {
-                    sb_add(&listing, "%s%s (%s)", nlisting > 0 ? ", " : "",
+                    sb_add(&lst->tail, "%s%s (%s)", nlisting > 0 ? ", " : "",
                            z->name, codes);
                 }
                 if (nlisting++ == 0) {
-                    snprintf(single_listing, sizeof single_listing, "%s",
-                             ztext);
+                    sb_add(&lst->lead, "%s", ztext);
+                    lead_host = s->fam != FAM_DOMAIN ? s->host : -1;
                 }
-            } else if (is_error) {
-                st = MH_STATE_UNKNOWN;
-                reason = error_reason(&c);
-                if (first_err.n == 0) {
-                    sb_add(&first_err, "%s", ztext);
-                    first_reason = reason;
-                    first_err_zone = zi;
-                }
+            } else if ((flag & Z_POLICY) != 0) {
+                sb_add(&pol->lead, "%s%s", npol++ > 0 ? ", " : "", ztext);
+            } else if ((flag & Z_ALLOW) != 0) {
+                sb_add(&alw->lead, "%s%s", nalw++ > 0 ? ", " : "", ztext);
+            } else if ((flag & Z_FAILED) != 0 &&
+                       err->reason == MH_REASON_NONE) {
+                sb_add(&err->lead, "%s", ztext);
+                err->reason = reason;
+                first_err_zone = zi;
+            } else if ((flag & Z_UNHEALTHY) != 0 &&
+                       unh->reason == MH_REASON_NONE) {
+                sb_add(&unh->lead, "%s", ztext);
+                unh->reason = reason;
+                first_unh_zone = zi;
             }
             struct mh_item *it =
                 mh_result_add_item(r, "zone", z->name, st, reason, "%s", text);
@@ -1390,6 +1851,10 @@ report(struct run *run, struct mh_result *r, double elapsed)
             mh_item_set_str(r, it, "address", s->text);
             mh_item_set_str(r, it, "query", pr->qname);
             mh_item_set_str(r, it, "status", status_name(c.v));
+            if (c.v == MH_DNSBL_V_LISTED) {
+                mh_item_set_str(r, it, "kind",
+                                mh_dnsbl_list_kind_name(pr->ans.list_kind));
+            }
             if (codes[0] != '\0') {
                 mh_item_set_str(r, it, "codes", codes);
             }
@@ -1402,99 +1867,181 @@ report(struct run *run, struct mh_result *r, double elapsed)
             if (is_error) {
                 mh_item_set_str(r, it, "error", ztext);
             }
+            if (c.v == MH_DNSBL_V_NOT_APPLICABLE) {
+                continue;
+            }
             mh_result_add_sample(r, "mailhealth_dnsbl_listed",
-                                 c.v == MH_DNSBL_V_LISTED ? 1 : 0, "address",
+                                 (flag & Z_LISTED) != 0 ? 1 : 0, "address",
                                  s->text, "zone", z->name, NULL);
             mh_result_add_sample(r, "mailhealth_dnsbl_error", is_error ? 1 : 0,
                                  "address", s->text, "zone", z->name, NULL);
         }
     }
-    if (run->host_dropped > 0 || run->addrs_dropped > 0) {
+    zone_health(run, r, zf);
+    size_t dropped = run->addrs_dropped;
+    for (size_t h = 0; h < run->nhosts; h++) {
+        dropped += run->hosts[h].dropped;
+    }
+    if (dropped > 0) {
         mh_result_add_item(r, "note", "addresses", MH_STATE_OK, MH_REASON_NONE,
-                           "%zu more addresses not checked (at most %d)",
-                           run->host_dropped + run->addrs_dropped,
-                           MH_DNSBL_MAX_ADDRS);
+                           "%zu more addresses not checked (at most %d per "
+                           "host name)",
+                           dropped, MH_DNSBL_MAX_ADDRS);
+    }
+    for (size_t h = 0; h < run->nhosts; h++) {
+        if (hf[h].noaddr && !hf[h].failed) {
+            mh_result_add_item(r, "note", run->hosts[h].name, MH_STATE_OK,
+                               MH_REASON_NONE, "%s: checked as a domain only",
+                               hf[h].why);
+        }
     }
     const double max = (double)N;
     add_perf(r, p, "listed", (double)L, MH_UNIT_NONE, p->perf_warn,
              p->perf_crit, &max);
-    add_perf(r, p, "errors", (double)E, MH_UNIT_NONE, NULL, NULL, &max);
+    add_perf(r, p, "errors", (double)(E + H), MH_UNIT_NONE, NULL, NULL, &max);
     add_perf(r, p, "time", elapsed, MH_UNIT_SECONDS, NULL, NULL, NULL);
     mh_result_add_sample(r, "mailhealth_dnsbl_listed_zones", (double)L, NULL);
 
-    /* State (rule in dnsbl.h): worst(judge(L), E > 0 ? UNKNOWN : OK). */
+    /* State: worst(judge(L), policy severity, unhealthy zones WARNING,
+     * failed zones UNKNOWN) in the order of mh_state_rank(); the summary
+     * leads with the part that decided it. */
     struct sbuf subj = {.n = 0};
     subject_desc(run, &subj);
+    if (L > 0) {
+        lst->st = list_state;
+        lst->reason = MH_REASON_DNSBL_LISTED;
+        if (L == 1 && nlisting == 1 && list_state != MH_STATE_OK) {
+            struct sbuf one = {.n = 0};
+            if (lead_host >= 0) {
+                sb_add(&one, "%s: ", run->hosts[lead_host].name);
+            }
+            sb_add(&one, "%s", lst->lead.s);
+            lst->lead = one;
+        } else {
+            struct sbuf b = {.n = 0};
+            sb_add(&b, "%s listed on %zu of %zu zones%s: %s", subj.s, L, N,
+                   list_state == MH_STATE_OK ? " (within thresholds)" : "",
+                   lst->tail.s);
+            lst->lead = b;
+        }
+        struct sbuf t = {.n = 0};
+        sb_add(&t, "%s listed on %zu zone%s within thresholds: %s", subj.s, L,
+               L == 1 ? "" : "s", lst->tail.s);
+        lst->tail = t;
+    }
+    if (npol > 0) {
+        pol->st = MH_STATE_OK;
+        for (size_t zi = 0; zi < nz; zi++) {
+            if ((zf[zi] & Z_POLICY_WARN) != 0) {
+                pol->st = MH_STATE_WARNING;
+            }
+        }
+        pol->reason = MH_REASON_DNSBL_POLICY_LISTED;
+        pol->tail = pol->lead;
+    }
+    if (nalw > 0) {
+        alw->tail = alw->lead;
+    }
+    if (E > 0) {
+        err->st = MH_STATE_UNKNOWN;
+        if (E > 1) {
+            sb_add(&err->lead, " (and %zu more zone%s failed: ", E - 1,
+                   E - 1 == 1 ? "" : "s");
+            zone_names(run, zf, Z_FAILED, first_err_zone, &err->lead);
+            sb_add(&err->lead, ")");
+        }
+        sb_add(&err->tail, "%zu zone%s failed: ", E, E == 1 ? "" : "s");
+        zone_names(run, zf, Z_FAILED, nz, &err->tail);
+    }
+    if (H > 0) {
+        unh->st = MH_STATE_WARNING;
+        if (H > 1) {
+            sb_add(&unh->lead, " (and %zu more zone%s unhealthy: ", H - 1,
+                   H - 1 == 1 ? "" : "s");
+            for (size_t zi = 0, k = 0; zi < nz; zi++) {
+                if ((zf[zi] & (Z_UNHEALTHY | Z_FAILED)) == Z_UNHEALTHY &&
+                    zi != first_unh_zone) {
+                    sb_add(&unh->lead, "%s%s", k++ > 0 ? ", " : "",
+                           run->zr[zi].z->name);
+                }
+            }
+            sb_add(&unh->lead, ")");
+        }
+        sb_add(&unh->tail, "%zu zone%s unhealthy: ", H, H == 1 ? "" : "s");
+        for (size_t zi = 0, k = 0; zi < nz; zi++) {
+            if ((zf[zi] & (Z_UNHEALTHY | Z_FAILED)) == Z_UNHEALTHY) {
+                sb_add(&unh->tail, "%s%s", k++ > 0 ? ", " : "",
+                       run->zr[zi].z->name);
+            }
+        }
+    }
+    /* The leading part: the worst state; ties in the order listing,
+     * policy, unhealthy zone, failed zone, allow list. */
+    bool present[5] = {L > 0, npol > 0, H > 0, E > 0, nalw > 0};
+    int lead = -1;
+    for (int i = 0; i < 5; i++) {
+        if (present[i] && (lead < 0 || mh_state_rank(parts[i].st) >
+                                           mh_state_rank(parts[lead].st))) {
+            lead = i;
+        }
+    }
     struct sbuf sum = {.n = 0};
+    enum mh_state state = MH_STATE_OK;
+    enum mh_reason reason = MH_REASON_NONE;
     if (N == 0) {
         sb_add(&sum, "no zone applies to %s", subj.s);
-        mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "%s",
-                        sum.s);
-    } else if (list_state != MH_STATE_OK) {
-        if (L == 1 && nlisting == 1) {
-            if (run->host != NULL) {
-                sb_add(&sum, "%s: ", run->host);
-            }
-            sb_add(&sum, "%s", single_listing);
-        } else {
-            sb_add(&sum, "%s listed on %zu of %zu zones: %s", subj.s, L, N,
-                   listing.s);
-        }
-        if (E > 0) {
-            sb_add(&sum, "; %zu zone%s failed: ", E, E == 1 ? "" : "s");
-            for (size_t zi = 0, k = 0; zi < nz; zi++) {
-                if (failed[zi]) {
-                    sb_add(&sum, "%s%s", k++ > 0 ? ", " : "",
-                           run->zr[zi].z->name);
-                }
-            }
-        }
-        mh_result_raise(r, list_state, MH_REASON_DNSBL_LISTED, "%s", sum.s);
-    } else if (E > 0) {
-        sb_add(&sum, "%s", first_err.s);
-        if (E > 1) {
-            sb_add(&sum, " (and %zu more zone%s failed: ", E - 1,
-                   E - 1 == 1 ? "" : "s");
-            for (size_t zi = 0, k = 0; zi < nz; zi++) {
-                if (failed[zi] && zi != first_err_zone) {
-                    sb_add(&sum, "%s%s", k++ > 0 ? ", " : "",
-                           run->zr[zi].z->name);
-                }
-            }
-            sb_add(&sum, ")");
-        }
-        if (L > 0) {
-            sb_add(&sum, "; %s listed on %zu zone%s within thresholds: %s",
-                   subj.s, L, L == 1 ? "" : "s", listing.s);
-        } else if (N > E) {
-            sb_add(&sum, "; %s not listed on the other %zu zone%s", subj.s,
-                   N - E, N - E == 1 ? "" : "s");
-        }
-        mh_result_raise(r, MH_STATE_UNKNOWN,
-                        first_reason != MH_REASON_NONE
-                            ? first_reason
-                            : MH_REASON_DNSBL_LOOKUP_FAILED,
-                        "%s", sum.s);
+        state = MH_STATE_UNKNOWN;
+        reason = MH_REASON_USAGE_ERROR;
     } else {
-        if (L > 0) {
-            sb_add(&sum,
-                   "%s listed on %zu of %zu zones (within thresholds): %s",
-                   subj.s, L, N, listing.s);
-        } else if (N == 1) {
-            for (size_t zi = 0; zi < nz; zi++) {
-                if (queried[zi]) {
-                    sb_add(&sum, "%s not listed on %s", subj.s,
-                           run->zr[zi].z->name);
+        /* zones that answered and list nothing */
+        size_t noted = 0;
+        for (size_t zi = 0; zi < nz; zi++) {
+            noted += (zf[zi] & (Z_LISTED | Z_POLICY | Z_ALLOW | Z_FAILED |
+                                Z_UNHEALTHY)) != 0
+                         ? 1u
+                         : 0u;
+        }
+        size_t clean = N - noted;
+        if (lead < 0 || (parts[lead].st == MH_STATE_OK && L == 0)) {
+            /* nothing alerts: the notes, then what was clean */
+            size_t k = 0;
+            for (int i = 0; i < 5; i++) {
+                if (present[i]) {
+                    sb_add(&sum, "%s%s", k++ > 0 ? "; " : "", parts[i].tail.s);
                 }
             }
+            if (k == 0 && N == 1) {
+                for (size_t zi = 0; zi < nz; zi++) {
+                    if ((zf[zi] & Z_QUERIED) != 0) {
+                        sb_add(&sum, "%s not listed on %s", subj.s,
+                               run->zr[zi].z->name);
+                    }
+                }
+            } else if (k == 0) {
+                sb_add(&sum, "%s not listed on %zu zones", subj.s, N);
+            } else if (clean > 0) {
+                sb_add(&sum, "; %s not listed on the other %zu zone%s", subj.s,
+                       clean, clean == 1 ? "" : "s");
+            }
         } else {
-            sb_add(&sum, "%s not listed on %zu zones", subj.s, N);
+            sb_add(&sum, "%s", parts[lead].lead.s);
+            state = parts[lead].st;
+            reason = parts[lead].reason;
+            for (int i = 0; i < 5; i++) {
+                if (present[i] && i != lead) {
+                    sb_add(&sum, "; %s", parts[i].tail.s);
+                }
+            }
+            if (lead != 0 && L == 0 && clean > 0) {
+                sb_add(&sum, "; %s not listed on the other %zu zone%s", subj.s,
+                       clean, clean == 1 ? "" : "s");
+            }
         }
-        mh_result_raise(r, MH_STATE_OK, MH_REASON_NONE, "%s", sum.s);
     }
-    free(listed);
-    free(failed);
-    free(queried);
+    mh_result_raise(r, state, reason, "%s", sum.s);
+    free(zf);
+    free(hf);
+    free(parts);
 }
 
 /* Sets up a run on a fresh channel. Returns 0, or -1 with err. */
@@ -1536,8 +2083,9 @@ run_init(struct run *run, const struct mh_dnsbl_params *p,
     return 0;
 }
 
-/* Waits for every query (bounded by the deadline), then destroys the
- * channel: queries still pending are cancelled and stay "not answered". */
+/* Waits for every query, follow-ups included (followup()), bounded by
+ * the deadline; then destroys the channel: queries still pending are
+ * cancelled and stay "not answered". */
 static void
 run_wait(struct run *run)
 {
@@ -1546,23 +2094,13 @@ run_wait(struct run *run)
     run->ch = NULL;
 }
 
-static bool
-any_zone(const struct run *run, bool ip)
-{
-    for (size_t i = 0; i < run->nz; i++) {
-        if (zone_is_ip(run->zr[i].z) == ip) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Adds the domain subject (if any domain zone) for name (normalised). */
+/* Adds the domain subject (if any zone answers names) for name
+ * (normalised). */
 static void
-add_domain(struct run *run, const char *name)
+add_domain(struct run *run, const char *name, int host)
 {
-    if (any_zone(run, false)) {
-        add_subject(run, FAM_DOMAIN, NULL, name, name);
+    if (any_zone_is_domain(run)) {
+        add_subject(run, FAM_DOMAIN, NULL, name, name, host);
     }
 }
 
@@ -1601,7 +2139,7 @@ mh_dnsbl_check_addresses(const struct mh_dnsbl_params *p,
             continue;
         }
         size_t before = run.nsubj;
-        add_address(&run, fam, b);
+        add_address(&run, fam, b, -1);
         if (run.nsubj > before) {
             added++;
         }
@@ -1609,7 +2147,7 @@ mh_dnsbl_check_addresses(const struct mh_dnsbl_params *p,
     if (domain != NULL) {
         char norm[MH_DNSBL_NAME_MAX + 2];
         if (mh_dnsbl_normalize_name(domain, norm, sizeof norm) == 0) {
-            add_domain(&run, norm);
+            add_domain(&run, norm, -1);
         } else {
             mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR,
                             "invalid domain '%.80s'", domain);
@@ -1624,23 +2162,92 @@ mh_dnsbl_check_addresses(const struct mh_dnsbl_params *p,
     return 0;
 }
 
-struct mh_result *
-mh_dnsbl_probe(const struct mh_dnsbl_params *p, const struct mh_deadline *dl)
+/* Starts the checks of one -H target: an address, or a name (checked as a
+ * domain on the zones that answer names, and its addresses on the zones
+ * that answer addresses). Returns 0, or -1 with a usage error in err. */
+static int
+add_target(struct run *run, const char *target, char *err, size_t errlen)
 {
-    double t0 = mh_monotonic_s();
-    const char *target = p->target != NULL ? p->target : "";
-    struct mh_result *r = mh_result_new("dnsbl", target);
-    if (r == NULL) {
-        return NULL;
-    }
     unsigned char b[16];
     char name[MH_DNSBL_NAME_MAX + 2];
     int fam = parse_address(target, b);
     if (fam == 0 && mh_dnsbl_normalize_name(target, name, sizeof name) != 0) {
-        mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR,
-                        "invalid -H '%.80s': not an IP address or a DNS name",
-                        target);
-        return r;
+        snprintf(err, errlen,
+                 "invalid -H '%.80s': not an IP address or a DNS name", target);
+        return -1;
+    }
+    if (fam != 0) {
+        if (!family_wanted(run, fam)) {
+            snprintf(err, errlen, "%.80s is not an %s address", target,
+                     run->p->family == AF_INET ? "IPv4" : "IPv6");
+            return -1;
+        }
+        add_address(run, fam, b, -1);
+        return 0;
+    }
+    struct hostq *hq = NULL;
+    for (size_t h = 0; h < run->nhosts; h++) {
+        if (strcmp(run->hosts[h].name, name) == 0) {
+            return 0; /* named twice */
+        }
+    }
+    hq = &run->hosts[run->nhosts];
+    memset(hq, 0, sizeof *hq);
+    hq->run = run;
+    hq->index = (int)run->nhosts;
+    hq->name = strdup(name);
+    if (hq->name == NULL) {
+        run->oom = true;
+        return 0;
+    }
+    run->nhosts++;
+    add_domain(run, name, hq->index);
+    if (any_zone_is_ip(run)) {
+        /* The addresses' queries are sent from the callback the moment
+         * the addresses are known; the domain and test-entry queries are
+         * already in flight. */
+        struct ares_addrinfo_hints hints;
+        memset(&hints, 0, sizeof hints);
+        hints.ai_family =
+            run->p->family == AF_INET || run->p->family == AF_INET6
+                ? run->p->family
+                : AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        trace(run, "dns>", "A/AAAA %s", name);
+        ares_getaddrinfo(run->ch, name, NULL, &hints, gai_callback, hq);
+    } else {
+        hq->done = true;
+    }
+    return 0;
+}
+
+struct mh_result *
+mh_dnsbl_probe(const struct mh_dnsbl_params *p, const struct mh_deadline *dl)
+{
+    double t0 = mh_monotonic_s();
+    const char *const *targets = p->targets;
+    size_t ntargets = p->ntargets;
+    const char *one = p->target != NULL ? p->target : "";
+    if (targets == NULL || ntargets == 0) {
+        targets = &one;
+        ntargets = 1;
+    }
+    struct mh_result *r = mh_result_new("dnsbl", targets[0]);
+    if (r == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < ntargets; i++) {
+        unsigned char b[16];
+        char name[MH_DNSBL_NAME_MAX + 2];
+        const char *t = targets[i] != NULL ? targets[i] : "";
+        if (parse_address(t, b) == 0 &&
+            mh_dnsbl_normalize_name(t, name, sizeof name) != 0) {
+            mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR,
+                            "invalid -H '%.80s': not an IP address or a DNS "
+                            "name",
+                            t);
+            return r;
+        }
     }
     char err[256];
     struct run run;
@@ -1648,32 +2255,21 @@ mh_dnsbl_probe(const struct mh_dnsbl_params *p, const struct mh_deadline *dl)
         mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "%s", err);
         return r;
     }
-    if (fam != 0) {
-        if (!family_wanted(&run, fam)) {
-            mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR,
-                            "%s is not an %s address", target,
-                            p->family == AF_INET ? "IPv4" : "IPv6");
+    run.hosts = calloc(ntargets, sizeof *run.hosts);
+    if (run.hosts == NULL) {
+        r->oom = true;
+        mh_resolve_channel_free(run.ch);
+        run_free(&run);
+        return r;
+    }
+    for (size_t i = 0; i < ntargets; i++) {
+        if (add_target(&run, targets[i] != NULL ? targets[i] : "", err,
+                       sizeof err) != 0) {
+            mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "%s",
+                            err);
             mh_resolve_channel_free(run.ch);
             run_free(&run);
             return r;
-        }
-        add_address(&run, fam, b);
-    } else {
-        add_domain(&run, name);
-        if (any_zone(&run, true)) {
-            /* The addresses' queries are sent from the callback the moment
-             * the addresses are known; the domain and test-entry queries
-             * are already in flight. */
-            run.host = name;
-            run.host_asked = true;
-            struct ares_addrinfo_hints hints;
-            memset(&hints, 0, sizeof hints);
-            hints.ai_family = p->family == AF_INET || p->family == AF_INET6
-                                  ? p->family
-                                  : AF_UNSPEC;
-            hints.ai_socktype = SOCK_STREAM;
-            trace(&run, "dns>", "A/AAAA %s", name);
-            ares_getaddrinfo(run.ch, name, NULL, &hints, gai_callback, &run);
         }
     }
     run_wait(&run);

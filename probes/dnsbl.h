@@ -8,19 +8,20 @@
  *   address as 32 reversed nibbles (2.4), a domain name as is (section 3,
  *   "RHSBL"/DBL). A host name given as the target is resolved (A and AAAA)
  *   and every address is checked on the IP zones, while the name itself is
- *   checked on the domain zones. For each zone and address family the RFC 5782
- *   section 5 test entries are asked once per run: 127.0.0.2 / ::2 / TEST
- *   must be listed, 127.0.0.1 / ::1 / INVALID must not. (For IPv6 the RFC
- *   names ::ffff:7f00:2; lists use ::2, and rbldnsd answers the RFC's name
- *   from an IPv4 dataset, so only ::2 tells whether a zone lists IPv6.)
+ *   checked on the domain zones (a zone of type "any" gets both). For each
+ *   zone and family the RFC 5782 section 5 test entries are asked at most
+ *   once per run and only when an answer needs them: 127.0.0.2 /
+ *   ::FFFF:7F00:2 (or ::2) / TEST must be listed, 127.0.0.1 /
+ *   ::FFFF:7F00:1 / INVALID must not (the negative one after a listing).
  *
- *   Every query of a run (subject A and TXT records, test entries, the A/AAAA
- *   lookup of a host name) goes out at once on ONE c-ares channel; the
- *   address queries of a host name are sent from the lookup's callback as
- *   soon as the addresses are known. The run is bounded by the check's
- *   deadline (mh_resolve_wait): c-ares retries a lost query within it, what
- *   is still unanswered at the deadline is reported as a timeout for that
- *   zone. No DNS packet is parsed here: answers go through
+ *   Every query of a run (subject A records, positive test entries, the
+ *   A/AAAA lookup of a host name) goes out at once on ONE c-ares channel;
+ *   the address queries of a host name are sent from the lookup's callback
+ *   as soon as the addresses are known, and TXT and the negative test entry
+ *   from the callback of a listing (never for a clean answer). The run is
+ * bounded by the check's deadline (mh_resolve_wait): c-ares retries a lost
+ * query within it, what is still unanswered at the deadline is reported as a
+ * timeout for that zone. No DNS packet is parsed here: answers go through
  *   ares_parse_a_reply / ares_parse_txt_reply_ext.
  *
  * How answers are read (mh_dnsbl_interpret, mh_dnsbl_decide)
@@ -47,21 +48,22 @@
  *     while the subject is not listed either: the zone "does not look like a
  *     DNSBL" (does not exist, or stopped working): UNKNOWN.
  *
- * State rule (the reconciliation of issue 5 with field case BR-33)
- *   L = number of zones listing the subject (any of its addresses),
- *   E = number of zones that gave no usable answer (any of the above errors).
- *   state = worst(judge(L), E > 0 ? UNKNOWN : OK) in the result model's order
- *   OK < UNKNOWN < WARNING < CRITICAL, where judge() applies -w/-c (default:
- *   CRITICAL when L >= 1). So:
- *     - a listing within -w/-c alerts as WARNING/CRITICAL even when other
- *       zones failed; the failed zones are still named in the summary and in
- *       the long output;
- *     - with no alerting listing, one failed zone makes the run UNKNOWN: a
- *       zone that could not answer is never silently counted as "not
- *       listed" (BR-33); the summary says how many zones did answer clean;
- *     - when no zone could answer at all the run is UNKNOWN as well.
- *   The issue's "UNKNOWN only when no zone could give an answer" is thereby
- *   narrowed: an OK run means every zone answered and none lists the target.
+ * State rule
+ *   L = number of block-kind zones listing a target (any of its addresses);
+ *   judge(L) applies -w/-c (default: CRITICAL when L >= 1). The state is
+ *   the worst, in mh_state_rank() order, of judge(L); WARNING for a policy
+ *   listing whose code or zone has severity "warning"; WARNING
+ *   (zone_unhealthy) for a zone that fails its test entries or lists its
+ *   negative one, and (zone_refused) for an error code on an allow/info
+ *   zone; UNKNOWN for a zone that gave no usable answer (failure, timeout,
+ *   an answer outside 127/8, an error code on a block/policy zone). Allow
+ *   and info listings never alert; NOT_APPLICABLE pairs count as not
+ *   queried. A zone that could not answer is never counted as "not
+ *   listed" (BR-33): it is named in the summary and on its own line.
+ *
+ * Zone health (apart from the verdict): one item of kind "health" and one
+ *   sample mailhealth_dnsbl_zone_up{zone} per zone whose test entries this
+ *   run learnt (1 up, 0 down).
  *
  * Output (into a struct mh_result, see result.h)
  *   - one item of kind "zone" per (subject, zone) pair, name = the zone, in
@@ -111,7 +113,22 @@ enum mh_dnsbl_zone_type {
     MH_DNSBL_ZONE_IP = 0,
     MH_DNSBL_ZONE_IP4,
     MH_DNSBL_ZONE_IP6,
-    MH_DNSBL_ZONE_DOMAIN
+    MH_DNSBL_ZONE_DOMAIN,
+    /* "any": type not given. A name target is asked as a name AND its
+     * addresses are asked; the RFC 5782 section 5 test points of each
+     * family tell which questions the zone answers (a family whose test
+     * point fails while another family's passes is "not applicable"). */
+    MH_DNSBL_ZONE_ANY
+};
+
+/* What a listing on a zone means (per zone, overridable per code). */
+enum mh_dnsbl_list_kind {
+    MH_DNSBL_KIND_BLOCK = 0, /* block list: judged by -w/-c (default
+                                CRITICAL for one listing) */
+    MH_DNSBL_KIND_POLICY,    /* policy list (Spamhaus PBL, URIBL grey): a
+                                note, or the code's/zone's severity */
+    MH_DNSBL_KIND_ALLOW,     /* allow list (DNSWL, Spamhaus SWL): good news */
+    MH_DNSBL_KIND_INFO       /* informational: shown, never alerts */
 };
 
 /* One documented return code of a zone. */
@@ -119,6 +136,9 @@ struct mh_dnsbl_code {
     uint32_t addr; /* the A record, host byte order (127.0.0.2 = 0x7f000002) */
     bool error;    /* an error answer, not a listing */
     char *meaning; /* printable ASCII, owned */
+    bool has_kind; /* kind given for this code (else the zone's) */
+    enum mh_dnsbl_list_kind kind;
+    bool warn; /* policy listing with severity "warning" */
 };
 
 /* One zone. All strings owned by the zone set it belongs to. */
@@ -126,13 +146,17 @@ struct mh_dnsbl_zone {
     char *name; /* lower case, no final dot, valid DNS name */
     enum mh_dnsbl_zone_type type;
     bool enabled; /* queried when no --zone selects zones (default true) */
-    bool bitmask; /* the last octet of a code is a bit mask (URIBL, SURBL) */
+    bool bitmask; /* the last octet of a code is a bit mask (URIBL, SURBL):
+                     the middle octets are ignored, as SURBL documents */
+    enum mh_dnsbl_list_kind kind; /* default block */
+    bool warn; /* policy zone: listings are WARNING ("severity") */
     struct mh_dnsbl_code *codes;
     size_t ncodes;
     /* Test entries (RFC 5782 5) of the zone's main family (IPv4 address for
      * IP zones, name for domain zones): NULL = the RFC's 127.0.0.2 / TEST
      * and 127.0.0.1 / INVALID; no_test_* = not asked. IPv6 always uses
-     * ::2 / ::1. */
+     * the RFC's ::FFFF:7F00:2 (or ::2, which some lists use instead) and
+     * ::FFFF:7F00:1. */
     char *test_listed, *test_unlisted;
     bool no_test_listed, no_test_unlisted;
 };
@@ -147,14 +171,23 @@ struct mh_dnsbl_zones {
  * Parses a zones file (JSON, cJSON) of at most len bytes and appends its
  * zones to zs. Schema:
  *   {"zones": [{"zone": "zen.spamhaus.org",          (required)
- *               "type": "ip" | "ip4" | "ip6" | "domain", (default "ip")
+ *               "type": "ip" | "ip4" | "ip6" | "domain" | "any",
+ *                                                     (default "any")
+ *               "kind": "block" | "policy" | "allow" | "info",
+ *                                                     (default "block")
+ *               "severity": "note" | "warning",       (policy; "note")
  *               "enabled": true,                      (default true)
  *               "bitmask": false,                     (default false)
  *               "codes":  {"127.0.0.2": "meaning", ...},  listing codes
+ *                  or (format version 2) {"127.0.0.10": {"meaning": "...",
+ *                  "kind": "policy", "severity": "warning"}, ...}
  *               "errors": {"127.255.255.254": "meaning", ...},
  *               "test_listed": "dbltest.com" | false,  (default: RFC 5782)
  *               "test_unlisted": "invalid" | false,    (default: RFC 5782)
  *               "description": "...", "url": "..."}]} (ignored)
+ * A top-level "version" (1 or 2) is accepted; version 1 files (meanings
+ * as strings, no kinds) read as before, except that a zone without
+ * "type" is now "any" (detected) instead of "ip".
  * test_listed / test_unlisted replace the RFC 5782 section 5 test entries
  * (an IPv4 address for IP zones, a name for domain zones; false: do not
  * test), for lists that document their own test point.
@@ -174,10 +207,12 @@ int mh_dnsbl_zones_load(struct mh_dnsbl_zones *zs, const char *path, char *err,
                         size_t errlen);
 
 /*
- * Appends the zone of a --zone argument "NAME[:TYPE]" (TYPE ip, ip4, ip6 or
- * domain) to zs. When defs (may be NULL) defines NAME, that definition is
- * copied (codes, bitmask; TYPE, if given, overrides its type); otherwise a
- * generic zone of TYPE (default ip) with no documented codes is added, for
+ * Appends the zone of a --zone argument "NAME[:TYPE][,KIND]" or
+ * "NAME[:KIND]" (TYPE ip, ip4, ip6, domain or any; KIND block, policy,
+ * allow or info) to zs. When defs (may be NULL) defines NAME, that
+ * definition is copied (codes, bitmask; TYPE and KIND, if given, override
+ * it); otherwise a generic zone of TYPE (default any: detected) and KIND
+ * (default block) with no documented codes is added, for
  * which the built-in error codes still apply. A zone already in zs is not
  * added twice. Returns 0, or -1 with the reason in err (invalid name or
  * type, too many zones, out of memory).
@@ -198,8 +233,11 @@ const struct mh_dnsbl_zone *mh_dnsbl_zones_find(const struct mh_dnsbl_zones *zs,
 /* Frees every zone of zs and empties it. */
 void mh_dnsbl_zones_free(struct mh_dnsbl_zones *zs);
 
-/* "ip", "ip4", "ip6" or "domain". */
+/* "ip", "ip4", "ip6", "domain" or "any". */
 const char *mh_dnsbl_zone_type_name(enum mh_dnsbl_zone_type t);
+
+/* "block", "policy", "allow" or "info". */
+const char *mh_dnsbl_list_kind_name(enum mh_dnsbl_list_kind k);
 
 /* ------------------------------------------------------------------------
  * Query names (pure functions)
@@ -274,6 +312,10 @@ struct mh_dnsbl_answer {
     uint32_t culprit;  /* ERROR_CODE/OUTSIDE: the record that decided it */
     char meaning[256]; /* meanings of the codes ("; "), or of the error */
     const char *hint;  /* static advice for an error code, or NULL */
+    /* LISTED: the strongest kind among the codes (block > policy > info >
+     * allow) and, for policy, whether a code asks for WARNING. */
+    enum mh_dnsbl_list_kind list_kind;
+    bool warn;
 };
 
 /*
@@ -298,7 +340,10 @@ enum mh_dnsbl_verdict {
     MH_DNSBL_V_LISTS_EVERYTHING, /* negative test entry listed */
     MH_DNSBL_V_NOT_WORKING,      /* positive test entry not listed */
     MH_DNSBL_V_FAILED,           /* lookup failed */
-    MH_DNSBL_V_TIMEOUT           /* no answer before the deadline */
+    MH_DNSBL_V_TIMEOUT,          /* no answer before the deadline */
+    MH_DNSBL_V_NOT_APPLICABLE    /* the zone does not list this kind of
+                                    subject (its test point fails while
+                                    another family's passes) */
 };
 
 /*
@@ -313,7 +358,18 @@ enum mh_dnsbl_verdict mh_dnsbl_decide(const struct mh_dnsbl_answer *subject,
                                       const struct mh_dnsbl_answer *pos,
                                       const struct mh_dnsbl_answer *neg);
 
-/* True for the verdicts that count as a zone error (UNKNOWN). */
+/*
+ * Refines a NOT_WORKING verdict for a zone whose type leaves the subject's
+ * family open (MH_DNSBL_ZONE_ANY, or MH_DNSBL_ZONE_IP for IPv6): when
+ * another family's positive test point of the zone is listed (other_pos),
+ * the zone works but does not list this family: NOT_APPLICABLE. Any other
+ * verdict is returned unchanged.
+ */
+enum mh_dnsbl_verdict mh_dnsbl_refine(enum mh_dnsbl_verdict v,
+                                      const struct mh_dnsbl_answer *other_pos);
+
+/* True for the verdicts that count as a zone error (no usable answer:
+ * NOT_APPLICABLE, NOT_LISTED and LISTED are not errors). */
 bool mh_dnsbl_verdict_is_error(enum mh_dnsbl_verdict v);
 
 /* Formats a host-order IPv4 address as a dotted quad. Returns buf. */
@@ -339,7 +395,10 @@ typedef void (*mh_dnsbl_trace_fn)(void *arg, const char *dir, const char *line);
 typedef enum mh_state (*mh_dnsbl_judge_fn)(void *arg, size_t listed);
 
 struct mh_dnsbl_params {
-    const char *target;                 /* -H: IP address, host or domain */
+    const char *target;         /* -H: IP address, host or domain (when ntargets
+                                   is 0) */
+    const char *const *targets; /* every -H, in order (or NULL) */
+    size_t ntargets;
     const struct mh_dnsbl_zones *zones; /* zones to query, in output order */
     const char *resolver;    /* "IP[:PORT]" / "[IPv6]:PORT", NULL = system */
     int family;              /* AF_UNSPEC, or only AF_INET / AF_INET6

@@ -22,7 +22,29 @@
 /* Longest meaning kept (bytes of the file text). */
 #define MEANING_MAX 200
 
-static const char *const type_names[] = {"ip", "ip4", "ip6", "domain"};
+static const char *const type_names[] = {"ip", "ip4", "ip6", "domain", "any"};
+static const char *const kind_names[] = {"block", "policy", "allow", "info"};
+
+const char *
+mh_dnsbl_list_kind_name(enum mh_dnsbl_list_kind k)
+{
+    if ((int)k < 0 || (size_t)k >= sizeof kind_names / sizeof kind_names[0]) {
+        return "block";
+    }
+    return kind_names[k];
+}
+
+static int
+kind_from_name(const char *s, enum mh_dnsbl_list_kind *k)
+{
+    for (size_t i = 0; i < sizeof kind_names / sizeof kind_names[0]; i++) {
+        if (strcmp(s, kind_names[i]) == 0) {
+            *k = (enum mh_dnsbl_list_kind)i;
+            return 0;
+        }
+    }
+    return -1;
+}
 
 const char *
 mh_dnsbl_zone_type_name(enum mh_dnsbl_zone_type t)
@@ -102,6 +124,8 @@ zone_copy(struct mh_dnsbl_zone *dst, const struct mh_dnsbl_zone *src)
     dst->type = src->type;
     dst->enabled = src->enabled;
     dst->bitmask = src->bitmask;
+    dst->kind = src->kind;
+    dst->warn = src->warn;
     dst->no_test_listed = src->no_test_listed;
     dst->no_test_unlisted = src->no_test_unlisted;
     if ((src->test_listed != NULL &&
@@ -120,6 +144,9 @@ zone_copy(struct mh_dnsbl_zone *dst, const struct mh_dnsbl_zone *src)
         for (size_t i = 0; i < src->ncodes; i++) {
             dst->codes[i].addr = src->codes[i].addr;
             dst->codes[i].error = src->codes[i].error;
+            dst->codes[i].has_kind = src->codes[i].has_kind;
+            dst->codes[i].kind = src->codes[i].kind;
+            dst->codes[i].warn = src->codes[i].warn;
             dst->codes[i].meaning = strdup(src->codes[i].meaning);
             dst->ncodes = i + 1;
             if (dst->codes[i].meaning == NULL) {
@@ -180,12 +207,39 @@ mh_dnsbl_zones_add_arg(struct mh_dnsbl_zones *zs, const char *arg,
                  arg);
         return -1;
     }
-    enum mh_dnsbl_zone_type type = MH_DNSBL_ZONE_IP;
-    if (colon != NULL && type_from_name(colon + 1, &type) != 0) {
-        snprintf(err, errlen,
-                 "invalid --zone '%.80s': type must be ip, ip4, ip6 or domain",
-                 arg);
-        return -1;
+    /* ":TYPE", ":TYPE,KIND" or ":KIND". */
+    enum mh_dnsbl_zone_type type = MH_DNSBL_ZONE_ANY;
+    enum mh_dnsbl_list_kind kind = MH_DNSBL_KIND_BLOCK;
+    bool type_given = false, kind_given = false;
+    if (colon != NULL) {
+        char spec[32];
+        const char *comma = strchr(colon + 1, ',');
+        size_t tl =
+            comma != NULL ? (size_t)(comma - colon - 1) : strlen(colon + 1);
+        bool ok = tl < sizeof spec;
+        if (ok) {
+            memcpy(spec, colon + 1, tl);
+            spec[tl] = '\0';
+            if (type_from_name(spec, &type) == 0) {
+                type_given = true;
+            } else if (comma == NULL && kind_from_name(spec, &kind) == 0) {
+                kind_given = true;
+            } else {
+                ok = false;
+            }
+        }
+        if (ok && comma != NULL) {
+            ok = kind_from_name(comma + 1, &kind) == 0;
+            kind_given = ok;
+        }
+        if (!ok) {
+            snprintf(err, errlen,
+                     "invalid --zone '%.80s': type must be ip, ip4, ip6, "
+                     "domain or any, kind block, policy, allow or info "
+                     "(NAME:TYPE,KIND)",
+                     arg);
+            return -1;
+        }
     }
     if (mh_dnsbl_zones_find(zs, name) != NULL) {
         return 0; /* named twice: query once */
@@ -202,14 +256,18 @@ mh_dnsbl_zones_add_arg(struct mh_dnsbl_zones *zs, const char *arg,
             snprintf(err, errlen, "out of memory");
             return -1;
         }
-        if (colon != NULL) {
+        if (type_given) {
             z.type = type;
+        }
+        if (kind_given) {
+            z.kind = kind;
         }
         z.enabled = true;
     } else {
         memset(&z, 0, sizeof z);
         z.name = strdup(name);
         z.type = type;
+        z.kind = kind;
         z.enabled = true;
         if (z.name == NULL) {
             snprintf(err, errlen, "out of memory");
@@ -224,7 +282,53 @@ mh_dnsbl_zones_add_arg(struct mh_dnsbl_zones *zs, const char *arg,
     return 0;
 }
 
-/* Parses the codes object obj ("127.0.0.2": "meaning") into z. */
+/* "severity": "note" (false) or "warning" (true). Returns 0 or -1. */
+static int
+severity_from(const cJSON *v, bool *warn)
+{
+    if (v == NULL) {
+        return 0;
+    }
+    if (!cJSON_IsString(v) || v->valuestring == NULL) {
+        return -1;
+    }
+    if (strcmp(v->valuestring, "note") == 0) {
+        *warn = false;
+    } else if (strcmp(v->valuestring, "warning") == 0) {
+        *warn = true;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+/* A code of format version 2: {"meaning": "...", "kind": "policy",
+ * "severity": "warning"}; every key optional. Returns 0 or -1. */
+static int
+code_object(const cJSON *c, const char **meaning, bool *has_kind,
+            enum mh_dnsbl_list_kind *kind, bool *warn)
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(c, "meaning");
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(c, "kind");
+    *meaning = "";
+    if (m != NULL) {
+        if (!cJSON_IsString(m) || m->valuestring == NULL) {
+            return -1;
+        }
+        *meaning = m->valuestring;
+    }
+    if (k != NULL) {
+        if (!cJSON_IsString(k) || k->valuestring == NULL ||
+            kind_from_name(k->valuestring, kind) != 0) {
+            return -1;
+        }
+        *has_kind = true;
+    }
+    return severity_from(cJSON_GetObjectItemCaseSensitive(c, "severity"), warn);
+}
+
+/* Parses the codes object obj ("127.0.0.2": "meaning" or a code object)
+ * into z. */
 static int
 parse_codes(struct mh_dnsbl_zone *z, const cJSON *obj, bool error,
             const char *zname, char *err, size_t errlen)
@@ -247,8 +351,19 @@ parse_codes(struct mh_dnsbl_zone *z, const cJSON *obj, bool error,
                      what, c->string != NULL ? c->string : "");
             return -1;
         }
-        if (!cJSON_IsString(c) || c->valuestring == NULL) {
-            snprintf(err, errlen, "zone %s: %s %s: meaning must be a string",
+        const char *meaning = NULL;
+        bool has_kind = false, warn = false;
+        enum mh_dnsbl_list_kind kind = MH_DNSBL_KIND_BLOCK;
+        if (cJSON_IsString(c) && c->valuestring != NULL) {
+            meaning = c->valuestring;
+        } else if (cJSON_IsObject(c) &&
+                   code_object(c, &meaning, &has_kind, &kind, &warn) == 0) {
+            /* format version 2 */
+        } else {
+            snprintf(err, errlen,
+                     "zone %s: %s %s: meaning must be a string or "
+                     "{\"meaning\": string, \"kind\": block|policy|allow|"
+                     "info, \"severity\": note|warning}",
                      zname, what, c->string);
             return -1;
         }
@@ -274,9 +389,9 @@ parse_codes(struct mh_dnsbl_zone *z, const cJSON *obj, bool error,
             return -1;
         }
         z->codes = v;
-        size_t ml = strlen(c->valuestring);
-        char *m = mh_text_printable(c->valuestring,
-                                    ml < MEANING_MAX ? ml : MEANING_MAX);
+        size_t ml = strlen(meaning);
+        char *m =
+            mh_text_printable(meaning, ml < MEANING_MAX ? ml : MEANING_MAX);
         if (m == NULL) {
             snprintf(err, errlen, "out of memory");
             return -1;
@@ -284,6 +399,9 @@ parse_codes(struct mh_dnsbl_zone *z, const cJSON *obj, bool error,
         z->codes[z->ncodes].addr = addr;
         z->codes[z->ncodes].error = error;
         z->codes[z->ncodes].meaning = m;
+        z->codes[z->ncodes].has_kind = has_kind;
+        z->codes[z->ncodes].kind = kind;
+        z->codes[z->ncodes].warn = warn;
         z->ncodes++;
     }
     return 0;
@@ -324,7 +442,11 @@ parse_test(const cJSON *o, const char *key, struct mh_dnsbl_zone *z, char **out,
     char norm[MH_DNSBL_NAME_MAX + 2];
     struct in_addr ia;
     bool ok = cJSON_IsString(t) && t->valuestring != NULL;
-    if (ok && z->type == MH_DNSBL_ZONE_DOMAIN) {
+    if (ok && z->type == MH_DNSBL_ZONE_ANY &&
+        inet_pton(AF_INET, t->valuestring, &ia) != 1) {
+        /* a zone of unknown type: an address or a name */
+        ok = mh_dnsbl_normalize_name(t->valuestring, norm, sizeof norm) == 0;
+    } else if (ok && z->type == MH_DNSBL_ZONE_DOMAIN) {
         ok = mh_dnsbl_normalize_name(t->valuestring, norm, sizeof norm) == 0;
     } else if (ok) {
         ok = inet_pton(AF_INET, t->valuestring, &ia) == 1;
@@ -372,13 +494,30 @@ parse_zone(const cJSON *o, size_t index, struct mh_dnsbl_zone *z, char *err,
         return -1;
     }
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
-    z->type = MH_DNSBL_ZONE_IP;
+    z->type = MH_DNSBL_ZONE_ANY;
     if (type != NULL && (!cJSON_IsString(type) || type->valuestring == NULL ||
                          type_from_name(type->valuestring, &z->type) != 0)) {
         snprintf(err, errlen,
-                 "zone %s: \"type\" must be \"ip\", \"ip4\", \"ip6\" or "
-                 "\"domain\"",
+                 "zone %s: \"type\" must be \"ip\", \"ip4\", \"ip6\", "
+                 "\"domain\" or \"any\"",
                  norm);
+        zone_free(z);
+        return -1;
+    }
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(o, "kind");
+    if (kind != NULL && (!cJSON_IsString(kind) || kind->valuestring == NULL ||
+                         kind_from_name(kind->valuestring, &z->kind) != 0)) {
+        snprintf(err, errlen,
+                 "zone %s: \"kind\" must be \"block\", \"policy\", "
+                 "\"allow\" or \"info\"",
+                 norm);
+        zone_free(z);
+        return -1;
+    }
+    if (severity_from(cJSON_GetObjectItemCaseSensitive(o, "severity"),
+                      &z->warn) != 0) {
+        snprintf(err, errlen,
+                 "zone %s: \"severity\" must be \"note\" or \"warning\"", norm);
         zone_free(z);
         return -1;
     }
@@ -409,6 +548,13 @@ mh_dnsbl_zones_parse(struct mh_dnsbl_zones *zs, const char *json, size_t len,
                          ? (size_t)(at - json)
                          : 0;
         snprintf(err, errlen, "not valid JSON (near byte %zu)", off);
+        return -1;
+    }
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
+    if (ver != NULL && (!cJSON_IsNumber(ver) ||
+                        (ver->valuedouble != 1 && ver->valuedouble != 2))) {
+        snprintf(err, errlen, "\"version\" must be 1 or 2");
+        cJSON_Delete(root);
         return -1;
     }
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "zones");

@@ -131,15 +131,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* Fixed zones like the shipped contrib/dnsbl-zones.json ones. */
     struct mh_dnsbl_code documented[] = {
-        {0x7f000002u, false, m_spam},       {0x7f000004u, false, m_exploit},
-        {0x7f00000au, false, long_meaning}, {0x7f0000fau, true, m_zerr},
-        {0x7f000001u, false, m_one},
+        {.addr = 0x7f000002u, .error = false, .meaning = m_spam},
+        {.addr = 0x7f000004u, .error = false, .meaning = m_exploit},
+        {.addr = 0x7f00000au, .error = false, .meaning = long_meaning},
+        {.addr = 0x7f0000fau, .error = true, .meaning = m_zerr},
+        {.addr = 0x7f000001u, .error = false, .meaning = m_one},
     };
     struct mh_dnsbl_code bits[] = {
-        {0x7f000002u, false, m_black},
-        {0x7f000004u, false, m_grey},
-        {0x7f000008u, false, m_red},
-        {0x7f000080u, true, m_bit7},
+        {.addr = 0x7f000002u, .error = false, .meaning = m_black},
+        {.addr = 0x7f000004u, .error = false, .meaning = m_grey},
+        {.addr = 0x7f000008u, .error = false, .meaning = m_red},
+        {.addr = 0x7f000080u, .error = true, .meaning = m_bit7},
     };
     struct mh_dnsbl_code own[16];
     struct mh_dnsbl_zone zone;
@@ -148,6 +150,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const struct mh_dnsbl_zone *z = NULL;
 
     enum mh_dnsbl_rcode rc = (enum mh_dnsbl_rcode)(take8(&c) % 8);
+    uint8_t zk = take8(&c);
+    zone.kind = (enum mh_dnsbl_list_kind)(zk & 3);
+    zone.warn = (zk & 4) != 0;
     switch (take8(&c) % 4) {
     case 1:
         zone.codes = documented;
@@ -169,6 +174,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             own[i].error = (fl & 1) != 0;
             zone.bitmask = zone.bitmask || (fl & 2) != 0;
             own[i].meaning = (fl & 4) ? long_meaning : m_own;
+            own[i].has_kind = (fl & 8) != 0;
+            own[i].kind = (enum mh_dnsbl_list_kind)((fl >> 4) & 3);
+            own[i].warn = (fl & 64) != 0;
         }
         zone.codes = own;
         zone.ncodes = n;
@@ -208,7 +216,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                (v != MH_DNSBL_V_NOT_LISTED && v != MH_DNSBL_V_LISTED));
     if (v == MH_DNSBL_V_LISTED) {
         FUZZ_CHECK(a.kind == MH_DNSBL_K_LISTED);
+        FUZZ_CHECK(a.list_kind >= MH_DNSBL_KIND_BLOCK &&
+                   a.list_kind <= MH_DNSBL_KIND_INFO);
+        FUZZ_CHECK(!a.warn || a.list_kind == MH_DNSBL_KIND_POLICY || z != NULL);
     }
+    /* Another family's test point only turns NOT_WORKING into
+     * NOT_APPLICABLE, never anything else. */
+    enum mh_dnsbl_verdict rv = mh_dnsbl_refine(v, pp);
+    FUZZ_CHECK(rv == v || (v == MH_DNSBL_V_NOT_WORKING &&
+                           rv == MH_DNSBL_V_NOT_APPLICABLE));
+    FUZZ_CHECK(!mh_dnsbl_verdict_is_error(MH_DNSBL_V_NOT_APPLICABLE));
     char code[20];
     mh_dnsbl_format_code(a.culprit, code, sizeof code);
     check_printable(code, sizeof code);

@@ -24,12 +24,15 @@ check_zones(const struct mh_dnsbl_zones *zs)
         FUZZ_CHECK(z->name != NULL);
         FUZZ_CHECK(mh_dnsbl_normalize_name(z->name, norm, sizeof norm) == 0);
         FUZZ_CHECK(strcmp(norm, z->name) == 0);
-        FUZZ_CHECK(z->type >= MH_DNSBL_ZONE_IP &&
-                   z->type <= MH_DNSBL_ZONE_DOMAIN);
+        FUZZ_CHECK(z->type >= MH_DNSBL_ZONE_IP && z->type <= MH_DNSBL_ZONE_ANY);
+        FUZZ_CHECK(z->kind >= MH_DNSBL_KIND_BLOCK &&
+                   z->kind <= MH_DNSBL_KIND_INFO);
         FUZZ_CHECK(mh_dnsbl_zones_find(zs, z->name) == z);
         for (size_t k = 0; k < z->ncodes; k++) {
             const char *m = z->codes[k].meaning;
             FUZZ_CHECK(m != NULL && strlen(m) <= 200 * 4);
+            FUZZ_CHECK(z->codes[k].kind >= MH_DNSBL_KIND_BLOCK &&
+                       z->codes[k].kind <= MH_DNSBL_KIND_INFO);
             for (const char *p = m; *p != '\0'; p++) {
                 FUZZ_CHECK(*p >= 0x20 && *p <= 0x7e);
             }
@@ -87,6 +90,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(one.n == 0 && err[0] != '\0');
     }
     (void)mh_dnsbl_zone_type_name(MH_DNSBL_ZONE_DOMAIN);
+    (void)mh_dnsbl_list_kind_name(MH_DNSBL_KIND_INFO);
     mh_dnsbl_zones_free(&one);
     mh_dnsbl_zones_free(&sel);
     mh_dnsbl_zones_free(&defs);

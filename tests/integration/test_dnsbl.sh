@@ -18,6 +18,16 @@ dnsbl() { run dnsbl --resolver "$R" "$@"; }
 # strip_time: output without the run's lookup time, for comparing runs.
 strip_time() { printf '%s\n' "$OUT" | sed -E 's/ time=[0-9.]+s;;;0//; /^mailhealth_(probe_duration_seconds|last_run_timestamp_seconds)/d'; }
 
+# The zones served by the lab's rbldnsd (tests/lab/lab.sh write_rbldnsd):
+# bl (IPv4), bl6 (IPv6, both IPv6 test points), dbl (names; 127.0.1.255 for
+# addresses), err (Spamhaus error codes), uribl (127.0.0.1 refused), all
+# (lists everything), out (answers outside 127/8), multi.bl (several
+# codes), dead (no test entry), v4only (IPv4 only, no mapped test point),
+# both (names and addresses, like multi.surbl.org), rfc6 (IPv6 with the
+# RFC's ::FFFF:7F00:2 only), two6 (IPv6 with ::2 only), allow (an allow
+# list with DNSWL's 127.0.0.255), policy (a block list with a policy code),
+# bits (a bit-mask domain list).
+
 # Through Unbound, silent.lab.test times out the first time; once Unbound's
 # infrastructure cache has marked the silent server as down it answers
 # SERVFAIL at once. Both are "lookup failed" (UNKNOWN, never "not listed");
@@ -75,10 +85,17 @@ expect_line1 'no zone applies to 192\.0\.2\.10'
 expect_out 'zone dbl.lab.test: not queried: domain list, and the target is an address'
 
 case_ "IP queried on a domain list: 127.0.1.255"
-dnsbl -H 192.0.2.10 --zone dbl.lab.test
+dnsbl -H 192.0.2.10 --zone dbl.lab.test:ip
 expect_rc 3
 expect_line1 '^MAILHEALTH UNKNOWN - \[blacklist\] dbl\.lab\.test refused the query \(127\.0\.1\.255: IP address queried on a domain blocklist\) - give this zone type domain'
 expect_line1 'listed=0;;~:0;0;1 errors=1;;;0;1'
+# Type not given: 127.0.1.255 says the zone lists names, so it does not
+# apply to an address.
+dnsbl -H 192.0.2.10 --zone dbl.lab.test
+expect_rc 3
+expect_line1 '^MAILHEALTH UNKNOWN - no zone applies to 192\.0\.2\.10'
+expect_out 'zone dbl.lab.test: 192.0.2.10 not applicable: the zone lists names, not addresses'
+
 
 case_ "open-resolver error 127.255.255.254 (BR-29)"
 dnsbl -H 192.0.2.10 --zone err.lab.test
@@ -106,14 +123,14 @@ expect_line1 '^MAILHEALTH UNKNOWN - \[blacklist\] uribl\.lab\.test refused the q
 expect_line1 '127\.0\.0\.1 -> Query Refused\. See http://uribl\.example/refused\.shtml'
 expect_line1 'listed=0;'
 
-case_ "zone that lists everything"
-dnsbl -H 192.0.2.20 --zone all.lab.test
-expect_rc 3
-expect_line1 '^MAILHEALTH UNKNOWN - \[blacklist\] all\.lab\.test lists everything \(test entry 127\.0\.0\.1 is listed\)'
-expect_line1 'listed=0;;~:0;0;1 errors=1;'
+case_ "zone that lists everything: zone health, WARNING zone_unhealthy"
+dnsbl -H 192.0.2.20 --zone all.lab.test --output json
+expect_rc 1
+json_ok '$j->{state} eq "WARNING" && $j->{reason} eq "zone_unhealthy" && $j->{summary} =~ /^all\.lab\.test lists everything \(test entry 127\.0\.0\.1 is listed\)/'
 dnsbl -H 2001:db8::99 --zone all.lab.test
-expect_rc 3
-expect_line1 'test entry ::1 is listed'
+expect_rc 1
+expect_line1 'test entry ::ffff:7f00:1 is listed'
+
 
 case_ "answer outside 127.0.0.0/8"
 dnsbl -H 192.0.2.10 --zone out.lab.test
@@ -137,24 +154,66 @@ for i in 1 2 3 4 5; do
 done
 if [ $same = 1 ]; then ok "5 runs: identical text, perfdata and metrics"; else not_ok "output changed between runs"; fi
 
-case_ "zone that does not exist (BR-33 A)"
+case_ "zone that does not exist (BR-33 A): zone health, never 'not listed'"
 dnsbl -H 192.0.2.10 --zone nozone.lab.test
-expect_rc 3
-expect_line1 '^MAILHEALTH UNKNOWN - \[blacklist\] nozone\.lab\.test does not look like a DNSBL \(zone does not exist / test entry 127\.0\.0\.2 not listed\)'
+expect_rc 1
+expect_line1 '^MAILHEALTH WARNING - \[blacklist\] nozone\.lab\.test does not look like a DNSBL \(zone does not exist / test entry 127\.0\.0\.2 not listed\)'
 expect_no_out 'not listed on nozone'
 
 case_ "zone that stopped working: 127.0.0.2 not listed"
 dnsbl -H 192.0.2.10 --zone dead.lab.test
-expect_rc 3
+expect_rc 1
 expect_line1 'dead\.lab\.test does not look like a DNSBL'
 
-case_ "IPv4-only zone asked about IPv6"
-dnsbl -H 2001:db8::99 --zone bl.lab.test
+case_ "zone health: its own long-output line, JSON object and metric"
+dnsbl -H 192.0.2.20 --zone bl.lab.test --zone dead.lab.test --output prometheus
+promtool_ok
+expect_out 'mailhealth_dnsbl_zone_up{target="192.0.2.20",zone="bl.lab.test"} 1'
+expect_out 'mailhealth_dnsbl_zone_up{target="192.0.2.20",zone="dead.lab.test"} 0'
+dnsbl -H 192.0.2.20 --zone bl.lab.test --zone dead.lab.test --output json
+json_ok '@{$j->{zone_health}} == 2 && $j->{zone_health}[0]{status} eq "up" && $j->{zone_health}[1]{status} eq "down"'
+dnsbl -H 192.0.2.20 --zone bl.lab.test --zone dead.lab.test
+expect_out '[OK] health bl.lab.test: zone up: test entry 127.0.0.2 listed'
+expect_out 'health dead.lab.test: zone down: fails its test entries'
+
+case_ "unhealthy zone: WARNING once, the other zones' verdicts stand"
+dnsbl -H 192.0.2.20 --zone bl.lab.test --zone dead.lab.test
+expect_rc 1
+expect_line1 '^MAILHEALTH WARNING - \[blacklist\] dead\.lab\.test does not look like a DNSBL .*; 192\.0\.2\.20 not listed on the other 1 zone \|'
+expect_out '[OK] zone bl.lab.test: 192.0.2.20 not listed'
+dnsbl -H 192.0.2.10 --zone bl.lab.test --zone dead.lab.test
+expect_rc 2
+expect_line1 '^MAILHEALTH CRITICAL - \[blacklist\] 192\.0\.2\.10 listed on bl\.lab\.test .*; 1 zone unhealthy: dead\.lab\.test \|'
+
+case_ "IPv4-only zone asked about IPv6: not applicable"
+dnsbl -H 2001:db8::99 --zone v4only.lab.test
 expect_rc 3
-expect_line1 'does not look like an IPv6 DNSBL \(zone does not exist or lists no IPv6 / test entry ::2 not listed\)'
+expect_line1 'no zone applies to 2001:db8::99'
+expect_out '[OK] zone v4only.lab.test: 2001:db8::99 not applicable: the zone lists no IPv6 addresses (test entry ::ffff:7f00:2 or ::2 not listed)'
 dnsbl -H 2001:db8::99 --zone bl.lab.test:ip4
 expect_rc 3
 expect_line1 'no zone applies to 2001:db8::99'
+case_ "dual-stack host on an IPv4-only zone: OK, IPv6 not applicable"
+dnsbl -H mx.lab.test --zone v4only.lab.test
+expect_rc 0
+expect_line1 '^MAILHEALTH OK - mx\.lab\.test \(127\.0\.0\.1, ::1\) not listed on v4only\.lab\.test \|'
+expect_out 'zone v4only.lab.test: ::1 not applicable: the zone lists no IPv6 addresses'
+
+case_ "RFC 5782 IPv6 test point ::FFFF:7F00:2, and ::2 accepted too"
+dnsbl -H 2001:db8::99 --zone rfc6.lab.test --zone two6.lab.test -v
+expect_rc 0
+expect_line1 '^MAILHEALTH OK - 2001:db8::99 not listed on 2 zones \|'
+expect_file_has "$T_TMP/stderr" "dns> A 2.0.0.0.0.0.f.7.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.rfc6.lab.test"
+dnsbl -H 2001:db8::42 --zone rfc6.lab.test --zone two6.lab.test
+expect_rc 2
+expect_line1 'listed on 2 of 2 zones'
+# An IPv6-only zone of unknown type asked about an IPv4 address: not
+# applicable, not unhealthy.
+dnsbl -H 192.0.2.10 -H 2001:db8::99 --zone rfc6.lab.test
+expect_rc 0
+expect_out 'zone rfc6.lab.test: 192.0.2.10 not applicable'
+expect_no_out 'unhealthy'
+
 
 case_ "SERVFAIL (BR-33 B)"
 dnsbl -H 192.0.2.10 --zone servfail.lab.test
@@ -239,9 +298,9 @@ expect_line1 '^MAILHEALTH OK - mx\.lab\.test \(127\.0\.0\.1\) not listed on bl\.
 
 case_ "host name on a zone that lists everything: says which address"
 dnsbl -H mx.lab.test --zone all.lab.test
-expect_rc 3
+expect_rc 1
 expect_out 'zone all.lab.test: lists everything (test entry 127.0.0.1 is listed): its answer for 127.0.0.1 is not counted'
-expect_out 'zone all.lab.test: lists everything (test entry ::1 is listed): its answer for ::1 is not counted'
+expect_out 'zone all.lab.test: lists everything (test entry ::ffff:7f00:1 is listed): its answer for ::1 is not counted'
 
 case_ "host name that does not resolve"
 dnsbl -H nohost.lab.test --zone bl.lab.test
@@ -250,7 +309,8 @@ expect_line1 '^MAILHEALTH UNKNOWN - \[connection\] nohost\.lab\.test has no IPv4
 dnsbl -H nohost.lab.test --zone bl.lab.test --zone dbl.lab.test:domain
 expect_rc 0
 expect_line1 '^MAILHEALTH OK - nohost\.lab\.test not listed on dbl\.lab\.test'
-expect_out 'zone bl.lab.test: not queried: nohost.lab.test has no IPv4 or IPv6 address'
+expect_out 'note nohost.lab.test: nohost.lab.test has no IPv4 or IPv6 address: checked as a domain only'
+expect_out 'zone bl.lab.test: nohost.lab.test not applicable: the zone lists addresses, not names (test entry TEST not listed)'
 
 case_ "host name through a resolver that never answers"
 run dnsbl -H mx.lab.test --zone bl.lab.test --resolver "$SILENT" -t 1.5
@@ -351,11 +411,77 @@ dnsbl -H 192.0.2.10 --zone bl.lab.test --zone bl6.lab.test:ip6 --zone dbl.lab.te
     --zone err.lab.test --zone uribl.lab.test --zone all.lab.test --zone out.lab.test \
     --zone multi.bl.lab.test --zone dead.lab.test
 expect_rc 2
-expect_line1 'listed on 2 of 7 zones: bl\.lab\.test \(127\.0\.0\.2\), multi\.bl\.lab\.test \(127\.0\.0\.2, 127\.0\.0\.4\); 5 zones failed: err\.lab\.test, uribl\.lab\.test, all\.lab\.test, out\.lab\.test, dead\.lab\.test \| listed=2;;~:0;0;7 errors=5;;;0;7 '
+expect_line1 'listed on 2 of 7 zones: bl\.lab\.test \(127\.0\.0\.2\), multi\.bl\.lab\.test \(127\.0\.0\.2, 127\.0\.0\.4\); 2 zones unhealthy: all\.lab\.test, dead\.lab\.test; 3 zones failed: err\.lab\.test, uribl\.lab\.test, out\.lab\.test \| listed=2;;~:0;0;7 errors=5;;;0;7 '
 expect_out 'zone bl6.lab.test: not queried: lists IPv6 addresses only'
 expect_out 'zone dbl.lab.test: not queried: domain list, and the target is an address'
-if [ "$(grep -c '^\[[A-Z]*\] .*zone ' <<<"$OUT")" = 9 ]; then ok "nine zone lines"; else not_ok "not nine zone lines"; fi
+if [ "$(grep -cE '^\[[A-Z]+\] (\[[a-z]+\] )?zone ' <<<"$OUT")" = 9 ]; then ok "nine zone lines"; else not_ok "not nine zone lines"; fi
 expect_elapsed_below 1.5
+
+# ---- many targets, zone types, kinds --------------------------------------
+
+case_ "repeated -H: every target is checked"
+dnsbl -H 192.0.2.20 -H 192.0.2.10 --zone bl.lab.test
+expect_rc 2
+expect_line1 '^MAILHEALTH CRITICAL - \[blacklist\] 192\.0\.2\.10 listed on bl\.lab\.test \(127\.0\.0\.2\)'
+expect_out '[OK] zone bl.lab.test: 192.0.2.20 not listed'
+dnsbl -H 192.0.2.10 -H 192.0.2.20 --zone bl.lab.test --output prometheus
+expect_out 'mailhealth_dnsbl_listed{target="192.0.2.10",address="192.0.2.10",zone="bl.lab.test"} 1'
+expect_out 'mailhealth_dnsbl_listed{target="192.0.2.10",address="192.0.2.20",zone="bl.lab.test"} 0'
+dnsbl -H 192.0.2.20 -H 192.0.2.21 --zone bl.lab.test
+expect_rc 0
+expect_line1 '^MAILHEALTH OK - 192\.0\.2\.20, 192\.0\.2\.21 not listed on bl\.lab\.test \|'
+
+case_ "zone of unknown type answering names and addresses: the name is checked (multi.surbl case)"
+dnsbl -H mx.lab.test --zone both.lab.test
+expect_rc 2
+expect_line1 '^MAILHEALTH CRITICAL - \[blacklist\] mx\.lab\.test listed on both\.lab\.test \(127\.0\.0\.2\): Listed name mx\.lab\.test \|'
+expect_out '[OK] zone both.lab.test: 127.0.0.1 not listed'
+dnsbl -H mx.lab.test --zone both.lab.test:ip
+expect_rc 0
+
+case_ "allow list: a listing is good news, never CRITICAL"
+dnsbl -H 192.0.2.10 --zone allow.lab.test:ip4,allow --zone bl.lab.test:ip4 -c 5
+expect_rc 0
+expect_line1 '^MAILHEALTH OK - 192\.0\.2\.10 listed on 1 of 2 zones \(within thresholds\): bl\.lab\.test \(127\.0\.0\.2\); 192\.0\.2\.10 allowlisted on allow\.lab\.test'
+dnsbl -H 192.0.2.10 --zone allow.lab.test:allow --output json
+expect_rc 0
+json_ok '$j->{state} eq "OK" && $j->{zones}[0]{status} eq "listed" && $j->{zones}[0]{kind} eq "allow"'
+
+case_ "DNSWL 127.0.0.255 on an allow list: WARNING zone_refused, not a listing"
+dnsbl -H 192.0.2.11 --zone allow.lab.test:allow --output json
+expect_rc 1
+json_ok '$j->{state} eq "WARNING" && $j->{reason} eq "zone_refused" && $j->{zones}[0]{status} eq "error"'
+json_ok '(grep { $_->{label} eq "listed" && $_->{value} == 0 } @{$j->{perfdata}})'
+
+kf=$T_TMP/kinds.json
+cat >"$kf" <<'JSON'
+{"version": 2, "zones": [
+ {"zone": "policy.lab.test", "type": "ip4", "kind": "block",
+  "codes": {"127.0.0.2": "block listing",
+            "127.0.0.10": {"meaning": "dynamic range", "kind": "policy"}}},
+ {"zone": "bits.lab.test", "type": "domain", "bitmask": true,
+  "codes": {"127.0.0.2": "black",
+            "127.0.0.4": {"meaning": "grey", "kind": "policy", "severity": "warning"}}}
+]}
+JSON
+
+case_ "policy code (PBL-like): a note, not CRITICAL; block code of the same zone is"
+run dnsbl -H 192.0.2.10 --zones-file "$kf" --zone policy.lab.test --resolver "$R"
+expect_rc 0
+expect_line1 '^MAILHEALTH OK - 192\.0\.2\.10 policy-listed on policy\.lab\.test \(127\.0\.0\.10: dynamic range\)'
+run dnsbl -H 192.0.2.11 --zones-file "$kf" --zone policy.lab.test --resolver "$R"
+expect_rc 2
+dnsbl -H 192.0.2.10 --zone policy.lab.test:ip4,policy
+expect_rc 0
+expect_out '[OK] zone policy.lab.test: 192.0.2.10 policy-listed (127.0.0.10)'
+
+case_ "bit-mask list: last octet decoded, policy bit with severity warning"
+run dnsbl -H grey.test --zones-file "$kf" --zone bits.lab.test --resolver "$R"
+expect_rc 1
+expect_line1 '^MAILHEALTH WARNING - \[blacklist\] grey\.test policy-listed on bits\.lab\.test \(127\.0\.0\.4: grey\)'
+run dnsbl -H both.test --zones-file "$kf" --zone bits.lab.test --resolver "$R"
+expect_rc 2
+expect_line1 'both\.test listed on bits\.lab\.test \(127\.1\.0\.6: black; grey\)'
 
 # ---- usage ----------------------------------------------------------------
 
@@ -368,7 +494,7 @@ expect_rc 3
 expect_line1 'usage: dnsbl needs -H HOST'
 run dnsbl -H 192.0.2.10 --zone bl.lab.test:rhsbl --resolver "$R"
 expect_rc 3
-expect_line1 "^MAILHEALTH UNKNOWN - invalid --zone 'bl.lab.test:rhsbl': type must be ip, ip4, ip6 or domain"
+expect_line1 "^MAILHEALTH UNKNOWN - invalid --zone 'bl.lab.test:rhsbl': type must be ip, ip4, ip6, domain or any, kind block, policy, allow or info"
 run dnsbl -H 'bad host' --zone bl.lab.test --resolver "$R"
 expect_rc 3
 expect_line1 "invalid -H 'bad host': not an IP address or a DNS name"

@@ -74,7 +74,9 @@ set_ports() {
 
 # The DNSBL zones served by rbldnsd (each gets an Unbound stub-zone).
 readonly RBL_ZONES=(bl.lab.test bl6.lab.test dbl.lab.test err.lab.test
-    uribl.lab.test all.lab.test out.lab.test multi.bl.lab.test dead.lab.test)
+    uribl.lab.test all.lab.test out.lab.test multi.bl.lab.test dead.lab.test
+    v4only.lab.test both.lab.test rfc6.lab.test two6.lab.test allow.lab.test
+    policy.lab.test bits.lab.test)
 
 # --------------------------------------------------------------------------
 # Helpers
@@ -807,6 +809,68 @@ $meta
 # Nothing listed, not even the 127.0.0.2 test entry: a list that stopped
 # working.
 EOF
+    # An IPv4-only list that, unlike rbldnsd's ip4set, does not answer the
+    # IPv4-mapped IPv6 test point ::FFFF:7F00:2 (generic dataset: exact
+    # names only).
+    cat >"$R/v4only.zone" <<EOF
+$meta
+2.0.0.127 A 127.0.0.2
+10.2.0.192 A 127.0.0.2
+EOF
+    # A list answering both names and addresses (like multi.surbl.org):
+    # one zone, an ip4set and a dnset.
+    cat >"$R/both4.zone" <<EOF
+$meta
+:127.0.0.2:Listed address \$
+127.0.0.2
+192.0.2.10
+EOF
+    cat >"$R/bothd.zone" <<EOF
+$meta
+:127.0.0.2:Listed name \$
+test
+mx.lab.test
+spammy.lab.test
+EOF
+    # IPv6 lists: one with the RFC 5782 test point ::FFFF:7F00:2 only, one
+    # with ::2 only.
+    cat >"$R/rfc6.zone" <<EOF
+$meta
+:127.0.0.2:Listed: \$
+::ffff:7f00:2
+2001:db8::42
+EOF
+    cat >"$R/two6.zone" <<EOF
+$meta
+:127.0.0.2:Listed: \$
+::2
+2001:db8::42
+EOF
+    # An allow list (DNSWL-like): 127.0.0.255 is its over-quota answer.
+    cat >"$R/allow.zone" <<EOF
+$meta
+:127.0.0.2:Allowlisted \$
+127.0.0.2
+192.0.2.10
+192.0.2.11 :127.0.0.255:Over quota
+EOF
+    # A block list with policy codes (Spamhaus ZEN-like: .10 is PBL).
+    cat >"$R/policy.zone" <<EOF
+$meta
+:127.0.0.2:Listed \$
+127.0.0.2
+192.0.2.10 :127.0.0.10:Policy listing (dynamic range) for \$
+192.0.2.11
+EOF
+    # A bit-mask domain list (SURBL/URIBL-like): 2 black, 4 grey; the
+    # middle octets are reserved and must be ignored.
+    cat >"$R/bits.zone" <<EOF
+$meta
+test :127.0.0.2:Test
+black.test :127.0.0.2:Black \$
+grey.test :127.0.0.4:Grey \$
+both.test :127.1.0.6:Black and grey \$
+EOF
     chmod 644 "$R"/*.zone
 }
 
@@ -826,6 +890,14 @@ start_rbldnsd() {
         all.lab.test:ip6trie:all6.zone \
         out.lab.test:ip4set:out.zone \
         dead.lab.test:ip4set:dead.zone \
+        v4only.lab.test:generic:v4only.zone \
+        both.lab.test:ip4set:both4.zone \
+        both.lab.test:dnset:bothd.zone \
+        rfc6.lab.test:ip6trie:rfc6.zone \
+        two6.lab.test:ip6trie:two6.zone \
+        allow.lab.test:ip4set:allow.zone \
+        policy.lab.test:ip4set:policy.zone \
+        bits.lab.test:dnset:bits.zone \
         </dev/null >>"$LABDIR/log/rbldnsd.log" 2>&1 ||
         { tail -n 20 "$LABDIR/log/rbldnsd.log" >&2; die "rbldnsd failed to start"; }
     wait_for rbldnsd "$LABDIR/log/rbldnsd.log" dns_answers "$P_RBL" 2.0.0.127.bl.lab.test A

@@ -495,7 +495,7 @@ test_zones_parse(void **state)
     assert_true(zs.v[1].bitmask);
     assert_string_equal(zs.v[1].test_listed, "test.uribl.example");
     assert_null(zs.v[1].test_unlisted);
-    assert_int_equal(zs.v[2].type, MH_DNSBL_ZONE_IP);
+    assert_int_equal(zs.v[2].type, MH_DNSBL_ZONE_ANY); /* type not given */
     assert_true(zs.v[2].no_test_listed);
     assert_string_equal(mh_dnsbl_zone_type_name(zs.v[1].type), "domain");
     assert_null(mh_dnsbl_zones_find(&zs, "nothere.example"));
@@ -582,7 +582,7 @@ test_zones_add_arg(void **state)
         mh_dnsbl_zones_add_arg(&zs, "zen.example:ip", &defs, err, sizeof err),
         0);
     assert_int_equal(zs.n, 4);
-    assert_int_equal(zs.v[0].type, MH_DNSBL_ZONE_IP);
+    assert_int_equal(zs.v[0].type, MH_DNSBL_ZONE_ANY); /* detected */
     assert_int_equal(zs.v[0].ncodes, 0);
     assert_int_equal(zs.v[1].type, MH_DNSBL_ZONE_DOMAIN);
     assert_true(zs.v[2].enabled);
