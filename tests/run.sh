@@ -12,9 +12,9 @@
 # their share of their CTest timeout, and the total.
 #
 # Usage: tests/run.sh [--soak]      (as root on Debian 12, any clone directory)
-#   --soak                 soak-sized runs as well (MH_SOAK=1): 1,000 junk
-#                          sessions instead of 200, allocation failures at
-#                          250 points instead of 60
+#   --soak                 soak-sized runs (MH_SOAK=1): 1,000 junk
+#                          sessions instead of 200, allocation failures
+#                          at 250/120 points instead of 80/40
 #   MH_TEST_JOBS=N         CTest's parallel jobs (default: the number of CPUs)
 #   MH_SKIP_ASAN=1         developer shortcut: skip the second pass
 #   MH_SKIP_VALGRIND=1     skip the valgrind pass
