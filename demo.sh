@@ -21,6 +21,8 @@ export MH_LAB_PORT_BASE=${MH_LAB_PORT_BASE:-25000}
 echo "Starting the lab in $lab (ports from $MH_LAB_PORT_BASE on 127.0.0.1) ..."
 tests/lab/lab.sh start "$lab" >"$root/build/lab-demo.log" 2>&1 ||
     { tail -n 40 "$root/build/lab-demo.log"; exit 1; }
+# Where the lab keeps its files when the clone is out of the daemons' reach.
+grep -h "cannot use" "$root/build/lab-demo.log" || true
 fs_pid=
 cleanup() {
     if [ -n "$fs_pid" ]; then

@@ -40,10 +40,44 @@ SUDO=
 
 echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+log=/tmp/mailhealth-apt.log
+: >"$log"
+
+# A fresh machine runs apt on its own in its first minutes (unattended-
+# upgrades, apt-daily): apt's and debconf's locks are then held for a while.
+# locked_retry CMD...: runs CMD; while it fails because one of those locks is
+# held, waits 5 s and tries again, for up to MH_APT_LOCK_WAIT seconds
+# (default 900); any other failure ends the script with the log's tail.
+# apt-get also waits by itself for the dpkg lock (DPkg::Lock::Timeout).
+lock_wait=${MH_APT_LOCK_WAIT:-900}
+apt_opts=(-o "DPkg::Lock::Timeout=$lock_wait")
+locked_retry() {
+    local waited=0 said= rc
+    while true; do
+        rc=0
+        "$@" >"$log.try" 2>&1 </dev/null || rc=$?
+        cat "$log.try" >>"$log"
+        [ "$rc" -ne 0 ] || return 0
+        if ! grep -Eqi 'could not get lock|unable to acquire|is locked by another process' "$log.try"; then
+            tail -n 40 "$log" >&2
+            exit 1
+        fi
+        if [ "$waited" -ge "$lock_wait" ]; then
+            echo "install-deps: apt or debconf still locked after ${waited} s:" >&2
+            tail -n 5 "$log" >&2
+            exit 1
+        fi
+        [ -n "$said" ] || echo "install-deps: another apt or dpkg run holds its lock; waiting" >&2
+        said=1
+        sleep 5
+        waited=$((waited + 5))
+    done
+}
+
 # Postfix must not configure itself as the machine's MTA: the lab runs its own
 # instance from tests/lab/.
-echo "postfix postfix/main_mailer_type select No configuration" |
-    $SUDO debconf-set-selections
+locked_retry $SUDO sh -c 'echo "postfix postfix/main_mailer_type select No configuration" |
+    debconf-set-selections'
 # Keep package maintainer scripts from starting daemons (the lab starts its
 # own); remove our policy file afterwards if we created it.
 policy_created=
@@ -52,14 +86,12 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
     $SUDO chmod 755 /usr/sbin/policy-rc.d
     policy_created=1
 fi
-trap '[ -n "$policy_created" ] && $SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+trap 'rm -f "$log.try"; [ -n "$policy_created" ] && $SUDO rm -f /usr/sbin/policy-rc.d' EXIT
 
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" \
-    >/tmp/mailhealth-apt.log 2>&1 || {
-    tail -n 40 /tmp/mailhealth-apt.log >&2
-    exit 1
-}
+# The package lists first: a fresh machine's may be missing or stale.
+locked_retry $SUDO apt-get "${apt_opts[@]}" update -qq
+locked_retry $SUDO apt-get "${apt_opts[@]}" install -y -qq \
+    --no-install-recommends "${missing[@]}"
 # The system services may have been started by a package on machines without
 # a policy file; stop them so they do not hold ports or the lab's resources.
 for svc in postfix postgrey dovecot nsd unbound rbldnsd prometheus \

@@ -15,6 +15,12 @@ if git rev-parse --git-dir >/dev/null 2>&1; then
 else
     mapfile -t files < <(find probes plugin tests -name '*.[ch]')
 fi
+# One clang-format process for every file (a start per file took a minute
+# on a busy machine); the files are named one by one only when some fail.
+if clang-format --dry-run --Werror "${files[@]}" >/dev/null 2>&1; then
+    echo "${#files[@]} passed, 0 failed"
+    exit 0
+fi
 bad=0
 for f in "${files[@]}"; do
     if ! clang-format --dry-run --Werror "$f" >/dev/null 2>&1; then

@@ -80,66 +80,86 @@ smtp_case() {
     fi
 }
 
-smtp_case silent-after-connect 2 banner "waiting for greeting, 0 bytes received"
-smtp_case silent-after-connect 1.5 banner "timeout after 1\.5 s waiting for greeting"
-smtp_case silent-after-ehlo 2 ehlo "waiting for EHLO reply"
-smtp_case drip-greeting 2 banner "waiting for greeting, [1-9][0-9]* bytes received"
-smtp_case drip-ehlo-reply 2 ehlo "waiting for EHLO reply, [1-9][0-9]* bytes received"
-smtp_case tls-stall 2 tls_handshake "TLS handshake did not complete within 2 s" --starttls
+# Every case waits for its deadline: they run side by side.
+bg smtp_case silent-after-connect 2 banner "waiting for greeting, 0 bytes received"
+bg smtp_case silent-after-connect 1.5 banner "timeout after 1\.5 s waiting for greeting"
+bg smtp_case silent-after-ehlo 2 ehlo "waiting for EHLO reply"
+bg smtp_case drip-greeting 2 banner "waiting for greeting, [1-9][0-9]* bytes received"
+bg smtp_case drip-ehlo-reply 2 ehlo "waiting for EHLO reply, [1-9][0-9]* bytes received"
+bg smtp_case tls-stall 2 tls_handshake "TLS handshake did not complete within 2 s" --starttls
 
-case_ "silent-after-connect, -t 2 (nagios)"
-fault silent-after-connect
-run smtp "${H[@]}" -p "$FS_PORT" -t 2
-within 2
-expect_rc 2
-expect_line1 "^MAILHEALTH CRITICAL - \[timeout\] .*timeout after 2 s waiting for greeting"
+nagios_silent() {
+    case_ "silent-after-connect, -t 2 (nagios)"
+    fault silent-after-connect
+    run smtp "${H[@]}" -p "$FS_PORT" -t 2
+    within 2
+    expect_rc 2
+    expect_line1 "^MAILHEALTH CRITICAL - \[timeout\] .*timeout after 2 s waiting for greeting"
+}
+bg nagios_silent
 
-case_ "tls-stall, -t 2 (prometheus)"
-fault tls-stall
-run smtp "${H[@]}" -p "$FS_PORT" -t 2 --starttls --output prometheus
-within 2
-expect_rc 2
-if printf '%s\n' "$OUT" | grep -Eq 'mailhealth_probe_error\{[^}]*category="timeout"\} 1$'; then
-    ok "mailhealth_probe_error{category=\"timeout\"} 1"
-else not_ok "no mailhealth_probe_error{category=\"timeout\"} 1"; fi
-expect_out 'mailhealth_smtp_phase_duration_seconds{target="127.0.0.1:'
+prometheus_tls_stall() {
+    case_ "tls-stall, -t 2 (prometheus)"
+    fault tls-stall
+    run smtp "${H[@]}" -p "$FS_PORT" -t 2 --starttls --output prometheus
+    within 2
+    expect_rc 2
+    if printf '%s\n' "$OUT" | grep -Eq 'mailhealth_probe_error\{[^}]*category="timeout"\} 1$'; then
+        ok "mailhealth_probe_error{category=\"timeout\"} 1"
+    else not_ok "no mailhealth_probe_error{category=\"timeout\"} 1"; fi
+    expect_out 'mailhealth_smtp_phase_duration_seconds{target="127.0.0.1:'
+}
+bg prometheus_tls_stall
 
 # A DNS server that never answers (UDP and TCP).
-case_ "domain, silent resolver, -t 2"
-run domain -D "$LAB_DOMAIN" "${SILENT[@]}" -t 2 --output json
-within 2
-expect_rc 2
-if [ "$(json_field 'j["category"]')" = timeout ]; then ok "category timeout"; else
-    not_ok "category is not timeout"; fi
-if json_field 'j["summary"]' | grep -q "no DNS answer for the MX of $LAB_DOMAIN"; then
-    ok "summary names the MX lookup"
-else not_ok "summary does not name the MX lookup"; fi
-run domain -D "$LAB_DOMAIN" "${SILENT[@]}" -t 2
-within 2
-expect_line1 "^MAILHEALTH CRITICAL - \[timeout\] no DNS answer for the MX of lab\.test"
+domain_silent() {
+    case_ "domain, silent resolver, -t 2"
+    run domain -D "$LAB_DOMAIN" "${SILENT[@]}" -t 2 --output json
+    within 2
+    expect_rc 2
+    if [ "$(json_field 'j["category"]')" = timeout ]; then ok "category timeout"; else
+        not_ok "category is not timeout"; fi
+    if json_field 'j["summary"]' | grep -q "no DNS answer for the MX of $LAB_DOMAIN"; then
+        ok "summary names the MX lookup"
+    else not_ok "summary does not name the MX lookup"; fi
+    run domain -D "$LAB_DOMAIN" "${SILENT[@]}" -t 2
+    within 2
+    expect_line1 "^MAILHEALTH CRITICAL - \[timeout\] no DNS answer for the MX of lab\.test"
+}
+bg domain_silent
 
 # DNSBL: a zone without an answer is UNKNOWN for that zone (never "not
 # listed"), category timeout, the zone named.
-case_ "dnsbl address, silent resolver, -t 2"
-run dnsbl -H 192.0.2.10 --zone bl.lab.test "${SILENT[@]}" -t 2 --output json
-within 2
-json_timeout 3 "bl\.lab\.test"
-run dnsbl -H 192.0.2.10 --zone bl.lab.test "${SILENT[@]}" -t 2
-within 2
-expect_line1 "^MAILHEALTH UNKNOWN - \[timeout\] .*no DNS answer for bl\.lab\.test within 2 s"
+dnsbl_address_silent() {
+    case_ "dnsbl address, silent resolver, -t 2"
+    run dnsbl -H 192.0.2.10 --zone bl.lab.test "${SILENT[@]}" -t 2 --output json
+    within 2
+    json_timeout 3 "bl\.lab\.test"
+    run dnsbl -H 192.0.2.10 --zone bl.lab.test "${SILENT[@]}" -t 2
+    within 2
+    expect_line1 "^MAILHEALTH UNKNOWN - \[timeout\] .*no DNS answer for bl\.lab\.test within 2 s"
+}
+bg dnsbl_address_silent
 
-case_ "dnsbl host name, silent resolver, -t 1.5"
-run dnsbl -H "$LAB_MX_NAME" --zone bl.lab.test "${SILENT[@]}" -t 1.5
-within 1.5
-expect_rc 3
-expect_line1 "^MAILHEALTH UNKNOWN - \[timeout\] no DNS answer for mx\.lab\.test within 1\.5 s"
+dnsbl_name_silent() {
+    case_ "dnsbl host name, silent resolver, -t 1.5"
+    run dnsbl -H "$LAB_MX_NAME" --zone bl.lab.test "${SILENT[@]}" -t 1.5
+    within 1.5
+    expect_rc 3
+    expect_line1 "^MAILHEALTH UNKNOWN - \[timeout\] no DNS answer for mx\.lab\.test within 1\.5 s"
+}
+bg dnsbl_name_silent
 
-case_ "smtp by name, silent resolver, -t 2"
-run smtp -H "$LAB_MX_NAME" "${SILENT[@]}" -t 2 --output json
-within 2
-json_timeout 2 connect
-run smtp -H "$LAB_MX_NAME" "${SILENT[@]}" -t 2
-within 2
-expect_line1 "^MAILHEALTH CRITICAL - \[timeout\] .*no DNS answer for mx\.lab\.test"
+smtp_name_silent() {
+    case_ "smtp by name, silent resolver, -t 2"
+    run smtp -H "$LAB_MX_NAME" "${SILENT[@]}" -t 2 --output json
+    within 2
+    json_timeout 2 connect
+    run smtp -H "$LAB_MX_NAME" "${SILENT[@]}" -t 2
+    within 2
+    expect_line1 "^MAILHEALTH CRITICAL - \[timeout\] .*no DNS answer for mx\.lab\.test"
+}
+bg smtp_name_silent
+bg_wait
 
 finish

@@ -127,14 +127,14 @@ else
         sleep 0.05
     done
     FS_PORT=$(cat "$T_TMP/fm.port")
-    failmalloc 250 smtp "${H[@]}" -p "$FS_PORT" --starttls "${CA[@]}" \
+    failmalloc "$(soak_size 80 250)" smtp "${H[@]}" -p "$FS_PORT" --starttls "${CA[@]}" \
         --cert-days 30,14 -U "$FS_USER" --auth-password-file "$T_TMP/pw" \
         --mail-from a@example.net --rcpt-to b@example.net --output json
     case_ "allocation failures: dnsbl through the lab resolver"
-    failmalloc 120 dnsbl -H 192.0.2.10 --zone bl.lab.test --zone err.lab.test \
+    failmalloc "$(soak_size 40 120)" dnsbl -H 192.0.2.10 --zone bl.lab.test --zone err.lab.test \
         --resolver "$LAB_RESOLVER" --output prometheus
     case_ "allocation failures: domain (MX, smtp, tls, dnsbl)"
-    failmalloc 120 domain -D "$LAB_DOMAIN" --resolver "$LAB_RESOLVER" \
+    failmalloc "$(soak_size 40 120)" domain -D "$LAB_DOMAIN" --resolver "$LAB_RESOLVER" \
         -p "$LAB_SMTP_PORT" --zone bl.lab.test -t 10
 fi
 

@@ -15,7 +15,11 @@
 # certificates and configuration, starts every daemon, waits until each one
 # answers on its port and finally writes LABDIR/lab.env (sourceable
 # `export NAME=value` lines). `stop` ends every process the lab started,
-# using the pid files under LABDIR. Nothing outside LABDIR is written: the
+# using the pid files under LABDIR. When the daemons' unprivileged users
+# cannot reach LABDIR (a clone in root's home directory), the files live in
+# a runtime directory of the lab's own below /run/mailhealth-lab and LABDIR
+# is a link to it (see "A runtime directory of the lab's own" below).
+# Nothing else outside LABDIR is written: the
 # system's /etc/postfix, /etc/dovecot, /etc/nsd and /etc/unbound are neither
 # read for our instances nor changed, and no system service is touched.
 #
@@ -212,17 +216,94 @@ check_labdir() {
     [[ $LABDIR == /* ]] || die "LABDIR must be absolute: $LABDIR"
     [[ $LABDIR =~ ^[A-Za-z0-9._/+-]+$ ]] || die "LABDIR may only contain [A-Za-z0-9._/+-]: $LABDIR"
     [ "${#LABDIR}" -le 60 ] || die "LABDIR is longer than 60 characters (Unix socket paths): $LABDIR"
-    case $LABDIR in / | /etc* | /usr* | /var | /bin* | /sbin* | /lib* | /boot* | /proc* | /sys* | /dev*)
-        die "refusing to use $LABDIR as a lab directory" ;;
+    refuse_system_dir "$LABDIR"
+    local why
+    why=$(unsearchable_parent "$LABDIR")
+    [ -z "$why" ] || die "$why is not searchable by unprivileged users; choose another LABDIR"
+}
+
+refuse_system_dir() {
+    case $1 in / | /etc* | /usr* | /var | /bin* | /sbin* | /lib* | /boot* | /proc* | /sys* | /dev*)
+        die "refusing to use $1 as a lab directory" ;;
     esac
-    local d
-    d=$(dirname "$LABDIR")
-    while [ "$d" != / ]; do
+}
+
+# unsearchable_parent DIR: prints the first parent of DIR (from the top)
+# that the daemons' unprivileged users cannot search; nothing when all can.
+unsearchable_parent() {
+    local d=/ part
+    local -a parts
+    IFS=/ read -ra parts <<<"$(dirname "$1")"
+    for part in "${parts[@]}"; do
+        [ -n "$part" ] || continue
+        d=${d%/}/$part
         if [ -d "$d" ] && ! setpriv --reuid=nobody --regid=nogroup --clear-groups test -x "$d" 2>/dev/null; then
-            die "$d is not searchable by unprivileged users; choose another LABDIR"
+            echo "$d"
+            return
         fi
-        d=$(dirname "$d")
     done
+}
+
+# --------------------------------------------------------------------------
+# A runtime directory of the lab's own
+# --------------------------------------------------------------------------
+# REQDIR is the directory the caller named. When the daemons' users cannot
+# reach it (a clone in root's home directory, mode 700 on Debian) or its
+# path is too long or unusual for their configuration files, the lab's
+# files (queues, sockets, certificates, mail store, logs) go to a directory
+# of its own below RUNTIME_BASE (root's, mode 0711), named after REQDIR, and
+# REQDIR becomes a symbolic link to it: REQDIR/lab.env and every other path
+# below REQDIR keep working for root. `stop` removes that directory and
+# leaves the logs in REQDIR/log. LABDIR is where the files really are.
+RUNTIME_BASE=/run/mailhealth-lab
+[ -d /run ] || RUNTIME_BASE=/tmp/mailhealth-lab-runtime
+readonly RUNTIME_BASE
+
+# needs_runtime_dir DIR: true when the daemons could not use DIR itself.
+needs_runtime_dir() {
+    [ "${#1}" -gt 60 ] || ! [[ $1 =~ ^/[A-Za-z0-9._/+-]+$ ]] ||
+        [ -n "$(unsearchable_parent "$1")" ]
+}
+
+# runtime_dir_for DIR: the runtime directory of the requested DIR: its last
+# component and a hash of the whole path, so two build directories never
+# share one.
+runtime_dir_for() {
+    local base hash
+    base=$(basename "$1" | tr -c 'A-Za-z0-9._\n-' _)
+    hash=$(printf '%s' "$1" | sha256sum | cut -c1-10)
+    printf '%s/%s-%s\n' "$RUNTIME_BASE" "${base:0:20}" "$hash"
+}
+
+# make_runtime_dir: creates RUNTIME_BASE (root's, 0711: the daemons may
+# traverse it, nobody may list it) and REQDIR's runtime directory, links
+# REQDIR to it and makes it LABDIR.
+make_runtime_dir() {
+    local rt
+    rt=$(runtime_dir_for "$REQDIR")
+    [ -e "$RUNTIME_BASE" ] || mkdir -m 0711 "$RUNTIME_BASE"
+    [ -d "$RUNTIME_BASE" ] && [ ! -L "$RUNTIME_BASE" ] && [ "$(stat -c %u "$RUNTIME_BASE")" = 0 ] ||
+        die "$RUNTIME_BASE is not a directory owned by root; not using it"
+    chmod 0711 "$RUNTIME_BASE"
+    rm -rf "$rt"
+    mkdir -m 0755 "$rt"
+    ln -s "$rt" "$REQDIR"
+    LABDIR=$rt
+    log "the daemons' users cannot use $REQDIR; the lab's files are in $rt" \
+        "($REQDIR links there; stop removes it and keeps the logs)"
+}
+
+# release_runtime_dir: after a stop, replaces REQDIR's link by a plain
+# directory holding the logs and removes the runtime directory.
+release_runtime_dir() {
+    [ -L "$REQDIR" ] && [ "$LABDIR" != "$REQDIR" ] || return 0
+    [[ $LABDIR == "$RUNTIME_BASE"/* ]] && [ -e "$LABDIR/.mailhealth-lab" ] || return 0
+    rm -f "$REQDIR"
+    mkdir -p "$REQDIR"
+    touch "$REQDIR/.mailhealth-lab"
+    [ -d "$LABDIR/log" ] && cp -a "$LABDIR/log" "$REQDIR/"
+    rm -rf "$LABDIR"
+    LABDIR=$REQDIR
 }
 
 ipv6_loopback() { grep -qi '^0\{31\}1 ' /proc/net/if_inet6 2>/dev/null; }
@@ -1258,6 +1339,7 @@ on_start_exit() {
     if [ "$rc" -ne 0 ]; then
         log "start failed, stopping the partial lab"
         do_stop
+        release_runtime_dir
     fi
 }
 
@@ -1265,7 +1347,14 @@ do_start() {
     local t0
     t0=$(now_ms)
     [ "$(id -u)" -eq 0 ] || die "the lab must be started as root"
-    check_labdir
+    refuse_system_dir "$REQDIR"
+    if [ -L "$REQDIR" ]; then
+        # The link to the runtime directory a previous start made.
+        do_stop
+        rm -rf "$LABDIR"
+        rm -f "$REQDIR"
+        LABDIR=$REQDIR
+    fi
     if [ -e "$LABDIR" ]; then
         if [ -e "$LABDIR/.mailhealth-lab" ]; then
             do_stop
@@ -1274,6 +1363,12 @@ do_start() {
             die "$LABDIR exists, is not empty and is not a mailhealth lab; not touching it"
         fi
     fi
+    if needs_runtime_dir "$REQDIR"; then
+        [ ! -d "$REQDIR" ] || rmdir "$REQDIR"
+        mkdir -p "$(dirname "$REQDIR")"
+        make_runtime_dir
+    fi
+    check_labdir
     check_ports_free
     sts_check_free
     mkdir -p "$LABDIR"/{run,log}
@@ -1375,8 +1470,13 @@ usage() {
 
 [ $# -ge 1 ] || usage
 cmd=$1
-LABDIR=${2:-${MH_LAB_DIR:-/tmp/mailhealth-lab}}
-LABDIR=$(realpath -m "$LABDIR")
+REQDIR=${2:-${MH_LAB_DIR:-/tmp/mailhealth-lab}}
+# Parents resolved, the last component not: it may be our link.
+REQDIR=$(realpath -m "$(dirname "$REQDIR")")/$(basename "$REQDIR")
+REQDIR=${REQDIR/#\/\//\/}
+LABDIR=$(realpath -m "$REQDIR")
+# A link made by hand is followed as before; only ours is replaced.
+[[ $LABDIR == "$RUNTIME_BASE"/* ]] || REQDIR=$LABDIR
 # Ports stay below 32768, the start of Linux's ephemeral range, so no
 # client's source port (or an Unbound query port) can take one of them.
 if ! [[ $BASE =~ ^[0-9]+$ ]] || ((BASE < 1024 || BASE + 999 > 32767)); then
@@ -1392,6 +1492,7 @@ start) do_start ;;
 stop)
     [ "$(id -u)" -eq 0 ] || die "the lab must be stopped as root"
     do_stop
+    release_runtime_dir
     ;;
 status) do_status ;;
 *) usage ;;
