@@ -15,9 +15,9 @@ static const struct {
     const char *kind;
     const char *key;
 } kind_keys[] = {
-    {"phase", "phases"},    {"cert", "chain"},        {"zone", "zones"},
-    {"mx", "hosts"},        {"address", "addresses"}, {"note", "notes"},
-    {"mta-sts", "mta_sts"}, {"tls-rpt", "tls_rpt"},   {"dane", "dane"},
+    {"phase", "phases"},       {"cert", "chain"},        {"zone", "zones"},
+    {"mx", "hosts"},           {"address", "addresses"}, {"note", "notes"},
+    {"mta-sts", "mta_sts"},    {"tls-rpt", "tls_rpt"},   {"dane", "dane"},
     {"health", "zone_health"},
 };
 

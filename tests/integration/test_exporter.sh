@@ -252,6 +252,7 @@ t0=$(date +%s%N)
 get /metrics
 t1=$(date +%s%N)
 ELAPSED=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+BUSYFREE=$ELAPSED RUNQ=0
 expect_code 200
 expect_elapsed_below 5
 wait "$SLOW"
@@ -275,6 +276,7 @@ t0=$(date +%s%N)
 get "/probe?module=smtp_starttls&target=127.0.0.1:$LAB_SILENT_DNS_PORT" -H 'X-Prometheus-Scrape-Timeout-Seconds: 2'
 t1=$(date +%s%N)
 ELAPSED=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+BUSYFREE=$ELAPSED RUNQ=0
 expect_code 200
 expect_out 'category="timeout"'
 expect_elapsed_below 4
@@ -347,6 +349,7 @@ wait "$RUNNER"
 RC=$?
 t1=$(date +%s%N)
 ELAPSED=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+BUSYFREE=$ELAPSED RUNQ=0
 expect_rc 0
 expect_elapsed_below 5
 wait "$INFLIGHT"
