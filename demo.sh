@@ -3,10 +3,12 @@
 #
 # The demo (README, first command): installs the dependencies, builds
 # check_mailhealth, starts the local lab of real servers (Postfix with
-# STARTTLS, implicit TLS and Dovecot SASL; Dovecot IMAP; nsd and unbound for
-# DNS; rbldnsd for DNSBL zones; the scripted fault server), runs checks
-# against it and shows Nagios, JSON and Prometheus output. Everything runs on
-# loopback and is stopped at the end.
+# STARTTLS, implicit TLS, Dovecot SASL and postgrey; Dovecot IMAP; nsd and
+# unbound for DNS, a DNSSEC-signed zone and a validating unbound for DANE;
+# rbldnsd for DNSBL zones; nginx serving MTA-STS policies; the scripted fault
+# server), runs checks against it and shows Nagios, JSON and Prometheus
+# output, ending with the runner serving /metrics and /probe. Everything runs
+# on loopback and is stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$(pwd)
@@ -89,6 +91,10 @@ if [ -x build/tests/faultserver/mh_faultserver ]; then
     show smtp -H 127.0.0.1 -p "$(cat "$lab/fs.port")" -t 10
 fi
 
+title "Greylisting (real postgrey) is a temporary response, never a blocklist"
+show smtp -H "$LAB_HOST" -p "$LAB_SMTP_GREY_PORT" \
+    --mail-from "demo-$$@example.net" --rcpt-to "$LAB_USER" -v
+
 title "TLS certificate check (verified chain, expiry of every element)"
 show tls -H "$LAB_MX_NAME" -p "$LAB_SMTP_PORT" "${R[@]}" --starttls \
     --ca-file "$LAB_CA_FILE" --cert-days 30,14
@@ -104,11 +110,55 @@ title "Domain: MX lookup, then every MX host checked"
 show domain -D lab.test "${R[@]}" --starttls --ca-file "$LAB_CA_FILE" \
     -p "$LAB_SMTP_PORT" --zone bl.lab.test:ip4
 
+title "DANE (RFC 7672): TLSA over DNSSEC through a validating resolver"
+show smtp -H ee.dane.test -p "$LAB_DANE_SMTP_PORT" --dane \
+    --resolver "$LAB_DANE_RESOLVER" --dnssec-probe dane.test
+
+title "MTA-STS (RFC 8461): the policy, its host certificate and the MX it covers"
+show mta-sts -D "enforce.$LAB_STS_DOMAIN" "${R[@]}" -p "$LAB_SMTP_PORT" \
+    --ca-file "$LAB_CA_FILE"
+
 title "Prometheus textfile for node_exporter (atomic write)"
 show smtp -H "$LAB_MX_NAME" -p "$LAB_SMTP_PORT" "${R[@]}" --starttls \
     --ca-file "$LAB_CA_FILE" --textfile "$lab/mailhealth.prom"
 echo
 echo "\$ cat $lab/mailhealth.prom"
 cat "$lab/mailhealth.prom"
+
+title "The runner as a Prometheus exporter: /metrics and blackbox-style /probe"
+exp_port=$((MH_LAB_PORT_BASE + 90))
+cat >"$lab/exporter.json" <<EOF
+{
+  "interval_seconds": 30,
+  "resolver": "$LAB_RESOLVER",
+  "checks": [
+    {"name": "mx", "check": "smtp", "host": "$LAB_MX_NAME", "port": $LAB_SMTP_PORT,
+     "starttls": true, "ca_file": "$LAB_CA_FILE"}
+  ],
+  "exporter": {
+    "listen": "127.0.0.1:$exp_port",
+    "modules": {
+      "smtp_starttls": {"check": "smtp", "starttls": true, "ca_file": "$LAB_CA_FILE",
+                        "allowed_targets": ["*.lab.test"]}
+    }
+  }
+}
+EOF
+echo
+echo "\$ check_mailhealth run --config $lab/exporter.json &"
+"$bin" run --config "$lab/exporter.json" 2>"$lab/exporter.log" &
+fs_pid=$!
+for _ in $(seq 1 100); do grep -q "round 1:" "$lab/exporter.log" && break; sleep 0.1; done
+url=http://127.0.0.1:$exp_port
+echo
+echo "\$ curl -s $url/metrics | grep '^mailhealth_probe_success'"
+curl -s "$url/metrics" | grep '^mailhealth_probe_success' || true
+probe="$url/probe?module=smtp_starttls&target=$LAB_MX_NAME:$LAB_SMTP_PORT"
+echo
+echo "\$ curl -s '$probe' | grep -v '^#' | head -n 8"
+curl -s "$probe" | grep -v '^#' | head -n 8 || true
+kill "$fs_pid" 2>/dev/null || true
+wait "$fs_pid" 2>/dev/null || true
+fs_pid=
 echo
 echo "Demo done; stopping the lab."
