@@ -104,6 +104,7 @@ struct mh_config {
     /* every -H/--host/--hostname given, in order (host is the last one):
      * dnsbl checks them all */
     struct mh_strlist hosts;
+    const char *hosts_file; /* --hosts-file: more dnsbl targets */
     const char *zones_file;
     const char *domain;
     /* mta-sts / domain */

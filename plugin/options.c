@@ -64,10 +64,11 @@ static const struct mh_option table[] = {
      .kind = MH_OPT_STRING,
      .field = FIELD(host, const char *),
      .commands = C_SMTP | C_TLS | C_DNSBL,
-     .required = C_SMTP | C_TLS | C_DNSBL,
+     .required = C_SMTP | C_TLS,
      .arg = "HOST",
-     .help = "target host name or address (dnsbl: address, host name or "
-             "domain; repeat -H to check several)"},
+     .help = "target host name or address (dnsbl: address, address block "
+             "such as 192.0.2.0/24, host name or domain; repeat -H to check "
+             "several)"},
     {.name = "hostname",
      .kind = MH_OPT_STRING,
      .field = FIELD(host, const char *),
@@ -357,6 +358,13 @@ static const struct mh_option table[] = {
      .arg = "ZONE[:TYPE][,KIND]",
      .help = "DNSBL zone to query; TYPE any (default: detected), ip, ip4, "
              "ip6 or domain; KIND block (default), policy, allow or info"},
+    {.name = "hosts-file",
+     .kind = MH_OPT_PATH,
+     .field = FIELD(hosts_file, const char *),
+     .commands = C_DNSBL,
+     .arg = "FILE",
+     .help = "more dnsbl targets, one per line as -H takes them (# starts a "
+             "comment); at most 4096 addresses per check in all"},
     {.name = "zones-file",
      .kind = MH_OPT_PATH,
      .field = FIELD(zones_file, const char *),

@@ -523,15 +523,22 @@ struct zrun {
     struct health h[FAM_COUNT];
 };
 
-/* One (subject, zone) pair. */
+/* One (subject, zone) pair, kept small: a /22 on 50 zones has 51,200 of
+ * them. The query name is made again when needed (subject prefix and zone
+ * name). */
 struct pair {
     bool applicable;
     bool name_too_long;
+    bool sent;
     bool txt_asked;
-    char qname[MH_DNSBL_NAME_MAX + 1];
-    struct mh_dnsbl_answer ans;
-    int ares_status; /* of the A query, for "lookup failed" details */
-    char txt[MH_DNSBL_TXT_MAX + 8];
+    unsigned char kind;  /* enum mh_dnsbl_kind of the A answer (NONE: not
+                            answered) */
+    unsigned char rcode; /* enum mh_dnsbl_rcode */
+    int ares_status;     /* of the A query, for "lookup failed" details */
+    struct mh_dnsbl_answer *full; /* owned: the whole interpretation of an
+                                     answer with codes (listed, error code,
+                                     outside 127/8), else NULL */
+    char *txt;                    /* owned: the TXT text, or NULL */
 };
 
 /* An address or a domain name being checked. */
@@ -539,22 +546,31 @@ struct subject {
     int fam;  /* FAM_V4, FAM_V6, FAM_DOMAIN */
     int host; /* index of the host name it came from, or -1 */
     unsigned char bytes[16];
-    char text[MH_DNSBL_NAME_MAX + 1];
-    char prefix[MH_DNSBL_NAME_MAX + 1];
-    struct pair *pairs; /* one per zone */
+    const char *text;   /* address text or the name (in mem) */
+    const char *prefix; /* query prefix (in mem) */
+    struct pair *pairs; /* one per zone (owned) */
+    char mem[];
 };
 
-/* Context of one query in flight (all kept in a list, freed at the end:
- * c-ares may call back until the channel is destroyed). */
+/* What a query asks. */
+enum qtype {
+    Q_SUBJECT, /* A record of a subject on a zone */
+    Q_TXT,     /* TXT record of a subject after a listing */
+    Q_TEST     /* A record of a zone's test entry */
+};
+
+/* Context of one query, from the moment it is queued until its callback
+ * (c-ares calls every callback exactly once, with ARES_ECANCELLED or
+ * ARES_EDESTRUCTION at the latest), which frees it. */
 struct query {
-    struct query *next;
+    struct query *next; /* waiting queue */
     struct run *run;
-    const struct mh_dnsbl_zone *zone;
-    struct mh_dnsbl_answer *ans; /* A query: the interpretation goes here */
-    struct pair *pair;           /* subject queries: status / TXT */
+    enum qtype type;
     size_t zi;                   /* the zone's index in the run */
     int fam;                     /* the family of the subject or test */
-    bool pos_test;               /* a positive test entry */
+    struct pair *pair;           /* Q_SUBJECT, Q_TXT */
+    struct mh_dnsbl_answer *ans; /* Q_TEST: the interpretation goes here */
+    bool pos_test;               /* Q_TEST: a positive test entry */
     char qname[MH_DNSBL_NAME_MAX + 1];
 };
 
@@ -575,13 +591,24 @@ struct run {
     struct zrun *zr;
     size_t nz;
     struct subject **subj;
-    size_t nsubj;
-    struct query *queries;
+    size_t nsubj, subj_cap;
+    size_t *hslot; /* hash set of subjects: index + 1, 0 empty */
+    size_t hcap;
+    /* Pacing (at most MH_DNSBL_MAX_INFLIGHT queries in flight): follow-ups
+     * and test entries wait in the queue and go first; subject queries are
+     * taken from the cursor (subject, zone) in order. */
+    struct query *wait_head, *wait_tail;
+    size_t inflight;
+    size_t cur_s, cur_z;
+    bool pumping, closing;
     size_t nqueries; /* sent, every type */
     bool oom;
     struct hostq *hosts; /* host name targets */
     size_t nhosts;
-    size_t addrs_dropped; /* numeric addresses over the limit */
+    size_t addrs_dropped;  /* numeric addresses over the limit */
+    const char *blocks[4]; /* numeric targets as given, for the summary */
+    size_t nblocks;        /* how many numeric targets (blocks[] holds the
+                              first four) */
 };
 static void trace(struct run *run, const char *dir, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -629,16 +656,58 @@ rcode_of(int status)
     }
 }
 
-static void followup(const struct query *q);
+/* The answer of a pair: its full interpretation, or one made in tmp from
+ * the kind and rcode kept. */
+static const struct mh_dnsbl_answer *
+pair_answer(const struct pair *pr, struct mh_dnsbl_answer *tmp)
+{
+    if (pr->full != NULL) {
+        return pr->full;
+    }
+    memset(tmp, 0, sizeof *tmp);
+    tmp->kind = (enum mh_dnsbl_kind)pr->kind;
+    tmp->rcode = (enum mh_dnsbl_rcode)pr->rcode;
+    return tmp;
+}
+
+/* Keeps answer a in pair pr (a copy only when it carries codes). */
+static void
+store_answer(struct run *run, struct pair *pr, const struct mh_dnsbl_answer *a)
+{
+    pr->kind = (unsigned char)a->kind;
+    pr->rcode = (unsigned char)a->rcode;
+    if (a->kind == MH_DNSBL_K_LISTED || a->kind == MH_DNSBL_K_ERROR_CODE ||
+        a->kind == MH_DNSBL_K_OUTSIDE) {
+        free(pr->full);
+        pr->full = malloc(sizeof *pr->full);
+        if (pr->full == NULL) {
+            run->oom = true;
+            return;
+        }
+        *pr->full = *a;
+    }
+}
+
+static void followup(const struct query *q, enum mh_dnsbl_kind k);
+static void pump(struct run *run);
+
+/* True for the statuses of a query that ended because the run did. */
+static bool
+ended_by_run(int status)
+{
+    return status == ARES_ECANCELLED || status == ARES_EDESTRUCTION;
+}
 
 static void
 a_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
     (void)timeouts;
     struct query *q = arg;
+    struct run *run = q->run;
     uint32_t addrs[64];
     size_t n = 0;
     enum mh_dnsbl_rcode rc = rcode_of(status);
+    run->inflight--;
     if (status == ARES_SUCCESS) {
         struct ares_addrttl at[64];
         int nat = (int)(sizeof at / sizeof at[0]);
@@ -653,21 +722,32 @@ a_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
             status = prc;
         }
     }
-    mh_dnsbl_interpret(q->zone, rc, addrs, n, q->ans);
-    if (q->pair != NULL) {
+    struct mh_dnsbl_answer a;
+    mh_dnsbl_interpret(run->zr[q->zi].z, rc, addrs, n, &a);
+    if (q->type == Q_SUBJECT) {
+        store_answer(run, q->pair, &a);
         q->pair->ares_status = status;
+    } else {
+        *q->ans = a;
     }
-    followup(q);
-    if (q->run->p->trace != NULL) {
+    bool ended = ended_by_run(status);
+    if (!ended) {
+        followup(q, a.kind);
+    }
+    if (run->p->trace != NULL) {
         char codes[200] = "";
-        for (size_t i = 0; i < q->ans->ncodes; i++) {
+        for (size_t i = 0; i < a.ncodes; i++) {
             char c[20];
             size_t o = strlen(codes);
             snprintf(codes + o, sizeof codes - o, "%s%s", i > 0 ? " " : "",
-                     mh_dnsbl_format_code(q->ans->codes[i], c, sizeof c));
+                     mh_dnsbl_format_code(a.codes[i], c, sizeof c));
         }
-        trace(q->run, "dns<", "A %s: %s", q->qname,
+        trace(run, "dns<", "A %s: %s", q->qname,
               status == ARES_SUCCESS ? codes : ares_strerror(status));
+    }
+    free(q);
+    if (!ended) {
+        pump(run);
     }
 }
 
@@ -678,20 +758,16 @@ cmp_str(const void *a, const void *b)
     return strcmp((const char *)a, (const char *)b);
 }
 
+/* Keeps the TXT records of an answer in pair pr, sorted so the text does
+ * not depend on their order, bounded and made printable. */
 static void
-txt_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+store_txt(struct run *run, struct pair *pr, const unsigned char *abuf, int alen)
 {
-    (void)timeouts;
-    struct query *q = arg;
-    if (status != ARES_SUCCESS) {
-        return; /* no reason text: nothing to show */
-    }
     struct mh_txt_record *recs = NULL;
     size_t nrecs = 0;
     if (mh_txt_records_parse(abuf, alen, &recs, &nrecs) != 0) {
         return;
     }
-    /* Records are sorted so the text does not depend on their order. */
     char rec[TXT_RECORDS_MAX][MH_DNSBL_TXT_MAX + 8];
     size_t nrec = 0;
     for (size_t i = 0; i < nrecs && nrec < TXT_RECORDS_MAX; i++) {
@@ -701,59 +777,100 @@ txt_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
     }
     mh_txt_records_free(recs, nrecs);
     qsort(rec, nrec, sizeof rec[0], cmp_str);
-    char *out = q->pair->txt;
-    out[0] = '\0';
+    char out[MH_DNSBL_TXT_MAX + 8] = "";
     for (size_t i = 0; i < nrec; i++) {
         if (i > 0) {
-            mh_dnsbl_txt_append(out, sizeof q->pair->txt,
-                                (const unsigned char *)" / ", 3);
+            mh_dnsbl_txt_append(out, sizeof out, (const unsigned char *)" / ",
+                                3);
         }
-        mh_dnsbl_txt_append(out, sizeof q->pair->txt,
-                            (const unsigned char *)rec[i], strlen(rec[i]));
+        mh_dnsbl_txt_append(out, sizeof out, (const unsigned char *)rec[i],
+                            strlen(rec[i]));
     }
-    trace(q->run, "dns<", "TXT %s: %s", q->qname, out);
+    free(pr->txt);
+    pr->txt = strdup(out);
+    if (pr->txt == NULL) {
+        run->oom = true;
+    }
 }
 
-/* Sends one query (A, or TXT for pair). On failure to even start it, the
- * answer stays "not answered" (a timeout verdict), never "not listed". */
 static void
-submit(struct run *run, const char *qname, size_t zi, int fam,
-       struct mh_dnsbl_answer *ans, struct pair *pair, bool txt, bool pos_test)
+txt_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
-    const struct mh_dnsbl_zone *z = run->zr[zi].z;
-    if (mh_deadline_expired(run->dl)) {
-        return;
+    (void)timeouts;
+    struct query *q = arg;
+    struct run *run = q->run;
+    run->inflight--;
+    if (status == ARES_SUCCESS) {
+        store_txt(run, q->pair, abuf, alen);
+        trace(run, "dns<", "TXT %s: %s", q->qname,
+              q->pair->txt != NULL ? q->pair->txt : "");
     }
+    free(q);
+    if (!ended_by_run(status)) {
+        pump(run);
+    }
+}
+
+/* Sends query q (A, or TXT). On failure to even start it, the answer stays
+ * "not answered" (a timeout verdict), never "not listed". */
+static void
+send_query(struct run *run, struct query *q)
+{
+    run->inflight++;
+    run->nqueries++;
+    trace(run, "dns>", "%s %s", q->type == Q_TXT ? "TXT" : "A", q->qname);
+    /* ares_query: no search list, the name is absolute. */
+    ares_query(run->ch, q->qname, ns_c_in, q->type == Q_TXT ? ns_t_txt : ns_t_a,
+               q->type == Q_TXT ? txt_callback : a_callback, q);
+}
+
+/* A new query context, or NULL (out of memory: noted in the run). */
+static struct query *
+new_query(struct run *run, enum qtype type, size_t zi, int fam,
+          const char *qname)
+{
     struct query *q = calloc(1, sizeof *q);
     if (q == NULL) {
         run->oom = true;
-        return;
+        return NULL;
     }
     q->run = run;
-    q->zone = z;
-    q->ans = ans;
-    q->pair = pair;
+    q->type = type;
     q->zi = zi;
     q->fam = fam;
-    q->pos_test = pos_test;
     snprintf(q->qname, sizeof q->qname, "%s", qname);
-    q->next = run->queries;
-    run->queries = q;
-    run->nqueries++;
-    trace(run, "dns>", "%s %s", txt ? "TXT" : "A", qname);
-    /* ares_query: no search list, the name is absolute. */
-    ares_query(run->ch, qname, ns_c_in, txt ? ns_t_txt : ns_t_a,
-               txt ? txt_callback : a_callback, q);
+    return q;
 }
 
-/* Sends the test-entry query for prefix on zone zi into ans. */
+/* Queues query q: queued queries go out before further subject queries. */
+static void
+enqueue(struct run *run, struct query *q)
+{
+    if (q == NULL) {
+        return;
+    }
+    q->next = NULL;
+    if (run->wait_tail != NULL) {
+        run->wait_tail->next = q;
+    } else {
+        run->wait_head = q;
+    }
+    run->wait_tail = q;
+}
+
+/* Queues the test-entry query for prefix on zone zi into ans. */
 static void
 submit_test(struct run *run, size_t zi, int fam, bool pos, const char *prefix,
             struct mh_dnsbl_answer *ans)
 {
     char qname[MH_DNSBL_NAME_MAX + 1];
     if (mh_dnsbl_qname(prefix, run->zr[zi].z->name, qname, sizeof qname) == 0) {
-        submit(run, qname, zi, fam, ans, NULL, false, pos);
+        struct query *q = new_query(run, Q_TEST, zi, fam, qname);
+        if (q != NULL) {
+            q->ans = ans;
+            q->pos_test = pos;
+            enqueue(run, q);
+        }
     }
 }
 
@@ -769,7 +886,7 @@ test_prefix(int fam, const char *text, char *out, size_t len)
     return mh_dnsbl_reverse_address(text, &f, out, len);
 }
 
-/* Starts the positive test-entry queries (RFC 5782 5: must be listed) of
+/* Queues the positive test-entry queries (RFC 5782 5: must be listed) of
  * zone zi for family fam, once per run. */
 static void
 ensure_pos(struct run *run, size_t zi, int fam)
@@ -809,7 +926,7 @@ ensure_pos(struct run *run, size_t zi, int fam)
     }
 }
 
-/* Starts the negative test-entry query (RFC 5782 5: must not be listed) of
+/* Queues the negative test-entry query (RFC 5782 5: must not be listed) of
  * zone zi for family fam, once per run: asked only after a listing. */
 static void
 ensure_neg(struct run *run, size_t zi, int fam)
@@ -842,6 +959,70 @@ ensure_neg(struct run *run, size_t zi, int fam)
                     pfx, sizeof pfx) == 0) {
         submit_test(run, zi, fam, false, pfx, &h->neg[h->nneg++]);
     }
+}
+
+/* Sends the next subject query of the cursor (with the zone's positive
+ * test entry queued the first time the zone sees the family). Returns
+ * false when every pair has gone out. */
+static bool
+next_pair(struct run *run)
+{
+    while (run->cur_s < run->nsubj) {
+        struct subject *s = run->subj[run->cur_s];
+        while (run->cur_z < run->nz) {
+            size_t zi = run->cur_z++;
+            struct pair *pr = &s->pairs[zi];
+            if (!pr->applicable || pr->name_too_long || pr->sent) {
+                continue;
+            }
+            char qname[MH_DNSBL_NAME_MAX + 1];
+            if (mh_dnsbl_qname(s->prefix, run->zr[zi].z->name, qname,
+                               sizeof qname) != 0) {
+                continue;
+            }
+            struct query *q = new_query(run, Q_SUBJECT, zi, s->fam, qname);
+            if (q == NULL) {
+                return false;
+            }
+            pr->sent = true;
+            q->pair = pr;
+            /* the positive test entry the answer will need if it is "not
+             * listed"; TXT and the negative one only after a listing */
+            ensure_pos(run, zi, s->fam);
+            send_query(run, q);
+            return true;
+        }
+        run->cur_s++;
+        run->cur_z = 0;
+    }
+    return false;
+}
+
+/* Sends queued queries, then subject queries, while fewer than
+ * MH_DNSBL_MAX_INFLIGHT are in flight and the deadline has not passed.
+ * Called after every answer; not re-entered from a callback that
+ * ares_query runs at once. */
+static void
+pump(struct run *run)
+{
+    if (run->pumping || run->closing || run->ch == NULL) {
+        return;
+    }
+    run->pumping = true;
+    while (run->inflight < MH_DNSBL_MAX_INFLIGHT &&
+           !mh_deadline_expired(run->dl)) {
+        struct query *q = run->wait_head;
+        if (q != NULL) {
+            run->wait_head = q->next;
+            if (run->wait_head == NULL) {
+                run->wait_tail = NULL;
+            }
+            send_query(run, q);
+        } else if (!next_pair(run)) {
+            break;
+        }
+    }
+    run->pumping = false;
 }
 
 static bool
@@ -895,25 +1076,81 @@ other_families(const struct mh_dnsbl_zone *z, int fam, int out[2])
     return n;
 }
 
-/* Adds a subject (deduplicated) and sends its queries on every zone that
- * applies. text is the address text or the domain; prefix its query
+/* FNV-1a over the family and the subject text. */
+static size_t
+subject_hash(int fam, const char *text)
+{
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)(unsigned)fam;
+    for (const char *c = text; *c != '\0'; c++) {
+        h = (h ^ (unsigned char)*c) * 1099511628211ull;
+    }
+    return (size_t)h;
+}
+
+/* The slot of subject (fam, text) in the hash set: its index + 1, or 0 and
+ * where it would go. */
+static size_t *
+subject_slot(struct run *run, int fam, const char *text)
+{
+    size_t i = subject_hash(fam, text) & (run->hcap - 1);
+    for (;;) {
+        size_t v = run->hslot[i];
+        if (v == 0 || (run->subj[v - 1]->fam == fam &&
+                       strcmp(run->subj[v - 1]->text, text) == 0)) {
+            return &run->hslot[i];
+        }
+        i = (i + 1) & (run->hcap - 1);
+    }
+}
+
+/* Makes room for one more subject (array and hash set). Returns 0 or -1. */
+static int
+subject_room(struct run *run)
+{
+    if (run->nsubj + 1 > run->subj_cap) {
+        size_t cap = run->subj_cap > 0 ? run->subj_cap * 2 : 16;
+        struct subject **v = realloc(run->subj, cap * sizeof *v);
+        if (v == NULL) {
+            return -1;
+        }
+        run->subj = v;
+        run->subj_cap = cap;
+    }
+    if ((run->nsubj + 1) * 2 > run->hcap) {
+        size_t cap = run->hcap > 0 ? run->hcap * 2 : 64;
+        size_t *slots = calloc(cap, sizeof *slots);
+        if (slots == NULL) {
+            return -1;
+        }
+        free(run->hslot);
+        run->hslot = slots;
+        run->hcap = cap;
+        for (size_t i = 0; i < run->nsubj; i++) {
+            *subject_slot(run, run->subj[i]->fam, run->subj[i]->text) = i + 1;
+        }
+    }
+    return 0;
+}
+
+/* Adds a subject (deduplicated) whose queries the pump sends on every zone
+ * that applies. text is the address text or the domain; prefix its query
  * prefix; host the index of the host name it came from (-1: none). */
 static void
 add_subject(struct run *run, int fam, const unsigned char *bytes,
             const char *text, const char *prefix, int host)
 {
-    for (size_t i = 0; i < run->nsubj; i++) {
-        if (run->subj[i]->fam == fam && strcmp(run->subj[i]->text, text) == 0) {
-            return;
-        }
+    if (subject_room(run) != 0) {
+        run->oom = true;
+        return;
     }
-    struct subject **v = realloc(run->subj, (run->nsubj + 1) * sizeof *v);
-    struct subject *s = calloc(1, sizeof *s);
+    size_t *slot = subject_slot(run, fam, text);
+    if (*slot != 0) {
+        return;
+    }
+    size_t tl = strlen(text) + 1, pl = strlen(prefix) + 1;
+    struct subject *s = calloc(1, sizeof *s + tl + pl);
     struct pair *pairs = run->nz > 0 ? calloc(run->nz, sizeof *pairs) : NULL;
-    if (v != NULL) {
-        run->subj = v;
-    }
-    if (v == NULL || s == NULL || (run->nz > 0 && pairs == NULL)) {
+    if (s == NULL || (run->nz > 0 && pairs == NULL)) {
         free(s);
         free(pairs);
         run->oom = true;
@@ -924,10 +1161,13 @@ add_subject(struct run *run, int fam, const unsigned char *bytes,
     if (bytes != NULL) {
         memcpy(s->bytes, bytes, fam == FAM_V4 ? 4 : 16);
     }
-    snprintf(s->text, sizeof s->text, "%s", text);
-    snprintf(s->prefix, sizeof s->prefix, "%s", prefix);
+    memcpy(s->mem, text, tl);
+    memcpy(s->mem + tl, prefix, pl);
+    s->text = s->mem;
+    s->prefix = s->mem + tl;
     s->pairs = pairs;
     run->subj[run->nsubj++] = s;
+    *slot = run->nsubj;
     for (size_t zi = 0; zi < run->nz; zi++) {
         const struct mh_dnsbl_zone *z = run->zr[zi].z;
         struct pair *pr = &pairs[zi];
@@ -935,16 +1175,13 @@ add_subject(struct run *run, int fam, const unsigned char *bytes,
             continue;
         }
         pr->applicable = true;
-        if (mh_dnsbl_qname(prefix, z->name, pr->qname, sizeof pr->qname) != 0) {
+        char qname[MH_DNSBL_NAME_MAX + 1];
+        if (mh_dnsbl_qname(prefix, z->name, qname, sizeof qname) != 0) {
+            struct mh_dnsbl_answer a;
             pr->name_too_long = true;
-            mh_dnsbl_interpret(z, MH_DNSBL_RC_OTHER, NULL, 0, &pr->ans);
-            continue;
+            mh_dnsbl_interpret(z, MH_DNSBL_RC_OTHER, NULL, 0, &a);
+            store_answer(run, pr, &a);
         }
-        /* The A query, and the positive test point it will need if the
-         * answer is "not listed"; TXT and the negative test point only
-         * after a listing (followups). */
-        submit(run, pr->qname, zi, fam, &pr->ans, pr, false, false);
-        ensure_pos(run, zi, fam);
     }
 }
 
@@ -1033,31 +1270,36 @@ gai_callback(void *arg, int status, int timeouts, struct ares_addrinfo *res)
         hq->naddrs++;
     }
     ares_freeaddrinfo(res);
+    if (!ended_by_run(status)) {
+        pump(run);
+    }
 }
 
-/* What an answer asks for next, sent at once from its callback (so a slow
- * zone never delays another zone's follow-up): the TXT record and the
+/* What an answer asks for next, queued at once from its callback (so a
+ * slow zone never delays another zone's follow-up): the TXT record and the
  * negative test entry after a listing (TXT also after an error code: its
  * text explains it); the other families' positive test entries when a
  * zone of open type fails this family's. */
 static void
-followup(const struct query *q)
+followup(const struct query *q, enum mh_dnsbl_kind k)
 {
     struct run *run = q->run;
-    enum mh_dnsbl_kind k = q->ans->kind;
-    if (q->pair != NULL) {
+    if (q->type == Q_SUBJECT) {
         if ((k == MH_DNSBL_K_LISTED || k == MH_DNSBL_K_ERROR_CODE) &&
             !q->pair->txt_asked) {
             q->pair->txt_asked = true;
-            submit(run, q->pair->qname, q->zi, q->fam, NULL, q->pair, true,
-                   false);
+            struct query *t = new_query(run, Q_TXT, q->zi, q->fam, q->qname);
+            if (t != NULL) {
+                t->pair = q->pair;
+                enqueue(run, t);
+            }
         }
         if (k == MH_DNSBL_K_LISTED) {
             ensure_neg(run, q->zi, q->fam);
         }
         return;
     }
-    if (q->pos_test && k == MH_DNSBL_K_NOT_LISTED) {
+    if (q->type == Q_TEST && q->pos_test && k == MH_DNSBL_K_NOT_LISTED) {
         int of[2];
         size_t nof = other_families(run->zr[q->zi].z, q->fam, of);
         for (size_t i = 0; i < nof; i++) {
@@ -1105,16 +1347,22 @@ cmp_subject(const void *a, const void *b)
 static void
 run_free(struct run *run)
 {
-    while (run->queries != NULL) {
-        struct query *q = run->queries;
-        run->queries = q->next;
+    while (run->wait_head != NULL) {
+        struct query *q = run->wait_head;
+        run->wait_head = q->next;
         free(q);
     }
+    run->wait_tail = NULL;
     for (size_t i = 0; i < run->nsubj; i++) {
+        for (size_t zi = 0; zi < run->nz && run->subj[i]->pairs != NULL; zi++) {
+            free(run->subj[i]->pairs[zi].full);
+            free(run->subj[i]->pairs[zi].txt);
+        }
         free(run->subj[i]->pairs);
         free(run->subj[i]);
     }
     free(run->subj);
+    free(run->hslot);
     free(run->zr);
     for (size_t h = 0; h < run->nhosts; h++) {
         free((char *)(uintptr_t)run->hosts[h].name);
@@ -1179,6 +1427,8 @@ struct verdict_ctx {
     const struct subject *s;
     const struct mh_dnsbl_zone *z;
     const struct pair *pr;
+    const struct mh_dnsbl_answer *ans; /* the pair's answer */
+    const char *txt;                   /* its TXT text, "" if none */
     const struct mh_dnsbl_answer *pos, *neg;
     enum mh_dnsbl_verdict v;
     double deadline_s;
@@ -1194,7 +1444,7 @@ failure_text(const struct verdict_ctx *c, char *buf, size_t len)
                  c->s->text, zn);
         return;
     }
-    switch (c->pr->ans.rcode) {
+    switch (c->ans->rcode) {
     case MH_DNSBL_RC_SERVFAIL:
         mh_textf(buf, len, "SERVFAIL from resolver for %s", zn);
         return;
@@ -1233,14 +1483,14 @@ describe(const struct verdict_ctx *c, enum form form, char *buf, size_t len)
 {
     bool zone_form = form != FORM_ITEM;
     bool name_subject = form != FORM_ZONE;
-    const struct mh_dnsbl_answer *a = &c->pr->ans;
+    const struct mh_dnsbl_answer *a = c->ans;
     const char *zn = c->z->name;
     const char *subj = c->s->text;
     int fam = c->s->fam;
     char codes[200], culprit[20], why[300];
     codes_text(a, codes, sizeof codes);
     mh_dnsbl_format_code(a->culprit, culprit, sizeof culprit);
-    const char *txt = c->pr->txt;
+    const char *txt = c->txt;
     const char *sep = txt[0] != '\0' ? ": " : "";
     switch (c->v) {
     case MH_DNSBL_V_NOT_LISTED:
@@ -1302,9 +1552,10 @@ describe(const struct verdict_ctx *c, enum form form, char *buf, size_t len)
                  "%s not applicable%s%s: the zone lists %s (test entry %s "
                  "not listed%s)",
                  subj, zone_form ? " on " : "", zone_form ? zn : "",
-                 fam == FAM_DOMAIN ? "addresses, not names"
-                 : fam == FAM_V6   ? "no IPv6 addresses"
-                                   : "names, not addresses",
+                 fam == FAM_DOMAIN                  ? "addresses, not names"
+                 : fam == FAM_V6                    ? "no IPv6 addresses"
+                 : a->kind == MH_DNSBL_K_ERROR_CODE ? "names, not addresses"
+                                                    : "no IPv4 addresses",
                  test_entry(c->z, fam, true),
                  a->kind == MH_DNSBL_K_ERROR_CODE ? ", answered 127.0.1.255"
                                                   : "");
@@ -1351,7 +1602,7 @@ error_reason(const struct verdict_ctx *c)
     case MH_DNSBL_V_TIMEOUT:
         return MH_REASON_DNS_TIMEOUT;
     case MH_DNSBL_V_FAILED:
-        return c->pr->ans.rcode == MH_DNSBL_RC_UNREACHABLE
+        return c->ans->rcode == MH_DNSBL_RC_UNREACHABLE
                    ? MH_REASON_DNS_LOOKUP_FAILED
                    : MH_REASON_DNSBL_LOOKUP_FAILED;
     case MH_DNSBL_V_ERROR_CODE:
@@ -1414,7 +1665,8 @@ add_perf(struct mh_result *r, const struct mh_dnsbl_params *p,
     mh_result_add_perf(r, l, value, unit, warn, crit, &zero, max);
 }
 
-/* Subject description for the summary: "192.0.2.10", "1024 addresses", or
+/* Subject description for the summary: "192.0.2.10", "192.0.2.0/24 (256
+ * addresses)", "1,024 addresses", or
  * for a host name "mx.example.com (192.0.2.1, 2001:db8::1)". */
 static void
 subject_desc(const struct run *run, struct sbuf *b)
@@ -1424,7 +1676,17 @@ subject_desc(const struct run *run, struct sbuf *b)
         nnum += run->subj[i]->host < 0 ? 1u : 0u;
     }
     if (nnum > 8) {
-        sb_add(b, "%zu addresses", nnum);
+        char n[32];
+        mh_dnsbl_fmt_count(nnum, n, sizeof n);
+        if (run->nblocks > 0 &&
+            run->nblocks <= sizeof run->blocks / sizeof run->blocks[0]) {
+            for (size_t i = 0; i < run->nblocks; i++) {
+                sb_add(b, "%s%s", i > 0 ? ", " : "", run->blocks[i]);
+            }
+            sb_add(b, " (%s addresses)", n);
+        } else {
+            sb_add(b, "%s addresses", n);
+        }
         k++;
     } else {
         for (size_t i = 0; i < run->nsubj; i++) {
@@ -1480,7 +1742,7 @@ host_failure_text(const struct run *run, const struct hostq *hq, char *buf,
  * combined test-entry answers). */
 static void
 pair_verdict(const struct run *run, size_t zi, const struct subject *s,
-             struct verdict_ctx *c, struct mh_dnsbl_answer tmp[3])
+             struct verdict_ctx *c, struct mh_dnsbl_answer tmp[4])
 {
     const struct zrun *zr = &run->zr[zi];
     const struct health *h = &zr->h[s->fam];
@@ -1488,12 +1750,14 @@ pair_verdict(const struct run *run, size_t zi, const struct subject *s,
     c->s = s;
     c->z = zr->z;
     c->pr = &s->pairs[zi];
+    c->ans = pair_answer(c->pr, &tmp[3]);
+    c->txt = c->pr->txt != NULL ? c->pr->txt : "";
     c->pos = combined(h->pos, h->npos, &tmp[0]);
     c->neg = combined(h->neg, h->nneg, &tmp[1]);
     c->deadline_s = mh_deadline_length(run->dl);
-    c->v = mh_dnsbl_decide(&c->pr->ans, c->pos, c->neg);
+    c->v = mh_dnsbl_decide(c->ans, c->pos, c->neg);
     if (c->z->type == MH_DNSBL_ZONE_ANY && s->fam != FAM_DOMAIN &&
-        c->v == MH_DNSBL_V_ERROR_CODE && c->pr->ans.culprit == 0x7f0001ffu) {
+        c->v == MH_DNSBL_V_ERROR_CODE && c->ans->culprit == 0x7f0001ffu) {
         /* Spamhaus DBL's "IP address queried on a domain list" on a zone
          * whose type was not given: the zone lists names. */
         c->v = MH_DNSBL_V_NOT_APPLICABLE;
@@ -1537,15 +1801,15 @@ pair_state(const struct verdict_ctx *c, enum mh_state list_state,
         return;
     case MH_DNSBL_V_LISTED:
         *flag = Z_QUERIED;
-        switch (c->pr->ans.list_kind) {
+        switch (c->ans->list_kind) {
         case MH_DNSBL_KIND_BLOCK:
             *flag |= Z_LISTED;
             *st = list_state;
             *reason = MH_REASON_DNSBL_LISTED;
             return;
         case MH_DNSBL_KIND_POLICY:
-            *flag |= Z_POLICY | (c->pr->ans.warn ? Z_POLICY_WARN : 0u);
-            *st = c->pr->ans.warn ? MH_STATE_WARNING : MH_STATE_OK;
+            *flag |= Z_POLICY | (c->ans->warn ? Z_POLICY_WARN : 0u);
+            *st = c->ans->warn ? MH_STATE_WARNING : MH_STATE_OK;
             *reason = MH_REASON_DNSBL_POLICY_LISTED;
             return;
         case MH_DNSBL_KIND_ALLOW:
@@ -1664,6 +1928,121 @@ zone_health(const struct run *run, struct mh_result *r, const unsigned *zf)
     }
 }
 
+/* "3 of 1,024 addresses listed on 2 zones: 192.0.2.10 (bl.example,
+ * zen.example), ...": the summary of listings when many targets are
+ * checked (sl: block zones listing each subject). */
+static void
+listed_subjects(const struct run *run, const size_t *sl, size_t nlisted,
+                size_t nzones, struct sbuf *b)
+{
+    char n1[32], n2[32];
+    bool names = false;
+    for (size_t si = 0; si < run->nsubj; si++) {
+        names = names || run->subj[si]->fam == FAM_DOMAIN;
+    }
+    sb_add(b, "%s of %s %s listed on %zu zone%s: ",
+           mh_dnsbl_fmt_count(nlisted, n1, sizeof n1),
+           mh_dnsbl_fmt_count(run->nsubj, n2, sizeof n2),
+           names ? "addresses and names" : "addresses", nzones,
+           nzones == 1 ? "" : "s");
+    struct mh_dnsbl_answer tmp[4];
+    struct verdict_ctx c;
+    for (size_t si = 0, k = 0; si < run->nsubj; si++) {
+        const struct subject *s = run->subj[si];
+        if (sl[si] == 0) {
+            continue;
+        }
+        sb_add(b, "%s%s (", k++ > 0 ? ", " : "", s->text);
+        for (size_t zi = 0, m = 0; zi < run->nz; zi++) {
+            if (!s->pairs[zi].applicable) {
+                continue;
+            }
+            pair_verdict(run, zi, s, &c, tmp);
+            enum mh_state st;
+            enum mh_reason reason;
+            unsigned flag;
+            pair_state(&c, MH_STATE_OK, &st, &reason, &flag);
+            if ((flag & Z_LISTED) != 0) {
+                sb_add(b, "%s%s", m++ > 0 ? ", " : "", run->zr[zi].z->name);
+            }
+        }
+        sb_add(b, ")");
+    }
+}
+
+/* Policy and allow listings named in the summary (the rest counted). */
+#define SUMMARY_NOTES_MAX 3
+
+/* One zone's pairs without a listing when many targets are checked: one
+ * line each for the clean, the not applicable and the failed ones. */
+struct agg {
+    size_t total, clean, na, failed;
+    enum mh_state st;      /* worst state of the failed ones */
+    enum mh_reason reason; /* of the first failed one */
+    char first_na[900], first_failed[900];
+};
+
+static void
+agg_count(struct agg *a, const struct verdict_ctx *c, enum mh_state st,
+          enum mh_reason reason, const char *text)
+{
+    a->total++;
+    if (c->v == MH_DNSBL_V_NOT_LISTED) {
+        a->clean++;
+    } else if (c->v == MH_DNSBL_V_NOT_APPLICABLE) {
+        if (a->na++ == 0) {
+            mh_textf(a->first_na, sizeof a->first_na, "%s", text);
+        }
+    } else {
+        if (a->failed++ == 0) {
+            mh_textf(a->first_failed, sizeof a->first_failed, "%s", text);
+            a->reason = reason;
+            a->st = st;
+        } else if (mh_state_rank(st) > mh_state_rank(a->st)) {
+            a->st = st;
+        }
+    }
+}
+
+/* The lines of one zone's aggregate a, and its error count metric. */
+static void
+agg_items(struct mh_result *r, const struct mh_dnsbl_zone *z,
+          const struct agg *a)
+{
+    char n1[32], n2[32];
+    mh_dnsbl_fmt_count(a->total, n2, sizeof n2);
+    if (a->clean > 0 || a->total == 0) {
+        struct mh_item *it =
+            mh_result_add_item(r, "zone", z->name, MH_STATE_OK, MH_REASON_NONE,
+                               "not listed: %s of %s",
+                               mh_dnsbl_fmt_count(a->clean, n1, sizeof n1), n2);
+        mh_item_set_str(r, it, "zone", z->name);
+        mh_item_set_str(r, it, "status", "not_listed");
+        mh_item_set_num(r, it, "count", (double)a->clean);
+    }
+    if (a->na > 0) {
+        struct mh_item *it = mh_result_add_item(
+            r, "zone", z->name, MH_STATE_OK, MH_REASON_NONE,
+            "not applicable: %s of %s, e.g. %s",
+            mh_dnsbl_fmt_count(a->na, n1, sizeof n1), n2, a->first_na);
+        mh_item_set_str(r, it, "zone", z->name);
+        mh_item_set_str(r, it, "status", "not_applicable");
+        mh_item_set_num(r, it, "count", (double)a->na);
+    }
+    if (a->failed > 0) {
+        struct mh_item *it = mh_result_add_item(
+            r, "zone", z->name, a->st, a->reason,
+            "no usable answer: %s of %s, e.g. %s",
+            mh_dnsbl_fmt_count(a->failed, n1, sizeof n1), n2, a->first_failed);
+        mh_item_set_str(r, it, "zone", z->name);
+        mh_item_set_str(r, it, "status", "error");
+        mh_item_set_num(r, it, "count", (double)a->failed);
+        mh_item_set_str(r, it, "error", a->first_failed);
+    }
+    mh_result_add_sample(r, "mailhealth_dnsbl_zone_errors", (double)a->failed,
+                         "zone", z->name, NULL);
+}
+
 /* Builds items, perfdata, samples, summary and state of a finished run. */
 static void
 report(struct run *run, struct mh_result *r, double elapsed)
@@ -1677,10 +2056,21 @@ report(struct run *run, struct mh_result *r, double elapsed)
         char why[300];
     } *hf = calloc(run->nhosts + 1, sizeof *hf);
     struct part *parts = calloc(5, sizeof *parts);
-    if (zf == NULL || hf == NULL || parts == NULL) {
+    /* per subject: block zones listing it, the state of its listings */
+    size_t *sl = calloc(run->nsubj + 1, sizeof *sl);
+    enum mh_state *sst = calloc(run->nsubj + 1, sizeof *sst);
+    /* per host name: block zones listing it (any of its subjects) */
+    size_t *hl = calloc(run->nhosts + 1, sizeof *hl);
+    size_t *hmark = calloc(run->nhosts + 1, sizeof *hmark);
+    if (zf == NULL || hf == NULL || parts == NULL || sl == NULL ||
+        sst == NULL || hl == NULL || hmark == NULL) {
         free(zf);
         free(hf);
         free(parts);
+        free(sl);
+        free(sst);
+        free(hl);
+        free(hmark);
         r->oom = true;
         return;
     }
@@ -1688,21 +2078,32 @@ report(struct run *run, struct mh_result *r, double elapsed)
         qsort(run->subj, run->nsubj, sizeof *run->subj, cmp_subject);
     }
     bool many = run->nsubj > 1;
-    struct mh_dnsbl_answer tmp[3];
+    /* many targets: items and per-address metrics for listings only */
+    bool agg = run->nsubj > MH_DNSBL_DETAIL_MAX;
+    struct mh_dnsbl_answer tmp[4];
     struct verdict_ctx c;
 
-    /* Pass 1: verdicts, zone flags. */
-    for (size_t si = 0; si < run->nsubj; si++) {
-        for (size_t zi = 0; zi < nz; zi++) {
-            if (!run->subj[si]->pairs[zi].applicable) {
+    /* Pass 1: verdicts, zone flags, listings per subject and host name. */
+    for (size_t zi = 0; zi < nz; zi++) {
+        for (size_t si = 0; si < run->nsubj; si++) {
+            const struct subject *s = run->subj[si];
+            if (!s->pairs[zi].applicable) {
                 continue;
             }
-            pair_verdict(run, zi, run->subj[si], &c, tmp);
+            pair_verdict(run, zi, s, &c, tmp);
             enum mh_state st;
             enum mh_reason reason;
             unsigned flag;
             pair_state(&c, MH_STATE_OK, &st, &reason, &flag);
             zf[zi] |= flag;
+            if ((flag & Z_LISTED) == 0) {
+                continue;
+            }
+            sl[si]++;
+            if (s->host >= 0 && hmark[s->host] != zi + 1) {
+                hmark[s->host] = zi + 1;
+                hl[s->host]++;
+            }
         }
     }
     /* Host names that gave no address: a failure, unless the name itself
@@ -1744,8 +2145,27 @@ report(struct run *run, struct mh_result *r, double elapsed)
         H += (zf[zi] & (Z_UNHEALTHY | Z_FAILED)) == Z_UNHEALTHY ? 1u : 0u;
         N += (zf[zi] & Z_QUERIED) != 0 ? 1u : 0u;
     }
+    /* -w/-c judge each target: an address by the block zones listing it,
+     * a host name by the block zones listing any of its addresses or the
+     * name; the listings' state is the worst of the targets'. */
     mh_dnsbl_judge_fn judge = p->judge != NULL ? p->judge : default_judge;
-    enum mh_state list_state = judge(p->judge_arg, L);
+    enum mh_state list_state = MH_STATE_OK;
+    size_t nlisted_subj = 0; /* addresses and names listed (block) */
+    bool judged = false;
+    for (size_t si = 0; si < run->nsubj; si++) {
+        const struct subject *s = run->subj[si];
+        sst[si] = judge(p->judge_arg, s->host >= 0 ? hl[s->host] : sl[si]);
+        nlisted_subj += sl[si] > 0 ? 1u : 0u;
+        if (s->host < 0 || sl[si] > 0) {
+            judged = true;
+            if (mh_state_rank(sst[si]) > mh_state_rank(list_state)) {
+                list_state = sst[si];
+            }
+        }
+    }
+    if (!judged) {
+        list_state = judge(p->judge_arg, L);
+    }
 
     /* Pass 2: items and samples, zone by zone in the configured order,
      * each zone's subjects sorted; the summary's parts. */
@@ -1800,6 +2220,8 @@ report(struct run *run, struct mh_result *r, double elapsed)
             mh_item_set_str(r, it, "status", "skipped");
             continue;
         }
+        struct agg agz;
+        memset(&agz, 0, sizeof agz);
         for (size_t si = 0; si < run->nsubj; si++) {
             const struct subject *s = run->subj[si];
             const struct pair *pr = &s->pairs[zi];
@@ -1807,17 +2229,20 @@ report(struct run *run, struct mh_result *r, double elapsed)
                 continue;
             }
             pair_verdict(run, zi, s, &c, tmp);
-            char text[900], ztext[900];
-            describe(&c, FORM_ITEM, text, sizeof text);
-            describe(&c, many ? FORM_ZONE_SUBJECT : FORM_ZONE, ztext,
-                     sizeof ztext);
+            char text[900] = "", ztext[900] = "";
+            if (!agg || c.v != MH_DNSBL_V_NOT_LISTED) {
+                /* (the bulk of many targets is only counted) */
+                describe(&c, FORM_ITEM, text, sizeof text);
+                describe(&c, many ? FORM_ZONE_SUBJECT : FORM_ZONE, ztext,
+                         sizeof ztext);
+            }
             enum mh_state st;
             enum mh_reason reason;
             unsigned flag;
-            pair_state(&c, list_state, &st, &reason, &flag);
+            pair_state(&c, sst[si], &st, &reason, &flag);
             bool is_error = mh_dnsbl_verdict_is_error(c.v);
             char codes[200];
-            codes_text(&pr->ans, codes, sizeof codes);
+            codes_text(c.ans, codes, sizeof codes);
             if ((flag & Z_LISTED) != 0) {
                 if (many) {
                     sb_add(&lst->tail, "%s%s (%s: %s)",
@@ -1831,9 +2256,13 @@ report(struct run *run, struct mh_result *r, double elapsed)
                     lead_host = s->fam != FAM_DOMAIN ? s->host : -1;
                 }
             } else if ((flag & Z_POLICY) != 0) {
-                sb_add(&pol->lead, "%s%s", npol++ > 0 ? ", " : "", ztext);
+                if (npol++ < SUMMARY_NOTES_MAX) {
+                    sb_add(&pol->lead, "%s%s", npol > 1 ? ", " : "", ztext);
+                }
             } else if ((flag & Z_ALLOW) != 0) {
-                sb_add(&alw->lead, "%s%s", nalw++ > 0 ? ", " : "", ztext);
+                if (nalw++ < SUMMARY_NOTES_MAX) {
+                    sb_add(&alw->lead, "%s%s", nalw > 1 ? ", " : "", ztext);
+                }
             } else if ((flag & Z_FAILED) != 0 &&
                        err->reason == MH_REASON_NONE) {
                 sb_add(&err->lead, "%s", ztext);
@@ -1845,24 +2274,32 @@ report(struct run *run, struct mh_result *r, double elapsed)
                 unh->reason = reason;
                 first_unh_zone = zi;
             }
+            if (agg && c.v != MH_DNSBL_V_LISTED) {
+                agg_count(&agz, &c, st, reason, text);
+                continue;
+            }
+            agz.total++;
             struct mh_item *it =
                 mh_result_add_item(r, "zone", z->name, st, reason, "%s", text);
             mh_item_set_str(r, it, "zone", z->name);
             mh_item_set_str(r, it, "address", s->text);
-            mh_item_set_str(r, it, "query", pr->qname);
+            char qname[MH_DNSBL_NAME_MAX + 1];
+            if (mh_dnsbl_qname(s->prefix, z->name, qname, sizeof qname) == 0) {
+                mh_item_set_str(r, it, "query", qname);
+            }
             mh_item_set_str(r, it, "status", status_name(c.v));
             if (c.v == MH_DNSBL_V_LISTED) {
                 mh_item_set_str(r, it, "kind",
-                                mh_dnsbl_list_kind_name(pr->ans.list_kind));
+                                mh_dnsbl_list_kind_name(c.ans->list_kind));
             }
             if (codes[0] != '\0') {
                 mh_item_set_str(r, it, "codes", codes);
             }
-            if (pr->ans.meaning[0] != '\0') {
-                mh_item_set_str(r, it, "meaning", pr->ans.meaning);
+            if (c.ans->meaning[0] != '\0') {
+                mh_item_set_str(r, it, "meaning", c.ans->meaning);
             }
-            if (pr->txt[0] != '\0') {
-                mh_item_set_str(r, it, "reason", pr->txt);
+            if (c.txt[0] != '\0') {
+                mh_item_set_str(r, it, "reason", c.txt);
             }
             if (is_error) {
                 mh_item_set_str(r, it, "error", ztext);
@@ -1870,11 +2307,22 @@ report(struct run *run, struct mh_result *r, double elapsed)
             if (c.v == MH_DNSBL_V_NOT_APPLICABLE) {
                 continue;
             }
+            if (agg) {
+                if ((flag & Z_LISTED) != 0) {
+                    mh_result_add_sample(r, "mailhealth_dnsbl_listed", 1,
+                                         "address", s->text, "zone", z->name,
+                                         NULL);
+                }
+                continue;
+            }
             mh_result_add_sample(r, "mailhealth_dnsbl_listed",
                                  (flag & Z_LISTED) != 0 ? 1 : 0, "address",
                                  s->text, "zone", z->name, NULL);
             mh_result_add_sample(r, "mailhealth_dnsbl_error", is_error ? 1 : 0,
                                  "address", s->text, "zone", z->name, NULL);
+        }
+        if (agg) {
+            agg_items(r, z, &agz);
         }
     }
     zone_health(run, r, zf);
@@ -1899,8 +2347,15 @@ report(struct run *run, struct mh_result *r, double elapsed)
     add_perf(r, p, "listed", (double)L, MH_UNIT_NONE, p->perf_warn,
              p->perf_crit, &max);
     add_perf(r, p, "errors", (double)(E + H), MH_UNIT_NONE, NULL, NULL, &max);
+    if (agg) {
+        const double nmax = (double)run->nsubj;
+        add_perf(r, p, "listed_addresses", (double)nlisted_subj, MH_UNIT_NONE,
+                 NULL, NULL, &nmax);
+    }
     add_perf(r, p, "time", elapsed, MH_UNIT_SECONDS, NULL, NULL, NULL);
     mh_result_add_sample(r, "mailhealth_dnsbl_listed_zones", (double)L, NULL);
+    mh_result_add_sample(r, "mailhealth_dnsbl_listed_addresses",
+                         (double)nlisted_subj, NULL);
 
     /* State: worst(judge(L), policy severity, unhealthy zones WARNING,
      * failed zones UNKNOWN) in the order of mh_state_rank(); the summary
@@ -1910,7 +2365,11 @@ report(struct run *run, struct mh_result *r, double elapsed)
     if (L > 0) {
         lst->st = list_state;
         lst->reason = MH_REASON_DNSBL_LISTED;
-        if (L == 1 && nlisting == 1 && list_state != MH_STATE_OK) {
+        if (agg) {
+            struct sbuf b = {.n = 0};
+            listed_subjects(run, sl, nlisted_subj, L, &b);
+            lst->lead = b;
+        } else if (L == 1 && nlisting == 1 && list_state != MH_STATE_OK) {
             struct sbuf one = {.n = 0};
             if (lead_host >= 0) {
                 sb_add(&one, "%s: ", run->hosts[lead_host].name);
@@ -1925,8 +2384,12 @@ report(struct run *run, struct mh_result *r, double elapsed)
             lst->lead = b;
         }
         struct sbuf t = {.n = 0};
-        sb_add(&t, "%s listed on %zu zone%s within thresholds: %s", subj.s, L,
-               L == 1 ? "" : "s", lst->tail.s);
+        if (agg) {
+            sb_add(&t, "%s", lst->lead.s);
+        } else {
+            sb_add(&t, "%s listed on %zu zone%s within thresholds: %s", subj.s,
+                   L, L == 1 ? "" : "s", lst->tail.s);
+        }
         lst->tail = t;
     }
     if (npol > 0) {
@@ -1937,9 +2400,17 @@ report(struct run *run, struct mh_result *r, double elapsed)
             }
         }
         pol->reason = MH_REASON_DNSBL_POLICY_LISTED;
+        if (npol > SUMMARY_NOTES_MAX) {
+            sb_add(&pol->lead, " (and %zu more policy listings)",
+                   npol - SUMMARY_NOTES_MAX);
+        }
         pol->tail = pol->lead;
     }
     if (nalw > 0) {
+        if (nalw > SUMMARY_NOTES_MAX) {
+            sb_add(&alw->lead, " (and %zu more allow listings)",
+                   nalw - SUMMARY_NOTES_MAX);
+        }
         alw->tail = alw->lead;
     }
     if (E > 0) {
@@ -2089,7 +2560,9 @@ run_init(struct run *run, const struct mh_dnsbl_params *p,
 static void
 run_wait(struct run *run)
 {
+    pump(run);
     mh_resolve_wait(run->ch, run->dl);
+    run->closing = true;
     mh_resolve_channel_free(run->ch);
     run->ch = NULL;
 }
@@ -2162,36 +2635,38 @@ mh_dnsbl_check_addresses(const struct mh_dnsbl_params *p,
     return 0;
 }
 
-/* Starts the checks of one -H target: an address, or a name (checked as a
- * domain on the zones that answer names, and its addresses on the zones
- * that answer addresses). Returns 0, or -1 with a usage error in err. */
+/* Starts the checks of one target: an address or address block, or a name
+ * (checked as a domain on the zones that answer names, and its addresses on
+ * the zones that answer addresses). t is the parsed text. Returns 0, or -1
+ * with a usage error in err. */
 static int
-add_target(struct run *run, const char *target, char *err, size_t errlen)
+add_target(struct run *run, const char *text, const struct mh_dnsbl_target *t,
+           char *err, size_t errlen)
 {
-    unsigned char b[16];
-    char name[MH_DNSBL_NAME_MAX + 2];
-    int fam = parse_address(target, b);
-    if (fam == 0 && mh_dnsbl_normalize_name(target, name, sizeof name) != 0) {
-        snprintf(err, errlen,
-                 "invalid -H '%.80s': not an IP address or a DNS name", target);
-        return -1;
-    }
-    if (fam != 0) {
-        if (!family_wanted(run, fam)) {
-            snprintf(err, errlen, "%.80s is not an %s address", target,
+    if (t->family != 0) {
+        if (!family_wanted(run, t->family)) {
+            snprintf(err, errlen, "%.80s is not an %s address", text,
                      run->p->family == AF_INET ? "IPv4" : "IPv6");
             return -1;
         }
-        add_address(run, fam, b, -1);
+        if (run->nblocks < sizeof run->blocks / sizeof run->blocks[0]) {
+            run->blocks[run->nblocks] = text;
+        }
+        run->nblocks++;
+        for (uint64_t i = 0; i < t->count && !run->oom; i++) {
+            unsigned char b[16];
+            mh_dnsbl_target_address(t, i, b);
+            add_address(run, t->family, b, -1);
+        }
         return 0;
     }
-    struct hostq *hq = NULL;
+    const char *name = t->name;
     for (size_t h = 0; h < run->nhosts; h++) {
         if (strcmp(run->hosts[h].name, name) == 0) {
             return 0; /* named twice */
         }
     }
-    hq = &run->hosts[run->nhosts];
+    struct hostq *hq = &run->hosts[run->nhosts];
     memset(hq, 0, sizeof *hq);
     hq->run = run;
     hq->index = (int)run->nhosts;
@@ -2221,6 +2696,69 @@ add_target(struct run *run, const char *target, char *err, size_t errlen)
     return 0;
 }
 
+/* The option a target came from, for messages: "-H" or "--hosts-file F". */
+static void
+target_origin(const struct mh_dnsbl_params *p, size_t i, size_t ntargets,
+              char *buf, size_t len)
+{
+    if (p->hosts_file != NULL && i + p->nfile_targets >= ntargets) {
+        mh_textf(buf, len, "--hosts-file %s:", p->hosts_file);
+    } else {
+        mh_textf(buf, len, "-H");
+    }
+}
+
+/* Parses every target and checks the size limit (dnsbl_targets.h).
+ * Returns 0, or -1 with the usage error (naming the option) raised on r. */
+static int
+parse_targets(const struct mh_dnsbl_params *p, const char *const *targets,
+              size_t ntargets, struct mh_dnsbl_target *parsed,
+              struct mh_result *r)
+{
+    uint64_t total = 0;
+    char origin[300], n1[32], n2[32];
+    for (size_t i = 0; i < ntargets; i++) {
+        const char *t = targets[i] != NULL ? targets[i] : "";
+        target_origin(p, i, ntargets, origin, sizeof origin);
+        if (mh_dnsbl_target_parse(t, &parsed[i]) != 0) {
+            mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR,
+                            "invalid %s '%.80s': not an IP address, an address "
+                            "block (CIDR) or a DNS name",
+                            origin, t);
+            return -1;
+        }
+        uint64_t c = parsed[i].count;
+        if (c > MH_DNSBL_MAX_TARGET_ADDRS) {
+            unsigned host =
+                (parsed[i].family == AF_INET ? 32u : 128u) - parsed[i].prefix;
+            if (host > 32) {
+                mh_textf(n1, sizeof n1, "2^%u", host);
+            } else {
+                mh_dnsbl_fmt_count(c, n1, sizeof n1);
+            }
+            mh_result_raise(
+                r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR,
+                "%s %.80s has %s addresses, more than the %s one "
+                "check takes",
+                origin, t, n1,
+                mh_dnsbl_fmt_count(MH_DNSBL_MAX_TARGET_ADDRS, n2, sizeof n2));
+            return -1;
+        }
+        total += c;
+        if (total > MH_DNSBL_MAX_TARGET_ADDRS) {
+            mh_result_raise(
+                r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR,
+                "the targets of %s come to more than %s "
+                "addresses, the most one check takes (split them "
+                "over several checks)",
+                p->hosts_file != NULL ? "-H and --hosts-file" : "-H",
+                mh_dnsbl_fmt_count(MH_DNSBL_MAX_TARGET_ADDRS, n2, sizeof n2));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 struct mh_result *
 mh_dnsbl_probe(const struct mh_dnsbl_params *p, const struct mh_deadline *dl)
 {
@@ -2236,42 +2774,44 @@ mh_dnsbl_probe(const struct mh_dnsbl_params *p, const struct mh_deadline *dl)
     if (r == NULL) {
         return NULL;
     }
-    for (size_t i = 0; i < ntargets; i++) {
-        unsigned char b[16];
-        char name[MH_DNSBL_NAME_MAX + 2];
-        const char *t = targets[i] != NULL ? targets[i] : "";
-        if (parse_address(t, b) == 0 &&
-            mh_dnsbl_normalize_name(t, name, sizeof name) != 0) {
-            mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR,
-                            "invalid -H '%.80s': not an IP address or a DNS "
-                            "name",
-                            t);
-            return r;
-        }
+    struct mh_dnsbl_target *parsed = calloc(ntargets, sizeof *parsed);
+    if (parsed == NULL) {
+        r->oom = true;
+        return r;
+    }
+    if (parse_targets(p, targets, ntargets, parsed, r) != 0) {
+        free(parsed);
+        return r;
     }
     char err[256];
     struct run run;
     if (run_init(&run, p, dl, err, sizeof err) != 0) {
+        free(parsed);
         mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "%s", err);
         return r;
     }
     run.hosts = calloc(ntargets, sizeof *run.hosts);
     if (run.hosts == NULL) {
+        free(parsed);
         r->oom = true;
+        run.closing = true;
         mh_resolve_channel_free(run.ch);
         run_free(&run);
         return r;
     }
     for (size_t i = 0; i < ntargets; i++) {
-        if (add_target(&run, targets[i] != NULL ? targets[i] : "", err,
-                       sizeof err) != 0) {
+        if (add_target(&run, targets[i] != NULL ? targets[i] : "", &parsed[i],
+                       err, sizeof err) != 0) {
+            free(parsed);
             mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "%s",
                             err);
+            run.closing = true;
             mh_resolve_channel_free(run.ch);
             run_free(&run);
             return r;
         }
     }
+    free(parsed);
     run_wait(&run);
     if (run.oom) {
         r->oom = true;

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * dnsbl_zones: DNSBL zone definitions, the zones file (JSON, cJSON) and the
- * --zone NAME[:TYPE] arguments (see dnsbl.h for the schema).
+ * --zone NAME[:TYPE][,KIND] arguments (see dnsbl_zones.h for the schema).
  */
+#include "dnsbl_zones.h"
+
 #include "dnsbl.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -608,33 +609,12 @@ int
 mh_dnsbl_zones_load(struct mh_dnsbl_zones *zs, const char *path, char *err,
                     size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        snprintf(err, errlen, "cannot read zones file %s: %s", path,
-                 strerror(errno));
+    char *buf;
+    size_t n;
+    if (mh_dnsbl_read_file(path, ZONES_FILE_MAX, "zones file", &buf, &n, err,
+                           errlen) != 0) {
         return -1;
     }
-    char *buf = malloc(ZONES_FILE_MAX + 1);
-    if (buf == NULL) {
-        fclose(f);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    size_t n = fread(buf, 1, ZONES_FILE_MAX + 1, f);
-    bool ioerr = ferror(f) != 0;
-    fclose(f);
-    if (ioerr) {
-        free(buf);
-        snprintf(err, errlen, "cannot read zones file %s", path);
-        return -1;
-    }
-    if (n > ZONES_FILE_MAX) {
-        free(buf);
-        snprintf(err, errlen, "zones file %s is larger than %d bytes", path,
-                 ZONES_FILE_MAX);
-        return -1;
-    }
-    buf[n] = '\0';
     char perr[200];
     int rc = mh_dnsbl_zones_parse(zs, buf, n, perr, sizeof perr);
     free(buf);

@@ -431,6 +431,75 @@ dnsbl -H 192.0.2.20 -H 192.0.2.21 --zone bl.lab.test
 expect_rc 0
 expect_line1 '^MAILHEALTH OK - 192\.0\.2\.20, 192\.0\.2\.21 not listed on bl\.lab\.test \|'
 
+case_ "CIDR block: one summary, lines and metrics for listed addresses only"
+dnsbl -H 192.0.2.0/24 --zone bl.lab.test --zone multi.bl.lab.test --zone dead.lab.test
+expect_rc 2
+expect_line1 '^MAILHEALTH CRITICAL - \[blacklist\] 2 of 256 addresses listed on 2 zones: 192\.0\.2\.10 \(bl\.lab\.test, multi\.bl\.lab\.test\), 192\.0\.2\.11 \(bl\.lab\.test\); 1 zone unhealthy: dead\.lab\.test \| listed=2;;~:0;0;3 errors=1;;;0;3 listed_addresses=2;;;0;256 time='
+expect_out '[CRITICAL] [blacklist] zone bl.lab.test: 192.0.2.11 listed (127.0.0.3): Listed: test entry for 192.0.2.11'
+expect_out '[OK] zone bl.lab.test: not listed: 254 of 256'
+expect_out '[OK] zone multi.bl.lab.test: not listed: 255 of 256'
+expect_out '[WARNING] [blacklist] zone dead.lab.test: no usable answer: 256 of 256, e.g. does not look like a DNSBL'
+if [ "$(wc -l <<<"$OUT")" -le 12 ]; then ok "long output stays short"; else not_ok "long output has $(wc -l <<<"$OUT") lines"; fi
+dnsbl -H 192.0.2.0/24 --zone bl.lab.test --zone multi.bl.lab.test --zone servfail.lab.test --output prometheus
+expect_rc 2
+promtool_ok
+expect_out 'mailhealth_dnsbl_listed{target="192.0.2.0/24",address="192.0.2.11",zone="bl.lab.test"} 1'
+expect_out 'mailhealth_dnsbl_listed_addresses{target="192.0.2.0/24"} 2'
+expect_out 'mailhealth_dnsbl_zone_errors{target="192.0.2.0/24",zone="servfail.lab.test"} 256'
+expect_out 'mailhealth_dnsbl_zone_errors{target="192.0.2.0/24",zone="bl.lab.test"} 0'
+expect_no_out 'address="192.0.2.20"'
+if [ "$(grep -c '^mailhealth_dnsbl_listed{' <<<"$OUT")" = 3 ]; then ok "three listed series"; else not_ok "not three listed series"; fi
+dnsbl -H 192.0.2.0/24 --zone bl.lab.test --output json
+json_ok '@{$j->{zones}} == 3 && $j->{zones}[2]{status} eq "not_listed" && $j->{zones}[2]{count} == 254'
+
+case_ "IPv6 block and a /22 at once: paced, at most 256 queries in flight"
+dnsbl -H 2001:db8::/120 --zone rfc6.lab.test
+expect_rc 2
+expect_line1 '^MAILHEALTH CRITICAL - \[blacklist\] 1 of 256 addresses listed on 1 zone: 2001:db8::42 \(rfc6\.lab\.test\) \|'
+dnsbl -H 10.0.0.0/22 --zone bl.lab.test --zone multi.bl.lab.test -v
+expect_rc 0
+expect_line1 '^MAILHEALTH OK - 10\.0\.0\.0/22 \(1,024 addresses\) not listed on 2 zones \|'
+expect_out '[OK] zone bl.lab.test: not listed: 1,024 of 1,024'
+inflight=$(awk '/dns> A /{n++; if (n > m) m = n} /dns< A /{n--} END {print m + 0}' "$T_TMP/stderr")
+sent=$(grep -c 'dns> A ' "$T_TMP/stderr")
+if [ "$inflight" -le 256 ] && [ "$inflight" -ge 1 ]; then ok "at most 256 in flight ($inflight)"; else not_ok "in flight: $inflight"; fi
+if [ "$sent" = 2050 ]; then ok "2,048 subject queries and 2 test entries"; else not_ok "$sent queries"; fi
+
+case_ "--hosts-file: targets one per line, comments"
+hf=$T_TMP/hosts.txt
+printf '# outbound relays\n192.0.2.8/29   # the relay range\n\n  2001:db8::40/126\r\nmx.lab.test\n' >"$hf"
+run dnsbl --hosts-file "$hf" --zone bl.lab.test:ip4 --zone rfc6.lab.test:ip6 --resolver "$R" --output json
+expect_rc 2
+json_ok '$j->{target} eq "'"$hf"'" && $j->{summary} =~ /^192\.0\.2\.8\/29, 2001:db8::40\/126 \(12 addresses\), mx\.lab\.test \(127\.0\.0\.1, ::1\) listed on 2 of 2 zones/'
+run dnsbl -H 192.0.2.20 --hosts-file "$hf" --zone bl.lab.test:ip4 --resolver "$R"
+expect_rc 2
+expect_out '[OK] zone bl.lab.test: 192.0.2.20 not listed'
+printf '192.0.2.1\nbad host\n' >"$T_TMP/bad-hosts.txt"
+run dnsbl --hosts-file "$T_TMP/bad-hosts.txt" --zone bl.lab.test --resolver "$R"
+expect_rc 3
+expect_line1 "^MAILHEALTH UNKNOWN - --hosts-file .*bad-hosts\.txt: line 2: 'bad host' is not an IP address, an address block \(CIDR\) or a DNS name"
+
+case_ "size limit: more than 4,096 addresses is a usage error naming the option"
+dnsbl -H 10.0.0.0/16 --zone bl.lab.test
+expect_rc 3
+expect_line1 '^MAILHEALTH UNKNOWN - -H 10\.0\.0\.0/16 has 65,536 addresses, more than the 4,096 one check takes'
+printf '10.0.0.0/20\n10.1.0.0\n' >"$T_TMP/big-hosts.txt"
+run dnsbl --hosts-file "$T_TMP/big-hosts.txt" --zone bl.lab.test --resolver "$R"
+expect_rc 3
+expect_line1 'the targets of -H and --hosts-file come to more than 4,096 addresses'
+dnsbl -H 2001:db8::/64 --zone bl.lab.test
+expect_rc 3
+expect_line1 'has 2\^64 addresses'
+
+case_ "-w/-c judge each address by the zones listing it"
+dnsbl -H 192.0.2.11 -H 2001:db8::42 --zone bl.lab.test:ip4 --zone rfc6.lab.test:ip6 -c 1
+expect_rc 0
+expect_line1 '^MAILHEALTH OK - 192\.0\.2\.11, 2001:db8::42 listed on 2 of 2 zones \(within thresholds\)'
+dnsbl -H 192.0.2.0/28 --zone bl.lab.test --zone multi.bl.lab.test -w 0 -c 1
+expect_rc 2
+expect_out '[CRITICAL] [blacklist] zone bl.lab.test: 192.0.2.10 listed'
+expect_out '[WARNING] [blacklist] zone bl.lab.test: 192.0.2.11 listed'
+
 case_ "zone of unknown type answering names and addresses: the name is checked (multi.surbl case)"
 dnsbl -H mx.lab.test --zone both.lab.test
 expect_rc 2
@@ -497,7 +566,7 @@ expect_rc 3
 expect_line1 "^MAILHEALTH UNKNOWN - invalid --zone 'bl.lab.test:rhsbl': type must be ip, ip4, ip6, domain or any, kind block, policy, allow or info"
 run dnsbl -H 'bad host' --zone bl.lab.test --resolver "$R"
 expect_rc 3
-expect_line1 "invalid -H 'bad host': not an IP address or a DNS name"
+expect_line1 "invalid -H 'bad host': not an IP address, an address block \(CIDR\) or a DNS name"
 run dnsbl -H 192.0.2.10 --zone bl.lab.test -c 5:1
 expect_rc 3
 run dnsbl -H 192.0.2.10 --zone bl.lab.test --resolver not-an-ip

@@ -843,6 +843,100 @@ test_probe_usage(void **state)
     mh_dnsbl_zones_free(&zs);
 }
 
+/* -H values: addresses, CIDR blocks (host bits cleared, mapped IPv4 taken
+ * as IPv4), names; everything else refused. */
+static void
+test_target_parse(void **state)
+{
+    (void)state;
+    struct mh_dnsbl_target t;
+    char text[INET6_ADDRSTRLEN];
+    unsigned char b[16];
+    assert_int_equal(mh_dnsbl_target_parse("192.0.2.10", &t), 0);
+    assert_int_equal(t.family, AF_INET);
+    assert_int_equal(t.prefix, 32);
+    assert_true(t.count == 1);
+    assert_int_equal(mh_dnsbl_target_parse("192.0.2.77/24", &t), 0);
+    assert_int_equal(t.prefix, 24);
+    assert_true(t.count == 256);
+    mh_dnsbl_target_address(&t, 255, b);
+    assert_string_equal(inet_ntop(AF_INET, b, text, sizeof text),
+                        "192.0.2.255");
+    mh_dnsbl_target_address(&t, 0, b);
+    assert_string_equal(inet_ntop(AF_INET, b, text, sizeof text), "192.0.2.0");
+    assert_int_equal(mh_dnsbl_target_parse("10.0.0.0/22", &t), 0);
+    mh_dnsbl_target_address(&t, 1023, b);
+    assert_string_equal(inet_ntop(AF_INET, b, text, sizeof text), "10.0.3.255");
+    assert_int_equal(mh_dnsbl_target_parse("2001:db8::ff:1/120", &t), 0);
+    assert_int_equal(t.family, AF_INET6);
+    assert_true(t.count == 256);
+    mh_dnsbl_target_address(&t, 0x42, b);
+    assert_string_equal(inet_ntop(AF_INET6, b, text, sizeof text),
+                        "2001:db8::ff:42");
+    assert_int_equal(mh_dnsbl_target_parse("2001:db8::/0", &t), 0);
+    assert_true(t.count == UINT64_MAX);
+    assert_int_equal(mh_dnsbl_target_parse("::ffff:192.0.2.0/120", &t), 0);
+    assert_int_equal(t.family, AF_INET);
+    assert_int_equal(t.prefix, 24);
+    assert_int_equal(mh_dnsbl_target_parse("0.0.0.0/0", &t), 0);
+    assert_true(t.count == 4294967296ull);
+    assert_int_equal(mh_dnsbl_target_parse("Mail.Example.COM.", &t), 0);
+    assert_int_equal(t.family, 0);
+    assert_string_equal(t.name, "mail.example.com");
+    static const char *const bad[] = {
+        "192.0.2.0/33", "192.0.2.0/",     "192.0.2.0/024",
+        "192.0.2.0/+4", "2001:db8::/129", "example.com/24",
+        "bad host",     "192.0.2.0/2 4",  "",
+        "/24",          "192.0.2.0/24/1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(mh_dnsbl_target_parse(bad[i], &t), -1);
+    }
+}
+
+static void
+test_fmt_count(void **state)
+{
+    (void)state;
+    char b[32];
+    assert_string_equal(mh_dnsbl_fmt_count(0, b, sizeof b), "0");
+    assert_string_equal(mh_dnsbl_fmt_count(999, b, sizeof b), "999");
+    assert_string_equal(mh_dnsbl_fmt_count(1024, b, sizeof b), "1,024");
+    assert_string_equal(mh_dnsbl_fmt_count(51200, b, sizeof b), "51,200");
+    assert_string_equal(mh_dnsbl_fmt_count(1234567, b, sizeof b), "1,234,567");
+}
+
+/* The hosts file: comments, blanks, CRLF; the first bad line names its
+ * number and leaves the list as it was. */
+static void
+test_targets_parse(void **state)
+{
+    (void)state;
+    struct mh_dnsbl_target_list l = {NULL, 0};
+    char err[200];
+    static const char good[] = "# relays\n192.0.2.0/29  # range\r\n\n"
+                               "   \t\nmx.example.com\n2001:db8::1";
+    assert_int_equal(
+        mh_dnsbl_targets_parse(&l, good, sizeof good - 1, err, sizeof err), 0);
+    assert_int_equal(l.n, 3);
+    assert_string_equal(l.v[0], "192.0.2.0/29");
+    assert_string_equal(l.v[1], "mx.example.com");
+    assert_string_equal(l.v[2], "2001:db8::1");
+    static const char bad[] = "192.0.2.1\n\nnot a host\n";
+    assert_int_equal(
+        mh_dnsbl_targets_parse(&l, bad, sizeof bad - 1, err, sizeof err), -1);
+    assert_int_equal(l.n, 3);
+    assert_non_null(strstr(err, "line 3: 'not a host'"));
+    static const char nul[] = "192.0.2.1\0\n";
+    assert_int_equal(
+        mh_dnsbl_targets_parse(&l, nul, sizeof nul - 1, err, sizeof err), -1);
+    assert_non_null(strstr(err, "line 1: NUL byte"));
+    mh_dnsbl_target_list_free(&l);
+    assert_int_equal(l.n, 0);
+    assert_int_equal(
+        mh_dnsbl_targets_load(&l, "/nonexistent/hosts", err, sizeof err), -1);
+    assert_non_null(strstr(err, "cannot read --hosts-file /nonexistent/hosts"));
+}
+
 int
 main(void)
 {
@@ -868,6 +962,9 @@ main(void)
         cmocka_unit_test(test_probe_deadline),
         cmocka_unit_test(test_check_addresses),
         cmocka_unit_test(test_probe_usage),
+        cmocka_unit_test(test_target_parse),
+        cmocka_unit_test(test_fmt_count),
+        cmocka_unit_test(test_targets_parse),
     };
     if (mh_resolve_global_init() != 0) {
         return 1;
