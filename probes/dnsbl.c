@@ -521,6 +521,8 @@ struct health {
 struct zrun {
     const struct mh_dnsbl_zone *z;
     struct health h[FAM_COUNT];
+    size_t cur;      /* next subject whose query on this zone goes out */
+    size_t inflight; /* this zone's queries in flight */
 };
 
 /* One (subject, zone) pair, kept small: a /22 on 50 zones has 51,200 of
@@ -596,10 +598,11 @@ struct run {
     size_t hcap;
     /* Pacing (at most MH_DNSBL_MAX_INFLIGHT queries in flight): follow-ups
      * and test entries wait in the queue and go first; subject queries are
-     * taken from the cursor (subject, zone) in order. */
+     * taken from each zone's cursor, the zones in turn, none holding more
+     * than its share of the slots (see pump()). */
     struct query *wait_head, *wait_tail;
     size_t inflight;
-    size_t cur_s, cur_z;
+    size_t rr; /* the zone whose turn is next */
     bool pumping, closing;
     size_t nqueries; /* sent, every type */
     bool oom;
@@ -708,6 +711,7 @@ a_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
     size_t n = 0;
     enum mh_dnsbl_rcode rc = rcode_of(status);
     run->inflight--;
+    run->zr[q->zi].inflight--;
     if (status == ARES_SUCCESS) {
         struct ares_addrttl at[64];
         int nat = (int)(sizeof at / sizeof at[0]);
@@ -800,6 +804,7 @@ txt_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
     struct query *q = arg;
     struct run *run = q->run;
     run->inflight--;
+    run->zr[q->zi].inflight--;
     if (status == ARES_SUCCESS) {
         store_txt(run, q->pair, abuf, alen);
         trace(run, "dns<", "TXT %s: %s", q->qname,
@@ -817,6 +822,7 @@ static void
 send_query(struct run *run, struct query *q)
 {
     run->inflight++;
+    run->zr[q->zi].inflight++;
     run->nqueries++;
     trace(run, "dns>", "%s %s", q->type == Q_TXT ? "TXT" : "A", q->qname);
     /* ares_query: no search list, the name is absolute. */
@@ -961,47 +967,48 @@ ensure_neg(struct run *run, size_t zi, int fam)
     }
 }
 
-/* Sends the next subject query of the cursor (with the zone's positive
- * test entry queued the first time the zone sees the family). Returns
- * false when every pair has gone out. */
+/* Sends the next subject query on zone zi (with the zone's positive test
+ * entry queued the first time the zone sees the family). Returns false
+ * when every subject of the zone has gone out. */
 static bool
-next_pair(struct run *run)
+zone_next(struct run *run, size_t zi)
 {
-    while (run->cur_s < run->nsubj) {
-        struct subject *s = run->subj[run->cur_s];
-        while (run->cur_z < run->nz) {
-            size_t zi = run->cur_z++;
-            struct pair *pr = &s->pairs[zi];
-            if (!pr->applicable || pr->name_too_long || pr->sent) {
-                continue;
-            }
-            char qname[MH_DNSBL_NAME_MAX + 1];
-            if (mh_dnsbl_qname(s->prefix, run->zr[zi].z->name, qname,
-                               sizeof qname) != 0) {
-                continue;
-            }
-            struct query *q = new_query(run, Q_SUBJECT, zi, s->fam, qname);
-            if (q == NULL) {
-                return false;
-            }
-            pr->sent = true;
-            q->pair = pr;
-            /* the positive test entry the answer will need if it is "not
-             * listed"; TXT and the negative one only after a listing */
-            ensure_pos(run, zi, s->fam);
-            send_query(run, q);
-            return true;
+    struct zrun *zr = &run->zr[zi];
+    while (zr->cur < run->nsubj) {
+        struct subject *s = run->subj[zr->cur++];
+        struct pair *pr = &s->pairs[zi];
+        if (!pr->applicable || pr->name_too_long || pr->sent) {
+            continue;
         }
-        run->cur_s++;
-        run->cur_z = 0;
+        char qname[MH_DNSBL_NAME_MAX + 1];
+        if (mh_dnsbl_qname(s->prefix, zr->z->name, qname, sizeof qname) != 0) {
+            continue;
+        }
+        struct query *q = new_query(run, Q_SUBJECT, zi, s->fam, qname);
+        if (q == NULL) {
+            return false;
+        }
+        pr->sent = true;
+        q->pair = pr;
+        /* the positive test entry the answer will need if it is "not
+         * listed"; TXT and the negative one only after a listing */
+        ensure_pos(run, zi, s->fam);
+        send_query(run, q);
+        return true;
     }
     return false;
 }
 
-/* Sends queued queries, then subject queries, while fewer than
+/*
+ * Sends queued queries, then subject queries, while fewer than
  * MH_DNSBL_MAX_INFLIGHT are in flight and the deadline has not passed.
+ * Subject queries come from the zones in turn, and a zone with subjects
+ * left holds at most its share of the slots (MH_DNSBL_MAX_INFLIGHT divided
+ * by the zones with subjects left), so a zone that never answers does not
+ * stall the others: its queries wait in its share until the deadline.
  * Called after every answer; not re-entered from a callback that
- * ares_query runs at once. */
+ * ares_query runs at once.
+ */
 static void
 pump(struct run *run)
 {
@@ -1018,7 +1025,27 @@ pump(struct run *run)
                 run->wait_tail = NULL;
             }
             send_query(run, q);
-        } else if (!next_pair(run)) {
+            continue;
+        }
+        size_t active = 0;
+        for (size_t zi = 0; zi < run->nz; zi++) {
+            active += run->zr[zi].cur < run->nsubj ? 1u : 0u;
+        }
+        if (active == 0) {
+            break;
+        }
+        size_t share = (MH_DNSBL_MAX_INFLIGHT + active - 1) / active;
+        bool sent = false;
+        for (size_t k = 0; k < run->nz && !sent; k++) {
+            size_t zi = (run->rr + k) % run->nz;
+            struct zrun *zr = &run->zr[zi];
+            if (zr->cur < run->nsubj && zr->inflight < share &&
+                zone_next(run, zi)) {
+                sent = true;
+                run->rr = zi + 1;
+            }
+        }
+        if (!sent) {
             break;
         }
     }
@@ -2542,10 +2569,12 @@ run_init(struct run *run, const struct mh_dnsbl_params *p,
         run->zr[i].z = &p->zones->v[i];
     }
     /* MH_RESOLVE_SERVFAIL_ANSWERS: a resolver's SERVFAIL or REFUSED is
-     * reported as such (BR-33 B), see resolve.h. */
+     * reported as such (BR-33 B), see resolve.h; tries and timeout from
+     * the time left, so a lost UDP answer is retried before the
+     * deadline. */
     void *ch = NULL;
-    if (mh_resolve_channel_new(p->resolver, MH_RESOLVE_SERVFAIL_ANSWERS, &ch,
-                               err, errlen) != 0) {
+    if (mh_resolve_channel_new_within(p->resolver, MH_RESOLVE_SERVFAIL_ANSWERS,
+                                      dl, &ch, err, errlen) != 0) {
         free(run->zr);
         run->zr = NULL;
         return -1;

@@ -15,14 +15,21 @@
  *   ::FFFF:7F00:1 / INVALID must not (the negative one after a listing).
  *
  *   Every query of a run (subject A records, positive test entries, the
- *   A/AAAA lookup of a host name) goes out at once on ONE c-ares channel;
- *   the address queries of a host name are sent from the lookup's callback
- *   as soon as the addresses are known, and TXT and the negative test entry
- *   from the callback of a listing (never for a clean answer). The run is
- * bounded by the check's deadline (mh_resolve_wait): c-ares retries a lost
- * query within it, what is still unanswered at the deadline is reported as a
- * timeout for that zone. No DNS packet is parsed here: answers go through
- *   ares_parse_a_reply / ares_parse_txt_reply_ext.
+ *   A/AAAA lookup of a host name) goes out on ONE c-ares channel, at most
+ *   MH_DNSBL_MAX_INFLIGHT at once (about what one UDP socket's default
+ *   receive buffer holds, and well within a resolver's queries per thread):
+ *   each answer lets the next query out, TXT and test entries first, then
+ *   the zones' subject queries in turn, no zone holding more than its
+ *   share of the slots, so a zone that never answers cannot stall the
+ *   others. The address queries of a host name are queued from the
+ *   lookup's callback as soon as the addresses are known, and TXT and the
+ *   negative test entry from the callback of a listing (never for a clean
+ *   answer). The run is bounded by the check's deadline (mh_resolve_wait);
+ *   c-ares' per-try timeout and tries come from the time left
+ *   (mh_resolve_tries_for), so a lost UDP answer is asked again well before
+ *   it; what is still unanswered (or not sent) at the deadline is reported
+ *   as a timeout for that zone. No DNS packet is parsed here: answers go
+ *   through ares_parse_a_reply / ares_parse_txt_reply_ext.
  *
  * How answers are read (mh_dnsbl_interpret, mh_dnsbl_decide)
  *   - NXDOMAIN or no A record: not listed.

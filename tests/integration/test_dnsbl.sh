@@ -253,6 +253,35 @@ expect_line1 'listed=0;;~:0;0;2 errors=2;;;0;2'
 expect_elapsed_below 2.8
 if awk -v e="$ELAPSED" 'BEGIN { exit !(e >= 1.9) }'; then ok "waited for the deadline (${ELAPSED}s)"; else not_ok "returned before the deadline"; fi
 
+# ---- a lost UDP answer ----------------------------------------------------
+
+# start_relay NAME [DROP]: a counting relay (count-relay.pl) in front of
+# rbldnsd on the next free port; sets RELAY (IP:PORT) and RELAY_LOG.
+relay_port=$((${LAB_PORT_BASE:-24000} + 70))
+start_relay() {
+    local name=$1 drop=${2:-}
+    relay_port=$((relay_port + 1))
+    RELAY=127.0.0.1:$relay_port
+    RELAY_LOG=$T_TMP/relay-$name.log
+    perl "$(dirname "$0")/count-relay.pl" 127.0.0.1 "$relay_port" 127.0.0.1 \
+        "${LAB_RBL_PORT:-24055}" "$T_TMP/relay-$name.ready" "$RELAY_LOG" ${drop:+"$drop"} &
+    T_PIDS+=($!)
+    for _ in $(seq 1 50); do
+        [ -s "$T_TMP/relay-$name.ready" ] && return 0
+        sleep 0.1
+    done
+    not_ok "relay $name did not start"
+}
+
+case_ "lost UDP answer: retried within the deadline (tries and timeout from the time left)"
+start_relay drop '^A 10\.2\.0\.192\.bl\.lab\.test$'
+run dnsbl -H 192.0.2.10 --zone bl.lab.test --resolver "$RELAY" -t 1
+expect_rc 2
+expect_line1 '^MAILHEALTH CRITICAL - \[blacklist\] 192\.0\.2\.10 listed on bl\.lab\.test \(127\.0\.0\.2\)'
+expect_elapsed_below 0.9
+expect_file_has "$RELAY_LOG" "drop A 10.2.0.192.bl.lab.test"
+if [ "$(grep -c '^A 10\.2\.0\.192\.bl\.lab\.test$' "$RELAY_LOG")" = 1 ]; then ok "asked again once"; else not_ok "not asked again once: $(cat "$RELAY_LOG")"; fi
+
 # ---- thresholds -----------------------------------------------------------
 
 case_ "two listings, default: CRITICAL"

@@ -937,6 +937,26 @@ test_targets_parse(void **state)
     assert_non_null(strstr(err, "cannot read --hosts-file /nonexistent/hosts"));
 }
 
+/* c-ares tries and timeout from the time left: a lost answer is retried
+ * twice before the deadline (timeouts t, 2t, 4t, 8t). */
+static void
+test_resolve_tries(void **state)
+{
+    (void)state;
+    int t, tries;
+    mh_resolve_tries_for(10000, &t, &tries);
+    assert_int_equal(t, 1428);
+    assert_int_equal(tries, 4);
+    assert_true(t + 2 * t < 10000 / 2);
+    mh_resolve_tries_for(1000, &t, &tries);
+    assert_int_equal(t, MH_RESOLVE_TRY_MIN_MS);
+    assert_true(t + 2 * t < 1000);
+    mh_resolve_tries_for(60000, &t, &tries);
+    assert_int_equal(t, MH_RESOLVE_TRY_MAX_MS);
+    mh_resolve_tries_for(-5, &t, &tries);
+    assert_int_equal(t, MH_RESOLVE_TRY_MIN_MS);
+}
+
 int
 main(void)
 {
@@ -965,6 +985,7 @@ main(void)
         cmocka_unit_test(test_target_parse),
         cmocka_unit_test(test_fmt_count),
         cmocka_unit_test(test_targets_parse),
+        cmocka_unit_test(test_resolve_tries),
     };
     if (mh_resolve_global_init() != 0) {
         return 1;
