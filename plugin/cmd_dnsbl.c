@@ -99,6 +99,9 @@ mh_dnsbl_params_from_config(const struct mh_config *cfg,
     if (cfg->verbose > 0) {
         p->trace = mh_trace_stderr;
     }
+    p->memory = cfg->dnsbl_memory;
+    p->zone_budget = cfg->zone_query_budget;
+    p->health_cache_s = cfg->zone_health_cache_s;
 }
 
 /* A usage error result for the dnsbl check. */

@@ -514,6 +514,7 @@ test_entry(const struct mh_dnsbl_zone *z, int fam, bool pos)
  * IPv6 family has two alternatives), neg[] must not. */
 struct health {
     bool pos_started, neg_started;
+    bool pos_kept, neg_kept; /* from the runner's memory, not asked */
     struct mh_dnsbl_answer pos[2], neg[1];
     size_t npos, nneg;
 };
@@ -521,8 +522,11 @@ struct health {
 struct zrun {
     const struct mh_dnsbl_zone *z;
     struct health h[FAM_COUNT];
-    size_t cur;      /* next subject whose query on this zone goes out */
-    size_t inflight; /* this zone's queries in flight */
+    size_t cur;          /* next subject whose query on this zone goes out */
+    size_t inflight;     /* this zone's queries in flight */
+    bool refused;        /* answered an error code in this run */
+    double backoff_s;    /* MH_DNSBL_TAKE_BACKOFF: seconds left */
+    uint32_t refused_by; /* MH_DNSBL_TAKE_BACKOFF: the error code */
 };
 
 /* One (subject, zone) pair, kept small: a /22 on 50 zones has 51,200 of
@@ -533,6 +537,7 @@ struct pair {
     bool name_too_long;
     bool sent;
     bool txt_asked;
+    unsigned char skip;  /* enum mh_dnsbl_take: why it was not asked */
     unsigned char kind;  /* enum mh_dnsbl_kind of the A answer (NONE: not
                             answered) */
     unsigned char rcode; /* enum mh_dnsbl_rcode */
@@ -604,7 +609,10 @@ struct run {
     size_t inflight;
     size_t rr; /* the zone whose turn is next */
     bool pumping, closing;
-    size_t nqueries; /* sent, every type */
+    size_t nqueries;             /* sent, every type */
+    struct mh_dnsbl_memory *mem; /* the runner's, or own_mem */
+    struct mh_dnsbl_memory *own_mem;
+    double cache_s; /* how long healthy test answers are kept */
     bool oom;
     struct hostq *hosts; /* host name targets */
     size_t nhosts;
@@ -727,7 +735,16 @@ a_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
         }
     }
     struct mh_dnsbl_answer a;
-    mh_dnsbl_interpret(run->zr[q->zi].z, rc, addrs, n, &a);
+    const struct mh_dnsbl_zone *z = run->zr[q->zi].z;
+    mh_dnsbl_interpret(z, rc, addrs, n, &a);
+    if (a.kind == MH_DNSBL_K_ERROR_CODE && a.culprit != 0x7f0001ffu) {
+        /* the list refuses us: back off (127.0.1.255 only says that
+         * the zone lists names) */
+        mh_dnsbl_memory_refused(run->mem, z->name, a.culprit, run->cache_s);
+        run->zr[q->zi].refused = true;
+    } else if (a.kind == MH_DNSBL_K_LISTED || a.kind == MH_DNSBL_K_NOT_LISTED) {
+        mh_dnsbl_memory_answered(run->mem, z->name);
+    }
     if (q->type == Q_SUBJECT) {
         store_answer(run, q->pair, &a);
         q->pair->ares_status = status;
@@ -821,6 +838,21 @@ txt_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 static void
 send_query(struct run *run, struct query *q)
 {
+    struct zrun *zr = &run->zr[q->zi];
+    enum mh_dnsbl_take t =
+        mh_dnsbl_memory_take(run->mem, zr->z->name, run->p->zone_budget,
+                             &zr->backoff_s, &zr->refused_by);
+    if (t != MH_DNSBL_TAKE_OK) {
+        trace(run, "dns-", "%s %s: not asked (%s)",
+              q->type == Q_TXT ? "TXT" : "A", q->qname,
+              t == MH_DNSBL_TAKE_BUDGET ? "query budget spent"
+                                        : "zone backs off");
+        if (q->type == Q_SUBJECT) {
+            q->pair->skip = (unsigned char)t;
+        }
+        free(q);
+        return;
+    }
     run->inflight++;
     run->zr[q->zi].inflight++;
     run->nqueries++;
@@ -907,6 +939,12 @@ ensure_pos(struct run *run, size_t zi, int fam)
     if (z->no_test_listed) {
         return;
     }
+    h->npos = mh_dnsbl_memory_health_get(run->mem, z->name, fam, true,
+                                         run->cache_s, h->pos, 2);
+    if (h->npos > 0) {
+        h->pos_kept = true;
+        return;
+    }
     char pfx[MH_DNSBL_NAME_MAX + 1];
     if (fam == FAM_V6) {
         /* RFC 5782 5: ::FFFF:7F00:2; ::2 as lists such as DNSWL use it. */
@@ -945,6 +983,12 @@ ensure_neg(struct run *run, size_t zi, int fam)
     h->neg_started = true;
     const struct mh_dnsbl_zone *z = zr->z;
     if (z->no_test_unlisted) {
+        return;
+    }
+    h->nneg = mh_dnsbl_memory_health_get(run->mem, z->name, fam, false,
+                                         run->cache_s, h->neg, 1);
+    if (h->nneg > 0) {
+        h->neg_kept = true;
         return;
     }
     char pfx[MH_DNSBL_NAME_MAX + 1];
@@ -1391,6 +1435,8 @@ run_free(struct run *run)
     free(run->subj);
     free(run->hslot);
     free(run->zr);
+    mh_dnsbl_memory_free(run->own_mem);
+    run->own_mem = NULL;
     for (size_t h = 0; h < run->nhosts; h++) {
         free((char *)(uintptr_t)run->hosts[h].name);
     }
@@ -1454,6 +1500,8 @@ struct verdict_ctx {
     const struct subject *s;
     const struct mh_dnsbl_zone *z;
     const struct pair *pr;
+    const struct zrun *zr;
+    unsigned budget;                   /* the zone budget (SKIPPED) */
     const struct mh_dnsbl_answer *ans; /* the pair's answer */
     const char *txt;                   /* its TXT text, "" if none */
     const struct mh_dnsbl_answer *pos, *neg;
@@ -1587,6 +1635,24 @@ describe(const struct verdict_ctx *c, enum form form, char *buf, size_t len)
                  a->kind == MH_DNSBL_K_ERROR_CODE ? ", answered 127.0.1.255"
                                                   : "");
         return;
+    case MH_DNSBL_V_SKIPPED:
+        if (c->pr->skip == MH_DNSBL_TAKE_BUDGET) {
+            mh_textf(buf, len,
+                     "%s%snot asked for %s: the zone's query budget (%u per "
+                     "round) is spent",
+                     zone_form ? zn : "", zone_form ? " " : "", subj,
+                     c->budget);
+        } else {
+            char t[32], code[20];
+            seconds_text(c->zr->backoff_s, t, sizeof t);
+            mh_textf(
+                buf, len,
+                "%s%snot asked for %s: backs off for %s s after "
+                "refusing a query (%s)",
+                zone_form ? zn : "", zone_form ? " " : "", subj, t,
+                mh_dnsbl_format_code(c->zr->refused_by, code, sizeof code));
+        }
+        return;
     case MH_DNSBL_V_FAILED:
     case MH_DNSBL_V_TIMEOUT:
         failure_text(c, why, sizeof why);
@@ -1610,6 +1676,8 @@ status_name(enum mh_dnsbl_verdict v)
         return "listed";
     case MH_DNSBL_V_NOT_APPLICABLE:
         return "not_applicable";
+    case MH_DNSBL_V_SKIPPED:
+        return "not_asked";
     case MH_DNSBL_V_ERROR_CODE:
     case MH_DNSBL_V_OUTSIDE:
     case MH_DNSBL_V_LISTS_EVERYTHING:
@@ -1634,6 +1702,9 @@ error_reason(const struct verdict_ctx *c)
                    : MH_REASON_DNSBL_LOOKUP_FAILED;
     case MH_DNSBL_V_ERROR_CODE:
         return MH_REASON_ZONE_REFUSED;
+    case MH_DNSBL_V_SKIPPED:
+        return c->pr->skip == MH_DNSBL_TAKE_BUDGET ? MH_REASON_ZONE_BUDGET
+                                                   : MH_REASON_ZONE_REFUSED;
     case MH_DNSBL_V_OUTSIDE:
     case MH_DNSBL_V_LISTS_EVERYTHING:
     case MH_DNSBL_V_NOT_WORKING:
@@ -1782,6 +1853,12 @@ pair_verdict(const struct run *run, size_t zi, const struct subject *s,
     c->pos = combined(h->pos, h->npos, &tmp[0]);
     c->neg = combined(h->neg, h->nneg, &tmp[1]);
     c->deadline_s = mh_deadline_length(run->dl);
+    c->zr = zr;
+    c->budget = run->p->zone_budget;
+    if (c->pr->skip != MH_DNSBL_TAKE_OK) {
+        c->v = MH_DNSBL_V_SKIPPED;
+        return;
+    }
     c->v = mh_dnsbl_decide(c->ans, c->pos, c->neg);
     if (c->z->type == MH_DNSBL_ZONE_ANY && s->fam != FAM_DOMAIN &&
         c->v == MH_DNSBL_V_ERROR_CODE && c->ans->culprit == 0x7f0001ffu) {
@@ -1809,8 +1886,16 @@ enum {
     Z_POLICY_WARN = 1u << 5,
     Z_ALLOW = 1u << 6, /* allow listing */
     Z_HOSTFAIL = 1u << 7,
-    Z_REFUSED = 1u << 8 /* an error code ("blocked", over quota) */
+    Z_REFUSED = 1u << 8, /* an error code ("blocked", over quota) */
+    Z_SKIPPED = 1u << 9  /* not asked (budget, back-off): WARNING */
 };
+
+/* A zone that warns (unhealthy, or not asked) without failing. */
+static bool
+zone_warns(unsigned zf)
+{
+    return (zf & (Z_UNHEALTHY | Z_SKIPPED)) != 0 && (zf & Z_FAILED) == 0;
+}
 
 /* How one pair counts: its item state and reason, and the zone flag. */
 static void
@@ -1845,6 +1930,13 @@ pair_state(const struct verdict_ctx *c, enum mh_state list_state,
         case MH_DNSBL_KIND_INFO:
             return;
         }
+        return;
+    case MH_DNSBL_V_SKIPPED:
+        /* our use of the zone, not the target's verdict */
+        *flag = Z_QUERIED | Z_SKIPPED |
+                (c->pr->skip == MH_DNSBL_TAKE_BACKOFF ? Z_REFUSED : 0u);
+        *st = MH_STATE_WARNING;
+        *reason = error_reason(c);
         return;
     case MH_DNSBL_V_NOT_WORKING:
     case MH_DNSBL_V_LISTS_EVERYTHING:
@@ -2169,7 +2261,7 @@ report(struct run *run, struct mh_result *r, double elapsed)
     for (size_t zi = 0; zi < nz; zi++) {
         L += (zf[zi] & Z_LISTED) != 0 ? 1u : 0u;
         E += (zf[zi] & Z_FAILED) != 0 ? 1u : 0u;
-        H += (zf[zi] & (Z_UNHEALTHY | Z_FAILED)) == Z_UNHEALTHY ? 1u : 0u;
+        H += zone_warns(zf[zi]) ? 1u : 0u;
         N += (zf[zi] & Z_QUERIED) != 0 ? 1u : 0u;
     }
     /* -w/-c judge each target: an address by the block zones listing it,
@@ -2295,7 +2387,7 @@ report(struct run *run, struct mh_result *r, double elapsed)
                 sb_add(&err->lead, "%s", ztext);
                 err->reason = reason;
                 first_err_zone = zi;
-            } else if ((flag & Z_UNHEALTHY) != 0 &&
+            } else if ((flag & (Z_UNHEALTHY | Z_SKIPPED)) != 0 &&
                        unh->reason == MH_REASON_NONE) {
                 sb_add(&unh->lead, "%s", ztext);
                 unh->reason = reason;
@@ -2452,22 +2544,27 @@ report(struct run *run, struct mh_result *r, double elapsed)
         zone_names(run, zf, Z_FAILED, nz, &err->tail);
     }
     if (H > 0) {
+        const char *unh_word = "unhealthy";
+        for (size_t zi = 0; zi < nz; zi++) {
+            if ((zf[zi] & Z_SKIPPED) != 0) {
+                unh_word = "unhealthy or not asked";
+            }
+        }
         unh->st = MH_STATE_WARNING;
         if (H > 1) {
-            sb_add(&unh->lead, " (and %zu more zone%s unhealthy: ", H - 1,
-                   H - 1 == 1 ? "" : "s");
+            sb_add(&unh->lead, " (and %zu more zone%s %s: ", H - 1,
+                   H - 1 == 1 ? "" : "s", unh_word);
             for (size_t zi = 0, k = 0; zi < nz; zi++) {
-                if ((zf[zi] & (Z_UNHEALTHY | Z_FAILED)) == Z_UNHEALTHY &&
-                    zi != first_unh_zone) {
+                if (zone_warns(zf[zi]) && zi != first_unh_zone) {
                     sb_add(&unh->lead, "%s%s", k++ > 0 ? ", " : "",
                            run->zr[zi].z->name);
                 }
             }
             sb_add(&unh->lead, ")");
         }
-        sb_add(&unh->tail, "%zu zone%s unhealthy: ", H, H == 1 ? "" : "s");
+        sb_add(&unh->tail, "%zu zone%s %s: ", H, H == 1 ? "" : "s", unh_word);
         for (size_t zi = 0, k = 0; zi < nz; zi++) {
-            if ((zf[zi] & (Z_UNHEALTHY | Z_FAILED)) == Z_UNHEALTHY) {
+            if (zone_warns(zf[zi])) {
                 sb_add(&unh->tail, "%s%s", k++ > 0 ? ", " : "",
                        run->zr[zi].z->name);
             }
@@ -2495,7 +2592,7 @@ report(struct run *run, struct mh_result *r, double elapsed)
         size_t noted = 0;
         for (size_t zi = 0; zi < nz; zi++) {
             noted += (zf[zi] & (Z_LISTED | Z_POLICY | Z_ALLOW | Z_FAILED |
-                                Z_UNHEALTHY)) != 0
+                                Z_UNHEALTHY | Z_SKIPPED)) != 0
                          ? 1u
                          : 0u;
         }
@@ -2560,8 +2657,22 @@ run_init(struct run *run, const struct mh_dnsbl_params *p,
         return -1;
     }
     run->nz = p->zones->n;
+    run->cache_s =
+        p->health_cache_s > 0 ? p->health_cache_s : MH_DNSBL_HEALTH_CACHE_S;
+    run->mem = p->memory;
+    if (run->mem == NULL && p->zone_budget > 0) {
+        /* a budget without the runner: counted over this run */
+        run->own_mem = mh_dnsbl_memory_new(1.0);
+        if (run->own_mem == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        run->mem = run->own_mem;
+    }
     run->zr = calloc(run->nz, sizeof *run->zr);
     if (run->zr == NULL) {
+        mh_dnsbl_memory_free(run->own_mem);
+        run->own_mem = NULL;
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -2577,10 +2688,44 @@ run_init(struct run *run, const struct mh_dnsbl_params *p,
                                       dl, &ch, err, errlen) != 0) {
         free(run->zr);
         run->zr = NULL;
+        mh_dnsbl_memory_free(run->own_mem);
+        run->own_mem = NULL;
         return -1;
     }
     run->ch = ch;
     return 0;
+}
+
+/* Keeps the test answers this run learnt that show its zones healthy (a
+ * positive entry listed, a negative one not listed) in the memory; a zone
+ * in trouble is asked again next time (dnsbl_memory.h). */
+static void
+keep_health(struct run *run)
+{
+    if (run->p->memory == NULL) {
+        return; /* this run's own memory ends with it */
+    }
+    for (size_t zi = 0; zi < run->nz; zi++) {
+        const struct zrun *zr = &run->zr[zi];
+        for (int f = 0; f < FAM_COUNT && !zr->refused; f++) {
+            const struct health *h = &zr->h[f];
+            bool listed = false, clean = h->nneg > 0;
+            for (size_t i = 0; i < h->npos; i++) {
+                listed = listed || h->pos[i].kind == MH_DNSBL_K_LISTED;
+            }
+            for (size_t i = 0; i < h->nneg; i++) {
+                clean = clean && h->neg[i].kind == MH_DNSBL_K_NOT_LISTED;
+            }
+            if (listed && !h->pos_kept) {
+                mh_dnsbl_memory_health_put(run->mem, zr->z->name, f, true,
+                                           h->pos, h->npos);
+            }
+            if (clean && !h->neg_kept) {
+                mh_dnsbl_memory_health_put(run->mem, zr->z->name, f, false,
+                                           h->neg, h->nneg);
+            }
+        }
+    }
 }
 
 /* Waits for every query, follow-ups included (followup()), bounded by
@@ -2594,6 +2739,7 @@ run_wait(struct run *run)
     run->closing = true;
     mh_resolve_channel_free(run->ch);
     run->ch = NULL;
+    keep_health(run);
 }
 
 /* Adds the domain subject (if any zone answers names) for name

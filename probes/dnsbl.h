@@ -95,6 +95,7 @@
 #include <stdint.h>
 
 #include "deadline.h"
+#include "dnsbl_memory.h"
 #include "dnsbl_targets.h"
 #include "dnsbl_zones.h"
 #include "result.h"
@@ -219,9 +220,12 @@ enum mh_dnsbl_verdict {
     MH_DNSBL_V_NOT_WORKING,      /* positive test entry not listed */
     MH_DNSBL_V_FAILED,           /* lookup failed */
     MH_DNSBL_V_TIMEOUT,          /* no answer before the deadline */
-    MH_DNSBL_V_NOT_APPLICABLE    /* the zone does not list this kind of
+    MH_DNSBL_V_NOT_APPLICABLE,   /* the zone does not list this kind of
                                     subject (its test point fails while
                                     another family's passes) */
+    MH_DNSBL_V_SKIPPED           /* not asked: the zone's query budget is
+                                    spent, or it backs off after refusing
+                                    (dnsbl_memory.h) */
 };
 
 /*
@@ -292,6 +296,13 @@ struct mh_dnsbl_params {
     const char *perf_prefix; /* prepended to perfdata labels, or NULL */
     mh_dnsbl_trace_fn trace; /* NULL: no trace */
     void *trace_arg;
+    /* Query economy (dnsbl_memory.h): the runner's memory of the zones
+     * (NULL: this run's own), the queries one zone may take per round (per
+     * run without a memory; 0: no limit) and how long healthy test answers
+     * are kept (0: MH_DNSBL_HEALTH_CACHE_S). */
+    struct mh_dnsbl_memory *memory;
+    unsigned zone_budget;
+    double health_cache_s;
 };
 
 /*

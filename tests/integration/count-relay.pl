@@ -6,8 +6,9 @@
 # A UDP DNS relay for the tests: every query from a client is written to
 # LOG, then forwarded to the
 # upstream server with an ID of the relay's own, and the answer goes back
-# to the client with the client's ID. Log lines are "TYPE NAME" (A, TXT,
-# AAAA or the number). DROP, a Perl regular expression, makes the relay
+# to the client with the client's ID. Log lines are "SECONDS TYPE NAME"
+# (seconds since the epoch with microseconds; TYPE A, TXT, AAAA or the
+# number). DROP, a Perl regular expression, makes the relay
 # lose the first query for every "TYPE NAME" it matches (the packet is
 # logged as "drop TYPE NAME" and never forwarded): a lost UDP answer,
 # which the client must retry within its deadline. Writes READYFILE once
@@ -17,6 +18,7 @@ use strict;
 use warnings;
 use IO::Socket::INET;
 use IO::Select;
+use Time::HiRes ();
 
 my ($addr, $port, $up_addr, $up_port, $ready, $logfile, $drop) = @ARGV;
 die "usage: $0 ADDRESS PORT UPSTREAM_ADDRESS UPSTREAM_PORT READYFILE LOG [DROP]\n"
@@ -59,10 +61,10 @@ while (1) {
             next unless defined $from && length $buf >= 12;
             my $name = question($buf);
             if (defined $drop && $name =~ /$drop/ && !$seen{$name}++) {
-                print $log "drop $name\n";
+                printf $log "%.6f drop %s\n", Time::HiRes::time(), $name;
                 next;
             }
-            print $log "$name\n";
+            printf $log "%.6f %s\n", Time::HiRes::time(), $name;
             my $id = $next++ & 0xffff;
             $pending{$id} = [$from, substr($buf, 0, 2)];
             $up->send(pack('n', $id) . substr($buf, 2));

@@ -280,7 +280,63 @@ expect_rc 2
 expect_line1 '^MAILHEALTH CRITICAL - \[blacklist\] 192\.0\.2\.10 listed on bl\.lab\.test \(127\.0\.0\.2\)'
 expect_elapsed_below 0.9
 expect_file_has "$RELAY_LOG" "drop A 10.2.0.192.bl.lab.test"
-if [ "$(grep -c '^A 10\.2\.0\.192\.bl\.lab\.test$' "$RELAY_LOG")" = 1 ]; then ok "asked again once"; else not_ok "not asked again once: $(cat "$RELAY_LOG")"; fi
+if [ "$(grep -c '^[0-9.]* A 10\.2\.0\.192\.bl\.lab\.test$' "$RELAY_LOG")" = 1 ]; then ok "asked again once"; else not_ok "not asked again once: $(cat "$RELAY_LOG")"; fi
+
+case_ "zone query budget: at most N queries per zone, the rest WARNING zone_budget"
+start_relay budget
+run dnsbl -H 192.0.2.0/28 --zone bl.lab.test --zone-query-budget 10 --resolver "$RELAY" --output json
+expect_rc 1
+json_ok '$j->{state} eq "WARNING" && $j->{reason} eq "zone_budget" && $j->{summary} =~ /^bl\.lab\.test not asked for 192\.0\.2\.9: the zone.s query budget \(10 per round\) is spent/'
+json_ok '(grep { $_->{status} eq "not_asked" } @{$j->{zones}}) == 7'
+if [ "$(grep -c 'bl\.lab\.test$' "$RELAY_LOG")" = 10 ]; then ok "10 queries reached the zone"; else not_ok "$(grep -c 'bl\.lab\.test$' "$RELAY_LOG") queries reached the zone"; fi
+
+case_ "runner: test entries cached, back-off after a refusal, ~1 query per address and zone"
+start_relay runner
+rcfg=$T_TMP/runner.json
+cat >"$rcfg" <<EOF
+{ "interval_seconds": 1, "timeout_seconds": 0.8, "resolver": "$RELAY",
+  "textfile": "$T_TMP/runner.prom",
+  "checks": [ { "name": "relays", "check": "dnsbl", "host": "192.0.2.0/28",
+                "zone": ["bl.lab.test", "multi.bl.lab.test", "err.lab.test"] } ] }
+EOF
+"$MH_BIN" run --config "$rcfg" 2>"$T_TMP/runner.log" &
+runner_pid=$!
+T_PIDS+=($runner_pid)
+# rounds: runs of queries less than half an interval apart
+rounds_seen() { awk 'NR > 1 && $1 - t > 0.5 { n++ } { t = $1 } END { print n + 1 }' "$RELAY_LOG"; }
+# four rounds: the first learns, the next ones are steady
+four_rounds() { [ "$(rounds_seen)" -ge 4 ]; }
+wait_until 20 four_rounds
+sleep 0.3
+kill "$runner_pid" 2>/dev/null
+wait "$runner_pid" 2>/dev/null
+awk 'NR > 1 && $1 - t > 0.5 { r++ } { t = $1; print r + 1, $2, $3 }' "$RELAY_LOG" >"$T_TMP/rounds"
+count() { awk -v r="$1" -v re="$2" '$1 == r && ($2 " " $3) ~ re { n++ } END { print n + 0 }' "$T_TMP/rounds"; }
+# round 1: 16 A per zone, each zone's positive test entry, TXT after
+# listings and error codes (bl: .10 .11; multi: .10; err: .10 .11 .12)
+r1=$(count 1 '^A ')
+if [ "$(count 1 '^A 2\.0\.0\.127\.')" = 3 ] && [ "$r1" -ge 48 ]; then
+    ok "round 1: $r1 A queries, the test entries asked"
+else
+    not_ok "round 1: $(grep -c '^1 ' "$T_TMP/rounds") queries: $(grep '^1 ' "$T_TMP/rounds" | head -5)"
+fi
+# round 2: no test entry (kept), err.lab.test backs off after refusing
+a2=$(count 2 '^A ') t2=$(count 2 '^TXT ')
+if [ "$(count 2 '^A [12]\.0\.0\.127\.')" = 0 ]; then ok "round 2: no test entry asked"; else not_ok "round 2 asked test entries again"; fi
+if [ "$(count 2 'err\.lab\.test$')" = 0 ]; then ok "round 2: err.lab.test backs off"; else not_ok "round 2 asked err.lab.test"; fi
+if [ "$a2" = 32 ] && [ "$t2" = 3 ]; then
+    ok "round 2: 32 A + 3 TXT for 32 address x zone pairs ($(awk -v q=$((a2 + t2)) 'BEGIN { printf "%.2f", q / 32 }') per pair)"
+else
+    not_ok "round 2: $a2 A, $t2 TXT: $(grep '^2 ' "$T_TMP/rounds" | head -5)"
+fi
+# round 3: err.lab.test asked again, its health checked again at once
+if [ "$(count 3 '^A 2\.0\.0\.127\.err\.lab\.test$')" = 1 ]; then
+    ok "round 3: err.lab.test and its test entry asked again"
+else
+    not_ok "round 3: $(grep '^3 .*err' "$T_TMP/rounds" | head -3)"
+fi
+OUT=$(cat "$T_TMP/runner.prom")
+expect_out 'mailhealth_dnsbl_listed_zones{target="relays"} 2'
 
 # ---- thresholds -----------------------------------------------------------
 

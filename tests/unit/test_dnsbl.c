@@ -957,6 +957,60 @@ test_resolve_tries(void **state)
     assert_int_equal(t, MH_RESOLVE_TRY_MIN_MS);
 }
 
+/* The runner's memory of zones: healthy test answers kept and dropped on a
+ * refusal, a budget per round, back-off for a round after a refusal. */
+static void
+test_memory(void **state)
+{
+    (void)state;
+    struct mh_dnsbl_memory *m = mh_dnsbl_memory_new(100.0);
+    assert_non_null(m);
+    struct mh_dnsbl_answer a[2], got[2];
+    memset(a, 0, sizeof a);
+    a[0].kind = MH_DNSBL_K_LISTED;
+    assert_int_equal(
+        mh_dnsbl_memory_health_get(m, "bl.example", 0, true, 3600, got, 2), 0);
+    mh_dnsbl_memory_health_put(m, "bl.example", 0, true, a, 1);
+    assert_int_equal(
+        mh_dnsbl_memory_health_get(m, "bl.example", 0, true, 3600, got, 2), 1);
+    assert_int_equal(got[0].kind, MH_DNSBL_K_LISTED);
+    assert_int_equal(
+        mh_dnsbl_memory_health_get(m, "bl.example", 1, true, 3600, got, 2), 0);
+    assert_int_equal(
+        mh_dnsbl_memory_health_get(m, "bl.example", 0, true, -1, got, 2),
+        0); /* too old */
+    /* budget: 3 per round, counted, whole again in a new round */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(mh_dnsbl_memory_take(m, "bl.example", 3, NULL, NULL),
+                         MH_DNSBL_TAKE_OK);
+    }
+    assert_int_equal(mh_dnsbl_memory_take(m, "bl.example", 3, NULL, NULL),
+                     MH_DNSBL_TAKE_BUDGET);
+    assert_int_equal(mh_dnsbl_memory_taken(m, "bl.example"), 3);
+    mh_dnsbl_memory_round(m);
+    assert_int_equal(mh_dnsbl_memory_take(m, "bl.example", 3, NULL, NULL),
+                     MH_DNSBL_TAKE_OK);
+    /* a refusal drops the health and backs off 1.5 rounds */
+    mh_dnsbl_memory_refused(m, "bl.example", 0x7fffffffu, 3600);
+    assert_int_equal(
+        mh_dnsbl_memory_health_get(m, "bl.example", 0, true, 3600, got, 2), 0);
+    double left = 0;
+    uint32_t code = 0;
+    assert_int_equal(mh_dnsbl_memory_take(m, "bl.example", 0, &left, &code),
+                     MH_DNSBL_TAKE_BACKOFF);
+    assert_true(left > 140 && left <= 150);
+    assert_int_equal(code, 0x7fffffffu);
+    /* bounded by the cache time */
+    mh_dnsbl_memory_refused(m, "other.example", 0x7f0000ffu, 30);
+    assert_int_equal(mh_dnsbl_memory_take(m, "other.example", 0, &left, NULL),
+                     MH_DNSBL_TAKE_BACKOFF);
+    assert_true(left <= 30);
+    /* no memory: everything goes */
+    assert_int_equal(mh_dnsbl_memory_take(NULL, "bl.example", 1, NULL, NULL),
+                     MH_DNSBL_TAKE_OK);
+    mh_dnsbl_memory_free(m);
+}
+
 int
 main(void)
 {
@@ -986,6 +1040,7 @@ main(void)
         cmocka_unit_test(test_fmt_count),
         cmocka_unit_test(test_targets_parse),
         cmocka_unit_test(test_resolve_tries),
+        cmocka_unit_test(test_memory),
     };
     if (mh_resolve_global_init() != 0) {
         return 1;
