@@ -56,6 +56,10 @@ mh_dnsbl_zones_from_config(const struct mh_config *cfg,
         }
     }
     mh_dnsbl_zones_free(&defs);
+    /* zones that take a customer key read it now, only when queried */
+    for (size_t i = 0; i < out->n && rc == 0; i++) {
+        rc = mh_dnsbl_zone_load_key(&out->v[i], err, errlen);
+    }
     if (rc != 0) {
         mh_dnsbl_zones_free(out);
     }

@@ -578,7 +578,8 @@ struct query {
     struct pair *pair;           /* Q_SUBJECT, Q_TXT */
     struct mh_dnsbl_answer *ans; /* Q_TEST: the interpretation goes here */
     bool pos_test;               /* Q_TEST: a positive test entry */
-    char qname[MH_DNSBL_NAME_MAX + 1];
+    char qname[MH_DNSBL_NAME_MAX + 1]; /* PREFIX.ZONE, or PREFIX.KEY.ZONE */
+    char prefix[MH_DNSBL_NAME_MAX + 1];
 };
 
 /* The A/AAAA lookup of one host name target. */
@@ -665,6 +666,39 @@ rcode_of(int status)
     default:
         return MH_DNSBL_RC_OTHER;
     }
+}
+
+/* The name to query for prefix on zone z: PREFIX.ZONE, or PREFIX.KEY.ZONE
+ * for a zone that takes a customer key. Returns 0, or -1 when it would be
+ * longer than a DNS name. */
+static int
+zone_qname(const struct mh_dnsbl_zone *z, const char *prefix, char *out,
+           size_t len)
+{
+    if (z->key == NULL) {
+        return mh_dnsbl_qname(prefix, z->name, out, len);
+    }
+    char suffix[2 * MH_DNSBL_NAME_MAX];
+    snprintf(suffix, sizeof suffix, "%s.%s", z->key, z->name);
+    return mh_dnsbl_qname(prefix, suffix, out, len);
+}
+
+/* The query name as shown (traces, the JSON "query"): the key of a keyed
+ * zone is a credential, so PREFIX.<key>.ZONE. */
+static void
+shown_qname(const struct mh_dnsbl_zone *z, const char *prefix, char *out,
+            size_t len)
+{
+    mh_textf(out, len, "%s.%s%s", prefix, z->key != NULL ? "<key>." : "",
+             z->name);
+}
+
+/* The query name of q as traces show it. */
+static const char *
+q_shown(const struct query *q, char *buf, size_t len)
+{
+    shown_qname(q->run->zr[q->zi].z, q->prefix, buf, len);
+    return buf;
 }
 
 /* The answer of a pair: its full interpretation, or one made in tmp from
@@ -763,7 +797,8 @@ a_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
             snprintf(codes + o, sizeof codes - o, "%s%s", i > 0 ? " " : "",
                      mh_dnsbl_format_code(a.codes[i], c, sizeof c));
         }
-        trace(run, "dns<", "A %s: %s", q->qname,
+        char shown[2 * MH_DNSBL_NAME_MAX];
+        trace(run, "dns<", "A %s: %s", q_shown(q, shown, sizeof shown),
               status == ARES_SUCCESS ? codes : ares_strerror(status));
     }
     free(q);
@@ -824,7 +859,8 @@ txt_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
     run->zr[q->zi].inflight--;
     if (status == ARES_SUCCESS) {
         store_txt(run, q->pair, abuf, alen);
-        trace(run, "dns<", "TXT %s: %s", q->qname,
+        char shown[2 * MH_DNSBL_NAME_MAX];
+        trace(run, "dns<", "TXT %s: %s", q_shown(q, shown, sizeof shown),
               q->pair->txt != NULL ? q->pair->txt : "");
     }
     free(q);
@@ -838,13 +874,14 @@ txt_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 static void
 send_query(struct run *run, struct query *q)
 {
+    char shown[2 * MH_DNSBL_NAME_MAX];
     struct zrun *zr = &run->zr[q->zi];
     enum mh_dnsbl_take t =
         mh_dnsbl_memory_take(run->mem, zr->z->name, run->p->zone_budget,
                              &zr->backoff_s, &zr->refused_by);
     if (t != MH_DNSBL_TAKE_OK) {
         trace(run, "dns-", "%s %s: not asked (%s)",
-              q->type == Q_TXT ? "TXT" : "A", q->qname,
+              q->type == Q_TXT ? "TXT" : "A", q_shown(q, shown, sizeof shown),
               t == MH_DNSBL_TAKE_BUDGET ? "query budget spent"
                                         : "zone backs off");
         if (q->type == Q_SUBJECT) {
@@ -856,27 +893,33 @@ send_query(struct run *run, struct query *q)
     run->inflight++;
     run->zr[q->zi].inflight++;
     run->nqueries++;
-    trace(run, "dns>", "%s %s", q->type == Q_TXT ? "TXT" : "A", q->qname);
+    trace(run, "dns>", "%s %s", q->type == Q_TXT ? "TXT" : "A",
+          q_shown(q, shown, sizeof shown));
     /* ares_query: no search list, the name is absolute. */
     ares_query(run->ch, q->qname, ns_c_in, q->type == Q_TXT ? ns_t_txt : ns_t_a,
                q->type == Q_TXT ? txt_callback : a_callback, q);
 }
 
-/* A new query context, or NULL (out of memory: noted in the run). */
+/* A new query context for prefix on zone zi, or NULL (out of memory: noted
+ * in the run; or a name too long). */
 static struct query *
 new_query(struct run *run, enum qtype type, size_t zi, int fam,
-          const char *qname)
+          const char *prefix)
 {
     struct query *q = calloc(1, sizeof *q);
     if (q == NULL) {
         run->oom = true;
         return NULL;
     }
+    if (zone_qname(run->zr[zi].z, prefix, q->qname, sizeof q->qname) != 0) {
+        free(q);
+        return NULL;
+    }
     q->run = run;
     q->type = type;
     q->zi = zi;
     q->fam = fam;
-    snprintf(q->qname, sizeof q->qname, "%s", qname);
+    snprintf(q->prefix, sizeof q->prefix, "%s", prefix);
     return q;
 }
 
@@ -901,14 +944,11 @@ static void
 submit_test(struct run *run, size_t zi, int fam, bool pos, const char *prefix,
             struct mh_dnsbl_answer *ans)
 {
-    char qname[MH_DNSBL_NAME_MAX + 1];
-    if (mh_dnsbl_qname(prefix, run->zr[zi].z->name, qname, sizeof qname) == 0) {
-        struct query *q = new_query(run, Q_TEST, zi, fam, qname);
-        if (q != NULL) {
-            q->ans = ans;
-            q->pos_test = pos;
-            enqueue(run, q);
-        }
+    struct query *q = new_query(run, Q_TEST, zi, fam, prefix);
+    if (q != NULL) {
+        q->ans = ans;
+        q->pos_test = pos;
+        enqueue(run, q);
     }
 }
 
@@ -1024,13 +1064,9 @@ zone_next(struct run *run, size_t zi)
         if (!pr->applicable || pr->name_too_long || pr->sent) {
             continue;
         }
-        char qname[MH_DNSBL_NAME_MAX + 1];
-        if (mh_dnsbl_qname(s->prefix, zr->z->name, qname, sizeof qname) != 0) {
-            continue;
-        }
-        struct query *q = new_query(run, Q_SUBJECT, zi, s->fam, qname);
+        struct query *q = new_query(run, Q_SUBJECT, zi, s->fam, s->prefix);
         if (q == NULL) {
-            return false;
+            continue;
         }
         pr->sent = true;
         q->pair = pr;
@@ -1247,7 +1283,7 @@ add_subject(struct run *run, int fam, const unsigned char *bytes,
         }
         pr->applicable = true;
         char qname[MH_DNSBL_NAME_MAX + 1];
-        if (mh_dnsbl_qname(prefix, z->name, qname, sizeof qname) != 0) {
+        if (zone_qname(z, prefix, qname, sizeof qname) != 0) {
             struct mh_dnsbl_answer a;
             pr->name_too_long = true;
             mh_dnsbl_interpret(z, MH_DNSBL_RC_OTHER, NULL, 0, &a);
@@ -1359,7 +1395,7 @@ followup(const struct query *q, enum mh_dnsbl_kind k)
         if ((k == MH_DNSBL_K_LISTED || k == MH_DNSBL_K_ERROR_CODE) &&
             !q->pair->txt_asked) {
             q->pair->txt_asked = true;
-            struct query *t = new_query(run, Q_TXT, q->zi, q->fam, q->qname);
+            struct query *t = new_query(run, Q_TXT, q->zi, q->fam, q->prefix);
             if (t != NULL) {
                 t->pair = q->pair;
                 enqueue(run, t);
@@ -2402,10 +2438,9 @@ report(struct run *run, struct mh_result *r, double elapsed)
                 mh_result_add_item(r, "zone", z->name, st, reason, "%s", text);
             mh_item_set_str(r, it, "zone", z->name);
             mh_item_set_str(r, it, "address", s->text);
-            char qname[MH_DNSBL_NAME_MAX + 1];
-            if (mh_dnsbl_qname(s->prefix, z->name, qname, sizeof qname) == 0) {
-                mh_item_set_str(r, it, "query", qname);
-            }
+            char qname[2 * MH_DNSBL_NAME_MAX];
+            shown_qname(z, s->prefix, qname, sizeof qname);
+            mh_item_set_str(r, it, "query", qname);
             mh_item_set_str(r, it, "status", status_name(c.v));
             if (c.v == MH_DNSBL_V_LISTED) {
                 mh_item_set_str(r, it, "kind",

@@ -72,6 +72,14 @@ struct mh_dnsbl_zone {
      * ::FFFF:7F00:1. */
     char *test_listed, *test_unlisted;
     bool no_test_listed, no_test_unlisted;
+    /* Lists that take a customer key as the first label of the zone
+     * (Spamhaus DQS KEY.zen.dq.spamhaus.net, Abusix
+     * KEY.combined.mail.abusix.zone): the file holding the key, and the
+     * key once read (mh_dnsbl_zone_load_key). Queries go to
+     * PREFIX.KEY.NAME; output, metrics and traces say NAME (the key is a
+     * credential and never shown). */
+    char *key_file;
+    char *key;
 };
 
 /* A set of zones (a zones file, or the zones one run queries). */
@@ -97,6 +105,8 @@ struct mh_dnsbl_zones {
  *               "errors": {"127.255.255.254": "meaning", ...},
  *               "test_listed": "dbltest.com" | false,  (default: RFC 5782)
  *               "test_unlisted": "invalid" | false,    (default: RFC 5782)
+ *               "key_file": "/etc/mailhealth/dqs.key", (the zone takes a
+ *                  customer key as its first label: see key_file below)
  *               "description": "...", "url": "..."}]} (ignored)
  * A top-level "version" (1 or 2) is accepted; version 1 files (meanings
  * as strings, no kinds) read as before, except that a zone without
@@ -133,6 +143,15 @@ int mh_dnsbl_zones_load(struct mh_dnsbl_zones *zs, const char *path, char *err,
 int mh_dnsbl_zones_add_arg(struct mh_dnsbl_zones *zs, const char *arg,
                            const struct mh_dnsbl_zones *defs, char *err,
                            size_t errlen);
+
+/*
+ * Reads the key of zone z from z->key_file (its first line, blanks
+ * trimmed; at most 1 KiB read) into z->key: one DNS label of letters and
+ * digits (and '-'), 1..63 bytes, kept in lower case. Does nothing for a
+ * zone without key_file. Returns 0, or -1 with the reason in err (the
+ * file, never the key).
+ */
+int mh_dnsbl_zone_load_key(struct mh_dnsbl_zone *z, char *err, size_t errlen);
 
 /* Appends a deep copy of zone z to zs. Returns 0 or -1 (out of memory). */
 int mh_dnsbl_zones_append(struct mh_dnsbl_zones *zs,

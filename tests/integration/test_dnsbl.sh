@@ -449,6 +449,19 @@ case_ "default zones file of contrib/ loads"
 run dnsbl -H 192.0.2.10 --zones-file "$MH_SOURCE_DIR/contrib/dnsbl-zones.json" --zone bl.lab.test --resolver "$R"
 expect_rc 2
 
+case_ "zone with a customer key (DQS, Abusix): queried as PREFIX.KEY.ZONE, the key never shown"
+printf 'BL\n' >"$T_TMP/lab.key"
+printf '{"version": 2, "zones": [{"zone": "lab.test", "type": "ip4", "key_file": "%s", "codes": {"127.0.0.2": "keyed listing"}}]}\n' "$T_TMP/lab.key" >"$T_TMP/keyed.json"
+run dnsbl -H 192.0.2.10 --zones-file "$T_TMP/keyed.json" --zone lab.test --resolver "$R" -v --output json
+expect_rc 2
+json_ok '$j->{summary} =~ /^192\.0\.2\.10 listed on lab\.test \(127\.0\.0\.2: keyed listing\)/ && $j->{zones}[0]{query} eq "10.2.0.192.<key>.lab.test"'
+expect_file_has "$T_TMP/stderr" "dns> A 10.2.0.192.<key>.lab.test"
+expect_file_lacks "$T_TMP/stderr" "bl.lab.test"
+printf '{"zones": [{"zone": "lab.test", "key_file": "%s/none.key"}]}\n' "$T_TMP" >"$T_TMP/nokey.json"
+run dnsbl -H 192.0.2.10 --zones-file "$T_TMP/nokey.json" --resolver "$R"
+expect_rc 3
+expect_line1 'cannot read key file of zone lab\.test, .*none\.key'
+
 # ---- output formats -------------------------------------------------------
 
 case_ "JSON: zones with codes, reason, status"

@@ -637,10 +637,16 @@ test_contrib_zones_file(void **state)
                           "b.barracudacentral.org",
                           "psbl.surriel.com",
                           "bl.mailspike.net",
-                          "dnsbl.sorbs.net",
                           "multi.uribl.com",
                           "multi.surbl.org",
                           "dnsbl-1.uceprotect.net",
+                          "zen.dq.spamhaus.net",
+                          "zrd.dq.spamhaus.net",
+                          "combined.mail.abusix.zone",
+                          "list.dnswl.org",
+                          "swl.spamhaus.org",
+                          "dwl.spamhaus.org",
+                          "ix.dnsbl.manitu.net",
                           NULL};
     for (size_t i = 0; must[i] != NULL; i++) {
         if (mh_dnsbl_zones_find(&zs, must[i]) == NULL) {
@@ -660,6 +666,30 @@ test_contrib_zones_file(void **state)
     const struct mh_dnsbl_zone *dbl =
         mh_dnsbl_zones_find(&zs, "dbl.spamhaus.org");
     assert_int_equal(dbl->type, MH_DNSBL_ZONE_DOMAIN);
+    /* SORBS closed in 2024: not in the file */
+    for (size_t i = 0; i < zs.n; i++) {
+        assert_null(strstr(zs.v[i].name, "sorbs"));
+    }
+    assert_int_equal(zen->type, MH_DNSBL_ZONE_IP);
+    assert_int_equal(a.list_kind, MH_DNSBL_KIND_POLICY); /* PBL */
+    /* Mailspike bl: .2 and .10-.12 only */
+    const struct mh_dnsbl_zone *ms =
+        mh_dnsbl_zones_find(&zs, "bl.mailspike.net");
+    assert_int_equal(ms->ncodes, 4);
+    uint32_t grey = IP(127, 0, 0, 4);
+    mh_dnsbl_interpret(mh_dnsbl_zones_find(&zs, "multi.uribl.com"),
+                       MH_DNSBL_RC_ANSWER, &grey, 1, &a);
+    assert_int_equal(a.list_kind, MH_DNSBL_KIND_POLICY);
+    assert_int_equal(mh_dnsbl_zones_find(&zs, "list.dnswl.org")->kind,
+                     MH_DNSBL_KIND_ALLOW);
+    assert_int_equal(mh_dnsbl_zones_find(&zs, "dwl.spamhaus.org")->kind,
+                     MH_DNSBL_KIND_ALLOW);
+    /* DQS keeps the ZEN definitions, with a key file */
+    const struct mh_dnsbl_zone *dqs =
+        mh_dnsbl_zones_find(&zs, "zen.dq.spamhaus.net");
+    assert_non_null(dqs->key_file);
+    assert_false(dqs->enabled);
+    assert_int_equal(dqs->ncodes, zen->ncodes);
     mh_dnsbl_zones_free(&zs);
     assert_int_equal(
         mh_dnsbl_zones_load(&zs, "/nonexistent/zones.json", err, sizeof err),
@@ -1011,6 +1041,44 @@ test_memory(void **state)
     mh_dnsbl_memory_free(m);
 }
 
+/* A zone that takes a customer key: read from its key file, validated. */
+static void
+test_zone_key(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mh-test-key.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char kf[128], json[512], err[300];
+    snprintf(kf, sizeof kf, "%s/key", dir);
+    FILE *f = fopen(kf, "w");
+    assert_non_null(f);
+    fputs("  AbC123def456ghi789jkl012mn \n", f);
+    fclose(f);
+    snprintf(json, sizeof json,
+             "{\"zones\": [{\"zone\": \"zen.dq.spamhaus.net\", \"key_file\": "
+             "\"%s\"}]}",
+             kf);
+    struct mh_dnsbl_zones zs = {0};
+    assert_int_equal(
+        mh_dnsbl_zones_parse(&zs, json, strlen(json), err, sizeof err), 0);
+    assert_null(zs.v[0].key);
+    assert_int_equal(mh_dnsbl_zone_load_key(&zs.v[0], err, sizeof err), 0);
+    assert_string_equal(zs.v[0].key, "abc123def456ghi789jkl012mn");
+    mh_dnsbl_zones_free(&zs);
+    f = fopen(kf, "w");
+    assert_non_null(f);
+    fputs("not.a.label\n", f);
+    fclose(f);
+    assert_int_equal(
+        mh_dnsbl_zones_parse(&zs, json, strlen(json), err, sizeof err), 0);
+    assert_int_equal(mh_dnsbl_zone_load_key(&zs.v[0], err, sizeof err), -1);
+    assert_non_null(strstr(err, "one DNS label"));
+    assert_null(strstr(err, "not.a.label"));
+    mh_dnsbl_zones_free(&zs);
+    unlink(kf);
+    rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -1041,6 +1109,7 @@ main(void)
         cmocka_unit_test(test_targets_parse),
         cmocka_unit_test(test_resolve_tries),
         cmocka_unit_test(test_memory),
+        cmocka_unit_test(test_zone_key),
     };
     if (mh_resolve_global_init() != 0) {
         return 1;
