@@ -2672,6 +2672,10 @@ report(struct run *run, struct mh_result *r, double elapsed)
     free(zf);
     free(hf);
     free(parts);
+    free(sl);
+    free(sst);
+    free(hl);
+    free(hmark);
 }
 
 /* Sets up a run on a fresh channel. Returns 0, or -1 with err. */

@@ -12,7 +12,9 @@
  *     zone_health_cache_seconds, default 3600) and used instead of asking
  *     again. Answers that showed a problem are not kept: a zone in trouble
  *     is asked again at its next use. An error code from the zone
- *     (mh_dnsbl_memory_refused) drops its health at once.
+ *     (mh_dnsbl_memory_refused) drops its health at once. Checks that run
+ *     at the same moment before anything is kept (the first round) may
+ *     each ask the test entries once.
  *   - Back-off: after an error code ("blocked", "over quota", "query via
  *     public resolver": the list refuses us) the zone is not asked for one
  *     round, then two, four, ... rounds after each further refusal, at
