@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_dnsbl: the dnsbl subcommand (probes/dnsbl.h): zones from --zone and
- * --zones-file, -w/-c on the number of zones listing the target.
+ * cmd_dnsbl: the dnsbl subcommand (probes/dnsbl.h): targets from -H and
+ * --hosts-file, zones from --zone and --zones-file, -w/-c on the number of
+ * block zones listing each target.
  */
 #include "cmd_dnsbl.h"
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "checks.h"
@@ -54,6 +56,10 @@ mh_dnsbl_zones_from_config(const struct mh_config *cfg,
         }
     }
     mh_dnsbl_zones_free(&defs);
+    /* zones that take a customer key read it now, only when queried */
+    for (size_t i = 0; i < out->n && rc == 0; i++) {
+        rc = mh_dnsbl_zone_load_key(&out->v[i], err, errlen);
+    }
     if (rc != 0) {
         mh_dnsbl_zones_free(out);
     }
@@ -97,25 +103,99 @@ mh_dnsbl_params_from_config(const struct mh_config *cfg,
     if (cfg->verbose > 0) {
         p->trace = mh_trace_stderr;
     }
+    p->memory = cfg->dnsbl_memory;
+    p->zone_budget = cfg->zone_query_budget;
+    p->health_cache_s = cfg->zone_health_cache_s;
+}
+
+/* A usage error result for the dnsbl check. */
+static struct mh_result *
+usage_result(const struct mh_config *cfg, const char *err)
+{
+    struct mh_result *r =
+        mh_result_new("dnsbl", cfg->host != NULL ? cfg->host : "");
+    if (r != NULL) {
+        mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "%s", err);
+    }
+    return r;
+}
+
+/*
+ * The targets: every -H, then the lines of --hosts-file (read at every
+ * run, so the runner picks up edits at its next round). *all is a new
+ * array of borrowed strings (free() it), file keeps the file's strings.
+ * Returns 0, or -1 with the reason in err.
+ */
+static int
+collect_targets(const struct mh_config *cfg, struct mh_dnsbl_target_list *file,
+                const char ***all, size_t *nall, char *err, size_t errlen)
+{
+    if (cfg->hosts_file != NULL &&
+        mh_dnsbl_targets_load(file, cfg->hosts_file, err, errlen) != 0) {
+        return -1;
+    }
+    size_t n = cfg->hosts.n + file->n;
+    if (n == 0 && cfg->host != NULL) {
+        n = 1;
+    }
+    if (n == 0) {
+        snprintf(err, errlen, "no target: -H, or a line in --hosts-file %s",
+                 cfg->hosts_file != NULL ? cfg->hosts_file : "");
+        return -1;
+    }
+    const char **v = calloc(n, sizeof *v);
+    if (v == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < cfg->hosts.n; i++) {
+        v[k++] = cfg->hosts.v[i];
+    }
+    if (cfg->hosts.n == 0 && file->n == 0) {
+        v[k++] = cfg->host;
+    }
+    for (size_t i = 0; i < file->n; i++) {
+        v[k++] = file->v[i];
+    }
+    *all = v;
+    *nall = k;
+    return 0;
 }
 
 struct mh_result *
 mh_cmd_dnsbl(const struct mh_config *cfg, const struct mh_deadline *dl)
 {
     struct mh_dnsbl_zones zones = {0};
+    struct mh_dnsbl_target_list file = {0};
+    const char **targets = NULL;
+    size_t ntargets = 0;
     char err[300];
     if (mh_dnsbl_zones_from_config(cfg, &zones, err, sizeof err) != 0) {
-        struct mh_result *r =
-            mh_result_new("dnsbl", cfg->host != NULL ? cfg->host : "");
-        if (r != NULL) {
-            mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "%s",
-                            err);
-        }
-        return r;
+        return usage_result(cfg, err);
+    }
+    if (collect_targets(cfg, &file, &targets, &ntargets, err, sizeof err) !=
+        0) {
+        mh_dnsbl_zones_free(&zones);
+        mh_dnsbl_target_list_free(&file);
+        return usage_result(cfg, err);
     }
     struct mh_dnsbl_params p;
     mh_dnsbl_params_from_config(cfg, &zones, &p);
+    p.targets = targets;
+    p.ntargets = ntargets;
+    p.hosts_file = cfg->hosts_file;
+    p.nfile_targets = file.n;
+    if (p.target == NULL) {
+        p.target = targets[0];
+    }
     struct mh_result *r = mh_dnsbl_probe(&p, dl);
+    if (r != NULL && cfg->hosts.n == 0 && cfg->hosts_file != NULL) {
+        /* the target label of a check of a hosts file is the file */
+        mh_result_set_target(r, cfg->hosts_file);
+    }
+    free(targets);
+    mh_dnsbl_target_list_free(&file);
     mh_dnsbl_zones_free(&zones);
     return r;
 }
@@ -123,5 +203,9 @@ mh_cmd_dnsbl(const struct mh_config *cfg, const struct mh_deadline *dl)
 void
 mh_target_host(const struct mh_config *cfg, char *buf, size_t len)
 {
-    mh_textf(buf, len, "%s", cfg->host != NULL ? cfg->host : "");
+    /* dnsbl of a hosts file alone: the file names the target */
+    mh_textf(buf, len, "%s",
+             cfg->host != NULL         ? cfg->host
+             : cfg->hosts_file != NULL ? cfg->hosts_file
+                                       : "");
 }

@@ -80,6 +80,7 @@
 
 #include "../probes/curl_loader.h"
 #include "../probes/deadline.h"
+#include "../probes/dnsbl_memory.h"
 #include "../probes/threads.h"
 #include "commands.h"
 #include "common.h"
@@ -365,6 +366,10 @@ struct runner {
     /* The MTA-STS policies seen, for the runner's lifetime (handed to
      * every check: a policy edited without a new id warns). */
     struct mh_sts_memory *sts_memory;
+    /* The DNSBL zones' health, back-off and query budgets, shared by
+     * every dnsbl and domain check (probes/dnsbl_memory.h); a new round
+     * makes every zone's budget whole. */
+    struct mh_dnsbl_memory *dnsbl_memory;
     /* The HTTP exporter (--listen or exporter.listen), or NULL. */
     struct mh_exporter *exporter;
     const char *listen;
@@ -376,6 +381,7 @@ share_sts_memory(struct runner *rn, struct mh_run_config *c)
 {
     for (size_t i = 0; i < c->nchecks; i++) {
         c->checks[i].cfg.sts_memory = rn->sts_memory;
+        c->checks[i].cfg.dnsbl_memory = rn->dnsbl_memory;
     }
 }
 
@@ -925,6 +931,7 @@ start_failed(struct runner *rn)
     shared_unref(rn->cfg);
     mh_notify_tracker_free(rn->tracker);
     mh_sts_memory_free(rn->sts_memory);
+    mh_dnsbl_memory_free(rn->dnsbl_memory);
     close(rn->sfd);
     close(rn->efd);
     return 3;
@@ -981,10 +988,13 @@ mh_cmd_run(const struct mh_config *cli)
         return 3;
     }
     rn.sts_memory = mh_sts_memory_new();
+    rn.dnsbl_memory = mh_dnsbl_memory_new(
+        c->interval_s > 0 ? c->interval_s : MH_RUN_DEFAULT_INTERVAL_S);
     share_sts_memory(&rn, c);
     rn.cfg = shared_new(c);
     rn.tracker = mh_notify_tracker_new();
-    if (rn.cfg == NULL || rn.tracker == NULL || rn.sts_memory == NULL) {
+    if (rn.cfg == NULL || rn.tracker == NULL || rn.sts_memory == NULL ||
+        rn.dnsbl_memory == NULL) {
         mh_runlog(MH_LOG_ERR, "out of memory");
         if (rn.cfg == NULL) {
             mh_run_config_free(c);
@@ -1020,6 +1030,7 @@ mh_cmd_run(const struct mh_config *cli)
         double secs = 0;
         size_t n = rn.cfg->c->nchecks;
         rn.rounds++;
+        mh_dnsbl_memory_round(rn.dnsbl_memory);
         if (run_round(&rn, &res, &secs) != 0) {
             mh_runlog(MH_LOG_ERR, "round %lu: out of memory", rn.rounds);
             if (rn.once) {
@@ -1143,6 +1154,7 @@ mh_cmd_run(const struct mh_config *cli)
     mh_strset_free(&rn.warned);
     shared_unref(rn.cfg);
     mh_sts_memory_free(rn.sts_memory);
+    mh_dnsbl_memory_free(rn.dnsbl_memory);
     curl_global_cleanup();
     close(rn.sfd);
     close(rn.efd);

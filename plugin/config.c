@@ -93,6 +93,12 @@ check_command(const struct mh_config *cfg, char *errbuf, size_t errlen)
 {
     switch (cfg->command) {
     case MH_CMD_DNSBL:
+        if ((cfg->host == NULL || cfg->host[0] == '\0') &&
+            cfg->hosts_file == NULL) {
+            mh_textf(errbuf, errlen,
+                     "dnsbl needs -H HOST or --hosts-file FILE");
+            return -1;
+        }
         if (cfg->zones.n == 0 && cfg->zones_file == NULL) {
             mh_textf(errbuf, errlen, "dnsbl needs --zone ZONE or --zones-file");
             return -1;

@@ -104,6 +104,12 @@ struct mh_config {
     /* every -H/--host/--hostname given, in order (host is the last one):
      * dnsbl checks them all */
     struct mh_strlist hosts;
+    const char *hosts_file;     /* --hosts-file: more dnsbl targets */
+    unsigned zone_query_budget; /* queries per zone per round, 0: none */
+    double zone_health_cache_s; /* runner: zone health kept this long */
+    struct mh_dnsbl_memory *dnsbl_memory; /* not an option: the runner's
+                                             memory of the zones, handed to
+                                             every check (NULL: none) */
     const char *zones_file;
     const char *domain;
     /* mta-sts / domain */

@@ -64,10 +64,11 @@ static const struct mh_option table[] = {
      .kind = MH_OPT_STRING,
      .field = FIELD(host, const char *),
      .commands = C_SMTP | C_TLS | C_DNSBL,
-     .required = C_SMTP | C_TLS | C_DNSBL,
+     .required = C_SMTP | C_TLS,
      .arg = "HOST",
-     .help = "target host name or address (dnsbl: address, host name or "
-             "domain; repeat -H to check several)"},
+     .help = "target host name or address (dnsbl: address, address block "
+             "such as 192.0.2.0/24, host name or domain; repeat -H to check "
+             "several)"},
     {.name = "hostname",
      .kind = MH_OPT_STRING,
      .field = FIELD(host, const char *),
@@ -357,6 +358,33 @@ static const struct mh_option table[] = {
      .arg = "ZONE[:TYPE][,KIND]",
      .help = "DNSBL zone to query; TYPE any (default: detected), ip, ip4, "
              "ip6 or domain; KIND block (default), policy, allow or info"},
+    {.name = "hosts-file",
+     .kind = MH_OPT_PATH,
+     .field = FIELD(hosts_file, const char *),
+     .commands = C_DNSBL,
+     .arg = "FILE",
+     .help = "more dnsbl targets, one per line as -H takes them (# starts a "
+             "comment); at most 4096 addresses per check in all"},
+    {.name = "zone-query-budget",
+     .kind = MH_OPT_UINT,
+     .field = FIELD(zone_query_budget, unsigned),
+     .commands = C_DNSBL | C_DOMAIN,
+     .arg = "N",
+     .help = "at most N queries per zone per check (runner: per round, "
+             "over all checks); 0 (default): no limit",
+     .def = "0",
+     .min = 0,
+     .max = 100000000},
+    {.name = "zone-health-cache-seconds",
+     .kind = MH_OPT_SECONDS,
+     .field = FIELD(zone_health_cache_s, double),
+     .commands = C_DNSBL | C_DOMAIN,
+     .arg = "SECONDS",
+     .help = "runner: keep a zone's healthy RFC 5782 test answers this long "
+             "(asked again at once after an error code)",
+     .def = "3600",
+     .min = 0,
+     .max = 604800},
     {.name = "zones-file",
      .kind = MH_OPT_PATH,
      .field = FIELD(zones_file, const char *),

@@ -54,6 +54,11 @@ static const struct family {
     {"mailhealth_dnsbl_error",
      "1 if the zone could not give a usable answer for the address."},
     {"mailhealth_dnsbl_listed_zones", "Number of zones listing the target."},
+    {"mailhealth_dnsbl_listed_addresses",
+     "Number of the check's addresses and names listed on a block zone."},
+    {"mailhealth_dnsbl_zone_errors",
+     "Addresses the zone gave no usable answer for (checks of many "
+     "addresses, which have no per-address error series)."},
     {"mailhealth_dnsbl_zone_up",
      "1 if the DNSBL zone passed its RFC 5782 test entries, 0 if it failed "
      "them or refused queries (zone health, apart from the verdict)."},

@@ -633,6 +633,13 @@ check_complete(struct parser *p, struct mh_config *cfg, const char *who)
                  who, key);
         return -1;
     }
+    if (cfg->command == MH_CMD_DNSBL && cfg->host == NULL &&
+        cfg->hosts_file == NULL) {
+        snprintf(p->err, p->errlen,
+                 "%s: %s: missing required key \"host\" (or \"hosts_file\")",
+                 src, who);
+        return -1;
+    }
     if (cfg->command == MH_CMD_DNSBL && cfg->zones.n == 0 &&
         cfg->zones_file == NULL) {
         snprintf(p->err, p->errlen,

@@ -514,6 +514,7 @@ test_entry(const struct mh_dnsbl_zone *z, int fam, bool pos)
  * IPv6 family has two alternatives), neg[] must not. */
 struct health {
     bool pos_started, neg_started;
+    bool pos_kept, neg_kept; /* from the runner's memory, not asked */
     struct mh_dnsbl_answer pos[2], neg[1];
     size_t npos, nneg;
 };
@@ -521,17 +522,30 @@ struct health {
 struct zrun {
     const struct mh_dnsbl_zone *z;
     struct health h[FAM_COUNT];
+    size_t cur;          /* next subject whose query on this zone goes out */
+    size_t inflight;     /* this zone's queries in flight */
+    bool refused;        /* answered an error code in this run */
+    double backoff_s;    /* MH_DNSBL_TAKE_BACKOFF: seconds left */
+    uint32_t refused_by; /* MH_DNSBL_TAKE_BACKOFF: the error code */
 };
 
-/* One (subject, zone) pair. */
+/* One (subject, zone) pair, kept small: a /22 on 50 zones has 51,200 of
+ * them. The query name is made again when needed (subject prefix and zone
+ * name). */
 struct pair {
     bool applicable;
     bool name_too_long;
+    bool sent;
     bool txt_asked;
-    char qname[MH_DNSBL_NAME_MAX + 1];
-    struct mh_dnsbl_answer ans;
-    int ares_status; /* of the A query, for "lookup failed" details */
-    char txt[MH_DNSBL_TXT_MAX + 8];
+    unsigned char skip;  /* enum mh_dnsbl_take: why it was not asked */
+    unsigned char kind;  /* enum mh_dnsbl_kind of the A answer (NONE: not
+                            answered) */
+    unsigned char rcode; /* enum mh_dnsbl_rcode */
+    int ares_status;     /* of the A query, for "lookup failed" details */
+    struct mh_dnsbl_answer *full; /* owned: the whole interpretation of an
+                                     answer with codes (listed, error code,
+                                     outside 127/8), else NULL */
+    char *txt;                    /* owned: the TXT text, or NULL */
 };
 
 /* An address or a domain name being checked. */
@@ -539,23 +553,33 @@ struct subject {
     int fam;  /* FAM_V4, FAM_V6, FAM_DOMAIN */
     int host; /* index of the host name it came from, or -1 */
     unsigned char bytes[16];
-    char text[MH_DNSBL_NAME_MAX + 1];
-    char prefix[MH_DNSBL_NAME_MAX + 1];
-    struct pair *pairs; /* one per zone */
+    const char *text;   /* address text or the name (in mem) */
+    const char *prefix; /* query prefix (in mem) */
+    struct pair *pairs; /* one per zone (owned) */
+    char mem[];
 };
 
-/* Context of one query in flight (all kept in a list, freed at the end:
- * c-ares may call back until the channel is destroyed). */
+/* What a query asks. */
+enum qtype {
+    Q_SUBJECT, /* A record of a subject on a zone */
+    Q_TXT,     /* TXT record of a subject after a listing */
+    Q_TEST     /* A record of a zone's test entry */
+};
+
+/* Context of one query, from the moment it is queued until its callback
+ * (c-ares calls every callback exactly once, with ARES_ECANCELLED or
+ * ARES_EDESTRUCTION at the latest), which frees it. */
 struct query {
-    struct query *next;
+    struct query *next; /* waiting queue */
     struct run *run;
-    const struct mh_dnsbl_zone *zone;
-    struct mh_dnsbl_answer *ans; /* A query: the interpretation goes here */
-    struct pair *pair;           /* subject queries: status / TXT */
+    enum qtype type;
     size_t zi;                   /* the zone's index in the run */
     int fam;                     /* the family of the subject or test */
-    bool pos_test;               /* a positive test entry */
-    char qname[MH_DNSBL_NAME_MAX + 1];
+    struct pair *pair;           /* Q_SUBJECT, Q_TXT */
+    struct mh_dnsbl_answer *ans; /* Q_TEST: the interpretation goes here */
+    bool pos_test;               /* Q_TEST: a positive test entry */
+    char qname[MH_DNSBL_NAME_MAX + 1]; /* PREFIX.ZONE, or PREFIX.KEY.ZONE */
+    char prefix[MH_DNSBL_NAME_MAX + 1];
 };
 
 /* The A/AAAA lookup of one host name target. */
@@ -575,13 +599,28 @@ struct run {
     struct zrun *zr;
     size_t nz;
     struct subject **subj;
-    size_t nsubj;
-    struct query *queries;
-    size_t nqueries; /* sent, every type */
+    size_t nsubj, subj_cap;
+    size_t *hslot; /* hash set of subjects: index + 1, 0 empty */
+    size_t hcap;
+    /* Pacing (at most MH_DNSBL_MAX_INFLIGHT queries in flight): follow-ups
+     * and test entries wait in the queue and go first; subject queries are
+     * taken from each zone's cursor, the zones in turn, none holding more
+     * than its share of the slots (see pump()). */
+    struct query *wait_head, *wait_tail;
+    size_t inflight;
+    size_t rr; /* the zone whose turn is next */
+    bool pumping, closing;
+    size_t nqueries;             /* sent, every type */
+    struct mh_dnsbl_memory *mem; /* the runner's, or own_mem */
+    struct mh_dnsbl_memory *own_mem;
+    double cache_s; /* how long healthy test answers are kept */
     bool oom;
     struct hostq *hosts; /* host name targets */
     size_t nhosts;
-    size_t addrs_dropped; /* numeric addresses over the limit */
+    size_t addrs_dropped;  /* numeric addresses over the limit */
+    const char *blocks[4]; /* numeric targets as given, for the summary */
+    size_t nblocks;        /* how many numeric targets (blocks[] holds the
+                              first four) */
 };
 static void trace(struct run *run, const char *dir, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -629,16 +668,92 @@ rcode_of(int status)
     }
 }
 
-static void followup(const struct query *q);
+/* The name to query for prefix on zone z: PREFIX.ZONE, or PREFIX.KEY.ZONE
+ * for a zone that takes a customer key. Returns 0, or -1 when it would be
+ * longer than a DNS name. */
+static int
+zone_qname(const struct mh_dnsbl_zone *z, const char *prefix, char *out,
+           size_t len)
+{
+    if (z->key == NULL) {
+        return mh_dnsbl_qname(prefix, z->name, out, len);
+    }
+    char suffix[2 * MH_DNSBL_NAME_MAX];
+    snprintf(suffix, sizeof suffix, "%s.%s", z->key, z->name);
+    return mh_dnsbl_qname(prefix, suffix, out, len);
+}
+
+/* The query name as shown (traces, the JSON "query"): the key of a keyed
+ * zone is a credential, so PREFIX.<key>.ZONE. */
+static void
+shown_qname(const struct mh_dnsbl_zone *z, const char *prefix, char *out,
+            size_t len)
+{
+    mh_textf(out, len, "%s.%s%s", prefix, z->key != NULL ? "<key>." : "",
+             z->name);
+}
+
+/* The query name of q as traces show it. */
+static const char *
+q_shown(const struct query *q, char *buf, size_t len)
+{
+    shown_qname(q->run->zr[q->zi].z, q->prefix, buf, len);
+    return buf;
+}
+
+/* The answer of a pair: its full interpretation, or one made in tmp from
+ * the kind and rcode kept. */
+static const struct mh_dnsbl_answer *
+pair_answer(const struct pair *pr, struct mh_dnsbl_answer *tmp)
+{
+    if (pr->full != NULL) {
+        return pr->full;
+    }
+    memset(tmp, 0, sizeof *tmp);
+    tmp->kind = (enum mh_dnsbl_kind)pr->kind;
+    tmp->rcode = (enum mh_dnsbl_rcode)pr->rcode;
+    return tmp;
+}
+
+/* Keeps answer a in pair pr (a copy only when it carries codes). */
+static void
+store_answer(struct run *run, struct pair *pr, const struct mh_dnsbl_answer *a)
+{
+    pr->kind = (unsigned char)a->kind;
+    pr->rcode = (unsigned char)a->rcode;
+    if (a->kind == MH_DNSBL_K_LISTED || a->kind == MH_DNSBL_K_ERROR_CODE ||
+        a->kind == MH_DNSBL_K_OUTSIDE) {
+        free(pr->full);
+        pr->full = malloc(sizeof *pr->full);
+        if (pr->full == NULL) {
+            run->oom = true;
+            return;
+        }
+        *pr->full = *a;
+    }
+}
+
+static void followup(const struct query *q, enum mh_dnsbl_kind k);
+static void pump(struct run *run);
+
+/* True for the statuses of a query that ended because the run did. */
+static bool
+ended_by_run(int status)
+{
+    return status == ARES_ECANCELLED || status == ARES_EDESTRUCTION;
+}
 
 static void
 a_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
     (void)timeouts;
     struct query *q = arg;
+    struct run *run = q->run;
     uint32_t addrs[64];
     size_t n = 0;
     enum mh_dnsbl_rcode rc = rcode_of(status);
+    run->inflight--;
+    run->zr[q->zi].inflight--;
     if (status == ARES_SUCCESS) {
         struct ares_addrttl at[64];
         int nat = (int)(sizeof at / sizeof at[0]);
@@ -653,21 +768,42 @@ a_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
             status = prc;
         }
     }
-    mh_dnsbl_interpret(q->zone, rc, addrs, n, q->ans);
-    if (q->pair != NULL) {
-        q->pair->ares_status = status;
+    struct mh_dnsbl_answer a;
+    const struct mh_dnsbl_zone *z = run->zr[q->zi].z;
+    mh_dnsbl_interpret(z, rc, addrs, n, &a);
+    if (a.kind == MH_DNSBL_K_ERROR_CODE && a.culprit != 0x7f0001ffu) {
+        /* the list refuses us: back off (127.0.1.255 only says that
+         * the zone lists names) */
+        mh_dnsbl_memory_refused(run->mem, z->name, a.culprit, run->cache_s);
+        run->zr[q->zi].refused = true;
+    } else if (a.kind == MH_DNSBL_K_LISTED || a.kind == MH_DNSBL_K_NOT_LISTED) {
+        mh_dnsbl_memory_answered(run->mem, z->name);
     }
-    followup(q);
-    if (q->run->p->trace != NULL) {
+    if (q->type == Q_SUBJECT) {
+        store_answer(run, q->pair, &a);
+        q->pair->ares_status = status;
+    } else {
+        *q->ans = a;
+    }
+    bool ended = ended_by_run(status);
+    if (!ended) {
+        followup(q, a.kind);
+    }
+    if (run->p->trace != NULL) {
         char codes[200] = "";
-        for (size_t i = 0; i < q->ans->ncodes; i++) {
+        for (size_t i = 0; i < a.ncodes; i++) {
             char c[20];
             size_t o = strlen(codes);
             snprintf(codes + o, sizeof codes - o, "%s%s", i > 0 ? " " : "",
-                     mh_dnsbl_format_code(q->ans->codes[i], c, sizeof c));
+                     mh_dnsbl_format_code(a.codes[i], c, sizeof c));
         }
-        trace(q->run, "dns<", "A %s: %s", q->qname,
+        char shown[2 * MH_DNSBL_NAME_MAX];
+        trace(run, "dns<", "A %s: %s", q_shown(q, shown, sizeof shown),
               status == ARES_SUCCESS ? codes : ares_strerror(status));
+    }
+    free(q);
+    if (!ended) {
+        pump(run);
     }
 }
 
@@ -678,20 +814,16 @@ cmp_str(const void *a, const void *b)
     return strcmp((const char *)a, (const char *)b);
 }
 
+/* Keeps the TXT records of an answer in pair pr, sorted so the text does
+ * not depend on their order, bounded and made printable. */
 static void
-txt_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+store_txt(struct run *run, struct pair *pr, const unsigned char *abuf, int alen)
 {
-    (void)timeouts;
-    struct query *q = arg;
-    if (status != ARES_SUCCESS) {
-        return; /* no reason text: nothing to show */
-    }
     struct mh_txt_record *recs = NULL;
     size_t nrecs = 0;
     if (mh_txt_records_parse(abuf, alen, &recs, &nrecs) != 0) {
         return;
     }
-    /* Records are sorted so the text does not depend on their order. */
     char rec[TXT_RECORDS_MAX][MH_DNSBL_TXT_MAX + 8];
     size_t nrec = 0;
     for (size_t i = 0; i < nrecs && nrec < TXT_RECORDS_MAX; i++) {
@@ -701,59 +833,122 @@ txt_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
     }
     mh_txt_records_free(recs, nrecs);
     qsort(rec, nrec, sizeof rec[0], cmp_str);
-    char *out = q->pair->txt;
-    out[0] = '\0';
+    char out[MH_DNSBL_TXT_MAX + 8] = "";
     for (size_t i = 0; i < nrec; i++) {
         if (i > 0) {
-            mh_dnsbl_txt_append(out, sizeof q->pair->txt,
-                                (const unsigned char *)" / ", 3);
+            mh_dnsbl_txt_append(out, sizeof out, (const unsigned char *)" / ",
+                                3);
         }
-        mh_dnsbl_txt_append(out, sizeof q->pair->txt,
-                            (const unsigned char *)rec[i], strlen(rec[i]));
+        mh_dnsbl_txt_append(out, sizeof out, (const unsigned char *)rec[i],
+                            strlen(rec[i]));
     }
-    trace(q->run, "dns<", "TXT %s: %s", q->qname, out);
+    free(pr->txt);
+    pr->txt = strdup(out);
+    if (pr->txt == NULL) {
+        run->oom = true;
+    }
 }
 
-/* Sends one query (A, or TXT for pair). On failure to even start it, the
- * answer stays "not answered" (a timeout verdict), never "not listed". */
 static void
-submit(struct run *run, const char *qname, size_t zi, int fam,
-       struct mh_dnsbl_answer *ans, struct pair *pair, bool txt, bool pos_test)
+txt_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
-    const struct mh_dnsbl_zone *z = run->zr[zi].z;
-    if (mh_deadline_expired(run->dl)) {
+    (void)timeouts;
+    struct query *q = arg;
+    struct run *run = q->run;
+    run->inflight--;
+    run->zr[q->zi].inflight--;
+    if (status == ARES_SUCCESS) {
+        store_txt(run, q->pair, abuf, alen);
+        char shown[2 * MH_DNSBL_NAME_MAX];
+        trace(run, "dns<", "TXT %s: %s", q_shown(q, shown, sizeof shown),
+              q->pair->txt != NULL ? q->pair->txt : "");
+    }
+    free(q);
+    if (!ended_by_run(status)) {
+        pump(run);
+    }
+}
+
+/* Sends query q (A, or TXT). On failure to even start it, the answer stays
+ * "not answered" (a timeout verdict), never "not listed". */
+static void
+send_query(struct run *run, struct query *q)
+{
+    char shown[2 * MH_DNSBL_NAME_MAX];
+    struct zrun *zr = &run->zr[q->zi];
+    enum mh_dnsbl_take t =
+        mh_dnsbl_memory_take(run->mem, zr->z->name, run->p->zone_budget,
+                             &zr->backoff_s, &zr->refused_by);
+    if (t != MH_DNSBL_TAKE_OK) {
+        trace(run, "dns-", "%s %s: not asked (%s)",
+              q->type == Q_TXT ? "TXT" : "A", q_shown(q, shown, sizeof shown),
+              t == MH_DNSBL_TAKE_BUDGET ? "query budget spent"
+                                        : "zone backs off");
+        if (q->type == Q_SUBJECT) {
+            q->pair->skip = (unsigned char)t;
+        }
+        free(q);
         return;
     }
+    run->inflight++;
+    run->zr[q->zi].inflight++;
+    run->nqueries++;
+    trace(run, "dns>", "%s %s", q->type == Q_TXT ? "TXT" : "A",
+          q_shown(q, shown, sizeof shown));
+    /* ares_query: no search list, the name is absolute. */
+    ares_query(run->ch, q->qname, ns_c_in, q->type == Q_TXT ? ns_t_txt : ns_t_a,
+               q->type == Q_TXT ? txt_callback : a_callback, q);
+}
+
+/* A new query context for prefix on zone zi, or NULL (out of memory: noted
+ * in the run; or a name too long). */
+static struct query *
+new_query(struct run *run, enum qtype type, size_t zi, int fam,
+          const char *prefix)
+{
     struct query *q = calloc(1, sizeof *q);
     if (q == NULL) {
         run->oom = true;
-        return;
+        return NULL;
+    }
+    if (zone_qname(run->zr[zi].z, prefix, q->qname, sizeof q->qname) != 0) {
+        free(q);
+        return NULL;
     }
     q->run = run;
-    q->zone = z;
-    q->ans = ans;
-    q->pair = pair;
+    q->type = type;
     q->zi = zi;
     q->fam = fam;
-    q->pos_test = pos_test;
-    snprintf(q->qname, sizeof q->qname, "%s", qname);
-    q->next = run->queries;
-    run->queries = q;
-    run->nqueries++;
-    trace(run, "dns>", "%s %s", txt ? "TXT" : "A", qname);
-    /* ares_query: no search list, the name is absolute. */
-    ares_query(run->ch, qname, ns_c_in, txt ? ns_t_txt : ns_t_a,
-               txt ? txt_callback : a_callback, q);
+    snprintf(q->prefix, sizeof q->prefix, "%s", prefix);
+    return q;
 }
 
-/* Sends the test-entry query for prefix on zone zi into ans. */
+/* Queues query q: queued queries go out before further subject queries. */
+static void
+enqueue(struct run *run, struct query *q)
+{
+    if (q == NULL) {
+        return;
+    }
+    q->next = NULL;
+    if (run->wait_tail != NULL) {
+        run->wait_tail->next = q;
+    } else {
+        run->wait_head = q;
+    }
+    run->wait_tail = q;
+}
+
+/* Queues the test-entry query for prefix on zone zi into ans. */
 static void
 submit_test(struct run *run, size_t zi, int fam, bool pos, const char *prefix,
             struct mh_dnsbl_answer *ans)
 {
-    char qname[MH_DNSBL_NAME_MAX + 1];
-    if (mh_dnsbl_qname(prefix, run->zr[zi].z->name, qname, sizeof qname) == 0) {
-        submit(run, qname, zi, fam, ans, NULL, false, pos);
+    struct query *q = new_query(run, Q_TEST, zi, fam, prefix);
+    if (q != NULL) {
+        q->ans = ans;
+        q->pos_test = pos;
+        enqueue(run, q);
     }
 }
 
@@ -769,7 +964,7 @@ test_prefix(int fam, const char *text, char *out, size_t len)
     return mh_dnsbl_reverse_address(text, &f, out, len);
 }
 
-/* Starts the positive test-entry queries (RFC 5782 5: must be listed) of
+/* Queues the positive test-entry queries (RFC 5782 5: must be listed) of
  * zone zi for family fam, once per run. */
 static void
 ensure_pos(struct run *run, size_t zi, int fam)
@@ -782,6 +977,12 @@ ensure_pos(struct run *run, size_t zi, int fam)
     h->pos_started = true;
     const struct mh_dnsbl_zone *z = zr->z;
     if (z->no_test_listed) {
+        return;
+    }
+    h->npos = mh_dnsbl_memory_health_get(run->mem, z->name, fam, true,
+                                         run->cache_s, h->pos, 2);
+    if (h->npos > 0) {
+        h->pos_kept = true;
         return;
     }
     char pfx[MH_DNSBL_NAME_MAX + 1];
@@ -809,7 +1010,7 @@ ensure_pos(struct run *run, size_t zi, int fam)
     }
 }
 
-/* Starts the negative test-entry query (RFC 5782 5: must not be listed) of
+/* Queues the negative test-entry query (RFC 5782 5: must not be listed) of
  * zone zi for family fam, once per run: asked only after a listing. */
 static void
 ensure_neg(struct run *run, size_t zi, int fam)
@@ -822,6 +1023,12 @@ ensure_neg(struct run *run, size_t zi, int fam)
     h->neg_started = true;
     const struct mh_dnsbl_zone *z = zr->z;
     if (z->no_test_unlisted) {
+        return;
+    }
+    h->nneg = mh_dnsbl_memory_health_get(run->mem, z->name, fam, false,
+                                         run->cache_s, h->neg, 1);
+    if (h->nneg > 0) {
+        h->neg_kept = true;
         return;
     }
     char pfx[MH_DNSBL_NAME_MAX + 1];
@@ -842,6 +1049,87 @@ ensure_neg(struct run *run, size_t zi, int fam)
                     pfx, sizeof pfx) == 0) {
         submit_test(run, zi, fam, false, pfx, &h->neg[h->nneg++]);
     }
+}
+
+/* Sends the next subject query on zone zi (with the zone's positive test
+ * entry queued the first time the zone sees the family). Returns false
+ * when every subject of the zone has gone out. */
+static bool
+zone_next(struct run *run, size_t zi)
+{
+    struct zrun *zr = &run->zr[zi];
+    while (zr->cur < run->nsubj) {
+        struct subject *s = run->subj[zr->cur++];
+        struct pair *pr = &s->pairs[zi];
+        if (!pr->applicable || pr->name_too_long || pr->sent) {
+            continue;
+        }
+        struct query *q = new_query(run, Q_SUBJECT, zi, s->fam, s->prefix);
+        if (q == NULL) {
+            continue;
+        }
+        pr->sent = true;
+        q->pair = pr;
+        /* the positive test entry the answer will need if it is "not
+         * listed"; TXT and the negative one only after a listing */
+        ensure_pos(run, zi, s->fam);
+        send_query(run, q);
+        return true;
+    }
+    return false;
+}
+
+/*
+ * Sends queued queries, then subject queries, while fewer than
+ * MH_DNSBL_MAX_INFLIGHT are in flight and the deadline has not passed.
+ * Subject queries come from the zones in turn, and a zone with subjects
+ * left holds at most its share of the slots (MH_DNSBL_MAX_INFLIGHT divided
+ * by the zones with subjects left), so a zone that never answers does not
+ * stall the others: its queries wait in its share until the deadline.
+ * Called after every answer; not re-entered from a callback that
+ * ares_query runs at once.
+ */
+static void
+pump(struct run *run)
+{
+    if (run->pumping || run->closing || run->ch == NULL) {
+        return;
+    }
+    run->pumping = true;
+    while (run->inflight < MH_DNSBL_MAX_INFLIGHT &&
+           !mh_deadline_expired(run->dl)) {
+        struct query *q = run->wait_head;
+        if (q != NULL) {
+            run->wait_head = q->next;
+            if (run->wait_head == NULL) {
+                run->wait_tail = NULL;
+            }
+            send_query(run, q);
+            continue;
+        }
+        size_t active = 0;
+        for (size_t zi = 0; zi < run->nz; zi++) {
+            active += run->zr[zi].cur < run->nsubj ? 1u : 0u;
+        }
+        if (active == 0) {
+            break;
+        }
+        size_t share = (MH_DNSBL_MAX_INFLIGHT + active - 1) / active;
+        bool sent = false;
+        for (size_t k = 0; k < run->nz && !sent; k++) {
+            size_t zi = (run->rr + k) % run->nz;
+            struct zrun *zr = &run->zr[zi];
+            if (zr->cur < run->nsubj && zr->inflight < share &&
+                zone_next(run, zi)) {
+                sent = true;
+                run->rr = zi + 1;
+            }
+        }
+        if (!sent) {
+            break;
+        }
+    }
+    run->pumping = false;
 }
 
 static bool
@@ -895,25 +1183,81 @@ other_families(const struct mh_dnsbl_zone *z, int fam, int out[2])
     return n;
 }
 
-/* Adds a subject (deduplicated) and sends its queries on every zone that
- * applies. text is the address text or the domain; prefix its query
+/* FNV-1a over the family and the subject text. */
+static size_t
+subject_hash(int fam, const char *text)
+{
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)(unsigned)fam;
+    for (const char *c = text; *c != '\0'; c++) {
+        h = (h ^ (unsigned char)*c) * 1099511628211ull;
+    }
+    return (size_t)h;
+}
+
+/* The slot of subject (fam, text) in the hash set: its index + 1, or 0 and
+ * where it would go. */
+static size_t *
+subject_slot(struct run *run, int fam, const char *text)
+{
+    size_t i = subject_hash(fam, text) & (run->hcap - 1);
+    for (;;) {
+        size_t v = run->hslot[i];
+        if (v == 0 || (run->subj[v - 1]->fam == fam &&
+                       strcmp(run->subj[v - 1]->text, text) == 0)) {
+            return &run->hslot[i];
+        }
+        i = (i + 1) & (run->hcap - 1);
+    }
+}
+
+/* Makes room for one more subject (array and hash set). Returns 0 or -1. */
+static int
+subject_room(struct run *run)
+{
+    if (run->nsubj + 1 > run->subj_cap) {
+        size_t cap = run->subj_cap > 0 ? run->subj_cap * 2 : 16;
+        struct subject **v = realloc(run->subj, cap * sizeof *v);
+        if (v == NULL) {
+            return -1;
+        }
+        run->subj = v;
+        run->subj_cap = cap;
+    }
+    if ((run->nsubj + 1) * 2 > run->hcap) {
+        size_t cap = run->hcap > 0 ? run->hcap * 2 : 64;
+        size_t *slots = calloc(cap, sizeof *slots);
+        if (slots == NULL) {
+            return -1;
+        }
+        free(run->hslot);
+        run->hslot = slots;
+        run->hcap = cap;
+        for (size_t i = 0; i < run->nsubj; i++) {
+            *subject_slot(run, run->subj[i]->fam, run->subj[i]->text) = i + 1;
+        }
+    }
+    return 0;
+}
+
+/* Adds a subject (deduplicated) whose queries the pump sends on every zone
+ * that applies. text is the address text or the domain; prefix its query
  * prefix; host the index of the host name it came from (-1: none). */
 static void
 add_subject(struct run *run, int fam, const unsigned char *bytes,
             const char *text, const char *prefix, int host)
 {
-    for (size_t i = 0; i < run->nsubj; i++) {
-        if (run->subj[i]->fam == fam && strcmp(run->subj[i]->text, text) == 0) {
-            return;
-        }
+    if (subject_room(run) != 0) {
+        run->oom = true;
+        return;
     }
-    struct subject **v = realloc(run->subj, (run->nsubj + 1) * sizeof *v);
-    struct subject *s = calloc(1, sizeof *s);
+    size_t *slot = subject_slot(run, fam, text);
+    if (*slot != 0) {
+        return;
+    }
+    size_t tl = strlen(text) + 1, pl = strlen(prefix) + 1;
+    struct subject *s = calloc(1, sizeof *s + tl + pl);
     struct pair *pairs = run->nz > 0 ? calloc(run->nz, sizeof *pairs) : NULL;
-    if (v != NULL) {
-        run->subj = v;
-    }
-    if (v == NULL || s == NULL || (run->nz > 0 && pairs == NULL)) {
+    if (s == NULL || (run->nz > 0 && pairs == NULL)) {
         free(s);
         free(pairs);
         run->oom = true;
@@ -924,10 +1268,13 @@ add_subject(struct run *run, int fam, const unsigned char *bytes,
     if (bytes != NULL) {
         memcpy(s->bytes, bytes, fam == FAM_V4 ? 4 : 16);
     }
-    snprintf(s->text, sizeof s->text, "%s", text);
-    snprintf(s->prefix, sizeof s->prefix, "%s", prefix);
+    memcpy(s->mem, text, tl);
+    memcpy(s->mem + tl, prefix, pl);
+    s->text = s->mem;
+    s->prefix = s->mem + tl;
     s->pairs = pairs;
     run->subj[run->nsubj++] = s;
+    *slot = run->nsubj;
     for (size_t zi = 0; zi < run->nz; zi++) {
         const struct mh_dnsbl_zone *z = run->zr[zi].z;
         struct pair *pr = &pairs[zi];
@@ -935,16 +1282,13 @@ add_subject(struct run *run, int fam, const unsigned char *bytes,
             continue;
         }
         pr->applicable = true;
-        if (mh_dnsbl_qname(prefix, z->name, pr->qname, sizeof pr->qname) != 0) {
+        char qname[MH_DNSBL_NAME_MAX + 1];
+        if (zone_qname(z, prefix, qname, sizeof qname) != 0) {
+            struct mh_dnsbl_answer a;
             pr->name_too_long = true;
-            mh_dnsbl_interpret(z, MH_DNSBL_RC_OTHER, NULL, 0, &pr->ans);
-            continue;
+            mh_dnsbl_interpret(z, MH_DNSBL_RC_OTHER, NULL, 0, &a);
+            store_answer(run, pr, &a);
         }
-        /* The A query, and the positive test point it will need if the
-         * answer is "not listed"; TXT and the negative test point only
-         * after a listing (followups). */
-        submit(run, pr->qname, zi, fam, &pr->ans, pr, false, false);
-        ensure_pos(run, zi, fam);
     }
 }
 
@@ -1033,31 +1377,36 @@ gai_callback(void *arg, int status, int timeouts, struct ares_addrinfo *res)
         hq->naddrs++;
     }
     ares_freeaddrinfo(res);
+    if (!ended_by_run(status)) {
+        pump(run);
+    }
 }
 
-/* What an answer asks for next, sent at once from its callback (so a slow
- * zone never delays another zone's follow-up): the TXT record and the
+/* What an answer asks for next, queued at once from its callback (so a
+ * slow zone never delays another zone's follow-up): the TXT record and the
  * negative test entry after a listing (TXT also after an error code: its
  * text explains it); the other families' positive test entries when a
  * zone of open type fails this family's. */
 static void
-followup(const struct query *q)
+followup(const struct query *q, enum mh_dnsbl_kind k)
 {
     struct run *run = q->run;
-    enum mh_dnsbl_kind k = q->ans->kind;
-    if (q->pair != NULL) {
+    if (q->type == Q_SUBJECT) {
         if ((k == MH_DNSBL_K_LISTED || k == MH_DNSBL_K_ERROR_CODE) &&
             !q->pair->txt_asked) {
             q->pair->txt_asked = true;
-            submit(run, q->pair->qname, q->zi, q->fam, NULL, q->pair, true,
-                   false);
+            struct query *t = new_query(run, Q_TXT, q->zi, q->fam, q->prefix);
+            if (t != NULL) {
+                t->pair = q->pair;
+                enqueue(run, t);
+            }
         }
         if (k == MH_DNSBL_K_LISTED) {
             ensure_neg(run, q->zi, q->fam);
         }
         return;
     }
-    if (q->pos_test && k == MH_DNSBL_K_NOT_LISTED) {
+    if (q->type == Q_TEST && q->pos_test && k == MH_DNSBL_K_NOT_LISTED) {
         int of[2];
         size_t nof = other_families(run->zr[q->zi].z, q->fam, of);
         for (size_t i = 0; i < nof; i++) {
@@ -1105,17 +1454,25 @@ cmp_subject(const void *a, const void *b)
 static void
 run_free(struct run *run)
 {
-    while (run->queries != NULL) {
-        struct query *q = run->queries;
-        run->queries = q->next;
+    while (run->wait_head != NULL) {
+        struct query *q = run->wait_head;
+        run->wait_head = q->next;
         free(q);
     }
+    run->wait_tail = NULL;
     for (size_t i = 0; i < run->nsubj; i++) {
+        for (size_t zi = 0; zi < run->nz && run->subj[i]->pairs != NULL; zi++) {
+            free(run->subj[i]->pairs[zi].full);
+            free(run->subj[i]->pairs[zi].txt);
+        }
         free(run->subj[i]->pairs);
         free(run->subj[i]);
     }
     free(run->subj);
+    free(run->hslot);
     free(run->zr);
+    mh_dnsbl_memory_free(run->own_mem);
+    run->own_mem = NULL;
     for (size_t h = 0; h < run->nhosts; h++) {
         free((char *)(uintptr_t)run->hosts[h].name);
     }
@@ -1179,6 +1536,10 @@ struct verdict_ctx {
     const struct subject *s;
     const struct mh_dnsbl_zone *z;
     const struct pair *pr;
+    const struct zrun *zr;
+    unsigned budget;                   /* the zone budget (SKIPPED) */
+    const struct mh_dnsbl_answer *ans; /* the pair's answer */
+    const char *txt;                   /* its TXT text, "" if none */
     const struct mh_dnsbl_answer *pos, *neg;
     enum mh_dnsbl_verdict v;
     double deadline_s;
@@ -1194,7 +1555,7 @@ failure_text(const struct verdict_ctx *c, char *buf, size_t len)
                  c->s->text, zn);
         return;
     }
-    switch (c->pr->ans.rcode) {
+    switch (c->ans->rcode) {
     case MH_DNSBL_RC_SERVFAIL:
         mh_textf(buf, len, "SERVFAIL from resolver for %s", zn);
         return;
@@ -1233,14 +1594,14 @@ describe(const struct verdict_ctx *c, enum form form, char *buf, size_t len)
 {
     bool zone_form = form != FORM_ITEM;
     bool name_subject = form != FORM_ZONE;
-    const struct mh_dnsbl_answer *a = &c->pr->ans;
+    const struct mh_dnsbl_answer *a = c->ans;
     const char *zn = c->z->name;
     const char *subj = c->s->text;
     int fam = c->s->fam;
     char codes[200], culprit[20], why[300];
     codes_text(a, codes, sizeof codes);
     mh_dnsbl_format_code(a->culprit, culprit, sizeof culprit);
-    const char *txt = c->pr->txt;
+    const char *txt = c->txt;
     const char *sep = txt[0] != '\0' ? ": " : "";
     switch (c->v) {
     case MH_DNSBL_V_NOT_LISTED:
@@ -1302,12 +1663,31 @@ describe(const struct verdict_ctx *c, enum form form, char *buf, size_t len)
                  "%s not applicable%s%s: the zone lists %s (test entry %s "
                  "not listed%s)",
                  subj, zone_form ? " on " : "", zone_form ? zn : "",
-                 fam == FAM_DOMAIN ? "addresses, not names"
-                 : fam == FAM_V6   ? "no IPv6 addresses"
-                                   : "names, not addresses",
+                 fam == FAM_DOMAIN                  ? "addresses, not names"
+                 : fam == FAM_V6                    ? "no IPv6 addresses"
+                 : a->kind == MH_DNSBL_K_ERROR_CODE ? "names, not addresses"
+                                                    : "no IPv4 addresses",
                  test_entry(c->z, fam, true),
                  a->kind == MH_DNSBL_K_ERROR_CODE ? ", answered 127.0.1.255"
                                                   : "");
+        return;
+    case MH_DNSBL_V_SKIPPED:
+        if (c->pr->skip == MH_DNSBL_TAKE_BUDGET) {
+            mh_textf(buf, len,
+                     "%s%snot asked for %s: the zone's query budget (%u per "
+                     "round) is spent",
+                     zone_form ? zn : "", zone_form ? " " : "", subj,
+                     c->budget);
+        } else {
+            char t[32], code[20];
+            seconds_text(c->zr->backoff_s, t, sizeof t);
+            mh_textf(
+                buf, len,
+                "%s%snot asked for %s: backs off for %s s after "
+                "refusing a query (%s)",
+                zone_form ? zn : "", zone_form ? " " : "", subj, t,
+                mh_dnsbl_format_code(c->zr->refused_by, code, sizeof code));
+        }
         return;
     case MH_DNSBL_V_FAILED:
     case MH_DNSBL_V_TIMEOUT:
@@ -1332,6 +1712,8 @@ status_name(enum mh_dnsbl_verdict v)
         return "listed";
     case MH_DNSBL_V_NOT_APPLICABLE:
         return "not_applicable";
+    case MH_DNSBL_V_SKIPPED:
+        return "not_asked";
     case MH_DNSBL_V_ERROR_CODE:
     case MH_DNSBL_V_OUTSIDE:
     case MH_DNSBL_V_LISTS_EVERYTHING:
@@ -1351,11 +1733,14 @@ error_reason(const struct verdict_ctx *c)
     case MH_DNSBL_V_TIMEOUT:
         return MH_REASON_DNS_TIMEOUT;
     case MH_DNSBL_V_FAILED:
-        return c->pr->ans.rcode == MH_DNSBL_RC_UNREACHABLE
+        return c->ans->rcode == MH_DNSBL_RC_UNREACHABLE
                    ? MH_REASON_DNS_LOOKUP_FAILED
                    : MH_REASON_DNSBL_LOOKUP_FAILED;
     case MH_DNSBL_V_ERROR_CODE:
         return MH_REASON_ZONE_REFUSED;
+    case MH_DNSBL_V_SKIPPED:
+        return c->pr->skip == MH_DNSBL_TAKE_BUDGET ? MH_REASON_ZONE_BUDGET
+                                                   : MH_REASON_ZONE_REFUSED;
     case MH_DNSBL_V_OUTSIDE:
     case MH_DNSBL_V_LISTS_EVERYTHING:
     case MH_DNSBL_V_NOT_WORKING:
@@ -1414,7 +1799,8 @@ add_perf(struct mh_result *r, const struct mh_dnsbl_params *p,
     mh_result_add_perf(r, l, value, unit, warn, crit, &zero, max);
 }
 
-/* Subject description for the summary: "192.0.2.10", "1024 addresses", or
+/* Subject description for the summary: "192.0.2.10", "192.0.2.0/24 (256
+ * addresses)", "1,024 addresses", or
  * for a host name "mx.example.com (192.0.2.1, 2001:db8::1)". */
 static void
 subject_desc(const struct run *run, struct sbuf *b)
@@ -1424,7 +1810,17 @@ subject_desc(const struct run *run, struct sbuf *b)
         nnum += run->subj[i]->host < 0 ? 1u : 0u;
     }
     if (nnum > 8) {
-        sb_add(b, "%zu addresses", nnum);
+        char n[32];
+        mh_dnsbl_fmt_count(nnum, n, sizeof n);
+        if (run->nblocks > 0 &&
+            run->nblocks <= sizeof run->blocks / sizeof run->blocks[0]) {
+            for (size_t i = 0; i < run->nblocks; i++) {
+                sb_add(b, "%s%s", i > 0 ? ", " : "", run->blocks[i]);
+            }
+            sb_add(b, " (%s addresses)", n);
+        } else {
+            sb_add(b, "%s addresses", n);
+        }
         k++;
     } else {
         for (size_t i = 0; i < run->nsubj; i++) {
@@ -1480,7 +1876,7 @@ host_failure_text(const struct run *run, const struct hostq *hq, char *buf,
  * combined test-entry answers). */
 static void
 pair_verdict(const struct run *run, size_t zi, const struct subject *s,
-             struct verdict_ctx *c, struct mh_dnsbl_answer tmp[3])
+             struct verdict_ctx *c, struct mh_dnsbl_answer tmp[4])
 {
     const struct zrun *zr = &run->zr[zi];
     const struct health *h = &zr->h[s->fam];
@@ -1488,12 +1884,20 @@ pair_verdict(const struct run *run, size_t zi, const struct subject *s,
     c->s = s;
     c->z = zr->z;
     c->pr = &s->pairs[zi];
+    c->ans = pair_answer(c->pr, &tmp[3]);
+    c->txt = c->pr->txt != NULL ? c->pr->txt : "";
     c->pos = combined(h->pos, h->npos, &tmp[0]);
     c->neg = combined(h->neg, h->nneg, &tmp[1]);
     c->deadline_s = mh_deadline_length(run->dl);
-    c->v = mh_dnsbl_decide(&c->pr->ans, c->pos, c->neg);
+    c->zr = zr;
+    c->budget = run->p->zone_budget;
+    if (c->pr->skip != MH_DNSBL_TAKE_OK) {
+        c->v = MH_DNSBL_V_SKIPPED;
+        return;
+    }
+    c->v = mh_dnsbl_decide(c->ans, c->pos, c->neg);
     if (c->z->type == MH_DNSBL_ZONE_ANY && s->fam != FAM_DOMAIN &&
-        c->v == MH_DNSBL_V_ERROR_CODE && c->pr->ans.culprit == 0x7f0001ffu) {
+        c->v == MH_DNSBL_V_ERROR_CODE && c->ans->culprit == 0x7f0001ffu) {
         /* Spamhaus DBL's "IP address queried on a domain list" on a zone
          * whose type was not given: the zone lists names. */
         c->v = MH_DNSBL_V_NOT_APPLICABLE;
@@ -1518,8 +1922,16 @@ enum {
     Z_POLICY_WARN = 1u << 5,
     Z_ALLOW = 1u << 6, /* allow listing */
     Z_HOSTFAIL = 1u << 7,
-    Z_REFUSED = 1u << 8 /* an error code ("blocked", over quota) */
+    Z_REFUSED = 1u << 8, /* an error code ("blocked", over quota) */
+    Z_SKIPPED = 1u << 9  /* not asked (budget, back-off): WARNING */
 };
+
+/* A zone that warns (unhealthy, or not asked) without failing. */
+static bool
+zone_warns(unsigned zf)
+{
+    return (zf & (Z_UNHEALTHY | Z_SKIPPED)) != 0 && (zf & Z_FAILED) == 0;
+}
 
 /* How one pair counts: its item state and reason, and the zone flag. */
 static void
@@ -1537,15 +1949,15 @@ pair_state(const struct verdict_ctx *c, enum mh_state list_state,
         return;
     case MH_DNSBL_V_LISTED:
         *flag = Z_QUERIED;
-        switch (c->pr->ans.list_kind) {
+        switch (c->ans->list_kind) {
         case MH_DNSBL_KIND_BLOCK:
             *flag |= Z_LISTED;
             *st = list_state;
             *reason = MH_REASON_DNSBL_LISTED;
             return;
         case MH_DNSBL_KIND_POLICY:
-            *flag |= Z_POLICY | (c->pr->ans.warn ? Z_POLICY_WARN : 0u);
-            *st = c->pr->ans.warn ? MH_STATE_WARNING : MH_STATE_OK;
+            *flag |= Z_POLICY | (c->ans->warn ? Z_POLICY_WARN : 0u);
+            *st = c->ans->warn ? MH_STATE_WARNING : MH_STATE_OK;
             *reason = MH_REASON_DNSBL_POLICY_LISTED;
             return;
         case MH_DNSBL_KIND_ALLOW:
@@ -1554,6 +1966,13 @@ pair_state(const struct verdict_ctx *c, enum mh_state list_state,
         case MH_DNSBL_KIND_INFO:
             return;
         }
+        return;
+    case MH_DNSBL_V_SKIPPED:
+        /* our use of the zone, not the target's verdict */
+        *flag = Z_QUERIED | Z_SKIPPED |
+                (c->pr->skip == MH_DNSBL_TAKE_BACKOFF ? Z_REFUSED : 0u);
+        *st = MH_STATE_WARNING;
+        *reason = error_reason(c);
         return;
     case MH_DNSBL_V_NOT_WORKING:
     case MH_DNSBL_V_LISTS_EVERYTHING:
@@ -1664,6 +2083,121 @@ zone_health(const struct run *run, struct mh_result *r, const unsigned *zf)
     }
 }
 
+/* "3 of 1,024 addresses listed on 2 zones: 192.0.2.10 (bl.example,
+ * zen.example), ...": the summary of listings when many targets are
+ * checked (sl: block zones listing each subject). */
+static void
+listed_subjects(const struct run *run, const size_t *sl, size_t nlisted,
+                size_t nzones, struct sbuf *b)
+{
+    char n1[32], n2[32];
+    bool names = false;
+    for (size_t si = 0; si < run->nsubj; si++) {
+        names = names || run->subj[si]->fam == FAM_DOMAIN;
+    }
+    sb_add(b, "%s of %s %s listed on %zu zone%s: ",
+           mh_dnsbl_fmt_count(nlisted, n1, sizeof n1),
+           mh_dnsbl_fmt_count(run->nsubj, n2, sizeof n2),
+           names ? "addresses and names" : "addresses", nzones,
+           nzones == 1 ? "" : "s");
+    struct mh_dnsbl_answer tmp[4];
+    struct verdict_ctx c;
+    for (size_t si = 0, k = 0; si < run->nsubj; si++) {
+        const struct subject *s = run->subj[si];
+        if (sl[si] == 0) {
+            continue;
+        }
+        sb_add(b, "%s%s (", k++ > 0 ? ", " : "", s->text);
+        for (size_t zi = 0, m = 0; zi < run->nz; zi++) {
+            if (!s->pairs[zi].applicable) {
+                continue;
+            }
+            pair_verdict(run, zi, s, &c, tmp);
+            enum mh_state st;
+            enum mh_reason reason;
+            unsigned flag;
+            pair_state(&c, MH_STATE_OK, &st, &reason, &flag);
+            if ((flag & Z_LISTED) != 0) {
+                sb_add(b, "%s%s", m++ > 0 ? ", " : "", run->zr[zi].z->name);
+            }
+        }
+        sb_add(b, ")");
+    }
+}
+
+/* Policy and allow listings named in the summary (the rest counted). */
+#define SUMMARY_NOTES_MAX 3
+
+/* One zone's pairs without a listing when many targets are checked: one
+ * line each for the clean, the not applicable and the failed ones. */
+struct agg {
+    size_t total, clean, na, failed;
+    enum mh_state st;      /* worst state of the failed ones */
+    enum mh_reason reason; /* of the first failed one */
+    char first_na[900], first_failed[900];
+};
+
+static void
+agg_count(struct agg *a, const struct verdict_ctx *c, enum mh_state st,
+          enum mh_reason reason, const char *text)
+{
+    a->total++;
+    if (c->v == MH_DNSBL_V_NOT_LISTED) {
+        a->clean++;
+    } else if (c->v == MH_DNSBL_V_NOT_APPLICABLE) {
+        if (a->na++ == 0) {
+            mh_textf(a->first_na, sizeof a->first_na, "%s", text);
+        }
+    } else {
+        if (a->failed++ == 0) {
+            mh_textf(a->first_failed, sizeof a->first_failed, "%s", text);
+            a->reason = reason;
+            a->st = st;
+        } else if (mh_state_rank(st) > mh_state_rank(a->st)) {
+            a->st = st;
+        }
+    }
+}
+
+/* The lines of one zone's aggregate a, and its error count metric. */
+static void
+agg_items(struct mh_result *r, const struct mh_dnsbl_zone *z,
+          const struct agg *a)
+{
+    char n1[32], n2[32];
+    mh_dnsbl_fmt_count(a->total, n2, sizeof n2);
+    if (a->clean > 0 || a->total == 0) {
+        struct mh_item *it =
+            mh_result_add_item(r, "zone", z->name, MH_STATE_OK, MH_REASON_NONE,
+                               "not listed: %s of %s",
+                               mh_dnsbl_fmt_count(a->clean, n1, sizeof n1), n2);
+        mh_item_set_str(r, it, "zone", z->name);
+        mh_item_set_str(r, it, "status", "not_listed");
+        mh_item_set_num(r, it, "count", (double)a->clean);
+    }
+    if (a->na > 0) {
+        struct mh_item *it = mh_result_add_item(
+            r, "zone", z->name, MH_STATE_OK, MH_REASON_NONE,
+            "not applicable: %s of %s, e.g. %s",
+            mh_dnsbl_fmt_count(a->na, n1, sizeof n1), n2, a->first_na);
+        mh_item_set_str(r, it, "zone", z->name);
+        mh_item_set_str(r, it, "status", "not_applicable");
+        mh_item_set_num(r, it, "count", (double)a->na);
+    }
+    if (a->failed > 0) {
+        struct mh_item *it = mh_result_add_item(
+            r, "zone", z->name, a->st, a->reason,
+            "no usable answer: %s of %s, e.g. %s",
+            mh_dnsbl_fmt_count(a->failed, n1, sizeof n1), n2, a->first_failed);
+        mh_item_set_str(r, it, "zone", z->name);
+        mh_item_set_str(r, it, "status", "error");
+        mh_item_set_num(r, it, "count", (double)a->failed);
+        mh_item_set_str(r, it, "error", a->first_failed);
+    }
+    mh_result_add_sample(r, "mailhealth_dnsbl_zone_errors", (double)a->failed,
+                         "zone", z->name, NULL);
+}
+
 /* Builds items, perfdata, samples, summary and state of a finished run. */
 static void
 report(struct run *run, struct mh_result *r, double elapsed)
@@ -1677,10 +2211,21 @@ report(struct run *run, struct mh_result *r, double elapsed)
         char why[300];
     } *hf = calloc(run->nhosts + 1, sizeof *hf);
     struct part *parts = calloc(5, sizeof *parts);
-    if (zf == NULL || hf == NULL || parts == NULL) {
+    /* per subject: block zones listing it, the state of its listings */
+    size_t *sl = calloc(run->nsubj + 1, sizeof *sl);
+    enum mh_state *sst = calloc(run->nsubj + 1, sizeof *sst);
+    /* per host name: block zones listing it (any of its subjects) */
+    size_t *hl = calloc(run->nhosts + 1, sizeof *hl);
+    size_t *hmark = calloc(run->nhosts + 1, sizeof *hmark);
+    if (zf == NULL || hf == NULL || parts == NULL || sl == NULL ||
+        sst == NULL || hl == NULL || hmark == NULL) {
         free(zf);
         free(hf);
         free(parts);
+        free(sl);
+        free(sst);
+        free(hl);
+        free(hmark);
         r->oom = true;
         return;
     }
@@ -1688,21 +2233,32 @@ report(struct run *run, struct mh_result *r, double elapsed)
         qsort(run->subj, run->nsubj, sizeof *run->subj, cmp_subject);
     }
     bool many = run->nsubj > 1;
-    struct mh_dnsbl_answer tmp[3];
+    /* many targets: items and per-address metrics for listings only */
+    bool agg = run->nsubj > MH_DNSBL_DETAIL_MAX;
+    struct mh_dnsbl_answer tmp[4];
     struct verdict_ctx c;
 
-    /* Pass 1: verdicts, zone flags. */
-    for (size_t si = 0; si < run->nsubj; si++) {
-        for (size_t zi = 0; zi < nz; zi++) {
-            if (!run->subj[si]->pairs[zi].applicable) {
+    /* Pass 1: verdicts, zone flags, listings per subject and host name. */
+    for (size_t zi = 0; zi < nz; zi++) {
+        for (size_t si = 0; si < run->nsubj; si++) {
+            const struct subject *s = run->subj[si];
+            if (!s->pairs[zi].applicable) {
                 continue;
             }
-            pair_verdict(run, zi, run->subj[si], &c, tmp);
+            pair_verdict(run, zi, s, &c, tmp);
             enum mh_state st;
             enum mh_reason reason;
             unsigned flag;
             pair_state(&c, MH_STATE_OK, &st, &reason, &flag);
             zf[zi] |= flag;
+            if ((flag & Z_LISTED) == 0) {
+                continue;
+            }
+            sl[si]++;
+            if (s->host >= 0 && hmark[s->host] != zi + 1) {
+                hmark[s->host] = zi + 1;
+                hl[s->host]++;
+            }
         }
     }
     /* Host names that gave no address: a failure, unless the name itself
@@ -1741,11 +2297,30 @@ report(struct run *run, struct mh_result *r, double elapsed)
     for (size_t zi = 0; zi < nz; zi++) {
         L += (zf[zi] & Z_LISTED) != 0 ? 1u : 0u;
         E += (zf[zi] & Z_FAILED) != 0 ? 1u : 0u;
-        H += (zf[zi] & (Z_UNHEALTHY | Z_FAILED)) == Z_UNHEALTHY ? 1u : 0u;
+        H += zone_warns(zf[zi]) ? 1u : 0u;
         N += (zf[zi] & Z_QUERIED) != 0 ? 1u : 0u;
     }
+    /* -w/-c judge each target: an address by the block zones listing it,
+     * a host name by the block zones listing any of its addresses or the
+     * name; the listings' state is the worst of the targets'. */
     mh_dnsbl_judge_fn judge = p->judge != NULL ? p->judge : default_judge;
-    enum mh_state list_state = judge(p->judge_arg, L);
+    enum mh_state list_state = MH_STATE_OK;
+    size_t nlisted_subj = 0; /* addresses and names listed (block) */
+    bool judged = false;
+    for (size_t si = 0; si < run->nsubj; si++) {
+        const struct subject *s = run->subj[si];
+        sst[si] = judge(p->judge_arg, s->host >= 0 ? hl[s->host] : sl[si]);
+        nlisted_subj += sl[si] > 0 ? 1u : 0u;
+        if (s->host < 0 || sl[si] > 0) {
+            judged = true;
+            if (mh_state_rank(sst[si]) > mh_state_rank(list_state)) {
+                list_state = sst[si];
+            }
+        }
+    }
+    if (!judged) {
+        list_state = judge(p->judge_arg, L);
+    }
 
     /* Pass 2: items and samples, zone by zone in the configured order,
      * each zone's subjects sorted; the summary's parts. */
@@ -1800,6 +2375,8 @@ report(struct run *run, struct mh_result *r, double elapsed)
             mh_item_set_str(r, it, "status", "skipped");
             continue;
         }
+        struct agg agz;
+        memset(&agz, 0, sizeof agz);
         for (size_t si = 0; si < run->nsubj; si++) {
             const struct subject *s = run->subj[si];
             const struct pair *pr = &s->pairs[zi];
@@ -1807,17 +2384,20 @@ report(struct run *run, struct mh_result *r, double elapsed)
                 continue;
             }
             pair_verdict(run, zi, s, &c, tmp);
-            char text[900], ztext[900];
-            describe(&c, FORM_ITEM, text, sizeof text);
-            describe(&c, many ? FORM_ZONE_SUBJECT : FORM_ZONE, ztext,
-                     sizeof ztext);
+            char text[900] = "", ztext[900] = "";
+            if (!agg || c.v != MH_DNSBL_V_NOT_LISTED) {
+                /* (the bulk of many targets is only counted) */
+                describe(&c, FORM_ITEM, text, sizeof text);
+                describe(&c, many ? FORM_ZONE_SUBJECT : FORM_ZONE, ztext,
+                         sizeof ztext);
+            }
             enum mh_state st;
             enum mh_reason reason;
             unsigned flag;
-            pair_state(&c, list_state, &st, &reason, &flag);
+            pair_state(&c, sst[si], &st, &reason, &flag);
             bool is_error = mh_dnsbl_verdict_is_error(c.v);
             char codes[200];
-            codes_text(&pr->ans, codes, sizeof codes);
+            codes_text(c.ans, codes, sizeof codes);
             if ((flag & Z_LISTED) != 0) {
                 if (many) {
                     sb_add(&lst->tail, "%s%s (%s: %s)",
@@ -1831,38 +2411,49 @@ report(struct run *run, struct mh_result *r, double elapsed)
                     lead_host = s->fam != FAM_DOMAIN ? s->host : -1;
                 }
             } else if ((flag & Z_POLICY) != 0) {
-                sb_add(&pol->lead, "%s%s", npol++ > 0 ? ", " : "", ztext);
+                if (npol++ < SUMMARY_NOTES_MAX) {
+                    sb_add(&pol->lead, "%s%s", npol > 1 ? ", " : "", ztext);
+                }
             } else if ((flag & Z_ALLOW) != 0) {
-                sb_add(&alw->lead, "%s%s", nalw++ > 0 ? ", " : "", ztext);
+                if (nalw++ < SUMMARY_NOTES_MAX) {
+                    sb_add(&alw->lead, "%s%s", nalw > 1 ? ", " : "", ztext);
+                }
             } else if ((flag & Z_FAILED) != 0 &&
                        err->reason == MH_REASON_NONE) {
                 sb_add(&err->lead, "%s", ztext);
                 err->reason = reason;
                 first_err_zone = zi;
-            } else if ((flag & Z_UNHEALTHY) != 0 &&
+            } else if ((flag & (Z_UNHEALTHY | Z_SKIPPED)) != 0 &&
                        unh->reason == MH_REASON_NONE) {
                 sb_add(&unh->lead, "%s", ztext);
                 unh->reason = reason;
                 first_unh_zone = zi;
             }
+            if (agg && c.v != MH_DNSBL_V_LISTED) {
+                agg_count(&agz, &c, st, reason, text);
+                continue;
+            }
+            agz.total++;
             struct mh_item *it =
                 mh_result_add_item(r, "zone", z->name, st, reason, "%s", text);
             mh_item_set_str(r, it, "zone", z->name);
             mh_item_set_str(r, it, "address", s->text);
-            mh_item_set_str(r, it, "query", pr->qname);
+            char qname[2 * MH_DNSBL_NAME_MAX];
+            shown_qname(z, s->prefix, qname, sizeof qname);
+            mh_item_set_str(r, it, "query", qname);
             mh_item_set_str(r, it, "status", status_name(c.v));
             if (c.v == MH_DNSBL_V_LISTED) {
                 mh_item_set_str(r, it, "kind",
-                                mh_dnsbl_list_kind_name(pr->ans.list_kind));
+                                mh_dnsbl_list_kind_name(c.ans->list_kind));
             }
             if (codes[0] != '\0') {
                 mh_item_set_str(r, it, "codes", codes);
             }
-            if (pr->ans.meaning[0] != '\0') {
-                mh_item_set_str(r, it, "meaning", pr->ans.meaning);
+            if (c.ans->meaning[0] != '\0') {
+                mh_item_set_str(r, it, "meaning", c.ans->meaning);
             }
-            if (pr->txt[0] != '\0') {
-                mh_item_set_str(r, it, "reason", pr->txt);
+            if (c.txt[0] != '\0') {
+                mh_item_set_str(r, it, "reason", c.txt);
             }
             if (is_error) {
                 mh_item_set_str(r, it, "error", ztext);
@@ -1870,11 +2461,22 @@ report(struct run *run, struct mh_result *r, double elapsed)
             if (c.v == MH_DNSBL_V_NOT_APPLICABLE) {
                 continue;
             }
+            if (agg) {
+                if ((flag & Z_LISTED) != 0) {
+                    mh_result_add_sample(r, "mailhealth_dnsbl_listed", 1,
+                                         "address", s->text, "zone", z->name,
+                                         NULL);
+                }
+                continue;
+            }
             mh_result_add_sample(r, "mailhealth_dnsbl_listed",
                                  (flag & Z_LISTED) != 0 ? 1 : 0, "address",
                                  s->text, "zone", z->name, NULL);
             mh_result_add_sample(r, "mailhealth_dnsbl_error", is_error ? 1 : 0,
                                  "address", s->text, "zone", z->name, NULL);
+        }
+        if (agg) {
+            agg_items(r, z, &agz);
         }
     }
     zone_health(run, r, zf);
@@ -1899,8 +2501,15 @@ report(struct run *run, struct mh_result *r, double elapsed)
     add_perf(r, p, "listed", (double)L, MH_UNIT_NONE, p->perf_warn,
              p->perf_crit, &max);
     add_perf(r, p, "errors", (double)(E + H), MH_UNIT_NONE, NULL, NULL, &max);
+    if (agg) {
+        const double nmax = (double)run->nsubj;
+        add_perf(r, p, "listed_addresses", (double)nlisted_subj, MH_UNIT_NONE,
+                 NULL, NULL, &nmax);
+    }
     add_perf(r, p, "time", elapsed, MH_UNIT_SECONDS, NULL, NULL, NULL);
     mh_result_add_sample(r, "mailhealth_dnsbl_listed_zones", (double)L, NULL);
+    mh_result_add_sample(r, "mailhealth_dnsbl_listed_addresses",
+                         (double)nlisted_subj, NULL);
 
     /* State: worst(judge(L), policy severity, unhealthy zones WARNING,
      * failed zones UNKNOWN) in the order of mh_state_rank(); the summary
@@ -1910,7 +2519,11 @@ report(struct run *run, struct mh_result *r, double elapsed)
     if (L > 0) {
         lst->st = list_state;
         lst->reason = MH_REASON_DNSBL_LISTED;
-        if (L == 1 && nlisting == 1 && list_state != MH_STATE_OK) {
+        if (agg) {
+            struct sbuf b = {.n = 0};
+            listed_subjects(run, sl, nlisted_subj, L, &b);
+            lst->lead = b;
+        } else if (L == 1 && nlisting == 1 && list_state != MH_STATE_OK) {
             struct sbuf one = {.n = 0};
             if (lead_host >= 0) {
                 sb_add(&one, "%s: ", run->hosts[lead_host].name);
@@ -1925,8 +2538,12 @@ report(struct run *run, struct mh_result *r, double elapsed)
             lst->lead = b;
         }
         struct sbuf t = {.n = 0};
-        sb_add(&t, "%s listed on %zu zone%s within thresholds: %s", subj.s, L,
-               L == 1 ? "" : "s", lst->tail.s);
+        if (agg) {
+            sb_add(&t, "%s", lst->lead.s);
+        } else {
+            sb_add(&t, "%s listed on %zu zone%s within thresholds: %s", subj.s,
+                   L, L == 1 ? "" : "s", lst->tail.s);
+        }
         lst->tail = t;
     }
     if (npol > 0) {
@@ -1937,9 +2554,17 @@ report(struct run *run, struct mh_result *r, double elapsed)
             }
         }
         pol->reason = MH_REASON_DNSBL_POLICY_LISTED;
+        if (npol > SUMMARY_NOTES_MAX) {
+            sb_add(&pol->lead, " (and %zu more policy listings)",
+                   npol - SUMMARY_NOTES_MAX);
+        }
         pol->tail = pol->lead;
     }
     if (nalw > 0) {
+        if (nalw > SUMMARY_NOTES_MAX) {
+            sb_add(&alw->lead, " (and %zu more allow listings)",
+                   nalw - SUMMARY_NOTES_MAX);
+        }
         alw->tail = alw->lead;
     }
     if (E > 0) {
@@ -1954,22 +2579,27 @@ report(struct run *run, struct mh_result *r, double elapsed)
         zone_names(run, zf, Z_FAILED, nz, &err->tail);
     }
     if (H > 0) {
+        const char *unh_word = "unhealthy";
+        for (size_t zi = 0; zi < nz; zi++) {
+            if ((zf[zi] & Z_SKIPPED) != 0) {
+                unh_word = "unhealthy or not asked";
+            }
+        }
         unh->st = MH_STATE_WARNING;
         if (H > 1) {
-            sb_add(&unh->lead, " (and %zu more zone%s unhealthy: ", H - 1,
-                   H - 1 == 1 ? "" : "s");
+            sb_add(&unh->lead, " (and %zu more zone%s %s: ", H - 1,
+                   H - 1 == 1 ? "" : "s", unh_word);
             for (size_t zi = 0, k = 0; zi < nz; zi++) {
-                if ((zf[zi] & (Z_UNHEALTHY | Z_FAILED)) == Z_UNHEALTHY &&
-                    zi != first_unh_zone) {
+                if (zone_warns(zf[zi]) && zi != first_unh_zone) {
                     sb_add(&unh->lead, "%s%s", k++ > 0 ? ", " : "",
                            run->zr[zi].z->name);
                 }
             }
             sb_add(&unh->lead, ")");
         }
-        sb_add(&unh->tail, "%zu zone%s unhealthy: ", H, H == 1 ? "" : "s");
+        sb_add(&unh->tail, "%zu zone%s %s: ", H, H == 1 ? "" : "s", unh_word);
         for (size_t zi = 0, k = 0; zi < nz; zi++) {
-            if ((zf[zi] & (Z_UNHEALTHY | Z_FAILED)) == Z_UNHEALTHY) {
+            if (zone_warns(zf[zi])) {
                 sb_add(&unh->tail, "%s%s", k++ > 0 ? ", " : "",
                        run->zr[zi].z->name);
             }
@@ -1997,7 +2627,7 @@ report(struct run *run, struct mh_result *r, double elapsed)
         size_t noted = 0;
         for (size_t zi = 0; zi < nz; zi++) {
             noted += (zf[zi] & (Z_LISTED | Z_POLICY | Z_ALLOW | Z_FAILED |
-                                Z_UNHEALTHY)) != 0
+                                Z_UNHEALTHY | Z_SKIPPED)) != 0
                          ? 1u
                          : 0u;
         }
@@ -2042,6 +2672,10 @@ report(struct run *run, struct mh_result *r, double elapsed)
     free(zf);
     free(hf);
     free(parts);
+    free(sl);
+    free(sst);
+    free(hl);
+    free(hmark);
 }
 
 /* Sets up a run on a fresh channel. Returns 0, or -1 with err. */
@@ -2062,8 +2696,22 @@ run_init(struct run *run, const struct mh_dnsbl_params *p,
         return -1;
     }
     run->nz = p->zones->n;
+    run->cache_s =
+        p->health_cache_s > 0 ? p->health_cache_s : MH_DNSBL_HEALTH_CACHE_S;
+    run->mem = p->memory;
+    if (run->mem == NULL && p->zone_budget > 0) {
+        /* a budget without the runner: counted over this run */
+        run->own_mem = mh_dnsbl_memory_new(1.0);
+        if (run->own_mem == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        run->mem = run->own_mem;
+    }
     run->zr = calloc(run->nz, sizeof *run->zr);
     if (run->zr == NULL) {
+        mh_dnsbl_memory_free(run->own_mem);
+        run->own_mem = NULL;
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -2071,16 +2719,52 @@ run_init(struct run *run, const struct mh_dnsbl_params *p,
         run->zr[i].z = &p->zones->v[i];
     }
     /* MH_RESOLVE_SERVFAIL_ANSWERS: a resolver's SERVFAIL or REFUSED is
-     * reported as such (BR-33 B), see resolve.h. */
+     * reported as such (BR-33 B), see resolve.h; tries and timeout from
+     * the time left, so a lost UDP answer is retried before the
+     * deadline. */
     void *ch = NULL;
-    if (mh_resolve_channel_new(p->resolver, MH_RESOLVE_SERVFAIL_ANSWERS, &ch,
-                               err, errlen) != 0) {
+    if (mh_resolve_channel_new_within(p->resolver, MH_RESOLVE_SERVFAIL_ANSWERS,
+                                      dl, &ch, err, errlen) != 0) {
         free(run->zr);
         run->zr = NULL;
+        mh_dnsbl_memory_free(run->own_mem);
+        run->own_mem = NULL;
         return -1;
     }
     run->ch = ch;
     return 0;
+}
+
+/* Keeps the test answers this run learnt that show its zones healthy (a
+ * positive entry listed, a negative one not listed) in the memory; a zone
+ * in trouble is asked again next time (dnsbl_memory.h). */
+static void
+keep_health(struct run *run)
+{
+    if (run->p->memory == NULL) {
+        return; /* this run's own memory ends with it */
+    }
+    for (size_t zi = 0; zi < run->nz; zi++) {
+        const struct zrun *zr = &run->zr[zi];
+        for (int f = 0; f < FAM_COUNT && !zr->refused; f++) {
+            const struct health *h = &zr->h[f];
+            bool listed = false, clean = h->nneg > 0;
+            for (size_t i = 0; i < h->npos; i++) {
+                listed = listed || h->pos[i].kind == MH_DNSBL_K_LISTED;
+            }
+            for (size_t i = 0; i < h->nneg; i++) {
+                clean = clean && h->neg[i].kind == MH_DNSBL_K_NOT_LISTED;
+            }
+            if (listed && !h->pos_kept) {
+                mh_dnsbl_memory_health_put(run->mem, zr->z->name, f, true,
+                                           h->pos, h->npos);
+            }
+            if (clean && !h->neg_kept) {
+                mh_dnsbl_memory_health_put(run->mem, zr->z->name, f, false,
+                                           h->neg, h->nneg);
+            }
+        }
+    }
 }
 
 /* Waits for every query, follow-ups included (followup()), bounded by
@@ -2089,9 +2773,12 @@ run_init(struct run *run, const struct mh_dnsbl_params *p,
 static void
 run_wait(struct run *run)
 {
+    pump(run);
     mh_resolve_wait(run->ch, run->dl);
+    run->closing = true;
     mh_resolve_channel_free(run->ch);
     run->ch = NULL;
+    keep_health(run);
 }
 
 /* Adds the domain subject (if any zone answers names) for name
@@ -2162,36 +2849,38 @@ mh_dnsbl_check_addresses(const struct mh_dnsbl_params *p,
     return 0;
 }
 
-/* Starts the checks of one -H target: an address, or a name (checked as a
- * domain on the zones that answer names, and its addresses on the zones
- * that answer addresses). Returns 0, or -1 with a usage error in err. */
+/* Starts the checks of one target: an address or address block, or a name
+ * (checked as a domain on the zones that answer names, and its addresses on
+ * the zones that answer addresses). t is the parsed text. Returns 0, or -1
+ * with a usage error in err. */
 static int
-add_target(struct run *run, const char *target, char *err, size_t errlen)
+add_target(struct run *run, const char *text, const struct mh_dnsbl_target *t,
+           char *err, size_t errlen)
 {
-    unsigned char b[16];
-    char name[MH_DNSBL_NAME_MAX + 2];
-    int fam = parse_address(target, b);
-    if (fam == 0 && mh_dnsbl_normalize_name(target, name, sizeof name) != 0) {
-        snprintf(err, errlen,
-                 "invalid -H '%.80s': not an IP address or a DNS name", target);
-        return -1;
-    }
-    if (fam != 0) {
-        if (!family_wanted(run, fam)) {
-            snprintf(err, errlen, "%.80s is not an %s address", target,
+    if (t->family != 0) {
+        if (!family_wanted(run, t->family)) {
+            snprintf(err, errlen, "%.80s is not an %s address", text,
                      run->p->family == AF_INET ? "IPv4" : "IPv6");
             return -1;
         }
-        add_address(run, fam, b, -1);
+        if (run->nblocks < sizeof run->blocks / sizeof run->blocks[0]) {
+            run->blocks[run->nblocks] = text;
+        }
+        run->nblocks++;
+        for (uint64_t i = 0; i < t->count && !run->oom; i++) {
+            unsigned char b[16];
+            mh_dnsbl_target_address(t, i, b);
+            add_address(run, t->family, b, -1);
+        }
         return 0;
     }
-    struct hostq *hq = NULL;
+    const char *name = t->name;
     for (size_t h = 0; h < run->nhosts; h++) {
         if (strcmp(run->hosts[h].name, name) == 0) {
             return 0; /* named twice */
         }
     }
-    hq = &run->hosts[run->nhosts];
+    struct hostq *hq = &run->hosts[run->nhosts];
     memset(hq, 0, sizeof *hq);
     hq->run = run;
     hq->index = (int)run->nhosts;
@@ -2221,6 +2910,69 @@ add_target(struct run *run, const char *target, char *err, size_t errlen)
     return 0;
 }
 
+/* The option a target came from, for messages: "-H" or "--hosts-file F". */
+static void
+target_origin(const struct mh_dnsbl_params *p, size_t i, size_t ntargets,
+              char *buf, size_t len)
+{
+    if (p->hosts_file != NULL && i + p->nfile_targets >= ntargets) {
+        mh_textf(buf, len, "--hosts-file %s:", p->hosts_file);
+    } else {
+        mh_textf(buf, len, "-H");
+    }
+}
+
+/* Parses every target and checks the size limit (dnsbl_targets.h).
+ * Returns 0, or -1 with the usage error (naming the option) raised on r. */
+static int
+parse_targets(const struct mh_dnsbl_params *p, const char *const *targets,
+              size_t ntargets, struct mh_dnsbl_target *parsed,
+              struct mh_result *r)
+{
+    uint64_t total = 0;
+    char origin[300], n1[32], n2[32];
+    for (size_t i = 0; i < ntargets; i++) {
+        const char *t = targets[i] != NULL ? targets[i] : "";
+        target_origin(p, i, ntargets, origin, sizeof origin);
+        if (mh_dnsbl_target_parse(t, &parsed[i]) != 0) {
+            mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR,
+                            "invalid %s '%.80s': not an IP address, an address "
+                            "block (CIDR) or a DNS name",
+                            origin, t);
+            return -1;
+        }
+        uint64_t c = parsed[i].count;
+        if (c > MH_DNSBL_MAX_TARGET_ADDRS) {
+            unsigned host =
+                (parsed[i].family == AF_INET ? 32u : 128u) - parsed[i].prefix;
+            if (host > 32) {
+                mh_textf(n1, sizeof n1, "2^%u", host);
+            } else {
+                mh_dnsbl_fmt_count(c, n1, sizeof n1);
+            }
+            mh_result_raise(
+                r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR,
+                "%s %.80s has %s addresses, more than the %s one "
+                "check takes",
+                origin, t, n1,
+                mh_dnsbl_fmt_count(MH_DNSBL_MAX_TARGET_ADDRS, n2, sizeof n2));
+            return -1;
+        }
+        total += c;
+        if (total > MH_DNSBL_MAX_TARGET_ADDRS) {
+            mh_result_raise(
+                r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR,
+                "the targets of %s come to more than %s "
+                "addresses, the most one check takes (split them "
+                "over several checks)",
+                p->hosts_file != NULL ? "-H and --hosts-file" : "-H",
+                mh_dnsbl_fmt_count(MH_DNSBL_MAX_TARGET_ADDRS, n2, sizeof n2));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 struct mh_result *
 mh_dnsbl_probe(const struct mh_dnsbl_params *p, const struct mh_deadline *dl)
 {
@@ -2236,42 +2988,44 @@ mh_dnsbl_probe(const struct mh_dnsbl_params *p, const struct mh_deadline *dl)
     if (r == NULL) {
         return NULL;
     }
-    for (size_t i = 0; i < ntargets; i++) {
-        unsigned char b[16];
-        char name[MH_DNSBL_NAME_MAX + 2];
-        const char *t = targets[i] != NULL ? targets[i] : "";
-        if (parse_address(t, b) == 0 &&
-            mh_dnsbl_normalize_name(t, name, sizeof name) != 0) {
-            mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR,
-                            "invalid -H '%.80s': not an IP address or a DNS "
-                            "name",
-                            t);
-            return r;
-        }
+    struct mh_dnsbl_target *parsed = calloc(ntargets, sizeof *parsed);
+    if (parsed == NULL) {
+        r->oom = true;
+        return r;
+    }
+    if (parse_targets(p, targets, ntargets, parsed, r) != 0) {
+        free(parsed);
+        return r;
     }
     char err[256];
     struct run run;
     if (run_init(&run, p, dl, err, sizeof err) != 0) {
+        free(parsed);
         mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "%s", err);
         return r;
     }
     run.hosts = calloc(ntargets, sizeof *run.hosts);
     if (run.hosts == NULL) {
+        free(parsed);
         r->oom = true;
+        run.closing = true;
         mh_resolve_channel_free(run.ch);
         run_free(&run);
         return r;
     }
     for (size_t i = 0; i < ntargets; i++) {
-        if (add_target(&run, targets[i] != NULL ? targets[i] : "", err,
-                       sizeof err) != 0) {
+        if (add_target(&run, targets[i] != NULL ? targets[i] : "", &parsed[i],
+                       err, sizeof err) != 0) {
+            free(parsed);
             mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "%s",
                             err);
+            run.closing = true;
             mh_resolve_channel_free(run.ch);
             run_free(&run);
             return r;
         }
     }
+    free(parsed);
     run_wait(&run);
     if (run.oom) {
         r->oom = true;

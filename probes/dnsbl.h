@@ -15,14 +15,21 @@
  *   ::FFFF:7F00:1 / INVALID must not (the negative one after a listing).
  *
  *   Every query of a run (subject A records, positive test entries, the
- *   A/AAAA lookup of a host name) goes out at once on ONE c-ares channel;
- *   the address queries of a host name are sent from the lookup's callback
- *   as soon as the addresses are known, and TXT and the negative test entry
- *   from the callback of a listing (never for a clean answer). The run is
- * bounded by the check's deadline (mh_resolve_wait): c-ares retries a lost
- * query within it, what is still unanswered at the deadline is reported as a
- * timeout for that zone. No DNS packet is parsed here: answers go through
- *   ares_parse_a_reply / ares_parse_txt_reply_ext.
+ *   A/AAAA lookup of a host name) goes out on ONE c-ares channel, at most
+ *   MH_DNSBL_MAX_INFLIGHT at once (about what one UDP socket's default
+ *   receive buffer holds, and well within a resolver's queries per thread):
+ *   each answer lets the next query out, TXT and test entries first, then
+ *   the zones' subject queries in turn, no zone holding more than its
+ *   share of the slots, so a zone that never answers cannot stall the
+ *   others. The address queries of a host name are queued from the
+ *   lookup's callback as soon as the addresses are known, and TXT and the
+ *   negative test entry from the callback of a listing (never for a clean
+ *   answer). The run is bounded by the check's deadline (mh_resolve_wait);
+ *   c-ares' per-try timeout and tries come from the time left
+ *   (mh_resolve_tries_for), so a lost UDP answer is asked again well before
+ *   it; what is still unanswered (or not sent) at the deadline is reported
+ *   as a timeout for that zone. No DNS packet is parsed here: answers go
+ *   through ares_parse_a_reply / ares_parse_txt_reply_ext.
  *
  * How answers are read (mh_dnsbl_interpret, mh_dnsbl_decide)
  *   - NXDOMAIN or no A record: not listed.
@@ -88,6 +95,9 @@
 #include <stdint.h>
 
 #include "deadline.h"
+#include "dnsbl_memory.h"
+#include "dnsbl_targets.h"
+#include "dnsbl_zones.h"
 #include "result.h"
 
 /* Most zones one run queries (more is a usage error). */
@@ -95,149 +105,18 @@
 /* Most addresses of a host name that are checked (sorted, the rest
  * dropped with a note). */
 #define MH_DNSBL_MAX_ADDRS 16
+/* Most queries in flight at once on the check's channel: the queries of a
+ * /22 on 50 zones (51,200) go out as answers come back, never as one burst
+ * of UDP packets at the resolver. */
+#define MH_DNSBL_MAX_INFLIGHT 256
+/* More addresses and names than this in one check: the long output and
+ * the per-address metrics cover listings only (one line per zone says how
+ * many addresses are clean or failed). */
+#define MH_DNSBL_DETAIL_MAX 16
 /* Most A records of one answer that are kept (sorted, deduplicated). */
 #define MH_DNSBL_MAX_CODES 16
 /* Longest TXT text kept per answer, in bytes before escaping. */
 #define MH_DNSBL_TXT_MAX 300
-/* Longest DNS name in presentation form without the final dot (RFC 1035
- * 3.1: 255 octets on the wire). */
-#define MH_DNSBL_NAME_MAX 253
-
-/* ------------------------------------------------------------------------
- * Zone definitions
- * ------------------------------------------------------------------------ */
-
-/* What a zone lists (RFC 5782 section 2: IP addresses; section 3: domain
- * names). MH_DNSBL_ZONE_IP lists both families. */
-enum mh_dnsbl_zone_type {
-    MH_DNSBL_ZONE_IP = 0,
-    MH_DNSBL_ZONE_IP4,
-    MH_DNSBL_ZONE_IP6,
-    MH_DNSBL_ZONE_DOMAIN,
-    /* "any": type not given. A name target is asked as a name AND its
-     * addresses are asked; the RFC 5782 section 5 test points of each
-     * family tell which questions the zone answers (a family whose test
-     * point fails while another family's passes is "not applicable"). */
-    MH_DNSBL_ZONE_ANY
-};
-
-/* What a listing on a zone means (per zone, overridable per code). */
-enum mh_dnsbl_list_kind {
-    MH_DNSBL_KIND_BLOCK = 0, /* block list: judged by -w/-c (default
-                                CRITICAL for one listing) */
-    MH_DNSBL_KIND_POLICY,    /* policy list (Spamhaus PBL, URIBL grey): a
-                                note, or the code's/zone's severity */
-    MH_DNSBL_KIND_ALLOW,     /* allow list (DNSWL, Spamhaus SWL): good news */
-    MH_DNSBL_KIND_INFO       /* informational: shown, never alerts */
-};
-
-/* One documented return code of a zone. */
-struct mh_dnsbl_code {
-    uint32_t addr; /* the A record, host byte order (127.0.0.2 = 0x7f000002) */
-    bool error;    /* an error answer, not a listing */
-    char *meaning; /* printable ASCII, owned */
-    bool has_kind; /* kind given for this code (else the zone's) */
-    enum mh_dnsbl_list_kind kind;
-    bool warn; /* policy listing with severity "warning" */
-};
-
-/* One zone. All strings owned by the zone set it belongs to. */
-struct mh_dnsbl_zone {
-    char *name; /* lower case, no final dot, valid DNS name */
-    enum mh_dnsbl_zone_type type;
-    bool enabled; /* queried when no --zone selects zones (default true) */
-    bool bitmask; /* the last octet of a code is a bit mask (URIBL, SURBL):
-                     the middle octets are ignored, as SURBL documents */
-    enum mh_dnsbl_list_kind kind; /* default block */
-    bool warn; /* policy zone: listings are WARNING ("severity") */
-    struct mh_dnsbl_code *codes;
-    size_t ncodes;
-    /* Test entries (RFC 5782 5) of the zone's main family (IPv4 address for
-     * IP zones, name for domain zones): NULL = the RFC's 127.0.0.2 / TEST
-     * and 127.0.0.1 / INVALID; no_test_* = not asked. IPv6 always uses
-     * the RFC's ::FFFF:7F00:2 (or ::2, which some lists use instead) and
-     * ::FFFF:7F00:1. */
-    char *test_listed, *test_unlisted;
-    bool no_test_listed, no_test_unlisted;
-};
-
-/* A set of zones (a zones file, or the zones one run queries). */
-struct mh_dnsbl_zones {
-    struct mh_dnsbl_zone *v;
-    size_t n;
-};
-
-/*
- * Parses a zones file (JSON, cJSON) of at most len bytes and appends its
- * zones to zs. Schema:
- *   {"zones": [{"zone": "zen.spamhaus.org",          (required)
- *               "type": "ip" | "ip4" | "ip6" | "domain" | "any",
- *                                                     (default "any")
- *               "kind": "block" | "policy" | "allow" | "info",
- *                                                     (default "block")
- *               "severity": "note" | "warning",       (policy; "note")
- *               "enabled": true,                      (default true)
- *               "bitmask": false,                     (default false)
- *               "codes":  {"127.0.0.2": "meaning", ...},  listing codes
- *                  or (format version 2) {"127.0.0.10": {"meaning": "...",
- *                  "kind": "policy", "severity": "warning"}, ...}
- *               "errors": {"127.255.255.254": "meaning", ...},
- *               "test_listed": "dbltest.com" | false,  (default: RFC 5782)
- *               "test_unlisted": "invalid" | false,    (default: RFC 5782)
- *               "description": "...", "url": "..."}]} (ignored)
- * A top-level "version" (1 or 2) is accepted; version 1 files (meanings
- * as strings, no kinds) read as before, except that a zone without
- * "type" is now "any" (detected) instead of "ip".
- * test_listed / test_unlisted replace the RFC 5782 section 5 test entries
- * (an IPv4 address for IP zones, a name for domain zones; false: do not
- * test), for lists that document their own test point.
- * Codes must be dotted-quad IPv4 addresses; meanings are made printable and
- * cut at 200 bytes. Unknown keys are ignored (forward compatible). A zone
- * named twice keeps the first definition. Returns 0, or -1 with the reason
- * (naming the zone index / key) in err; zs is then left as it was.
- */
-int mh_dnsbl_zones_parse(struct mh_dnsbl_zones *zs, const char *json,
-                         size_t len, char *err, size_t errlen);
-
-/*
- * Reads the file at path (at most 1 MiB) and parses it as above.
- * Returns 0, or -1 with the reason (I/O error or parse error) in err.
- */
-int mh_dnsbl_zones_load(struct mh_dnsbl_zones *zs, const char *path, char *err,
-                        size_t errlen);
-
-/*
- * Appends the zone of a --zone argument "NAME[:TYPE][,KIND]" or
- * "NAME[:KIND]" (TYPE ip, ip4, ip6, domain or any; KIND block, policy,
- * allow or info) to zs. When defs (may be NULL) defines NAME, that
- * definition is copied (codes, bitmask; TYPE and KIND, if given, override
- * it); otherwise a generic zone of TYPE (default any: detected) and KIND
- * (default block) with no documented codes is added, for
- * which the built-in error codes still apply. A zone already in zs is not
- * added twice. Returns 0, or -1 with the reason in err (invalid name or
- * type, too many zones, out of memory).
- */
-int mh_dnsbl_zones_add_arg(struct mh_dnsbl_zones *zs, const char *arg,
-                           const struct mh_dnsbl_zones *defs, char *err,
-                           size_t errlen);
-
-/* Appends a deep copy of zone z to zs. Returns 0 or -1 (out of memory). */
-int mh_dnsbl_zones_append(struct mh_dnsbl_zones *zs,
-                          const struct mh_dnsbl_zone *z);
-
-/* The zone named name (compared case-insensitively, final dot ignored) or
- * NULL. */
-const struct mh_dnsbl_zone *mh_dnsbl_zones_find(const struct mh_dnsbl_zones *zs,
-                                                const char *name);
-
-/* Frees every zone of zs and empties it. */
-void mh_dnsbl_zones_free(struct mh_dnsbl_zones *zs);
-
-/* "ip", "ip4", "ip6", "domain" or "any". */
-const char *mh_dnsbl_zone_type_name(enum mh_dnsbl_zone_type t);
-
-/* "block", "policy", "allow" or "info". */
-const char *mh_dnsbl_list_kind_name(enum mh_dnsbl_list_kind k);
 
 /* ------------------------------------------------------------------------
  * Query names (pure functions)
@@ -341,9 +220,12 @@ enum mh_dnsbl_verdict {
     MH_DNSBL_V_NOT_WORKING,      /* positive test entry not listed */
     MH_DNSBL_V_FAILED,           /* lookup failed */
     MH_DNSBL_V_TIMEOUT,          /* no answer before the deadline */
-    MH_DNSBL_V_NOT_APPLICABLE    /* the zone does not list this kind of
+    MH_DNSBL_V_NOT_APPLICABLE,   /* the zone does not list this kind of
                                     subject (its test point fails while
                                     another family's passes) */
+    MH_DNSBL_V_SKIPPED           /* not asked: the zone's query budget is
+                                    spent, or it backs off after refusing
+                                    (dnsbl_memory.h) */
 };
 
 /*
@@ -397,8 +279,13 @@ typedef enum mh_state (*mh_dnsbl_judge_fn)(void *arg, size_t listed);
 struct mh_dnsbl_params {
     const char *target;         /* -H: IP address, host or domain (when ntargets
                                    is 0) */
-    const char *const *targets; /* every -H, in order (or NULL) */
+    const char *const *targets; /* every -H, then the hosts file's
+                                   targets, in order (or NULL): addresses,
+                                   CIDR blocks, names (dnsbl_targets.h) */
     size_t ntargets;
+    const char *hosts_file; /* where the last nfile_targets came from (for
+                               messages), or NULL */
+    size_t nfile_targets;
     const struct mh_dnsbl_zones *zones; /* zones to query, in output order */
     const char *resolver;    /* "IP[:PORT]" / "[IPv6]:PORT", NULL = system */
     int family;              /* AF_UNSPEC, or only AF_INET / AF_INET6
@@ -409,6 +296,13 @@ struct mh_dnsbl_params {
     const char *perf_prefix; /* prepended to perfdata labels, or NULL */
     mh_dnsbl_trace_fn trace; /* NULL: no trace */
     void *trace_arg;
+    /* Query economy (dnsbl_memory.h): the runner's memory of the zones
+     * (NULL: this run's own), the queries one zone may take per round (per
+     * run without a memory; 0: no limit) and how long healthy test answers
+     * are kept (0: MH_DNSBL_HEALTH_CACHE_S). */
+    struct mh_dnsbl_memory *memory;
+    unsigned zone_budget;
+    double health_cache_s;
 };
 
 /*

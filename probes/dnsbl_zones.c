@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * dnsbl_zones: DNSBL zone definitions, the zones file (JSON, cJSON) and the
- * --zone NAME[:TYPE] arguments (see dnsbl.h for the schema).
+ * --zone NAME[:TYPE][,KIND] arguments (see dnsbl_zones.h for the schema).
  */
+#include "dnsbl_zones.h"
+
 #include "dnsbl.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,11 @@ zone_free(struct mh_dnsbl_zone *z)
     free(z->name);
     free(z->test_listed);
     free(z->test_unlisted);
+    free(z->key_file);
+    if (z->key != NULL) {
+        memset(z->key, 0, strlen(z->key));
+        free(z->key);
+    }
     for (size_t i = 0; i < z->ncodes; i++) {
         free(z->codes[i].meaning);
     }
@@ -131,7 +137,10 @@ zone_copy(struct mh_dnsbl_zone *dst, const struct mh_dnsbl_zone *src)
     if ((src->test_listed != NULL &&
          (dst->test_listed = strdup(src->test_listed)) == NULL) ||
         (src->test_unlisted != NULL &&
-         (dst->test_unlisted = strdup(src->test_unlisted)) == NULL)) {
+         (dst->test_unlisted = strdup(src->test_unlisted)) == NULL) ||
+        (src->key_file != NULL &&
+         (dst->key_file = strdup(src->key_file)) == NULL) ||
+        (src->key != NULL && (dst->key = strdup(src->key)) == NULL)) {
         zone_free(dst);
         return -1;
     }
@@ -534,6 +543,72 @@ parse_zone(const cJSON *o, size_t index, struct mh_dnsbl_zone *z, char *err,
         zone_free(z);
         return -1;
     }
+    const cJSON *kf = cJSON_GetObjectItemCaseSensitive(o, "key_file");
+    if (kf != NULL) {
+        if (!cJSON_IsString(kf) || kf->valuestring == NULL ||
+            kf->valuestring[0] == '\0' || strlen(kf->valuestring) > 4096) {
+            snprintf(err, errlen,
+                     "zone %s: \"key_file\" must be a path (a string)", norm);
+            zone_free(z);
+            return -1;
+        }
+        z->key_file = strdup(kf->valuestring);
+        if (z->key_file == NULL) {
+            snprintf(err, errlen, "out of memory");
+            zone_free(z);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int
+mh_dnsbl_zone_load_key(struct mh_dnsbl_zone *z, char *err, size_t errlen)
+{
+    if (z->key_file == NULL || z->key != NULL) {
+        return 0;
+    }
+    char what[300];
+    snprintf(what, sizeof what, "key file of zone %s,", z->name);
+    char *buf;
+    size_t n;
+    if (mh_dnsbl_read_file(z->key_file, 1024, what, &buf, &n, err, errlen) !=
+        0) {
+        return -1;
+    }
+    size_t start = 0, end = 0;
+    while (start < n && (buf[start] == ' ' || buf[start] == '\t')) {
+        start++;
+    }
+    end = start;
+    while (end < n && buf[end] != '\n' && buf[end] != '\r' && buf[end] != ' ' &&
+           buf[end] != '\t') {
+        end++;
+    }
+    bool ok = end > start && end - start <= 63;
+    for (size_t i = start; ok && i < end; i++) {
+        char c = buf[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+             (c >= '0' && c <= '9') || c == '-';
+        buf[i] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    }
+    if (ok) {
+        buf[end] = '\0';
+        z->key = strdup(buf + start);
+    }
+    memset(buf, 0, n);
+    free(buf);
+    if (!ok) {
+        snprintf(err, errlen,
+                 "key file %s of zone %s: the first line must be the key, one "
+                 "DNS label of letters and digits",
+                 z->key_file, z->name);
+        return -1;
+    }
+    if (z->key == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     return 0;
 }
 
@@ -608,33 +683,12 @@ int
 mh_dnsbl_zones_load(struct mh_dnsbl_zones *zs, const char *path, char *err,
                     size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        snprintf(err, errlen, "cannot read zones file %s: %s", path,
-                 strerror(errno));
+    char *buf;
+    size_t n;
+    if (mh_dnsbl_read_file(path, ZONES_FILE_MAX, "zones file", &buf, &n, err,
+                           errlen) != 0) {
         return -1;
     }
-    char *buf = malloc(ZONES_FILE_MAX + 1);
-    if (buf == NULL) {
-        fclose(f);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    size_t n = fread(buf, 1, ZONES_FILE_MAX + 1, f);
-    bool ioerr = ferror(f) != 0;
-    fclose(f);
-    if (ioerr) {
-        free(buf);
-        snprintf(err, errlen, "cannot read zones file %s", path);
-        return -1;
-    }
-    if (n > ZONES_FILE_MAX) {
-        free(buf);
-        snprintf(err, errlen, "zones file %s is larger than %d bytes", path,
-                 ZONES_FILE_MAX);
-        return -1;
-    }
-    buf[n] = '\0';
     char perr[200];
     int rc = mh_dnsbl_zones_parse(zs, buf, n, perr, sizeof perr);
     free(buf);

@@ -51,14 +51,41 @@ resolver_csv(const char *resolver, char *out, size_t outlen)
     return (n < 0 || (size_t)n >= outlen) ? -1 : 0;
 }
 
+void
+mh_resolve_tries_for(long left_ms, int *timeout_ms, int *tries)
+{
+    long t = left_ms / 7;
+    if (t < MH_RESOLVE_TRY_MIN_MS) {
+        t = MH_RESOLVE_TRY_MIN_MS;
+    }
+    if (t > MH_RESOLVE_TRY_MAX_MS) {
+        t = MH_RESOLVE_TRY_MAX_MS;
+    }
+    *timeout_ms = (int)t;
+    *tries = 4;
+}
+
 int
 mh_resolve_channel_new(const char *resolver, unsigned flags, void **channel,
                        char *errbuf, size_t errlen)
+{
+    return mh_resolve_channel_new_within(resolver, flags, NULL, channel, errbuf,
+                                         errlen);
+}
+
+int
+mh_resolve_channel_new_within(const char *resolver, unsigned flags,
+                              const struct mh_deadline *dl, void **channel,
+                              char *errbuf, size_t errlen)
 {
     struct ares_options opts;
     memset(&opts, 0, sizeof opts);
     opts.timeout = MH_ARES_TIMEOUT_MS;
     opts.tries = MH_ARES_TRIES;
+    if (dl != NULL) {
+        mh_resolve_tries_for(mh_deadline_ms_left(dl), &opts.timeout,
+                             &opts.tries);
+    }
     int optmask = ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
     if (flags & MH_RESOLVE_SERVFAIL_ANSWERS) {
         opts.flags |= ARES_FLAG_NOCHECKRESP;

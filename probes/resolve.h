@@ -63,6 +63,31 @@ void mh_resolve_global_cleanup(void);
  */
 int mh_resolve_channel_new(const char *resolver, unsigned flags, void **channel,
                            char *errbuf, size_t errlen);
+
+/*
+ * The per-try timeout (ms) and the tries of a channel that has left_ms
+ * milliseconds until its deadline. c-ares 1.18 doubles the timeout at every
+ * try on one server (t, 2t, 4t, ...: ares__send_query), so t = a seventh of
+ * the time left, within MH_RESOLVE_TRY_MIN_MS .. MH_RESOLVE_TRY_MAX_MS, and
+ * 4 tries retry a lost UDP answer twice before the deadline: -t 10 gives
+ * 1.43 s (retries after 1.43 s and 4.3 s), -t 1 gives 250 ms (retries after
+ * 0.25 s and 0.75 s). The lower bound stays above the time a recursive
+ * resolver takes to ask a list's servers, so a slow answer is not asked
+ * again at once; the upper one keeps the first retry early on long
+ * deadlines.
+ */
+#define MH_RESOLVE_TRY_MIN_MS 250
+#define MH_RESOLVE_TRY_MAX_MS 2000
+void mh_resolve_tries_for(long left_ms, int *timeout_ms, int *tries);
+
+/*
+ * mh_resolve_channel_new with the timeout and tries of
+ * mh_resolve_tries_for() for the time left of dl (NULL: the fixed 1.5 s x
+ * 3 of mh_resolve_channel_new). Same returns.
+ */
+int mh_resolve_channel_new_within(const char *resolver, unsigned flags,
+                                  const struct mh_deadline *dl, void **channel,
+                                  char *errbuf, size_t errlen);
 void mh_resolve_channel_free(void *channel);
 
 /*

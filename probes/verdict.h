@@ -166,6 +166,8 @@ enum mh_category {
       "a DNSBL zone fails its RFC 5782 test points or does not answer")        \
     X(ZONE_REFUSED, "zone_refused", BLACKLIST,                                 \
       "a DNSBL zone refused the query (open resolver, over quota, blocked)")   \
+    X(ZONE_BUDGET, "zone_budget", BLACKLIST,                                   \
+      "the query budget of a DNSBL zone is spent for this round: not asked")   \
     /* tls */                                                                  \
     X(TLS_REQUIRED, "tls_required", TLS,                                       \
       "STARTTLS is required but the server does not offer it")                 \

@@ -253,6 +253,91 @@ expect_line1 'listed=0;;~:0;0;2 errors=2;;;0;2'
 expect_elapsed_below 2.8
 if awk -v e="$ELAPSED" 'BEGIN { exit !(e >= 1.9) }'; then ok "waited for the deadline (${ELAPSED}s)"; else not_ok "returned before the deadline"; fi
 
+# ---- a lost UDP answer ----------------------------------------------------
+
+# start_relay NAME [DROP]: a counting relay (count-relay.pl) in front of
+# rbldnsd on the next free port; sets RELAY (IP:PORT) and RELAY_LOG.
+relay_port=$((${LAB_PORT_BASE:-24000} + 70))
+start_relay() {
+    local name=$1 drop=${2:-}
+    relay_port=$((relay_port + 1))
+    RELAY=127.0.0.1:$relay_port
+    RELAY_LOG=$T_TMP/relay-$name.log
+    perl "$(dirname "$0")/count-relay.pl" 127.0.0.1 "$relay_port" 127.0.0.1 \
+        "${LAB_RBL_PORT:-24055}" "$T_TMP/relay-$name.ready" "$RELAY_LOG" ${drop:+"$drop"} &
+    T_PIDS+=($!)
+    for _ in $(seq 1 50); do
+        [ -s "$T_TMP/relay-$name.ready" ] && return 0
+        sleep 0.1
+    done
+    not_ok "relay $name did not start"
+}
+
+case_ "lost UDP answer: retried within the deadline (tries and timeout from the time left)"
+start_relay drop '^A 10\.2\.0\.192\.bl\.lab\.test$'
+run dnsbl -H 192.0.2.10 --zone bl.lab.test --resolver "$RELAY" -t 1
+expect_rc 2
+expect_line1 '^MAILHEALTH CRITICAL - \[blacklist\] 192\.0\.2\.10 listed on bl\.lab\.test \(127\.0\.0\.2\)'
+expect_elapsed_below 0.9
+expect_file_has "$RELAY_LOG" "drop A 10.2.0.192.bl.lab.test"
+if [ "$(grep -c '^[0-9.]* A 10\.2\.0\.192\.bl\.lab\.test$' "$RELAY_LOG")" = 1 ]; then ok "asked again once"; else not_ok "not asked again once: $(cat "$RELAY_LOG")"; fi
+
+case_ "zone query budget: at most N queries per zone, the rest WARNING zone_budget"
+start_relay budget
+run dnsbl -H 192.0.2.0/28 --zone bl.lab.test --zone-query-budget 10 --resolver "$RELAY" --output json
+expect_rc 1
+json_ok '$j->{state} eq "WARNING" && $j->{reason} eq "zone_budget" && $j->{summary} =~ /^bl\.lab\.test not asked for 192\.0\.2\.9: the zone.s query budget \(10 per round\) is spent/'
+json_ok '(grep { $_->{status} eq "not_asked" } @{$j->{zones}}) == 7'
+if [ "$(grep -c 'bl\.lab\.test$' "$RELAY_LOG")" = 10 ]; then ok "10 queries reached the zone"; else not_ok "$(grep -c 'bl\.lab\.test$' "$RELAY_LOG") queries reached the zone"; fi
+
+case_ "runner: test entries cached, back-off after a refusal, ~1 query per address and zone"
+start_relay runner
+rcfg=$T_TMP/runner.json
+cat >"$rcfg" <<EOF
+{ "interval_seconds": 1, "timeout_seconds": 0.8, "resolver": "$RELAY",
+  "textfile": "$T_TMP/runner.prom",
+  "checks": [ { "name": "relays", "check": "dnsbl", "host": "192.0.2.0/28",
+                "zone": ["bl.lab.test", "multi.bl.lab.test", "err.lab.test"] } ] }
+EOF
+"$MH_BIN" run --config "$rcfg" 2>"$T_TMP/runner.log" &
+runner_pid=$!
+T_PIDS+=($runner_pid)
+# rounds: runs of queries less than half an interval apart
+rounds_seen() { awk 'NR > 1 && $1 - t > 0.5 { n++ } { t = $1 } END { print n + 1 }' "$RELAY_LOG"; }
+# four rounds: the first learns, the next ones are steady
+four_rounds() { [ "$(rounds_seen)" -ge 4 ]; }
+wait_until 20 four_rounds
+sleep 0.3
+kill "$runner_pid" 2>/dev/null
+wait "$runner_pid" 2>/dev/null
+awk 'NR > 1 && $1 - t > 0.5 { r++ } { t = $1; print r + 1, $2, $3 }' "$RELAY_LOG" >"$T_TMP/rounds"
+count() { awk -v r="$1" -v re="$2" '$1 == r && ($2 " " $3) ~ re { n++ } END { print n + 0 }' "$T_TMP/rounds"; }
+# round 1: 16 A per zone, each zone's positive test entry, TXT after
+# listings and error codes (bl: .10 .11; multi: .10; err: .10 .11 .12)
+r1=$(count 1 '^A ')
+if [ "$(count 1 '^A 2\.0\.0\.127\.')" = 3 ] && [ "$r1" -ge 48 ]; then
+    ok "round 1: $r1 A queries, the test entries asked"
+else
+    not_ok "round 1: $(grep -c '^1 ' "$T_TMP/rounds") queries: $(grep '^1 ' "$T_TMP/rounds" | head -5)"
+fi
+# round 2: no test entry (kept), err.lab.test backs off after refusing
+a2=$(count 2 '^A ') t2=$(count 2 '^TXT ')
+if [ "$(count 2 '^A [12]\.0\.0\.127\.')" = 0 ]; then ok "round 2: no test entry asked"; else not_ok "round 2 asked test entries again"; fi
+if [ "$(count 2 'err\.lab\.test$')" = 0 ]; then ok "round 2: err.lab.test backs off"; else not_ok "round 2 asked err.lab.test"; fi
+if [ "$a2" = 32 ] && [ "$t2" = 3 ]; then
+    ok "round 2: 32 A + 3 TXT for 32 address x zone pairs ($(awk -v q=$((a2 + t2)) 'BEGIN { printf "%.2f", q / 32 }') per pair)"
+else
+    not_ok "round 2: $a2 A, $t2 TXT: $(grep '^2 ' "$T_TMP/rounds" | head -5)"
+fi
+# round 3: err.lab.test asked again, its health checked again at once
+if [ "$(count 3 '^A 2\.0\.0\.127\.err\.lab\.test$')" = 1 ]; then
+    ok "round 3: err.lab.test and its test entry asked again"
+else
+    not_ok "round 3: $(grep '^3 .*err' "$T_TMP/rounds" | head -3)"
+fi
+OUT=$(cat "$T_TMP/runner.prom")
+expect_out 'mailhealth_dnsbl_listed_zones{target="relays"} 2'
+
 # ---- thresholds -----------------------------------------------------------
 
 case_ "two listings, default: CRITICAL"
@@ -364,6 +449,19 @@ case_ "default zones file of contrib/ loads"
 run dnsbl -H 192.0.2.10 --zones-file "$MH_SOURCE_DIR/contrib/dnsbl-zones.json" --zone bl.lab.test --resolver "$R"
 expect_rc 2
 
+case_ "zone with a customer key (DQS, Abusix): queried as PREFIX.KEY.ZONE, the key never shown"
+printf 'BL\n' >"$T_TMP/lab.key"
+printf '{"version": 2, "zones": [{"zone": "lab.test", "type": "ip4", "key_file": "%s", "codes": {"127.0.0.2": "keyed listing"}}]}\n' "$T_TMP/lab.key" >"$T_TMP/keyed.json"
+run dnsbl -H 192.0.2.10 --zones-file "$T_TMP/keyed.json" --zone lab.test --resolver "$R" -v --output json
+expect_rc 2
+json_ok '$j->{summary} =~ /^192\.0\.2\.10 listed on lab\.test \(127\.0\.0\.2: keyed listing\)/ && $j->{zones}[0]{query} eq "10.2.0.192.<key>.lab.test"'
+expect_file_has "$T_TMP/stderr" "dns> A 10.2.0.192.<key>.lab.test"
+expect_file_lacks "$T_TMP/stderr" "bl.lab.test"
+printf '{"zones": [{"zone": "lab.test", "key_file": "%s/none.key"}]}\n' "$T_TMP" >"$T_TMP/nokey.json"
+run dnsbl -H 192.0.2.10 --zones-file "$T_TMP/nokey.json" --resolver "$R"
+expect_rc 3
+expect_line1 'cannot read key file of zone lab\.test, .*none\.key'
+
 # ---- output formats -------------------------------------------------------
 
 case_ "JSON: zones with codes, reason, status"
@@ -431,6 +529,75 @@ dnsbl -H 192.0.2.20 -H 192.0.2.21 --zone bl.lab.test
 expect_rc 0
 expect_line1 '^MAILHEALTH OK - 192\.0\.2\.20, 192\.0\.2\.21 not listed on bl\.lab\.test \|'
 
+case_ "CIDR block: one summary, lines and metrics for listed addresses only"
+dnsbl -H 192.0.2.0/24 --zone bl.lab.test --zone multi.bl.lab.test --zone dead.lab.test
+expect_rc 2
+expect_line1 '^MAILHEALTH CRITICAL - \[blacklist\] 2 of 256 addresses listed on 2 zones: 192\.0\.2\.10 \(bl\.lab\.test, multi\.bl\.lab\.test\), 192\.0\.2\.11 \(bl\.lab\.test\); 1 zone unhealthy: dead\.lab\.test \| listed=2;;~:0;0;3 errors=1;;;0;3 listed_addresses=2;;;0;256 time='
+expect_out '[CRITICAL] [blacklist] zone bl.lab.test: 192.0.2.11 listed (127.0.0.3): Listed: test entry for 192.0.2.11'
+expect_out '[OK] zone bl.lab.test: not listed: 254 of 256'
+expect_out '[OK] zone multi.bl.lab.test: not listed: 255 of 256'
+expect_out '[WARNING] [blacklist] zone dead.lab.test: no usable answer: 256 of 256, e.g. does not look like a DNSBL'
+if [ "$(wc -l <<<"$OUT")" -le 12 ]; then ok "long output stays short"; else not_ok "long output has $(wc -l <<<"$OUT") lines"; fi
+dnsbl -H 192.0.2.0/24 --zone bl.lab.test --zone multi.bl.lab.test --zone servfail.lab.test --output prometheus
+expect_rc 2
+promtool_ok
+expect_out 'mailhealth_dnsbl_listed{target="192.0.2.0/24",address="192.0.2.11",zone="bl.lab.test"} 1'
+expect_out 'mailhealth_dnsbl_listed_addresses{target="192.0.2.0/24"} 2'
+expect_out 'mailhealth_dnsbl_zone_errors{target="192.0.2.0/24",zone="servfail.lab.test"} 256'
+expect_out 'mailhealth_dnsbl_zone_errors{target="192.0.2.0/24",zone="bl.lab.test"} 0'
+expect_no_out 'address="192.0.2.20"'
+if [ "$(grep -c '^mailhealth_dnsbl_listed{' <<<"$OUT")" = 3 ]; then ok "three listed series"; else not_ok "not three listed series"; fi
+dnsbl -H 192.0.2.0/24 --zone bl.lab.test --output json
+json_ok '@{$j->{zones}} == 3 && $j->{zones}[2]{status} eq "not_listed" && $j->{zones}[2]{count} == 254'
+
+case_ "IPv6 block and a /22 at once: paced, at most 256 queries in flight"
+dnsbl -H 2001:db8::/120 --zone rfc6.lab.test
+expect_rc 2
+expect_line1 '^MAILHEALTH CRITICAL - \[blacklist\] 1 of 256 addresses listed on 1 zone: 2001:db8::42 \(rfc6\.lab\.test\) \|'
+dnsbl -H 10.0.0.0/22 --zone bl.lab.test --zone multi.bl.lab.test -v
+expect_rc 0
+expect_line1 '^MAILHEALTH OK - 10\.0\.0\.0/22 \(1,024 addresses\) not listed on 2 zones \|'
+expect_out '[OK] zone bl.lab.test: not listed: 1,024 of 1,024'
+inflight=$(awk '/dns> A /{n++; if (n > m) m = n} /dns< A /{n--} END {print m + 0}' "$T_TMP/stderr")
+sent=$(grep -c 'dns> A ' "$T_TMP/stderr")
+if [ "$inflight" -le 256 ] && [ "$inflight" -ge 1 ]; then ok "at most 256 in flight ($inflight)"; else not_ok "in flight: $inflight"; fi
+if [ "$sent" = 2050 ]; then ok "2,048 subject queries and 2 test entries"; else not_ok "$sent queries"; fi
+
+case_ "--hosts-file: targets one per line, comments"
+hf=$T_TMP/hosts.txt
+printf '# outbound relays\n192.0.2.8/29   # the relay range\n\n  2001:db8::40/126\r\nmx.lab.test\n' >"$hf"
+run dnsbl --hosts-file "$hf" --zone bl.lab.test:ip4 --zone rfc6.lab.test:ip6 --resolver "$R" --output json
+expect_rc 2
+json_ok '$j->{target} eq "'"$hf"'" && $j->{summary} =~ /^192\.0\.2\.8\/29, 2001:db8::40\/126 \(12 addresses\), mx\.lab\.test \(127\.0\.0\.1, ::1\) listed on 2 of 2 zones/'
+run dnsbl -H 192.0.2.20 --hosts-file "$hf" --zone bl.lab.test:ip4 --resolver "$R"
+expect_rc 2
+expect_out '[OK] zone bl.lab.test: 192.0.2.20 not listed'
+printf '192.0.2.1\nbad host\n' >"$T_TMP/bad-hosts.txt"
+run dnsbl --hosts-file "$T_TMP/bad-hosts.txt" --zone bl.lab.test --resolver "$R"
+expect_rc 3
+expect_line1 "^MAILHEALTH UNKNOWN - --hosts-file .*bad-hosts\.txt: line 2: 'bad host' is not an IP address, an address block \(CIDR\) or a DNS name"
+
+case_ "size limit: more than 4,096 addresses is a usage error naming the option"
+dnsbl -H 10.0.0.0/16 --zone bl.lab.test
+expect_rc 3
+expect_line1 '^MAILHEALTH UNKNOWN - -H 10\.0\.0\.0/16 has 65,536 addresses, more than the 4,096 one check takes'
+printf '10.0.0.0/20\n10.1.0.0\n' >"$T_TMP/big-hosts.txt"
+run dnsbl --hosts-file "$T_TMP/big-hosts.txt" --zone bl.lab.test --resolver "$R"
+expect_rc 3
+expect_line1 'the targets of -H and --hosts-file come to more than 4,096 addresses'
+dnsbl -H 2001:db8::/64 --zone bl.lab.test
+expect_rc 3
+expect_line1 'has 2\^64 addresses'
+
+case_ "-w/-c judge each address by the zones listing it"
+dnsbl -H 192.0.2.11 -H 2001:db8::42 --zone bl.lab.test:ip4 --zone rfc6.lab.test:ip6 -c 1
+expect_rc 0
+expect_line1 '^MAILHEALTH OK - 192\.0\.2\.11, 2001:db8::42 listed on 2 of 2 zones \(within thresholds\)'
+dnsbl -H 192.0.2.0/28 --zone bl.lab.test --zone multi.bl.lab.test -w 0 -c 1
+expect_rc 2
+expect_out '[CRITICAL] [blacklist] zone bl.lab.test: 192.0.2.10 listed'
+expect_out '[WARNING] [blacklist] zone bl.lab.test: 192.0.2.11 listed'
+
 case_ "zone of unknown type answering names and addresses: the name is checked (multi.surbl case)"
 dnsbl -H mx.lab.test --zone both.lab.test
 expect_rc 2
@@ -497,7 +664,7 @@ expect_rc 3
 expect_line1 "^MAILHEALTH UNKNOWN - invalid --zone 'bl.lab.test:rhsbl': type must be ip, ip4, ip6, domain or any, kind block, policy, allow or info"
 run dnsbl -H 'bad host' --zone bl.lab.test --resolver "$R"
 expect_rc 3
-expect_line1 "invalid -H 'bad host': not an IP address or a DNS name"
+expect_line1 "invalid -H 'bad host': not an IP address, an address block \(CIDR\) or a DNS name"
 run dnsbl -H 192.0.2.10 --zone bl.lab.test -c 5:1
 expect_rc 3
 run dnsbl -H 192.0.2.10 --zone bl.lab.test --resolver not-an-ip

@@ -637,10 +637,16 @@ test_contrib_zones_file(void **state)
                           "b.barracudacentral.org",
                           "psbl.surriel.com",
                           "bl.mailspike.net",
-                          "dnsbl.sorbs.net",
                           "multi.uribl.com",
                           "multi.surbl.org",
                           "dnsbl-1.uceprotect.net",
+                          "zen.dq.spamhaus.net",
+                          "zrd.dq.spamhaus.net",
+                          "combined.mail.abusix.zone",
+                          "list.dnswl.org",
+                          "swl.spamhaus.org",
+                          "dwl.spamhaus.org",
+                          "ix.dnsbl.manitu.net",
                           NULL};
     for (size_t i = 0; must[i] != NULL; i++) {
         if (mh_dnsbl_zones_find(&zs, must[i]) == NULL) {
@@ -660,6 +666,30 @@ test_contrib_zones_file(void **state)
     const struct mh_dnsbl_zone *dbl =
         mh_dnsbl_zones_find(&zs, "dbl.spamhaus.org");
     assert_int_equal(dbl->type, MH_DNSBL_ZONE_DOMAIN);
+    /* SORBS closed in 2024: not in the file */
+    for (size_t i = 0; i < zs.n; i++) {
+        assert_null(strstr(zs.v[i].name, "sorbs"));
+    }
+    assert_int_equal(zen->type, MH_DNSBL_ZONE_IP);
+    assert_int_equal(a.list_kind, MH_DNSBL_KIND_POLICY); /* PBL */
+    /* Mailspike bl: .2 and .10-.12 only */
+    const struct mh_dnsbl_zone *ms =
+        mh_dnsbl_zones_find(&zs, "bl.mailspike.net");
+    assert_int_equal(ms->ncodes, 4);
+    uint32_t grey = IP(127, 0, 0, 4);
+    mh_dnsbl_interpret(mh_dnsbl_zones_find(&zs, "multi.uribl.com"),
+                       MH_DNSBL_RC_ANSWER, &grey, 1, &a);
+    assert_int_equal(a.list_kind, MH_DNSBL_KIND_POLICY);
+    assert_int_equal(mh_dnsbl_zones_find(&zs, "list.dnswl.org")->kind,
+                     MH_DNSBL_KIND_ALLOW);
+    assert_int_equal(mh_dnsbl_zones_find(&zs, "dwl.spamhaus.org")->kind,
+                     MH_DNSBL_KIND_ALLOW);
+    /* DQS keeps the ZEN definitions, with a key file */
+    const struct mh_dnsbl_zone *dqs =
+        mh_dnsbl_zones_find(&zs, "zen.dq.spamhaus.net");
+    assert_non_null(dqs->key_file);
+    assert_false(dqs->enabled);
+    assert_int_equal(dqs->ncodes, zen->ncodes);
     mh_dnsbl_zones_free(&zs);
     assert_int_equal(
         mh_dnsbl_zones_load(&zs, "/nonexistent/zones.json", err, sizeof err),
@@ -843,6 +873,212 @@ test_probe_usage(void **state)
     mh_dnsbl_zones_free(&zs);
 }
 
+/* -H values: addresses, CIDR blocks (host bits cleared, mapped IPv4 taken
+ * as IPv4), names; everything else refused. */
+static void
+test_target_parse(void **state)
+{
+    (void)state;
+    struct mh_dnsbl_target t;
+    char text[INET6_ADDRSTRLEN];
+    unsigned char b[16];
+    assert_int_equal(mh_dnsbl_target_parse("192.0.2.10", &t), 0);
+    assert_int_equal(t.family, AF_INET);
+    assert_int_equal(t.prefix, 32);
+    assert_true(t.count == 1);
+    assert_int_equal(mh_dnsbl_target_parse("192.0.2.77/24", &t), 0);
+    assert_int_equal(t.prefix, 24);
+    assert_true(t.count == 256);
+    mh_dnsbl_target_address(&t, 255, b);
+    assert_string_equal(inet_ntop(AF_INET, b, text, sizeof text),
+                        "192.0.2.255");
+    mh_dnsbl_target_address(&t, 0, b);
+    assert_string_equal(inet_ntop(AF_INET, b, text, sizeof text), "192.0.2.0");
+    assert_int_equal(mh_dnsbl_target_parse("10.0.0.0/22", &t), 0);
+    mh_dnsbl_target_address(&t, 1023, b);
+    assert_string_equal(inet_ntop(AF_INET, b, text, sizeof text), "10.0.3.255");
+    assert_int_equal(mh_dnsbl_target_parse("2001:db8::ff:1/120", &t), 0);
+    assert_int_equal(t.family, AF_INET6);
+    assert_true(t.count == 256);
+    mh_dnsbl_target_address(&t, 0x42, b);
+    assert_string_equal(inet_ntop(AF_INET6, b, text, sizeof text),
+                        "2001:db8::ff:42");
+    assert_int_equal(mh_dnsbl_target_parse("2001:db8::/0", &t), 0);
+    assert_true(t.count == UINT64_MAX);
+    assert_int_equal(mh_dnsbl_target_parse("::ffff:192.0.2.0/120", &t), 0);
+    assert_int_equal(t.family, AF_INET);
+    assert_int_equal(t.prefix, 24);
+    assert_int_equal(mh_dnsbl_target_parse("0.0.0.0/0", &t), 0);
+    assert_true(t.count == 4294967296ull);
+    assert_int_equal(mh_dnsbl_target_parse("Mail.Example.COM.", &t), 0);
+    assert_int_equal(t.family, 0);
+    assert_string_equal(t.name, "mail.example.com");
+    static const char *const bad[] = {
+        "192.0.2.0/33", "192.0.2.0/",     "192.0.2.0/024",
+        "192.0.2.0/+4", "2001:db8::/129", "example.com/24",
+        "bad host",     "192.0.2.0/2 4",  "",
+        "/24",          "192.0.2.0/24/1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(mh_dnsbl_target_parse(bad[i], &t), -1);
+    }
+}
+
+static void
+test_fmt_count(void **state)
+{
+    (void)state;
+    char b[32];
+    assert_string_equal(mh_dnsbl_fmt_count(0, b, sizeof b), "0");
+    assert_string_equal(mh_dnsbl_fmt_count(999, b, sizeof b), "999");
+    assert_string_equal(mh_dnsbl_fmt_count(1024, b, sizeof b), "1,024");
+    assert_string_equal(mh_dnsbl_fmt_count(51200, b, sizeof b), "51,200");
+    assert_string_equal(mh_dnsbl_fmt_count(1234567, b, sizeof b), "1,234,567");
+}
+
+/* The hosts file: comments, blanks, CRLF; the first bad line names its
+ * number and leaves the list as it was. */
+static void
+test_targets_parse(void **state)
+{
+    (void)state;
+    struct mh_dnsbl_target_list l = {NULL, 0};
+    char err[200];
+    static const char good[] = "# relays\n192.0.2.0/29  # range\r\n\n"
+                               "   \t\nmx.example.com\n2001:db8::1";
+    assert_int_equal(
+        mh_dnsbl_targets_parse(&l, good, sizeof good - 1, err, sizeof err), 0);
+    assert_int_equal(l.n, 3);
+    assert_string_equal(l.v[0], "192.0.2.0/29");
+    assert_string_equal(l.v[1], "mx.example.com");
+    assert_string_equal(l.v[2], "2001:db8::1");
+    static const char bad[] = "192.0.2.1\n\nnot a host\n";
+    assert_int_equal(
+        mh_dnsbl_targets_parse(&l, bad, sizeof bad - 1, err, sizeof err), -1);
+    assert_int_equal(l.n, 3);
+    assert_non_null(strstr(err, "line 3: 'not a host'"));
+    static const char nul[] = "192.0.2.1\0\n";
+    assert_int_equal(
+        mh_dnsbl_targets_parse(&l, nul, sizeof nul - 1, err, sizeof err), -1);
+    assert_non_null(strstr(err, "line 1: NUL byte"));
+    mh_dnsbl_target_list_free(&l);
+    assert_int_equal(l.n, 0);
+    assert_int_equal(
+        mh_dnsbl_targets_load(&l, "/nonexistent/hosts", err, sizeof err), -1);
+    assert_non_null(strstr(err, "cannot read --hosts-file /nonexistent/hosts"));
+}
+
+/* c-ares tries and timeout from the time left: a lost answer is retried
+ * twice before the deadline (timeouts t, 2t, 4t, 8t). */
+static void
+test_resolve_tries(void **state)
+{
+    (void)state;
+    int t, tries;
+    mh_resolve_tries_for(10000, &t, &tries);
+    assert_int_equal(t, 1428);
+    assert_int_equal(tries, 4);
+    assert_true(t + 2 * t < 10000 / 2);
+    mh_resolve_tries_for(1000, &t, &tries);
+    assert_int_equal(t, MH_RESOLVE_TRY_MIN_MS);
+    assert_true(t + 2 * t < 1000);
+    mh_resolve_tries_for(60000, &t, &tries);
+    assert_int_equal(t, MH_RESOLVE_TRY_MAX_MS);
+    mh_resolve_tries_for(-5, &t, &tries);
+    assert_int_equal(t, MH_RESOLVE_TRY_MIN_MS);
+}
+
+/* The runner's memory of zones: healthy test answers kept and dropped on a
+ * refusal, a budget per round, back-off for a round after a refusal. */
+static void
+test_memory(void **state)
+{
+    (void)state;
+    struct mh_dnsbl_memory *m = mh_dnsbl_memory_new(100.0);
+    assert_non_null(m);
+    struct mh_dnsbl_answer a[2], got[2];
+    memset(a, 0, sizeof a);
+    a[0].kind = MH_DNSBL_K_LISTED;
+    assert_int_equal(
+        mh_dnsbl_memory_health_get(m, "bl.example", 0, true, 3600, got, 2), 0);
+    mh_dnsbl_memory_health_put(m, "bl.example", 0, true, a, 1);
+    assert_int_equal(
+        mh_dnsbl_memory_health_get(m, "bl.example", 0, true, 3600, got, 2), 1);
+    assert_int_equal(got[0].kind, MH_DNSBL_K_LISTED);
+    assert_int_equal(
+        mh_dnsbl_memory_health_get(m, "bl.example", 1, true, 3600, got, 2), 0);
+    assert_int_equal(
+        mh_dnsbl_memory_health_get(m, "bl.example", 0, true, -1, got, 2),
+        0); /* too old */
+    /* budget: 3 per round, counted, whole again in a new round */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(mh_dnsbl_memory_take(m, "bl.example", 3, NULL, NULL),
+                         MH_DNSBL_TAKE_OK);
+    }
+    assert_int_equal(mh_dnsbl_memory_take(m, "bl.example", 3, NULL, NULL),
+                     MH_DNSBL_TAKE_BUDGET);
+    assert_int_equal(mh_dnsbl_memory_taken(m, "bl.example"), 3);
+    mh_dnsbl_memory_round(m);
+    assert_int_equal(mh_dnsbl_memory_take(m, "bl.example", 3, NULL, NULL),
+                     MH_DNSBL_TAKE_OK);
+    /* a refusal drops the health and backs off 1.5 rounds */
+    mh_dnsbl_memory_refused(m, "bl.example", 0x7fffffffu, 3600);
+    assert_int_equal(
+        mh_dnsbl_memory_health_get(m, "bl.example", 0, true, 3600, got, 2), 0);
+    double left = 0;
+    uint32_t code = 0;
+    assert_int_equal(mh_dnsbl_memory_take(m, "bl.example", 0, &left, &code),
+                     MH_DNSBL_TAKE_BACKOFF);
+    assert_true(left > 140 && left <= 150);
+    assert_int_equal(code, 0x7fffffffu);
+    /* bounded by the cache time */
+    mh_dnsbl_memory_refused(m, "other.example", 0x7f0000ffu, 30);
+    assert_int_equal(mh_dnsbl_memory_take(m, "other.example", 0, &left, NULL),
+                     MH_DNSBL_TAKE_BACKOFF);
+    assert_true(left <= 30);
+    /* no memory: everything goes */
+    assert_int_equal(mh_dnsbl_memory_take(NULL, "bl.example", 1, NULL, NULL),
+                     MH_DNSBL_TAKE_OK);
+    mh_dnsbl_memory_free(m);
+}
+
+/* A zone that takes a customer key: read from its key file, validated. */
+static void
+test_zone_key(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mh-test-key.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char kf[128], json[512], err[300];
+    snprintf(kf, sizeof kf, "%s/key", dir);
+    FILE *f = fopen(kf, "w");
+    assert_non_null(f);
+    fputs("  AbC123def456ghi789jkl012mn \n", f);
+    fclose(f);
+    snprintf(json, sizeof json,
+             "{\"zones\": [{\"zone\": \"zen.dq.spamhaus.net\", \"key_file\": "
+             "\"%s\"}]}",
+             kf);
+    struct mh_dnsbl_zones zs = {0};
+    assert_int_equal(
+        mh_dnsbl_zones_parse(&zs, json, strlen(json), err, sizeof err), 0);
+    assert_null(zs.v[0].key);
+    assert_int_equal(mh_dnsbl_zone_load_key(&zs.v[0], err, sizeof err), 0);
+    assert_string_equal(zs.v[0].key, "abc123def456ghi789jkl012mn");
+    mh_dnsbl_zones_free(&zs);
+    f = fopen(kf, "w");
+    assert_non_null(f);
+    fputs("not.a.label\n", f);
+    fclose(f);
+    assert_int_equal(
+        mh_dnsbl_zones_parse(&zs, json, strlen(json), err, sizeof err), 0);
+    assert_int_equal(mh_dnsbl_zone_load_key(&zs.v[0], err, sizeof err), -1);
+    assert_non_null(strstr(err, "one DNS label"));
+    assert_null(strstr(err, "not.a.label"));
+    mh_dnsbl_zones_free(&zs);
+    unlink(kf);
+    rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -868,6 +1104,12 @@ main(void)
         cmocka_unit_test(test_probe_deadline),
         cmocka_unit_test(test_check_addresses),
         cmocka_unit_test(test_probe_usage),
+        cmocka_unit_test(test_target_parse),
+        cmocka_unit_test(test_fmt_count),
+        cmocka_unit_test(test_targets_parse),
+        cmocka_unit_test(test_resolve_tries),
+        cmocka_unit_test(test_memory),
+        cmocka_unit_test(test_zone_key),
     };
     if (mh_resolve_global_init() != 0) {
         return 1;

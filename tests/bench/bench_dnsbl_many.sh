@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# Benchmark (not part of the pass/fail suite): a /22 (1,024 addresses)
+# checked on 50 DNSBL zones in ONE check through a resolver 250 ms away,
+# beside check_rbl (Debian's monitoring-plugins-contrib), which takes one
+# address per run and so needs 1,024 runs; and the query cost of a steady
+# runner round.
+#
+#   rbldnsd          50 ip4set zones z1..z50.bench.test, each with its
+#                    RFC 5782 test entry; 3 addresses of the /22 listed
+#                    on 5 zones
+#   delay_dnsrelay   (tests/bench/delay_dnsrelay.c) in front of it on
+#                    ADDR:53, answering every query RTT after it arrived
+#
+# Prints for check_mailhealth: wall, CPU and peak RSS of the check (RUNS
+# runs, median), the physical limits (2 round trips if all 51,200 queries
+# went out at once; ceil(queries / 256) round trips with the documented
+# 256 in flight), and the queries per address x zone of a steady runner
+# round (a second relay with a 1 ms RTT, counted by the relay). For
+# check_rbl: the wall time of SAMPLE single-address runs, times 1,024.
+#
+# Usage: tests/bench/bench_dnsbl_many.sh [RUNS] [SAMPLE]   (default 3, 4)
+#   MH_BIN=path   check_mailhealth to use (default: build/ built here)
+#   BENCH_ADDR    loopback address for the relay (default 127.0.0.153;
+#                 check_rbl's resolver library only talks to port 53)
+# Needs root (port 53, rbldnsd drops to the rbldns user): run it in a
+# network namespace of its own (ip netns exec ...).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+HERE=$root/tests/bench
+runs=${1:-3}
+sample=${2:-4}
+zones=50
+rtt_ms=250
+addr=${BENCH_ADDR:-127.0.0.153}
+block=192.0.0.0/22
+naddr=1024
+
+if [ -z "${MH_BIN:-}" ]; then
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    cmake --build build -j"$(nproc)" >/dev/null
+    MH_BIN=$root/build/check_mailhealth
+fi
+check_rbl=/usr/lib/nagios/plugins/check_rbl
+W=$(mktemp -d /tmp/mh-bench-dnsbl-many.XXXXXX)
+chmod 755 "$W"
+pids=()
+cleanup() {
+    for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
+    [ -s "$W/rbldnsd.pid" ] && kill "$(cat "$W/rbldnsd.pid")" 2>/dev/null
+    wait 2>/dev/null
+    rm -rf "$W"
+}
+trap cleanup EXIT
+
+cc -O2 -g -std=gnu11 -Wall -Wextra -Werror -o "$W/delay_dnsrelay" \
+    "$HERE/delay_dnsrelay.c" || { echo "cannot build delay_dnsrelay" >&2; exit 2; }
+cc -O2 -g -std=gnu11 -Wall -Wextra -Werror -o "$W/measure" "$HERE/measure.c" ||
+    { echo "cannot build measure" >&2; exit 2; }
+
+# The zones: test entry everywhere; 192.0.1.10, .11 and 192.0.3.200 on the
+# first 5 zones.
+args=()
+for i in $(seq 1 "$zones"); do
+    {
+        echo '$SOA 60 ns.bench.test hostmaster.bench.test 1 60 60 600 5'
+        echo ':127.0.0.2:Listed on z'"$i"': $'
+        echo 127.0.0.2
+        if [ "$i" -le 5 ]; then printf '192.0.1.10\n192.0.1.11\n192.0.3.200\n'; fi
+    } >"$W/z$i.zone"
+    args+=("z$i.bench.test:ip4set:z$i.zone")
+done
+chmod 644 "$W"/*.zone
+rbldnsd -u rbldns -b "$addr/5300" -p "$W/rbldnsd.pid" -a -c 0 -w "$W" "${args[@]}" \
+    >"$W/rbldnsd.log" 2>&1 || { cat "$W/rbldnsd.log" >&2; exit 2; }
+"$W/delay_dnsrelay" --listen "$addr:53" --upstream "$addr:5300" --rtt-ms "$rtt_ms" \
+    --stats "$W/slow.stats" >"$W/slow.log" 2>&1 &
+pids+=($!)
+"$W/delay_dnsrelay" --listen "$addr:5301" --upstream "$addr:5300" --rtt-ms 1 \
+    --stats "$W/fast.stats" >"$W/fast.log" 2>&1 &
+fast_pid=$!
+pids+=("$fast_pid")
+sleep 0.5
+
+zargs=()
+rbl_args=()
+zjson=""
+for i in $(seq 1 "$zones"); do
+    zargs+=(--zone "z$i.bench.test:ip4")
+    rbl_args+=(-s "z$i.bench.test")
+    zjson+="${zjson:+, }\"z$i.bench.test:ip4\""
+done
+
+echo "== check_mailhealth: $("$MH_BIN" dnsbl -H "$block" "${zargs[@]}" --resolver "$addr:53" -t 120 | head -n 1 | cut -c1-200)"
+for _ in $(seq 1 "$runs"); do
+    "$W/measure" "$MH_BIN" dnsbl -H "$block" "${zargs[@]}" --resolver "$addr:53" -t 120 >>"$W/mh.times"
+done
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+mh_wall=$(awk '{ print $1 }' "$W/mh.times" | median)
+mh_cpu=$(awk '{ print $2 + $3 }' "$W/mh.times" | median)
+mh_rss=$(awk '{ print $4 }' "$W/mh.times" | sort -g | tail -n 1)
+
+# check_rbl: one address per run; a sample, times 1,024.
+if [ -x "$check_rbl" ]; then
+    for k in $(seq 1 "$sample"); do
+        "$W/measure" "$check_rbl" -H "192.0.1.$((k + 8))" -n "$addr" -t 60 "${rbl_args[@]}" >>"$W/rbl.times"
+    done
+    rbl_one=$(awk '{ print $1 }' "$W/rbl.times" | median)
+    rbl_rss=$(awk '{ print $4 }' "$W/rbl.times" | sort -g | tail -n 1)
+fi
+
+# A steady runner round: the same check every 30 s through the 1 ms relay;
+# the relay's query counter between the ends of rounds 1 and 2.
+cat >"$W/runner.json" <<EOF
+{ "interval_seconds": 30, "timeout_seconds": 25, "resolver": "$addr:5301",
+  "textfile": "$W/runner.prom",
+  "checks": [ { "name": "block", "check": "dnsbl", "host": "$block", "zone": [ $zjson ] } ] }
+EOF
+"$MH_BIN" run --config "$W/runner.json" 2>"$W/runner.log" &
+runner_pid=$!
+pids+=("$runner_pid")
+stamp() { stat -c %Y.%y "$W/runner.prom" 2>/dev/null || echo none; }
+wait_round() { # previous stamp
+    for _ in $(seq 1 900); do
+        [ "$(stamp)" != "$1" ] && return 0
+        sleep 0.1
+    done
+    echo "runner round did not finish" >&2
+    exit 2
+}
+wait_round none
+kill -USR1 "$fast_pid"; sleep 0.3
+q1=$(awk '$1 == "queries" { print $2 }' "$W/fast.stats")
+s1=$(stamp)
+wait_round "$s1"
+kill -USR1 "$fast_pid"; sleep 0.3
+q2=$(awk '$1 == "queries" { print $2 }' "$W/fast.stats")
+lost=$(awk '$1 == "queries" { print $12 }' "$W/fast.stats")
+kill "$runner_pid" 2>/dev/null || true
+pairs=$((naddr * zones))
+
+limit2=$(awk -v r="$rtt_ms" 'BEGIN { printf "%.3f", 2 * r / 1000 }')
+limitp=$(awk -v r="$rtt_ms" -v q="$pairs" 'BEGIN { printf "%.3f", (int((q + 255) / 256) + 1) * r / 1000 }')
+printf '\n%s (%d addresses) x %d zones = %d queries, resolver %d ms away, %d runs\n' \
+    "$block" "$naddr" "$zones" "$pairs" "$rtt_ms" "$runs"
+printf 'check_mailhealth, one check: wall %.3f s (median), CPU %.3f s, peak RSS %d KiB (goal < 20480)\n' \
+    "$mh_wall" "$mh_cpu" "$mh_rss"
+printf 'physical limit: %s s if every query went out at once (2 round trips); %s s with 256 in flight (ceil(%d / 256) + 1 round trips)\n' \
+    "$limit2" "$limitp" "$pairs"
+if [ -n "${rbl_one:-}" ]; then
+    printf 'check_rbl, one address per run: %.3f s (median of %d), peak RSS %d KiB; 1,024 runs: %.0f s in series\n' \
+        "$rbl_one" "$sample" "$rbl_rss" "$(awk -v o="$rbl_one" -v n="$naddr" 'BEGIN { print o * n }')"
+fi
+printf 'runner steady round: %d queries for %d address x zone pairs = %.3f per pair (goal <= 1.1); relay lost %s\n' \
+    "$((q2 - q1))" "$pairs" "$(awk -v q=$((q2 - q1)) -v p="$pairs" 'BEGIN { print q / p }')" "$lost"
+[ "${mh_rss%.*}" -lt 20480 ] && echo "memory goal: met" || echo "memory goal: NOT met"
+exit 0
