@@ -126,7 +126,7 @@ static const struct mh_reply_rule rules[] = {
      "relay not permitted|not permitted to relay|relaying not allowed|"
      "relay not allowed|not allowed to relay|we do not relay|no relaying|"
      "relaying prohibited|relay prohibited|relaying not permitted|"
-     "relay not authorized|relaying to",
+     "relay not authorized|relaying to|i cannot deliver mail for",
      R(RELAY_DENIED), CRIT},
     {"tls_required_text", 0, NULL, ENH_OPEN,
      "must issue a starttls command first|starttls required|starttls is required|"
@@ -241,9 +241,36 @@ to_lower(char c)
 }
 
 /*
+ * Length of the echoed argument that starts at t, or 0. Servers echo the
+ * client's path or domain in angle brackets (RFC 5321 4.1.2 Path, as in
+ * Postfix's "<a@example.com>: Recipient address rejected" or Exim's
+ * "<rbl>: recipient address must contain a domain"): those are the
+ * client's words, not the server's, so no phrase is read inside them. A
+ * span counts when '<' is closed by '>' on the same line with no space and
+ * no "://" in between; a URL or prose in brackets stays readable.
+ */
+static size_t
+echoed_span(const char *t)
+{
+    if (*t != '<') {
+        return 0;
+    }
+    size_t i = 1;
+    while (t[i] != '>') {
+        if (t[i] == '\0' || t[i] == '\n' || t[i] == ' ' || t[i] == '<' ||
+            (t[i] == ':' && t[i + 1] == '/' && t[i + 2] == '/')) {
+            return 0;
+        }
+        i++;
+    }
+    return i + 1;
+}
+
+/*
  * Does the phrase p[0..pl) (lower-case words separated by single spaces)
  * match the text at t, a word start? Each word must equal a whole text
- * word; any run of non-word bytes separates text words.
+ * word; any run of non-word bytes separates text words, except an echoed
+ * argument (echoed_span), which ends the phrase.
  */
 static bool
 phrase_at(const char *t, const char *p, size_t pl)
@@ -270,6 +297,9 @@ phrase_at(const char *t, const char *p, size_t pl)
                 return false;
             }
             while (*t != '\0' && !is_word(*t)) {
+                if (echoed_span(t) > 0) {
+                    return false;
+                }
                 t++;
             }
             if (*t == '\0') {
@@ -292,8 +322,11 @@ mh_words_match(const char *text, const char *phrases)
         size_t pl = end != NULL ? (size_t)(end - p) : strlen(p);
         if (pl > 0) {
             for (const char *t = text; *t != '\0'; t++) {
-                if (is_word(*t) && (t == text || !is_word(t[-1])) &&
-                    phrase_at(t, p, pl)) {
+                size_t skip = echoed_span(t);
+                if (skip > 0) {
+                    t += skip - 1;
+                } else if (is_word(*t) && (t == text || !is_word(t[-1])) &&
+                           phrase_at(t, p, pl)) {
                     return true;
                 }
             }

@@ -22,7 +22,11 @@
  *            digits, anything else separates words. So "listed" never
  *            matches inside "Greylisted", "Unlisted" or "whitelisted",
  *            "rbl" never inside "garbled" or "herbal", "sorbs" never inside
- *            "absorbs", and "blocked using" never matches "blockedusing"
+ *            "absorbs", and "blocked using" never matches "blockedusing".
+ *            The client's own words that the server echoes in angle
+ *            brackets ("<rbl@example.com>", "<spam-host>") are skipped and
+ *            end a phrase: an address never decides the category (a
+ *            bracketed span with a space or "://" stays readable)
  *            (NULL: no condition on the text).
  *
  * The order of the table (first match wins), group by group:
