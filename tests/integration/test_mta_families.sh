@@ -67,7 +67,8 @@ $SOA 60 ns.lab.test hostmaster.lab.test 1 60 60 600 5
 EOF
 chmod 644 "$W"/*.zone "$W/resolv.conf"
 DNSBL=
-dnsbl_answers() { [ -n "$(dig +short +time=1 +tries=1 @"$DNS_ADDR" 2.0.0.127.bl.mta.test A)" ]; }
+# dig +short prints its errors on stdout too: look for the answer itself.
+dnsbl_answers() { grep -q '^127\.' <<<"$(dig +short +time=1 +tries=1 @"$DNS_ADDR" 2.0.0.127.bl.mta.test A)"; }
 rbldnsd -n -u rbldns -b "$DNS_ADDR/53" -a -c 0 -t 30 bl.mta.test:ip4set:"$W/bl.zone" \
     >"$W/rbldnsd.log" 2>&1 &
 T_PIDS+=($!)
