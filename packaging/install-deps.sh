@@ -33,10 +33,25 @@ for p in "${build_pkgs[@]}" "${test_pkgs[@]}"; do
         missing+=("$p")
     fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
+
+# Exim and OpenSMTPD unpacked (not installed: they conflict with Postfix) for
+# tests/integration/test_mta_families.sh; a few MB from the same Debian
+# mirror, nothing when already there. A failure here only makes that test
+# skip them. MH_NO_MTAS=1 leaves them out. Haraka (npm) is not fetched here:
+# MH_MTA_HARAKA=1 tests/lab/mtas.sh fetch.
+mtas=$(dirname "$0")/../tests/lab/mtas.sh
+fetch_mtas() {
+    [ "${MH_NO_MTAS:-0}" != 1 ] && [ -f "$mtas" ] || return 0
+    $SUDO bash "$mtas" fetch ||
+        echo "install-deps: Exim/OpenSMTPD not unpacked; test_mta_families skips them" >&2
+}
+
+if [ ${#missing[@]} -eq 0 ]; then
+    fetch_mtas
+    exit 0
+fi
 
 echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
@@ -100,4 +115,5 @@ for svc in postfix postgrey dovecot nsd unbound rbldnsd prometheus \
         $SUDO systemctl stop "$svc" || true
     fi
 done
+fetch_mtas
 echo "install-deps: done" >&2

@@ -36,6 +36,17 @@ static const struct mh_reply_rule rules[] = {
     {"auth_credentials", 0, NULL, "X.7.8", NULL, R(AUTH_FAILED), BY_CODE},
     {"auth_not_authenticated", 0, NULL, "X.7.57", NULL, R(AUTH_REQUIRED),
      BY_CODE},
+    /* Gmail's sender-requirement codes reuse registered numbers with other
+     * meanings (X.7.23 for reverse DNS, not SPF; X.7.27 for SPF, not a null
+     * MX sender; X.7.29 for TLS; X.7.30 for DKIM, not REQUIRETLS; X.7.32
+     * for DMARC alignment): where the text names its subject, it decides. */
+    {"ptr_code_text", 0, NULL, "X.7.23", "ptr|reverse dns", R(PTR_MISSING),
+     BY_CODE},
+    {"spf_code_text", 0, NULL, "X.7.27", "spf", R(SPF_FAIL), BY_CODE},
+    {"tls_code_text", 0, NULL, "X.7.29", "tls", R(TLS_REQUIRED), BY_CODE},
+    {"dkim_code_text", 0, NULL, "X.7.30", "dkim", R(DKIM_FAIL), BY_CODE},
+    {"dmarc_alignment_code", 0, NULL, "X.7.32", "aligned|alignment|dmarc",
+     R(DMARC_FAIL), BY_CODE},
     {"tls_required_code", 0, NULL, "X.7.10,X.7.30", NULL, R(TLS_REQUIRED),
      BY_CODE},
     {"starttls_first", 0, "530", NULL,
@@ -47,7 +58,9 @@ static const struct mh_reply_rule rules[] = {
     {"ptr_code", 0, NULL, "X.7.25", NULL, R(PTR_MISSING), BY_CODE},
     {"dmarc_code", 0, NULL, "X.7.26", NULL, R(DMARC_FAIL), BY_CODE},
     {"sender_null_mx", 0, NULL, "X.7.27", NULL, R(SENDER_REJECTED), BY_CODE},
-    {"mail_flood_code", 0, NULL, "X.7.28", NULL, R(RATE_LIMITED), BY_CODE},
+    {"mail_flood_code", 0, "4xx", "X.7.28", NULL, R(RATE_LIMITED), BY_CODE},
+    {"mail_flood_block", 0, "5xx", "X.7.28", NULL, R(PROVIDER_BLOCK),
+     BY_CODE},
     {"relay_code", 0, NULL, "X.7.54", NULL, R(RELAY_DENIED), CRIT},
     {"provider_throttle_code", 0, "4xx", "X.7.500-699", NULL,
      R(RATE_LIMITED), BY_CODE},
@@ -56,6 +69,11 @@ static const struct mh_reply_rule rules[] = {
     {"provider_banned_code", 0, "5xx",
      "X.7.501-503,X.7.511,X.7.705,X.7.708,X.7.750", NULL, R(PROVIDER_BLOCK),
      BY_CODE},
+    /* A missing PTR record named as the cause of a deferral or "rate
+     * limit" (Gmail, Comcast): the cause is what the operator fixes. */
+    {"ptr_cause", 0, NULL, ENH_STATE,
+     "ptr record|ptr records|ptr resource record|reverse dns failure",
+     R(PTR_MISSING), BY_CODE},
 
     /* C. Transient server states told by the text. */
     {"greylisted", 0, "4xx", ENH_STATE,
@@ -81,6 +99,7 @@ static const struct mh_reply_rule rules[] = {
      "rate exceeded|rate overlimit|over rate|too much mail|too many messages|"
      "too many recipients|too many emails|too many new tls sessions|"
      "too many auth commands|throttled|throttling|sending rate|sending limit|"
+     "relay limit|"
      "temporarily deferred|tss04|ts01|ts02|ts03",
      R(RATE_LIMITED), BY_CODE},
     {"shutting_down", 0, "4xx", ENH_STATE,
@@ -90,7 +109,8 @@ static const struct mh_reply_rule rules[] = {
      BY_CODE},
 
     /* D. The subject of the enhanced code (RFC 3463 section 3). */
-    {"mailbox_rate", 0, NULL, "X.2.*", "rate|too many messages",
+    {"mailbox_rate", 0, NULL, "X.2.*",
+     "rate|too many messages|too quickly|relay limit",
      R(RATE_LIMITED), BY_CODE},
     {"mailbox_full", 0, NULL, "X.2.2", NULL, R(MAILBOX_FULL), BY_CODE},
     {"mailbox_too_large", 0, NULL, "X.2.3", NULL, R(MESSAGE_TOO_LARGE),
@@ -126,7 +146,8 @@ static const struct mh_reply_rule rules[] = {
      "relay not permitted|not permitted to relay|relaying not allowed|"
      "relay not allowed|not allowed to relay|we do not relay|no relaying|"
      "relaying prohibited|relay prohibited|relaying not permitted|"
-     "relay not authorized|relaying to",
+     "relay not authorized|relaying to|i cannot deliver mail for|"
+     "invalid credentials for relay",
      R(RELAY_DENIED), CRIT},
     {"tls_required_text", 0, NULL, ENH_OPEN,
      "must issue a starttls command first|starttls required|starttls is required|"
@@ -139,8 +160,14 @@ static const struct mh_reply_rule rules[] = {
     {"ptr_text", 0, NULL, ENH_OPEN,
      "cannot find your hostname|cannot find your reverse hostname|"
      "reverse dns|reverse hostname|reverse lookup|ptr record|no ptr|rdns|"
+     "ptr resource record|"
      "fcrdns",
      R(PTR_MISSING), BY_CODE},
+    /* Unauthenticated mail (neither SPF nor DKIM passes), as X.7.26 says
+     * with a code (Yahoo's 5.7.9, Gmail's 4.7.0, Microsoft's 5.7.515). */
+    {"unauthenticated_text", 0, NULL, ENH_OPEN,
+     "spf or dkim|dkim or spf|required authentication level",
+     R(DMARC_FAIL), BY_CODE},
     {"spf_text", 0, NULL, ENH_OPEN, "spf|openspf|sender policy framework",
      R(SPF_FAIL), BY_CODE},
     {"dmarc_text", 0, NULL, ENH_OPEN, "dmarc", R(DMARC_FAIL), BY_CODE},
@@ -159,12 +186,15 @@ static const struct mh_reply_rule rules[] = {
     {"sender_domain_text", PH(MAIL), NULL, ENH_OPEN,
      "domain not found|unknown sender|sender unknown|sender domain",
      R(SENDER_REJECTED), BY_CODE},
-    {"not_listed", 0, NULL, ENH_OPEN, "not listed|not on the list",
+    {"not_listed", 0, NULL, ENH_OPEN,
+     "not listed|not on the list|not in whitelist|not in allowlist|"
+     "not whitelisted|not allowlisted",
      R(POLICY_REJECTED), BY_CODE},
     {"dnsbl_named", 0, NULL, ENH_OPEN,
      "blocked using|dnsbl|dnsbls|dnsrbl|rbl|rbls|blacklist|blacklisted|"
      "blocklist|blocklisted|block list|black list|blocked list|listed on|"
-     "listed in|listed at|listed by|is listed|are listed|spamhaus|spamcop|"
+     "listed in|listed at|listed by|is listed|are listed|block listed|"
+     "black listed|clarify bl|spamhaus|spamcop|"
      "sorbs|barracuda|barracudacentral|uceprotect|psbl|mailspike|abuseat|"
      "cbl|invaluement|backscatterer|senderscore|ipcheck",
      R(PROVIDER_BLOCK), BY_CODE},
@@ -190,7 +220,8 @@ static const struct mh_reply_rule rules[] = {
      R(SERVER_ERROR), BY_CODE},
     {"policy_text", 0, NULL, ENH_OPEN,
      "policy|policies|administrative prohibition|access denied|spoofing|"
-     "spam|unsolicited|virus|malware|phishing|content rejected",
+     "spam|unsolicited|virus|malware|phishing|content rejected|"
+     "envelope blocked",
      R(POLICY_REJECTED), BY_CODE},
 
     /* F. The code alone (RFC 5321 4.2.2, 4.2.3, 3.1; RFC 7504). */
@@ -241,9 +272,36 @@ to_lower(char c)
 }
 
 /*
+ * Length of the echoed argument that starts at t, or 0. Servers echo the
+ * client's path or domain in angle brackets (RFC 5321 4.1.2 Path, as in
+ * Postfix's "<a@example.com>: Recipient address rejected" or Exim's
+ * "<rbl>: recipient address must contain a domain"): those are the
+ * client's words, not the server's, so no phrase is read inside them. A
+ * span counts when '<' is closed by '>' on the same line with no space and
+ * no "://" in between; a URL or prose in brackets stays readable.
+ */
+static size_t
+echoed_span(const char *t)
+{
+    if (*t != '<') {
+        return 0;
+    }
+    size_t i = 1;
+    while (t[i] != '>') {
+        if (t[i] == '\0' || t[i] == '\n' || t[i] == ' ' || t[i] == '<' ||
+            (t[i] == ':' && t[i + 1] == '/' && t[i + 2] == '/')) {
+            return 0;
+        }
+        i++;
+    }
+    return i + 1;
+}
+
+/*
  * Does the phrase p[0..pl) (lower-case words separated by single spaces)
  * match the text at t, a word start? Each word must equal a whole text
- * word; any run of non-word bytes separates text words.
+ * word; any run of non-word bytes separates text words, except an echoed
+ * argument (echoed_span), which ends the phrase.
  */
 static bool
 phrase_at(const char *t, const char *p, size_t pl)
@@ -270,6 +328,9 @@ phrase_at(const char *t, const char *p, size_t pl)
                 return false;
             }
             while (*t != '\0' && !is_word(*t)) {
+                if (echoed_span(t) > 0) {
+                    return false;
+                }
                 t++;
             }
             if (*t == '\0') {
@@ -292,8 +353,11 @@ mh_words_match(const char *text, const char *phrases)
         size_t pl = end != NULL ? (size_t)(end - p) : strlen(p);
         if (pl > 0) {
             for (const char *t = text; *t != '\0'; t++) {
-                if (is_word(*t) && (t == text || !is_word(t[-1])) &&
-                    phrase_at(t, p, pl)) {
+                size_t skip = echoed_span(t);
+                if (skip > 0) {
+                    t += skip - 1;
+                } else if (is_word(*t) && (t == text || !is_word(t[-1])) &&
+                           phrase_at(t, p, pl)) {
                     return true;
                 }
             }

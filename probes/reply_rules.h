@@ -22,7 +22,11 @@
  *            digits, anything else separates words. So "listed" never
  *            matches inside "Greylisted", "Unlisted" or "whitelisted",
  *            "rbl" never inside "garbled" or "herbal", "sorbs" never inside
- *            "absorbs", and "blocked using" never matches "blockedusing"
+ *            "absorbs", and "blocked using" never matches "blockedusing".
+ *            The client's own words that the server echoes in angle
+ *            brackets ("<rbl@example.com>", "<spam-host>") are skipped and
+ *            end a phrase: an address never decides the category (a
+ *            bracketed span with a space or "://" stays readable)
  *            (NULL: no condition on the text).
  *
  * The order of the table (first match wins), group by group:
@@ -32,7 +36,10 @@
  *      and X.7.30 (TLS), 530 (RFC 4954 section 6), X.7.20-X.7.28 (DKIM,
  *      SPF, reverse DNS, DMARC, null MX sender, mail flood; RFC 7372,
  *      RFC 7505, RFC 5248 registry), Microsoft's X.7.500-X.7.750
- *      throttling and banned-IP codes;
+ *      throttling and banned-IP codes; before them, the codes Gmail reuses
+ *      with another meaning (X.7.23, X.7.27, X.7.29, X.7.30, X.7.32) when
+ *      the text names the subject, and a missing PTR record named as the
+ *      cause of a deferral;
  *   C. transient server states told by the text, before any code or text
  *      that could say "blocklist": greylisting, too many connections, rate
  *      limits, shutting down. Greylisting and rate limits are transient
