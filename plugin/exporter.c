@@ -1418,6 +1418,18 @@ mh_exporter_publish(struct mh_exporter *e,
     return 0;
 }
 
+void
+mh_exporter_forget_round(struct mh_exporter *e)
+{
+    pthread_mutex_lock(&e->snap_mu);
+    struct blob *old = e->snap, *oldgz = e->snap_gz;
+    e->snap = NULL;
+    e->snap_gz = NULL;
+    pthread_mutex_unlock(&e->snap_mu);
+    blob_unref(old);
+    blob_unref(oldgz);
+}
+
 size_t
 mh_exporter_stop(struct mh_exporter *e)
 {

@@ -153,6 +153,11 @@ int mh_exporter_publish(struct mh_exporter *e,
                         const struct mh_result *const *results, size_t n,
                         double now_unix, double round_seconds);
 
+/* Drops the published round: /metrics answers the exporter's own
+ * families only, as before the first round (a reload to a configuration
+ * without checks). */
+void mh_exporter_forget_round(struct mh_exporter *e);
+
 /*
  * Stops: no new connection is accepted, answers in flight get up to 2 s,
  * probes still running after that are answered 503 and left to end on

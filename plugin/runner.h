@@ -34,7 +34,9 @@
  * default -t of every check, default 10), concurrency (checks in flight,
  * 1..1024, or "auto", the default: chosen from the checks, timeouts,
  * interval, descriptors, memory and CPUs, see run_capacity.h), textfile,
- * notify, checks (required, at least one),
+ * notify, checks (at least one; left out or [] only in a probe-only
+ * configuration, whose exporter has modules: cmd_run.c then runs no
+ * rounds and refuses to start without an exporter address),
  * exporter (the HTTP side of `run --listen`: listen, tls_cert_file,
  * tls_key_file, basic_auth_users, probe_concurrency, and modules: check
  * templates by name, each without its target option, with optional

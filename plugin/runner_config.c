@@ -735,13 +735,37 @@ parse_checks(struct parser *p, const cJSON *checks,
              const struct mh_config *base)
 {
     struct mh_run_config *c = p->c;
-    if (!cJSON_IsArray(checks) || cJSON_GetArraySize(checks) < 1) {
+    /* No checks (the key left out or []) is a probe-only exporter: valid
+     * when the exporter has modules (cmd_run.c then also needs it to
+     * listen). */
+    bool probe_only = c->exporter.nmodules > 0;
+    if (checks == NULL && probe_only) {
+        return 0;
+    }
+    if (checks == NULL) {
         snprintf(p->err, p->errlen,
-                 "%s: key \"checks\": must be an array of at least one check",
+                 "%s: missing required key \"checks\" (a probe-only "
+                 "exporter has none but needs \"exporter\": {\"modules\": "
+                 "...})",
                  c->source);
         return -1;
     }
+    if (!cJSON_IsArray(checks) ||
+        (cJSON_GetArraySize(checks) < 1 && !probe_only)) {
+        snprintf(p->err, p->errlen,
+                 "%s: key \"checks\": must be an array of at least one check"
+                 "%s",
+                 c->source,
+                 cJSON_IsArray(checks) ? " (or empty, for a probe-only "
+                                         "exporter with \"exporter\": "
+                                         "{\"modules\": ...})"
+                                       : "");
+        return -1;
+    }
     size_t n = (size_t)cJSON_GetArraySize(checks);
+    if (n == 0) {
+        return 0;
+    }
     c->checks = calloc(n, sizeof *c->checks);
     if (c->checks == NULL) {
         snprintf(p->err, p->errlen, "out of memory");
@@ -1165,10 +1189,6 @@ parse_top(struct parser *p, const cJSON *root, const struct mh_config *base)
         } else if (top_key(p, e->string, e) != 0) {
             return -1;
         }
-    }
-    if (checks == NULL) {
-        snprintf(p->err, p->errlen, "%s: missing required key \"checks\"", src);
-        return -1;
     }
     if (exporter != NULL && parse_exporter(p, exporter, base) != 0) {
         return -1;

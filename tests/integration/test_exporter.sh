@@ -22,7 +22,11 @@
 #      head is cut off after 10 s while others are served at once, binary
 #      junk gets a 4xx, one address holds at most 16 connections, and the
 #      rounds go on;
-#   6. SIGTERM with a probe in flight: the probe is answered 503, exit 0
+#   6. probe-only (contrib/prometheus/probe-only.json: modules, no checks):
+#      refused without an address or with --once, naming "checks"; /probe
+#      works, /metrics has the exporter's own families only; a reload
+#      adding a check starts rounds, one removing them forgets the round;
+#   7. SIGTERM with a probe in flight: the probe is answered 503, exit 0
 #      within the 2 s drain.
 #
 # Ports: LAB_PORT_BASE+80 .. +89 only.
@@ -335,6 +339,66 @@ check_ok 'wait_until 30 prom_is "scrape_samples_post_metric_relabeling{job=\"mai
 if [ "$T_FAIL" -gt 0 ]; then
     tail -20 "$D/prom/log"
 fi
+
+case_ "probe-only: exporter modules, no checks"
+# contrib/prometheus/probe-only.json with the lab's CA, resolver and address.
+P_ONLY=$((LAB_PORT_BASE + 83))
+OURL=http://127.0.0.1:$P_ONLY
+jq --arg ca "$LAB_CA_FILE" --arg vn "$LAB_MX_NAME" --arg res "$LAB_RESOLVER" \
+    --arg listen "127.0.0.1:$P_ONLY" \
+    '.resolver = $res | .exporter.listen = $listen |
+     .exporter.modules.smtp_starttls += {ca_file: $ca, verify_name: $vn,
+                                         allowed_targets: ["127.0.0.1"]}' \
+    "$MH_SOURCE_DIR/contrib/prometheus/probe-only.json" >"$D/only.json"
+jq 'del(.exporter.listen)' "$D/only.json" >"$D/only-nolisten.json"
+run run --config "$D/only-nolisten.json"
+expect_rc 3
+check_ok 'grep -q "key \"checks\": no checks to run" "$T_TMP/stderr"' "without an address it is refused, naming \"checks\""
+run run --config "$D/only.json" --once
+expect_rc 3
+check_ok 'grep -q "key \"checks\"" "$T_TMP/stderr"' "--once has no round to run"
+"$B" run --config "$D/only.json" -v >"$D/only.out" 2>"$D/only.err" &
+ONLY=$!
+T_PIDS+=("$ONLY")
+check_ok 'wait_until 20 grep -q "exporter: listening on 127.0.0.1:$P_ONLY" "$D/only.err"' "the probe-only exporter listens"
+check_ok 'grep -q "probe-only (no checks, no rounds)" "$D/only.err"' "it says it is probe-only"
+URL=$OURL get "/probe?module=smtp_starttls&target=127.0.0.1:$LAB_SMTP_PORT"
+expect_code 200
+promtool_ok
+expect_out "mailhealth_probe_success{target=\"127.0.0.1:$LAB_SMTP_PORT\",check=\"smtp\"} 1"
+URL=$OURL get "/probe?module=smtp_starttls&target=10.1.2.3:25"
+expect_code 400
+URL=$OURL get /metrics
+expect_code 200
+promtool_ok
+expect_out 'mailhealth_exporter_rounds_total 0'
+expect_out 'mailhealth_exporter_http_requests_total{code="400"} 1'
+expect_no_out 'mailhealth_probe_success'
+expect_no_out 'mailhealth_last_run_timestamp_seconds'
+URL=$OURL get /
+expect_out 'href="/probe?module=submission&amp;target='
+check_ok '! grep -q "round 1" "$D/only.err"' "no round runs"
+# A reload that adds a check starts rounds at once; one that removes them
+# all makes /metrics forget the round.
+jq --arg h "$LAB_HOST" --argjson p "$LAB_SMTP_PORT" \
+    '.checks = [{name: "mx", check: "smtp", host: $h, port: $p}] | .interval_seconds = 3600' \
+    "$D/only.json" >"$D/only-checks.json"
+cp "$D/only.json" "$D/only-saved.json"
+cp "$D/only-checks.json" "$D/only.json"
+kill -HUP "$ONLY"
+check_ok 'wait_until 20 grep -q "round 1:" "$D/only.err"' "after a reload with a check the first round runs at once"
+check_ok 'curl -s $OURL/metrics | grep -q "mailhealth_probe_success{target=\"mx\",check=\"smtp\"} 1"' "/metrics has the round"
+cp "$D/only-saved.json" "$D/only.json"
+kill -HUP "$ONLY"
+only_count() { [ "$(grep -c "probe-only (no checks" "$D/only.err")" -ge 2 ]; }
+no_round() { ! curl -s "$OURL/metrics" | grep -q mailhealth_probe_success; }
+check_ok 'wait_until 20 only_count' "reloaded to probe-only"
+check_ok 'wait_until 10 no_round' "/metrics forgets the round"
+check_ok 'curl -s $OURL/metrics | grep -q "mailhealth_exporter_rounds_total 1"' "rounds_total stays 1"
+kill -TERM "$ONLY"
+wait "$ONLY"
+RC=$?
+expect_rc 0
 
 case_ "SIGTERM with a probe in flight"
 # A probe of the silent server (8 s module timeout) is running when the

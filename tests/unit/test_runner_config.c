@@ -913,6 +913,62 @@ test_exporter(void **state)
               "exporter.modules[0] \"m\"", "\"port\"", NULL);
 }
 
+/* A probe-only configuration: exporter modules and no checks (the key
+ * left out or an empty list); without modules "checks" stays required. */
+static void
+test_probe_only(void **state)
+{
+    (void)state;
+    static const char *const ok[] = {
+        "{\"exporter\":{\"modules\":{\"m\":{\"check\":\"smtp\"}}}}",
+        "{\"checks\":[],\"timeout_seconds\":4,\"exporter\":{\"listen\":"
+        "\"9169\",\"modules\":{\"m\":{\"check\":\"dnsbl\",\"zone\":"
+        "\"z.example\"}}}}",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        struct mh_run_config *c = parse_ok(ok[i]);
+        assert_int_equal(c->nchecks, 0);
+        assert_null(c->checks);
+        assert_int_equal(c->exporter.nmodules, 1);
+        assert_true(c->max_timeout_s == 0);
+        mh_run_config_free(c);
+    }
+    parse_err("{\"exporter\":{\"listen\":\"9169\"}}",
+              "missing required key \"checks\"", "probe-only", NULL);
+    parse_err("{\"exporter\":{\"modules\":{}}}",
+              "missing required key \"checks\"", NULL);
+    parse_err("{\"checks\":[],\"exporter\":{\"modules\":{}}}", "key \"checks\"",
+              "at least one", "probe-only", NULL);
+    parse_err("{\"checks\":{},\"exporter\":{\"modules\":{\"m\":{"
+              "\"check\":\"smtp\"}}}}",
+              "key \"checks\"", "array", NULL);
+    /* contrib/prometheus/probe-only.json is such a configuration. */
+    char path[4096];
+    snprintf(path, sizeof path, "%s", __FILE__);
+    char *slash = strrchr(path, '/');
+    assert_non_null(slash);
+    snprintf(slash, sizeof path - (size_t)(slash - path),
+             "/../../contrib/prometheus/probe-only.json");
+    struct mh_run_config *c = NULL;
+    char err[1024] = "";
+    if (access(path, R_OK) == 0) {
+        if (mh_run_config_load(path, NULL, &c, err, sizeof err) != 0) {
+            fail_msg("%s: %s", path, err);
+        }
+        assert_int_equal(c->nchecks, 0);
+        assert_int_equal(c->exporter.nmodules, 4);
+        assert_string_equal(c->exporter.listen, "127.0.0.1:9169");
+        for (size_t i = 0; i < c->exporter.nmodules; i++) {
+            assert_true(c->exporter.modules[i].nallowed > 0);
+        }
+        mh_run_config_free(c);
+    }
+    /* A module's own errors still name the module. */
+    parse_err("{\"exporter\":{\"modules\":{\"m\":{\"check\":\"smtp\","
+              "\"port\":\"x\"}}}}",
+              "exporter.modules[0] \"m\"", "\"port\"", NULL);
+}
+
 int
 main(void)
 {
@@ -937,6 +993,7 @@ main(void)
         cmocka_unit_test(test_notify_many),
         cmocka_unit_test(test_severity_and_time),
         cmocka_unit_test(test_exporter),
+        cmocka_unit_test(test_probe_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
