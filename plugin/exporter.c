@@ -473,7 +473,7 @@ struct mh_exporter {
 
     pthread_mutex_t snap_mu;
     struct blob *snap;    /* rendered last round, NULL before */
-    struct blob *snap_gz; /* its gzip, made on the first request */
+    struct blob *snap_gz; /* its gzip (NULL: compression failed) */
 
     atomic_ulong rounds;
     atomic_ulong requests[NCODES];
@@ -661,6 +661,26 @@ probe_thread(void *arg)
 
 /* ---- answers ------------------------------------------------------------ */
 
+/* Adds the headers of every answer to r and queues it (r is released). */
+static enum MHD_Result
+queue_response(struct MHD_Connection *conn, unsigned code,
+               struct MHD_Response *r, const char *type, const char *encoding)
+{
+    MHD_add_response_header(r, "Content-Type", type);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (encoding != NULL) {
+        MHD_add_response_header(r, "Content-Encoding", encoding);
+    }
+    MHD_add_response_header(r, "Vary", "Accept-Encoding");
+    if (code == 405) {
+        MHD_add_response_header(r, "Allow", "GET, HEAD");
+    }
+    enum MHD_Result rc = MHD_queue_response(conn, code, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
 /* Queues an answer with body b (taken over), not counted. */
 static enum MHD_Result
 queue_blob(struct MHD_Connection *conn, unsigned code, struct blob *b,
@@ -675,19 +695,52 @@ queue_blob(struct MHD_Connection *conn, unsigned code, struct blob *b,
         blob_unref(b);
         return MHD_NO;
     }
-    MHD_add_response_header(r, "Content-Type", type);
-    MHD_add_response_header(r, "Cache-Control", "no-store");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    if (encoding != NULL) {
-        MHD_add_response_header(r, "Content-Encoding", encoding);
+    return queue_response(conn, code, r, type, encoding);
+}
+
+/* The two parts of a body sent without copying them. */
+struct two_blobs {
+    struct blob *a, *b;
+};
+
+static void
+two_blobs_free(void *cls)
+{
+    struct two_blobs *t = cls;
+    blob_unref(t->a);
+    blob_unref(t->b);
+    free(t);
+}
+
+/* Queues an answer whose body is a (may be NULL) then b, both taken
+ * over, not counted. The parts are sent from where they are (an iovec
+ * response; the round's exposition is megabytes), or copied into one
+ * buffer when libmicrohttpd is older than 0.9.73. */
+static enum MHD_Result
+queue_parts(struct MHD_Connection *conn, unsigned code, struct blob *a,
+            struct blob *b, const char *type, const char *encoding)
+{
+    if (a == NULL) {
+        return queue_blob(conn, code, b, type, encoding);
     }
-    MHD_add_response_header(r, "Vary", "Accept-Encoding");
-    if (code == 405) {
-        MHD_add_response_header(r, "Allow", "GET, HEAD");
+    struct two_blobs *t = malloc(sizeof *t);
+    if (t == NULL || b == NULL) {
+        free(t);
+        blob_unref(a);
+        blob_unref(b);
+        return MHD_NO;
     }
-    enum MHD_Result rc = MHD_queue_response(conn, code, r);
-    MHD_destroy_response(r);
-    return rc;
+    t->a = a;
+    t->b = b;
+    const struct MHD_IoVec iov[2] = {{a->data, a->len}, {b->data, b->len}};
+    struct MHD_Response *r =
+        MHD_create_response_from_iovec(iov, 2, two_blobs_free, t);
+    if (r == NULL) {
+        struct blob *one = blob_concat(a, b->data, b->len);
+        two_blobs_free(t);
+        return queue_blob(conn, code, one, type, encoding);
+    }
+    return queue_response(conn, code, r, type, encoding);
 }
 
 /* Counts and queues an answer with body b (taken over). */
@@ -750,52 +803,46 @@ own_metrics(struct mh_exporter *e, FILE *f)
     return rc ? -1 : 0;
 }
 
+/* The exporter's own families as a new blob (gzip'ed when gz). */
+static struct blob *
+own_blob(struct mh_exporter *e, bool gz)
+{
+    char *own = NULL;
+    size_t ownlen = 0;
+    FILE *f = open_memstream(&own, &ownlen);
+    int rc = f != NULL ? own_metrics(e, f) : -1;
+    if (f != NULL && fclose(f) != 0) {
+        rc = -1;
+    }
+    struct blob *b = rc != 0 ? NULL
+                     : gz    ? gzip_blob(own, ownlen)
+                             : blob_new(own, ownlen);
+    free(own);
+    return b;
+}
+
+/* /metrics: the round's exposition as published (plain or gzip, made
+ * once per round by mh_exporter_publish) followed by the exporter's own
+ * families rendered now; the round's bytes are not copied. */
 static enum MHD_Result
 serve_metrics(struct mh_exporter *e, struct MHD_Connection *conn)
 {
     bool gz = mh_exporter_accepts_gzip(
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept-Encoding"));
-    /* This request is counted before the counters are written. */
-    count_code(e, 200);
-    char *own = NULL;
-    size_t ownlen = 0;
-    FILE *f = open_memstream(&own, &ownlen);
-    int orc = f != NULL ? own_metrics(e, f) : -1;
-    if (f != NULL && fclose(f) != 0) {
-        orc = -1;
-    }
-    if (orc != 0) {
-        free(own);
-        return answer_text(e, conn, 500, "out of memory");
-    }
     pthread_mutex_lock(&e->snap_mu);
     if (gz && e->snap != NULL && e->snap_gz == NULL) {
-        e->snap_gz = gzip_blob(e->snap->data, e->snap->len);
+        gz = false; /* its compression failed: plain is always accepted */
     }
-    struct blob *base = blob_ref(gz ? e->snap_gz : e->snap);
-    bool have_snap = e->snap != NULL;
+    struct blob *round = blob_ref(gz ? e->snap_gz : e->snap);
     pthread_mutex_unlock(&e->snap_mu);
-    if (have_snap && base == NULL) {
-        free(own);
+    /* This request is counted before the counters are written. */
+    count_code(e, 200);
+    struct blob *own = own_blob(e, gz);
+    if (own == NULL) {
+        blob_unref(round);
         return answer_text(e, conn, 500, "out of memory");
     }
-    struct blob *body;
-    if (gz) {
-        struct blob *tail = gzip_blob(own, ownlen);
-        body = tail == NULL   ? NULL
-               : base == NULL ? blob_ref(tail)
-                              : blob_concat(base, tail->data, tail->len);
-        blob_unref(tail);
-    } else {
-        static const struct blob empty = {0};
-        body = blob_concat(base != NULL ? base : &empty, own, ownlen);
-    }
-    blob_unref(base);
-    free(own);
-    if (body == NULL) {
-        return answer_text(e, conn, 500, "out of memory");
-    }
-    return queue_blob(conn, 200, body, PROM_TYPE, gz ? "gzip" : NULL);
+    return queue_parts(conn, 200, round, own, PROM_TYPE, gz ? "gzip" : NULL);
 }
 
 /* Appends s to f as HTML text. */
@@ -1399,6 +1446,7 @@ mh_exporter_publish(struct mh_exporter *e,
                     const struct mh_result *const *results, size_t n,
                     double now_unix, double round_seconds)
 {
+    double t0 = mh_monotonic_s();
     struct blob *b = render_blob(
         results, n, now_unix, round_seconds,
         "# The mailhealth_ families below come from the runner's last "
@@ -1407,10 +1455,20 @@ mh_exporter_publish(struct mh_exporter *e,
     if (b == NULL) {
         return -1;
     }
+    /* Compressed here, on the runner's thread and once: when Prometheus
+     * scrapes as often as rounds end, every scrape is the first of its
+     * round. NULL (out of memory) serves the plain form. */
+    double t1 = mh_monotonic_s();
+    struct blob *gz = gzip_blob(b->data, b->len);
+    mh_runlog(MH_LOG_DEBUG,
+              "exporter: round rendered for /metrics: %zu bytes in %.1f ms, "
+              "gzip %zu bytes in %.1f ms",
+              b->len, (t1 - t0) * 1e3, gz != NULL ? gz->len : 0,
+              (mh_monotonic_s() - t1) * 1e3);
     pthread_mutex_lock(&e->snap_mu);
     struct blob *old = e->snap, *oldgz = e->snap_gz;
     e->snap = b;
-    e->snap_gz = NULL;
+    e->snap_gz = gz;
     pthread_mutex_unlock(&e->snap_mu);
     blob_unref(old);
     blob_unref(oldgz);
