@@ -541,10 +541,15 @@ unix_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Renders results into a new blob (Prometheus text). */
+/* What the HELP of a round's check families adds on /metrics. */
+#define ROUND_NOTE "(from the runner's last complete round)"
+
+/* Renders results into a new blob (Prometheus text): a round for /metrics
+ * (round: with the writer's families and ROUND_NOTE) or a /probe answer
+ * (the check's families only). */
 static struct blob *
 render_blob(const struct mh_result *const *res, size_t n, double now,
-            double secs, const char *preface)
+            double secs, bool round)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -552,13 +557,8 @@ render_blob(const struct mh_result *const *res, size_t n, double now,
     if (f == NULL) {
         return NULL;
     }
-    int rc = 0;
-    if (preface != NULL && fputs(preface, f) == EOF) {
-        rc = -1;
-    }
-    if (rc == 0) {
-        rc = mh_render_prometheus(f, res, n, now, secs);
-    }
+    int rc = mh_render_prometheus_with(f, res, n, now, secs, round,
+                                       round ? ROUND_NOTE : NULL);
     if (fclose(f) != 0) {
         rc = -1;
     }
@@ -604,7 +604,7 @@ run_job(struct probe_job *j)
     }
     if (r != NULL) {
         const struct mh_result *one[] = {r};
-        j->body = render_blob(one, 1, unix_now(), -1, NULL);
+        j->body = render_blob(one, 1, unix_now(), -1, false);
         mh_result_free(r);
     }
     j->status = j->body != NULL ? 200 : 500;
@@ -901,7 +901,8 @@ serve_landing(struct mh_exporter *e, struct MHD_Connection *conn,
           "<title>mailhealth exporter</title></head><body>\n"
           "<h1>mailhealth exporter</h1>\n"
           "<p><a href=\"/metrics\">/metrics</a>: the runner's last complete "
-          "round</p>\n<h2>Probe modules</h2>\n<ul>\n",
+          "round</p>\n<p><a href=\"/-/healthy\">/-/healthy</a>: 200 while "
+          "the exporter serves</p>\n<h2>Probe modules</h2>\n<ul>\n",
           f);
     for (size_t i = 0; c != NULL && i < c->exporter.nmodules; i++) {
         const struct mh_run_module *m = &c->exporter.modules[i];
@@ -1255,6 +1256,8 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
         rc = serve_probe(e, conn, rq, c, owner);
     } else if (strcmp(url, "/") == 0) {
         rc = serve_landing(e, conn, c);
+    } else if (strcmp(url, "/-/healthy") == 0) {
+        rc = answer_text(e, conn, 200, "Healthy");
     } else {
         rc = answer_text(e, conn, 404, "not found: try /metrics or /probe");
     }
@@ -1447,11 +1450,7 @@ mh_exporter_publish(struct mh_exporter *e,
                     double now_unix, double round_seconds)
 {
     double t0 = mh_monotonic_s();
-    struct blob *b = render_blob(
-        results, n, now_unix, round_seconds,
-        "# The mailhealth_ families below come from the runner's last "
-        "complete round\n# (mailhealth_last_run_timestamp_seconds says "
-        "when); /probe runs a check now.\n");
+    struct blob *b = render_blob(results, n, now_unix, round_seconds, true);
     if (b == NULL) {
         return -1;
     }

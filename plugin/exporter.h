@@ -28,6 +28,9 @@
  *             0.5 s is smaller (so the answer arrives before the scrape
  *             gives up).
  *   /         a landing page listing the modules and links.
+ *   /-/healthy
+ *             200 "Healthy" while the exporter serves (a liveness check,
+ *             as Prometheus' and blackbox_exporter's).
  *
  * Only GET and HEAD (405 otherwise), unknown paths 404. Requests are
  * hostile input: a request head larger than 32 KiB gets 431, a client has

@@ -108,6 +108,8 @@ expect_out 'mailhealth_probe_success{target="mx",check="smtp"} 1'
 expect_out 'mailhealth_exporter_rounds_total'
 expect_out 'mailhealth_exporter_http_requests_total{code="200"}'
 expect_out 'mailhealth_runner_round_duration_seconds'
+expect_out_re "^# HELP mailhealth_probe_success .*\(from the runner's last complete round\)$"
+expect_out 'mailhealth_build_info{version="'
 check_ok 'curl -s -D - -o /dev/null $URL/metrics | grep -qi "^content-type: text/plain; version=0.0.4"' "exposition content type"
 get /metrics -H 'Accept-Encoding: gzip'
 check_ok 'gzip -t "$D/body"' "gzip body when asked"
@@ -138,6 +140,11 @@ get /
 expect_code 200
 expect_out 'href="/probe?module=smtp_starttls&amp;target='
 expect_out 'href="/metrics"'
+get / -I
+expect_code 200
+get /-/healthy
+expect_code 200
+expect_out 'Healthy'
 
 case_ "/probe smtp over STARTTLS"
 get "/probe?module=smtp_starttls&target=127.0.0.1:$LAB_SMTP_PORT"
@@ -145,6 +152,10 @@ expect_code 200
 promtool_ok
 expect_out "mailhealth_probe_success{target=\"127.0.0.1:$LAB_SMTP_PORT\",check=\"smtp\"} 1"
 expect_out 'mailhealth_smtp_phase_duration_seconds'
+# The probe's families only: what describes the exporter is on /metrics.
+expect_no_out 'mailhealth_build_info'
+expect_no_out 'mailhealth_last_run_timestamp_seconds'
+expect_no_out 'last complete round'
 get "/probe?module=tls&target=%5B%3A%3A1%5D:$LAB_SMTP_PORT"
 expect_code 200
 expect_out "mailhealth_tls_verified{target=\"[::1]:$LAB_SMTP_PORT\"} 1"
@@ -170,6 +181,8 @@ expect_out 'allowed_targets'
 get "/probe?module=domain&target=lab.test:25"
 expect_code 400
 get "/probe?module=smtp_starttls&target=127.0.0.1%0aX:25"
+expect_code 400
+get "/probe?module=nosuch&target=127.0.0.1" -I
 expect_code 400
 get /nosuch
 expect_code 404
