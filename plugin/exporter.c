@@ -232,7 +232,8 @@ mh_exporter_parse_target(enum mh_target_kind kind, const char *text, char *host,
 }
 
 double
-mh_exporter_probe_budget(double module_timeout_s, const char *scrape_timeout)
+mh_exporter_probe_budget(double module_timeout_s, const char *scrape_timeout,
+                         double offset_s)
 {
     double t = module_timeout_s;
     if (scrape_timeout != NULL && scrape_timeout[0] >= '0' &&
@@ -254,8 +255,8 @@ mh_exporter_probe_budget(double module_timeout_s, const char *scrape_timeout)
                 break;
             }
         }
-        if (*p == '\0' && v > 0 && v - MH_EXPORTER_TIMEOUT_OFFSET_S < t) {
-            t = v - MH_EXPORTER_TIMEOUT_OFFSET_S;
+        if (*p == '\0' && v > 0 && v - offset_s < t) {
+            t = v - offset_s;
         }
     }
     return t < 0.1 ? 0.1 : t;
@@ -969,7 +970,8 @@ serve_probe(struct mh_exporter *e, struct MHD_Connection *conn, struct req *rq,
     j->budget_s = mh_exporter_probe_budget(
         m->chk.cfg.timeout_s,
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                    "X-Prometheus-Scrape-Timeout-Seconds"));
+                                    "X-Prometheus-Scrape-Timeout-Seconds"),
+        c->exporter.timeout_offset_s);
     j->queued_at = mh_monotonic_s();
     j->refs = 2;
     pthread_mutex_lock(&e->mu);

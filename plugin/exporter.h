@@ -25,8 +25,8 @@
  *             wait. The URL sets the target only: never an option, never a
  *             credential. Deadline: the module's timeout, or less when
  *             Prometheus' X-Prometheus-Scrape-Timeout-Seconds header minus
- *             0.5 s is smaller (so the answer arrives before the scrape
- *             gives up).
+ *             timeout_offset (0.5 s) is smaller (so the answer arrives
+ *             before the scrape gives up).
  *   /         a landing page listing the modules and links.
  *   /-/healthy
  *             200 "Healthy" while the exporter serves (a liveness check,
@@ -63,8 +63,11 @@
 #define MH_EXPORTER_MAX_PROBES 256u
 /* Longest target text accepted in a /probe URL, in bytes. */
 #define MH_EXPORTER_MAX_TARGET 260
-/* Subtracted from X-Prometheus-Scrape-Timeout-Seconds (blackbox's 0.5 s). */
+/* Subtracted from X-Prometheus-Scrape-Timeout-Seconds by default
+ * (blackbox_exporter's --timeout-offset default), and the largest
+ * exporter.timeout_offset accepted, in seconds. */
 #define MH_EXPORTER_TIMEOUT_OFFSET_S 0.5
+#define MH_EXPORTER_MAX_TIMEOUT_OFFSET_S 60.0
 
 /* Checks running now in this process: the runner's and /probe's. */
 extern atomic_int mh_checks_in_flight;
@@ -94,12 +97,14 @@ int mh_exporter_parse_target(enum mh_target_kind kind, const char *text,
 /*
  * The deadline of a probe, in seconds: the module's timeout, or the
  * scrape timeout from the X-Prometheus-Scrape-Timeout-Seconds header value
- * (may be NULL) minus MH_EXPORTER_TIMEOUT_OFFSET_S when that is smaller,
- * never below 0.1 s. A header that is not a positive decimal number is
- * ignored.
+ * (may be NULL) minus offset_s (exporter.timeout_offset, default
+ * MH_EXPORTER_TIMEOUT_OFFSET_S: time for the answer to travel) when that
+ * is smaller, never below 0.1 s. A header that is not a positive decimal
+ * number is ignored (Prometheus always sends one; blackbox_exporter
+ * answers 500 instead, which would only hide the probe).
  */
 double mh_exporter_probe_budget(double module_timeout_s,
-                                const char *scrape_timeout);
+                                const char *scrape_timeout, double offset_s);
 
 /* True when an Accept-Encoding header value (may be NULL) accepts gzip:
  * a "gzip" (or "*") coding whose q is not 0 (RFC 9110 section 12.5.3). */

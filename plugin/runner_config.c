@@ -907,7 +907,7 @@ parse_module(struct parser *p, const cJSON *o, size_t i,
 }
 
 /* exporter: { listen, tls_cert_file, tls_key_file, basic_auth_users,
- * probe_concurrency, modules } (runner.h, exporter.h). */
+ * probe_concurrency, timeout_offset, modules } (runner.h, exporter.h). */
 static int
 parse_exporter(struct parser *p, const cJSON *x, const struct mh_config *base)
 {
@@ -983,6 +983,14 @@ parse_exporter(struct parser *p, const cJSON *x, const struct mh_config *base)
             } else {
                 out->probe_concurrency = (unsigned)e->valuedouble;
             }
+        } else if (strcmp(k, "timeout_offset") == 0) {
+            if (!cJSON_IsNumber(e) || !(e->valuedouble >= 0) ||
+                e->valuedouble > MH_EXPORTER_MAX_TIMEOUT_OFFSET_S) {
+                snprintf(why, sizeof why, "must be a number of seconds, 0..%g",
+                         MH_EXPORTER_MAX_TIMEOUT_OFFSET_S);
+            } else {
+                out->timeout_offset_s = e->valuedouble;
+            }
         } else if (strcmp(k, "modules") == 0) {
             mods = e;
             if (!cJSON_IsObject(e)) {
@@ -996,7 +1004,7 @@ parse_exporter(struct parser *p, const cJSON *x, const struct mh_config *base)
             snprintf(p->err, p->errlen,
                      "%s: exporter: unknown key \"%s\" (listen, "
                      "tls_cert_file, tls_key_file, basic_auth_users, "
-                     "probe_concurrency, modules, comment)",
+                     "probe_concurrency, timeout_offset, modules, comment)",
                      src, k);
             return -1;
         }
@@ -1228,6 +1236,7 @@ parse_config(const char *text, size_t len, const char *source,
     c->concurrency = MH_RUN_CONCURRENCY_AUTO;
     c->notify.timeout_s = MH_RUN_DEFAULT_NOTIFY_TIMEOUT_S;
     c->exporter.probe_concurrency = MH_EXPORTER_DEFAULT_PROBES;
+    c->exporter.timeout_offset_s = MH_EXPORTER_TIMEOUT_OFFSET_S;
     if (c->source == NULL) {
         free(c);
         snprintf(errbuf, errlen, "out of memory");

@@ -878,6 +878,7 @@ test_exporter(void **state)
                  "\"dom\":{\"check\":\"domain\"}}"));
     assert_string_equal(c->exporter.listen, "[::1]:9169");
     assert_int_equal(c->exporter.probe_concurrency, 2);
+    assert_true(c->exporter.timeout_offset_s == 0.5);
     assert_int_equal(c->exporter.nmodules, 2);
     const struct mh_run_module *m = &c->exporter.modules[0];
     assert_string_equal(m->chk.name, "smtp");
@@ -896,6 +897,22 @@ test_exporter(void **state)
     parse_err(EXPORTER("\"basic_auth_users\":{\"u\":\"plain\"}"),
               "not a password hash", NULL);
     parse_err(EXPORTER("\"probe_concurrency\":0"), "1..256", NULL);
+    parse_err(EXPORTER("\"timeout_offset\":-1"), "\"timeout_offset\"", "0..60",
+              NULL);
+    parse_err(EXPORTER("\"timeout_offset\":\"1\""), "0..60", NULL);
+    c = parse_ok(EXPORTER("\"timeout_offset\":1.5"));
+    assert_true(c->exporter.timeout_offset_s == 1.5);
+    mh_run_config_free(c);
+    /* The deadline of a probe: the module's timeout, or the scrape
+     * timeout minus the offset, at least 0.1 s; junk headers ignored. */
+    assert_true(mh_exporter_probe_budget(10, NULL, 0.5) == 10);
+    assert_true(mh_exporter_probe_budget(10, "4", 0.5) == 3.5);
+    assert_true(mh_exporter_probe_budget(10, "4.5", 1.5) == 3);
+    assert_true(mh_exporter_probe_budget(3, "15", 0.5) == 3);
+    assert_true(mh_exporter_probe_budget(10, "0.3", 0.5) == 0.1);
+    assert_true(mh_exporter_probe_budget(10, "4s", 0.5) == 10);
+    assert_true(mh_exporter_probe_budget(10, "-4", 0.5) == 10);
+    assert_true(mh_exporter_probe_budget(10, "", 0.5) == 10);
     parse_err(EXPORTER("\"port\":1"), "unknown key \"port\"", NULL);
     parse_err(EXPORTER("\"modules\":{\"m\":{\"check\":\"delivery\"}}"),
               "exporter.modules \"m\"", "\"check\"", NULL);
