@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -558,6 +559,9 @@ render_blob(const struct mh_result *const *res, size_t n, double now,
     if (f == NULL) {
         return NULL;
     }
+    /* Only this thread writes f: no lock per character (a round of
+     * 10,000 checks is 9.4 million of them). */
+    __fsetlocking(f, FSETLOCKING_BYCALLER);
     int rc = mh_render_prometheus_with(f, res, n, now, secs, round,
                                        round ? ROUND_NOTE : NULL);
     if (fclose(f) != 0) {
