@@ -445,8 +445,8 @@ gzip_blob(const char *data, size_t len)
 /* ---- the exporter ------------------------------------------------------- */
 
 /* HTTP status codes counted by mailhealth_exporter_http_requests_total. */
-static const unsigned counted_codes[] = {200, 400, 401, 404,
-                                         405, 431, 500, 503};
+static const unsigned counted_codes[] = {200, 400, 401, 404, 405,
+                                         413, 431, 500, 503};
 #define NCODES (sizeof counted_codes / sizeof counted_codes[0])
 
 struct probe_job;
@@ -1231,6 +1231,18 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
         if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
             rq->answered = true;
             return answer_text(e, conn, 405, "only GET and HEAD");
+        }
+        /* A GET or HEAD with a body (RFC 9110 section 9.3.1: no meaning)
+         * is answered now: waiting for a body that may never come (a
+         * chunked one, an absurd Content-Length) would hold the
+         * connection until the idle timeout. */
+        const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     "Transfer-Encoding");
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     "Content-Length");
+        if (te != NULL || (cl != NULL && strcmp(cl, "0") != 0)) {
+            rq->answered = true;
+            return answer_text(e, conn, 413, "a request body is not accepted");
         }
         /* Answered once the whole request is in, so that
          * libmicrohttpd can keep the connection alive. */

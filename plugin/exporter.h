@@ -35,10 +35,11 @@
  * Only GET and HEAD (405 otherwise), unknown paths 404. Requests are
  * hostile input: a request head larger than 32 KiB gets 431, a client has
  * 10 s to send its head and 10 s of silence at most, a client address may
- * hold 16 connections and all 256; a request body is not read (the
- * connection is closed). Answers keep the connection alive. No request
- * can stall the rounds: the runner only hands a finished round over (a
- * pointer swap under a lock), and probes run on their own threads.
+ * hold 16 connections and all 256; a request body is not read (413 at
+ * once for a head announcing one; the connection is closed). Answers keep the
+ * connection alive. No request can stall the rounds: the runner only hands a
+ * finished round over (a pointer swap under a lock), and probes run on their
+ * own threads.
  *
  * Security, as Prometheus' exporter-toolkit web configuration: HTTPS with
  * tls_cert_file and tls_key_file (PEM), HTTP basic authentication against

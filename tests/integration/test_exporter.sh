@@ -20,8 +20,9 @@
 #      scrapes it with tls_config and basic_auth;
 #   5. hostile requests: a head over 32 KiB gets 431, a client dripping its
 #      head is cut off after 10 s while others are served at once, binary
-#      junk gets a 4xx, one address holds at most 16 connections, and the
-#      rounds go on;
+#      junk gets a 4xx, seeded mutations of hostile request parts each get
+#      a clean status or a close, one address holds at most 16
+#      connections, and the rounds go on;
 #   6. probe-only (contrib/prometheus/probe-only.json: modules, no checks):
 #      refused without an address or with --once, naming "checks"; /probe
 #      works, /metrics has the exporter's own families only; a reload
@@ -247,6 +248,103 @@ elif mode == "flood":
     print(alive)
     sys.stdout.flush()
     time.sleep(float(sys.argv[3]) if len(sys.argv) > 3 else 0)
+elif mode == "mutate":
+    # Requests made of hostile parts (seeded, so a failure repeats): odd
+    # methods, versions, paths, %-escapes, /probe parameters, header values
+    # the exporter parses itself (Accept-Encoding, the scrape timeout,
+    # Authorization), bodies, pipelining. Each head is complete, so every
+    # request gets an answer or a close at once. Prints one line per
+    # request whose answer is not a clean status (or close), then "done N".
+    import random
+    rnd = random.Random(int(sys.argv[3]))
+    count = int(sys.argv[4])
+    junk = lambda n: bytes(rnd.randrange(256) for _ in range(n))
+    methods = [b"GET", b"HEAD", b"POST", b"PUT", b"OPTIONS", b"TRACE",
+               b"CONNECT", b"get", b"G\x00T", b"", b"GET GET", junk(3)]
+    versions = [b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2.0", b"HTTP/9.9",
+                b"HTTP/1.1 x", b"", b"http/1.1", junk(4)]
+    values = [b"", b"%", b"%0", b"%zz", b"%00", b"%0d%0aX:%20y", b"%ff%fe",
+              b"a" * 300, b"[::1", b"[::1]:", b"[::1]:99999", b"::1",
+              b"127.0.0.1:1", b"127.0.0.1:0", b"127.0.0.1:-1", b"-h",
+              b"--help", b"mx..lab.test", b".lab.test", b"lab.test:25",
+              b"%5B%3A%3A1%5D%3A1", b"\xc3\xa9", b"smtp_starttls", b"tls",
+              b"domain", b"nosuch", b"x" * 5000]
+    paths = [b"/", b"/metrics", b"/probe", b"/-/healthy", b"//metrics",
+             b"/metrics/", b"/../etc/passwd", b"/%2e%2e/", b"*",
+             b"http://127.0.0.1/metrics", b"/" + b"a" * 6000, junk(8)]
+    hvals = {
+        b"Accept-Encoding": [b"gzip", b"gzip;q=", b"gzip;q=0.", b",,,",
+                             b"*;q=1e9", b"gzip;;;q=0", b"\x00", b" " * 100],
+        b"X-Prometheus-Scrape-Timeout-Seconds": [
+            b"1e308", b"nan", b"-0", b"0.0000001", b"999999999999999999",
+            b"0.7", b"1.", b".5", b"\xff"],
+        b"Authorization": [b"Basic", b"Basic ", b"Basic !!!!", b"Basic Og==",
+                           b"Basic " + b"QQ==" * 400, b"Bearer x",
+                           b"Basic cHJvbWV0aGV1czo="],
+        b"Content-Length": [b"-1", b"99999999999999999999999", b"0", b"x"],
+        b"Transfer-Encoding": [b"chunked", b"gzip, chunked", b"identity"],
+        b"Host": [b"", b"\x01", b"a" * 300],
+    }
+    def request():
+        path = rnd.choice(paths)
+        if rnd.random() < 0.5:
+            q = [b"module=" + rnd.choice(values),
+                 b"target=" + rnd.choice(values)]
+            rnd.shuffle(q)
+            if rnd.random() < 0.3:
+                q.append(rnd.choice(values) + b"=" + rnd.choice(values))
+            path = b"/probe?" + b"&".join(q[: rnd.randrange(1, len(q) + 1)])
+        line = b" ".join([rnd.choice(methods), path, rnd.choice(versions)])
+        head = [line]
+        for _ in range(rnd.randrange(0, 6)):
+            k = rnd.choice(list(hvals))
+            head.append(k + b": " + rnd.choice(hvals[k]))
+        if rnd.random() < 0.1:
+            head.append(b"NoColonHere")
+        if rnd.random() < 0.1:
+            head.append(b" folded continuation")
+        if rnd.random() < 0.05:
+            head += [b"X-%d: y" % i for i in range(300)]
+        body = b""
+        if rnd.random() < 0.15:
+            body = junk(rnd.randrange(1, 64))
+            head.append(b"Content-Length: %d" % len(body))
+        return b"\r\n".join(head) + b"\r\n\r\n" + body
+    clean = {200, 400, 401, 404, 405, 413, 414, 431, 501, 503, 505}
+    for i in range(count):
+        req = request()
+        if rnd.random() < 0.1:
+            req += request()  # pipelined
+        try:
+            # From 127.0.1.x: a connection the server still holds (a
+            # client's close is seen by its idle timeout at worst) counts
+            # against the limit of that address, not of 127.0.0.1's.
+            src = ("127.0.1.%d" % (1 + i % 100), 0)
+            s = socket.create_connection(("127.0.0.1", port), timeout=5,
+                                         source_address=src)
+            s.sendall(req)
+            s.shutdown(socket.SHUT_WR)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                d = s.recv(4096)
+                if not d:
+                    break
+                data += d
+            s.close()
+        except socket.timeout:
+            print("request %d: no answer within 5 s (%r): %r"
+                  % (i, data[:40], req[:120]))
+            continue
+        except OSError:
+            continue  # reset: the server closed on us
+        first = data.split(b"\r\n")[0]
+        parts = first.split(b" ")
+        ok = not data or (len(parts) >= 2 and parts[0] in
+                          (b"HTTP/1.1", b"HTTP/1.0") and parts[1].isdigit()
+                          and int(parts[1]) in clean)
+        if not ok:
+            print("request %d: %r -> %r" % (i, req[:120], first[:80]))
+    print("done %d" % count)
 else:
     s = socket.create_connection(("127.0.0.1", port))
     s.sendall(bytes(range(256)) * 4 + b"\r\n\r\n")
@@ -277,6 +375,12 @@ SLOW_S=$(cat "$D/slow.out")
 check_ok 'awk -v s="$SLOW_S" "BEGIN { exit !(s >= 8 && s < 20) }"' "a client dripping its head is cut off after about 10 s ($SLOW_S s)"
 JUNK=$(python3 "$D/hostile.py" junk "$P_HTTP")
 check_ok '[[ "$JUNK" =~ ^HTTP/1\.[01]\ 4[0-9][0-9] ]] || [ -z "$JUNK" ]' "binary junk gets a 4xx or a close ($JUNK)"
+N_MUT=$(soak_size 400 4000)
+python3 "$D/hostile.py" mutate "$P_HTTP" 20 "$N_MUT" >"$D/mutate.out" 2>&1
+check_ok 'grep -qx "done $N_MUT" "$D/mutate.out" && [ "$(wc -l <"$D/mutate.out")" = 1 ]' "$N_MUT mutated requests: each a clean status or a close ($(head -c 300 "$D/mutate.out"))"
+get /metrics
+expect_code 200
+check_ok 'kill -0 "$RUNNER"' "the runner lives on"
 python3 "$D/hostile.py" flood "$P_HTTP" 4 >"$D/flood.out" &
 FLOOD=$!
 wait_until 10 test -s "$D/flood.out"
