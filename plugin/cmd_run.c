@@ -54,6 +54,12 @@
  * --once, whose round did not finish). A second SIGTERM/SIGINT exits at
  * once.
  *
+ * Probe-only: a configuration with exporter modules and no checks runs no
+ * rounds; the exporter serves /probe (and /metrics with its own families
+ * only). It needs the exporter (--listen or exporter.listen, not --once);
+ * a reload may add checks (the first round starts at once) or remove
+ * them all (/metrics forgets the last round).
+ *
  * Exit codes: --once: 0 after writing the textfile, 3 on an invalid
  * configuration or when the textfile cannot be written. Looping: 3 on an
  * invalid configuration at start, else 0 when stopped by a signal.
@@ -854,6 +860,21 @@ apply_settings(struct runner *rn)
     if (c->notify.webhook_url != NULL) {
         mh_url_redact(c->notify.webhook_url, wh, sizeof wh);
     }
+    if (c->nchecks == 0) {
+        mh_runlog(MH_LOG_INFO,
+                  "configuration %s: probe-only (no checks, no rounds): "
+                  "/probe with %zu module%s; notify alertmanager %s, "
+                  "webhook %s",
+                  c->source, c->exporter.nmodules,
+                  c->exporter.nmodules == 1 ? "" : "s", am, wh);
+        if (rn->textfile != NULL) {
+            mh_runlog(MH_LOG_WARNING,
+                      "textfile %s is not written: a configuration without "
+                      "checks runs no rounds",
+                      rn->textfile);
+        }
+        return;
+    }
     mh_runlog(MH_LOG_INFO,
               "configuration %s: %zu check%s, %s%g s, concurrency %s, "
               "jitter up to %.2f s, textfile %s; notify alertmanager %s, "
@@ -885,6 +906,16 @@ reload(struct runner *rn)
         mh_run_config_free(nc);
         return;
     }
+    if (nc->nchecks == 0 && rn->exporter == NULL) {
+        mh_runlog(MH_LOG_ERR,
+                  "reload failed, keeping the current configuration: %s: "
+                  "key \"checks\": no checks, and no exporter runs to "
+                  "serve /probe (a probe-only configuration needs --listen "
+                  "or exporter.listen at start)",
+                  rn->cli->config_path);
+        mh_run_config_free(nc);
+        return;
+    }
     share_sts_memory(rn, nc);
     struct shared_cfg *s = shared_new(nc);
     if (s == NULL) {
@@ -896,6 +927,10 @@ reload(struct runner *rn)
     rn->cfg = s;
     if (rn->exporter != NULL) {
         mh_exporter_set_config(rn->exporter, nc, s);
+        if (nc->nchecks == 0) {
+            /* Probe-only now: no round to show any more. */
+            mh_exporter_forget_round(rn->exporter);
+        }
     }
     mh_runlog(MH_LOG_INFO, "configuration reloaded");
     apply_settings(rn);
@@ -908,7 +943,11 @@ idle_until(struct runner *rn, double until)
 {
     while (!rn->stop) {
         if (rn->reload_pending) {
+            size_t before = rn->cfg->c->nchecks;
             reload(rn);
+            if (before == 0 && rn->cfg->c->nchecks > 0) {
+                return; /* probe-only until now: the first round at once */
+            }
         }
         double left = until - mh_monotonic_s();
         if (left <= 0) {
@@ -976,6 +1015,18 @@ mh_cmd_run(const struct mh_config *cli)
     rn.listen = cli->once             ? NULL
                 : cli->listen != NULL ? cli->listen
                                       : c->exporter.listen;
+    if (c->nchecks == 0 && rn.listen == NULL) {
+        mh_runlog(MH_LOG_ERR,
+                  "invalid configuration: %s: key \"checks\": no checks to "
+                  "run; a probe-only configuration (exporter modules, no "
+                  "checks) needs the exporter: --listen ADDR:PORT or "
+                  "\"exporter\": {\"listen\": ...}, without --once",
+                  cli->config_path);
+        mh_run_config_free(c);
+        close(rn.sfd);
+        close(rn.efd);
+        return 3;
+    }
     if (cli->textfile == NULL && c->textfile == NULL && !to_stdout &&
         rn.listen == NULL) {
         mh_runlog(MH_LOG_ERR,
@@ -1024,6 +1075,12 @@ mh_cmd_run(const struct mh_config *cli)
         if (rn.stop) {
             code = rn.once ? 3 : 0;
             break;
+        }
+        if (rn.cfg->c->nchecks == 0) {
+            /* Probe-only: no rounds; the exporter's threads serve /probe.
+             * Signals (a reload that brings checks) end the wait. */
+            next = mh_monotonic_s() + rn.interval_s;
+            continue;
         }
         double round_start = mh_monotonic_s();
         struct mh_result **res = NULL;

@@ -25,17 +25,21 @@
  *             wait. The URL sets the target only: never an option, never a
  *             credential. Deadline: the module's timeout, or less when
  *             Prometheus' X-Prometheus-Scrape-Timeout-Seconds header minus
- *             0.5 s is smaller (so the answer arrives before the scrape
- *             gives up).
+ *             timeout_offset (0.5 s) is smaller (so the answer arrives
+ *             before the scrape gives up).
  *   /         a landing page listing the modules and links.
+ *   /-/healthy
+ *             200 "Healthy" while the exporter serves (a liveness check,
+ *             as Prometheus' and blackbox_exporter's).
  *
  * Only GET and HEAD (405 otherwise), unknown paths 404. Requests are
  * hostile input: a request head larger than 32 KiB gets 431, a client has
  * 10 s to send its head and 10 s of silence at most, a client address may
- * hold 16 connections and all 256; a request body is not read (the
- * connection is closed). Answers keep the connection alive. No request
- * can stall the rounds: the runner only hands a finished round over (a
- * pointer swap under a lock), and probes run on their own threads.
+ * hold 16 connections and all 256; a request body is not read (413 at
+ * once for a head announcing one; the connection is closed). Answers keep the
+ * connection alive. No request can stall the rounds: the runner only hands a
+ * finished round over (a pointer swap under a lock), and probes run on their
+ * own threads.
  *
  * Security, as Prometheus' exporter-toolkit web configuration: HTTPS with
  * tls_cert_file and tls_key_file (PEM), HTTP basic authentication against
@@ -60,8 +64,11 @@
 #define MH_EXPORTER_MAX_PROBES 256u
 /* Longest target text accepted in a /probe URL, in bytes. */
 #define MH_EXPORTER_MAX_TARGET 260
-/* Subtracted from X-Prometheus-Scrape-Timeout-Seconds (blackbox's 0.5 s). */
+/* Subtracted from X-Prometheus-Scrape-Timeout-Seconds by default
+ * (blackbox_exporter's --timeout-offset default), and the largest
+ * exporter.timeout_offset accepted, in seconds. */
 #define MH_EXPORTER_TIMEOUT_OFFSET_S 0.5
+#define MH_EXPORTER_MAX_TIMEOUT_OFFSET_S 60.0
 
 /* Checks running now in this process: the runner's and /probe's. */
 extern atomic_int mh_checks_in_flight;
@@ -91,12 +98,14 @@ int mh_exporter_parse_target(enum mh_target_kind kind, const char *text,
 /*
  * The deadline of a probe, in seconds: the module's timeout, or the
  * scrape timeout from the X-Prometheus-Scrape-Timeout-Seconds header value
- * (may be NULL) minus MH_EXPORTER_TIMEOUT_OFFSET_S when that is smaller,
- * never below 0.1 s. A header that is not a positive decimal number is
- * ignored.
+ * (may be NULL) minus offset_s (exporter.timeout_offset, default
+ * MH_EXPORTER_TIMEOUT_OFFSET_S: time for the answer to travel) when that
+ * is smaller, never below 0.1 s. A header that is not a positive decimal
+ * number is ignored (Prometheus always sends one; blackbox_exporter
+ * answers 500 instead, which would only hide the probe).
  */
 double mh_exporter_probe_budget(double module_timeout_s,
-                                const char *scrape_timeout);
+                                const char *scrape_timeout, double offset_s);
 
 /* True when an Accept-Encoding header value (may be NULL) accepts gzip:
  * a "gzip" (or "*") coding whose q is not 0 (RFC 9110 section 12.5.3). */
@@ -152,6 +161,11 @@ void mh_exporter_set_config(struct mh_exporter *e,
 int mh_exporter_publish(struct mh_exporter *e,
                         const struct mh_result *const *results, size_t n,
                         double now_unix, double round_seconds);
+
+/* Drops the published round: /metrics answers the exporter's own
+ * families only, as before the first round (a reload to a configuration
+ * without checks). */
+void mh_exporter_forget_round(struct mh_exporter *e);
 
 /*
  * Stops: no new connection is accepted, answers in flight get up to 2 s,

@@ -42,6 +42,11 @@ static struct {
                                                enum MHD_ResponseMemoryMode);
     struct MHD_Response *(*create_with_free)(size_t, void *,
                                              MHD_ContentReaderFreeCallback);
+    /* Since libmicrohttpd 0.9.73; NULL with an older library. */
+    struct MHD_Response *(*create_from_iovec)(const struct MHD_IoVec *,
+                                              unsigned int,
+                                              MHD_ContentReaderFreeCallback,
+                                              void *);
     void (*destroy_response)(struct MHD_Response *);
     enum MHD_Result (*add_response_header)(struct MHD_Response *, const char *,
                                            const char *);
@@ -100,6 +105,15 @@ load(void)
     if (!ok) {
         dlclose(api.handle);
         api.handle = NULL;
+        return;
+    }
+    /* Optional: the exporter copies the parts into one buffer without
+     * it. */
+    char ignored[200];
+    if (!mh_dl_sym(api.handle, "libmicrohttpd",
+                   "MHD_create_response_from_iovec", &api.create_from_iovec,
+                   ignored, sizeof ignored)) {
+        api.create_from_iovec = NULL;
     }
 }
 
@@ -173,6 +187,15 @@ MHD_create_response_from_buffer_with_free_callback(
     size_t size, void *buffer, MHD_ContentReaderFreeCallback crfc)
 {
     return loaded() ? api.create_with_free(size, buffer, crfc) : NULL;
+}
+
+struct MHD_Response *
+MHD_create_response_from_iovec(const struct MHD_IoVec *iov, unsigned int iovcnt,
+                               MHD_ContentReaderFreeCallback free_cb, void *cls)
+{
+    return loaded() && api.create_from_iovec != NULL
+               ? api.create_from_iovec(iov, iovcnt, free_cb, cls)
+               : NULL;
 }
 
 void

@@ -25,4 +25,8 @@
  */
 bool mh_mhd_available(char *errbuf, size_t errlen);
 
+/* MHD_create_response_from_iovec() exists since libmicrohttpd 0.9.73;
+ * with an older library (0.9.71 and 0.9.72 are supported) it returns NULL
+ * without taking ownership: callers then build one buffer. */
+
 #endif

@@ -14,6 +14,7 @@
 #ifndef MH_RENDER_H
 #define MH_RENDER_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "../probes/result.h"
@@ -43,6 +44,21 @@ int mh_render_json(FILE *out, const struct mh_result *r);
  */
 int mh_render_prometheus(FILE *out, const struct mh_result *const *results,
                          size_t n, double now_unix, double round_seconds);
+
+/*
+ * mh_render_prometheus with two choices: writer_families false leaves out
+ * mailhealth_last_run_timestamp_seconds,
+ * mailhealth_runner_round_duration_seconds and mailhealth_build_info,
+ * which describe the writer rather than a check (the exporter's /probe
+ * answer, as blackbox_exporter's carries only the probe's families);
+ * help_note (may be NULL) is appended, after a space, to the HELP text of
+ * the checks' families (the exporter's /metrics says they come from the
+ * last round, as the Prometheus guide "Writing exporters" asks of cached
+ * values). Same returns.
+ */
+int mh_render_prometheus_with(FILE *out, const struct mh_result *const *results,
+                              size_t n, double now_unix, double round_seconds,
+                              bool writer_families, const char *help_note);
 
 /*
  * Writes the Prometheus exposition atomically to path: a temporary file in

@@ -283,11 +283,14 @@ family_used(size_t fam, const struct flat *f)
     return false;
 }
 
+/* HELP and TYPE of a family; note (may be NULL) follows the HELP text. */
 static int
-put_header(FILE *out, size_t fam)
+put_header(FILE *out, size_t fam, const char *note)
 {
-    return fprintf(out, "# HELP %s %s\n# TYPE %s gauge\n", families[fam].name,
-                   families[fam].help, families[fam].name) < 0
+    return fprintf(out, "# HELP %s %s%s%s\n# TYPE %s gauge\n",
+                   families[fam].name, families[fam].help,
+                   note != NULL ? " " : "", note != NULL ? note : "",
+                   families[fam].name) < 0
                ? -1
                : 0;
 }
@@ -295,6 +298,15 @@ put_header(FILE *out, size_t fam)
 int
 mh_render_prometheus(FILE *out, const struct mh_result *const *results,
                      size_t n, double now_unix, double round_seconds)
+{
+    return mh_render_prometheus_with(out, results, n, now_unix, round_seconds,
+                                     true, NULL);
+}
+
+int
+mh_render_prometheus_with(FILE *out, const struct mh_result *const *results,
+                          size_t n, double now_unix, double round_seconds,
+                          bool writer_families, const char *help_note)
 {
     struct flat f = {0};
     int rc = 0;
@@ -304,14 +316,21 @@ mh_render_prometheus(FILE *out, const struct mh_result *const *results,
     for (size_t fam = 0; rc == 0 && fam < sizeof families / sizeof families[0];
          fam++) {
         const char *name = families[fam].name;
+        bool writer =
+            strcmp(name, "mailhealth_last_run_timestamp_seconds") == 0 ||
+            strcmp(name, "mailhealth_runner_round_duration_seconds") == 0 ||
+            strcmp(name, "mailhealth_build_info") == 0;
+        if (writer && !writer_families) {
+            continue;
+        }
         if (strcmp(name, "mailhealth_last_run_timestamp_seconds") == 0) {
-            rc = put_header(out, fam);
+            rc = put_header(out, fam, NULL);
             rc = rc == 0 ? put_sample(out, name, NULL, 0, now_unix) : rc;
             continue;
         }
         if (strcmp(name, "mailhealth_runner_round_duration_seconds") == 0) {
             if (round_seconds >= 0) {
-                rc = put_header(out, fam);
+                rc = put_header(out, fam, NULL);
                 rc = rc == 0 ? put_sample(out, name, NULL, 0, round_seconds)
                              : rc;
             }
@@ -319,14 +338,14 @@ mh_render_prometheus(FILE *out, const struct mh_result *const *results,
         }
         if (strcmp(name, "mailhealth_build_info") == 0) {
             const char *pairs[] = {"version", MH_VERSION};
-            rc = put_header(out, fam);
+            rc = put_header(out, fam, NULL);
             rc = rc == 0 ? put_sample(out, name, pairs, 1, 1) : rc;
             continue;
         }
         if (!family_used(fam, &f)) {
             continue;
         }
-        rc = put_header(out, fam);
+        rc = put_header(out, fam, help_note);
         for (size_t k = 0; rc == 0 && k < f.n; k++) {
             rc = put_family_of(out, fam, f.r[k]);
         }

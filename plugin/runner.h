@@ -34,9 +34,12 @@
  * default -t of every check, default 10), concurrency (checks in flight,
  * 1..1024, or "auto", the default: chosen from the checks, timeouts,
  * interval, descriptors, memory and CPUs, see run_capacity.h), textfile,
- * notify, checks (required, at least one),
+ * notify, checks (at least one; left out or [] only in a probe-only
+ * configuration, whose exporter has modules: cmd_run.c then runs no
+ * rounds and refuses to start without an exporter address),
  * exporter (the HTTP side of `run --listen`: listen, tls_cert_file,
- * tls_key_file, basic_auth_users, probe_concurrency, and modules: check
+ * tls_key_file, basic_auth_users, probe_concurrency, timeout_offset
+ * (seconds, 0..60, default 0.5), and modules: check
  * templates by name, each without its target option, with optional
  * allowed_targets; see exporter.h), and any check option, which becomes
  * the default of every check and module whose subcommand has that option
@@ -113,6 +116,8 @@ struct mh_run_exporter {
     const cJSON *users;         /* basic_auth_users: object user -> crypt(3)
                                    hash; NULL: no authentication */
     unsigned probe_concurrency; /* probes run at once (default 4) */
+    double timeout_offset_s;    /* subtracted from Prometheus' scrape
+                                   timeout (default 0.5) */
     struct mh_run_module *modules;
     size_t nmodules;
     cJSON *templates; /* the module objects as parsed (owned) */

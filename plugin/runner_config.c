@@ -742,13 +742,37 @@ parse_checks(struct parser *p, const cJSON *checks,
              const struct mh_config *base)
 {
     struct mh_run_config *c = p->c;
-    if (!cJSON_IsArray(checks) || cJSON_GetArraySize(checks) < 1) {
+    /* No checks (the key left out or []) is a probe-only exporter: valid
+     * when the exporter has modules (cmd_run.c then also needs it to
+     * listen). */
+    bool probe_only = c->exporter.nmodules > 0;
+    if (checks == NULL && probe_only) {
+        return 0;
+    }
+    if (checks == NULL) {
         snprintf(p->err, p->errlen,
-                 "%s: key \"checks\": must be an array of at least one check",
+                 "%s: missing required key \"checks\" (a probe-only "
+                 "exporter has none but needs \"exporter\": {\"modules\": "
+                 "...})",
                  c->source);
         return -1;
     }
+    if (!cJSON_IsArray(checks) ||
+        (cJSON_GetArraySize(checks) < 1 && !probe_only)) {
+        snprintf(p->err, p->errlen,
+                 "%s: key \"checks\": must be an array of at least one check"
+                 "%s",
+                 c->source,
+                 cJSON_IsArray(checks) ? " (or empty, for a probe-only "
+                                         "exporter with \"exporter\": "
+                                         "{\"modules\": ...})"
+                                       : "");
+        return -1;
+    }
     size_t n = (size_t)cJSON_GetArraySize(checks);
+    if (n == 0) {
+        return 0;
+    }
     c->checks = calloc(n, sizeof *c->checks);
     if (c->checks == NULL) {
         snprintf(p->err, p->errlen, "out of memory");
@@ -890,7 +914,7 @@ parse_module(struct parser *p, const cJSON *o, size_t i,
 }
 
 /* exporter: { listen, tls_cert_file, tls_key_file, basic_auth_users,
- * probe_concurrency, modules } (runner.h, exporter.h). */
+ * probe_concurrency, timeout_offset, modules } (runner.h, exporter.h). */
 static int
 parse_exporter(struct parser *p, const cJSON *x, const struct mh_config *base)
 {
@@ -966,6 +990,14 @@ parse_exporter(struct parser *p, const cJSON *x, const struct mh_config *base)
             } else {
                 out->probe_concurrency = (unsigned)e->valuedouble;
             }
+        } else if (strcmp(k, "timeout_offset") == 0) {
+            if (!cJSON_IsNumber(e) || !(e->valuedouble >= 0) ||
+                e->valuedouble > MH_EXPORTER_MAX_TIMEOUT_OFFSET_S) {
+                snprintf(why, sizeof why, "must be a number of seconds, 0..%g",
+                         MH_EXPORTER_MAX_TIMEOUT_OFFSET_S);
+            } else {
+                out->timeout_offset_s = e->valuedouble;
+            }
         } else if (strcmp(k, "modules") == 0) {
             mods = e;
             if (!cJSON_IsObject(e)) {
@@ -979,7 +1011,7 @@ parse_exporter(struct parser *p, const cJSON *x, const struct mh_config *base)
             snprintf(p->err, p->errlen,
                      "%s: exporter: unknown key \"%s\" (listen, "
                      "tls_cert_file, tls_key_file, basic_auth_users, "
-                     "probe_concurrency, modules, comment)",
+                     "probe_concurrency, timeout_offset, modules, comment)",
                      src, k);
             return -1;
         }
@@ -1173,10 +1205,6 @@ parse_top(struct parser *p, const cJSON *root, const struct mh_config *base)
             return -1;
         }
     }
-    if (checks == NULL) {
-        snprintf(p->err, p->errlen, "%s: missing required key \"checks\"", src);
-        return -1;
-    }
     if (exporter != NULL && parse_exporter(p, exporter, base) != 0) {
         return -1;
     }
@@ -1215,6 +1243,7 @@ parse_config(const char *text, size_t len, const char *source,
     c->concurrency = MH_RUN_CONCURRENCY_AUTO;
     c->notify.timeout_s = MH_RUN_DEFAULT_NOTIFY_TIMEOUT_S;
     c->exporter.probe_concurrency = MH_EXPORTER_DEFAULT_PROBES;
+    c->exporter.timeout_offset_s = MH_EXPORTER_TIMEOUT_OFFSET_S;
     if (c->source == NULL) {
         free(c);
         snprintf(errbuf, errlen, "out of memory");

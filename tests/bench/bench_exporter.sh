@@ -3,10 +3,14 @@
 #
 # Benchmark of the exporter (`check_mailhealth run --listen`):
 #   1. /metrics with N checks configured (default 10,000): scrape latency
-#      (median and 95th percentile of R scrapes, curl's time_total) plain
-#      and gzip, and the body sizes; beside the peer that serves the same
-#      round today, node_exporter's textfile collector reading the runner's
-#      textfile, and the floor, curl reading the same bytes from a file.
+#      of R scrapes, plain and gzip: the whole answer (curl's time_total,
+#      body read and dropped) and its first byte (time_starttransfer: the
+#      server's part), median, 95th and 99th percentile, and the body
+#      sizes; beside the peer that serves the same round today,
+#      node_exporter's textfile collector reading the runner's textfile
+#      (10 scrapes: it takes seconds), nginx sending the same bytes from a
+#      file (sendfile: what HTTP over loopback costs for this size), and
+#      the floor, curl reading the same bytes from a file.
 #      The checks are SMTP checks of a closed port (each fails at once), so
 #      the round is quick; their exposition has the families every check
 #      has (success, status, seven error series, failure info, duration,
@@ -16,7 +20,7 @@
 #      from /proc, over P sequential probes) beside the one-shot command's
 #      CPU time per check (the same check, P runs, /usr/bin/time).
 #
-# Not part of the pass/fail suite. Ports: LAB_PORT_BASE+85 and +86.
+# Not part of the pass/fail suite. Ports: LAB_PORT_BASE+85 .. +87.
 # Usage: tests/bench/bench_exporter.sh [--checks N] [--scrapes R] [--probes P]
 # Environment: MH_BIN, MH_LAB_DIR as for the integration tests.
 set -uo pipefail
@@ -40,6 +44,7 @@ done
 . "$MH_LAB_DIR/lab.env"
 P_HTTP=$((LAB_PORT_BASE + 85))
 P_NODE=$((LAB_PORT_BASE + 86))
+P_NGINX=$((LAB_PORT_BASE + 87))
 URL=http://127.0.0.1:$P_HTTP
 
 TMP=$(mktemp -d /tmp/mh-bench-exp.XXXXXX)
@@ -66,43 +71,71 @@ mkdir -p "$TMP/tf"
     printf '  ] }\n'
 } >"$TMP/run.json"
 
-"$MH_BIN" run --config "$TMP/run.json" --listen "127.0.0.1:$P_HTTP" >/dev/null 2>"$TMP/run.err" &
+"$MH_BIN" run --config "$TMP/run.json" --listen "127.0.0.1:$P_HTTP" -v >/dev/null 2>"$TMP/run.err" &
 RUNNER=$!
 PIDS+=("$RUNNER")
 for _ in $(seq 600); do grep -q "round 1:" "$TMP/run.err" && break; sleep 0.5; done
 grep -q "round 1:" "$TMP/run.err" || { echo "the first round did not end" >&2; tail "$TMP/run.err" >&2; exit 1; }
 
-# stats FILE: median and p95 of the numbers in FILE, in ms.
+# stats FILE COLUMN: median, p95 and p99 of a column of FILE, in ms.
 stats() {
-    sort -n "$1" | awk '{ v[NR] = $1 * 1000 } END {
-        m = v[int((NR + 1) / 2)]; p = v[int(NR * 0.95 + 0.5)]
-        printf "median %7.2f ms   p95 %7.2f ms", m, p }'
+    awk -v c="$2" '{ print $c }' "$1" | sort -n | awk '{ v[NR] = $1 * 1000 } END {
+        i95 = int(NR * 0.95 + 0.5); i99 = int(NR * 0.99 + 0.5)
+        printf "median %7.2f  p95 %7.2f  p99 %7.2f ms", v[int((NR + 1) / 2)], v[i95 < 1 ? 1 : i95], v[i99 < 1 ? 1 : i99] }'
 }
-# scrape NAME URL [CURL-ARGS...]: R scrapes, latency line and body size.
+# scrape NAME URL COUNT [CURL-ARGS...]: COUNT scrapes; lines for the whole
+# answer and its first byte, and the body size.
 scrape() {
-    local name=$1 url=$2 i
-    shift 2
+    local name=$1 url=$2 count=$3 i
+    shift 3
     : >"$TMP/t"
-    for ((i = 0; i < R; i++)); do
-        curl -s -o "$TMP/body" -w '%{time_total}\n' "$@" "$url" >>"$TMP/t"
+    for ((i = 0; i < count; i++)); do
+        curl -s -o /dev/null -w '%{time_total} %{time_starttransfer} %{size_download}\n' "$@" "$url" >>"$TMP/t"
     done
-    printf '  %-44s %s   %9d bytes\n' "$name" "$(stats "$TMP/t")" "$(stat -c %s "$TMP/body")"
+    printf '  %-42s whole      %s  %9d bytes\n' "$name" "$(stats "$TMP/t" 1)" "$(tail -1 "$TMP/t" | awk '{ print $3 }')"
+    case $url in file:*) return ;; esac
+    printf '  %-42s first byte %s\n' "" "$(stats "$TMP/t" 2)"
 }
 
 echo "== /metrics with $N checks ($R scrapes each)"
-scrape "exporter /metrics, plain" "$URL/metrics"
-scrape "exporter /metrics, gzip" "$URL/metrics" -H 'Accept-Encoding: gzip'
+# Made once per round on the runner's thread, not per scrape.
+sed -n 's/.*exporter: round rendered for \/metrics: /  once per round: rendered /p' "$TMP/run.err" | head -1
+scrape "exporter /metrics, plain" "$URL/metrics" "$R"
+scrape "exporter /metrics, gzip" "$URL/metrics" "$R" -H 'Accept-Encoding: gzip'
 if command -v prometheus-node-exporter >/dev/null; then
     prometheus-node-exporter --web.listen-address="127.0.0.1:$P_NODE" \
         --collector.disable-defaults --collector.textfile \
         --collector.textfile.directory="$TMP/tf" >"$TMP/node.log" 2>&1 &
     PIDS+=("$!")
     for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$P_NODE/metrics" && break; sleep 0.2; done
-    scrape "peer: node_exporter textfile, plain" "http://127.0.0.1:$P_NODE/metrics"
-    scrape "peer: node_exporter textfile, gzip" "http://127.0.0.1:$P_NODE/metrics" -H 'Accept-Encoding: gzip'
+    scrape "peer: node_exporter textfile, plain" "http://127.0.0.1:$P_NODE/metrics" 10
+    scrape "peer: node_exporter textfile, gzip" "http://127.0.0.1:$P_NODE/metrics" 10 -H 'Accept-Encoding: gzip'
 fi
-curl -s -o "$TMP/copy" "$URL/metrics"
-scrape "floor: curl reading the bytes from a file" "file://$TMP/copy"
+mkdir -p "$TMP/www" "$TMP/ngx"
+curl -s -o "$TMP/www/metrics" "$URL/metrics"
+if command -v nginx >/dev/null; then
+    cat >"$TMP/ngx/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+error_log $TMP/ngx/error.log;
+pid $TMP/ngx/nginx.pid;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path $TMP/ngx; proxy_temp_path $TMP/ngx;
+    fastcgi_temp_path $TMP/ngx; uwsgi_temp_path $TMP/ngx; scgi_temp_path $TMP/ngx;
+    sendfile on;
+    tcp_nopush on;
+    server { listen 127.0.0.1:$P_NGINX; root $TMP/www; default_type text/plain; }
+}
+EOF
+    nginx -c "$TMP/ngx/nginx.conf" -p "$TMP/ngx" >/dev/null 2>&1 &
+    PIDS+=("$!")
+    for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$P_NGINX/metrics" && break; sleep 0.2; done
+    scrape "limit: nginx sendfile of the same bytes" "http://127.0.0.1:$P_NGINX/metrics" "$R"
+fi
+scrape "floor: curl reading the bytes from a file" "file://$TMP/www/metrics" "$R"
 
 echo "== /probe smtp STARTTLS vs the one-shot command ($P each)"
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }

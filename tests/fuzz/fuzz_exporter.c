@@ -69,9 +69,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     static const double timeouts[] = {0.0, 0.05, 1.0, 10.0, 86400.0};
     for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++) {
-        double b = mh_exporter_probe_budget(timeouts[i], text);
+        double b = mh_exporter_probe_budget(timeouts[i], text,
+                                            MH_EXPORTER_TIMEOUT_OFFSET_S);
         FUZZ_CHECK(isfinite(b) && b >= 0.1);
         FUZZ_CHECK(b <= (timeouts[i] > 0.1 ? timeouts[i] : 0.1));
+        double b0 = mh_exporter_probe_budget(timeouts[i], text, 0);
+        FUZZ_CHECK(isfinite(b0) && b0 >= b);
     }
 
     struct sockaddr_storage ss;

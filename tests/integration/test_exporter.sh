@@ -20,9 +20,14 @@
 #      scrapes it with tls_config and basic_auth;
 #   5. hostile requests: a head over 32 KiB gets 431, a client dripping its
 #      head is cut off after 10 s while others are served at once, binary
-#      junk gets a 4xx, one address holds at most 16 connections, and the
-#      rounds go on;
-#   6. SIGTERM with a probe in flight: the probe is answered 503, exit 0
+#      junk gets a 4xx, seeded mutations of hostile request parts each get
+#      a clean status or a close, one address holds at most 16
+#      connections, and the rounds go on;
+#   6. probe-only (contrib/prometheus/probe-only.json: modules, no checks):
+#      refused without an address or with --once, naming "checks"; /probe
+#      works, /metrics has the exporter's own families only; a reload
+#      adding a check starts rounds, one removing them forgets the round;
+#   7. SIGTERM with a probe in flight: the probe is answered 503, exit 0
 #      within the 2 s drain.
 #
 # Ports: LAB_PORT_BASE+80 .. +89 only.
@@ -104,6 +109,8 @@ expect_out 'mailhealth_probe_success{target="mx",check="smtp"} 1'
 expect_out 'mailhealth_exporter_rounds_total'
 expect_out 'mailhealth_exporter_http_requests_total{code="200"}'
 expect_out 'mailhealth_runner_round_duration_seconds'
+expect_out_re "^# HELP mailhealth_probe_success .*\(from the runner's last complete round\)$"
+expect_out 'mailhealth_build_info{version="'
 check_ok 'curl -s -D - -o /dev/null $URL/metrics | grep -qi "^content-type: text/plain; version=0.0.4"' "exposition content type"
 get /metrics -H 'Accept-Encoding: gzip'
 check_ok 'gzip -t "$D/body"' "gzip body when asked"
@@ -134,6 +141,11 @@ get /
 expect_code 200
 expect_out 'href="/probe?module=smtp_starttls&amp;target='
 expect_out 'href="/metrics"'
+get / -I
+expect_code 200
+get /-/healthy
+expect_code 200
+expect_out 'Healthy'
 
 case_ "/probe smtp over STARTTLS"
 get "/probe?module=smtp_starttls&target=127.0.0.1:$LAB_SMTP_PORT"
@@ -141,6 +153,10 @@ expect_code 200
 promtool_ok
 expect_out "mailhealth_probe_success{target=\"127.0.0.1:$LAB_SMTP_PORT\",check=\"smtp\"} 1"
 expect_out 'mailhealth_smtp_phase_duration_seconds'
+# The probe's families only: what describes the exporter is on /metrics.
+expect_no_out 'mailhealth_build_info'
+expect_no_out 'mailhealth_last_run_timestamp_seconds'
+expect_no_out 'last complete round'
 get "/probe?module=tls&target=%5B%3A%3A1%5D:$LAB_SMTP_PORT"
 expect_code 200
 expect_out "mailhealth_tls_verified{target=\"[::1]:$LAB_SMTP_PORT\"} 1"
@@ -166,6 +182,8 @@ expect_out 'allowed_targets'
 get "/probe?module=domain&target=lab.test:25"
 expect_code 400
 get "/probe?module=smtp_starttls&target=127.0.0.1%0aX:25"
+expect_code 400
+get "/probe?module=nosuch&target=127.0.0.1" -I
 expect_code 400
 get /nosuch
 expect_code 404
@@ -230,6 +248,103 @@ elif mode == "flood":
     print(alive)
     sys.stdout.flush()
     time.sleep(float(sys.argv[3]) if len(sys.argv) > 3 else 0)
+elif mode == "mutate":
+    # Requests made of hostile parts (seeded, so a failure repeats): odd
+    # methods, versions, paths, %-escapes, /probe parameters, header values
+    # the exporter parses itself (Accept-Encoding, the scrape timeout,
+    # Authorization), bodies, pipelining. Each head is complete, so every
+    # request gets an answer or a close at once. Prints one line per
+    # request whose answer is not a clean status (or close), then "done N".
+    import random
+    rnd = random.Random(int(sys.argv[3]))
+    count = int(sys.argv[4])
+    junk = lambda n: bytes(rnd.randrange(256) for _ in range(n))
+    methods = [b"GET", b"HEAD", b"POST", b"PUT", b"OPTIONS", b"TRACE",
+               b"CONNECT", b"get", b"G\x00T", b"", b"GET GET", junk(3)]
+    versions = [b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2.0", b"HTTP/9.9",
+                b"HTTP/1.1 x", b"", b"http/1.1", junk(4)]
+    values = [b"", b"%", b"%0", b"%zz", b"%00", b"%0d%0aX:%20y", b"%ff%fe",
+              b"a" * 300, b"[::1", b"[::1]:", b"[::1]:99999", b"::1",
+              b"127.0.0.1:1", b"127.0.0.1:0", b"127.0.0.1:-1", b"-h",
+              b"--help", b"mx..lab.test", b".lab.test", b"lab.test:25",
+              b"%5B%3A%3A1%5D%3A1", b"\xc3\xa9", b"smtp_starttls", b"tls",
+              b"domain", b"nosuch", b"x" * 5000]
+    paths = [b"/", b"/metrics", b"/probe", b"/-/healthy", b"//metrics",
+             b"/metrics/", b"/../etc/passwd", b"/%2e%2e/", b"*",
+             b"http://127.0.0.1/metrics", b"/" + b"a" * 6000, junk(8)]
+    hvals = {
+        b"Accept-Encoding": [b"gzip", b"gzip;q=", b"gzip;q=0.", b",,,",
+                             b"*;q=1e9", b"gzip;;;q=0", b"\x00", b" " * 100],
+        b"X-Prometheus-Scrape-Timeout-Seconds": [
+            b"1e308", b"nan", b"-0", b"0.0000001", b"999999999999999999",
+            b"0.7", b"1.", b".5", b"\xff"],
+        b"Authorization": [b"Basic", b"Basic ", b"Basic !!!!", b"Basic Og==",
+                           b"Basic " + b"QQ==" * 400, b"Bearer x",
+                           b"Basic cHJvbWV0aGV1czo="],
+        b"Content-Length": [b"-1", b"99999999999999999999999", b"0", b"x"],
+        b"Transfer-Encoding": [b"chunked", b"gzip, chunked", b"identity"],
+        b"Host": [b"", b"\x01", b"a" * 300],
+    }
+    def request():
+        path = rnd.choice(paths)
+        if rnd.random() < 0.5:
+            q = [b"module=" + rnd.choice(values),
+                 b"target=" + rnd.choice(values)]
+            rnd.shuffle(q)
+            if rnd.random() < 0.3:
+                q.append(rnd.choice(values) + b"=" + rnd.choice(values))
+            path = b"/probe?" + b"&".join(q[: rnd.randrange(1, len(q) + 1)])
+        line = b" ".join([rnd.choice(methods), path, rnd.choice(versions)])
+        head = [line]
+        for _ in range(rnd.randrange(0, 6)):
+            k = rnd.choice(list(hvals))
+            head.append(k + b": " + rnd.choice(hvals[k]))
+        if rnd.random() < 0.1:
+            head.append(b"NoColonHere")
+        if rnd.random() < 0.1:
+            head.append(b" folded continuation")
+        if rnd.random() < 0.05:
+            head += [b"X-%d: y" % i for i in range(300)]
+        body = b""
+        if rnd.random() < 0.15:
+            body = junk(rnd.randrange(1, 64))
+            head.append(b"Content-Length: %d" % len(body))
+        return b"\r\n".join(head) + b"\r\n\r\n" + body
+    clean = {200, 400, 401, 404, 405, 413, 414, 431, 501, 503, 505}
+    for i in range(count):
+        req = request()
+        if rnd.random() < 0.1:
+            req += request()  # pipelined
+        try:
+            # From 127.0.1.x: a connection the server still holds (a
+            # client's close is seen by its idle timeout at worst) counts
+            # against the limit of that address, not of 127.0.0.1's.
+            src = ("127.0.1.%d" % (1 + i % 100), 0)
+            s = socket.create_connection(("127.0.0.1", port), timeout=5,
+                                         source_address=src)
+            s.sendall(req)
+            s.shutdown(socket.SHUT_WR)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                d = s.recv(4096)
+                if not d:
+                    break
+                data += d
+            s.close()
+        except socket.timeout:
+            print("request %d: no answer within 5 s (%r): %r"
+                  % (i, data[:40], req[:120]))
+            continue
+        except OSError:
+            continue  # reset: the server closed on us
+        first = data.split(b"\r\n")[0]
+        parts = first.split(b" ")
+        ok = not data or (len(parts) >= 2 and parts[0] in
+                          (b"HTTP/1.1", b"HTTP/1.0") and parts[1].isdigit()
+                          and int(parts[1]) in clean)
+        if not ok:
+            print("request %d: %r -> %r" % (i, req[:120], first[:80]))
+    print("done %d" % count)
 else:
     s = socket.create_connection(("127.0.0.1", port))
     s.sendall(bytes(range(256)) * 4 + b"\r\n\r\n")
@@ -260,6 +375,12 @@ SLOW_S=$(cat "$D/slow.out")
 check_ok 'awk -v s="$SLOW_S" "BEGIN { exit !(s >= 8 && s < 20) }"' "a client dripping its head is cut off after about 10 s ($SLOW_S s)"
 JUNK=$(python3 "$D/hostile.py" junk "$P_HTTP")
 check_ok '[[ "$JUNK" =~ ^HTTP/1\.[01]\ 4[0-9][0-9] ]] || [ -z "$JUNK" ]' "binary junk gets a 4xx or a close ($JUNK)"
+N_MUT=$(soak_size 400 4000)
+python3 "$D/hostile.py" mutate "$P_HTTP" 20 "$N_MUT" >"$D/mutate.out" 2>&1
+check_ok 'grep -qx "done $N_MUT" "$D/mutate.out" && [ "$(wc -l <"$D/mutate.out")" = 1 ]' "$N_MUT mutated requests: each a clean status or a close ($(head -c 300 "$D/mutate.out"))"
+get /metrics
+expect_code 200
+check_ok 'kill -0 "$RUNNER"' "the runner lives on"
 python3 "$D/hostile.py" flood "$P_HTTP" 4 >"$D/flood.out" &
 FLOOD=$!
 wait_until 10 test -s "$D/flood.out"
@@ -335,6 +456,66 @@ check_ok 'wait_until 30 prom_is "scrape_samples_post_metric_relabeling{job=\"mai
 if [ "$T_FAIL" -gt 0 ]; then
     tail -20 "$D/prom/log"
 fi
+
+case_ "probe-only: exporter modules, no checks"
+# contrib/prometheus/probe-only.json with the lab's CA, resolver and address.
+P_ONLY=$((LAB_PORT_BASE + 83))
+OURL=http://127.0.0.1:$P_ONLY
+jq --arg ca "$LAB_CA_FILE" --arg vn "$LAB_MX_NAME" --arg res "$LAB_RESOLVER" \
+    --arg listen "127.0.0.1:$P_ONLY" \
+    '.resolver = $res | .exporter.listen = $listen |
+     .exporter.modules.smtp_starttls += {ca_file: $ca, verify_name: $vn,
+                                         allowed_targets: ["127.0.0.1"]}' \
+    "$MH_SOURCE_DIR/contrib/prometheus/probe-only.json" >"$D/only.json"
+jq 'del(.exporter.listen)' "$D/only.json" >"$D/only-nolisten.json"
+run run --config "$D/only-nolisten.json"
+expect_rc 3
+check_ok 'grep -q "key \"checks\": no checks to run" "$T_TMP/stderr"' "without an address it is refused, naming \"checks\""
+run run --config "$D/only.json" --once
+expect_rc 3
+check_ok 'grep -q "key \"checks\"" "$T_TMP/stderr"' "--once has no round to run"
+"$B" run --config "$D/only.json" -v >"$D/only.out" 2>"$D/only.err" &
+ONLY=$!
+T_PIDS+=("$ONLY")
+check_ok 'wait_until 20 grep -q "exporter: listening on 127.0.0.1:$P_ONLY" "$D/only.err"' "the probe-only exporter listens"
+check_ok 'grep -q "probe-only (no checks, no rounds)" "$D/only.err"' "it says it is probe-only"
+URL=$OURL get "/probe?module=smtp_starttls&target=127.0.0.1:$LAB_SMTP_PORT"
+expect_code 200
+promtool_ok
+expect_out "mailhealth_probe_success{target=\"127.0.0.1:$LAB_SMTP_PORT\",check=\"smtp\"} 1"
+URL=$OURL get "/probe?module=smtp_starttls&target=10.1.2.3:25"
+expect_code 400
+URL=$OURL get /metrics
+expect_code 200
+promtool_ok
+expect_out 'mailhealth_exporter_rounds_total 0'
+expect_out 'mailhealth_exporter_http_requests_total{code="400"} 1'
+expect_no_out 'mailhealth_probe_success'
+expect_no_out 'mailhealth_last_run_timestamp_seconds'
+URL=$OURL get /
+expect_out 'href="/probe?module=submission&amp;target='
+check_ok '! grep -q "round 1" "$D/only.err"' "no round runs"
+# A reload that adds a check starts rounds at once; one that removes them
+# all makes /metrics forget the round.
+jq --arg h "$LAB_HOST" --argjson p "$LAB_SMTP_PORT" \
+    '.checks = [{name: "mx", check: "smtp", host: $h, port: $p}] | .interval_seconds = 3600' \
+    "$D/only.json" >"$D/only-checks.json"
+cp "$D/only.json" "$D/only-saved.json"
+cp "$D/only-checks.json" "$D/only.json"
+kill -HUP "$ONLY"
+check_ok 'wait_until 20 grep -q "round 1:" "$D/only.err"' "after a reload with a check the first round runs at once"
+check_ok 'curl -s $OURL/metrics | grep -q "mailhealth_probe_success{target=\"mx\",check=\"smtp\"} 1"' "/metrics has the round"
+cp "$D/only-saved.json" "$D/only.json"
+kill -HUP "$ONLY"
+only_count() { [ "$(grep -c "probe-only (no checks" "$D/only.err")" -ge 2 ]; }
+no_round() { ! curl -s "$OURL/metrics" | grep -q mailhealth_probe_success; }
+check_ok 'wait_until 20 only_count' "reloaded to probe-only"
+check_ok 'wait_until 10 no_round' "/metrics forgets the round"
+check_ok 'curl -s $OURL/metrics | grep -q "mailhealth_exporter_rounds_total 1"' "rounds_total stays 1"
+kill -TERM "$ONLY"
+wait "$ONLY"
+RC=$?
+expect_rc 0
 
 case_ "SIGTERM with a probe in flight"
 # A probe of the silent server (8 s module timeout) is running when the

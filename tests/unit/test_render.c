@@ -211,6 +211,57 @@ test_prometheus_escaping(void **state)
     mh_result_free(r);
 }
 
+static int
+render_prom_probe(FILE *f, const struct mh_result *r)
+{
+    const struct mh_result *one[] = {r};
+    return mh_render_prometheus_with(f, one, 1, 1700000000, 2.5, false, NULL);
+}
+
+static int
+render_prom_round(FILE *f, const struct mh_result *r)
+{
+    const struct mh_result *one[] = {r};
+    return mh_render_prometheus_with(f, one, 1, 1700000000, 2.5, true,
+                                     "(last round)");
+}
+
+/* The exporter's two forms: a /probe answer has the check's families
+ * only; a /metrics round notes the round in the checks' HELP texts and
+ * keeps the writer's families as they are. */
+static void
+test_prometheus_with(void **state)
+{
+    (void)state;
+    struct mh_result *r = hostile_result();
+    char *probe = render(render_prom_probe, r);
+    assert_non_null(strstr(probe, "\nmailhealth_probe_success{"));
+    assert_non_null(strstr(probe, "# HELP mailhealth_probe_success 1 if the "
+                                  "check's state is OK, else 0.\n"));
+    assert_null(strstr(probe, "mailhealth_build_info"));
+    assert_null(strstr(probe, "mailhealth_last_run_timestamp_seconds"));
+    assert_null(strstr(probe, "mailhealth_runner_round_duration_seconds"));
+    char *round = render(render_prom_round, r);
+    assert_non_null(strstr(round, "# HELP mailhealth_probe_success 1 if the "
+                                  "check's state is OK, else 0. (last "
+                                  "round)\n"));
+    assert_non_null(strstr(round, "# HELP mailhealth_smtp_reply_code Reply "
+                                  "code of the server's last reply in each "
+                                  "SMTP phase. (last round)\n"));
+    assert_non_null(strstr(round, "\nmailhealth_build_info{version="));
+    assert_non_null(strstr(round, "\nmailhealth_runner_round_duration_"
+                                  "seconds 2.5\n"));
+    assert_null(strstr(round, "file. (last round)"));
+    /* The classic form is the round's without the note. */
+    char *classic = render(render_prom_one, r);
+    assert_null(strstr(classic, "(last round)"));
+    assert_non_null(strstr(classic, "\nmailhealth_build_info{version="));
+    free(probe);
+    free(round);
+    free(classic);
+    mh_result_free(r);
+}
+
 /* '.' as the decimal point whatever LC_NUMERIC says. */
 static void
 test_comma_locale(void **state)
@@ -330,6 +381,7 @@ main(void)
         cmocka_unit_test(test_nagios_sanitised),
         cmocka_unit_test(test_json_valid),
         cmocka_unit_test(test_prometheus_escaping),
+        cmocka_unit_test(test_prometheus_with),
         cmocka_unit_test(test_comma_locale),
         cmocka_unit_test(test_fmt_decimal),
         cmocka_unit_test(test_merge_at),

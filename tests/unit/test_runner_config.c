@@ -878,6 +878,7 @@ test_exporter(void **state)
                  "\"dom\":{\"check\":\"domain\"}}"));
     assert_string_equal(c->exporter.listen, "[::1]:9169");
     assert_int_equal(c->exporter.probe_concurrency, 2);
+    assert_true(c->exporter.timeout_offset_s == 0.5);
     assert_int_equal(c->exporter.nmodules, 2);
     const struct mh_run_module *m = &c->exporter.modules[0];
     assert_string_equal(m->chk.name, "smtp");
@@ -896,6 +897,22 @@ test_exporter(void **state)
     parse_err(EXPORTER("\"basic_auth_users\":{\"u\":\"plain\"}"),
               "not a password hash", NULL);
     parse_err(EXPORTER("\"probe_concurrency\":0"), "1..256", NULL);
+    parse_err(EXPORTER("\"timeout_offset\":-1"), "\"timeout_offset\"", "0..60",
+              NULL);
+    parse_err(EXPORTER("\"timeout_offset\":\"1\""), "0..60", NULL);
+    c = parse_ok(EXPORTER("\"timeout_offset\":1.5"));
+    assert_true(c->exporter.timeout_offset_s == 1.5);
+    mh_run_config_free(c);
+    /* The deadline of a probe: the module's timeout, or the scrape
+     * timeout minus the offset, at least 0.1 s; junk headers ignored. */
+    assert_true(mh_exporter_probe_budget(10, NULL, 0.5) == 10);
+    assert_true(mh_exporter_probe_budget(10, "4", 0.5) == 3.5);
+    assert_true(mh_exporter_probe_budget(10, "4.5", 1.5) == 3);
+    assert_true(mh_exporter_probe_budget(3, "15", 0.5) == 3);
+    assert_true(mh_exporter_probe_budget(10, "0.3", 0.5) == 0.1);
+    assert_true(mh_exporter_probe_budget(10, "4s", 0.5) == 10);
+    assert_true(mh_exporter_probe_budget(10, "-4", 0.5) == 10);
+    assert_true(mh_exporter_probe_budget(10, "", 0.5) == 10);
     parse_err(EXPORTER("\"port\":1"), "unknown key \"port\"", NULL);
     parse_err(EXPORTER("\"modules\":{\"m\":{\"check\":\"delivery\"}}"),
               "exporter.modules \"m\"", "\"check\"", NULL);
@@ -910,6 +927,62 @@ test_exporter(void **state)
               "allowed_targets", NULL);
     parse_err(EXPORTER("\"modules\":{\"m\":{\"check\":\"smtp\",\"port\":"
                        "\"x\"}}"),
+              "exporter.modules[0] \"m\"", "\"port\"", NULL);
+}
+
+/* A probe-only configuration: exporter modules and no checks (the key
+ * left out or an empty list); without modules "checks" stays required. */
+static void
+test_probe_only(void **state)
+{
+    (void)state;
+    static const char *const ok[] = {
+        "{\"exporter\":{\"modules\":{\"m\":{\"check\":\"smtp\"}}}}",
+        "{\"checks\":[],\"timeout_seconds\":4,\"exporter\":{\"listen\":"
+        "\"9169\",\"modules\":{\"m\":{\"check\":\"dnsbl\",\"zone\":"
+        "\"z.example\"}}}}",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        struct mh_run_config *c = parse_ok(ok[i]);
+        assert_int_equal(c->nchecks, 0);
+        assert_null(c->checks);
+        assert_int_equal(c->exporter.nmodules, 1);
+        assert_true(c->max_timeout_s == 0);
+        mh_run_config_free(c);
+    }
+    parse_err("{\"exporter\":{\"listen\":\"9169\"}}",
+              "missing required key \"checks\"", "probe-only", NULL);
+    parse_err("{\"exporter\":{\"modules\":{}}}",
+              "missing required key \"checks\"", NULL);
+    parse_err("{\"checks\":[],\"exporter\":{\"modules\":{}}}", "key \"checks\"",
+              "at least one", "probe-only", NULL);
+    parse_err("{\"checks\":{},\"exporter\":{\"modules\":{\"m\":{"
+              "\"check\":\"smtp\"}}}}",
+              "key \"checks\"", "array", NULL);
+    /* contrib/prometheus/probe-only.json is such a configuration. */
+    char path[4096];
+    snprintf(path, sizeof path, "%s", __FILE__);
+    char *slash = strrchr(path, '/');
+    assert_non_null(slash);
+    snprintf(slash, sizeof path - (size_t)(slash - path),
+             "/../../contrib/prometheus/probe-only.json");
+    struct mh_run_config *c = NULL;
+    char err[1024] = "";
+    if (access(path, R_OK) == 0) {
+        if (mh_run_config_load(path, NULL, &c, err, sizeof err) != 0) {
+            fail_msg("%s: %s", path, err);
+        }
+        assert_int_equal(c->nchecks, 0);
+        assert_int_equal(c->exporter.nmodules, 4);
+        assert_string_equal(c->exporter.listen, "127.0.0.1:9169");
+        for (size_t i = 0; i < c->exporter.nmodules; i++) {
+            assert_true(c->exporter.modules[i].nallowed > 0);
+        }
+        mh_run_config_free(c);
+    }
+    /* A module's own errors still name the module. */
+    parse_err("{\"exporter\":{\"modules\":{\"m\":{\"check\":\"smtp\","
+              "\"port\":\"x\"}}}}",
               "exporter.modules[0] \"m\"", "\"port\"", NULL);
 }
 
@@ -937,6 +1010,7 @@ main(void)
         cmocka_unit_test(test_notify_many),
         cmocka_unit_test(test_severity_and_time),
         cmocka_unit_test(test_exporter),
+        cmocka_unit_test(test_probe_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
