@@ -66,20 +66,6 @@ range_or_empty(const char *range)
     return strspn(range, "0123456789.:~@-") == strlen(range) ? range : "";
 }
 
-static const char *
-uom(enum mh_unit u)
-{
-    switch (u) {
-    case MH_UNIT_SECONDS:
-        return "s";
-    case MH_UNIT_BYTES:
-        return "B";
-    case MH_UNIT_NONE:
-        break;
-    }
-    return "";
-}
-
 static int
 put_perf(FILE *out, const struct mh_perf *p)
 {
@@ -102,7 +88,7 @@ put_perf(FILE *out, const struct mh_perf *p)
      * fields dropped (the guidelines allow it). */
     char buf[512];
     snprintf(buf, sizeof buf, "=%s%s;%s;%s;%s;%s", v,
-             p->unknown ? "" : uom(p->unit), range_or_empty(p->warn),
+             p->unknown ? "" : mh_unit_uom(p->unit), range_or_empty(p->warn),
              range_or_empty(p->crit), mn, mx);
     size_t n = strlen(buf);
     while (n > 0 && buf[n - 1] == ';') {

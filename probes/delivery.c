@@ -303,16 +303,11 @@ int
 mh_delivery_make_token(char *hex)
 {
     unsigned char b[MH_DELIVERY_TOKEN_HEX / 2];
-    static const char digits[] = "0123456789abcdef";
     if (RAND_bytes(b, (int)sizeof b) != 1) {
         hex[0] = '\0';
         return -1;
     }
-    for (size_t i = 0; i < sizeof b; i++) {
-        hex[2 * i] = digits[b[i] >> 4];
-        hex[2 * i + 1] = digits[b[i] & 0x0f];
-    }
-    hex[MH_DELIVERY_TOKEN_HEX] = '\0';
+    mh_hex_encode(hex, b, sizeof b);
     return 0;
 }
 

@@ -17,6 +17,20 @@
  * most 8 KiB of plugin output in all, conventions.md 1.2). */
 #define MH_TEXT_MAX 1024
 
+const char *
+mh_unit_uom(enum mh_unit u)
+{
+    switch (u) {
+    case MH_UNIT_SECONDS:
+        return "s";
+    case MH_UNIT_BYTES:
+        return "B";
+    case MH_UNIT_NONE:
+        break;
+    }
+    return "";
+}
+
 char *
 mh_text_printable(const char *text, size_t len)
 {

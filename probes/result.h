@@ -51,6 +51,9 @@ struct mh_item {
 /* Units of perfdata values (Nagios UOM). */
 enum mh_unit { MH_UNIT_NONE = 0, MH_UNIT_SECONDS, MH_UNIT_BYTES };
 
+/* The UOM of a unit in Nagios perfdata and in JSON: "s", "B", "" (none). */
+const char *mh_unit_uom(enum mh_unit u);
+
 /* One perfdata value: 'label'=value[UOM];warn;crit;min;max */
 struct mh_perf {
     char *label; /* [a-z0-9_] by convention; sanitised again on output */

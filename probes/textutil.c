@@ -11,6 +11,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+static const char hex_digits[] = "0123456789abcdef";
+
 static bool
 printable(unsigned char c)
 {
@@ -32,7 +34,6 @@ size_t
 mh_text_escape_append(char *buf, size_t cap, const void *s, size_t len,
                       bool ellipsis)
 {
-    static const char hex[] = "0123456789abcdef";
     const unsigned char *p = s;
     size_t o = strnlen(buf, cap - 1);
     size_t limit = cap - 1;
@@ -55,8 +56,8 @@ mh_text_escape_append(char *buf, size_t cap, const void *s, size_t len,
         } else {
             buf[o++] = '\\';
             buf[o++] = 'x';
-            buf[o++] = hex[c >> 4];
-            buf[o++] = hex[c & 15];
+            buf[o++] = hex_digits[c >> 4];
+            buf[o++] = hex_digits[c & 15];
         }
         used += need;
     }
@@ -66,6 +67,59 @@ mh_text_escape_append(char *buf, size_t cap, const void *s, size_t len,
     }
     buf[o] = '\0';
     return o;
+}
+
+size_t
+mh_text_escape_line(char *buf, size_t cap)
+{
+    if (cap == 0) {
+        return 0;
+    }
+    size_t n = strnlen(buf, cap - 1);
+    size_t limit = cap - 1;
+    bool cut = mh_text_escaped_len(buf, n) > limit;
+    size_t room = cut ? (limit >= 3 ? limit - 3 : 0) : limit;
+    /* The longest prefix whose escaped form fits. */
+    size_t k = 0, out = 0;
+    while (k < n) {
+        size_t need = printable((unsigned char)buf[k]) ? 1 : 4;
+        if (out + need > room) {
+            break;
+        }
+        out += need;
+        k++;
+    }
+    /* Expanded from the end, so no byte is overwritten before it is read. */
+    size_t o = out;
+    for (size_t i = k; i-- > 0;) {
+        unsigned char c = (unsigned char)buf[i];
+        if (printable(c)) {
+            buf[--o] = (char)c;
+        } else {
+            buf[--o] = hex_digits[c & 15];
+            buf[--o] = hex_digits[c >> 4];
+            buf[--o] = 'x';
+            buf[--o] = '\\';
+        }
+    }
+    if (cut && out + 3 <= limit) {
+        memcpy(buf + out, "...", 3);
+        out += 3;
+    }
+    buf[out] = '\0';
+    return out;
+}
+
+char *
+mh_hex_encode(char *out, const void *in, size_t n)
+{
+    const unsigned char *p = in;
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex_digits[p[i] >> 4];
+        out[2 * i + 1] = hex_digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+    return out;
 }
 
 bool
