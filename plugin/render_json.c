@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * render_json: JSON output with cJSON (DESIGN.md "Output", json).
+ * render_json: JSON output with cJSON (--output json; see render.h).
  */
 #include "render.h"
 

@@ -17,7 +17,8 @@
 #include "../probes/atomicfile.h"
 #include "version.h"
 
-/* Every family mailhealth exposes, in output order (DESIGN.md "Output"). */
+/* Every family mailhealth exposes, in output order (README "Prometheus
+ * metrics" lists them). */
 static const struct family {
     const char *name;
     const char *help;

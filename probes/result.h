@@ -8,7 +8,7 @@
  *     has its own state and category and becomes a long-output line in the
  *     Nagios renderer and an object in JSON;
  *   - perfdata: numbers with units and thresholds (Nagios perfdata);
- *   - samples: Prometheus samples of the families listed in DESIGN.md.
+ *   - samples: Prometheus samples of the families render_prom.c lists.
  * Results may have children (domain mode: one child per MX address; the
  * runner: one child per check).
  *

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * transport: bounded line reading over any transport, and the real TCP +
- * OpenSSL implementation (see transport.h).
+ * OpenSSL implementation (see transport.h). Field cases BR-NN are in
+ * tests/field-cases.md.
  */
 #include "transport.h"
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The dnsbl subcommand against the lab's rbldnsd zones through the lab's
-# Unbound (issue 5; field cases BR-29, BR-31, BR-33, BR-34, BR-35).
+# Unbound (field cases BR-29, BR-31, BR-33, BR-34, BR-35 of
+# tests/field-cases.md).
 # Lab parts needed: Unbound (LAB_RESOLVER) forwarding the *.lab.test DNSBL
 # zones to rbldnsd, servfail.lab.test (SERVFAIL), silent.lab.test (never
 # answers), the silent DNS port (LAB_SILENT_DNS_PORT), NSD for lab.test

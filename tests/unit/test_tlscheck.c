@@ -4,7 +4,8 @@
  * threshold logic with fixed times, ASN.1 time conversion, and the whole
  * chain evaluation on certificates made here in memory with OpenSSL's API
  * (a root in the trust store, an intermediate, leaves for each field case),
- * verified at a fixed time. No network.
+ * verified at a fixed time. No network. Field cases BR-NN are in
+ * tests/field-cases.md.
  */
 #include <setjmp.h>
 #include <stdarg.h>
