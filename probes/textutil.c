@@ -69,6 +69,16 @@ mh_text_escape_append(char *buf, size_t cap, const void *s, size_t len,
     return o;
 }
 
+char *
+mh_text_escape(char *buf, size_t cap, const void *s, size_t len)
+{
+    if (cap > 0) {
+        buf[0] = '\0';
+        mh_text_escape_append(buf, cap, s, len, false);
+    }
+    return buf;
+}
+
 size_t
 mh_text_escape_line(char *buf, size_t cap)
 {

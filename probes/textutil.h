@@ -29,6 +29,13 @@
 size_t mh_text_escape_append(char *buf, size_t cap, const void *s, size_t len,
                              bool ellipsis);
 
+/*
+ * Writes the escaped form of the len bytes at s into buf (capacity cap):
+ * mh_text_escape_append() into an empty buf, cut without ellipsis. Does
+ * nothing when cap is 0. Returns buf.
+ */
+char *mh_text_escape(char *buf, size_t cap, const void *s, size_t len);
+
 /* Length of the escaped form of the len bytes at s (without NUL). */
 size_t mh_text_escaped_len(const void *s, size_t len);
 
