@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 
@@ -69,12 +70,11 @@ pct_decode(const char *src, size_t len, char *dst, size_t dstlen)
     return 0;
 }
 
-int
-mh_delivery_parse_url(const char *url, bool imap, struct mh_delivery_url *out,
-                      char *errbuf, size_t errlen)
+/* The URL as text: present, not too long, printable ASCII without spaces
+ * (libcurl would accept some of what RFC 3986 does not). */
+static int
+check_text(const char *url, const char *opt, char *errbuf, size_t errlen)
 {
-    const char *opt = imap ? "--imap" : "--submit";
-    memset(out, 0, sizeof *out);
     if (url == NULL || url[0] == '\0') {
         snprintf(errbuf, errlen, "%s needs a URL", opt);
         return -1;
@@ -93,8 +93,15 @@ mh_delivery_parse_url(const char *url, bool imap, struct mh_delivery_url *out,
             return -1;
         }
     }
-    /* The scheme is checked before libcurl sees the URL, so the message
-     * names what is accepted. */
+    return 0;
+}
+
+/* The scheme row of url, checked before libcurl sees the URL so the
+ * message names what is accepted; NULL with the message in errbuf. */
+static const struct scheme_info *
+find_scheme(const char *url, bool imap, const char *opt, char *errbuf,
+            size_t errlen)
+{
     const struct scheme_info *si = NULL;
     const char *colon = strstr(url, "://");
     for (size_t i = 0; colon != NULL && i < sizeof schemes / sizeof *schemes;
@@ -110,17 +117,18 @@ mh_delivery_parse_url(const char *url, bool imap, struct mh_delivery_url *out,
                  imap ? "imap:// (STARTTLS) or imaps:// (implicit TLS)"
                       : "smtp:// (STARTTLS) or smtps:// (implicit TLS)",
                  url);
-        return -1;
+        return NULL;
     }
-    out->scheme = si->scheme;
+    return si;
+}
 
-    CURLU *u = curl_url();
-    if (u == NULL) {
-        snprintf(errbuf, errlen, "out of memory");
-        return -1;
-    }
-    int rc = -1;
-    char *host = NULL, *port = NULL, *path = NULL, *part = NULL;
+/* Hands url to libcurl's parser and refuses the parts the probe never
+ * takes from a URL: credentials (secrets never come from argv), login
+ * options, a query, a fragment. Returns 0 or -1 with the message. */
+static int
+parse_parts(CURLU *u, const char *url, bool imap, const char *opt, char *errbuf,
+            size_t errlen)
+{
     CURLUcode uc = curl_url_set(u, CURLUPART_URL, url, 0);
     if (uc != CURLUE_OK) {
 #if LIBCURL_VERSION_NUM >= 0x075000 /* curl_url_strerror: 7.80.0 */
@@ -130,31 +138,50 @@ mh_delivery_parse_url(const char *url, bool imap, struct mh_delivery_url *out,
         snprintf(errbuf, errlen, "%s: invalid URL '%s' (libcurl URL error %d)",
                  opt, url, (int)uc);
 #endif
-        goto out;
+        return -1;
     }
-    if (curl_url_get(u, CURLUPART_USER, &part, 0) == CURLUE_OK ||
-        curl_url_get(u, CURLUPART_PASSWORD, &part, 0) == CURLUE_OK ||
-        curl_url_get(u, CURLUPART_OPTIONS, &part, 0) == CURLUE_OK) {
-        snprintf(errbuf, errlen,
-                 "%s URL must not contain a user or password (use %s and "
-                 "a password file or environment variable)",
-                 opt, imap ? "--imap-user" : "--auth-user");
-        goto out;
+    static const CURLUPart secret[] = {CURLUPART_USER, CURLUPART_PASSWORD,
+                                       CURLUPART_OPTIONS};
+    static const CURLUPart extra[] = {CURLUPART_QUERY, CURLUPART_FRAGMENT};
+    for (size_t i = 0; i < sizeof secret / sizeof *secret; i++) {
+        char *part = NULL;
+        if (curl_url_get(u, secret[i], &part, 0) == CURLUE_OK) {
+            curl_free(part);
+            snprintf(errbuf, errlen,
+                     "%s URL must not contain a user or password (use %s and "
+                     "a password file or environment variable)",
+                     opt, imap ? "--imap-user" : "--auth-user");
+            return -1;
+        }
     }
-    if (curl_url_get(u, CURLUPART_QUERY, &part, 0) == CURLUE_OK ||
-        curl_url_get(u, CURLUPART_FRAGMENT, &part, 0) == CURLUE_OK) {
-        snprintf(errbuf, errlen, "%s URL must not have a query or fragment",
-                 opt);
-        goto out;
+    for (size_t i = 0; i < sizeof extra / sizeof *extra; i++) {
+        char *part = NULL;
+        if (curl_url_get(u, extra[i], &part, 0) == CURLUE_OK) {
+            curl_free(part);
+            snprintf(errbuf, errlen, "%s URL must not have a query or fragment",
+                     opt);
+            return -1;
+        }
     }
+    return 0;
+}
+
+/* Host (an IPv6 address without its brackets) and port (the scheme's
+ * default when the URL has none) into out. Returns 0 or -1. */
+static int
+take_host_port(CURLU *u, const char *url, const struct scheme_info *si,
+               const char *opt, struct mh_delivery_url *out, char *errbuf,
+               size_t errlen)
+{
+    char *host = NULL, *port = NULL;
+    int rc = -1;
     if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
         host[0] == '\0') {
         snprintf(errbuf, errlen, "%s URL has no host: '%s'", opt, url);
         goto out;
     }
     size_t hl = strlen(host);
-    bool v6 = host[0] == '[';
-    if (v6) {
+    if (host[0] == '[') {
         if (hl < 3 || host[hl - 1] != ']' || hl - 2 >= sizeof out->host) {
             snprintf(errbuf, errlen, "%s URL has a bad host: '%s'", opt, url);
             goto out;
@@ -174,6 +201,21 @@ mh_delivery_parse_url(const char *url, bool imap, struct mh_delivery_url *out,
         snprintf(errbuf, errlen, "%s URL has a bad port: '%s'", opt, url);
         goto out;
     }
+    rc = 0;
+out:
+    curl_free(host);
+    curl_free(port);
+    return rc;
+}
+
+/* The path: none for submission; for IMAP the mailbox (RFC 5092 without
+ * ';' parameters), percent-decoded, INBOX when empty. Returns 0 or -1. */
+static int
+take_path(CURLU *u, const char *url, bool imap, struct mh_delivery_url *out,
+          char *errbuf, size_t errlen)
+{
+    char *path = NULL;
+    int rc = -1;
     if (curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK) {
         path = NULL;
     }
@@ -181,45 +223,72 @@ mh_delivery_parse_url(const char *url, bool imap, struct mh_delivery_url *out,
     if (pth[0] == '/') {
         pth++;
     }
+    size_t pl = strlen(pth);
     if (!imap) {
-        if (pth[0] != '\0') {
+        if (pl > 0) {
             snprintf(errbuf, errlen,
                      "--submit URL must have no path (the EHLO name is "
                      "--ehlo): '%s'",
                      url);
             goto out;
         }
-    } else {
-        size_t pl = strlen(pth);
-        if (pl > 0 && pth[pl - 1] == '/') {
-            pl--;
-        }
-        if (memchr(pth, ';', pl) != NULL) {
-            snprintf(errbuf, errlen,
-                     "--imap URL: only a mailbox may follow the host, no "
-                     "';' parameters: '%s'",
-                     url);
-            goto out;
-        }
-        if (pl == 0) {
-            snprintf(out->mailbox, sizeof out->mailbox, "INBOX");
-        } else if (pct_decode(pth, pl, out->mailbox, sizeof out->mailbox) !=
-                   0) {
-            snprintf(errbuf, errlen, "--imap URL has a bad mailbox: '%s'", url);
-            goto out;
-        }
+        rc = 0;
+        goto out;
     }
-    mh_peer_label(out->where, sizeof out->where, out->host, NULL, out->port);
-    if (imap) {
-        size_t wl = strlen(out->where);
-        mh_textf(out->where + wl, sizeof out->where - wl, "/%s", out->mailbox);
+    if (pl > 0 && pth[pl - 1] == '/') {
+        pl--;
+    }
+    if (memchr(pth, ';', pl) != NULL) {
+        snprintf(errbuf, errlen,
+                 "--imap URL: only a mailbox may follow the host, no "
+                 "';' parameters: '%s'",
+                 url);
+        goto out;
+    }
+    if (pl == 0) {
+        snprintf(out->mailbox, sizeof out->mailbox, "INBOX");
+    } else if (pct_decode(pth, pl, out->mailbox, sizeof out->mailbox) != 0) {
+        snprintf(errbuf, errlen, "--imap URL has a bad mailbox: '%s'", url);
+        goto out;
     }
     rc = 0;
 out:
-    curl_free(host);
-    curl_free(port);
     curl_free(path);
-    curl_free(part);
+    return rc;
+}
+
+int
+mh_delivery_parse_url(const char *url, bool imap, struct mh_delivery_url *out,
+                      char *errbuf, size_t errlen)
+{
+    const char *opt = imap ? "--imap" : "--submit";
+    memset(out, 0, sizeof *out);
+    if (check_text(url, opt, errbuf, errlen) != 0) {
+        return -1;
+    }
+    const struct scheme_info *si = find_scheme(url, imap, opt, errbuf, errlen);
+    if (si == NULL) {
+        return -1;
+    }
+    out->scheme = si->scheme;
+    CURLU *u = curl_url();
+    if (u == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        return -1;
+    }
+    int rc = -1;
+    if (parse_parts(u, url, imap, opt, errbuf, errlen) == 0 &&
+        take_host_port(u, url, si, opt, out, errbuf, errlen) == 0 &&
+        take_path(u, url, imap, out, errbuf, errlen) == 0) {
+        mh_peer_label(out->where, sizeof out->where, out->host, NULL,
+                      out->port);
+        if (imap) {
+            size_t wl = strlen(out->where);
+            mh_textf(out->where + wl, sizeof out->where - wl, "/%s",
+                     out->mailbox);
+        }
+        rc = 0;
+    }
     curl_url_cleanup(u);
     return rc;
 }
