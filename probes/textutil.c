@@ -228,6 +228,14 @@ mh_parse_ip_port(const char *s, char *ip, size_t ip_len, uint16_t *port)
 }
 
 bool
+mh_is_ip_literal(const char *s)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    return s != NULL && (inet_pton(AF_INET, s, buf) == 1 ||
+                         inet_pton(AF_INET6, s, buf) == 1);
+}
+
+bool
 mh_host_is_v6(const char *host)
 {
     return host != NULL && strchr(host, ':') != NULL;

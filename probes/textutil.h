@@ -73,6 +73,11 @@ bool mh_parse_port(const char *s, uint16_t *port);
  */
 bool mh_parse_ip_port(const char *s, char *ip, size_t ip_len, uint16_t *port);
 
+/* True when s is an IPv4 or IPv6 address literal (inet_pton), not a
+ * name: no SNI for it (RFC 6066 3), iPAddress rather than dNSName checks,
+ * nothing to resolve. */
+bool mh_is_ip_literal(const char *s);
+
 /* True when host is an IPv6 address literal as written in -H (it contains
  * ':'), which takes brackets in a "host:port" label. */
 bool mh_host_is_v6(const char *host);

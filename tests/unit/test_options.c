@@ -711,6 +711,15 @@ test_textutil_labels_and_escapes(void **state)
     assert_int_equal(mh_text_escape_line(l, sizeof l), 5);
     assert_string_equal(l, "plain");
 
+    assert_true(mh_is_ip_literal("192.0.2.1"));
+    assert_true(mh_is_ip_literal("2001:db8::1"));
+    assert_true(mh_is_ip_literal("::1"));
+    assert_false(mh_is_ip_literal("mx.example.org"));
+    assert_false(mh_is_ip_literal("192.0.2.1:25"));
+    assert_false(mh_is_ip_literal("[::1]"));
+    assert_false(mh_is_ip_literal(""));
+    assert_false(mh_is_ip_literal(NULL));
+
     char h[9];
     const unsigned char bytes[] = {0x00, 0x9f, 0xa0, 0xff};
     assert_string_equal(mh_hex_encode(h, bytes, sizeof bytes), "009fa0ff");
