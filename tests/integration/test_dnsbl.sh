@@ -35,7 +35,7 @@ strip_time() { printf '%s\n' "$OUT" | sed -E 's/ time=[0-9.]+s;;;0//; /^mailheal
 # the pure timeout is asserted against the silent port used as resolver.
 SILENT_FAIL='(no DNS answer for silent\.lab\.test within [0-9.]+ s|SERVFAIL from resolver for silent\.lab\.test)'
 
-# ---- the issue's list ---------------------------------------------------
+# ---- listings, codes, families and name zones ---------------------------
 
 case_ "listed address with TXT reason"
 dnsbl -H 192.0.2.10 --zone bl.lab.test
