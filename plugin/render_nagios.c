@@ -9,7 +9,8 @@
 #include <string.h>
 
 /* Longest summary on the status line: pagers and SMS forward line 1 only,
- * and Nagios keeps 8 KiB of output in all (conventions.md 1.2). */
+ * and Nagios keeps 8 KiB of output in all (Nagios plugin guidelines,
+ * output length). */
 #define STATUS_SUMMARY_MAX 400
 /* Longest long-output line. */
 #define LONG_LINE_MAX 600

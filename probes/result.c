@@ -14,7 +14,7 @@
 #include "textutil.h"
 
 /* Longest summary or item text kept; longer text is cut (Nagios keeps at
- * most 8 KiB of plugin output in all, conventions.md 1.2). */
+ * most 8 KiB of plugin output in all: Nagios plugin guidelines). */
 #define MH_TEXT_MAX 1024
 
 const char *
