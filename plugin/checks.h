@@ -11,7 +11,8 @@
  *
  * A target function writes the target label of the command's results for
  * cfg into buf (cut to len): the runner's label of a check without
- * "name", and the target of results made before the probe ran.
+ * "name", and the target of results made before the probe ran. The labels
+ * several commands share are in common.h; delivery's is here.
  */
 #ifndef MH_CHECKS_H
 #define MH_CHECKS_H
@@ -25,7 +26,6 @@
 /* SMTP dialogue (probes/smtp.h); target "host:port". */
 struct mh_result *mh_cmd_smtp(const struct mh_config *cfg,
                               const struct mh_deadline *dl);
-void mh_target_host_port(const struct mh_config *cfg, char *buf, size_t len);
 
 /* Certificate over STARTTLS or implicit TLS; target "host:port". */
 struct mh_result *mh_cmd_tls(const struct mh_config *cfg,
@@ -34,12 +34,10 @@ struct mh_result *mh_cmd_tls(const struct mh_config *cfg,
 /* DNS blocklists (probes/dnsbl.h); target the -H text. */
 struct mh_result *mh_cmd_dnsbl(const struct mh_config *cfg,
                                const struct mh_deadline *dl);
-void mh_target_host(const struct mh_config *cfg, char *buf, size_t len);
 
 /* MX hosts of a domain, each checked; target the domain. */
 struct mh_result *mh_cmd_domain(const struct mh_config *cfg,
                                 const struct mh_deadline *dl);
-void mh_target_domain(const struct mh_config *cfg, char *buf, size_t len);
 
 /* MTA-STS policy (RFC 8461) and TLS-RPT record (RFC 8460) of a domain,
  * checked against its MX hosts; target the domain. */

@@ -210,10 +210,7 @@ mh_cli_parse(int argc, char **argv, struct mh_config *cfg, char *errbuf,
     if (rc < 0 && errlen > 0) {
         /* Messages quote arguments (an unknown option, a path): their
          * bytes are escaped so the status line stays one printable line. */
-        char line[1024] = "";
-        mh_text_escape_append(line, sizeof line, errbuf,
-                              strnlen(errbuf, errlen), true);
-        mh_textf(errbuf, errlen, "%s", line);
+        mh_text_escape_line(errbuf, errlen);
     }
     return rc;
 }

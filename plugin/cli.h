@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cli: the command line of check_mailhealth (DESIGN.md "Command line"):
+ * cli: the command line of check_mailhealth (README "Command line"):
  * getopt_long over the option table (options.h) and --help from it.
  */
 #ifndef MH_CLI_H

@@ -199,13 +199,3 @@ mh_cmd_dnsbl(const struct mh_config *cfg, const struct mh_deadline *dl)
     mh_dnsbl_zones_free(&zones);
     return r;
 }
-
-void
-mh_target_host(const struct mh_config *cfg, char *buf, size_t len)
-{
-    /* dnsbl of a hosts file alone: the file names the target */
-    mh_textf(buf, len, "%s",
-             cfg->host != NULL         ? cfg->host
-             : cfg->hosts_file != NULL ? cfg->hosts_file
-                                       : "");
-}

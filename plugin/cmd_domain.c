@@ -49,12 +49,6 @@ dnsbl_thread(void *arg)
     return NULL;
 }
 
-void
-mh_target_domain(const struct mh_config *cfg, char *buf, size_t len)
-{
-    mh_textf(buf, len, "%s", cfg->domain != NULL ? cfg->domain : "");
-}
-
 /* The state of one domain check: the MX hosts, their addresses, the SMTP
  * probe of each address and the MTA-STS part. */
 struct domain_run {

@@ -6,16 +6,9 @@
 #include <string.h>
 
 #include "../probes/smtp.h"
-#include "../probes/textutil.h"
 #include "checks.h"
 #include "common.h"
 #include "params.h"
-
-void
-mh_target_host_port(const struct mh_config *cfg, char *buf, size_t len)
-{
-    mh_peer_label(buf, len, cfg->host, NULL, cfg->port);
-}
 
 struct mh_result *
 mh_cmd_smtp(const struct mh_config *cfg, const struct mh_deadline *dl)

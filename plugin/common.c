@@ -15,6 +15,8 @@
 
 #include <openssl/crypto.h>
 
+#include "../probes/textutil.h"
+
 char *
 mh_read_secret(const char *path, const char *env, char *errbuf, size_t errlen)
 {
@@ -128,6 +130,28 @@ mh_result_unknown(const char *check, const char *target, enum mh_reason reason,
     }
     mh_result_raise(r, MH_STATE_UNKNOWN, reason, "%s", msg);
     return r;
+}
+
+void
+mh_target_host_port(const struct mh_config *cfg, char *buf, size_t len)
+{
+    mh_peer_label(buf, len, cfg->host, NULL, cfg->port);
+}
+
+void
+mh_target_host(const struct mh_config *cfg, char *buf, size_t len)
+{
+    /* dnsbl of a hosts file alone: the file names the target */
+    mh_textf(buf, len, "%s",
+             cfg->host != NULL         ? cfg->host
+             : cfg->hosts_file != NULL ? cfg->hosts_file
+                                       : "");
+}
+
+void
+mh_target_domain(const struct mh_config *cfg, char *buf, size_t len)
+{
+    mh_textf(buf, len, "%s", cfg->domain != NULL ? cfg->domain : "");
 }
 
 void

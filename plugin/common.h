@@ -2,7 +2,8 @@
 /*
  * common: what the check commands (cmd_*.c) share: secrets from a file or
  * the environment, the -w/-c thresholds, the -v trace on stderr, the
- * "time" perfdata and results for problems found before the probe ran.
+ * "time" perfdata, results for problems found before the probe ran and
+ * the target labels several commands use.
  * It depends on the configuration and the result model only, never on a
  * command or on the registry (commands.h), so no command calls back into
  * its caller.
@@ -44,6 +45,17 @@ void mh_apply_thresholds(const struct mh_config *cfg, struct mh_result *r,
  * "slow response").
  */
 void mh_add_total_time(const struct mh_config *cfg, struct mh_result *r);
+
+/*
+ * Target labels (the registry's target functions, checks.h), written into
+ * buf and cut to len:
+ *   mh_target_host_port: "host:port" ("[v6]:port"; smtp, tls);
+ *   mh_target_host:      the -H text (dnsbl);
+ *   mh_target_domain:    the -D domain (domain, mta-sts).
+ */
+void mh_target_host_port(const struct mh_config *cfg, char *buf, size_t len);
+void mh_target_host(const struct mh_config *cfg, char *buf, size_t len);
+void mh_target_domain(const struct mh_config *cfg, char *buf, size_t len);
 
 /* Prints -v trace lines to stderr ("<<< 220 ..."). arg is unused. */
 void mh_trace_stderr(void *arg, const char *dir, const char *line);

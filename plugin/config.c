@@ -5,13 +5,13 @@
  */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../probes/textutil.h"
 #include "commands.h"
 #include "options.h"
 
@@ -124,15 +124,6 @@ check_command(const struct mh_config *cfg, char *errbuf, size_t errlen)
     }
 }
 
-/* An IPv4 or IPv6 address literal (not a name). */
-static bool
-host_is_address(const char *host)
-{
-    unsigned char buf[sizeof(struct in6_addr)];
-    return inet_pton(AF_INET, host, buf) == 1 ||
-           inet_pton(AF_INET6, host, buf) == 1;
-}
-
 int
 mh_config_validate(struct mh_config *cfg, char *errbuf, size_t errlen)
 {
@@ -158,7 +149,7 @@ mh_config_validate(struct mh_config *cfg, char *errbuf, size_t errlen)
     }
     if (cfg->dane && cfg->host != NULL &&
         (cfg->command == MH_CMD_SMTP || cfg->command == MH_CMD_TLS) &&
-        host_is_address(cfg->host)) {
+        mh_is_ip_literal(cfg->host)) {
         mh_textf(errbuf, errlen,
                  "--dane needs -H NAME: the TLSA records are found by the "
                  "host's name (RFC 7672 2.2.3)");

@@ -196,96 +196,91 @@ resolve_entry(struct mh_alert_batch *out, const struct entry *e, double now,
     return 0;
 }
 
-int
-mh_notify_update(struct mh_notify_tracker *t,
-                 const struct mh_result *const *results, size_t n, double now,
-                 struct mh_alert_batch *out)
+/* A new entry for key and result r in t (grown and indexed), or NULL on
+ * allocation failure (t unchanged). */
+static struct entry *
+add_entry(struct mh_notify_tracker *t, const char *key,
+          const struct mh_result *r, double now)
 {
-    memset(out, 0, sizeof *out);
-    for (size_t i = 0; i < t->n; i++) {
-        t->e[i].seen = false;
+    if (t->n == t->cap) {
+        size_t cap = t->cap == 0 ? 64 : t->cap * 2;
+        struct entry *ne = realloc(t->e, cap * sizeof *ne);
+        if (ne == NULL) {
+            return NULL;
+        }
+        t->e = ne;
+        t->cap = cap;
     }
-    for (size_t i = 0; i < n; i++) {
-        const struct mh_result *r = results[i];
-        if (r == NULL) {
-            continue;
-        }
-        char key[1024];
-        snprintf(key, sizeof key, "%s\x1f%s", r->check != NULL ? r->check : "",
-                 r->target != NULL ? r->target : "");
-        const char *cat = mh_category_name(r->category);
-        struct entry *e = lookup(t, key);
-        if (e == NULL) {
-            if (t->n == t->cap) {
-                size_t cap = t->cap == 0 ? 64 : t->cap * 2;
-                struct entry *ne = realloc(t->e, cap * sizeof *ne);
-                if (ne == NULL) {
-                    return -1;
-                }
-                t->e = ne;
-                t->cap = cap;
-            }
-            e = &t->e[t->n];
-            memset(e, 0, sizeof *e);
-            e->key = strdup(key);
-            e->target = dupstr(r->target);
-            e->check = dupstr(r->check);
-            if (e->key == NULL || e->target == NULL || e->check == NULL ||
-                remember(e, r, now) != 0) {
-                entry_free(e);
-                return -1;
-            }
-            t->n++;
-            if (t->n * 2 + 2 > t->icap) {
-                if (reindex(t) != 0) {
-                    t->n--;
-                    entry_free(e);
-                    return -1;
-                }
-            } else {
-                size_t j = (size_t)(mh_run_hash(key) & (t->icap - 1));
-                while (t->index[j] != 0) {
-                    j = (j + 1) & (t->icap - 1);
-                }
-                t->index[j] = t->n;
-            }
-            e->seen = true;
-            if (r->state != MH_STATE_OK) {
-                struct mh_alert *a = push(&out->changes, &out->nchanges);
-                if (a == NULL || alert_from_entry(a, e, true) != 0) {
-                    return -1;
-                }
-                a->prev_state = -1;
-            }
-            continue;
-        }
-        e->seen = true;
-        bool same = e->state == r->state &&
-                    (r->state == MH_STATE_OK || strcmp(e->category, cat) == 0);
-        if (same) {
-            if (set_str(&e->summary, r->summary) != 0) {
-                return -1;
-            }
-            continue;
-        }
-        enum mh_state prev = e->state;
-        if (prev != MH_STATE_OK &&
-            resolve_entry(out, e, now, (int)r->state, r->state != MH_STATE_OK,
-                          NULL) != 0) {
-            return -1;
-        }
-        if (remember(e, r, now) != 0) {
-            return -1;
-        }
-        if (r->state != MH_STATE_OK) {
-            struct mh_alert *a = push(&out->changes, &out->nchanges);
-            if (a == NULL || alert_from_entry(a, e, true) != 0) {
-                return -1;
-            }
-            a->prev_state = (int)prev;
-        }
+    struct entry *e = &t->e[t->n];
+    memset(e, 0, sizeof *e);
+    e->key = strdup(key);
+    e->target = dupstr(r->target);
+    e->check = dupstr(r->check);
+    if (e->key == NULL || e->target == NULL || e->check == NULL ||
+        remember(e, r, now) != 0) {
+        entry_free(e);
+        return NULL;
     }
-    /* Checks that are gone (a reload removed them). */
+    t->n++;
+    if (t->n * 2 + 2 > t->icap) {
+        if (reindex(t) != 0) {
+            t->n--;
+            entry_free(e);
+            return NULL;
+        }
+    } else {
+        size_t j = (size_t)(mh_run_hash(key) & (t->icap - 1));
+        while (t->index[j] != 0) {
+            j = (j + 1) & (t->icap - 1);
+        }
+        t->index[j] = t->n;
+    }
+    return e;
+}
+
+/* Adds e, which just became non-OK, to the changes (prev_state -1: the
+ * check is new). Returns 0 or -1. */
+static int
+add_change(struct mh_alert_batch *out, const struct entry *e, int prev_state)
+{
+    struct mh_alert *a = push(&out->changes, &out->nchanges);
+    if (a == NULL || alert_from_entry(a, e, true) != 0) {
+        return -1;
+    }
+    a->prev_state = prev_state;
+    return 0;
+}
+
+/* One result for a known check: a new state or category resolves the old
+ * alert and, when not OK, fires a new one; the same state only refreshes
+ * the summary. Returns 0 or -1. */
+static int
+update_entry(struct mh_alert_batch *out, struct entry *e,
+             const struct mh_result *r, double now)
+{
+    const char *cat = mh_category_name(r->category);
+    bool same = e->state == r->state &&
+                (r->state == MH_STATE_OK || strcmp(e->category, cat) == 0);
+    if (same) {
+        return set_str(&e->summary, r->summary);
+    }
+    enum mh_state prev = e->state;
+    if (prev != MH_STATE_OK &&
+        resolve_entry(out, e, now, (int)r->state, r->state != MH_STATE_OK,
+                      NULL) != 0) {
+        return -1;
+    }
+    if (remember(e, r, now) != 0) {
+        return -1;
+    }
+    return r->state != MH_STATE_OK ? add_change(out, e, (int)prev) : 0;
+}
+
+/* Checks not seen this round are gone (a reload removed them): their
+ * alerts are resolved and their entries dropped. Returns 0 or -1. */
+static int
+drop_unseen(struct mh_notify_tracker *t, struct mh_alert_batch *out, double now)
+{
     size_t w = 0;
     bool removed = false;
     for (size_t i = 0; i < t->n; i++) {
@@ -303,7 +298,39 @@ mh_notify_update(struct mh_notify_tracker *t,
         t->e[w++] = *e;
     }
     t->n = w;
-    if (removed && reindex(t) != 0) {
+    return removed ? reindex(t) : 0;
+}
+
+int
+mh_notify_update(struct mh_notify_tracker *t,
+                 const struct mh_result *const *results, size_t n, double now,
+                 struct mh_alert_batch *out)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < t->n; i++) {
+        t->e[i].seen = false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct mh_result *r = results[i];
+        if (r == NULL) {
+            continue;
+        }
+        char key[1024];
+        snprintf(key, sizeof key, "%s\x1f%s", r->check != NULL ? r->check : "",
+                 r->target != NULL ? r->target : "");
+        struct entry *e = lookup(t, key);
+        if (e == NULL) {
+            e = add_entry(t, key, r, now);
+            if (e == NULL ||
+                (r->state != MH_STATE_OK && add_change(out, e, -1) != 0)) {
+                return -1;
+            }
+        } else if (update_entry(out, e, r, now) != 0) {
+            return -1;
+        }
+        e->seen = true;
+    }
+    if (drop_unseen(t, out, now) != 0) {
         return -1;
     }
     for (size_t i = 0; i < t->n; i++) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * render: the three output formats of a result (DESIGN.md "Output").
+ * render: the three output formats of a result: Nagios plugin output,
+ * JSON and the Prometheus text format (README "Prometheus metrics").
  *
  * Renderers only format: the state, category and texts were decided by the
  * probe and by the threshold evaluation. Every renderer escapes again what

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * render_json: JSON output with cJSON (DESIGN.md "Output", json).
+ * render_json: JSON output with cJSON (--output json; see render.h).
  */
 #include "render.h"
 
@@ -30,20 +30,6 @@ key_for_kind(const char *kind)
         }
     }
     return "details";
-}
-
-static const char *
-uom_name(enum mh_unit u)
-{
-    switch (u) {
-    case MH_UNIT_SECONDS:
-        return "s";
-    case MH_UNIT_BYTES:
-        return "B";
-    case MH_UNIT_NONE:
-        break;
-    }
-    return "";
 }
 
 /* cJSON cannot represent NaN/Inf: such numbers become null. */
@@ -101,7 +87,7 @@ perf_json(const struct mh_perf *p)
     bool ok = cJSON_AddStringToObject(o, "label", p->label) != NULL;
     ok = ok && (p->unknown ? cJSON_AddNullToObject(o, "value")
                            : add_number(o, "value", p->value)) != NULL;
-    ok = ok && cJSON_AddStringToObject(o, "uom", uom_name(p->unit)) != NULL;
+    ok = ok && cJSON_AddStringToObject(o, "uom", mh_unit_uom(p->unit)) != NULL;
     if (ok && p->warn != NULL) {
         ok = cJSON_AddStringToObject(o, "warn", p->warn) != NULL;
     }

@@ -9,7 +9,8 @@
 #include <string.h>
 
 /* Longest summary on the status line: pagers and SMS forward line 1 only,
- * and Nagios keeps 8 KiB of output in all (conventions.md 1.2). */
+ * and Nagios keeps 8 KiB of output in all (Nagios plugin guidelines,
+ * output length). */
 #define STATUS_SUMMARY_MAX 400
 /* Longest long-output line. */
 #define LONG_LINE_MAX 600
@@ -66,20 +67,6 @@ range_or_empty(const char *range)
     return strspn(range, "0123456789.:~@-") == strlen(range) ? range : "";
 }
 
-static const char *
-uom(enum mh_unit u)
-{
-    switch (u) {
-    case MH_UNIT_SECONDS:
-        return "s";
-    case MH_UNIT_BYTES:
-        return "B";
-    case MH_UNIT_NONE:
-        break;
-    }
-    return "";
-}
-
 static int
 put_perf(FILE *out, const struct mh_perf *p)
 {
@@ -102,7 +89,7 @@ put_perf(FILE *out, const struct mh_perf *p)
      * fields dropped (the guidelines allow it). */
     char buf[512];
     snprintf(buf, sizeof buf, "=%s%s;%s;%s;%s;%s", v,
-             p->unknown ? "" : uom(p->unit), range_or_empty(p->warn),
+             p->unknown ? "" : mh_unit_uom(p->unit), range_or_empty(p->warn),
              range_or_empty(p->crit), mn, mx);
     size_t n = strlen(buf);
     while (n > 0 && buf[n - 1] == ';') {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * render_prom: Prometheus text exposition format 0.0.4 and the atomic
- * textfile for node_exporter's textfile collector (conventions.md 4.2, 4.3).
+ * textfile for node_exporter's textfile collector (Prometheus "Exposition
+ * formats", node_exporter README "Textfile Collector").
  */
 #include "render.h"
 
@@ -17,7 +18,8 @@
 #include "../probes/atomicfile.h"
 #include "version.h"
 
-/* Every family mailhealth exposes, in output order (DESIGN.md "Output"). */
+/* Every family mailhealth exposes, in output order (README "Prometheus
+ * metrics" lists them). */
 static const struct family {
     const char *name;
     const char *help;

@@ -193,8 +193,9 @@ enum mh_log_level {
 /*
  * Logs one line to stderr (journald collects it under systemd). Under
  * systemd (JOURNAL_STREAM set) the line starts with the sd-daemon priority
- * prefix "<N>"; otherwise with an ISO 8601 timestamp and the pid. Control
- * characters in the message become '?', so an event is always one line.
+ * prefix "<N>"; otherwise with an ISO 8601 timestamp and the pid. Bytes
+ * outside printable ASCII become "\xNN" (mh_text_escape_line()), so an
+ * event is always one line.
  * DEBUG lines are written only when mh_runlog_set_verbose() was given a
  * level > 0. Thread-safe. Callers never pass secrets (tokens, passwords,
  * URL credentials: see mh_url_redact()).

@@ -14,6 +14,7 @@
 
 #include <openssl/crypto.h>
 
+#include "../probes/textutil.h"
 #include "commands.h"
 #include "exporter.h"
 #include "options.h"
@@ -1298,11 +1299,9 @@ mh_run_config_parse(const char *text, size_t len, const char *source,
     int rc = parse_config(text, len, source, base, out, errbuf, errlen);
     /* Messages quote keys and values from the file: keep them one line
      * (a key with a newline broke the status line; found by
-     * fuzz_runner_config). */
-    for (char *q = errbuf; rc != 0 && errlen > 0 && *q != '\0'; q++) {
-        if ((unsigned char)*q < 0x20 || *q == 0x7f) {
-            *q = '?';
-        }
+     * fuzz_runner_config), escaped as on the command line (cli.c). */
+    if (rc != 0) {
+        mh_text_escape_line(errbuf, errlen);
     }
     return rc;
 }

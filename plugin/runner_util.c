@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../probes/textutil.h"
 #include "runner.h"
 
 static atomic_int log_verbose;
@@ -32,11 +33,7 @@ mh_runlog(enum mh_log_level level, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     /* One event, one line: no control characters get through. */
-    for (char *p = msg; *p != '\0'; p++) {
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-            *p = '?';
-        }
-    }
+    mh_text_escape_line(msg, sizeof msg);
     const char *word = level == MH_LOG_ERR       ? "error: "
                        : level == MH_LOG_WARNING ? "warning: "
                                                  : "";

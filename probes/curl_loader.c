@@ -7,8 +7,8 @@
  * initialise libcurl's 30 dependencies (GnuTLS, Kerberos, LDAP, libssh2,
  * p11-kit ...) on every run: about 5 ms, more than a whole local SMTP check
  * costs, on every one of the thousands of checks a monitoring host runs a
- * day (measured with tests/bench/bench_smtp.sh: issue "smtp costs no more
- * than check_smtp"). So the binary does not link libcurl: this module
+ * day (measured with tests/bench/bench_smtp.sh, where an smtp check costs
+ * no more than check_smtp). So the binary does not link libcurl: this module
  * defines the libcurl functions mailhealth calls, and the first call dlopen()s
  * libcurl.so.4 and forwards to the real ones. The API, its types and its
  * documentation stay libcurl's (curl/curl.h).

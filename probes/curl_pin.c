@@ -5,7 +5,6 @@
  */
 #include "curl_pin.h"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -13,13 +12,7 @@
 #include <sys/socket.h>
 
 #include "resolve.h"
-
-static bool
-is_numeric_host(const char *h)
-{
-    unsigned char buf[sizeof(struct in6_addr)];
-    return inet_pton(AF_INET, h, buf) == 1 || inet_pton(AF_INET6, h, buf) == 1;
-}
+#include "textutil.h"
 
 int
 mh_curl_pin_host(CURL *h, const char *host, uint16_t port, int family,
@@ -28,7 +21,7 @@ mh_curl_pin_host(CURL *h, const char *host, uint16_t port, int family,
                  enum mh_reason *reason, char *msg, size_t msglen)
 {
     *list = NULL;
-    if (resolver == NULL || is_numeric_host(host)) {
+    if (resolver == NULL || mh_is_ip_literal(host)) {
         return 0;
     }
     struct mh_addr *addrs = NULL;

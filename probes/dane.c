@@ -496,13 +496,7 @@ hex_string(const unsigned char *d, size_t n)
     if (s == NULL) {
         return NULL;
     }
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        s[2 * i] = digits[d[i] >> 4];
-        s[2 * i + 1] = digits[d[i] & 15];
-    }
-    s[2 * n] = '\0';
-    return s;
+    return mh_hex_encode(s, d, n);
 }
 
 /* Does record t match key (selector 1) or cert (selector 0)? */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * deadline: one monotonic deadline per check (DESIGN.md "Time").
+ * deadline: one monotonic deadline per check (CLOCK_MONOTONIC; no
+ * alarm(), no signal handler).
  *
  * The deadline is computed once from -t and passed to every wait: connect,
  * reads, the TLS handshake and DNS all use mh_deadline_ms_left(). Nothing in

@@ -134,7 +134,7 @@ struct mh_delivery_params {
 /*
  * Runs the round trip within dl. Returns a new result (check "delivery",
  * target "RCPT via SUBMITHOST:PORT"; free with mh_result_free) or NULL
- * when not even the result could be allocated. Categories (DESIGN.md):
+ * when not even the result could be allocated. Categories (verdict.h):
  * connection for resolution/connect failures and lost sessions on either
  * side; auth for login/AUTH failures on either side (CRITICAL); tls for
  * STARTTLS missing or refused and handshake/verification failures; response

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dnsbl: DNS blocklist probe (see dnsbl.h for the rules).
+ * dnsbl: DNS blocklist probe (see dnsbl.h for the rules). Field cases
+ * BR-NN are in tests/field-cases.md.
  *
  * Layout of this file:
  *   1. query names (pure)                      RFC 5782 2.1, 2.4, 3

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * dnsbl: DNS blocklist probe (RFC 5782 "DNS Blacklists and Whitelists").
+ * Field cases BR-NN are in tests/field-cases.md.
  *
  * What it does
  *   For every (subject, zone) pair it asks the zone whether the subject is

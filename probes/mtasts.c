@@ -723,17 +723,6 @@ hex_decode(const char *hex, unsigned char *out, size_t n)
     return true;
 }
 
-static void
-hex_encode(const unsigned char *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 static enum mh_sts_mode
 mode_from_name(const char *s)
 {
@@ -833,7 +822,7 @@ mh_sts_memory_save(struct mh_sts_memory *m, const char *path, char *err,
     for (size_t i = 0; ok && i < m->n; i++) {
         const struct mh_sts_memo *memo = &m->e[i].memo;
         char hex[65];
-        hex_encode(memo->sha256, 32, hex);
+        mh_hex_encode(hex, memo->sha256, 32);
         cJSON *e = cJSON_CreateObject();
         ok = e != NULL && cJSON_AddItemToObject(doms, m->e[i].domain, e) &&
              cJSON_AddStringToObject(e, "id", memo->id) != NULL &&

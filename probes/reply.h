@@ -123,7 +123,7 @@ struct mh_ehlo_caps {
  */
 void mh_ehlo_parse(const struct mh_reply *r, struct mh_ehlo_caps *caps);
 
-/* SMTP dialogue phases (DESIGN.md metric label values). */
+/* SMTP dialogue phases (the values of the "phase" label of the metrics). */
 enum mh_phase {
     MH_PHASE_CONNECT = 0,
     MH_PHASE_BANNER,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * resolve: host name to addresses with c-ares, bounded by the check's
- * deadline (DESIGN.md "Libraries", "Time").
+ * deadline (deadline.h): every wait uses the time remaining.
  */
 #ifndef MH_RESOLVE_H
 #define MH_RESOLVE_H

@@ -14,8 +14,22 @@
 #include "textutil.h"
 
 /* Longest summary or item text kept; longer text is cut (Nagios keeps at
- * most 8 KiB of plugin output in all, conventions.md 1.2). */
+ * most 8 KiB of plugin output in all: Nagios plugin guidelines). */
 #define MH_TEXT_MAX 1024
+
+const char *
+mh_unit_uom(enum mh_unit u)
+{
+    switch (u) {
+    case MH_UNIT_SECONDS:
+        return "s";
+    case MH_UNIT_BYTES:
+        return "B";
+    case MH_UNIT_NONE:
+        break;
+    }
+    return "";
+}
 
 char *
 mh_text_printable(const char *text, size_t len)

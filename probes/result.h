@@ -8,7 +8,7 @@
  *     has its own state and category and becomes a long-output line in the
  *     Nagios renderer and an object in JSON;
  *   - perfdata: numbers with units and thresholds (Nagios perfdata);
- *   - samples: Prometheus samples of the families listed in DESIGN.md.
+ *   - samples: Prometheus samples of the families render_prom.c lists.
  * Results may have children (domain mode: one child per MX address; the
  * runner: one child per check).
  *
@@ -50,6 +50,9 @@ struct mh_item {
 
 /* Units of perfdata values (Nagios UOM). */
 enum mh_unit { MH_UNIT_NONE = 0, MH_UNIT_SECONDS, MH_UNIT_BYTES };
+
+/* The UOM of a unit in Nagios perfdata and in JSON: "s", "B", "" (none). */
+const char *mh_unit_uom(enum mh_unit u);
 
 /* One perfdata value: 'label'=value[UOM];warn;crit;min;max */
 struct mh_perf {

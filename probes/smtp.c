@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * smtp: the SMTP probe (see smtp.h).
+ * smtp: the SMTP probe (see smtp.h). Field cases BR-NN cited in comments
+ * are in tests/field-cases.md.
  */
 #include "smtp.h"
 

@@ -100,7 +100,7 @@ struct mh_smtp_params {
  * dialogue. Returns a new result (check p->check or "smtp", target
  * "host:port" as mh_peer_label() writes it; free
  * with mh_result_free) or NULL if not even the result could be allocated.
- * State and category follow DESIGN.md: refused/unreachable/closed ->
+ * State and category (verdict.h): refused/unreachable/closed ->
  * connection; deadline -> timeout; 4xx -> WARNING, 5xx -> CRITICAL with
  * the category of mh_reply_classify; TLS problems -> tls; AUTH -> auth.
  * The result carries items per phase, perfdata time and time_<phase> in

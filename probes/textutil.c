@@ -11,10 +11,61 @@
 #include <sys/socket.h>
 #include <time.h>
 
+static const char hex_digits[] = "0123456789abcdef";
+
 static bool
 printable(unsigned char c)
 {
     return c >= 0x20 && c <= 0x7e;
+}
+
+/* Bytes the escaped form of c takes: 1, or 4 for "\xNN". */
+static size_t
+escaped_size(unsigned char c)
+{
+    return printable(c) ? 1 : 4;
+}
+
+/* Writes the escaped form of c at dst. Returns its size. */
+static size_t
+put_escaped(char *dst, unsigned char c)
+{
+    if (printable(c)) {
+        dst[0] = (char)c;
+        return 1;
+    }
+    dst[0] = '\\';
+    dst[1] = 'x';
+    dst[2] = hex_digits[c >> 4];
+    dst[3] = hex_digits[c & 15];
+    return 4;
+}
+
+/* Ends the escaped text of o bytes in buf: "..." when it was cut and
+ * there is room, then the NUL. Returns the length. */
+static size_t
+finish(char *buf, size_t o, size_t limit, bool cut)
+{
+    if (cut && o + 3 <= limit) {
+        memcpy(buf + o, "...", 3);
+        o += 3;
+    }
+    buf[o] = '\0';
+    return o;
+}
+
+/* How many of the len bytes at p fit escaped into room bytes; *size gets
+ * their escaped size. An escape is never split. */
+static size_t
+fitting(const unsigned char *p, size_t len, size_t room, size_t *size)
+{
+    size_t k = 0, used = 0;
+    while (k < len && used + escaped_size(p[k]) <= room) {
+        used += escaped_size(p[k]);
+        k++;
+    }
+    *size = used;
+    return k;
 }
 
 size_t
@@ -23,7 +74,7 @@ mh_text_escaped_len(const void *s, size_t len)
     const unsigned char *p = s;
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
-        n += printable(p[i]) ? 1 : 4;
+        n += escaped_size(p[i]);
     }
     return n;
 }
@@ -32,7 +83,6 @@ size_t
 mh_text_escape_append(char *buf, size_t cap, const void *s, size_t len,
                       bool ellipsis)
 {
-    static const char hex[] = "0123456789abcdef";
     const unsigned char *p = s;
     size_t o = strnlen(buf, cap - 1);
     size_t limit = cap - 1;
@@ -43,29 +93,58 @@ mh_text_escape_append(char *buf, size_t cap, const void *s, size_t len,
     /* Room for "..." only when the whole text does not fit. */
     bool cut = ellipsis && o + mh_text_escaped_len(s, len) > limit;
     size_t room = cut ? (limit - o >= 3 ? limit - o - 3 : 0) : limit - o;
-    size_t used = 0;
-    for (size_t i = 0; i < len; i++) {
+    size_t size;
+    size_t k = fitting(p, len, room, &size);
+    for (size_t i = 0; i < k; i++) {
+        o += put_escaped(buf + o, p[i]);
+    }
+    return finish(buf, o, limit, cut);
+}
+
+char *
+mh_text_escape(char *buf, size_t cap, const void *s, size_t len)
+{
+    if (cap > 0) {
+        buf[0] = '\0';
+        mh_text_escape_append(buf, cap, s, len, false);
+    }
+    return buf;
+}
+
+size_t
+mh_text_escape_line(char *buf, size_t cap)
+{
+    if (cap == 0) {
+        return 0;
+    }
+    unsigned char *p = (unsigned char *)buf;
+    size_t n = strnlen(buf, cap - 1);
+    size_t limit = cap - 1;
+    bool cut = mh_text_escaped_len(buf, n) > limit;
+    size_t room = cut ? (limit >= 3 ? limit - 3 : 0) : limit;
+    size_t size;
+    size_t k = fitting(p, n, room, &size);
+    /* Expanded from the end: byte i's escape starts at or after i, so no
+     * byte is overwritten before it is read. */
+    size_t o = size;
+    for (size_t i = k; i-- > 0;) {
         unsigned char c = p[i];
-        size_t need = printable(c) ? 1 : 4;
-        if (used + need > room) {
-            break;
-        }
-        if (need == 1) {
-            buf[o++] = (char)c;
-        } else {
-            buf[o++] = '\\';
-            buf[o++] = 'x';
-            buf[o++] = hex[c >> 4];
-            buf[o++] = hex[c & 15];
-        }
-        used += need;
+        o -= escaped_size(c);
+        put_escaped(buf + o, c);
     }
-    if (cut && o + 3 <= limit) {
-        memcpy(buf + o, "...", 3);
-        o += 3;
+    return finish(buf, size, limit, cut);
+}
+
+char *
+mh_hex_encode(char *out, const void *in, size_t n)
+{
+    const unsigned char *p = in;
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex_digits[p[i] >> 4];
+        out[2 * i + 1] = hex_digits[p[i] & 15];
     }
-    buf[o] = '\0';
-    return o;
+    out[2 * n] = '\0';
+    return out;
 }
 
 bool
@@ -146,6 +225,14 @@ mh_parse_ip_port(const char *s, char *ip, size_t ip_len, uint16_t *port)
     memcpy(ip, host, strlen(host) + 1);
     *port = p;
     return true;
+}
+
+bool
+mh_is_ip_literal(const char *s)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    return s != NULL && (inet_pton(AF_INET, s, buf) == 1 ||
+                         inet_pton(AF_INET6, s, buf) == 1);
 }
 
 bool

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * textutil: the small text helpers every layer shares, written once:
- *   - escaping untrusted bytes into printable ASCII ("\xNN");
+ *   - escaping untrusted bytes into printable ASCII ("\xNN"), in a buffer
+ *     or in place for a message line; bytes as lower-case hex;
  *   - strict numbers: whole decimal numbers with a maximum, TCP ports;
  *   - "host:port" labels ("[v6]:port", "name[address]:port") and the
  *     "IP[:PORT]" form of a server address (--resolver).
@@ -28,8 +29,29 @@
 size_t mh_text_escape_append(char *buf, size_t cap, const void *s, size_t len,
                              bool ellipsis);
 
+/*
+ * Writes the escaped form of the len bytes at s into buf (capacity cap):
+ * mh_text_escape_append() into an empty buf, cut without ellipsis. Does
+ * nothing when cap is 0. Returns buf.
+ */
+char *mh_text_escape(char *buf, size_t cap, const void *s, size_t len);
+
 /* Length of the escaped form of the len bytes at s (without NUL). */
 size_t mh_text_escaped_len(const void *s, size_t len);
+
+/*
+ * Escapes the C string in buf (capacity cap bytes) in place, as
+ * mh_text_escape_append() with ellipsis: a message that quotes untrusted
+ * text (a command-line argument, a config key, a log event) stays one
+ * printable line. Returns the new strlen(buf).
+ */
+size_t mh_text_escape_line(char *buf, size_t cap);
+
+/*
+ * Writes the n bytes at in as 2 * n lower-case hex digits and a NUL into
+ * out (room for 2 * n + 1 bytes). Returns out.
+ */
+char *mh_hex_encode(char *out, const void *in, size_t n);
 
 /*
  * Parses a whole decimal number: one or more ASCII digits and nothing else
@@ -50,6 +72,11 @@ bool mh_parse_port(const char *s, uint16_t *port);
  * these.
  */
 bool mh_parse_ip_port(const char *s, char *ip, size_t ip_len, uint16_t *port);
+
+/* True when s is an IPv4 or IPv6 address literal (inet_pton), not a
+ * name: no SNI for it (RFC 6066 3), iPAddress rather than dNSName checks,
+ * nothing to resolve. */
+bool mh_is_ip_literal(const char *s);
 
 /* True when host is an IPv6 address literal as written in -H (it contains
  * ':'), which takes brackets in a "host:port" label. */

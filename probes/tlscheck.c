@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tlscheck: certificate checks of an established TLS session (see
- * tlscheck.h for what is checked and what is reported).
+ * tlscheck.h for what is checked and what is reported). Field cases BR-NN
+ * are in tests/field-cases.md.
  */
 #include "tlscheck.h"
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tlscheck: certificate checks of an established TLS session, as a sending
- * MTA or a mail client would see it.
+ * MTA or a mail client would see it. Field cases BR-NN are in
+ * tests/field-cases.md.
  *
  * What is checked, all with OpenSSL's own API (no certificate is parsed by
  * hand):

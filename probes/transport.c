@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * transport: bounded line reading over any transport, and the real TCP +
- * OpenSSL implementation (see transport.h).
+ * OpenSSL implementation (see transport.h). Field cases BR-NN are in
+ * tests/field-cases.md.
  */
 #include "transport.h"
 
@@ -22,6 +23,7 @@
 #include <openssl/x509v3.h>
 
 #include "resolve.h"
+#include "textutil.h"
 
 const char *
 mh_io_name(enum mh_io io)
@@ -363,14 +365,6 @@ tcp_write(struct mh_transport *t, const char *buf, size_t len,
     return MH_IO_OK;
 }
 
-static bool
-is_ip_literal(const char *name)
-{
-    unsigned char buf[16];
-    return inet_pton(AF_INET, name, buf) == 1 ||
-           inet_pton(AF_INET6, name, buf) == 1;
-}
-
 /*
  * OpenSSL initialises itself on first use (OPENSSL_init_ssl(3)); this asks
  * for it explicitly, on whichever thread gets there first, with two of the
@@ -551,13 +545,13 @@ tcp_handshake(struct mh_transport *t, const struct mh_tls_params *p,
     im->on_certificates = p->on_certificates;
     im->on_certificates_arg = p->on_certificates_arg;
     SSL_set_app_data(im->ssl, im);
-    if (p->sni != NULL && p->sni[0] != '\0' && !is_ip_literal(p->sni)) {
+    if (p->sni != NULL && p->sni[0] != '\0' && !mh_is_ip_literal(p->sni)) {
         /* RFC 6066 section 3: SNI carries host names only, never IPs. */
         SSL_set_tlsext_host_name(im->ssl, p->sni);
     }
     if (p->verify_name != NULL && p->verify_name[0] != '\0') {
         X509_VERIFY_PARAM *vp = SSL_get0_param(im->ssl);
-        if (is_ip_literal(p->verify_name)) {
+        if (mh_is_ip_literal(p->verify_name)) {
             X509_VERIFY_PARAM_set1_ip_asc(vp, p->verify_name);
         } else {
             X509_VERIFY_PARAM_set_hostflags(

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * verdict: the vocabulary every result is told in (DESIGN.md "Error
- * categories" and "Reasons").
+ * verdict: the vocabulary every result is told in (the README's error
+ * categories and reasons).
  *
  *   - state: the Nagios state, OK < UNKNOWN < WARNING < CRITICAL in
  *     severity;

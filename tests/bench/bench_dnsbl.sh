@@ -8,7 +8,7 @@
 #   check_mailhealth dnsbl -H 192.0.2.10 --zone z1.bench.test ... (50)
 #   check_rbl -H 192.0.2.10 -s z1.bench.test ... (50)
 # Both see the same 5 listings. Prints median/min/max wall time, CPU time
-# and peak RSS (/usr/bin/time), the wall-time ratio and whether the issue's
+# and peak RSS (/usr/bin/time), the wall-time ratio and whether the
 # goals hold: ratio <= 0.35 (the physical limit is one round trip) and
 # check_mailhealth's peak RSS < 10 MB.
 #

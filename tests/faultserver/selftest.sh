@@ -4,6 +4,7 @@
 # selftest.sh - checks mh_faultserver itself: drives it with small clients
 # (bash /dev/tcp, openssl s_client -starttls smtp) and checks the replies
 # and the transcripts. Ends with "N passed, N failed"; exit 1 on a failure.
+# Field cases BR-NN are in tests/field-cases.md.
 #
 # Usage: tests/faultserver/selftest.sh [path/to/mh_faultserver]
 #        tests/faultserver/selftest.sh --make-certs DIR

@@ -7,7 +7,7 @@
  * the reply code (0..65535, so also codes no parser would produce), then
  * the enhanced status code up to the first NUL (at most 15 bytes, as in
  * struct mh_reply), then the text (NUL-terminated copy of the rest).
- * Invariants (DESIGN.md default state policy): codes below 400 are OK
+ * Invariants (the default state policy, reply_rules.h): codes below 400 are OK
  * without category and without rule; 4xx is WARNING (CRITICAL only where
  * the matching rule says so) and 5xx and above CRITICAL, always with one
  * of the seven categories and the rule's reason and id; AUTH-phase

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The dnsbl subcommand against the lab's rbldnsd zones through the lab's
-# Unbound (issue 5; field cases BR-29, BR-31, BR-33, BR-34, BR-35).
+# Unbound (field cases BR-29, BR-31, BR-33, BR-34, BR-35 of
+# tests/field-cases.md).
 # Lab parts needed: Unbound (LAB_RESOLVER) forwarding the *.lab.test DNSBL
 # zones to rbldnsd, servfail.lab.test (SERVFAIL), silent.lab.test (never
 # answers), the silent DNS port (LAB_SILENT_DNS_PORT), NSD for lab.test
@@ -34,7 +35,7 @@ strip_time() { printf '%s\n' "$OUT" | sed -E 's/ time=[0-9.]+s;;;0//; /^mailheal
 # the pure timeout is asserted against the silent port used as resolver.
 SILENT_FAIL='(no DNS answer for silent\.lab\.test within [0-9.]+ s|SERVFAIL from resolver for silent\.lab\.test)'
 
-# ---- the issue's list ---------------------------------------------------
+# ---- listings, codes, families and name zones ---------------------------
 
 case_ "listed address with TXT reason"
 dnsbl -H 192.0.2.10 --zone bl.lab.test

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The SMTP field cases (shared/reference/field-cases.md) and the synthetic
+# The SMTP field cases (tests/field-cases.md) and the synthetic
 # hostile-server cases, played by the scripted fault server
 # (tests/faultserver). Lab parts needed: the certificates ($LAB_CERT_DIR).
 . "$(dirname "$0")/lib.sh"

@@ -5,7 +5,8 @@
 # certificates made by openssl in the lab (tests/lab/lab.sh),
 # served by the real Postfix (STARTTLS, implicit TLS, one smtpd per
 # certificate variant) and Dovecot (IMAPS), and by the scripted fault server
-# for the field cases BR-09, BR-21, BR-22, BR-25 and BR-26.
+# for the field cases BR-09, BR-21, BR-22, BR-25 and BR-26
+# (tests/field-cases.md).
 #
 # The trust store is the lab's root (--ca-file $LAB_CA_FILE) unless a case
 # says otherwise.

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests of the DNSBL probe (probes/dnsbl.c, probes/dnsbl_zones.c):
  * query names (RFC 5782 2.1, 2.4, 3), answer interpretation and verdicts
- * (field cases BR-29, BR-31, BR-33, BR-34, BR-35), TXT escaping, the zones
- * file, and the deadline against a resolver that never answers. */
+ * (tests/field-cases.md BR-29, BR-31, BR-33, BR-34, BR-35), TXT escaping, the
+ * zones file, and the deadline against a resolver that never answers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -693,6 +693,37 @@ test_textutil_labels_and_escapes(void **state)
     char *p = mh_text_printable("x\xffy", 3);
     assert_string_equal(p, "x\\xffy");
     free(p);
+
+    /* In place: escapes grow the line from the end; cut with "...". */
+    char l[16] = "a\nb\x01";
+    assert_int_equal(mh_text_escape_line(l, sizeof l), 10);
+    assert_string_equal(l, "a\\x0ab\\x01");
+    strcpy(l, "abc\ndefgh");
+    assert_int_equal(mh_text_escape_line(l, 12), 11);
+    assert_string_equal(l, "abc\\x0ad...");
+    strcpy(l, "\t\t\t\t");
+    mh_text_escape_line(l, 8);
+    assert_string_equal(l, "\\x09...");
+    strcpy(l, "\t\t\t\t");
+    mh_text_escape_line(l, 7);
+    assert_string_equal(l, "...");
+    strcpy(l, "plain");
+    assert_int_equal(mh_text_escape_line(l, sizeof l), 5);
+    assert_string_equal(l, "plain");
+
+    assert_true(mh_is_ip_literal("192.0.2.1"));
+    assert_true(mh_is_ip_literal("2001:db8::1"));
+    assert_true(mh_is_ip_literal("::1"));
+    assert_false(mh_is_ip_literal("mx.example.org"));
+    assert_false(mh_is_ip_literal("192.0.2.1:25"));
+    assert_false(mh_is_ip_literal("[::1]"));
+    assert_false(mh_is_ip_literal(""));
+    assert_false(mh_is_ip_literal(NULL));
+
+    char h[9];
+    const unsigned char bytes[] = {0x00, 0x9f, 0xa0, 0xff};
+    assert_string_equal(mh_hex_encode(h, bytes, sizeof bytes), "009fa0ff");
+    assert_string_equal(mh_hex_encode(h, bytes, 0), "");
 }
 
 int

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests of the SMTP reply parser, EHLO capability parser and reply
- * classifier (probes/reply.c). */
+ * classifier (probes/reply.c). Field cases BR-NN: tests/field-cases.md. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

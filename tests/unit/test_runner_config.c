@@ -95,9 +95,10 @@ test_minimal_defaults(void **state)
     mh_run_config_free(c);
 }
 
-/* The issue's example, nearly verbatim. */
+/* A whole config as an operator writes one: defaults, notifications and
+ * three kinds of check. */
 static void
-test_issue_example(void **state)
+test_full_example(void **state)
 {
     (void)state;
     char dir[] = "/tmp/mh-unit-tok.XXXXXX";
@@ -991,7 +992,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_minimal_defaults),
-        cmocka_unit_test(test_issue_example),
+        cmocka_unit_test(test_full_example),
         cmocka_unit_test(test_underscore_rule),
         cmocka_unit_test(test_numbers_and_flags),
         cmocka_unit_test(test_defaults_and_overrides),

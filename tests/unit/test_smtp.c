@@ -2,7 +2,7 @@
 /*
  * Unit tests of the SMTP dialogue (probes/smtp.c) against scripted servers
  * behind the transport seam (tests/support/fake_transport.c). The field
- * cases of shared/reference/field-cases.md are named where they apply; the
+ * cases of tests/field-cases.md are named where they apply; the
  * integration tests replay them against the real fault server too.
  */
 #include <setjmp.h>

@@ -4,7 +4,8 @@
  * threshold logic with fixed times, ASN.1 time conversion, and the whole
  * chain evaluation on certificates made here in memory with OpenSSL's API
  * (a root in the trust store, an intermediate, leaves for each field case),
- * verified at a fixed time. No network.
+ * verified at a fixed time. No network. Field cases BR-NN are in
+ * tests/field-cases.md.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -52,7 +53,7 @@ test_days_state(void **state)
     assert_int_equal(mh_tls_days_state(13.99, 30, 14), MH_STATE_CRITICAL);
     assert_int_equal(mh_tls_days_state(0, 30, 14), MH_STATE_CRITICAL);
     assert_int_equal(mh_tls_days_state(-400, 30, 14), MH_STATE_CRITICAL);
-    /* The issue's "expiring in 10 days": WARNING at 30,7; CRITICAL at
+    /* A certificate expiring in 10 days: WARNING at 30,7; CRITICAL at
      * 30,14. */
     assert_int_equal(mh_tls_days_state(10, 30, 7), MH_STATE_WARNING);
     assert_int_equal(mh_tls_days_state(10, 30, 14), MH_STATE_CRITICAL);
@@ -411,7 +412,8 @@ test_valid_chain(void **state)
     assert_non_null(perf(u.r, "cert_days_depth1"));
     const struct mh_perf *e = get_perf(u.r, "cert_days_earliest");
     assert_true(e->value == 90.0);
-    /* The element line has every fact the issue asks for. */
+    /* The element line has every fact: subject, role, issuer, notAfter,
+     * days left, key and signature. */
     const struct mh_item *it = get_item(u.r, "cert", "depth 0");
     assert_non_null(strstr(it->text, "CN=mx.example.com"));
     assert_non_null(strstr(it->text, "issuer CN=Test Intermediate CA"));
