@@ -93,6 +93,8 @@ struct mh_smtp_params {
 
     mh_trace_fn trace; /* NULL: no trace */
     void *trace_arg;
+    bool trace_states; /* -vv: trace every change of the dialogue's state
+                          ("* state ehlo -> starttls") */
 };
 
 /*
