@@ -4,6 +4,8 @@
  */
 #include "smtp.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -411,6 +413,7 @@ struct dlg {
     size_t tls_items_at;      /* r->nitems after the handshake item */
     enum mh_state tls_before; /* r->state then */
     struct mh_tls_check_params tls_cp;
+    struct mh_tls_params tls_params;         /* of the handshake under way */
     size_t max_line;                         /* longest reply line accepted */
     char last[MH_REPLY_TEXT_MAX + 32];       /* formatted last reply */
     char ehlo_reply[MH_REPLY_TEXT_MAX + 32]; /* EHLO's, before HELO */
@@ -593,15 +596,29 @@ read_failure(struct dlg *d, enum mh_phase ph, enum mh_io io, size_t got)
 /* How reading a reply ended. */
 enum rx {
     RX_REPLY,  /* a complete reply is in d->reply */
+    RX_AGAIN,  /* need more: the reply so far stays in d->reply */
     RX_FAILED, /* no valid reply; the connection may still take a QUIT */
     RX_CLOSED  /* the connection is gone (closed by the server, error) */
 };
 
-/*
- * Reads the reply the current state waits for into d->reply, line by line
- * (mh_reply_feed), bounded by d->wait_dl. A failure is recorded in the
+/* No reply can come for the current state because of io: recorded in the
  * result, except while waiting for the reply to QUIT (only notes follow
- * there).
+ * there). */
+static enum rx
+rx_failed(struct dlg *d, enum mh_io io)
+{
+    if (d->state != SMTP_QUIT) {
+        read_failure(d, smtp_states[d->state].phase, io,
+                     d->t->bytes_in - d->rx_before);
+    }
+    return io == MH_IO_EOF || io == MH_IO_ERROR ? RX_CLOSED : RX_FAILED;
+}
+
+/*
+ * Reads what has arrived of the reply the current state waits for into
+ * d->reply, line by line (mh_reply_feed); in event-driven mode it returns
+ * RX_AGAIN when the socket has no more for now, else the wait is bounded
+ * by d->wait_dl. A failure is recorded (rx_failed).
  */
 static enum rx
 reply_read(struct dlg *d)
@@ -613,11 +630,11 @@ reply_read(struct dlg *d)
         size_t len;
         enum mh_io io =
             mh_transport_read_line(d->t, d->max_line, &line, &len, d->wait_dl);
+        if (io == MH_IO_AGAIN) {
+            return RX_AGAIN;
+        }
         if (io != MH_IO_OK) {
-            if (!quiet) {
-                read_failure(d, ph, io, d->t->bytes_in - d->rx_before);
-            }
-            return io == MH_IO_EOF || io == MH_IO_ERROR ? RX_CLOSED : RX_FAILED;
+            return rx_failed(d, io);
         }
         char shown[MH_REPLY_LINE_HARD_MAX + 1];
         char *sv = mh_text_printable(line, len);
@@ -825,11 +842,12 @@ verification_wait(struct dlg *d)
     }
 }
 
-static bool
-start_tls(struct dlg *d)
+/* Prepares the handshake: its parameters stay in d while it runs. */
+static void
+tls_begin(struct dlg *d)
 {
     const struct mh_smtp_params *p = d->p;
-    struct mh_tls_params tp = {
+    d->tls_params = (struct mh_tls_params){
         .sni = p->sni,
         .verify_name = p->verify_name,
         .ca_file = p->ca_file,
@@ -848,13 +866,20 @@ start_tls(struct dlg *d)
     /* The chain is verified beside the handshake and the dialogue when the
      * certificate is checked or credentials will depend on it. */
     if (p->check_cert || (p->auth_user != NULL && p->verify)) {
-        tp.on_certificates = start_verification;
-        tp.on_certificates_arg = d;
+        d->tls_params.on_certificates = start_verification;
+        d->tls_params.on_certificates_arg = d;
     }
-    double t0 = mh_monotonic_s();
-    tp.ctx = tls_worker_ctx(d->worker);
-    enum mh_io io = mh_transport_start_tls(d->t, &tp, d->dl);
-    phase_done(d, MH_PHASE_TLS_HANDSHAKE, t0, 0);
+    d->t0 = mh_monotonic_s();
+    d->tls_params.ctx = tls_worker_ctx(d->worker);
+}
+
+/* The handshake ended with io: reports it. Returns whether the session
+ * is up. */
+static bool
+tls_end(struct dlg *d, enum mh_io io)
+{
+    const struct mh_smtp_params *p = d->p;
+    phase_done(d, MH_PHASE_TLS_HANDSHAKE, d->t0, 0);
     if (io != MH_IO_OK) {
         /* No certificate check on a failed handshake. */
         tls_worker_facts(d->worker, NULL, NULL, NULL);
@@ -893,7 +918,8 @@ start_tls(struct dlg *d)
     phase_item(d, MH_PHASE_TLS_HANDSHAKE, MH_STATE_OK, MH_REASON_NONE, msg);
     d->tls_items_at = d->r->nitems;
     d->tls_before = d->r->state;
-    if (tp.on_certificates != NULL && d->vjob == NULL && d->t->ssl != NULL) {
+    if (d->tls_params.on_certificates != NULL && d->vjob == NULL &&
+        d->t->ssl != NULL) {
         /* No certificate arrived (anonymous suite) or memory ran out: the
          * check reports it. */
         start_verification(d->t->ssl, d);
@@ -1085,6 +1111,7 @@ ehlo_item(struct dlg *d)
 }
 
 static void starttls_begin(struct dlg *d);
+static void handshake_begin(struct dlg *d);
 
 /* EHLO or HELO accepted: STARTTLS next when it is wanted and not done. */
 static void
@@ -1225,17 +1252,25 @@ starttls_reply(struct dlg *d)
         return;
     }
     phase_item(d, MH_PHASE_STARTTLS, MH_STATE_OK, MH_REASON_NONE, d->last);
+    handshake_begin(d);
+}
+
+/* Enters SMTP_TLS_HANDSHAKE (implicit TLS, or after STARTTLS 220). */
+static void
+handshake_begin(struct dlg *d)
+{
+    tls_begin(d);
     smtp_state(d, SMTP_TLS_HANDSHAKE);
 }
 
-/* SMTP_TLS_HANDSHAKE: runs the handshake, then the greeting (implicit
- * TLS), nothing more (tls_only) or EHLO again (RFC 3207 4.2: forget
- * everything). A failed handshake leaves an unusable stream: done. */
+/* The handshake ended with io: then the greeting (implicit TLS), nothing
+ * more (tls_only) or EHLO again (RFC 3207 4.2: forget everything). A
+ * failed handshake leaves an unusable stream: done. */
 static void
-tls_handshake(struct dlg *d)
+handshake_done(struct dlg *d, enum mh_io io)
 {
     const struct mh_smtp_params *p = d->p;
-    if (!start_tls(d)) {
+    if (!tls_end(d, io)) {
         smtp_lost(d);
     } else if (p->tls_mode != MH_TLS_IMPLICIT) {
         smtp_ehlo(d, SMTP_EHLO_TLS);
@@ -1788,12 +1823,12 @@ smtp_on_no_reply(struct dlg *d, enum rx rx)
     }
 }
 
-/* Reads the reply the current state waits for and hands it on; AUTH times
- * its steps as one phase (auth_result). */
+/* The wait of the current state ended with rx: the reply (or the failure
+ * to get one) goes to the state's handler. AUTH times its steps as one
+ * phase (auth_result). */
 static void
-smtp_on_readable(struct dlg *d)
+smtp_on_rx(struct dlg *d, enum rx rx)
 {
-    enum rx rx = reply_read(d);
     enum mh_phase ph = smtp_states[d->state].phase;
     if (ph != MH_PHASE_AUTH) {
         phase_done(d, ph, d->t0, rx == RX_REPLY ? d->reply.code : 0);
@@ -1803,6 +1838,54 @@ smtp_on_readable(struct dlg *d)
     } else {
         smtp_on_no_reply(d, rx);
     }
+}
+
+/* The current wait failed with io (the deadline passed, or the command
+ * could not be sent). */
+static void
+smtp_on_failure(struct dlg *d, enum mh_io io)
+{
+    if (d->state == SMTP_TLS_HANDSHAKE) {
+        handshake_done(d, io);
+    } else if (d->state != SMTP_DONE) {
+        smtp_on_rx(d, rx_failed(d, io));
+    }
+}
+
+/*
+ * Runs the machine until it must wait (returns false: for d->t->want on
+ * the socket, until d->wait_dl) or is done (true). Each pass: send what is
+ * queued, then go on with the handshake or read the reply awaited.
+ */
+static bool
+smtp_step(struct dlg *d)
+{
+    while (d->state != SMTP_DONE) {
+        if (d->t->wlen > 0) {
+            enum mh_io io = mh_transport_flush(d->t);
+            if (io == MH_IO_AGAIN) {
+                return false;
+            }
+            if (io != MH_IO_OK) {
+                smtp_on_failure(d, io);
+                continue;
+            }
+        }
+        if (d->state == SMTP_TLS_HANDSHAKE) {
+            enum mh_io io = mh_transport_start_tls(d->t, &d->tls_params, d->dl);
+            if (io == MH_IO_AGAIN) {
+                return false;
+            }
+            handshake_done(d, io);
+            continue;
+        }
+        enum rx rx = reply_read(d);
+        if (rx == RX_AGAIN) {
+            return false;
+        }
+        smtp_on_rx(d, rx);
+    }
+    return true;
 }
 
 /* ====== The whole dialogue ====== */
@@ -1837,7 +1920,8 @@ dane_report(struct dlg *d)
 static void
 smtp_begin(struct dlg *d, struct mh_transport *t,
            const struct mh_smtp_params *p, const struct mh_deadline *dl,
-           const char *where, struct mh_result *r)
+           const char *where, struct mh_result *r, struct tls_worker *worker,
+           struct dane_job *dane)
 {
     memset(d, 0, sizeof *d);
     d->t = t;
@@ -1846,13 +1930,16 @@ smtp_begin(struct dlg *d, struct mh_transport *t,
     d->wait_dl = dl;
     d->where = where;
     d->r = r;
+    d->worker = worker;
+    d->dane = dane;
     d->state = SMTP_CONNECTED;
     d->max_line = p->max_line == 0 ? MH_REPLY_LINE_MAX
                   : p->max_line > MH_REPLY_LINE_HARD_MAX
                       ? MH_REPLY_LINE_HARD_MAX
                       : p->max_line;
+    mh_transport_set_event_driven(t);
     if (p->tls_mode == MH_TLS_IMPLICIT) {
-        smtp_state(d, SMTP_TLS_HANDSHAKE);
+        handshake_begin(d);
     } else {
         greeting_begin(d);
     }
@@ -1903,25 +1990,45 @@ smtp_finish(struct dlg *d)
     }
 }
 
-/* Runs the machine to SMTP_DONE: each wait is for one complete reply, or
- * the TLS handshake, bounded by the wait's deadline. */
+/*
+ * The one-shot driver: runs the machine to SMTP_DONE, waiting in poll(2)
+ * for the socket between steps, each wait bounded by the machine's current
+ * deadline (the check's, or the shorter one of the QUIT reply).
+ */
+static void
+smtp_run(struct dlg *d)
+{
+    while (!smtp_step(d)) {
+        int left = mh_deadline_ms_left(d->wait_dl);
+        if (left > 0) {
+            struct pollfd pfd = {.fd = d->t->fd, .events = d->t->want};
+            int rc = poll(&pfd, 1, left);
+            if (rc > 0 || (rc < 0 && errno == EINTR)) {
+                continue;
+            }
+            if (rc < 0) {
+                snprintf(d->t->err, sizeof d->t->err, "poll: %s",
+                         strerror(errno));
+                smtp_on_failure(d, MH_IO_ERROR);
+                continue;
+            }
+            if (!mh_deadline_expired(d->wait_dl)) {
+                continue; /* poll's milliseconds ended a little early */
+            }
+        }
+        smtp_on_failure(d, MH_IO_TIMEOUT);
+    }
+    smtp_finish(d);
+}
+
 static void
 dialogue(struct mh_transport *t, const struct mh_smtp_params *p,
          const struct mh_deadline *dl, const char *where, struct mh_result *r,
          struct tls_worker *worker, struct dane_job *dane)
 {
     struct dlg d;
-    smtp_begin(&d, t, p, dl, where, r);
-    d.worker = worker;
-    d.dane = dane;
-    while (d.state != SMTP_DONE) {
-        if (d.state == SMTP_TLS_HANDSHAKE) {
-            tls_handshake(&d);
-        } else {
-            smtp_on_readable(&d);
-        }
-    }
-    smtp_finish(&d);
+    smtp_begin(&d, t, p, dl, where, r, worker, dane);
+    smtp_run(&d);
 }
 
 void
@@ -1930,6 +2037,71 @@ mh_smtp_dialogue(struct mh_transport *t, const struct mh_smtp_params *p,
                  struct mh_result *r)
 {
     dialogue(t, p, dl, where, r, NULL, NULL);
+}
+
+struct mh_smtp_machine {
+    struct dlg d;
+    bool finished; /* smtp_finish has run */
+};
+
+struct mh_smtp_machine *
+mh_smtp_machine_new(struct mh_transport *t, const struct mh_smtp_params *p,
+                    const struct mh_deadline *dl, const char *where,
+                    struct mh_result *r)
+{
+    struct mh_smtp_machine *m = malloc(sizeof *m);
+    if (m == NULL) {
+        return NULL;
+    }
+    smtp_begin(&m->d, t, p, dl, where, r, NULL, NULL);
+    m->finished = false;
+    return m;
+}
+
+bool
+mh_smtp_machine_step(struct mh_smtp_machine *m)
+{
+    if (m->finished) {
+        return true;
+    }
+    if (!smtp_step(&m->d)) {
+        return false;
+    }
+    smtp_finish(&m->d);
+    m->finished = true;
+    return true;
+}
+
+const struct mh_deadline *
+mh_smtp_machine_deadline(const struct mh_smtp_machine *m)
+{
+    return m->d.wait_dl;
+}
+
+void
+mh_smtp_machine_expire(struct mh_smtp_machine *m)
+{
+    smtp_on_failure(&m->d, MH_IO_TIMEOUT);
+}
+
+const char *
+mh_smtp_machine_state(const struct mh_smtp_machine *m)
+{
+    return smtp_states[m->d.state].name;
+}
+
+void
+mh_smtp_machine_free(struct mh_smtp_machine *m)
+{
+    if (m == NULL) {
+        return;
+    }
+    if (!m->finished) {
+        /* Stopped early: the verification job is not reported. */
+        mh_tls_verify_free(m->d.vjob);
+    }
+    OPENSSL_cleanse(m->d.auth_resp, sizeof m->d.auth_resp);
+    free(m);
 }
 
 struct mh_result *

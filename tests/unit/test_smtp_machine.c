@@ -2,8 +2,10 @@
 /*
  * Unit tests of the SMTP dialogue's state machine (probes/smtp.c): the
  * states a dialogue walks, as the -vv trace shows them, with a scripted
- * server (tests/support/fake_transport.c) that answers in 1-byte pieces or
- * closes the connection at every step.
+ * server (tests/support/fake_transport.c) that answers in 1-byte pieces,
+ * closes the connection or falls silent at every step; run by the
+ * blocking driver (mh_smtp_dialogue) and event by event
+ * (mh_smtp_machine_step), the test delivering each event.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <poll.h>
 
 #include "fake_transport.h"
 #include "result.h"
@@ -315,6 +318,223 @@ test_no_state_trace_by_default(void **state)
     mh_result_free(r);
 }
 
+/* ====== The machine driven event by event ====== */
+
+/* The test is the network: each time the machine waits, the test delivers
+ * the event it waits for (a piece of the server's output, room to write),
+ * or tells it that its deadline passed when the server has nothing more. */
+struct events {
+    int reads, writes, expired;
+    char state_after_first_wait[40];
+};
+
+static void
+run_events(const struct fake_step *steps, size_t n, size_t chunk, size_t wchunk,
+           enum mh_io at_end, bool expired_deadline, struct mh_smtp_params *p,
+           struct run *out, struct events *ev)
+{
+    memset(out, 0, sizeof *out);
+    memset(ev, 0, sizeof *ev);
+    p->trace = collect;
+    p->trace_arg = &out->states;
+    p->trace_states = true;
+    struct mh_deadline dl;
+    mh_deadline_start(&dl, 5);
+    if (expired_deadline) {
+        dl.end = dl.start; /* a courtesy QUIT is not waited for */
+    }
+    struct mh_transport *t =
+        fake_transport_new_events(steps, n, chunk, wchunk, at_end);
+    assert_non_null(t);
+    out->r = mh_result_new("smtp", "mx.example.com:25");
+    assert_non_null(out->r);
+    struct mh_smtp_machine *m =
+        mh_smtp_machine_new(t, p, &dl, "mx.example.com[192.0.2.10]:25", out->r);
+    assert_non_null(m);
+    assert_string_equal(mh_smtp_machine_state(m), "greeting");
+    int guard = 0;
+    while (!mh_smtp_machine_step(m)) {
+        assert_true(++guard < 100000);
+        assert_string_not_equal(mh_smtp_machine_state(m), "done");
+        assert_non_null(mh_smtp_machine_deadline(m));
+        if (ev->reads + ev->writes + ev->expired == 0) {
+            snprintf(ev->state_after_first_wait,
+                     sizeof ev->state_after_first_wait, "%s",
+                     mh_smtp_machine_state(m));
+        }
+        if (t->want == POLLOUT) {
+            ev->writes++;
+            fake_transport_writable(t);
+        } else {
+            assert_int_equal(t->want, POLLIN);
+            if (fake_transport_arrive(t)) {
+                ev->reads++;
+            } else {
+                ev->expired++;
+                mh_smtp_machine_expire(m);
+            }
+        }
+    }
+    assert_string_equal(mh_smtp_machine_state(m), "done");
+    assert_true(mh_smtp_machine_step(m)); /* stays done */
+    mh_smtp_machine_free(m);
+    mh_result_finish(out->r);
+    snprintf(out->written, sizeof out->written, "%s",
+             fake_transport_written(t));
+    out->writes = fake_transport_writes(t);
+    mh_transport_free(t);
+}
+
+static size_t
+script_bytes(const struct fake_step *steps, size_t n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        total += strlen(steps[i].data);
+    }
+    return total;
+}
+
+static void
+assert_same_run(const struct run *a, const struct run *b)
+{
+    assert_int_equal(a->r->state, b->r->state);
+    assert_string_equal(a->states.seq, b->states.seq);
+    assert_string_equal(a->written, b->written);
+    assert_int_equal(a->writes, b->writes);
+    assert_int_equal(a->r->nitems, b->r->nitems);
+    for (size_t i = 0; i < a->r->nitems; i++) {
+        assert_string_equal(a->r->items[i].text, b->r->items[i].text);
+    }
+}
+
+/* Whole replies, one event each: the same walk as the blocking driver's,
+ * and the machine waits for the greeting before anything is sent. */
+static void
+test_events_walk(void **state)
+{
+    (void)state;
+    struct mh_smtp_params p = full_params();
+    struct run blocking, run;
+    struct events ev;
+    run_dialogue(full_steps, N(full_steps), 0, MH_IO_EOF, &p, &blocking);
+    run_events(full_steps, N(full_steps), 0, 0, MH_IO_EOF, false, &p, &run,
+               &ev);
+    assert_string_equal(ev.state_after_first_wait, "greeting");
+    assert_int_equal(run.r->state, MH_STATE_OK);
+    assert_same_run(&run, &blocking);
+    assert_int_equal(ev.reads, (int)N(full_steps));
+    assert_int_equal(ev.writes, 0);
+    assert_int_equal(ev.expired, 0);
+    mh_result_free(blocking.r);
+    mh_result_free(run.r);
+}
+
+/* The server answers in 1-byte pieces and the socket takes one byte per
+ * writable event: one event per byte each way, the same result. */
+static void
+test_events_one_byte(void **state)
+{
+    (void)state;
+    struct mh_smtp_params p = full_params();
+    struct run whole, drip;
+    struct events ev;
+    run_events(full_steps, N(full_steps), 0, 0, MH_IO_EOF, false, &p, &whole,
+               &ev);
+    run_events(full_steps, N(full_steps), 1, 1, MH_IO_EOF, false, &p, &drip,
+               &ev);
+    assert_int_equal(drip.r->state, MH_STATE_OK);
+    assert_same_run(&drip, &whole);
+    assert_int_equal(ev.reads, (int)script_bytes(full_steps, N(full_steps)));
+    /* Every byte but the very first waits for room. */
+    assert_int_equal(ev.writes, (int)strlen(whole.written) - 1);
+    assert_int_equal(ev.expired, 0);
+    mh_result_free(whole.r);
+    mh_result_free(drip.r);
+}
+
+/* The server closes after k replies, byte by byte: straight to done from
+ * the state waiting for reply k+1, nothing sent after the close. */
+static void
+test_events_close_at_every_step(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < N(full_steps); k++) {
+        struct mh_smtp_params p = full_params();
+        struct run run;
+        struct events ev;
+        run_events(full_steps, k, 1, 0, MH_IO_EOF, false, &p, &run, &ev);
+        char tail[80];
+        snprintf(tail, sizeof tail, "%s>done", full_states[k]);
+        size_t sl = strlen(run.states.seq), tl = strlen(tail);
+        if (sl < tl || strcmp(run.states.seq + sl - tl, tail) != 0) {
+            fail_msg("close after %zu replies: states \"%s\" do not end in "
+                     "\"%s\"",
+                     k, run.states.seq, tail);
+        }
+        assert_int_equal(run.writes, (int)k);
+        assert_int_equal(ev.reads, (int)script_bytes(full_steps, k) + 1);
+        assert_int_equal(ev.expired, 0);
+        if (k + 1 == N(full_steps)) {
+            assert_int_equal(run.r->state, MH_STATE_OK);
+        } else {
+            assert_int_equal(run.r->state, MH_STATE_CRITICAL);
+            assert_int_equal(run.r->category, MH_CAT_CONNECTION);
+        }
+        mh_result_free(run.r);
+    }
+}
+
+/* The server falls silent after k replies and the deadline passes: a
+ * timeout naming the phase; QUIT is sent as a courtesy, not waited for. */
+static void
+test_events_silent_at_every_step(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k + 1 < N(full_steps); k++) {
+        struct mh_smtp_params p = full_params();
+        struct run run;
+        struct events ev;
+        run_events(full_steps, k, 0, 0, MH_IO_TIMEOUT, true, &p, &run, &ev);
+        assert_int_equal(ev.expired, 1);
+        assert_int_equal(run.r->state, MH_STATE_CRITICAL);
+        assert_int_equal(run.r->category, MH_CAT_TIMEOUT);
+        assert_non_null(strstr(run.r->summary, "timeout after"));
+        /* No QUIT to a server that never greeted; else QUIT last. */
+        if (k == 0) {
+            assert_int_equal(run.writes, 0);
+        } else {
+            size_t wl = strlen(run.written);
+            assert_true(wl >= 6 &&
+                        strcmp(run.written + wl - 6, "QUIT\r\n") == 0);
+        }
+        mh_result_free(run.r);
+    }
+}
+
+/* STARTTLS: the handshake state is entered and ends the dialogue when the
+ * (fake) handshake fails. */
+static void
+test_events_starttls(void **state)
+{
+    (void)state;
+    const struct fake_step steps[] = {
+        {"220 mx.example.com ESMTP\r\n", 0},
+        {"250-mx.example.com\r\n250 STARTTLS\r\n", 1},
+        {"220 2.0.0 Ready to start TLS\r\n", 2},
+    };
+    struct mh_smtp_params p = base_params();
+    p.tls_mode = MH_TLS_STARTTLS;
+    struct run run;
+    struct events ev;
+    run_events(steps, N(steps), 1, 0, MH_IO_EOF, false, &p, &run, &ev);
+    assert_string_equal(run.states.seq,
+                        "connected>greeting greeting>ehlo ehlo>starttls "
+                        "starttls>tls_handshake tls_handshake>done");
+    assert_int_equal(run.r->category, MH_CAT_TLS);
+    mh_result_free(run.r);
+}
+
 int
 main(void)
 {
@@ -326,6 +546,11 @@ main(void)
         cmocka_unit_test(test_starttls_states),
         cmocka_unit_test(test_failure_paths),
         cmocka_unit_test(test_no_state_trace_by_default),
+        cmocka_unit_test(test_events_walk),
+        cmocka_unit_test(test_events_one_byte),
+        cmocka_unit_test(test_events_close_at_every_step),
+        cmocka_unit_test(test_events_silent_at_every_step),
+        cmocka_unit_test(test_events_starttls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
