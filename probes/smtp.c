@@ -20,6 +20,7 @@
 #include "dane.h"
 #include "reply.h"
 #include "reply_rules.h"
+#include "tls_shared.h"
 #include "tlscheck.h"
 #include "textutil.h"
 #include "threads.h"
@@ -413,8 +414,9 @@ struct dlg {
     size_t tls_items_at;      /* r->nitems after the handshake item */
     enum mh_state tls_before; /* r->state then */
     struct mh_tls_check_params tls_cp;
-    struct mh_tls_params tls_params;         /* of the handshake under way */
-    size_t max_line;                         /* longest reply line accepted */
+    struct mh_tls_params tls_params; /* of the handshake under way */
+    SSL_CTX *shared_ctx; /* its reference to the shared context, or NULL */
+    size_t max_line;     /* longest reply line accepted */
     char last[MH_REPLY_TEXT_MAX + 32];       /* formatted last reply */
     char ehlo_reply[MH_REPLY_TEXT_MAX + 32]; /* EHLO's, before HELO */
 };
@@ -871,6 +873,12 @@ tls_begin(struct dlg *d)
     }
     d->t0 = mh_monotonic_s();
     d->tls_params.ctx = tls_worker_ctx(d->worker);
+    if (d->tls_params.ctx == NULL) {
+        /* A runner's checks share one context (tls_shared.h); NULL: the
+         * transport makes one for this check. */
+        d->shared_ctx = mh_tls_shared_ctx(&d->tls_params);
+        d->tls_params.ctx = d->shared_ctx;
+    }
 }
 
 /* The handshake ended with io: reports it. Returns whether the session
@@ -880,6 +888,9 @@ tls_end(struct dlg *d, enum mh_io io)
 {
     const struct mh_smtp_params *p = d->p;
     phase_done(d, MH_PHASE_TLS_HANDSHAKE, d->t0, 0);
+    SSL_CTX_free(d->shared_ctx); /* the session holds its own reference */
+    d->shared_ctx = NULL;
+    d->tls_params.ctx = NULL;
     if (io != MH_IO_OK) {
         /* No certificate check on a failed handshake. */
         tls_worker_facts(d->worker, NULL, NULL, NULL);
@@ -2100,6 +2111,7 @@ mh_smtp_machine_free(struct mh_smtp_machine *m)
         /* Stopped early: the verification job is not reported. */
         mh_tls_verify_free(m->d.vjob);
     }
+    SSL_CTX_free(m->d.shared_ctx);
     OPENSSL_cleanse(m->d.auth_resp, sizeof m->d.auth_resp);
     free(m);
 }
@@ -2117,7 +2129,10 @@ mh_smtp_probe(const struct mh_smtp_params *p, const struct mh_deadline *dl)
     }
     struct tls_worker worker;
     memset(&worker, 0, sizeof worker);
-    if (p->tls_mode != MH_TLS_NONE) {
+    if (p->tls_mode != MH_TLS_NONE && !mh_tls_shared_enabled()) {
+        /* A runner shares one context and store (tls_shared.h): nothing
+         * left for the helper thread to prepare, and the chain is
+         * verified on this thread, beside thousands of other checks. */
         tls_worker_start(&worker, p);
     }
     struct dane_job dane;
