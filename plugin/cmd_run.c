@@ -88,6 +88,7 @@
 #include "../probes/deadline.h"
 #include "../probes/dnsbl_memory.h"
 #include "../probes/threads.h"
+#include "../probes/tls_shared.h"
 #include "commands.h"
 #include "common.h"
 #include "exporter.h"
@@ -889,6 +890,9 @@ static void
 reload(struct runner *rn)
 {
     rn->reload_pending = false;
+    /* The checks' shared TLS contexts read their trust stores again, so a
+     * renewed CA file takes effect with the reload. */
+    mh_tls_shared_reload();
     struct mh_run_config *nc = NULL;
     char err[1024];
     if (mh_run_config_load(rn->cli->config_path, rn->cli, &nc, err,
@@ -980,6 +984,9 @@ int
 mh_cmd_run(const struct mh_config *cli)
 {
     mh_runlog_set_verbose(cli->verbose);
+    /* One TLS client context and trust store for all checks, instead of
+     * one per TLS check (tls_shared.h). */
+    mh_tls_shared_enable();
 
     /* Block the signals the main loop reads before any thread exists, so
      * every thread inherits the mask and signalfd sees them all. */

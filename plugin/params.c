@@ -76,5 +76,6 @@ mh_smtp_params_from_config(const struct mh_config *cfg,
         .nrcpt = cfg->rcpt_to.n,
         .relay_test = cfg->relay_test,
         .trace = cfg->verbose > 0 ? mh_trace_stderr : NULL,
+        .trace_states = cfg->verbose > 1,
     };
 }

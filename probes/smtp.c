@@ -5,6 +5,8 @@
  */
 #include "smtp.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,7 @@
 #include "dane.h"
 #include "reply.h"
 #include "reply_rules.h"
+#include "tls_shared.h"
 #include "tlscheck.h"
 #include "textutil.h"
 #include "threads.h"
@@ -302,6 +305,78 @@ dane_job_end(struct dane_job *j)
     mh_dane_lookup_free(&j->lk);
 }
 
+/* ====== The dialogue's states ====== */
+
+/*
+ * The SMTP dialogue is an explicit state machine, in the manner of curl's
+ * smtp_state() and OpenSMTPD's smtp_enter_state(). A state is what the
+ * machine waits for: the reply to the command it sent on entering the state,
+ * or (SMTP_TLS_HANDSHAKE) the end of the TLS handshake. The event that ends
+ * the wait (a complete reply, or the failure to get one) goes to the state's
+ * handler, which records what the reply means and enters the next state.
+ * smtp_state() is the only place that changes the state; with -vv it traces
+ * every transition ("* state ehlo -> starttls").
+ *
+ * The order a complete check walks them (RFC 5321 3, RFC 3207, RFC 4954):
+ * connected -> [tls_handshake] -> greeting -> ehlo [-> helo] -> [starttls
+ * -> tls_handshake -> ehlo_tls] -> [auth_...] -> [mail -> rcpt ... ->
+ * relay_test -> rset] -> quit -> done. Failures go to quit (the session is
+ * still usable: QUIT is sent) or straight to done (the connection is gone).
+ */
+enum smtp_state {
+    SMTP_CONNECTED,     /* connected; nothing read or sent yet */
+    SMTP_TLS_HANDSHAKE, /* implicit TLS (RFC 8314) or after STARTTLS 220 */
+    SMTP_GREETING,      /* the greeting, read whole (RFC 5321 4.3.1) */
+    SMTP_EHLO,
+    SMTP_HELO,                /* after EHLO got 500/502/504 (RFC 5321 4.1.4) */
+    SMTP_STARTTLS,            /* RFC 3207 4 */
+    SMTP_EHLO_TLS,            /* EHLO again over TLS (RFC 3207 4.2) */
+    SMTP_AUTH_PLAIN,          /* AUTH PLAIN with initial response */
+    SMTP_AUTH_PLAIN_RESPONSE, /* the response alone, after a 334 */
+    SMTP_AUTH_LOGIN,
+    SMTP_AUTH_LOGIN_USER,
+    SMTP_AUTH_LOGIN_PASSWORD,
+    SMTP_AUTH_CRAM_MD5, /* RFC 2195 */
+    SMTP_AUTH_CRAM_MD5_RESPONSE,
+    SMTP_MAIL,
+    SMTP_RCPT,       /* one recipient of mail_from's envelope */
+    SMTP_RELAY_TEST, /* RCPT TO a foreign address, must be refused */
+    SMTP_RSET,       /* RFC 5321 4.1.1.5 */
+    SMTP_QUIT,       /* waiting for the 221 (RFC 5321 4.1.1.10) */
+    SMTP_DONE,
+    SMTP_LAST
+};
+
+/* Each state's name (traces) and the phase its reply is timed and
+ * reported in. */
+static const struct {
+    const char *name;
+    enum mh_phase phase;
+} smtp_states[] = {
+    [SMTP_CONNECTED] = {"connected", MH_PHASE_CONNECT},
+    [SMTP_TLS_HANDSHAKE] = {"tls_handshake", MH_PHASE_TLS_HANDSHAKE},
+    [SMTP_GREETING] = {"greeting", MH_PHASE_BANNER},
+    [SMTP_EHLO] = {"ehlo", MH_PHASE_EHLO},
+    [SMTP_HELO] = {"helo", MH_PHASE_EHLO},
+    [SMTP_STARTTLS] = {"starttls", MH_PHASE_STARTTLS},
+    [SMTP_EHLO_TLS] = {"ehlo_tls", MH_PHASE_EHLO},
+    [SMTP_AUTH_PLAIN] = {"auth_plain", MH_PHASE_AUTH},
+    [SMTP_AUTH_PLAIN_RESPONSE] = {"auth_plain_response", MH_PHASE_AUTH},
+    [SMTP_AUTH_LOGIN] = {"auth_login", MH_PHASE_AUTH},
+    [SMTP_AUTH_LOGIN_USER] = {"auth_login_user", MH_PHASE_AUTH},
+    [SMTP_AUTH_LOGIN_PASSWORD] = {"auth_login_password", MH_PHASE_AUTH},
+    [SMTP_AUTH_CRAM_MD5] = {"auth_cram_md5", MH_PHASE_AUTH},
+    [SMTP_AUTH_CRAM_MD5_RESPONSE] = {"auth_cram_md5_response", MH_PHASE_AUTH},
+    [SMTP_MAIL] = {"mail", MH_PHASE_MAIL},
+    [SMTP_RCPT] = {"rcpt", MH_PHASE_RCPT},
+    [SMTP_RELAY_TEST] = {"relay_test", MH_PHASE_RCPT},
+    [SMTP_RSET] = {"rset", MH_PHASE_QUIT},
+    [SMTP_QUIT] = {"quit", MH_PHASE_QUIT},
+    [SMTP_DONE] = {"done", MH_PHASE_LAST},
+};
+_Static_assert(sizeof smtp_states / sizeof smtp_states[0] == SMTP_LAST,
+               "one entry per SMTP state");
+
 /* State of one dialogue. */
 struct dlg {
     struct mh_transport *t;
@@ -311,6 +386,13 @@ struct dlg {
     struct mh_result *r;
     struct tls_worker *worker; /* TLS work beside the dialogue, or NULL */
     struct dane_job *dane;     /* the DANE lookup, or NULL: no DANE */
+    enum smtp_state state;     /* changed by smtp_state() only */
+    const struct mh_deadline *wait_dl; /* bounds the current wait: dl, or
+                                          quit_dl for the QUIT reply */
+    struct mh_deadline quit_dl;
+    double t0;        /* when the command being timed was sent */
+    double auth_t0;   /* when AUTH began (one phase for all its steps) */
+    size_t rx_before; /* bytes_in when the current reply was awaited */
     double dur[MH_PHASE_LAST];
     int code[MH_PHASE_LAST];
     bool seen[MH_PHASE_LAST];
@@ -318,21 +400,26 @@ struct dlg {
     struct mh_ehlo_caps caps;
     bool tls_active;
     bool esmtp;
-    bool failed;        /* a failure ended the dialogue early */
-    bool closed;        /* the server closed the connection */
-    bool envelope;      /* MAIL FROM was accepted: RSET before QUIT */
-    int ehlo_rejected;  /* code EHLO got before the HELO fallback */
-    size_t blank_lines; /* empty or blank lines skipped in replies */
-    const char *rule;   /* id of the rule that classified the last negative
-                           reply (reply_rules.h), NULL after phase_item */
+    bool envelope;       /* MAIL FROM was accepted: RSET before QUIT */
+    int ehlo_rejected;   /* code EHLO got before the HELO fallback */
+    size_t rcpt_i;       /* recipients asked for so far */
+    unsigned auth_mech;  /* the MH_MECH_* in use */
+    char auth_resp[820]; /* AUTH PLAIN's response, kept for a 334 (secret,
+                            cleansed when AUTH ends) */
+    size_t blank_lines;  /* empty or blank lines skipped in replies */
+    const char *rule;    /* id of the rule that classified the last negative
+                            reply (reply_rules.h), NULL after phase_item */
     /* Certificate verification running beside the dialogue (start_tls),
      * reported by tls_report() where the handshake's items end. */
     struct mh_tls_verify_job *vjob;
     size_t tls_items_at;      /* r->nitems after the handshake item */
     enum mh_state tls_before; /* r->state then */
     struct mh_tls_check_params tls_cp;
-    size_t max_line;                   /* longest reply line accepted */
-    char last[MH_REPLY_TEXT_MAX + 32]; /* formatted last reply */
+    struct mh_tls_params tls_params; /* of the handshake under way */
+    SSL_CTX *shared_ctx; /* its reference to the shared context, or NULL */
+    size_t max_line;     /* longest reply line accepted */
+    char last[MH_REPLY_TEXT_MAX + 32];       /* formatted last reply */
+    char ehlo_reply[MH_REPLY_TEXT_MAX + 32]; /* EHLO's, before HELO */
 };
 
 static void
@@ -341,6 +428,22 @@ trace(struct dlg *d, const char *dir, const char *line)
     if (d->p->trace != NULL) {
         d->p->trace(d->p->trace_arg, dir, line);
     }
+}
+
+/*
+ * Enters state `next`. This is the ONLY place that changes the dialogue's
+ * state; -vv traces each change.
+ */
+static void
+smtp_state(struct dlg *d, enum smtp_state next)
+{
+    if (d->p->trace_states) {
+        char line[80];
+        snprintf(line, sizeof line, "state %s -> %s",
+                 smtp_states[d->state].name, smtp_states[next].name);
+        trace(d, "*", line);
+    }
+    d->state = next;
 }
 
 static void
@@ -365,6 +468,29 @@ send_cmd(struct dlg *d, const char *cmd, const char *shown)
     }
     trace(d, ">>>", shown != NULL ? shown : cmd);
     return mh_transport_write(d->t, buf, (size_t)n, d->dl);
+}
+
+/* A reply is awaited from now on (after a command, or the greeting). */
+static void
+reply_expect(struct dlg *d)
+{
+    mh_reply_init(&d->reply);
+    d->rx_before = d->t->bytes_in;
+}
+
+/* Sends cmd (traced as `shown` when not NULL) and enters `next` to wait
+ * for its reply. Returns false when the command could not be sent (the
+ * state is unchanged; the caller reports it). */
+static bool
+smtp_send(struct dlg *d, enum smtp_state next, const char *cmd,
+          const char *shown)
+{
+    if (send_cmd(d, cmd, shown) != MH_IO_OK) {
+        return false;
+    }
+    reply_expect(d);
+    smtp_state(d, next);
+    return true;
 }
 
 /* Phase names as people read them in messages. */
@@ -411,7 +537,6 @@ blank_line(struct dlg *d, enum mh_phase ph)
 {
     d->blank_lines++;
     if (d->blank_lines > MH_REPLY_MAX_LINES) {
-        d->failed = true;
         mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_PROTOCOL_VIOLATION,
                         "%s: invalid %s: more than %d empty lines", d->where,
                         phase_text(ph), MH_REPLY_MAX_LINES);
@@ -431,68 +556,88 @@ blank_line(struct dlg *d, enum mh_phase ph)
     return true;
 }
 
-/*
- * Reads one complete reply into d->reply. On failure records the failure
- * (category by what went wrong) unless quiet, and returns false.
- */
-static bool
-read_reply(struct dlg *d, enum mh_phase ph, bool quiet)
+/* Records why no reply could be read in phase ph; got: bytes of it. */
+static void
+read_failure(struct dlg *d, enum mh_phase ph, enum mh_io io, size_t got)
 {
-    mh_reply_init(&d->reply);
-    size_t before = d->t->bytes_in;
+    switch (io) {
+    case MH_IO_TIMEOUT:
+        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_REPLY_TIMEOUT,
+                        "%s: timeout after %g s waiting for %s, %zu "
+                        "bytes received",
+                        d->where, mh_deadline_length(d->dl), phase_text(ph),
+                        got);
+        break;
+    case MH_IO_EOF:
+        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_CONNECTION_CLOSED,
+                        "%s: server closed the connection while we "
+                        "waited for the %s (%zu bytes received)",
+                        d->where, phase_text(ph), got);
+        break;
+    case MH_IO_TOOLONG:
+        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_PROTOCOL_VIOLATION,
+                        "%s: invalid %s: line longer than %d octets "
+                        "(RFC 5321 4.5.3.1.5)",
+                        d->where, phase_text(ph), (int)d->max_line);
+        break;
+    case MH_IO_TLS:
+        mh_result_raise(d->r, MH_STATE_CRITICAL,
+                        d->t->reason != MH_REASON_NONE ? d->t->reason
+                                                       : MH_REASON_TLS_ERROR,
+                        "%s: %s while waiting for the %s", d->where, d->t->err,
+                        phase_text(ph));
+        break;
+    default:
+        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_CONNECTION_CLOSED,
+                        "%s: connection lost while waiting for the "
+                        "%s: %s",
+                        d->where, phase_text(ph), d->t->err);
+        break;
+    }
+}
+
+/* How reading a reply ended. */
+enum rx {
+    RX_REPLY,  /* a complete reply is in d->reply */
+    RX_AGAIN,  /* need more: the reply so far stays in d->reply */
+    RX_FAILED, /* no valid reply; the connection may still take a QUIT */
+    RX_CLOSED  /* the connection is gone (closed by the server, error) */
+};
+
+/* No reply can come for the current state because of io: recorded in the
+ * result, except while waiting for the reply to QUIT (only notes follow
+ * there). */
+static enum rx
+rx_failed(struct dlg *d, enum mh_io io)
+{
+    if (d->state != SMTP_QUIT) {
+        read_failure(d, smtp_states[d->state].phase, io,
+                     d->t->bytes_in - d->rx_before);
+    }
+    return io == MH_IO_EOF || io == MH_IO_ERROR ? RX_CLOSED : RX_FAILED;
+}
+
+/*
+ * Reads what has arrived of the reply the current state waits for into
+ * d->reply, line by line (mh_reply_feed); in event-driven mode it returns
+ * RX_AGAIN when the socket has no more for now, else the wait is bounded
+ * by d->wait_dl. A failure is recorded (rx_failed).
+ */
+static enum rx
+reply_read(struct dlg *d)
+{
+    enum mh_phase ph = smtp_states[d->state].phase;
+    bool quiet = d->state == SMTP_QUIT;
     for (;;) {
         const char *line;
         size_t len;
         enum mh_io io =
-            mh_transport_read_line(d->t, d->max_line, &line, &len, d->dl);
-        size_t got = d->t->bytes_in - before;
+            mh_transport_read_line(d->t, d->max_line, &line, &len, d->wait_dl);
+        if (io == MH_IO_AGAIN) {
+            return RX_AGAIN;
+        }
         if (io != MH_IO_OK) {
-            if (io == MH_IO_EOF || io == MH_IO_ERROR) {
-                d->closed = true;
-            }
-            if (quiet) {
-                return false;
-            }
-            d->failed = true;
-            switch (io) {
-            case MH_IO_TIMEOUT:
-                mh_result_raise(
-                    d->r, MH_STATE_CRITICAL, MH_REASON_REPLY_TIMEOUT,
-                    "%s: timeout after %g s waiting for %s, %zu "
-                    "bytes received",
-                    d->where, mh_deadline_length(d->dl), phase_text(ph), got);
-                break;
-            case MH_IO_EOF:
-                mh_result_raise(d->r, MH_STATE_CRITICAL,
-                                MH_REASON_CONNECTION_CLOSED,
-                                "%s: server closed the connection while we "
-                                "waited for the %s (%zu bytes received)",
-                                d->where, phase_text(ph), got);
-                break;
-            case MH_IO_TOOLONG:
-                mh_result_raise(d->r, MH_STATE_CRITICAL,
-                                MH_REASON_PROTOCOL_VIOLATION,
-                                "%s: invalid %s: line longer than %d octets "
-                                "(RFC 5321 4.5.3.1.5)",
-                                d->where, phase_text(ph), (int)d->max_line);
-                break;
-            case MH_IO_TLS:
-                mh_result_raise(d->r, MH_STATE_CRITICAL,
-                                d->t->reason != MH_REASON_NONE
-                                    ? d->t->reason
-                                    : MH_REASON_TLS_ERROR,
-                                "%s: %s while waiting for the %s", d->where,
-                                d->t->err, phase_text(ph));
-                break;
-            default:
-                mh_result_raise(d->r, MH_STATE_CRITICAL,
-                                MH_REASON_CONNECTION_CLOSED,
-                                "%s: connection lost while waiting for the "
-                                "%s: %s",
-                                d->where, phase_text(ph), d->t->err);
-                break;
-            }
-            return false;
+            return rx_failed(d, io);
         }
         char shown[MH_REPLY_LINE_HARD_MAX + 1];
         char *sv = mh_text_printable(line, len);
@@ -502,7 +647,7 @@ read_reply(struct dlg *d, enum mh_phase ph, bool quiet)
         enum mh_reply_status st = mh_reply_feed(&d->reply, line, len);
         if (st == MH_REPLY_SKIPPED) {
             if (!blank_line(d, ph)) {
-                return false;
+                return RX_FAILED;
             }
             continue;
         }
@@ -516,17 +661,16 @@ read_reply(struct dlg *d, enum mh_phase ph, bool quiet)
                     "(RFC 5321 4.2.1)",
                     phase_text(ph), d->reply.first_code, d->reply.code);
             }
-            return true;
+            return RX_REPLY;
         }
         if (st == MH_REPLY_BAD) {
             if (!quiet) {
-                d->failed = true;
                 mh_result_raise(d->r, MH_STATE_CRITICAL,
                                 MH_REASON_PROTOCOL_VIOLATION,
                                 "%s: invalid %s: %s: \"%.80s\"", d->where,
                                 phase_text(ph), d->reply.error, shown);
             }
-            return false;
+            return RX_FAILED;
         }
     }
 }
@@ -594,53 +738,85 @@ reply_failure(struct dlg *d, enum mh_phase ph, const char *what)
     mh_result_raise(d->r, st, reason, "%s %s: %s", d->where, what, d->last);
 }
 
-/* ====== QUIT ====== */
+/* ====== QUIT and the ways out ====== */
 
+/*
+ * Sends QUIT: enters SMTP_QUIT to wait for its reply when wait_reply and
+ * the deadline allows, else ends the dialogue at once.
+ */
 static void
-quit(struct dlg *d, bool wait_reply)
+smtp_quit(struct dlg *d, bool wait_reply)
 {
-    if (d->closed) {
-        return;
-    }
-    double t0 = mh_monotonic_s();
+    d->t0 = mh_monotonic_s();
     if (send_cmd(d, "QUIT", NULL) != MH_IO_OK) {
         mh_result_add_item(d->r, "note", "", MH_STATE_OK, MH_REASON_NONE,
                            "server closed the connection before QUIT");
+        smtp_state(d, SMTP_DONE);
         return;
     }
     /* After a timeout the check's deadline is gone: QUIT is sent as a
      * courtesy and its reply not awaited (waiting 0 s and then saying the
      * server closed the connection would be wrong). */
     if (!wait_reply || mh_deadline_expired(d->dl)) {
+        smtp_state(d, SMTP_DONE);
         return;
     }
     /* A short deadline of its own, inside the check's deadline. */
-    struct mh_deadline qdl = *d->dl;
+    d->quit_dl = *d->dl;
     double cap = mh_monotonic_s() + QUIT_WAIT_S;
-    if (cap < qdl.end) {
-        qdl.end = cap;
+    if (cap < d->quit_dl.end) {
+        d->quit_dl.end = cap;
     }
-    const struct mh_deadline *saved = d->dl;
-    d->dl = &qdl;
-    bool ok = read_reply(d, MH_PHASE_QUIT, true);
-    d->dl = saved;
-    phase_done(d, MH_PHASE_QUIT, t0, ok ? d->reply.code : 0);
-    if (!ok) {
-        /* RFC 5321 4.1.1.10 wants a 221, but a missing one says nothing
-         * about mail delivery (field case BR-28): a note only. */
-        if (d->closed) {
-            mh_result_add_item(d->r, "note", "", MH_STATE_OK, MH_REASON_NONE,
-                               "server closed the connection before "
-                               "answering QUIT");
-        } else {
-            mh_result_add_item(d->r, "note", "", MH_STATE_OK, MH_REASON_NONE,
-                               "no valid reply to QUIT within %.1f s",
-                               qdl.end - t0);
-        }
-    } else if (d->reply.code != 221) {
+    d->wait_dl = &d->quit_dl;
+    reply_expect(d);
+    smtp_state(d, SMTP_QUIT);
+}
+
+static void
+quit_reply(struct dlg *d)
+{
+    d->wait_dl = d->dl;
+    if (d->reply.code != 221) {
         mh_result_add_item(d->r, "note", "", MH_STATE_OK, MH_REASON_NONE,
                            "unexpected reply to QUIT: %s", d->last);
     }
+    smtp_state(d, SMTP_DONE);
+}
+
+static void
+quit_no_reply(struct dlg *d, enum rx rx)
+{
+    d->wait_dl = d->dl;
+    /* RFC 5321 4.1.1.10 wants a 221, but a missing one says nothing about
+     * mail delivery (field case BR-28): a note only. */
+    if (rx == RX_CLOSED) {
+        mh_result_add_item(d->r, "note", "", MH_STATE_OK, MH_REASON_NONE,
+                           "server closed the connection before "
+                           "answering QUIT");
+    } else {
+        mh_result_add_item(d->r, "note", "", MH_STATE_OK, MH_REASON_NONE,
+                           "no valid reply to QUIT within %.1f s",
+                           d->quit_dl.end - d->t0);
+    }
+    smtp_state(d, SMTP_DONE);
+}
+
+/*
+ * The dialogue failed with the session still open: QUIT (RFC 5321 3.1).
+ * After a 421 the server is closing (RFC 5321 3.8): QUIT is sent but its
+ * reply not awaited.
+ */
+static void
+smtp_fail(struct dlg *d)
+{
+    smtp_quit(d, d->reply.code != 421);
+}
+
+/* The connection is gone: nothing more can be sent. */
+static void
+smtp_lost(struct dlg *d)
+{
+    smtp_state(d, SMTP_DONE);
 }
 
 /* ====== TLS ====== */
@@ -669,11 +845,12 @@ verification_wait(struct dlg *d)
     }
 }
 
-static bool
-start_tls(struct dlg *d)
+/* Prepares the handshake: its parameters stay in d while it runs. */
+static void
+tls_begin(struct dlg *d)
 {
     const struct mh_smtp_params *p = d->p;
-    struct mh_tls_params tp = {
+    d->tls_params = (struct mh_tls_params){
         .sni = p->sni,
         .verify_name = p->verify_name,
         .ca_file = p->ca_file,
@@ -692,21 +869,35 @@ start_tls(struct dlg *d)
     /* The chain is verified beside the handshake and the dialogue when the
      * certificate is checked or credentials will depend on it. */
     if (p->check_cert || (p->auth_user != NULL && p->verify)) {
-        tp.on_certificates = start_verification;
-        tp.on_certificates_arg = d;
+        d->tls_params.on_certificates = start_verification;
+        d->tls_params.on_certificates_arg = d;
     }
-    double t0 = mh_monotonic_s();
-    tp.ctx = tls_worker_ctx(d->worker);
-    enum mh_io io = mh_transport_start_tls(d->t, &tp, d->dl);
-    phase_done(d, MH_PHASE_TLS_HANDSHAKE, t0, 0);
+    d->t0 = mh_monotonic_s();
+    d->tls_params.ctx = tls_worker_ctx(d->worker);
+    if (d->tls_params.ctx == NULL) {
+        /* A runner's checks share one context (tls_shared.h); NULL: the
+         * transport makes one for this check. */
+        d->shared_ctx = mh_tls_shared_ctx(&d->tls_params);
+        d->tls_params.ctx = d->shared_ctx;
+    }
+}
+
+/* The handshake ended with io: reports it. Returns whether the session
+ * is up. */
+static bool
+tls_end(struct dlg *d, enum mh_io io)
+{
+    const struct mh_smtp_params *p = d->p;
+    phase_done(d, MH_PHASE_TLS_HANDSHAKE, d->t0, 0);
+    SSL_CTX_free(d->shared_ctx); /* the session holds its own reference */
+    d->shared_ctx = NULL;
+    d->tls_params.ctx = NULL;
     if (io != MH_IO_OK) {
         /* No certificate check on a failed handshake. */
         tls_worker_facts(d->worker, NULL, NULL, NULL);
         verification_wait(d);
         mh_tls_verify_free(d->vjob);
         d->vjob = NULL;
-        d->failed = true;
-        d->closed = true; /* the stream is unusable now */
         enum mh_reason reason = io == MH_IO_TIMEOUT ? MH_REASON_TLS_TIMEOUT
                                 : d->t->reason != MH_REASON_NONE
                                     ? d->t->reason
@@ -739,7 +930,8 @@ start_tls(struct dlg *d)
     phase_item(d, MH_PHASE_TLS_HANDSHAKE, MH_STATE_OK, MH_REASON_NONE, msg);
     d->tls_items_at = d->r->nitems;
     d->tls_before = d->r->state;
-    if (tp.on_certificates != NULL && d->vjob == NULL && d->t->ssl != NULL) {
+    if (d->tls_params.on_certificates != NULL && d->vjob == NULL &&
+        d->t->ssl != NULL) {
         /* No certificate arrived (anonymous suite) or memory ran out: the
          * check reports it. */
         start_verification(d->t->ssl, d);
@@ -790,107 +982,6 @@ tls_report(struct dlg *d)
     d->vjob = NULL;
 }
 
-/* ====== EHLO / HELO ====== */
-
-/* Sends EHLO (or HELO after 500/502/504) and parses the capabilities.
- * Returns false when the dialogue must end. */
-static bool
-ehlo(struct dlg *d)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "EHLO %s", d->p->ehlo_name);
-    double t0 = mh_monotonic_s();
-    if (send_cmd(d, cmd, NULL) != MH_IO_OK) {
-        d->failed = d->closed = true;
-        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_CONNECTION_CLOSED,
-                        "%s: connection lost sending EHLO: %s", d->where,
-                        d->t->err);
-        return false;
-    }
-    bool ok = read_reply(d, MH_PHASE_EHLO, false);
-    phase_done(d, MH_PHASE_EHLO, t0, ok ? d->reply.code : 0);
-    if (!ok) {
-        phase_item(d, MH_PHASE_EHLO, d->r->state, d->r->reason,
-                   d->r->summary != NULL ? d->r->summary : "failed");
-        return false;
-    }
-    /* Capabilities from before TLS are forgotten (RFC 3207 4.2). */
-    memset(&d->caps, 0, sizeof d->caps);
-    if (d->reply.code == 250) {
-        mh_ehlo_parse(&d->reply, &d->caps);
-        d->esmtp = true;
-        char text[MH_REPLY_TEXT_MAX + 64];
-        /* Only the first line in the long output; the list is in JSON. */
-        snprintf(text, sizeof text, "250 %.*s",
-                 (int)strcspn(d->reply.text, "\n"), d->reply.text);
-        struct mh_item *it =
-            phase_item(d, MH_PHASE_EHLO, MH_STATE_OK, MH_REASON_NONE, text);
-        if (it != NULL) {
-            char ext[300];
-            snprintf(ext, sizeof ext, "%s%s%s%s%s%s%s%s",
-                     (d->caps.ext & MH_EXT_STARTTLS) ? "STARTTLS " : "",
-                     (d->caps.ext & MH_EXT_AUTH) ? "AUTH " : "",
-                     (d->caps.ext & MH_EXT_SIZE) ? "SIZE " : "",
-                     (d->caps.ext & MH_EXT_PIPELINING) ? "PIPELINING " : "",
-                     (d->caps.ext & MH_EXT_8BITMIME) ? "8BITMIME " : "",
-                     (d->caps.ext & MH_EXT_SMTPUTF8) ? "SMTPUTF8 " : "",
-                     (d->caps.ext & MH_EXT_ENHANCEDSTATUSCODES)
-                         ? "ENHANCEDSTATUSCODES "
-                         : "",
-                     (d->caps.ext & MH_EXT_CHUNKING) ? "CHUNKING " : "");
-            size_t el = strlen(ext);
-            if (el > 0) {
-                ext[el - 1] = '\0';
-            }
-            mh_item_set_str(d->r, it, "extensions", ext);
-            if (d->caps.mech_list[0] != '\0') {
-                mh_item_set_str(d->r, it, "auth_mechanisms", d->caps.mech_list);
-            }
-        }
-        return true;
-    }
-    int c = d->reply.code;
-    /* RFC 5321 3.2 / 4.1.4: fall back to HELO when EHLO is not known:
-     * 500 and 502 (command unrecognised / not implemented), and 504
-     * (parameter not implemented). Never after 4xx: the server is
-     * refusing service (421), not EHLO. 501 (syntax error) is a real
-     * answer about our argument and is reported. */
-    if (c == 500 || c == 502 || c == 504) {
-        d->ehlo_rejected = c;
-        char ehlo_reply[sizeof d->last];
-        snprintf(ehlo_reply, sizeof ehlo_reply, "%s", d->last);
-        snprintf(cmd, sizeof cmd, "HELO %s", d->p->ehlo_name);
-        t0 = mh_monotonic_s();
-        if (send_cmd(d, cmd, NULL) != MH_IO_OK) {
-            d->failed = d->closed = true;
-            mh_result_raise(d->r, MH_STATE_CRITICAL,
-                            MH_REASON_CONNECTION_CLOSED,
-                            "%s: connection lost sending HELO", d->where);
-            return false;
-        }
-        ok = read_reply(d, MH_PHASE_EHLO, false);
-        phase_done(d, MH_PHASE_EHLO, t0, ok ? d->reply.code : 0);
-        if (!ok) {
-            return false;
-        }
-        if (d->reply.code != 250) {
-            d->failed = true;
-            reply_failure(d, MH_PHASE_EHLO, "HELO rejected");
-            return false;
-        }
-        char text[sizeof d->last + 128];
-        snprintf(text, sizeof text,
-                 "HELO accepted (server does not support ESMTP; EHLO got %s)",
-                 ehlo_reply);
-        phase_item(d, MH_PHASE_EHLO, MH_STATE_OK, MH_REASON_NONE, text);
-        d->esmtp = false;
-        return true;
-    }
-    d->failed = true;
-    reply_failure(d, MH_PHASE_EHLO, "EHLO rejected");
-    return false;
-}
-
 /* ====== AUTH (RFC 4954) ====== */
 
 /* Standard base64 (OpenSSL EVP_EncodeBlock). Returns 0 or -1. */
@@ -928,174 +1019,433 @@ b64_decode(const char *in, unsigned char *out, size_t outlen)
     return n;
 }
 
-/* Sends one secret line (never traced) and reads the reply. */
-static bool
-auth_step(struct dlg *d, const char *line)
+/* ====== Greeting, EHLO / HELO, STARTTLS ====== */
+
+static void smtp_after_hello(struct dlg *d);
+
+/* Waits for the greeting: read whole before anything is sent (RFC 5321
+ * 4.3.1; BR-01, BR-02). */
+static void
+greeting_begin(struct dlg *d)
 {
-    if (send_cmd(d, line, "<credentials redacted>") != MH_IO_OK) {
-        d->failed = d->closed = true;
+    d->t0 = mh_monotonic_s();
+    reply_expect(d);
+    smtp_state(d, SMTP_GREETING);
+}
+
+static void
+greeting_failure(struct dlg *d)
+{
+    enum mh_state st;
+    enum mh_reason reason;
+    classify(d, MH_PHASE_BANNER, &st, &reason);
+    if (st == MH_STATE_OK) {
+        st = MH_STATE_CRITICAL; /* a 2xx/3xx other than the expected one */
+        reason = MH_REASON_UNEXPECTED_GREETING;
+    }
+    phase_item(d, MH_PHASE_BANNER, st, reason, d->last);
+    mh_result_raise(d->r, st, reason, "%s greeting %s", d->where, d->last);
+}
+
+/* Sends EHLO and enters `next` (SMTP_EHLO, or SMTP_EHLO_TLS over TLS). */
+static void
+smtp_ehlo(struct dlg *d, enum smtp_state next)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "EHLO %s", d->p->ehlo_name);
+    d->t0 = mh_monotonic_s();
+    if (!smtp_send(d, next, cmd, NULL)) {
         mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_CONNECTION_CLOSED,
-                        "%s: connection lost during AUTH", d->where);
-        return false;
+                        "%s: connection lost sending EHLO: %s", d->where,
+                        d->t->err);
+        smtp_lost(d);
     }
-    return read_reply(d, MH_PHASE_AUTH, false);
 }
 
-static bool
-auth_plain(struct dlg *d)
-{
-    const char *u = d->p->auth_user, *pw = d->p->auth_password;
-    unsigned char raw[600];
-    size_t ul = strlen(u), pl = strlen(pw);
-    if (ul + pl + 2 > sizeof raw) {
-        return false;
-    }
-    /* RFC 4616: [authzid] NUL authcid NUL passwd. */
-    raw[0] = '\0';
-    memcpy(raw + 1, u, ul);
-    raw[1 + ul] = '\0';
-    memcpy(raw + 2 + ul, pw, pl);
-    char b64[820], cmd[840];
-    int rc = b64_encode(raw, ul + pl + 2, b64, sizeof b64);
-    OPENSSL_cleanse(raw, sizeof raw);
-    if (rc != 0) {
-        return false;
-    }
-    /* Initial response (RFC 4954 4): one round trip. */
-    snprintf(cmd, sizeof cmd, "AUTH PLAIN %s", b64);
-    bool ok = auth_step(d, cmd);
-    if (ok && d->reply.code == 334) {
-        /* A server that wants the response separately. */
-        ok = auth_step(d, b64);
-    }
-    OPENSSL_cleanse(b64, sizeof b64);
-    OPENSSL_cleanse(cmd, sizeof cmd);
-    return ok;
-}
-
-static bool
-auth_login(struct dlg *d)
-{
-    /* No initial response with LOGIN: some servers ignore it (BR-17 B).
-     * The challenges' text ("Username:", "username:", anything) is not
-     * checked, only their order (BR-17 A). */
-    if (send_cmd(d, "AUTH LOGIN", NULL) != MH_IO_OK ||
-        !read_reply(d, MH_PHASE_AUTH, false)) {
-        return false;
-    }
-    const char *parts[2] = {d->p->auth_user, d->p->auth_password};
-    for (int i = 0; i < 2; i++) {
-        if (d->reply.code != 334) {
-            return true; /* evaluated by the caller */
-        }
-        char b64[820];
-        if (b64_encode((const unsigned char *)parts[i], strlen(parts[i]), b64,
-                       sizeof b64) != 0) {
-            return false;
-        }
-        bool ok = auth_step(d, b64);
-        OPENSSL_cleanse(b64, sizeof b64);
-        if (!ok) {
-            return false;
-        }
-    }
-    return true;
-}
-
-static bool
-auth_cram_md5(struct dlg *d)
-{
-    if (send_cmd(d, "AUTH CRAM-MD5", NULL) != MH_IO_OK ||
-        !read_reply(d, MH_PHASE_AUTH, false)) {
-        return false;
-    }
-    if (d->reply.code != 334) {
-        return true;
-    }
-    /* RFC 2195: the challenge is base64; the response is
-     * base64(user " " hex(HMAC-MD5(password, challenge))). */
-    unsigned char chal[600];
-    int cl = b64_decode(d->reply.text, chal, sizeof chal);
-    if (cl < 0) {
-        d->failed = true;
-        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_AUTH_PROTOCOL,
-                        "%s: invalid CRAM-MD5 challenge (not base64)",
-                        d->where);
-        return false;
-    }
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int maclen = 0;
-    const char *pw = d->p->auth_password;
-    if (HMAC(EVP_md5(), pw, (int)strlen(pw), chal, (size_t)cl, mac, &maclen) ==
-        NULL) {
-        d->failed = true;
-        mh_result_raise(d->r, MH_STATE_UNKNOWN, MH_REASON_INTERNAL_ERROR,
-                        "%s: HMAC-MD5 not available in this OpenSSL", d->where);
-        return false;
-    }
-    char resp[400];
-    int n = snprintf(resp, sizeof resp, "%s ", d->p->auth_user);
-    for (unsigned i = 0; i < maclen && n > 0 && (size_t)n + 3 < sizeof resp;
-         i++) {
-        n += snprintf(resp + n, sizeof resp - (size_t)n, "%02x", mac[i]);
-    }
-    char b64[820];
-    bool ok = n > 0 &&
-              b64_encode((const unsigned char *)resp, (size_t)n, b64,
-                         sizeof b64) == 0 &&
-              auth_step(d, b64);
-    OPENSSL_cleanse(resp, sizeof resp);
-    OPENSSL_cleanse(mac, sizeof mac);
-    return ok;
-}
-
-static bool
-authenticate(struct dlg *d)
+static void
+greeting_reply(struct dlg *d)
 {
     const struct mh_smtp_params *p = d->p;
-    double t0 = mh_monotonic_s();
-    bool ok = false;
-    char msg[MH_REPLY_TEXT_MAX + 400];
-    enum mh_reason fail_reason = MH_REASON_AUTH_NOT_OFFERED;
-    if (!d->tls_active && !p->allow_plaintext_auth) {
-        fail_reason = MH_REASON_AUTH_PLAINTEXT;
-        snprintf(msg, sizeof msg,
-                 "refusing to send credentials over a plaintext connection "
-                 "(use --starttls or --tls, or --allow-plaintext-auth)");
-        goto fail;
+    int expect = p->expect_greeting != 0 ? p->expect_greeting : 220;
+    if (d->reply.code != expect) {
+        greeting_failure(d);
+        /* RFC 5321 3.1: after a 554 greeting the client should QUIT; we
+         * send it but do not wait: a server that holds the socket open
+         * (BR-04 B) must not delay the result. No EHLO is ever sent. */
+        smtp_quit(d, false);
+        return;
     }
-    /* Credentials go only to a server whose certificate verified (chain
-     * and name, the TLS worker's verdict): over an unverified session
-     * anyone in the path could collect them. --no-verify accepts that risk
-     * explicitly. */
-    if (d->tls_active && p->verify && d->t->ssl != NULL) {
-        verification_wait(d);
-        long vr = d->vjob != NULL ? mh_tls_verify_result(d->vjob)
-                                  : X509_V_ERR_UNSPECIFIED;
-        const char *store_err =
-            d->vjob != NULL ? mh_tls_verify_store_error(d->vjob) : NULL;
-        if (vr != X509_V_OK && store_err != NULL) {
-            snprintf(msg, sizeof msg,
-                     "refusing to send credentials: the server's certificate "
-                     "could not be verified (%s)",
-                     store_err);
-        } else if (vr != X509_V_OK) {
-            snprintf(msg, sizeof msg,
-                     "refusing to send credentials: the server's certificate "
-                     "did not verify (%s); give --ca-file/--ca-path or "
-                     "--verify-name, or --no-verify",
-                     X509_verify_cert_error_string(vr));
-        }
-        if (vr != X509_V_OK) {
-            phase_done(d, MH_PHASE_AUTH, t0, 0);
-            d->failed = true;
-            phase_item(d, MH_PHASE_AUTH, MH_STATE_CRITICAL,
-                       MH_REASON_AUTH_CERT_UNVERIFIED, msg);
+    if (expect != 220) {
+        char text[sizeof d->last + 32];
+        snprintf(text, sizeof text, "greeting %s as expected", d->last);
+        phase_item(d, MH_PHASE_BANNER, MH_STATE_OK, MH_REASON_NONE, text);
+        mh_result_set_summary(d->r, "%s greeting %d as expected", d->where,
+                              expect);
+        smtp_quit(d, false);
+        return;
+    }
+    phase_item(d, MH_PHASE_BANNER, MH_STATE_OK, MH_REASON_NONE, d->last);
+    smtp_ehlo(d, SMTP_EHLO);
+}
+
+/* The EHLO reply's item: its first line, the extensions in JSON. */
+static void
+ehlo_item(struct dlg *d)
+{
+    char text[MH_REPLY_TEXT_MAX + 64];
+    /* Only the first line in the long output; the list is in JSON. */
+    snprintf(text, sizeof text, "250 %.*s", (int)strcspn(d->reply.text, "\n"),
+             d->reply.text);
+    struct mh_item *it =
+        phase_item(d, MH_PHASE_EHLO, MH_STATE_OK, MH_REASON_NONE, text);
+    if (it == NULL) {
+        return;
+    }
+    char ext[300];
+    snprintf(ext, sizeof ext, "%s%s%s%s%s%s%s%s",
+             (d->caps.ext & MH_EXT_STARTTLS) ? "STARTTLS " : "",
+             (d->caps.ext & MH_EXT_AUTH) ? "AUTH " : "",
+             (d->caps.ext & MH_EXT_SIZE) ? "SIZE " : "",
+             (d->caps.ext & MH_EXT_PIPELINING) ? "PIPELINING " : "",
+             (d->caps.ext & MH_EXT_8BITMIME) ? "8BITMIME " : "",
+             (d->caps.ext & MH_EXT_SMTPUTF8) ? "SMTPUTF8 " : "",
+             (d->caps.ext & MH_EXT_ENHANCEDSTATUSCODES) ? "ENHANCEDSTATUSCODES "
+                                                        : "",
+             (d->caps.ext & MH_EXT_CHUNKING) ? "CHUNKING " : "");
+    size_t el = strlen(ext);
+    if (el > 0) {
+        ext[el - 1] = '\0';
+    }
+    mh_item_set_str(d->r, it, "extensions", ext);
+    if (d->caps.mech_list[0] != '\0') {
+        mh_item_set_str(d->r, it, "auth_mechanisms", d->caps.mech_list);
+    }
+}
+
+static void starttls_begin(struct dlg *d);
+static void handshake_begin(struct dlg *d);
+
+/* EHLO or HELO accepted: STARTTLS next when it is wanted and not done. */
+static void
+hello_done(struct dlg *d)
+{
+    if (d->p->tls_mode == MH_TLS_STARTTLS && !d->tls_active) {
+        starttls_begin(d);
+    } else {
+        smtp_after_hello(d);
+    }
+}
+
+/* Reply to EHLO (SMTP_EHLO, SMTP_EHLO_TLS). */
+static void
+ehlo_reply(struct dlg *d)
+{
+    /* Capabilities from before TLS are forgotten (RFC 3207 4.2). */
+    memset(&d->caps, 0, sizeof d->caps);
+    int c = d->reply.code;
+    if (c == 250) {
+        mh_ehlo_parse(&d->reply, &d->caps);
+        d->esmtp = true;
+        ehlo_item(d);
+        hello_done(d);
+        return;
+    }
+    /* RFC 5321 3.2 / 4.1.4: fall back to HELO when EHLO is not known:
+     * 500 and 502 (command unrecognised / not implemented), and 504
+     * (parameter not implemented). Never after 4xx: the server is
+     * refusing service (421), not EHLO. 501 (syntax error) is a real
+     * answer about our argument and is reported. */
+    if (c == 500 || c == 502 || c == 504) {
+        d->ehlo_rejected = c;
+        snprintf(d->ehlo_reply, sizeof d->ehlo_reply, "%s", d->last);
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "HELO %s", d->p->ehlo_name);
+        d->t0 = mh_monotonic_s();
+        if (!smtp_send(d, SMTP_HELO, cmd, NULL)) {
             mh_result_raise(d->r, MH_STATE_CRITICAL,
-                            MH_REASON_AUTH_CERT_UNVERIFIED, "%s: %s", d->where,
-                            msg);
-            return false;
+                            MH_REASON_CONNECTION_CLOSED,
+                            "%s: connection lost sending HELO", d->where);
+            smtp_lost(d);
         }
+        return;
+    }
+    reply_failure(d, MH_PHASE_EHLO, "EHLO rejected");
+    smtp_fail(d);
+}
+
+static void
+helo_reply(struct dlg *d)
+{
+    if (d->reply.code != 250) {
+        reply_failure(d, MH_PHASE_EHLO, "HELO rejected");
+        smtp_fail(d);
+        return;
+    }
+    char text[sizeof d->last + 128];
+    snprintf(text, sizeof text,
+             "HELO accepted (server does not support ESMTP; EHLO got %s)",
+             d->ehlo_reply);
+    phase_item(d, MH_PHASE_EHLO, MH_STATE_OK, MH_REASON_NONE, text);
+    d->esmtp = false;
+    hello_done(d);
+}
+
+/* STARTTLS broke the session (no reply, or it could not be sent): a TLS
+ * problem for whoever routes the alert. */
+static void
+starttls_broken(struct dlg *d)
+{
+    struct mh_result *r = d->r;
+    if (r->category == MH_CAT_CONNECTION || r->category == MH_CAT_RESPONSE) {
+        mh_result_override(r, r->state, MH_REASON_STARTTLS_REFUSED, NULL);
+    }
+    phase_item(d, MH_PHASE_STARTTLS, r->state, r->reason,
+               r->summary != NULL ? r->summary : "failed");
+}
+
+/* STARTTLS when offered (RFC 3207 4); else the check says so at once. */
+static void
+starttls_begin(struct dlg *d)
+{
+    const struct mh_smtp_params *p = d->p;
+    enum mh_state need =
+        p->starttls_optional ? MH_STATE_WARNING : MH_STATE_CRITICAL;
+    if (!d->esmtp || (d->caps.ext & MH_EXT_STARTTLS) == 0) {
+        /* Not offered: say so at once, never send STARTTLS anyway
+         * (BR-21; BR-07 when EHLO itself was rejected). */
+        char msg[300];
+        if (!d->esmtp) {
+            snprintf(msg, sizeof msg,
+                     "STARTTLS unavailable: server rejected EHLO (%d)",
+                     d->ehlo_rejected);
+        } else {
+            snprintf(msg, sizeof msg, "STARTTLS not advertised by %s", p->host);
+        }
+        mh_result_add_item(d->r, "phase", "starttls", need,
+                           MH_REASON_TLS_REQUIRED, "%s", msg);
+        mh_result_raise(d->r, need, MH_REASON_TLS_REQUIRED, "%s: %s", d->where,
+                        msg);
+        if (need == MH_STATE_CRITICAL) {
+            smtp_fail(d);
+        } else {
+            smtp_after_hello(d);
+        }
+        return;
+    }
+    d->t0 = mh_monotonic_s();
+    if (!smtp_send(d, SMTP_STARTTLS, "STARTTLS", NULL)) {
+        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_CONNECTION_CLOSED,
+                        "%s: connection lost sending STARTTLS: %s", d->where,
+                        d->t->err);
+        starttls_broken(d);
+        smtp_lost(d);
+    }
+}
+
+static void
+starttls_reply(struct dlg *d)
+{
+    if (d->reply.code != 220) {
+        /* 454 and friends: TLS category, reported at once (BR-26 D);
+         * WARNING when TLS was optional. */
+        enum mh_state need =
+            d->p->starttls_optional ? MH_STATE_WARNING : MH_STATE_CRITICAL;
+        char msg[sizeof d->last + 40];
+        snprintf(msg, sizeof msg, "STARTTLS refused: %s", d->last);
+        mh_result_add_item(d->r, "phase", "starttls", need,
+                           MH_REASON_STARTTLS_REFUSED, "%s", msg);
+        mh_result_raise(d->r, need, MH_REASON_STARTTLS_REFUSED, "%s %s",
+                        d->where, msg);
+        if (need == MH_STATE_CRITICAL) {
+            smtp_fail(d);
+        } else {
+            smtp_after_hello(d);
+        }
+        return;
+    }
+    phase_item(d, MH_PHASE_STARTTLS, MH_STATE_OK, MH_REASON_NONE, d->last);
+    handshake_begin(d);
+}
+
+/* Enters SMTP_TLS_HANDSHAKE (implicit TLS, or after STARTTLS 220). */
+static void
+handshake_begin(struct dlg *d)
+{
+    tls_begin(d);
+    smtp_state(d, SMTP_TLS_HANDSHAKE);
+}
+
+/* The handshake ended with io: then the greeting (implicit TLS), nothing
+ * more (tls_only) or EHLO again (RFC 3207 4.2: forget everything). A
+ * failed handshake leaves an unusable stream: done. */
+static void
+handshake_done(struct dlg *d, enum mh_io io)
+{
+    const struct mh_smtp_params *p = d->p;
+    if (!tls_end(d, io)) {
+        smtp_lost(d);
+    } else if (p->tls_mode != MH_TLS_IMPLICIT) {
+        smtp_ehlo(d, SMTP_EHLO_TLS);
+    } else if (p->tls_only) {
+        smtp_state(d, SMTP_DONE); /* handshake-only probe: no greeting */
+    } else {
+        greeting_begin(d);
+    }
+}
+
+/* AUTH could not run to a final reply: the failure (recorded already, or
+ * "AUTH <mech> failed" now) becomes the AUTH item. lost: the connection is
+ * gone. */
+static void
+auth_failed(struct dlg *d, bool lost)
+{
+    OPENSSL_cleanse(d->auth_resp, sizeof d->auth_resp);
+    phase_done(d, MH_PHASE_AUTH, d->auth_t0, 0);
+    if (d->r->state == MH_STATE_OK) {
+        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_AUTH_FAILED,
+                        "%s: AUTH %s failed", d->where,
+                        mh_mech_name(d->auth_mech));
+    }
+    phase_item(d, MH_PHASE_AUTH, d->r->state, d->r->reason,
+               d->r->summary != NULL ? d->r->summary : "failed");
+    if (lost) {
+        smtp_lost(d);
+    } else {
+        smtp_fail(d);
+    }
+}
+
+/* AUTH refused before any command (plaintext, unverified certificate,
+ * mechanism not offered): CRITICAL with reason and msg. */
+static void
+auth_refuse(struct dlg *d, enum mh_reason reason, const char *msg)
+{
+    phase_done(d, MH_PHASE_AUTH, d->auth_t0, 0);
+    phase_item(d, MH_PHASE_AUTH, MH_STATE_CRITICAL, reason, msg);
+    mh_result_raise(d->r, MH_STATE_CRITICAL, reason, "%s: %s", d->where, msg);
+    smtp_fail(d);
+}
+
+/* Sends one AUTH line and enters `next`. A secret line (credentials) is
+ * never traced; the AUTH command itself is. */
+static void
+auth_send(struct dlg *d, enum smtp_state next, const char *line, bool secret)
+{
+    if (smtp_send(d, next, line, secret ? "<credentials redacted>" : NULL)) {
+        return;
+    }
+    if (secret) {
+        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_CONNECTION_CLOSED,
+                        "%s: connection lost during AUTH", d->where);
+    }
+    auth_failed(d, secret);
+}
+
+/* Sends base64(text) as a secret line and enters `next`. */
+static void
+auth_send_b64(struct dlg *d, enum smtp_state next, const char *text)
+{
+    char b64[820];
+    if (b64_encode((const unsigned char *)text, strlen(text), b64,
+                   sizeof b64) != 0) {
+        auth_failed(d, false);
+        return;
+    }
+    auth_send(d, next, b64, true);
+    OPENSSL_cleanse(b64, sizeof b64);
+}
+
+/* Picks the mechanism: the one asked for, else the best offered. Returns
+ * 0 with msg set when none can be used. */
+static unsigned
+auth_choose(struct dlg *d, char *msg, size_t len)
+{
+    const struct mh_smtp_params *p = d->p;
+    unsigned mech;
+    if (p->auth_mech != 0) {
+        mech = p->auth_mech;
+        if ((d->caps.mechs & mech) == 0) {
+            snprintf(msg, len, "mechanism %s not offered (offered: %s)",
+                     mh_mech_name(mech), d->caps.mech_list);
+            return 0;
+        }
+        return mech;
+    }
+    if (d->tls_active) {
+        /* Under TLS the simplest is best; CRAM-MD5 needs the server to
+         * store plaintext passwords and adds nothing. */
+        mech = (d->caps.mechs & MH_MECH_PLAIN)   ? MH_MECH_PLAIN
+               : (d->caps.mechs & MH_MECH_LOGIN) ? MH_MECH_LOGIN
+                                                 : MH_MECH_CRAM_MD5;
+    } else {
+        mech = (d->caps.mechs & MH_MECH_CRAM_MD5) ? MH_MECH_CRAM_MD5
+               : (d->caps.mechs & MH_MECH_PLAIN)  ? MH_MECH_PLAIN
+                                                  : MH_MECH_LOGIN;
+    }
+    if ((d->caps.mechs & mech) == 0) {
+        snprintf(msg, len,
+                 "no supported mechanism offered (offered: "
+                 "%s; supported: PLAIN LOGIN CRAM-MD5)",
+                 d->caps.mech_list);
+        return 0;
+    }
+    return mech;
+}
+
+/*
+ * Credentials go only to a server whose certificate verified (chain and
+ * name, the TLS worker's verdict): over an unverified session anyone in
+ * the path could collect them. --no-verify accepts that risk explicitly.
+ * Returns false with msg set when they must not be sent.
+ */
+static bool
+auth_cert_ok(struct dlg *d, char *msg, size_t len)
+{
+    if (!d->tls_active || !d->p->verify || d->t->ssl == NULL) {
+        return true;
+    }
+    verification_wait(d);
+    long vr = d->vjob != NULL ? mh_tls_verify_result(d->vjob)
+                              : X509_V_ERR_UNSPECIFIED;
+    if (vr == X509_V_OK) {
+        return true;
+    }
+    const char *store_err =
+        d->vjob != NULL ? mh_tls_verify_store_error(d->vjob) : NULL;
+    if (store_err != NULL) {
+        snprintf(msg, len,
+                 "refusing to send credentials: the server's certificate "
+                 "could not be verified (%s)",
+                 store_err);
+    } else {
+        snprintf(msg, len,
+                 "refusing to send credentials: the server's certificate "
+                 "did not verify (%s); give --ca-file/--ca-path or "
+                 "--verify-name, or --no-verify",
+                 X509_verify_cert_error_string(vr));
+    }
+    return false;
+}
+
+/* AUTH (RFC 4954), one attempt with one mechanism: trying others after a
+ * 535 hides the real answer and counts against the account (BR-18). */
+static void
+auth_begin(struct dlg *d)
+{
+    const struct mh_smtp_params *p = d->p;
+    char msg[MH_REPLY_TEXT_MAX + 400];
+    d->auth_t0 = mh_monotonic_s();
+    d->auth_mech = p->auth_mech;
+    if (!d->tls_active && !p->allow_plaintext_auth) {
+        auth_refuse(d, MH_REASON_AUTH_PLAINTEXT,
+                    "refusing to send credentials over a plaintext "
+                    "connection (use --starttls or --tls, or "
+                    "--allow-plaintext-auth)");
+        return;
+    }
+    if (!auth_cert_ok(d, msg, sizeof msg)) {
+        auth_refuse(d, MH_REASON_AUTH_CERT_UNVERIFIED, msg);
+        return;
     }
     if (!d->esmtp || (d->caps.ext & MH_EXT_AUTH) == 0) {
         if (!d->esmtp) {
@@ -1108,57 +1458,104 @@ authenticate(struct dlg *d)
                          ? " after STARTTLS"
                          : "");
         }
-        goto fail;
+        auth_refuse(d, MH_REASON_AUTH_NOT_OFFERED, msg);
+        return;
     }
-    unsigned mech;
-    if (p->auth_mech != 0) {
-        mech = p->auth_mech;
-        if ((d->caps.mechs & mech) == 0) {
-            snprintf(msg, sizeof msg, "mechanism %s not offered (offered: %s)",
-                     mh_mech_name(mech), d->caps.mech_list);
-            goto fail;
-        }
-    } else if (d->tls_active) {
-        /* Under TLS the simplest is best; CRAM-MD5 needs the server to
-         * store plaintext passwords and adds nothing. */
-        mech = (d->caps.mechs & MH_MECH_PLAIN)   ? MH_MECH_PLAIN
-               : (d->caps.mechs & MH_MECH_LOGIN) ? MH_MECH_LOGIN
-                                                 : MH_MECH_CRAM_MD5;
+    d->auth_mech = auth_choose(d, msg, sizeof msg);
+    if (d->auth_mech == 0) {
+        auth_refuse(d, MH_REASON_AUTH_NOT_OFFERED, msg);
+        return;
+    }
+    if (d->auth_mech == MH_MECH_LOGIN) {
+        /* No initial response with LOGIN: some servers ignore it (BR-17
+         * B). */
+        auth_send(d, SMTP_AUTH_LOGIN, "AUTH LOGIN", false);
+        return;
+    }
+    if (d->auth_mech == MH_MECH_CRAM_MD5) {
+        auth_send(d, SMTP_AUTH_CRAM_MD5, "AUTH CRAM-MD5", false);
+        return;
+    }
+    /* PLAIN (RFC 4616): [authzid] NUL authcid NUL passwd, as the initial
+     * response (RFC 4954 4): one round trip. */
+    const char *u = p->auth_user, *pw = p->auth_password;
+    unsigned char raw[600];
+    size_t ul = strlen(u), pl = strlen(pw);
+    if (ul + pl + 2 > sizeof raw) {
+        auth_failed(d, false);
+        return;
+    }
+    raw[0] = '\0';
+    memcpy(raw + 1, u, ul);
+    raw[1 + ul] = '\0';
+    memcpy(raw + 2 + ul, pw, pl);
+    int rc = b64_encode(raw, ul + pl + 2, d->auth_resp, sizeof d->auth_resp);
+    OPENSSL_cleanse(raw, sizeof raw);
+    if (rc != 0) {
+        auth_failed(d, false);
+        return;
+    }
+    char cmd[840];
+    snprintf(cmd, sizeof cmd, "AUTH PLAIN %s", d->auth_resp);
+    auth_send(d, SMTP_AUTH_PLAIN, cmd, true);
+    OPENSSL_cleanse(cmd, sizeof cmd);
+}
+
+/* RFC 2195: the challenge is base64; the response is
+ * base64(user " " hex(HMAC-MD5(password, challenge))). */
+static void
+auth_cram_md5_response(struct dlg *d)
+{
+    unsigned char chal[600];
+    int cl = b64_decode(d->reply.text, chal, sizeof chal);
+    if (cl < 0) {
+        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_AUTH_PROTOCOL,
+                        "%s: invalid CRAM-MD5 challenge (not base64)",
+                        d->where);
+        auth_failed(d, false);
+        return;
+    }
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int maclen = 0;
+    const char *pw = d->p->auth_password;
+    if (HMAC(EVP_md5(), pw, (int)strlen(pw), chal, (size_t)cl, mac, &maclen) ==
+        NULL) {
+        mh_result_raise(d->r, MH_STATE_UNKNOWN, MH_REASON_INTERNAL_ERROR,
+                        "%s: HMAC-MD5 not available in this OpenSSL", d->where);
+        auth_failed(d, false);
+        return;
+    }
+    char resp[400];
+    int n = snprintf(resp, sizeof resp, "%s ", d->p->auth_user);
+    for (unsigned i = 0; i < maclen && n > 0 && (size_t)n + 3 < sizeof resp;
+         i++) {
+        n += snprintf(resp + n, sizeof resp - (size_t)n, "%02x", mac[i]);
+    }
+    OPENSSL_cleanse(mac, sizeof mac);
+    if (n <= 0) {
+        auth_failed(d, false);
     } else {
-        mech = (d->caps.mechs & MH_MECH_CRAM_MD5) ? MH_MECH_CRAM_MD5
-               : (d->caps.mechs & MH_MECH_PLAIN)  ? MH_MECH_PLAIN
-                                                  : MH_MECH_LOGIN;
+        auth_send_b64(d, SMTP_AUTH_CRAM_MD5_RESPONSE, resp);
     }
-    if ((d->caps.mechs & mech) == 0) {
-        snprintf(msg, sizeof msg,
-                 "no supported mechanism offered (offered: "
-                 "%s; supported: PLAIN LOGIN CRAM-MD5)",
-                 d->caps.mech_list);
-        goto fail;
-    }
-    const char *mname = mh_mech_name(mech);
-    /* One attempt only: trying other mechanisms after a 535 hides the real
-     * answer and counts against the account (BR-18). */
-    ok = mech == MH_MECH_PLAIN   ? auth_plain(d)
-         : mech == MH_MECH_LOGIN ? auth_login(d)
-                                 : auth_cram_md5(d);
-    phase_done(d, MH_PHASE_AUTH, t0, ok ? d->reply.code : 0);
-    if (!ok) {
-        d->failed = true;
-        if (d->r->state == MH_STATE_OK) {
-            mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_AUTH_FAILED,
-                            "%s: AUTH %s failed", d->where, mname);
-        }
-        phase_item(d, MH_PHASE_AUTH, d->r->state, d->r->reason,
-                   d->r->summary != NULL ? d->r->summary : "failed");
-        return false;
-    }
+    OPENSSL_cleanse(resp, sizeof resp);
+}
+
+static void envelope_begin(struct dlg *d);
+
+/* The final reply of the AUTH exchange: 235 or the failure. */
+static void
+auth_result(struct dlg *d)
+{
+    OPENSSL_cleanse(d->auth_resp, sizeof d->auth_resp);
+    phase_done(d, MH_PHASE_AUTH, d->auth_t0, d->reply.code);
+    const char *mname = mh_mech_name(d->auth_mech);
+    char msg[MH_REPLY_TEXT_MAX + 400];
     if (d->reply.code == 235) {
         snprintf(msg, sizeof msg, "AUTH %s ok: %s", mname, d->last);
         phase_item(d, MH_PHASE_AUTH, MH_STATE_OK, MH_REASON_NONE, msg);
-        return true;
+        envelope_begin(d);
+        return;
     }
-    d->failed = true;
     enum mh_state st;
     enum mh_reason reason;
     classify(d, MH_PHASE_AUTH, &st, &reason);
@@ -1175,115 +1572,335 @@ authenticate(struct dlg *d)
     snprintf(msg, sizeof msg, "AUTH %s: %s (%s)", mname, why, d->last);
     phase_item(d, MH_PHASE_AUTH, st, reason, msg);
     mh_result_raise(d->r, st, reason, "%s %s", d->where, msg);
-    return false;
+    smtp_fail(d);
+}
 
-fail:
-    phase_done(d, MH_PHASE_AUTH, t0, 0);
-    d->failed = true;
-    phase_item(d, MH_PHASE_AUTH, MH_STATE_CRITICAL, fail_reason, msg);
-    mh_result_raise(d->r, MH_STATE_CRITICAL, fail_reason, "%s: %s", d->where,
-                    msg);
-    return false;
+/* A reply in one of the AUTH states: a 334 asks for the next step (the
+ * challenges' text, "Username:" or anything, is not checked, only their
+ * order: BR-17 A); anything else is the final reply. */
+static void
+auth_reply(struct dlg *d)
+{
+    if (d->reply.code != 334) {
+        auth_result(d);
+        return;
+    }
+    switch (d->state) {
+    case SMTP_AUTH_PLAIN:
+        /* A server that wants the response separately. */
+        auth_send(d, SMTP_AUTH_PLAIN_RESPONSE, d->auth_resp, true);
+        break;
+    case SMTP_AUTH_LOGIN:
+        auth_send_b64(d, SMTP_AUTH_LOGIN_USER, d->p->auth_user);
+        break;
+    case SMTP_AUTH_LOGIN_USER:
+        auth_send_b64(d, SMTP_AUTH_LOGIN_PASSWORD, d->p->auth_password);
+        break;
+    case SMTP_AUTH_CRAM_MD5:
+        auth_cram_md5_response(d);
+        break;
+    default:
+        auth_result(d); /* a 334 after the last step */
+        break;
+    }
 }
 
 /* ====== Envelope ====== */
 
-/* Sends cmd in phase ph and reads the reply; false on I/O failure. */
-static bool
-command(struct dlg *d, enum mh_phase ph, const char *cmd)
+/* After the hellos (and STARTTLS): AUTH when asked, else the envelope. */
+static void
+smtp_after_hello(struct dlg *d)
 {
-    double t0 = mh_monotonic_s();
-    if (send_cmd(d, cmd, NULL) != MH_IO_OK) {
-        d->failed = d->closed = true;
+    if (d->p->auth_user != NULL) {
+        auth_begin(d);
+    } else {
+        envelope_begin(d);
+    }
+}
+
+/* Sends an envelope command and enters `next`; the connection is lost when
+ * it cannot be sent. */
+static void
+envelope_send(struct dlg *d, enum smtp_state next, const char *cmd)
+{
+    d->t0 = mh_monotonic_s();
+    if (!smtp_send(d, next, cmd, NULL)) {
         mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_CONNECTION_CLOSED,
                         "%s: connection lost sending %s: %s", d->where, cmd,
                         d->t->err);
-        return false;
+        smtp_lost(d);
     }
-    bool ok = read_reply(d, ph, false);
-    phase_done(d, ph, t0, ok ? d->reply.code : 0);
-    return ok;
 }
 
-static bool
-envelope(struct dlg *d)
+/* MAIL FROM when an envelope is wanted, else QUIT. */
+static void
+envelope_begin(struct dlg *d)
 {
     const struct mh_smtp_params *p = d->p;
-    char cmd[600], what[MH_REPLY_TEXT_MAX + 800];
+    if (p->mail_from == NULL && p->nrcpt == 0 && p->relay_test == NULL) {
+        smtp_quit(d, true);
+        return;
+    }
+    char cmd[600];
     snprintf(cmd, sizeof cmd, "MAIL FROM:<%s>",
              p->mail_from != NULL ? p->mail_from : "");
-    if (!command(d, MH_PHASE_MAIL, cmd)) {
-        return false;
+    envelope_send(d, SMTP_MAIL, cmd);
+}
+
+/* The next recipient, the relay test, or RSET: leave no transaction
+ * behind (RFC 5321 4.1.1.5; timed as part of the closing "quit" phase). */
+static void
+envelope_next(struct dlg *d)
+{
+    const struct mh_smtp_params *p = d->p;
+    char cmd[600];
+    if (d->rcpt_i < p->nrcpt) {
+        snprintf(cmd, sizeof cmd, "RCPT TO:<%s>", p->rcpt_to[d->rcpt_i++]);
+        envelope_send(d, SMTP_RCPT, cmd);
+    } else if (p->relay_test != NULL && d->state != SMTP_RELAY_TEST) {
+        snprintf(cmd, sizeof cmd, "RCPT TO:<%s>", p->relay_test);
+        envelope_send(d, SMTP_RELAY_TEST, cmd);
+    } else {
+        envelope_send(d, SMTP_RSET, "RSET");
     }
+}
+
+static void
+mail_reply(struct dlg *d)
+{
     if (d->reply.code != 250) {
-        d->failed = true;
         reply_failure(d, MH_PHASE_MAIL, "MAIL FROM rejected");
-        return false;
+        smtp_fail(d);
+        return;
     }
     phase_item(d, MH_PHASE_MAIL, MH_STATE_OK, MH_REASON_NONE, d->last);
     d->envelope = true;
+    envelope_next(d);
+}
 
-    for (size_t i = 0; i < p->nrcpt; i++) {
-        snprintf(cmd, sizeof cmd, "RCPT TO:<%s>", p->rcpt_to[i]);
-        if (!command(d, MH_PHASE_RCPT, cmd)) {
-            return false;
-        }
-        /* RFC 5321 4.2.2: 250 and 251 accept the recipient. */
-        if (d->reply.code == 250 || d->reply.code == 251) {
-            snprintf(what, sizeof what, "<%s> accepted: %s", p->rcpt_to[i],
-                     d->last);
-            phase_item(d, MH_PHASE_RCPT, MH_STATE_OK, MH_REASON_NONE, what);
-        } else {
-            snprintf(what, sizeof what, "RCPT TO:<%s> rejected", p->rcpt_to[i]);
-            reply_failure(d, MH_PHASE_RCPT, what);
-            if (d->reply.code == 421) {
-                d->failed = true; /* the server is closing */
-                return false;
-            }
+static void
+rcpt_reply(struct dlg *d)
+{
+    const char *rcpt = d->p->rcpt_to[d->rcpt_i - 1];
+    char what[MH_REPLY_TEXT_MAX + 800];
+    /* RFC 5321 4.2.2: 250 and 251 accept the recipient. */
+    if (d->reply.code == 250 || d->reply.code == 251) {
+        snprintf(what, sizeof what, "<%s> accepted: %s", rcpt, d->last);
+        phase_item(d, MH_PHASE_RCPT, MH_STATE_OK, MH_REASON_NONE, what);
+    } else {
+        snprintf(what, sizeof what, "RCPT TO:<%s> rejected", rcpt);
+        reply_failure(d, MH_PHASE_RCPT, what);
+        if (d->reply.code == 421) {
+            smtp_fail(d); /* the server is closing */
+            return;
         }
     }
-    if (p->relay_test != NULL) {
-        snprintf(cmd, sizeof cmd, "RCPT TO:<%s>", p->relay_test);
-        if (!command(d, MH_PHASE_RCPT, cmd)) {
+    envelope_next(d);
+}
+
+static void
+relay_test_reply(struct dlg *d)
+{
+    const char *relay = d->p->relay_test;
+    if (d->reply.code >= 200 && d->reply.code < 400) {
+        char what[MH_REPLY_TEXT_MAX + 800];
+        snprintf(what, sizeof what,
+                 "open relay: RCPT TO:<%s> accepted without "
+                 "authentication (%s)",
+                 relay, d->last);
+        struct mh_item *it =
+            mh_result_add_item(d->r, "phase", "relay_test", MH_STATE_CRITICAL,
+                               MH_REASON_OPEN_RELAY, "%s", what);
+        mh_item_set_num(d->r, it, "reply_code", d->reply.code);
+        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_OPEN_RELAY, "%s %s",
+                        d->where, what);
+    } else {
+        struct mh_item *it = mh_result_add_item(
+            d->r, "phase", "relay_test", MH_STATE_OK, MH_REASON_NONE,
+            "relay to <%s> refused as it must be: %s", relay, d->last);
+        mh_item_set_num(d->r, it, "reply_code", d->reply.code);
+    }
+    envelope_next(d);
+}
+
+static void
+rset_reply(struct dlg *d)
+{
+    if (d->reply.code != 250) {
+        mh_result_add_item(d->r, "note", "", MH_STATE_OK, MH_REASON_NONE,
+                           "unexpected reply to RSET: %s", d->last);
+    }
+    smtp_quit(d, true);
+}
+
+/* ====== Events ====== */
+
+/* A complete reply arrived for the current state. */
+static void
+smtp_on_reply(struct dlg *d)
+{
+    switch (d->state) {
+    case SMTP_GREETING:
+        greeting_reply(d);
+        break;
+    case SMTP_EHLO:
+    case SMTP_EHLO_TLS:
+        ehlo_reply(d);
+        break;
+    case SMTP_HELO:
+        helo_reply(d);
+        break;
+    case SMTP_STARTTLS:
+        starttls_reply(d);
+        break;
+    case SMTP_AUTH_PLAIN:
+    case SMTP_AUTH_PLAIN_RESPONSE:
+    case SMTP_AUTH_LOGIN:
+    case SMTP_AUTH_LOGIN_USER:
+    case SMTP_AUTH_LOGIN_PASSWORD:
+    case SMTP_AUTH_CRAM_MD5:
+    case SMTP_AUTH_CRAM_MD5_RESPONSE:
+        auth_reply(d);
+        break;
+    case SMTP_MAIL:
+        mail_reply(d);
+        break;
+    case SMTP_RCPT:
+        rcpt_reply(d);
+        break;
+    case SMTP_RELAY_TEST:
+        relay_test_reply(d);
+        break;
+    case SMTP_RSET:
+        rset_reply(d);
+        break;
+    case SMTP_QUIT:
+        quit_reply(d);
+        break;
+    case SMTP_CONNECTED:
+    case SMTP_TLS_HANDSHAKE:
+    case SMTP_DONE:
+    case SMTP_LAST:
+        smtp_lost(d); /* no reply is awaited here */
+        break;
+    }
+}
+
+/* No valid reply came for the current state (recorded by reply_read). */
+static void
+smtp_on_no_reply(struct dlg *d, enum rx rx)
+{
+    struct mh_result *r = d->r;
+    switch (d->state) {
+    case SMTP_GREETING:
+        if (r->category == MH_CAT_CONNECTION && d->t->bytes_in == 0) {
+            /* EOF before any byte: the server dropped us at once. */
+            mh_result_override(r, MH_STATE_CRITICAL,
+                               MH_REASON_CONNECTION_CLOSED,
+                               "%s: server closed the connection before the "
+                               "greeting",
+                               d->where);
+        }
+        phase_item(d, MH_PHASE_BANNER, r->state, r->reason,
+                   r->summary != NULL ? r->summary : "failed");
+        smtp_lost(d); /* no QUIT to a server that never greeted */
+        return;
+    case SMTP_EHLO:
+    case SMTP_EHLO_TLS:
+        phase_item(d, MH_PHASE_EHLO, r->state, r->reason,
+                   r->summary != NULL ? r->summary : "failed");
+        break;
+    case SMTP_STARTTLS:
+        starttls_broken(d);
+        break;
+    case SMTP_AUTH_PLAIN:
+    case SMTP_AUTH_PLAIN_RESPONSE:
+    case SMTP_AUTH_LOGIN:
+    case SMTP_AUTH_LOGIN_USER:
+    case SMTP_AUTH_LOGIN_PASSWORD:
+    case SMTP_AUTH_CRAM_MD5:
+    case SMTP_AUTH_CRAM_MD5_RESPONSE:
+        auth_failed(d, rx == RX_CLOSED);
+        return;
+    case SMTP_QUIT:
+        quit_no_reply(d, rx);
+        return;
+    default:
+        break;
+    }
+    if (rx == RX_CLOSED) {
+        smtp_lost(d);
+    } else {
+        smtp_fail(d);
+    }
+}
+
+/* The wait of the current state ended with rx: the reply (or the failure
+ * to get one) goes to the state's handler. AUTH times its steps as one
+ * phase (auth_result). */
+static void
+smtp_on_rx(struct dlg *d, enum rx rx)
+{
+    enum mh_phase ph = smtp_states[d->state].phase;
+    if (ph != MH_PHASE_AUTH) {
+        phase_done(d, ph, d->t0, rx == RX_REPLY ? d->reply.code : 0);
+    }
+    if (rx == RX_REPLY) {
+        smtp_on_reply(d);
+    } else {
+        smtp_on_no_reply(d, rx);
+    }
+}
+
+/* The current wait failed with io (the deadline passed, or the command
+ * could not be sent). */
+static void
+smtp_on_failure(struct dlg *d, enum mh_io io)
+{
+    if (d->state == SMTP_TLS_HANDSHAKE) {
+        handshake_done(d, io);
+    } else if (d->state != SMTP_DONE) {
+        smtp_on_rx(d, rx_failed(d, io));
+    }
+}
+
+/*
+ * Runs the machine until it must wait (returns false: for d->t->want on
+ * the socket, until d->wait_dl) or is done (true). Each pass: send what is
+ * queued, then go on with the handshake or read the reply awaited.
+ */
+static bool
+smtp_step(struct dlg *d)
+{
+    while (d->state != SMTP_DONE) {
+        if (d->t->wlen > 0) {
+            enum mh_io io = mh_transport_flush(d->t);
+            if (io == MH_IO_AGAIN) {
+                return false;
+            }
+            if (io != MH_IO_OK) {
+                smtp_on_failure(d, io);
+                continue;
+            }
+        }
+        if (d->state == SMTP_TLS_HANDSHAKE) {
+            enum mh_io io = mh_transport_start_tls(d->t, &d->tls_params, d->dl);
+            if (io == MH_IO_AGAIN) {
+                return false;
+            }
+            handshake_done(d, io);
+            continue;
+        }
+        enum rx rx = reply_read(d);
+        if (rx == RX_AGAIN) {
             return false;
         }
-        if (d->reply.code >= 200 && d->reply.code < 400) {
-            snprintf(what, sizeof what,
-                     "open relay: RCPT TO:<%s> accepted without "
-                     "authentication (%s)",
-                     p->relay_test, d->last);
-            struct mh_item *it = mh_result_add_item(
-                d->r, "phase", "relay_test", MH_STATE_CRITICAL,
-                MH_REASON_OPEN_RELAY, "%s", what);
-            mh_item_set_num(d->r, it, "reply_code", d->reply.code);
-            mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_OPEN_RELAY,
-                            "%s %s", d->where, what);
-        } else {
-            struct mh_item *it = mh_result_add_item(
-                d->r, "phase", "relay_test", MH_STATE_OK, MH_REASON_NONE,
-                "relay to <%s> refused as it must be: %s", p->relay_test,
-                d->last);
-            mh_item_set_num(d->r, it, "reply_code", d->reply.code);
-        }
+        smtp_on_rx(d, rx);
     }
     return true;
 }
 
-/* ====== The dialogue ====== */
-
-static void
-greeting_failure(struct dlg *d)
-{
-    enum mh_state st;
-    enum mh_reason reason;
-    classify(d, MH_PHASE_BANNER, &st, &reason);
-    if (st == MH_STATE_OK) {
-        st = MH_STATE_CRITICAL; /* a 2xx/3xx other than the expected one */
-        reason = MH_REASON_UNEXPECTED_GREETING;
-    }
-    phase_item(d, MH_PHASE_BANNER, st, reason, d->last);
-    mh_result_raise(d->r, st, reason, "%s greeting %s", d->where, d->last);
-}
+/* ====== The whole dialogue ====== */
 
 /* The DANE check once the dialogue is over (dane.h): against the
  * session's chain, or without a session (STARTTLS missing or failed). */
@@ -1311,191 +1928,119 @@ dane_report(struct dlg *d)
                   ssl != NULL ? SSL_get_peer_cert_chain(ssl) : NULL, &dp, d->r);
 }
 
+/* Sets up the machine in SMTP_CONNECTED and enters its first state. */
 static void
-dialogue(struct mh_transport *t, const struct mh_smtp_params *p,
-         const struct mh_deadline *dl, const char *where, struct mh_result *r,
-         struct tls_worker *worker, struct dane_job *dane)
+smtp_begin(struct dlg *d, struct mh_transport *t,
+           const struct mh_smtp_params *p, const struct mh_deadline *dl,
+           const char *where, struct mh_result *r, struct tls_worker *worker,
+           struct dane_job *dane)
 {
-    struct dlg d;
-    memset(&d, 0, sizeof d);
-    d.t = t;
-    d.p = p;
-    d.dl = dl;
-    d.where = where;
-    d.r = r;
-    d.worker = worker;
-    d.dane = dane;
-    d.max_line = p->max_line == 0                       ? MH_REPLY_LINE_MAX
-                 : p->max_line > MH_REPLY_LINE_HARD_MAX ? MH_REPLY_LINE_HARD_MAX
-                                                        : p->max_line;
+    memset(d, 0, sizeof *d);
+    d->t = t;
+    d->p = p;
+    d->dl = dl;
+    d->wait_dl = dl;
+    d->where = where;
+    d->r = r;
+    d->worker = worker;
+    d->dane = dane;
+    d->state = SMTP_CONNECTED;
+    d->max_line = p->max_line == 0 ? MH_REPLY_LINE_MAX
+                  : p->max_line > MH_REPLY_LINE_HARD_MAX
+                      ? MH_REPLY_LINE_HARD_MAX
+                      : p->max_line;
+    mh_transport_set_event_driven(t);
+    if (p->tls_mode == MH_TLS_IMPLICIT) {
+        handshake_begin(d);
+    } else {
+        greeting_begin(d);
+    }
+}
 
-    if (p->tls_mode == MH_TLS_IMPLICIT && !start_tls(&d)) {
-        goto out;
-    }
-    if (p->tls_mode == MH_TLS_IMPLICIT && p->tls_only) {
-        goto out; /* handshake-only probe: no SMTP greeting is read */
-    }
-
-    /* Greeting: read the complete reply before sending anything (RFC 5321
-     * 4.3.1; BR-01, BR-02). */
-    double t0 = mh_monotonic_s();
-    bool ok = read_reply(&d, MH_PHASE_BANNER, false);
-    phase_done(&d, MH_PHASE_BANNER, t0, ok ? d.reply.code : 0);
-    if (!ok) {
-        if (r->category == MH_CAT_CONNECTION && t->bytes_in == 0) {
-            /* EOF before any byte: the server dropped us at once. */
-            mh_result_override(r, MH_STATE_CRITICAL,
-                               MH_REASON_CONNECTION_CLOSED,
-                               "%s: server closed the connection before the "
-                               "greeting",
-                               where);
-        }
-        phase_item(&d, MH_PHASE_BANNER, r->state, r->reason,
-                   r->summary != NULL ? r->summary : "failed");
-        goto out;
-    }
-    int expect = p->expect_greeting != 0 ? p->expect_greeting : 220;
-    if (d.reply.code != expect) {
-        d.failed = true;
-        greeting_failure(&d);
-        /* RFC 5321 3.1: after a 554 greeting the client should QUIT; we
-         * send it but do not wait: a server that holds the socket open
-         * (BR-04 B) must not delay the result. No EHLO is ever sent. */
-        quit(&d, false);
-        goto out;
-    }
-    if (expect != 220) {
-        char text[sizeof d.last + 32];
-        snprintf(text, sizeof text, "greeting %s as expected", d.last);
-        phase_item(&d, MH_PHASE_BANNER, MH_STATE_OK, MH_REASON_NONE, text);
-        mh_result_set_summary(r, "%s greeting %d as expected", where, expect);
-        quit(&d, false);
-        goto out;
-    }
-    phase_item(&d, MH_PHASE_BANNER, MH_STATE_OK, MH_REASON_NONE, d.last);
-
-    if (!ehlo(&d)) {
-        goto end;
-    }
-
-    if (p->tls_mode == MH_TLS_STARTTLS) {
-        enum mh_state need =
-            p->starttls_optional ? MH_STATE_WARNING : MH_STATE_CRITICAL;
-        if (!d.esmtp || (d.caps.ext & MH_EXT_STARTTLS) == 0) {
-            /* Not offered: say so at once, never send STARTTLS anyway
-             * (BR-21; BR-07 when EHLO itself was rejected). */
-            char msg[300];
-            if (!d.esmtp) {
-                snprintf(msg, sizeof msg,
-                         "STARTTLS unavailable: server rejected EHLO (%d)",
-                         d.ehlo_rejected);
-            } else {
-                snprintf(msg, sizeof msg, "STARTTLS not advertised by %s",
-                         p->host);
-            }
-            mh_result_add_item(r, "phase", "starttls", need,
-                               MH_REASON_TLS_REQUIRED, "%s", msg);
-            mh_result_raise(r, need, MH_REASON_TLS_REQUIRED, "%s: %s", where,
-                            msg);
-            if (need == MH_STATE_CRITICAL) {
-                d.failed = true;
-                goto end;
-            }
-        } else {
-            ok = command(&d, MH_PHASE_STARTTLS, "STARTTLS");
-            if (!ok) {
-                if (r->category == MH_CAT_CONNECTION ||
-                    r->category == MH_CAT_RESPONSE) {
-                    /* The session broke at STARTTLS: a TLS problem for
-                     * whoever routes the alert. */
-                    mh_result_override(r, r->state, MH_REASON_STARTTLS_REFUSED,
-                                       NULL);
-                }
-                phase_item(&d, MH_PHASE_STARTTLS, r->state, r->reason,
-                           r->summary != NULL ? r->summary : "failed");
-                goto end;
-            }
-            if (d.reply.code != 220) {
-                /* 454 and friends: TLS category, reported at once
-                 * (BR-26 D); WARNING when TLS was optional. */
-                char msg[sizeof d.last + 40];
-                snprintf(msg, sizeof msg, "STARTTLS refused: %s", d.last);
-                mh_result_add_item(r, "phase", "starttls", need,
-                                   MH_REASON_STARTTLS_REFUSED, "%s", msg);
-                mh_result_raise(r, need, MH_REASON_STARTTLS_REFUSED, "%s %s",
-                                where, msg);
-                if (need == MH_STATE_CRITICAL) {
-                    d.failed = true;
-                    goto end;
-                }
-            } else {
-                phase_item(&d, MH_PHASE_STARTTLS, MH_STATE_OK, MH_REASON_NONE,
-                           d.last);
-                if (!start_tls(&d)) {
-                    goto out;
-                }
-                /* RFC 3207 4.2: forget everything, EHLO again. */
-                if (!ehlo(&d)) {
-                    goto end;
-                }
-            }
-        }
-    }
-
-    if (p->auth_user != NULL && !authenticate(&d)) {
-        goto end;
-    }
-    if ((p->mail_from != NULL || p->nrcpt > 0 || p->relay_test != NULL) &&
-        !envelope(&d)) {
-        goto end;
-    }
-    if (d.envelope) {
-        /* RSET: leave no transaction behind (RFC 5321 4.1.1.5). Timed as
-         * part of the closing "quit" phase. */
-        if (command(&d, MH_PHASE_QUIT, "RSET") && d.reply.code != 250) {
-            mh_result_add_item(r, "note", "", MH_STATE_OK, MH_REASON_NONE,
-                               "unexpected reply to RSET: %s", d.last);
-        }
-    }
-
-end:
-    quit(&d, !d.failed || d.reply.code != 421);
-out:
-    tls_report(&d);
-    dane_report(&d);
+/* After SMTP_DONE: the certificate and DANE reports, the phase metrics
+ * and the summary of a check that went well. */
+static void
+smtp_finish(struct dlg *d)
+{
+    const struct mh_smtp_params *p = d->p;
+    struct mh_result *r = d->r;
+    OPENSSL_cleanse(d->auth_resp, sizeof d->auth_resp);
+    tls_report(d);
+    dane_report(d);
     /* Phase metrics: every phase that ran, in dialogue order. */
     for (int ph = 0; ph < (int)MH_PHASE_LAST; ph++) {
-        if (!d.seen[ph]) {
+        if (!d->seen[ph]) {
             continue;
         }
         const char *name = mh_phase_name((enum mh_phase)ph);
         char label[48];
         snprintf(label, sizeof label, "time_%s", name);
         const double zero = 0;
-        mh_result_add_perf(r, label, d.dur[ph], MH_UNIT_SECONDS, NULL, NULL,
+        mh_result_add_perf(r, label, d->dur[ph], MH_UNIT_SECONDS, NULL, NULL,
                            &zero, NULL);
         mh_result_add_sample(r, "mailhealth_smtp_phase_duration_seconds",
-                             d.dur[ph], "phase", name, (const char *)NULL);
-        if (d.code[ph] != 0) {
+                             d->dur[ph], "phase", name, (const char *)NULL);
+        if (d->code[ph] != 0) {
             mh_result_add_sample(r, "mailhealth_smtp_reply_code",
-                                 (double)d.code[ph], "phase", name,
+                                 (double)d->code[ph], "phase", name,
                                  (const char *)NULL);
         }
     }
     if (r->state == MH_STATE_OK && r->summary == NULL) {
         char tls[120] = "";
-        if (d.tls_active) {
+        if (d->tls_active) {
             snprintf(tls, sizeof tls, ", %s %s",
                      p->tls_mode == MH_TLS_STARTTLS ? "STARTTLS"
                                                     : "implicit TLS",
-                     SSL_get_version(t->ssl));
+                     SSL_get_version(d->t->ssl));
         }
         mh_result_raise(
             r, MH_STATE_OK, MH_REASON_NONE, "%s %s%s%s%s, %.3f s response time",
-            where, d.esmtp ? "ESMTP ok" : "SMTP ok (HELO)", tls,
+            d->where, d->esmtp ? "ESMTP ok" : "SMTP ok (HELO)", tls,
             p->auth_user != NULL ? ", AUTH ok" : "",
-            d.envelope ? ", envelope ok" : "", mh_deadline_elapsed(dl));
+            d->envelope ? ", envelope ok" : "", mh_deadline_elapsed(d->dl));
     }
+}
+
+/*
+ * The one-shot driver: runs the machine to SMTP_DONE, waiting in poll(2)
+ * for the socket between steps, each wait bounded by the machine's current
+ * deadline (the check's, or the shorter one of the QUIT reply).
+ */
+static void
+smtp_run(struct dlg *d)
+{
+    while (!smtp_step(d)) {
+        int left = mh_deadline_ms_left(d->wait_dl);
+        if (left > 0) {
+            struct pollfd pfd = {.fd = d->t->fd, .events = d->t->want};
+            int rc = poll(&pfd, 1, left);
+            if (rc > 0 || (rc < 0 && errno == EINTR)) {
+                continue;
+            }
+            if (rc < 0) {
+                snprintf(d->t->err, sizeof d->t->err, "poll: %s",
+                         strerror(errno));
+                smtp_on_failure(d, MH_IO_ERROR);
+                continue;
+            }
+            if (!mh_deadline_expired(d->wait_dl)) {
+                continue; /* poll's milliseconds ended a little early */
+            }
+        }
+        smtp_on_failure(d, MH_IO_TIMEOUT);
+    }
+    smtp_finish(d);
+}
+
+static void
+dialogue(struct mh_transport *t, const struct mh_smtp_params *p,
+         const struct mh_deadline *dl, const char *where, struct mh_result *r,
+         struct tls_worker *worker, struct dane_job *dane)
+{
+    struct dlg d;
+    smtp_begin(&d, t, p, dl, where, r, worker, dane);
+    smtp_run(&d);
 }
 
 void
@@ -1504,6 +2049,72 @@ mh_smtp_dialogue(struct mh_transport *t, const struct mh_smtp_params *p,
                  struct mh_result *r)
 {
     dialogue(t, p, dl, where, r, NULL, NULL);
+}
+
+struct mh_smtp_machine {
+    struct dlg d;
+    bool finished; /* smtp_finish has run */
+};
+
+struct mh_smtp_machine *
+mh_smtp_machine_new(struct mh_transport *t, const struct mh_smtp_params *p,
+                    const struct mh_deadline *dl, const char *where,
+                    struct mh_result *r)
+{
+    struct mh_smtp_machine *m = malloc(sizeof *m);
+    if (m == NULL) {
+        return NULL;
+    }
+    smtp_begin(&m->d, t, p, dl, where, r, NULL, NULL);
+    m->finished = false;
+    return m;
+}
+
+bool
+mh_smtp_machine_step(struct mh_smtp_machine *m)
+{
+    if (m->finished) {
+        return true;
+    }
+    if (!smtp_step(&m->d)) {
+        return false;
+    }
+    smtp_finish(&m->d);
+    m->finished = true;
+    return true;
+}
+
+const struct mh_deadline *
+mh_smtp_machine_deadline(const struct mh_smtp_machine *m)
+{
+    return m->d.wait_dl;
+}
+
+void
+mh_smtp_machine_expire(struct mh_smtp_machine *m)
+{
+    smtp_on_failure(&m->d, MH_IO_TIMEOUT);
+}
+
+const char *
+mh_smtp_machine_state(const struct mh_smtp_machine *m)
+{
+    return smtp_states[m->d.state].name;
+}
+
+void
+mh_smtp_machine_free(struct mh_smtp_machine *m)
+{
+    if (m == NULL) {
+        return;
+    }
+    if (!m->finished) {
+        /* Stopped early: the verification job is not reported. */
+        mh_tls_verify_free(m->d.vjob);
+    }
+    SSL_CTX_free(m->d.shared_ctx);
+    OPENSSL_cleanse(m->d.auth_resp, sizeof m->d.auth_resp);
+    free(m);
 }
 
 struct mh_result *
@@ -1519,7 +2130,10 @@ mh_smtp_probe(const struct mh_smtp_params *p, const struct mh_deadline *dl)
     }
     struct tls_worker worker;
     memset(&worker, 0, sizeof worker);
-    if (p->tls_mode != MH_TLS_NONE) {
+    if (p->tls_mode != MH_TLS_NONE && !mh_tls_shared_enabled()) {
+        /* A runner shares one context and store (tls_shared.h): nothing
+         * left for the helper thread to prepare, and the chain is
+         * verified on this thread, beside thousands of other checks. */
         tls_worker_start(&worker, p);
     }
     struct dane_job dane;

@@ -93,6 +93,8 @@ struct mh_smtp_params {
 
     mh_trace_fn trace; /* NULL: no trace */
     void *trace_arg;
+    bool trace_states; /* -vv: trace every change of the dialogue's state
+                          ("* state ehlo -> starttls") */
 };
 
 /*
@@ -119,5 +121,51 @@ struct mh_result *mh_smtp_probe(const struct mh_smtp_params *p,
 void mh_smtp_dialogue(struct mh_transport *t, const struct mh_smtp_params *p,
                       const struct mh_deadline *dl, const char *where,
                       struct mh_result *r);
+
+/*
+ * The dialogue as a state machine that never waits, for event loops (the
+ * one-shot check of mh_smtp_probe is one: a poll(2) loop). The states run
+ * as in mh_smtp_dialogue, which is this machine driven to its end; only
+ * waiting is left to the caller.
+ *
+ * mh_smtp_machine_new() sets t event-driven (transport.h) and enters the
+ * first state: the greeting, or the handshake with MH_TLS_IMPLICIT. p, dl,
+ * where, r and t are borrowed until mh_smtp_machine_free. Returns NULL
+ * when out of memory. As with mh_smtp_dialogue there is no DANE check
+ * and no TLS helper thread (mh_smtp_probe has both): the TLS client
+ * context is made at the handshake and the chain verified when it
+ * arrives.
+ */
+struct mh_smtp_machine;
+struct mh_smtp_machine *mh_smtp_machine_new(struct mh_transport *t,
+                                            const struct mh_smtp_params *p,
+                                            const struct mh_deadline *dl,
+                                            const char *where,
+                                            struct mh_result *r);
+
+/*
+ * Runs the machine as far as it gets without waiting. Returns true when
+ * the dialogue is over (r is then complete, as after mh_smtp_dialogue;
+ * further calls do nothing), false when it waits: until t->fd is ready
+ * for t->want (POLLIN or POLLOUT), or until mh_smtp_machine_deadline()
+ * passes, when the caller calls mh_smtp_machine_expire().
+ */
+bool mh_smtp_machine_step(struct mh_smtp_machine *m);
+
+/* The deadline of the current wait: the check's, or a shorter one for
+ * the reply to QUIT. */
+const struct mh_deadline *
+mh_smtp_machine_deadline(const struct mh_smtp_machine *m);
+
+/* The current wait's deadline has passed: the machine records the timeout
+ * and moves on (call mh_smtp_machine_step next). */
+void mh_smtp_machine_expire(struct mh_smtp_machine *m);
+
+/* The current state's name, as -vv traces it ("greeting", "ehlo", ...,
+ * "done"). */
+const char *mh_smtp_machine_state(const struct mh_smtp_machine *m);
+
+/* Frees the machine (not t, p or r). NULL is fine. */
+void mh_smtp_machine_free(struct mh_smtp_machine *m);
 
 #endif

@@ -41,6 +41,8 @@ mh_io_name(enum mh_io io)
         return "tls";
     case MH_IO_TOOLONG:
         return "too long";
+    case MH_IO_AGAIN:
+        return "again";
     }
     return "error";
 }
@@ -58,7 +60,16 @@ mh_transport_new(const struct mh_transport_ops *ops, void *impl)
     }
     t->ops = ops;
     t->impl = impl;
+    t->fd = -1;
     return t;
+}
+
+bool
+mh_transport_set_event_driven(struct mh_transport *t)
+{
+    t->event_driven = t->ops->try_read != NULL && t->ops->try_write != NULL &&
+                      t->ops->try_start_tls != NULL;
+    return t->event_driven;
 }
 
 void
@@ -119,7 +130,10 @@ mh_transport_read_line(struct mh_transport *t, size_t max, const char **line,
         }
         size_t got = 0;
         size_t room = sizeof t->rbuf - t->rlen;
-        enum mh_io io = t->ops->read(t, t->rbuf + t->rlen, room, &got, dl);
+        enum mh_io io =
+            t->event_driven
+                ? t->ops->try_read(t, t->rbuf + t->rlen, room, &got)
+                : t->ops->read(t, t->rbuf + t->rlen, room, &got, dl);
         if (io != MH_IO_OK) {
             return io;
         }
@@ -129,10 +143,35 @@ mh_transport_read_line(struct mh_transport *t, size_t max, const char **line,
 }
 
 enum mh_io
+mh_transport_flush(struct mh_transport *t)
+{
+    while (t->wlen > 0) {
+        size_t done = 0;
+        enum mh_io io = t->ops->try_write(t, t->wbuf, t->wlen, &done);
+        memmove(t->wbuf, t->wbuf + done, t->wlen - done);
+        t->wlen -= done;
+        if (io != MH_IO_OK) {
+            return io;
+        }
+    }
+    return MH_IO_OK;
+}
+
+enum mh_io
 mh_transport_write(struct mh_transport *t, const char *buf, size_t len,
                    const struct mh_deadline *dl)
 {
-    return t->ops->write(t, buf, len, dl);
+    if (!t->event_driven) {
+        return t->ops->write(t, buf, len, dl);
+    }
+    if (len > sizeof t->wbuf - t->wlen) {
+        snprintf(t->err, sizeof t->err, "send queue full");
+        return MH_IO_ERROR;
+    }
+    memcpy(t->wbuf + t->wlen, buf, len);
+    t->wlen += len;
+    enum mh_io io = mh_transport_flush(t);
+    return io == MH_IO_AGAIN ? MH_IO_OK : io;
 }
 
 enum mh_io
@@ -149,7 +188,8 @@ mh_transport_start_tls(struct mh_transport *t, const struct mh_tls_params *p,
         t->reason = MH_REASON_TLS_INJECTION;
         return MH_IO_TLS;
     }
-    return t->ops->start_tls(t, p, dl);
+    return t->event_driven ? t->ops->try_start_tls(t, p)
+                           : t->ops->start_tls(t, p, dl);
 }
 
 /* ====== TCP + OpenSSL implementation ====== */
@@ -174,24 +214,31 @@ struct tcp_impl {
     void *on_certificates_arg;
 };
 
+/*
+ * Before every wait for the server to send: Linux delays the ACK of what
+ * arrives while we wait (up to 40 ms, tcp(7)) once a connection looks
+ * interactive. A server that has Nagle's algorithm on and unacknowledged
+ * data in flight (TLS 1.3 session tickets sent after the handshake) then
+ * holds its reply until that ACK: a 40 ms stall in every fifth STARTTLS
+ * check, and in the phase time we report. Quick-ACK mode is not permanent,
+ * so it is re-entered before every wait for the server. Fails harmlessly
+ * on other sockets.
+ */
+static void
+quick_ack(int fd)
+{
+#ifdef TCP_QUICKACK
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+#else
+    (void)fd;
+#endif
+}
+
 /* Waits until fd is readable/writable or the deadline passes. */
 static enum mh_io
 wait_fd(int fd, short events, const struct mh_deadline *dl)
 {
-#ifdef TCP_QUICKACK
-    if (events & POLLIN) {
-        /* Linux delays the ACK of what arrives while we wait (up to 40 ms,
-         * tcp(7)) once a connection looks interactive. A server that has
-         * Nagle's algorithm on and unacknowledged data in flight (TLS 1.3
-         * session tickets sent after the handshake) then holds its reply
-         * until that ACK: a 40 ms stall in every fifth STARTTLS check, and
-         * in the phase time we report. Quick-ACK mode is not permanent,
-         * so it is re-entered before every wait for the server. Fails
-         * harmlessly on other sockets. */
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
-    }
-#endif
     for (;;) {
         int left = mh_deadline_ms_left(dl);
         if (left <= 0) {
@@ -209,6 +256,17 @@ wait_fd(int fd, short events, const struct mh_deadline *dl)
             return MH_IO_ERROR;
         }
     }
+}
+
+/* MH_IO_AGAIN: the operation waits for `events` on t's socket. */
+static enum mh_io
+again(struct mh_transport *t, short events)
+{
+    t->want = events;
+    if (events == POLLIN) {
+        quick_ack(t->fd);
+    }
+    return MH_IO_AGAIN;
 }
 
 /* Formats "what: <OpenSSL's reason>" from this thread's error queue (or
@@ -242,50 +300,45 @@ tls_error(struct mh_transport *t, const char *what, int ssl_err)
 }
 
 static enum mh_io
-tcp_read(struct mh_transport *t, char *buf, size_t cap, size_t *got,
-         const struct mh_deadline *dl)
+tcp_try_read(struct mh_transport *t, char *buf, size_t cap, size_t *got)
 {
     struct tcp_impl *im = t->impl;
-    for (;;) {
-        if (im->ssl != NULL) {
-            ERR_clear_error();
-            int cap_i = cap > (size_t)INT32_MAX ? INT32_MAX : (int)cap;
-            int n = SSL_read(im->ssl, buf, cap_i);
-            if (n > 0) {
-                *got = (size_t)n;
-                return MH_IO_OK;
-            }
-            int se = SSL_get_error(im->ssl, n);
-            short ev;
-            if (se == SSL_ERROR_WANT_READ) {
-                ev = POLLIN;
-            } else if (se == SSL_ERROR_WANT_WRITE) {
-                ev = POLLOUT;
-            } else if (se == SSL_ERROR_ZERO_RETURN) {
-                return MH_IO_EOF;
-            } else if (se == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
-                if (errno == 0 || n == 0) {
-                    return MH_IO_EOF;
-                }
-                snprintf(t->err, sizeof t->err, "%s", strerror(errno));
-                return MH_IO_ERROR;
-            } else {
-                /* OpenSSL 3 reports a close without close_notify as an SSL
-                 * error "unexpected eof while reading": that is an EOF. */
-                unsigned long e = ERR_peek_error();
-                if (ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
-                    ERR_clear_error();
-                    return MH_IO_EOF;
-                }
-                tls_error(t, "TLS read failed", se);
-                return MH_IO_TLS;
-            }
-            enum mh_io w = wait_fd(im->fd, ev, dl);
-            if (w != MH_IO_OK) {
-                return w;
-            }
-            continue;
+    if (im->ssl != NULL) {
+        ERR_clear_error();
+        int cap_i = cap > (size_t)INT32_MAX ? INT32_MAX : (int)cap;
+        int n = SSL_read(im->ssl, buf, cap_i);
+        if (n > 0) {
+            *got = (size_t)n;
+            return MH_IO_OK;
         }
+        int se = SSL_get_error(im->ssl, n);
+        if (se == SSL_ERROR_WANT_READ) {
+            return again(t, POLLIN);
+        }
+        if (se == SSL_ERROR_WANT_WRITE) {
+            return again(t, POLLOUT);
+        }
+        if (se == SSL_ERROR_ZERO_RETURN) {
+            return MH_IO_EOF;
+        }
+        if (se == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
+            if (errno == 0 || n == 0) {
+                return MH_IO_EOF;
+            }
+            snprintf(t->err, sizeof t->err, "%s", strerror(errno));
+            return MH_IO_ERROR;
+        }
+        /* OpenSSL 3 reports a close without close_notify as an SSL error
+         * "unexpected eof while reading": that is an EOF. */
+        unsigned long e = ERR_peek_error();
+        if (ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+            ERR_clear_error();
+            return MH_IO_EOF;
+        }
+        tls_error(t, "TLS read failed", se);
+        return MH_IO_TLS;
+    }
+    for (;;) {
         ssize_t n = recv(im->fd, buf, cap, 0);
         if (n > 0) {
             *got = (size_t)n;
@@ -297,11 +350,24 @@ tcp_read(struct mh_transport *t, char *buf, size_t cap, size_t *got,
         if (errno == EINTR) {
             continue;
         }
-        if (!would_block(errno)) {
-            snprintf(t->err, sizeof t->err, "%s", strerror(errno));
-            return MH_IO_ERROR;
+        if (would_block(errno)) {
+            return again(t, POLLIN);
         }
-        enum mh_io w = wait_fd(im->fd, POLLIN, dl);
+        snprintf(t->err, sizeof t->err, "%s", strerror(errno));
+        return MH_IO_ERROR;
+    }
+}
+
+static enum mh_io
+tcp_read(struct mh_transport *t, char *buf, size_t cap, size_t *got,
+         const struct mh_deadline *dl)
+{
+    for (;;) {
+        enum mh_io io = tcp_try_read(t, buf, cap, got);
+        if (io != MH_IO_AGAIN) {
+            return io;
+        }
+        enum mh_io w = wait_fd(t->fd, t->want, dl);
         if (w != MH_IO_OK) {
             return w;
         }
@@ -309,60 +375,72 @@ tcp_read(struct mh_transport *t, char *buf, size_t cap, size_t *got,
 }
 
 static enum mh_io
-tcp_write(struct mh_transport *t, const char *buf, size_t len,
-          const struct mh_deadline *dl)
+tcp_try_write(struct mh_transport *t, const char *buf, size_t len, size_t *done)
 {
     struct tcp_impl *im = t->impl;
-    size_t off = 0;
-    while (off < len) {
+    *done = 0;
+    while (*done < len) {
         if (im->ssl != NULL) {
             ERR_clear_error();
-            size_t chunk = len - off > 16384 ? 16384 : len - off;
-            int n = SSL_write(im->ssl, buf + off, (int)chunk);
+            /* After WANT_READ/WRITE, SSL_write(3) wants the same bytes
+             * again: the caller keeps them in place (*done stays). */
+            size_t chunk = len - *done > 16384 ? 16384 : len - *done;
+            int n = SSL_write(im->ssl, buf + *done, (int)chunk);
             if (n > 0) {
-                off += (size_t)n;
+                *done += (size_t)n;
                 continue;
             }
             int se = SSL_get_error(im->ssl, n);
-            short ev;
             if (se == SSL_ERROR_WANT_READ) {
-                ev = POLLIN;
-            } else if (se == SSL_ERROR_WANT_WRITE) {
-                ev = POLLOUT;
-            } else if (se == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
+                return again(t, POLLIN);
+            }
+            if (se == SSL_ERROR_WANT_WRITE) {
+                return again(t, POLLOUT);
+            }
+            if (se == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
                 snprintf(t->err, sizeof t->err, "%s",
                          errno != 0 ? strerror(errno) : "connection closed");
                 return MH_IO_ERROR;
-            } else {
-                tls_error(t, "TLS write failed", se);
-                return MH_IO_TLS;
             }
-            enum mh_io w = wait_fd(im->fd, ev, dl);
-            if (w != MH_IO_OK) {
-                return w;
-            }
-            continue;
+            tls_error(t, "TLS write failed", se);
+            return MH_IO_TLS;
         }
         /* MSG_NOSIGNAL: a peer that closed early must not kill us with
          * SIGPIPE (field case BR-28). */
-        ssize_t n = send(im->fd, buf + off, len - off, MSG_NOSIGNAL);
+        ssize_t n = send(im->fd, buf + *done, len - *done, MSG_NOSIGNAL);
         if (n >= 0) {
-            off += (size_t)n;
+            *done += (size_t)n;
             continue;
         }
         if (errno == EINTR) {
             continue;
         }
-        if (!would_block(errno)) {
-            snprintf(t->err, sizeof t->err, "%s", strerror(errno));
-            return MH_IO_ERROR;
+        if (would_block(errno)) {
+            return again(t, POLLOUT);
         }
-        enum mh_io w = wait_fd(im->fd, POLLOUT, dl);
+        snprintf(t->err, sizeof t->err, "%s", strerror(errno));
+        return MH_IO_ERROR;
+    }
+    return MH_IO_OK;
+}
+
+static enum mh_io
+tcp_write(struct mh_transport *t, const char *buf, size_t len,
+          const struct mh_deadline *dl)
+{
+    size_t off = 0;
+    for (;;) {
+        size_t done = 0;
+        enum mh_io io = tcp_try_write(t, buf + off, len - off, &done);
+        off += done;
+        if (io != MH_IO_AGAIN) {
+            return io;
+        }
+        enum mh_io w = wait_fd(t->fd, t->want, dl);
         if (w != MH_IO_OK) {
             return w;
         }
     }
-    return MH_IO_OK;
 }
 
 /*
@@ -515,9 +593,9 @@ mh_tls_ctx_new(const struct mh_tls_params *p, char *errbuf, size_t errlen)
     return ctx;
 }
 
+/* The session for a handshake with p on t's socket. */
 static enum mh_io
-tcp_handshake(struct mh_transport *t, const struct mh_tls_params *p,
-              const struct mh_deadline *dl)
+tcp_handshake_setup(struct mh_transport *t, const struct mh_tls_params *p)
 {
     struct tcp_impl *im = t->impl;
     if (p->ctx != NULL) {
@@ -559,80 +637,75 @@ tcp_handshake(struct mh_transport *t, const struct mh_tls_params *p,
             X509_VERIFY_PARAM_set1_host(vp, p->verify_name, 0);
         }
     }
-    for (;;) {
-        ERR_clear_error();
-        errno = 0;
-        int rc = SSL_connect(im->ssl);
-        if (rc == 1) {
-            t->ssl = im->ssl;
-            return MH_IO_OK;
-        }
-        int se = SSL_get_error(im->ssl, rc);
-        short ev;
-        if (se == SSL_ERROR_WANT_READ) {
-            ev = POLLIN;
-        } else if (se == SSL_ERROR_WANT_WRITE) {
-            ev = POLLOUT;
-        } else {
-            unsigned long e = ERR_peek_error();
-            if ((se == SSL_ERROR_SYSCALL && e == 0) ||
-                ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
-                ERR_clear_error();
-                snprintf(t->err, sizeof t->err,
-                         "server closed the connection during the TLS "
-                         "handshake");
-                t->reason = MH_REASON_TLS_HANDSHAKE_FAILED;
-                return MH_IO_EOF;
-            }
-            /* A server that offers only older versions than our minimum:
-             * say so, not just "alert protocol version". */
-            int first = ERR_GET_REASON(e);
-            int last = ERR_GET_REASON(ERR_peek_last_error());
-            bool version = false;
-            for (int k = 0; k < 2; k++) {
-                int why = k == 0 ? first : last;
-                version = version ||
-                          why == SSL_R_TLSV1_ALERT_PROTOCOL_VERSION ||
-                          why == SSL_R_UNSUPPORTED_PROTOCOL ||
-                          why == SSL_R_VERSION_TOO_LOW ||
-                          why == SSL_R_WRONG_SSL_VERSION;
-            }
-            if (version) {
-                int min = p->min_version != 0 ? p->min_version : TLS1_2_VERSION;
-                char what[160];
-                snprintf(what, sizeof what,
-                         "TLS handshake failed: server offers no TLS version "
-                         "the probe accepts (minimum %s%s)",
-                         min == TLS1_VERSION     ? "TLS 1.0"
-                         : min == TLS1_1_VERSION ? "TLS 1.1"
-                         : min == TLS1_3_VERSION ? "TLS 1.3"
-                                                 : "TLS 1.2",
-                         p->min_version == 0 ? ", --tls-min lowers it" : "");
-                tls_error(t, what, se);
-                t->reason = MH_REASON_TLS_VERSION;
-                return MH_IO_TLS;
-            }
-            tls_error(t, "TLS handshake failed", se);
-            t->reason = MH_REASON_TLS_HANDSHAKE_FAILED;
-            return MH_IO_TLS;
-        }
-        enum mh_io w = wait_fd(im->fd, ev, dl);
-        if (w != MH_IO_OK) {
-            if (w == MH_IO_TIMEOUT) {
-                snprintf(t->err, sizeof t->err,
-                         "TLS handshake did not complete within the "
-                         "deadline");
-            }
-            return w;
-        }
-    }
+    return MH_IO_OK;
 }
 
+/* One SSL_connect(3) step: MH_IO_OK when the handshake is done,
+ * MH_IO_AGAIN on SSL_ERROR_WANT_READ/WRITE, else the failure. */
 static enum mh_io
-tcp_start_tls(struct mh_transport *t, const struct mh_tls_params *p,
-              const struct mh_deadline *dl)
+tcp_handshake_step(struct mh_transport *t, const struct mh_tls_params *p)
 {
-    enum mh_io io = tcp_handshake(t, p, dl);
+    struct tcp_impl *im = t->impl;
+    ERR_clear_error();
+    errno = 0;
+    int rc = SSL_connect(im->ssl);
+    if (rc == 1) {
+        t->ssl = im->ssl;
+        return MH_IO_OK;
+    }
+    int se = SSL_get_error(im->ssl, rc);
+    if (se == SSL_ERROR_WANT_READ) {
+        return again(t, POLLIN);
+    }
+    if (se == SSL_ERROR_WANT_WRITE) {
+        return again(t, POLLOUT);
+    }
+    unsigned long e = ERR_peek_error();
+    if ((se == SSL_ERROR_SYSCALL && e == 0) ||
+        ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+        ERR_clear_error();
+        snprintf(t->err, sizeof t->err,
+                 "server closed the connection during the TLS "
+                 "handshake");
+        t->reason = MH_REASON_TLS_HANDSHAKE_FAILED;
+        return MH_IO_EOF;
+    }
+    /* A server that offers only older versions than our minimum: say so,
+     * not just "alert protocol version". */
+    int first = ERR_GET_REASON(e);
+    int last = ERR_GET_REASON(ERR_peek_last_error());
+    bool version = false;
+    for (int k = 0; k < 2; k++) {
+        int why = k == 0 ? first : last;
+        version = version || why == SSL_R_TLSV1_ALERT_PROTOCOL_VERSION ||
+                  why == SSL_R_UNSUPPORTED_PROTOCOL ||
+                  why == SSL_R_VERSION_TOO_LOW ||
+                  why == SSL_R_WRONG_SSL_VERSION;
+    }
+    if (version) {
+        int min = p->min_version != 0 ? p->min_version : TLS1_2_VERSION;
+        char what[160];
+        snprintf(what, sizeof what,
+                 "TLS handshake failed: server offers no TLS version "
+                 "the probe accepts (minimum %s%s)",
+                 min == TLS1_VERSION     ? "TLS 1.0"
+                 : min == TLS1_1_VERSION ? "TLS 1.1"
+                 : min == TLS1_3_VERSION ? "TLS 1.3"
+                                         : "TLS 1.2",
+                 p->min_version == 0 ? ", --tls-min lowers it" : "");
+        tls_error(t, what, se);
+        t->reason = MH_REASON_TLS_VERSION;
+        return MH_IO_TLS;
+    }
+    tls_error(t, "TLS handshake failed", se);
+    t->reason = MH_REASON_TLS_HANDSHAKE_FAILED;
+    return MH_IO_TLS;
+}
+
+/* The handshake ended (either way). */
+static void
+tcp_handshake_end(struct mh_transport *t)
+{
     struct tcp_impl *im = t->impl;
     if (im->ssl != NULL) {
         /* The hook's argument is the caller's: a later renegotiation
@@ -640,7 +713,45 @@ tcp_start_tls(struct mh_transport *t, const struct mh_tls_params *p,
         SSL_set_app_data(im->ssl, NULL);
         im->on_certificates = NULL;
     }
+}
+
+static enum mh_io
+tcp_try_start_tls(struct mh_transport *t, const struct mh_tls_params *p)
+{
+    struct tcp_impl *im = t->impl;
+    enum mh_io io = MH_IO_OK;
+    if (im->ssl == NULL) {
+        io = tcp_handshake_setup(t, p);
+    }
+    if (io == MH_IO_OK) {
+        io = tcp_handshake_step(t, p);
+    }
+    if (io != MH_IO_AGAIN) {
+        tcp_handshake_end(t);
+    }
     return io;
+}
+
+static enum mh_io
+tcp_start_tls(struct mh_transport *t, const struct mh_tls_params *p,
+              const struct mh_deadline *dl)
+{
+    for (;;) {
+        enum mh_io io = tcp_try_start_tls(t, p);
+        if (io != MH_IO_AGAIN) {
+            return io;
+        }
+        enum mh_io w = wait_fd(t->fd, t->want, dl);
+        if (w != MH_IO_OK) {
+            if (w == MH_IO_TIMEOUT) {
+                snprintf(t->err, sizeof t->err,
+                         "TLS handshake did not complete within the "
+                         "deadline");
+            }
+            tcp_handshake_end(t);
+            return w;
+        }
+    }
 }
 
 static void
@@ -676,6 +787,9 @@ static const struct mh_transport_ops tcp_ops = {
     .write = tcp_write,
     .start_tls = tcp_start_tls,
     .close = tcp_close,
+    .try_read = tcp_try_read,
+    .try_write = tcp_try_write,
+    .try_start_tls = tcp_try_start_tls,
 };
 
 /* One non-blocking connect() bounded by `until`. Returns 0 and the fd, or
@@ -801,5 +915,6 @@ mh_tcp_connect(const char *host, uint16_t port, int family,
         info->reason = MH_REASON_INTERNAL_ERROR;
         return MH_IO_ERROR;
     }
+    (*out)->fd = fd;
     return MH_IO_OK;
 }

@@ -31,7 +31,11 @@ enum mh_io {
     MH_IO_TIMEOUT, /* the deadline passed */
     MH_IO_ERROR,   /* socket error (reset, ...); detail in err */
     MH_IO_TLS,     /* TLS handshake or record failure; detail in err */
-    MH_IO_TOOLONG  /* a line exceeded the caller's maximum */
+    MH_IO_TOOLONG, /* a line exceeded the caller's maximum */
+    MH_IO_AGAIN    /* event-driven mode only: nothing more can be done
+                      without waiting; wait until the socket
+                      (mh_transport.fd) is ready for mh_transport.want
+                      (POLLIN or POLLOUT) and call again */
 };
 
 /* Short name of an mh_io value ("ok", "eof", "timeout", ...). */
@@ -111,10 +115,28 @@ struct mh_transport_ops {
                             const struct mh_deadline *dl);
     /* Closes the stream and frees impl (not the struct mh_transport). */
     void (*close)(struct mh_transport *t);
+
+    /* Event-driven mode (mh_transport_set_event_driven): the same
+     * operations without waiting. Each returns MH_IO_AGAIN with t->want
+     * set when it cannot go on before the socket is ready. NULL in
+     * transports that never wait (the test transports): the operations
+     * above serve then. */
+    enum mh_io (*try_read)(struct mh_transport *t, char *buf, size_t cap,
+                           size_t *got);
+    /* Writes what it can of buf (*done bytes, maybe fewer than len). */
+    enum mh_io (*try_write)(struct mh_transport *t, const char *buf, size_t len,
+                            size_t *done);
+    /* Starts the handshake with p on the first call, and goes on with it
+     * on the calls after MH_IO_AGAIN (p must stay valid until it ends). */
+    enum mh_io (*try_start_tls)(struct mh_transport *t,
+                                const struct mh_tls_params *p);
 };
 
 /* Receive buffer size: several maximal SMTP lines (RFC 5321 4.5.3.1.5). */
 #define MH_TRANSPORT_RBUF 8192
+/* Send queue of the event-driven mode: one command line at a time (the
+ * probes never pipeline), the longest being an AUTH line. */
+#define MH_TRANSPORT_WBUF 2048
 
 struct mh_transport {
     const struct mh_transport_ops *ops;
@@ -128,6 +150,12 @@ struct mh_transport {
                               tls_handshake_failed, tls_error,
                               connection_closed; NONE when unknown */
     size_t bytes_in;       /* bytes received so far (for timeout messages) */
+    int fd;                /* the socket to wait on; -1: none (test
+                              transports, which never wait) */
+    bool event_driven;     /* operations return MH_IO_AGAIN, never wait */
+    short want;            /* after MH_IO_AGAIN: POLLIN or POLLOUT */
+    char wbuf[MH_TRANSPORT_WBUF]; /* event-driven: bytes not yet sent */
+    size_t wlen;
     char rbuf[MH_TRANSPORT_RBUF];
     size_t rlen;  /* bytes buffered in rbuf */
     size_t rskip; /* bytes of the line last handed out, dropped at
@@ -146,6 +174,16 @@ struct mh_transport *mh_transport_new(const struct mh_transport_ops *ops,
 void mh_transport_free(struct mh_transport *t);
 
 /*
+ * Puts t into event-driven mode when its ops can work without waiting
+ * (try_read, try_write and try_start_tls; the TCP transport's can): from
+ * then on mh_transport_read_line, mh_transport_write, mh_transport_flush
+ * and mh_transport_start_tls never wait but return MH_IO_AGAIN, and their
+ * deadline only bounds the test transports. Returns whether t is in that
+ * mode (false: its operations never wait anyway).
+ */
+bool mh_transport_set_event_driven(struct mh_transport *t);
+
+/*
  * Reads one line of at most `max` octets (not counting CRLF). Lines end with
  * CRLF; a bare LF is accepted as a line end too (a documented tolerance: some
  * servers send it, RFC 5321 2.3.8 forbids it but a monitor must still read
@@ -156,21 +194,35 @@ void mh_transport_free(struct mh_transport *t);
  * Returns MH_IO_OK, MH_IO_EOF (closed before a complete line; bytes received
  * so far stay counted in bytes_in), MH_IO_TIMEOUT, MH_IO_ERROR, MH_IO_TLS, or
  * MH_IO_TOOLONG when `max` octets arrived without a line end (the line is
- * not consumed further; the session should be abandoned).
+ * not consumed further; the session should be abandoned). In event-driven
+ * mode MH_IO_AGAIN says the line is not complete yet ("need more": the
+ * bytes so far stay buffered; call again when the socket is readable),
+ * and never MH_IO_TIMEOUT.
  */
 enum mh_io mh_transport_read_line(struct mh_transport *t, size_t max,
                                   const char **line, size_t *len,
                                   const struct mh_deadline *dl);
 
-/* Writes all of buf. Returns MH_IO_OK or the failure. */
+/*
+ * Writes all of buf. Returns MH_IO_OK or the failure. In event-driven mode
+ * what cannot be sent at once is queued (at most MH_TRANSPORT_WBUF bytes
+ * in all; more is MH_IO_ERROR): MH_IO_OK then means sent or queued, and
+ * mh_transport_flush sends the rest once the socket is writable.
+ */
 enum mh_io mh_transport_write(struct mh_transport *t, const char *buf,
                               size_t len, const struct mh_deadline *dl);
+
+/* Event-driven mode: sends what is queued. Returns MH_IO_OK when nothing
+ * is left, MH_IO_AGAIN (wait for t->want), or the failure. */
+enum mh_io mh_transport_flush(struct mh_transport *t);
 
 /*
  * Starts TLS. Fails with MH_IO_TLS ("server sent data before the TLS
  * handshake") when unread bytes are buffered: after a STARTTLS reply nothing
  * may precede the handshake (RFC 3207 section 5; such bytes would be
- * injected plaintext).
+ * injected plaintext). In event-driven mode it returns MH_IO_AGAIN until
+ * the handshake has ended: call it again, with the same p, each time the
+ * socket is ready for t->want.
  */
 enum mh_io mh_transport_start_tls(struct mh_transport *t,
                                   const struct mh_tls_params *p,

@@ -4,6 +4,7 @@
  */
 #include "fake_transport.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,11 @@ struct fake {
     int writes;
     char *written;
     size_t wlen;
+    /* Event-driven mode: */
+    size_t wchunk;
+    bool readable;    /* a piece has arrived and not been read */
+    bool at_end_seen; /* the end arrived */
+    bool writable;
 };
 
 static enum mh_io
@@ -89,6 +95,89 @@ fake_close(struct mh_transport *t)
     t->impl = NULL;
 }
 
+/* The step the next read takes bytes from, or NULL (none unlocked). */
+static const char *
+next_bytes(struct fake *f)
+{
+    while (f->step < f->n && f->offset >= strlen(f->steps[f->step].data)) {
+        f->step++;
+        f->offset = 0;
+    }
+    if (f->step >= f->n || f->steps[f->step].after_writes > f->writes) {
+        return NULL;
+    }
+    return f->steps[f->step].data + f->offset;
+}
+
+static enum mh_io
+fake_try_read(struct mh_transport *t, char *buf, size_t cap, size_t *got)
+{
+    struct fake *f = t->impl;
+    if (f->at_end_seen) {
+        return f->at_end;
+    }
+    if (!f->readable) {
+        t->want = POLLIN;
+        return MH_IO_AGAIN;
+    }
+    f->readable = false;
+    const char *data = next_bytes(f);
+    if (data == NULL) {
+        f->at_end_seen = true;
+        return f->at_end;
+    }
+    size_t len = strlen(data);
+    if (f->chunk > 0 && len > f->chunk) {
+        len = f->chunk;
+    }
+    if (len > cap) {
+        len = cap;
+    }
+    memcpy(buf, data, len);
+    f->offset += len;
+    *got = len;
+    return MH_IO_OK;
+}
+
+static enum mh_io
+fake_try_write(struct mh_transport *t, const char *buf, size_t len,
+               size_t *done)
+{
+    struct fake *f = t->impl;
+    *done = 0;
+    if (!f->writable) {
+        t->want = POLLOUT;
+        return MH_IO_AGAIN;
+    }
+    size_t n = f->wchunk > 0 && len > f->wchunk ? f->wchunk : len;
+    char *w = realloc(f->written, f->wlen + n + 1);
+    if (w == NULL) {
+        return MH_IO_ERROR;
+    }
+    memcpy(w + f->wlen, buf, n);
+    f->wlen += n;
+    w[f->wlen] = '\0';
+    f->written = w;
+    for (size_t i = 0; i < n; i++) {
+        f->writes += buf[i] == '\n';
+    }
+    *done = n;
+    if (f->wchunk > 0) {
+        f->writable = false;
+    }
+    if (n < len) {
+        t->want = POLLOUT;
+        return MH_IO_AGAIN;
+    }
+    return MH_IO_OK;
+}
+
+static enum mh_io
+fake_try_start_tls(struct mh_transport *t, const struct mh_tls_params *p)
+{
+    return fake_start_tls(t, p, NULL);
+}
+
 static const struct mh_transport_ops fake_ops = {
     .read = fake_read,
     .write = fake_write,
@@ -109,6 +198,56 @@ fake_transport_new(const struct fake_step *steps, size_t n, size_t chunk,
     f->chunk = chunk;
     f->at_end = at_end;
     return mh_transport_new(&fake_ops, f);
+}
+
+static const struct mh_transport_ops fake_event_ops = {
+    .read = fake_read,
+    .write = fake_write,
+    .start_tls = fake_start_tls,
+    .close = fake_close,
+    .try_read = fake_try_read,
+    .try_write = fake_try_write,
+    .try_start_tls = fake_try_start_tls,
+};
+
+struct mh_transport *
+fake_transport_new_events(const struct fake_step *steps, size_t n, size_t chunk,
+                          size_t wchunk, enum mh_io at_end)
+{
+    struct fake *f = calloc(1, sizeof *f);
+    if (f == NULL) {
+        return NULL;
+    }
+    f->steps = steps;
+    f->n = n;
+    f->chunk = chunk;
+    f->wchunk = wchunk;
+    f->at_end = at_end;
+    f->writable = true;
+    return mh_transport_new(&fake_event_ops, f);
+}
+
+bool
+fake_transport_arrive(struct mh_transport *t)
+{
+    struct fake *f = t->impl;
+    if (f->readable || f->at_end_seen) {
+        return true; /* not read yet, or the end stays */
+    }
+    if (next_bytes(f) == NULL) {
+        if (f->step < f->n || f->at_end == MH_IO_TIMEOUT) {
+            return false; /* waits for a command, or silent */
+        }
+    }
+    f->readable = true;
+    return true;
+}
+
+void
+fake_transport_writable(struct mh_transport *t)
+{
+    struct fake *f = t->impl;
+    f->writable = true;
 }
 
 const char *

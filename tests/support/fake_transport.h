@@ -9,6 +9,7 @@
 #ifndef MH_FAKE_TRANSPORT_H
 #define MH_FAKE_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "transport.h"
@@ -26,6 +27,29 @@ struct fake_step {
  */
 struct mh_transport *fake_transport_new(const struct fake_step *steps, size_t n,
                                         size_t chunk, enum mh_io at_end);
+
+/*
+ * The same server for an event-driven client (transport.h try_* ops): the
+ * test is the network. A read finds nothing (MH_IO_AGAIN, want POLLIN)
+ * until fake_transport_arrive() has delivered the next piece: at most
+ * `chunk` bytes (0: the rest of the step) of the next step the client's
+ * writes have unlocked, or at_end (MH_IO_EOF; a silent server, at_end
+ * MH_IO_TIMEOUT, delivers nothing). A write takes at most `wchunk` bytes
+ * (0: all) and then waits for fake_transport_writable() (MH_IO_AGAIN,
+ * want POLLOUT). The handshake fails with MH_IO_TLS. Writes are counted
+ * per complete command line.
+ */
+struct mh_transport *fake_transport_new_events(const struct fake_step *steps,
+                                               size_t n, size_t chunk,
+                                               size_t wchunk,
+                                               enum mh_io at_end);
+
+/* Delivers the next piece; returns false when there is none (the server
+ * waits for a command, or stays silent). */
+bool fake_transport_arrive(struct mh_transport *t);
+
+/* The socket may take more bytes. */
+void fake_transport_writable(struct mh_transport *t);
 
 /* Everything the client wrote so far, NUL-terminated. */
 const char *fake_transport_written(struct mh_transport *t);
