@@ -124,6 +124,10 @@ static const struct mh_reply_rule rules[] = {
      "recipient not found|recipientnotfound", R(USER_UNKNOWN), BY_CODE},
     {"sender_code", 0, NULL, "X.1.7,X.1.8", NULL, R(SENDER_REJECTED),
      BY_CODE},
+    /* Postfix's reject_unlisted_sender: "5.1.0 <a@b>: Sender address
+     * rejected: User unknown ..." (5.1.1 is kept for the recipient). */
+    {"sender_address_code", 0, NULL, "X.1.*", "sender address rejected",
+     R(SENDER_REJECTED), BY_CODE},
     {"address_code", 0, NULL, "X.1.*", NULL, R(ADDRESS_REJECTED), BY_CODE},
     {"too_large_code", 0, NULL, "X.3.4", NULL, R(MESSAGE_TOO_LARGE),
      BY_CODE},
