@@ -405,6 +405,20 @@ parse_enhanced(const char *e, int *cls, int *subject, int *detail)
     return *p == '\0';
 }
 
+/* Reads the digits at *p (before end) of a pattern number; a value above
+ * 999, which no enhanced code has (1-3 digits), reads as 1000 so that a
+ * long digit run cannot overflow. */
+static int
+pattern_num(const char **p, const char *end)
+{
+    int v = 0;
+    while (*p < end && is_digit(**p)) {
+        v = v > 999 ? 1000 : v * 10 + (**p - '0');
+        (*p)++;
+    }
+    return v > 999 ? 1000 : v;
+}
+
 /* One alternative of a pattern, a[0..al), against a parsed code. */
 static bool
 alternative_matches(const char *a, size_t al, bool have, int cls, int subject,
@@ -423,11 +437,7 @@ alternative_matches(const char *a, size_t al, bool have, int cls, int subject,
     if (*p == '*') {
         p++;
     } else {
-        int s = 0;
-        while (p < end && is_digit(*p)) {
-            s = s * 10 + (*p++ - '0');
-        }
-        if (s != subject) {
+        if (pattern_num(&p, end) != subject) {
             return false;
         }
     }
@@ -437,17 +447,10 @@ alternative_matches(const char *a, size_t al, bool have, int cls, int subject,
     if (p < end && *p == '*') {
         return true;
     }
-    int lo = 0, hi;
-    while (p < end && is_digit(*p)) {
-        lo = lo * 10 + (*p++ - '0');
-    }
-    hi = lo;
+    int lo = pattern_num(&p, end), hi = lo;
     if (p < end && *p == '-') {
         p++;
-        hi = 0;
-        while (p < end && is_digit(*p)) {
-            hi = hi * 10 + (*p++ - '0');
-        }
+        hi = pattern_num(&p, end);
     }
     return detail >= lo && detail <= hi;
 }
