@@ -40,6 +40,14 @@ if [ ! -x "$ROOT/usr/sbin/exim4" ] && [ ! -x "$ROOT/usr/sbin/smtpd" ] &&
     exit
 fi
 
+# Each daemon runs in a mount namespace of its own (below): without the
+# privilege to make one there is nothing to run.
+if ! unshare -m true 2>/dev/null; then
+    note "unshare -m is not permitted here: skipped"
+    finish
+    exit
+fi
+
 wanted() { [ -z "${MH_MTA_ONLY:-}" ] || [ "$MH_MTA_ONLY" = "$1" ]; }
 
 banner_on() { # PORT: the server greets with 220
