@@ -1046,8 +1046,11 @@ mh_cmd_run(const struct mh_config *cli)
         return 3;
     }
     rn.sts_memory = mh_sts_memory_new();
-    rn.dnsbl_memory = mh_dnsbl_memory_new(
-        c->interval_s > 0 ? c->interval_s : MH_RUN_DEFAULT_INTERVAL_S);
+    /* a round's length: --interval, else the config's */
+    rn.dnsbl_memory =
+        mh_dnsbl_memory_new(cli->interval_s > 0 ? cli->interval_s
+                            : c->interval_s > 0 ? c->interval_s
+                                                : MH_RUN_DEFAULT_INTERVAL_S);
     share_sts_memory(&rn, c);
     rn.cfg = shared_new(c);
     rn.tracker = mh_notify_tracker_new();

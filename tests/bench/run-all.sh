@@ -6,7 +6,9 @@
 #   1. bench_smtp.sh   one-shot SMTP + STARTTLS + certificate check against
 #                      check_smtp -S -D 30,14 and check_ssl_cert -P smtp
 #   2. bench_dnsbl.sh  50 zones through a resolver that answers after 250 ms,
-#                      against check_rbl
+#                      against check_rbl; bench_dnsbl_many.sh a /22 on 50
+#                      zones in one check (check_rbl: one run per address)
+#                      and the queries of a steady runner round
 #   3. bench_runner.sh one runner round of 10, 100 and 1,000 checks
 #   4. bench_latency.sh runner rounds of 100 and 1,000 mixed checks against
 #                      servers 100 ms away, 5 % greeting after 6 s (only
@@ -33,6 +35,7 @@ tests/bench/bench_smtp.sh "$runs"
 echo
 echo "== 2. DNSBL, 50 zones, 250 ms resolver (bench_dnsbl.sh)"
 tests/bench/bench_dnsbl.sh 15
+tests/bench/bench_dnsbl_many.sh 3 4
 echo
 echo "== 3. Runner rounds (bench_runner.sh)"
 tests/lab/lab.sh start "$MH_LAB_DIR" >/dev/null
