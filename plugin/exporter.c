@@ -1462,6 +1462,19 @@ mh_exporter_set_config(struct mh_exporter *e, const struct mh_run_config *c,
     e->hooks.drop(old);
 }
 
+/* Makes b and gz (taken over, may be NULL) the round /metrics serves. */
+static void
+swap_round(struct mh_exporter *e, struct blob *b, struct blob *gz)
+{
+    pthread_mutex_lock(&e->snap_mu);
+    struct blob *old = e->snap, *oldgz = e->snap_gz;
+    e->snap = b;
+    e->snap_gz = gz;
+    pthread_mutex_unlock(&e->snap_mu);
+    blob_unref(old);
+    blob_unref(oldgz);
+}
+
 int
 mh_exporter_publish(struct mh_exporter *e,
                     const struct mh_result *const *results, size_t n,
@@ -1482,13 +1495,7 @@ mh_exporter_publish(struct mh_exporter *e,
               "gzip %zu bytes in %.1f ms",
               b->len, (t1 - t0) * 1e3, gz != NULL ? gz->len : 0,
               (mh_monotonic_s() - t1) * 1e3);
-    pthread_mutex_lock(&e->snap_mu);
-    struct blob *old = e->snap, *oldgz = e->snap_gz;
-    e->snap = b;
-    e->snap_gz = gz;
-    pthread_mutex_unlock(&e->snap_mu);
-    blob_unref(old);
-    blob_unref(oldgz);
+    swap_round(e, b, gz);
     atomic_fetch_add(&e->rounds, 1);
     return 0;
 }
@@ -1496,13 +1503,7 @@ mh_exporter_publish(struct mh_exporter *e,
 void
 mh_exporter_forget_round(struct mh_exporter *e)
 {
-    pthread_mutex_lock(&e->snap_mu);
-    struct blob *old = e->snap, *oldgz = e->snap_gz;
-    e->snap = NULL;
-    e->snap_gz = NULL;
-    pthread_mutex_unlock(&e->snap_mu);
-    blob_unref(old);
-    blob_unref(oldgz);
+    swap_round(e, NULL, NULL);
 }
 
 size_t
