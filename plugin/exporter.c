@@ -506,7 +506,8 @@ struct probe_job {
     struct blob *body; /* the answer, set when done */
     int status;
     bool done, abandoned;
-    int refs; /* the request and the probe thread, under e->mu */
+    bool debug; /* debug=true: a text answer for people (render_blob) */
+    int refs;   /* the request and the probe thread, under e->mu */
 };
 
 /* Per-request state (libmicrohttpd's con_cls). */
@@ -546,12 +547,17 @@ unix_now(void)
 /* What the HELP of a round's check families adds on /metrics. */
 #define ROUND_NOTE "(from the runner's last complete round)"
 
-/* Renders results into a new blob (Prometheus text): a round for /metrics
- * (round: with the writer's families and ROUND_NOTE) or a /probe answer
- * (the check's families only). */
+/* What render_blob writes. */
+enum form {
+    FORM_ROUND, /* /metrics: with the writer's families and ROUND_NOTE */
+    FORM_PROBE, /* /probe: the check's families only */
+    FORM_DEBUG  /* /probe with debug=true: the Nagios form, then those */
+};
+
+/* Renders results into a new blob. */
 static struct blob *
 render_blob(const struct mh_result *const *res, size_t n, double now,
-            double secs, bool round)
+            double secs, enum form form)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -562,8 +568,23 @@ render_blob(const struct mh_result *const *res, size_t n, double now,
     /* Only this thread writes f: no lock per character (a round of
      * 10,000 checks is 9.4 million of them). */
     __fsetlocking(f, FSETLOCKING_BYCALLER);
-    int rc = mh_render_prometheus_with(f, res, n, now, secs, round,
-                                       round ? ROUND_NOTE : NULL);
+    int rc = 0;
+    if (form == FORM_DEBUG) {
+        /* As blackbox_exporter's debug=true: why the probe failed. */
+        rc = fputs("The check, as the Nagios plugin prints it:\n\n", f) < 0;
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            rc = mh_render_nagios(f, res[i]);
+        }
+        if (rc == 0 &&
+            fputs("\nThe metrics /probe answers without debug=true:\n\n", f) <
+                0) {
+            rc = -1;
+        }
+    }
+    if (rc == 0) {
+        rc = mh_render_prometheus_with(f, res, n, now, secs, form == FORM_ROUND,
+                                       form == FORM_ROUND ? ROUND_NOTE : NULL);
+    }
     if (fclose(f) != 0) {
         rc = -1;
     }
@@ -609,7 +630,8 @@ run_job(struct probe_job *j)
     }
     if (r != NULL) {
         const struct mh_result *one[] = {r};
-        j->body = render_blob(one, 1, unix_now(), -1, false);
+        j->body = render_blob(one, 1, unix_now(), -1,
+                              j->debug ? FORM_DEBUG : FORM_PROBE);
         mh_result_free(r);
     }
     j->status = j->body != NULL ? 200 : 500;
@@ -977,6 +999,9 @@ serve_probe(struct mh_exporter *e, struct MHD_Connection *conn, struct req *rq,
                                     "X-Prometheus-Scrape-Timeout-Seconds"),
         c->exporter.timeout_offset_s);
     j->queued_at = mh_monotonic_s();
+    const char *debug =
+        MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "debug");
+    j->debug = debug != NULL && strcmp(debug, "true") == 0;
     j->refs = 2;
     pthread_mutex_lock(&e->mu);
     if (e->stopping || e->queued >= e->nthreads) {
@@ -1012,6 +1037,7 @@ finish_probe(struct mh_exporter *e, struct MHD_Connection *conn, struct req *rq)
     rq->job = NULL;
     bool ok = j->done && j->body != NULL && !j->abandoned;
     struct blob *b = ok ? blob_ref(j->body) : NULL;
+    bool debug = j->debug;
     unsigned status = j->abandoned ? 503 : (unsigned)j->status;
     job_unref_locked(j);
     pthread_mutex_unlock(&e->mu);
@@ -1020,7 +1046,7 @@ finish_probe(struct mh_exporter *e, struct MHD_Connection *conn, struct req *rq)
                            status == 503 ? "the exporter is stopping"
                                          : "the probe failed (out of memory)");
     }
-    return answer_blob(e, conn, 200, b, PROM_TYPE, NULL);
+    return answer_blob(e, conn, 200, b, debug ? TEXT_TYPE : PROM_TYPE, NULL);
 }
 
 /* True when password is user's password: hash is the user's crypt(3)
@@ -1462,13 +1488,27 @@ mh_exporter_set_config(struct mh_exporter *e, const struct mh_run_config *c,
     e->hooks.drop(old);
 }
 
+/* Makes b and gz (taken over, may be NULL) the round /metrics serves. */
+static void
+swap_round(struct mh_exporter *e, struct blob *b, struct blob *gz)
+{
+    pthread_mutex_lock(&e->snap_mu);
+    struct blob *old = e->snap, *oldgz = e->snap_gz;
+    e->snap = b;
+    e->snap_gz = gz;
+    pthread_mutex_unlock(&e->snap_mu);
+    blob_unref(old);
+    blob_unref(oldgz);
+}
+
 int
 mh_exporter_publish(struct mh_exporter *e,
                     const struct mh_result *const *results, size_t n,
                     double now_unix, double round_seconds)
 {
     double t0 = mh_monotonic_s();
-    struct blob *b = render_blob(results, n, now_unix, round_seconds, true);
+    struct blob *b =
+        render_blob(results, n, now_unix, round_seconds, FORM_ROUND);
     if (b == NULL) {
         return -1;
     }
@@ -1482,13 +1522,7 @@ mh_exporter_publish(struct mh_exporter *e,
               "gzip %zu bytes in %.1f ms",
               b->len, (t1 - t0) * 1e3, gz != NULL ? gz->len : 0,
               (mh_monotonic_s() - t1) * 1e3);
-    pthread_mutex_lock(&e->snap_mu);
-    struct blob *old = e->snap, *oldgz = e->snap_gz;
-    e->snap = b;
-    e->snap_gz = gz;
-    pthread_mutex_unlock(&e->snap_mu);
-    blob_unref(old);
-    blob_unref(oldgz);
+    swap_round(e, b, gz);
     atomic_fetch_add(&e->rounds, 1);
     return 0;
 }
@@ -1496,13 +1530,7 @@ mh_exporter_publish(struct mh_exporter *e,
 void
 mh_exporter_forget_round(struct mh_exporter *e)
 {
-    pthread_mutex_lock(&e->snap_mu);
-    struct blob *old = e->snap, *oldgz = e->snap_gz;
-    e->snap = NULL;
-    e->snap_gz = NULL;
-    pthread_mutex_unlock(&e->snap_mu);
-    blob_unref(old);
-    blob_unref(oldgz);
+    swap_round(e, NULL, NULL);
 }
 
 size_t

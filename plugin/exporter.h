@@ -26,7 +26,10 @@
  *             credential. Deadline: the module's timeout, or less when
  *             Prometheus' X-Prometheus-Scrape-Timeout-Seconds header minus
  *             timeout_offset (0.5 s) is smaller (so the answer arrives
- *             before the scrape gives up).
+ *             before the scrape gives up). With debug=true (as
+ *             blackbox_exporter) the answer is text for people: the
+ *             check as the Nagios plugin prints it (status line, long
+ *             output, perfdata), then the families.
  *   /         a landing page listing the modules and links.
  *   /-/healthy
  *             200 "Healthy" while the exporter serves (a liveness check,

@@ -166,6 +166,12 @@ get "/probe?module=smtp_starttls&target=127.0.0.1:1"
 expect_code 200
 expect_out 'mailhealth_probe_success{target="127.0.0.1:1",check="smtp"} 0'
 expect_out 'category="connection"'
+# debug=true, as blackbox_exporter: why, in words, then the metrics.
+get "/probe?module=smtp_starttls&target=127.0.0.1:1&debug=true"
+expect_code 200
+expect_out_re '^MAILHEALTH CRITICAL - \[connection\] '
+expect_out 'mailhealth_probe_success{target="127.0.0.1:1",check="smtp"} 0'
+check_ok 'curl -s -D - -o /dev/null "$URL/probe?module=smtp_starttls&target=127.0.0.1:1&debug=true" | grep -qi "^content-type: text/plain; charset=utf-8"' "debug=true is plain text"
 
 case_ "/probe bad requests"
 get "/probe?module=nosuch&target=127.0.0.1"

@@ -562,6 +562,16 @@ test_comments(void **state)
               "checks[0] (smtp)", "key \"comment\"", NULL);
 }
 
+/* The path of a file of the sources (rel: from the repository's top). */
+static void
+source_path(char *path, size_t len, const char *rel)
+{
+    snprintf(path, len, "%s", __FILE__);
+    char *slash = strrchr(path, '/');
+    assert_non_null(slash);
+    snprintf(slash, len - (size_t)(slash - path), "/../../%s", rel);
+}
+
 /* contrib/runner-example.json is a valid configuration (its token file is
  * replaced by a temporary one). */
 static void
@@ -569,11 +579,7 @@ test_contrib_example(void **state)
 {
     (void)state;
     char path[4096];
-    snprintf(path, sizeof path, "%s", __FILE__);
-    char *slash = strrchr(path, '/');
-    assert_non_null(slash);
-    snprintf(slash, sizeof path - (size_t)(slash - path),
-             "/../../contrib/runner-example.json");
+    source_path(path, sizeof path, "contrib/runner-example.json");
     FILE *f = fopen(path, "r");
     if (f == NULL) {
         skip(); /* sources not where the build says */
@@ -962,11 +968,7 @@ test_probe_only(void **state)
               "key \"checks\"", "array", NULL);
     /* contrib/prometheus/probe-only.json is such a configuration. */
     char path[4096];
-    snprintf(path, sizeof path, "%s", __FILE__);
-    char *slash = strrchr(path, '/');
-    assert_non_null(slash);
-    snprintf(slash, sizeof path - (size_t)(slash - path),
-             "/../../contrib/prometheus/probe-only.json");
+    source_path(path, sizeof path, "contrib/prometheus/probe-only.json");
     struct mh_run_config *c = NULL;
     char err[1024] = "";
     if (access(path, R_OK) == 0) {
