@@ -15,7 +15,7 @@
 #include "common.h"
 
 /* Default critical range: alert when one zone or more lists the target
- * (check_rbl's default; conventions.md 1.2 example "~:0"). */
+ * (check_rbl's default; "~:0" in the Nagios threshold syntax). */
 static const char default_crit[] = "~:0";
 
 int
