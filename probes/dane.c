@@ -478,13 +478,14 @@ out:
 static void
 hex_prefix(char *buf, size_t len, const unsigned char *d, size_t n)
 {
-    size_t o = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < n && o + 3 < len; i++) {
-        o += (size_t)snprintf(buf + o, len - o, "%02x", d[i]);
+    if (2 * n < len) {
+        mh_hex_encode(buf, d, n);
+        return;
     }
-    if (o + 3 >= len && n * 2 > o) {
-        snprintf(buf + len - 4, 4, "...");
+    size_t k = len >= 4 ? (len - 4) / 2 : 0;
+    mh_hex_encode(buf, d, k);
+    if (2 * k + 4 <= len) {
+        memcpy(buf + 2 * k, "...", 4);
     }
 }
 
