@@ -914,6 +914,189 @@ parse_module(struct parser *p, const cJSON *o, size_t i,
     return parse_check(p, t, i, &m->chk, base);
 }
 
+/* Keys of "exporter": each handler checks e and stores it in out (mods
+ * gets "modules"), or writes why; it returns -1 when the key is not
+ * acceptable at all (a "comment" that is not a string), which is reported
+ * as an unknown key. */
+struct exporter_key {
+    const char *key;
+    int (*parse)(struct mh_run_exporter *out, const char *k, const cJSON *e,
+                 const cJSON **mods, char *why, size_t wlen);
+};
+
+static int
+ex_listen(struct mh_run_exporter *out, const char *k, const cJSON *e,
+          const cJSON **mods, char *why, size_t wlen)
+{
+    (void)mods;
+    if (!cJSON_IsString(e) || e->valuestring[0] == '\0') {
+        snprintf(why, wlen, "must be a non-empty string");
+    } else if (strcmp(k, "listen") == 0) {
+        struct sockaddr_storage ss;
+        socklen_t sl;
+        if (mh_exporter_parse_listen(e->valuestring, &ss, &sl, why, wlen) ==
+            0) {
+            out->listen = e->valuestring;
+        }
+    } else if (strcmp(k, "tls_cert_file") == 0) {
+        out->tls_cert_file = e->valuestring;
+    } else {
+        out->tls_key_file = e->valuestring;
+    }
+    return 0;
+}
+
+static int
+ex_users(struct mh_run_exporter *out, const char *k, const cJSON *e,
+         const cJSON **mods, char *why, size_t wlen)
+{
+    (void)k;
+    (void)mods;
+    const char *dup;
+    const cJSON *u;
+    if (!cJSON_IsObject(e) || cJSON_GetArraySize(e) < 1) {
+        snprintf(why, wlen,
+                 "must be an object of user names and password hashes");
+    } else if (has_duplicate_key(e, &dup)) {
+        snprintf(why, wlen, "user \"%s\" is given twice", dup);
+    }
+    cJSON_ArrayForEach(u, e)
+    {
+        if (why[0] != '\0') {
+            break;
+        }
+        if (!name_ok(u->string) || strchr(u->string, ':') != NULL) {
+            snprintf(why, wlen,
+                     "a user name must be printable ASCII without ':'");
+        } else if (!cJSON_IsString(u) ||
+                   mh_exporter_check_hash(u->valuestring, why, wlen) != 0) {
+            char w2[400];
+            snprintf(w2, sizeof w2, "user \"%.64s\": %.300s", u->string,
+                     why[0] != '\0' ? why : "must be a string");
+            snprintf(why, wlen, "%s", w2);
+        }
+    }
+    out->users = e;
+    return 0;
+}
+
+static int
+ex_probe_concurrency(struct mh_run_exporter *out, const char *k, const cJSON *e,
+                     const cJSON **mods, char *why, size_t wlen)
+{
+    (void)k;
+    (void)mods;
+    if (!cJSON_IsNumber(e) || !(e->valuedouble >= 1) ||
+        e->valuedouble > MH_EXPORTER_MAX_PROBES ||
+        e->valuedouble != floor(e->valuedouble)) {
+        snprintf(why, wlen, "must be a whole number, 1..%u",
+                 MH_EXPORTER_MAX_PROBES);
+    } else {
+        out->probe_concurrency = (unsigned)e->valuedouble;
+    }
+    return 0;
+}
+
+static int
+ex_timeout_offset(struct mh_run_exporter *out, const char *k, const cJSON *e,
+                  const cJSON **mods, char *why, size_t wlen)
+{
+    (void)k;
+    (void)mods;
+    if (!cJSON_IsNumber(e) || !(e->valuedouble >= 0) ||
+        e->valuedouble > MH_EXPORTER_MAX_TIMEOUT_OFFSET_S) {
+        snprintf(why, wlen, "must be a number of seconds, 0..%g",
+                 MH_EXPORTER_MAX_TIMEOUT_OFFSET_S);
+    } else {
+        out->timeout_offset_s = e->valuedouble;
+    }
+    return 0;
+}
+
+static int
+ex_modules(struct mh_run_exporter *out, const char *k, const cJSON *e,
+           const cJSON **mods, char *why, size_t wlen)
+{
+    (void)out;
+    (void)k;
+    const char *dup;
+    *mods = e;
+    if (!cJSON_IsObject(e)) {
+        snprintf(why, wlen,
+                 "must be an object of module names and check templates");
+    } else if (has_duplicate_key(e, &dup)) {
+        snprintf(why, wlen, "module \"%s\" is given twice", dup);
+    }
+    return 0;
+}
+
+static int
+ex_comment(struct mh_run_exporter *out, const char *k, const cJSON *e,
+           const cJSON **mods, char *why, size_t wlen)
+{
+    (void)out;
+    (void)k;
+    (void)mods;
+    (void)why;
+    (void)wlen;
+    return cJSON_IsString(e) ? 0 : -1;
+}
+
+static const struct exporter_key exporter_keys[] = {
+    {"listen", ex_listen},
+    {"tls_cert_file", ex_listen},
+    {"tls_key_file", ex_listen},
+    {"basic_auth_users", ex_users},
+    {"probe_concurrency", ex_probe_concurrency},
+    {"timeout_offset", ex_timeout_offset},
+    {"modules", ex_modules},
+    {"comment", ex_comment},
+};
+
+/* "unknown key" naming the keys of exporter_keys. */
+static void
+exporter_unknown_key(struct parser *p, const char *k)
+{
+    char names[256] = "";
+    size_t nk = sizeof exporter_keys / sizeof exporter_keys[0];
+    for (size_t i = 0; i < nk; i++) {
+        size_t l = strlen(names);
+        snprintf(names + l, sizeof names - l, "%s%s", i > 0 ? ", " : "",
+                 exporter_keys[i].key);
+    }
+    snprintf(p->err, p->errlen, "%s: exporter: unknown key \"%s\" (%s)",
+             p->c->source, k, names);
+}
+
+/* The module templates of "exporter" (parse_module each). Returns 0 or
+ * -1. */
+static int
+parse_modules(struct parser *p, const cJSON *mods, const struct mh_config *base)
+{
+    struct mh_run_exporter *out = &p->c->exporter;
+    size_t n = mods != NULL ? (size_t)cJSON_GetArraySize(mods) : 0;
+    out->templates = cJSON_CreateArray();
+    out->modules = calloc(n > 0 ? n : 1, sizeof *out->modules);
+    if (out->templates == NULL || out->modules == NULL) {
+        snprintf(p->err, p->errlen, "out of memory");
+        return -1;
+    }
+    p->list = "exporter.modules";
+    size_t i = 0;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, mods)
+    {
+        out->nmodules = i + 1; /* freed by mh_run_config_free from here */
+        if (parse_module(p, m, i, &out->modules[i], base) != 0) {
+            p->list = NULL;
+            return -1;
+        }
+        i++;
+    }
+    p->list = NULL;
+    return 0;
+}
+
 /* exporter: { listen, tls_cert_file, tls_key_file, basic_auth_users,
  * probe_concurrency, timeout_offset, modules } (runner.h, exporter.h). */
 static int
@@ -937,83 +1120,16 @@ parse_exporter(struct parser *p, const cJSON *x, const struct mh_config *base)
     cJSON_ArrayForEach(e, x)
     {
         const char *k = e->string;
+        const struct exporter_key *ek = NULL;
+        for (size_t i = 0; i < sizeof exporter_keys / sizeof exporter_keys[0];
+             i++) {
+            if (strcmp(k, exporter_keys[i].key) == 0) {
+                ek = &exporter_keys[i];
+            }
+        }
         char why[512] = "";
-        if (strcmp(k, "listen") == 0 || strcmp(k, "tls_cert_file") == 0 ||
-            strcmp(k, "tls_key_file") == 0) {
-            if (!cJSON_IsString(e) || e->valuestring[0] == '\0') {
-                snprintf(why, sizeof why, "must be a non-empty string");
-            } else if (k[0] == 'l') {
-                struct sockaddr_storage ss;
-                socklen_t sl;
-                if (mh_exporter_parse_listen(e->valuestring, &ss, &sl, why,
-                                             sizeof why) == 0) {
-                    out->listen = e->valuestring;
-                }
-            } else if (strcmp(k, "tls_cert_file") == 0) {
-                out->tls_cert_file = e->valuestring;
-            } else {
-                out->tls_key_file = e->valuestring;
-            }
-        } else if (strcmp(k, "basic_auth_users") == 0) {
-            const cJSON *u;
-            if (!cJSON_IsObject(e) || cJSON_GetArraySize(e) < 1) {
-                snprintf(why, sizeof why,
-                         "must be an object of user names and password "
-                         "hashes");
-            } else if (has_duplicate_key(e, &dup)) {
-                snprintf(why, sizeof why, "user \"%s\" is given twice", dup);
-            }
-            cJSON_ArrayForEach(u, e)
-            {
-                if (why[0] != '\0') {
-                    break;
-                }
-                if (!name_ok(u->string) || strchr(u->string, ':') != NULL) {
-                    snprintf(why, sizeof why,
-                             "a user name must be printable ASCII without "
-                             "':'");
-                } else if (!cJSON_IsString(u) ||
-                           mh_exporter_check_hash(u->valuestring, why,
-                                                  sizeof why) != 0) {
-                    char w2[400];
-                    snprintf(w2, sizeof w2, "user \"%.64s\": %.300s", u->string,
-                             why[0] != '\0' ? why : "must be a string");
-                    snprintf(why, sizeof why, "%s", w2);
-                }
-            }
-            out->users = e;
-        } else if (strcmp(k, "probe_concurrency") == 0) {
-            if (!cJSON_IsNumber(e) || !(e->valuedouble >= 1) ||
-                e->valuedouble > MH_EXPORTER_MAX_PROBES ||
-                e->valuedouble != floor(e->valuedouble)) {
-                snprintf(why, sizeof why, "must be a whole number, 1..%u",
-                         MH_EXPORTER_MAX_PROBES);
-            } else {
-                out->probe_concurrency = (unsigned)e->valuedouble;
-            }
-        } else if (strcmp(k, "timeout_offset") == 0) {
-            if (!cJSON_IsNumber(e) || !(e->valuedouble >= 0) ||
-                e->valuedouble > MH_EXPORTER_MAX_TIMEOUT_OFFSET_S) {
-                snprintf(why, sizeof why, "must be a number of seconds, 0..%g",
-                         MH_EXPORTER_MAX_TIMEOUT_OFFSET_S);
-            } else {
-                out->timeout_offset_s = e->valuedouble;
-            }
-        } else if (strcmp(k, "modules") == 0) {
-            mods = e;
-            if (!cJSON_IsObject(e)) {
-                snprintf(why, sizeof why,
-                         "must be an object of module names and check "
-                         "templates");
-            } else if (has_duplicate_key(e, &dup)) {
-                snprintf(why, sizeof why, "module \"%s\" is given twice", dup);
-            }
-        } else if (strcmp(k, "comment") != 0 || !cJSON_IsString(e)) {
-            snprintf(p->err, p->errlen,
-                     "%s: exporter: unknown key \"%s\" (listen, "
-                     "tls_cert_file, tls_key_file, basic_auth_users, "
-                     "probe_concurrency, timeout_offset, modules, comment)",
-                     src, k);
+        if (ek == NULL || ek->parse(out, k, e, &mods, why, sizeof why) != 0) {
+            exporter_unknown_key(p, k);
             return -1;
         }
         if (why[0] != '\0') {
@@ -1029,27 +1145,7 @@ parse_exporter(struct parser *p, const cJSON *x, const struct mh_config *base)
                  src);
         return -1;
     }
-    size_t n = mods != NULL ? (size_t)cJSON_GetArraySize(mods) : 0;
-    out->templates = cJSON_CreateArray();
-    out->modules = calloc(n > 0 ? n : 1, sizeof *out->modules);
-    if (out->templates == NULL || out->modules == NULL) {
-        snprintf(p->err, p->errlen, "out of memory");
-        return -1;
-    }
-    p->list = "exporter.modules";
-    size_t i = 0;
-    const cJSON *m;
-    cJSON_ArrayForEach(m, mods)
-    {
-        out->nmodules = i + 1; /* freed by mh_run_config_free from here */
-        if (parse_module(p, m, i, &out->modules[i], base) != 0) {
-            p->list = NULL;
-            return -1;
-        }
-        i++;
-    }
-    p->list = NULL;
-    return 0;
+    return parse_modules(p, mods, base);
 }
 
 /* ---- the runner's own top-level keys ---- */
