@@ -914,131 +914,121 @@ parse_module(struct parser *p, const cJSON *o, size_t i,
     return parse_check(p, t, i, &m->chk, base);
 }
 
-/* Keys of "exporter": each handler checks e and stores it in out (mods
- * gets "modules"), or writes why; it returns -1 when the key is not
- * acceptable at all (a "comment" that is not a string), which is reported
- * as an unknown key. */
+/* What a handler of an "exporter" key works on: the key k, the settings
+ * out, mods (set by "modules") and why (the message when the value is
+ * wrong). */
+struct exporter_ctx {
+    struct mh_run_exporter *out;
+    const char *k;
+    const cJSON *mods;
+    char why[512];
+};
+
+/* Keys of "exporter": each handler checks e and stores it in c->out, or
+ * writes c->why; it returns -1 when the key is not acceptable at all (a
+ * "comment" that is not a string), which is reported as an unknown key. */
 struct exporter_key {
     const char *key;
-    int (*parse)(struct mh_run_exporter *out, const char *k, const cJSON *e,
-                 const cJSON **mods, char *why, size_t wlen);
+    int (*parse)(struct exporter_ctx *c, const cJSON *e);
 };
 
 static int
-ex_listen(struct mh_run_exporter *out, const char *k, const cJSON *e,
-          const cJSON **mods, char *why, size_t wlen)
+ex_listen(struct exporter_ctx *c, const cJSON *e)
 {
-    (void)mods;
     if (!cJSON_IsString(e) || e->valuestring[0] == '\0') {
-        snprintf(why, wlen, "must be a non-empty string");
-    } else if (strcmp(k, "listen") == 0) {
+        snprintf(c->why, sizeof c->why, "must be a non-empty string");
+    } else if (strcmp(c->k, "listen") == 0) {
         struct sockaddr_storage ss;
         socklen_t sl;
-        if (mh_exporter_parse_listen(e->valuestring, &ss, &sl, why, wlen) ==
-            0) {
-            out->listen = e->valuestring;
+        if (mh_exporter_parse_listen(e->valuestring, &ss, &sl, c->why,
+                                     sizeof c->why) == 0) {
+            c->out->listen = e->valuestring;
         }
-    } else if (strcmp(k, "tls_cert_file") == 0) {
-        out->tls_cert_file = e->valuestring;
+    } else if (strcmp(c->k, "tls_cert_file") == 0) {
+        c->out->tls_cert_file = e->valuestring;
     } else {
-        out->tls_key_file = e->valuestring;
+        c->out->tls_key_file = e->valuestring;
     }
     return 0;
 }
 
 static int
-ex_users(struct mh_run_exporter *out, const char *k, const cJSON *e,
-         const cJSON **mods, char *why, size_t wlen)
+ex_users(struct exporter_ctx *c, const cJSON *e)
 {
-    (void)k;
-    (void)mods;
     const char *dup;
     const cJSON *u;
     if (!cJSON_IsObject(e) || cJSON_GetArraySize(e) < 1) {
-        snprintf(why, wlen,
+        snprintf(c->why, sizeof c->why,
                  "must be an object of user names and password hashes");
     } else if (has_duplicate_key(e, &dup)) {
-        snprintf(why, wlen, "user \"%s\" is given twice", dup);
+        snprintf(c->why, sizeof c->why, "user \"%s\" is given twice", dup);
     }
     cJSON_ArrayForEach(u, e)
     {
-        if (why[0] != '\0') {
+        if (c->why[0] != '\0') {
             break;
         }
         if (!name_ok(u->string) || strchr(u->string, ':') != NULL) {
-            snprintf(why, wlen,
+            snprintf(c->why, sizeof c->why,
                      "a user name must be printable ASCII without ':'");
         } else if (!cJSON_IsString(u) ||
-                   mh_exporter_check_hash(u->valuestring, why, wlen) != 0) {
+                   mh_exporter_check_hash(u->valuestring, c->why,
+                                          sizeof c->why) != 0) {
             char w2[400];
             snprintf(w2, sizeof w2, "user \"%.64s\": %.300s", u->string,
-                     why[0] != '\0' ? why : "must be a string");
-            snprintf(why, wlen, "%s", w2);
+                     c->why[0] != '\0' ? c->why : "must be a string");
+            snprintf(c->why, sizeof c->why, "%s", w2);
         }
     }
-    out->users = e;
+    c->out->users = e;
     return 0;
 }
 
 static int
-ex_probe_concurrency(struct mh_run_exporter *out, const char *k, const cJSON *e,
-                     const cJSON **mods, char *why, size_t wlen)
+ex_probe_concurrency(struct exporter_ctx *c, const cJSON *e)
 {
-    (void)k;
-    (void)mods;
     if (!cJSON_IsNumber(e) || !(e->valuedouble >= 1) ||
         e->valuedouble > MH_EXPORTER_MAX_PROBES ||
         e->valuedouble != floor(e->valuedouble)) {
-        snprintf(why, wlen, "must be a whole number, 1..%u",
+        snprintf(c->why, sizeof c->why, "must be a whole number, 1..%u",
                  MH_EXPORTER_MAX_PROBES);
     } else {
-        out->probe_concurrency = (unsigned)e->valuedouble;
+        c->out->probe_concurrency = (unsigned)e->valuedouble;
     }
     return 0;
 }
 
 static int
-ex_timeout_offset(struct mh_run_exporter *out, const char *k, const cJSON *e,
-                  const cJSON **mods, char *why, size_t wlen)
+ex_timeout_offset(struct exporter_ctx *c, const cJSON *e)
 {
-    (void)k;
-    (void)mods;
     if (!cJSON_IsNumber(e) || !(e->valuedouble >= 0) ||
         e->valuedouble > MH_EXPORTER_MAX_TIMEOUT_OFFSET_S) {
-        snprintf(why, wlen, "must be a number of seconds, 0..%g",
+        snprintf(c->why, sizeof c->why, "must be a number of seconds, 0..%g",
                  MH_EXPORTER_MAX_TIMEOUT_OFFSET_S);
     } else {
-        out->timeout_offset_s = e->valuedouble;
+        c->out->timeout_offset_s = e->valuedouble;
     }
     return 0;
 }
 
 static int
-ex_modules(struct mh_run_exporter *out, const char *k, const cJSON *e,
-           const cJSON **mods, char *why, size_t wlen)
+ex_modules(struct exporter_ctx *c, const cJSON *e)
 {
-    (void)out;
-    (void)k;
     const char *dup;
-    *mods = e;
+    c->mods = e;
     if (!cJSON_IsObject(e)) {
-        snprintf(why, wlen,
+        snprintf(c->why, sizeof c->why,
                  "must be an object of module names and check templates");
     } else if (has_duplicate_key(e, &dup)) {
-        snprintf(why, wlen, "module \"%s\" is given twice", dup);
+        snprintf(c->why, sizeof c->why, "module \"%s\" is given twice", dup);
     }
     return 0;
 }
 
 static int
-ex_comment(struct mh_run_exporter *out, const char *k, const cJSON *e,
-           const cJSON **mods, char *why, size_t wlen)
+ex_comment(struct exporter_ctx *c, const cJSON *e)
 {
-    (void)out;
-    (void)k;
-    (void)mods;
-    (void)why;
-    (void)wlen;
+    (void)c;
     return cJSON_IsString(e) ? 0 : -1;
 }
 
@@ -1115,7 +1105,7 @@ parse_exporter(struct parser *p, const cJSON *x, const struct mh_config *base)
                  src, dup);
         return -1;
     }
-    const cJSON *mods = NULL;
+    struct exporter_ctx c = {.out = out};
     const cJSON *e;
     cJSON_ArrayForEach(e, x)
     {
@@ -1127,14 +1117,15 @@ parse_exporter(struct parser *p, const cJSON *x, const struct mh_config *base)
                 ek = &exporter_keys[i];
             }
         }
-        char why[512] = "";
-        if (ek == NULL || ek->parse(out, k, e, &mods, why, sizeof why) != 0) {
+        c.k = k;
+        c.why[0] = '\0';
+        if (ek == NULL || ek->parse(&c, e) != 0) {
             exporter_unknown_key(p, k);
             return -1;
         }
-        if (why[0] != '\0') {
+        if (c.why[0] != '\0') {
             snprintf(p->err, p->errlen, "%s: exporter: key \"%s\": %s", src, k,
-                     why);
+                     c.why);
             return -1;
         }
     }
@@ -1145,7 +1136,7 @@ parse_exporter(struct parser *p, const cJSON *x, const struct mh_config *base)
                  src);
         return -1;
     }
-    return parse_modules(p, mods, base);
+    return parse_modules(p, c.mods, base);
 }
 
 /* ---- the runner's own top-level keys ---- */
