@@ -23,7 +23,6 @@
 #include "../probes/resolve.h"
 #include "../probes/textutil.h"
 #include "checks.h"
-#include "cmd_dnsbl.h"
 #include "common.h"
 #include "mxset.h"
 #include "params.h"

@@ -2,7 +2,8 @@
 /*
  * params: the probes' parameter structs from the typed configuration, for
  * the commands that share a probe (smtp, tls and domain run the SMTP
- * probe; delivery needs the same EHLO name rule). Values are copied as
+ * probe; dnsbl and domain the DNSBL probe; delivery needs the same EHLO
+ * name rule). Values are copied as
  * they are: the option table parsed them once.
  */
 #ifndef MH_PARAMS_H
@@ -10,6 +11,7 @@
 
 #include <stddef.h>
 
+#include "../probes/dnsbl.h"
 #include "../probes/smtp.h"
 #include "config.h"
 
@@ -30,5 +32,27 @@ const char *mh_default_ehlo_name(char *buf, size_t len);
 void mh_smtp_params_from_config(const struct mh_config *cfg,
                                 struct mh_smtp_params *p, char *ehlo_buf,
                                 size_t ehlo_len);
+
+/*
+ * Builds the zones one run queries from cfg: with --zone, exactly those
+ * zones (each with its definition from --zones-file when the file has it,
+ * else a generic zone of the NAME[:TYPE] given); without --zone, every
+ * enabled zone of --zones-file. out must be empty ({0}); free it with
+ * mh_dnsbl_zones_free(). Returns 0, or -1 with the reason in err (usage
+ * problem: UNKNOWN without category).
+ */
+int mh_dnsbl_zones_from_config(const struct mh_config *cfg,
+                               struct mh_dnsbl_zones *out, char *err,
+                               size_t errlen);
+
+/*
+ * Fills p from cfg and zones (borrowed): target -H, resolver, -4/-6, -v
+ * trace, and the -w/-c ranges on the number of listing zones. Without -w
+ * and -c the default is critical at one or more listings ("~:0"); with -w
+ * only, listings are WARNING at most.
+ */
+void mh_dnsbl_params_from_config(const struct mh_config *cfg,
+                                 const struct mh_dnsbl_zones *zones,
+                                 struct mh_dnsbl_params *p);
 
 #endif

@@ -914,121 +914,156 @@ parse_module(struct parser *p, const cJSON *o, size_t i,
     return parse_check(p, t, i, &m->chk, base);
 }
 
-/* exporter: { listen, tls_cert_file, tls_key_file, basic_auth_users,
- * probe_concurrency, timeout_offset, modules } (runner.h, exporter.h). */
+/* What a handler of an "exporter" key works on: the key k, the settings
+ * out, mods (set by "modules") and why (the message when the value is
+ * wrong). */
+struct exporter_ctx {
+    struct mh_run_exporter *out;
+    const char *k;
+    const cJSON *mods;
+    char why[512];
+};
+
+/* Keys of "exporter": each handler checks e and stores it in c->out, or
+ * writes c->why; it returns -1 when the key is not acceptable at all (a
+ * "comment" that is not a string), which is reported as an unknown key. */
+struct exporter_key {
+    const char *key;
+    int (*parse)(struct exporter_ctx *c, const cJSON *e);
+};
+
 static int
-parse_exporter(struct parser *p, const cJSON *x, const struct mh_config *base)
+ex_listen(struct exporter_ctx *c, const cJSON *e)
 {
-    const char *src = p->c->source;
-    struct mh_run_exporter *out = &p->c->exporter;
+    if (!cJSON_IsString(e) || e->valuestring[0] == '\0') {
+        snprintf(c->why, sizeof c->why, "must be a non-empty string");
+    } else if (strcmp(c->k, "listen") == 0) {
+        struct sockaddr_storage ss;
+        socklen_t sl;
+        if (mh_exporter_parse_listen(e->valuestring, &ss, &sl, c->why,
+                                     sizeof c->why) == 0) {
+            c->out->listen = e->valuestring;
+        }
+    } else if (strcmp(c->k, "tls_cert_file") == 0) {
+        c->out->tls_cert_file = e->valuestring;
+    } else {
+        c->out->tls_key_file = e->valuestring;
+    }
+    return 0;
+}
+
+static int
+ex_users(struct exporter_ctx *c, const cJSON *e)
+{
     const char *dup;
-    if (!cJSON_IsObject(x)) {
-        snprintf(p->err, p->errlen,
-                 "%s: key \"exporter\": wrong type: must be an object", src);
-        return -1;
+    const cJSON *u;
+    if (!cJSON_IsObject(e) || cJSON_GetArraySize(e) < 1) {
+        snprintf(c->why, sizeof c->why,
+                 "must be an object of user names and password hashes");
+    } else if (has_duplicate_key(e, &dup)) {
+        snprintf(c->why, sizeof c->why, "user \"%s\" is given twice", dup);
     }
-    if (has_duplicate_key(x, &dup)) {
-        snprintf(p->err, p->errlen, "%s: exporter: key \"%s\" is given twice",
-                 src, dup);
-        return -1;
-    }
-    const cJSON *mods = NULL;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, x)
+    cJSON_ArrayForEach(u, e)
     {
-        const char *k = e->string;
-        char why[512] = "";
-        if (strcmp(k, "listen") == 0 || strcmp(k, "tls_cert_file") == 0 ||
-            strcmp(k, "tls_key_file") == 0) {
-            if (!cJSON_IsString(e) || e->valuestring[0] == '\0') {
-                snprintf(why, sizeof why, "must be a non-empty string");
-            } else if (k[0] == 'l') {
-                struct sockaddr_storage ss;
-                socklen_t sl;
-                if (mh_exporter_parse_listen(e->valuestring, &ss, &sl, why,
-                                             sizeof why) == 0) {
-                    out->listen = e->valuestring;
-                }
-            } else if (strcmp(k, "tls_cert_file") == 0) {
-                out->tls_cert_file = e->valuestring;
-            } else {
-                out->tls_key_file = e->valuestring;
-            }
-        } else if (strcmp(k, "basic_auth_users") == 0) {
-            const cJSON *u;
-            if (!cJSON_IsObject(e) || cJSON_GetArraySize(e) < 1) {
-                snprintf(why, sizeof why,
-                         "must be an object of user names and password "
-                         "hashes");
-            } else if (has_duplicate_key(e, &dup)) {
-                snprintf(why, sizeof why, "user \"%s\" is given twice", dup);
-            }
-            cJSON_ArrayForEach(u, e)
-            {
-                if (why[0] != '\0') {
-                    break;
-                }
-                if (!name_ok(u->string) || strchr(u->string, ':') != NULL) {
-                    snprintf(why, sizeof why,
-                             "a user name must be printable ASCII without "
-                             "':'");
-                } else if (!cJSON_IsString(u) ||
-                           mh_exporter_check_hash(u->valuestring, why,
-                                                  sizeof why) != 0) {
-                    char w2[400];
-                    snprintf(w2, sizeof w2, "user \"%.64s\": %.300s", u->string,
-                             why[0] != '\0' ? why : "must be a string");
-                    snprintf(why, sizeof why, "%s", w2);
-                }
-            }
-            out->users = e;
-        } else if (strcmp(k, "probe_concurrency") == 0) {
-            if (!cJSON_IsNumber(e) || !(e->valuedouble >= 1) ||
-                e->valuedouble > MH_EXPORTER_MAX_PROBES ||
-                e->valuedouble != floor(e->valuedouble)) {
-                snprintf(why, sizeof why, "must be a whole number, 1..%u",
-                         MH_EXPORTER_MAX_PROBES);
-            } else {
-                out->probe_concurrency = (unsigned)e->valuedouble;
-            }
-        } else if (strcmp(k, "timeout_offset") == 0) {
-            if (!cJSON_IsNumber(e) || !(e->valuedouble >= 0) ||
-                e->valuedouble > MH_EXPORTER_MAX_TIMEOUT_OFFSET_S) {
-                snprintf(why, sizeof why, "must be a number of seconds, 0..%g",
-                         MH_EXPORTER_MAX_TIMEOUT_OFFSET_S);
-            } else {
-                out->timeout_offset_s = e->valuedouble;
-            }
-        } else if (strcmp(k, "modules") == 0) {
-            mods = e;
-            if (!cJSON_IsObject(e)) {
-                snprintf(why, sizeof why,
-                         "must be an object of module names and check "
-                         "templates");
-            } else if (has_duplicate_key(e, &dup)) {
-                snprintf(why, sizeof why, "module \"%s\" is given twice", dup);
-            }
-        } else if (strcmp(k, "comment") != 0 || !cJSON_IsString(e)) {
-            snprintf(p->err, p->errlen,
-                     "%s: exporter: unknown key \"%s\" (listen, "
-                     "tls_cert_file, tls_key_file, basic_auth_users, "
-                     "probe_concurrency, timeout_offset, modules, comment)",
-                     src, k);
-            return -1;
+        if (c->why[0] != '\0') {
+            break;
         }
-        if (why[0] != '\0') {
-            snprintf(p->err, p->errlen, "%s: exporter: key \"%s\": %s", src, k,
-                     why);
-            return -1;
+        if (!name_ok(u->string) || strchr(u->string, ':') != NULL) {
+            snprintf(c->why, sizeof c->why,
+                     "a user name must be printable ASCII without ':'");
+        } else if (!cJSON_IsString(u) ||
+                   mh_exporter_check_hash(u->valuestring, c->why,
+                                          sizeof c->why) != 0) {
+            char w2[400];
+            snprintf(w2, sizeof w2, "user \"%.64s\": %.300s", u->string,
+                     c->why[0] != '\0' ? c->why : "must be a string");
+            snprintf(c->why, sizeof c->why, "%s", w2);
         }
     }
-    if ((out->tls_cert_file == NULL) != (out->tls_key_file == NULL)) {
-        snprintf(p->err, p->errlen,
-                 "%s: exporter: keys \"tls_cert_file\" and \"tls_key_file\" "
-                 "go together",
-                 src);
-        return -1;
+    c->out->users = e;
+    return 0;
+}
+
+static int
+ex_probe_concurrency(struct exporter_ctx *c, const cJSON *e)
+{
+    if (!cJSON_IsNumber(e) || !(e->valuedouble >= 1) ||
+        e->valuedouble > MH_EXPORTER_MAX_PROBES ||
+        e->valuedouble != floor(e->valuedouble)) {
+        snprintf(c->why, sizeof c->why, "must be a whole number, 1..%u",
+                 MH_EXPORTER_MAX_PROBES);
+    } else {
+        c->out->probe_concurrency = (unsigned)e->valuedouble;
     }
+    return 0;
+}
+
+static int
+ex_timeout_offset(struct exporter_ctx *c, const cJSON *e)
+{
+    if (!cJSON_IsNumber(e) || !(e->valuedouble >= 0) ||
+        e->valuedouble > MH_EXPORTER_MAX_TIMEOUT_OFFSET_S) {
+        snprintf(c->why, sizeof c->why, "must be a number of seconds, 0..%g",
+                 MH_EXPORTER_MAX_TIMEOUT_OFFSET_S);
+    } else {
+        c->out->timeout_offset_s = e->valuedouble;
+    }
+    return 0;
+}
+
+static int
+ex_modules(struct exporter_ctx *c, const cJSON *e)
+{
+    const char *dup;
+    c->mods = e;
+    if (!cJSON_IsObject(e)) {
+        snprintf(c->why, sizeof c->why,
+                 "must be an object of module names and check templates");
+    } else if (has_duplicate_key(e, &dup)) {
+        snprintf(c->why, sizeof c->why, "module \"%s\" is given twice", dup);
+    }
+    return 0;
+}
+
+static int
+ex_comment(struct exporter_ctx *c, const cJSON *e)
+{
+    (void)c;
+    return cJSON_IsString(e) ? 0 : -1;
+}
+
+static const struct exporter_key exporter_keys[] = {
+    {"listen", ex_listen},
+    {"tls_cert_file", ex_listen},
+    {"tls_key_file", ex_listen},
+    {"basic_auth_users", ex_users},
+    {"probe_concurrency", ex_probe_concurrency},
+    {"timeout_offset", ex_timeout_offset},
+    {"modules", ex_modules},
+    {"comment", ex_comment},
+};
+
+/* "unknown key" naming the keys of exporter_keys. */
+static void
+exporter_unknown_key(struct parser *p, const char *k)
+{
+    char names[256] = "";
+    size_t nk = sizeof exporter_keys / sizeof exporter_keys[0];
+    for (size_t i = 0; i < nk; i++) {
+        size_t l = strlen(names);
+        snprintf(names + l, sizeof names - l, "%s%s", i > 0 ? ", " : "",
+                 exporter_keys[i].key);
+    }
+    snprintf(p->err, p->errlen, "%s: exporter: unknown key \"%s\" (%s)",
+             p->c->source, k, names);
+}
+
+/* The module templates of "exporter" (parse_module each). Returns 0 or
+ * -1. */
+static int
+parse_modules(struct parser *p, const cJSON *mods, const struct mh_config *base)
+{
+    struct mh_run_exporter *out = &p->c->exporter;
     size_t n = mods != NULL ? (size_t)cJSON_GetArraySize(mods) : 0;
     out->templates = cJSON_CreateArray();
     out->modules = calloc(n > 0 ? n : 1, sizeof *out->modules);
@@ -1050,6 +1085,58 @@ parse_exporter(struct parser *p, const cJSON *x, const struct mh_config *base)
     }
     p->list = NULL;
     return 0;
+}
+
+/* exporter: { listen, tls_cert_file, tls_key_file, basic_auth_users,
+ * probe_concurrency, timeout_offset, modules } (runner.h, exporter.h). */
+static int
+parse_exporter(struct parser *p, const cJSON *x, const struct mh_config *base)
+{
+    const char *src = p->c->source;
+    struct mh_run_exporter *out = &p->c->exporter;
+    const char *dup;
+    if (!cJSON_IsObject(x)) {
+        snprintf(p->err, p->errlen,
+                 "%s: key \"exporter\": wrong type: must be an object", src);
+        return -1;
+    }
+    if (has_duplicate_key(x, &dup)) {
+        snprintf(p->err, p->errlen, "%s: exporter: key \"%s\" is given twice",
+                 src, dup);
+        return -1;
+    }
+    struct exporter_ctx c = {.out = out};
+    const cJSON *e;
+    cJSON_ArrayForEach(e, x)
+    {
+        const char *k = e->string;
+        const struct exporter_key *ek = NULL;
+        for (size_t i = 0; i < sizeof exporter_keys / sizeof exporter_keys[0];
+             i++) {
+            if (strcmp(k, exporter_keys[i].key) == 0) {
+                ek = &exporter_keys[i];
+            }
+        }
+        c.k = k;
+        c.why[0] = '\0';
+        if (ek == NULL || ek->parse(&c, e) != 0) {
+            exporter_unknown_key(p, k);
+            return -1;
+        }
+        if (c.why[0] != '\0') {
+            snprintf(p->err, p->errlen, "%s: exporter: key \"%s\": %s", src, k,
+                     c.why);
+            return -1;
+        }
+    }
+    if ((out->tls_cert_file == NULL) != (out->tls_key_file == NULL)) {
+        snprintf(p->err, p->errlen,
+                 "%s: exporter: keys \"tls_cert_file\" and \"tls_key_file\" "
+                 "go together",
+                 src);
+        return -1;
+    }
+    return parse_modules(p, c.mods, base);
 }
 
 /* ---- the runner's own top-level keys ---- */

@@ -478,13 +478,14 @@ out:
 static void
 hex_prefix(char *buf, size_t len, const unsigned char *d, size_t n)
 {
-    size_t o = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < n && o + 3 < len; i++) {
-        o += (size_t)snprintf(buf + o, len - o, "%02x", d[i]);
+    if (2 * n < len) {
+        mh_hex_encode(buf, d, n);
+        return;
     }
-    if (o + 3 >= len && n * 2 > o) {
-        snprintf(buf + len - 4, 4, "...");
+    size_t k = len >= 4 ? (len - 4) / 2 : 0;
+    mh_hex_encode(buf, d, k);
+    if (2 * k + 4 <= len) {
+        memcpy(buf + 2 * k, "...", 4);
     }
 }
 
@@ -709,6 +710,147 @@ mh_dane_rrsig_report(const struct mh_dane_lookup *lk, double warn_days,
                          (const char *)NULL);
 }
 
+/* What the record table counted among the usable records. */
+struct record_counts {
+    size_t ee;       /* DANE-EE (usage 3) */
+    size_t ee_leaf;  /* DANE-EE matching the leaf */
+    size_t ta_match; /* DANE-TA (usage 2) matching */
+};
+
+/* One item per TLSA record of lk (usable or not, and whether it matches
+ * the chain alone); the usable ones are copied into use (room for
+ * MAX_TLSA). Returns how many are usable. */
+static size_t
+record_table(const struct mh_dane_lookup *lk, SSL_CTX *ctx,
+             STACK_OF(X509) * sent, const struct mh_dane_check_params *p,
+             struct mh_result *r, struct mh_dane_tlsa *use,
+             struct record_counts *n)
+{
+    size_t nuse = 0;
+    for (size_t i = 0; i < lk->nrecs && i < MAX_TLSA; i++) {
+        const struct mh_dane_tlsa *t = &lk->recs[i];
+        char why[160], hex[24];
+        hex_prefix(hex, sizeof hex, t->data, t->len);
+        char name[24];
+        snprintf(name, sizeof name, "record %zu", i);
+        struct mh_item *it;
+        if (!usable(t, why, sizeof why)) {
+            it = mh_result_add_item(r, "dane", name, MH_STATE_OK,
+                                    MH_REASON_NONE, "TLSA %u %u %u %s: %s",
+                                    t->usage, t->selector, t->mtype, hex, why);
+            mh_item_set_str(r, it, "status", "unusable");
+        } else {
+            use[nuse++] = *t;
+            struct dane_outcome one;
+            dane_verify(ctx, sent, t, 1, p, &one);
+            n->ee += t->usage == 3;
+            if (one.verified) {
+                n->ee_leaf += t->usage == 3 && one.depth == 0;
+                n->ta_match += t->usage == 2;
+                it = mh_result_add_item(
+                    r, "dane", name, MH_STATE_OK, MH_REASON_NONE,
+                    "TLSA %u %u %u %s (%s): matches at depth %d", t->usage,
+                    t->selector, t->mtype, hex, usage_name(t->usage),
+                    one.depth);
+                mh_item_set_str(r, it, "status", "match");
+                mh_item_set_num(r, it, "depth", one.depth);
+            } else {
+                it = mh_result_add_item(
+                    r, "dane", name, MH_STATE_OK, MH_REASON_NONE,
+                    "TLSA %u %u %u %s (%s): no match (%s)", t->usage,
+                    t->selector, t->mtype, hex, usage_name(t->usage),
+                    one.ran ? X509_verify_cert_error_string(one.err)
+                            : "could not be verified");
+                mh_item_set_str(r, it, "status", "no_match");
+            }
+        }
+        mh_item_set_num(r, it, "usage", t->usage);
+        mh_item_set_num(r, it, "selector", t->selector);
+        mh_item_set_num(r, it, "matching_type", t->mtype);
+        char *full = hex_string(t->data, t->len);
+        if (full == NULL) {
+            mh_result_mark_oom(r);
+        } else {
+            mh_item_set_str(r, it, "data", full);
+            free(full);
+        }
+    }
+    return nuse;
+}
+
+/* The renewal that will break DANE (RFC 7671 8.1): every usable record
+ * is DANE-EE and matches today's leaf, and the leaf expires within
+ * cert_warn_days: WARNING dane_rollover_risk. */
+static void
+rollover_check(const struct mh_dane_lookup *lk, STACK_OF(X509) * sent,
+               const struct mh_dane_check_params *p, struct mh_result *r,
+               size_t nuse, const struct record_counts *n)
+{
+    const char *w = p->where != NULL ? p->where : "";
+    X509 *leaf =
+        sent != NULL && sk_X509_num(sent) > 0 ? sk_X509_value(sent, 0) : NULL;
+    double not_after = 0;
+    if (leaf != NULL &&
+        mh_tls_asn1_time(X509_get0_notAfter(leaf), &not_after, NULL, 0) == 0 &&
+        n->ta_match == 0 && n->ee == nuse && n->ee_leaf == nuse) {
+        double days = mh_tls_days_left(not_after, p->now);
+        if (days < p->cert_warn_days) {
+            mh_result_add_item(r, "dane", "rollover", MH_STATE_WARNING,
+                               MH_REASON_DANE_ROLLOVER_RISK,
+                               "the leaf expires in %.1f days and only its "
+                               "own key is published: publish the next "
+                               "key's TLSA record before the renewal",
+                               days);
+            mh_result_raise(r, MH_STATE_WARNING, MH_REASON_DANE_ROLLOVER_RISK,
+                            "%s: the renewal will break DANE unless the new "
+                            "key is published (leaf expires in %.1f days, "
+                            "TLSA at %s names only the current one)",
+                            w, days, lk->qname);
+        }
+    }
+}
+
+/* --tlsa-next-key: a usable DANE-EE record must match the next key
+ * (WARNING dane_next_key_unpublished); a key file that cannot be read is
+ * a usage error. */
+static void
+next_key_check(const struct mh_dane_lookup *lk,
+               const struct mh_dane_check_params *p, struct mh_result *r,
+               const struct mh_dane_tlsa *use, size_t nuse)
+{
+    const char *w = p->where != NULL ? p->where : "";
+    EVP_PKEY *key;
+    X509 *cert;
+    char err[300];
+    if (load_next_key(p->next_key, &key, &cert, err, sizeof err) != 0) {
+        mh_result_add_item(r, "dane", "next key", MH_STATE_UNKNOWN,
+                           MH_REASON_USAGE_ERROR, "%s", err);
+        mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "%s", err);
+    } else {
+        bool found = false;
+        for (size_t i = 0; i < nuse && !found; i++) {
+            found = use[i].usage == 3 && matches_key(&use[i], key, cert);
+        }
+        if (found) {
+            mh_result_add_item(
+                r, "dane", "next key", MH_STATE_OK, MH_REASON_NONE,
+                "a TLSA record matches the next key (%s)", p->next_key);
+        } else {
+            mh_result_add_item(r, "dane", "next key", MH_STATE_WARNING,
+                               MH_REASON_DANE_NEXT_KEY_UNPUBLISHED,
+                               "no TLSA record matches the next key (%s)",
+                               p->next_key);
+            mh_result_raise(r, MH_STATE_WARNING,
+                            MH_REASON_DANE_NEXT_KEY_UNPUBLISHED,
+                            "%s: no TLSA record at %s matches the next "
+                            "key %s: publish it before the rollover",
+                            w, lk->qname, p->next_key);
+        }
+        EVP_PKEY_free(key);
+        X509_free(cert);
+    }
+}
+
 void
 mh_dane_check(const struct mh_dane_lookup *lk, SSL_CTX *ctx,
               STACK_OF(X509) * sent, const struct mh_dane_check_params *p,
@@ -738,55 +880,8 @@ mh_dane_check(const struct mh_dane_lookup *lk, SSL_CTX *ctx,
 
     /* The usable records, and each one verified alone for the table. */
     struct mh_dane_tlsa use[MAX_TLSA];
-    size_t nuse = 0, nee_leaf = 0, nee = 0, nta_match = 0;
-    for (size_t i = 0; i < lk->nrecs && i < MAX_TLSA; i++) {
-        const struct mh_dane_tlsa *t = &lk->recs[i];
-        char why[160], hex[24];
-        hex_prefix(hex, sizeof hex, t->data, t->len);
-        char name[24];
-        snprintf(name, sizeof name, "record %zu", i);
-        struct mh_item *it;
-        if (!usable(t, why, sizeof why)) {
-            it = mh_result_add_item(r, "dane", name, MH_STATE_OK,
-                                    MH_REASON_NONE, "TLSA %u %u %u %s: %s",
-                                    t->usage, t->selector, t->mtype, hex, why);
-            mh_item_set_str(r, it, "status", "unusable");
-        } else {
-            use[nuse++] = *t;
-            struct dane_outcome one;
-            dane_verify(ctx, sent, t, 1, p, &one);
-            nee += t->usage == 3;
-            if (one.verified) {
-                nee_leaf += t->usage == 3 && one.depth == 0;
-                nta_match += t->usage == 2;
-                it = mh_result_add_item(
-                    r, "dane", name, MH_STATE_OK, MH_REASON_NONE,
-                    "TLSA %u %u %u %s (%s): matches at depth %d", t->usage,
-                    t->selector, t->mtype, hex, usage_name(t->usage),
-                    one.depth);
-                mh_item_set_str(r, it, "status", "match");
-                mh_item_set_num(r, it, "depth", one.depth);
-            } else {
-                it = mh_result_add_item(
-                    r, "dane", name, MH_STATE_OK, MH_REASON_NONE,
-                    "TLSA %u %u %u %s (%s): no match (%s)", t->usage,
-                    t->selector, t->mtype, hex, usage_name(t->usage),
-                    one.ran ? X509_verify_cert_error_string(one.err)
-                            : "could not be verified");
-                mh_item_set_str(r, it, "status", "no_match");
-            }
-        }
-        mh_item_set_num(r, it, "usage", t->usage);
-        mh_item_set_num(r, it, "selector", t->selector);
-        mh_item_set_num(r, it, "matching_type", t->mtype);
-        char *full = hex_string(t->data, t->len);
-        if (full == NULL) {
-            mh_result_mark_oom(r);
-        } else {
-            mh_item_set_str(r, it, "data", full);
-            free(full);
-        }
-    }
+    struct record_counts n = {0};
+    size_t nuse = record_table(lk, ctx, sent, p, r, use, &n);
     if (nuse == 0) {
         mh_result_add_item(r, "dane", "verify", MH_STATE_WARNING,
                            MH_REASON_TLSA_UNUSABLE,
@@ -821,62 +916,9 @@ mh_dane_check(const struct mh_dane_lookup *lk, SSL_CTX *ctx,
         all.selector, all.mtype, usage_name(all.usage), all.depth);
     mh_item_set_num(r, vi, "depth", all.depth);
 
-    /* The renewal that will break DANE (RFC 7671 8.1): every usable record
-     * is DANE-EE and matches today's leaf, and the leaf expires soon. */
-    X509 *leaf =
-        sent != NULL && sk_X509_num(sent) > 0 ? sk_X509_value(sent, 0) : NULL;
-    double not_after = 0;
-    if (leaf != NULL &&
-        mh_tls_asn1_time(X509_get0_notAfter(leaf), &not_after, NULL, 0) == 0 &&
-        nta_match == 0 && nee == nuse && nee_leaf == nuse) {
-        double days = mh_tls_days_left(not_after, p->now);
-        if (days < p->cert_warn_days) {
-            mh_result_add_item(r, "dane", "rollover", MH_STATE_WARNING,
-                               MH_REASON_DANE_ROLLOVER_RISK,
-                               "the leaf expires in %.1f days and only its "
-                               "own key is published: publish the next "
-                               "key's TLSA record before the renewal",
-                               days);
-            mh_result_raise(r, MH_STATE_WARNING, MH_REASON_DANE_ROLLOVER_RISK,
-                            "%s: the renewal will break DANE unless the new "
-                            "key is published (leaf expires in %.1f days, "
-                            "TLSA at %s names only the current one)",
-                            w, days, lk->qname);
-        }
-    }
-
+    rollover_check(lk, sent, p, r, nuse, &n);
     if (p->next_key != NULL) {
-        EVP_PKEY *key;
-        X509 *cert;
-        char err[300];
-        if (load_next_key(p->next_key, &key, &cert, err, sizeof err) != 0) {
-            mh_result_add_item(r, "dane", "next key", MH_STATE_UNKNOWN,
-                               MH_REASON_USAGE_ERROR, "%s", err);
-            mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "%s",
-                            err);
-        } else {
-            bool found = false;
-            for (size_t i = 0; i < nuse && !found; i++) {
-                found = use[i].usage == 3 && matches_key(&use[i], key, cert);
-            }
-            if (found) {
-                mh_result_add_item(
-                    r, "dane", "next key", MH_STATE_OK, MH_REASON_NONE,
-                    "a TLSA record matches the next key (%s)", p->next_key);
-            } else {
-                mh_result_add_item(r, "dane", "next key", MH_STATE_WARNING,
-                                   MH_REASON_DANE_NEXT_KEY_UNPUBLISHED,
-                                   "no TLSA record matches the next key (%s)",
-                                   p->next_key);
-                mh_result_raise(r, MH_STATE_WARNING,
-                                MH_REASON_DANE_NEXT_KEY_UNPUBLISHED,
-                                "%s: no TLSA record at %s matches the next "
-                                "key %s: publish it before the rollover",
-                                w, lk->qname, p->next_key);
-            }
-            EVP_PKEY_free(key);
-            X509_free(cert);
-        }
+        next_key_check(lk, p, r, use, nuse);
     }
 done:
     mh_result_add_sample(r, "mailhealth_dane_verified", verified ? 1.0 : 0.0,

@@ -385,6 +385,133 @@ key_is(const unsigned char *k, size_t kl, const char *name)
     return kl == strlen(name) && memcmp(k, name, kl) == 0;
 }
 
+/* Splits one "key: value" line (without its line end) into the key and
+ * the value without surrounding white space, checked as RFC 8461 3.2
+ * writes them (sts-policy-ext-name, sts-policy-vchar, not empty). Returns
+ * 0 or -1 with the message (prefixed with where). */
+static int
+split_line(const unsigned char *s, size_t len, const char *where, size_t *kl,
+           const unsigned char **v, size_t *vl, char *err, size_t errlen)
+{
+    char what[64];
+    const unsigned char *colon = memchr(s, ':', len);
+    if (colon == NULL) {
+        mh_textf(what, sizeof what, "%s not a 'key: value' line", where);
+        fail_at(err, errlen, what, s, len);
+        return -1;
+    }
+    *kl = (size_t)(colon - s);
+    if (!ext_name_ok(s, *kl)) {
+        mh_textf(what, sizeof what, "%s invalid key", where);
+        fail_at(err, errlen, what, s, *kl);
+        return -1;
+    }
+    *v = colon + 1;
+    *vl = len - *kl - 1;
+    while (*vl > 0 && is_wsp((*v)[0])) {
+        (*v)++;
+        (*vl)--;
+    }
+    while (*vl > 0 && is_wsp((*v)[*vl - 1])) {
+        (*vl)--;
+    }
+    for (size_t i = 0; i < *vl; i++) {
+        /* sts-policy-vchar: VCHAR, UTF-8 beyond ASCII, inner spaces. */
+        unsigned char c = (*v)[i];
+        if (c < 0x20 ? c != '\t' : c == 0x7f) {
+            mh_textf(what, sizeof what, "%s control character in", where);
+            fail_at(err, errlen, what, s, len);
+            return -1;
+        }
+    }
+    if (*vl == 0) {
+        mh_textf(what, sizeof what, "%s empty value of", where);
+        fail_at(err, errlen, what, s, *kl);
+        return -1;
+    }
+    return 0;
+}
+
+/* The value of "mode": enforce, testing or none. Returns 0 or -1. */
+static int
+take_mode(const unsigned char *v, size_t vl, const char *where,
+          struct mh_sts_policy *p, char *err, size_t errlen)
+{
+    static const struct {
+        const char *name;
+        enum mh_sts_mode mode;
+    } modes[] = {{"enforce", MH_STS_MODE_ENFORCE},
+                 {"testing", MH_STS_MODE_TESTING},
+                 {"none", MH_STS_MODE_NONE}};
+    p->mode = MH_STS_MODE_UNKNOWN;
+    for (size_t m = 0; m < 3; m++) {
+        if (vl == strlen(modes[m].name) && memcmp(v, modes[m].name, vl) == 0) {
+            p->mode = modes[m].mode;
+        }
+    }
+    if (p->mode == MH_STS_MODE_UNKNOWN) {
+        char what[80];
+        mh_textf(what, sizeof what,
+                 "%s mode is not enforce, testing or none:", where);
+        fail_at(err, errlen, what, v, vl);
+        return -1;
+    }
+    return 0;
+}
+
+/* The value of "max_age": whole seconds up to MH_STS_MAX_AGE_LIMIT.
+ * Returns 0 or -1. */
+static int
+take_max_age(const unsigned char *v, size_t vl, const char *where,
+             struct mh_sts_policy *p, char *err, size_t errlen)
+{
+    char num[16];
+    unsigned long long age = 0;
+    bool ok = vl <= 10;
+    if (ok) {
+        memcpy(num, v, vl);
+        num[vl] = '\0';
+        ok = mh_parse_uint(num, MH_STS_MAX_AGE_LIMIT, &age);
+    }
+    if (!ok) {
+        char what[96];
+        mh_textf(what, sizeof what,
+                 "%s max_age is not a number of seconds up to %lu:", where,
+                 MH_STS_MAX_AGE_LIMIT);
+        fail_at(err, errlen, what, v, vl);
+        return -1;
+    }
+    p->max_age = (unsigned long)age;
+    return 0;
+}
+
+/* One "mx" pattern, kept in lower case (the first MH_STS_PATTERNS_MAX;
+ * all are counted). Returns 0 or -1. */
+static int
+take_mx(const unsigned char *v, size_t vl, const char *where,
+        struct mh_sts_policy *p, char *err, size_t errlen)
+{
+    if (!pattern_ok(v, vl)) {
+        char what[120];
+        mh_textf(what, sizeof what,
+                 "%s mx is not a host name or '*.' and a domain (a "
+                 "wildcard only as the whole leftmost label, RFC 8461 "
+                 "4.1):",
+                 where);
+        fail_at(err, errlen, what, v, vl);
+        return -1;
+    }
+    if (p->nmx < MH_STS_PATTERNS_MAX) {
+        char *dst = p->mx[p->nmx++];
+        for (size_t i = 0; i < vl; i++) {
+            dst[i] = (char)tolower(v[i]);
+        }
+        dst[vl] = '\0';
+    }
+    p->nmx_seen++;
+    return 0;
+}
+
 /* One "key: value" line (without its line end). Returns 0 or -1. */
 static int
 policy_line(const unsigned char *s, size_t len, size_t lineno,
@@ -392,42 +519,9 @@ policy_line(const unsigned char *s, size_t len, size_t lineno,
 {
     char where[32];
     mh_textf(where, sizeof where, "line %zu:", lineno);
-    const unsigned char *colon = memchr(s, ':', len);
-    if (colon == NULL) {
-        char what[64];
-        mh_textf(what, sizeof what, "%s not a 'key: value' line", where);
-        fail_at(err, errlen, what, s, len);
-        return -1;
-    }
-    size_t kl = (size_t)(colon - s);
-    if (!ext_name_ok(s, kl)) {
-        char what[64];
-        mh_textf(what, sizeof what, "%s invalid key", where);
-        fail_at(err, errlen, what, s, kl);
-        return -1;
-    }
-    const unsigned char *v = colon + 1;
-    size_t vl = len - kl - 1;
-    while (vl > 0 && is_wsp(v[0])) {
-        v++;
-        vl--;
-    }
-    while (vl > 0 && is_wsp(v[vl - 1])) {
-        vl--;
-    }
-    for (size_t i = 0; i < vl; i++) {
-        /* sts-policy-vchar: VCHAR, UTF-8 beyond ASCII, inner spaces. */
-        if (v[i] < 0x20 ? v[i] != '\t' : v[i] == 0x7f) {
-            char what[64];
-            mh_textf(what, sizeof what, "%s control character in", where);
-            fail_at(err, errlen, what, s, len);
-            return -1;
-        }
-    }
-    if (vl == 0) {
-        char what[64];
-        mh_textf(what, sizeof what, "%s empty value of", where);
-        fail_at(err, errlen, what, s, kl);
+    size_t kl, vl;
+    const unsigned char *v;
+    if (split_line(s, len, where, &kl, &v, &vl, err, errlen) != 0) {
         return -1;
     }
     static const char *const single[] = {"version", "mode", "max_age"};
@@ -449,64 +543,16 @@ policy_line(const unsigned char *s, size_t len, size_t lineno,
             fail_at(err, errlen, what, v, vl);
             return -1;
         }
-    } else if (key_is(s, kl, "mode")) {
-        static const struct {
-            const char *name;
-            enum mh_sts_mode mode;
-        } modes[] = {{"enforce", MH_STS_MODE_ENFORCE},
-                     {"testing", MH_STS_MODE_TESTING},
-                     {"none", MH_STS_MODE_NONE}};
-        p->mode = MH_STS_MODE_UNKNOWN;
-        for (size_t m = 0; m < 3; m++) {
-            if (vl == strlen(modes[m].name) &&
-                memcmp(v, modes[m].name, vl) == 0) {
-                p->mode = modes[m].mode;
-            }
-        }
-        if (p->mode == MH_STS_MODE_UNKNOWN) {
-            char what[80];
-            mh_textf(what, sizeof what,
-                     "%s mode is not enforce, testing or none:", where);
-            fail_at(err, errlen, what, v, vl);
-            return -1;
-        }
-    } else if (key_is(s, kl, "max_age")) {
-        char num[16];
-        unsigned long long age = 0;
-        bool ok = vl <= 10;
-        if (ok) {
-            memcpy(num, v, vl);
-            num[vl] = '\0';
-            ok = mh_parse_uint(num, MH_STS_MAX_AGE_LIMIT, &age);
-        }
-        if (!ok) {
-            char what[96];
-            mh_textf(what, sizeof what,
-                     "%s max_age is not a number of seconds up to %lu:", where,
-                     MH_STS_MAX_AGE_LIMIT);
-            fail_at(err, errlen, what, v, vl);
-            return -1;
-        }
-        p->max_age = (unsigned long)age;
-    } else if (key_is(s, kl, "mx")) {
-        if (!pattern_ok(v, vl)) {
-            char what[120];
-            mh_textf(what, sizeof what,
-                     "%s mx is not a host name or '*.' and a domain (a "
-                     "wildcard only as the whole leftmost label, RFC 8461 "
-                     "4.1):",
-                     where);
-            fail_at(err, errlen, what, v, vl);
-            return -1;
-        }
-        if (p->nmx < MH_STS_PATTERNS_MAX) {
-            char *dst = p->mx[p->nmx++];
-            for (size_t i = 0; i < vl; i++) {
-                dst[i] = (char)tolower(v[i]);
-            }
-            dst[vl] = '\0';
-        }
-        p->nmx_seen++;
+        return 0;
+    }
+    if (key_is(s, kl, "mode")) {
+        return take_mode(v, vl, where, p, err, errlen);
+    }
+    if (key_is(s, kl, "max_age")) {
+        return take_max_age(v, vl, where, p, err, errlen);
+    }
+    if (key_is(s, kl, "mx")) {
+        return take_mx(v, vl, where, p, err, errlen);
     }
     /* Anything else is an extension: ignored (RFC 8461 3.2). */
     return 0;

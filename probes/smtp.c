@@ -1527,9 +1527,10 @@ auth_cram_md5_response(struct dlg *d)
     }
     char resp[400];
     int n = snprintf(resp, sizeof resp, "%s ", d->p->auth_user);
-    for (unsigned i = 0; i < maclen && n > 0 && (size_t)n + 3 < sizeof resp;
-         i++) {
-        n += snprintf(resp + n, sizeof resp - (size_t)n, "%02x", mac[i]);
+    if (n > 0 && (size_t)n + 2 * (size_t)maclen < sizeof resp) {
+        mh_hex_encode(resp + n, mac, maclen);
+    } else {
+        n = -1; /* a user name this long cannot be answered */
     }
     OPENSSL_cleanse(mac, sizeof mac);
     if (n <= 0) {

@@ -5,7 +5,8 @@
  * server (tests/support/fake_transport.c) that answers in 1-byte pieces,
  * closes the connection or falls silent at every step; run by the
  * blocking driver (mh_smtp_dialogue) and event by event
- * (mh_smtp_machine_step), the test delivering each event.
+ * (mh_smtp_machine_step), the test delivering each event. Field cases
+ * BR-NN are in tests/field-cases.md.
  */
 #include <setjmp.h>
 #include <stdarg.h>
