@@ -1740,6 +1740,10 @@ rset_reply(struct dlg *d)
 static void
 smtp_on_reply(struct dlg *d)
 {
+    if (smtp_states[d->state].phase == MH_PHASE_AUTH) {
+        auth_reply(d); /* every step of the AUTH exchange */
+        return;
+    }
     switch (d->state) {
     case SMTP_GREETING:
         greeting_reply(d);
@@ -1753,15 +1757,6 @@ smtp_on_reply(struct dlg *d)
         break;
     case SMTP_STARTTLS:
         starttls_reply(d);
-        break;
-    case SMTP_AUTH_PLAIN:
-    case SMTP_AUTH_PLAIN_RESPONSE:
-    case SMTP_AUTH_LOGIN:
-    case SMTP_AUTH_LOGIN_USER:
-    case SMTP_AUTH_LOGIN_PASSWORD:
-    case SMTP_AUTH_CRAM_MD5:
-    case SMTP_AUTH_CRAM_MD5_RESPONSE:
-        auth_reply(d);
         break;
     case SMTP_MAIL:
         mail_reply(d);
@@ -1778,11 +1773,8 @@ smtp_on_reply(struct dlg *d)
     case SMTP_QUIT:
         quit_reply(d);
         break;
-    case SMTP_CONNECTED:
-    case SMTP_TLS_HANDSHAKE:
-    case SMTP_DONE:
-    case SMTP_LAST:
-        smtp_lost(d); /* no reply is awaited here */
+    default:
+        smtp_lost(d); /* no reply is awaited in the other states */
         break;
     }
 }
@@ -1792,6 +1784,10 @@ static void
 smtp_on_no_reply(struct dlg *d, enum rx rx)
 {
     struct mh_result *r = d->r;
+    if (smtp_states[d->state].phase == MH_PHASE_AUTH) {
+        auth_failed(d, rx == RX_CLOSED);
+        return;
+    }
     switch (d->state) {
     case SMTP_GREETING:
         if (r->category == MH_CAT_CONNECTION && d->t->bytes_in == 0) {
@@ -1814,15 +1810,6 @@ smtp_on_no_reply(struct dlg *d, enum rx rx)
     case SMTP_STARTTLS:
         starttls_broken(d);
         break;
-    case SMTP_AUTH_PLAIN:
-    case SMTP_AUTH_PLAIN_RESPONSE:
-    case SMTP_AUTH_LOGIN:
-    case SMTP_AUTH_LOGIN_USER:
-    case SMTP_AUTH_LOGIN_PASSWORD:
-    case SMTP_AUTH_CRAM_MD5:
-    case SMTP_AUTH_CRAM_MD5_RESPONSE:
-        auth_failed(d, rx == RX_CLOSED);
-        return;
     case SMTP_QUIT:
         quit_no_reply(d, rx);
         return;

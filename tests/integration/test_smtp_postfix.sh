@@ -115,6 +115,17 @@ expect_file_has "$T_TMP/stderr" "<credentials redacted>"
 expect_file_lacks "$T_TMP/stderr" "$LAB_PASSWORD"
 b64=$(printf '\0%s\0%s' "$LAB_USER" "$LAB_PASSWORD" | base64 -w0)
 expect_file_lacks "$T_TMP/stderr" "$b64"
+expect_file_lacks "$T_TMP/stderr" "* state "
+
+case_ "-vv traces the dialogue's state changes"
+run smtp "${MX[@]}" -p "$LAB_SUBMISSION_PORT" --starttls -vv --auth-user "$LAB_USER" \
+    --auth-password-file "$LAB_PASSWORD_FILE"
+expect_rc 0
+for change in "connected -> greeting" "ehlo -> starttls" \
+    "starttls -> tls_handshake" "tls_handshake -> ehlo_tls" \
+    "ehlo_tls -> auth_plain" "auth_plain -> quit" "quit -> done"; do
+    expect_file_has "$T_TMP/stderr" "* state $change"
+done
 
 case_ "domain: MX lookup, every address of every MX probed"
 run domain -D "$LAB_DOMAIN" "${R[@]}" -p "$LAB_SMTP_PORT" --starttls \

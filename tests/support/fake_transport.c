@@ -26,23 +26,24 @@ struct fake {
     bool writable;
 };
 
-static enum mh_io
-fake_read(struct mh_transport *t, char *buf, size_t cap, size_t *got,
-          const struct mh_deadline *dl)
+/* The step the next read takes bytes from, or NULL (none unlocked). */
+static const char *
+next_bytes(struct fake *f)
 {
-    (void)dl;
-    struct fake *f = t->impl;
     while (f->step < f->n && f->offset >= strlen(f->steps[f->step].data)) {
         f->step++;
         f->offset = 0;
     }
     if (f->step >= f->n || f->steps[f->step].after_writes > f->writes) {
-        if (f->at_end == MH_IO_TIMEOUT) {
-            snprintf(t->err, sizeof t->err, "fake: silent");
-        }
-        return f->at_end;
+        return NULL;
     }
-    const char *data = f->steps[f->step].data + f->offset;
+    return f->steps[f->step].data + f->offset;
+}
+
+/* Hands out one piece of data (at most chunk and cap bytes). */
+static enum mh_io
+deliver(struct fake *f, const char *data, char *buf, size_t cap, size_t *got)
+{
     size_t len = strlen(data);
     if (f->chunk > 0 && len > f->chunk) {
         len = f->chunk;
@@ -57,19 +58,45 @@ fake_read(struct mh_transport *t, char *buf, size_t cap, size_t *got,
 }
 
 static enum mh_io
+fake_read(struct mh_transport *t, char *buf, size_t cap, size_t *got,
+          const struct mh_deadline *dl)
+{
+    (void)dl;
+    struct fake *f = t->impl;
+    const char *data = next_bytes(f);
+    if (data == NULL) {
+        if (f->at_end == MH_IO_TIMEOUT) {
+            snprintf(t->err, sizeof t->err, "fake: silent");
+        }
+        return f->at_end;
+    }
+    return deliver(f, data, buf, cap, got);
+}
+
+/* Appends n bytes to what the client wrote. */
+static int
+record(struct fake *f, const char *buf, size_t n)
+{
+    char *w = realloc(f->written, f->wlen + n + 1);
+    if (w == NULL) {
+        return -1;
+    }
+    memcpy(w + f->wlen, buf, n);
+    f->wlen += n;
+    w[f->wlen] = '\0';
+    f->written = w;
+    return 0;
+}
+
+static enum mh_io
 fake_write(struct mh_transport *t, const char *buf, size_t len,
            const struct mh_deadline *dl)
 {
     (void)dl;
     struct fake *f = t->impl;
-    char *w = realloc(f->written, f->wlen + len + 1);
-    if (w == NULL) {
+    if (record(f, buf, len) != 0) {
         return MH_IO_ERROR;
     }
-    memcpy(w + f->wlen, buf, len);
-    f->wlen += len;
-    w[f->wlen] = '\0';
-    f->written = w;
     f->writes++;
     return MH_IO_OK;
 }
@@ -95,20 +122,6 @@ fake_close(struct mh_transport *t)
     t->impl = NULL;
 }
 
-/* The step the next read takes bytes from, or NULL (none unlocked). */
-static const char *
-next_bytes(struct fake *f)
-{
-    while (f->step < f->n && f->offset >= strlen(f->steps[f->step].data)) {
-        f->step++;
-        f->offset = 0;
-    }
-    if (f->step >= f->n || f->steps[f->step].after_writes > f->writes) {
-        return NULL;
-    }
-    return f->steps[f->step].data + f->offset;
-}
-
 static enum mh_io
 fake_try_read(struct mh_transport *t, char *buf, size_t cap, size_t *got)
 {
@@ -126,17 +139,7 @@ fake_try_read(struct mh_transport *t, char *buf, size_t cap, size_t *got)
         f->at_end_seen = true;
         return f->at_end;
     }
-    size_t len = strlen(data);
-    if (f->chunk > 0 && len > f->chunk) {
-        len = f->chunk;
-    }
-    if (len > cap) {
-        len = cap;
-    }
-    memcpy(buf, data, len);
-    f->offset += len;
-    *got = len;
-    return MH_IO_OK;
+    return deliver(f, data, buf, cap, got);
 }
 
 static enum mh_io
@@ -150,14 +153,9 @@ fake_try_write(struct mh_transport *t, const char *buf, size_t len,
         return MH_IO_AGAIN;
     }
     size_t n = f->wchunk > 0 && len > f->wchunk ? f->wchunk : len;
-    char *w = realloc(f->written, f->wlen + n + 1);
-    if (w == NULL) {
+    if (record(f, buf, n) != 0) {
         return MH_IO_ERROR;
     }
-    memcpy(w + f->wlen, buf, n);
-    f->wlen += n;
-    w[f->wlen] = '\0';
-    f->written = w;
     for (size_t i = 0; i < n; i++) {
         f->writes += buf[i] == '\n';
     }
@@ -185,19 +183,26 @@ static const struct mh_transport_ops fake_ops = {
     .close = fake_close,
 };
 
+static struct fake *
+fake_new(const struct fake_step *steps, size_t n, size_t chunk,
+         enum mh_io at_end)
+{
+    struct fake *f = calloc(1, sizeof *f);
+    if (f != NULL) {
+        f->steps = steps;
+        f->n = n;
+        f->chunk = chunk;
+        f->at_end = at_end;
+    }
+    return f;
+}
+
 struct mh_transport *
 fake_transport_new(const struct fake_step *steps, size_t n, size_t chunk,
                    enum mh_io at_end)
 {
-    struct fake *f = calloc(1, sizeof *f);
-    if (f == NULL) {
-        return NULL;
-    }
-    f->steps = steps;
-    f->n = n;
-    f->chunk = chunk;
-    f->at_end = at_end;
-    return mh_transport_new(&fake_ops, f);
+    struct fake *f = fake_new(steps, n, chunk, at_end);
+    return f != NULL ? mh_transport_new(&fake_ops, f) : NULL;
 }
 
 static const struct mh_transport_ops fake_event_ops = {
@@ -214,15 +219,11 @@ struct mh_transport *
 fake_transport_new_events(const struct fake_step *steps, size_t n, size_t chunk,
                           size_t wchunk, enum mh_io at_end)
 {
-    struct fake *f = calloc(1, sizeof *f);
+    struct fake *f = fake_new(steps, n, chunk, at_end);
     if (f == NULL) {
         return NULL;
     }
-    f->steps = steps;
-    f->n = n;
-    f->chunk = chunk;
     f->wchunk = wchunk;
-    f->at_end = at_end;
     f->writable = true;
     return mh_transport_new(&fake_event_ops, f);
 }

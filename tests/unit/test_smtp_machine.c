@@ -129,6 +129,33 @@ full_params(void)
     return p;
 }
 
+static void
+assert_same_run(const struct run *a, const struct run *b)
+{
+    assert_int_equal(a->r->state, b->r->state);
+    assert_string_equal(a->states.seq, b->states.seq);
+    assert_string_equal(a->written, b->written);
+    assert_int_equal(a->writes, b->writes);
+    assert_int_equal(a->r->nitems, b->r->nitems);
+    for (size_t i = 0; i < a->r->nitems; i++) {
+        assert_string_equal(a->r->items[i].text, b->r->items[i].text);
+    }
+}
+
+/* The walk ended in done straight from the state awaiting reply k+1
+ * (full_states[k]). */
+static void
+assert_walk_ends(const struct run *run, size_t k)
+{
+    char tail[80];
+    snprintf(tail, sizeof tail, "%s>done", full_states[k]);
+    size_t sl = strlen(run->states.seq), tl = strlen(tail);
+    if (sl < tl || strcmp(run->states.seq + sl - tl, tail) != 0) {
+        fail_msg("after %zu replies: states \"%s\" do not end in \"%s\"", k,
+                 run->states.seq, tail);
+    }
+}
+
 /* The whole walk, one transition per reply, ending in done. */
 static void
 test_full_walk(void **state)
@@ -167,13 +194,7 @@ test_one_byte_pieces(void **state)
     run_dialogue(full_steps, N(full_steps), 0, MH_IO_EOF, &p, &whole);
     run_dialogue(full_steps, N(full_steps), 1, MH_IO_EOF, &p, &drip);
     assert_int_equal(drip.r->state, MH_STATE_OK);
-    assert_string_equal(drip.states.seq, whole.states.seq);
-    assert_string_equal(drip.written, whole.written);
-    assert_int_equal(drip.writes, whole.writes);
-    assert_int_equal(drip.r->nitems, whole.r->nitems);
-    for (size_t i = 0; i < whole.r->nitems; i++) {
-        assert_string_equal(drip.r->items[i].text, whole.r->items[i].text);
-    }
+    assert_same_run(&drip, &whole);
     mh_result_free(whole.r);
     mh_result_free(drip.r);
 }
@@ -193,14 +214,7 @@ test_close_at_every_step(void **state)
         struct mh_smtp_params p = full_params();
         struct run run;
         run_dialogue(full_steps, k, 0, MH_IO_EOF, &p, &run);
-        char tail[80];
-        snprintf(tail, sizeof tail, "%s>done", full_states[k]);
-        size_t sl = strlen(run.states.seq), tl = strlen(tail);
-        if (sl < tl || strcmp(run.states.seq + sl - tl, tail) != 0) {
-            fail_msg("close after %zu replies: states \"%s\" do not end in "
-                     "\"%s\"",
-                     k, run.states.seq, tail);
-        }
+        assert_walk_ends(&run, k);
         assert_non_null(strstr(run.states.seq, "connected>greeting"));
         /* The command whose reply never came was the last one sent. */
         assert_int_equal(run.writes, (int)k);
@@ -230,10 +244,7 @@ test_close_mid_reply(void **state)
         struct mh_smtp_params p = full_params();
         struct run run;
         run_dialogue(cut, k + 1, 1, MH_IO_EOF, &p, &run);
-        char tail[80];
-        snprintf(tail, sizeof tail, "%s>done", full_states[k]);
-        size_t sl = strlen(run.states.seq), tl = strlen(tail);
-        assert_true(sl >= tl && strcmp(run.states.seq + sl - tl, tail) == 0);
+        assert_walk_ends(&run, k);
         assert_int_equal(run.writes, (int)k);
         assert_int_equal(run.r->state, MH_STATE_CRITICAL);
         assert_int_equal(run.r->category, MH_CAT_CONNECTION);
@@ -396,19 +407,6 @@ script_bytes(const struct fake_step *steps, size_t n)
     return total;
 }
 
-static void
-assert_same_run(const struct run *a, const struct run *b)
-{
-    assert_int_equal(a->r->state, b->r->state);
-    assert_string_equal(a->states.seq, b->states.seq);
-    assert_string_equal(a->written, b->written);
-    assert_int_equal(a->writes, b->writes);
-    assert_int_equal(a->r->nitems, b->r->nitems);
-    for (size_t i = 0; i < a->r->nitems; i++) {
-        assert_string_equal(a->r->items[i].text, b->r->items[i].text);
-    }
-}
-
 /* Whole replies, one event each: the same walk as the blocking driver's,
  * and the machine waits for the greeting before anything is sent. */
 static void
@@ -465,14 +463,7 @@ test_events_close_at_every_step(void **state)
         struct run run;
         struct events ev;
         run_events(full_steps, k, 1, 0, MH_IO_EOF, false, &p, &run, &ev);
-        char tail[80];
-        snprintf(tail, sizeof tail, "%s>done", full_states[k]);
-        size_t sl = strlen(run.states.seq), tl = strlen(tail);
-        if (sl < tl || strcmp(run.states.seq + sl - tl, tail) != 0) {
-            fail_msg("close after %zu replies: states \"%s\" do not end in "
-                     "\"%s\"",
-                     k, run.states.seq, tail);
-        }
+        assert_walk_ends(&run, k);
         assert_int_equal(run.writes, (int)k);
         assert_int_equal(ev.reads, (int)script_bytes(full_steps, k) + 1);
         assert_int_equal(ev.expired, 0);
