@@ -937,6 +937,148 @@ test_exporter(void **state)
               "exporter.modules[0] \"m\"", "\"port\"", NULL);
 }
 
+/* The exporter's hand-written readers of request input (fuzzed by
+ * fuzz_exporter for invariants; here the answers themselves). */
+static void
+test_exporter_parsers(void **state)
+{
+    (void)state;
+    /* Accept-Encoding (RFC 9110 section 12.5.3). */
+    static const struct {
+        const char *v;
+        bool gz;
+    } enc[] = {
+        {"gzip", true},
+        {"GZIP", true},
+        {"br, gzip", true},
+        {"gzip;q=0.5", true},
+        {"gzip; q=0.001", true},
+        {"*", true},
+        {"gzip;q=0", false},
+        {"gzip;q=0.000", false},
+        {"*;q=0", false},
+        {"identity", false},
+        {"", false},
+        {"gzipx", false},
+        {"x-gzip", false},
+        {",,,", false},
+    };
+    for (size_t i = 0; i < sizeof enc / sizeof enc[0]; i++) {
+        if (mh_exporter_accepts_gzip(enc[i].v) != enc[i].gz) {
+            fail_msg("Accept-Encoding '%s': wanted %d", enc[i].v, enc[i].gz);
+        }
+    }
+    assert_false(mh_exporter_accepts_gzip(NULL));
+
+    /* /probe targets, by the kind of target the module's command takes. */
+    static const struct {
+        enum mh_target_kind kind;
+        const char *text, *host;
+        unsigned port;
+    } ok[] = {
+        {MH_TARGET_HOST_PORT, "mx1.example.net", "mx1.example.net", 0},
+        {MH_TARGET_HOST_PORT, "mx1.example.net:587", "mx1.example.net", 587},
+        {MH_TARGET_HOST_PORT, "192.0.2.1:25", "192.0.2.1", 25},
+        {MH_TARGET_HOST_PORT, "[2001:db8::1]:25", "2001:db8::1", 25},
+        {MH_TARGET_HOST_PORT, "2001:db8::1", "2001:db8::1", 0},
+        {MH_TARGET_HOST, "192.0.2.25", "192.0.2.25", 0},
+        {MH_TARGET_DOMAIN, "example.org", "example.org", 0},
+        {MH_TARGET_DOMAIN, "_dmarc.example.org", "_dmarc.example.org", 0},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        char host[MH_EXPORTER_MAX_TARGET], why[160];
+        unsigned port;
+        if (mh_exporter_parse_target(ok[i].kind, ok[i].text, host, sizeof host,
+                                     &port, why, sizeof why) != 0) {
+            fail_msg("target '%s' refused: %s", ok[i].text, why);
+        }
+        assert_string_equal(host, ok[i].host);
+        assert_int_equal(port, ok[i].port);
+    }
+    static const struct {
+        enum mh_target_kind kind;
+        const char *text, *why;
+    } bad[] = {
+        {MH_TARGET_HOST_PORT, "", "missing"},
+        {MH_TARGET_HOST_PORT, "-h", "not a host name"},
+        {MH_TARGET_HOST_PORT, "mx..example.net", "not a host name"},
+        {MH_TARGET_HOST_PORT, ".example.net", "not a host name"},
+        {MH_TARGET_HOST_PORT, "mx/1", "not a host name"},
+        {MH_TARGET_HOST_PORT, "mx 1", "not a host name"},
+        {MH_TARGET_HOST_PORT, "smtp://mx:25", "not a host name"},
+        {MH_TARGET_HOST_PORT, "mx:0", "1..65535"},
+        {MH_TARGET_HOST_PORT, "mx:65536", "1..65535"},
+        {MH_TARGET_HOST_PORT, "mx:25x", "1..65535"},
+        {MH_TARGET_HOST_PORT, "mx:", "1..65535"},
+        {MH_TARGET_HOST_PORT, "[2001:db8::1", "[IPv6]:PORT"},
+        {MH_TARGET_HOST_PORT, "[2001:db8::1]x", "[IPv6]:PORT"},
+        {MH_TARGET_HOST_PORT, "[mx.example.net]:25", "not a host name"},
+        {MH_TARGET_HOST, "192.0.2.25:25", "takes no port"},
+        {MH_TARGET_DOMAIN, "example.org:25", "takes no port"},
+        {MH_TARGET_DOMAIN, "2001:db8::1", "takes a domain"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char host[MH_EXPORTER_MAX_TARGET], why[160] = "";
+        unsigned port;
+        if (mh_exporter_parse_target(bad[i].kind, bad[i].text, host,
+                                     sizeof host, &port, why,
+                                     sizeof why) == 0) {
+            fail_msg("target '%s' accepted", bad[i].text);
+        }
+        if (strstr(why, bad[i].why) == NULL) {
+            fail_msg("target '%s': '%s' lacks '%s'", bad[i].text, why,
+                     bad[i].why);
+        }
+    }
+    char longname[MH_EXPORTER_MAX_TARGET + 10];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    char host[MH_EXPORTER_MAX_TARGET], why[160];
+    unsigned port;
+    assert_int_equal(mh_exporter_parse_target(MH_TARGET_HOST, longname, host,
+                                              sizeof host, &port, why,
+                                              sizeof why),
+                     -1);
+    assert_non_null(strstr(why, "too long"));
+
+    /* Listen addresses: ADDR:PORT, [IPv6]:PORT, PORT alone (127.0.0.1). */
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    assert_int_equal(
+        mh_exporter_parse_listen("9169", &ss, &sl, why, sizeof why), 0);
+    assert_int_equal(ss.ss_family, AF_INET);
+    assert_int_equal(
+        mh_exporter_parse_listen("[::]:9169", &ss, &sl, why, sizeof why), 0);
+    assert_int_equal(ss.ss_family, AF_INET6);
+    assert_int_equal(
+        mh_exporter_parse_listen("0.0.0.0:9169", &ss, &sl, why, sizeof why), 0);
+    static const char *const badl[] = {"",         "0",          "65536",
+                                       "x:9169",   "::1:9169",   "[::1]9169",
+                                       "1.2.3.4:", "1.2.3.4:-1", "[::1]:0"};
+    for (size_t i = 0; i < sizeof badl / sizeof badl[0]; i++) {
+        why[0] = '\0';
+        if (mh_exporter_parse_listen(badl[i], &ss, &sl, why, sizeof why) == 0) {
+            fail_msg("listen '%s' accepted", badl[i]);
+        }
+        assert_non_null(strstr(why, "listen address"));
+    }
+
+    /* Password hashes, never passwords. */
+    assert_int_equal(mh_exporter_check_hash("plain password", why, sizeof why),
+                     -1);
+    assert_non_null(strstr(why, "not a password hash"));
+    assert_int_equal(
+        mh_exporter_check_hash("$9$unknownscheme$xxxxxxxx", why, sizeof why),
+        -1);
+    assert_non_null(strstr(why, "libcrypt cannot verify"));
+    assert_int_equal(
+        mh_exporter_check_hash("$6$saltsalt$qFmFH.bQmmtXzyBY0s9v"
+                               "7Oicd2z4XSIecDzlB5KiA2/jctKu9YterLp"
+                               "8wwnSq.qc.eoxqOmSuNp2xS0ktL3nh/",
+                               why, sizeof why),
+        0);
+}
+
 /* A probe-only configuration: exporter modules and no checks (the key
  * left out or an empty list); without modules "checks" stays required. */
 static void
@@ -1014,6 +1156,7 @@ main(void)
         cmocka_unit_test(test_severity_and_time),
         cmocka_unit_test(test_exporter),
         cmocka_unit_test(test_probe_only),
+        cmocka_unit_test(test_exporter_parsers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
