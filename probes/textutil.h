@@ -4,8 +4,9 @@
  *   - escaping untrusted bytes into printable ASCII ("\xNN"), in a buffer
  *     or in place for a message line; bytes as lower-case hex;
  *   - strict numbers: whole decimal numbers with a maximum, TCP ports;
- *   - "host:port" labels ("[v6]:port", "name[address]:port") and the
- *     "IP[:PORT]" form of a server address (--resolver).
+ *   - address literals, "host:port" labels ("[v6]:port",
+ *     "name[address]:port") and the "IP[:PORT]" form of a server address
+ *     (--resolver).
  *
  * Pure functions: no allocation, no locale, no errno. Probes and plugin/
  * both use them, so a port is parsed by exactly one parser and a target

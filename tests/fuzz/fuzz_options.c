@@ -12,6 +12,9 @@
  *         table; the rest (up to its first NUL) is the value, set with
  *         mh_option_set() in both spellings on a fresh config of the first
  *         command the row applies to.
+ * Every input also goes through the in-place escaper of messages
+ * (mh_text_escape_line), which must write what the appending escaper
+ * writes for the same text and capacity.
  * Invariants: a failure is one line of printable ASCII (values from a
  * config file are escaped), and leaves the field as it was; a success
  * stores a value within the option's documented bounds; a parsed command
@@ -28,6 +31,7 @@
 #include "commands.h"
 #include "fuzz.h"
 #include "options.h"
+#include "textutil.h"
 
 #define MAX_ARGS 32
 
@@ -174,6 +178,28 @@ one_value(const uint8_t *data, size_t size)
     }
 }
 
+/* The in-place escaper against the appending one: the text (the input up
+ * to its first NUL, cut to the capacity the first byte chooses) escaped
+ * both ways gives the same line. */
+static void
+escape_line(const uint8_t *data, size_t size)
+{
+    char src[256], a[256], b[256];
+    size_t cap = 1 + data[0] % sizeof src;
+    size_t n = 0;
+    while (n + 1 < size && n + 1 < cap && data[n + 1] != 0) {
+        src[n] = (char)data[n + 1];
+        n++;
+    }
+    src[n] = '\0';
+    a[0] = '\0';
+    size_t la = mh_text_escape_append(a, cap, src, n, true);
+    memcpy(b, src, n + 1);
+    size_t lb = mh_text_escape_line(b, cap);
+    FUZZ_CHECK(la == lb && strcmp(a, b) == 0 && lb < cap);
+    check_message(lb > 0 ? b : "x");
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -185,6 +211,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size == 0) {
         return 0;
     }
+    escape_line(data, size);
     if (data[0] % 2 == 0) {
         command_line(data + 1, size - 1);
     } else {
