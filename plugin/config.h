@@ -107,6 +107,7 @@ struct mh_config {
     const char *hosts_file;     /* --hosts-file: more dnsbl targets */
     unsigned zone_query_budget; /* queries per zone per round, 0: none */
     double zone_health_cache_s; /* runner: zone health kept this long */
+    unsigned max_in_flight;     /* dnsbl queries in flight at once */
     struct mh_dnsbl_memory *dnsbl_memory; /* not an option: the runner's
                                              memory of the zones, handed to
                                              every check (NULL: none) */

@@ -173,4 +173,5 @@ mh_dnsbl_params_from_config(const struct mh_config *cfg,
     p->memory = cfg->dnsbl_memory;
     p->zone_budget = cfg->zone_query_budget;
     p->health_cache_s = cfg->zone_health_cache_s;
+    p->max_in_flight = cfg->max_in_flight;
 }

@@ -603,13 +603,14 @@ struct run {
     size_t nsubj, subj_cap;
     size_t *hslot; /* hash set of subjects: index + 1, 0 empty */
     size_t hcap;
-    /* Pacing (at most MH_DNSBL_MAX_INFLIGHT queries in flight): follow-ups
+    /* Pacing (at most window queries in flight): follow-ups
      * and test entries wait in the queue and go first; subject queries are
      * taken from each zone's cursor, the zones in turn, none holding more
      * than its share of the slots (see pump()). */
     struct query *wait_head, *wait_tail;
     size_t inflight;
-    size_t rr; /* the zone whose turn is next */
+    size_t window; /* most in flight: p->max_in_flight or the default */
+    size_t rr;     /* the zone whose turn is next */
     bool pumping, closing;
     size_t nqueries;             /* sent, every type */
     struct mh_dnsbl_memory *mem; /* the runner's, or own_mem */
@@ -1082,9 +1083,9 @@ zone_next(struct run *run, size_t zi)
 
 /*
  * Sends queued queries, then subject queries, while fewer than
- * MH_DNSBL_MAX_INFLIGHT are in flight and the deadline has not passed.
+ * run->window are in flight and the deadline has not passed.
  * Subject queries come from the zones in turn, and a zone with subjects
- * left holds at most its share of the slots (MH_DNSBL_MAX_INFLIGHT divided
+ * left holds at most its share of the slots (the window divided
  * by the zones with subjects left), so a zone that never answers does not
  * stall the others: its queries wait in its share until the deadline.
  * Called after every answer; not re-entered from a callback that
@@ -1097,8 +1098,7 @@ pump(struct run *run)
         return;
     }
     run->pumping = true;
-    while (run->inflight < MH_DNSBL_MAX_INFLIGHT &&
-           !mh_deadline_expired(run->dl)) {
+    while (run->inflight < run->window && !mh_deadline_expired(run->dl)) {
         struct query *q = run->wait_head;
         if (q != NULL) {
             run->wait_head = q->next;
@@ -1115,7 +1115,7 @@ pump(struct run *run)
         if (active == 0) {
             break;
         }
-        size_t share = (MH_DNSBL_MAX_INFLIGHT + active - 1) / active;
+        size_t share = (run->window + active - 1) / active;
         bool sent = false;
         for (size_t k = 0; k < run->nz && !sent; k++) {
             size_t zi = (run->rr + k) % run->nz;
@@ -2697,6 +2697,8 @@ run_init(struct run *run, const struct mh_dnsbl_params *p,
         return -1;
     }
     run->nz = p->zones->n;
+    run->window =
+        p->max_in_flight > 0 ? p->max_in_flight : MH_DNSBL_MAX_INFLIGHT;
     run->cache_s =
         p->health_cache_s > 0 ? p->health_cache_s : MH_DNSBL_HEALTH_CACHE_S;
     run->mem = p->memory;
@@ -2724,8 +2726,12 @@ run_init(struct run *run, const struct mh_dnsbl_params *p,
      * the time left, so a lost UDP answer is retried before the
      * deadline. */
     void *ch = NULL;
-    if (mh_resolve_channel_new_within(p->resolver, MH_RESOLVE_SERVFAIL_ANSWERS,
-                                      dl, &ch, err, errlen) != 0) {
+    unsigned rflags = MH_RESOLVE_SERVFAIL_ANSWERS;
+    if (run->window > MH_DNSBL_MAX_INFLIGHT) {
+        rflags |= MH_RESOLVE_BULK; /* room for a wide window's answers */
+    }
+    if (mh_resolve_channel_new_within(p->resolver, rflags, dl, &ch, err,
+                                      errlen) != 0) {
         free(run->zr);
         run->zr = NULL;
         mh_dnsbl_memory_free(run->own_mem);

@@ -17,8 +17,9 @@
  *
  *   Every query of a run (subject A records, positive test entries, the
  *   A/AAAA lookup of a host name) goes out on ONE c-ares channel, at most
- *   MH_DNSBL_MAX_INFLIGHT at once (about what one UDP socket's default
- *   receive buffer holds, and well within a resolver's queries per thread):
+ *   p->max_in_flight at once (default MH_DNSBL_MAX_INFLIGHT: about what one
+ *   UDP socket's default receive buffer holds, and a quarter of a stock
+ *   Unbound's 1,024 queries per thread):
  *   each answer lets the next query out, TXT and test entries first, then
  *   the zones' subject queries in turn, no zone holding more than its
  *   share of the slots, so a zone that never answers cannot stall the
@@ -106,9 +107,11 @@
 /* Most addresses of a host name that are checked (sorted, the rest
  * dropped with a note). */
 #define MH_DNSBL_MAX_ADDRS 16
-/* Most queries in flight at once on the check's channel: the queries of a
- * /22 on 50 zones (51,200) go out as answers come back, never as one burst
- * of UDP packets at the resolver. */
+/* Most queries in flight at once on the check's channel unless
+ * p->max_in_flight says otherwise: the queries of a /22 on 50 zones
+ * (51,200) go out as answers come back, never as one burst of UDP packets
+ * at the resolver the MTA shares (a stock Unbound serves 1,024 cache
+ * misses per thread at once and replaces the oldest after 200 ms). */
 #define MH_DNSBL_MAX_INFLIGHT 256
 /* More addresses and names than this in one check: the long output and
  * the per-address metrics cover listings only (one line per zone says how
@@ -304,6 +307,10 @@ struct mh_dnsbl_params {
     struct mh_dnsbl_memory *memory;
     unsigned zone_budget;
     double health_cache_s;
+    /* Most queries in flight at once on the run's channel (0:
+     * MH_DNSBL_MAX_INFLIGHT); above that default the channel asks for large
+     * socket buffers (MH_RESOLVE_BULK). */
+    unsigned max_in_flight;
 };
 
 /*

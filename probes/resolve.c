@@ -96,6 +96,11 @@ mh_resolve_channel_new_within(const char *resolver, unsigned flags,
         opts.ednspsz = 1232;
         optmask |= ARES_OPT_FLAGS | ARES_OPT_EDNSPSZ;
     }
+    if (flags & MH_RESOLVE_BULK) {
+        opts.socket_receive_buffer_size = MH_RESOLVE_BULK_SOCKBUF;
+        opts.socket_send_buffer_size = MH_RESOLVE_BULK_SOCKBUF;
+        optmask |= ARES_OPT_SOCK_RCVBUF | ARES_OPT_SOCK_SNDBUF;
+    }
     ares_channel ch;
     int rc = ares_init_options(&ch, &opts, optmask);
     if (rc != ARES_SUCCESS) {

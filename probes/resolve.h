@@ -55,6 +55,20 @@ void mh_resolve_global_cleanup(void);
 #define MH_RESOLVE_EDNS 2u
 
 /*
+ * Channel flag: asks for MH_RESOLVE_BULK_SOCKBUF-byte socket receive and
+ * send buffers (ARES_OPT_SOCK_RCVBUF / ARES_OPT_SOCK_SNDBUF; the kernel caps
+ * them at net.core.rmem_max / wmem_max, 208 KiB unless raised), for a
+ * channel with thousands of UDP queries in flight: c-ares 1.18 sends every
+ * query to one server over ONE UDP socket (ARES_OPT_UDP_MAX_QUERIES, which
+ * spreads them over several, came in 1.20), so a burst of answers that
+ * overflows that socket's receive buffer is lost and asked again after the
+ * per-try timeout. The buffer is a limit, not an allocation: memory is
+ * taken only while answers wait to be read.
+ */
+#define MH_RESOLVE_BULK 4u
+#define MH_RESOLVE_BULK_SOCKBUF (16 << 20)
+
+/*
  * Sets up a c-ares channel for the given resolver ("IP", "IP:PORT",
  * "[IPv6]:PORT") or the system resolver when resolver is NULL; flags is 0 or
  * MH_RESOLVE_SERVFAIL_ANSWERS. Returns 0 or -1 with a reason in errbuf. The

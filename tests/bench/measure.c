@@ -4,7 +4,8 @@
  * time (seconds, microsecond resolution) and peak RSS (KiB) on one line:
  *   measure CMD [ARGS...]  ->  "0.012345 0.004000 0.002000 7264 EXIT"
  * /usr/bin/time only resolves 10 ms, too coarse for checks that take a few
- * milliseconds. The command's stdout and stderr go to /dev/null.
+ * milliseconds. The command's stdout goes to the file MEASURE_STDOUT names
+ * (when set) or to /dev/null, its stderr to /dev/null.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -37,8 +38,15 @@ main(int argc, char **argv)
     }
     if (pid == 0) {
         int null = open("/dev/null", O_WRONLY);
+        const char *keep = getenv("MEASURE_STDOUT");
+        int out =
+            keep != NULL
+                ? open(keep, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)
+                : null;
+        if (out >= 0) {
+            dup2(out, STDOUT_FILENO);
+        }
         if (null >= 0) {
-            dup2(null, STDOUT_FILENO);
             dup2(null, STDERR_FILENO);
         }
         execvp(argv[1], argv + 1);
