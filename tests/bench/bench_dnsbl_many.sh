@@ -56,8 +56,10 @@ W=$(mktemp -d /tmp/mh-bench-dnsbl-many.XXXXXX)
 chmod 755 "$W"
 pids=()
 cleanup() {
-    for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
-    [ -s "$W/rbldnsd.pid" ] && kill "$(cat "$W/rbldnsd.pid")" 2>/dev/null
+    # (|| true: under set -e a failed kill of a process already gone
+    # would end the cleanup and leave rbldnsd running)
+    for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+    [ -s "$W/rbldnsd.pid" ] && kill "$(cat "$W/rbldnsd.pid")" 2>/dev/null || true
     wait 2>/dev/null
     rm -rf "$W"
 }
