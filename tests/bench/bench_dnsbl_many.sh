@@ -117,10 +117,10 @@ for win in $windows; do
     : >"$W/mh.$win"
     for _ in $(seq 1 "$runs"); do
         read -r qa la _ < <(relay_queries)
-        out=$(MEASURE_STDOUT=$W/mh.out "$W/measure" "$MH_BIN" dnsbl -H "$block" "${zargs[@]}" --resolver "$addr:53" \
+        out=$(MEASURE_STDOUT=$W/check.out "$W/measure" "$MH_BIN" dnsbl -H "$block" "${zargs[@]}" --resolver "$addr:53" \
             -t 120 --max-in-flight "$win")
         read -r qb lb behind < <(relay_queries)
-        errs=$(head -n 1 "$W/mh.out" | sed -n 's/.* errors=\([0-9]*\).*/\1/p')
+        errs=$(head -n 1 "$W/check.out" | sed -n 's/.* errors=\([0-9]*\).*/\1/p')
         echo "$out ${errs:-?} $((qb - qa)) $((lb - la)) $behind" >>"$W/mh.$win"
     done
 done
