@@ -27,7 +27,7 @@
 # SAMPLE single-address runs, times 1,024.
 #
 # Usage: [WINDOWS="256 8192"] tests/bench/bench_dnsbl_many.sh [RUNS] [SAMPLE]
-#                                                     (default 3, 4)
+#        (default 3, 4; SAMPLE 0 skips check_rbl)
 #   MH_BIN=path   check_mailhealth to use (default: build/ built here)
 #   BENCH_ADDR    loopback address for the relay (default 127.0.0.153;
 #                 check_rbl's resolver library only talks to port 53)
@@ -125,7 +125,7 @@ for win in $windows; do
     done
 done
 # check_rbl: one address per run; a sample, times 1,024.
-if [ -x "$check_rbl" ]; then
+if [ -x "$check_rbl" ] && [ "$sample" -gt 0 ]; then
     for k in $(seq 1 "$sample"); do
         "$W/measure" "$check_rbl" -H "192.0.1.$((k + 8))" -n "$addr" -t 60 "${rbl_args[@]}" >>"$W/rbl.times"
     done
