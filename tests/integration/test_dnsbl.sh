@@ -291,6 +291,22 @@ json_ok '$j->{state} eq "WARNING" && $j->{reason} eq "zone_budget" && $j->{summa
 json_ok '(grep { $_->{status} eq "not_asked" } @{$j->{zones}}) == 7'
 if [ "$(grep -c 'bl\.lab\.test$' "$RELAY_LOG")" = 10 ]; then ok "10 queries reached the zone"; else not_ok "$(grep -c 'bl\.lab\.test$' "$RELAY_LOG") queries reached the zone"; fi
 
+case_ "--max-in-flight: one query at a time or all at once, the same answers"
+run dnsbl -H 192.0.2.0/28 --zone bl.lab.test --zone multi.bl.lab.test --resolver "$R"
+expect_rc 2
+paced=$OUT
+for n in 1 100000; do
+    run dnsbl -H 192.0.2.0/28 --zone bl.lab.test --zone multi.bl.lab.test --resolver "$R" --max-in-flight "$n"
+    expect_rc 2
+    if [ "$(sed 's/time=[0-9.]*s/time/' <<<"$OUT")" = "$(sed 's/time=[0-9.]*s/time/' <<<"$paced")" ]; then
+        ok "--max-in-flight $n: same output"
+    else
+        not_ok "--max-in-flight $n: $OUT"
+    fi
+done
+run dnsbl -H 192.0.2.10 --zone bl.lab.test --resolver "$R" --max-in-flight 0
+expect_rc 3
+
 case_ "runner: test entries cached, back-off after a refusal, ~1 query per address and zone"
 start_relay runner
 rcfg=$T_TMP/runner.json
