@@ -966,90 +966,58 @@ test_prefix(int fam, const char *text, char *out, size_t len)
     return mh_dnsbl_reverse_address(text, &f, out, len);
 }
 
-/* Queues the positive test-entry queries (RFC 5782 5: must be listed) of
- * zone zi for family fam, once per run. */
+/* Queues the test-entry queries of zone zi for family fam, once per run
+ * each (RFC 5782 5): the positive ones (listed = true, must be listed) and
+ * the negative one (must not be listed, asked only after a listing). The
+ * runner's memory answers them while its copy is fresh. */
 static void
-ensure_pos(struct run *run, size_t zi, int fam)
+ensure_test(struct run *run, size_t zi, int fam, bool listed)
 {
     struct zrun *zr = &run->zr[zi];
     struct health *h = &zr->h[fam];
-    if (h->pos_started) {
+    bool *started = listed ? &h->pos_started : &h->neg_started;
+    bool *kept = listed ? &h->pos_kept : &h->neg_kept;
+    struct mh_dnsbl_answer *ans = listed ? h->pos : h->neg;
+    size_t *n = listed ? &h->npos : &h->nneg;
+    size_t cap = listed ? sizeof h->pos / sizeof h->pos[0]
+                        : sizeof h->neg / sizeof h->neg[0];
+    if (*started) {
         return;
     }
-    h->pos_started = true;
+    *started = true;
     const struct mh_dnsbl_zone *z = zr->z;
-    if (z->no_test_listed) {
+    if (listed ? z->no_test_listed : z->no_test_unlisted) {
         return;
     }
-    h->npos = mh_dnsbl_memory_health_get(run->mem, z->name, fam, true,
-                                         run->cache_s, h->pos, 2);
-    if (h->npos > 0) {
-        h->pos_kept = true;
+    *n = mh_dnsbl_memory_health_get(run->mem, z->name, fam, listed,
+                                    run->cache_s, ans, cap);
+    if (*n > 0) {
+        *kept = true;
         return;
     }
     char pfx[MH_DNSBL_NAME_MAX + 1];
     if (fam == FAM_V6) {
-        /* RFC 5782 5: ::FFFF:7F00:2; ::2 as lists such as DNSWL use it. */
+        /* RFC 5782 5: ::FFFF:7F00:2 listed, ::FFFF:7F00:1 not; ::2 too
+         * for the listed one, as lists such as DNSWL use it. */
         unsigned char b[16] = {0};
         b[10] = b[11] = 0xff;
         b[12] = 0x7f;
-        b[15] = 2;
+        b[15] = listed ? 2 : 1;
         mh_dnsbl_reverse_bytes(AF_INET6, b, pfx, sizeof pfx);
-        submit_test(run, zi, fam, true, pfx, &h->pos[h->npos++]);
-        memset(b, 0, sizeof b);
-        b[15] = 2;
-        mh_dnsbl_reverse_bytes(AF_INET6, b, pfx, sizeof pfx);
-        submit_test(run, zi, fam, true, pfx, &h->pos[h->npos++]);
+        submit_test(run, zi, fam, listed, pfx, &ans[(*n)++]);
+        if (listed) {
+            memset(b, 0, sizeof b);
+            b[15] = 2;
+            mh_dnsbl_reverse_bytes(AF_INET6, b, pfx, sizeof pfx);
+            submit_test(run, zi, fam, listed, pfx, &ans[(*n)++]);
+        }
         return;
     }
-    const char *own = own_test_entry(z, fam, true);
-    if (test_prefix(fam,
-                    own != NULL     ? own
-                    : fam == FAM_V4 ? "127.0.0.2"
-                                    : "test",
-                    pfx, sizeof pfx) == 0) {
-        submit_test(run, zi, fam, true, pfx, &h->pos[h->npos++]);
-    }
-}
-
-/* Queues the negative test-entry query (RFC 5782 5: must not be listed) of
- * zone zi for family fam, once per run: asked only after a listing. */
-static void
-ensure_neg(struct run *run, size_t zi, int fam)
-{
-    struct zrun *zr = &run->zr[zi];
-    struct health *h = &zr->h[fam];
-    if (h->neg_started) {
-        return;
-    }
-    h->neg_started = true;
-    const struct mh_dnsbl_zone *z = zr->z;
-    if (z->no_test_unlisted) {
-        return;
-    }
-    h->nneg = mh_dnsbl_memory_health_get(run->mem, z->name, fam, false,
-                                         run->cache_s, h->neg, 1);
-    if (h->nneg > 0) {
-        h->neg_kept = true;
-        return;
-    }
-    char pfx[MH_DNSBL_NAME_MAX + 1];
-    if (fam == FAM_V6) {
-        unsigned char b[16] = {0};
-        b[10] = b[11] = 0xff;
-        b[12] = 0x7f;
-        b[15] = 1;
-        mh_dnsbl_reverse_bytes(AF_INET6, b, pfx, sizeof pfx);
-        submit_test(run, zi, fam, false, pfx, &h->neg[h->nneg++]);
-        return;
-    }
-    const char *own = own_test_entry(z, fam, false);
-    if (test_prefix(fam,
-                    own != NULL     ? own
-                    : fam == FAM_V4 ? "127.0.0.1"
-                                    : "invalid",
-                    pfx, sizeof pfx) == 0) {
-        submit_test(run, zi, fam, false, pfx, &h->neg[h->nneg++]);
+    const char *own = own_test_entry(z, fam, listed);
+    const char *std = fam == FAM_V4 ? (listed ? "127.0.0.2" : "127.0.0.1")
+                                    : (listed ? "test" : "invalid");
+    if (test_prefix(fam, own != NULL ? own : std, pfx, sizeof pfx) == 0) {
+        submit_test(run, zi, fam, listed, pfx, &ans[(*n)++]);
     }
 }
 
@@ -1074,7 +1042,7 @@ zone_next(struct run *run, size_t zi)
         q->pair = pr;
         /* the positive test entry the answer will need if it is "not
          * listed"; TXT and the negative one only after a listing */
-        ensure_pos(run, zi, s->fam);
+        ensure_test(run, zi, s->fam, true);
         send_query(run, q);
         return true;
     }
@@ -1403,7 +1371,7 @@ followup(const struct query *q, enum mh_dnsbl_kind k)
             }
         }
         if (k == MH_DNSBL_K_LISTED) {
-            ensure_neg(run, q->zi, q->fam);
+            ensure_test(run, q->zi, q->fam, false);
         }
         return;
     }
@@ -1411,7 +1379,7 @@ followup(const struct query *q, enum mh_dnsbl_kind k)
         int of[2];
         size_t nof = other_families(run->zr[q->zi].z, q->fam, of);
         for (size_t i = 0; i < nof; i++) {
-            ensure_pos(run, q->zi, of[i]);
+            ensure_test(run, q->zi, of[i], true);
         }
     }
 }
