@@ -565,7 +565,7 @@ mh_tls_note_session(SSL *ssl, struct mh_result *r)
 {
     const char *ver = SSL_get_version(ssl);
     const char *cipher = SSL_get_cipher_name(ssl);
-    mh_result_add_sample(r, "mailhealth_tls_version_info", 1, "version",
+    mh_result_add_sample(r, MH_METRIC(TLS_VERSION_INFO), 1, "version",
                          ver != NULL ? ver : "unknown", "cipher",
                          cipher != NULL ? cipher : "unknown",
                          (const char *)NULL);
@@ -590,15 +590,14 @@ check_peer(const struct mh_tls_peer *peer, const struct mh_tls_check_params *p,
            STACK_OF(X509) * pre_chain)
 {
     if (peer->version != NULL) {
-        mh_result_add_sample(r, "mailhealth_tls_version_info", 1, "version",
+        mh_result_add_sample(r, MH_METRIC(TLS_VERSION_INFO), 1, "version",
                              peer->version, "cipher",
                              peer->cipher != NULL ? peer->cipher : "unknown",
                              (const char *)NULL);
     }
     int nsent = peer->sent != NULL ? sk_X509_num(peer->sent) : 0;
     if (nsent <= 0) {
-        mh_result_add_sample(r, "mailhealth_tls_verified", 0,
-                             (const char *)NULL);
+        mh_result_add_sample(r, MH_METRIC(TLS_VERIFIED), 0, (const char *)NULL);
         mh_result_add_item(r, "tls", "verify", MH_STATE_CRITICAL,
                            MH_REASON_CERT_MISSING,
                            "server sent no certificate");
@@ -764,7 +763,7 @@ check_peer(const struct mh_tls_peer *peer, const struct mh_tls_check_params *p,
             mh_result_add_perf(r, label, perf_days(f->days), MH_UNIT_NONE,
                                range_w, range_c, NULL, NULL);
             mh_result_add_sample(
-                r, "mailhealth_tls_cert_expiry_timestamp_seconds", f->not_after,
+                r, MH_METRIC(TLS_CERT_EXPIRY_TIMESTAMP_SECONDS), f->not_after,
                 "depth", depth, "subject", f->subject, "issuer", f->issuer,
                 (const char *)NULL);
             if (earliest < 0 || f->not_after < path[earliest].not_after) {
@@ -862,7 +861,7 @@ check_peer(const struct mh_tls_peer *peer, const struct mh_tls_check_params *p,
     }
 
     /* 4. Session facts, earliest expiry, verified flag. */
-    mh_result_add_sample(r, "mailhealth_tls_verified", verified ? 1 : 0,
+    mh_result_add_sample(r, MH_METRIC(TLS_VERIFIED), verified ? 1 : 0,
                          (const char *)NULL);
     char vtext[MSG_LEN];
     if (verified) {
@@ -913,7 +912,7 @@ check_peer(const struct mh_tls_peer *peer, const struct mh_tls_check_params *p,
                            perf_days(path[earliest].days), MH_UNIT_NONE,
                            range_w, range_c, NULL, NULL);
         mh_result_add_sample(
-            r, "mailhealth_tls_earliest_cert_expiry_timestamp_seconds",
+            r, MH_METRIC(TLS_EARLIEST_CERT_EXPIRY_TIMESTAMP_SECONDS),
             path[earliest].not_after, (const char *)NULL);
     }
 
@@ -1089,8 +1088,7 @@ mh_tls_check_job(const struct mh_tls_verify_job *j, const char *version,
         r->oom = true;
     }
     if (j->store_err[0] != '\0') {
-        mh_result_add_sample(r, "mailhealth_tls_verified", 0,
-                             (const char *)NULL);
+        mh_result_add_sample(r, MH_METRIC(TLS_VERIFIED), 0, (const char *)NULL);
         mh_result_add_item(r, "tls", "verify", MH_STATE_CRITICAL,
                            MH_REASON_TRUST_STORE_ERROR, "%s", j->store_err);
         raise_summary(r, p, MH_STATE_CRITICAL, MH_REASON_TRUST_STORE_ERROR,
