@@ -90,12 +90,6 @@ static const struct mh_dl_symbol symbols[] = {
 static struct mh_dl_library lib =
     MH_DL_LIBRARY(MH_LIBMHD_SONAME, "libmicrohttpd", symbols);
 
-static bool
-loaded(void)
-{
-    return mh_dl_load(&lib);
-}
-
 bool
 mh_mhd_available(char *errbuf, size_t errlen)
 {
@@ -107,7 +101,7 @@ MHD_start_daemon(unsigned int flags, uint16_t port,
                  MHD_AcceptPolicyCallback apc, void *apc_cls,
                  MHD_AccessHandlerCallback dh, void *dh_cls, ...)
 {
-    if (!loaded()) {
+    if (!mh_dl_load(&lib)) {
         return NULL;
     }
     va_list ap;
@@ -129,7 +123,7 @@ MHD_stop_daemon(struct MHD_Daemon *daemon)
 MHD_socket
 MHD_quiesce_daemon(struct MHD_Daemon *daemon)
 {
-    return loaded() ? api.quiesce_daemon(daemon) : MHD_INVALID_SOCKET;
+    return mh_dl_load(&lib) ? api.quiesce_daemon(daemon) : MHD_INVALID_SOCKET;
 }
 
 /* Only info types without further arguments are used (MHD_DAEMON_INFO_
@@ -138,28 +132,28 @@ const union MHD_DaemonInfo *
 MHD_get_daemon_info(struct MHD_Daemon *daemon, enum MHD_DaemonInfoType type,
                     ...)
 {
-    return loaded() ? api.get_daemon_info(daemon, type) : NULL;
+    return mh_dl_load(&lib) ? api.get_daemon_info(daemon, type) : NULL;
 }
 
 struct MHD_Response *
 MHD_create_response_from_buffer(size_t size, void *buffer,
                                 enum MHD_ResponseMemoryMode mode)
 {
-    return loaded() ? api.create_from_buffer(size, buffer, mode) : NULL;
+    return mh_dl_load(&lib) ? api.create_from_buffer(size, buffer, mode) : NULL;
 }
 
 struct MHD_Response *
 MHD_create_response_from_buffer_with_free_callback(
     size_t size, void *buffer, MHD_ContentReaderFreeCallback crfc)
 {
-    return loaded() ? api.create_with_free(size, buffer, crfc) : NULL;
+    return mh_dl_load(&lib) ? api.create_with_free(size, buffer, crfc) : NULL;
 }
 
 struct MHD_Response *
 MHD_create_response_from_iovec(const struct MHD_IoVec *iov, unsigned int iovcnt,
                                MHD_ContentReaderFreeCallback free_cb, void *cls)
 {
-    return loaded() && api.create_from_iovec != NULL
+    return mh_dl_load(&lib) && api.create_from_iovec != NULL
                ? api.create_from_iovec(iov, iovcnt, free_cb, cls)
                : NULL;
 }
@@ -176,23 +170,24 @@ enum MHD_Result
 MHD_add_response_header(struct MHD_Response *response, const char *header,
                         const char *content)
 {
-    return loaded() ? api.add_response_header(response, header, content)
-                    : MHD_NO;
+    return mh_dl_load(&lib) ? api.add_response_header(response, header, content)
+                            : MHD_NO;
 }
 
 enum MHD_Result
 MHD_queue_response(struct MHD_Connection *connection, unsigned int status_code,
                    struct MHD_Response *response)
 {
-    return loaded() ? api.queue_response(connection, status_code, response)
-                    : MHD_NO;
+    return mh_dl_load(&lib)
+               ? api.queue_response(connection, status_code, response)
+               : MHD_NO;
 }
 
 const char *
 MHD_lookup_connection_value(struct MHD_Connection *connection,
                             enum MHD_ValueKind kind, const char *key)
 {
-    return loaded() ? api.lookup_value(connection, kind, key) : NULL;
+    return mh_dl_load(&lib) ? api.lookup_value(connection, kind, key) : NULL;
 }
 
 int
@@ -200,8 +195,9 @@ MHD_get_connection_values(struct MHD_Connection *connection,
                           enum MHD_ValueKind kind,
                           MHD_KeyValueIterator iterator, void *iterator_cls)
 {
-    return loaded() ? api.get_values(connection, kind, iterator, iterator_cls)
-                    : -1;
+    return mh_dl_load(&lib)
+               ? api.get_values(connection, kind, iterator, iterator_cls)
+               : -1;
 }
 
 /* Only info types without further arguments are used (CLIENT_ADDRESS,
@@ -210,13 +206,13 @@ const union MHD_ConnectionInfo *
 MHD_get_connection_info(struct MHD_Connection *connection,
                         enum MHD_ConnectionInfoType type, ...)
 {
-    return loaded() ? api.get_connection_info(connection, type) : NULL;
+    return mh_dl_load(&lib) ? api.get_connection_info(connection, type) : NULL;
 }
 
 void
 MHD_suspend_connection(struct MHD_Connection *connection)
 {
-    if (loaded()) {
+    if (mh_dl_load(&lib)) {
         api.suspend(connection);
     }
 }
@@ -224,7 +220,7 @@ MHD_suspend_connection(struct MHD_Connection *connection)
 void
 MHD_resume_connection(struct MHD_Connection *connection)
 {
-    if (loaded()) {
+    if (mh_dl_load(&lib)) {
         api.resume(connection);
     }
 }
@@ -233,7 +229,7 @@ char *
 MHD_basic_auth_get_username_password(struct MHD_Connection *connection,
                                      char **password)
 {
-    if (!loaded()) {
+    if (!mh_dl_load(&lib)) {
         if (password != NULL) {
             *password = NULL;
         }
@@ -247,7 +243,8 @@ MHD_queue_basic_auth_fail_response(struct MHD_Connection *connection,
                                    const char *realm,
                                    struct MHD_Response *response)
 {
-    return loaded() ? api.basic_auth_fail(connection, realm, response) : MHD_NO;
+    return mh_dl_load(&lib) ? api.basic_auth_fail(connection, realm, response)
+                            : MHD_NO;
 }
 
 void

@@ -74,12 +74,6 @@ static const struct mh_dl_symbol symbols[] = {
 static struct mh_dl_library lib =
     MH_DL_LIBRARY(MH_LIBCURL_SONAME, "libcurl", symbols);
 
-static bool
-loaded(void)
-{
-    return mh_dl_load(&lib);
-}
-
 bool
 mh_curl_available(char *errbuf, size_t errlen)
 {
@@ -115,7 +109,7 @@ mh_curl_global_init_once(char *errbuf, size_t errlen)
 CURLcode
 curl_global_init(long flags)
 {
-    return loaded() ? api.global_init(flags) : CURLE_FAILED_INIT;
+    return mh_dl_load(&lib) ? api.global_init(flags) : CURLE_FAILED_INIT;
 }
 
 void
@@ -130,7 +124,7 @@ curl_global_cleanup(void)
 CURL *
 curl_easy_init(void)
 {
-    return loaded() ? api.easy_init() : NULL;
+    return mh_dl_load(&lib) ? api.easy_init() : NULL;
 }
 
 /*
@@ -140,7 +134,7 @@ curl_easy_init(void)
  */
 CURLcode(curl_easy_setopt)(CURL *h, CURLoption opt, ...)
 {
-    if (!loaded() || h == NULL) {
+    if (!mh_dl_load(&lib) || h == NULL) {
         return CURLE_FAILED_INIT;
     }
     va_list ap;
@@ -170,7 +164,8 @@ CURLcode(curl_easy_setopt)(CURL *h, CURLoption opt, ...)
 CURLcode
 curl_easy_perform(CURL *h)
 {
-    return loaded() && h != NULL ? api.easy_perform(h) : CURLE_FAILED_INIT;
+    return mh_dl_load(&lib) && h != NULL ? api.easy_perform(h)
+                                         : CURLE_FAILED_INIT;
 }
 
 void
@@ -192,7 +187,7 @@ curl_easy_reset(CURL *h)
 /* Every CURLINFO takes one pointer (curl/curl.h). */
 CURLcode(curl_easy_getinfo)(CURL *h, CURLINFO info, ...)
 {
-    if (!loaded() || h == NULL) {
+    if (!mh_dl_load(&lib) || h == NULL) {
         return CURLE_FAILED_INIT;
     }
     va_list ap;
@@ -205,13 +200,13 @@ CURLcode(curl_easy_getinfo)(CURL *h, CURLINFO info, ...)
 const char *
 curl_easy_strerror(CURLcode code)
 {
-    return loaded() ? api.easy_strerror(code) : lib.error;
+    return mh_dl_load(&lib) ? api.easy_strerror(code) : lib.error;
 }
 
 struct curl_slist *
 curl_slist_append(struct curl_slist *list, const char *s)
 {
-    return loaded() ? api.slist_append(list, s) : NULL;
+    return mh_dl_load(&lib) ? api.slist_append(list, s) : NULL;
 }
 
 void
@@ -233,7 +228,7 @@ curl_free(void *p)
 CURLU *
 curl_url(void)
 {
-    return loaded() ? api.url() : NULL;
+    return mh_dl_load(&lib) ? api.url() : NULL;
 }
 
 void
@@ -247,19 +242,19 @@ curl_url_cleanup(CURLU *u)
 CURLUcode
 curl_url_set(CURLU *u, CURLUPart what, const char *part, unsigned int flags)
 {
-    return loaded() && u != NULL ? api.url_set(u, what, part, flags)
-                                 : CURLUE_BAD_HANDLE;
+    return mh_dl_load(&lib) && u != NULL ? api.url_set(u, what, part, flags)
+                                         : CURLUE_BAD_HANDLE;
 }
 
 CURLUcode
 curl_url_get(CURLU *u, CURLUPart what, char **part, unsigned int flags)
 {
-    return loaded() && u != NULL ? api.url_get(u, what, part, flags)
-                                 : CURLUE_BAD_HANDLE;
+    return mh_dl_load(&lib) && u != NULL ? api.url_get(u, what, part, flags)
+                                         : CURLUE_BAD_HANDLE;
 }
 
 const char *
 curl_url_strerror(CURLUcode code)
 {
-    return loaded() ? api.url_strerror(code) : lib.error;
+    return mh_dl_load(&lib) ? api.url_strerror(code) : lib.error;
 }
