@@ -381,9 +381,9 @@ static const struct mh_option table[] = {
      .commands = C_DNSBL | C_DOMAIN,
      .arg = "N",
      .help = "at most N DNSBL queries in flight at once (each answer lets "
-             "the next one out)",
-     .def = "256",
-     .min = 1,
+             "the next one out); 0 (default): adapts, 256 growing to 4096",
+     .def = "0",
+     .min = 0,
      .max = 1000000},
     {.name = "zone-health-cache-seconds",
      .kind = MH_OPT_SECONDS,

@@ -23,6 +23,7 @@
 
 #include <ares.h>
 
+#include "dnsbl_flow.h"
 #include "resolve.h"
 #include "textutil.h"
 
@@ -525,6 +526,8 @@ struct zrun {
     struct health h[FAM_COUNT];
     size_t cur;          /* next subject whose query on this zone goes out */
     size_t inflight;     /* this zone's queries in flight */
+    double rtt_min;      /* the shortest one of a subject query (s; 0:
+                            none yet) */
     bool refused;        /* answered an error code in this run */
     double backoff_s;    /* MH_DNSBL_TAKE_BACKOFF: seconds left */
     uint32_t refused_by; /* MH_DNSBL_TAKE_BACKOFF: the error code */
@@ -569,18 +572,26 @@ enum qtype {
 
 /* Context of one query, from the moment it is queued until its callback
  * (c-ares calls every callback exactly once, with ARES_ECANCELLED or
- * ARES_EDESTRUCTION at the latest), which frees it. */
+ * ARES_EDESTRUCTION at the latest), which frees it. Kept small: a wide
+ * window has tens of thousands in flight; the query name is made when the
+ * query goes out. */
 struct query {
     struct query *next; /* waiting queue */
     struct run *run;
-    enum qtype type;
-    size_t zi;                   /* the zone's index in the run */
-    int fam;                     /* the family of the subject or test */
-    struct pair *pair;           /* Q_SUBJECT, Q_TXT */
-    struct mh_dnsbl_answer *ans; /* Q_TEST: the interpretation goes here */
-    bool pos_test;               /* Q_TEST: a positive test entry */
-    char qname[MH_DNSBL_NAME_MAX + 1]; /* PREFIX.ZONE, or PREFIX.KEY.ZONE */
-    char prefix[MH_DNSBL_NAME_MAX + 1];
+    union {
+        struct pair *pair;           /* Q_SUBJECT, Q_TXT */
+        struct mh_dnsbl_answer *ans; /* Q_TEST: the interpretation */
+    };
+    const char *prefix; /* the subject's (lives as long as the run), or
+                           own[] */
+    uint64_t seq;       /* mh_dnsbl_window_sent() */
+    double sent_at;     /* mh_monotonic_s() when it went out */
+    uint32_t zi;        /* the zone's index in the run */
+    unsigned char type; /* enum qtype */
+    unsigned char fam;  /* the family of the subject or test */
+    unsigned char ch;   /* the channel it went out on */
+    bool pos_test;      /* Q_TEST: a positive test entry */
+    char own[];         /* Q_TEST: the test entry's prefix */
 };
 
 /* The A/AAAA lookup of one host name target. */
@@ -596,7 +607,7 @@ struct hostq {
 struct run {
     const struct mh_dnsbl_params *p;
     const struct mh_deadline *dl;
-    ares_channel ch;
+    struct mh_dnsbl_channels chs;
     struct zrun *zr;
     size_t nz;
     struct subject **subj;
@@ -609,8 +620,8 @@ struct run {
      * than its share of the slots (see pump()). */
     struct query *wait_head, *wait_tail;
     size_t inflight;
-    size_t window; /* most in flight: p->max_in_flight or the default */
-    size_t rr;     /* the zone whose turn is next */
+    struct mh_dnsbl_window win; /* most in flight (dnsbl_flow.h) */
+    size_t rr;                  /* the zone whose turn is next */
     bool pumping, closing;
     size_t nqueries;             /* sent, every type */
     struct mh_dnsbl_memory *mem; /* the runner's, or own_mem */
@@ -736,7 +747,7 @@ store_answer(struct run *run, struct pair *pr, const struct mh_dnsbl_answer *a)
 }
 
 static void followup(const struct query *q, enum mh_dnsbl_kind k);
-static void pump(struct run *run);
+static bool pump(struct run *run);
 
 /* True for the statuses of a query that ended because the run did. */
 static bool
@@ -745,17 +756,62 @@ ended_by_run(int status)
     return status == ARES_ECANCELLED || status == ARES_EDESTRUCTION;
 }
 
+/* Answers faster than this do not let the window grow: 256 in flight
+ * are then already 12,800 queries a second or more (a /22 on 50 zones in
+ * 4 s), and such a resolver is most likely the local one the MTA uses. */
+#define GROW_MIN_RTT_S 0.02
+/* Slack added to twice a zone's shortest round trip: an answer slower
+ * than that does not let the window grow. */
+#define GROW_SLACK_S 0.005
+
+/*
+ * Takes query q (ended with status after timeouts tries that got no
+ * answer) off the counts in flight and tells the window how it went
+ * (dnsbl_flow.h). A retried or unanswered query halves it. A subject's
+ * answer on the first try lets it grow when it took at least
+ * GROW_MIN_RTT_S and at most twice the zone's shortest round trip (plus
+ * GROW_SLACK_S): a resolver whose answers slow down under the load
+ * (queueing) stops the growth, and so does one that answers some names
+ * from its cache and others not.
+ */
+static void
+answered(struct run *run, const struct query *q, int status, int timeouts)
+{
+    struct zrun *zr = &run->zr[q->zi];
+    run->inflight--;
+    zr->inflight--;
+    run->chs.inflight[q->ch]--;
+    if (ended_by_run(status)) {
+        return;
+    }
+    if (timeouts > 0 || status == ARES_ETIMEOUT) {
+        if (mh_dnsbl_window_lost(&run->win, q->seq)) {
+            trace(run, "dns=", "window %zu (an answer was lost)", run->win.cur);
+        }
+        return;
+    }
+    if (q->type != Q_SUBJECT) {
+        return;
+    }
+    double rtt = mh_monotonic_s() - q->sent_at;
+    if (zr->rtt_min == 0 || rtt < zr->rtt_min) {
+        zr->rtt_min = rtt;
+    }
+    if (rtt >= GROW_MIN_RTT_S && rtt <= 2 * zr->rtt_min + GROW_SLACK_S &&
+        mh_dnsbl_window_clean(&run->win)) {
+        trace(run, "dns=", "window %zu", run->win.cur);
+    }
+}
+
 static void
 a_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
-    (void)timeouts;
     struct query *q = arg;
     struct run *run = q->run;
     uint32_t addrs[64];
     size_t n = 0;
     enum mh_dnsbl_rcode rc = rcode_of(status);
-    run->inflight--;
-    run->zr[q->zi].inflight--;
+    answered(run, q, status, timeouts);
     if (status == ARES_SUCCESS) {
         struct ares_addrttl at[64];
         int nat = (int)(sizeof at / sizeof at[0]);
@@ -854,11 +910,9 @@ store_txt(struct run *run, struct pair *pr, const unsigned char *abuf, int alen)
 static void
 txt_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
-    (void)timeouts;
     struct query *q = arg;
     struct run *run = q->run;
-    run->inflight--;
-    run->zr[q->zi].inflight--;
+    answered(run, q, status, timeouts);
     if (status == ARES_SUCCESS) {
         store_txt(run, q->pair, abuf, alen);
         char shown[2 * MH_DNSBL_NAME_MAX];
@@ -892,36 +946,51 @@ send_query(struct run *run, struct query *q)
         free(q);
         return;
     }
+    char qname[MH_DNSBL_NAME_MAX + 1];
+    zone_qname(zr->z, q->prefix, qname, sizeof qname); /* new_query: fits */
+    size_t ci = mh_dnsbl_channels_pick(&run->chs);
+    q->ch = (unsigned char)ci;
+    q->seq = mh_dnsbl_window_sent(&run->win);
+    q->sent_at = mh_monotonic_s();
     run->inflight++;
-    run->zr[q->zi].inflight++;
+    zr->inflight++;
+    run->chs.inflight[ci]++;
     run->nqueries++;
     trace(run, "dns>", "%s %s", q->type == Q_TXT ? "TXT" : "A",
           q_shown(q, shown, sizeof shown));
     /* ares_query: no search list, the name is absolute. */
-    ares_query(run->ch, q->qname, ns_c_in, q->type == Q_TXT ? ns_t_txt : ns_t_a,
+    ares_query((ares_channel)run->chs.ch[ci], qname, ns_c_in,
+               q->type == Q_TXT ? ns_t_txt : ns_t_a,
                q->type == Q_TXT ? txt_callback : a_callback, q);
 }
 
 /* A new query context for prefix on zone zi, or NULL (out of memory: noted
- * in the run; or a name too long). */
+ * in the run; or a name too long). A subject's prefix is borrowed (it
+ * lives as long as the run), a test entry's copied. */
 static struct query *
 new_query(struct run *run, enum qtype type, size_t zi, int fam,
           const char *prefix)
 {
-    struct query *q = calloc(1, sizeof *q);
+    char qname[MH_DNSBL_NAME_MAX + 1];
+    if (zone_qname(run->zr[zi].z, prefix, qname, sizeof qname) != 0) {
+        return NULL;
+    }
+    size_t own = type == Q_TEST ? strlen(prefix) + 1 : 0;
+    struct query *q = calloc(1, sizeof *q + own);
     if (q == NULL) {
         run->oom = true;
         return NULL;
     }
-    if (zone_qname(run->zr[zi].z, prefix, q->qname, sizeof q->qname) != 0) {
-        free(q);
-        return NULL;
-    }
     q->run = run;
-    q->type = type;
-    q->zi = zi;
-    q->fam = fam;
-    snprintf(q->prefix, sizeof q->prefix, "%s", prefix);
+    q->type = (unsigned char)type;
+    q->zi = (uint32_t)zi;
+    q->fam = (unsigned char)fam;
+    if (own > 0) {
+        memcpy(q->own, prefix, own);
+        q->prefix = q->own;
+    } else {
+        q->prefix = prefix;
+    }
     return q;
 }
 
@@ -1049,9 +1118,15 @@ zone_next(struct run *run, size_t zi)
     return false;
 }
 
+/* Most queries one call of pump() sends: the event loop reads the answers
+ * that came back meanwhile before it sends more, so filling a wide window
+ * does not leave them to overflow the sockets' receive buffers. */
+#define PUMP_BURST 128
+
 /*
- * Sends queued queries, then subject queries, while fewer than
- * run->window are in flight and the deadline has not passed.
+ * Sends queued queries, then subject queries, while fewer than the window
+ * (run->win.cur) are in flight and the deadline has not passed, at most
+ * PUMP_BURST of them; returns true when it stopped at that limit.
  * Subject queries come from the zones in turn, and a zone with subjects
  * left holds at most its share of the slots (the window divided
  * by the zones with subjects left), so a zone that never answers does not
@@ -1059,14 +1134,19 @@ zone_next(struct run *run, size_t zi)
  * Called after every answer; not re-entered from a callback that
  * ares_query runs at once.
  */
-static void
+static bool
 pump(struct run *run)
 {
-    if (run->pumping || run->closing || run->ch == NULL) {
-        return;
+    if (run->pumping || run->closing || run->chs.n == 0) {
+        return false;
     }
     run->pumping = true;
-    while (run->inflight < run->window && !mh_deadline_expired(run->dl)) {
+    size_t burst = 0;
+    while (run->inflight < run->win.cur && !mh_deadline_expired(run->dl)) {
+        if (burst++ == PUMP_BURST) {
+            run->pumping = false;
+            return true;
+        }
         struct query *q = run->wait_head;
         if (q != NULL) {
             run->wait_head = q->next;
@@ -1083,7 +1163,7 @@ pump(struct run *run)
         if (active == 0) {
             break;
         }
-        size_t share = (run->window + active - 1) / active;
+        size_t share = (run->win.cur + active - 1) / active;
         bool sent = false;
         for (size_t k = 0; k < run->nz && !sent; k++) {
             size_t zi = (run->rr + k) % run->nz;
@@ -1099,6 +1179,14 @@ pump(struct run *run)
         }
     }
     run->pumping = false;
+    return false;
+}
+
+/* pump() as the event loop calls it (mh_dnsbl_flow_wait). */
+static bool
+pump_more(void *arg)
+{
+    return pump(arg);
 }
 
 static bool
@@ -2665,8 +2753,7 @@ run_init(struct run *run, const struct mh_dnsbl_params *p,
         return -1;
     }
     run->nz = p->zones->n;
-    run->window =
-        p->max_in_flight > 0 ? p->max_in_flight : MH_DNSBL_MAX_INFLIGHT;
+    mh_dnsbl_window_init(&run->win, p->max_in_flight);
     run->cache_s =
         p->health_cache_s > 0 ? p->health_cache_s : MH_DNSBL_HEALTH_CACHE_S;
     run->mem = p->memory;
@@ -2693,20 +2780,18 @@ run_init(struct run *run, const struct mh_dnsbl_params *p,
      * reported as such (BR-33 B), see resolve.h; tries and timeout from
      * the time left, so a lost UDP answer is retried before the
      * deadline. */
-    void *ch = NULL;
     unsigned rflags = MH_RESOLVE_SERVFAIL_ANSWERS;
-    if (run->window > MH_DNSBL_MAX_INFLIGHT) {
+    if (run->win.ceil > MH_DNSBL_WINDOW_START) {
         rflags |= MH_RESOLVE_BULK; /* room for a wide window's answers */
     }
-    if (mh_resolve_channel_new_within(p->resolver, rflags, dl, &ch, err,
-                                      errlen) != 0) {
+    if (mh_dnsbl_channels_open(&run->chs, run->win.ceil, p->resolver, rflags,
+                               dl, err, errlen) != 0) {
         free(run->zr);
         run->zr = NULL;
         mh_dnsbl_memory_free(run->own_mem);
         run->own_mem = NULL;
         return -1;
     }
-    run->ch = ch;
     return 0;
 }
 
@@ -2748,11 +2833,12 @@ keep_health(struct run *run)
 static void
 run_wait(struct run *run)
 {
-    pump(run);
-    mh_resolve_wait(run->ch, run->dl);
+    trace(run, "dns=", "window %zu%s, %zu channel%s", run->win.cur,
+          run->win.adaptive ? " (adapts)" : "", run->chs.n,
+          run->chs.n == 1 ? "" : "s");
+    mh_dnsbl_flow_wait(&run->chs, run->dl, pump_more, run);
     run->closing = true;
-    mh_resolve_channel_free(run->ch);
-    run->ch = NULL;
+    mh_dnsbl_channels_close(&run->chs);
     keep_health(run);
 }
 
@@ -2878,7 +2964,8 @@ add_target(struct run *run, const char *text, const struct mh_dnsbl_target *t,
                 : AF_UNSPEC;
         hints.ai_socktype = SOCK_STREAM;
         trace(run, "dns>", "A/AAAA %s", name);
-        ares_getaddrinfo(run->ch, name, NULL, &hints, gai_callback, hq);
+        ares_getaddrinfo((ares_channel)run->chs.ch[0], name, NULL, &hints,
+                         gai_callback, hq);
     } else {
         hq->done = true;
     }
@@ -2984,7 +3071,7 @@ mh_dnsbl_probe(const struct mh_dnsbl_params *p, const struct mh_deadline *dl)
         free(parsed);
         r->oom = true;
         run.closing = true;
-        mh_resolve_channel_free(run.ch);
+        mh_dnsbl_channels_close(&run.chs);
         run_free(&run);
         return r;
     }
@@ -2995,7 +3082,7 @@ mh_dnsbl_probe(const struct mh_dnsbl_params *p, const struct mh_deadline *dl)
             mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "%s",
                             err);
             run.closing = true;
-            mh_resolve_channel_free(run.ch);
+            mh_dnsbl_channels_close(&run.chs);
             run_free(&run);
             return r;
         }

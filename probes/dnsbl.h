@@ -16,17 +16,22 @@
  *   ::FFFF:7F00:1 / INVALID must not (the negative one after a listing).
  *
  *   Every query of a run (subject A records, positive test entries, the
- *   A/AAAA lookup of a host name) goes out on ONE c-ares channel, at most
- *   p->max_in_flight at once (default MH_DNSBL_MAX_INFLIGHT: about what one
- *   UDP socket's default receive buffer holds, and a quarter of a stock
- *   Unbound's 1,024 queries per thread):
+ *   A/AAAA lookup of a host name) goes out on the run's c-ares channels
+ *   (one per 1,024 of the largest window, each its own UDP socket: c-ares
+ *   1.18 puts every query of a channel on one socket), at most a window
+ *   at once (dnsbl_flow.h): p->max_in_flight, or by default one that
+ *   starts at 256 (a quarter of a stock Unbound's 1,024 queries per
+ *   thread), grows while a resolver 20 ms or more away answers evenly and
+ *   halves after a lost answer, up to 4,096. One poll() loop serves every
+ *   channel and sends at most 128 queries between two looks at the
+ *   sockets, so answers are read while a wide window fills;
  *   each answer lets the next query out, TXT and test entries first, then
  *   the zones' subject queries in turn, no zone holding more than its
  *   share of the slots, so a zone that never answers cannot stall the
  *   others. The address queries of a host name are queued from the
  *   lookup's callback as soon as the addresses are known, and TXT and the
  *   negative test entry from the callback of a listing (never for a clean
- *   answer). The run is bounded by the check's deadline (mh_resolve_wait);
+ *   answer). The run is bounded by the check's deadline (mh_dnsbl_flow_wait);
  *   c-ares' per-try timeout and tries come from the time left
  *   (mh_resolve_tries_for), so a lost UDP answer is asked again well before
  *   it; what is still unanswered (or not sent) at the deadline is reported
@@ -97,6 +102,7 @@
 #include <stdint.h>
 
 #include "deadline.h"
+#include "dnsbl_flow.h"
 #include "dnsbl_memory.h"
 #include "dnsbl_targets.h"
 #include "dnsbl_zones.h"
@@ -107,12 +113,6 @@
 /* Most addresses of a host name that are checked (sorted, the rest
  * dropped with a note). */
 #define MH_DNSBL_MAX_ADDRS 16
-/* Most queries in flight at once on the check's channel unless
- * p->max_in_flight says otherwise: the queries of a /22 on 50 zones
- * (51,200) go out as answers come back, never as one burst of UDP packets
- * at the resolver the MTA shares (a stock Unbound serves 1,024 cache
- * misses per thread at once and replaces the oldest after 200 ms). */
-#define MH_DNSBL_MAX_INFLIGHT 256
 /* More addresses and names than this in one check: the long output and
  * the per-address metrics cover listings only (one line per zone says how
  * many addresses are clean or failed). */
@@ -307,9 +307,10 @@ struct mh_dnsbl_params {
     struct mh_dnsbl_memory *memory;
     unsigned zone_budget;
     double health_cache_s;
-    /* Most queries in flight at once on the run's channel (0:
-     * MH_DNSBL_MAX_INFLIGHT); above that default the channel asks for large
-     * socket buffers (MH_RESOLVE_BULK). */
+    /* Most queries in flight at once: a fixed window (0: the adaptive one,
+     * MH_DNSBL_WINDOW_START growing to MH_DNSBL_WINDOW_CEIL, dnsbl_flow.h).
+     * A window that may exceed MH_DNSBL_WINDOW_START asks for large socket
+     * buffers (MH_RESOLVE_BULK). */
     unsigned max_in_flight;
 };
 

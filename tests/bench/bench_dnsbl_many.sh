@@ -14,14 +14,19 @@
 #                    ADDR:53, answering every query RTT after it arrived
 #
 # Prints for check_mailhealth, for each in-flight window W in WINDOWS
-# (--max-in-flight; default "256 2048 8192 51200"): wall, CPU and peak RSS
+# (--max-in-flight; 0: the default adaptive window; default
+# "0 256 8192 16384 32768 51200"): wall, CPU and peak RSS
 # of the check (RUNS runs, median), the ratio of the wall time to 2 round
 # trips plus CPU (the physical limit if all 51,200 queries went out at
 # once), the paced limit (ceil(queries / W) + 1 round trips), the pairs the
 # check reports unanswered ("errors" perfdata), the queries the relay got
 # beyond the fewest of any run (c-ares retries after an answer came later
-# than its per-try timeout) and how late the relay's latest answer was
-# (above 0: the relay and rbldnsd behind it could not keep up); then the
+# than its per-try timeout), the UDP datagrams the namespace's kernel
+# dropped at a full receive buffer (RcvbufErrors: the check's sockets or
+# the relay's; a query lost before the relay is not "retried" there) and
+# how late the relay's latest answer was (above 0: the relay and rbldnsd
+# behind it could not keep up; the relay's front socket takes 64 MiB,
+# room for a whole burst); then the
 # queries per address x zone of a steady runner round (a second relay with
 # a 1 ms RTT, counted by the relay). For check_rbl: the wall time of
 # SAMPLE single-address runs, times 1,024.
@@ -39,7 +44,7 @@ root=$(pwd)
 HERE=$root/tests/bench
 runs=${1:-3}
 sample=${2:-4}
-windows=${WINDOWS:-256 2048 8192 51200}
+windows=${WINDOWS:-0 256 8192 16384 32768 51200}
 zones=50
 rtt_ms=250
 addr=${BENCH_ADDR:-127.0.0.153}
@@ -109,6 +114,7 @@ relay_queries() { # the slow relay's query counter
     sleep 0.3
     awk '$1 == "queries" { q = $2; l = $12 } $1 == "behind" { b = $4 } END { print q, l, b }' "$W/slow.stats"
 }
+rcvbuf_errors() { awk '$1 == "Udp:" && $2 ~ /^[0-9]+$/ { print $6 }' /proc/net/snmp; }
 # One line per window: median wall and CPU, peak RSS, the pairs the check
 # reports as not answered (its "errors" perfdata, median) and the queries
 # the relay received per run beyond the fewest of any run (c-ares retries
@@ -117,11 +123,13 @@ for win in $windows; do
     : >"$W/mh.$win"
     for _ in $(seq 1 "$runs"); do
         read -r qa la _ < <(relay_queries)
+        da=$(rcvbuf_errors)
         out=$(MEASURE_STDOUT=$W/check.out "$W/measure" "$MH_BIN" dnsbl -H "$block" "${zargs[@]}" --resolver "$addr:53" \
             -t 120 --max-in-flight "$win")
         read -r qb lb behind < <(relay_queries)
+        db=$(rcvbuf_errors)
         errs=$(head -n 1 "$W/check.out" | sed -n 's/.* errors=\([0-9]*\).*/\1/p')
-        echo "$out ${errs:-?} $((qb - qa)) $((lb - la)) $behind" >>"$W/mh.$win"
+        echo "$out ${errs:-?} $((qb - qa)) $((lb - la)) $behind $((db - da))" >>"$W/mh.$win"
     done
 done
 # check_rbl: one address per run; a sample, times 1,024.
@@ -179,10 +187,13 @@ for win in $windows; do
     lost=$(awk '{ print $6 }' "$f" | median)
     retried=$(awk -v m="$fewest" '{ print $7 - m }' "$f" | median)
     behind=$(awk '{ print $9 / 1e6 }' "$f" | median)
-    printf '  W %6d: wall %7.3f s, CPU %.3f s, %5.2fx (2 RTT + CPU), paced limit %7.3f s, RSS %6d KiB%s, lost %s, retried %s, relay behind %.3f s\n' \
-        "$win" "$wall" "$cpu" "$(awk -v w="$wall" -v c="$cpu" -v r="$rtt_ms" 'BEGIN { print w / (2 * r / 1000 + c) }')" \
-        "$(awk -v r="$rtt_ms" -v q="$pairs" -v n="$win" 'BEGIN { print (int((q + n - 1) / n) + 1) * r / 1000 }')" \
-        "$rss" "$([ "$rss" -lt 20480 ] && echo '' || echo ' (over 20 MB)')" "$lost" "$retried" "$behind"
+    dropped=$(awk '{ print $10 }' "$f" | median)
+    label=$win
+    [ "$win" = 0 ] && label=adapt
+    printf '  W %6s: wall %7.3f s, CPU %.3f s, %5.2fx (2 RTT + CPU), paced limit %7s s, RSS %6d KiB%s, lost %s, retried %s, dropped %s, relay behind %.3f s\n' \
+        "$label" "$wall" "$cpu" "$(awk -v w="$wall" -v c="$cpu" -v r="$rtt_ms" 'BEGIN { print w / (2 * r / 1000 + c) }')" \
+        "$(awk -v r="$rtt_ms" -v q="$pairs" -v n="$win" 'BEGIN { if (n == 0) print "-"; else printf "%.3f", (int((q + n - 1) / n) + 1) * r / 1000 }')" \
+        "$rss" "$([ "$rss" -lt 20480 ] && echo '' || echo ' (over 20 MB)')" "$lost" "$retried" "$dropped" "$behind"
 done
 if [ -n "${rbl_one:-}" ]; then
     printf 'check_rbl, one address per run: %.3f s (median of %d), peak RSS %d KiB; 1,024 runs: %.0f s in series\n' \

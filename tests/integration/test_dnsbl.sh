@@ -276,10 +276,12 @@ start_relay() {
 
 case_ "lost UDP answer: retried within the deadline (tries and timeout from the time left)"
 start_relay drop '^A 10\.2\.0\.192\.bl\.lab\.test$'
-run dnsbl -H 192.0.2.10 --zone bl.lab.test --resolver "$RELAY" -t 1
+run dnsbl -H 192.0.2.10 --zone bl.lab.test --resolver "$RELAY" -t 1 -v
 expect_rc 2
 expect_line1 '^MAILHEALTH CRITICAL - \[blacklist\] 192\.0\.2\.10 listed on bl\.lab\.test \(127\.0\.0\.2\)'
 expect_elapsed_below 0.9
+# the adaptive window halves after a lost answer
+expect_file_has "$T_TMP/stderr" "dns= window 128 (an answer was lost)"
 expect_file_has "$RELAY_LOG" "drop A 10.2.0.192.bl.lab.test"
 if [ "$(grep -c '^[0-9.]* A 10\.2\.0\.192\.bl\.lab\.test$' "$RELAY_LOG")" = 1 ]; then ok "asked again once"; else not_ok "not asked again once: $(cat "$RELAY_LOG")"; fi
 
@@ -291,11 +293,11 @@ json_ok '$j->{state} eq "WARNING" && $j->{reason} eq "zone_budget" && $j->{summa
 json_ok '(grep { $_->{status} eq "not_asked" } @{$j->{zones}}) == 7'
 if [ "$(grep -c 'bl\.lab\.test$' "$RELAY_LOG")" = 10 ]; then ok "10 queries reached the zone"; else not_ok "$(grep -c 'bl\.lab\.test$' "$RELAY_LOG") queries reached the zone"; fi
 
-case_ "--max-in-flight: one query at a time or all at once, the same answers"
+case_ "--max-in-flight: one query at a time, all at once on 16 channels, or adapting (0), the same answers"
 run dnsbl -H 192.0.2.0/28 --zone bl.lab.test --zone multi.bl.lab.test --resolver "$R"
 expect_rc 2
 paced=$OUT
-for n in 1 100000; do
+for n in 0 1 100000; do
     run dnsbl -H 192.0.2.0/28 --zone bl.lab.test --zone multi.bl.lab.test --resolver "$R" --max-in-flight "$n"
     expect_rc 2
     if [ "$(sed 's/time=[0-9.]*s/time/' <<<"$OUT")" = "$(sed 's/time=[0-9.]*s/time/' <<<"$paced")" ]; then
@@ -304,7 +306,9 @@ for n in 1 100000; do
         not_ok "--max-in-flight $n: $OUT"
     fi
 done
-run dnsbl -H 192.0.2.10 --zone bl.lab.test --resolver "$R" --max-in-flight 0
+run dnsbl -H 192.0.2.0/28 --zone bl.lab.test --zone multi.bl.lab.test --resolver "$R" --max-in-flight 100000 -v
+expect_file_has "$T_TMP/stderr" "dns= window 100000, 16 channels"
+run dnsbl -H 192.0.2.10 --zone bl.lab.test --resolver "$R" --max-in-flight many
 expect_rc 3
 
 case_ "runner: test entries cached, back-off after a refusal, ~1 query per address and zone"
@@ -571,14 +575,37 @@ case_ "IPv6 block and a /22 at once: paced, at most 256 queries in flight"
 dnsbl -H 2001:db8::/120 --zone rfc6.lab.test
 expect_rc 2
 expect_line1 '^MAILHEALTH CRITICAL - \[blacklist\] 1 of 256 addresses listed on 1 zone: 2001:db8::42 \(rfc6\.lab\.test\) \|'
-dnsbl -H 10.0.0.0/22 --zone bl.lab.test --zone multi.bl.lab.test -v
+dnsbl -H 10.0.0.0/22 --zone bl.lab.test --zone multi.bl.lab.test -v --max-in-flight 256
 expect_rc 0
 expect_line1 '^MAILHEALTH OK - 10\.0\.0\.0/22 \(1,024 addresses\) not listed on 2 zones \|'
 expect_out '[OK] zone bl.lab.test: not listed: 1,024 of 1,024'
 inflight=$(awk '/dns> A /{n++; if (n > m) m = n} /dns< A /{n--} END {print m + 0}' "$T_TMP/stderr")
 sent=$(grep -c 'dns> A ' "$T_TMP/stderr")
 if [ "$inflight" -le 256 ] && [ "$inflight" -ge 1 ]; then ok "at most 256 in flight ($inflight)"; else not_ok "in flight: $inflight"; fi
+expect_file_has "$T_TMP/stderr" "dns= window 256, 1 channel"
 if [ "$sent" = 2050 ]; then ok "2,048 subject queries and 2 test entries"; else not_ok "$sent queries"; fi
+
+case_ "default window: starts at 256, grows while a resolver 50 ms away answers evenly"
+# delay_dnsrelay (the benchmarks' relay) in front of rbldnsd answers every
+# query 50 ms after it came; built here from tests/bench.
+delay_port=$((${LAB_PORT_BASE:-24000} + 90))
+if cc -O2 -std=gnu11 -o "$T_TMP/delay_dnsrelay" "${MH_SOURCE_DIR:-.}/tests/bench/delay_dnsrelay.c" 2>"$T_TMP/cc.log"; then
+    "$T_TMP/delay_dnsrelay" --listen "127.0.0.1:$delay_port" --upstream "127.0.0.1:${LAB_RBL_PORT:-24055}" \
+        --rtt-ms 50 >"$T_TMP/delay.log" 2>&1 &
+    T_PIDS+=($!)
+    sleep 0.3
+    dnsbl -H 10.0.0.0/22 --zone bl.lab.test --zone multi.bl.lab.test -v --resolver "127.0.0.1:$delay_port"
+    expect_rc 0
+    expect_line1 '^MAILHEALTH OK - 10\.0\.0\.0/22 \(1,024 addresses\) not listed on 2 zones \|'
+    expect_file_has "$T_TMP/stderr" "dns= window 256 (adapts), 4 channels"
+    expect_file_has "$T_TMP/stderr" "dns= window 512"
+    # in flight never more than twice the last window traced (it is traced
+    # at every power of two and when cut), and more than 256 at some point
+    inflight=$(awk '/dns= window /{w = $3 + 0} /dns> A /{n++; if (n > 2 * w) bad++; if (n > m) m = n} /dns< A /{n--} END {print (bad ? "over" : m + 0)}' "$T_TMP/stderr")
+    if [ "$inflight" != over ] && [ "$inflight" -gt 256 ]; then ok "within the window, beyond 256 ($inflight at most)"; else not_ok "in flight: $inflight"; fi
+else
+    not_ok "cannot build delay_dnsrelay: $(cat "$T_TMP/cc.log")"
+fi
 
 case_ "--hosts-file: targets one per line, comments"
 hf=$T_TMP/hosts.txt
