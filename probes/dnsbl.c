@@ -2255,48 +2255,100 @@ agg_items(struct mh_result *r, const struct mh_dnsbl_zone *z,
                          "zone", z->name, NULL);
 }
 
-/* Builds items, perfdata, samples, summary and state of a finished run. */
+/* A host name target that gave no address to check. */
+struct hfail {
+    bool failed, noaddr;
+    enum mh_reason reason;
+    char why[300];
+};
+
+/* The summary's parts; ties between equal states go to the first. */
+enum { P_LISTED, P_POLICY, P_UNHEALTHY, P_FAILED, P_ALLOW, P_COUNT };
+
+/* What report() learns in its first pass and builds in its second. */
+struct report {
+    struct run *run;
+    struct mh_result *r;
+    unsigned *zf;       /* per zone: Z_* flags */
+    struct hfail *hf;   /* per host name */
+    size_t *sl;         /* per subject: block zones listing it */
+    enum mh_state *sst; /* per subject: the state of its listings */
+    size_t *hl;         /* per host name: block zones listing any of its
+                           subjects */
+    size_t *hmark;      /* per host name: the zone last counted in hl, + 1 */
+    struct part parts[P_COUNT];
+    bool many;                   /* more than one subject */
+    bool agg;                    /* many targets: items for listings only */
+    size_t L, E, H, N;           /* zones listing, failed, warning, queried */
+    enum mh_state list_state;    /* of the listings, by -w/-c */
+    size_t nlisted_subj;         /* addresses and names listed (block) */
+    size_t nlisting, npol, nalw; /* listings, policy and allow notes */
+    size_t first_err_zone, first_unh_zone;
+    int lead_host; /* host name of the first listed address */
+};
+
+/* One pair's verdict as report() words it. */
+struct pair_out {
+    struct verdict_ctx c;
+    struct mh_dnsbl_answer tmp[4]; /* what c.ans may point into */
+    enum mh_state st;
+    enum mh_reason reason;
+    unsigned flag;
+    char text[900], ztext[900], codes[200];
+};
+
 static void
-report(struct run *run, struct mh_result *r, double elapsed)
+report_free(struct report *rp)
 {
-    const struct mh_dnsbl_params *p = run->p;
-    size_t nz = run->nz;
-    unsigned *zf = calloc(nz + 1, sizeof *zf);
-    struct hfail {
-        bool failed, noaddr;
-        enum mh_reason reason;
-        char why[300];
-    } *hf = calloc(run->nhosts + 1, sizeof *hf);
-    struct part *parts = calloc(5, sizeof *parts);
-    /* per subject: block zones listing it, the state of its listings */
-    size_t *sl = calloc(run->nsubj + 1, sizeof *sl);
-    enum mh_state *sst = calloc(run->nsubj + 1, sizeof *sst);
-    /* per host name: block zones listing it (any of its subjects) */
-    size_t *hl = calloc(run->nhosts + 1, sizeof *hl);
-    size_t *hmark = calloc(run->nhosts + 1, sizeof *hmark);
-    if (zf == NULL || hf == NULL || parts == NULL || sl == NULL ||
-        sst == NULL || hl == NULL || hmark == NULL) {
-        free(zf);
-        free(hf);
-        free(parts);
-        free(sl);
-        free(sst);
-        free(hl);
-        free(hmark);
-        r->oom = true;
+    if (rp == NULL) {
         return;
     }
-    if (run->nsubj > 1) {
-        qsort(run->subj, run->nsubj, sizeof *run->subj, cmp_subject);
+    free(rp->zf);
+    free(rp->hf);
+    free(rp->sl);
+    free(rp->sst);
+    free(rp->hl);
+    free(rp->hmark);
+    free(rp);
+}
+
+/* A report of run into r, or NULL (out of memory). */
+static struct report *
+report_new(struct run *run, struct mh_result *r)
+{
+    struct report *rp = calloc(1, sizeof *rp);
+    if (rp == NULL) {
+        return NULL;
     }
-    bool many = run->nsubj > 1;
-    /* many targets: items and per-address metrics for listings only */
-    bool agg = run->nsubj > MH_DNSBL_DETAIL_MAX;
+    rp->run = run;
+    rp->r = r;
+    rp->zf = calloc(run->nz + 1, sizeof *rp->zf);
+    rp->hf = calloc(run->nhosts + 1, sizeof *rp->hf);
+    rp->sl = calloc(run->nsubj + 1, sizeof *rp->sl);
+    rp->sst = calloc(run->nsubj + 1, sizeof *rp->sst);
+    rp->hl = calloc(run->nhosts + 1, sizeof *rp->hl);
+    rp->hmark = calloc(run->nhosts + 1, sizeof *rp->hmark);
+    if (rp->zf == NULL || rp->hf == NULL || rp->sl == NULL || rp->sst == NULL ||
+        rp->hl == NULL || rp->hmark == NULL) {
+        report_free(rp);
+        return NULL;
+    }
+    rp->many = run->nsubj > 1;
+    rp->agg = run->nsubj > MH_DNSBL_DETAIL_MAX;
+    rp->first_err_zone = rp->first_unh_zone = run->nz;
+    rp->lead_host = -1;
+    return rp;
+}
+
+/* Pass 1: every pair's verdict gives the zone flags and the listings per
+ * subject and per host name. */
+static void
+report_verdicts(struct report *rp)
+{
+    const struct run *run = rp->run;
     struct mh_dnsbl_answer tmp[4];
     struct verdict_ctx c;
-
-    /* Pass 1: verdicts, zone flags, listings per subject and host name. */
-    for (size_t zi = 0; zi < nz; zi++) {
+    for (size_t zi = 0; zi < run->nz; zi++) {
         for (size_t si = 0; si < run->nsubj; si++) {
             const struct subject *s = run->subj[si];
             if (!s->pairs[zi].applicable) {
@@ -2307,21 +2359,30 @@ report(struct run *run, struct mh_result *r, double elapsed)
             enum mh_reason reason;
             unsigned flag;
             pair_state(&c, MH_STATE_OK, &st, &reason, &flag);
-            zf[zi] |= flag;
+            rp->zf[zi] |= flag;
             if ((flag & Z_LISTED) == 0) {
                 continue;
             }
-            sl[si]++;
-            if (s->host >= 0 && hmark[s->host] != zi + 1) {
-                hmark[s->host] = zi + 1;
-                hl[s->host]++;
+            rp->sl[si]++;
+            if (s->host >= 0 && rp->hmark[s->host] != zi + 1) {
+                rp->hmark[s->host] = zi + 1;
+                rp->hl[s->host]++;
             }
         }
     }
-    /* Host names that gave no address: a failure, unless the name itself
-     * got an answer as a domain (then it is a domain, not a host). */
+}
+
+/* Host names that gave no address: a failure, unless the name itself got
+ * an answer as a domain (then it is a domain, not a host). */
+static void
+report_host_failures(struct report *rp)
+{
+    const struct run *run = rp->run;
+    struct mh_dnsbl_answer tmp[4];
+    struct verdict_ctx c;
     for (size_t h = 0; h < run->nhosts; h++) {
         const struct hostq *hq = &run->hosts[h];
+        struct hfail *hf = &rp->hf[h];
         bool has_addr = false, domain_answered = false;
         for (size_t si = 0; si < run->nsubj; si++) {
             const struct subject *s = run->subj[si];
@@ -2329,7 +2390,7 @@ report(struct run *run, struct mh_result *r, double elapsed)
                 continue;
             }
             has_addr = has_addr || s->fam != FAM_DOMAIN;
-            for (size_t zi = 0; s->fam == FAM_DOMAIN && zi < nz; zi++) {
+            for (size_t zi = 0; s->fam == FAM_DOMAIN && zi < run->nz; zi++) {
                 if (!s->pairs[zi].applicable) {
                     continue;
                 }
@@ -2341,202 +2402,265 @@ report(struct run *run, struct mh_result *r, double elapsed)
         if (has_addr || !any_zone_is_ip(run)) {
             continue;
         }
-        host_failure_text(run, hq, hf[h].why, sizeof hf[h].why, &hf[h].reason,
-                          &hf[h].noaddr);
-        hf[h].failed = !(hf[h].noaddr && domain_answered);
-        for (size_t zi = 0; hf[h].failed && zi < nz; zi++) {
+        host_failure_text(run, hq, hf->why, sizeof hf->why, &hf->reason,
+                          &hf->noaddr);
+        hf->failed = !(hf->noaddr && domain_answered);
+        for (size_t zi = 0; hf->failed && zi < run->nz; zi++) {
             if (zone_is_ip(run->zr[zi].z)) {
-                zf[zi] |= Z_FAILED | Z_QUERIED | Z_HOSTFAIL;
+                rp->zf[zi] |= Z_FAILED | Z_QUERIED | Z_HOSTFAIL;
             }
         }
     }
-    size_t L = 0, E = 0, H = 0, N = 0;
-    for (size_t zi = 0; zi < nz; zi++) {
-        L += (zf[zi] & Z_LISTED) != 0 ? 1u : 0u;
-        E += (zf[zi] & Z_FAILED) != 0 ? 1u : 0u;
-        H += zone_warns(zf[zi]) ? 1u : 0u;
-        N += (zf[zi] & Z_QUERIED) != 0 ? 1u : 0u;
+}
+
+/* The zone counts, and the listings' state: -w/-c judge each target, an
+ * address by the block zones listing it, a host name by the block zones
+ * listing any of its addresses or the name; the listings' state is the
+ * worst of the targets'. */
+static void
+report_judge(struct report *rp)
+{
+    const struct run *run = rp->run;
+    const struct mh_dnsbl_params *p = run->p;
+    for (size_t zi = 0; zi < run->nz; zi++) {
+        rp->L += (rp->zf[zi] & Z_LISTED) != 0 ? 1u : 0u;
+        rp->E += (rp->zf[zi] & Z_FAILED) != 0 ? 1u : 0u;
+        rp->H += zone_warns(rp->zf[zi]) ? 1u : 0u;
+        rp->N += (rp->zf[zi] & Z_QUERIED) != 0 ? 1u : 0u;
     }
-    /* -w/-c judge each target: an address by the block zones listing it,
-     * a host name by the block zones listing any of its addresses or the
-     * name; the listings' state is the worst of the targets'. */
     mh_dnsbl_judge_fn judge = p->judge != NULL ? p->judge : default_judge;
-    enum mh_state list_state = MH_STATE_OK;
-    size_t nlisted_subj = 0; /* addresses and names listed (block) */
+    rp->list_state = MH_STATE_OK;
     bool judged = false;
     for (size_t si = 0; si < run->nsubj; si++) {
         const struct subject *s = run->subj[si];
-        sst[si] = judge(p->judge_arg, s->host >= 0 ? hl[s->host] : sl[si]);
-        nlisted_subj += sl[si] > 0 ? 1u : 0u;
-        if (s->host < 0 || sl[si] > 0) {
+        rp->sst[si] =
+            judge(p->judge_arg, s->host >= 0 ? rp->hl[s->host] : rp->sl[si]);
+        rp->nlisted_subj += rp->sl[si] > 0 ? 1u : 0u;
+        if (s->host < 0 || rp->sl[si] > 0) {
             judged = true;
-            if (mh_state_rank(sst[si]) > mh_state_rank(list_state)) {
-                list_state = sst[si];
+            if (mh_state_rank(rp->sst[si]) > mh_state_rank(rp->list_state)) {
+                rp->list_state = rp->sst[si];
             }
         }
     }
     if (!judged) {
-        list_state = judge(p->judge_arg, L);
+        rp->list_state = judge(p->judge_arg, rp->L);
     }
+}
 
-    /* Pass 2: items and samples, zone by zone in the configured order,
-     * each zone's subjects sorted; the summary's parts. */
-    struct part *lst = &parts[0], *pol = &parts[1], *unh = &parts[2],
-                *err = &parts[3], *alw = &parts[4];
-    size_t nlisting = 0, npol = 0, nalw = 0;
-    size_t first_err_zone = nz, first_unh_zone = nz;
-    int lead_host = -1; /* host name of the first listed address */
-    for (size_t zi = 0; zi < nz; zi++) {
-        const struct mh_dnsbl_zone *z = run->zr[zi].z;
-        for (size_t h = 0; h < run->nhosts; h++) {
-            if (!hf[h].failed || !zone_is_ip(z)) {
-                continue;
-            }
-            struct mh_item *it =
-                mh_result_add_item(r, "zone", z->name, MH_STATE_UNKNOWN,
-                                   hf[h].reason, "not queried: %s", hf[h].why);
-            mh_item_set_str(r, it, "zone", z->name);
-            mh_item_set_str(r, it, "address", run->hosts[h].name);
-            mh_item_set_str(r, it, "status", "error");
-            mh_item_set_str(r, it, "error", hf[h].why);
-            if (err->reason == MH_REASON_NONE) {
-                sb_add(&err->lead, "%s", hf[h].why);
-                err->reason = hf[h].reason;
-                first_err_zone = zi;
-            }
-        }
-        bool any_pair = false;
-        for (size_t si = 0; si < run->nsubj; si++) {
-            any_pair = any_pair || run->subj[si]->pairs[zi].applicable;
-        }
-        if (!any_pair && (zf[zi] & Z_HOSTFAIL) == 0) {
-            const char *why;
-            if (z->type == MH_DNSBL_ZONE_DOMAIN) {
-                why = "domain list, and the target is an address";
-            } else if (z->type == MH_DNSBL_ZONE_IP4) {
-                why = "lists IPv4 addresses only";
-            } else if (z->type == MH_DNSBL_ZONE_IP6) {
-                why = "lists IPv6 addresses only";
-            } else {
-                why = "lists IP addresses, not domains";
-            }
-            for (size_t h = 0; h < run->nhosts; h++) {
-                if (hf[h].noaddr && zone_is_ip(z)) {
-                    why = hf[h].why;
-                }
-            }
-            struct mh_item *it =
-                mh_result_add_item(r, "zone", z->name, MH_STATE_OK,
-                                   MH_REASON_NONE, "not queried: %s", why);
-            mh_item_set_str(r, it, "zone", z->name);
-            mh_item_set_str(r, it, "status", "skipped");
+/* Pass 2, zone zi: one item per host name that gave no address. */
+static void
+report_host_fail_items(struct report *rp, size_t zi)
+{
+    const struct mh_dnsbl_zone *z = rp->run->zr[zi].z;
+    struct part *err = &rp->parts[P_FAILED];
+    for (size_t h = 0; h < rp->run->nhosts; h++) {
+        const struct hfail *hf = &rp->hf[h];
+        if (!hf->failed || !zone_is_ip(z)) {
             continue;
         }
-        struct agg agz;
-        memset(&agz, 0, sizeof agz);
-        for (size_t si = 0; si < run->nsubj; si++) {
-            const struct subject *s = run->subj[si];
-            const struct pair *pr = &s->pairs[zi];
-            if (!pr->applicable) {
-                continue;
-            }
-            pair_verdict(run, zi, s, &c, tmp);
-            char text[900] = "", ztext[900] = "";
-            if (!agg || c.v != MH_DNSBL_V_NOT_LISTED) {
-                /* (the bulk of many targets is only counted) */
-                describe(&c, FORM_ITEM, text, sizeof text);
-                describe(&c, many ? FORM_ZONE_SUBJECT : FORM_ZONE, ztext,
-                         sizeof ztext);
-            }
-            enum mh_state st;
-            enum mh_reason reason;
-            unsigned flag;
-            pair_state(&c, sst[si], &st, &reason, &flag);
-            bool is_error = mh_dnsbl_verdict_is_error(c.v);
-            char codes[200];
-            codes_text(c.ans, codes, sizeof codes);
-            if ((flag & Z_LISTED) != 0) {
-                if (many) {
-                    sb_add(&lst->tail, "%s%s (%s: %s)",
-                           nlisting > 0 ? ", " : "", z->name, s->text, codes);
-                } else {
-                    sb_add(&lst->tail, "%s%s (%s)", nlisting > 0 ? ", " : "",
-                           z->name, codes);
-                }
-                if (nlisting++ == 0) {
-                    sb_add(&lst->lead, "%s", ztext);
-                    lead_host = s->fam != FAM_DOMAIN ? s->host : -1;
-                }
-            } else if ((flag & Z_POLICY) != 0) {
-                if (npol++ < SUMMARY_NOTES_MAX) {
-                    sb_add(&pol->lead, "%s%s", npol > 1 ? ", " : "", ztext);
-                }
-            } else if ((flag & Z_ALLOW) != 0) {
-                if (nalw++ < SUMMARY_NOTES_MAX) {
-                    sb_add(&alw->lead, "%s%s", nalw > 1 ? ", " : "", ztext);
-                }
-            } else if ((flag & Z_FAILED) != 0 &&
-                       err->reason == MH_REASON_NONE) {
-                sb_add(&err->lead, "%s", ztext);
-                err->reason = reason;
-                first_err_zone = zi;
-            } else if ((flag & (Z_UNHEALTHY | Z_SKIPPED)) != 0 &&
-                       unh->reason == MH_REASON_NONE) {
-                sb_add(&unh->lead, "%s", ztext);
-                unh->reason = reason;
-                first_unh_zone = zi;
-            }
-            if (agg && c.v != MH_DNSBL_V_LISTED) {
-                agg_count(&agz, &c, st, reason, text);
-                continue;
-            }
-            agz.total++;
-            struct mh_item *it =
-                mh_result_add_item(r, "zone", z->name, st, reason, "%s", text);
-            mh_item_set_str(r, it, "zone", z->name);
-            mh_item_set_str(r, it, "address", s->text);
-            char qname[2 * MH_DNSBL_NAME_MAX];
-            shown_qname(z, s->prefix, qname, sizeof qname);
-            mh_item_set_str(r, it, "query", qname);
-            mh_item_set_str(r, it, "status", status_name(c.v));
-            if (c.v == MH_DNSBL_V_LISTED) {
-                mh_item_set_str(r, it, "kind",
-                                mh_dnsbl_list_kind_name(c.ans->list_kind));
-            }
-            if (codes[0] != '\0') {
-                mh_item_set_str(r, it, "codes", codes);
-            }
-            if (c.ans->meaning[0] != '\0') {
-                mh_item_set_str(r, it, "meaning", c.ans->meaning);
-            }
-            if (c.txt[0] != '\0') {
-                mh_item_set_str(r, it, "reason", c.txt);
-            }
-            if (is_error) {
-                mh_item_set_str(r, it, "error", ztext);
-            }
-            if (c.v == MH_DNSBL_V_NOT_APPLICABLE) {
-                continue;
-            }
-            if (agg) {
-                if ((flag & Z_LISTED) != 0) {
-                    mh_result_add_sample(r, MH_METRIC(DNSBL_LISTED), 1,
-                                         "address", s->text, "zone", z->name,
-                                         NULL);
-                }
-                continue;
-            }
-            mh_result_add_sample(r, MH_METRIC(DNSBL_LISTED),
-                                 (flag & Z_LISTED) != 0 ? 1 : 0, "address",
-                                 s->text, "zone", z->name, NULL);
-            mh_result_add_sample(r, MH_METRIC(DNSBL_ERROR), is_error ? 1 : 0,
-                                 "address", s->text, "zone", z->name, NULL);
-        }
-        if (agg) {
-            agg_items(r, z, &agz);
+        struct mh_item *it =
+            mh_result_add_item(rp->r, "zone", z->name, MH_STATE_UNKNOWN,
+                               hf->reason, "not queried: %s", hf->why);
+        mh_item_set_str(rp->r, it, "zone", z->name);
+        mh_item_set_str(rp->r, it, "address", rp->run->hosts[h].name);
+        mh_item_set_str(rp->r, it, "status", "error");
+        mh_item_set_str(rp->r, it, "error", hf->why);
+        if (err->reason == MH_REASON_NONE) {
+            sb_add(&err->lead, "%s", hf->why);
+            err->reason = hf->reason;
+            rp->first_err_zone = zi;
         }
     }
-    zone_health(run, r, zf);
+}
+
+/* Pass 2, zone zi: a zone that applies to no subject gets one "not
+ * queried" item saying why. Returns true when that is all it gets. */
+static bool
+report_zone_skipped(struct report *rp, size_t zi)
+{
+    const struct run *run = rp->run;
+    const struct mh_dnsbl_zone *z = run->zr[zi].z;
+    bool any_pair = false;
+    for (size_t si = 0; si < run->nsubj; si++) {
+        any_pair = any_pair || run->subj[si]->pairs[zi].applicable;
+    }
+    if (any_pair || (rp->zf[zi] & Z_HOSTFAIL) != 0) {
+        return false;
+    }
+    const char *why;
+    if (z->type == MH_DNSBL_ZONE_DOMAIN) {
+        why = "domain list, and the target is an address";
+    } else if (z->type == MH_DNSBL_ZONE_IP4) {
+        why = "lists IPv4 addresses only";
+    } else if (z->type == MH_DNSBL_ZONE_IP6) {
+        why = "lists IPv6 addresses only";
+    } else {
+        why = "lists IP addresses, not domains";
+    }
+    for (size_t h = 0; h < run->nhosts; h++) {
+        if (rp->hf[h].noaddr && zone_is_ip(z)) {
+            why = rp->hf[h].why;
+        }
+    }
+    struct mh_item *it =
+        mh_result_add_item(rp->r, "zone", z->name, MH_STATE_OK, MH_REASON_NONE,
+                           "not queried: %s", why);
+    mh_item_set_str(rp->r, it, "zone", z->name);
+    mh_item_set_str(rp->r, it, "status", "skipped");
+    return true;
+}
+
+/* Pass 2: what pair verdict o of subject s on zone zi adds to the
+ * summary's parts. */
+static void
+report_note_pair(struct report *rp, size_t zi, const struct subject *s,
+                 const struct pair_out *o)
+{
+    const char *zone = rp->run->zr[zi].z->name;
+    struct part *lst = &rp->parts[P_LISTED], *pol = &rp->parts[P_POLICY],
+                *unh = &rp->parts[P_UNHEALTHY], *err = &rp->parts[P_FAILED],
+                *alw = &rp->parts[P_ALLOW];
+    if ((o->flag & Z_LISTED) != 0) {
+        if (rp->many) {
+            sb_add(&lst->tail, "%s%s (%s: %s)", rp->nlisting > 0 ? ", " : "",
+                   zone, s->text, o->codes);
+        } else {
+            sb_add(&lst->tail, "%s%s (%s)", rp->nlisting > 0 ? ", " : "", zone,
+                   o->codes);
+        }
+        if (rp->nlisting++ == 0) {
+            sb_add(&lst->lead, "%s", o->ztext);
+            rp->lead_host = s->fam != FAM_DOMAIN ? s->host : -1;
+        }
+    } else if ((o->flag & Z_POLICY) != 0) {
+        if (rp->npol++ < SUMMARY_NOTES_MAX) {
+            sb_add(&pol->lead, "%s%s", rp->npol > 1 ? ", " : "", o->ztext);
+        }
+    } else if ((o->flag & Z_ALLOW) != 0) {
+        if (rp->nalw++ < SUMMARY_NOTES_MAX) {
+            sb_add(&alw->lead, "%s%s", rp->nalw > 1 ? ", " : "", o->ztext);
+        }
+    } else if ((o->flag & Z_FAILED) != 0 && err->reason == MH_REASON_NONE) {
+        sb_add(&err->lead, "%s", o->ztext);
+        err->reason = o->reason;
+        rp->first_err_zone = zi;
+    } else if ((o->flag & (Z_UNHEALTHY | Z_SKIPPED)) != 0 &&
+               unh->reason == MH_REASON_NONE) {
+        sb_add(&unh->lead, "%s", o->ztext);
+        unh->reason = o->reason;
+        rp->first_unh_zone = zi;
+    }
+}
+
+/* Pass 2: the item of pair verdict o of subject s on zone zi and its
+ * samples (with many targets the listed one only). */
+static void
+report_pair_item(struct report *rp, size_t zi, const struct subject *s,
+                 const struct pair_out *o)
+{
+    struct mh_result *r = rp->r;
+    const struct mh_dnsbl_zone *z = rp->run->zr[zi].z;
+    const struct verdict_ctx *c = &o->c;
+    bool is_error = mh_dnsbl_verdict_is_error(c->v);
+    struct mh_item *it =
+        mh_result_add_item(r, "zone", z->name, o->st, o->reason, "%s", o->text);
+    mh_item_set_str(r, it, "zone", z->name);
+    mh_item_set_str(r, it, "address", s->text);
+    char qname[2 * MH_DNSBL_NAME_MAX];
+    shown_qname(z, s->prefix, qname, sizeof qname);
+    mh_item_set_str(r, it, "query", qname);
+    mh_item_set_str(r, it, "status", status_name(c->v));
+    if (c->v == MH_DNSBL_V_LISTED) {
+        mh_item_set_str(r, it, "kind",
+                        mh_dnsbl_list_kind_name(c->ans->list_kind));
+    }
+    if (o->codes[0] != '\0') {
+        mh_item_set_str(r, it, "codes", o->codes);
+    }
+    if (c->ans->meaning[0] != '\0') {
+        mh_item_set_str(r, it, "meaning", c->ans->meaning);
+    }
+    if (c->txt[0] != '\0') {
+        mh_item_set_str(r, it, "reason", c->txt);
+    }
+    if (is_error) {
+        mh_item_set_str(r, it, "error", o->ztext);
+    }
+    if (c->v == MH_DNSBL_V_NOT_APPLICABLE) {
+        return;
+    }
+    bool listed = (o->flag & Z_LISTED) != 0;
+    if (rp->agg) {
+        if (listed) {
+            mh_result_add_sample(r, MH_METRIC(DNSBL_LISTED), 1, "address",
+                                 s->text, "zone", z->name, NULL);
+        }
+        return;
+    }
+    mh_result_add_sample(r, MH_METRIC(DNSBL_LISTED), listed ? 1 : 0, "address",
+                         s->text, "zone", z->name, NULL);
+    mh_result_add_sample(r, MH_METRIC(DNSBL_ERROR), is_error ? 1 : 0, "address",
+                         s->text, "zone", z->name, NULL);
+}
+
+/* Pass 2: subject si on zone zi: its verdict worded, noted in the
+ * summary's parts, then an item (or, with many targets and no listing,
+ * only a count in agz). */
+static void
+report_pair(struct report *rp, size_t zi, size_t si, struct agg *agz)
+{
+    const struct subject *s = rp->run->subj[si];
+    struct pair_out o;
+    o.text[0] = o.ztext[0] = '\0';
+    pair_verdict(rp->run, zi, s, &o.c, o.tmp);
+    if (!rp->agg || o.c.v != MH_DNSBL_V_NOT_LISTED) {
+        /* (the bulk of many targets is only counted) */
+        describe(&o.c, FORM_ITEM, o.text, sizeof o.text);
+        describe(&o.c, rp->many ? FORM_ZONE_SUBJECT : FORM_ZONE, o.ztext,
+                 sizeof o.ztext);
+    }
+    pair_state(&o.c, rp->sst[si], &o.st, &o.reason, &o.flag);
+    codes_text(o.c.ans, o.codes, sizeof o.codes);
+    report_note_pair(rp, zi, s, &o);
+    if (rp->agg && o.c.v != MH_DNSBL_V_LISTED) {
+        agg_count(agz, &o.c, o.st, o.reason, o.text);
+    } else {
+        agz->total++;
+        report_pair_item(rp, zi, s, &o);
+    }
+}
+
+/* Pass 2, zone zi in the configured order: its items and samples, its
+ * subjects sorted. */
+static void
+report_zone(struct report *rp, size_t zi)
+{
+    report_host_fail_items(rp, zi);
+    if (report_zone_skipped(rp, zi)) {
+        return;
+    }
+    struct agg agz;
+    memset(&agz, 0, sizeof agz);
+    for (size_t si = 0; si < rp->run->nsubj; si++) {
+        if (rp->run->subj[si]->pairs[zi].applicable) {
+            report_pair(rp, zi, si, &agz);
+        }
+    }
+    if (rp->agg) {
+        agg_items(rp->r, rp->run->zr[zi].z, &agz);
+    }
+}
+
+/* Zone health, notes on what was not checked, perfdata and the totals'
+ * samples. */
+static void
+report_notes_perf(struct report *rp, double elapsed)
+{
+    const struct run *run = rp->run;
+    const struct mh_dnsbl_params *p = run->p;
+    struct mh_result *r = rp->r;
+    zone_health(run, r, rp->zf);
     size_t dropped = run->addrs_dropped;
     for (size_t h = 0; h < run->nhosts; h++) {
         dropped += run->hosts[h].dropped;
@@ -2548,97 +2672,131 @@ report(struct run *run, struct mh_result *r, double elapsed)
                            dropped, MH_DNSBL_MAX_ADDRS);
     }
     for (size_t h = 0; h < run->nhosts; h++) {
-        if (hf[h].noaddr && !hf[h].failed) {
+        if (rp->hf[h].noaddr && !rp->hf[h].failed) {
             mh_result_add_item(r, "note", run->hosts[h].name, MH_STATE_OK,
                                MH_REASON_NONE, "%s: checked as a domain only",
-                               hf[h].why);
+                               rp->hf[h].why);
         }
     }
-    const double max = (double)N;
-    add_perf(r, p, "listed", (double)L, MH_UNIT_NONE, p->perf_warn,
+    const double max = (double)rp->N;
+    add_perf(r, p, "listed", (double)rp->L, MH_UNIT_NONE, p->perf_warn,
              p->perf_crit, &max);
-    add_perf(r, p, "errors", (double)(E + H), MH_UNIT_NONE, NULL, NULL, &max);
-    if (agg) {
+    add_perf(r, p, "errors", (double)(rp->E + rp->H), MH_UNIT_NONE, NULL, NULL,
+             &max);
+    if (rp->agg) {
         const double nmax = (double)run->nsubj;
-        add_perf(r, p, "listed_addresses", (double)nlisted_subj, MH_UNIT_NONE,
-                 NULL, NULL, &nmax);
+        add_perf(r, p, "listed_addresses", (double)rp->nlisted_subj,
+                 MH_UNIT_NONE, NULL, NULL, &nmax);
     }
     add_perf(r, p, "time", elapsed, MH_UNIT_SECONDS, NULL, NULL, NULL);
-    mh_result_add_sample(r, MH_METRIC(DNSBL_LISTED_ZONES), (double)L, NULL);
+    mh_result_add_sample(r, MH_METRIC(DNSBL_LISTED_ZONES), (double)rp->L, NULL);
     mh_result_add_sample(r, MH_METRIC(DNSBL_LISTED_ADDRESSES),
-                         (double)nlisted_subj, NULL);
+                         (double)rp->nlisted_subj, NULL);
+}
 
-    /* State: worst(judge(L), policy severity, unhealthy zones WARNING,
-     * failed zones UNKNOWN) in the order of mh_state_rank(); the summary
-     * leads with the part that decided it. */
-    struct sbuf subj = {.n = 0};
-    subject_desc(run, &subj);
-    if (L > 0) {
-        lst->st = list_state;
-        lst->reason = MH_REASON_DNSBL_LISTED;
-        if (agg) {
-            struct sbuf b = {.n = 0};
-            listed_subjects(run, sl, nlisted_subj, L, &b);
-            lst->lead = b;
-        } else if (L == 1 && nlisting == 1 && list_state != MH_STATE_OK) {
-            struct sbuf one = {.n = 0};
-            if (lead_host >= 0) {
-                sb_add(&one, "%s: ", run->hosts[lead_host].name);
-            }
-            sb_add(&one, "%s", lst->lead.s);
-            lst->lead = one;
-        } else {
-            struct sbuf b = {.n = 0};
-            sb_add(&b, "%s listed on %zu of %zu zones%s: %s", subj.s, L, N,
-                   list_state == MH_STATE_OK ? " (within thresholds)" : "",
-                   lst->tail.s);
-            lst->lead = b;
-        }
-        struct sbuf t = {.n = 0};
-        if (agg) {
-            sb_add(&t, "%s", lst->lead.s);
-        } else {
-            sb_add(&t, "%s listed on %zu zone%s within thresholds: %s", subj.s,
-                   L, L == 1 ? "" : "s", lst->tail.s);
-        }
-        lst->tail = t;
+/* The summary's listing part: the one listing as it reads on its line,
+ * or the subjects (subj) and the zones listing them. */
+static void
+report_part_listed(struct report *rp, const struct sbuf *subj)
+{
+    struct part *lst = &rp->parts[P_LISTED];
+    size_t L = rp->L;
+    if (L == 0) {
+        return;
     }
-    if (npol > 0) {
+    lst->st = rp->list_state;
+    lst->reason = MH_REASON_DNSBL_LISTED;
+    if (rp->agg) {
+        struct sbuf b = {.n = 0};
+        listed_subjects(rp->run, rp->sl, rp->nlisted_subj, L, &b);
+        lst->lead = b;
+    } else if (L == 1 && rp->nlisting == 1 && rp->list_state != MH_STATE_OK) {
+        struct sbuf one = {.n = 0};
+        if (rp->lead_host >= 0) {
+            sb_add(&one, "%s: ", rp->run->hosts[rp->lead_host].name);
+        }
+        sb_add(&one, "%s", lst->lead.s);
+        lst->lead = one;
+    } else {
+        struct sbuf b = {.n = 0};
+        sb_add(&b, "%s listed on %zu of %zu zones%s: %s", subj->s, L, rp->N,
+               rp->list_state == MH_STATE_OK ? " (within thresholds)" : "",
+               lst->tail.s);
+        lst->lead = b;
+    }
+    struct sbuf t = {.n = 0};
+    if (rp->agg) {
+        sb_add(&t, "%s", lst->lead.s);
+    } else {
+        sb_add(&t, "%s listed on %zu zone%s within thresholds: %s", subj->s, L,
+               L == 1 ? "" : "s", lst->tail.s);
+    }
+    lst->tail = t;
+}
+
+/* The summary's policy and allow parts (the first SUMMARY_NOTES_MAX
+ * named, the rest counted). */
+static void
+report_part_notes(struct report *rp)
+{
+    struct part *pol = &rp->parts[P_POLICY], *alw = &rp->parts[P_ALLOW];
+    if (rp->npol > 0) {
         pol->st = MH_STATE_OK;
-        for (size_t zi = 0; zi < nz; zi++) {
-            if ((zf[zi] & Z_POLICY_WARN) != 0) {
+        for (size_t zi = 0; zi < rp->run->nz; zi++) {
+            if ((rp->zf[zi] & Z_POLICY_WARN) != 0) {
                 pol->st = MH_STATE_WARNING;
             }
         }
         pol->reason = MH_REASON_DNSBL_POLICY_LISTED;
-        if (npol > SUMMARY_NOTES_MAX) {
+        if (rp->npol > SUMMARY_NOTES_MAX) {
             sb_add(&pol->lead, " (and %zu more policy listings)",
-                   npol - SUMMARY_NOTES_MAX);
+                   rp->npol - SUMMARY_NOTES_MAX);
         }
         pol->tail = pol->lead;
     }
-    if (nalw > 0) {
-        if (nalw > SUMMARY_NOTES_MAX) {
+    if (rp->nalw > 0) {
+        if (rp->nalw > SUMMARY_NOTES_MAX) {
             sb_add(&alw->lead, " (and %zu more allow listings)",
-                   nalw - SUMMARY_NOTES_MAX);
+                   rp->nalw - SUMMARY_NOTES_MAX);
         }
         alw->tail = alw->lead;
     }
+}
+
+/* Appends to b the names of the zones that warn (except skip). */
+static void
+warn_zone_names(const struct report *rp, size_t skip, struct sbuf *b)
+{
+    for (size_t zi = 0, k = 0; zi < rp->run->nz; zi++) {
+        if (zone_warns(rp->zf[zi]) && zi != skip) {
+            sb_add(b, "%s%s", k++ > 0 ? ", " : "", rp->run->zr[zi].z->name);
+        }
+    }
+}
+
+/* The summary's parts for failed zones (UNKNOWN) and unhealthy or not
+ * asked ones (WARNING). */
+static void
+report_part_zones(struct report *rp)
+{
+    struct part *err = &rp->parts[P_FAILED], *unh = &rp->parts[P_UNHEALTHY];
+    size_t E = rp->E, H = rp->H;
     if (E > 0) {
         err->st = MH_STATE_UNKNOWN;
         if (E > 1) {
             sb_add(&err->lead, " (and %zu more zone%s failed: ", E - 1,
                    E - 1 == 1 ? "" : "s");
-            zone_names(run, zf, Z_FAILED, first_err_zone, &err->lead);
+            zone_names(rp->run, rp->zf, Z_FAILED, rp->first_err_zone,
+                       &err->lead);
             sb_add(&err->lead, ")");
         }
         sb_add(&err->tail, "%zu zone%s failed: ", E, E == 1 ? "" : "s");
-        zone_names(run, zf, Z_FAILED, nz, &err->tail);
+        zone_names(rp->run, rp->zf, Z_FAILED, rp->run->nz, &err->tail);
     }
     if (H > 0) {
         const char *unh_word = "unhealthy";
-        for (size_t zi = 0; zi < nz; zi++) {
-            if ((zf[zi] & Z_SKIPPED) != 0) {
+        for (size_t zi = 0; zi < rp->run->nz; zi++) {
+            if ((rp->zf[zi] & Z_SKIPPED) != 0) {
                 unh_word = "unhealthy or not asked";
             }
         }
@@ -2646,27 +2804,28 @@ report(struct run *run, struct mh_result *r, double elapsed)
         if (H > 1) {
             sb_add(&unh->lead, " (and %zu more zone%s %s: ", H - 1,
                    H - 1 == 1 ? "" : "s", unh_word);
-            for (size_t zi = 0, k = 0; zi < nz; zi++) {
-                if (zone_warns(zf[zi]) && zi != first_unh_zone) {
-                    sb_add(&unh->lead, "%s%s", k++ > 0 ? ", " : "",
-                           run->zr[zi].z->name);
-                }
-            }
+            warn_zone_names(rp, rp->first_unh_zone, &unh->lead);
             sb_add(&unh->lead, ")");
         }
         sb_add(&unh->tail, "%zu zone%s %s: ", H, H == 1 ? "" : "s", unh_word);
-        for (size_t zi = 0, k = 0; zi < nz; zi++) {
-            if (zone_warns(zf[zi])) {
-                sb_add(&unh->tail, "%s%s", k++ > 0 ? ", " : "",
-                       run->zr[zi].z->name);
-            }
-        }
+        warn_zone_names(rp, rp->run->nz, &unh->tail);
     }
-    /* The leading part: the worst state; ties in the order listing,
-     * policy, unhealthy zone, failed zone, allow list. */
-    bool present[5] = {L > 0, npol > 0, H > 0, E > 0, nalw > 0};
+}
+
+/* The state and summary: worst(judge(L), policy severity, unhealthy zones
+ * WARNING, failed zones UNKNOWN) in the order of mh_state_rank(); the
+ * summary leads with the part that decided it (ties: listing, policy,
+ * unhealthy zone, failed zone, allow list), the others follow. */
+static void
+report_summary(struct report *rp, const struct sbuf *subj)
+{
+    const struct run *run = rp->run;
+    const struct part *parts = rp->parts;
+    size_t N = rp->N, L = rp->L;
+    bool present[P_COUNT] = {L > 0, rp->npol > 0, rp->H > 0, rp->E > 0,
+                             rp->nalw > 0};
     int lead = -1;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < P_COUNT; i++) {
         if (present[i] && (lead < 0 || mh_state_rank(parts[i].st) >
                                            mh_state_rank(parts[lead].st))) {
             lead = i;
@@ -2676,63 +2835,86 @@ report(struct run *run, struct mh_result *r, double elapsed)
     enum mh_state state = MH_STATE_OK;
     enum mh_reason reason = MH_REASON_NONE;
     if (N == 0) {
-        sb_add(&sum, "no zone applies to %s", subj.s);
-        state = MH_STATE_UNKNOWN;
-        reason = MH_REASON_USAGE_ERROR;
-    } else {
-        /* zones that answered and list nothing */
-        size_t noted = 0;
-        for (size_t zi = 0; zi < nz; zi++) {
-            noted += (zf[zi] & (Z_LISTED | Z_POLICY | Z_ALLOW | Z_FAILED |
+        sb_add(&sum, "no zone applies to %s", subj->s);
+        mh_result_raise(rp->r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "%s",
+                        sum.s);
+        return;
+    }
+    /* zones that answered and list nothing */
+    size_t noted = 0;
+    for (size_t zi = 0; zi < run->nz; zi++) {
+        noted += (rp->zf[zi] & (Z_LISTED | Z_POLICY | Z_ALLOW | Z_FAILED |
                                 Z_UNHEALTHY | Z_SKIPPED)) != 0
-                         ? 1u
-                         : 0u;
+                     ? 1u
+                     : 0u;
+    }
+    size_t clean = N - noted;
+    if (lead < 0 || (parts[lead].st == MH_STATE_OK && L == 0)) {
+        /* nothing alerts: the notes, then what was clean */
+        size_t k = 0;
+        for (int i = 0; i < P_COUNT; i++) {
+            if (present[i]) {
+                sb_add(&sum, "%s%s", k++ > 0 ? "; " : "", parts[i].tail.s);
+            }
         }
-        size_t clean = N - noted;
-        if (lead < 0 || (parts[lead].st == MH_STATE_OK && L == 0)) {
-            /* nothing alerts: the notes, then what was clean */
-            size_t k = 0;
-            for (int i = 0; i < 5; i++) {
-                if (present[i]) {
-                    sb_add(&sum, "%s%s", k++ > 0 ? "; " : "", parts[i].tail.s);
+        if (k == 0 && N == 1) {
+            for (size_t zi = 0; zi < run->nz; zi++) {
+                if ((rp->zf[zi] & Z_QUERIED) != 0) {
+                    sb_add(&sum, "%s not listed on %s", subj->s,
+                           run->zr[zi].z->name);
                 }
             }
-            if (k == 0 && N == 1) {
-                for (size_t zi = 0; zi < nz; zi++) {
-                    if ((zf[zi] & Z_QUERIED) != 0) {
-                        sb_add(&sum, "%s not listed on %s", subj.s,
-                               run->zr[zi].z->name);
-                    }
-                }
-            } else if (k == 0) {
-                sb_add(&sum, "%s not listed on %zu zones", subj.s, N);
-            } else if (clean > 0) {
-                sb_add(&sum, "; %s not listed on the other %zu zone%s", subj.s,
-                       clean, clean == 1 ? "" : "s");
+        } else if (k == 0) {
+            sb_add(&sum, "%s not listed on %zu zones", subj->s, N);
+        } else if (clean > 0) {
+            sb_add(&sum, "; %s not listed on the other %zu zone%s", subj->s,
+                   clean, clean == 1 ? "" : "s");
+        }
+    } else {
+        sb_add(&sum, "%s", parts[lead].lead.s);
+        state = parts[lead].st;
+        reason = parts[lead].reason;
+        for (int i = 0; i < P_COUNT; i++) {
+            if (present[i] && i != lead) {
+                sb_add(&sum, "; %s", parts[i].tail.s);
             }
-        } else {
-            sb_add(&sum, "%s", parts[lead].lead.s);
-            state = parts[lead].st;
-            reason = parts[lead].reason;
-            for (int i = 0; i < 5; i++) {
-                if (present[i] && i != lead) {
-                    sb_add(&sum, "; %s", parts[i].tail.s);
-                }
-            }
-            if (lead != 0 && L == 0 && clean > 0) {
-                sb_add(&sum, "; %s not listed on the other %zu zone%s", subj.s,
-                       clean, clean == 1 ? "" : "s");
-            }
+        }
+        if (lead != P_LISTED && L == 0 && clean > 0) {
+            sb_add(&sum, "; %s not listed on the other %zu zone%s", subj->s,
+                   clean, clean == 1 ? "" : "s");
         }
     }
-    mh_result_raise(r, state, reason, "%s", sum.s);
-    free(zf);
-    free(hf);
-    free(parts);
-    free(sl);
-    free(sst);
-    free(hl);
-    free(hmark);
+    mh_result_raise(rp->r, state, reason, "%s", sum.s);
+}
+
+/* Turns the run's answers into r: verdicts (pass 1), then items and
+ * samples zone by zone (pass 2), notes and perfdata, then the state and
+ * summary. */
+static void
+report(struct run *run, struct mh_result *r, double elapsed)
+{
+    struct report *rp = report_new(run, r);
+    if (rp == NULL) {
+        r->oom = true;
+        return;
+    }
+    if (run->nsubj > 1) {
+        qsort(run->subj, run->nsubj, sizeof *run->subj, cmp_subject);
+    }
+    report_verdicts(rp);
+    report_host_failures(rp);
+    report_judge(rp);
+    for (size_t zi = 0; zi < run->nz; zi++) {
+        report_zone(rp, zi);
+    }
+    report_notes_perf(rp, elapsed);
+    struct sbuf subj = {.n = 0};
+    subject_desc(run, &subj);
+    report_part_listed(rp, &subj);
+    report_part_notes(rp);
+    report_part_zones(rp);
+    report_summary(rp, &subj);
+    report_free(rp);
 }
 
 /* Sets up a run on a fresh channel. Returns 0, or -1 with err. */
