@@ -191,14 +191,7 @@ mh_dnsbl_flow_wait(struct mh_dnsbl_channels *c, const struct mh_deadline *dl,
         }
         int pr = poll(pfd, n, wait_ms(c, dl, more));
         for (nfds_t i = 0; pr > 0 && i < n; i++) {
-            ares_socket_t rfd = (pfd[i].revents & (POLLIN | POLLERR | POLLHUP))
-                                    ? pfd[i].fd
-                                    : ARES_SOCKET_BAD;
-            ares_socket_t wfd =
-                (pfd[i].revents & POLLOUT) ? pfd[i].fd : ARES_SOCKET_BAD;
-            if (rfd != ARES_SOCKET_BAD || wfd != ARES_SOCKET_BAD) {
-                ares_process_fd((ares_channel)c->ch[owner[i]], rfd, wfd);
-            }
+            mh_resolve_process(c->ch[owner[i]], &pfd[i]);
         }
         double now = mh_monotonic_s();
         if (pr <= 0 || now - last_tick >= MH_DNSBL_FLOW_TICK_MS / 1000.0) {

@@ -182,15 +182,20 @@ mh_resolve_wait(void *channel, const struct mh_deadline *dl)
             continue;
         }
         for (nfds_t i = 0; i < n; i++) {
-            ares_socket_t rfd = (pfd[i].revents & (POLLIN | POLLERR | POLLHUP))
-                                    ? pfd[i].fd
-                                    : ARES_SOCKET_BAD;
-            ares_socket_t wfd =
-                (pfd[i].revents & POLLOUT) ? pfd[i].fd : ARES_SOCKET_BAD;
-            if (rfd != ARES_SOCKET_BAD || wfd != ARES_SOCKET_BAD) {
-                ares_process_fd(ch, rfd, wfd);
-            }
+            mh_resolve_process(ch, &pfd[i]);
         }
+    }
+}
+
+void
+mh_resolve_process(void *channel, const struct pollfd *pfd)
+{
+    ares_socket_t rfd = (pfd->revents & (POLLIN | POLLERR | POLLHUP))
+                            ? pfd->fd
+                            : ARES_SOCKET_BAD;
+    ares_socket_t wfd = (pfd->revents & POLLOUT) ? pfd->fd : ARES_SOCKET_BAD;
+    if (rfd != ARES_SOCKET_BAD || wfd != ARES_SOCKET_BAD) {
+        ares_process_fd((ares_channel)channel, rfd, wfd);
     }
 }
 

@@ -111,6 +111,12 @@ void mh_resolve_channel_free(void *channel);
  */
 void mh_resolve_wait(void *channel, const struct mh_deadline *dl);
 
+/* Hands what poll() reported on pfd, one of channel's sockets, to c-ares
+ * (ares_process_fd: readable, an error or hang-up, writable); nothing when
+ * revents is 0. For event loops over several channels. */
+struct pollfd;
+void mh_resolve_process(void *channel, const struct pollfd *pfd);
+
 /*
  * Resolves host to its addresses: a numeric address is returned as is
  * without any lookup; otherwise A and AAAA are looked up (as family allows:
