@@ -948,7 +948,12 @@ send_query(struct run *run, struct query *q)
     }
     char qname[MH_DNSBL_NAME_MAX + 1];
     zone_qname(zr->z, q->prefix, qname, sizeof qname); /* new_query: fits */
+    size_t open = run->chs.n;
     size_t ci = mh_dnsbl_channels_pick(&run->chs);
+    if (run->chs.n > open) {
+        trace(run, "dns=", "channel %zu opened (%zu queries in flight)",
+              run->chs.n, run->inflight);
+    }
     q->ch = (unsigned char)ci;
     q->seq = mh_dnsbl_window_sent(&run->win);
     q->sent_at = mh_monotonic_s();
@@ -3015,9 +3020,10 @@ keep_health(struct run *run)
 static void
 run_wait(struct run *run)
 {
-    trace(run, "dns=", "window %zu%s, %zu channel%s", run->win.cur,
-          run->win.adaptive ? " (adapts)" : "", run->chs.n,
-          run->chs.n == 1 ? "" : "s");
+    trace(run, "dns=", "window %zu%s, %s%zu channel%s", run->win.cur,
+          run->win.adaptive ? " (adapts)" : "",
+          run->chs.max > 1 ? "up to " : "", run->chs.max,
+          run->chs.max == 1 ? "" : "s");
     mh_dnsbl_flow_wait(&run->chs, run->dl, pump_more, run);
     run->closing = true;
     mh_dnsbl_channels_close(&run->chs);

@@ -72,20 +72,20 @@ mh_dnsbl_channels_open(struct mh_dnsbl_channels *c, size_t max_window,
     memset(c, 0, sizeof *c);
     size_t n =
         (max_window + MH_DNSBL_CHANNEL_QUERIES - 1) / MH_DNSBL_CHANNEL_QUERIES;
-    n = n < 1 ? 1 : n > MH_DNSBL_CHANNELS_MAX ? MH_DNSBL_CHANNELS_MAX : n;
-    for (size_t i = 0; i < n; i++) {
-        if (mh_resolve_channel_new_within(resolver, flags, dl, &c->ch[i], err,
-                                          errlen) != 0) {
-            mh_dnsbl_channels_close(c);
-            return -1;
-        }
-        c->n = i + 1;
+    c->max = n < 1 ? 1 : n > MH_DNSBL_CHANNELS_MAX ? MH_DNSBL_CHANNELS_MAX : n;
+    c->resolver = resolver;
+    c->flags = flags;
+    c->dl = dl;
+    if (mh_resolve_channel_new_within(resolver, flags, dl, &c->ch[0], err,
+                                      errlen) != 0) {
+        return -1;
     }
+    c->n = 1;
     return 0;
 }
 
 size_t
-mh_dnsbl_channels_pick(const struct mh_dnsbl_channels *c)
+mh_dnsbl_channels_pick(struct mh_dnsbl_channels *c)
 {
     size_t best = 0;
     for (size_t i = 0; i < c->n; i++) {
@@ -95,6 +95,12 @@ mh_dnsbl_channels_pick(const struct mh_dnsbl_channels *c)
         if (c->inflight[i] < c->inflight[best]) {
             best = i;
         }
+    }
+    char err[160];
+    if (c->n < c->max &&
+        mh_resolve_channel_new_within(c->resolver, c->flags, c->dl,
+                                      &c->ch[c->n], err, sizeof err) == 0) {
+        return c->n++;
     }
     return best;
 }

@@ -97,15 +97,21 @@ bool mh_dnsbl_window_lost(struct mh_dnsbl_window *w, uint64_t seq);
 struct mh_dnsbl_channels {
     void *ch[MH_DNSBL_CHANNELS_MAX]; /* ares_channel */
     size_t inflight[MH_DNSBL_CHANNELS_MAX];
-    size_t n;
+    size_t n;             /* open */
+    size_t max;           /* the most that may be opened */
+    const char *resolver; /* borrowed, for the ones opened later */
+    unsigned flags;
+    const struct mh_deadline *dl;
 };
 
 /*
- * Opens the channels for a check whose window never exceeds max_window:
- * one per MH_DNSBL_CHANNEL_QUERIES (at least one, at most
+ * Sets up the channels of a check whose window never exceeds max_window:
+ * at most one per MH_DNSBL_CHANNEL_QUERIES (at least one, at most
  * MH_DNSBL_CHANNELS_MAX), each set up by mh_resolve_channel_new_within()
  * with resolver, flags and dl (tries and per-try timeout from the time
- * left). Returns 0, or -1 with a reason in err (nothing left open).
+ * left when it is opened). The first is opened here, the others when
+ * mh_dnsbl_channels_pick() needs them (resolver and dl must live as long
+ * as c). Returns 0, or -1 with a reason in err (nothing left open).
  */
 int mh_dnsbl_channels_open(struct mh_dnsbl_channels *c, size_t max_window,
                            const char *resolver, unsigned flags,
@@ -113,10 +119,11 @@ int mh_dnsbl_channels_open(struct mh_dnsbl_channels *c, size_t max_window,
                            size_t errlen);
 
 /* The channel the next query goes out on (its index): the first one with
- * fewer than MH_DNSBL_CHANNEL_QUERIES in flight, else the least busy. The
- * caller counts the query in c->inflight[i] and takes it off in its
+ * fewer than MH_DNSBL_CHANNEL_QUERIES in flight, else a new one while
+ * fewer than c->max are open (if it can be opened), else the least busy.
+ * The caller counts the query in c->inflight[i] and takes it off in its
  * callback. */
-size_t mh_dnsbl_channels_pick(const struct mh_dnsbl_channels *c);
+size_t mh_dnsbl_channels_pick(struct mh_dnsbl_channels *c);
 
 /* Destroys every channel (queries still pending get ARES_EDESTRUCTION).
  * Safe on a closed set. */

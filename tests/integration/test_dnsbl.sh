@@ -307,7 +307,7 @@ for n in 0 1 100000; do
     fi
 done
 run dnsbl -H 192.0.2.0/28 --zone bl.lab.test --zone multi.bl.lab.test --resolver "$R" --max-in-flight 100000 -v
-expect_file_has "$T_TMP/stderr" "dns= window 100000, 16 channels"
+expect_file_has "$T_TMP/stderr" "dns= window 100000, up to 16 channels"
 run dnsbl -H 192.0.2.10 --zone bl.lab.test --resolver "$R" --max-in-flight many
 expect_rc 3
 
@@ -597,12 +597,29 @@ if cc -O2 -std=gnu11 -o "$T_TMP/delay_dnsrelay" "${MH_SOURCE_DIR:-.}/tests/bench
     dnsbl -H 10.0.0.0/22 --zone bl.lab.test --zone multi.bl.lab.test -v --resolver "127.0.0.1:$delay_port"
     expect_rc 0
     expect_line1 '^MAILHEALTH OK - 10\.0\.0\.0/22 \(1,024 addresses\) not listed on 2 zones \|'
-    expect_file_has "$T_TMP/stderr" "dns= window 256 (adapts), 4 channels"
+    expect_file_has "$T_TMP/stderr" "dns= window 256 (adapts), up to 4 channels"
     expect_file_has "$T_TMP/stderr" "dns= window 512"
     # in flight never more than twice the last window traced (it is traced
     # at every power of two and when cut), and more than 256 at some point
     inflight=$(awk '/dns= window /{w = $3 + 0} /dns> A /{n++; if (n > 2 * w) bad++; if (n > m) m = n} /dns< A /{n--} END {print (bad ? "over" : m + 0)}' "$T_TMP/stderr")
     if [ "$inflight" != over ] && [ "$inflight" -gt 256 ]; then ok "within the window, beyond 256 ($inflight at most)"; else not_ok "in flight: $inflight"; fi
+    # all 2,050 at once through a relay 400 ms away (all sent before the
+    # first answer): three channels, the same answers
+    adaptive=$OUT
+    "$T_TMP/delay_dnsrelay" --listen "127.0.0.1:$((delay_port + 1))" --upstream "127.0.0.1:${LAB_RBL_PORT:-24055}" \
+        --rtt-ms 400 >"$T_TMP/delay400.log" 2>&1 &
+    T_PIDS+=($!)
+    sleep 0.3
+    dnsbl -H 10.0.0.0/22 --zone bl.lab.test --zone multi.bl.lab.test -v --resolver "127.0.0.1:$((delay_port + 1))" \
+        --max-in-flight 4096
+    expect_rc 0
+    expect_file_has "$T_TMP/stderr" "dns= channel 2 opened (1024 queries in flight)"
+    expect_file_has "$T_TMP/stderr" "dns= channel 3 opened (2048 queries in flight)"
+    if [ "$(sed 's/time=[0-9.]*s/time/' <<<"$OUT")" = "$(sed 's/time=[0-9.]*s/time/' <<<"$adaptive")" ]; then
+        ok "three channels: same output as the adaptive window"
+    else
+        not_ok "three channels: $OUT"
+    fi
 else
     not_ok "cannot build delay_dnsrelay: $(cat "$T_TMP/cc.log")"
 fi
