@@ -36,12 +36,13 @@
  *   c-ares 1.18 sends every query of a channel to one server over ONE UDP
  *   socket (ARES_OPT_UDP_MAX_QUERIES, which spreads them, came in 1.20), and
  *   answers that overflow its receive buffer (net.core.rmem_default,
- *   208 KiB: a few hundred answers) are lost. A check opens one channel per
- *   MH_DNSBL_CHANNEL_QUERIES of its largest window (at most
+ *   208 KiB: a few hundred answers) are lost. A check may open one channel
+ *   per MH_DNSBL_CHANNEL_QUERIES of its largest window (at most
  *   MH_DNSBL_CHANNELS_MAX), each with its own socket, source port and
- *   buffer, and a query goes out on the first channel with fewer than
- *   MH_DNSBL_CHANNEL_QUERIES in flight: a check of a few queries uses one
- *   socket. mh_dnsbl_flow_wait() runs one poll() loop over the sockets of
+ *   buffer; a query goes out on the first channel with fewer than
+ *   MH_DNSBL_CHANNEL_QUERIES in flight, and the next channel is opened
+ *   only when every open one has that many: a check of a few queries uses
+ *   one socket. mh_dnsbl_flow_wait() runs one poll() loop over the sockets of
  *   every channel and lets the caller send more between two polls, a
  *   bounded burst at a time, so answers are read while a wide window is
  *   being filled.
