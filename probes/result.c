@@ -328,6 +328,18 @@ mh_result_add_perf(struct mh_result *r, const char *label, double value,
 }
 
 int
+mh_result_add_perf_unknown(struct mh_result *r, const char *label,
+                           enum mh_unit unit, const double *min,
+                           const double *max)
+{
+    if (mh_result_add_perf(r, label, 0, unit, NULL, NULL, min, max) != 0) {
+        return -1;
+    }
+    r->perf[r->nperf - 1].unknown = true;
+    return 0;
+}
+
+int
 mh_result_add_sample(struct mh_result *r, const char *family, double value, ...)
 {
     size_t n = 0;

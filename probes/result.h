@@ -222,6 +222,13 @@ char *mh_fmt_decimal(char *buf, size_t len, double x, int decimals);
 
 /* ---- Operations for code that completes or relabels a result -------- */
 
+/* Like mh_result_add_perf() for a value that could not be determined
+ * (rendered "U", as the Nagios plugin guidelines define). Returns 0 or
+ * -1. */
+int mh_result_add_perf_unknown(struct mh_result *r, const char *label,
+                               enum mh_unit unit, const double *min,
+                               const double *max);
+
 /* Like mh_result_add_perf(), but inserts the entry before all others. */
 int mh_result_add_perf_first(struct mh_result *r, const char *label,
                              double value, enum mh_unit unit, const char *warn,
