@@ -568,9 +568,7 @@ note_failure(struct mh_dane_report *rep, enum mh_state state,
     f->phase = phase;
     va_list ap;
     va_start(ap, fmt);
-    if (vsnprintf(f->cause, sizeof f->cause, fmt, ap) < 0) {
-        f->cause[0] = '\0';
-    }
+    mh_vtextf(f->cause, sizeof f->cause, fmt, ap);
     va_end(ap);
 }
 

@@ -98,9 +98,7 @@ fail(struct run *run, enum mh_state st, enum mh_reason reason,
     f->enhanced[0] = '\0';
     va_list ap;
     va_start(ap, fmt);
-    if (vsnprintf(f->cause, sizeof f->cause, fmt, ap) < 0) {
-        f->cause[0] = '\0';
-    }
+    mh_vtextf(f->cause, sizeof f->cause, fmt, ap);
     va_end(ap);
     return f;
 }
@@ -127,9 +125,7 @@ step(struct run *run, const char *phase, enum mh_state st,
     s->reason = reason;
     va_list ap;
     va_start(ap, fmt);
-    if (vsnprintf(s->text, sizeof s->text, fmt, ap) < 0) {
-        s->text[0] = '\0';
-    }
+    mh_vtextf(s->text, sizeof s->text, fmt, ap);
     va_end(ap);
     return s;
 }

@@ -103,19 +103,59 @@ judge(struct mh_sts_report *rep, struct mh_sts_finding *f, const char *phase,
 {
     va_list ap;
     va_start(ap, fmt);
-    if (vsnprintf(f->text, sizeof f->text, fmt, ap) < 0) {
-        f->text[0] = '\0';
-    }
+    mh_vtextf(f->text, sizeof f->text, fmt, ap);
     va_end(ap);
     judge_text(rep, f, phase, st, reason);
 }
 
-/* The records of a TXT lookup with the version tag: how many, how many
- * valid, the first invalid one's problem. */
+/* The records of a TXT lookup with the version tag of its kind: how
+ * many, how many valid, the last valid one's id (_mta-sts) or number of
+ * report URIs (_smtp._tls), the first invalid one's problem. */
 struct txt_count {
     size_t tagged, valid;
+    char id[MH_STS_ID_MAX + 1];
+    size_t nrua;
     char first_err[300];
 };
+
+/* Counts the records of l (tlsrpt: TLS-RPT records, else MTA-STS ones)
+ * into c. Returns what they amount to (RFC 8461 3.1, RFC 8460 3: exactly
+ * one valid record, or senders use none). */
+static enum mh_sts_record_status
+count_txt(const struct mh_txt_lookup *l, bool tlsrpt, struct txt_count *c)
+{
+    memset(c, 0, sizeof *c);
+    if (l->status == MH_RESOLVE_TIMEOUT || l->status == MH_RESOLVE_FAILED) {
+        return MH_STS_REC_LOOKUP_FAILED;
+    }
+    for (size_t i = 0; l->status == MH_RESOLVE_OK && i < l->nrecs; i++) {
+        char id[MH_STS_ID_MAX + 1], err[300];
+        size_t n = 0;
+        const void *d = l->recs[i].data;
+        enum mh_sts_txt t =
+            tlsrpt
+                ? mh_tlsrpt_parse_record(d, l->recs[i].len, &n, err, sizeof err)
+                : mh_sts_parse_record(d, l->recs[i].len, id, err, sizeof err);
+        if (t == MH_STS_TXT_OTHER) {
+            continue;
+        }
+        c->tagged++;
+        if (t == MH_STS_TXT_VALID) {
+            c->valid++;
+            if (tlsrpt) {
+                c->nrua = n;
+            } else {
+                memcpy(c->id, id, sizeof id);
+            }
+        } else if (c->first_err[0] == '\0') {
+            mh_textf(c->first_err, sizeof c->first_err, "%s", err);
+        }
+    }
+    return c->tagged == 0                    ? MH_STS_REC_MISSING
+           : c->tagged == 1 && c->valid == 1 ? MH_STS_REC_VALID
+           : c->tagged > 1                   ? MH_STS_REC_MULTIPLE
+                                             : MH_STS_REC_INVALID;
+}
 
 /* The _mta-sts TXT record's status (before the policy's mode is known:
  * an invalid record is judged after the policy). */
@@ -123,40 +163,17 @@ static void
 check_record(struct mh_sts_report *rep)
 {
     const struct mh_txt_lookup *l = &rep->in->dns->sts;
-    if (l->status == MH_RESOLVE_TIMEOUT || l->status == MH_RESOLVE_FAILED) {
-        rep->record = MH_STS_REC_LOOKUP_FAILED;
-        return;
-    }
-    struct txt_count c = {0};
-    for (size_t i = 0; l->status == MH_RESOLVE_OK && i < l->nrecs; i++) {
-        char id[MH_STS_ID_MAX + 1], err[300];
-        enum mh_sts_txt t = mh_sts_parse_record(l->recs[i].data, l->recs[i].len,
-                                                id, err, sizeof err);
-        if (t == MH_STS_TXT_OTHER) {
-            continue;
-        }
-        c.tagged++;
-        if (t == MH_STS_TXT_VALID) {
-            c.valid++;
-            memcpy(rep->id, id, sizeof id);
-        } else if (c.first_err[0] == '\0') {
-            mh_textf(c.first_err, sizeof c.first_err, "%s", err);
-        }
-    }
+    struct txt_count c;
+    rep->record = count_txt(l, false, &c);
     rep->nrecords = c.tagged;
-    if (c.tagged == 0) {
-        rep->record = MH_STS_REC_MISSING;
-    } else if (c.tagged == 1 && c.valid == 1) {
-        rep->record = MH_STS_REC_VALID;
-    } else if (c.tagged > 1) {
-        rep->record = MH_STS_REC_MULTIPLE;
-        rep->id[0] = '\0';
+    if (rep->record == MH_STS_REC_VALID) {
+        memcpy(rep->id, c.id, sizeof rep->id);
+    } else if (rep->record == MH_STS_REC_MULTIPLE) {
         mh_textf(rep->record_f.text, sizeof rep->record_f.text,
                  "%zu v=STSv1 TXT records at %s: senders see no policy "
                  "(RFC 8461 3.1)",
                  c.tagged, l->name);
-    } else {
-        rep->record = MH_STS_REC_INVALID;
+    } else if (rep->record == MH_STS_REC_INVALID) {
         mh_textf(rep->record_f.text, sizeof rep->record_f.text,
                  "TXT record at %s invalid, senders see no policy: %s", l->name,
                  c.first_err);
@@ -319,43 +336,20 @@ check_tlsrpt(struct mh_sts_report *rep)
 {
     const struct mh_txt_lookup *l = &rep->in->dns->tlsrpt;
     struct mh_sts_finding *f = &rep->tlsrpt_f;
-    if (l->status == MH_RESOLVE_TIMEOUT || l->status == MH_RESOLVE_FAILED) {
-        rep->tlsrpt = MH_STS_REC_LOOKUP_FAILED;
+    struct txt_count c;
+    rep->tlsrpt = count_txt(l, true, &c);
+    rep->ntlsrpt = c.tagged;
+    rep->nrua = c.nrua;
+    if (rep->tlsrpt == MH_STS_REC_LOOKUP_FAILED) {
         judge(rep, f, "tls-rpt", MH_STATE_WARNING,
               l->status == MH_RESOLVE_TIMEOUT ? MH_REASON_DNS_TIMEOUT
                                               : MH_REASON_DNS_LOOKUP_FAILED,
               "%s", l->err);
-        return;
-    }
-    struct txt_count c = {0};
-    for (size_t i = 0; l->status == MH_RESOLVE_OK && i < l->nrecs; i++) {
-        char err[300];
-        size_t n = 0;
-        enum mh_sts_txt t = mh_tlsrpt_parse_record(
-            l->recs[i].data, l->recs[i].len, &n, err, sizeof err);
-        if (t == MH_STS_TXT_OTHER) {
-            continue;
-        }
-        c.tagged++;
-        if (t == MH_STS_TXT_VALID) {
-            c.valid++;
-            rep->nrua = n;
-        } else if (c.first_err[0] == '\0') {
-            mh_textf(c.first_err, sizeof c.first_err, "%s", err);
-        }
-    }
-    rep->ntlsrpt = c.tagged;
-    if (c.tagged == 0) {
-        rep->tlsrpt = MH_STS_REC_MISSING;
-    } else if (c.tagged == 1 && c.valid == 1) {
-        rep->tlsrpt = MH_STS_REC_VALID;
-    } else if (c.tagged > 1) {
-        rep->tlsrpt = MH_STS_REC_MULTIPLE;
+    } else if (rep->tlsrpt == MH_STS_REC_MULTIPLE) {
         judge(rep, f, "tls-rpt", MH_STATE_WARNING, MH_REASON_TLSRPT_INVALID,
               "%zu v=TLSRPTv1 records at %s: senders use none (RFC 8460 3)",
               c.tagged, l->name);
-    } else {
-        rep->tlsrpt = MH_STS_REC_INVALID;
+    } else if (rep->tlsrpt == MH_STS_REC_INVALID) {
         judge(rep, f, "tls-rpt", MH_STATE_WARNING, MH_REASON_TLSRPT_INVALID,
               "TLS-RPT record at %s invalid: %s", l->name, c.first_err);
     }

@@ -495,15 +495,21 @@ mh_result_finish(struct mh_result *r)
 }
 
 void
+mh_vtextf(char *buf, size_t len, const char *fmt, va_list ap)
+{
+    int n = vsnprintf(buf, len, fmt, ap);
+    if (n < 0 && len > 0) {
+        buf[0] = '\0';
+    }
+}
+
+void
 mh_textf(char *buf, size_t len, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(buf, len, fmt, ap);
+    mh_vtextf(buf, len, fmt, ap);
     va_end(ap);
-    if (n < 0 && len > 0) {
-        buf[0] = '\0';
-    }
 }
 
 void

@@ -25,6 +25,7 @@
 #ifndef MH_RESULT_H
 #define MH_RESULT_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -206,6 +207,10 @@ char *mh_text_printable(const char *text, size_t len);
  */
 void mh_textf(char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* mh_textf with a va_list (for functions that take a format). */
+void mh_vtextf(char *buf, size_t len, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /*
  * Replaces LC_NUMERIC's decimal point in a number printf formatted into buf
