@@ -38,7 +38,8 @@
 #include "deadline.h"
 #include "resolve.h"
 #include "result.h"
-#include "smtp.h" /* mh_trace_fn */
+#include "smtp.h"     /* mh_trace_fn */
+#include "tlscheck.h" /* struct mh_tls_report */
 
 /* Largest policy body accepted (RFC 8461 3.3 suggests 64 KiB). */
 #define MH_STS_BODY_MAX 65536
@@ -271,10 +272,13 @@ struct mh_sts_fetch {
     size_t len;
     char err[600]; /* one line, printable */
     double secs;   /* wall time of the fetch */
-    /* The policy host's certificate as tlscheck.h reports it (items,
-     * perfdata, samples, state, with the host name verified), or NULL when
-     * no certificate arrived. */
-    struct mh_result *cert;
+    /* The policy host's certificate check as tlscheck.h reports it (facts
+     * and failure, with the host name verified; owned), or NULL when no
+     * certificate arrived; cert_params are the check's parameters
+     * (verify_name is cert_name), for rendering it. */
+    struct mh_tls_report *cert;
+    char cert_name[300]; /* "mta-sts.DOMAIN" */
+    double cert_warn_days, cert_crit_days;
     double cert_expiry; /* earliest notAfter on its chain, Unix time;
                            0 when unknown */
 };

@@ -60,7 +60,26 @@ render_policy(const struct mh_sts_report *rep, struct mh_result *r)
                        NULL, NULL, &zero, NULL);
 }
 
-/* The policy host's certificate: the items of the fetch's tlscheck result
+/* The policy host's certificate report rendered by tlscheck on its own
+ * (mh_tls_report_render), or NULL when memory ran out. */
+static struct mh_result *
+cert_result(const struct mh_sts_fetch *f)
+{
+    struct mh_tls_check_params cp = {
+        .verify = true,
+        .verify_name = f->cert_name,
+        .sni_sent = true,
+        .warn_days = f->cert_warn_days,
+        .crit_days = f->cert_crit_days,
+    };
+    struct mh_result *c = mh_result_new("mta-sts", f->cert_name);
+    if (c != NULL) {
+        mh_tls_report_render(f->cert, &cp, c);
+    }
+    return c;
+}
+
+/* The policy host's certificate: the items of its tlscheck rendering
  * (renamed "policy depth N"), its earliest days as sts_cert_days, the
  * expiry sample, and the days-left problem. */
 static void
@@ -70,7 +89,11 @@ render_cert(const struct mh_sts_report *rep, struct mh_result *r)
     if (f == NULL || f->cert == NULL) {
         return;
     }
-    const struct mh_result *c = f->cert;
+    struct mh_result *c = cert_result(f);
+    if (c == NULL) {
+        mh_result_mark_oom(r);
+        return;
+    }
     for (size_t i = 0; i < c->nitems; i++) {
         const struct mh_item *src = &c->items[i];
         if (strcmp(src->kind, "cert") != 0 &&
@@ -97,6 +120,7 @@ render_cert(const struct mh_sts_report *rep, struct mh_result *r)
                                p->has_max ? &p->max : NULL);
         }
     }
+    mh_result_free(c);
     if (f->cert_expiry > 0) {
         mh_result_add_sample(
             r, MH_METRIC(MTASTS_POLICY_CERT_EXPIRY_TIMESTAMP_SECONDS),

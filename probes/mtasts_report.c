@@ -248,14 +248,13 @@ check_cert(struct mh_sts_report *rep)
 {
     const struct mh_sts_fetch *f = rep->in->fetch;
     if (f == NULL || f->cert == NULL || f->status == MH_STS_FETCH_CERT ||
-        f->cert->state == MH_STATE_OK) {
+        f->cert->failure.state == MH_STATE_OK) {
         return;
     }
-    const struct mh_result *c = f->cert;
+    const struct mh_tls_failure *c = &f->cert->failure;
     rep->cert_problem = true;
     judge(rep, &rep->cert_f, "certificate", c->state, c->reason,
-          "policy host certificate: %s",
-          c->summary != NULL ? c->summary : "problem");
+          "policy host certificate: %s", c->cause);
 }
 
 /* The id against the memory (RFC 8461 3.1: a new policy needs a new id);
