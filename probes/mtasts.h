@@ -273,10 +273,11 @@ struct mh_sts_fetch {
     char err[600]; /* one line, printable */
     double secs;   /* wall time of the fetch */
     /* The policy host's certificate check as tlscheck.h reports it (facts
-     * and failure, with the host name verified; owned), or NULL when no
-     * certificate arrived; cert_params are the check's parameters
-     * (verify_name is cert_name), for rendering it. */
+     * and failure, with the host name verified; owned, freed by
+     * mh_sts_fetch_free), or NULL when no certificate arrived. */
     struct mh_tls_report *cert;
+    /* The check's parameters, kept to render it (mh_tls_report_render):
+     * the name verified and the days thresholds. */
     char cert_name[300]; /* "mta-sts.DOMAIN" */
     double cert_warn_days, cert_crit_days;
     double cert_expiry; /* earliest notAfter on its chain, Unix time;
