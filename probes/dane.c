@@ -4,6 +4,7 @@
  */
 #include "dane.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +22,8 @@
 
 /* Most CNAMEs followed from the TLSA name to its records. */
 #define MAX_CNAMES 8
-/* Most TLSA records looked at (a longer set is cut, and says so). */
-#define MAX_TLSA 32
+/* Most TLSA records looked at (a longer set is cut). */
+#define MAX_TLSA MH_DANE_MAX_TLSA
 #define SECONDS_PER_DAY 86400.0
 
 const char *
@@ -474,32 +475,6 @@ out:
     SSL_free(s);
 }
 
-/* Hex of the first octets of data for the table ("89dd889a..."). */
-static void
-hex_prefix(char *buf, size_t len, const unsigned char *d, size_t n)
-{
-    if (2 * n < len) {
-        mh_hex_encode(buf, d, n);
-        return;
-    }
-    size_t k = len >= 4 ? (len - 4) / 2 : 0;
-    mh_hex_encode(buf, d, k);
-    if (2 * k + 4 <= len) {
-        memcpy(buf + 2 * k, "...", 4);
-    }
-}
-
-/* The whole of data in hex (malloc'd), or NULL when memory ran out. */
-static char *
-hex_string(const unsigned char *d, size_t n)
-{
-    char *s = malloc(2 * n + 1);
-    if (s == NULL) {
-        return NULL;
-    }
-    return mh_hex_encode(s, d, n);
-}
-
 /* Does record t match key (selector 1) or cert (selector 0)? */
 static bool
 matches_key(const struct mh_dane_tlsa *t, EVP_PKEY *key, X509 *cert)
@@ -564,291 +539,308 @@ load_next_key(const char *path, EVP_PKEY **key, X509 **cert, char *err,
     return 0;
 }
 
-static const char *
-usage_name(uint8_t u)
+const char *
+mh_dane_usage_name(uint8_t usage)
 {
     static const char *const names[] = {"PKIX-TA", "PKIX-EE", "DANE-TA",
                                         "DANE-EE"};
-    return u < 4 ? names[u] : "unknown";
+    return usage < 4 ? names[usage] : "unknown";
 }
 
-/* The lookup's outcomes that end the check before any matching. Returns
- * true when the check is over. */
-static bool
-lookup_verdict(const struct mh_dane_lookup *lk, bool tls,
-               const struct mh_dane_check_params *p, struct mh_result *r)
+/* Records a problem: the first of the worst ones found is the failure
+ * (the rule mh_result_raise applies to a sequence of raises). */
+static void note_failure(struct mh_dane_report *rep, enum mh_state state,
+                         enum mh_reason reason, const char *phase,
+                         const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void
+note_failure(struct mh_dane_report *rep, enum mh_state state,
+             enum mh_reason reason, const char *phase, const char *fmt, ...)
 {
-    const char *w = p->where != NULL ? p->where : "";
-    char ede[200] = "";
-    if (lk->ede_code >= 0) {
-        snprintf(ede, sizeof ede, " (EDE %d%s%s)", lk->ede_code,
-                 lk->ede_text[0] != '\0' ? ": " : "", lk->ede_text);
+    struct mh_dane_failure *f = &rep->failure;
+    if (mh_state_rank(state) <= mh_state_rank(f->state)) {
+        return;
     }
+    f->state = state;
+    f->reason = reason;
+    f->category = mh_reason_category(reason);
+    f->phase = phase;
+    va_list ap;
+    va_start(ap, fmt);
+    mh_vtextf(f->cause, sizeof f->cause, fmt, ap);
+    va_end(ap);
+}
+
+void
+mh_dane_rrsig_facts(const struct mh_dane_lookup *lk, double warn_days,
+                    double crit_days, double now, struct mh_dane_rrsig *st)
+{
+    memset(st, 0, sizeof *st);
+    st->rrset = lk->mx ? "MX" : "TLSA";
+    if (lk->rrsig_expiration <= 0) {
+        return;
+    }
+    st->present = true;
+    st->expiration = lk->rrsig_expiration;
+    st->days = (lk->rrsig_expiration - now) / SECONDS_PER_DAY;
+    st->state = mh_tls_days_state(st->days, warn_days, crit_days);
+    st->reason =
+        st->state == MH_STATE_OK ? MH_REASON_NONE : MH_REASON_RRSIG_EXPIRING;
+    mh_utc_iso(st->iso, sizeof st->iso, lk->rrsig_expiration);
+}
+
+/* The RRSIG facts of the check, and their problem. */
+static void
+rrsig_check(struct mh_dane_report *rep, const struct mh_dane_check_params *p)
+{
+    const struct mh_dane_lookup *lk = rep->lookup;
+    struct mh_dane_rrsig *st = &rep->rrsig;
+    mh_dane_rrsig_facts(lk, p->rrsig_warn_days, p->rrsig_crit_days, p->now, st);
+    if (st->present && st->state != MH_STATE_OK) {
+        note_failure(rep, st->state, st->reason, "rrsig",
+                     "DNSSEC signatures over %s %s expire in %.1f days (%s)",
+                     lk->owner, st->rrset, st->days, st->iso);
+    }
+}
+
+/* The lookup's outcome when it ends the check before any matching (the
+ * failure, if any, noted). Returns true when the check is over. */
+static bool
+lookup_outcome(struct mh_dane_report *rep, bool tls)
+{
+    const struct mh_dane_lookup *lk = rep->lookup;
+    const char *err = lk->err[0] != '\0' ? lk->err : "no TLSA lookup";
     switch (lk->status) {
     case MH_DANE_DNS_SERVFAIL:
-        mh_result_add_item(r, "dane", "tlsa", MH_STATE_CRITICAL,
-                           MH_REASON_DNSSEC_INVALID,
-                           "TLSA lookup of %s: SERVFAIL%s: DNSSEC-validating "
-                           "senders defer mail to this host",
-                           lk->qname, ede);
-        mh_result_raise(r, MH_STATE_CRITICAL, MH_REASON_DNSSEC_INVALID,
-                        "%s: TLSA lookup of %s failed (SERVFAIL%s): DANE "
-                        "senders defer mail",
-                        w, lk->qname, ede);
+        rep->outcome = MH_DANE_OUT_SERVFAIL;
+        note_failure(rep, MH_STATE_CRITICAL, MH_REASON_DNSSEC_INVALID, "lookup",
+                     "TLSA lookup of %s failed (SERVFAIL%s): DANE senders "
+                     "defer mail",
+                     lk->qname, rep->ede);
         return true;
     case MH_DANE_DNS_UNVALIDATED:
-        mh_result_add_item(r, "dane", "tlsa", MH_STATE_UNKNOWN,
-                           MH_REASON_DNSSEC_NOT_VALIDATING, "%s", lk->err);
-        mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_DNSSEC_NOT_VALIDATING,
-                        "%s: DANE not judged: %s", w, lk->err);
+        rep->outcome = MH_DANE_OUT_UNVALIDATED;
+        note_failure(rep, MH_STATE_UNKNOWN, MH_REASON_DNSSEC_NOT_VALIDATING,
+                     "lookup", "DANE not judged: %s", lk->err);
         return true;
     case MH_DANE_DNS_TIMEOUT:
-        mh_result_add_item(r, "dane", "tlsa", MH_STATE_CRITICAL,
-                           MH_REASON_DNS_TIMEOUT, "%s", lk->err);
-        mh_result_raise(r, MH_STATE_CRITICAL, MH_REASON_DNS_TIMEOUT, "%s: %s",
-                        w, lk->err);
+        rep->outcome = MH_DANE_OUT_TIMEOUT;
+        note_failure(rep, MH_STATE_CRITICAL, MH_REASON_DNS_TIMEOUT, "lookup",
+                     "%s", lk->err);
         return true;
     case MH_DANE_DNS_FAILED:
     case MH_DANE_DNS_NONE:
-        mh_result_add_item(r, "dane", "tlsa", MH_STATE_UNKNOWN,
-                           MH_REASON_DNS_LOOKUP_FAILED, "%s",
-                           lk->err[0] != '\0' ? lk->err : "no TLSA lookup");
-        mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_DNS_LOOKUP_FAILED,
-                        "%s: DANE not judged: %s", w,
-                        lk->err[0] != '\0' ? lk->err : "no TLSA lookup");
+        rep->outcome = MH_DANE_OUT_LOOKUP_FAILED;
+        note_failure(rep, MH_STATE_UNKNOWN, MH_REASON_DNS_LOOKUP_FAILED,
+                     "lookup", "DANE not judged: %s", err);
         return true;
     case MH_DANE_DNS_INSECURE:
     case MH_DANE_DNS_SECURE:
         break;
     }
-    bool secure = lk->status == MH_DANE_DNS_SECURE;
     if (lk->nrecs == 0) {
-        enum mh_state st = p->required ? MH_STATE_CRITICAL : MH_STATE_OK;
-        enum mh_reason why =
-            p->required ? MH_REASON_TLSA_MISSING : MH_REASON_NONE;
-        mh_result_add_item(r, "dane", "tlsa", st, why,
-                           "no TLSA records at %s (%s): DANE not in use",
-                           lk->qname,
-                           secure ? "DNSSEC-signed denial" : "unsigned");
-        if (p->required) {
-            mh_result_raise(r, st, why, "%s: no TLSA records at %s", w,
-                            lk->qname);
+        rep->outcome = MH_DANE_OUT_NO_RECORDS;
+        if (rep->required) {
+            note_failure(rep, MH_STATE_CRITICAL, MH_REASON_TLSA_MISSING,
+                         "lookup", "no TLSA records at %s", lk->qname);
         }
         return true;
     }
-    if (!secure) {
-        mh_result_add_item(r, "dane", "tlsa", MH_STATE_WARNING,
-                           MH_REASON_DANE_NOT_IN_EFFECT,
-                           "%zu TLSA record(s) at %s without DNSSEC: senders "
-                           "ignore them",
-                           lk->nrecs, lk->qname);
-        mh_result_raise(r, MH_STATE_WARNING, MH_REASON_DANE_NOT_IN_EFFECT,
-                        "%s: TLSA records at %s are not DNSSEC-signed: DANE "
-                        "not in effect",
-                        w, lk->qname);
+    if (lk->status != MH_DANE_DNS_SECURE) {
+        rep->outcome = MH_DANE_OUT_UNSIGNED;
+        note_failure(rep, MH_STATE_WARNING, MH_REASON_DANE_NOT_IN_EFFECT,
+                     "lookup",
+                     "TLSA records at %s are not DNSSEC-signed: DANE not in "
+                     "effect",
+                     lk->qname);
         return true;
     }
     if (!tls) {
-        mh_result_add_item(r, "dane", "tlsa", MH_STATE_CRITICAL,
-                           MH_REASON_DANE_REQUIRED,
-                           "%zu signed TLSA record(s) at %s but no TLS "
-                           "session: DANE senders defer mail",
-                           lk->nrecs, lk->qname);
-        if (r->state == MH_STATE_CRITICAL &&
-            r->reason == MH_REASON_TLS_REQUIRED) {
-            mh_result_override(r, MH_STATE_CRITICAL, MH_REASON_DANE_REQUIRED,
-                               "%s: STARTTLS not offered but TLSA records "
-                               "are published at %s: DANE senders defer mail",
-                               w, lk->qname);
-        } else {
-            mh_result_raise(r, MH_STATE_CRITICAL, MH_REASON_DANE_REQUIRED,
-                            "%s: TLSA records are published at %s but no "
-                            "TLS session was set up",
-                            w, lk->qname);
-        }
+        rep->outcome = MH_DANE_OUT_NO_TLS;
+        note_failure(rep, MH_STATE_CRITICAL, MH_REASON_DANE_REQUIRED, "tls",
+                     "TLSA records are published at %s but no TLS session "
+                     "was set up",
+                     lk->qname);
+        mh_textf(rep->failure.cause_no_starttls,
+                 sizeof rep->failure.cause_no_starttls,
+                 "STARTTLS not offered but TLSA records are published at %s: "
+                 "DANE senders defer mail",
+                 lk->qname);
         return true;
     }
     return false;
 }
 
-void
-mh_dane_rrsig_report(const struct mh_dane_lookup *lk, double warn_days,
-                     double crit_days, double now, const char *where,
-                     struct mh_result *r)
+/* The verdict of every TLSA record alone; the usable ones are copied into
+ * use (room for MAX_TLSA). */
+static void
+record_verdicts(struct mh_dane_report *rep, SSL_CTX *ctx, STACK_OF(X509) * sent,
+                const struct mh_dane_check_params *p, struct mh_dane_tlsa *use)
 {
-    if (lk->rrsig_expiration <= 0) {
-        return;
-    }
-    const char *rrset = lk->mx ? "MX" : "TLSA";
-    double days = (lk->rrsig_expiration - now) / SECONDS_PER_DAY;
-    enum mh_state st = mh_tls_days_state(days, warn_days, crit_days);
-    char iso[40] = "";
-    mh_utc_iso(iso, sizeof iso, lk->rrsig_expiration);
-    enum mh_reason why =
-        st == MH_STATE_OK ? MH_REASON_NONE : MH_REASON_RRSIG_EXPIRING;
-    struct mh_item *it = mh_result_add_item(
-        r, "dane", lk->mx ? "mx rrsig" : "rrsig", st, why,
-        "RRSIGs over the %s records expire in %.1f days (%s)", rrset, days,
-        iso);
-    mh_item_set_num(r, it, "expiration", lk->rrsig_expiration);
-    mh_item_set_str(r, it, "expiration_iso", iso);
-    if (st != MH_STATE_OK) {
-        mh_result_raise(r, st, why,
-                        "%s%sDNSSEC signatures over %s %s expire in %.1f "
-                        "days (%s)",
-                        where != NULL ? where : "", where != NULL ? ": " : "",
-                        lk->owner, rrset, days, iso);
-    }
-    char w[32], c[32];
-    const double zero = 0;
-    mh_result_add_perf(r, lk->mx ? "dane_mx_rrsig_days" : "dane_rrsig_days",
-                       days, MH_UNIT_NONE,
-                       mh_tls_days_range(w, sizeof w, warn_days),
-                       mh_tls_days_range(c, sizeof c, crit_days), &zero, NULL);
-    mh_result_add_sample(r, MH_METRIC(DANE_RRSIG_EXPIRY_TIMESTAMP_SECONDS),
-                         lk->rrsig_expiration, "rrset", rrset,
-                         (const char *)NULL);
-}
-
-/* What the record table counted among the usable records. */
-struct record_counts {
-    size_t ee;       /* DANE-EE (usage 3) */
-    size_t ee_leaf;  /* DANE-EE matching the leaf */
-    size_t ta_match; /* DANE-TA (usage 2) matching */
-};
-
-/* One item per TLSA record of lk (usable or not, and whether it matches
- * the chain alone); the usable ones are copied into use (room for
- * MAX_TLSA). Returns how many are usable. */
-static size_t
-record_table(const struct mh_dane_lookup *lk, SSL_CTX *ctx,
-             STACK_OF(X509) * sent, const struct mh_dane_check_params *p,
-             struct mh_result *r, struct mh_dane_tlsa *use,
-             struct record_counts *n)
-{
-    size_t nuse = 0;
+    const struct mh_dane_lookup *lk = rep->lookup;
     for (size_t i = 0; i < lk->nrecs && i < MAX_TLSA; i++) {
+        struct mh_dane_record *rec = &rep->records[rep->nrecords++];
         const struct mh_dane_tlsa *t = &lk->recs[i];
-        char why[160], hex[24];
-        hex_prefix(hex, sizeof hex, t->data, t->len);
-        char name[24];
-        snprintf(name, sizeof name, "record %zu", i);
-        struct mh_item *it;
-        if (!usable(t, why, sizeof why)) {
-            it = mh_result_add_item(r, "dane", name, MH_STATE_OK,
-                                    MH_REASON_NONE, "TLSA %u %u %u %s: %s",
-                                    t->usage, t->selector, t->mtype, hex, why);
-            mh_item_set_str(r, it, "status", "unusable");
-        } else {
-            use[nuse++] = *t;
-            struct dane_outcome one;
-            dane_verify(ctx, sent, t, 1, p, &one);
-            n->ee += t->usage == 3;
-            if (one.verified) {
-                n->ee_leaf += t->usage == 3 && one.depth == 0;
-                n->ta_match += t->usage == 2;
-                it = mh_result_add_item(
-                    r, "dane", name, MH_STATE_OK, MH_REASON_NONE,
-                    "TLSA %u %u %u %s (%s): matches at depth %d", t->usage,
-                    t->selector, t->mtype, hex, usage_name(t->usage),
-                    one.depth);
-                mh_item_set_str(r, it, "status", "match");
-                mh_item_set_num(r, it, "depth", one.depth);
-            } else {
-                it = mh_result_add_item(
-                    r, "dane", name, MH_STATE_OK, MH_REASON_NONE,
-                    "TLSA %u %u %u %s (%s): no match (%s)", t->usage,
-                    t->selector, t->mtype, hex, usage_name(t->usage),
-                    one.ran ? X509_verify_cert_error_string(one.err)
-                            : "could not be verified");
-                mh_item_set_str(r, it, "status", "no_match");
-            }
+        rec->tlsa = t;
+        rec->depth = -1;
+        if (!usable(t, rec->detail, sizeof rec->detail)) {
+            rec->status = MH_DANE_REC_UNUSABLE;
+            continue;
         }
-        mh_item_set_num(r, it, "usage", t->usage);
-        mh_item_set_num(r, it, "selector", t->selector);
-        mh_item_set_num(r, it, "matching_type", t->mtype);
-        char *full = hex_string(t->data, t->len);
-        if (full == NULL) {
-            mh_result_mark_oom(r);
-        } else {
-            mh_item_set_str(r, it, "data", full);
-            free(full);
+        use[rep->nusable++] = *t;
+        struct dane_outcome one;
+        dane_verify(ctx, sent, t, 1, p, &one);
+        rec->status = one.verified ? MH_DANE_REC_MATCH : MH_DANE_REC_NO_MATCH;
+        rec->depth = one.verified ? one.depth : -1;
+        if (!one.verified) {
+            mh_textf(rec->detail, sizeof rec->detail, "%s",
+                     one.ran ? X509_verify_cert_error_string(one.err)
+                             : "could not be verified");
         }
     }
-    return nuse;
 }
 
 /* The renewal that will break DANE (RFC 7671 8.1): every usable record
  * is DANE-EE and matches today's leaf, and the leaf expires within
- * cert_warn_days: WARNING dane_rollover_risk. */
+ * cert_warn_days. */
 static void
-rollover_check(const struct mh_dane_lookup *lk, STACK_OF(X509) * sent,
-               const struct mh_dane_check_params *p, struct mh_result *r,
-               size_t nuse, const struct record_counts *n)
+rollover_check(struct mh_dane_report *rep, STACK_OF(X509) * sent,
+               const struct mh_dane_check_params *p)
 {
-    const char *w = p->where != NULL ? p->where : "";
+    size_t ee_leaf = 0;
+    for (size_t i = 0; i < rep->nrecords; i++) {
+        const struct mh_dane_record *rec = &rep->records[i];
+        if (rec->status == MH_DANE_REC_UNUSABLE) {
+            continue;
+        }
+        if (rec->tlsa->usage != 3 || rec->status != MH_DANE_REC_MATCH ||
+            rec->depth != 0) {
+            return;
+        }
+        ee_leaf++;
+    }
     X509 *leaf =
         sent != NULL && sk_X509_num(sent) > 0 ? sk_X509_value(sent, 0) : NULL;
     double not_after = 0;
-    if (leaf != NULL &&
-        mh_tls_asn1_time(X509_get0_notAfter(leaf), &not_after, NULL, 0) == 0 &&
-        n->ta_match == 0 && n->ee == nuse && n->ee_leaf == nuse) {
-        double days = mh_tls_days_left(not_after, p->now);
-        if (days < p->cert_warn_days) {
-            mh_result_add_item(r, "dane", "rollover", MH_STATE_WARNING,
-                               MH_REASON_DANE_ROLLOVER_RISK,
-                               "the leaf expires in %.1f days and only its "
-                               "own key is published: publish the next "
-                               "key's TLSA record before the renewal",
-                               days);
-            mh_result_raise(r, MH_STATE_WARNING, MH_REASON_DANE_ROLLOVER_RISK,
-                            "%s: the renewal will break DANE unless the new "
-                            "key is published (leaf expires in %.1f days, "
-                            "TLSA at %s names only the current one)",
-                            w, days, lk->qname);
-        }
+    if (leaf == NULL || ee_leaf != rep->nusable ||
+        mh_tls_asn1_time(X509_get0_notAfter(leaf), &not_after, NULL, 0) != 0) {
+        return;
+    }
+    double days = mh_tls_days_left(not_after, p->now);
+    if (days < p->cert_warn_days) {
+        rep->rollover_risk = true;
+        rep->leaf_days = days;
+        note_failure(rep, MH_STATE_WARNING, MH_REASON_DANE_ROLLOVER_RISK,
+                     "rollover",
+                     "the renewal will break DANE unless the new key is "
+                     "published (leaf expires in %.1f days, TLSA at %s names "
+                     "only the current one)",
+                     days, rep->lookup->qname);
     }
 }
 
-/* --tlsa-next-key: a usable DANE-EE record must match the next key
- * (WARNING dane_next_key_unpublished); a key file that cannot be read is
- * a usage error. */
+/* --tlsa-next-key: a usable DANE-EE record must match the next key; a
+ * key file that cannot be read is a usage error. */
 static void
-next_key_check(const struct mh_dane_lookup *lk,
-               const struct mh_dane_check_params *p, struct mh_result *r,
-               const struct mh_dane_tlsa *use, size_t nuse)
+next_key_check(struct mh_dane_report *rep, const struct mh_dane_check_params *p,
+               const struct mh_dane_tlsa *use)
 {
-    const char *w = p->where != NULL ? p->where : "";
     EVP_PKEY *key;
     X509 *cert;
-    char err[300];
-    if (load_next_key(p->next_key, &key, &cert, err, sizeof err) != 0) {
-        mh_result_add_item(r, "dane", "next key", MH_STATE_UNKNOWN,
-                           MH_REASON_USAGE_ERROR, "%s", err);
-        mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "%s", err);
-    } else {
-        bool found = false;
-        for (size_t i = 0; i < nuse && !found; i++) {
-            found = use[i].usage == 3 && matches_key(&use[i], key, cert);
-        }
-        if (found) {
-            mh_result_add_item(
-                r, "dane", "next key", MH_STATE_OK, MH_REASON_NONE,
-                "a TLSA record matches the next key (%s)", p->next_key);
-        } else {
-            mh_result_add_item(r, "dane", "next key", MH_STATE_WARNING,
-                               MH_REASON_DANE_NEXT_KEY_UNPUBLISHED,
-                               "no TLSA record matches the next key (%s)",
-                               p->next_key);
-            mh_result_raise(r, MH_STATE_WARNING,
-                            MH_REASON_DANE_NEXT_KEY_UNPUBLISHED,
-                            "%s: no TLSA record at %s matches the next "
-                            "key %s: publish it before the rollover",
-                            w, lk->qname, p->next_key);
-        }
-        EVP_PKEY_free(key);
-        X509_free(cert);
+    rep->next_key_path = p->next_key;
+    if (load_next_key(p->next_key, &key, &cert, rep->next_key_error,
+                      sizeof rep->next_key_error) != 0) {
+        rep->next_key = MH_DANE_NEXT_UNREADABLE;
+        note_failure(rep, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "next_key",
+                     "%s", rep->next_key_error);
+        rep->failure.targetless = rep->failure.reason == MH_REASON_USAGE_ERROR;
+        return;
     }
+    bool found = false;
+    for (size_t i = 0; i < rep->nusable && !found; i++) {
+        found = use[i].usage == 3 && matches_key(&use[i], key, cert);
+    }
+    rep->next_key = found ? MH_DANE_NEXT_PUBLISHED : MH_DANE_NEXT_UNPUBLISHED;
+    if (!found) {
+        note_failure(rep, MH_STATE_WARNING, MH_REASON_DANE_NEXT_KEY_UNPUBLISHED,
+                     "next_key",
+                     "no TLSA record at %s matches the next key %s: publish "
+                     "it before the rollover",
+                     rep->lookup->qname, p->next_key);
+    }
+    EVP_PKEY_free(key);
+    X509_free(cert);
+}
+
+/* The usable records together against the chain (OpenSSL's DANE). */
+static void
+match_chain(struct mh_dane_report *rep, SSL_CTX *ctx, STACK_OF(X509) * sent,
+            const struct mh_dane_check_params *p,
+            const struct mh_dane_tlsa *use)
+{
+    const struct mh_dane_lookup *lk = rep->lookup;
+    if (rep->nusable == 0) {
+        rep->outcome = MH_DANE_OUT_NO_USABLE;
+        note_failure(rep, MH_STATE_WARNING, MH_REASON_TLSA_UNUSABLE, "records",
+                     "none of the %zu TLSA records at %s is usable for SMTP "
+                     "(usages 0/1 are unsuitable, RFC 7672 3.1.3)",
+                     lk->nrecs, lk->qname);
+        return;
+    }
+    struct dane_outcome all;
+    dane_verify(ctx, sent, use, rep->nusable, p, &all);
+    rep->verified = all.verified;
+    if (!all.verified) {
+        rep->outcome = MH_DANE_OUT_MISMATCH;
+        mh_textf(rep->verify_error, sizeof rep->verify_error, "%s",
+                 all.ran ? X509_verify_cert_error_string(all.err)
+                         : "no certificate to verify");
+        note_failure(rep, MH_STATE_CRITICAL, MH_REASON_TLSA_MISMATCH, "verify",
+                     "no TLSA record at %s matches the certificate chain "
+                     "(%s): DANE senders defer mail",
+                     lk->qname, rep->verify_error);
+        return;
+    }
+    rep->outcome = MH_DANE_OUT_VERIFIED;
+    rep->depth = all.depth;
+    rep->usage = all.usage;
+    rep->selector = all.selector;
+    rep->mtype = all.mtype;
+    rollover_check(rep, sent, p);
+    if (p->next_key != NULL) {
+        next_key_check(rep, p, use);
+    }
+}
+
+struct mh_dane_report *
+mh_dane_report_check(const struct mh_dane_lookup *lk, SSL_CTX *ctx,
+                     STACK_OF(X509) * sent,
+                     const struct mh_dane_check_params *p)
+{
+    struct mh_dane_report *rep = calloc(1, sizeof *rep);
+    if (rep == NULL) {
+        return NULL;
+    }
+    rep->lookup = lk;
+    rep->required = p->required;
+    rep->depth = -1;
+    rep->failure.phase = "";
+    if (lk->ede_code >= 0) {
+        mh_textf(rep->ede, sizeof rep->ede, " (EDE %d%s%s)", lk->ede_code,
+                 lk->ede_text[0] != '\0' ? ": " : "", lk->ede_text);
+    }
+    if (lookup_outcome(rep, ctx != NULL)) {
+        if (lk->status == MH_DANE_DNS_SECURE) {
+            rrsig_check(rep, p);
+        }
+        return rep;
+    }
+    rrsig_check(rep, p);
+    struct mh_dane_tlsa use[MAX_TLSA];
+    record_verdicts(rep, ctx, sent, p, use);
+    match_chain(rep, ctx, sent, p, use);
+    return rep;
 }
 
 void
@@ -856,71 +848,11 @@ mh_dane_check(const struct mh_dane_lookup *lk, SSL_CTX *ctx,
               STACK_OF(X509) * sent, const struct mh_dane_check_params *p,
               struct mh_result *r)
 {
-    const char *w = p->where != NULL ? p->where : "";
-    bool verified = false;
-    if (lk->status == MH_DANE_DNS_SECURE ||
-        lk->status == MH_DANE_DNS_INSECURE) {
-        mh_result_add_sample(r, MH_METRIC(DANE_TLSA_RECORDS), (double)lk->nrecs,
-                             (const char *)NULL);
+    struct mh_dane_report *rep = mh_dane_report_check(lk, ctx, sent, p);
+    if (rep == NULL) {
+        mh_result_mark_oom(r);
+        return;
     }
-    if (lookup_verdict(lk, ctx != NULL, p, r)) {
-        if (lk->status == MH_DANE_DNS_SECURE) {
-            mh_dane_rrsig_report(lk, p->rrsig_warn_days, p->rrsig_crit_days,
-                                 p->now, p->where, r);
-        }
-        goto done;
-    }
-    mh_result_add_item(
-        r, "dane", "tlsa", MH_STATE_OK, MH_REASON_NONE,
-        "%zu DNSSEC-signed TLSA record(s) at %s%s%s", lk->nrecs, lk->qname,
-        strcasecmp(lk->owner, lk->qname) != 0 ? " via CNAME " : "",
-        strcasecmp(lk->owner, lk->qname) != 0 ? lk->owner : "");
-    mh_dane_rrsig_report(lk, p->rrsig_warn_days, p->rrsig_crit_days, p->now,
-                         p->where, r);
-
-    /* The usable records, and each one verified alone for the table. */
-    struct mh_dane_tlsa use[MAX_TLSA];
-    struct record_counts n = {0};
-    size_t nuse = record_table(lk, ctx, sent, p, r, use, &n);
-    if (nuse == 0) {
-        mh_result_add_item(r, "dane", "verify", MH_STATE_WARNING,
-                           MH_REASON_TLSA_UNUSABLE,
-                           "no usable TLSA record at %s: DANE senders use "
-                           "TLS without authentication (RFC 7672 2.2)",
-                           lk->qname);
-        mh_result_raise(r, MH_STATE_WARNING, MH_REASON_TLSA_UNUSABLE,
-                        "%s: none of the %zu TLSA records at %s is usable "
-                        "for SMTP (usages 0/1 are unsuitable, RFC 7672 "
-                        "3.1.3)",
-                        w, lk->nrecs, lk->qname);
-        goto done;
-    }
-    struct dane_outcome all;
-    dane_verify(ctx, sent, use, nuse, p, &all);
-    verified = all.verified;
-    if (!all.verified) {
-        const char *why = all.ran ? X509_verify_cert_error_string(all.err)
-                                  : "no certificate to verify";
-        mh_result_add_item(r, "dane", "verify", MH_STATE_CRITICAL,
-                           MH_REASON_TLSA_MISMATCH,
-                           "no usable TLSA record matches the chain: %s", why);
-        mh_result_raise(r, MH_STATE_CRITICAL, MH_REASON_TLSA_MISMATCH,
-                        "%s: no TLSA record at %s matches the certificate "
-                        "chain (%s): DANE senders defer mail",
-                        w, lk->qname, why);
-        goto done;
-    }
-    struct mh_item *vi = mh_result_add_item(
-        r, "dane", "verify", MH_STATE_OK, MH_REASON_NONE,
-        "DANE verified: TLSA %u %u %u (%s) matched at depth %d", all.usage,
-        all.selector, all.mtype, usage_name(all.usage), all.depth);
-    mh_item_set_num(r, vi, "depth", all.depth);
-
-    rollover_check(lk, sent, p, r, nuse, &n);
-    if (p->next_key != NULL) {
-        next_key_check(lk, p, r, use, nuse);
-    }
-done:
-    mh_result_add_sample(r, MH_METRIC(DANE_VERIFIED), verified ? 1.0 : 0.0,
-                         (const char *)NULL);
+    mh_dane_report_render(rep, p, r);
+    free(rep);
 }

@@ -33,6 +33,12 @@
  *     (RFC 7672 3.1.3) and reported as such; so are unknown selectors and
  *     matching types and digests of the wrong length (RFC 7671 4).
  *
+ * The check fills a typed report first (struct mh_dane_report below: the
+ * lookup, each record's verdict, the match, RRSIG freshness, rollover and
+ * next-key facts, one failure record with phase, cause, category, reason
+ * and state), then mh_dane_report_render() (dane_render.c) turns it into
+ * the result.
+ *
  * Results (items kind "dane"; state and reason, category tls):
  *   - lookup SERVFAIL (bogus, expired signatures, broken delegation):
  *     CRITICAL dnssec_invalid;
@@ -85,6 +91,9 @@ enum mh_dane_dns {
     MH_DANE_DNS_TIMEOUT,     /* no answer before the deadline */
     MH_DANE_DNS_FAILED       /* REFUSED, malformed answer, no resolver */
 };
+
+/* Short name ("DANE-EE", ...) of a TLSA usage (RFC 7218 2.1). */
+const char *mh_dane_usage_name(uint8_t usage);
 
 /* Short name ("secure", "insecure", ...) of a lookup outcome. */
 const char *mh_dane_dns_name(enum mh_dane_dns s);
@@ -177,6 +186,143 @@ struct mh_dane_check_params {
     double now;             /* Unix time */
     const char *where;      /* "host[addr]:port" for the summary */
 };
+
+/* ====== The report: what the check found, before any output ======
+ *
+ * The check runs in two steps: mh_dane_report_check() matches the chain
+ * against the lookup into a struct mh_dane_report (facts and the states
+ * and reasons they imply, no output), and mh_dane_report_render()
+ * (dane_render.c) turns a report into the items, perfdata, samples, state
+ * and summary listed at the top of this file. mh_dane_check() is the two
+ * steps together.
+ */
+
+/* How far the check got: the outcome that decides its verdict. */
+enum mh_dane_outcome {
+    MH_DANE_OUT_SERVFAIL,      /* lookup SERVFAIL: dnssec_invalid */
+    MH_DANE_OUT_UNVALIDATED,   /* the resolver does not validate */
+    MH_DANE_OUT_TIMEOUT,       /* no answer in time */
+    MH_DANE_OUT_LOOKUP_FAILED, /* REFUSED, malformed, no lookup */
+    MH_DANE_OUT_NO_RECORDS,    /* no TLSA records (signed denial or not) */
+    MH_DANE_OUT_UNSIGNED,      /* TLSA records without DNSSEC */
+    MH_DANE_OUT_NO_TLS,        /* signed TLSA records, no TLS session */
+    MH_DANE_OUT_NO_USABLE,     /* only unusable records */
+    MH_DANE_OUT_MISMATCH,      /* no usable record matches the chain */
+    MH_DANE_OUT_VERIFIED       /* a usable record matched */
+};
+
+/* What one TLSA record is worth against the chain. */
+enum mh_dane_rec_status {
+    MH_DANE_REC_UNUSABLE, /* not for SMTP (RFC 7672 3.1.3, RFC 7671 4) */
+    MH_DANE_REC_MATCH,    /* alone, it verifies the chain */
+    MH_DANE_REC_NO_MATCH  /* alone, it does not */
+};
+
+/* One TLSA record of the lookup and its verdict. */
+struct mh_dane_record {
+    const struct mh_dane_tlsa *tlsa; /* borrowed from the lookup */
+    enum mh_dane_rec_status status;
+    int depth;        /* MATCH: depth of the matched certificate */
+    char detail[160]; /* UNUSABLE: why; NO_MATCH: OpenSSL's verify error
+                         ("could not be verified" when it could not run) */
+};
+
+/* The freshness of the RRSIGs over one record set (RFC 4034 3.1.5). */
+struct mh_dane_rrsig {
+    bool present;          /* RRSIGs seen and reported */
+    const char *rrset;     /* static: "TLSA" or "MX" */
+    double expiration;     /* earliest expiration, Unix time */
+    double days;           /* days left at the check's `now` */
+    char iso[40];          /* expiration, ISO 8601 UTC */
+    enum mh_state state;   /* by days left against the RRSIG thresholds */
+    enum mh_reason reason; /* rrsig_expiring when not OK */
+};
+
+/* The --tlsa-next-key check. */
+enum mh_dane_next_key {
+    MH_DANE_NEXT_NOT_CHECKED = 0, /* no next key given, or not verified */
+    MH_DANE_NEXT_UNREADABLE,      /* the file holds no key: usage error */
+    MH_DANE_NEXT_PUBLISHED,       /* a DANE-EE record matches it */
+    MH_DANE_NEXT_UNPUBLISHED      /* none does */
+};
+
+/* What the check concluded: the first of the worst problems found, as
+ * the result's state, reason and summary. */
+struct mh_dane_failure {
+    enum mh_state state;   /* OK: nothing to report */
+    const char *phase;     /* static: "lookup", "tls", "rrsig", "records",
+                              "verify", "rollover", "next_key", or "" */
+    enum mh_reason reason; /* its category: mh_reason_category() */
+    enum mh_category category;
+    bool targetless;  /* cause is not about the target (a usage error):
+                         the summary is cause alone */
+    char cause[2048]; /* the summary, without the target */
+    /* For dane_required: the summary when the result is already CRITICAL
+     * tls_required (STARTTLS not offered); it replaces that verdict. */
+    char cause_no_starttls[2048];
+};
+
+/* Most TLSA records looked at (a longer set is cut). */
+#define MH_DANE_MAX_TLSA 32
+
+/* The outcome of one DANE check. Text is bounded; names and resolver
+ * text are as found (the result model makes them printable). */
+struct mh_dane_report {
+    const struct mh_dane_lookup *lookup; /* borrowed: qname, owner,
+                                            DNSSEC status, records */
+    enum mh_dane_outcome outcome;
+    bool required; /* mh_dane_check_params.required */
+    char ede[200]; /* " (EDE 15: Blocked)" from the TLSA answer, or "" */
+    struct mh_dane_rrsig rrsig;
+    size_t nrecords; /* in records[] (the lookup's, at most
+                        MH_DANE_MAX_TLSA) */
+    struct mh_dane_record records[MH_DANE_MAX_TLSA];
+    size_t nusable;
+    /* The usable records together (OUT_VERIFIED and OUT_MISMATCH). */
+    bool verified;
+    int depth;                      /* of the match */
+    uint8_t usage, selector, mtype; /* the record that matched */
+    char verify_error[160];         /* OUT_MISMATCH: why */
+    /* The renewal risk (RFC 7671 8.1): only DANE-EE records, all matching
+     * the leaf, which expires within cert_warn_days. */
+    bool rollover_risk;
+    double leaf_days; /* the leaf's days left, when rollover_risk */
+    enum mh_dane_next_key next_key;
+    const char *next_key_path; /* borrowed (mh_dane_check_params) */
+    char next_key_error[300];  /* NEXT_UNREADABLE: why */
+    struct mh_dane_failure failure;
+};
+
+/*
+ * Matches a session's chain against a lookup into a new report (the first
+ * step of mh_dane_check; same lk, ctx, sent and p). The report borrows lk
+ * and p->next_key: use it while they live. Returns the report (free with
+ * free()) or NULL when memory ran out.
+ */
+struct mh_dane_report *
+mh_dane_report_check(const struct mh_dane_lookup *lk, SSL_CTX *ctx,
+                     STACK_OF(X509) * sent,
+                     const struct mh_dane_check_params *p);
+
+/*
+ * Adds a report to r: the items, perfdata and samples listed at the top
+ * of this file and the failure (prefixed with "p->where: " unless
+ * targetless) through mh_result_raise, or mh_result_override for
+ * dane_required over tls_required. p gives the RRSIG thresholds (as
+ * perfdata ranges) and where. The one place where DANE facts become
+ * output.
+ */
+void mh_dane_report_render(const struct mh_dane_report *rep,
+                           const struct mh_dane_check_params *p,
+                           struct mh_result *r);
+
+/*
+ * The RRSIG facts of lk's record set at `now` against the thresholds in
+ * days (st->present false when no RRSIG was seen). Pure.
+ */
+void mh_dane_rrsig_facts(const struct mh_dane_lookup *lk, double warn_days,
+                         double crit_days, double now,
+                         struct mh_dane_rrsig *st);
 
 /*
  * The DANE check of a session against a lookup. ctx: the session's

@@ -154,6 +154,95 @@ struct mh_delivery_params {
 struct mh_result *mh_delivery_probe(const struct mh_delivery_params *p,
                                     const struct mh_deadline *dl);
 
+/* ====== The report: what the round trip found, before any output ======
+ *
+ * mh_delivery_probe runs in two steps: mh_delivery_run() makes the round
+ * trip into a struct mh_delivery_report (every phase with its duration,
+ * codes and TLS, the delay, one failure record), and
+ * mh_delivery_report_render() (delivery_render.c) turns a report into the
+ * items, perfdata, samples, state and summary described above.
+ */
+
+/* Facts a phase may carry, one bit each; rendered as item attributes in
+ * this order. */
+enum {
+    MH_DELIVERY_HAS_DELETED = 1 << 0,  /* deleted: mails expunged */
+    MH_DELIVERY_HAS_CURL = 1 << 1,     /* curl_code: libcurl's CURLcode */
+    MH_DELIVERY_HAS_DURATION = 1 << 2, /* duration_seconds */
+    MH_DELIVERY_HAS_REPLY = 1 << 3,    /* reply_code: the server's */
+    MH_DELIVERY_HAS_TLS = 1 << 4,      /* tls: "TLSv1.3 <cipher>" or "" */
+    MH_DELIVERY_HAS_DELAY = 1 << 5,    /* delay_seconds */
+    MH_DELIVERY_HAS_POLLS = 1 << 6,    /* polls */
+    MH_DELIVERY_HAS_UID = 1 << 7       /* uid: the probe mail's */
+};
+
+/* One phase of the round trip as it ended. */
+struct mh_delivery_step {
+    const char *phase;     /* static: "imap_login", "submit", "auth",
+                              "poll", "cleanup" */
+    enum mh_state state;   /* OK, or the phase's problem */
+    enum mh_reason reason; /* NONE when OK */
+    char text[1000];       /* what happened, printable */
+    unsigned has;          /* MH_DELIVERY_HAS_* of the fields below */
+    double deleted, curl_code, duration_s, reply_code;
+    char tls[128];
+    double delay_s, polls, uid;
+    const char *note; /* static: a note that follows the phase (a session
+                         without TLS), or NULL */
+};
+
+/* What the round trip concluded: the first of the worst problems. */
+struct mh_delivery_failure {
+    enum mh_state state;   /* OK: delivered, nothing to report */
+    const char *phase;     /* static: a step's phase, "setup" (options,
+                              token, libcurl), or "" */
+    enum mh_reason reason; /* its category: mh_reason_category() */
+    enum mh_category category;
+    long reply_code;   /* the server's reply to the failed command, or
+                          0 */
+    char enhanced[16]; /* its enhanced status code (RFC 3463), or "" */
+    char cause[1400];  /* the summary */
+};
+
+/* Most phases a round trip reports. */
+#define MH_DELIVERY_MAX_STEPS 6
+
+/* The outcome of one round trip. */
+struct mh_delivery_report {
+    char target[600];    /* "RCPT via SUBMITHOST:PORT" */
+    const char *rcpt_to; /* borrowed from the params */
+    char submit_where[320], imap_where[320];
+    bool submitted; /* the submission ran (time_submit is known) */
+    bool imap_ran;  /* the IMAP login ran (time_imap is known) */
+    bool cleaned;   /* the cleanup ran (time_cleanup is known) */
+    bool found;     /* the mail arrived (delay_s is known) */
+    double delay_s, time_submit, time_imap, time_cleanup;
+    unsigned polls;
+    size_t nsteps;
+    struct mh_delivery_step steps[MH_DELIVERY_MAX_STEPS];
+    struct mh_delivery_failure failure;
+    double elapsed_s; /* of the whole check */
+};
+
+/*
+ * Makes the round trip within dl (steps 1 to 4 above) into a new report.
+ * Returns the report (free with free()) or NULL when memory ran out.
+ */
+struct mh_delivery_report *mh_delivery_run(const struct mh_delivery_params *p,
+                                           const struct mh_deadline *dl);
+
+/*
+ * Adds a report to r (check "delivery", target rep->target): an item per
+ * step (and its note), the failure through mh_result_raise, perfdata
+ * delay ("U" when the mail was not found), time_submit, time_imap,
+ * time_cleanup, the sample mailhealth_delivery_duration_seconds (found
+ * only), the check's duration and "time" perfdata, and when nothing
+ * failed the OK summary. The one place where delivery facts become
+ * output.
+ */
+void mh_delivery_report_render(const struct mh_delivery_report *rep,
+                               struct mh_result *r);
+
 /*
  * Fills hex (MH_DELIVERY_TOKEN_HEX + 1 bytes) with a new token: 128 bits
  * from OpenSSL's CSPRNG (RAND_bytes, thread-safe), lower-case hex.

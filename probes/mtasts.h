@@ -17,8 +17,10 @@
  *   5. the memory of the policies seen (struct mh_sts_memory), which tells
  *      a policy edited without a new id;
  *   6. the verdict (mh_sts_evaluate): every fact above and the outcome of
- *      the caller's STARTTLS probes of the MX hosts become items, samples
- *      and the state of a result.
+ *      the caller's STARTTLS probes of the MX hosts are judged into a
+ *      typed report (mh_sts_report_check, mtasts_report.c: facts, one
+ *      failure record), which mh_sts_report_render (mtasts_render.c)
+ *      turns into the items, samples and state of a result.
  *
  * The parsers are our own (no library parses these formats); each has a
  * fuzz target (tests/fuzz/fuzz_mtasts.c). Server and DNS text is hostile:
@@ -36,7 +38,8 @@
 #include "deadline.h"
 #include "resolve.h"
 #include "result.h"
-#include "smtp.h" /* mh_trace_fn */
+#include "smtp.h"     /* mh_trace_fn */
+#include "tlscheck.h" /* struct mh_tls_report */
 
 /* Largest policy body accepted (RFC 8461 3.3 suggests 64 KiB). */
 #define MH_STS_BODY_MAX 65536
@@ -269,10 +272,14 @@ struct mh_sts_fetch {
     size_t len;
     char err[600]; /* one line, printable */
     double secs;   /* wall time of the fetch */
-    /* The policy host's certificate as tlscheck.h reports it (items,
-     * perfdata, samples, state, with the host name verified), or NULL when
-     * no certificate arrived. */
-    struct mh_result *cert;
+    /* The policy host's certificate check as tlscheck.h reports it (facts
+     * and failure, with the host name verified; owned, freed by
+     * mh_sts_fetch_free), or NULL when no certificate arrived. */
+    struct mh_tls_report *cert;
+    /* The check's parameters, kept to render it (mh_tls_report_render):
+     * the name verified and the days thresholds. */
+    char cert_name[300]; /* "mta-sts.DOMAIN" */
+    double cert_warn_days, cert_crit_days;
     double cert_expiry; /* earliest notAfter on its chain, Unix time;
                            0 when unknown */
 };
@@ -366,5 +373,110 @@ struct mh_sts_inputs {
  * are recorded in r.
  */
 void mh_sts_evaluate(const struct mh_sts_inputs *in, struct mh_result *r);
+
+/* ---- 7. The report: what the verdict found, before any output ---------
+ *
+ * mh_sts_evaluate runs in two steps: mh_sts_report_check() (mtasts_report.c)
+ * judges the inputs into a struct mh_sts_report (facts, the state, reason
+ * and sentence each implies, one failure record; the memory is updated
+ * there), and mh_sts_report_render() (mtasts_render.c) turns a report into
+ * the items, perfdata, samples, state and summary listed above.
+ */
+
+/* One judged fact: the state and reason it implies and its sentence (the
+ * item's text, and the summary when it is the failure). */
+struct mh_sts_finding {
+    enum mh_state state;
+    enum mh_reason reason; /* NONE when state is OK */
+    char text[900];
+};
+
+/* What a TXT lookup (_mta-sts or _smtp._tls) found. */
+enum mh_sts_record_status {
+    MH_STS_REC_LOOKUP_FAILED = 0, /* timeout or failure (finding says) */
+    MH_STS_REC_MISSING,           /* no record with the version tag */
+    MH_STS_REC_VALID,             /* exactly one, valid */
+    MH_STS_REC_MULTIPLE,          /* more than one: senders use none */
+    MH_STS_REC_INVALID            /* one, invalid */
+};
+
+/* What the policy fetch and parse gave. */
+enum mh_sts_policy_status {
+    MH_STS_POL_NOT_CHECKED = 0, /* no record: not looked for */
+    MH_STS_POL_NOT_FETCHED,     /* the deadline passed before the fetch */
+    MH_STS_POL_FETCH_FAILED,    /* see the fetch's status */
+    MH_STS_POL_INVALID,         /* fetched, RFC 8461 3.2 syntax broken */
+    MH_STS_POL_VALID
+};
+
+/* One MX host against the policy. */
+struct mh_sts_mx_fact {
+    const struct mh_sts_mx *mx; /* borrowed from the inputs */
+    int pattern;                /* first mx pattern it matches, or -1 */
+    bool verified;              /* every probed address verified */
+    struct mh_sts_finding f;
+};
+
+/* What the verdict concluded: the first of the worst findings. */
+struct mh_sts_failure {
+    enum mh_state state;   /* OK: nothing to report */
+    const char *phase;     /* static: "record", "policy", "certificate",
+                              "id", "mx", "tls-rpt", or "" */
+    enum mh_reason reason; /* its category: mh_reason_category() */
+    enum mh_category category;
+    char cause[900]; /* the summary, without the domain */
+};
+
+/* The outcome of one MTA-STS and TLS-RPT verdict. Free with free(). */
+struct mh_sts_report {
+    const struct mh_sts_inputs *in; /* borrowed: domain, DNS, fetch, MX */
+    /* _mta-sts TXT record (RFC 8461 3.1). */
+    enum mh_sts_record_status record;
+    size_t nrecords; /* v=STSv1 records */
+    char id[MH_STS_ID_MAX + 1];
+    struct mh_sts_finding record_f;
+    /* The policy (RFC 8461 3.2, 3.3). */
+    enum mh_sts_policy_status policy_status;
+    struct mh_sts_policy policy; /* POL_VALID */
+    enum mh_sts_mode mode; /* the policy's, else remembered, else UNKNOWN */
+    bool mode_remembered;
+    struct mh_sts_finding policy_f; /* when not valid */
+    /* The policy host's certificate (the fetch's tlscheck result). */
+    bool cert_problem; /* days left below --cert-days */
+    struct mh_sts_finding cert_f;
+    /* The id against the memory of earlier policies. */
+    bool id_unchanged; /* the body changed, the id did not */
+    double first_seen; /* of the remembered body, Unix time */
+    struct mh_sts_finding id_f;
+    /* The MX hosts (RFC 8461 4.1). */
+    bool mx_checked; /* a valid policy and a known MX set */
+    size_t covered;  /* MX hosts matching a pattern */
+    size_t verified; /* MX hosts verified on every address */
+    /* TLS-RPT (RFC 8460 3). */
+    enum mh_sts_record_status tlsrpt;
+    size_t ntlsrpt; /* v=TLSRPTv1 records */
+    size_t nrua;    /* report URIs of the valid record */
+    struct mh_sts_finding tlsrpt_f;
+    struct mh_sts_failure failure;
+    size_t nmx;                 /* in mx[] when mx_checked */
+    struct mh_sts_mx_fact mx[]; /* in the inputs' order */
+};
+
+/*
+ * Judges in into a new report (the first step of mh_sts_evaluate) and
+ * notes a valid policy in in->memory. The report borrows in: use it while
+ * in lives. Returns the report (free with free()) or NULL when memory ran
+ * out.
+ */
+struct mh_sts_report *mh_sts_report_check(const struct mh_sts_inputs *in);
+
+/*
+ * Adds a report to r: the items, perfdata and samples listed at
+ * mh_sts_evaluate, the failure through mh_result_raise (the summary
+ * prefixed with the domain when in->required), and for a valid policy
+ * with nothing wrong in r the OK summary. The one place where MTA-STS
+ * facts become output.
+ */
+void mh_sts_report_render(const struct mh_sts_report *rep, struct mh_result *r);
 
 #endif

@@ -139,28 +139,20 @@ cert_report(struct fetch *f)
     if (f->job == NULL) {
         return;
     }
-    char where[320];
-    mh_textf(where, sizeof where, "%s:443", f->host);
-    /* No "where" prefix: the fetch's message names the host. */
+    mh_textf(o->cert_name, sizeof o->cert_name, "%s", f->host);
+    o->cert_warn_days = f->p->cert_warn_days;
+    o->cert_crit_days = f->p->cert_crit_days;
     struct mh_tls_check_params cp = {
         .verify = true,
         .verify_name = f->host,
         .sni_sent = true,
-        .warn_days = f->p->cert_warn_days,
-        .crit_days = f->p->cert_crit_days,
+        .warn_days = o->cert_warn_days,
+        .crit_days = o->cert_crit_days,
         .now = f->now,
     };
-    o->cert = mh_result_new("mta-sts", where);
-    if (o->cert == NULL) {
-        return;
-    }
-    mh_tls_check_job(f->job, NULL, NULL, &cp, o->cert);
-    for (size_t i = 0; i < o->cert->nsamples; i++) {
-        if (strcmp(o->cert->samples[i].family,
-                   MH_METRIC(TLS_EARLIEST_CERT_EXPIRY_TIMESTAMP_SECONDS)) ==
-            0) {
-            o->cert_expiry = o->cert->samples[i].value;
-        }
+    o->cert = mh_tls_report_job(f->job, NULL, NULL, &cp);
+    if (o->cert != NULL && o->cert->checked && o->cert->earliest >= 0) {
+        o->cert_expiry = o->cert->path[o->cert->earliest].not_after;
     }
 }
 
@@ -239,9 +231,10 @@ classify(struct fetch *f, CURLcode rc, const char *errbuf)
         break;
     }
     if (f->job != NULL && vr != X509_V_OK) {
-        const char *why = o->cert != NULL && o->cert->summary != NULL
-                              ? o->cert->summary
-                              : X509_verify_cert_error_string(vr);
+        const char *why =
+            o->cert != NULL && o->cert->failure.state != MH_STATE_OK
+                ? o->cert->failure.cause
+                : X509_verify_cert_error_string(vr);
         fail(o, MH_STS_FETCH_CERT, MH_REASON_STS_WEBPKI_INVALID, "%s", why);
         return;
     }
@@ -379,7 +372,7 @@ void
 mh_sts_fetch_free(struct mh_sts_fetch *f)
 {
     free(f->body);
-    mh_result_free(f->cert);
+    free(f->cert);
     f->body = NULL;
     f->cert = NULL;
 }

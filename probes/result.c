@@ -328,6 +328,18 @@ mh_result_add_perf(struct mh_result *r, const char *label, double value,
 }
 
 int
+mh_result_add_perf_unknown(struct mh_result *r, const char *label,
+                           enum mh_unit unit, const double *min,
+                           const double *max)
+{
+    if (mh_result_add_perf(r, label, 0, unit, NULL, NULL, min, max) != 0) {
+        return -1;
+    }
+    r->perf[r->nperf - 1].unknown = true;
+    return 0;
+}
+
+int
 mh_result_add_sample(struct mh_result *r, const char *family, double value, ...)
 {
     size_t n = 0;
@@ -483,15 +495,21 @@ mh_result_finish(struct mh_result *r)
 }
 
 void
+mh_vtextf(char *buf, size_t len, const char *fmt, va_list ap)
+{
+    int n = vsnprintf(buf, len, fmt, ap);
+    if (n < 0 && len > 0) {
+        buf[0] = '\0';
+    }
+}
+
+void
 mh_textf(char *buf, size_t len, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(buf, len, fmt, ap);
+    mh_vtextf(buf, len, fmt, ap);
     va_end(ap);
-    if (n < 0 && len > 0) {
-        buf[0] = '\0';
-    }
 }
 
 void

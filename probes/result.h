@@ -25,6 +25,7 @@
 #ifndef MH_RESULT_H
 #define MH_RESULT_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -207,6 +208,10 @@ char *mh_text_printable(const char *text, size_t len);
 void mh_textf(char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* mh_textf with a va_list (for functions that take a format). */
+void mh_vtextf(char *buf, size_t len, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
 /*
  * Replaces LC_NUMERIC's decimal point in a number printf formatted into buf
  * by '.': perfdata, metrics and JSON use '.' in every locale (Icinga sets
@@ -221,6 +226,13 @@ void mh_c_decimal_point(char *buf);
 char *mh_fmt_decimal(char *buf, size_t len, double x, int decimals);
 
 /* ---- Operations for code that completes or relabels a result -------- */
+
+/* Like mh_result_add_perf() for a value that could not be determined
+ * (rendered "U", as the Nagios plugin guidelines define). Returns 0 or
+ * -1. */
+int mh_result_add_perf_unknown(struct mh_result *r, const char *label,
+                               enum mh_unit unit, const double *min,
+                               const double *max);
 
 /* Like mh_result_add_perf(), but inserts the entry before all others. */
 int mh_result_add_perf_first(struct mh_result *r, const char *label,

@@ -589,6 +589,134 @@ test_check_rrsig(void **state)
     fixture_free(&f);
 }
 
+/* ====== The report (mh_dane_report_check) ====== */
+
+/* The report of a fixture, and its rendering equal to mh_dane_check's. */
+static struct mh_dane_report *
+fixture_report(struct fixture *f, bool tls)
+{
+    struct mh_dane_report *rep = mh_dane_report_check(
+        &f->lk, tls ? ctx : NULL, tls ? f->sent : NULL, &f->p);
+    assert_non_null(rep);
+    fixture_run(f, tls);
+    struct mh_result *again = mh_result_new("smtp", "mx.example.test:25");
+    assert_non_null(again);
+    mh_dane_report_render(rep, &f->p, again);
+    mh_result_finish(again);
+    assert_int_equal(again->state, f->r->state);
+    assert_int_equal(again->reason, f->r->reason);
+    assert_int_equal(again->nitems, f->r->nitems);
+    assert_int_equal(again->nperf, f->r->nperf);
+    assert_int_equal(again->nsamples, f->r->nsamples);
+    for (size_t i = 0; i < again->nitems; i++) {
+        assert_string_equal(again->items[i].text, f->r->items[i].text);
+    }
+    if (f->r->summary != NULL) {
+        assert_string_equal(again->summary, f->r->summary);
+    }
+    mh_result_free(again);
+    return rep;
+}
+
+/* Facts of a match: every record's verdict, the depth, no failure. */
+static void
+test_report_verified(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_init(&f, 90);
+    record(&f.lk.recs[f.lk.nrecs++], 3, 1, k_next, NULL);
+    record(&f.lk.recs[f.lk.nrecs++], 3, 1, k_leaf, NULL);
+    record(&f.lk.recs[f.lk.nrecs++], 1, 1, k_leaf, NULL);
+    struct mh_dane_report *rep = fixture_report(&f, true);
+    assert_int_equal(rep->outcome, MH_DANE_OUT_VERIFIED);
+    assert_true(rep->verified);
+    assert_int_equal(rep->depth, 0);
+    assert_int_equal(rep->usage, 3);
+    assert_int_equal(rep->nrecords, 3);
+    assert_int_equal(rep->nusable, 2);
+    assert_int_equal(rep->records[0].status, MH_DANE_REC_NO_MATCH);
+    assert_int_equal(rep->records[1].status, MH_DANE_REC_MATCH);
+    assert_int_equal(rep->records[1].depth, 0);
+    assert_int_equal(rep->records[2].status, MH_DANE_REC_UNUSABLE);
+    assert_non_null(strstr(rep->records[2].detail, "RFC 7672 3.1.3"));
+    assert_false(rep->rollover_risk);
+    assert_int_equal(rep->next_key, MH_DANE_NEXT_NOT_CHECKED);
+    assert_false(rep->rrsig.present);
+    assert_int_equal(rep->failure.state, MH_STATE_OK);
+    assert_string_equal(rep->failure.phase, "");
+    free(rep);
+    fixture_free(&f);
+}
+
+/* The failure record: the first of the worst problems, with its phase. */
+static void
+test_report_failures(void **state)
+{
+    (void)state;
+    struct fixture f;
+    /* Expiring RRSIGs (WARNING) and a mismatch (CRITICAL): the mismatch. */
+    fixture_init(&f, 90);
+    record(&f.lk.recs[f.lk.nrecs++], 3, 1, k_next, NULL);
+    f.lk.rrsig_expiration = f.p.now + 2 * DAY;
+    struct mh_dane_report *rep = fixture_report(&f, true);
+    assert_int_equal(rep->outcome, MH_DANE_OUT_MISMATCH);
+    assert_true(rep->rrsig.present);
+    assert_int_equal(rep->rrsig.state, MH_STATE_WARNING);
+    assert_string_equal(rep->rrsig.rrset, "TLSA");
+    assert_int_equal(rep->failure.state, MH_STATE_CRITICAL);
+    assert_string_equal(rep->failure.phase, "verify");
+    assert_int_equal(rep->failure.reason, MH_REASON_TLSA_MISMATCH);
+    assert_int_equal(rep->failure.category, MH_CAT_TLS);
+    assert_non_null(strstr(rep->failure.cause, QN));
+    assert_true(rep->verify_error[0] != '\0');
+    free(rep);
+    fixture_free(&f);
+    /* Signed records and no TLS session: phase tls, with the summary that
+     * replaces "STARTTLS not offered". */
+    fixture_init(&f, 90);
+    record(&f.lk.recs[f.lk.nrecs++], 3, 1, k_leaf, NULL);
+    rep = fixture_report(&f, false);
+    assert_int_equal(rep->outcome, MH_DANE_OUT_NO_TLS);
+    assert_string_equal(rep->failure.phase, "tls");
+    assert_int_equal(rep->failure.reason, MH_REASON_DANE_REQUIRED);
+    assert_non_null(strstr(rep->failure.cause_no_starttls, "STARTTLS"));
+    free(rep);
+    fixture_free(&f);
+    /* An unreadable next key: a usage error, not about the target. */
+    fixture_init(&f, 90);
+    f.p.next_key = "/nonexistent/next.pem";
+    record(&f.lk.recs[f.lk.nrecs++], 3, 1, k_leaf, NULL);
+    rep = fixture_report(&f, true);
+    assert_int_equal(rep->next_key, MH_DANE_NEXT_UNREADABLE);
+    assert_string_equal(rep->failure.phase, "next_key");
+    assert_true(rep->failure.targetless);
+    assert_int_equal(f.r->state, MH_STATE_UNKNOWN);
+    assert_non_null(strstr(f.r->summary, "cannot read --tlsa-next-key"));
+    free(rep);
+    fixture_free(&f);
+    /* The leaf's own key alone, expiring: the rollover risk. */
+    fixture_init(&f, 10);
+    record(&f.lk.recs[f.lk.nrecs++], 3, 0, NULL, f.leaf);
+    rep = fixture_report(&f, true);
+    assert_true(rep->rollover_risk);
+    assert_true(rep->leaf_days > 9 && rep->leaf_days < 10.1);
+    assert_string_equal(rep->failure.phase, "rollover");
+    free(rep);
+    fixture_free(&f);
+    /* A lookup that failed: phase lookup, no record looked at. */
+    fixture_init(&f, 90);
+    f.lk.status = MH_DANE_DNS_SERVFAIL;
+    f.lk.ede_code = 6;
+    rep = fixture_report(&f, true);
+    assert_int_equal(rep->outcome, MH_DANE_OUT_SERVFAIL);
+    assert_string_equal(rep->failure.phase, "lookup");
+    assert_string_equal(rep->ede, " (EDE 6)");
+    assert_int_equal(rep->nrecords, 0);
+    free(rep);
+    fixture_free(&f);
+}
+
 int
 main(void)
 {
@@ -606,6 +734,8 @@ main(void)
         cmocka_unit_test(test_check_next_key),
         cmocka_unit_test(test_check_lookup_states),
         cmocka_unit_test(test_check_rrsig),
+        cmocka_unit_test(test_report_verified),
+        cmocka_unit_test(test_report_failures),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -505,6 +505,101 @@ test_redact_imap(void **state)
     assert_string_equal(red(&rd, true, "AHVzZXIAc2VjcmV0"), "[redacted]");
 }
 
+/* ====== The report (mh_delivery_run, mh_delivery_report_render) ====== */
+
+/* Without the URLs no network is touched: a usage error in phase setup. */
+static void
+test_report_setup(void **state)
+{
+    (void)state;
+    struct mh_delivery_params p = {.rcpt_to = "probe@example.com",
+                                   .poll_interval_s = 1};
+    struct mh_deadline dl;
+    mh_deadline_start(&dl, 5);
+    struct mh_delivery_report *rep = mh_delivery_run(&p, &dl);
+    assert_non_null(rep);
+    assert_int_equal(rep->failure.state, MH_STATE_UNKNOWN);
+    assert_int_equal(rep->failure.reason, MH_REASON_USAGE_ERROR);
+    assert_string_equal(rep->failure.phase, "setup");
+    assert_int_equal(rep->nsteps, 0);
+    assert_false(rep->submitted);
+    assert_string_equal(rep->target, "probe@example.com via ?");
+    free(rep);
+    struct mh_result *r = mh_delivery_probe(&p, &dl);
+    assert_non_null(r);
+    assert_int_equal(r->state, MH_STATE_UNKNOWN);
+    assert_string_equal(r->summary,
+                        "delivery needs --submit URL and --imap URL");
+    mh_result_free(r);
+}
+
+/* A report made here: phases become items with their facts, a mail not
+ * found leaves the delay unknown, a found one gives the OK summary. */
+static void
+test_report_render(void **state)
+{
+    (void)state;
+    struct mh_delivery_report rep = {
+        .rcpt_to = "probe@example.com",
+        .submit_where = "mx.example.com:587",
+        .imap_where = "mx.example.com:993/INBOX",
+        .submitted = true,
+        .imap_ran = true,
+        .time_submit = 0.25,
+        .time_imap = 0.5,
+        .nsteps = 2,
+        .elapsed_s = 6,
+    };
+    rep.steps[0] = (struct mh_delivery_step){.phase = "submit",
+                                             .text = "accepted",
+                                             .has = MH_DELIVERY_HAS_DURATION |
+                                                    MH_DELIVERY_HAS_REPLY |
+                                                    MH_DELIVERY_HAS_TLS,
+                                             .duration_s = 0.25,
+                                             .reply_code = 250,
+                                             .tls = "TLSv1.3"};
+    rep.steps[1] =
+        (struct mh_delivery_step){.phase = "poll",
+                                  .state = MH_STATE_CRITICAL,
+                                  .reason = MH_REASON_DELIVERY_TIMEOUT,
+                                  .text = "not found"};
+    rep.failure = (struct mh_delivery_failure){
+        .state = MH_STATE_CRITICAL,
+        .phase = "poll",
+        .reason = MH_REASON_DELIVERY_TIMEOUT,
+        .cause = "mail to probe@example.com not found"};
+    struct mh_result *r = mh_result_new("delivery", "t");
+    mh_delivery_report_render(&rep, r);
+    assert_int_equal(r->state, MH_STATE_CRITICAL);
+    assert_string_equal(r->summary, "mail to probe@example.com not found");
+    assert_int_equal(r->nitems, 2);
+    assert_int_equal(r->items[0].nattrs, 3);
+    assert_string_equal(r->items[0].attrs[0].key, "duration_seconds");
+    assert_string_equal(r->items[0].attrs[1].key, "reply_code");
+    assert_string_equal(r->items[0].attrs[2].key, "tls");
+    assert_string_equal(r->perf[0].label, "delay");
+    assert_true(r->perf[0].unknown);
+    assert_int_equal(r->nsamples, 0);
+    assert_true(r->duration_s == 6);
+    mh_result_free(r);
+    /* Found: the sample, and the OK summary. */
+    rep.found = true;
+    rep.delay_s = 1.5;
+    rep.polls = 3;
+    rep.nsteps = 1;
+    rep.failure = (struct mh_delivery_failure){.phase = ""};
+    r = mh_result_new("delivery", "t");
+    mh_delivery_report_render(&rep, r);
+    assert_int_equal(r->state, MH_STATE_OK);
+    assert_false(r->perf[0].unknown);
+    assert_int_equal(r->nsamples, 1);
+    assert_string_equal(r->summary,
+                        "probe@example.com: delivered via mx.example.com:587 "
+                        "to mx.example.com:993/INBOX in 1.500 s (submission "
+                        "0.250 s, 3 polls)");
+    mh_result_free(r);
+}
+
 int
 main(void)
 {
@@ -523,6 +618,8 @@ main(void)
         cmocka_unit_test(test_classify_phase),
         cmocka_unit_test(test_redact_smtp),
         cmocka_unit_test(test_redact_imap),
+        cmocka_unit_test(test_report_setup),
+        cmocka_unit_test(test_report_render),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -446,6 +446,116 @@ test_verdict_id_unchanged(void **state)
     mh_sts_memory_free(m);
 }
 
+/* The report of a scene, and its rendering equal to mh_sts_evaluate's
+ * (no memory in the scene: the report does not change it). */
+static struct mh_sts_report *
+scene_report(struct scene *s)
+{
+    struct mh_sts_report *rep = mh_sts_report_check(&s->in);
+    assert_non_null(rep);
+    struct mh_result *r = scene_run(s);
+    struct mh_result *again = mh_result_new("mta-sts", "example.com");
+    assert_non_null(again);
+    mh_sts_report_render(rep, again);
+    mh_result_finish(again);
+    assert_int_equal(again->state, r->state);
+    assert_int_equal(again->reason, r->reason);
+    assert_int_equal(again->nitems, r->nitems);
+    assert_int_equal(again->nperf, r->nperf);
+    assert_int_equal(again->nsamples, r->nsamples);
+    for (size_t i = 0; i < r->nitems; i++) {
+        assert_string_equal(again->items[i].text, r->items[i].text);
+    }
+    assert_string_equal(again->summary, r->summary);
+    mh_result_free(again);
+    mh_result_free(r);
+    return rep;
+}
+
+/* Facts of a valid policy: record, policy fields, each MX's pattern. */
+static void
+test_report_facts(void **state)
+{
+    (void)state;
+    struct scene s;
+    scene_init(&s, "v=STSv1; id=20261206", TESTING);
+    s.dns.tlsrpt.status = MH_RESOLVE_OK;
+    static unsigned char rua[] = "v=TLSRPTv1; rua=mailto:tls@example.com";
+    struct mh_txt_record rpt = {.data = rua, .len = sizeof rua - 1};
+    s.dns.tlsrpt.recs = &rpt;
+    s.dns.tlsrpt.nrecs = 1;
+    struct mh_sts_report *rep = scene_report(&s);
+    assert_int_equal(rep->record, MH_STS_REC_VALID);
+    assert_string_equal(rep->id, "20261206");
+    assert_int_equal(rep->policy_status, MH_STS_POL_VALID);
+    assert_int_equal(rep->mode, MH_STS_MODE_TESTING);
+    assert_int_equal(rep->policy.max_age, 86400);
+    assert_true(rep->mx_checked);
+    assert_int_equal(rep->nmx, 2);
+    assert_int_equal(rep->mx[0].pattern, 0);
+    assert_true(rep->mx[0].verified);
+    assert_int_equal(rep->mx[1].pattern, -1);
+    assert_int_equal(rep->mx[1].f.reason, MH_REASON_STS_MX_NOT_COVERED);
+    assert_int_equal(rep->covered, 1);
+    assert_int_equal(rep->verified, 2);
+    assert_int_equal(rep->tlsrpt, MH_STS_REC_VALID);
+    assert_int_equal(rep->nrua, 1);
+    /* The failure: mx2 not covered, WARNING in testing mode. */
+    assert_int_equal(rep->failure.state, MH_STATE_WARNING);
+    assert_string_equal(rep->failure.phase, "mx");
+    assert_int_equal(rep->failure.category,
+                     mh_reason_category(MH_REASON_STS_MX_NOT_COVERED));
+    assert_non_null(strstr(rep->failure.cause, "MX mx2.example.com"));
+    free(rep);
+    scene_free(&s);
+}
+
+/* The failure record is the first of the worst findings. */
+static void
+test_report_failure(void **state)
+{
+    (void)state;
+    struct scene s;
+    /* An invalid record (CRITICAL in enforce mode) before an uncovered
+     * MX (CRITICAL too): the record is the failure. */
+    scene_init(&s, "v=STSv1; id=",
+               "version: STSv1\nmode: enforce\n"
+               "mx: mx1.example.com\nmax_age: 60\n");
+    struct mh_sts_report *rep = scene_report(&s);
+    assert_int_equal(rep->record, MH_STS_REC_INVALID);
+    assert_int_equal(rep->policy_status, MH_STS_POL_VALID);
+    assert_int_equal(rep->mx[1].f.state, MH_STATE_CRITICAL);
+    assert_string_equal(rep->failure.phase, "record");
+    assert_int_equal(rep->failure.reason, MH_REASON_STS_RECORD_INVALID);
+    free(rep);
+    scene_free(&s);
+    /* No record: nothing fetched, nothing matched. */
+    scene_init(&s, "v=spf1 -all", ENFORCE);
+    rep = scene_report(&s);
+    assert_int_equal(rep->record, MH_STS_REC_MISSING);
+    assert_int_equal(rep->policy_status, MH_STS_POL_NOT_CHECKED);
+    assert_false(rep->mx_checked);
+    assert_int_equal(rep->tlsrpt, MH_STS_REC_MISSING);
+    assert_string_equal(rep->failure.phase, "record");
+    assert_int_equal(rep->failure.reason, MH_REASON_STS_RECORD_MISSING);
+    free(rep);
+    scene_free(&s);
+    /* A failed fetch: its reason, no MX judged. */
+    scene_init(&s, "v=STSv1; id=1", ENFORCE);
+    s.fetch.status = MH_STS_FETCH_HTTP;
+    s.fetch.reason = MH_REASON_STS_POLICY_FETCH_ERROR;
+    snprintf(s.fetch.err, sizeof s.fetch.err, "HTTP 404");
+    rep = scene_report(&s);
+    assert_int_equal(rep->policy_status, MH_STS_POL_FETCH_FAILED);
+    assert_int_equal(rep->mode, MH_STS_MODE_UNKNOWN);
+    assert_false(rep->mx_checked);
+    assert_string_equal(rep->failure.phase, "policy");
+    assert_int_equal(rep->failure.state, MH_STATE_CRITICAL);
+    assert_non_null(strstr(rep->failure.cause, "HTTP 404"));
+    free(rep);
+    scene_free(&s);
+}
+
 int
 main(void)
 {
@@ -458,6 +568,8 @@ main(void)
         cmocka_unit_test(test_verdict_states),
         cmocka_unit_test(test_verdict_no_policy),
         cmocka_unit_test(test_verdict_id_unchanged),
+        cmocka_unit_test(test_report_facts),
+        cmocka_unit_test(test_report_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
