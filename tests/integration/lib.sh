@@ -236,9 +236,14 @@ promtool_ok() {
 fault() {
     local script=$1 sessions=${2:-1}
     [ -f "$script" ] || script=$MH_SOURCE_DIR/tests/faultserver/scenarios/$1.fs
-    FS_TRANSCRIPT=$T_TMP/transcript.$RANDOM
-    local portfile=$T_TMP/port.$RANDOM
-    : >"$FS_TRANSCRIPT"
+    # Names unique within T_TMP (mktemp), never $RANDOM: a test starts up to
+    # ~150 fault servers, and a repeated $RANDOM (birthday odds of several
+    # per cent) found the earlier server's port file already there, so the
+    # check was pointed at a port whose one session was over ("connection
+    # refused" in 0.01 s).
+    FS_TRANSCRIPT=$(mktemp "$T_TMP/transcript.XXXXXX")
+    local portfile
+    portfile=$(mktemp "$T_TMP/port.XXXXXX")
     "$MH_FAULTSERVER" --script "$script" --port 0 --port-file "$portfile" \
         --transcript "$FS_TRANSCRIPT" --sessions "$sessions" --max-seconds 60 \
         >"$T_TMP/faultserver.log" 2>&1 &
