@@ -131,9 +131,9 @@ add_sockets(struct mh_dnsbl_channels *c, size_t ci, struct pollfd *pfd,
     unsigned bits = (unsigned)ares_getsock((ares_channel)c->ch[ci], socks,
                                            ARES_GETSOCK_MAXNUM);
     for (int i = 0; i < ARES_GETSOCK_MAXNUM && n < FLOW_POLL_MAX; i++) {
-        short ev = 0;
-        ev |= ((bits >> i) & 1u) ? POLLIN : 0;
-        ev |= ((bits >> (i + ARES_GETSOCK_MAXNUM)) & 1u) ? POLLOUT : 0;
+        int want = ((bits >> i) & 1u) ? POLLIN : 0;
+        want |= ((bits >> (i + ARES_GETSOCK_MAXNUM)) & 1u) ? POLLOUT : 0;
+        short ev = (short)want;
         if (ev != 0) {
             pfd[n] = (struct pollfd){.fd = socks[i], .events = ev};
             owner[n++] = ci;
