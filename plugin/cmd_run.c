@@ -234,6 +234,8 @@ run_round(struct runner *rn, struct mh_result ***out, double *seconds)
         .jitter_s = rn->jitter_s,
         .seed = rn->seed,
         .efd = rn->efd,
+        /* only --once --output json prints the items and perfdata */
+        .keep_details = rn->once && rn->cli->output == MH_OUT_JSON,
     };
     struct round *r = mh_round_start(&o);
     if (r == NULL) {

@@ -113,7 +113,7 @@ void mh_cap_plan_config(const struct mh_run_config *c, double interval_s,
  * per-CPU bound keeps the CPU work queued on a loop (handshakes, chain
  * verification, ~2 ms each) well under a check's timeout.
  */
-#define MH_CAP_LOOP_PER_CPU 1024u
+#define MH_CAP_LOOP_PER_CPU 768u
 unsigned mh_cap_loop_in_flight(const struct mh_cap_plan *p, size_t nchecks);
 
 /*

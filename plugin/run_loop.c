@@ -31,9 +31,24 @@
 #include "../probes/deadline.h"
 #include "../probes/smtp.h"
 #include "../probes/threads.h"
+#include "runner.h"
 
 /* Events handled per epoll_wait. */
 #define LOOP_EVENTS 256
+/*
+ * Admission: a loop whose thread was busy more than LOOP_BUSY_MAX of the
+ * last LOOP_WINDOW_S (the CPU work of the checks in flight: handshakes,
+ * chain verifications; or cores shared with other processes) starts no
+ * new check until it catches up, so the checks already running keep their
+ * pace and meet their deadlines, and the waiting ones have not started
+ * their clocks. At most LOOP_START_BURST checks start per pass (their
+ * handshakes come a few round trips later, all at once otherwise), and
+ * LOOP_MIN_RUNNING always may run.
+ */
+#define LOOP_WINDOW_S 0.1
+#define LOOP_BUSY_MAX 0.75
+#define LOOP_START_BURST 32
+#define LOOP_MIN_RUNNING 8
 /* epoll data of the loop's own eventfd (slots are below 2^32). */
 #define WAKE_TAG UINT64_MAX
 
@@ -78,6 +93,9 @@ struct mh_loop {
     size_t nfree, running;
     struct timer *heap;
     size_t nheap, heapcap;
+    /* Admission: busy time in the current window, the busy share of the
+     * last one. */
+    double win_start, win_busy, busy_share;
 };
 
 /* ---- the queue of jobs ---------------------------------------------- */
@@ -90,15 +108,11 @@ jobq_push(struct jobq *q, void *arg, double start_at)
             memmove(q->v, q->v + q->head, q->len * sizeof *q->v);
             q->head = 0;
         }
-        if (q->len == q->cap) {
-            size_t cap = q->cap == 0 ? 256 : q->cap * 2;
-            struct qjob *v = realloc(q->v, cap * sizeof *v);
-            if (v == NULL) {
-                return -1;
-            }
-            q->v = v;
-            q->cap = cap;
+        void *v = q->v;
+        if (mh_run_grow(&v, &q->cap, q->len, sizeof *q->v, 256) != 0) {
+            return -1;
         }
+        q->v = v;
     }
     q->v[q->head + q->len++] = (struct qjob){arg, start_at};
     return 0;
@@ -132,15 +146,11 @@ heap_swap(struct timer *h, size_t a, size_t b)
 static int
 heap_push(struct mh_loop *l, struct timer t)
 {
-    if (l->nheap == l->heapcap) {
-        size_t cap = l->heapcap == 0 ? 256 : l->heapcap * 2;
-        struct timer *h = realloc(l->heap, cap * sizeof *h);
-        if (h == NULL) {
-            return -1;
-        }
-        l->heap = h;
-        l->heapcap = cap;
+    void *h = l->heap;
+    if (mh_run_grow(&h, &l->heapcap, l->nheap, sizeof *l->heap, 256) != 0) {
+        return -1;
     }
+    l->heap = h;
     size_t i = l->nheap++;
     l->heap[i] = t;
     while (i > 0 && l->heap[(i - 1) / 2].when > l->heap[i].when) {
@@ -294,12 +304,15 @@ take_jobs(struct mh_loop *l, bool *cancel, bool *closing)
     pthread_mutex_unlock(&l->mu);
 }
 
-/* Starts the jobs whose time has come while there is room; returns the
- * start time of the next one waiting for its time (or -1). */
+/* Starts the jobs whose time has come while there is room and the loop
+ * keeps up (admission, above); returns when to look again: the start
+ * time of the next job waiting for its time, soon when admission held
+ * one back, or -1 (an end makes room and wakes the loop). */
 static double
 start_due(struct mh_loop *l, bool cancel, double now)
 {
     struct qjob *j;
+    size_t started = 0;
     while ((j = jobq_front(&l->q)) != NULL) {
         if (cancel) {
             void *arg = j->arg;
@@ -308,16 +321,33 @@ start_due(struct mh_loop *l, bool cancel, double now)
             continue;
         }
         if (l->running >= l->max) {
-            return -1; /* an end makes room (and wakes the loop) */
+            return -1;
         }
         if (j->start_at > now) {
             return j->start_at;
         }
+        if (l->running >= LOOP_MIN_RUNNING &&
+            (started == LOOP_START_BURST || l->busy_share > LOOP_BUSY_MAX)) {
+            return now + (started == LOOP_START_BURST ? 0 : 0.005);
+        }
         void *arg = j->arg;
         jobq_pop(&l->q);
         check_start(l, arg);
+        started++;
     }
     return -1;
+}
+
+/* Adds the pass's busy time (since woke) to the admission window. */
+static void
+account_busy(struct mh_loop *l, double woke, double now)
+{
+    l->win_busy += now - woke;
+    if (now - l->win_start >= LOOP_WINDOW_S) {
+        l->busy_share = l->win_busy / (now - l->win_start);
+        l->win_start = now;
+        l->win_busy = 0;
+    }
 }
 
 /* Expires the checks whose deadline has passed. */
@@ -350,6 +380,8 @@ loop_main(void *arg)
 {
     struct mh_loop *l = arg;
     struct epoll_event ev[LOOP_EVENTS];
+    double woke = mh_monotonic_s();
+    l->win_start = woke;
     for (;;) {
         bool cancel, closing;
         take_jobs(l, &cancel, &closing);
@@ -362,7 +394,10 @@ loop_main(void *arg)
         if (t != NULL && (next < 0 || t->when < next)) {
             next = t->when;
         }
+        now = mh_monotonic_s();
+        account_busy(l, woke, now);
         int n = epoll_wait(l->ep, ev, LOOP_EVENTS, ms_until(next, now));
+        woke = mh_monotonic_s();
         for (int k = 0; k < n; k++) {
             uint64_t d = ev[k].data.u64;
             if (d == WAKE_TAG) {

@@ -112,15 +112,11 @@ worker_main(void *arg)
 int
 mh_pool_spawn_locked(struct round *r)
 {
-    if (r->nw == r->wcap) {
-        size_t cap = r->wcap == 0 ? 16 : r->wcap * 2;
-        struct worker *w = realloc(r->w, cap * sizeof *w);
-        if (w == NULL) {
-            return -1;
-        }
-        r->w = w;
-        r->wcap = cap;
+    void *v = r->w;
+    if (mh_run_grow(&v, &r->wcap, r->nw, sizeof *r->w, 16) != 0) {
+        return -1;
     }
+    r->w = v;
     struct worker_arg *wa = malloc(sizeof *wa);
     if (wa == NULL) {
         return -1;

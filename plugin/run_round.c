@@ -84,6 +84,9 @@ mh_round_labelled(const struct mh_run_check *chk, struct mh_result *r)
 void
 mh_round_job_done_locked(struct round *r, struct job *jb, struct mh_result *res)
 {
+    if (res != NULL && !r->keep_details) {
+        mh_result_drop_details(res);
+    }
     jb->result = res;
     jb->done = true;
     if (++r->done == r->n) {
@@ -305,6 +308,7 @@ mh_round_start(const struct mh_round_opts *o)
     pthread_condattr_destroy(&ca);
     r->n = o->cfg->c->nchecks;
     r->efd = o->efd;
+    r->keep_details = o->keep_details;
     r->refs = 1;
     r->cfg = o->cfg;
     mh_shared_cfg_ref(o->cfg);

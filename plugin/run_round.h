@@ -48,6 +48,9 @@ struct mh_round_opts {
     double jitter_s;           /* start offsets in [0, jitter_s) */
     unsigned long long seed;   /* of the offsets (hash of the target) */
     int efd;                   /* eventfd written when the round is done */
+    bool keep_details;         /* keep the results' items and perfdata (JSON
+                                  output); else they are dropped as each check
+                                  ends (mh_result_drop_details) */
 };
 
 struct job {
@@ -79,9 +82,10 @@ struct round {
     size_t done;
     bool stop;
     bool one_by_one; /* no worker thread could start */
-    double start;    /* monotonic */
-    int efd;         /* eventfd: written when done reaches n */
-    int refs;        /* main + live workers, under mu */
+    bool keep_details;
+    double start; /* monotonic */
+    int efd;      /* eventfd: written when done reaches n */
+    int refs;     /* main + live workers, under mu */
     struct mh_shared_cfg *cfg;
     struct worker *w;
     size_t nw, wcap;

@@ -247,4 +247,9 @@ void mh_strset_free(struct mh_strset *set);
 /* FNV-1a 64-bit hash of s (stable jitter offsets, fingerprints). */
 unsigned long long mh_run_hash(const char *s);
 
+/* Makes room for one more element in the array *v of *cap elements of
+ * elem bytes when n == *cap: doubles it (first: the first capacity).
+ * Returns 0, or -1 when out of memory (the array is unchanged). */
+int mh_run_grow(void **v, size_t *cap, size_t n, size_t elem, size_t first);
+
 #endif
