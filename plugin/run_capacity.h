@@ -109,11 +109,16 @@ void mh_cap_plan_config(const struct mh_run_config *c, double interval_s,
  * checks given to them: the configured concurrency when there is one,
  * else the least of MH_CAP_LOOP_PER_CPU per CPU, the descriptor bound,
  * four times the memory bound (a loop's check has no thread stack: its
- * socket, buffers and TLS session only) and nchecks; at least 1. The
- * per-CPU bound keeps the CPU work queued on a loop (handshakes, chain
- * verification, ~2 ms each) well under a check's timeout.
+ * socket, buffers and TLS session only) and nchecks; at least 1. A
+ * check in flight on a loop costs about 58 KiB (its transport buffers,
+ * dialogue, TLS session with the peer's chain, and its result so far).
+ * Measured with tests/bench/bench_latency.sh (10,000 mixed checks, RTT
+ * 100 ms, 5 % greeting after 6 s, 2 shared cores, one round each): 512
+ * per CPU 24.1 s and 207 MiB; 768 20.9 s and 253 MiB (too close to the
+ * 256 MiB target); 1,024 18.3 s and 265 MiB, with 47 spurious timeouts
+ * on a loaded machine before the loops' admission control (run_loop.h).
  */
-#define MH_CAP_LOOP_PER_CPU 768u
+#define MH_CAP_LOOP_PER_CPU 640u
 unsigned mh_cap_loop_in_flight(const struct mh_cap_plan *p, size_t nchecks);
 
 /*

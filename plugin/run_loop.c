@@ -36,17 +36,20 @@
 /* Events handled per epoll_wait. */
 #define LOOP_EVENTS 256
 /*
- * Admission: a loop whose thread was busy more than LOOP_BUSY_MAX of the
- * last LOOP_WINDOW_S (the CPU work of the checks in flight: handshakes,
- * chain verifications; or cores shared with other processes) starts no
- * new check until it catches up, so the checks already running keep their
- * pace and meet their deadlines, and the waiting ones have not started
- * their clocks. At most LOOP_START_BURST checks start per pass (their
- * handshakes come a few round trips later, all at once otherwise), and
- * LOOP_MIN_RUNNING always may run.
+ * Admission: a loop whose passes (handling what epoll_wait returned) took
+ * longer than LOOP_LAG_MAX at some point of the last LOOP_WINDOW_S is
+ * behind: what its checks' sockets had ready waited that long (the CPU
+ * work of the checks in flight: handshakes, chain verifications; or cores
+ * shared with other processes). It starts no new check until it catches
+ * up, so the checks already running keep their pace and meet their
+ * deadlines, and the waiting ones have not started their clocks. A loop
+ * that is merely busy (all its CPU, short passes) keeps starting checks.
+ * At most LOOP_START_BURST checks start per pass (their handshakes come a
+ * few round trips later, all at once otherwise), and LOOP_MIN_RUNNING
+ * always may run.
  */
 #define LOOP_WINDOW_S 0.1
-#define LOOP_BUSY_MAX 0.75
+#define LOOP_LAG_MAX 0.025
 #define LOOP_START_BURST 32
 #define LOOP_MIN_RUNNING 8
 /* epoll data of the loop's own eventfd (slots are below 2^32). */
@@ -93,9 +96,9 @@ struct mh_loop {
     size_t nfree, running;
     struct timer *heap;
     size_t nheap, heapcap;
-    /* Admission: busy time in the current window, the busy share of the
+    /* Admission: the longest pass of the current window, and of the
      * last one. */
-    double win_start, win_busy, busy_share;
+    double win_start, win_lag, lag;
 };
 
 /* ---- the queue of jobs ---------------------------------------------- */
@@ -327,7 +330,7 @@ start_due(struct mh_loop *l, bool cancel, double now)
             return j->start_at;
         }
         if (l->running >= LOOP_MIN_RUNNING &&
-            (started == LOOP_START_BURST || l->busy_share > LOOP_BUSY_MAX)) {
+            (started == LOOP_START_BURST || l->lag > LOOP_LAG_MAX)) {
             return now + (started == LOOP_START_BURST ? 0 : 0.005);
         }
         void *arg = j->arg;
@@ -338,15 +341,18 @@ start_due(struct mh_loop *l, bool cancel, double now)
     return -1;
 }
 
-/* Adds the pass's busy time (since woke) to the admission window. */
+/* Records the pass that began when epoll_wait returned (woke) in the
+ * admission window. */
 static void
-account_busy(struct mh_loop *l, double woke, double now)
+account_pass(struct mh_loop *l, double woke, double now)
 {
-    l->win_busy += now - woke;
+    if (now - woke > l->win_lag) {
+        l->win_lag = now - woke;
+    }
     if (now - l->win_start >= LOOP_WINDOW_S) {
-        l->busy_share = l->win_busy / (now - l->win_start);
+        l->lag = l->win_lag;
         l->win_start = now;
-        l->win_busy = 0;
+        l->win_lag = 0;
     }
 }
 
@@ -395,7 +401,7 @@ loop_main(void *arg)
             next = t->when;
         }
         now = mh_monotonic_s();
-        account_busy(l, woke, now);
+        account_pass(l, woke, now);
         int n = epoll_wait(l->ep, ev, LOOP_EVENTS, ms_until(next, now));
         woke = mh_monotonic_s();
         for (int k = 0; k < n; k++) {

@@ -13,7 +13,11 @@
  * their start time has come and fewer than max_in_flight checks are
  * running; then ops->start makes the check (its deadline starts then),
  * the loop steps it on every event and timer until it ends, and ops->end
- * takes the result. All callbacks run on the loop's thread, one at a time.
+ * takes the result. A loop whose passes over the ready sockets took over
+ * 25 ms in the last 100 ms starts no new check until it catches up
+ * (run_loop.c: admission), so the checks it runs keep their pace on a
+ * loaded machine. All
+ * callbacks run on the loop's thread, one at a time.
  * A check's CPU work (TLS handshake, chain verification) runs on the loop
  * thread too: a loop is one core's worth of checks.
  */
