@@ -5,7 +5,7 @@
  * wait), on one epoll(7) instance: each check's socket is watched for what
  * its state wants (its descriptor is re-armed after each step), and each
  * check's own deadline is a timer in a min-heap (the earliest bounds
- * epoll_wait). The runner starts one loop per core (cmd_run.c) and hands
+ * epoll_wait). The runner starts two loops per core (cmd_run.c) and hands
  * the checks that fit (mh_smtp_task_supported) to them; the others run on
  * its worker pool.
  *

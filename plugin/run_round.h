@@ -5,7 +5,7 @@
  * deadline.
  *
  * Two engines run the checks side by side:
- *   - the event loops (run_loop.h), one per core, take the smtp and tls
+ *   - the event loops (run_loop.h), two per core, take the smtp and tls
  *     checks whose host is an address (mh_smtp_fits_loop) when the
  *     configuration's engine is "loop" (the default);
  *   - the worker pool (run_pool.c) takes the others, a thread per check in

@@ -35,7 +35,7 @@
  * 1..1024, or "auto", the default: chosen from the checks, timeouts,
  * interval, descriptors, memory and CPUs, see run_capacity.h), engine
  * ("loop", the default: smtp and tls checks on an address run on one
- * event loop per core, run_loop.h, the others on worker threads;
+ * event loops, two per core, run_loop.h, the others on worker threads;
  * "threads": every check on a worker thread, as before 2026-12),
  * textfile,
  * notify, checks (at least one; left out or [] only in a probe-only
