@@ -26,6 +26,16 @@ test_pkgs=(postfix postgrey dovecot-core dovecot-imapd dovecot-lmtpd rbldnsd nsd
     python3 valgrind clang libclang-rt-14-dev nginx-light
     ldnsutils)
 
+# One install-deps at a time on a machine (the demo, the suite and a
+# developer's build may start it together): a second run waits here, then
+# finds nothing missing. Without this, two runs shared apt's log and the
+# policy-rc.d file below, and one run's clean-up made the other fail.
+exec 9>>/run/lock/mailhealth-install-deps.lock
+if ! flock -n 9; then
+    echo "install-deps: another install-deps run is installing; waiting" >&2
+    flock 9
+fi
+
 missing=()
 for p in "${build_pkgs[@]}" "${test_pkgs[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |

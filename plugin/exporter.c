@@ -805,27 +805,17 @@ static int
 own_metrics(struct mh_exporter *e, FILE *f)
 {
     int rc = 0;
-    rc |= fprintf(f,
-                  "# HELP mailhealth_exporter_rounds_total Rounds of checks "
-                  "the runner completed since it started.\n"
-                  "# TYPE mailhealth_exporter_rounds_total counter\n"
-                  "mailhealth_exporter_rounds_total %lu\n",
+    rc |= mh_prom_put_header(f, MH_METRIC_EXPORTER_ROUNDS_TOTAL, NULL);
+    rc |= fprintf(f, "%s %lu\n", MH_METRIC(EXPORTER_ROUNDS_TOTAL),
                   atomic_load(&e->rounds)) < 0;
-    rc |= fprintf(f,
-                  "# HELP mailhealth_exporter_checks_in_flight Checks running "
-                  "now (the runner's and /probe's).\n"
-                  "# TYPE mailhealth_exporter_checks_in_flight gauge\n"
-                  "mailhealth_exporter_checks_in_flight %d\n",
+    rc |= mh_prom_put_header(f, MH_METRIC_EXPORTER_CHECKS_IN_FLIGHT, NULL);
+    rc |= fprintf(f, "%s %d\n", MH_METRIC(EXPORTER_CHECKS_IN_FLIGHT),
                   atomic_load(&mh_checks_in_flight)) < 0;
-    rc |= fprintf(f, "# HELP mailhealth_exporter_http_requests_total HTTP "
-                     "requests answered, by status code.\n"
-                     "# TYPE mailhealth_exporter_http_requests_total "
-                     "counter\n") < 0;
+    rc |= mh_prom_put_header(f, MH_METRIC_EXPORTER_HTTP_REQUESTS_TOTAL, NULL);
     for (size_t i = 0; i < NCODES; i++) {
-        rc |= fprintf(f,
-                      "mailhealth_exporter_http_requests_total{code=\"%u\"} "
-                      "%lu\n",
-                      counted_codes[i], atomic_load(&e->requests[i])) < 0;
+        rc |= fprintf(f, "%s{code=\"%u\"} %lu\n",
+                      MH_METRIC(EXPORTER_HTTP_REQUESTS_TOTAL), counted_codes[i],
+                      atomic_load(&e->requests[i])) < 0;
     }
     return rc ? -1 : 0;
 }

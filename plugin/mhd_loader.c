@@ -17,8 +17,6 @@
 
 #include "../probes/dlload.h"
 
-#include <dlfcn.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,9 +24,8 @@
 /* The ABI we load: SONAME of libmicrohttpd 0.9.x. */
 #define MH_LIBMHD_SONAME "libmicrohttpd.so.12"
 
+/* The functions the exporter calls, filled by mh_dl_load() (dlload.h). */
 static struct {
-    void *handle;
-    char error[200];
     struct MHD_Daemon *(*start_daemon_va)(unsigned int, uint16_t,
                                           MHD_AcceptPolicyCallback, void *,
                                           MHD_AccessHandlerCallback, void *,
@@ -66,74 +63,37 @@ static struct {
     void (*free)(void *);
 } api;
 
-static pthread_once_t api_once = PTHREAD_ONCE_INIT;
+static const struct mh_dl_symbol symbols[] = {
+    {"MHD_start_daemon_va", &api.start_daemon_va, false},
+    {"MHD_stop_daemon", &api.stop_daemon, false},
+    {"MHD_quiesce_daemon", &api.quiesce_daemon, false},
+    {"MHD_get_daemon_info", &api.get_daemon_info, false},
+    {"MHD_create_response_from_buffer", &api.create_from_buffer, false},
+    {"MHD_create_response_from_buffer_with_free_callback",
+     &api.create_with_free, false},
+    /* Optional: without it the exporter copies the parts into one
+     * buffer. */
+    {"MHD_create_response_from_iovec", &api.create_from_iovec, true},
+    {"MHD_destroy_response", &api.destroy_response, false},
+    {"MHD_add_response_header", &api.add_response_header, false},
+    {"MHD_queue_response", &api.queue_response, false},
+    {"MHD_lookup_connection_value", &api.lookup_value, false},
+    {"MHD_get_connection_values", &api.get_values, false},
+    {"MHD_get_connection_info", &api.get_connection_info, false},
+    {"MHD_suspend_connection", &api.suspend, false},
+    {"MHD_resume_connection", &api.resume, false},
+    {"MHD_basic_auth_get_username_password", &api.basic_auth_get, false},
+    {"MHD_queue_basic_auth_fail_response", &api.basic_auth_fail, false},
+    {"MHD_free", &api.free, false},
+};
 
-/* Resolves one symbol; false (and the error noted) when missing. */
-static bool
-sym(const char *name, void *slot)
-{
-    return mh_dl_sym(api.handle, "libmicrohttpd", name, slot, api.error,
-                     sizeof api.error);
-}
-
-static void
-load(void)
-{
-    api.handle = mh_dl_open(MH_LIBMHD_SONAME, api.error, sizeof api.error);
-    if (api.handle == NULL) {
-        return;
-    }
-    bool ok =
-        sym("MHD_start_daemon_va", &api.start_daemon_va) &&
-        sym("MHD_stop_daemon", &api.stop_daemon) &&
-        sym("MHD_quiesce_daemon", &api.quiesce_daemon) &&
-        sym("MHD_get_daemon_info", &api.get_daemon_info) &&
-        sym("MHD_create_response_from_buffer", &api.create_from_buffer) &&
-        sym("MHD_create_response_from_buffer_with_free_callback",
-            &api.create_with_free) &&
-        sym("MHD_destroy_response", &api.destroy_response) &&
-        sym("MHD_add_response_header", &api.add_response_header) &&
-        sym("MHD_queue_response", &api.queue_response) &&
-        sym("MHD_lookup_connection_value", &api.lookup_value) &&
-        sym("MHD_get_connection_values", &api.get_values) &&
-        sym("MHD_get_connection_info", &api.get_connection_info) &&
-        sym("MHD_suspend_connection", &api.suspend) &&
-        sym("MHD_resume_connection", &api.resume) &&
-        sym("MHD_basic_auth_get_username_password", &api.basic_auth_get) &&
-        sym("MHD_queue_basic_auth_fail_response", &api.basic_auth_fail) &&
-        sym("MHD_free", &api.free);
-    if (!ok) {
-        dlclose(api.handle);
-        api.handle = NULL;
-        return;
-    }
-    /* Optional: the exporter copies the parts into one buffer without
-     * it. */
-    char ignored[200];
-    if (!mh_dl_sym(api.handle, "libmicrohttpd",
-                   "MHD_create_response_from_iovec", &api.create_from_iovec,
-                   ignored, sizeof ignored)) {
-        api.create_from_iovec = NULL;
-    }
-}
-
-static bool
-loaded(void)
-{
-    pthread_once(&api_once, load);
-    return api.handle != NULL;
-}
+static struct mh_dl_library lib =
+    MH_DL_LIBRARY(MH_LIBMHD_SONAME, "libmicrohttpd", symbols);
 
 bool
 mh_mhd_available(char *errbuf, size_t errlen)
 {
-    if (loaded()) {
-        return true;
-    }
-    if (errbuf != NULL && errlen > 0) {
-        snprintf(errbuf, errlen, "%s", api.error);
-    }
-    return false;
+    return mh_dl_available(&lib, errbuf, errlen);
 }
 
 struct MHD_Daemon *
@@ -141,7 +101,7 @@ MHD_start_daemon(unsigned int flags, uint16_t port,
                  MHD_AcceptPolicyCallback apc, void *apc_cls,
                  MHD_AccessHandlerCallback dh, void *dh_cls, ...)
 {
-    if (!loaded()) {
+    if (!mh_dl_load(&lib)) {
         return NULL;
     }
     va_list ap;
@@ -155,7 +115,7 @@ MHD_start_daemon(unsigned int flags, uint16_t port,
 void
 MHD_stop_daemon(struct MHD_Daemon *daemon)
 {
-    if (api.handle != NULL && daemon != NULL) {
+    if (mh_dl_is_loaded(&lib) && daemon != NULL) {
         api.stop_daemon(daemon);
     }
 }
@@ -163,7 +123,7 @@ MHD_stop_daemon(struct MHD_Daemon *daemon)
 MHD_socket
 MHD_quiesce_daemon(struct MHD_Daemon *daemon)
 {
-    return loaded() ? api.quiesce_daemon(daemon) : MHD_INVALID_SOCKET;
+    return mh_dl_load(&lib) ? api.quiesce_daemon(daemon) : MHD_INVALID_SOCKET;
 }
 
 /* Only info types without further arguments are used (MHD_DAEMON_INFO_
@@ -172,28 +132,28 @@ const union MHD_DaemonInfo *
 MHD_get_daemon_info(struct MHD_Daemon *daemon, enum MHD_DaemonInfoType type,
                     ...)
 {
-    return loaded() ? api.get_daemon_info(daemon, type) : NULL;
+    return mh_dl_load(&lib) ? api.get_daemon_info(daemon, type) : NULL;
 }
 
 struct MHD_Response *
 MHD_create_response_from_buffer(size_t size, void *buffer,
                                 enum MHD_ResponseMemoryMode mode)
 {
-    return loaded() ? api.create_from_buffer(size, buffer, mode) : NULL;
+    return mh_dl_load(&lib) ? api.create_from_buffer(size, buffer, mode) : NULL;
 }
 
 struct MHD_Response *
 MHD_create_response_from_buffer_with_free_callback(
     size_t size, void *buffer, MHD_ContentReaderFreeCallback crfc)
 {
-    return loaded() ? api.create_with_free(size, buffer, crfc) : NULL;
+    return mh_dl_load(&lib) ? api.create_with_free(size, buffer, crfc) : NULL;
 }
 
 struct MHD_Response *
 MHD_create_response_from_iovec(const struct MHD_IoVec *iov, unsigned int iovcnt,
                                MHD_ContentReaderFreeCallback free_cb, void *cls)
 {
-    return loaded() && api.create_from_iovec != NULL
+    return mh_dl_load(&lib) && api.create_from_iovec != NULL
                ? api.create_from_iovec(iov, iovcnt, free_cb, cls)
                : NULL;
 }
@@ -201,7 +161,7 @@ MHD_create_response_from_iovec(const struct MHD_IoVec *iov, unsigned int iovcnt,
 void
 MHD_destroy_response(struct MHD_Response *response)
 {
-    if (api.handle != NULL && response != NULL) {
+    if (mh_dl_is_loaded(&lib) && response != NULL) {
         api.destroy_response(response);
     }
 }
@@ -210,23 +170,24 @@ enum MHD_Result
 MHD_add_response_header(struct MHD_Response *response, const char *header,
                         const char *content)
 {
-    return loaded() ? api.add_response_header(response, header, content)
-                    : MHD_NO;
+    return mh_dl_load(&lib) ? api.add_response_header(response, header, content)
+                            : MHD_NO;
 }
 
 enum MHD_Result
 MHD_queue_response(struct MHD_Connection *connection, unsigned int status_code,
                    struct MHD_Response *response)
 {
-    return loaded() ? api.queue_response(connection, status_code, response)
-                    : MHD_NO;
+    return mh_dl_load(&lib)
+               ? api.queue_response(connection, status_code, response)
+               : MHD_NO;
 }
 
 const char *
 MHD_lookup_connection_value(struct MHD_Connection *connection,
                             enum MHD_ValueKind kind, const char *key)
 {
-    return loaded() ? api.lookup_value(connection, kind, key) : NULL;
+    return mh_dl_load(&lib) ? api.lookup_value(connection, kind, key) : NULL;
 }
 
 int
@@ -234,8 +195,9 @@ MHD_get_connection_values(struct MHD_Connection *connection,
                           enum MHD_ValueKind kind,
                           MHD_KeyValueIterator iterator, void *iterator_cls)
 {
-    return loaded() ? api.get_values(connection, kind, iterator, iterator_cls)
-                    : -1;
+    return mh_dl_load(&lib)
+               ? api.get_values(connection, kind, iterator, iterator_cls)
+               : -1;
 }
 
 /* Only info types without further arguments are used (CLIENT_ADDRESS,
@@ -244,13 +206,13 @@ const union MHD_ConnectionInfo *
 MHD_get_connection_info(struct MHD_Connection *connection,
                         enum MHD_ConnectionInfoType type, ...)
 {
-    return loaded() ? api.get_connection_info(connection, type) : NULL;
+    return mh_dl_load(&lib) ? api.get_connection_info(connection, type) : NULL;
 }
 
 void
 MHD_suspend_connection(struct MHD_Connection *connection)
 {
-    if (loaded()) {
+    if (mh_dl_load(&lib)) {
         api.suspend(connection);
     }
 }
@@ -258,7 +220,7 @@ MHD_suspend_connection(struct MHD_Connection *connection)
 void
 MHD_resume_connection(struct MHD_Connection *connection)
 {
-    if (loaded()) {
+    if (mh_dl_load(&lib)) {
         api.resume(connection);
     }
 }
@@ -267,7 +229,7 @@ char *
 MHD_basic_auth_get_username_password(struct MHD_Connection *connection,
                                      char **password)
 {
-    if (!loaded()) {
+    if (!mh_dl_load(&lib)) {
         if (password != NULL) {
             *password = NULL;
         }
@@ -281,13 +243,14 @@ MHD_queue_basic_auth_fail_response(struct MHD_Connection *connection,
                                    const char *realm,
                                    struct MHD_Response *response)
 {
-    return loaded() ? api.basic_auth_fail(connection, realm, response) : MHD_NO;
+    return mh_dl_load(&lib) ? api.basic_auth_fail(connection, realm, response)
+                            : MHD_NO;
 }
 
 void
 MHD_free(void *ptr)
 {
-    if (api.handle != NULL) {
+    if (mh_dl_is_loaded(&lib)) {
         api.free(ptr);
     }
 }

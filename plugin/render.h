@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "../probes/metric_names.h"
 #include "../probes/result.h"
 
 /*
@@ -34,6 +35,13 @@ int mh_render_nagios(FILE *out, const struct mh_result *r);
  * the children when there are any.
  */
 int mh_render_json(FILE *out, const struct mh_result *r);
+
+/*
+ * Writes the "# HELP" and "# TYPE" lines of family fam (metric_names.h);
+ * note (may be NULL) follows the HELP text after a space. Returns 0, or
+ * -1 when writing failed.
+ */
+int mh_prom_put_header(FILE *out, enum mh_metric fam, const char *note);
 
 /*
  * Prometheus text exposition format 0.0.4 of results[0..n) and their

@@ -16,77 +16,8 @@
 #include <unistd.h>
 
 #include "../probes/atomicfile.h"
+#include "../probes/metric_names.h"
 #include "version.h"
-
-/* Every family mailhealth exposes, in output order (README "Prometheus
- * metrics" lists them). */
-static const struct family {
-    const char *name;
-    const char *help;
-} families[] = {
-    {"mailhealth_probe_success", "1 if the check's state is OK, else 0."},
-    {"mailhealth_probe_status",
-     "Nagios state of the check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN."},
-    {"mailhealth_probe_error",
-     "1 for the error category of the check's failure, 0 for the others."},
-    {"mailhealth_probe_failure_info",
-     "1 for a check that is not OK, labelled with its error category and "
-     "reason (absent when OK)."},
-    {"mailhealth_probe_duration_seconds", "Wall time of the check."},
-    {"mailhealth_smtp_phase_duration_seconds",
-     "Duration of each phase of the SMTP dialogue."},
-    {"mailhealth_smtp_reply_code",
-     "Reply code of the server's last reply in each SMTP phase."},
-    {"mailhealth_tls_cert_expiry_timestamp_seconds",
-     "notAfter of each element of the verified chain (or of the chain as "
-     "built when verification failed), Unix time."},
-    {"mailhealth_tls_earliest_cert_expiry_timestamp_seconds",
-     "Earliest notAfter on the verified chain, Unix time."},
-    {"mailhealth_tls_verified",
-     "1 if the chain and the host name verified, else 0."},
-    {"mailhealth_tls_version_info", "TLS version and cipher of the session."},
-    {"mailhealth_dane_verified",
-     "1 if a usable DNSSEC-signed TLSA record matched the server's chain "
-     "(RFC 7672), else 0."},
-    {"mailhealth_dane_tlsa_records",
-     "Number of TLSA records published for the server's port and name."},
-    {"mailhealth_dane_rrsig_expiry_timestamp_seconds",
-     "Expiration of the earliest RRSIG over the record set, Unix time."},
-    {"mailhealth_dnsbl_listed", "1 if the address is listed on the zone."},
-    {"mailhealth_dnsbl_error",
-     "1 if the zone could not give a usable answer for the address."},
-    {"mailhealth_dnsbl_listed_zones", "Number of zones listing the target."},
-    {"mailhealth_dnsbl_listed_addresses",
-     "Number of the check's addresses and names listed on a block zone."},
-    {"mailhealth_dnsbl_zone_errors",
-     "Addresses the zone gave no usable answer for (checks of many "
-     "addresses, which have no per-address error series)."},
-    {"mailhealth_dnsbl_zone_up",
-     "1 if the DNSBL zone passed its RFC 5782 test entries, 0 if it failed "
-     "them or refused queries (zone health, apart from the verdict)."},
-    {"mailhealth_mtasts_policy_info",
-     "1 for the domain's valid MTA-STS policy, labelled with its id and "
-     "mode."},
-    {"mailhealth_mtasts_max_age_seconds",
-     "max_age of the domain's MTA-STS policy."},
-    {"mailhealth_mtasts_mx_covered",
-     "1 if the MX host matches an mx pattern of the MTA-STS policy."},
-    {"mailhealth_mtasts_mx_verified",
-     "1 if every address of the MX host presented a certificate that "
-     "verified for its name over STARTTLS."},
-    {"mailhealth_mtasts_policy_cert_expiry_timestamp_seconds",
-     "Earliest notAfter on the chain of the MTA-STS policy host, Unix "
-     "time."},
-    {"mailhealth_mtasts_tlsrpt_valid",
-     "1 if the domain's TLS-RPT record is valid (absent without one)."},
-    {"mailhealth_delivery_duration_seconds",
-     "Delay from the end of the submission until the mail was found."},
-    {"mailhealth_last_run_timestamp_seconds",
-     "When the results in this file were produced, Unix time."},
-    {"mailhealth_runner_round_duration_seconds",
-     "Wall time of the runner's last round of checks."},
-    {"mailhealth_build_info", "Version of mailhealth that wrote this file."},
-};
 
 /* Formats a sample value in Go float syntax with '.' in every locale. */
 static void
@@ -199,19 +130,18 @@ flatten(struct flat *f, const struct mh_result *r)
     return 0;
 }
 
-/* Emits the samples of family fam (index) for result r. */
+/* Emits the samples of family fam for result r. */
 static int
-put_family_of(FILE *out, size_t fam, const struct mh_result *r)
+put_family_of(FILE *out, enum mh_metric fam, const struct mh_result *r)
 {
-    const char *name = families[fam].name;
+    const char *name = mh_metric_families[fam].name;
     const char *base[] = {"target", r->target, "check", r->check};
-    if (strcmp(name, "mailhealth_probe_success") == 0) {
+    switch (fam) {
+    case MH_METRIC_PROBE_SUCCESS:
         return put_sample(out, name, base, 2, r->state == MH_STATE_OK);
-    }
-    if (strcmp(name, "mailhealth_probe_status") == 0) {
+    case MH_METRIC_PROBE_STATUS:
         return put_sample(out, name, base, 2, (double)r->state);
-    }
-    if (strcmp(name, "mailhealth_probe_error") == 0) {
+    case MH_METRIC_PROBE_ERROR:
         /* One series per category, always present (0/1), so alerts and
          * dashboards never deal with missing series. */
         for (int c = 1; c < (int)MH_CAT_LAST; c++) {
@@ -224,8 +154,7 @@ put_family_of(FILE *out, size_t fam, const struct mh_result *r)
             }
         }
         return 0;
-    }
-    if (strcmp(name, "mailhealth_probe_failure_info") == 0) {
+    case MH_METRIC_PROBE_FAILURE_INFO: {
         if (r->state == MH_STATE_OK) {
             return 0;
         }
@@ -235,8 +164,10 @@ put_family_of(FILE *out, size_t fam, const struct mh_result *r)
                                "reason",   mh_reason_name(r->reason)};
         return put_sample(out, name, pairs, 4, 1);
     }
-    if (strcmp(name, "mailhealth_probe_duration_seconds") == 0) {
+    case MH_METRIC_PROBE_DURATION_SECONDS:
         return put_sample(out, name, base, 2, r->duration_s);
+    default:
+        break;
     }
     for (size_t i = 0; i < r->nsamples; i++) {
         const struct mh_sample *s = &r->samples[i];
@@ -260,11 +191,17 @@ put_family_of(FILE *out, size_t fam, const struct mh_result *r)
     return 0;
 }
 
+/* True for the families every result has (mailhealth_probe_*). */
 static bool
-family_used(size_t fam, const struct flat *f)
+core_family(enum mh_metric fam)
 {
-    const char *name = families[fam].name;
-    if (strcmp(name, "mailhealth_probe_failure_info") == 0) {
+    return fam <= MH_METRIC_PROBE_DURATION_SECONDS;
+}
+
+static bool
+family_used(enum mh_metric fam, const struct flat *f)
+{
+    if (fam == MH_METRIC_PROBE_FAILURE_INFO) {
         for (size_t k = 0; k < f->n; k++) {
             if (f->r[k]->state != MH_STATE_OK) {
                 return true;
@@ -272,9 +209,10 @@ family_used(size_t fam, const struct flat *f)
         }
         return false;
     }
-    if (strncmp(name, "mailhealth_probe_", 17) == 0) {
+    if (core_family(fam)) {
         return f->n > 0;
     }
+    const char *name = mh_metric_families[fam].name;
     for (size_t k = 0; k < f->n; k++) {
         for (size_t i = 0; i < f->r[k]->nsamples; i++) {
             if (strcmp(f->r[k]->samples[i].family, name) == 0) {
@@ -285,16 +223,41 @@ family_used(size_t fam, const struct flat *f)
     return false;
 }
 
-/* HELP and TYPE of a family; note (may be NULL) follows the HELP text. */
-static int
-put_header(FILE *out, size_t fam, const char *note)
+int
+mh_prom_put_header(FILE *out, enum mh_metric fam, const char *note)
 {
-    return fprintf(out, "# HELP %s %s%s%s\n# TYPE %s gauge\n",
-                   families[fam].name, families[fam].help,
-                   note != NULL ? " " : "", note != NULL ? note : "",
-                   families[fam].name) < 0
+    const struct mh_metric_family *m = &mh_metric_families[fam];
+    return fprintf(out, "# HELP %s %s%s%s\n# TYPE %s %s\n", m->name, m->help,
+                   note != NULL ? " " : "", note != NULL ? note : "", m->name,
+                   mh_metric_type_name(m->type)) < 0
                ? -1
                : 0;
+}
+
+/* The families that describe the writer of the file rather than a check:
+ * HELP, TYPE and their one sample (round_seconds < 0: no round family). */
+static int
+put_writer_family(FILE *out, enum mh_metric fam, double now_unix,
+                  double round_seconds)
+{
+    const char *name = mh_metric_families[fam].name;
+    if (fam == MH_METRIC_LAST_RUN_TIMESTAMP_SECONDS) {
+        return mh_prom_put_header(out, fam, NULL) != 0
+                   ? -1
+                   : put_sample(out, name, NULL, 0, now_unix);
+    }
+    if (fam == MH_METRIC_RUNNER_ROUND_DURATION_SECONDS) {
+        if (round_seconds < 0) {
+            return 0;
+        }
+        return mh_prom_put_header(out, fam, NULL) != 0
+                   ? -1
+                   : put_sample(out, name, NULL, 0, round_seconds);
+    }
+    const char *pairs[] = {"version", MH_VERSION};
+    return mh_prom_put_header(out, fam, NULL) != 0
+               ? -1
+               : put_sample(out, name, pairs, 1, 1);
 }
 
 int
@@ -315,39 +278,21 @@ mh_render_prometheus_with(FILE *out, const struct mh_result *const *results,
     for (size_t i = 0; i < n && rc == 0; i++) {
         rc = flatten(&f, results[i]);
     }
-    for (size_t fam = 0; rc == 0 && fam < sizeof families / sizeof families[0];
-         fam++) {
-        const char *name = families[fam].name;
-        bool writer =
-            strcmp(name, "mailhealth_last_run_timestamp_seconds") == 0 ||
-            strcmp(name, "mailhealth_runner_round_duration_seconds") == 0 ||
-            strcmp(name, "mailhealth_build_info") == 0;
-        if (writer && !writer_families) {
-            continue;
+    for (int i = 0; rc == 0 && i < (int)MH_METRIC_LAST; i++) {
+        enum mh_metric fam = (enum mh_metric)i;
+        if (fam >= MH_METRIC_EXPORTER_ROUNDS_TOTAL) {
+            break; /* the exporter's own, written by exporter.c */
         }
-        if (strcmp(name, "mailhealth_last_run_timestamp_seconds") == 0) {
-            rc = put_header(out, fam, NULL);
-            rc = rc == 0 ? put_sample(out, name, NULL, 0, now_unix) : rc;
-            continue;
-        }
-        if (strcmp(name, "mailhealth_runner_round_duration_seconds") == 0) {
-            if (round_seconds >= 0) {
-                rc = put_header(out, fam, NULL);
-                rc = rc == 0 ? put_sample(out, name, NULL, 0, round_seconds)
-                             : rc;
-            }
-            continue;
-        }
-        if (strcmp(name, "mailhealth_build_info") == 0) {
-            const char *pairs[] = {"version", MH_VERSION};
-            rc = put_header(out, fam, NULL);
-            rc = rc == 0 ? put_sample(out, name, pairs, 1, 1) : rc;
+        if (fam >= MH_METRIC_LAST_RUN_TIMESTAMP_SECONDS) {
+            rc = writer_families
+                     ? put_writer_family(out, fam, now_unix, round_seconds)
+                     : 0;
             continue;
         }
         if (!family_used(fam, &f)) {
             continue;
         }
-        rc = put_header(out, fam, help_note);
+        rc = mh_prom_put_header(out, fam, help_note);
         for (size_t k = 0; rc == 0 && k < f.n; k++) {
             rc = put_family_of(out, fam, f.r[k]);
         }

@@ -22,7 +22,6 @@
 #include "curl_loader.h"
 #include "dlload.h"
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,9 +30,8 @@
 /* The libcurl ABI we load: SONAME of libcurl 7.16 and later. */
 #define MH_LIBCURL_SONAME "libcurl.so.4"
 
+/* The functions mailhealth calls, filled by mh_dl_load() (dlload.h). */
 static struct {
-    void *handle;
-    char error[200];
     CURLcode (*global_init)(long);
     void (*global_cleanup)(void);
     CURL *(*easy_init)(void);
@@ -53,62 +51,33 @@ static struct {
     const char *(*url_strerror)(CURLUcode);
 } api;
 
-static pthread_once_t api_once = PTHREAD_ONCE_INIT;
+static const struct mh_dl_symbol symbols[] = {
+    {"curl_global_init", &api.global_init, false},
+    {"curl_global_cleanup", &api.global_cleanup, false},
+    {"curl_easy_init", &api.easy_init, false},
+    {"curl_easy_setopt", &api.easy_setopt, false},
+    {"curl_easy_perform", &api.easy_perform, false},
+    {"curl_easy_cleanup", &api.easy_cleanup, false},
+    {"curl_easy_reset", &api.easy_reset, false},
+    {"curl_easy_getinfo", &api.easy_getinfo, false},
+    {"curl_easy_strerror", &api.easy_strerror, false},
+    {"curl_slist_append", &api.slist_append, false},
+    {"curl_slist_free_all", &api.slist_free_all, false},
+    {"curl_free", &api.free, false},
+    {"curl_url", &api.url, false},
+    {"curl_url_cleanup", &api.url_cleanup, false},
+    {"curl_url_set", &api.url_set, false},
+    {"curl_url_get", &api.url_get, false},
+    {"curl_url_strerror", &api.url_strerror, false},
+};
 
-/* Resolves one symbol; false (and the error noted) when missing. */
-static bool
-sym(const char *name, void *slot)
-{
-    return mh_dl_sym(api.handle, "libcurl", name, slot, api.error,
-                     sizeof api.error);
-}
-
-static void
-load(void)
-{
-    api.handle = mh_dl_open(MH_LIBCURL_SONAME, api.error, sizeof api.error);
-    if (api.handle == NULL) {
-        return;
-    }
-    bool ok = sym("curl_global_init", &api.global_init) &&
-              sym("curl_global_cleanup", &api.global_cleanup) &&
-              sym("curl_easy_init", &api.easy_init) &&
-              sym("curl_easy_setopt", &api.easy_setopt) &&
-              sym("curl_easy_perform", &api.easy_perform) &&
-              sym("curl_easy_cleanup", &api.easy_cleanup) &&
-              sym("curl_easy_reset", &api.easy_reset) &&
-              sym("curl_easy_getinfo", &api.easy_getinfo) &&
-              sym("curl_easy_strerror", &api.easy_strerror) &&
-              sym("curl_slist_append", &api.slist_append) &&
-              sym("curl_slist_free_all", &api.slist_free_all) &&
-              sym("curl_free", &api.free) && sym("curl_url", &api.url) &&
-              sym("curl_url_cleanup", &api.url_cleanup) &&
-              sym("curl_url_set", &api.url_set) &&
-              sym("curl_url_get", &api.url_get) &&
-              sym("curl_url_strerror", &api.url_strerror);
-    if (!ok) {
-        dlclose(api.handle);
-        api.handle = NULL;
-    }
-}
-
-static bool
-loaded(void)
-{
-    pthread_once(&api_once, load);
-    return api.handle != NULL;
-}
+static struct mh_dl_library lib =
+    MH_DL_LIBRARY(MH_LIBCURL_SONAME, "libcurl", symbols);
 
 bool
 mh_curl_available(char *errbuf, size_t errlen)
 {
-    if (loaded()) {
-        return true;
-    }
-    if (errbuf != NULL && errlen > 0) {
-        snprintf(errbuf, errlen, "%s", api.error);
-    }
-    return false;
+    return mh_dl_available(&lib, errbuf, errlen);
 }
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -140,14 +109,14 @@ mh_curl_global_init_once(char *errbuf, size_t errlen)
 CURLcode
 curl_global_init(long flags)
 {
-    return loaded() ? api.global_init(flags) : CURLE_FAILED_INIT;
+    return mh_dl_load(&lib) ? api.global_init(flags) : CURLE_FAILED_INIT;
 }
 
 void
 curl_global_cleanup(void)
 {
     /* Never load libcurl just to clean it up. */
-    if (api.handle != NULL) {
+    if (mh_dl_is_loaded(&lib)) {
         api.global_cleanup();
     }
 }
@@ -155,7 +124,7 @@ curl_global_cleanup(void)
 CURL *
 curl_easy_init(void)
 {
-    return loaded() ? api.easy_init() : NULL;
+    return mh_dl_load(&lib) ? api.easy_init() : NULL;
 }
 
 /*
@@ -165,7 +134,7 @@ curl_easy_init(void)
  */
 CURLcode(curl_easy_setopt)(CURL *h, CURLoption opt, ...)
 {
-    if (!loaded() || h == NULL) {
+    if (!mh_dl_load(&lib) || h == NULL) {
         return CURLE_FAILED_INIT;
     }
     va_list ap;
@@ -195,13 +164,14 @@ CURLcode(curl_easy_setopt)(CURL *h, CURLoption opt, ...)
 CURLcode
 curl_easy_perform(CURL *h)
 {
-    return loaded() && h != NULL ? api.easy_perform(h) : CURLE_FAILED_INIT;
+    return mh_dl_load(&lib) && h != NULL ? api.easy_perform(h)
+                                         : CURLE_FAILED_INIT;
 }
 
 void
 curl_easy_cleanup(CURL *h)
 {
-    if (api.handle != NULL && h != NULL) {
+    if (mh_dl_is_loaded(&lib) && h != NULL) {
         api.easy_cleanup(h);
     }
 }
@@ -209,7 +179,7 @@ curl_easy_cleanup(CURL *h)
 void
 curl_easy_reset(CURL *h)
 {
-    if (api.handle != NULL && h != NULL) {
+    if (mh_dl_is_loaded(&lib) && h != NULL) {
         api.easy_reset(h);
     }
 }
@@ -217,7 +187,7 @@ curl_easy_reset(CURL *h)
 /* Every CURLINFO takes one pointer (curl/curl.h). */
 CURLcode(curl_easy_getinfo)(CURL *h, CURLINFO info, ...)
 {
-    if (!loaded() || h == NULL) {
+    if (!mh_dl_load(&lib) || h == NULL) {
         return CURLE_FAILED_INIT;
     }
     va_list ap;
@@ -230,19 +200,19 @@ CURLcode(curl_easy_getinfo)(CURL *h, CURLINFO info, ...)
 const char *
 curl_easy_strerror(CURLcode code)
 {
-    return loaded() ? api.easy_strerror(code) : api.error;
+    return mh_dl_load(&lib) ? api.easy_strerror(code) : lib.error;
 }
 
 struct curl_slist *
 curl_slist_append(struct curl_slist *list, const char *s)
 {
-    return loaded() ? api.slist_append(list, s) : NULL;
+    return mh_dl_load(&lib) ? api.slist_append(list, s) : NULL;
 }
 
 void
 curl_slist_free_all(struct curl_slist *list)
 {
-    if (api.handle != NULL && list != NULL) {
+    if (mh_dl_is_loaded(&lib) && list != NULL) {
         api.slist_free_all(list);
     }
 }
@@ -250,7 +220,7 @@ curl_slist_free_all(struct curl_slist *list)
 void
 curl_free(void *p)
 {
-    if (api.handle != NULL && p != NULL) {
+    if (mh_dl_is_loaded(&lib) && p != NULL) {
         api.free(p);
     }
 }
@@ -258,13 +228,13 @@ curl_free(void *p)
 CURLU *
 curl_url(void)
 {
-    return loaded() ? api.url() : NULL;
+    return mh_dl_load(&lib) ? api.url() : NULL;
 }
 
 void
 curl_url_cleanup(CURLU *u)
 {
-    if (api.handle != NULL && u != NULL) {
+    if (mh_dl_is_loaded(&lib) && u != NULL) {
         api.url_cleanup(u);
     }
 }
@@ -272,19 +242,19 @@ curl_url_cleanup(CURLU *u)
 CURLUcode
 curl_url_set(CURLU *u, CURLUPart what, const char *part, unsigned int flags)
 {
-    return loaded() && u != NULL ? api.url_set(u, what, part, flags)
-                                 : CURLUE_BAD_HANDLE;
+    return mh_dl_load(&lib) && u != NULL ? api.url_set(u, what, part, flags)
+                                         : CURLUE_BAD_HANDLE;
 }
 
 CURLUcode
 curl_url_get(CURLU *u, CURLUPart what, char **part, unsigned int flags)
 {
-    return loaded() && u != NULL ? api.url_get(u, what, part, flags)
-                                 : CURLUE_BAD_HANDLE;
+    return mh_dl_load(&lib) && u != NULL ? api.url_get(u, what, part, flags)
+                                         : CURLUE_BAD_HANDLE;
 }
 
 const char *
 curl_url_strerror(CURLUcode code)
 {
-    return loaded() ? api.url_strerror(code) : api.error;
+    return mh_dl_load(&lib) ? api.url_strerror(code) : lib.error;
 }

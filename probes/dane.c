@@ -705,7 +705,7 @@ mh_dane_rrsig_report(const struct mh_dane_lookup *lk, double warn_days,
                        days, MH_UNIT_NONE,
                        mh_tls_days_range(w, sizeof w, warn_days),
                        mh_tls_days_range(c, sizeof c, crit_days), &zero, NULL);
-    mh_result_add_sample(r, "mailhealth_dane_rrsig_expiry_timestamp_seconds",
+    mh_result_add_sample(r, MH_METRIC(DANE_RRSIG_EXPIRY_TIMESTAMP_SECONDS),
                          lk->rrsig_expiration, "rrset", rrset,
                          (const char *)NULL);
 }
@@ -860,8 +860,8 @@ mh_dane_check(const struct mh_dane_lookup *lk, SSL_CTX *ctx,
     bool verified = false;
     if (lk->status == MH_DANE_DNS_SECURE ||
         lk->status == MH_DANE_DNS_INSECURE) {
-        mh_result_add_sample(r, "mailhealth_dane_tlsa_records",
-                             (double)lk->nrecs, (const char *)NULL);
+        mh_result_add_sample(r, MH_METRIC(DANE_TLSA_RECORDS), (double)lk->nrecs,
+                             (const char *)NULL);
     }
     if (lookup_verdict(lk, ctx != NULL, p, r)) {
         if (lk->status == MH_DANE_DNS_SECURE) {
@@ -921,6 +921,6 @@ mh_dane_check(const struct mh_dane_lookup *lk, SSL_CTX *ctx,
         next_key_check(lk, p, r, use, nuse);
     }
 done:
-    mh_result_add_sample(r, "mailhealth_dane_verified", verified ? 1.0 : 0.0,
+    mh_result_add_sample(r, MH_METRIC(DANE_VERIFIED), verified ? 1.0 : 0.0,
                          (const char *)NULL);
 }

@@ -514,10 +514,10 @@ done:
                            NULL, NULL, &zero, NULL);
     }
     if (run.found) {
-        mh_result_add_sample(r, "mailhealth_delivery_duration_seconds",
-                             run.delay, (const char *)NULL);
+        mh_result_add_sample(r, MH_METRIC(DELIVERY_DURATION_SECONDS), run.delay,
+                             (const char *)NULL);
     }
-    r->duration_s = mh_deadline_elapsed(dl);
+    mh_result_set_duration(r, mh_deadline_elapsed(dl));
     mh_result_add_perf(r, "time", r->duration_s, MH_UNIT_SECONDS, NULL, NULL,
                        &zero, NULL);
     if (r->state == MH_STATE_OK && r->summary == NULL) {

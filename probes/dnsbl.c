@@ -2047,8 +2047,8 @@ zone_health(const struct run *run, struct mh_result *r, const unsigned *zf)
         }
         mh_item_set_str(r, it, "zone", zr->z->name);
         mh_item_set_str(r, it, "status", down ? "down" : "up");
-        mh_result_add_sample(r, "mailhealth_dnsbl_zone_up", down ? 0 : 1,
-                             "zone", zr->z->name, NULL);
+        mh_result_add_sample(r, MH_METRIC(DNSBL_ZONE_UP), down ? 0 : 1, "zone",
+                             zr->z->name, NULL);
     }
 }
 
@@ -2163,7 +2163,7 @@ agg_items(struct mh_result *r, const struct mh_dnsbl_zone *z,
         mh_item_set_num(r, it, "count", (double)a->failed);
         mh_item_set_str(r, it, "error", a->first_failed);
     }
-    mh_result_add_sample(r, "mailhealth_dnsbl_zone_errors", (double)a->failed,
+    mh_result_add_sample(r, MH_METRIC(DNSBL_ZONE_ERRORS), (double)a->failed,
                          "zone", z->name, NULL);
 }
 
@@ -2432,16 +2432,16 @@ report(struct run *run, struct mh_result *r, double elapsed)
             }
             if (agg) {
                 if ((flag & Z_LISTED) != 0) {
-                    mh_result_add_sample(r, "mailhealth_dnsbl_listed", 1,
+                    mh_result_add_sample(r, MH_METRIC(DNSBL_LISTED), 1,
                                          "address", s->text, "zone", z->name,
                                          NULL);
                 }
                 continue;
             }
-            mh_result_add_sample(r, "mailhealth_dnsbl_listed",
+            mh_result_add_sample(r, MH_METRIC(DNSBL_LISTED),
                                  (flag & Z_LISTED) != 0 ? 1 : 0, "address",
                                  s->text, "zone", z->name, NULL);
-            mh_result_add_sample(r, "mailhealth_dnsbl_error", is_error ? 1 : 0,
+            mh_result_add_sample(r, MH_METRIC(DNSBL_ERROR), is_error ? 1 : 0,
                                  "address", s->text, "zone", z->name, NULL);
         }
         if (agg) {
@@ -2476,8 +2476,8 @@ report(struct run *run, struct mh_result *r, double elapsed)
                  NULL, NULL, &nmax);
     }
     add_perf(r, p, "time", elapsed, MH_UNIT_SECONDS, NULL, NULL, NULL);
-    mh_result_add_sample(r, "mailhealth_dnsbl_listed_zones", (double)L, NULL);
-    mh_result_add_sample(r, "mailhealth_dnsbl_listed_addresses",
+    mh_result_add_sample(r, MH_METRIC(DNSBL_LISTED_ZONES), (double)L, NULL);
+    mh_result_add_sample(r, MH_METRIC(DNSBL_LISTED_ADDRESSES),
                          (double)nlisted_subj, NULL);
 
     /* State: worst(judge(L), policy severity, unhealthy zones WARNING,

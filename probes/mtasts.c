@@ -951,7 +951,7 @@ mh_sts_mx_add(struct mh_sts_mx *mx, const struct mh_result *probe)
         return;
     }
     for (size_t i = 0; i < probe->nsamples; i++) {
-        if (strcmp(probe->samples[i].family, "mailhealth_tls_verified") == 0 &&
+        if (strcmp(probe->samples[i].family, MH_METRIC(TLS_VERIFIED)) == 0 &&
             probe->samples[i].value == 1) {
             mx->verified++;
             break;
@@ -1055,7 +1055,7 @@ eval_tlsrpt(const struct mh_sts_inputs *in, struct mh_result *r)
         return;
     }
     bool ok = nrpt == 1 && valid == 1;
-    mh_result_add_sample(r, "mailhealth_mtasts_tlsrpt_valid", ok ? 1 : 0,
+    mh_result_add_sample(r, MH_METRIC(MTASTS_TLSRPT_VALID), ok ? 1 : 0,
                          (const char *)NULL);
     if (ok) {
         mh_result_add_item(r, "tls-rpt", "record", MH_STATE_OK, MH_REASON_NONE,
@@ -1213,10 +1213,9 @@ eval_cert(struct eval *e)
         }
     }
     if (f->cert_expiry > 0) {
-        mh_result_add_sample(r,
-                             "mailhealth_mtasts_policy_cert_expiry_timestamp_"
-                             "seconds",
-                             f->cert_expiry, (const char *)NULL);
+        mh_result_add_sample(
+            r, MH_METRIC(MTASTS_POLICY_CERT_EXPIRY_TIMESTAMP_SECONDS),
+            f->cert_expiry, (const char *)NULL);
     }
     /* Days left below --cert-days (the chain verified: a failed one is the
      * fetch's sts_webpki_invalid). */
@@ -1284,10 +1283,10 @@ eval_mx(struct eval *e, size_t *covered, size_t *verified)
             in->mx_probed && mx->probed > 0 && mx->verified == mx->probed;
         *covered += pat >= 0;
         *verified += ok_cert;
-        mh_result_add_sample(r, "mailhealth_mtasts_mx_covered", pat >= 0, "mx",
+        mh_result_add_sample(r, MH_METRIC(MTASTS_MX_COVERED), pat >= 0, "mx",
                              mx->host, (const char *)NULL);
         if (in->mx_probed) {
-            mh_result_add_sample(r, "mailhealth_mtasts_mx_verified", ok_cert,
+            mh_result_add_sample(r, MH_METRIC(MTASTS_MX_VERIFIED), ok_cert,
                                  "mx", mx->host, (const char *)NULL);
         }
         char text[900];
@@ -1401,10 +1400,10 @@ mh_sts_evaluate(const struct mh_sts_inputs *in, struct mh_result *r)
             mh_item_set_str(r, it, "id", e.id);
             mh_item_set_str(r, it, "url", in->fetch->url);
         }
-        mh_result_add_sample(r, "mailhealth_mtasts_policy_info", 1, "id", e.id,
+        mh_result_add_sample(r, MH_METRIC(MTASTS_POLICY_INFO), 1, "id", e.id,
                              "mode", mh_sts_mode_name(p->mode),
                              (const char *)NULL);
-        mh_result_add_sample(r, "mailhealth_mtasts_max_age_seconds",
+        mh_result_add_sample(r, MH_METRIC(MTASTS_MAX_AGE_SECONDS),
                              (double)p->max_age, (const char *)NULL);
         const double zero = 0;
         mh_result_add_perf(r, "sts_max_age", (double)p->max_age,

@@ -157,7 +157,7 @@ cert_report(struct fetch *f)
     mh_tls_check_job(f->job, NULL, NULL, &cp, o->cert);
     for (size_t i = 0; i < o->cert->nsamples; i++) {
         if (strcmp(o->cert->samples[i].family,
-                   "mailhealth_tls_earliest_cert_expiry_timestamp_seconds") ==
+                   MH_METRIC(TLS_EARLIEST_CERT_EXPIRY_TIMESTAMP_SECONDS)) ==
             0) {
             o->cert_expiry = o->cert->samples[i].value;
         }

@@ -8,7 +8,8 @@
  *     has its own state and category and becomes a long-output line in the
  *     Nagios renderer and an object in JSON;
  *   - perfdata: numbers with units and thresholds (Nagios perfdata);
- *   - samples: Prometheus samples of the families render_prom.c lists.
+ *   - samples: Prometheus samples of the families of metric_names.h, named
+ *     with MH_METRIC(ID) (this header includes it).
  * Results may have children (domain mode: one child per MX address; the
  * runner: one child per check).
  *
@@ -27,6 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "metric_names.h"
 #include "verdict.h"
 
 /* A typed attribute of an item (JSON field, long-output detail). */
@@ -156,9 +158,10 @@ int mh_result_add_perf(struct mh_result *r, const char *label, double value,
                        const double *min, const double *max);
 
 /*
- * Appends a Prometheus sample of `family`. The variadic part is a
- * NULL-terminated list of label key/value string pairs (values copied and
- * made printable). Returns 0 or -1.
+ * Appends a Prometheus sample of `family`, a name of metric_names.h
+ * (MH_METRIC(ID)): a name outside that table is never rendered. The variadic
+ * part is a NULL-terminated list of label key/value string pairs (values copied
+ * and made printable). Returns 0 or -1.
  */
 int mh_result_add_sample(struct mh_result *r, const char *family, double value,
                          ...) __attribute__((sentinel));

@@ -1967,10 +1967,10 @@ smtp_finish(struct dlg *d)
         const double zero = 0;
         mh_result_add_perf(r, label, d->dur[ph], MH_UNIT_SECONDS, NULL, NULL,
                            &zero, NULL);
-        mh_result_add_sample(r, "mailhealth_smtp_phase_duration_seconds",
+        mh_result_add_sample(r, MH_METRIC(SMTP_PHASE_DURATION_SECONDS),
                              d->dur[ph], "phase", name, (const char *)NULL);
         if (d->code[ph] != 0) {
-            mh_result_add_sample(r, "mailhealth_smtp_reply_code",
+            mh_result_add_sample(r, MH_METRIC(SMTP_REPLY_CODE),
                                  (double)d->code[ph], "phase", name,
                                  (const char *)NULL);
         }
@@ -2129,7 +2129,7 @@ connect_report(struct mh_result *r, const struct mh_smtp_params *p,
     const double zero = 0;
     mh_result_add_perf(r, "time_connect", connect_s, MH_UNIT_SECONDS, NULL,
                        NULL, &zero, NULL);
-    mh_result_add_sample(r, "mailhealth_smtp_phase_duration_seconds", connect_s,
+    mh_result_add_sample(r, MH_METRIC(SMTP_PHASE_DURATION_SECONDS), connect_s,
                          "phase", "connect", (const char *)NULL);
     mh_peer_label(where, wlen, name, ci->address, p->port);
     if (io == MH_IO_OK) {

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tlscheck: certificate checks of an established TLS session (see
- * tlscheck.h for what is checked and what is reported). Field cases BR-NN
+ * tlscheck.h for what is checked and what is reported): verification and
+ * the report (struct mh_tls_report); tlscheck_render.c turns the report
+ * into output. Field cases BR-NN
  * are in tests/field-cases.md.
  */
 #include "tlscheck.h"
 
 #include <arpa/inet.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,18 +20,12 @@
 #include <openssl/x509v3.h>
 
 #include "textutil.h"
+#include "tlscheck_internal.h"
 
-/* Longest subject/issuer text kept (RFC 2253 form); longer ones end in
- * "...". */
-#define NAME_LEN 400
-/* Most chain elements and extra certificates reported: a real chain has 2
- * to 4; a hostile server may send hundreds. */
-#define MAX_ELEMS 12
-/* Most distinct verification problems recorded. */
-#define MAX_ERRORS 16
-/* Room for the summary and problem lists (the result model caps a summary
- * at 1 KiB). */
-#define MSG_LEN 1024
+#define NAME_LEN MH_TLS_NAME_LEN
+#define MAX_ELEMS MH_TLS_MAX_ELEMS
+#define MAX_ERRORS MH_TLS_MAX_PROBLEMS
+#define MSG_LEN MH_TLS_TEXT_LEN
 
 /* ====== Pure helpers ====== */
 
@@ -59,10 +54,8 @@ mh_tls_extra_state(double days_left, double warn_days, double crit_days)
     return st == MH_STATE_OK ? MH_STATE_OK : MH_STATE_WARNING;
 }
 
-/* printf("%.*f") with '.' as decimal point whatever LC_NUMERIC says;
- * trailing zeros dropped when trim (mh_fmt_decimal). */
-static char *
-fmt_num(char *buf, size_t len, double x, int decimals, bool trim)
+char *
+mh_tls_fmt_num(char *buf, size_t len, double x, int decimals, bool trim)
 {
     if (trim) {
         return mh_fmt_decimal(buf, len, x, decimals);
@@ -79,7 +72,7 @@ char *
 mh_tls_days_range(char *buf, size_t len, double days)
 {
     char n[48];
-    fmt_num(n, sizeof n, days, 4, true);
+    mh_tls_fmt_num(n, sizeof n, days, 4, true);
     mh_textf(buf, len, "%s:", n);
     return buf;
 }
@@ -218,27 +211,11 @@ san_text(X509 *c, char *buf, size_t len)
     GENERAL_NAMES_free(gens);
 }
 
-/* What the report says about one certificate. */
-struct facts {
-    X509 *cert;
-    char subject[NAME_LEN];
-    char issuer[NAME_LEN];
-    char not_after_iso[32];
-    char not_before_iso[32];
-    double not_after;
-    bool has_not_after;
-    double days;
-    char key[96];
-    char sig[80];
-    char names[256];
-    const char *role; /* "leaf", "intermediate", "root" */
-};
-
+/* Facts of one certificate; role "leaf" (the caller sets the others). */
 static void
-get_facts(X509 *c, double now, struct facts *f)
+get_facts(X509 *c, double now, struct mh_tls_cert_facts *f)
 {
     memset(f, 0, sizeof *f);
-    f->cert = c;
     name_text(X509_get_subject_name(c), f->subject, sizeof f->subject);
     name_text(X509_get_issuer_name(c), f->issuer, sizeof f->issuer);
     double nb;
@@ -257,6 +234,7 @@ get_facts(X509 *c, double now, struct facts *f)
     key_text(c, f->key, sizeof f->key);
     sig_text(c, f->sig, sizeof f->sig);
     san_text(c, f->names, sizeof f->names);
+    f->self_issued = (X509_get_extension_flags(c) & EXFLAG_SI) != 0;
     f->role = "leaf";
 }
 
@@ -268,77 +246,30 @@ self_signed(X509 *c)
     return (X509_get_extension_flags(c) & EXFLAG_SS) != 0;
 }
 
-/* Days for perfdata: three decimals (about 90 s) are plenty for graphs and
- * keep "89.999954" from showing up for a 90-day certificate. */
-static double
-perf_days(double days)
-{
-    return round(days * 1000.0) / 1000.0;
-}
-
-/* "in 9.9 days" / "10.0 days ago" */
-static void
-days_phrase(char *buf, size_t len, const struct facts *f)
+void
+mh_tls_days_phrase(char *buf, size_t len, const struct mh_tls_cert_facts *f)
 {
     char n[48];
     if (!f->has_not_after) {
         mh_textf(buf, len, "notAfter unreadable");
     } else if (f->days < 0) {
         mh_textf(buf, len, "expired %s days ago",
-                 fmt_num(n, sizeof n, -f->days, 1, false));
+                 mh_tls_fmt_num(n, sizeof n, -f->days, 1, false));
     } else {
         mh_textf(buf, len, "%s days left",
-                 fmt_num(n, sizeof n, f->days, 1, false));
+                 mh_tls_fmt_num(n, sizeof n, f->days, 1, false));
     }
 }
 
 /* Reason of a certificate whose dates alert: expired, or expiring within
  * --cert-days; an unreadable notAfter is an invalid certificate. */
 static enum mh_reason
-expiry_reason(const struct facts *f)
+expiry_reason(const struct mh_tls_cert_facts *f)
 {
     if (!f->has_not_after) {
         return MH_REASON_CERT_INVALID;
     }
     return f->days < 0 ? MH_REASON_CERT_EXPIRED : MH_REASON_CERT_EXPIRING;
-}
-
-/* Adds the long-output item and the attributes of one certificate; depth
- * is its place on the path, -1 for a certificate not on it. */
-static struct mh_item *
-add_cert_item(struct mh_result *r, const char *name, const struct facts *f,
-              int depth, enum mh_state st, const char *extra)
-{
-    char left[64];
-    days_phrase(left, sizeof left, f);
-    struct mh_item *it = mh_result_add_item(
-        r, "cert", name, st,
-        st == MH_STATE_OK ? MH_REASON_NONE : expiry_reason(f),
-        "%s (%s), issuer %s, notAfter %s (%s), %s, %s%s", f->subject, f->role,
-        f->issuer, f->not_after_iso, left, f->key, f->sig,
-        extra != NULL ? extra : "");
-    if (it == NULL) {
-        return NULL;
-    }
-    if (depth >= 0) {
-        mh_item_set_num(r, it, "depth", depth);
-    }
-    mh_item_set_num(r, it, "on_path", depth >= 0 ? 1 : 0);
-    mh_item_set_str(r, it, "subject", f->subject);
-    mh_item_set_str(r, it, "issuer", f->issuer);
-    mh_item_set_str(r, it, "role", f->role);
-    mh_item_set_str(r, it, "not_before", f->not_before_iso);
-    mh_item_set_str(r, it, "not_after", f->not_after_iso);
-    if (f->has_not_after) {
-        mh_item_set_num(r, it, "not_after_timestamp", f->not_after);
-        mh_item_set_num(r, it, "days_left", f->days);
-    }
-    mh_item_set_str(r, it, "key", f->key);
-    mh_item_set_str(r, it, "signature_algorithm", f->sig);
-    if (f->names[0] != '\0') {
-        mh_item_set_str(r, it, "names", f->names);
-    }
-    return it;
 }
 
 /* ====== Verification with every error recorded ====== */
@@ -456,9 +387,8 @@ issuer_missing_err(int err)
            err == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE;
 }
 
-/* Appends "; text" (or text) to a message buffer. */
-static void
-msg_add(char *buf, size_t len, const char *text)
+void
+mh_tls_msg_add(char *buf, size_t len, const char *text)
 {
     size_t o = strlen(buf);
     if (o + 1 < len) {
@@ -474,9 +404,9 @@ msg_add(char *buf, size_t len, const char *text)
  * alone and *subject (may be "") names the certificate it is about.
  */
 static bool
-problem_text(const struct verr *e, const struct facts *path, int npath,
-             const struct mh_tls_check_params *p, char *subject, size_t slen,
-             char *buf, size_t len, enum mh_reason *why)
+problem_text(const struct verr *e, const struct mh_tls_cert_facts *path,
+             int npath, const struct mh_tls_check_params *p, char *subject,
+             size_t slen, char *buf, size_t len, enum mh_reason *why)
 {
     const char *reason = X509_verify_cert_error_string(e->err);
     switch (e->err) {
@@ -502,9 +432,9 @@ problem_text(const struct verr *e, const struct facts *path, int npath,
                                           : MH_REASON_CERT_INVALID;
         break;
     }
-    struct facts f;
+    struct mh_tls_cert_facts f;
     subject[0] = '\0';
-    if (e->depth >= 0 && e->depth < npath && path[e->depth].cert != NULL) {
+    if (e->depth >= 0 && e->depth < npath) {
         f = path[e->depth];
     } else if (e->cert != NULL) {
         get_facts(e->cert, p->now, &f);
@@ -516,7 +446,7 @@ problem_text(const struct verr *e, const struct facts *path, int npath,
     char left[64];
     switch (e->err) {
     case X509_V_ERR_CERT_HAS_EXPIRED:
-        days_phrase(left, sizeof left, &f);
+        mh_tls_days_phrase(left, sizeof left, &f);
         mh_textf(buf, len, "%s (notAfter %s, %s)", reason, f.not_after_iso,
                  left);
         return false;
@@ -533,8 +463,7 @@ problem_text(const struct verr *e, const struct facts *path, int npath,
     default:
         break;
     }
-    if (issuer_missing_err(e->err) && e->depth == npath - 1 &&
-        (X509_get_extension_flags(f.cert) & EXFLAG_SI) == 0) {
+    if (issuer_missing_err(e->err) && e->depth == npath - 1 && !f.self_issued) {
         if (e->depth == 0) {
             /* The leaf alone, its issuer neither sent nor trusted: almost
              * always the intermediate missing from the server's
@@ -558,235 +487,236 @@ problem_text(const struct verr *e, const struct facts *path, int npath,
     return false;
 }
 
-/* ====== The check ====== */
+/* ====== The report: verification and analysis ====== */
 
-void
-mh_tls_note_session(SSL *ssl, struct mh_result *r)
-{
-    const char *ver = SSL_get_version(ssl);
-    const char *cipher = SSL_get_cipher_name(ssl);
-    mh_result_add_sample(r, "mailhealth_tls_version_info", 1, "version",
-                         ver != NULL ? ver : "unknown", "cipher",
-                         cipher != NULL ? cipher : "unknown",
-                         (const char *)NULL);
-}
+/* The path a check reports and the verification record behind it. */
+struct checked_path {
+    struct vrec rec;        /* every problem found (own references) */
+    STACK_OF(X509) * chain; /* the path: borrowed, or `owned` */
+    STACK_OF(X509) * owned; /* a chain built here, or NULL */
+};
 
+/* The path: a job's verification (pre_rec, pre_chain owned by the job),
+ * else the handshake's verified chain when it verified, else the chain
+ * built by a verification here that records every problem. */
 static void
-raise_summary(struct mh_result *r, const struct mh_tls_check_params *p,
-              enum mh_state st, enum mh_reason reason, const char *msg)
+choose_path(const struct mh_tls_peer *peer, double now,
+            const struct vrec *pre_rec, STACK_OF(X509) * pre_chain,
+            struct checked_path *cp, bool *oom)
 {
-    if (p->where != NULL && p->where[0] != '\0') {
-        mh_result_raise(r, st, reason, "%s: %s", p->where, msg);
-    } else {
-        mh_result_raise(r, st, reason, "%s", msg);
-    }
-}
-
-/* The check on a peer; pre_rec/pre_chain: a verification already run by a
- * job (pre_chain owned by the job), or NULL: run here as needed. */
-static void
-check_peer(const struct mh_tls_peer *peer, const struct mh_tls_check_params *p,
-           struct mh_result *r, const struct vrec *pre_rec,
-           STACK_OF(X509) * pre_chain)
-{
-    if (peer->version != NULL) {
-        mh_result_add_sample(r, "mailhealth_tls_version_info", 1, "version",
-                             peer->version, "cipher",
-                             peer->cipher != NULL ? peer->cipher : "unknown",
-                             (const char *)NULL);
-    }
-    int nsent = peer->sent != NULL ? sk_X509_num(peer->sent) : 0;
-    if (nsent <= 0) {
-        mh_result_add_sample(r, "mailhealth_tls_verified", 0,
-                             (const char *)NULL);
-        mh_result_add_item(r, "tls", "verify", MH_STATE_CRITICAL,
-                           MH_REASON_CERT_MISSING,
-                           "server sent no certificate");
-        raise_summary(r, p, MH_STATE_CRITICAL, MH_REASON_CERT_MISSING,
-                      "server sent no certificate");
+    memset(cp, 0, sizeof *cp);
+    if (pre_rec != NULL) {
+        /* A copy with its own certificate references. */
+        cp->rec = *pre_rec;
+        for (size_t i = 0; i < cp->rec.n; i++) {
+            X509 *c = pre_rec->e[i].cert;
+            cp->rec.e[i].cert = c != NULL && X509_up_ref(c) == 1 ? c : NULL;
+        }
+        cp->chain = pre_chain != NULL && sk_X509_num(pre_chain) > 0
+                        ? pre_chain
+                        : peer->sent;
         return;
     }
-
-    /* The path: the handshake's verified chain when it verified; else the
-     * chain built by a verification that records every problem. */
-    struct vrec rec;
-    memset(&rec, 0, sizeof rec);
-    STACK_OF(X509) *owned = NULL;
-    STACK_OF(X509) * chain;
-    if (pre_rec != NULL) {
-        /* A copy with its own certificate references (freed below). */
-        rec = *pre_rec;
-        for (size_t i = 0; i < rec.n; i++) {
-            X509 *c = pre_rec->e[i].cert;
-            rec.e[i].cert = c != NULL && X509_up_ref(c) == 1 ? c : NULL;
-        }
-        chain = pre_chain != NULL && sk_X509_num(pre_chain) > 0 ? pre_chain
+    if (peer->verify_result == X509_V_OK && peer->verified != NULL &&
+        sk_X509_num(peer->verified) > 0) {
+        cp->chain = peer->verified;
+        return;
+    }
+    cp->owned = reverify(peer, now, &cp->rec);
+    if (cp->owned == NULL) {
+        *oom = true;
+    }
+    if (cp->rec.n == 0 && peer->verify_result != X509_V_OK &&
+        peer->verify_result != MH_TLS_VERIFY_NOT_RUN) {
+        /* The handshake failed where this run did not (the clock moved
+         * across a boundary, say): report the handshake's. */
+        vrec_add(&cp->rec, (int)peer->verify_result, -1, NULL);
+    }
+    cp->chain = cp->owned != NULL && sk_X509_num(cp->owned) > 0 ? cp->owned
                                                                 : peer->sent;
-    } else if (peer->verify_result == X509_V_OK && peer->verified != NULL &&
-               sk_X509_num(peer->verified) > 0) {
-        chain = peer->verified;
-    } else {
-        owned = reverify(peer, p->now, &rec);
-        if (owned == NULL) {
-            r->oom = true;
-        }
-        if (rec.n == 0 && peer->verify_result != X509_V_OK &&
-            peer->verify_result != MH_TLS_VERIFY_NOT_RUN) {
-            /* The handshake failed where this run did not (the clock
-             * moved across a boundary, say): report the handshake's. */
-            vrec_add(&rec, (int)peer->verify_result, -1, NULL);
-        }
-        chain = owned != NULL && sk_X509_num(owned) > 0 ? owned : peer->sent;
-    }
-    bool verified = rec.n == 0;
+}
 
-    int nchain = sk_X509_num(chain);
-    int npath = nchain < MAX_ELEMS ? nchain : MAX_ELEMS;
-    struct facts path[MAX_ELEMS];
-    for (int i = 0; i < npath; i++) {
-        get_facts(sk_X509_value(chain, i), p->now, &path[i]);
+static void
+checked_path_free(struct checked_path *cp)
+{
+    vrec_free(&cp->rec);
+    if (cp->owned != NULL) {
+        sk_X509_pop_free(cp->owned, X509_free);
+    }
+}
+
+/* What the summary will say: every problem, the critical ones first; the
+ * first problem of the worst state gives phase and reason. */
+struct findings {
+    char crit[MSG_LEN];
+    char warn[MSG_LEN];
+    enum mh_reason crit_reason, warn_reason;
+    const char *crit_phase, *warn_phase;
+    enum mh_state worst;
+};
+
+/* Records a problem of state st (WARNING or CRITICAL). */
+static void
+finding(struct findings *fd, enum mh_state st, enum mh_reason why,
+        const char *phase, const char *text)
+{
+    bool crit = st == MH_STATE_CRITICAL;
+    mh_tls_msg_add(crit ? fd->crit : fd->warn, MSG_LEN, text);
+    enum mh_reason *first = crit ? &fd->crit_reason : &fd->warn_reason;
+    if (*first == MH_REASON_NONE) {
+        *first = why;
+        *(crit ? &fd->crit_phase : &fd->warn_phase) = phase;
+    }
+    fd->worst = mh_state_worst(fd->worst, st);
+}
+
+/* Sets rep->session facts from the peer. */
+static void
+session_facts(struct mh_tls_report *rep, const struct mh_tls_peer *peer)
+{
+    mh_textf(rep->version, sizeof rep->version, "%s",
+             peer->version != NULL ? peer->version : "");
+    mh_textf(rep->cipher, sizeof rep->cipher, "%s",
+             peer->cipher != NULL ? peer->cipher : "");
+    rep->has_sni = peer->sni != NULL;
+    mh_textf(rep->sni, sizeof rep->sni, "%s", rep->has_sni ? peer->sni : "");
+}
+
+/* Facts of every element of the path, leaf first. */
+static void
+path_facts(struct mh_tls_report *rep, STACK_OF(X509) * chain, double now)
+{
+    rep->nchain = sk_X509_num(chain);
+    rep->npath = rep->nchain < MAX_ELEMS ? rep->nchain : MAX_ELEMS;
+    for (int i = 0; i < rep->npath; i++) {
+        X509 *c = sk_X509_value(chain, i);
+        get_facts(c, now, &rep->path[i]);
+        rep->path[i].index = i;
         if (i > 0) {
-            path[i].role = i == nchain - 1 && self_signed(path[i].cert)
-                               ? "root"
-                               : "intermediate";
+            rep->path[i].role = i == rep->nchain - 1 && self_signed(c)
+                                    ? "root"
+                                    : "intermediate";
         }
     }
+}
 
-    char crit_msg[MSG_LEN] = ""; /* CRITICAL problems, in order */
-    char warn_msg[MSG_LEN] = ""; /* WARNING problems */
-    char notes[MSG_LEN] = "";    /* verification problems not enforced */
-    enum mh_state worst = MH_STATE_OK;
-    /* Reasons of the first CRITICAL and the first WARNING problem: the
-     * summary's reason is the first problem it names. */
-    enum mh_reason crit_reason = MH_REASON_NONE, warn_reason = MH_REASON_NONE;
-    enum mh_reason verify_reason = MH_REASON_NONE;
+/* Records one verification problem; buf collects the certificate's clause
+ * ("CN=x: reason, reason") in group/gsubj or whole sentences in vmsg. */
+static void
+add_problem(struct mh_tls_report *rep, const struct verr *e,
+            const struct mh_tls_check_params *p, char *vmsg, char *group,
+            char *gsubj)
+{
+    char text[600], subj[NAME_LEN];
+    enum mh_reason why;
+    bool whole = problem_text(e, rep->path, rep->npath, p, subj, sizeof subj,
+                              text, sizeof text, &why);
+    if (rep->verify_reason == MH_REASON_NONE) {
+        rep->verify_reason = why;
+    }
+    struct mh_tls_problem *pr = &rep->problems[rep->nproblems++];
+    pr->err = e->err;
+    pr->depth = e->depth;
+    pr->reason = why;
+    if (whole || subj[0] == '\0') {
+        mh_tls_msg_add(vmsg, MSG_LEN, text);
+        mh_textf(pr->text, sizeof pr->text, "%s", text);
+    } else {
+        size_t o = strlen(group);
+        mh_textf(group + o, MSG_LEN - o, "%s%s", o > 0 ? ", " : "", text);
+        mh_textf(gsubj, NAME_LEN, "%s", subj);
+        mh_textf(pr->text, sizeof pr->text, "%s: %s", subj, text);
+    }
+}
 
-    /* 1. Verification problems, leaf first. */
-    size_t nproblems = 0;
-    if (!verified) {
-        char vmsg[MSG_LEN] = "";
-        bool issuer_done[MAX_ELEMS + 1] = {false};
-        /* One clause per certificate: "CN=x: reason, reason". */
-        for (int d = -1; d <= npath; d++) {
-            char group[MSG_LEN] = "", gsubj[NAME_LEN] = "";
-            for (size_t i = 0; i < rec.n; i++) {
-                const struct verr *e = &rec.e[i];
-                bool here = d == npath ? (e->depth >= npath) : e->depth == d;
-                if (!here) {
+/* 1. Verification problems, leaf first, one clause per certificate. */
+static void
+verify_problems(struct mh_tls_report *rep, const struct vrec *rec,
+                const struct mh_tls_check_params *p, struct findings *fd)
+{
+    char vmsg[MSG_LEN] = "";
+    bool issuer_done[MAX_ELEMS + 1] = {false};
+    int npath = rep->npath;
+    for (int d = -1; d <= npath; d++) {
+        char group[MSG_LEN] = "", gsubj[NAME_LEN] = "";
+        for (size_t i = 0; i < rec->n; i++) {
+            const struct verr *e = &rec->e[i];
+            bool here = d == npath ? (e->depth >= npath) : e->depth == d;
+            if (!here) {
+                continue;
+            }
+            /* Unknown issuer is one problem, however many codes OpenSSL
+             * gave for it (20 and 21 for a lone leaf). */
+            if (issuer_missing_err(e->err) && d >= 0 && d < npath) {
+                if (issuer_done[d]) {
                     continue;
                 }
-                /* Unknown issuer is one problem, however many codes
-                 * OpenSSL gave for it (20 and 21 for a lone leaf). */
-                if (issuer_missing_err(e->err) && d >= 0 && d < npath) {
-                    if (issuer_done[d]) {
-                        continue;
-                    }
-                    issuer_done[d] = true;
-                }
-                char text[600], subj[NAME_LEN], line[MSG_LEN];
-                enum mh_reason why;
-                bool whole = problem_text(e, path, npath, p, subj, sizeof subj,
-                                          text, sizeof text, &why);
-                if (verify_reason == MH_REASON_NONE) {
-                    verify_reason = why;
-                }
-                if (whole || subj[0] == '\0') {
-                    msg_add(vmsg, sizeof vmsg, text);
-                    mh_textf(line, sizeof line, "%s", text);
-                } else {
-                    size_t o = strlen(group);
-                    mh_textf(group + o, sizeof group - o, "%s%s",
-                             o > 0 ? ", " : "", text);
-                    mh_textf(gsubj, sizeof gsubj, "%s", subj);
-                    mh_textf(line, sizeof line, "%s: %s", subj, text);
-                }
-                nproblems++;
-                char dname[32];
-                mh_textf(dname, sizeof dname, "depth %d", e->depth);
-                mh_result_add_item(
-                    r, "verify", e->depth >= 0 ? dname : "chain",
-                    p->verify ? MH_STATE_CRITICAL : MH_STATE_OK,
-                    p->verify ? why : MH_REASON_NONE, "%s%s",
-                    p->verify ? "" : "not enforced (--no-verify): ", line);
+                issuer_done[d] = true;
             }
-            if (group[0] != '\0') {
-                char clause[MSG_LEN];
-                mh_textf(clause, sizeof clause, "%s: %s", gsubj, group);
-                msg_add(vmsg, sizeof vmsg, clause);
-            }
+            add_problem(rep, e, p, vmsg, group, gsubj);
         }
-        if (rec.dropped > 0) {
-            char more[64];
-            mh_textf(more, sizeof more, "and %zu more problems", rec.dropped);
-            msg_add(vmsg, sizeof vmsg, more);
-        }
-        if (peer->sni == NULL) {
-            /* BR-22 B: without SNI a multi-domain server presents its
-             * default certificate. */
-            const char *hint =
-                p->sni_sent
-                    ? "no SNI sent (target is an IP; give --sni)"
-                    : "no SNI sent (--no-sni); the server may have presented "
-                      "its default certificate";
-            msg_add(vmsg, sizeof vmsg, hint);
-            mh_result_add_item(r, "note", "", MH_STATE_OK, MH_REASON_NONE, "%s",
-                               hint);
-        }
-        char full[MSG_LEN];
-        mh_textf(full, sizeof full, "certificate verify failed: %s", vmsg);
-        if (p->verify) {
-            msg_add(crit_msg, sizeof crit_msg, full);
-            worst = MH_STATE_CRITICAL;
-            crit_reason = verify_reason;
-        } else {
-            msg_add(notes, sizeof notes, vmsg);
+        if (group[0] != '\0') {
+            char clause[MSG_LEN];
+            mh_textf(clause, sizeof clause, "%s: %s", gsubj, group);
+            mh_tls_msg_add(vmsg, sizeof vmsg, clause);
         }
     }
+    rep->dropped = rec->dropped;
+    if (rec->dropped > 0) {
+        char more[64];
+        mh_textf(more, sizeof more, "and %zu more problems", rec->dropped);
+        mh_tls_msg_add(vmsg, sizeof vmsg, more);
+    }
+    if (!rep->has_sni) {
+        /* BR-22 B: without SNI a multi-domain server presents its default
+         * certificate. */
+        mh_textf(rep->hint, sizeof rep->hint, "%s",
+                 p->sni_sent ? "no SNI sent (target is an IP; give --sni)"
+                             : "no SNI sent (--no-sni); the server may have "
+                               "presented its default certificate");
+        mh_tls_msg_add(vmsg, sizeof vmsg, rep->hint);
+    }
+    mh_textf(rep->problem_list, sizeof rep->problem_list, "%s", vmsg);
+    if (p->verify) {
+        char full[MSG_LEN];
+        mh_textf(full, sizeof full, "certificate verify failed: %s", vmsg);
+        finding(fd, MH_STATE_CRITICAL, rep->verify_reason, "verify", full);
+    }
+}
 
-    /* 2. Expiry of every element of the path. */
-    char range_w[48], range_c[48];
-    mh_tls_days_range(range_w, sizeof range_w, p->warn_days);
-    mh_tls_days_range(range_c, sizeof range_c, p->crit_days);
-    int earliest = -1;
-    for (int i = 0; i < npath; i++) {
-        const struct facts *f = &path[i];
-        char name[32];
-        mh_textf(name, sizeof name, "depth %d", i);
-        enum mh_state st =
-            f->has_not_after
-                ? mh_tls_days_state(f->days, p->warn_days, p->crit_days)
-                : MH_STATE_CRITICAL;
-        add_cert_item(r, name, f, i, st, NULL);
-        char label[40], depth[16];
-        mh_textf(label, sizeof label, "cert_days_depth%d", i);
-        mh_textf(depth, sizeof depth, "%d", i);
-        if (f->has_not_after) {
-            mh_result_add_perf(r, label, perf_days(f->days), MH_UNIT_NONE,
-                               range_w, range_c, NULL, NULL);
-            mh_result_add_sample(
-                r, "mailhealth_tls_cert_expiry_timestamp_seconds", f->not_after,
-                "depth", depth, "subject", f->subject, "issuer", f->issuer,
-                (const char *)NULL);
-            if (earliest < 0 || f->not_after < path[earliest].not_after) {
-                earliest = i;
-            }
+/* 2. Expiry of every element of the path. */
+static void
+path_expiry(struct mh_tls_report *rep, const struct vrec *rec,
+            const struct mh_tls_check_params *p, struct findings *fd)
+{
+    rep->earliest = -1;
+    for (int i = 0; i < rep->npath; i++) {
+        struct mh_tls_cert_facts *f = &rep->path[i];
+        f->state = f->has_not_after
+                       ? mh_tls_days_state(f->days, p->warn_days, p->crit_days)
+                       : MH_STATE_CRITICAL;
+        f->reason = f->state == MH_STATE_OK ? MH_REASON_NONE : expiry_reason(f);
+        if (f->has_not_after &&
+            (rep->earliest < 0 ||
+             f->not_after < rep->path[rep->earliest].not_after)) {
+            rep->earliest = i;
         }
-        if (st == MH_STATE_OK) {
+        if (f->state == MH_STATE_OK) {
             continue;
         }
-        /* An expired element that verification already reported (with its
-         * date) is not listed twice. */
+        /* An expired element that verification already reported (with
+         * its date) is not listed twice. */
         bool told = false;
-        for (size_t k = 0; p->verify && k < rec.n; k++) {
-            told = told || (rec.e[k].depth == i &&
-                            rec.e[k].err == X509_V_ERR_CERT_HAS_EXPIRED);
+        for (size_t k = 0; p->verify && k < rec->n; k++) {
+            told = told || (rec->e[k].depth == i &&
+                            rec->e[k].err == X509_V_ERR_CERT_HAS_EXPIRED);
         }
-        worst = mh_state_worst(worst, st);
         if (told) {
+            fd->worst = mh_state_worst(fd->worst, f->state);
             continue;
         }
         char text[600], left[64];
-        days_phrase(left, sizeof left, f);
+        mh_tls_days_phrase(left, sizeof left, f);
         const char *who = i == 0 ? "certificate" : f->role;
         if (!f->has_not_after) {
             mh_textf(text, sizeof text, "%s %s: notAfter unreadable", who,
@@ -798,151 +728,147 @@ check_peer(const struct mh_tls_peer *peer, const struct mh_tls_check_params *p,
             char n[48];
             mh_textf(text, sizeof text,
                      "%s %s expires in %s days (notAfter %s)", who, f->subject,
-                     fmt_num(n, sizeof n, f->days, 1, false), f->not_after_iso);
+                     mh_tls_fmt_num(n, sizeof n, f->days, 1, false),
+                     f->not_after_iso);
         }
-        msg_add(st == MH_STATE_CRITICAL ? crit_msg : warn_msg, MSG_LEN, text);
-        enum mh_reason *first =
-            st == MH_STATE_CRITICAL ? &crit_reason : &warn_reason;
-        if (*first == MH_REASON_NONE) {
-            *first = expiry_reason(f);
-        }
+        finding(fd, f->state, f->reason, "expiry", text);
     }
-    if (nchain > npath) {
-        mh_result_add_item(r, "note", "", MH_STATE_OK, MH_REASON_NONE,
-                           "chain has %d elements; only the first %d are "
-                           "reported",
-                           nchain, npath);
-    }
+}
 
-    /* 3. Certificates sent but not on the path: reported, WARNING at
-     * most, never the earliest expiry. */
-    int nextra = 0;
-    for (int i = 0; i < nsent; i++) {
+/* 3. Certificates sent but not on the path: reported, WARNING at most,
+ * never the earliest expiry. */
+static void
+extra_certs(struct mh_tls_report *rep, const struct mh_tls_peer *peer,
+            STACK_OF(X509) * chain, const struct mh_tls_check_params *p,
+            struct findings *fd)
+{
+    for (int i = 0; i < rep->nsent; i++) {
         X509 *c = sk_X509_value(peer->sent, i);
         bool on_path = false;
-        for (int k = 0; k < nchain && !on_path; k++) {
+        for (int k = 0; k < rep->nchain && !on_path; k++) {
             on_path = X509_cmp(c, sk_X509_value(chain, k)) == 0;
         }
-        if (on_path) {
+        if (on_path || ++rep->nextra > MAX_ELEMS) {
             continue;
         }
-        if (++nextra > MAX_ELEMS) {
-            continue;
-        }
-        struct facts f;
-        get_facts(c, p->now, &f);
-        f.role = self_signed(c) ? "self-signed, not on the verified path"
-                                : "not on the verified path";
-        enum mh_state st =
-            f.has_not_after
-                ? mh_tls_extra_state(f.days, p->warn_days, p->crit_days)
-                : MH_STATE_WARNING;
-        char name[32];
-        mh_textf(name, sizeof name, "extra %d", i);
-        add_cert_item(r, name, &f, -1, st, "; remove it from the chain");
-        if (st != MH_STATE_OK) {
+        struct mh_tls_cert_facts *f = &rep->extra[rep->nextra_reported++];
+        get_facts(c, p->now, f);
+        f->index = i;
+        f->role = self_signed(c) ? "self-signed, not on the verified path"
+                                 : "not on the verified path";
+        f->state = f->has_not_after
+                       ? mh_tls_extra_state(f->days, p->warn_days, p->crit_days)
+                       : MH_STATE_WARNING;
+        f->reason = f->state == MH_STATE_OK ? MH_REASON_NONE : expiry_reason(f);
+        if (f->state != MH_STATE_OK) {
             char text[600], left[64];
-            days_phrase(left, sizeof left, &f);
+            mh_tls_days_phrase(left, sizeof left, f);
             mh_textf(text, sizeof text,
                      "certificate %s sent but not on the verified path (%s, "
                      "notAfter %s); remove it from the chain",
-                     f.subject, left, f.not_after_iso);
-            msg_add(warn_msg, sizeof warn_msg, text);
-            worst = mh_state_worst(worst, st);
-            if (warn_reason == MH_REASON_NONE) {
-                warn_reason = expiry_reason(&f);
-            }
+                     f->subject, left, f->not_after_iso);
+            finding(fd, f->state, f->reason, "chain", text);
         }
     }
-    if (nextra > MAX_ELEMS) {
-        mh_result_add_item(r, "note", "", MH_STATE_OK, MH_REASON_NONE,
-                           "server sent %d certificates not on the verified "
-                           "path; only %d are reported",
-                           nextra, MAX_ELEMS);
-    }
+}
 
-    /* 4. Session facts, earliest expiry, verified flag. */
-    mh_result_add_sample(r, "mailhealth_tls_verified", verified ? 1 : 0,
-                         (const char *)NULL);
-    char vtext[MSG_LEN];
-    if (verified) {
-        mh_textf(vtext, sizeof vtext, "chain of %d verified to %s%s%s", nchain,
-                 npath > 0 ? path[npath - 1].subject : "?",
-                 p->verify_name != NULL ? ", name matches " : "",
-                 p->verify_name != NULL ? p->verify_name : "");
-    } else {
-        mh_textf(vtext, sizeof vtext, "verification failed (%zu problem%s%s)",
-                 nproblems + rec.dropped,
-                 nproblems + rec.dropped == 1 ? "" : "s",
-                 p->verify ? "" : ", not enforced: --no-verify");
+/* The failure record from the findings: the critical problems first. */
+static void
+set_failure(struct mh_tls_report *rep, const struct findings *fd)
+{
+    struct mh_tls_failure *fl = &rep->failure;
+    fl->state = fd->worst;
+    fl->phase = "";
+    if (fd->worst == MH_STATE_OK) {
+        return;
     }
-    struct mh_item *it = mh_result_add_item(
-        r, "tls", "verify",
-        verified || !p->verify ? MH_STATE_OK : MH_STATE_CRITICAL,
-        verified || !p->verify ? MH_REASON_NONE : verify_reason,
-        "%s; %s %s, SNI %s", vtext, peer->version != NULL ? peer->version : "?",
-        peer->cipher != NULL ? peer->cipher : "?",
-        peer->sni != NULL ? peer->sni : "none");
-    if (it != NULL) {
-        if (peer->version != NULL) {
-            mh_item_set_str(r, it, "version", peer->version);
-        }
-        if (peer->cipher != NULL) {
-            mh_item_set_str(r, it, "cipher", peer->cipher);
-        }
-        mh_item_set_num(r, it, "verified", verified ? 1 : 0);
-        mh_item_set_str(r, it, "sni", peer->sni != NULL ? peer->sni : "");
-        if (p->verify_name != NULL) {
-            mh_item_set_str(r, it, "verify_name", p->verify_name);
-        }
-        mh_item_set_num(r, it, "chain_length", nchain);
-        mh_item_set_num(r, it, "sent", nsent);
-        mh_item_set_str(r, it, "leaf_subject", path[0].subject);
-        if (notes[0] != '\0') {
-            mh_item_set_str(r, it, "problems", notes);
-        }
-        if (earliest >= 0) {
-            mh_item_set_num(r, it, "earliest_days", path[earliest].days);
-            mh_item_set_str(r, it, "earliest_not_after",
-                            path[earliest].not_after_iso);
-            mh_item_set_str(r, it, "earliest_subject", path[earliest].subject);
-        }
+    if (fd->crit[0] != '\0') {
+        mh_tls_msg_add(fl->cause, sizeof fl->cause, fd->crit);
     }
-    if (earliest >= 0) {
-        mh_result_add_perf(r, "cert_days_earliest",
-                           perf_days(path[earliest].days), MH_UNIT_NONE,
-                           range_w, range_c, NULL, NULL);
-        mh_result_add_sample(
-            r, "mailhealth_tls_earliest_cert_expiry_timestamp_seconds",
-            path[earliest].not_after, (const char *)NULL);
+    if (fd->warn[0] != '\0') {
+        mh_tls_msg_add(fl->cause, sizeof fl->cause, fd->warn);
     }
+    bool crit = fd->crit_reason != MH_REASON_NONE;
+    fl->reason = crit ? fd->crit_reason : fd->warn_reason;
+    fl->phase = crit ? fd->crit_phase : fd->warn_phase;
+    if (fl->reason == MH_REASON_NONE) {
+        fl->reason = MH_REASON_CERT_INVALID;
+    }
+    if (fl->phase == NULL) {
+        fl->phase = "verify";
+    }
+    fl->category = mh_reason_category(fl->reason);
+}
 
-    /* 5. State and summary: every problem, the critical ones first. */
-    if (worst != MH_STATE_OK) {
-        char all[MSG_LEN * 2] = "";
-        if (crit_msg[0] != '\0') {
-            msg_add(all, sizeof all, crit_msg);
-        }
-        if (warn_msg[0] != '\0') {
-            msg_add(all, sizeof all, warn_msg);
-        }
-        enum mh_reason reason =
-            crit_reason != MH_REASON_NONE ? crit_reason : warn_reason;
-        raise_summary(
-            r, p, worst,
-            reason != MH_REASON_NONE ? reason : MH_REASON_CERT_INVALID, all);
+/* A report that says no certificate check could run: phase, reason and
+ * cause (the session facts stay as set). */
+static void
+not_checked(struct mh_tls_report *rep, const char *phase, enum mh_reason reason,
+            const char *cause)
+{
+    rep->failure = (struct mh_tls_failure){
+        .state = MH_STATE_CRITICAL,
+        .phase = phase,
+        .reason = reason,
+        .category = mh_reason_category(reason),
+    };
+    mh_textf(rep->failure.cause, sizeof rep->failure.cause, "%s", cause);
+}
+
+/* The report of a peer; pre_rec/pre_chain: a verification already run by
+ * a job (pre_chain owned by the job), or NULL: run here as needed. */
+static struct mh_tls_report *
+report_peer(const struct mh_tls_peer *peer, const struct mh_tls_check_params *p,
+            const struct vrec *pre_rec, STACK_OF(X509) * pre_chain)
+{
+    struct mh_tls_report *rep = calloc(1, sizeof *rep);
+    if (rep == NULL) {
+        return NULL;
     }
-    vrec_free(&rec);
-    if (owned != NULL) {
-        sk_X509_pop_free(owned, X509_free);
+    session_facts(rep, peer);
+    rep->enforced = p->verify;
+    rep->earliest = -1;
+    rep->nsent = peer->sent != NULL ? sk_X509_num(peer->sent) : 0;
+    if (rep->nsent <= 0) {
+        rep->nsent = 0;
+        not_checked(rep, "certificate", MH_REASON_CERT_MISSING,
+                    "server sent no certificate");
+        return rep;
     }
+    rep->checked = true;
+    struct checked_path cp;
+    choose_path(peer, p->now, pre_rec, pre_chain, &cp, &rep->oom);
+    rep->verified = cp.rec.n == 0;
+    path_facts(rep, cp.chain, p->now);
+    struct findings fd = {.worst = MH_STATE_OK};
+    if (!rep->verified) {
+        verify_problems(rep, &cp.rec, p, &fd);
+    }
+    path_expiry(rep, &cp.rec, p, &fd);
+    extra_certs(rep, peer, cp.chain, p, &fd);
+    set_failure(rep, &fd);
+    checked_path_free(&cp);
+    return rep;
+}
+
+struct mh_tls_report *
+mh_tls_report_peer(const struct mh_tls_peer *peer,
+                   const struct mh_tls_check_params *p)
+{
+    return report_peer(peer, p, NULL, NULL);
 }
 
 void
 mh_tls_check_peer(const struct mh_tls_peer *peer,
                   const struct mh_tls_check_params *p, struct mh_result *r)
 {
-    check_peer(peer, p, r, NULL, NULL);
+    struct mh_tls_report *rep = mh_tls_report_peer(peer, p);
+    if (rep == NULL) {
+        mh_result_mark_oom(r);
+        return;
+    }
+    mh_tls_report_render(rep, p, r);
+    free(rep);
 }
 
 /* The peer description of a session; nothing is copied. The handshake did
@@ -1080,93 +1006,50 @@ mh_tls_verify_store_error(const struct mh_tls_verify_job *j)
     return j->store_err[0] != '\0' ? j->store_err : NULL;
 }
 
+struct mh_tls_report *
+mh_tls_report_job(const struct mh_tls_verify_job *j, const char *version,
+                  const char *cipher, const struct mh_tls_check_params *p)
+{
+    if (j->store_err[0] == '\0' && !j->ran) {
+        return NULL; /* never run: the caller's failure */
+    }
+    struct mh_tls_report *rep;
+    if (j->store_err[0] != '\0') {
+        rep = calloc(1, sizeof *rep);
+        if (rep != NULL) {
+            rep->enforced = p->verify;
+            rep->earliest = -1;
+            not_checked(rep, "trust_store", MH_REASON_TRUST_STORE_ERROR,
+                        j->store_err);
+        }
+    } else {
+        /* The session's facts as they are now: when the certificates
+         * arrived, a TLS 1.2 session did not have its cipher yet. */
+        struct mh_tls_peer peer = j->peer;
+        if (version != NULL) {
+            peer.version = version;
+        }
+        if (cipher != NULL) {
+            peer.cipher = cipher;
+        }
+        rep = report_peer(&peer, p, &j->rec, j->chain);
+    }
+    if (rep != NULL && j->oom) {
+        rep->oom = true;
+    }
+    return rep;
+}
+
 void
 mh_tls_check_job(const struct mh_tls_verify_job *j, const char *version,
                  const char *cipher, const struct mh_tls_check_params *p,
                  struct mh_result *r)
 {
-    if (j->oom) {
-        r->oom = true;
-    }
-    if (j->store_err[0] != '\0') {
-        mh_result_add_sample(r, "mailhealth_tls_verified", 0,
-                             (const char *)NULL);
-        mh_result_add_item(r, "tls", "verify", MH_STATE_CRITICAL,
-                           MH_REASON_TRUST_STORE_ERROR, "%s", j->store_err);
-        raise_summary(r, p, MH_STATE_CRITICAL, MH_REASON_TRUST_STORE_ERROR,
-                      j->store_err);
+    struct mh_tls_report *rep = mh_tls_report_job(j, version, cipher, p);
+    if (rep == NULL) {
+        mh_result_mark_oom(r);
         return;
     }
-    if (!j->ran) {
-        r->oom = true; /* never run: the caller's failure */
-        return;
-    }
-    /* The session's facts as they are now: when the certificates arrived,
-     * a TLS 1.2 session did not have its cipher yet. */
-    struct mh_tls_peer peer = j->peer;
-    if (version != NULL) {
-        peer.version = version;
-    }
-    if (cipher != NULL) {
-        peer.cipher = cipher;
-    }
-    check_peer(&peer, p, r, &j->rec, j->chain);
-}
-
-/* Finds the "tls"/"verify" item's attribute key. */
-static const struct mh_attr *
-verify_attr(const struct mh_result *r, const char *key)
-{
-    for (size_t i = r->nitems; i-- > 0;) {
-        const struct mh_item *it = &r->items[i];
-        if (strcmp(it->kind, "tls") != 0 || strcmp(it->name, "verify") != 0) {
-            continue;
-        }
-        for (size_t k = 0; k < it->nattrs; k++) {
-            if (strcmp(it->attrs[k].key, key) == 0) {
-                return &it->attrs[k];
-            }
-        }
-        return NULL;
-    }
-    return NULL;
-}
-
-int
-mh_tls_ok_summary(const struct mh_result *r, char *buf, size_t len)
-{
-    buf[0] = '\0';
-    const struct mh_attr *leaf = verify_attr(r, "leaf_subject");
-    const struct mh_attr *ver = verify_attr(r, "verified");
-    if (leaf == NULL || leaf->str == NULL || ver == NULL) {
-        return -1;
-    }
-    const struct mh_attr *n = verify_attr(r, "chain_length");
-    const struct mh_attr *version = verify_attr(r, "version");
-    const struct mh_attr *cipher = verify_attr(r, "cipher");
-    const struct mh_attr *problems = verify_attr(r, "problems");
-    const struct mh_attr *days = verify_attr(r, "earliest_days");
-    const struct mh_attr *na = verify_attr(r, "earliest_not_after");
-    const struct mh_attr *es = verify_attr(r, "earliest_subject");
-    char chain[MSG_LEN];
-    if (ver->num != 0) {
-        mh_textf(chain, sizeof chain, "chain of %.0f verified",
-                 n != NULL ? n->num : 0);
-    } else {
-        mh_textf(chain, sizeof chain, "NOT verified (--no-verify: %s)",
-                 problems != NULL && problems->str != NULL ? problems->str
-                                                           : "?");
-    }
-    char exp[MSG_LEN] = "";
-    if (days != NULL && na != NULL && na->str != NULL && es != NULL &&
-        es->str != NULL) {
-        char d[48];
-        mh_textf(exp, sizeof exp, ", earliest expiry in %s days (%s, %s)",
-                 fmt_num(d, sizeof d, days->num, 1, false), na->str, es->str);
-    }
-    mh_textf(buf, len, "certificate OK: %s, %s, %s%s%s%s", leaf->str, chain,
-             version != NULL && version->str != NULL ? version->str : "?",
-             cipher != NULL && cipher->str != NULL ? " " : "",
-             cipher != NULL && cipher->str != NULL ? cipher->str : "", exp);
-    return 0;
+    mh_tls_report_render(rep, p, r);
+    free(rep);
 }

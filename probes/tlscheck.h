@@ -32,6 +32,11 @@
  * verification failed, the chain OpenSSL built while recording the errors
  * (for a server that sends only its leaf, that is the leaf alone).
  *
+ * The check fills a typed report first (struct mh_tls_report below:
+ * session, chain, per-certificate facts, verification problems, one
+ * failure record with phase, cause, category, reason and state), then
+ * mh_tls_report_render() (tlscheck_render.c) turns it into the result.
+ *
  * Results (struct mh_result, see result.h):
  *   - items: kind "cert", name "depth N" per path element (text: subject,
  *     role, issuer, notAfter ISO 8601 UTC, days left, key type and size,
@@ -189,6 +194,134 @@ struct mh_tls_peer {
 void mh_tls_check_peer(const struct mh_tls_peer *peer,
                        const struct mh_tls_check_params *p,
                        struct mh_result *r);
+
+/* ====== The report: what the check found, before any output ======
+ *
+ * The check runs in two steps: mh_tls_report_peer() / mh_tls_report_job()
+ * verify and analyse the peer into a struct mh_tls_report (facts and the
+ * states and reasons they imply, no output), and mh_tls_report_render()
+ * turns a report into the items, perfdata, samples, state and summary
+ * described at the top of this file. mh_tls_check_peer() and
+ * mh_tls_check_job() are the two steps together. All text in a report is
+ * bounded and printable ASCII (server text escaped as \xNN), cut with
+ * "..." when longer than its field.
+ */
+
+/* Longest subject/issuer kept (RFC 2253 form). */
+#define MH_TLS_NAME_LEN 400
+/* Most chain elements and most extra certificates reported: a real chain
+ * has 2 to 4; a hostile server may send hundreds. */
+#define MH_TLS_MAX_ELEMS 12
+/* Most distinct verification problems recorded. */
+#define MH_TLS_MAX_PROBLEMS 16
+/* Room for one message (the result model caps a summary at 1 KiB). */
+#define MH_TLS_TEXT_LEN 1024
+
+/* Facts of one certificate (RFC 5280 4.1). */
+struct mh_tls_cert_facts {
+    char subject[MH_TLS_NAME_LEN]; /* RFC 2253, "(empty)" for none */
+    char issuer[MH_TLS_NAME_LEN];
+    char not_before_iso[32]; /* ISO 8601 UTC, or "unreadable" */
+    char not_after_iso[32];
+    double not_after;      /* Unix time, when has_not_after */
+    bool has_not_after;    /* false: notAfter could not be read */
+    double days;           /* days left at the check's `now` (negative:
+                              expired), when has_not_after */
+    char key[96];          /* "RSA 2048 bits", "EC 256 bits (prime256v1)" */
+    char sig[80];          /* signature algorithm, "ecdsa-with-SHA256" */
+    char names[256];       /* subjectAltName DNS and IP entries, ", "-joined */
+    const char *role;      /* static: "leaf", "intermediate", "root", or for
+                              a certificate off the path "not on the verified
+                              path" (with "self-signed, " before it) */
+    bool self_issued;      /* subject == issuer (EXFLAG_SI) */
+    int index;             /* depth on the path, or position in the list the
+                              server sent for a certificate off the path */
+    enum mh_state state;   /* by days left (path: mh_tls_days_state; off
+                              the path: mh_tls_extra_state) */
+    enum mh_reason reason; /* cert_expired, cert_expiring or cert_invalid
+                              when state is not OK, else none */
+};
+
+/* One verification problem (X509_verify_cert's error at a depth). */
+struct mh_tls_problem {
+    int err;                    /* X509_V_ERR_* */
+    int depth;                  /* on the path, or -1: the chain as a whole */
+    enum mh_reason reason;      /* cert_expired, cert_name_mismatch, ... */
+    char text[MH_TLS_TEXT_LEN]; /* "CN=x: certificate has expired (...)" */
+};
+
+/* What the check concluded: the first problem the summary names decides
+ * phase and reason; cause lists every problem, the critical ones first. */
+struct mh_tls_failure {
+    enum mh_state state;   /* OK: nothing to report */
+    const char *phase;     /* static: "certificate" (none sent),
+                              "trust_store", "verify", "expiry", "chain"
+                              (a certificate off the path), or "" */
+    enum mh_reason reason; /* its category: mh_reason_category() */
+    enum mh_category category;
+    char cause[2 * MH_TLS_TEXT_LEN]; /* the summary, without the target */
+};
+
+/* The outcome of one certificate check. */
+struct mh_tls_report {
+    /* Session (empty strings: not known). */
+    char version[32]; /* "TLSv1.3" */
+    char cipher[64];  /* "TLS_AES_256_GCM_SHA384" */
+    bool has_sni;     /* a server name was sent in the ClientHello */
+    char sni[256];
+    bool checked; /* false: no certificate check could run (none sent,
+                     no trust store): only failure says why */
+    /* The chain. */
+    int nsent;  /* certificates the server sent (0: none, see failure) */
+    int nchain; /* elements of the path (verified, or as built) */
+    int npath;  /* of them reported in path[] (at most MH_TLS_MAX_ELEMS) */
+    struct mh_tls_cert_facts path[MH_TLS_MAX_ELEMS]; /* leaf first */
+    int earliest;        /* index in path[] of the earliest notAfter, or -1 */
+    int nextra;          /* certificates sent but not on the path */
+    int nextra_reported; /* of them in extra[] */
+    struct mh_tls_cert_facts extra[MH_TLS_MAX_ELEMS];
+    /* Verification (chain and name together, RFC 5280 and RFC 6125). */
+    bool verified;
+    bool enforced;                /* mh_tls_check_params.verify */
+    enum mh_reason verify_reason; /* the first problem's, or none */
+    size_t nproblems;             /* in problems[] */
+    size_t dropped;               /* more problems not recorded */
+    struct mh_tls_problem problems[MH_TLS_MAX_PROBLEMS];
+    char problem_list[MH_TLS_TEXT_LEN]; /* every problem in one line */
+    char hint[160]; /* why the name may not match (no SNI), or "" */
+    struct mh_tls_failure failure;
+    bool oom; /* memory ran out while verifying */
+};
+
+/*
+ * Verifies and analyses a peer into a new report (the first step of
+ * mh_tls_check_peer). Returns the report (free with free()) or NULL when
+ * memory ran out.
+ */
+struct mh_tls_report *mh_tls_report_peer(const struct mh_tls_peer *peer,
+                                         const struct mh_tls_check_params *p);
+
+/*
+ * The same with the job's verification (the first step of
+ * mh_tls_check_job; same version, cipher and p). A job whose trust store
+ * could not be loaded gives a report with failure phase "trust_store",
+ * reason trust_store_error. Returns NULL when memory ran out or the job
+ * never ran.
+ */
+struct mh_tls_report *mh_tls_report_job(const struct mh_tls_verify_job *job,
+                                        const char *version, const char *cipher,
+                                        const struct mh_tls_check_params *p);
+
+/*
+ * Adds a report to r: the items, perfdata and samples described at the
+ * top of this file, in that order, and the failure (state, reason and
+ * summary, prefixed with p->where) through mh_result_raise. p gives the
+ * thresholds (as perfdata ranges), verify_name and where. The one place
+ * where TLS facts become output.
+ */
+void mh_tls_report_render(const struct mh_tls_report *rep,
+                          const struct mh_tls_check_params *p,
+                          struct mh_result *r);
 
 /*
  * Days from `now` until `not_after` (both Unix time, seconds); negative

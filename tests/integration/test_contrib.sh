@@ -21,7 +21,7 @@
 #   Prometheus    promtool check rules, promtool test rules (every alert has
 #                 a firing test case), the rules fed with the real plugin's
 #                 output, amtool check-config and routing tests, metric names
-#                 against plugin/render_prom.c.
+#                 against probes/metric_names.h.
 #   Grafana       valid dashboard JSON, every query parses (promtool) and
 #                 uses known metrics.
 #   systemd       systemd-analyze verify on the units (ExecStart pointed at
@@ -530,8 +530,9 @@ grep -qE '< *20$' "$P/mailhealth-rules.yml" && grep -qE '< *7$' "$P/mailhealth-r
     ok "certificate alerts at 20 and 7 days" || fail "certificate thresholds 20 and 7 days"
 
 # Metric names in rules and dashboard exist: the families of
-# plugin/render_prom.c, or node_exporter's textfile metrics.
-known=$( (grep -oE '"mailhealth_[a-z_]+"' "$SRC/plugin/render_prom.c" | tr -d '"'
+# probes/metric_names.h (every family is defined there once), or
+# node_exporter's textfile metrics.
+known=$( (grep -oE '"mailhealth_[a-z_]+"' "$SRC/probes/metric_names.h" | tr -d '"'
     printf '%s\n' node_textfile_mtime_seconds node_textfile_scrape_error) | sort -u)
 used=$( (grep -vE '^ *(#|summary:|description:)' "$P/mailhealth-rules.yml"
     jq -r '.panels[].targets[]?.expr, (.templating.list[] | select(.type == "query") | .query.query)' "$C/grafana/mailhealth-dashboard.json") |

@@ -6,9 +6,11 @@
 # that does not resolve; the rest uses a closed loopback port.
 . "$(dirname "$0")/lib.sh"
 
-# A port nothing listens on: bind-and-close gives a free one.
-closed_port=$(perl -MIO::Socket::INET -e \
-    '$s=IO::Socket::INET->new(Listen=>1,LocalAddr=>"127.0.0.1",LocalPort=>0) or die; print $s->sockport')
+# A port nothing listens on: the lab's reserved closed port (BASE+999, below
+# the kernel's ephemeral range). Not bind-and-close on port 0: the kernel may
+# hand that number to a fault server of a test running beside this one, and
+# these connections would then use up its one session.
+closed_port=$((${LAB_PORT_BASE:-24000} + 999))
 
 case_ "no arguments"
 run

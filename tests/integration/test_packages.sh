@@ -80,6 +80,13 @@ if [ -n "$DEB" ]; then
         usr/share/doc/mailhealth/examples/runner-example.json; do
         [ -e "$X/$f" ] || fail "package lacks /$f"
     done
+    # Every Prometheus and Grafana file of contrib/, so a new one cannot be
+    # left out of mailhealth.install unnoticed (CMake and the spec install
+    # them all).
+    for f in "$MH_SOURCE_DIR"/contrib/prometheus/* "$MH_SOURCE_DIR"/contrib/grafana/*; do
+        d=${f#"$MH_SOURCE_DIR"/contrib/}
+        [ -e "$X/usr/share/mailhealth/$d" ] || fail "package lacks /usr/share/mailhealth/$d"
+    done
     ok "package contents: plugin, CheckCommands, Nagios commands, man page, units, contrib files"
     LAST_CMD="$X/usr/lib/nagios/plugins/check_mailhealth --version"
     OUT=$("$X/usr/lib/nagios/plugins/check_mailhealth" --version 2>&1)

@@ -33,9 +33,14 @@ D=$T_TMP
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 
-free_port() {
-    "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
+# Ports for this test's own servers: LAB_PORT_BASE+400 .. +409 only, below
+# the kernel's ephemeral range. Not bind-and-close on port 0: between the
+# close and the server's bind, the kernel may hand that number to a fault
+# server of a test running beside this one, and the polling here would use
+# up its one session.
+P_NODE_EXPORTER=$((${LAB_PORT_BASE:-24000} + 400))
+P_HOOK=$((${LAB_PORT_BASE:-24000} + 401))
+P_ALERTMANAGER=$((${LAB_PORT_BASE:-24000} + 402))
 
 # check_ok COND MESSAGE: records a pass or a failure.
 check_ok() {
@@ -183,7 +188,7 @@ cat >"$D/ne.json" <<EOF
 EOF
 run run --config "$D/ne.json" --once
 expect_rc 0
-NE_PORT=$(free_port)
+NE_PORT=$P_NODE_EXPORTER
 prometheus-node-exporter --web.listen-address=127.0.0.1:"$NE_PORT" \
     --collector.disable-defaults --collector.textfile \
     --collector.textfile.directory="$D/ne" >"$D/ne.log" 2>&1 &
@@ -356,8 +361,8 @@ no_temp_files "$D/wd"
 
 # ---------------------------------------------------------------------------
 case_ "notifications: Alertmanager and webhook"
-HOOK_PORT=$(free_port)
-AM_PORT=$(free_port)
+HOOK_PORT=$P_HOOK
+AM_PORT=$P_ALERTMANAGER
 cat >"$D/hook.py" <<'EOF'
 # Records every POST as one JSON line: path, Authorization header, body.
 # The first request to /hook gets a 503 (the runner must retry).

@@ -50,6 +50,12 @@ TIMEOUT=${MH_LAB_TIMEOUT:-15}
 
 # Port offsets are mnemonic (the usual port number where one fits), so a lab
 # occupies BASE+0 .. BASE+999; two labs need bases at least 1000 apart.
+# Tests that start servers of their own take fixed offsets too (test_dnsbl
+# +70, test_exporter +80..89, test_hostile_text +310..311, test_runner
+# +400..409; +999 is never listened on, for "connection refused"): never a
+# port number from binding port 0 and closing, which the kernel may hand to
+# the fault server of a test running beside it (fault servers bind port 0
+# and serve one session).
 set_ports() {
     P_SMTP=$((BASE + 25))         # Postfix smtpd, MX style (STARTTLS may)
     P_SMTPS=$((BASE + 465))       # Postfix smtpd, implicit TLS + SASL

@@ -808,6 +808,145 @@ test_no_sni_hint(void **state)
     mh_result_free(r);
 }
 
+/* ====== The report (mh_tls_report_peer) ====== */
+
+/* The report of a run, and its rendering equal to mh_tls_check_peer's. */
+static struct mh_tls_report *
+run_report(struct run *u)
+{
+    struct mh_tls_report *rep = mh_tls_report_peer(&u->peer, &u->p);
+    assert_non_null(rep);
+    run_check(u);
+    struct mh_result *again = mh_result_new("tls", "mx.example.com:25");
+    assert_non_null(again);
+    mh_tls_report_render(rep, &u->p, again);
+    mh_result_finish(again);
+    assert_int_equal(again->state, u->r->state);
+    assert_int_equal(again->reason, u->r->reason);
+    assert_int_equal(again->nitems, u->r->nitems);
+    assert_int_equal(again->nperf, u->r->nperf);
+    assert_int_equal(again->nsamples, u->r->nsamples);
+    if (u->r->summary != NULL) {
+        assert_string_equal(again->summary, u->r->summary);
+    }
+    mh_result_free(again);
+    return rep;
+}
+
+/* Facts of a verified chain; no failure. */
+static void
+test_report_valid(void **state)
+{
+    (void)state;
+    X509 *leaf = mkcert("mx.example.com", k_leaf, c_inter, k_inter, false, -1,
+                        90, MX_SAN);
+    struct run u;
+    run_init(&u, true, "mx.example.com", leaf, c_inter, (X509 *)NULL);
+    struct mh_tls_report *rep = run_report(&u);
+    assert_true(rep->checked);
+    assert_true(rep->verified);
+    assert_string_equal(rep->version, "TLSv1.3");
+    assert_string_equal(rep->cipher, "TLS_AES_256_GCM_SHA384");
+    assert_true(rep->has_sni);
+    assert_string_equal(rep->sni, "mx.example.com");
+    assert_int_equal(rep->nsent, 2);
+    assert_int_equal(rep->nchain, 3);
+    assert_int_equal(rep->npath, 3);
+    assert_string_equal(rep->path[0].subject, "CN=mx.example.com");
+    assert_string_equal(rep->path[0].issuer, "CN=Test Intermediate CA");
+    assert_string_equal(rep->path[0].role, "leaf");
+    assert_string_equal(rep->path[1].role, "intermediate");
+    assert_string_equal(rep->path[2].role, "root");
+    assert_true(rep->path[2].self_issued);
+    assert_string_equal(rep->path[0].not_after_iso, "2026-04-01T00:00:00Z");
+    assert_true(rep->path[0].days == 90.0);
+    assert_string_equal(rep->path[0].names, "mx.example.com");
+    assert_int_equal(rep->path[0].state, MH_STATE_OK);
+    assert_int_equal(rep->earliest, 0);
+    assert_int_equal(rep->nproblems, 0);
+    assert_int_equal(rep->failure.state, MH_STATE_OK);
+    assert_string_equal(rep->failure.phase, "");
+    free(rep);
+    run_free(&u);
+    X509_free(leaf);
+}
+
+/* One failure record: the first problem the summary names. */
+static void
+test_report_failures(void **state)
+{
+    (void)state;
+    X509 *expired = mkcert("mx.example.com", k_leaf, c_inter, k_inter, false,
+                           -100, -10, MX_SAN);
+    X509 *soon = mkcert("mx.example.com", k_leaf, c_inter, k_inter, false, -80,
+                        10, MX_SAN);
+    X509 *fresh = mkcert("mx.example.com", k_leaf, c_inter, k_inter, false, -1,
+                         90, MX_SAN);
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    X509 *old =
+        mkcert("Old Cross-signed Root", k, NULL, NULL, true, -4000, -30, NULL);
+    struct run u;
+
+    run_init(&u, true, "mx.example.com", expired, c_inter, (X509 *)NULL);
+    struct mh_tls_report *rep = run_report(&u);
+    assert_false(rep->verified);
+    assert_int_equal(rep->nproblems, 1);
+    assert_int_equal(rep->problems[0].err, X509_V_ERR_CERT_HAS_EXPIRED);
+    assert_int_equal(rep->problems[0].depth, 0);
+    assert_int_equal(rep->problems[0].reason, MH_REASON_CERT_EXPIRED);
+    assert_int_equal(rep->path[0].state, MH_STATE_CRITICAL);
+    assert_int_equal(rep->path[0].reason, MH_REASON_CERT_EXPIRED);
+    assert_int_equal(rep->failure.state, MH_STATE_CRITICAL);
+    assert_string_equal(rep->failure.phase, "verify");
+    assert_int_equal(rep->failure.reason, MH_REASON_CERT_EXPIRED);
+    assert_int_equal(rep->failure.category, MH_CAT_TLS);
+    assert_non_null(strstr(rep->failure.cause, "certificate verify failed: "
+                                               "CN=mx.example.com: "
+                                               "certificate has expired"));
+    free(rep);
+    run_free(&u);
+
+    run_init(&u, true, "mx.example.com", soon, c_inter, (X509 *)NULL);
+    u.p.crit_days = 7;
+    rep = run_report(&u);
+    assert_true(rep->verified);
+    assert_int_equal(rep->failure.state, MH_STATE_WARNING);
+    assert_string_equal(rep->failure.phase, "expiry");
+    assert_int_equal(rep->failure.reason, MH_REASON_CERT_EXPIRING);
+    free(rep);
+    run_free(&u);
+
+    run_init(&u, true, "mx.example.com", fresh, c_inter, old, (X509 *)NULL);
+    rep = run_report(&u);
+    assert_int_equal(rep->nextra, 1);
+    assert_int_equal(rep->nextra_reported, 1);
+    assert_int_equal(rep->extra[0].index, 2);
+    assert_string_equal(rep->extra[0].role,
+                        "self-signed, not on the verified path");
+    assert_int_equal(rep->extra[0].state, MH_STATE_WARNING);
+    assert_int_equal(rep->failure.state, MH_STATE_WARNING);
+    assert_string_equal(rep->failure.phase, "chain");
+    assert_int_equal(rep->failure.reason, MH_REASON_CERT_EXPIRED);
+    free(rep);
+    run_free(&u);
+
+    run_init(&u, true, "mx.example.com", (X509 *)NULL);
+    rep = run_report(&u);
+    assert_false(rep->checked);
+    assert_int_equal(rep->nsent, 0);
+    assert_string_equal(rep->failure.phase, "certificate");
+    assert_int_equal(rep->failure.reason, MH_REASON_CERT_MISSING);
+    assert_string_equal(rep->failure.cause, "server sent no certificate");
+    free(rep);
+    run_free(&u);
+
+    X509_free(expired);
+    X509_free(soon);
+    X509_free(fresh);
+    X509_free(old);
+    EVP_PKEY_free(k);
+}
+
 int
 main(void)
 {
@@ -831,6 +970,8 @@ main(void)
         cmocka_unit_test(test_no_certificate),
         cmocka_unit_test(test_hostile_subject),
         cmocka_unit_test(test_no_sni_hint),
+        cmocka_unit_test(test_report_valid),
+        cmocka_unit_test(test_report_failures),
     };
     return cmocka_run_group_tests(tests, pki_setup, pki_teardown);
 }
