@@ -309,6 +309,26 @@ run_jobs(struct job *jobs, size_t n, size_t max)
     assert_int_equal(atomic_load(&ended_count), (int)n);
 }
 
+/* n jobs; job i on port port_of(i) with timeout timeout_of(i) (s). */
+static struct job *
+new_jobs(size_t n, uint16_t (*port_of)(const struct server *, size_t),
+         double (*timeout_of)(size_t), const struct server *s)
+{
+    struct job *jobs = calloc(n, sizeof *jobs);
+    assert_non_null(jobs);
+    for (size_t i = 0; i < n; i++) {
+        job_init(&jobs[i], port_of(s, i), timeout_of(i));
+    }
+    return jobs;
+}
+
+static double
+long_timeout(size_t i)
+{
+    (void)i;
+    return 20;
+}
+
 static void
 free_jobs(struct job *jobs, size_t n)
 {
@@ -318,17 +338,40 @@ free_jobs(struct job *jobs, size_t n)
     free(jobs);
 }
 
+/* Ports of the server's modes (setup()): 0 healthy, 1..3 closing after
+ * 0, 1, 2 commands, 4 silent; every tenth job of the deadline test is
+ * silent, with a 1 s deadline. */
+static uint16_t
+healthy_port(const struct server *s, size_t i)
+{
+    (void)i;
+    return s->port[0];
+}
+
+static uint16_t
+closing_port(const struct server *s, size_t i)
+{
+    return s->port[1 + i % 3];
+}
+
+static uint16_t
+silent_or_healthy_port(const struct server *s, size_t i)
+{
+    return s->port[i % 10 == 0 ? 4 : 0];
+}
+
+static double
+silent_short_timeout(size_t i)
+{
+    return i % 10 == 0 ? 1 : 30;
+}
+
 /* 300 checks at once against replies in 1-byte pieces: every one OK. */
 static void
 test_many_one_byte(void **state)
 {
-    struct server *s = *state;
     size_t n = 300;
-    struct job *jobs = calloc(n, sizeof *jobs);
-    assert_non_null(jobs);
-    for (size_t i = 0; i < n; i++) {
-        job_init(&jobs[i], s->port[0], 20);
-    }
+    struct job *jobs = new_jobs(n, healthy_port, long_timeout, *state);
     run_jobs(jobs, n, 1000);
     for (size_t i = 0; i < n; i++) {
         assert_non_null(jobs[i].r);
@@ -346,13 +389,8 @@ test_many_one_byte(void **state)
 static void
 test_close_at_every_step(void **state)
 {
-    struct server *s = *state;
-    size_t per = 40, n = 3 * per;
-    struct job *jobs = calloc(n, sizeof *jobs);
-    assert_non_null(jobs);
-    for (size_t i = 0; i < n; i++) {
-        job_init(&jobs[i], s->port[1 + i % 3], 20);
-    }
+    size_t n = 3 * 40;
+    struct job *jobs = new_jobs(n, closing_port, long_timeout, *state);
     run_jobs(jobs, n, 10);
     for (size_t i = 0; i < n; i++) {
         struct mh_result *r = jobs[i].r;
@@ -373,14 +411,9 @@ test_close_at_every_step(void **state)
 static void
 test_deadline_of_one_not_others(void **state)
 {
-    struct server *s = *state;
     size_t n = 100;
-    struct job *jobs = calloc(n, sizeof *jobs);
-    assert_non_null(jobs);
-    for (size_t i = 0; i < n; i++) {
-        bool silent = i % 10 == 0;
-        job_init(&jobs[i], s->port[silent ? 4 : 0], silent ? 1 : 30);
-    }
+    struct job *jobs =
+        new_jobs(n, silent_or_healthy_port, silent_short_timeout, *state);
     run_jobs(jobs, n, 1000);
     for (size_t i = 0; i < n; i++) {
         struct mh_result *r = jobs[i].r;
