@@ -489,8 +489,9 @@ plan_engines(struct runner *rn, const struct mh_run_config *c)
     }
     snprintf(rn->plan_text, sizeof rn->plan_text,
              "%s; event loops: %zu check%s on %u loop%s, up to %u in flight",
-             why, rn->nloop_checks, rn->nloop_checks == 1 ? "" : "s",
-             rn->nloops, rn->nloops == 1 ? "" : "s", rn->loop_in_flight);
+             npool > 0 ? why : "- (no check on worker threads)",
+             rn->nloop_checks, rn->nloop_checks == 1 ? "" : "s", rn->nloops,
+             rn->nloops == 1 ? "" : "s", rn->loop_in_flight);
 }
 
 /* Applies the effective settings of a (new) configuration. */
