@@ -9,12 +9,13 @@
  *     SIGTERM and SIGINT are blocked in every thread and read here, so no
  *     work is done in a signal handler), writes the textfile and computes
  *     the notifications;
- *   - each round (run_round.h) runs the smtp and tls checks whose host is
- *     an address on two event loop threads per core (run_loop.h: thousands
- *     of checks in flight, each a machine stepped on readiness and its own
- *     deadline; configuration key "engine": "loop", the default), and the
- *     other checks (dnsbl, domain, delivery, mta-sts, smtp/tls by name or
- *     with DANE; every check with "engine": "threads") on a pool of
+ *   - each round (run_round.h) runs the smtp and tls checks (by name
+ *     after a worker thread's lookup) on two event loop threads per core
+ *     (run_loop.h: thousands of checks in flight, each a machine stepped
+ *     on readiness and its own deadline; configuration key "engine":
+ *     "loop", the default), and the other checks (dnsbl, domain,
+ *     delivery, mta-sts, smtp/tls with DANE; every check with "engine":
+ *     "threads") on a pool of
  *     min(concurrency, those checks) worker threads (run_pool.c);
  *     concurrency is the config's, or planned from the checks, the
  *     interval and the machine (run_capacity.h); each check runs with its
@@ -127,7 +128,7 @@ struct runner {
     /* The event loops (run_loop.h): which checks they run (per check of
      * the current configuration, owned), how many loops, how many
      * checks in flight on them together. */
-    bool *on_loop;
+    unsigned char *on_loop; /* enum mh_loop_fit */
     size_t nloop_checks;
     unsigned nloops, loop_in_flight;
     unsigned long long seed;
@@ -435,7 +436,8 @@ print_once(struct runner *rn, struct mh_result **res, size_t n, double now,
 }
 
 /* Which checks the event loops take (engine "loop": the smtp and tls
- * checks on an address), and the concurrency of both engines: the worker
+ * checks without DANE, by name after a lookup on a worker), and the
+ * concurrency of both engines: the worker
  * threads planned for the other checks, the loops' checks in flight
  * (run_capacity.h). */
 static void
@@ -445,13 +447,21 @@ plan_engines(struct runner *rn, const struct mh_run_config *c)
     rn->on_loop = calloc(c->nchecks > 0 ? c->nchecks : 1, sizeof *rn->on_loop);
     rn->nloop_checks = 0;
     for (size_t i = 0; rn->on_loop != NULL && i < c->nchecks; i++) {
-        rn->on_loop[i] = c->engine == MH_RUN_ENGINE_LOOP &&
-                         mh_smtp_fits_loop(&c->checks[i].cfg);
-        rn->nloop_checks += rn->on_loop[i];
+        rn->on_loop[i] =
+            c->engine == MH_RUN_ENGINE_LOOP
+                ? (unsigned char)mh_smtp_fits_loop(&c->checks[i].cfg)
+                : MH_LOOP_NO;
+        rn->nloop_checks += rn->on_loop[i] != MH_LOOP_NO;
     }
+    /* The worker threads run the other checks and the lookups of the
+     * loops' checks by name. */
     bool *pool = calloc(c->nchecks > 0 ? c->nchecks : 1, sizeof *pool);
     for (size_t i = 0; pool != NULL && i < c->nchecks; i++) {
-        pool[i] = rn->on_loop == NULL || !rn->on_loop[i];
+        pool[i] = rn->on_loop == NULL || rn->on_loop[i] != MH_LOOP_ADDRESS;
+    }
+    size_t npool = 0;
+    for (size_t i = 0; i < c->nchecks; i++) {
+        npool += pool == NULL || pool[i];
     }
     struct mh_cap_plan plan;
     mh_cap_plan_config(c, rn->interval_s, pool, &plan);
@@ -471,7 +481,7 @@ plan_engines(struct runner *rn, const struct mh_run_config *c)
                   "descriptor limit allows: checks may fail to connect",
                   plan.concurrency, plan.fds);
     }
-    size_t npool = c->nchecks - rn->nloop_checks;
+
     double waves = ceil((double)npool / (double)rn->concurrency);
     double worst = waves * c->max_timeout_s + rn->jitter_s;
     if (!rn->once && worst > rn->interval_s) {

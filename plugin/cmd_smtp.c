@@ -31,16 +31,18 @@ params_of(const struct mh_config *cfg, struct mh_smtp_params *p, char *ehlo,
     }
 }
 
-bool
+enum mh_loop_fit
 mh_smtp_fits_loop(const struct mh_config *cfg)
 {
     if (cfg->command != MH_CMD_SMTP && cfg->command != MH_CMD_TLS) {
-        return false;
+        return MH_LOOP_NO;
     }
     struct mh_smtp_params p;
     char ehlo[256];
     params_of(cfg, &p, ehlo, sizeof ehlo);
-    return mh_smtp_task_supported(&p);
+    return mh_smtp_task_supported(&p)                ? MH_LOOP_ADDRESS
+           : mh_smtp_task_supported_after_lookup(&p) ? MH_LOOP_AFTER_LOOKUP
+                                                     : MH_LOOP_NO;
 }
 
 int

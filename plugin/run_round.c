@@ -110,21 +110,88 @@ job_done(struct job *jb, struct mh_result *res)
 /* An event loop's check while it runs. */
 struct loop_run {
     struct mh_deadline dl;
-    struct mh_smtp_job sj; /* the parameters (borrowed by the task) */
+    struct mh_smtp_job sj;    /* the parameters (borrowed by the task) */
+    struct mh_smtp_lookup lk; /* a host name's lookup, done on a worker */
+    bool looked_up;
 };
+
+/* Ends a check that will not run on a loop: its result (or NULL when
+ * skipped) and what it held. */
+static void
+loop_run_drop(struct job *jb, struct mh_result *early)
+{
+    struct loop_run *lr = jb->lr;
+    jb->lr = NULL;
+    if (lr != NULL) {
+        mh_smtp_lookup_free(&lr->lk);
+        early = mh_smtp_finish(&lr->sj, early);
+        free(lr);
+        atomic_fetch_sub(&jb->chk->running, 1);
+    }
+    job_done(jb, early != NULL ? mh_round_labelled(jb->chk, early) : NULL);
+}
+
+/* A looked-up check's start on its loop. */
+static struct mh_smtp_task *
+loop_start_after_lookup(struct job *jb)
+{
+    struct loop_run *lr = jb->lr;
+    struct mh_smtp_task *task =
+        mh_smtp_task_new_after(&lr->sj.p, &lr->dl, &lr->lk);
+    if (task == NULL) {
+        loop_run_drop(jb, NULL);
+        return NULL;
+    }
+    atomic_fetch_add(&mh_checks_in_flight, 1);
+    return task;
+}
+
+void
+mh_round_lookup_job(struct round *r, struct job *jb)
+{
+    struct mh_run_check *chk = jb->chk;
+    if (atomic_fetch_add(&chk->running, 1) > 0) {
+        atomic_fetch_sub(&chk->running, 1);
+        job_done(jb, mh_round_unknown(chk, "the previous run of this check "
+                                           "has not ended yet (abandoned)"));
+        return;
+    }
+    struct loop_run *lr = calloc(1, sizeof *lr);
+    if (lr == NULL) {
+        atomic_fetch_sub(&chk->running, 1);
+        job_done(jb, mh_round_unknown(chk, "out of memory"));
+        return;
+    }
+    jb->lr = lr;
+    mh_deadline_start(&lr->dl, chk->cfg.timeout_s);
+    struct mh_result *early = NULL;
+    if (mh_smtp_prepare(&chk->cfg, &lr->sj, &early) != 0) {
+        loop_run_drop(jb, early);
+        return;
+    }
+    mh_smtp_lookup_run(&lr->lk, &lr->sj.p, &lr->dl);
+    lr->looked_up = true;
+    size_t k = atomic_fetch_add(&r->next_loop, 1) % r->nloops;
+    if (mh_loop_submit(r->loops[k], jb, mh_monotonic_s()) != 0) {
+        loop_run_drop(jb, mh_round_unknown(chk, "out of memory"));
+    }
+}
 
 static struct mh_smtp_task *
 loop_start(void *arg)
 {
     struct job *jb = arg;
     struct mh_run_check *chk = jb->chk;
+    if (jb->lr != NULL && jb->lr->looked_up) {
+        return loop_start_after_lookup(jb);
+    }
     if (atomic_fetch_add(&chk->running, 1) > 0) {
         atomic_fetch_sub(&chk->running, 1);
         job_done(jb, mh_round_unknown(chk, "the previous run of this check "
                                            "has not ended yet (abandoned)"));
         return NULL;
     }
-    struct loop_run *lr = malloc(sizeof *lr);
+    struct loop_run *lr = calloc(1, sizeof *lr);
     if (lr == NULL) {
         atomic_fetch_sub(&chk->running, 1);
         job_done(jb, mh_round_unknown(chk, "out of memory"));
@@ -165,7 +232,7 @@ loop_end(void *arg, struct mh_smtp_task *task)
 static void
 loop_skip(void *arg)
 {
-    job_done(arg, NULL);
+    loop_run_drop(arg, NULL);
 }
 
 static const struct mh_loop_ops loop_ops = {loop_start, loop_end, loop_skip};
@@ -240,7 +307,8 @@ round_jobs(struct round *r, const struct mh_round_opts *o, size_t *sorted)
         struct job *jb = &r->jobs[i];
         jb->chk = &c->checks[i];
         jb->r = r;
-        jb->on_loop = o->on_loop != NULL && o->on_loop[i];
+        jb->on_loop = o->on_loop != NULL && o->on_loop[i] != MH_LOOP_NO;
+        jb->lookup = jb->on_loop && o->on_loop[i] == MH_LOOP_AFTER_LOOKUP;
         unsigned long long h =
             mix64(mh_run_hash(c->checks[i].target) ^ o->seed);
         jb->offset_s = o->jitter_s * ((double)(h >> 11) / 9007199254740992.0);
@@ -284,9 +352,13 @@ round_loops(struct round *r, const struct mh_round_opts *o,
     size_t k = 0;
     for (size_t i = 0; i < r->n; i++) {
         struct job *jb = &r->jobs[sorted[i]];
-        if (jb->on_loop &&
-            (r->nloops == 0 || mh_loop_submit(r->loops[k++ % r->nloops], jb,
-                                              r->start + jb->offset_s) != 0)) {
+        if (jb->on_loop && r->nloops == 0) {
+            jb->on_loop = jb->lookup = false;
+        }
+        /* Checks by name go to the pool first, for their lookup. */
+        if (jb->on_loop && !jb->lookup &&
+            mh_loop_submit(r->loops[k++ % r->nloops], jb,
+                           r->start + jb->offset_s) != 0) {
             jb->on_loop = false;
         }
     }
@@ -321,10 +393,13 @@ mh_round_start(const struct mh_round_opts *o)
         return NULL;
     }
     r->start = mh_monotonic_s();
+    atomic_init(&r->next_loop, 0);
     round_loops(r, o, r->order);
-    /* The pool's queue: the other jobs, in offset order. */
+    /* The pool's queue: the other jobs and the lookups, in offset
+     * order. */
     for (size_t i = 0; i < r->n; i++) {
-        if (!r->jobs[r->order[i]].on_loop) {
+        const struct job *jb = &r->jobs[r->order[i]];
+        if (!jb->on_loop || jb->lookup) {
             r->order[r->npool++] = r->order[i];
         }
     }

@@ -6,8 +6,9 @@
  *
  * Two engines run the checks side by side:
  *   - the event loops (run_loop.h), two per core, take the smtp and tls
- *     checks whose host is an address (mh_smtp_fits_loop) when the
- *     configuration's engine is "loop" (the default);
+ *     checks without DANE (mh_smtp_fits_loop) when the configuration's
+ *     engine is "loop" (the default): at once when the host is an
+ *     address, after a worker has looked up its name otherwise;
  *   - the worker pool (run_pool.c) takes the others, a thread per check in
  *     flight, at most `concurrency` threads, with the watchdog.
  * The round ends when every check has a result (or was skipped after a
@@ -40,17 +41,18 @@ void mh_shared_cfg_unref(struct mh_shared_cfg *s);
 
 /* How a round runs. */
 struct mh_round_opts {
-    struct mh_shared_cfg *cfg; /* the round takes its own reference */
-    const bool *on_loop;       /* per check: on the event loops; NULL none */
-    unsigned concurrency;      /* worker threads at most (>= 1) */
-    unsigned nloops;           /* event loop threads (>= 1 when on_loop) */
-    unsigned loop_in_flight;   /* checks in flight on all loops together */
-    double jitter_s;           /* start offsets in [0, jitter_s) */
-    unsigned long long seed;   /* of the offsets (hash of the target) */
-    int efd;                   /* eventfd written when the round is done */
-    bool keep_details;         /* keep the results' items and perfdata (JSON
-                                  output); else they are dropped as each check
-                                  ends (mh_result_drop_details) */
+    struct mh_shared_cfg *cfg;    /* the round takes its own reference */
+    const unsigned char *on_loop; /* per check: enum mh_loop_fit (checks.h),
+                                     NULL: none on the event loops */
+    unsigned concurrency;         /* worker threads at most (>= 1) */
+    unsigned nloops;              /* event loop threads (>= 1 when on_loop) */
+    unsigned loop_in_flight;      /* checks in flight on all loops together */
+    double jitter_s;              /* start offsets in [0, jitter_s) */
+    unsigned long long seed;      /* of the offsets (hash of the target) */
+    int efd;                      /* eventfd written when the round is done */
+    bool keep_details;            /* keep the results' items and perfdata (JSON
+                                     output); else they are dropped as each check
+                                     ends (mh_result_drop_details) */
 };
 
 struct job {
@@ -61,6 +63,7 @@ struct job {
     struct mh_result *result;
     struct loop_run *lr; /* an event loop's check while it runs */
     bool on_loop;
+    bool lookup; /* on_loop after its lookup on a worker (a host name) */
     bool done;
     bool abandoned;
 };
@@ -91,6 +94,7 @@ struct round {
     size_t nw, wcap;
     struct mh_loop **loops;
     size_t nloops;
+    atomic_size_t next_loop; /* round-robin of the looked-up checks */
 };
 
 /* ---- the round (run_round.c) ---- */
@@ -125,6 +129,10 @@ struct mh_result *mh_round_labelled(const struct mh_run_check *chk,
                                     struct mh_result *r);
 /* Drops one reference; called with r->mu held, releases it. */
 void mh_round_unref_locked(struct round *r);
+
+/* A worker's part of a loop check by name: prepares it, looks its host up
+ * (waits, within the check's deadline), and hands it to a loop. */
+void mh_round_lookup_job(struct round *r, struct job *jb);
 
 /* ---- the worker pool (run_pool.c) ---- */
 

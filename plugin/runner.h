@@ -34,7 +34,7 @@
  * default -t of every check, default 10), concurrency (checks in flight,
  * 1..1024, or "auto", the default: chosen from the checks, timeouts,
  * interval, descriptors, memory and CPUs, see run_capacity.h), engine
- * ("loop", the default: smtp and tls checks on an address run on one
+ * ("loop", the default: smtp and tls checks without DANE run on
  * event loops, two per core, run_loop.h, the others on worker threads;
  * "threads": every check on a worker thread, as before 2026-12),
  * textfile,

@@ -2223,9 +2223,33 @@ mh_smtp_task_supported(const struct mh_smtp_params *p)
     /* An address of the family asked for (-4/-6): mh_resolve_host then
      * parses it and never looks anything up. */
     int fam = mh_host_is_v6(p->host) ? AF_INET6 : AF_INET;
-    return p->host != NULL && mh_is_ip_literal(p->host) &&
-           (p->family == AF_UNSPEC || p->family == fam) &&
-           !(p->dane && p->tls_mode != MH_TLS_NONE);
+    return mh_smtp_task_supported_after_lookup(p) &&
+           mh_is_ip_literal(p->host) &&
+           (p->family == AF_UNSPEC || p->family == fam);
+}
+
+bool
+mh_smtp_task_supported_after_lookup(const struct mh_smtp_params *p)
+{
+    return p->host != NULL && !(p->dane && p->tls_mode != MH_TLS_NONE);
+}
+
+void
+mh_smtp_lookup_run(struct mh_smtp_lookup *lk, const struct mh_smtp_params *p,
+                   const struct mh_deadline *dl)
+{
+    memset(lk, 0, sizeof *lk);
+    lk->t0 = mh_monotonic_s();
+    lk->io = mh_tcp_resolve(p->host, p->family, p->resolver, dl, &lk->addrs,
+                            &lk->naddrs, &lk->ci, lk->err, sizeof lk->err);
+}
+
+void
+mh_smtp_lookup_free(struct mh_smtp_lookup *lk)
+{
+    free(lk->addrs);
+    lk->addrs = NULL;
+    lk->naddrs = 0;
 }
 
 /* The connection ended with io: reports it and starts the dialogue. */
@@ -2246,7 +2270,8 @@ task_connected(struct mh_smtp_task *k, enum mh_io io)
 }
 
 struct mh_smtp_task *
-mh_smtp_task_new(const struct mh_smtp_params *p, const struct mh_deadline *dl)
+mh_smtp_task_new_after(const struct mh_smtp_params *p,
+                       const struct mh_deadline *dl, struct mh_smtp_lookup *lk)
 {
     struct mh_smtp_task *k = calloc(1, sizeof *k);
     if (k == NULL) {
@@ -2259,25 +2284,41 @@ mh_smtp_task_new(const struct mh_smtp_params *p, const struct mh_deadline *dl)
         free(k);
         return NULL;
     }
-    k->t0 = mh_monotonic_s();
-    struct mh_addr *addrs = NULL;
-    size_t naddrs = 0;
-    if (!mh_smtp_task_supported(p) ||
-        mh_resolve_host(p->host, p->family, NULL, dl, &addrs, &naddrs, k->err,
-                        sizeof k->err) != MH_RESOLVE_OK) {
-        free(addrs);
-        snprintf(k->err, sizeof k->err,
+    /* The connect phase is timed from the lookup's start, as in
+     * mh_smtp_probe. */
+    k->t0 = lk->t0;
+    k->ci = lk->ci;
+    snprintf(k->err, sizeof k->err, "%s", lk->err);
+    if (lk->io != MH_IO_OK) {
+        mh_smtp_lookup_free(lk);
+        task_connected(k, lk->io);
+        return k;
+    }
+    mh_connector_init(&k->conn, lk->addrs, lk->naddrs, p->port, dl, &k->ci,
+                      k->err, sizeof k->err);
+    lk->addrs = NULL; /* the connector's now */
+    lk->naddrs = 0;
+    k->connecting = true;
+    return k;
+}
+
+struct mh_smtp_task *
+mh_smtp_task_new(const struct mh_smtp_params *p, const struct mh_deadline *dl)
+{
+    struct mh_smtp_lookup lk;
+    if (mh_smtp_task_supported(p)) {
+        mh_smtp_lookup_run(&lk, p, dl); /* an address: no lookup */
+    } else {
+        memset(&lk, 0, sizeof lk);
+        lk.t0 = mh_monotonic_s();
+        lk.io = MH_IO_ERROR;
+        lk.ci.reason = MH_REASON_INTERNAL_ERROR;
+        snprintf(lk.err, sizeof lk.err,
                  "%s: not an address of the family asked for (internal "
                  "error: the event loop needs one)",
                  p->host != NULL ? p->host : "");
-        k->ci.reason = MH_REASON_INTERNAL_ERROR;
-        task_connected(k, MH_IO_ERROR);
-        return k;
     }
-    mh_connector_init(&k->conn, addrs, naddrs, p->port, dl, &k->ci, k->err,
-                      sizeof k->err);
-    k->connecting = true;
-    return k;
+    return mh_smtp_task_new_after(p, dl, &lk);
 }
 
 bool

@@ -192,6 +192,32 @@ struct mh_smtp_task;
 bool mh_smtp_task_supported(const struct mh_smtp_params *p);
 struct mh_smtp_task *mh_smtp_task_new(const struct mh_smtp_params *p,
                                       const struct mh_deadline *dl);
+
+/*
+ * A host given by name: its lookup runs first, on a thread that may wait
+ * (mh_smtp_lookup_run: c-ares, bounded by dl; the connect phase is timed
+ * from its start), then mh_smtp_task_new_after() makes the task from its
+ * outcome (it takes lk's addresses; a failed lookup gives a task that is
+ * done at once, reported as mh_smtp_probe reports it). Supported when
+ * mh_smtp_task_supported_after_lookup(p): no DANE. mh_smtp_lookup_free
+ * frees addresses not taken.
+ */
+struct mh_smtp_lookup {
+    struct mh_addr *addrs; /* owned */
+    size_t naddrs;
+    enum mh_io io; /* MH_IO_OK, MH_IO_ERROR or MH_IO_TIMEOUT */
+    struct mh_connect_info ci;
+    double t0; /* monotonic start of the lookup */
+    char err[512];
+};
+bool mh_smtp_task_supported_after_lookup(const struct mh_smtp_params *p);
+void mh_smtp_lookup_run(struct mh_smtp_lookup *lk,
+                        const struct mh_smtp_params *p,
+                        const struct mh_deadline *dl);
+void mh_smtp_lookup_free(struct mh_smtp_lookup *lk);
+struct mh_smtp_task *mh_smtp_task_new_after(const struct mh_smtp_params *p,
+                                            const struct mh_deadline *dl,
+                                            struct mh_smtp_lookup *lk);
 bool mh_smtp_task_step(struct mh_smtp_task *k);
 /* -1 once done. */
 int mh_smtp_task_fd(const struct mh_smtp_task *k);

@@ -969,19 +969,15 @@ mh_connector_free(struct mh_connector *c)
 }
 
 enum mh_io
-mh_tcp_connect(const char *host, uint16_t port, int family,
-               const char *resolver, const struct mh_deadline *dl,
-               struct mh_transport **out, struct mh_connect_info *info,
-               char *errbuf, size_t errlen)
+mh_tcp_resolve(const char *host, int family, const char *resolver,
+               const struct mh_deadline *dl, struct mh_addr **addrs,
+               size_t *naddrs, struct mh_connect_info *info, char *errbuf,
+               size_t errlen)
 {
-    *out = NULL;
     memset(info, 0, sizeof *info);
-
     double t0 = mh_monotonic_s();
-    struct mh_addr *addrs = NULL;
-    size_t naddrs = 0;
-    enum mh_resolve_status rs = mh_resolve_host(
-        host, family, resolver, dl, &addrs, &naddrs, errbuf, errlen);
+    enum mh_resolve_status rs = mh_resolve_host(host, family, resolver, dl,
+                                                addrs, naddrs, errbuf, errlen);
     info->resolve_s = mh_monotonic_s() - t0;
     if (rs != MH_RESOLVE_OK) {
         info->reason = rs == MH_RESOLVE_TIMEOUT ? MH_REASON_DNS_TIMEOUT
@@ -989,6 +985,23 @@ mh_tcp_connect(const char *host, uint16_t port, int family,
                            ? MH_REASON_NAME_NOT_FOUND
                            : MH_REASON_DNS_LOOKUP_FAILED;
         return rs == MH_RESOLVE_TIMEOUT ? MH_IO_TIMEOUT : MH_IO_ERROR;
+    }
+    return MH_IO_OK;
+}
+
+enum mh_io
+mh_tcp_connect(const char *host, uint16_t port, int family,
+               const char *resolver, const struct mh_deadline *dl,
+               struct mh_transport **out, struct mh_connect_info *info,
+               char *errbuf, size_t errlen)
+{
+    *out = NULL;
+    struct mh_addr *addrs = NULL;
+    size_t naddrs = 0;
+    enum mh_io rio = mh_tcp_resolve(host, family, resolver, dl, &addrs, &naddrs,
+                                    info, errbuf, errlen);
+    if (rio != MH_IO_OK) {
+        return rio;
     }
 
     struct mh_connector c;

@@ -263,6 +263,20 @@ enum mh_io mh_tcp_connect(const char *host, uint16_t port, int family,
                           size_t errlen);
 
 /*
+ * The lookup step of mh_tcp_connect alone: host's addresses (a numeric
+ * host without any lookup), info->resolve_s and, on failure, info->reason
+ * (name_not_found, dns_lookup_failed, dns_timeout) and errbuf. Returns
+ * MH_IO_OK with *addrs (free()) and *naddrs >= 1, MH_IO_ERROR or
+ * MH_IO_TIMEOUT. Waits (c-ares) for a name: the runner runs it on a
+ * worker thread before an event loop takes the check.
+ */
+struct mh_addr;
+enum mh_io mh_tcp_resolve(const char *host, int family, const char *resolver,
+                          const struct mh_deadline *dl, struct mh_addr **addrs,
+                          size_t *naddrs, struct mh_connect_info *info,
+                          char *errbuf, size_t errlen);
+
+/*
  * The connection attempts of mh_tcp_connect as a machine that never waits,
  * for event loops: each of the addresses in turn, each attempt bounded by
  * the time left divided by the addresses left (so one black-holed address
@@ -277,7 +291,6 @@ enum mh_io mh_tcp_connect(const char *host, uint16_t port, int family,
  * and errbuf as mh_tcp_connect fills them). mh_connector_free closes an
  * attempt left under way and frees the addresses.
  */
-struct mh_addr;
 struct mh_connector {
     struct mh_addr *addrs; /* owned (malloc'd); port set by the connector */
     size_t naddrs, next;   /* next: addresses started so far */

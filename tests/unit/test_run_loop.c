@@ -241,6 +241,8 @@ server_stop(struct server *s)
 
 struct job {
     struct mh_smtp_params p;
+    struct mh_smtp_lookup lk; /* looked_up: done before the start */
+    bool looked_up;
     double timeout_s;
     struct mh_deadline dl;
     struct mh_result *r;
@@ -254,6 +256,11 @@ static struct mh_smtp_task *
 job_start(void *arg)
 {
     struct job *j = arg;
+    if (j->looked_up) {
+        struct mh_smtp_task *t = mh_smtp_task_new_after(&j->p, &j->dl, &j->lk);
+        assert_non_null(t);
+        return t;
+    }
     mh_deadline_start(&j->dl, j->timeout_s);
     struct mh_smtp_task *t = mh_smtp_task_new(&j->p, &j->dl);
     assert_non_null(t);
@@ -430,6 +437,35 @@ test_deadline_of_one_not_others(void **state)
     free_jobs(jobs, n);
 }
 
+/* A host given by name: looked up first (here, as a runner's worker
+ * does: localhost from /etc/hosts), then run on the loop: OK, and its
+ * target keeps the name. */
+static void
+test_after_lookup(void **state)
+{
+    struct server *s = *state;
+    size_t n = 20;
+    struct job *jobs = new_jobs(n, healthy_port, long_timeout, s);
+    for (size_t i = 0; i < n; i++) {
+        jobs[i].p.host = "localhost";
+        jobs[i].p.family = AF_INET;
+        assert_false(mh_smtp_task_supported(&jobs[i].p));
+        assert_true(mh_smtp_task_supported_after_lookup(&jobs[i].p));
+        mh_deadline_start(&jobs[i].dl, jobs[i].timeout_s);
+        mh_smtp_lookup_run(&jobs[i].lk, &jobs[i].p, &jobs[i].dl);
+        jobs[i].looked_up = true;
+    }
+    run_jobs(jobs, n, 1000);
+    for (size_t i = 0; i < n; i++) {
+        assert_non_null(jobs[i].r);
+        if (jobs[i].r->state != MH_STATE_OK) {
+            fail_msg("check %zu: %s", i, jobs[i].r->summary);
+        }
+        assert_non_null(strstr(jobs[i].r->target, "localhost"));
+    }
+    free_jobs(jobs, n);
+}
+
 /* A refused connection (a port nobody listens on) ends at once in
  * category connection; cancelling before the start skips the jobs. */
 static void
@@ -494,6 +530,7 @@ main(void)
         cmocka_unit_test(test_many_one_byte),
         cmocka_unit_test(test_close_at_every_step),
         cmocka_unit_test(test_deadline_of_one_not_others),
+        cmocka_unit_test(test_after_lookup),
         cmocka_unit_test(test_refused_and_cancel),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
