@@ -17,15 +17,46 @@
 #ifndef MH_CHECKS_H
 #define MH_CHECKS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "../probes/deadline.h"
 #include "../probes/result.h"
+#include "../probes/smtp.h"
 #include "config.h"
 
 /* SMTP dialogue (probes/smtp.h); target "host:port". */
 struct mh_result *mh_cmd_smtp(const struct mh_config *cfg,
                               const struct mh_deadline *dl);
+
+/*
+ * The smtp and tls commands in two steps around the probe, shared by the
+ * one-shot command (mh_smtp_probe in between) and the runner's event loop
+ * (an mh_smtp_task in between, run_loop.h):
+ *   mh_smtp_prepare: the probe's parameters from cfg (command smtp or
+ *     tls) and the AUTH password (read from its file or variable, kept in
+ *     the job and cleansed by mh_smtp_finish). Returns 0, or -1 with
+ *     *early set to the check's result when it cannot run (an unreadable
+ *     password: UNKNOWN usage_error; NULL when out of memory).
+ *   mh_smtp_finish: the probe's result r made into the command's (total
+ *     time and -w/-c; tls: the certificate summary), returned; frees what
+ *     the job holds (not the job itself). r NULL is fine.
+ * cfg is borrowed by the job until mh_smtp_finish.
+ */
+struct mh_smtp_job {
+    const struct mh_config *cfg;
+    struct mh_smtp_params p;
+    char *password;
+    char ehlo[256];
+};
+int mh_smtp_prepare(const struct mh_config *cfg, struct mh_smtp_job *j,
+                    struct mh_result **early);
+struct mh_result *mh_smtp_finish(struct mh_smtp_job *j, struct mh_result *r);
+/* Whether cfg is an smtp or tls check the event loop can run
+ * (probes/smtp.h: mh_smtp_task): no DANE; a host given as an address
+ * at once, a name after its lookup (on a thread that may wait). */
+enum mh_loop_fit { MH_LOOP_NO = 0, MH_LOOP_ADDRESS, MH_LOOP_AFTER_LOOKUP };
+enum mh_loop_fit mh_smtp_fits_loop(const struct mh_config *cfg);
 
 /* Certificate over STARTTLS or implicit TLS; target "host:port". */
 struct mh_result *mh_cmd_tls(const struct mh_config *cfg,

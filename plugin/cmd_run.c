@@ -9,12 +9,18 @@
  *     SIGTERM and SIGINT are blocked in every thread and read here, so no
  *     work is done in a signal handler), writes the textfile and computes
  *     the notifications;
- *   - a pool of min(concurrency, checks) worker threads per round takes the
- *     checks from a queue (ordered by start offset); concurrency is the
- *     config's, or planned from the checks, the interval and the machine
- *     (run_capacity.h); small stacks (probes/threads.h); each check runs with
- *     its own deadline (its timeout), so a hanging server holds one worker
- *     for at most that long and never stops the round;
+ *   - each round (run_round.h) runs the smtp and tls checks (by name
+ *     after a worker thread's lookup) on two event loop threads per core
+ *     (run_loop.h: thousands of checks in flight, each a machine stepped
+ *     on readiness and its own deadline; configuration key "engine":
+ *     "loop", the default), and the other checks (dnsbl, domain,
+ *     delivery, mta-sts, smtp/tls with DANE; every check with "engine":
+ *     "threads") on a pool of
+ *     min(concurrency, those checks) worker threads (run_pool.c);
+ *     concurrency is the config's, or planned from the checks, the
+ *     interval and the machine (run_capacity.h); each check runs with its
+ *     own deadline (its timeout), so a hanging server never stops the
+ *     round;
  *   - the notifier thread (notify_send.c) POSTs notifications with
  *     retries, so the checks never wait for the network of a webhook.
  *   - with --listen, the exporter (exporter.h) serves HTTP on its own
@@ -22,11 +28,8 @@
  *     results, and it holds a reference to the configuration it probes
  *     with.
  *
- * Jitter: check i starts at round start + offset_i, offset_i in
- * [0, min(interval / 10, 1 s)), derived from a hash of its target and a
- * per-process random seed: a thousand checks do not start in the same
- * millisecond, and each check keeps its phase from round to round (its
- * own interval stays constant).
+ * Jitter: each check starts at its offset within the round, in
+ * [0, min(interval / 10, 1 s)) (run_round.c).
  *
  * Rounds: fixed rate (a round starts every interval; one that took longer
  * than the interval is followed at once by the next, logged). After each
@@ -34,15 +37,9 @@
  * families, mailhealth_last_run_timestamp_seconds, mailhealth_build_info
  * and mailhealth_runner_round_duration_seconds.
  *
- * Watchdog: a check still running `grace` seconds (max(5 s, timeout / 2))
- * after its deadline is abandoned: its result becomes UNKNOWN ("did not
- * end within its deadline"), a replacement worker takes its place, and the
- * stuck thread is left to finish on its own (it owns a reference to the
- * round and the configuration, so nothing is freed under it). This only
- * guards against a probe bug: probes honour their deadlines. While the
- * abandoned run is still stuck, later rounds report the check UNKNOWN at
- * once instead of starting it again, so at most one thread per check is
- * ever stuck. At exit, stuck threads are not waited for (_exit).
+ * Watchdog: a pool check still running long after its deadline is
+ * abandoned (run_pool.c); at exit, stuck threads are not waited for
+ * (_exit). The event loops end every check at its deadline themselves.
  *
  * Signals: SIGHUP reloads the configuration between rounds (an invalid new
  * configuration is logged and the old one kept; the notification memory is
@@ -87,14 +84,15 @@
 #include "../probes/curl_loader.h"
 #include "../probes/deadline.h"
 #include "../probes/dnsbl_memory.h"
-#include "../probes/threads.h"
 #include "../probes/tls_shared.h"
+#include "checks.h"
 #include "commands.h"
 #include "common.h"
 #include "exporter.h"
 #include "notify.h"
 #include "render.h"
 #include "run_capacity.h"
+#include "run_round.h"
 #include "runner.h"
 
 /* Longest start offset of a check within a round. */
@@ -102,263 +100,37 @@
 /* Queued notifications get this long at shutdown. */
 #define NOTIFY_DRAIN_S 5.0
 
-/* A configuration shared by the runner and the rounds using it. */
-struct shared_cfg {
-    atomic_int refs;
-    struct mh_run_config *c;
-};
-
-static struct shared_cfg *
-shared_new(struct mh_run_config *c)
-{
-    struct shared_cfg *s = malloc(sizeof *s);
-    if (s == NULL) {
-        return NULL;
-    }
-    atomic_init(&s->refs, 1);
-    s->c = c;
-    return s;
-}
-
-static void
-shared_unref(struct shared_cfg *s)
-{
-    if (s != NULL && atomic_fetch_sub(&s->refs, 1) == 1) {
-        mh_run_config_free(s->c);
-        free(s);
-    }
-}
-
 /* The exporter keeps the configuration it probes with through these. */
 static void
 exporter_hold(void *owner)
 {
-    atomic_fetch_add(&((struct shared_cfg *)owner)->refs, 1);
+    mh_shared_cfg_ref(owner);
 }
 
 static void
 exporter_drop(void *owner)
 {
-    shared_unref(owner);
+    mh_shared_cfg_unref(owner);
 }
 
 static const struct mh_exporter_hooks exporter_hooks = {exporter_hold,
                                                         exporter_drop};
 
-/* ---- one round ---------------------------------------------------------- */
-
-struct job {
-    struct mh_run_check *chk; /* in the round's config (running counter) */
-    double offset_s;          /* start offset within the round */
-    double started;           /* monotonic start, 0 while waiting */
-    struct mh_result *result;
-    bool done;
-    bool abandoned;
-};
-
-struct worker {
-    pthread_t th;
-    bool exited;
-    long cur; /* job being run, -1 none */
-};
-
-struct round {
-    pthread_mutex_t mu;
-    pthread_cond_t cv; /* jitter waits; broadcast on stop */
-    struct job *jobs;
-    size_t n;
-    size_t *order; /* job indices by offset */
-    size_t next;   /* next entry of order to take */
-    size_t done;
-    bool stop;
-    double start; /* monotonic */
-    int efd;      /* eventfd: written when done reaches n */
-    int refs;     /* main + live workers, under mu */
-    struct shared_cfg *cfg;
-    struct worker *w;
-    size_t nw, wcap;
-};
-
-struct worker_arg {
-    struct round *r;
-    size_t id;
-};
-
-static void
-round_free(struct round *r)
-{
-    for (size_t i = 0; i < r->n; i++) {
-        mh_result_free(r->jobs[i].result);
-    }
-    free(r->jobs);
-    free(r->order);
-    free(r->w);
-    pthread_mutex_destroy(&r->mu);
-    pthread_cond_destroy(&r->cv);
-    shared_unref(r->cfg);
-    free(r);
-}
-
-/* Drops one reference; called with r->mu held, releases it. */
-static void
-round_unref_locked(struct round *r)
-{
-    bool last = --r->refs == 0;
-    pthread_mutex_unlock(&r->mu);
-    if (last) {
-        round_free(r);
-    }
-}
-
-static void
-signal_done_locked(struct round *r)
-{
-    if (r->done == r->n) {
-        uint64_t one = 1;
-        ssize_t w = write(r->efd, &one, sizeof one);
-        (void)w;
-    }
-}
-
-/* An UNKNOWN result for a check that produced none. */
-static struct mh_result *
-unknown_result(const struct mh_run_check *chk, const char *why)
-{
-    struct mh_result *r =
-        mh_result_unknown(mh_command_name(chk->cfg.command), chk->target,
-                          MH_REASON_INTERNAL_ERROR, "%s", why);
-    if (r != NULL) {
-        mh_result_finish(r);
-    }
-    return r;
-}
-
-/* Runs one check within its own deadline through the command registry;
- * the result's target becomes the configured label. */
-static struct mh_result *
-run_check(const struct mh_run_check *chk)
-{
-    struct mh_deadline dl;
-    mh_deadline_start(&dl, chk->cfg.timeout_s);
-    atomic_fetch_add(&mh_checks_in_flight, 1);
-    struct mh_result *r = mh_command_check(&chk->cfg, &dl);
-    atomic_fetch_sub(&mh_checks_in_flight, 1);
-    if (r == NULL) {
-        return unknown_result(chk, "out of memory");
-    }
-    mh_result_finish(r);
-    if (mh_result_set_target(r, chk->target) != 0) {
-        mh_result_free(r);
-        return unknown_result(chk, "out of memory");
-    }
-    return r;
-}
-
-static void
-cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, double mono_until)
-{
-    /* The condition variable uses CLOCK_MONOTONIC (run_round). */
-    struct timespec abs = mh_monotonic_timespec(mono_until);
-    pthread_cond_timedwait(cv, mu, &abs);
-}
-
-static void *
-worker_main(void *arg)
-{
-    struct worker_arg *wa = arg;
-    struct round *r = wa->r;
-    size_t id = wa->id;
-    free(wa);
-    pthread_mutex_lock(&r->mu);
-    while (!r->stop && r->next < r->n) {
-        size_t j = r->order[r->next++];
-        struct job *jb = &r->jobs[j];
-        double wake = r->start + jb->offset_s;
-        while (!r->stop && mh_monotonic_s() < wake) {
-            cond_wait_until(&r->cv, &r->mu, wake);
-        }
-        if (r->stop) {
-            jb->done = true; /* skipped */
-            r->done++;
-            signal_done_locked(r);
-            break;
-        }
-        jb->started = mh_monotonic_s();
-        r->w[id].cur = (long)j;
-        pthread_mutex_unlock(&r->mu);
-
-        /* A check whose earlier run was abandoned and is still stuck is
-         * not started again (one stuck thread per check at most). */
-        struct mh_run_check *chk = jb->chk;
-        struct mh_result *res;
-        if (atomic_fetch_add(&chk->running, 1) > 0) {
-            res = unknown_result(chk, "the previous run of this check has "
-                                      "not ended yet (abandoned)");
-        } else {
-            res = run_check(chk);
-        }
-        atomic_fetch_sub(&chk->running, 1);
-
-        pthread_mutex_lock(&r->mu);
-        r->w[id].cur = -1;
-        if (jb->abandoned) {
-            /* The watchdog gave up on this check and started a
-             * replacement worker: leave. */
-            mh_result_free(res);
-            break;
-        }
-        jb->result = res;
-        jb->done = true;
-        r->done++;
-        signal_done_locked(r);
-    }
-    r->w[id].exited = true;
-    round_unref_locked(r);
-    return NULL;
-}
-
-/* Starts one more worker; called with r->mu held. Returns 0 or -1. */
-static int
-spawn_worker_locked(struct round *r)
-{
-    if (r->nw == r->wcap) {
-        size_t cap = r->wcap == 0 ? 16 : r->wcap * 2;
-        struct worker *w = realloc(r->w, cap * sizeof *w);
-        if (w == NULL) {
-            return -1;
-        }
-        r->w = w;
-        r->wcap = cap;
-    }
-    struct worker_arg *wa = malloc(sizeof *wa);
-    if (wa == NULL) {
-        return -1;
-    }
-    wa->r = r;
-    wa->id = r->nw;
-    struct worker *w = &r->w[r->nw];
-    memset(w, 0, sizeof *w);
-    w->cur = -1;
-    r->refs++;
-    int rc = mh_thread_start(&w->th, worker_main, wa);
-    if (rc != 0) {
-        r->refs--;
-        free(wa);
-        return -1;
-    }
-    r->nw++;
-    return 0;
-}
-
 /* ---- the runner ---------------------------------------------------------- */
 
 struct runner {
     const struct mh_config *cli;
-    struct shared_cfg *cfg;
+    struct mh_shared_cfg *cfg;
     const char *textfile; /* effective: --textfile or the config's */
     double interval_s;    /* effective: --interval or the config's */
     double jitter_s;
-    unsigned concurrency; /* effective: the config's or planned */
+    unsigned concurrency; /* worker threads: the config's or planned */
+    /* The event loops (run_loop.h): which checks they run (per check of
+     * the current configuration, owned), how many loops, how many
+     * checks in flight on them together. */
+    unsigned char *on_loop; /* enum mh_loop_fit */
+    size_t nloop_checks;
+    unsigned nloops, loop_in_flight;
     unsigned long long seed;
     int sfd; /* signalfd */
     int efd; /* eventfd for "round done" */
@@ -380,6 +152,7 @@ struct runner {
     /* The HTTP exporter (--listen or exporter.listen), or NULL. */
     struct mh_exporter *exporter;
     const char *listen;
+    char plan_text[640]; /* the engines' plan, for the log */
 };
 
 /* Gives every check of c the runner's memory of MTA-STS policies. */
@@ -398,34 +171,6 @@ unix_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* splitmix64: spreads the hash over the whole range. */
-static unsigned long long
-mix64(unsigned long long x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
-struct order_item {
-    double off;
-    size_t idx;
-};
-
-static int
-cmp_order(const void *a, const void *b)
-{
-    const struct order_item *x = a, *y = b;
-    if (x->off < y->off) {
-        return -1;
-    }
-    if (x->off > y->off) {
-        return 1;
-    }
-    return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
 /* Reads pending signals: TERM/INT request a stop (a second one exits at
@@ -453,143 +198,56 @@ read_signals(struct runner *rn, struct round *r)
                       "%s: stopping; waiting for the running checks (at "
                       "most their timeout)",
                       name);
-            pthread_mutex_lock(&r->mu);
-            r->stop = true;
-            /* Checks not yet taken by a worker are skipped. */
-            r->done += r->n - r->next;
-            r->next = r->n;
-            pthread_cond_broadcast(&r->cv);
-            pthread_mutex_unlock(&r->mu);
+            mh_round_stop(r); /* checks not started yet are skipped */
         } else {
             mh_runlog(MH_LOG_INFO, "%s: stopping", name);
         }
     }
 }
 
-/* Abandons checks that overran their deadline by more than the grace. */
-static void
-watchdog(struct round *r)
+static bool
+stop_requested(void *arg)
 {
-    double now = mh_monotonic_s();
-    pthread_mutex_lock(&r->mu);
-    for (size_t i = 0; i < r->n; i++) {
-        struct job *jb = &r->jobs[i];
-        if (jb->started == 0 || jb->done) {
-            continue;
-        }
-        double t = jb->chk->cfg.timeout_s;
-        double grace = t / 2 > 5 ? t / 2 : 5;
-        if (now - jb->started <= t + grace) {
-            continue;
-        }
-        jb->abandoned = true;
-        jb->done = true;
-        jb->result = unknown_result(
-            jb->chk, "check did not end within its deadline (internal "
-                     "error, please report): abandoned");
-        r->done++;
-        mh_runlog(MH_LOG_ERR,
-                  "%s (%s): still running %.0f s after its %.0f s deadline; "
-                  "abandoned (a bug: please report)",
-                  jb->chk->target, mh_command_name(jb->chk->cfg.command),
-                  now - jb->started - t, t);
-        if (!r->stop && r->next < r->n && spawn_worker_locked(r) != 0) {
-            mh_runlog(MH_LOG_ERR, "cannot start a replacement worker");
-        }
-    }
-    signal_done_locked(r);
-    pthread_mutex_unlock(&r->mu);
+    struct runner *rn = arg;
+    read_signals(rn, NULL);
+    return rn->stop;
 }
 
 /*
- * Runs every check of the current configuration once. Returns the results
- * in configuration order (*out, n entries, some NULL when stopped) and
- * the round's wall time; -1 when the round could not start at all.
+ * Runs every check of the current configuration once (run_round.h).
+ * Returns the results in configuration order (*out, n entries, some NULL
+ * when stopped) and the round's wall time; -1 when the round could not
+ * start at all.
  */
 static int
 run_round(struct runner *rn, struct mh_result ***out, double *seconds)
 {
-    struct mh_run_config *c = rn->cfg->c;
-    struct round *r = calloc(1, sizeof *r);
-    if (r == NULL) {
-        return -1;
-    }
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->cv, &ca);
-    pthread_condattr_destroy(&ca);
-    r->n = c->nchecks;
-    r->efd = rn->efd;
-    r->refs = 1;
-    r->cfg = rn->cfg;
-    atomic_fetch_add(&rn->cfg->refs, 1);
-    r->jobs = calloc(r->n, sizeof *r->jobs);
-    r->order = calloc(r->n, sizeof *r->order);
-    struct order_item *oi = calloc(r->n, sizeof *oi);
-    *out = calloc(r->n, sizeof **out);
-    if (r->jobs == NULL || r->order == NULL || oi == NULL || *out == NULL) {
-        free(oi);
-        free(*out);
-        *out = NULL;
-        pthread_mutex_lock(&r->mu);
-        round_unref_locked(r);
-        return -1;
-    }
-    for (size_t i = 0; i < r->n; i++) {
-        r->jobs[i].chk = &c->checks[i];
-        unsigned long long h =
-            mix64(mh_run_hash(c->checks[i].target) ^ rn->seed);
-        r->jobs[i].offset_s =
-            rn->jitter_s * ((double)(h >> 11) / 9007199254740992.0);
-        oi[i].off = r->jobs[i].offset_s;
-        oi[i].idx = i;
-    }
-    qsort(oi, r->n, sizeof *oi, cmp_order);
-    for (size_t i = 0; i < r->n; i++) {
-        r->order[i] = oi[i].idx;
-    }
-    free(oi);
-
     /* Drain a stale "done" of an earlier round. */
     uint64_t junk;
     while (read(rn->efd, &junk, sizeof junk) == (ssize_t)sizeof junk) {
     }
-
-    size_t nworkers = rn->concurrency < r->n ? rn->concurrency : r->n;
-    r->start = mh_monotonic_s();
-    pthread_mutex_lock(&r->mu);
-    for (size_t i = 0; i < nworkers; i++) {
-        if (spawn_worker_locked(r) != 0) {
-            break;
-        }
+    struct mh_round_opts o = {
+        .cfg = rn->cfg,
+        .on_loop = rn->on_loop,
+        .concurrency = rn->concurrency,
+        .nloops = rn->nloops,
+        .loop_in_flight = rn->loop_in_flight,
+        .jitter_s = rn->jitter_s,
+        .seed = rn->seed,
+        .efd = rn->efd,
+        /* only --once --output json prints the items and perfdata */
+        .keep_details = rn->once && rn->cli->output == MH_OUT_JSON,
+    };
+    struct round *r = mh_round_start(&o);
+    if (r == NULL) {
+        return -1;
     }
-    if (r->nw == 0) {
-        /* Not even one thread: run the checks here, one after another. */
-        pthread_mutex_unlock(&r->mu);
-        mh_runlog(MH_LOG_ERR, "cannot start worker threads; running the "
-                              "checks one by one");
-        for (size_t i = 0; i < r->n && !rn->stop; i++) {
-            r->jobs[i].result = run_check(r->jobs[i].chk);
-            read_signals(rn, NULL);
-        }
-        pthread_mutex_lock(&r->mu);
-        r->done = r->n;
-    } else if (r->nw < nworkers) {
-        mh_runlog(MH_LOG_WARNING, "only %zu of %zu worker threads started",
-                  r->nw, nworkers);
+    double start = r->start;
+    if (r->one_by_one) {
+        mh_round_one_by_one(r, stop_requested, rn);
     }
-    pthread_mutex_unlock(&r->mu);
-
     /* Wait for the round, reading signals; the watchdog runs every s. */
-    for (;;) {
-        pthread_mutex_lock(&r->mu);
-        bool all = r->done == r->n;
-        pthread_mutex_unlock(&r->mu);
-        if (all) {
-            break;
-        }
+    while (!mh_round_done(r)) {
         struct pollfd pf[2] = {{.fd = rn->sfd, .events = POLLIN},
                                {.fd = rn->efd, .events = POLLIN}};
         int pr = poll(pf, 2, 1000);
@@ -600,33 +258,11 @@ run_round(struct runner *rn, struct mh_result ***out, double *seconds)
             while (read(rn->efd, &junk, sizeof junk) == (ssize_t)sizeof junk) {
             }
         }
-        watchdog(r);
+        mh_pool_watchdog(r);
     }
-    *seconds = mh_monotonic_s() - r->start;
-
-    /* Every job is done: the workers leave at once, except those stuck in
-     * an abandoned check, which are detached. */
-    pthread_mutex_lock(&r->mu);
-    size_t nw = r->nw;
-    for (size_t i = 0; i < nw; i++) {
-        struct worker *w = &r->w[i];
-        bool stuck = !w->exited && w->cur >= 0 && r->jobs[w->cur].abandoned;
-        pthread_t th = w->th;
-        pthread_mutex_unlock(&r->mu);
-        if (stuck) {
-            pthread_detach(th);
-            rn->detached++;
-        } else {
-            pthread_join(th, NULL);
-        }
-        pthread_mutex_lock(&r->mu);
-    }
-    for (size_t i = 0; i < r->n; i++) {
-        (*out)[i] = r->jobs[i].result;
-        r->jobs[i].result = NULL;
-    }
-    round_unref_locked(r);
-    return 0;
+    *seconds = mh_monotonic_s() - start;
+    *out = mh_round_end(r, &rn->detached);
+    return *out != NULL ? 0 : -1;
 }
 
 /* Removes child results whose target is already used by another result
@@ -799,6 +435,75 @@ print_once(struct runner *rn, struct mh_result **res, size_t n, double now,
     return rc;
 }
 
+/* Which checks the event loops take (engine "loop": the smtp and tls
+ * checks without DANE, by name after a lookup on a worker), and the
+ * concurrency of both engines: the worker
+ * threads planned for the other checks, the loops' checks in flight
+ * (run_capacity.h). */
+static void
+plan_engines(struct runner *rn, const struct mh_run_config *c)
+{
+    free(rn->on_loop);
+    rn->on_loop = calloc(c->nchecks > 0 ? c->nchecks : 1, sizeof *rn->on_loop);
+    rn->nloop_checks = 0;
+    for (size_t i = 0; rn->on_loop != NULL && i < c->nchecks; i++) {
+        rn->on_loop[i] =
+            c->engine == MH_RUN_ENGINE_LOOP
+                ? (unsigned char)mh_smtp_fits_loop(&c->checks[i].cfg)
+                : MH_LOOP_NO;
+        rn->nloop_checks += rn->on_loop[i] != MH_LOOP_NO;
+    }
+    /* The worker threads run the other checks and the lookups of the
+     * loops' checks by name. */
+    bool *pool = calloc(c->nchecks > 0 ? c->nchecks : 1, sizeof *pool);
+    for (size_t i = 0; pool != NULL && i < c->nchecks; i++) {
+        pool[i] = rn->on_loop == NULL || rn->on_loop[i] != MH_LOOP_ADDRESS;
+    }
+    size_t npool = 0;
+    for (size_t i = 0; i < c->nchecks; i++) {
+        npool += pool == NULL || pool[i];
+    }
+    struct mh_cap_plan plan;
+    mh_cap_plan_config(c, rn->interval_s, pool, &plan);
+    free(pool);
+    rn->concurrency = plan.concurrency;
+    /* Two loops per CPU: a loop busy with a burst of handshakes does not
+     * hold up half the checks, and on cores shared with other work the
+     * loops keep their share (bench_latency.sh, 10,000 checks on 2
+     * shared cores: 19.8 s with 4 loops, 25.3 s with 2). */
+    rn->nloops = 2 * plan.cpus;
+    rn->loop_in_flight = mh_cap_loop_in_flight(&plan, rn->nloop_checks);
+    char why[512];
+    mh_cap_describe(&plan, why, sizeof why);
+    if (plan.bound == MH_CAP_CONFIGURED && plan.concurrency > plan.fds) {
+        mh_runlog(MH_LOG_WARNING,
+                  "concurrency %u is above the %llu checks in flight the "
+                  "descriptor limit allows: checks may fail to connect",
+                  plan.concurrency, plan.fds);
+    }
+
+    double waves = ceil((double)npool / (double)rn->concurrency);
+    double worst = waves * c->max_timeout_s + rn->jitter_s;
+    if (!rn->once && worst > rn->interval_s) {
+        mh_runlog(MH_LOG_WARNING,
+                  "%zu checks on threads with concurrency %u and timeouts up "
+                  "to %g s: a round in which every check times out takes up "
+                  "to %.1f s, longer than the %g s interval (%s)",
+                  npool, rn->concurrency, c->max_timeout_s, worst,
+                  rn->interval_s,
+                  waves <= 1 ? "lower the timeouts or raise the interval"
+                  : plan.bound == MH_CAP_CONFIGURED
+                      ? "raise concurrency"
+                      : "concurrency is bounded by the machine: lower the "
+                        "timeouts, raise the interval or split the checks");
+    }
+    snprintf(rn->plan_text, sizeof rn->plan_text,
+             "%s; event loops: %zu check%s on %u loop%s, up to %u in flight",
+             npool > 0 ? why : "- (no check on worker threads)",
+             rn->nloop_checks, rn->nloop_checks == 1 ? "" : "s", rn->nloops,
+             rn->nloops == 1 ? "" : "s", rn->loop_in_flight);
+}
+
 /* Applies the effective settings of a (new) configuration. */
 static void
 apply_settings(struct runner *rn)
@@ -818,34 +523,7 @@ apply_settings(struct runner *rn)
                       rn->textfile);
         }
     }
-    /* Concurrency: the config's, or planned from the checks and the
-     * machine (run_capacity.h). Worst case: every check times out. */
-    struct mh_cap_plan plan;
-    mh_cap_plan_config(c, rn->interval_s, &plan);
-    rn->concurrency = plan.concurrency;
-    char why[512];
-    mh_cap_describe(&plan, why, sizeof why);
-    if (plan.bound == MH_CAP_CONFIGURED && plan.concurrency > plan.fds) {
-        mh_runlog(MH_LOG_WARNING,
-                  "concurrency %u is above the %llu checks in flight the "
-                  "descriptor limit allows: checks may fail to connect",
-                  plan.concurrency, plan.fds);
-    }
-    double waves = ceil((double)c->nchecks / (double)rn->concurrency);
-    double worst = waves * c->max_timeout_s + rn->jitter_s;
-    if (!rn->once && worst > rn->interval_s) {
-        mh_runlog(MH_LOG_WARNING,
-                  "%zu checks with concurrency %u and timeouts up to %g s: "
-                  "a round in which every check times out takes up to %.1f "
-                  "s, longer than the %g s interval (%s)",
-                  c->nchecks, rn->concurrency, c->max_timeout_s, worst,
-                  rn->interval_s,
-                  waves <= 1 ? "lower the timeouts or raise the interval"
-                  : plan.bound == MH_CAP_CONFIGURED
-                      ? "raise concurrency"
-                      : "concurrency is bounded by the machine: lower the "
-                        "timeouts, raise the interval or split the checks");
-    }
+    plan_engines(rn, c);
     if (rn->notifier == NULL &&
         (c->notify.alertmanager_url != NULL || c->notify.webhook_url != NULL)) {
         char err[256];
@@ -881,9 +559,10 @@ apply_settings(struct runner *rn)
               "jitter up to %.2f s, textfile %s; notify alertmanager %s, "
               "webhook %s%s",
               c->source, c->nchecks, c->nchecks == 1 ? "" : "s",
-              rn->once ? "once, interval " : "every ", rn->interval_s, why,
-              rn->jitter_s, rn->textfile != NULL ? rn->textfile : "(none)", am,
-              wh, c->token != NULL ? " (with token)" : "");
+              rn->once ? "once, interval " : "every ", rn->interval_s,
+              rn->plan_text, rn->jitter_s,
+              rn->textfile != NULL ? rn->textfile : "(none)", am, wh,
+              c->token != NULL ? " (with token)" : "");
 }
 
 static void
@@ -921,13 +600,13 @@ reload(struct runner *rn)
         return;
     }
     share_sts_memory(rn, nc);
-    struct shared_cfg *s = shared_new(nc);
+    struct mh_shared_cfg *s = mh_shared_cfg_new(nc);
     if (s == NULL) {
         mh_runlog(MH_LOG_ERR, "reload failed: out of memory");
         mh_run_config_free(nc);
         return;
     }
-    shared_unref(rn->cfg);
+    mh_shared_cfg_unref(rn->cfg);
     rn->cfg = s;
     if (rn->exporter != NULL) {
         mh_exporter_set_config(rn->exporter, nc, s);
@@ -971,13 +650,263 @@ static int
 start_failed(struct runner *rn)
 {
     mh_notifier_stop(rn->notifier, 0);
-    shared_unref(rn->cfg);
+    mh_shared_cfg_unref(rn->cfg);
     mh_notify_tracker_free(rn->tracker);
     mh_sts_memory_free(rn->sts_memory);
     mh_dnsbl_memory_free(rn->dnsbl_memory);
+    free(rn->on_loop);
     close(rn->sfd);
     close(rn->efd);
     return 3;
+}
+
+/* Step 1: the signals the main loop reads, blocked before any thread
+ * exists (every thread inherits the mask and signalfd sees them all), the
+ * signalfd and the eventfd. Returns 0 or -1 (logged). */
+static int
+runner_signals(struct runner *rn)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) {
+        mh_runlog(MH_LOG_ERR, "cannot block signals");
+        return -1;
+    }
+    rn->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    rn->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (rn->sfd < 0 || rn->efd < 0) {
+        mh_runlog(MH_LOG_ERR, "signalfd/eventfd: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Step 2: the configuration, checked for what the runner needs (checks or
+ * an exporter; a textfile, stdout or an exporter). Returns it or NULL
+ * (logged). */
+static struct mh_run_config *
+runner_config(struct runner *rn, bool to_stdout)
+{
+    const struct mh_config *cli = rn->cli;
+    struct mh_run_config *c = NULL;
+    char err[1024];
+    if (mh_run_config_load(cli->config_path, cli, &c, err, sizeof err) != 0) {
+        mh_runlog(MH_LOG_ERR, "invalid configuration: %s", err);
+        return NULL;
+    }
+    rn->listen = cli->once             ? NULL
+                 : cli->listen != NULL ? cli->listen
+                                       : c->exporter.listen;
+    if (c->nchecks == 0 && rn->listen == NULL) {
+        mh_runlog(MH_LOG_ERR,
+                  "invalid configuration: %s: key \"checks\": no checks to "
+                  "run; a probe-only configuration (exporter modules, no "
+                  "checks) needs the exporter: --listen ADDR:PORT or "
+                  "\"exporter\": {\"listen\": ...}, without --once",
+                  cli->config_path);
+        mh_run_config_free(c);
+        return NULL;
+    }
+    if (cli->textfile == NULL && c->textfile == NULL && !to_stdout &&
+        rn->listen == NULL) {
+        mh_runlog(MH_LOG_ERR,
+                  "invalid configuration: %s: missing required key "
+                  "\"textfile\" (or --textfile PATH, or --listen ADDR:PORT)",
+                  cli->config_path);
+        mh_run_config_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* Step 3: the runner's memories, the shared configuration (takes c), the
+ * settings and the exporter. Returns 0, or the exit code 3 (logged,
+ * undone). */
+static int
+runner_start(struct runner *rn, struct mh_run_config *c)
+{
+    const struct mh_config *cli = rn->cli;
+    rn->sts_memory = mh_sts_memory_new();
+    /* a round's length: --interval, else the config's */
+    rn->dnsbl_memory =
+        mh_dnsbl_memory_new(cli->interval_s > 0 ? cli->interval_s
+                            : c->interval_s > 0 ? c->interval_s
+                                                : MH_RUN_DEFAULT_INTERVAL_S);
+    share_sts_memory(rn, c);
+    rn->cfg = mh_shared_cfg_new(c);
+    rn->tracker = mh_notify_tracker_new();
+    if (rn->cfg == NULL || rn->tracker == NULL || rn->sts_memory == NULL ||
+        rn->dnsbl_memory == NULL) {
+        mh_runlog(MH_LOG_ERR, "out of memory");
+        if (rn->cfg == NULL) {
+            mh_run_config_free(c);
+        }
+        return start_failed(rn);
+    }
+    if (getrandom(&rn->seed, sizeof rn->seed, GRND_NONBLOCK) !=
+        (ssize_t)sizeof rn->seed) {
+        rn->seed = (unsigned long long)time(NULL) ^
+                   ((unsigned long long)getpid() << 32);
+    }
+    mh_curl_global_init_once(NULL, 0);
+    apply_settings(rn);
+    if (rn->listen != NULL) {
+        char err[1024];
+        rn->exporter = mh_exporter_start(rn->listen, c, rn->cfg,
+                                         &exporter_hooks, err, sizeof err);
+        if (rn->exporter == NULL) {
+            mh_runlog(MH_LOG_ERR, "exporter: %s", err);
+            return start_failed(rn);
+        }
+    }
+    return 0;
+}
+
+/* Counts the round's states, drops duplicate children and logs each
+ * result (-v). */
+static void
+round_tally(struct runner *rn, struct mh_result **res, size_t n,
+            size_t count[4])
+{
+    struct mh_strset seen = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (res[i] != NULL && res[i]->target != NULL) {
+            mh_strset_add(&seen, res[i]->target);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (res[i] == NULL) {
+            continue;
+        }
+        dedupe_children(rn, res[i], &seen);
+        count[res[i]->state]++;
+        mh_runlog(MH_LOG_DEBUG, "%s (%s): %s in %.3f s: %s", res[i]->target,
+                  res[i]->check, mh_state_name(res[i]->state),
+                  res[i]->duration_s,
+                  res[i]->summary != NULL ? res[i]->summary : "");
+    }
+    mh_strset_free(&seen);
+}
+
+/* Writes the textfile and hands the exporter the results that exist (NULL
+ * only on out of memory). Returns "" or the log's note that the textfile
+ * was not written (*code 3 with --once). */
+static const char *
+round_publish(struct runner *rn, struct mh_result **res, size_t n, double now,
+              double secs, int *code)
+{
+    struct mh_result **live = calloc(n > 0 ? n : 1, sizeof *live);
+    size_t k = 0;
+    const char *wrote = "";
+    char werr[1024] = "";
+    for (size_t i = 0; live != NULL && i < n; i++) {
+        if (res[i] != NULL) {
+            live[k++] = res[i];
+        }
+    }
+    if (rn->textfile != NULL &&
+        (live == NULL ||
+         mh_write_textfile(rn->textfile, (const struct mh_result *const *)live,
+                           k, now, secs, werr, sizeof werr) != 0)) {
+        mh_runlog(MH_LOG_ERR, "round %lu: textfile not written: %s", rn->rounds,
+                  live == NULL ? "out of memory" : werr);
+        wrote = "; textfile NOT written";
+        if (rn->once) {
+            *code = 3;
+        }
+    }
+    if (rn->exporter != NULL &&
+        (live == NULL ||
+         mh_exporter_publish(rn->exporter,
+                             (const struct mh_result *const *)live, k, now,
+                             secs) != 0)) {
+        mh_runlog(MH_LOG_ERR,
+                  "round %lu: out of memory; /metrics keeps the round before",
+                  rn->rounds);
+    }
+    free(live);
+    return wrote;
+}
+
+/* Step 4, each round: runs it and reports it (textfile, exporter, log,
+ * notifications, stdout). Returns false when the runner must end (*code
+ * set). */
+static bool
+round_once(struct runner *rn, bool to_stdout, int *code)
+{
+    struct mh_result **res = NULL;
+    double secs = 0;
+    size_t n = rn->cfg->c->nchecks;
+    rn->rounds++;
+    mh_dnsbl_memory_round(rn->dnsbl_memory);
+    if (run_round(rn, &res, &secs) != 0) {
+        mh_runlog(MH_LOG_ERR, "round %lu: out of memory", rn->rounds);
+        *code = rn->once ? 3 : 0;
+        return !rn->once;
+    }
+    if (rn->stop) {
+        mh_runlog(MH_LOG_INFO,
+                  "round %lu interrupted; the textfile keeps the last "
+                  "complete round",
+                  rn->rounds);
+        for (size_t i = 0; i < n; i++) {
+            mh_result_free(res[i]);
+        }
+        free(res);
+        *code = rn->once ? 3 : 0;
+        return false;
+    }
+    double now = unix_now();
+    size_t count[4] = {0};
+    round_tally(rn, res, n, count);
+    const char *wrote = round_publish(rn, res, n, now, secs, code);
+    mh_runlog(MH_LOG_INFO,
+              "round %lu: %zu check%s in %.2f s: %zu OK, %zu WARNING, "
+              "%zu CRITICAL, %zu UNKNOWN%s",
+              rn->rounds, n, n == 1 ? "" : "s", secs, count[0], count[1],
+              count[2], count[3], wrote);
+    notify_round(rn, res, n, now);
+    if (to_stdout) {
+        if (print_once(rn, res, n, now, secs) != 0) {
+            *code = 3;
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            mh_result_free(res[i]);
+        }
+    }
+    free(res);
+    return !rn->once;
+}
+
+/* Step 5: stops the exporter and the notifier, frees the runner. */
+static int
+runner_exit(struct runner *rn, int code)
+{
+    rn->detached += mh_exporter_stop(rn->exporter);
+    mh_notifier_stop(rn->notifier, NOTIFY_DRAIN_S);
+    mh_runlog(MH_LOG_INFO, "stopped after %lu round%s", rn->rounds,
+              rn->rounds == 1 ? "" : "s");
+    if (rn->detached > 0) {
+        /* Threads stuck in abandoned checks may still use OpenSSL or the
+         * configuration: no cleanup under their feet. */
+        fflush(stdout);
+        fflush(stderr);
+        _exit(code);
+    }
+    mh_notify_tracker_free(rn->tracker);
+    mh_strset_free(&rn->warned);
+    mh_shared_cfg_unref(rn->cfg);
+    free(rn->on_loop);
+    mh_sts_memory_free(rn->sts_memory);
+    mh_dnsbl_memory_free(rn->dnsbl_memory);
+    curl_global_cleanup();
+    close(rn->sfd);
+    close(rn->efd);
+    return code;
 }
 
 int
@@ -987,97 +916,24 @@ mh_cmd_run(const struct mh_config *cli)
     /* One TLS client context and trust store for all checks, instead of
      * one per TLS check (tls_shared.h). */
     mh_tls_shared_enable();
-
-    /* Block the signals the main loop reads before any thread exists, so
-     * every thread inherits the mask and signalfd sees them all. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) {
-        mh_runlog(MH_LOG_ERR, "cannot block signals");
-        return 3;
-    }
     struct runner rn;
     memset(&rn, 0, sizeof rn);
     rn.cli = cli;
     rn.once = cli->once;
-    rn.sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    rn.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (rn.sfd < 0 || rn.efd < 0) {
-        mh_runlog(MH_LOG_ERR, "signalfd/eventfd: %s", strerror(errno));
-        return 3;
-    }
-
-    struct mh_run_config *c = NULL;
-    char err[1024];
-    if (mh_run_config_load(cli->config_path, cli, &c, err, sizeof err) != 0) {
-        mh_runlog(MH_LOG_ERR, "invalid configuration: %s", err);
-        close(rn.sfd);
-        close(rn.efd);
+    rn.sfd = rn.efd = -1;
+    if (runner_signals(&rn) != 0) {
         return 3;
     }
     bool to_stdout = cli->once && cli->output != MH_OUT_NAGIOS;
-    rn.listen = cli->once             ? NULL
-                : cli->listen != NULL ? cli->listen
-                                      : c->exporter.listen;
-    if (c->nchecks == 0 && rn.listen == NULL) {
-        mh_runlog(MH_LOG_ERR,
-                  "invalid configuration: %s: key \"checks\": no checks to "
-                  "run; a probe-only configuration (exporter modules, no "
-                  "checks) needs the exporter: --listen ADDR:PORT or "
-                  "\"exporter\": {\"listen\": ...}, without --once",
-                  cli->config_path);
-        mh_run_config_free(c);
+    struct mh_run_config *c = runner_config(&rn, to_stdout);
+    if (c == NULL) {
         close(rn.sfd);
         close(rn.efd);
         return 3;
     }
-    if (cli->textfile == NULL && c->textfile == NULL && !to_stdout &&
-        rn.listen == NULL) {
-        mh_runlog(MH_LOG_ERR,
-                  "invalid configuration: %s: missing required key "
-                  "\"textfile\" (or --textfile PATH, or --listen ADDR:PORT)",
-                  cli->config_path);
-        mh_run_config_free(c);
-        close(rn.sfd);
-        close(rn.efd);
+    if (runner_start(&rn, c) != 0) {
         return 3;
     }
-    rn.sts_memory = mh_sts_memory_new();
-    /* a round's length: --interval, else the config's */
-    rn.dnsbl_memory =
-        mh_dnsbl_memory_new(cli->interval_s > 0 ? cli->interval_s
-                            : c->interval_s > 0 ? c->interval_s
-                                                : MH_RUN_DEFAULT_INTERVAL_S);
-    share_sts_memory(&rn, c);
-    rn.cfg = shared_new(c);
-    rn.tracker = mh_notify_tracker_new();
-    if (rn.cfg == NULL || rn.tracker == NULL || rn.sts_memory == NULL ||
-        rn.dnsbl_memory == NULL) {
-        mh_runlog(MH_LOG_ERR, "out of memory");
-        if (rn.cfg == NULL) {
-            mh_run_config_free(c);
-        }
-        return start_failed(&rn);
-    }
-    if (getrandom(&rn.seed, sizeof rn.seed, GRND_NONBLOCK) !=
-        (ssize_t)sizeof rn.seed) {
-        rn.seed = (unsigned long long)time(NULL) ^
-                  ((unsigned long long)getpid() << 32);
-    }
-    mh_curl_global_init_once(NULL, 0);
-    apply_settings(&rn);
-    if (rn.listen != NULL) {
-        rn.exporter = mh_exporter_start(rn.listen, c, rn.cfg, &exporter_hooks,
-                                        err, sizeof err);
-        if (rn.exporter == NULL) {
-            mh_runlog(MH_LOG_ERR, "exporter: %s", err);
-            return start_failed(&rn);
-        }
-    }
-
     int code = 0;
     double next = mh_monotonic_s();
     for (;;) {
@@ -1093,103 +949,7 @@ mh_cmd_run(const struct mh_config *cli)
             continue;
         }
         double round_start = mh_monotonic_s();
-        struct mh_result **res = NULL;
-        double secs = 0;
-        size_t n = rn.cfg->c->nchecks;
-        rn.rounds++;
-        mh_dnsbl_memory_round(rn.dnsbl_memory);
-        if (run_round(&rn, &res, &secs) != 0) {
-            mh_runlog(MH_LOG_ERR, "round %lu: out of memory", rn.rounds);
-            if (rn.once) {
-                code = 3;
-                break;
-            }
-        } else if (rn.stop) {
-            mh_runlog(MH_LOG_INFO,
-                      "round %lu interrupted; the textfile keeps the last "
-                      "complete round",
-                      rn.rounds);
-            for (size_t i = 0; i < n; i++) {
-                mh_result_free(res[i]);
-            }
-            free(res);
-            code = rn.once ? 3 : 0;
-            break;
-        } else {
-            double now = unix_now();
-            size_t count[4] = {0}, k = 0;
-            struct mh_strset seen = {0};
-            for (size_t i = 0; i < n; i++) {
-                if (res[i] != NULL && res[i]->target != NULL) {
-                    mh_strset_add(&seen, res[i]->target);
-                }
-            }
-            for (size_t i = 0; i < n; i++) {
-                if (res[i] == NULL) {
-                    continue;
-                }
-                dedupe_children(&rn, res[i], &seen);
-                count[res[i]->state]++;
-                mh_runlog(MH_LOG_DEBUG, "%s (%s): %s in %.3f s: %s",
-                          res[i]->target, res[i]->check,
-                          mh_state_name(res[i]->state), res[i]->duration_s,
-                          res[i]->summary != NULL ? res[i]->summary : "");
-            }
-            mh_strset_free(&seen);
-            /* The textfile gets the results that exist (NULL only on out
-             * of memory). */
-            struct mh_result **live = calloc(n > 0 ? n : 1, sizeof *live);
-            const char *wrote = "";
-            char werr[1024] = "";
-            if (live != NULL) {
-                for (size_t i = 0; i < n; i++) {
-                    if (res[i] != NULL) {
-                        live[k++] = res[i];
-                    }
-                }
-            }
-            if (rn.textfile != NULL) {
-                if (live == NULL ||
-                    mh_write_textfile(rn.textfile,
-                                      (const struct mh_result *const *)live, k,
-                                      now, secs, werr, sizeof werr) != 0) {
-                    mh_runlog(MH_LOG_ERR, "round %lu: textfile not written: %s",
-                              rn.rounds, live == NULL ? "out of memory" : werr);
-                    wrote = "; textfile NOT written";
-                    if (rn.once) {
-                        code = 3;
-                    }
-                }
-            }
-            if (rn.exporter != NULL &&
-                (live == NULL ||
-                 mh_exporter_publish(rn.exporter,
-                                     (const struct mh_result *const *)live, k,
-                                     now, secs) != 0)) {
-                mh_runlog(MH_LOG_ERR,
-                          "round %lu: out of memory; /metrics keeps the "
-                          "round before",
-                          rn.rounds);
-            }
-            free(live);
-            mh_runlog(MH_LOG_INFO,
-                      "round %lu: %zu check%s in %.2f s: %zu OK, %zu WARNING, "
-                      "%zu CRITICAL, %zu UNKNOWN%s",
-                      rn.rounds, n, n == 1 ? "" : "s", secs, count[0], count[1],
-                      count[2], count[3], wrote);
-            notify_round(&rn, res, n, now);
-            if (to_stdout) {
-                if (print_once(&rn, res, n, now, secs) != 0) {
-                    code = 3;
-                }
-            } else {
-                for (size_t i = 0; i < n; i++) {
-                    mh_result_free(res[i]);
-                }
-            }
-            free(res);
-        }
-        if (rn.once) {
+        if (!round_once(&rn, to_stdout, &code)) {
             break;
         }
         if (rn.reload_pending) {
@@ -1205,25 +965,5 @@ mh_cmd_run(const struct mh_config *cli)
             next = now;
         }
     }
-
-    rn.detached += mh_exporter_stop(rn.exporter);
-    mh_notifier_stop(rn.notifier, NOTIFY_DRAIN_S);
-    mh_runlog(MH_LOG_INFO, "stopped after %lu round%s", rn.rounds,
-              rn.rounds == 1 ? "" : "s");
-    if (rn.detached > 0) {
-        /* Threads stuck in abandoned checks may still use OpenSSL or the
-         * configuration: no cleanup under their feet. */
-        fflush(stdout);
-        fflush(stderr);
-        _exit(code);
-    }
-    mh_notify_tracker_free(rn.tracker);
-    mh_strset_free(&rn.warned);
-    shared_unref(rn.cfg);
-    mh_sts_memory_free(rn.sts_memory);
-    mh_dnsbl_memory_free(rn.dnsbl_memory);
-    curl_global_cleanup();
-    close(rn.sfd);
-    close(rn.efd);
-    return code;
+    return runner_exit(&rn, code);
 }

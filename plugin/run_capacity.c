@@ -277,17 +277,33 @@ mh_cap_probe(struct mh_cap_facts *f)
 
 void
 mh_cap_plan_config(const struct mh_run_config *c, double interval_s,
-                   struct mh_cap_plan *out)
+                   const bool *subset, struct mh_cap_plan *out)
 {
     struct mh_cap_facts f;
     memset(&f, 0, sizeof f);
     mh_cap_probe(&f);
-    f.nchecks = c->nchecks;
     for (size_t i = 0; i < c->nchecks; i++) {
-        f.timeout_sum_s += c->checks[i].cfg.timeout_s;
+        if (subset == NULL || subset[i]) {
+            f.nchecks++;
+            f.timeout_sum_s += c->checks[i].cfg.timeout_s;
+        }
     }
     f.interval_s = interval_s;
     mh_cap_plan(c->concurrency, &f, out);
+}
+
+unsigned
+mh_cap_loop_in_flight(const struct mh_cap_plan *p, size_t nchecks)
+{
+    if (p->bound == MH_CAP_CONFIGURED) {
+        return p->concurrency;
+    }
+    unsigned long long v = (unsigned long long)p->cpus * MH_CAP_LOOP_PER_CPU;
+    /* A loop's check has no stack of its own: a quarter of a thread's
+     * estimate (MH_CAP_BYTES_PER_CHECK). */
+    unsigned long long mem = p->memory == ~0ull ? ~0ull : p->memory * 4;
+    v = min_ull(min_ull(v, p->fds), min_ull(mem, nchecks));
+    return v < 1 ? 1 : v > 1000000 ? 1000000 : (unsigned)v;
 }
 
 static const char *

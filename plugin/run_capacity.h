@@ -35,6 +35,7 @@
 #ifndef MH_RUN_CAPACITY_H
 #define MH_RUN_CAPACITY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define MH_CAP_MIN_TIME_NEED 256u
@@ -97,10 +98,28 @@ struct mh_run_config;
 /*
  * The runner's plan for configuration c run every interval_s seconds:
  * mh_cap_probe() (which raises the descriptor limit), the checks and the
- * sum of their timeouts from c, then mh_cap_plan() with c->concurrency.
+ * sum of their timeouts from c (only those with subset[i] true; subset
+ * NULL: all), then mh_cap_plan() with c->concurrency.
  */
 void mh_cap_plan_config(const struct mh_run_config *c, double interval_s,
-                        struct mh_cap_plan *out);
+                        const bool *subset, struct mh_cap_plan *out);
+
+/*
+ * Checks in flight on the event loops (run_loop.h) together, for nchecks
+ * checks given to them: the configured concurrency when there is one,
+ * else the least of MH_CAP_LOOP_PER_CPU per CPU, the descriptor bound,
+ * four times the memory bound (a loop's check has no thread stack: its
+ * socket, buffers and TLS session only) and nchecks; at least 1. A
+ * check in flight on a loop costs about 58 KiB (its transport buffers,
+ * dialogue, TLS session with the peer's chain, and its result so far).
+ * Measured with tests/bench/bench_latency.sh (10,000 mixed checks, RTT
+ * 100 ms, 5 % greeting after 6 s, 2 shared cores, one round each): 512
+ * per CPU 24.1 s and 207 MiB; 768 20.9 s and 253 MiB (too close to the
+ * 256 MiB target); 1,024 18.3 s and 265 MiB, with 47 spurious timeouts
+ * on a loaded machine before the loops' admission control (run_loop.h).
+ */
+#define MH_CAP_LOOP_PER_CPU 640u
+unsigned mh_cap_loop_in_flight(const struct mh_cap_plan *p, size_t nchecks);
 
 /*
  * Writes the plan as the log line's words, e.g. "512 (automatic: the

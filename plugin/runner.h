@@ -33,7 +33,11 @@
  * Top level: interval_seconds (>= 1, default 60), timeout_seconds (the
  * default -t of every check, default 10), concurrency (checks in flight,
  * 1..1024, or "auto", the default: chosen from the checks, timeouts,
- * interval, descriptors, memory and CPUs, see run_capacity.h), textfile,
+ * interval, descriptors, memory and CPUs, see run_capacity.h), engine
+ * ("loop", the default: smtp and tls checks without DANE run on
+ * event loops, two per core, run_loop.h, the others on worker threads;
+ * "threads": every check on a worker thread, as before 2026-12),
+ * textfile,
  * notify, checks (at least one; left out or [] only in a probe-only
  * configuration, whose exporter has modules: cmd_run.c then runs no
  * rounds and refuses to start without an exporter address),
@@ -74,6 +78,12 @@
 #define MH_RUN_DEFAULT_NOTIFY_TIMEOUT_S 5.0
 /* Longest name (target label) accepted, in bytes. */
 #define MH_RUN_MAX_NAME 200
+
+/* How the runner runs its checks ("engine"). */
+enum mh_run_engine {
+    MH_RUN_ENGINE_LOOP = 0, /* event loops for smtp/tls, threads for the rest */
+    MH_RUN_ENGINE_THREADS   /* a worker thread per check in flight */
+};
 
 /* One configured check. */
 struct mh_run_check {
@@ -130,10 +140,11 @@ struct mh_run_config {
     size_t nowned;
     char *source; /* file name used in messages (owned) */
 
-    double interval_s;    /* interval_seconds (default 60) */
-    bool has_interval;    /* interval_seconds was given */
-    unsigned concurrency; /* MH_RUN_CONCURRENCY_AUTO unless configured */
-    const char *textfile; /* NULL when not given */
+    double interval_s;         /* interval_seconds (default 60) */
+    bool has_interval;         /* interval_seconds was given */
+    unsigned concurrency;      /* MH_RUN_CONCURRENCY_AUTO unless configured */
+    enum mh_run_engine engine; /* "engine" (default loop) */
+    const char *textfile;      /* NULL when not given */
     struct mh_run_notify notify;
     char *token; /* first line of notify.token_file (owned, cleansed on
                     free, never logged), or NULL */
@@ -235,5 +246,10 @@ void mh_strset_free(struct mh_strset *set);
 
 /* FNV-1a 64-bit hash of s (stable jitter offsets, fingerprints). */
 unsigned long long mh_run_hash(const char *s);
+
+/* Makes room for one more element in the array *v of *cap elements of
+ * elem bytes when n == *cap: doubles it (first: the first capacity).
+ * Returns 0, or -1 when out of memory (the array is unchanged). */
+int mh_run_grow(void **v, size_t *cap, size_t n, size_t elem, size_t first);
 
 #endif

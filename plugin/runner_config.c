@@ -1179,6 +1179,24 @@ key_concurrency(struct parser *p, const char *k, const cJSON *e)
     return 0;
 }
 
+/* engine: "loop" (the default) or "threads" (runner.h). */
+static int
+key_engine(struct parser *p, const char *k, const cJSON *e)
+{
+    if (cJSON_IsString(e) && strcmp(e->valuestring, "loop") == 0) {
+        p->c->engine = MH_RUN_ENGINE_LOOP;
+        return 0;
+    }
+    if (cJSON_IsString(e) && strcmp(e->valuestring, "threads") == 0) {
+        p->c->engine = MH_RUN_ENGINE_THREADS;
+        return 0;
+    }
+    snprintf(p->err, p->errlen,
+             "%s: key \"%s\": must be \"loop\" or \"threads\"", p->c->source,
+             k);
+    return -1;
+}
+
 static int
 key_textfile(struct parser *p, const char *k, const cJSON *e)
 {
@@ -1232,6 +1250,7 @@ static const struct runner_key {
 } runner_keys[] = {
     {"interval_seconds", key_interval},
     {"concurrency", key_concurrency},
+    {"engine", key_engine},
     {"textfile", key_textfile},
     {"comment", key_comment},
     {"notify", key_notify},

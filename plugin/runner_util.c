@@ -163,3 +163,19 @@ mh_strset_free(struct mh_strset *set)
     set->slot = NULL;
     set->cap = set->n = 0;
 }
+
+int
+mh_run_grow(void **v, size_t *cap, size_t n, size_t elem, size_t first)
+{
+    if (n < *cap) {
+        return 0;
+    }
+    size_t ncap = *cap == 0 ? first : *cap * 2;
+    void *nv = realloc(*v, ncap * elem);
+    if (nv == NULL) {
+        return -1;
+    }
+    *v = nv;
+    *cap = ncap;
+    return 0;
+}

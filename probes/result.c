@@ -86,12 +86,10 @@ mh_result_new(const char *check, const char *target)
     return r;
 }
 
-void
-mh_result_free(struct mh_result *r)
+/* Frees the items and the perfdata. */
+static void
+free_details(struct mh_result *r)
 {
-    if (r == NULL) {
-        return;
-    }
     for (size_t i = 0; i < r->nitems; i++) {
         struct mh_item *it = &r->items[i];
         free(it->kind);
@@ -104,12 +102,34 @@ mh_result_free(struct mh_result *r)
         free(it->attrs);
     }
     free(r->items);
+    r->items = NULL;
+    r->nitems = 0;
     for (size_t i = 0; i < r->nperf; i++) {
         free(r->perf[i].label);
         free(r->perf[i].warn);
         free(r->perf[i].crit);
     }
     free(r->perf);
+    r->perf = NULL;
+    r->nperf = 0;
+}
+
+void
+mh_result_drop_details(struct mh_result *r)
+{
+    free_details(r);
+    for (size_t i = 0; i < r->nchildren; i++) {
+        mh_result_drop_details(r->children[i]);
+    }
+}
+
+void
+mh_result_free(struct mh_result *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    free_details(r);
     for (size_t i = 0; i < r->nsamples; i++) {
         free(r->samples[i].family);
         for (size_t j = 0; j < 2 * r->samples[i].nlabels; j++) {

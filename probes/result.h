@@ -261,4 +261,12 @@ void mh_result_set_duration(struct mh_result *r, double seconds);
  * turns the result into UNKNOWN "out of memory". */
 void mh_result_mark_oom(struct mh_result *r);
 
+/*
+ * Frees r's items and perfdata, and its children's (the runner keeps a
+ * round's results for the Prometheus renderers, which read neither: a
+ * tenth of a result's memory each). State, summary, samples and children
+ * stay.
+ */
+void mh_result_drop_details(struct mh_result *r);
+
 #endif

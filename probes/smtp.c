@@ -21,6 +21,7 @@
 #include "dane.h"
 #include "reply.h"
 #include "reply_rules.h"
+#include "resolve.h"
 #include "tls_shared.h"
 #include "tlscheck.h"
 #include "textutil.h"
@@ -2105,14 +2106,63 @@ mh_smtp_machine_free(struct mh_smtp_machine *m)
     free(m);
 }
 
+/* The result of a check on p, with its target ("host:port" as
+ * mh_peer_label() writes it); NULL when out of memory. */
+static struct mh_result *
+probe_result(const struct mh_smtp_params *p)
+{
+    char target[300];
+    mh_peer_label(target, sizeof target, p->peer_name, p->host, p->port);
+    return mh_result_new(p->check != NULL ? p->check : "smtp", target);
+}
+
+/* Reports the connection (io, ci, err, connect_s seconds) in r, connect
+ * first among the phase perfdata, in dialogue order; writes the peer's
+ * label for the messages into where. */
+static void
+connect_report(struct mh_result *r, const struct mh_smtp_params *p,
+               const struct mh_deadline *dl, enum mh_io io,
+               const struct mh_connect_info *ci, const char *err,
+               double connect_s, char *where, size_t wlen)
+{
+    const char *name = p->peer_name != NULL ? p->peer_name : p->host;
+    const double zero = 0;
+    mh_result_add_perf(r, "time_connect", connect_s, MH_UNIT_SECONDS, NULL,
+                       NULL, &zero, NULL);
+    mh_result_add_sample(r, MH_METRIC(SMTP_PHASE_DURATION_SECONDS), connect_s,
+                         "phase", "connect", (const char *)NULL);
+    mh_peer_label(where, wlen, name, ci->address, p->port);
+    if (io == MH_IO_OK) {
+        struct mh_item *it = mh_result_add_item(
+            r, "phase", "connect", MH_STATE_OK, MH_REASON_NONE,
+            "connected to %s (%.3f s)", where, connect_s);
+        mh_item_set_num(r, it, "duration_seconds", connect_s);
+        mh_item_set_str(r, it, "address", ci->address);
+        return;
+    }
+    enum mh_reason reason = ci->reason;
+    if (reason == MH_REASON_NONE) {
+        reason = io == MH_IO_TIMEOUT ? MH_REASON_CONNECT_TIMEOUT
+                                     : MH_REASON_NETWORK_UNREACHABLE;
+    }
+    enum mh_state st = mh_reason_category(reason) == MH_CAT_NONE
+                           ? MH_STATE_UNKNOWN
+                           : MH_STATE_CRITICAL;
+    mh_result_add_item(r, "phase", "connect", st, reason, "%s", err);
+    if (io == MH_IO_TIMEOUT && mh_deadline_expired(dl)) {
+        mh_result_raise(r, st, reason, "%s: no connection within %g s: %s",
+                        where, mh_deadline_length(dl), err);
+    } else if (io == MH_IO_TIMEOUT) {
+        mh_result_raise(r, st, reason, "%s: %s", where, err);
+    } else {
+        mh_result_raise(r, st, reason, "%s: connect failed: %s", where, err);
+    }
+}
+
 struct mh_result *
 mh_smtp_probe(const struct mh_smtp_params *p, const struct mh_deadline *dl)
 {
-    char target[300];
-    const char *name = p->peer_name != NULL ? p->peer_name : p->host;
-    mh_peer_label(target, sizeof target, p->peer_name, p->host, p->port);
-    struct mh_result *r =
-        mh_result_new(p->check != NULL ? p->check : "smtp", target);
+    struct mh_result *r = probe_result(p);
     if (r == NULL) {
         return NULL;
     }
@@ -2135,40 +2185,10 @@ mh_smtp_probe(const struct mh_smtp_params *p, const struct mh_deadline *dl)
     double t0 = mh_monotonic_s();
     enum mh_io io = mh_tcp_connect(p->host, p->port, p->family, p->resolver, dl,
                                    &t, &ci, err, sizeof err);
-    double connect_s = mh_monotonic_s() - t0;
-    /* Connect first among the phase perfdata, in dialogue order. */
-    const double zero = 0;
-    mh_result_add_perf(r, "time_connect", connect_s, MH_UNIT_SECONDS, NULL,
-                       NULL, &zero, NULL);
-    mh_result_add_sample(r, MH_METRIC(SMTP_PHASE_DURATION_SECONDS), connect_s,
-                         "phase", "connect", (const char *)NULL);
     char where[400];
-    mh_peer_label(where, sizeof where, name, ci.address, p->port);
-    if (io != MH_IO_OK) {
-        enum mh_reason reason = ci.reason;
-        if (reason == MH_REASON_NONE) {
-            reason = io == MH_IO_TIMEOUT ? MH_REASON_CONNECT_TIMEOUT
-                                         : MH_REASON_NETWORK_UNREACHABLE;
-        }
-        enum mh_state st = mh_reason_category(reason) == MH_CAT_NONE
-                               ? MH_STATE_UNKNOWN
-                               : MH_STATE_CRITICAL;
-        mh_result_add_item(r, "phase", "connect", st, reason, "%s", err);
-        if (io == MH_IO_TIMEOUT && mh_deadline_expired(dl)) {
-            mh_result_raise(r, st, reason, "%s: no connection within %g s: %s",
-                            where, mh_deadline_length(dl), err);
-        } else if (io == MH_IO_TIMEOUT) {
-            mh_result_raise(r, st, reason, "%s: %s", where, err);
-        } else {
-            mh_result_raise(r, st, reason, "%s: connect failed: %s", where,
-                            err);
-        }
-    } else {
-        struct mh_item *it = mh_result_add_item(
-            r, "phase", "connect", MH_STATE_OK, MH_REASON_NONE,
-            "connected to %s (%.3f s)", where, connect_s);
-        mh_item_set_num(r, it, "duration_seconds", connect_s);
-        mh_item_set_str(r, it, "address", ci.address);
+    connect_report(r, p, dl, io, &ci, err, mh_monotonic_s() - t0, where,
+                   sizeof where);
+    if (io == MH_IO_OK) {
         dialogue(t, p, dl, where, r, &worker, with_dane ? &dane : NULL);
     }
     if (with_dane) {
@@ -2178,4 +2198,206 @@ mh_smtp_probe(const struct mh_smtp_params *p, const struct mh_deadline *dl)
     mh_transport_free(t);
     r->duration_s = mh_deadline_elapsed(dl);
     return r;
+}
+
+/* ====== The whole check for event loops ====== */
+
+struct mh_smtp_task {
+    const struct mh_smtp_params *p;
+    const struct mh_deadline *dl;
+    struct mh_result *r;
+    struct mh_connector conn;
+    bool connecting; /* conn under way (else the dialogue or done) */
+    bool done;
+    struct mh_transport *t;
+    struct mh_smtp_machine *m;
+    struct mh_connect_info ci;
+    double t0;
+    char err[512];
+    char where[400];
+};
+
+bool
+mh_smtp_task_supported(const struct mh_smtp_params *p)
+{
+    /* An address of the family asked for (-4/-6): mh_resolve_host then
+     * parses it and never looks anything up. */
+    int fam = mh_host_is_v6(p->host) ? AF_INET6 : AF_INET;
+    return mh_smtp_task_supported_after_lookup(p) &&
+           mh_is_ip_literal(p->host) &&
+           (p->family == AF_UNSPEC || p->family == fam);
+}
+
+bool
+mh_smtp_task_supported_after_lookup(const struct mh_smtp_params *p)
+{
+    return p->host != NULL && !(p->dane && p->tls_mode != MH_TLS_NONE);
+}
+
+void
+mh_smtp_lookup_run(struct mh_smtp_lookup *lk, const struct mh_smtp_params *p,
+                   const struct mh_deadline *dl)
+{
+    memset(lk, 0, sizeof *lk);
+    lk->t0 = mh_monotonic_s();
+    lk->io = mh_tcp_resolve(p->host, p->family, p->resolver, dl, &lk->addrs,
+                            &lk->naddrs, &lk->ci, lk->err, sizeof lk->err);
+}
+
+void
+mh_smtp_lookup_free(struct mh_smtp_lookup *lk)
+{
+    free(lk->addrs);
+    lk->addrs = NULL;
+    lk->naddrs = 0;
+}
+
+/* The connection ended with io: reports it and starts the dialogue. */
+static void
+task_connected(struct mh_smtp_task *k, enum mh_io io)
+{
+    k->connecting = false;
+    mh_connector_free(&k->conn);
+    connect_report(k->r, k->p, k->dl, io, &k->ci, k->err,
+                   mh_monotonic_s() - k->t0, k->where, sizeof k->where);
+    if (io == MH_IO_OK) {
+        k->m = mh_smtp_machine_new(k->t, k->p, k->dl, k->where, k->r);
+        if (k->m == NULL) {
+            k->r->oom = true;
+        }
+    }
+    k->done = k->m == NULL;
+}
+
+struct mh_smtp_task *
+mh_smtp_task_new_after(const struct mh_smtp_params *p,
+                       const struct mh_deadline *dl, struct mh_smtp_lookup *lk)
+{
+    struct mh_smtp_task *k = calloc(1, sizeof *k);
+    if (k == NULL) {
+        return NULL;
+    }
+    k->p = p;
+    k->dl = dl;
+    k->r = probe_result(p);
+    if (k->r == NULL) {
+        free(k);
+        return NULL;
+    }
+    /* The connect phase is timed from the lookup's start, as in
+     * mh_smtp_probe. */
+    k->t0 = lk->t0;
+    k->ci = lk->ci;
+    snprintf(k->err, sizeof k->err, "%s", lk->err);
+    if (lk->io != MH_IO_OK) {
+        mh_smtp_lookup_free(lk);
+        task_connected(k, lk->io);
+        return k;
+    }
+    mh_connector_init(&k->conn, lk->addrs, lk->naddrs, p->port, dl, &k->ci,
+                      k->err, sizeof k->err);
+    lk->addrs = NULL; /* the connector's now */
+    lk->naddrs = 0;
+    k->connecting = true;
+    return k;
+}
+
+struct mh_smtp_task *
+mh_smtp_task_new(const struct mh_smtp_params *p, const struct mh_deadline *dl)
+{
+    struct mh_smtp_lookup lk;
+    if (mh_smtp_task_supported(p)) {
+        mh_smtp_lookup_run(&lk, p, dl); /* an address: no lookup */
+    } else {
+        memset(&lk, 0, sizeof lk);
+        lk.t0 = mh_monotonic_s();
+        lk.io = MH_IO_ERROR;
+        lk.ci.reason = MH_REASON_INTERNAL_ERROR;
+        snprintf(lk.err, sizeof lk.err,
+                 "%s: not an address of the family asked for (internal "
+                 "error: the event loop needs one)",
+                 p->host != NULL ? p->host : "");
+    }
+    return mh_smtp_task_new_after(p, dl, &lk);
+}
+
+bool
+mh_smtp_task_step(struct mh_smtp_task *k)
+{
+    if (k->connecting) {
+        enum mh_io io = mh_connector_step(&k->conn, &k->t);
+        if (io == MH_IO_AGAIN) {
+            return false;
+        }
+        task_connected(k, io);
+    }
+    if (!k->done && mh_smtp_machine_step(k->m)) {
+        k->done = true;
+    }
+    return k->done;
+}
+
+int
+mh_smtp_task_fd(const struct mh_smtp_task *k)
+{
+    if (k->done) {
+        return -1;
+    }
+    return k->connecting ? k->conn.fd : k->t->fd;
+}
+
+short
+mh_smtp_task_events(const struct mh_smtp_task *k)
+{
+    return k->connecting ? POLLOUT : k->t->want;
+}
+
+const struct mh_deadline *
+mh_smtp_task_deadline(const struct mh_smtp_task *k)
+{
+    return k->connecting ? &k->conn.share : mh_smtp_machine_deadline(k->m);
+}
+
+void
+mh_smtp_task_expire(struct mh_smtp_task *k)
+{
+    if (k->connecting) {
+        mh_connector_expire(&k->conn);
+    } else if (!k->done) {
+        mh_smtp_machine_expire(k->m);
+    }
+}
+
+const char *
+mh_smtp_task_state(const struct mh_smtp_task *k)
+{
+    return k->connecting  ? "connecting"
+           : k->m != NULL ? mh_smtp_machine_state(k->m)
+                          : "done";
+}
+
+struct mh_result *
+mh_smtp_task_result(struct mh_smtp_task *k)
+{
+    struct mh_result *r = k->r;
+    k->r = NULL;
+    if (r != NULL) {
+        r->duration_s = mh_deadline_elapsed(k->dl);
+    }
+    return r;
+}
+
+void
+mh_smtp_task_free(struct mh_smtp_task *k)
+{
+    if (k == NULL) {
+        return;
+    }
+    if (k->connecting) {
+        mh_connector_free(&k->conn);
+    }
+    mh_smtp_machine_free(k->m);
+    mh_transport_free(k->t);
+    mh_result_free(k->r);
+    free(k);
 }

@@ -168,4 +168,68 @@ const char *mh_smtp_machine_state(const struct mh_smtp_machine *m);
 /* Frees the machine (not t, p or r). NULL is fine. */
 void mh_smtp_machine_free(struct mh_smtp_machine *m);
 
+/*
+ * The whole check of mh_smtp_probe (connection, dialogue, report) as a
+ * machine that never waits, for the runner's event loops (one thread
+ * drives thousands). It does what mh_smtp_probe does except two things
+ * that would wait: the host must be an address literal (no lookup:
+ * mh_smtp_task_supported says whether p fits), and DANE is not checked
+ * (a DANE check runs with mh_smtp_probe). With a shared TLS context
+ * (tls_shared.h) the handshake takes it; the chain is verified on the
+ * calling thread when it arrives (CPU only, no wait).
+ *
+ * mh_smtp_task_new() starts the non-blocking connect(2) (p and dl are
+ * borrowed until mh_smtp_task_free; dl starts the check's time). Returns
+ * NULL when out of memory. Then call mh_smtp_task_step() until it returns
+ * true; after false, wait until mh_smtp_task_fd() is ready for
+ * mh_smtp_task_events() (POLLIN or POLLOUT; the descriptor may differ from
+ * one wait to the next: one socket per address tried), or until
+ * mh_smtp_task_deadline() passes, then call mh_smtp_task_expire() before
+ * the next step. When done, mh_smtp_task_result() hands over the result
+ * (as mh_smtp_probe's; the caller frees it).
+ */
+struct mh_smtp_task;
+bool mh_smtp_task_supported(const struct mh_smtp_params *p);
+struct mh_smtp_task *mh_smtp_task_new(const struct mh_smtp_params *p,
+                                      const struct mh_deadline *dl);
+
+/*
+ * A host given by name: its lookup runs first, on a thread that may wait
+ * (mh_smtp_lookup_run: c-ares, bounded by dl; the connect phase is timed
+ * from its start), then mh_smtp_task_new_after() makes the task from its
+ * outcome (it takes lk's addresses; a failed lookup gives a task that is
+ * done at once, reported as mh_smtp_probe reports it). Supported when
+ * mh_smtp_task_supported_after_lookup(p): no DANE. mh_smtp_lookup_free
+ * frees addresses not taken.
+ */
+struct mh_smtp_lookup {
+    struct mh_addr *addrs; /* owned */
+    size_t naddrs;
+    enum mh_io io; /* MH_IO_OK, MH_IO_ERROR or MH_IO_TIMEOUT */
+    struct mh_connect_info ci;
+    double t0; /* monotonic start of the lookup */
+    char err[512];
+};
+bool mh_smtp_task_supported_after_lookup(const struct mh_smtp_params *p);
+void mh_smtp_lookup_run(struct mh_smtp_lookup *lk,
+                        const struct mh_smtp_params *p,
+                        const struct mh_deadline *dl);
+void mh_smtp_lookup_free(struct mh_smtp_lookup *lk);
+struct mh_smtp_task *mh_smtp_task_new_after(const struct mh_smtp_params *p,
+                                            const struct mh_deadline *dl,
+                                            struct mh_smtp_lookup *lk);
+bool mh_smtp_task_step(struct mh_smtp_task *k);
+/* -1 once done. */
+int mh_smtp_task_fd(const struct mh_smtp_task *k);
+short mh_smtp_task_events(const struct mh_smtp_task *k);
+const struct mh_deadline *mh_smtp_task_deadline(const struct mh_smtp_task *k);
+void mh_smtp_task_expire(struct mh_smtp_task *k);
+/* "connecting", then the dialogue's state names (mh_smtp_machine_state). */
+const char *mh_smtp_task_state(const struct mh_smtp_task *k);
+/* The result (once; NULL after, or when out of memory); sets its
+ * duration. */
+struct mh_result *mh_smtp_task_result(struct mh_smtp_task *k);
+/* Frees the task, its connection and any result not taken. NULL is fine. */
+void mh_smtp_task_free(struct mh_smtp_task *k);
+
 #endif

@@ -792,15 +792,14 @@ static const struct mh_transport_ops tcp_ops = {
     .try_start_tls = tcp_try_start_tls,
 };
 
-/* One non-blocking connect() bounded by `until`. Returns 0 and the fd, or
- * -1 with errno-style text in err; *timed_out tells a timeout apart and
- * *refused a refusal (ECONNREFUSED). */
+/* Starts a non-blocking connect() to a. Returns the socket (connected, or
+ * *pending: EINPROGRESS), or -1 with the reason in err (*refused:
+ * ECONNREFUSED). */
 static int
-connect_one(const struct mh_addr *a, const struct mh_deadline *until, char *err,
-            size_t errlen, bool *timed_out, bool *refused)
+connect_start(const struct mh_addr *a, bool *pending, char *err, size_t errlen,
+              bool *refused)
 {
-    *timed_out = false;
-    *refused = false;
+    *pending = false;
     int fd = socket(a->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         snprintf(err, errlen, "socket: %s", strerror(errno));
@@ -811,28 +810,183 @@ connect_one(const struct mh_addr *a, const struct mh_deadline *until, char *err,
     if (connect(fd, (const struct sockaddr *)&a->sa, a->salen) == 0) {
         return fd;
     }
-    if (errno != EINPROGRESS) {
-        *refused = errno == ECONNREFUSED;
-        snprintf(err, errlen, "%s", strerror(errno));
-        close(fd);
-        return -1;
+    if (errno == EINPROGRESS) {
+        *pending = true;
+        return fd;
     }
-    enum mh_io w = wait_fd(fd, POLLOUT, until);
-    if (w != MH_IO_OK) {
-        snprintf(err, errlen, "connect timed out");
-        *timed_out = w == MH_IO_TIMEOUT;
-        close(fd);
-        return -1;
-    }
+    *refused = errno == ECONNREFUSED;
+    snprintf(err, errlen, "%s", strerror(errno));
+    close(fd);
+    return -1;
+}
+
+/* The outcome of a pending connect once its socket is writable: 0, or -1
+ * with the reason (SO_ERROR) in err. */
+static int
+connect_outcome(int fd, char *err, size_t errlen, bool *refused)
+{
     int soerr = 0;
     socklen_t sl = sizeof soerr;
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr != 0) {
         *refused = soerr == ECONNREFUSED;
         snprintf(err, errlen, "%s", strerror(soerr != 0 ? soerr : errno));
-        close(fd);
         return -1;
     }
-    return fd;
+    return 0;
+}
+
+void
+mh_connector_init(struct mh_connector *c, struct mh_addr *addrs, size_t naddrs,
+                  uint16_t port, const struct mh_deadline *dl,
+                  struct mh_connect_info *info, char *errbuf, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    c->addrs = addrs;
+    c->naddrs = naddrs;
+    c->port = port;
+    c->dl = dl;
+    c->fd = -1;
+    c->info = info;
+    c->errbuf = errbuf;
+    c->errlen = errlen;
+    c->all_refused = true;
+    c->t1 = mh_monotonic_s();
+    errbuf[0] = '\0';
+}
+
+/* The attempt on addrs[next - 1] failed with err. */
+static void
+connector_failed(struct mh_connector *c, const char *err, bool timed_out,
+                 bool refused)
+{
+    const struct mh_addr *a = &c->addrs[c->next - 1];
+    if (c->fd >= 0) {
+        close(c->fd);
+        c->fd = -1;
+    }
+    c->any_timeout = c->any_timeout || timed_out;
+    c->all_refused = c->all_refused && refused;
+    /* Name the address only when there are several. */
+    size_t room = c->errlen - c->used;
+    int n = c->naddrs > 1 ? snprintf(c->errbuf + c->used, room, "%s%s: %s",
+                                     c->used > 0 ? "; " : "", a->text, err)
+                          : snprintf(c->errbuf, c->errlen, "%s", err);
+    if (n > 0 && (size_t)n < room) {
+        c->used += (size_t)n;
+    }
+}
+
+/* Wraps the connected socket fd into a transport. */
+static enum mh_io
+connector_done(struct mh_connector *c, struct mh_transport **out)
+{
+    int fd = c->fd;
+    c->fd = -1;
+    c->info->connect_s = mh_monotonic_s() - c->t1;
+    struct tcp_impl *im = calloc(1, sizeof *im);
+    if (im == NULL) {
+        close(fd);
+        snprintf(c->errbuf, c->errlen, "out of memory");
+        c->info->reason = MH_REASON_INTERNAL_ERROR;
+        return MH_IO_ERROR;
+    }
+    im->fd = fd;
+    *out = mh_transport_new(&tcp_ops, im);
+    if (*out == NULL) {
+        snprintf(c->errbuf, c->errlen, "out of memory");
+        c->info->reason = MH_REASON_INTERNAL_ERROR;
+        return MH_IO_ERROR;
+    }
+    (*out)->fd = fd;
+    return MH_IO_OK;
+}
+
+enum mh_io
+mh_connector_step(struct mh_connector *c, struct mh_transport **out)
+{
+    *out = NULL;
+    char err[128];
+    bool refused = false;
+    if (c->fd >= 0) {
+        /* The attempt under way: writable, or out of time. */
+        if (c->expired) {
+            c->expired = false;
+            connector_failed(c, "connect timed out", true, false);
+        } else if (connect_outcome(c->fd, err, sizeof err, &refused) != 0) {
+            connector_failed(c, err, false, refused);
+        } else {
+            return connector_done(c, out);
+        }
+    }
+    while (c->next < c->naddrs) {
+        struct mh_addr *a = &c->addrs[c->next++];
+        if (a->family == AF_INET6) {
+            ((struct sockaddr_in6 *)&a->sa)->sin6_port = htons(c->port);
+        } else {
+            ((struct sockaddr_in *)&a->sa)->sin_port = htons(c->port);
+        }
+        snprintf(c->info->address, sizeof c->info->address, "%s", a->text);
+        c->info->addresses_tried++;
+        /* This address's share of the time left. */
+        c->share = *c->dl;
+        double left = mh_deadline_s_left(c->dl);
+        c->share.end =
+            mh_monotonic_s() + left / (double)(c->naddrs - c->next + 1);
+        bool pending = false;
+        refused = false;
+        c->fd = connect_start(a, &pending, err, sizeof err, &refused);
+        if (c->fd >= 0 && !pending) {
+            return connector_done(c, out);
+        }
+        if (c->fd >= 0) {
+            return MH_IO_AGAIN;
+        }
+        connector_failed(c, err, false, refused);
+    }
+    c->info->connect_s = mh_monotonic_s() - c->t1;
+    bool timeout = c->any_timeout && mh_deadline_expired(c->dl);
+    c->info->reason = timeout          ? MH_REASON_CONNECT_TIMEOUT
+                      : c->all_refused ? MH_REASON_CONNECTION_REFUSED
+                                       : MH_REASON_NETWORK_UNREACHABLE;
+    return timeout ? MH_IO_TIMEOUT : MH_IO_ERROR;
+}
+
+void
+mh_connector_expire(struct mh_connector *c)
+{
+    c->expired = true;
+}
+
+void
+mh_connector_free(struct mh_connector *c)
+{
+    if (c->fd >= 0) {
+        close(c->fd);
+        c->fd = -1;
+    }
+    free(c->addrs);
+    c->addrs = NULL;
+}
+
+enum mh_io
+mh_tcp_resolve(const char *host, int family, const char *resolver,
+               const struct mh_deadline *dl, struct mh_addr **addrs,
+               size_t *naddrs, struct mh_connect_info *info, char *errbuf,
+               size_t errlen)
+{
+    memset(info, 0, sizeof *info);
+    double t0 = mh_monotonic_s();
+    enum mh_resolve_status rs = mh_resolve_host(host, family, resolver, dl,
+                                                addrs, naddrs, errbuf, errlen);
+    info->resolve_s = mh_monotonic_s() - t0;
+    if (rs != MH_RESOLVE_OK) {
+        info->reason = rs == MH_RESOLVE_TIMEOUT ? MH_REASON_DNS_TIMEOUT
+                       : rs == MH_RESOLVE_NOTFOUND
+                           ? MH_REASON_NAME_NOT_FOUND
+                           : MH_REASON_DNS_LOOKUP_FAILED;
+        return rs == MH_RESOLVE_TIMEOUT ? MH_IO_TIMEOUT : MH_IO_ERROR;
+    }
+    return MH_IO_OK;
 }
 
 enum mh_io
@@ -842,79 +996,23 @@ mh_tcp_connect(const char *host, uint16_t port, int family,
                char *errbuf, size_t errlen)
 {
     *out = NULL;
-    memset(info, 0, sizeof *info);
-
-    double t0 = mh_monotonic_s();
     struct mh_addr *addrs = NULL;
     size_t naddrs = 0;
-    enum mh_resolve_status rs = mh_resolve_host(
-        host, family, resolver, dl, &addrs, &naddrs, errbuf, errlen);
-    info->resolve_s = mh_monotonic_s() - t0;
-    if (rs != MH_RESOLVE_OK) {
-        info->reason = rs == MH_RESOLVE_TIMEOUT ? MH_REASON_DNS_TIMEOUT
-                       : rs == MH_RESOLVE_NOTFOUND
-                           ? MH_REASON_NAME_NOT_FOUND
-                           : MH_REASON_DNS_LOOKUP_FAILED;
-        return rs == MH_RESOLVE_TIMEOUT ? MH_IO_TIMEOUT : MH_IO_ERROR;
+    enum mh_io rio = mh_tcp_resolve(host, family, resolver, dl, &addrs, &naddrs,
+                                    info, errbuf, errlen);
+    if (rio != MH_IO_OK) {
+        return rio;
     }
 
-    double t1 = mh_monotonic_s();
-    size_t used = 0;
-    bool any_timeout = false, all_refused = true;
-    errbuf[0] = '\0';
-    int fd = -1;
-    for (size_t i = 0; i < naddrs && fd < 0; i++) {
-        struct mh_addr *a = &addrs[i];
-        if (a->family == AF_INET6) {
-            ((struct sockaddr_in6 *)&a->sa)->sin6_port = htons(port);
-        } else {
-            ((struct sockaddr_in *)&a->sa)->sin_port = htons(port);
-        }
-        snprintf(info->address, sizeof info->address, "%s", a->text);
-        info->addresses_tried++;
-        /* This address's share of the time left. */
-        struct mh_deadline share = *dl;
-        double left = mh_deadline_s_left(dl);
-        share.end = mh_monotonic_s() + left / (double)(naddrs - i);
-        char err[128];
-        bool to = false, refused = false;
-        fd = connect_one(a, &share, err, sizeof err, &to, &refused);
-        if (fd < 0) {
-            any_timeout = any_timeout || to;
-            all_refused = all_refused && refused;
-            /* Name the address only when there are several. */
-            int n = naddrs > 1
-                        ? snprintf(errbuf + used, errlen - used, "%s%s: %s",
-                                   used > 0 ? "; " : "", a->text, err)
-                        : snprintf(errbuf, errlen, "%s", err);
-            if (n > 0 && (size_t)n < errlen - used) {
-                used += (size_t)n;
-            }
+    struct mh_connector c;
+    mh_connector_init(&c, addrs, naddrs, port, dl, info, errbuf, errlen);
+    enum mh_io io;
+    while ((io = mh_connector_step(&c, out)) == MH_IO_AGAIN) {
+        enum mh_io w = wait_fd(c.fd, POLLOUT, &c.share);
+        if (w != MH_IO_OK) {
+            mh_connector_expire(&c);
         }
     }
-    free(addrs);
-    info->connect_s = mh_monotonic_s() - t1;
-    if (fd < 0) {
-        bool timeout = any_timeout && mh_deadline_expired(dl);
-        info->reason = timeout       ? MH_REASON_CONNECT_TIMEOUT
-                       : all_refused ? MH_REASON_CONNECTION_REFUSED
-                                     : MH_REASON_NETWORK_UNREACHABLE;
-        return timeout ? MH_IO_TIMEOUT : MH_IO_ERROR;
-    }
-    struct tcp_impl *im = calloc(1, sizeof *im);
-    if (im == NULL) {
-        close(fd);
-        snprintf(errbuf, errlen, "out of memory");
-        info->reason = MH_REASON_INTERNAL_ERROR;
-        return MH_IO_ERROR;
-    }
-    im->fd = fd;
-    *out = mh_transport_new(&tcp_ops, im);
-    if (*out == NULL) {
-        snprintf(errbuf, errlen, "out of memory");
-        info->reason = MH_REASON_INTERNAL_ERROR;
-        return MH_IO_ERROR;
-    }
-    (*out)->fd = fd;
-    return MH_IO_OK;
+    mh_connector_free(&c);
+    return io;
 }

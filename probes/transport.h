@@ -262,4 +262,64 @@ enum mh_io mh_tcp_connect(const char *host, uint16_t port, int family,
                           struct mh_connect_info *info, char *errbuf,
                           size_t errlen);
 
+/*
+ * The lookup step of mh_tcp_connect alone: host's addresses (a numeric
+ * host without any lookup), info->resolve_s and, on failure, info->reason
+ * (name_not_found, dns_lookup_failed, dns_timeout) and errbuf. Returns
+ * MH_IO_OK with *addrs (free()) and *naddrs >= 1, MH_IO_ERROR or
+ * MH_IO_TIMEOUT. Waits (c-ares) for a name: the runner runs it on a
+ * worker thread before an event loop takes the check.
+ */
+struct mh_addr;
+enum mh_io mh_tcp_resolve(const char *host, int family, const char *resolver,
+                          const struct mh_deadline *dl, struct mh_addr **addrs,
+                          size_t *naddrs, struct mh_connect_info *info,
+                          char *errbuf, size_t errlen);
+
+/*
+ * The connection attempts of mh_tcp_connect as a machine that never waits,
+ * for event loops: each of the addresses in turn, each attempt bounded by
+ * the time left divided by the addresses left (so one black-holed address
+ * cannot use up the whole deadline). Non-blocking connect(2): EINPROGRESS,
+ * then the socket's SO_ERROR once it is writable.
+ *
+ * Use: mh_connector_init, then mh_connector_step until it returns other
+ * than MH_IO_AGAIN; after MH_IO_AGAIN wait until c->fd is writable
+ * (POLLOUT), or until c->share passes, then call mh_connector_expire
+ * before the next step. Ends with MH_IO_OK (*out: the connected transport,
+ * free with mh_transport_free), MH_IO_ERROR or MH_IO_TIMEOUT (with info
+ * and errbuf as mh_tcp_connect fills them). mh_connector_free closes an
+ * attempt left under way and frees the addresses.
+ */
+struct mh_connector {
+    struct mh_addr *addrs; /* owned (malloc'd); port set by the connector */
+    size_t naddrs, next;   /* next: addresses started so far */
+    uint16_t port;
+    const struct mh_deadline *dl; /* the check's, borrowed */
+    struct mh_deadline share;     /* the attempt under way's */
+    int fd;                       /* the attempt under way, or -1 */
+    struct mh_connect_info *info; /* borrowed; address, connect_s, reason */
+    char *errbuf;                 /* borrowed; the failures, per address */
+    size_t errlen, used;
+    bool any_timeout, all_refused, expired;
+    double t1; /* monotonic start of the first attempt */
+};
+
+/* Starts the attempts on addrs (takes them; naddrs >= 1) to port. info and
+ * errbuf must stay valid until the end. */
+void mh_connector_init(struct mh_connector *c, struct mh_addr *addrs,
+                       size_t naddrs, uint16_t port,
+                       const struct mh_deadline *dl,
+                       struct mh_connect_info *info, char *errbuf,
+                       size_t errlen);
+
+/* Goes on as far as it can without waiting (see above). */
+enum mh_io mh_connector_step(struct mh_connector *c, struct mh_transport **out);
+
+/* The attempt under way has used up its share of the time. */
+void mh_connector_expire(struct mh_connector *c);
+
+/* Frees what is left (an attempt under way, the addresses). */
+void mh_connector_free(struct mh_connector *c);
+
 #endif

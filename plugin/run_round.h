@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * run_round: one round of the runner (cmd_run.c): every check of the
+ * configuration run once, each at its start offset, each within its own
+ * deadline.
+ *
+ * Two engines run the checks side by side:
+ *   - the event loops (run_loop.h), two per core, take the smtp and tls
+ *     checks without DANE (mh_smtp_fits_loop) when the configuration's
+ *     engine is "loop" (the default): at once when the host is an
+ *     address, after a worker has looked up its name otherwise;
+ *   - the worker pool (run_pool.c) takes the others, a thread per check in
+ *     flight, at most `concurrency` threads, with the watchdog.
+ * The round ends when every check has a result (or was skipped after a
+ * stop); the efd is written then.
+ *
+ * Internal to the runner: cmd_run.c, run_round.c and run_pool.c.
+ */
+#ifndef MH_RUN_ROUND_H
+#define MH_RUN_ROUND_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../probes/result.h"
+#include "runner.h"
+
+/* A configuration shared by the runner, its rounds and the exporter. */
+struct mh_shared_cfg {
+    atomic_int refs;
+    struct mh_run_config *c;
+};
+
+/* Takes c (NULL when out of memory: c is then the caller's still). */
+struct mh_shared_cfg *mh_shared_cfg_new(struct mh_run_config *c);
+void mh_shared_cfg_ref(struct mh_shared_cfg *s);
+/* Drops a reference; the last frees the configuration. NULL is fine. */
+void mh_shared_cfg_unref(struct mh_shared_cfg *s);
+
+/* How a round runs. */
+struct mh_round_opts {
+    struct mh_shared_cfg *cfg;    /* the round takes its own reference */
+    const unsigned char *on_loop; /* per check: enum mh_loop_fit (checks.h),
+                                     NULL: none on the event loops */
+    unsigned concurrency;         /* worker threads at most (>= 1) */
+    unsigned nloops;              /* event loop threads (>= 1 when on_loop) */
+    unsigned loop_in_flight;      /* checks in flight on all loops together */
+    double jitter_s;              /* start offsets in [0, jitter_s) */
+    unsigned long long seed;      /* of the offsets (hash of the target) */
+    int efd;                      /* eventfd written when the round is done */
+    bool keep_details;            /* keep the results' items and perfdata (JSON
+                                     output); else they are dropped as each check
+                                     ends (mh_result_drop_details) */
+};
+
+struct job {
+    struct mh_run_check *chk; /* in the round's config (running counter) */
+    struct round *r;
+    double offset_s; /* start offset within the round */
+    double started;  /* pool: monotonic start, 0 while waiting */
+    struct mh_result *result;
+    struct loop_run *lr; /* an event loop's check while it runs */
+    bool on_loop;
+    bool lookup; /* on_loop after its lookup on a worker (a host name) */
+    bool done;
+    bool abandoned;
+};
+
+struct worker {
+    pthread_t th;
+    bool exited;
+    long cur; /* job being run, -1 none */
+};
+
+struct round {
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* jitter waits; broadcast on stop */
+    struct job *jobs;
+    size_t n;
+    size_t *order; /* the pool's job indices by offset */
+    size_t npool;  /* entries of order */
+    size_t next;   /* next entry of order to take */
+    size_t done;
+    bool stop;
+    bool one_by_one; /* no worker thread could start */
+    bool keep_details;
+    double start; /* monotonic */
+    int efd;      /* eventfd: written when done reaches n */
+    int refs;     /* main + live workers, under mu */
+    struct mh_shared_cfg *cfg;
+    struct worker *w;
+    size_t nw, wcap;
+    struct mh_loop **loops;
+    size_t nloops;
+    atomic_size_t next_loop; /* round-robin of the looked-up checks */
+};
+
+/* ---- the round (run_round.c) ---- */
+
+/* Starts a round: the pool's workers and the loops, every check queued.
+ * Returns NULL when out of memory. r->one_by_one: not even one worker
+ * could start; the caller then runs the pool's checks with
+ * mh_round_one_by_one. */
+struct round *mh_round_start(const struct mh_round_opts *o);
+/* Runs the pool's checks on this thread; stop() is asked between them. */
+void mh_round_one_by_one(struct round *r, bool (*stop)(void *), void *arg);
+/* Whether every check has ended (or was skipped). */
+bool mh_round_done(struct round *r);
+/* SIGTERM: no check starts any more; running ones go on to their end. */
+void mh_round_stop(struct round *r);
+/* Ends a round that is done: waits for the loops and workers (detaches
+ * the workers stuck in abandoned checks, counted in *detached), returns
+ * the results in configuration order (n entries, NULL for skipped ones;
+ * the caller frees them and the array) and frees the round's own part.
+ * NULL when out of memory (the results are freed). */
+struct mh_result **mh_round_end(struct round *r, size_t *detached);
+
+/* A finished job: its result (taken), counted; r->mu held. */
+void mh_round_job_done_locked(struct round *r, struct job *jb,
+                              struct mh_result *res);
+/* An UNKNOWN result for a check that produced none. */
+struct mh_result *mh_round_unknown(const struct mh_run_check *chk,
+                                   const char *why);
+/* A check's result made final: finished, its target the configured label;
+ * NULL (out of memory) becomes UNKNOWN. */
+struct mh_result *mh_round_labelled(const struct mh_run_check *chk,
+                                    struct mh_result *r);
+/* Drops one reference; called with r->mu held, releases it. */
+void mh_round_unref_locked(struct round *r);
+
+/* A worker's part of a loop check by name: prepares it, looks its host up
+ * (waits, within the check's deadline), and hands it to a loop. */
+void mh_round_lookup_job(struct round *r, struct job *jb);
+
+/* ---- the worker pool (run_pool.c) ---- */
+
+/* Starts one more worker; r->mu held. Returns 0 or -1. */
+int mh_pool_spawn_locked(struct round *r);
+/* Abandons pool checks that overran their deadline by more than the
+ * grace (max(5 s, timeout / 2)) and starts a replacement worker. */
+void mh_pool_watchdog(struct round *r);
+/* Joins the workers once every job is done, except those stuck in an
+ * abandoned check, which are detached; returns how many were. */
+size_t mh_pool_join(struct round *r);
+/* Runs one check on this thread within its own deadline. */
+struct mh_result *mh_pool_run_check(const struct mh_run_check *chk);
+
+#endif
