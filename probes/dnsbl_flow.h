@@ -59,7 +59,10 @@
 /* The adaptive window: first size, ceiling and floor (queries). */
 #define MH_DNSBL_WINDOW_START 256
 #define MH_DNSBL_WINDOW_CEIL 4096 /* 4 x Unbound's per-thread list */
-#define MH_DNSBL_WINDOW_FLOOR 16
+/* Never below the start: losses are most often a resolver farther away
+ * than c-ares' per-try timeout (every query asked again), not one that
+ * drops; 256 is what the check always sent before it adapted. */
+#define MH_DNSBL_WINDOW_FLOOR MH_DNSBL_WINDOW_START
 
 struct mh_dnsbl_window {
     bool adaptive;     /* false: cur stays what was asked */

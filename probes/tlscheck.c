@@ -582,20 +582,39 @@ session_facts(struct mh_tls_report *rep, const struct mh_tls_peer *peer)
     mh_textf(rep->sni, sizeof rep->sni, "%s", rep->has_sni ? peer->sni : "");
 }
 
-/* Facts of every element of the path, leaf first. */
+/* Whether a expires before b (an unreadable notAfter first). */
+static bool
+expires_first(const struct mh_tls_cert_facts *a,
+              const struct mh_tls_cert_facts *b)
+{
+    if (!a->has_not_after || !b->has_not_after) {
+        return !a->has_not_after && b->has_not_after;
+    }
+    return a->not_after < b->not_after;
+}
+
+/* Facts of every element of the path, leaf first: the first MAX_ELEMS in
+ * path[], then the one of the rest that expires first in path[npath]. */
 static void
 path_facts(struct mh_tls_report *rep, STACK_OF(X509) * chain, double now)
 {
     rep->nchain = sk_X509_num(chain);
     rep->npath = rep->nchain < MAX_ELEMS ? rep->nchain : MAX_ELEMS;
-    for (int i = 0; i < rep->npath; i++) {
+    struct mh_tls_cert_facts f;
+    for (int i = 0; i < rep->nchain; i++) {
         X509 *c = sk_X509_value(chain, i);
-        get_facts(c, now, &rep->path[i]);
-        rep->path[i].index = i;
+        get_facts(c, now, &f);
+        f.index = i;
         if (i > 0) {
-            rep->path[i].role = i == rep->nchain - 1 && self_signed(c)
-                                    ? "root"
-                                    : "intermediate";
+            f.role = i == rep->nchain - 1 && self_signed(c) ? "root"
+                                                            : "intermediate";
+        }
+        if (i == rep->nchain - 1) {
+            mh_textf(rep->anchor, sizeof rep->anchor, "%s", f.subject);
+        }
+        if (i < rep->npath || i == rep->npath ||
+            expires_first(&f, &rep->path[rep->npath])) {
+            rep->path[i < rep->npath ? i : rep->npath] = f;
         }
     }
 }
@@ -690,7 +709,8 @@ path_expiry(struct mh_tls_report *rep, const struct vrec *rec,
             const struct mh_tls_check_params *p, struct findings *fd)
 {
     rep->earliest = -1;
-    for (int i = 0; i < rep->npath; i++) {
+    int judged = rep->npath + (rep->nchain > rep->npath ? 1 : 0);
+    for (int i = 0; i < judged; i++) {
         struct mh_tls_cert_facts *f = &rep->path[i];
         f->state = f->has_not_after
                        ? mh_tls_days_state(f->days, p->warn_days, p->crit_days)
@@ -708,7 +728,7 @@ path_expiry(struct mh_tls_report *rep, const struct vrec *rec,
          * its date) is not listed twice. */
         bool told = false;
         for (size_t k = 0; p->verify && k < rec->n; k++) {
-            told = told || (rec->e[k].depth == i &&
+            told = told || (rec->e[k].depth == f->index &&
                             rec->e[k].err == X509_V_ERR_CERT_HAS_EXPIRED);
         }
         if (told) {

@@ -275,10 +275,18 @@ struct mh_tls_report {
     int nsent;  /* certificates the server sent (0: none, see failure) */
     int nchain; /* elements of the path (verified, or as built) */
     int npath;  /* of them reported in path[] (at most MH_TLS_MAX_ELEMS) */
-    struct mh_tls_cert_facts path[MH_TLS_MAX_ELEMS]; /* leaf first */
-    int earliest;        /* index in path[] of the earliest notAfter, or -1 */
-    int nextra;          /* certificates sent but not on the path */
-    int nextra_reported; /* of them in extra[] */
+    /* Leaf first. A longer path (nchain > npath) keeps in path[npath] the
+     * element beyond the reported ones that expires first (an unreadable
+     * notAfter first; index = its depth): its expiry is judged like the
+     * reported elements' and it gets its own "depth N" line, so a long
+     * chain never hides an expiring certificate. */
+    struct mh_tls_cert_facts path[MH_TLS_MAX_ELEMS + 1];
+    int earliest; /* index in path[] (0..npath) of the earliest notAfter,
+                     or -1 */
+    char anchor[MH_TLS_NAME_LEN]; /* subject of the path's last element
+                                     (the trust anchor when verified) */
+    int nextra;                   /* certificates sent but not on the path */
+    int nextra_reported;          /* of them in extra[] */
     struct mh_tls_cert_facts extra[MH_TLS_MAX_ELEMS];
     /* Verification (chain and name together, RFC 5280 and RFC 6125). */
     bool verified;

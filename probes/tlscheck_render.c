@@ -118,10 +118,15 @@ render_chain(const struct mh_tls_report *rep, const char *range_w,
                              (const char *)NULL);
     }
     if (rep->nchain > rep->npath) {
+        const struct mh_tls_cert_facts *f = &rep->path[rep->npath];
+        char name[32];
+        mh_textf(name, sizeof name, "depth %d", f->index);
+        cert_item(r, name, f, true, NULL);
         mh_result_add_item(r, "note", "", MH_STATE_OK, MH_REASON_NONE,
-                           "chain has %d elements; only the first %d are "
-                           "reported",
-                           rep->nchain, rep->npath);
+                           "chain has %d elements; only the first %d and, "
+                           "of the rest, the one that expires first (depth "
+                           "%d) are reported",
+                           rep->nchain, rep->npath, f->index);
     }
     for (int i = 0; i < rep->nextra_reported; i++) {
         const struct mh_tls_cert_facts *f = &rep->extra[i];
@@ -179,8 +184,7 @@ render_session(const struct mh_tls_report *rep,
     char vtext[MH_TLS_TEXT_LEN];
     if (rep->verified) {
         mh_textf(vtext, sizeof vtext, "chain of %d verified to %s%s%s",
-                 rep->nchain,
-                 rep->npath > 0 ? rep->path[rep->npath - 1].subject : "?",
+                 rep->nchain, rep->anchor[0] != '\0' ? rep->anchor : "?",
                  p->verify_name != NULL ? ", name matches " : "",
                  p->verify_name != NULL ? p->verify_name : "");
     } else {

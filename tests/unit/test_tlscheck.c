@@ -649,6 +649,54 @@ test_intermediate_soon(void **state)
     X509_free(leaf);
 }
 
+/* A path longer than the report's MH_TLS_MAX_ELEMS (leaf, 13
+ * intermediates, root): the unreported intermediate that expires first is
+ * judged and shown all the same, and "verified to" names the real trust
+ * anchor, not the last reported element. */
+static void
+test_long_chain(void **state)
+{
+    (void)state;
+    enum { NINTER = 13 };
+    EVP_PKEY *k[NINTER];
+    X509 *inter[NINTER];
+    for (int i = 0; i < NINTER; i++) {
+        char cn[32];
+        snprintf(cn, sizeof cn, "Long %d", i);
+        k[i] = EVP_EC_gen("P-256");
+        assert_non_null(k[i]);
+        inter[i] = mkcert(cn, k[i], i == 0 ? c_root : inter[i - 1],
+                          i == 0 ? k_root : k[i - 1], true, -300,
+                          i == 0 ? 10 : 1000, NULL);
+    }
+    X509 *leaf = mkcert("mx.example.com", k_leaf, inter[NINTER - 1],
+                        k[NINTER - 1], false, -1, 90, MX_SAN);
+    struct run u;
+    run_init(&u, true, "mx.example.com", leaf, (X509 *)NULL);
+    for (int i = NINTER - 1; i >= 0; i--) {
+        X509_up_ref(inter[i]);
+        sk_X509_push(u.sent, inter[i]);
+    }
+    u.p.crit_days = 7;
+    run_check(&u);
+    /* Long 0 is at depth 13 (leaf 0, Long 12 at 1, ..., root at 14). */
+    assert_int_equal(u.r->state, MH_STATE_WARNING);
+    assert_summary_has(u.r, "intermediate CN=Long 0 expires in 10.0 days");
+    assert_int_equal(get_item(u.r, "cert", "depth 13")->state,
+                     MH_STATE_WARNING);
+    assert_null(item(u.r, "cert", "depth 12"));
+    assert_non_null(item(u.r, "cert", "depth 11"));
+    assert_true(get_perf(u.r, "cert_days_earliest")->value == 10.0);
+    assert_non_null(strstr(get_item(u.r, "tls", "verify")->text,
+                           "chain of 15 verified to CN=Test Root CA"));
+    run_free(&u);
+    X509_free(leaf);
+    for (int i = 0; i < NINTER; i++) {
+        X509_free(inter[i]);
+        EVP_PKEY_free(k[i]);
+    }
+}
+
 /* An expired intermediate: CRITICAL, named. */
 static void
 test_intermediate_expired(void **state)
@@ -965,6 +1013,7 @@ main(void)
         cmocka_unit_test(test_unknown_root),
         cmocka_unit_test(test_intermediate_soon),
         cmocka_unit_test(test_intermediate_expired),
+        cmocka_unit_test(test_long_chain),
         cmocka_unit_test(test_extra_expired),
         cmocka_unit_test(test_every_problem_listed),
         cmocka_unit_test(test_no_certificate),
