@@ -2900,7 +2900,7 @@ report(struct run *run, struct mh_result *r, double elapsed)
 {
     struct report *rp = report_new(run, r);
     if (rp == NULL) {
-        r->oom = true;
+        mh_result_mark_oom(r);
         return;
     }
     if (run->nsubj > 1) {
@@ -3091,7 +3091,7 @@ mh_dnsbl_check_addresses(const struct mh_dnsbl_params *p,
     }
     run_wait(&run);
     if (run.oom) {
-        r->oom = true;
+        mh_result_mark_oom(r);
     }
     report(&run, r, mh_monotonic_s() - t0);
     run_free(&run);
@@ -3240,7 +3240,7 @@ mh_dnsbl_probe(const struct mh_dnsbl_params *p, const struct mh_deadline *dl)
     }
     struct mh_dnsbl_target *parsed = calloc(ntargets, sizeof *parsed);
     if (parsed == NULL) {
-        r->oom = true;
+        mh_result_mark_oom(r);
         return r;
     }
     if (parse_targets(p, targets, ntargets, parsed, r) != 0) {
@@ -3257,7 +3257,7 @@ mh_dnsbl_probe(const struct mh_dnsbl_params *p, const struct mh_deadline *dl)
     run.hosts = calloc(ntargets, sizeof *run.hosts);
     if (run.hosts == NULL) {
         free(parsed);
-        r->oom = true;
+        mh_result_mark_oom(r);
         run.closing = true;
         mh_dnsbl_channels_close(&run.chs);
         run_free(&run);
@@ -3278,7 +3278,7 @@ mh_dnsbl_probe(const struct mh_dnsbl_params *p, const struct mh_deadline *dl)
     free(parsed);
     run_wait(&run);
     if (run.oom) {
-        r->oom = true;
+        mh_result_mark_oom(r);
     }
     double elapsed = mh_monotonic_s() - t0;
     report(&run, r, elapsed);

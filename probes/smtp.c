@@ -937,7 +937,7 @@ tls_end(struct dlg *d, enum mh_io io)
          * check reports it. */
         start_verification(d->t->ssl, d);
         if (d->vjob == NULL) {
-            d->r->oom = true;
+            mh_result_mark_oom(d->r);
         }
     }
     tls_worker_facts(d->worker, p->check_cert ? &d->tls_cp : NULL,
@@ -974,7 +974,7 @@ tls_report(struct dlg *d)
                              SSL_get_cipher_name(d->t->ssl), &d->tls_cp, tr);
         }
         if (tr == NULL) {
-            d->r->oom = true;
+            mh_result_mark_oom(d->r);
         } else {
             mh_result_merge_at(d->r, tr, d->tls_items_at, d->tls_before);
         }
@@ -2263,7 +2263,7 @@ task_connected(struct mh_smtp_task *k, enum mh_io io)
     if (io == MH_IO_OK) {
         k->m = mh_smtp_machine_new(k->t, k->p, k->dl, k->where, k->r);
         if (k->m == NULL) {
-            k->r->oom = true;
+            mh_result_mark_oom(k->r);
         }
     }
     k->done = k->m == NULL;
