@@ -26,7 +26,10 @@
 # the relay's; a query lost before the relay is not "retried" there) and
 # how late the relay's latest answer was (above 0: the relay and rbldnsd
 # behind it could not keep up; the relay's front socket takes 64 MiB,
-# room for a whole burst); then the
+# room for a whole burst), and the CPU the test servers (the relay and
+# rbldnsd) used with the limit that counts it, since they share the
+# cores: 2 round trips + (check CPU + servers' CPU) / cores, as
+# bench_latency.sh counts its servers; then the
 # queries per address x zone of a steady runner round (a second relay with
 # a 1 ms RTT, counted by the relay). For check_rbl: the wall time of
 # SAMPLE single-address runs, times 1,024.
@@ -115,6 +118,18 @@ relay_queries() { # the slow relay's query counter
     awk '$1 == "queries" { q = $2; l = $12 } $1 == "behind" { b = $4 } END { print q, l, b }' "$W/slow.stats"
 }
 rcvbuf_errors() { awk '$1 == "Udp:" && $2 ~ /^[0-9]+$/ { print $6 }' /proc/net/snmp; }
+# CPU seconds used so far by the test servers (the 250 ms relay and rbldnsd
+# behind it): utime + stime of /proc/PID/stat. They share the machine's
+# cores with the check, so the limit below also counts them.
+hz=$(getconf CLK_TCK)
+ncpu=$(nproc)
+servers_cpu() {
+    local p t=0
+    for p in "${pids[0]}" "$(cat "$W/rbldnsd.pid")"; do
+        t=$((t + $(sed 's/.*) //' "/proc/$p/stat" | awk '{ print $12 + $13 }')))
+    done
+    awk -v t="$t" -v hz="$hz" 'BEGIN { printf "%.3f", t / hz }'
+}
 # One line per window: median wall and CPU, peak RSS, the pairs the check
 # reports as not answered (its "errors" perfdata, median) and the queries
 # the relay received per run beyond the fewest of any run (c-ares retries
@@ -124,12 +139,14 @@ for win in $windows; do
     for _ in $(seq 1 "$runs"); do
         read -r qa la _ < <(relay_queries)
         da=$(rcvbuf_errors)
+        sa=$(servers_cpu)
         out=$(MEASURE_STDOUT=$W/check.out "$W/measure" "$MH_BIN" dnsbl -H "$block" "${zargs[@]}" --resolver "$addr:53" \
             -t 120 --max-in-flight "$win")
         read -r qb lb behind < <(relay_queries)
         db=$(rcvbuf_errors)
+        sb=$(servers_cpu)
         errs=$(head -n 1 "$W/check.out" | sed -n 's/.* errors=\([0-9]*\).*/\1/p')
-        echo "$out ${errs:-?} $((qb - qa)) $((lb - la)) $behind $((db - da))" >>"$W/mh.$win"
+        echo "$out ${errs:-?} $((qb - qa)) $((lb - la)) $behind $((db - da)) $(awk -v a="$sa" -v b="$sb" 'BEGIN { print b - a }')" >>"$W/mh.$win"
     done
 done
 # check_rbl: one address per run; a sample, times 1,024.
@@ -188,12 +205,16 @@ for win in $windows; do
     retried=$(awk -v m="$fewest" '{ print $7 - m }' "$f" | median)
     behind=$(awk '{ print $9 / 1e6 }' "$f" | median)
     dropped=$(awk '{ print $10 }' "$f" | median)
+    scpu=$(awk '{ print $11 }' "$f" | median)
     label=$win
     [ "$win" = 0 ] && label=adapt
     printf '  W %6s: wall %7.3f s, CPU %.3f s, %5.2fx (2 RTT + CPU), paced limit %7s s, RSS %6d KiB%s, lost %s, retried %s, dropped %s, relay behind %.3f s\n' \
         "$label" "$wall" "$cpu" "$(awk -v w="$wall" -v c="$cpu" -v r="$rtt_ms" 'BEGIN { print w / (2 * r / 1000 + c) }')" \
         "$(awk -v r="$rtt_ms" -v q="$pairs" -v n="$win" 'BEGIN { if (n == 0) print "-"; else printf "%.3f", (int((q + n - 1) / n) + 1) * r / 1000 }')" \
         "$rss" "$([ "$rss" -lt 20480 ] && echo '' || echo ' (over 20 MB)')" "$lost" "$retried" "$dropped" "$behind"
+    printf '           test servers (relay + rbldnsd) CPU %.3f s; limit counting all CPU on %d cores, 2 RTT + (check + servers) / cores = %.3f s: %.2fx\n' \
+        "$scpu" "$ncpu" "$(awk -v c="$cpu" -v s="$scpu" -v r="$rtt_ms" -v n="$ncpu" 'BEGIN { print 2 * r / 1000 + (c + s) / n }')" \
+        "$(awk -v w="$wall" -v c="$cpu" -v s="$scpu" -v r="$rtt_ms" -v n="$ncpu" 'BEGIN { print w / (2 * r / 1000 + (c + s) / n) }')"
 done
 if [ -n "${rbl_one:-}" ]; then
     printf 'check_rbl, one address per run: %.3f s (median of %d), peak RSS %d KiB; 1,024 runs: %.0f s in series\n' \
