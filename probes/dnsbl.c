@@ -1925,6 +1925,6 @@ mh_dnsbl_probe(const struct mh_dnsbl_params *p, const struct mh_deadline *dl)
     double elapsed = mh_monotonic_s() - t0;
     run_report(&run, r, elapsed);
     run_free(&run);
-    r->duration_s = mh_monotonic_s() - t0;
+    mh_result_set_duration(r, mh_monotonic_s() - t0);
     return r;
 }
