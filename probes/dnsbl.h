@@ -338,4 +338,135 @@ int mh_dnsbl_check_addresses(const struct mh_dnsbl_params *p,
                              const char *domain, const struct mh_deadline *dl,
                              struct mh_result *r);
 
+/* ------------------------------------------------------------------------
+ * The report: the facts of one run, which dnsbl_render.c alone turns into
+ * items, perfdata, samples, state and summary (nothing else of the probe
+ * writes the result).
+ * ------------------------------------------------------------------------ */
+
+/* The form of a target (subject): an IPv4 or IPv6 address (RFC 5782 2.1,
+ * 2.4) or a domain name (RFC 5782 3). Indexes the per-form arrays. */
+enum mh_dnsbl_form {
+    MH_DNSBL_FORM_V4 = 0,
+    MH_DNSBL_FORM_V6 = 1,
+    MH_DNSBL_FORM_NAME = 2,
+    MH_DNSBL_FORM_COUNT = 3
+};
+
+/* A zone's test points for one form (RFC 5782 5), asked at most once per
+ * run and only when an answer needs them: pos[] must be listed (the IPv6
+ * form has two alternatives), neg[] must not. */
+struct mh_dnsbl_health {
+    bool pos_started, neg_started;
+    bool pos_kept, neg_kept; /* from the runner's memory, not asked */
+    struct mh_dnsbl_answer pos[2], neg[1];
+    size_t npos, nneg;
+};
+
+/* The answer of one (subject, zone) pair, kept small: a /22 on 50 zones
+ * has 51,200 of them. */
+struct mh_dnsbl_pair {
+    bool applicable;    /* the zone lists this form */
+    bool name_too_long; /* the query name would exceed 253 bytes */
+    bool sent;
+    bool txt_asked;
+    unsigned char skip;  /* enum mh_dnsbl_take: why it was not asked */
+    unsigned char kind;  /* enum mh_dnsbl_kind of the A answer (NONE: not
+                            answered) */
+    unsigned char rcode; /* enum mh_dnsbl_rcode */
+    int ares_status;     /* c-ares status of the A query */
+    struct mh_dnsbl_answer *full; /* owned: the whole interpretation of an
+                                     answer with codes (listed, error code,
+                                     outside 127/8: return codes and
+                                     meanings), else NULL */
+    char *txt;                    /* owned: the TXT text (sorted records,
+                                     escaped), or NULL */
+};
+
+/* An address or a domain name being checked (a target, or an address of a
+ * host name target). */
+struct mh_dnsbl_subject {
+    int fam;  /* enum mh_dnsbl_form */
+    int host; /* index of the host name it came from, or -1 */
+    unsigned char bytes[16];
+    const char *text;            /* address text or the name (in mem) */
+    const char *prefix;          /* query prefix (in mem) */
+    struct mh_dnsbl_pair *pairs; /* one per zone (owned) */
+    char mem[];
+};
+
+/* One zone's facts: its test points per form and why it was not asked. */
+struct mh_dnsbl_zone_report {
+    const struct mh_dnsbl_zone *z;
+    struct mh_dnsbl_health h[MH_DNSBL_FORM_COUNT];
+    double backoff_s;    /* MH_DNSBL_TAKE_BACKOFF: seconds left */
+    uint32_t refused_by; /* MH_DNSBL_TAKE_BACKOFF: the error code */
+};
+
+/* One host name target: its A/AAAA lookup. */
+struct mh_dnsbl_host_report {
+    const char *name; /* normalised */
+    bool done;        /* the lookup ended (else: the deadline came) */
+    int status;       /* its c-ares status */
+    size_t naddrs;    /* addresses found */
+    size_t dropped;   /* addresses over the limit, not checked */
+};
+
+/* The facts of a run. Subjects are in output order (IPv4, IPv6 by value,
+ * then names); the arrays are owned by whoever filled the report (the
+ * probe: its run). */
+struct mh_dnsbl_report {
+    const struct mh_dnsbl_params *p; /* judge, thresholds, perf prefix */
+    double deadline_s;               /* the check's deadline length (s) */
+    double elapsed_s;                /* the run's wall time (s) */
+    struct mh_dnsbl_zone_report *zones;
+    size_t nz;
+    struct mh_dnsbl_subject *const *subj;
+    size_t nsubj;
+    struct mh_dnsbl_host_report *hosts;
+    size_t nhosts;
+    size_t addrs_dropped;  /* numeric addresses over the limit */
+    const char *blocks[4]; /* numeric targets as given, for the summary */
+    size_t nblocks;        /* how many numeric targets (blocks[] holds the
+                              first four) */
+    bool any_ip_zone;      /* some zone may answer address questions */
+};
+
+/*
+ * Renders report rep into r (dnsbl_render.c): an item per (subject, zone)
+ * pair (listings only when many targets), notes for host names and zones,
+ * perfdata (labels prefixed with rep->p->perf_prefix), samples, the state
+ * (rep->p->judge on the number of block listings, zone failures UNKNOWN,
+ * unhealthy or skipped zones WARNING) and the summary. Out of memory:
+ * mh_result_mark_oom(r).
+ */
+void mh_dnsbl_render(const struct mh_dnsbl_report *rep, struct mh_result *r);
+
+/* Helpers of the report, shared by the probe and the renderer. */
+
+/* The test entry of zone z for form fam: the positive (pos) or negative
+ * one (the zone's own, else RFC 5782 5's). Static or z's storage. */
+const char *mh_dnsbl_test_entry(const struct mh_dnsbl_zone *z, int fam,
+                                bool pos);
+
+/* The answer of pair pr: its full interpretation, or one made in *tmp from
+ * the kind and rcode kept. */
+const struct mh_dnsbl_answer *
+mh_dnsbl_pair_answer(const struct mh_dnsbl_pair *pr,
+                     struct mh_dnsbl_answer *tmp);
+
+/* The forms whose positive test point tells that zone z works although
+ * form fam's fails (the zone's type leaves fam open). Returns how many
+ * were written to out (at most 2). */
+size_t mh_dnsbl_other_forms(const struct mh_dnsbl_zone *z, int fam, int out[2]);
+
+/* The query name of prefix on zone z as shown (traces, the JSON "query"):
+ * the key of a keyed zone is a credential, so PREFIX.<key>.ZONE. Always
+ * terminates out (truncating). */
+void mh_dnsbl_shown_qname(const struct mh_dnsbl_zone *z, const char *prefix,
+                          char *out, size_t len);
+
+/* Whether zone z may answer address questions. */
+bool mh_dnsbl_zone_is_ip(const struct mh_dnsbl_zone *z);
+
 #endif
