@@ -29,6 +29,13 @@ version_sample(struct mh_result *r, const char *version, const char *cipher)
 }
 
 void
+mh_tls_note_version(struct mh_result *r, const char *version,
+                    const char *cipher)
+{
+    version_sample(r, version, cipher);
+}
+
+void
 mh_tls_note_session(SSL *ssl, struct mh_result *r)
 {
     const char *ver = SSL_get_version(ssl);
