@@ -63,7 +63,7 @@ struct tls_worker {
     bool facts_given;
     const struct mh_tls_check_params *cp;
     const char *version, *cipher; /* static strings of OpenSSL's */
-    struct mh_result *report;     /* step 3's report, or NULL */
+    struct mh_tls_report *report; /* step 3's report, or NULL */
     bool reported;                /* report made (NULL: no memory) */
     SSL_CTX *ctx;
 };
@@ -96,12 +96,12 @@ tls_worker_main(void *arg)
     }
     struct mh_tls_verify_job *job = w->job;
     pthread_mutex_unlock(&w->mu);
-    struct mh_result *report = NULL;
+    struct mh_tls_report *report = NULL;
     bool reported = false;
     if (job != NULL) {
         mh_tls_verify_run(job, store, store_failed ? store_err : NULL);
-        /* The report too, once the handshake has ended: the dialogue
-         * only merges it. */
+        /* The report's facts too (tlscheck.h: mh_tls_report_job), once
+         * the handshake has ended: the dialogue only keeps them. */
         pthread_mutex_lock(&w->mu);
         while (!w->facts_given) {
             pthread_cond_wait(&w->cv, &w->mu);
@@ -111,9 +111,7 @@ tls_worker_main(void *arg)
         pthread_mutex_unlock(&w->mu);
         if (cp != NULL) {
             reported = true;
-            if ((report = mh_result_new("smtp", "")) != NULL) {
-                mh_tls_check_job(job, version, cipher, cp, report);
-            }
+            report = mh_tls_report_job(job, version, cipher, cp);
         }
     }
     X509_STORE_free(store);
@@ -233,7 +231,7 @@ tls_worker_end(struct tls_worker *w)
     }
     SSL_CTX_free(w->ctx);
     w->ctx = NULL;
-    mh_result_free(w->report);
+    free(w->report);
     w->report = NULL;
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
@@ -481,6 +479,7 @@ reply_expect(struct dlg *d)
     mh_reply_init(&d->reply);
     d->rx_before = d->t->bytes_in;
     d->rep->at.code = 0;
+    d->rep->at.reply = NULL;
     d->rep->at.enhanced[0] = '\0';
     d->rep->at.rule = NULL;
 }
@@ -659,6 +658,7 @@ reply_read(struct dlg *d)
         if (st == MH_REPLY_DONE) {
             mh_reply_format(&d->reply, d->last, sizeof d->last);
             d->rep->at.code = d->reply.code;
+            d->rep->at.reply = d->last;
             memcpy(d->rep->at.enhanced, d->reply.enhanced,
                    sizeof d->rep->at.enhanced);
             if (d->reply.inconsistent) {
@@ -976,19 +976,20 @@ tls_report(struct dlg *d)
     verification_wait(d);
     if (d->p->check_cert) {
         struct tls_worker *w = d->worker;
-        struct mh_result *tr = NULL;
+        struct mh_tls_report *tr;
         if (w != NULL && w->started && w->reported) {
             tr = w->report; /* made beside the dialogue (NULL: no memory) */
             w->report = NULL;
-        } else if ((tr = mh_result_new("smtp", "")) != NULL) {
-            mh_tls_check_job(d->vjob, SSL_get_version(d->t->ssl),
-                             SSL_get_cipher_name(d->t->ssl), &d->tls_cp, tr);
+        } else {
+            tr = mh_tls_report_job(d->vjob, SSL_get_version(d->t->ssl),
+                                   SSL_get_cipher_name(d->t->ssl), &d->tls_cp);
         }
         if (tr == NULL) {
             d->rep->oom = true;
         }
-        mh_result_free(d->rep->certs);
+        free(d->rep->certs);
         d->rep->certs = tr;
+        d->rep->certs_params = d->tls_cp;
     }
     mh_tls_verify_free(d->vjob);
     d->vjob = NULL;

@@ -22,6 +22,7 @@
 #include "deadline.h"
 #include "reply.h" /* MH_MECH_* */
 #include "result.h"
+#include "tlscheck.h"
 #include "transport.h"
 
 enum mh_tls_mode {
@@ -164,6 +165,8 @@ struct mh_smtp_failure {
     int code;              /* the reply that caused it, 0: none */
     char enhanced[16];
     const char *rule; /* reply_rules.h id, or NULL */
+    /* That reply as the long output shows it ("550 5.7.1 ..."), or "". */
+    char reply[MH_REPLY_TEXT_MAX + 32];
     char cause[1024]; /* the summary text; "" until one is set */
 };
 
@@ -183,19 +186,26 @@ struct mh_smtp_report {
     bool esmtp;               /* EHLO accepted (false: HELO) */
     int ehlo_rejected;        /* EHLO's code before the HELO fallback */
     enum mh_tls_mode tls_mode;
-    bool tls_active;          /* the handshake succeeded */
-    char tls_version[32];     /* "TLSv1.3", "" before the handshake */
-    char tls_cipher[64];      /* OpenSSL's name of the cipher */
-    struct mh_result *certs;  /* the certificate check's part, rendered by
-                                 tlscheck_render.c (owned), or NULL */
-    unsigned auth_mech;       /* MH_MECH_* tried, 0: no AUTH */
+    bool tls_active;             /* the handshake succeeded */
+    char tls_version[32];        /* "TLSv1.3", "" before the handshake */
+    char tls_cipher[64];         /* OpenSSL's name of the cipher */
+    struct mh_tls_report *certs; /* the certificate check (tlscheck.h),
+                                    owned, or NULL: none, or no memory */
+    struct mh_tls_check_params certs_params; /* its parameters (where,
+                                    thresholds; borrowed strings) */
+    unsigned auth_mech;                      /* MH_MECH_* tried, 0: no AUTH */
     bool auth_asked, auth_ok; /* AUTH wanted; it ended with 235 */
     bool envelope;            /* MAIL FROM accepted */
     enum mh_smtp_relay relay;
-    struct {               /* where the dialogue is: the phase under */
-        const char *phase; /* way (mh_phase_name), its last reply's */
-        int code;          /* code and enhanced status code, and the */
-        char enhanced[16]; /* rule that classified it (or NULL) */
+    /* Where the dialogue is: the phase under way (mh_phase_name), its
+     * last reply's code, enhanced status code and text as formatted
+     * (borrowed from the dialogue, valid while it runs), and the rule that
+     * classified it (or NULL). */
+    struct {
+        const char *phase;
+        int code;
+        char enhanced[16];
+        const char *reply;
         const char *rule;
     } at;
     struct mh_smtp_failure failure;
@@ -226,7 +236,7 @@ mh_smtp_report_add(struct mh_smtp_report *rep, enum mh_smtp_event_kind kind,
  * Renders rep into r (smtp_render.c), in dialogue order: one item per
  * phase and note event (kind "phase" with duration_seconds, reply_code,
  * enhanced_code, rule, extensions and auth_mechanisms as known), the
- * certificate report where the handshake ended (mh_result_merge_at), the
+ * certificate report (mh_tls_report_render) where the handshake ended, the
  * failures with mh_result_raise's rule. Then mh_smtp_report_render_end()
  * adds the phase perfdata
  * time_<phase> (seconds, every phase seen but connect, in phase order) and
@@ -234,9 +244,10 @@ mh_smtp_report_add(struct mh_smtp_report *rep, enum mh_smtp_event_kind kind,
  * mailhealth_smtp_reply_code per phase, and the summary of a check that
  * went well ("WHERE ESMTP ok, STARTTLS TLSv1.3, AUTH ok, envelope ok, N s
  * response time", elapsed_s seconds). The DANE check (dane.h) adds its part
- * between the two. mh_smtp_report_render takes rep->certs.
+ * between the two.
  */
-void mh_smtp_report_render(struct mh_smtp_report *rep, struct mh_result *r);
+void mh_smtp_report_render(const struct mh_smtp_report *rep,
+                           struct mh_result *r);
 void mh_smtp_report_render_end(const struct mh_smtp_report *rep,
                                const char *where, double elapsed_s,
                                struct mh_result *r);

@@ -24,15 +24,16 @@ mh_smtp_report_clear(struct mh_smtp_report *rep)
     free(rep->ev);
     rep->ev = NULL;
     rep->nev = rep->cap = 0;
-    mh_result_free(rep->certs);
+    free(rep->certs);
     rep->certs = NULL;
 }
 
 /* The failure record after event e, with mh_result_raise's rule: a worse
  * state replaces it, an equal one only sets a cause not set yet. */
 static void
-failure_update(struct mh_smtp_failure *f, const struct mh_smtp_event *e)
+failure_update(struct mh_smtp_report *rep, const struct mh_smtp_event *e)
 {
+    struct mh_smtp_failure *f = &rep->failure;
     bool worse = mh_state_rank(e->state) > mh_state_rank(f->state);
     if (e->kind == MH_SMTP_EV_FAIL && !worse &&
         !(f->cause[0] == '\0' && e->state == f->state)) {
@@ -47,6 +48,8 @@ failure_update(struct mh_smtp_failure *f, const struct mh_smtp_event *e)
         f->code = e->code;
         memcpy(f->enhanced, e->enhanced, sizeof f->enhanced);
         f->rule = e->rule;
+        snprintf(f->reply, sizeof f->reply, "%s",
+                 e->code != 0 && rep->at.reply != NULL ? rep->at.reply : "");
     }
     if (e->text != NULL) {
         snprintf(f->cause, sizeof f->cause, "%s", e->text);
@@ -88,7 +91,7 @@ mh_smtp_report_event(struct mh_smtp_report *rep, enum mh_smtp_event_kind kind,
     rep->nev++;
     if (kind == MH_SMTP_EV_FAIL || kind == MH_SMTP_EV_OVERRIDE ||
         kind == MH_SMTP_EV_SUMMARY) {
-        failure_update(&rep->failure, e);
+        failure_update(rep, e);
     }
     return e;
 }
@@ -136,7 +139,7 @@ event_item(const struct mh_smtp_event *e, const char *kind, struct mh_result *r)
 }
 
 void
-mh_smtp_report_render(struct mh_smtp_report *rep, struct mh_result *r)
+mh_smtp_report_render(const struct mh_smtp_report *rep, struct mh_result *r)
 {
     for (size_t i = 0; i < rep->nev; i++) {
         const struct mh_smtp_event *e = &rep->ev[i];
@@ -161,9 +164,10 @@ mh_smtp_report_render(struct mh_smtp_report *rep, struct mh_result *r)
             mh_result_set_summary(r, "%s", e->text);
             break;
         case MH_SMTP_EV_CERTS:
+            /* Its items here, its failure raised now: before those of
+             * the phases that followed. */
             if (rep->certs != NULL) {
-                mh_result_merge_at(r, rep->certs, r->nitems, r->state);
-                rep->certs = NULL;
+                mh_tls_report_render(rep->certs, &rep->certs_params, r);
             }
             break;
         case MH_SMTP_EV_VERSION:

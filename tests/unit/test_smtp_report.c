@@ -60,6 +60,7 @@ test_failure_record(void **state)
     rep.at.code = 450;
     snprintf(rep.at.enhanced, sizeof rep.at.enhanced, "4.2.0");
     rep.at.rule = "greylisted";
+    rep.at.reply = "450 4.2.0 try later";
     mh_smtp_report_add(&rep, MH_SMTP_EV_FAIL, NULL, MH_STATE_WARNING,
                        MH_REASON_PROTOCOL_VIOLATION, "first %s", "warning");
     mh_smtp_report_add(&rep, MH_SMTP_EV_FAIL, NULL, MH_STATE_WARNING,
@@ -70,11 +71,13 @@ test_failure_record(void **state)
     assert_int_equal(rep.failure.code, 450);
     assert_string_equal(rep.failure.enhanced, "4.2.0");
     assert_string_equal(rep.failure.rule, "greylisted");
+    assert_string_equal(rep.failure.reply, "450 4.2.0 try later");
 
     rep.at.phase = "ehlo";
     rep.at.code = 554;
     rep.at.enhanced[0] = '\0';
     rep.at.rule = NULL;
+    rep.at.reply = NULL;
     mh_smtp_report_add(&rep, MH_SMTP_EV_FAIL, NULL, MH_STATE_CRITICAL,
                        MH_REASON_CONNECTION_CLOSED, "lost");
     assert_int_equal(rep.failure.state, MH_STATE_CRITICAL);
@@ -82,6 +85,7 @@ test_failure_record(void **state)
     assert_string_equal(rep.failure.phase, "ehlo");
     assert_int_equal(rep.failure.code, 554);
     assert_null(rep.failure.rule);
+    assert_string_equal(rep.failure.reply, "");
 
     /* A later fact changes the reason, not the cause. */
     mh_smtp_report_event(&rep, MH_SMTP_EV_OVERRIDE, NULL, MH_STATE_CRITICAL,
