@@ -157,11 +157,9 @@ void mh_tls_check_job(const struct mh_tls_verify_job *job, const char *version,
 /* Frees the job. NULL is fine. */
 void mh_tls_verify_free(struct mh_tls_verify_job *job);
 
-/* Adds only the session facts (version, cipher) as the
- * mailhealth_tls_version_info sample; used when no certificate check
- * runs. */
-void mh_tls_note_session(SSL *ssl, struct mh_result *r);
-/* The same from the facts: version and cipher as OpenSSL names them. */
+/* Adds only the session facts (version and cipher, as OpenSSL names
+ * them) as the mailhealth_tls_version_info sample; used when no
+ * certificate check runs. */
 void mh_tls_note_version(struct mh_result *r, const char *version,
                          const char *cipher);
 

@@ -35,15 +35,6 @@ mh_tls_note_version(struct mh_result *r, const char *version,
     version_sample(r, version, cipher);
 }
 
-void
-mh_tls_note_session(SSL *ssl, struct mh_result *r)
-{
-    const char *ver = SSL_get_version(ssl);
-    const char *cipher = SSL_get_cipher_name(ssl);
-    version_sample(r, ver != NULL ? ver : "unknown",
-                   cipher != NULL ? cipher : "unknown");
-}
-
 /* The long-output item and the attributes of one certificate; extra (may
  * be NULL) ends the text. */
 static void
