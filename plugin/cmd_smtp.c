@@ -20,9 +20,9 @@ params_of(const struct mh_config *cfg, struct mh_smtp_params *p, char *ehlo,
 {
     mh_smtp_params_from_config(cfg, p, ehlo, len);
     if (cfg->command == MH_CMD_TLS) {
-        /* As cmd_tls.c: STARTTLS unless --tls, the certificate checks
-         * always (thresholds 30,14 unless --cert-days), the handshake
-         * only with implicit TLS. */
+        /* The tls command (cmd_tls.c): STARTTLS unless --tls, the
+         * certificate checks always (thresholds 30,14 unless
+         * --cert-days), the handshake only with implicit TLS. */
         if (p->tls_mode == MH_TLS_NONE) {
             p->tls_mode = MH_TLS_STARTTLS;
         }

@@ -14,35 +14,15 @@
  * Certificate thresholds are --cert-days W,C (default 30,14); -w/-c apply
  * to the total time, as for smtp. The result's check name is "tls".
  */
-#include "../probes/smtp.h"
-#include "../probes/tlscheck.h"
 #include "checks.h"
-#include "common.h"
-#include "params.h"
 
+/* The smtp command's steps (cmd_smtp.c: mh_smtp_prepare, the probe,
+ * mh_smtp_finish) with cfg->command MH_CMD_TLS: its parameters (STARTTLS
+ * unless --tls, the certificate checks always, the handshake only with
+ * implicit TLS) and its summary (the certificate's) are written there
+ * once, for this command and the runner's event loop alike. */
 struct mh_result *
 mh_cmd_tls(const struct mh_config *cfg, const struct mh_deadline *dl)
 {
-    struct mh_smtp_params p;
-    char ehlo[256];
-    mh_smtp_params_from_config(cfg, &p, ehlo, sizeof ehlo);
-    if (p.tls_mode == MH_TLS_NONE) {
-        p.tls_mode = MH_TLS_STARTTLS;
-    }
-    p.tls_only = p.tls_mode == MH_TLS_IMPLICIT;
-    /* The thresholds are always set: 30,14 unless --cert-days. */
-    p.check_cert = true;
-
-    struct mh_result *r = mh_smtp_probe(&p, dl);
-    if (r == NULL) {
-        return NULL;
-    }
-    mh_add_total_time(cfg, r);
-    if (r->state == MH_STATE_OK) {
-        char sum[1024];
-        if (mh_tls_ok_summary(r, sum, sizeof sum) == 0) {
-            mh_result_set_summary(r, "%s %s", r->target, sum);
-        }
-    }
-    return r;
+    return mh_cmd_smtp(cfg, dl);
 }

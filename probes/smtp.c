@@ -63,7 +63,7 @@ struct tls_worker {
     bool facts_given;
     const struct mh_tls_check_params *cp;
     const char *version, *cipher; /* static strings of OpenSSL's */
-    struct mh_result *report;     /* step 3's report, or NULL */
+    struct mh_tls_report *report; /* step 3's report, or NULL */
     bool reported;                /* report made (NULL: no memory) */
     SSL_CTX *ctx;
 };
@@ -96,12 +96,12 @@ tls_worker_main(void *arg)
     }
     struct mh_tls_verify_job *job = w->job;
     pthread_mutex_unlock(&w->mu);
-    struct mh_result *report = NULL;
+    struct mh_tls_report *report = NULL;
     bool reported = false;
     if (job != NULL) {
         mh_tls_verify_run(job, store, store_failed ? store_err : NULL);
-        /* The report too, once the handshake has ended: the dialogue
-         * only merges it. */
+        /* The report's facts too (tlscheck.h: mh_tls_report_job), once
+         * the handshake has ended: the dialogue only keeps them. */
         pthread_mutex_lock(&w->mu);
         while (!w->facts_given) {
             pthread_cond_wait(&w->cv, &w->mu);
@@ -111,9 +111,7 @@ tls_worker_main(void *arg)
         pthread_mutex_unlock(&w->mu);
         if (cp != NULL) {
             reported = true;
-            if ((report = mh_result_new("smtp", "")) != NULL) {
-                mh_tls_check_job(job, version, cipher, cp, report);
-            }
+            report = mh_tls_report_job(job, version, cipher, cp);
         }
     }
     X509_STORE_free(store);
@@ -233,7 +231,7 @@ tls_worker_end(struct tls_worker *w)
     }
     SSL_CTX_free(w->ctx);
     w->ctx = NULL;
-    mh_result_free(w->report);
+    free(w->report);
     w->report = NULL;
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
@@ -384,27 +382,20 @@ struct dlg {
     const struct mh_smtp_params *p;
     const struct mh_deadline *dl;
     const char *where;
-    struct mh_result *r;
-    struct tls_worker *worker; /* TLS work beside the dialogue, or NULL */
-    struct dane_job *dane;     /* the DANE lookup, or NULL: no DANE */
-    enum smtp_state state;     /* changed by smtp_state() only */
+    struct mh_result *out;        /* where the report is rendered at the end */
+    struct mh_smtp_report report; /* what the dialogue finds (smtp.h) */
+    struct mh_smtp_report *rep;   /* &report */
+    struct tls_worker *worker;    /* TLS work beside the dialogue, or NULL */
+    struct dane_job *dane;        /* the DANE lookup, or NULL: no DANE */
+    enum smtp_state state;        /* changed by smtp_state() only */
     const struct mh_deadline *wait_dl; /* bounds the current wait: dl, or
                                           quit_dl for the QUIT reply */
     struct mh_deadline quit_dl;
     double t0;        /* when the command being timed was sent */
     double auth_t0;   /* when AUTH began (one phase for all its steps) */
     size_t rx_before; /* bytes_in when the current reply was awaited */
-    double dur[MH_PHASE_LAST];
-    int code[MH_PHASE_LAST];
-    bool seen[MH_PHASE_LAST];
     struct mh_reply reply;
-    struct mh_ehlo_caps caps;
-    bool tls_active;
-    bool esmtp;
-    bool envelope;       /* MAIL FROM was accepted: RSET before QUIT */
-    int ehlo_rejected;   /* code EHLO got before the HELO fallback */
     size_t rcpt_i;       /* recipients asked for so far */
-    unsigned auth_mech;  /* the MH_MECH_* in use */
     char auth_resp[820]; /* AUTH PLAIN's response, kept for a 334 (secret,
                             cleansed when AUTH ends) */
     size_t blank_lines;  /* empty or blank lines skipped in replies */
@@ -413,8 +404,6 @@ struct dlg {
     /* Certificate verification running beside the dialogue (start_tls),
      * reported by tls_report() where the handshake's items end. */
     struct mh_tls_verify_job *vjob;
-    size_t tls_items_at;      /* r->nitems after the handshake item */
-    enum mh_state tls_before; /* r->state then */
     struct mh_tls_check_params tls_cp;
     struct mh_tls_params tls_params; /* of the handshake under way */
     SSL_CTX *shared_ctx; /* its reference to the shared context, or NULL */
@@ -422,6 +411,12 @@ struct dlg {
     char last[MH_REPLY_TEXT_MAX + 32];       /* formatted last reply */
     char ehlo_reply[MH_REPLY_TEXT_MAX + 32]; /* EHLO's, before HELO */
 };
+
+/* The report's events (smtp.h): a failure, a note. */
+#define report_fail(d, st, reason, ...)                                        \
+    mh_smtp_report_add((d)->rep, MH_SMTP_EV_FAIL, NULL, st, reason, __VA_ARGS__)
+#define report_note(d, name, st, reason, ...)                                  \
+    mh_smtp_report_add((d)->rep, MH_SMTP_EV_NOTE, name, st, reason, __VA_ARGS__)
 
 static void
 trace(struct dlg *d, const char *dir, const char *line)
@@ -445,16 +440,22 @@ smtp_state(struct dlg *d, enum smtp_state next)
         trace(d, "*", line);
     }
     d->state = next;
+    if (next != SMTP_DONE) {
+        d->rep->at.phase = mh_phase_name(smtp_states[next].phase);
+    }
 }
 
 static void
 phase_done(struct dlg *d, enum mh_phase ph, double t0, int code)
 {
     /* Repeated phases (EHLO after STARTTLS, several RCPTs) add up. */
-    d->dur[ph] += mh_monotonic_s() - t0;
-    d->seen[ph] = true;
+    struct mh_smtp_phase_facts *f = &d->rep->phase[ph];
+    f->duration_s += mh_monotonic_s() - t0;
+    f->seen = true;
     if (code != 0) {
-        d->code[ph] = code;
+        f->code = code;
+        snprintf(f->enhanced, sizeof f->enhanced, "%s",
+                 code == d->reply.code ? d->reply.enhanced : "");
     }
 }
 
@@ -477,6 +478,10 @@ reply_expect(struct dlg *d)
 {
     mh_reply_init(&d->reply);
     d->rx_before = d->t->bytes_in;
+    d->rep->at.code = 0;
+    d->rep->at.reply = NULL;
+    d->rep->at.enhanced[0] = '\0';
+    d->rep->at.rule = NULL;
 }
 
 /* Sends cmd (traced as `shown` when not NULL) and enters `next` to wait
@@ -538,22 +543,21 @@ blank_line(struct dlg *d, enum mh_phase ph)
 {
     d->blank_lines++;
     if (d->blank_lines > MH_REPLY_MAX_LINES) {
-        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_PROTOCOL_VIOLATION,
-                        "%s: invalid %s: more than %d empty lines", d->where,
-                        phase_text(ph), MH_REPLY_MAX_LINES);
+        report_fail(d, MH_STATE_CRITICAL, MH_REASON_PROTOCOL_VIOLATION,
+                    "%s: invalid %s: more than %d empty lines", d->where,
+                    phase_text(ph), MH_REPLY_MAX_LINES);
         return false;
     }
     if (d->blank_lines > 1) {
         return true;
     }
-    mh_result_add_item(d->r, "note", mh_phase_name(ph), MH_STATE_WARNING,
-                       MH_REASON_PROTOCOL_VIOLATION,
-                       "empty line in the %s, skipped (RFC 5321 4.2: not a "
-                       "reply line)",
-                       phase_text(ph));
-    mh_result_raise(d->r, MH_STATE_WARNING, MH_REASON_PROTOCOL_VIOLATION,
-                    "%s: empty line in the %s, skipped", d->where,
-                    phase_text(ph));
+    report_note(d, mh_phase_name(ph), MH_STATE_WARNING,
+                MH_REASON_PROTOCOL_VIOLATION,
+                "empty line in the %s, skipped (RFC 5321 4.2: not a "
+                "reply line)",
+                phase_text(ph));
+    report_fail(d, MH_STATE_WARNING, MH_REASON_PROTOCOL_VIOLATION,
+                "%s: empty line in the %s, skipped", d->where, phase_text(ph));
     return true;
 }
 
@@ -563,36 +567,35 @@ read_failure(struct dlg *d, enum mh_phase ph, enum mh_io io, size_t got)
 {
     switch (io) {
     case MH_IO_TIMEOUT:
-        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_REPLY_TIMEOUT,
-                        "%s: timeout after %g s waiting for %s, %zu "
-                        "bytes received",
-                        d->where, mh_deadline_length(d->dl), phase_text(ph),
-                        got);
+        report_fail(d, MH_STATE_CRITICAL, MH_REASON_REPLY_TIMEOUT,
+                    "%s: timeout after %g s waiting for %s, %zu "
+                    "bytes received",
+                    d->where, mh_deadline_length(d->dl), phase_text(ph), got);
         break;
     case MH_IO_EOF:
-        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_CONNECTION_CLOSED,
-                        "%s: server closed the connection while we "
-                        "waited for the %s (%zu bytes received)",
-                        d->where, phase_text(ph), got);
+        report_fail(d, MH_STATE_CRITICAL, MH_REASON_CONNECTION_CLOSED,
+                    "%s: server closed the connection while we "
+                    "waited for the %s (%zu bytes received)",
+                    d->where, phase_text(ph), got);
         break;
     case MH_IO_TOOLONG:
-        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_PROTOCOL_VIOLATION,
-                        "%s: invalid %s: line longer than %d octets "
-                        "(RFC 5321 4.5.3.1.5)",
-                        d->where, phase_text(ph), (int)d->max_line);
+        report_fail(d, MH_STATE_CRITICAL, MH_REASON_PROTOCOL_VIOLATION,
+                    "%s: invalid %s: line longer than %d octets "
+                    "(RFC 5321 4.5.3.1.5)",
+                    d->where, phase_text(ph), (int)d->max_line);
         break;
     case MH_IO_TLS:
-        mh_result_raise(d->r, MH_STATE_CRITICAL,
-                        d->t->reason != MH_REASON_NONE ? d->t->reason
-                                                       : MH_REASON_TLS_ERROR,
-                        "%s: %s while waiting for the %s", d->where, d->t->err,
-                        phase_text(ph));
+        report_fail(d, MH_STATE_CRITICAL,
+                    d->t->reason != MH_REASON_NONE ? d->t->reason
+                                                   : MH_REASON_TLS_ERROR,
+                    "%s: %s while waiting for the %s", d->where, d->t->err,
+                    phase_text(ph));
         break;
     default:
-        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_CONNECTION_CLOSED,
-                        "%s: connection lost while waiting for the "
-                        "%s: %s",
-                        d->where, phase_text(ph), d->t->err);
+        report_fail(d, MH_STATE_CRITICAL, MH_REASON_CONNECTION_CLOSED,
+                    "%s: connection lost while waiting for the "
+                    "%s: %s",
+                    d->where, phase_text(ph), d->t->err);
         break;
     }
 }
@@ -654,22 +657,24 @@ reply_read(struct dlg *d)
         }
         if (st == MH_REPLY_DONE) {
             mh_reply_format(&d->reply, d->last, sizeof d->last);
+            d->rep->at.code = d->reply.code;
+            d->rep->at.reply = d->last;
+            memcpy(d->rep->at.enhanced, d->reply.enhanced,
+                   sizeof d->rep->at.enhanced);
             if (d->reply.inconsistent) {
-                mh_result_add_item(
-                    d->r, "note", "", MH_STATE_OK, MH_REASON_NONE,
-                    "%s: reply lines carry different codes "
-                    "(first %d, last %d); the last decides "
-                    "(RFC 5321 4.2.1)",
-                    phase_text(ph), d->reply.first_code, d->reply.code);
+                report_note(d, "", MH_STATE_OK, MH_REASON_NONE,
+                            "%s: reply lines carry different codes "
+                            "(first %d, last %d); the last decides "
+                            "(RFC 5321 4.2.1)",
+                            phase_text(ph), d->reply.first_code, d->reply.code);
             }
             return RX_REPLY;
         }
         if (st == MH_REPLY_BAD) {
             if (!quiet) {
-                mh_result_raise(d->r, MH_STATE_CRITICAL,
-                                MH_REASON_PROTOCOL_VIOLATION,
-                                "%s: invalid %s: %s: \"%.80s\"", d->where,
-                                phase_text(ph), d->reply.error, shown);
+                report_fail(d, MH_STATE_CRITICAL, MH_REASON_PROTOCOL_VIOLATION,
+                            "%s: invalid %s: %s: \"%.80s\"", d->where,
+                            phase_text(ph), d->reply.error, shown);
             }
             return RX_FAILED;
         }
@@ -698,29 +703,31 @@ classify(struct dlg *d, enum mh_phase ph, enum mh_state *st,
              mh_category_name(mh_reason_category(*reason)),
              mh_reason_name(*reason));
     trace(d, "*", line);
+    d->rep->at.rule = d->rule;
 }
 
-/* Adds the long-output item of a phase. */
-static struct mh_item *
+/* The outcome of a phase, with its facts so far (duration, reply code,
+ * the enhanced status code of the reply at hand, the rule). */
+static struct mh_smtp_event *
 phase_item(struct dlg *d, enum mh_phase ph, enum mh_state st,
            enum mh_reason reason, const char *text)
 {
-    struct mh_item *it = mh_result_add_item(d->r, "phase", mh_phase_name(ph),
-                                            st, reason, "%s", text);
-    if (it != NULL) {
-        mh_item_set_num(d->r, it, "duration_seconds", d->dur[ph]);
-        if (d->code[ph] != 0) {
-            mh_item_set_num(d->r, it, "reply_code", d->code[ph]);
-        }
-        if (d->reply.enhanced[0] != '\0' && d->code[ph] == d->reply.code) {
-            mh_item_set_str(d->r, it, "enhanced_code", d->reply.enhanced);
+    const struct mh_smtp_phase_facts *f = &d->rep->phase[ph];
+    struct mh_smtp_event *e = mh_smtp_report_event(
+        d->rep, MH_SMTP_EV_PHASE, mh_phase_name(ph), st, reason, text);
+    if (e != NULL) {
+        e->timed = true;
+        e->duration_s = f->duration_s;
+        e->code = f->code;
+        if (d->reply.enhanced[0] != '\0' && f->code == d->reply.code) {
+            memcpy(e->enhanced, d->reply.enhanced, sizeof e->enhanced);
         }
         if (d->rule != NULL && st != MH_STATE_OK) {
-            mh_item_set_str(d->r, it, "rule", d->rule);
+            e->rule = d->rule;
         }
     }
     d->rule = NULL;
-    return it;
+    return e;
 }
 
 /* Reports a negative reply in phase ph with `what` ("MAIL FROM rejected"). */
@@ -736,7 +743,7 @@ reply_failure(struct dlg *d, enum mh_phase ph, const char *what)
         reason = MH_REASON_PROTOCOL_VIOLATION;
     }
     phase_item(d, ph, st, reason, d->last);
-    mh_result_raise(d->r, st, reason, "%s %s: %s", d->where, what, d->last);
+    report_fail(d, st, reason, "%s %s: %s", d->where, what, d->last);
 }
 
 /* ====== QUIT and the ways out ====== */
@@ -750,8 +757,8 @@ smtp_quit(struct dlg *d, bool wait_reply)
 {
     d->t0 = mh_monotonic_s();
     if (send_cmd(d, "QUIT", NULL) != MH_IO_OK) {
-        mh_result_add_item(d->r, "note", "", MH_STATE_OK, MH_REASON_NONE,
-                           "server closed the connection before QUIT");
+        report_note(d, "", MH_STATE_OK, MH_REASON_NONE,
+                    "server closed the connection before QUIT");
         smtp_state(d, SMTP_DONE);
         return;
     }
@@ -778,8 +785,8 @@ quit_reply(struct dlg *d)
 {
     d->wait_dl = d->dl;
     if (d->reply.code != 221) {
-        mh_result_add_item(d->r, "note", "", MH_STATE_OK, MH_REASON_NONE,
-                           "unexpected reply to QUIT: %s", d->last);
+        report_note(d, "", MH_STATE_OK, MH_REASON_NONE,
+                    "unexpected reply to QUIT: %s", d->last);
     }
     smtp_state(d, SMTP_DONE);
 }
@@ -791,13 +798,13 @@ quit_no_reply(struct dlg *d, enum rx rx)
     /* RFC 5321 4.1.1.10 wants a 221, but a missing one says nothing about
      * mail delivery (field case BR-28): a note only. */
     if (rx == RX_CLOSED) {
-        mh_result_add_item(d->r, "note", "", MH_STATE_OK, MH_REASON_NONE,
-                           "server closed the connection before "
-                           "answering QUIT");
+        report_note(d, "", MH_STATE_OK, MH_REASON_NONE,
+                    "server closed the connection before "
+                    "answering QUIT");
     } else {
-        mh_result_add_item(d->r, "note", "", MH_STATE_OK, MH_REASON_NONE,
-                           "no valid reply to QUIT within %.1f s",
-                           d->quit_dl.end - d->t0);
+        report_note(d, "", MH_STATE_OK, MH_REASON_NONE,
+                    "no valid reply to QUIT within %.1f s",
+                    d->quit_dl.end - d->t0);
     }
     smtp_state(d, SMTP_DONE);
 }
@@ -918,43 +925,47 @@ tls_end(struct dlg *d, enum mh_io io)
             snprintf(msg, sizeof msg, "%s", d->t->err);
         }
         phase_item(d, MH_PHASE_TLS_HANDSHAKE, MH_STATE_CRITICAL, reason, msg);
-        mh_result_raise(d->r, MH_STATE_CRITICAL, reason, "%s: %s", d->where,
-                        msg);
+        report_fail(d, MH_STATE_CRITICAL, reason, "%s: %s", d->where, msg);
         return false;
     }
-    d->tls_active = true;
+    d->rep->tls_active = true;
     const char *ver = SSL_get_version(d->t->ssl);
     const char *cipher = SSL_get_cipher_name(d->t->ssl);
     char msg[200];
     snprintf(msg, sizeof msg, "%s %s", ver != NULL ? ver : "?",
              cipher != NULL ? cipher : "?");
     phase_item(d, MH_PHASE_TLS_HANDSHAKE, MH_STATE_OK, MH_REASON_NONE, msg);
-    d->tls_items_at = d->r->nitems;
-    d->tls_before = d->r->state;
+    snprintf(d->rep->tls_version, sizeof d->rep->tls_version, "%s",
+             ver != NULL ? ver : "unknown");
+    snprintf(d->rep->tls_cipher, sizeof d->rep->tls_cipher, "%s",
+             cipher != NULL ? cipher : "unknown");
+    /* The certificate report goes right after the handshake's item. */
+    mh_smtp_report_event(d->rep, MH_SMTP_EV_CERTS, NULL, MH_STATE_OK,
+                         MH_REASON_NONE, NULL);
     if (d->tls_params.on_certificates != NULL && d->vjob == NULL &&
         d->t->ssl != NULL) {
         /* No certificate arrived (anonymous suite) or memory ran out: the
          * check reports it. */
         start_verification(d->t->ssl, d);
         if (d->vjob == NULL) {
-            mh_result_mark_oom(d->r);
+            d->rep->oom = true;
         }
     }
     tls_worker_facts(d->worker, p->check_cert ? &d->tls_cp : NULL,
                      SSL_get_version(d->t->ssl),
                      SSL_get_cipher_name(d->t->ssl));
     if (!p->check_cert) {
-        mh_tls_note_session(d->t->ssl, d->r);
+        mh_smtp_report_event(d->rep, MH_SMTP_EV_VERSION, NULL, MH_STATE_OK,
+                             MH_REASON_NONE, NULL);
     }
     return true;
 }
 
 /*
- * The certificate check's report, once the verification has finished: its
- * items go right after the handshake's, and the summary is the one the
- * check would have given had it reported there, before the phases that
- * followed (the first failure at the worst state is the summary,
- * mh_result_raise).
+ * The certificate check's part, once the verification has finished, into
+ * the report (rep->certs): rendering puts its items right after the
+ * handshake's, and its failures before those of the phases that followed
+ * (the first failure at the worst state is the summary, mh_result_raise).
  */
 static void
 tls_report(struct dlg *d)
@@ -965,19 +976,20 @@ tls_report(struct dlg *d)
     verification_wait(d);
     if (d->p->check_cert) {
         struct tls_worker *w = d->worker;
-        struct mh_result *tr = NULL;
+        struct mh_tls_report *tr;
         if (w != NULL && w->started && w->reported) {
             tr = w->report; /* made beside the dialogue (NULL: no memory) */
             w->report = NULL;
-        } else if ((tr = mh_result_new("smtp", "")) != NULL) {
-            mh_tls_check_job(d->vjob, SSL_get_version(d->t->ssl),
-                             SSL_get_cipher_name(d->t->ssl), &d->tls_cp, tr);
+        } else {
+            tr = mh_tls_report_job(d->vjob, SSL_get_version(d->t->ssl),
+                                   SSL_get_cipher_name(d->t->ssl), &d->tls_cp);
         }
         if (tr == NULL) {
-            mh_result_mark_oom(d->r);
-        } else {
-            mh_result_merge_at(d->r, tr, d->tls_items_at, d->tls_before);
+            d->rep->oom = true;
         }
+        free(d->rep->certs);
+        d->rep->certs = tr;
+        d->rep->certs_params = d->tls_cp;
     }
     mh_tls_verify_free(d->vjob);
     d->vjob = NULL;
@@ -1045,7 +1057,7 @@ greeting_failure(struct dlg *d)
         reason = MH_REASON_UNEXPECTED_GREETING;
     }
     phase_item(d, MH_PHASE_BANNER, st, reason, d->last);
-    mh_result_raise(d->r, st, reason, "%s greeting %s", d->where, d->last);
+    report_fail(d, st, reason, "%s greeting %s", d->where, d->last);
 }
 
 /* Sends EHLO and enters `next` (SMTP_EHLO, or SMTP_EHLO_TLS over TLS). */
@@ -1056,9 +1068,9 @@ smtp_ehlo(struct dlg *d, enum smtp_state next)
     snprintf(cmd, sizeof cmd, "EHLO %s", d->p->ehlo_name);
     d->t0 = mh_monotonic_s();
     if (!smtp_send(d, next, cmd, NULL)) {
-        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_CONNECTION_CLOSED,
-                        "%s: connection lost sending EHLO: %s", d->where,
-                        d->t->err);
+        report_fail(d, MH_STATE_CRITICAL, MH_REASON_CONNECTION_CLOSED,
+                    "%s: connection lost sending EHLO: %s", d->where,
+                    d->t->err);
         smtp_lost(d);
     }
 }
@@ -1080,8 +1092,9 @@ greeting_reply(struct dlg *d)
         char text[sizeof d->last + 32];
         snprintf(text, sizeof text, "greeting %s as expected", d->last);
         phase_item(d, MH_PHASE_BANNER, MH_STATE_OK, MH_REASON_NONE, text);
-        mh_result_set_summary(d->r, "%s greeting %d as expected", d->where,
-                              expect);
+        mh_smtp_report_add(d->rep, MH_SMTP_EV_SUMMARY, NULL, MH_STATE_OK,
+                           MH_REASON_NONE, "%s greeting %d as expected",
+                           d->where, expect);
         smtp_quit(d, false);
         return;
     }
@@ -1089,7 +1102,8 @@ greeting_reply(struct dlg *d)
     smtp_ehlo(d, SMTP_EHLO);
 }
 
-/* The EHLO reply's item: its first line, the extensions in JSON. */
+/* The EHLO reply's outcome: its first line, the extensions known and the
+ * AUTH mechanisms offered (in JSON). */
 static void
 ehlo_item(struct dlg *d)
 {
@@ -1097,29 +1111,34 @@ ehlo_item(struct dlg *d)
     /* Only the first line in the long output; the list is in JSON. */
     snprintf(text, sizeof text, "250 %.*s", (int)strcspn(d->reply.text, "\n"),
              d->reply.text);
-    struct mh_item *it =
+    struct mh_smtp_event *e =
         phase_item(d, MH_PHASE_EHLO, MH_STATE_OK, MH_REASON_NONE, text);
-    if (it == NULL) {
+    if (e == NULL) {
         return;
     }
     char ext[300];
     snprintf(ext, sizeof ext, "%s%s%s%s%s%s%s%s",
-             (d->caps.ext & MH_EXT_STARTTLS) ? "STARTTLS " : "",
-             (d->caps.ext & MH_EXT_AUTH) ? "AUTH " : "",
-             (d->caps.ext & MH_EXT_SIZE) ? "SIZE " : "",
-             (d->caps.ext & MH_EXT_PIPELINING) ? "PIPELINING " : "",
-             (d->caps.ext & MH_EXT_8BITMIME) ? "8BITMIME " : "",
-             (d->caps.ext & MH_EXT_SMTPUTF8) ? "SMTPUTF8 " : "",
-             (d->caps.ext & MH_EXT_ENHANCEDSTATUSCODES) ? "ENHANCEDSTATUSCODES "
-                                                        : "",
-             (d->caps.ext & MH_EXT_CHUNKING) ? "CHUNKING " : "");
+             (d->rep->caps.ext & MH_EXT_STARTTLS) ? "STARTTLS " : "",
+             (d->rep->caps.ext & MH_EXT_AUTH) ? "AUTH " : "",
+             (d->rep->caps.ext & MH_EXT_SIZE) ? "SIZE " : "",
+             (d->rep->caps.ext & MH_EXT_PIPELINING) ? "PIPELINING " : "",
+             (d->rep->caps.ext & MH_EXT_8BITMIME) ? "8BITMIME " : "",
+             (d->rep->caps.ext & MH_EXT_SMTPUTF8) ? "SMTPUTF8 " : "",
+             (d->rep->caps.ext & MH_EXT_ENHANCEDSTATUSCODES)
+                 ? "ENHANCEDSTATUSCODES "
+                 : "",
+             (d->rep->caps.ext & MH_EXT_CHUNKING) ? "CHUNKING " : "");
     size_t el = strlen(ext);
     if (el > 0) {
         ext[el - 1] = '\0';
     }
-    mh_item_set_str(d->r, it, "extensions", ext);
-    if (d->caps.mech_list[0] != '\0') {
-        mh_item_set_str(d->r, it, "auth_mechanisms", d->caps.mech_list);
+    e->extensions = strdup(ext);
+    if (d->rep->caps.mech_list[0] != '\0') {
+        e->mechanisms = strdup(d->rep->caps.mech_list);
+    }
+    if (e->extensions == NULL ||
+        (d->rep->caps.mech_list[0] != '\0' && e->mechanisms == NULL)) {
+        d->rep->oom = true;
     }
 }
 
@@ -1130,7 +1149,7 @@ static void handshake_begin(struct dlg *d);
 static void
 hello_done(struct dlg *d)
 {
-    if (d->p->tls_mode == MH_TLS_STARTTLS && !d->tls_active) {
+    if (d->p->tls_mode == MH_TLS_STARTTLS && !d->rep->tls_active) {
         starttls_begin(d);
     } else {
         smtp_after_hello(d);
@@ -1142,11 +1161,11 @@ static void
 ehlo_reply(struct dlg *d)
 {
     /* Capabilities from before TLS are forgotten (RFC 3207 4.2). */
-    memset(&d->caps, 0, sizeof d->caps);
+    memset(&d->rep->caps, 0, sizeof d->rep->caps);
     int c = d->reply.code;
     if (c == 250) {
-        mh_ehlo_parse(&d->reply, &d->caps);
-        d->esmtp = true;
+        mh_ehlo_parse(&d->reply, &d->rep->caps);
+        d->rep->esmtp = true;
         ehlo_item(d);
         hello_done(d);
         return;
@@ -1157,15 +1176,14 @@ ehlo_reply(struct dlg *d)
      * refusing service (421), not EHLO. 501 (syntax error) is a real
      * answer about our argument and is reported. */
     if (c == 500 || c == 502 || c == 504) {
-        d->ehlo_rejected = c;
+        d->rep->ehlo_rejected = c;
         snprintf(d->ehlo_reply, sizeof d->ehlo_reply, "%s", d->last);
         char cmd[300];
         snprintf(cmd, sizeof cmd, "HELO %s", d->p->ehlo_name);
         d->t0 = mh_monotonic_s();
         if (!smtp_send(d, SMTP_HELO, cmd, NULL)) {
-            mh_result_raise(d->r, MH_STATE_CRITICAL,
-                            MH_REASON_CONNECTION_CLOSED,
-                            "%s: connection lost sending HELO", d->where);
+            report_fail(d, MH_STATE_CRITICAL, MH_REASON_CONNECTION_CLOSED,
+                        "%s: connection lost sending HELO", d->where);
             smtp_lost(d);
         }
         return;
@@ -1187,8 +1205,15 @@ helo_reply(struct dlg *d)
              "HELO accepted (server does not support ESMTP; EHLO got %s)",
              d->ehlo_reply);
     phase_item(d, MH_PHASE_EHLO, MH_STATE_OK, MH_REASON_NONE, text);
-    d->esmtp = false;
+    d->rep->esmtp = false;
     hello_done(d);
+}
+
+/* The failure recorded so far, as a phase's text. */
+static const char *
+failure_text(const struct dlg *d)
+{
+    return d->rep->failure.cause[0] != '\0' ? d->rep->failure.cause : "failed";
 }
 
 /* STARTTLS broke the session (no reply, or it could not be sent): a TLS
@@ -1196,12 +1221,13 @@ helo_reply(struct dlg *d)
 static void
 starttls_broken(struct dlg *d)
 {
-    struct mh_result *r = d->r;
-    if (r->category == MH_CAT_CONNECTION || r->category == MH_CAT_RESPONSE) {
-        mh_result_override(r, r->state, MH_REASON_STARTTLS_REFUSED, NULL);
+    const struct mh_smtp_failure *f = &d->rep->failure;
+    enum mh_category cat = mh_reason_category(f->reason);
+    if (cat == MH_CAT_CONNECTION || cat == MH_CAT_RESPONSE) {
+        mh_smtp_report_event(d->rep, MH_SMTP_EV_OVERRIDE, NULL, f->state,
+                             MH_REASON_STARTTLS_REFUSED, NULL);
     }
-    phase_item(d, MH_PHASE_STARTTLS, r->state, r->reason,
-               r->summary != NULL ? r->summary : "failed");
+    phase_item(d, MH_PHASE_STARTTLS, f->state, f->reason, failure_text(d));
 }
 
 /* STARTTLS when offered (RFC 3207 4); else the check says so at once. */
@@ -1211,21 +1237,20 @@ starttls_begin(struct dlg *d)
     const struct mh_smtp_params *p = d->p;
     enum mh_state need =
         p->starttls_optional ? MH_STATE_WARNING : MH_STATE_CRITICAL;
-    if (!d->esmtp || (d->caps.ext & MH_EXT_STARTTLS) == 0) {
+    if (!d->rep->esmtp || (d->rep->caps.ext & MH_EXT_STARTTLS) == 0) {
         /* Not offered: say so at once, never send STARTTLS anyway
          * (BR-21; BR-07 when EHLO itself was rejected). */
         char msg[300];
-        if (!d->esmtp) {
+        if (!d->rep->esmtp) {
             snprintf(msg, sizeof msg,
                      "STARTTLS unavailable: server rejected EHLO (%d)",
-                     d->ehlo_rejected);
+                     d->rep->ehlo_rejected);
         } else {
             snprintf(msg, sizeof msg, "STARTTLS not advertised by %s", p->host);
         }
-        mh_result_add_item(d->r, "phase", "starttls", need,
-                           MH_REASON_TLS_REQUIRED, "%s", msg);
-        mh_result_raise(d->r, need, MH_REASON_TLS_REQUIRED, "%s: %s", d->where,
-                        msg);
+        mh_smtp_report_event(d->rep, MH_SMTP_EV_PHASE, "starttls", need,
+                             MH_REASON_TLS_REQUIRED, msg);
+        report_fail(d, need, MH_REASON_TLS_REQUIRED, "%s: %s", d->where, msg);
         if (need == MH_STATE_CRITICAL) {
             smtp_fail(d);
         } else {
@@ -1235,9 +1260,9 @@ starttls_begin(struct dlg *d)
     }
     d->t0 = mh_monotonic_s();
     if (!smtp_send(d, SMTP_STARTTLS, "STARTTLS", NULL)) {
-        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_CONNECTION_CLOSED,
-                        "%s: connection lost sending STARTTLS: %s", d->where,
-                        d->t->err);
+        report_fail(d, MH_STATE_CRITICAL, MH_REASON_CONNECTION_CLOSED,
+                    "%s: connection lost sending STARTTLS: %s", d->where,
+                    d->t->err);
         starttls_broken(d);
         smtp_lost(d);
     }
@@ -1253,10 +1278,10 @@ starttls_reply(struct dlg *d)
             d->p->starttls_optional ? MH_STATE_WARNING : MH_STATE_CRITICAL;
         char msg[sizeof d->last + 40];
         snprintf(msg, sizeof msg, "STARTTLS refused: %s", d->last);
-        mh_result_add_item(d->r, "phase", "starttls", need,
-                           MH_REASON_STARTTLS_REFUSED, "%s", msg);
-        mh_result_raise(d->r, need, MH_REASON_STARTTLS_REFUSED, "%s %s",
-                        d->where, msg);
+        mh_smtp_report_event(d->rep, MH_SMTP_EV_PHASE, "starttls", need,
+                             MH_REASON_STARTTLS_REFUSED, msg);
+        report_fail(d, need, MH_REASON_STARTTLS_REFUSED, "%s %s", d->where,
+                    msg);
         if (need == MH_STATE_CRITICAL) {
             smtp_fail(d);
         } else {
@@ -1302,13 +1327,13 @@ auth_failed(struct dlg *d, bool lost)
 {
     OPENSSL_cleanse(d->auth_resp, sizeof d->auth_resp);
     phase_done(d, MH_PHASE_AUTH, d->auth_t0, 0);
-    if (d->r->state == MH_STATE_OK) {
-        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_AUTH_FAILED,
-                        "%s: AUTH %s failed", d->where,
-                        mh_mech_name(d->auth_mech));
+    if (d->rep->failure.state == MH_STATE_OK) {
+        report_fail(d, MH_STATE_CRITICAL, MH_REASON_AUTH_FAILED,
+                    "%s: AUTH %s failed", d->where,
+                    mh_mech_name(d->rep->auth_mech));
     }
-    phase_item(d, MH_PHASE_AUTH, d->r->state, d->r->reason,
-               d->r->summary != NULL ? d->r->summary : "failed");
+    phase_item(d, MH_PHASE_AUTH, d->rep->failure.state, d->rep->failure.reason,
+               failure_text(d));
     if (lost) {
         smtp_lost(d);
     } else {
@@ -1323,7 +1348,7 @@ auth_refuse(struct dlg *d, enum mh_reason reason, const char *msg)
 {
     phase_done(d, MH_PHASE_AUTH, d->auth_t0, 0);
     phase_item(d, MH_PHASE_AUTH, MH_STATE_CRITICAL, reason, msg);
-    mh_result_raise(d->r, MH_STATE_CRITICAL, reason, "%s: %s", d->where, msg);
+    report_fail(d, MH_STATE_CRITICAL, reason, "%s: %s", d->where, msg);
     smtp_fail(d);
 }
 
@@ -1336,8 +1361,8 @@ auth_send(struct dlg *d, enum smtp_state next, const char *line, bool secret)
         return;
     }
     if (secret) {
-        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_CONNECTION_CLOSED,
-                        "%s: connection lost during AUTH", d->where);
+        report_fail(d, MH_STATE_CRITICAL, MH_REASON_CONNECTION_CLOSED,
+                    "%s: connection lost during AUTH", d->where);
     }
     auth_failed(d, secret);
 }
@@ -1365,29 +1390,29 @@ auth_choose(struct dlg *d, char *msg, size_t len)
     unsigned mech;
     if (p->auth_mech != 0) {
         mech = p->auth_mech;
-        if ((d->caps.mechs & mech) == 0) {
+        if ((d->rep->caps.mechs & mech) == 0) {
             snprintf(msg, len, "mechanism %s not offered (offered: %s)",
-                     mh_mech_name(mech), d->caps.mech_list);
+                     mh_mech_name(mech), d->rep->caps.mech_list);
             return 0;
         }
         return mech;
     }
-    if (d->tls_active) {
+    if (d->rep->tls_active) {
         /* Under TLS the simplest is best; CRAM-MD5 needs the server to
          * store plaintext passwords and adds nothing. */
-        mech = (d->caps.mechs & MH_MECH_PLAIN)   ? MH_MECH_PLAIN
-               : (d->caps.mechs & MH_MECH_LOGIN) ? MH_MECH_LOGIN
-                                                 : MH_MECH_CRAM_MD5;
+        mech = (d->rep->caps.mechs & MH_MECH_PLAIN)   ? MH_MECH_PLAIN
+               : (d->rep->caps.mechs & MH_MECH_LOGIN) ? MH_MECH_LOGIN
+                                                      : MH_MECH_CRAM_MD5;
     } else {
-        mech = (d->caps.mechs & MH_MECH_CRAM_MD5) ? MH_MECH_CRAM_MD5
-               : (d->caps.mechs & MH_MECH_PLAIN)  ? MH_MECH_PLAIN
-                                                  : MH_MECH_LOGIN;
+        mech = (d->rep->caps.mechs & MH_MECH_CRAM_MD5) ? MH_MECH_CRAM_MD5
+               : (d->rep->caps.mechs & MH_MECH_PLAIN)  ? MH_MECH_PLAIN
+                                                       : MH_MECH_LOGIN;
     }
-    if ((d->caps.mechs & mech) == 0) {
+    if ((d->rep->caps.mechs & mech) == 0) {
         snprintf(msg, len,
                  "no supported mechanism offered (offered: "
                  "%s; supported: PLAIN LOGIN CRAM-MD5)",
-                 d->caps.mech_list);
+                 d->rep->caps.mech_list);
         return 0;
     }
     return mech;
@@ -1402,7 +1427,7 @@ auth_choose(struct dlg *d, char *msg, size_t len)
 static bool
 auth_cert_ok(struct dlg *d, char *msg, size_t len)
 {
-    if (!d->tls_active || !d->p->verify || d->t->ssl == NULL) {
+    if (!d->rep->tls_active || !d->p->verify || d->t->ssl == NULL) {
         return true;
     }
     verification_wait(d);
@@ -1436,8 +1461,8 @@ auth_begin(struct dlg *d)
     const struct mh_smtp_params *p = d->p;
     char msg[MH_REPLY_TEXT_MAX + 400];
     d->auth_t0 = mh_monotonic_s();
-    d->auth_mech = p->auth_mech;
-    if (!d->tls_active && !p->allow_plaintext_auth) {
+    d->rep->auth_mech = p->auth_mech;
+    if (!d->rep->tls_active && !p->allow_plaintext_auth) {
         auth_refuse(d, MH_REASON_AUTH_PLAINTEXT,
                     "refusing to send credentials over a plaintext "
                     "connection (use --starttls or --tls, or "
@@ -1448,32 +1473,32 @@ auth_begin(struct dlg *d)
         auth_refuse(d, MH_REASON_AUTH_CERT_UNVERIFIED, msg);
         return;
     }
-    if (!d->esmtp || (d->caps.ext & MH_EXT_AUTH) == 0) {
-        if (!d->esmtp) {
+    if (!d->rep->esmtp || (d->rep->caps.ext & MH_EXT_AUTH) == 0) {
+        if (!d->rep->esmtp) {
             snprintf(msg, sizeof msg,
                      "AUTH unavailable: server rejected EHLO (%d)",
-                     d->ehlo_rejected);
+                     d->rep->ehlo_rejected);
         } else {
             snprintf(msg, sizeof msg, "AUTH not offered%s",
-                     d->tls_active && p->tls_mode == MH_TLS_STARTTLS
+                     d->rep->tls_active && p->tls_mode == MH_TLS_STARTTLS
                          ? " after STARTTLS"
                          : "");
         }
         auth_refuse(d, MH_REASON_AUTH_NOT_OFFERED, msg);
         return;
     }
-    d->auth_mech = auth_choose(d, msg, sizeof msg);
-    if (d->auth_mech == 0) {
+    d->rep->auth_mech = auth_choose(d, msg, sizeof msg);
+    if (d->rep->auth_mech == 0) {
         auth_refuse(d, MH_REASON_AUTH_NOT_OFFERED, msg);
         return;
     }
-    if (d->auth_mech == MH_MECH_LOGIN) {
+    if (d->rep->auth_mech == MH_MECH_LOGIN) {
         /* No initial response with LOGIN: some servers ignore it (BR-17
          * B). */
         auth_send(d, SMTP_AUTH_LOGIN, "AUTH LOGIN", false);
         return;
     }
-    if (d->auth_mech == MH_MECH_CRAM_MD5) {
+    if (d->rep->auth_mech == MH_MECH_CRAM_MD5) {
         auth_send(d, SMTP_AUTH_CRAM_MD5, "AUTH CRAM-MD5", false);
         return;
     }
@@ -1510,9 +1535,8 @@ auth_cram_md5_response(struct dlg *d)
     unsigned char chal[600];
     int cl = b64_decode(d->reply.text, chal, sizeof chal);
     if (cl < 0) {
-        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_AUTH_PROTOCOL,
-                        "%s: invalid CRAM-MD5 challenge (not base64)",
-                        d->where);
+        report_fail(d, MH_STATE_CRITICAL, MH_REASON_AUTH_PROTOCOL,
+                    "%s: invalid CRAM-MD5 challenge (not base64)", d->where);
         auth_failed(d, false);
         return;
     }
@@ -1521,8 +1545,8 @@ auth_cram_md5_response(struct dlg *d)
     const char *pw = d->p->auth_password;
     if (HMAC(EVP_md5(), pw, (int)strlen(pw), chal, (size_t)cl, mac, &maclen) ==
         NULL) {
-        mh_result_raise(d->r, MH_STATE_UNKNOWN, MH_REASON_INTERNAL_ERROR,
-                        "%s: HMAC-MD5 not available in this OpenSSL", d->where);
+        report_fail(d, MH_STATE_UNKNOWN, MH_REASON_INTERNAL_ERROR,
+                    "%s: HMAC-MD5 not available in this OpenSSL", d->where);
         auth_failed(d, false);
         return;
     }
@@ -1550,9 +1574,10 @@ auth_result(struct dlg *d)
 {
     OPENSSL_cleanse(d->auth_resp, sizeof d->auth_resp);
     phase_done(d, MH_PHASE_AUTH, d->auth_t0, d->reply.code);
-    const char *mname = mh_mech_name(d->auth_mech);
+    const char *mname = mh_mech_name(d->rep->auth_mech);
     char msg[MH_REPLY_TEXT_MAX + 400];
     if (d->reply.code == 235) {
+        d->rep->auth_ok = true;
         snprintf(msg, sizeof msg, "AUTH %s ok: %s", mname, d->last);
         phase_item(d, MH_PHASE_AUTH, MH_STATE_OK, MH_REASON_NONE, msg);
         envelope_begin(d);
@@ -1573,7 +1598,7 @@ auth_result(struct dlg *d)
                                              : "AUTH failed";
     snprintf(msg, sizeof msg, "AUTH %s: %s (%s)", mname, why, d->last);
     phase_item(d, MH_PHASE_AUTH, st, reason, msg);
-    mh_result_raise(d->r, st, reason, "%s %s", d->where, msg);
+    report_fail(d, st, reason, "%s %s", d->where, msg);
     smtp_fail(d);
 }
 
@@ -1627,9 +1652,9 @@ envelope_send(struct dlg *d, enum smtp_state next, const char *cmd)
 {
     d->t0 = mh_monotonic_s();
     if (!smtp_send(d, next, cmd, NULL)) {
-        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_CONNECTION_CLOSED,
-                        "%s: connection lost sending %s: %s", d->where, cmd,
-                        d->t->err);
+        report_fail(d, MH_STATE_CRITICAL, MH_REASON_CONNECTION_CLOSED,
+                    "%s: connection lost sending %s: %s", d->where, cmd,
+                    d->t->err);
         smtp_lost(d);
     }
 }
@@ -1676,7 +1701,7 @@ mail_reply(struct dlg *d)
         return;
     }
     phase_item(d, MH_PHASE_MAIL, MH_STATE_OK, MH_REASON_NONE, d->last);
-    d->envelope = true;
+    d->rep->envelope = true;
     envelope_next(d);
 }
 
@@ -1710,17 +1735,23 @@ relay_test_reply(struct dlg *d)
                  "open relay: RCPT TO:<%s> accepted without "
                  "authentication (%s)",
                  relay, d->last);
-        struct mh_item *it =
-            mh_result_add_item(d->r, "phase", "relay_test", MH_STATE_CRITICAL,
-                               MH_REASON_OPEN_RELAY, "%s", what);
-        mh_item_set_num(d->r, it, "reply_code", d->reply.code);
-        mh_result_raise(d->r, MH_STATE_CRITICAL, MH_REASON_OPEN_RELAY, "%s %s",
-                        d->where, what);
+        d->rep->relay = MH_SMTP_RELAY_OPEN;
+        struct mh_smtp_event *e =
+            mh_smtp_report_event(d->rep, MH_SMTP_EV_PHASE, "relay_test",
+                                 MH_STATE_CRITICAL, MH_REASON_OPEN_RELAY, what);
+        if (e != NULL) {
+            e->code = d->reply.code;
+        }
+        report_fail(d, MH_STATE_CRITICAL, MH_REASON_OPEN_RELAY, "%s %s",
+                    d->where, what);
     } else {
-        struct mh_item *it = mh_result_add_item(
-            d->r, "phase", "relay_test", MH_STATE_OK, MH_REASON_NONE,
+        d->rep->relay = MH_SMTP_RELAY_REFUSED;
+        struct mh_smtp_event *e = mh_smtp_report_add(
+            d->rep, MH_SMTP_EV_PHASE, "relay_test", MH_STATE_OK, MH_REASON_NONE,
             "relay to <%s> refused as it must be: %s", relay, d->last);
-        mh_item_set_num(d->r, it, "reply_code", d->reply.code);
+        if (e != NULL) {
+            e->code = d->reply.code;
+        }
     }
     envelope_next(d);
 }
@@ -1729,8 +1760,8 @@ static void
 rset_reply(struct dlg *d)
 {
     if (d->reply.code != 250) {
-        mh_result_add_item(d->r, "note", "", MH_STATE_OK, MH_REASON_NONE,
-                           "unexpected reply to RSET: %s", d->last);
+        report_note(d, "", MH_STATE_OK, MH_REASON_NONE,
+                    "unexpected reply to RSET: %s", d->last);
     }
     smtp_quit(d, true);
 }
@@ -1784,29 +1815,30 @@ smtp_on_reply(struct dlg *d)
 static void
 smtp_on_no_reply(struct dlg *d, enum rx rx)
 {
-    struct mh_result *r = d->r;
+    const struct mh_smtp_failure *f = &d->rep->failure;
     if (smtp_states[d->state].phase == MH_PHASE_AUTH) {
         auth_failed(d, rx == RX_CLOSED);
         return;
     }
     switch (d->state) {
     case SMTP_GREETING:
-        if (r->category == MH_CAT_CONNECTION && d->t->bytes_in == 0) {
+        if (mh_reason_category(f->reason) == MH_CAT_CONNECTION &&
+            d->t->bytes_in == 0) {
             /* EOF before any byte: the server dropped us at once. */
-            mh_result_override(r, MH_STATE_CRITICAL,
-                               MH_REASON_CONNECTION_CLOSED,
-                               "%s: server closed the connection before the "
-                               "greeting",
-                               d->where);
+            char msg[600];
+            snprintf(msg, sizeof msg,
+                     "%s: server closed the connection before the greeting",
+                     d->where);
+            mh_smtp_report_event(d->rep, MH_SMTP_EV_OVERRIDE, NULL,
+                                 MH_STATE_CRITICAL, MH_REASON_CONNECTION_CLOSED,
+                                 msg);
         }
-        phase_item(d, MH_PHASE_BANNER, r->state, r->reason,
-                   r->summary != NULL ? r->summary : "failed");
+        phase_item(d, MH_PHASE_BANNER, f->state, f->reason, failure_text(d));
         smtp_lost(d); /* no QUIT to a server that never greeted */
         return;
     case SMTP_EHLO:
     case SMTP_EHLO_TLS:
-        phase_item(d, MH_PHASE_EHLO, r->state, r->reason,
-                   r->summary != NULL ? r->summary : "failed");
+        phase_item(d, MH_PHASE_EHLO, f->state, f->reason, failure_text(d));
         break;
     case SMTP_STARTTLS:
         starttls_broken(d);
@@ -1912,9 +1944,10 @@ dane_report(struct dlg *d)
         .now = d->dane->now,
         .where = d->where,
     };
-    SSL *ssl = d->tls_active ? d->t->ssl : NULL;
+    SSL *ssl = d->rep->tls_active ? d->t->ssl : NULL;
     mh_dane_check(lk, ssl != NULL ? SSL_get_SSL_CTX(ssl) : NULL,
-                  ssl != NULL ? SSL_get_peer_cert_chain(ssl) : NULL, &dp, d->r);
+                  ssl != NULL ? SSL_get_peer_cert_chain(ssl) : NULL, &dp,
+                  d->out);
 }
 
 /* Sets up the machine in SMTP_CONNECTED and enters its first state. */
@@ -1930,7 +1963,11 @@ smtp_begin(struct dlg *d, struct mh_transport *t,
     d->dl = dl;
     d->wait_dl = dl;
     d->where = where;
-    d->r = r;
+    d->out = r;
+    d->rep = &d->report;
+    d->rep->tls_mode = p->tls_mode;
+    d->rep->auth_asked = p->auth_user != NULL;
+    d->rep->at.phase = mh_phase_name(MH_PHASE_CONNECT);
     d->worker = worker;
     d->dane = dane;
     d->state = SMTP_CONNECTED;
@@ -1946,49 +1983,19 @@ smtp_begin(struct dlg *d, struct mh_transport *t,
     }
 }
 
-/* After SMTP_DONE: the certificate and DANE reports, the phase metrics
- * and the summary of a check that went well. */
+/* After SMTP_DONE: the report rendered (smtp_render.c) with the
+ * certificate report in it, the DANE check's part, then the phase
+ * metrics and the summary of a check that went well. */
 static void
 smtp_finish(struct dlg *d)
 {
-    const struct mh_smtp_params *p = d->p;
-    struct mh_result *r = d->r;
     OPENSSL_cleanse(d->auth_resp, sizeof d->auth_resp);
     tls_report(d);
+    mh_smtp_report_render(d->rep, d->out);
     dane_report(d);
-    /* Phase metrics: every phase that ran, in dialogue order. */
-    for (int ph = 0; ph < (int)MH_PHASE_LAST; ph++) {
-        if (!d->seen[ph]) {
-            continue;
-        }
-        const char *name = mh_phase_name((enum mh_phase)ph);
-        char label[48];
-        snprintf(label, sizeof label, "time_%s", name);
-        const double zero = 0;
-        mh_result_add_perf(r, label, d->dur[ph], MH_UNIT_SECONDS, NULL, NULL,
-                           &zero, NULL);
-        mh_result_add_sample(r, MH_METRIC(SMTP_PHASE_DURATION_SECONDS),
-                             d->dur[ph], "phase", name, (const char *)NULL);
-        if (d->code[ph] != 0) {
-            mh_result_add_sample(r, MH_METRIC(SMTP_REPLY_CODE),
-                                 (double)d->code[ph], "phase", name,
-                                 (const char *)NULL);
-        }
-    }
-    if (r->state == MH_STATE_OK && r->summary == NULL) {
-        char tls[120] = "";
-        if (d->tls_active) {
-            snprintf(tls, sizeof tls, ", %s %s",
-                     p->tls_mode == MH_TLS_STARTTLS ? "STARTTLS"
-                                                    : "implicit TLS",
-                     SSL_get_version(d->t->ssl));
-        }
-        mh_result_raise(
-            r, MH_STATE_OK, MH_REASON_NONE, "%s %s%s%s%s, %.3f s response time",
-            d->where, d->esmtp ? "ESMTP ok" : "SMTP ok (HELO)", tls,
-            p->auth_user != NULL ? ", AUTH ok" : "",
-            d->envelope ? ", envelope ok" : "", mh_deadline_elapsed(d->dl));
-    }
+    mh_smtp_report_render_end(d->rep, d->where, mh_deadline_elapsed(d->dl),
+                              d->out);
+    mh_smtp_report_clear(d->rep);
 }
 
 /*
@@ -2103,6 +2110,7 @@ mh_smtp_machine_free(struct mh_smtp_machine *m)
     }
     SSL_CTX_free(m->d.shared_ctx);
     OPENSSL_cleanse(m->d.auth_resp, sizeof m->d.auth_resp);
+    mh_smtp_report_clear(&m->d.report);
     free(m);
 }
 
@@ -2126,37 +2134,36 @@ connect_report(struct mh_result *r, const struct mh_smtp_params *p,
                double connect_s, char *where, size_t wlen)
 {
     const char *name = p->peer_name != NULL ? p->peer_name : p->host;
-    const double zero = 0;
-    mh_result_add_perf(r, "time_connect", connect_s, MH_UNIT_SECONDS, NULL,
-                       NULL, &zero, NULL);
-    mh_result_add_sample(r, MH_METRIC(SMTP_PHASE_DURATION_SECONDS), connect_s,
-                         "phase", "connect", (const char *)NULL);
     mh_peer_label(where, wlen, name, ci->address, p->port);
-    if (io == MH_IO_OK) {
-        struct mh_item *it = mh_result_add_item(
-            r, "phase", "connect", MH_STATE_OK, MH_REASON_NONE,
-            "connected to %s (%.3f s)", where, connect_s);
-        mh_item_set_num(r, it, "duration_seconds", connect_s);
-        mh_item_set_str(r, it, "address", ci->address);
-        return;
+    struct mh_smtp_connect_facts cf = {
+        .ok = io == MH_IO_OK,
+        .duration_s = connect_s,
+        .address = ci->address,
+        .state = MH_STATE_OK,
+        .reason = MH_REASON_NONE,
+        .error = err,
+    };
+    char cause[1024] = "";
+    if (!cf.ok) {
+        cf.reason = ci->reason;
+        if (cf.reason == MH_REASON_NONE) {
+            cf.reason = io == MH_IO_TIMEOUT ? MH_REASON_CONNECT_TIMEOUT
+                                            : MH_REASON_NETWORK_UNREACHABLE;
+        }
+        cf.state = mh_reason_category(cf.reason) == MH_CAT_NONE
+                       ? MH_STATE_UNKNOWN
+                       : MH_STATE_CRITICAL;
+        if (io == MH_IO_TIMEOUT && mh_deadline_expired(dl)) {
+            mh_textf(cause, sizeof cause, "%s: no connection within %g s: %s",
+                     where, mh_deadline_length(dl), err);
+        } else if (io == MH_IO_TIMEOUT) {
+            mh_textf(cause, sizeof cause, "%s: %s", where, err);
+        } else {
+            mh_textf(cause, sizeof cause, "%s: connect failed: %s", where, err);
+        }
     }
-    enum mh_reason reason = ci->reason;
-    if (reason == MH_REASON_NONE) {
-        reason = io == MH_IO_TIMEOUT ? MH_REASON_CONNECT_TIMEOUT
-                                     : MH_REASON_NETWORK_UNREACHABLE;
-    }
-    enum mh_state st = mh_reason_category(reason) == MH_CAT_NONE
-                           ? MH_STATE_UNKNOWN
-                           : MH_STATE_CRITICAL;
-    mh_result_add_item(r, "phase", "connect", st, reason, "%s", err);
-    if (io == MH_IO_TIMEOUT && mh_deadline_expired(dl)) {
-        mh_result_raise(r, st, reason, "%s: no connection within %g s: %s",
-                        where, mh_deadline_length(dl), err);
-    } else if (io == MH_IO_TIMEOUT) {
-        mh_result_raise(r, st, reason, "%s: %s", where, err);
-    } else {
-        mh_result_raise(r, st, reason, "%s: connect failed: %s", where, err);
-    }
+    cf.cause = cause;
+    mh_smtp_render_connect(&cf, where, r);
 }
 
 struct mh_result *
@@ -2196,7 +2203,7 @@ mh_smtp_probe(const struct mh_smtp_params *p, const struct mh_deadline *dl)
     }
     tls_worker_end(&worker);
     mh_transport_free(t);
-    r->duration_s = mh_deadline_elapsed(dl);
+    mh_result_set_duration(r, mh_deadline_elapsed(dl));
     return r;
 }
 
@@ -2382,7 +2389,7 @@ mh_smtp_task_result(struct mh_smtp_task *k)
     struct mh_result *r = k->r;
     k->r = NULL;
     if (r != NULL) {
-        r->duration_s = mh_deadline_elapsed(k->dl);
+        mh_result_set_duration(r, mh_deadline_elapsed(k->dl));
     }
     return r;
 }

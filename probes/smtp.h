@@ -8,7 +8,8 @@
  *
  * The probe never talks first (it waits for the whole greeting), sends one
  * command per round trip (never pipelines), never waits past the deadline,
- * and never prints: facts go into a struct mh_result.
+ * and never prints: facts go into a struct mh_smtp_report (below), which
+ * smtp_render.c turns into a struct mh_result when the dialogue ends.
  */
 #ifndef MH_SMTP_H
 #define MH_SMTP_H
@@ -21,6 +22,7 @@
 #include "deadline.h"
 #include "reply.h" /* MH_MECH_* */
 #include "result.h"
+#include "tlscheck.h"
 #include "transport.h"
 
 enum mh_tls_mode {
@@ -96,6 +98,175 @@ struct mh_smtp_params {
     bool trace_states; /* -vv: trace every change of the dialogue's state
                           ("* state ehlo -> starttls") */
 };
+
+/* ====== The report: what the dialogue found, before any output ======
+ *
+ * The dialogue fills a struct mh_smtp_report (no output in smtp.c), and
+ * mh_smtp_report_render() (smtp_render.c) turns it into the result's
+ * items, perfdata, samples, state and summary, in the manner of the TLS
+ * check (tlscheck.h: struct mh_tls_report).
+ *
+ * The report holds the facts per phase (duration, last reply code and
+ * enhanced status code), the capabilities of the last EHLO, the TLS
+ * session, the AUTH mechanism, the relay test's outcome and the failure
+ * record (the first of the worst failures, the rule of mh_result_raise).
+ * The long output tells the dialogue in the order it happened, so the
+ * report also keeps its events in that order (struct mh_smtp_event: a
+ * phase's outcome with its reply, a note, a failure raised, a later fact
+ * that changes a failure's reason, where the certificate report goes);
+ * rendering walks them once. All text is bounded and printable (server
+ * text escaped by reply.c or textutil).
+ */
+
+/* What one event of the dialogue is. */
+enum mh_smtp_event_kind {
+    MH_SMTP_EV_PHASE,    /* a phase's outcome: item kind "phase" */
+    MH_SMTP_EV_NOTE,     /* a fact worth a line: item kind "note" */
+    MH_SMTP_EV_FAIL,     /* a failure (state, reason, text: the summary it
+                            would be), applied with mh_result_raise's rule */
+    MH_SMTP_EV_OVERRIDE, /* a later fact changes the failure's reason */
+    MH_SMTP_EV_SUMMARY,  /* the summary as stated (greeting as expected) */
+    MH_SMTP_EV_CERTS,    /* the certificate report goes here */
+    MH_SMTP_EV_VERSION   /* the session's version and cipher, when no
+                            certificate check runs */
+};
+
+struct mh_smtp_event {
+    enum mh_smtp_event_kind kind;
+    const char *name; /* item name: the phase's ("greeting", "ehlo",
+                         "relay_test"), a note's ("" or a phase);
+                         static or owned by the report */
+    enum mh_state state;
+    enum mh_reason reason;
+    char *text; /* owned; NULL: none */
+    bool timed; /* duration_s is the phase's so far */
+    double duration_s;
+    int code;          /* reply code, 0: none */
+    char enhanced[16]; /* enhanced status code (RFC 3463), "": none */
+    const char *rule;  /* reply_rules.h id that classified it, or NULL */
+    char *extensions;  /* EHLO: the extensions known, owned, or NULL */
+    char *mechanisms;  /* EHLO: AUTH mechanisms offered, owned, or NULL */
+};
+
+/* Facts of one phase (enum mh_phase); repeated phases (EHLO after
+ * STARTTLS, several RCPTs) add their durations. */
+struct mh_smtp_phase_facts {
+    bool seen;
+    double duration_s;
+    int code;          /* last reply code, 0: none */
+    char enhanced[16]; /* its enhanced status code, "": none */
+};
+
+/* The first of the worst failures (the summary's). */
+struct mh_smtp_failure {
+    enum mh_state state;   /* OK: none (cause may still be the OK summary) */
+    enum mh_reason reason; /* its category: mh_reason_category(reason) */
+    const char *phase;     /* mh_phase_name of the phase under way */
+    int code;              /* the reply that caused it, 0: none */
+    char enhanced[16];
+    const char *rule; /* reply_rules.h id, or NULL */
+    /* That reply as the long output shows it ("550 5.7.1 ..."), or "". */
+    char reply[MH_REPLY_TEXT_MAX + 32];
+    char cause[1024]; /* the summary text; "" until one is set */
+};
+
+/* The relay test's outcome (RFC 5321 3.6: a relay refuses foreign mail
+ * without authentication). */
+enum mh_smtp_relay {
+    MH_SMTP_RELAY_NOT_RUN = 0,
+    MH_SMTP_RELAY_REFUSED, /* as it must be */
+    MH_SMTP_RELAY_OPEN     /* accepted: CRITICAL open_relay */
+};
+
+struct mh_smtp_report {
+    struct mh_smtp_event *ev; /* in dialogue order, owned */
+    size_t nev, cap;
+    struct mh_smtp_phase_facts phase[MH_PHASE_LAST];
+    struct mh_ehlo_caps caps; /* of the last EHLO (over TLS when any) */
+    bool esmtp;               /* EHLO accepted (false: HELO) */
+    int ehlo_rejected;        /* EHLO's code before the HELO fallback */
+    enum mh_tls_mode tls_mode;
+    bool tls_active;             /* the handshake succeeded */
+    char tls_version[32];        /* "TLSv1.3", "" before the handshake */
+    char tls_cipher[64];         /* OpenSSL's name of the cipher */
+    struct mh_tls_report *certs; /* the certificate check (tlscheck.h),
+                                    owned, or NULL: none, or no memory */
+    struct mh_tls_check_params certs_params; /* its parameters (where,
+                                    thresholds; borrowed strings) */
+    unsigned auth_mech;                      /* MH_MECH_* tried, 0: no AUTH */
+    bool auth_asked, auth_ok; /* AUTH wanted; it ended with 235 */
+    bool envelope;            /* MAIL FROM accepted */
+    enum mh_smtp_relay relay;
+    /* Where the dialogue is: the phase under way (mh_phase_name), its
+     * last reply's code, enhanced status code and text as formatted
+     * (borrowed from the dialogue, valid while it runs), and the rule that
+     * classified it (or NULL). */
+    struct {
+        const char *phase;
+        int code;
+        char enhanced[16];
+        const char *reply;
+        const char *rule;
+    } at;
+    struct mh_smtp_failure failure;
+    bool oom; /* an allocation failed */
+};
+
+/* Frees what the report owns (not rep itself). */
+void mh_smtp_report_clear(struct mh_smtp_report *rep);
+
+/* Appends one event with text (copied; NULL: none) and returns it, or
+ * NULL when out of memory (rep->oom set). A MH_SMTP_EV_FAIL event also
+ * updates rep->failure with mh_result_raise's rule (phase, reply and rule
+ * from rep->at), MH_SMTP_EV_OVERRIDE replaces its state and reason (and
+ * its cause when text is not NULL), MH_SMTP_EV_SUMMARY its cause. */
+struct mh_smtp_event *mh_smtp_report_event(struct mh_smtp_report *rep,
+                                           enum mh_smtp_event_kind kind,
+                                           const char *name, enum mh_state st,
+                                           enum mh_reason reason,
+                                           const char *text);
+
+/* mh_smtp_report_event with the text formatted (mh_textf). */
+struct mh_smtp_event *
+mh_smtp_report_add(struct mh_smtp_report *rep, enum mh_smtp_event_kind kind,
+                   const char *name, enum mh_state st, enum mh_reason reason,
+                   const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/*
+ * Renders rep into r (smtp_render.c), in dialogue order: one item per
+ * phase and note event (kind "phase" with duration_seconds, reply_code,
+ * enhanced_code, rule, extensions and auth_mechanisms as known), the
+ * certificate report (mh_tls_report_render) where the handshake ended, the
+ * failures with mh_result_raise's rule. Then mh_smtp_report_render_end()
+ * adds the phase perfdata
+ * time_<phase> (seconds, every phase seen but connect, in phase order) and
+ * the samples mailhealth_smtp_phase_duration_seconds and
+ * mailhealth_smtp_reply_code per phase, and the summary of a check that
+ * went well ("WHERE ESMTP ok, STARTTLS TLSv1.3, AUTH ok, envelope ok, N s
+ * response time", elapsed_s seconds). The DANE check (dane.h) adds its part
+ * between the two.
+ */
+void mh_smtp_report_render(const struct mh_smtp_report *rep,
+                           struct mh_result *r);
+void mh_smtp_report_render_end(const struct mh_smtp_report *rep,
+                               const char *where, double elapsed_s,
+                               struct mh_result *r);
+
+/* The connection's facts (before the dialogue). */
+struct mh_smtp_connect_facts {
+    bool ok;               /* connected */
+    double duration_s;     /* the connect phase (lookup included) */
+    const char *address;   /* the address connected to (or last tried) */
+    enum mh_state state;   /* OK, else CRITICAL (UNKNOWN: a usage error) */
+    enum mh_reason reason; /* why not, when !ok */
+    const char *error;     /* the transport's message, when !ok */
+    const char *cause;     /* the summary, when !ok */
+};
+
+/* Renders the connect phase into r: perfdata time_connect and its
+ * sample first, the "connect" item, the failure when !ok. */
+void mh_smtp_render_connect(const struct mh_smtp_connect_facts *cf,
+                            const char *where, struct mh_result *r);
 
 /*
  * Runs the whole check: resolve and connect (transport.h), then the

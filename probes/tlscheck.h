@@ -157,10 +157,11 @@ void mh_tls_check_job(const struct mh_tls_verify_job *job, const char *version,
 /* Frees the job. NULL is fine. */
 void mh_tls_verify_free(struct mh_tls_verify_job *job);
 
-/* Adds only the session facts (version, cipher) as the
- * mailhealth_tls_version_info sample; used when no certificate check
- * runs. */
-void mh_tls_note_session(SSL *ssl, struct mh_result *r);
+/* Adds only the session facts (version and cipher, as OpenSSL names
+ * them) as the mailhealth_tls_version_info sample; used when no
+ * certificate check runs. */
+void mh_tls_note_version(struct mh_result *r, const char *version,
+                         const char *cipher);
 
 /* Sentinel for mh_tls_peer.verify_result: no verification has run yet. */
 #define MH_TLS_VERIFY_NOT_RUN (-1L)

@@ -29,12 +29,10 @@ version_sample(struct mh_result *r, const char *version, const char *cipher)
 }
 
 void
-mh_tls_note_session(SSL *ssl, struct mh_result *r)
+mh_tls_note_version(struct mh_result *r, const char *version,
+                    const char *cipher)
 {
-    const char *ver = SSL_get_version(ssl);
-    const char *cipher = SSL_get_cipher_name(ssl);
-    version_sample(r, ver != NULL ? ver : "unknown",
-                   cipher != NULL ? cipher : "unknown");
+    version_sample(r, version, cipher);
 }
 
 /* The long-output item and the attributes of one certificate; extra (may
