@@ -633,10 +633,9 @@ mh_tcp_transport_wrap(int fd)
         return NULL;
     }
     im->fd = fd;
+    /* On failure mh_transport_new closes im (tcp_close: the socket too). */
     struct mh_transport *t = mh_transport_new(&tcp_ops, im);
     if (t == NULL) {
-        free(im);
-        close(fd);
         return NULL;
     }
     t->fd = fd;
