@@ -26,28 +26,6 @@
 #define MAX_TLSA MH_DANE_MAX_TLSA
 #define SECONDS_PER_DAY 86400.0
 
-const char *
-mh_dane_dns_name(enum mh_dane_dns s)
-{
-    switch (s) {
-    case MH_DANE_DNS_NONE:
-        return "none";
-    case MH_DANE_DNS_SECURE:
-        return "secure";
-    case MH_DANE_DNS_INSECURE:
-        return "insecure";
-    case MH_DANE_DNS_UNVALIDATED:
-        return "unvalidated";
-    case MH_DANE_DNS_SERVFAIL:
-        return "servfail";
-    case MH_DANE_DNS_TIMEOUT:
-        return "timeout";
-    case MH_DANE_DNS_FAILED:
-        return "failed";
-    }
-    return "?";
-}
-
 int
 mh_dane_tlsa_name(char *buf, size_t len, uint16_t port, const char *host)
 {

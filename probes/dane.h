@@ -95,9 +95,6 @@ enum mh_dane_dns {
 /* Short name ("DANE-EE", ...) of a TLSA usage (RFC 7218 2.1). */
 const char *mh_dane_usage_name(uint8_t usage);
 
-/* Short name ("secure", "insecure", ...) of a lookup outcome. */
-const char *mh_dane_dns_name(enum mh_dane_dns s);
-
 /* One TLSA record (RFC 6698 2.1), data owned. */
 struct mh_dane_tlsa {
     uint8_t usage, selector, mtype;

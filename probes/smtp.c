@@ -2375,14 +2375,6 @@ mh_smtp_task_expire(struct mh_smtp_task *k)
     }
 }
 
-const char *
-mh_smtp_task_state(const struct mh_smtp_task *k)
-{
-    return k->connecting  ? "connecting"
-           : k->m != NULL ? mh_smtp_machine_state(k->m)
-                          : "done";
-}
-
 struct mh_result *
 mh_smtp_task_result(struct mh_smtp_task *k)
 {

@@ -395,8 +395,6 @@ int mh_smtp_task_fd(const struct mh_smtp_task *k);
 short mh_smtp_task_events(const struct mh_smtp_task *k);
 const struct mh_deadline *mh_smtp_task_deadline(const struct mh_smtp_task *k);
 void mh_smtp_task_expire(struct mh_smtp_task *k);
-/* "connecting", then the dialogue's state names (mh_smtp_machine_state). */
-const char *mh_smtp_task_state(const struct mh_smtp_task *k);
 /* The result (once; NULL after, or when out of memory); sets its
  * duration. */
 struct mh_result *mh_smtp_task_result(struct mh_smtp_task *k);

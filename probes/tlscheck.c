@@ -1059,17 +1059,3 @@ mh_tls_report_job(const struct mh_tls_verify_job *j, const char *version,
     }
     return rep;
 }
-
-void
-mh_tls_check_job(const struct mh_tls_verify_job *j, const char *version,
-                 const char *cipher, const struct mh_tls_check_params *p,
-                 struct mh_result *r)
-{
-    struct mh_tls_report *rep = mh_tls_report_job(j, version, cipher, p);
-    if (rep == NULL) {
-        mh_result_mark_oom(r);
-        return;
-    }
-    mh_tls_report_render(rep, p, r);
-    free(rep);
-}

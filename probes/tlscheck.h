@@ -105,8 +105,8 @@ struct mh_tls_check_params {
  * verifies the chain with OpenSSL's X509_verify_cert(), with the trust
  * store, X509_VERIFY_PARAM (name) and security level of the session, as
  * ssl_verify_cert_chain() would during the handshake, recording every
- * problem; mh_tls_check_job() then adds the items, perfdata, samples and
- * state described above to a result.
+ * problem; mh_tls_report_job() then turns it into a report, which
+ * mh_tls_report_render() adds to a result as described above.
  *
  * mh_tls_verify_prepare() takes, on the session's thread, its own
  * references to the certificates sent, the session's trust store and a
@@ -142,17 +142,6 @@ long mh_tls_verify_result(const struct mh_tls_verify_job *job);
 /* After mh_tls_verify_run: why the trust store could not be loaded
  * ("cannot load the trust store ...", owned by the job), or NULL. */
 const char *mh_tls_verify_store_error(const struct mh_tls_verify_job *job);
-
-/* The check with the job's verification (after mh_tls_verify_run): adds
- * everything to r, on any one thread. version and cipher: the session's,
- * read once the handshake is complete (SSL_get_version and
- * SSL_get_cipher_name, static strings), or NULL: those known when the job
- * was prepared (a TLS 1.2 session has no cipher yet then). p->now should
- * be the job's `now`. Allocation failures are recorded in r
- * (mh_result.oom) and end as UNKNOWN. */
-void mh_tls_check_job(const struct mh_tls_verify_job *job, const char *version,
-                      const char *cipher, const struct mh_tls_check_params *p,
-                      struct mh_result *r);
 
 /* Frees the job. NULL is fine. */
 void mh_tls_verify_free(struct mh_tls_verify_job *job);
@@ -202,8 +191,8 @@ void mh_tls_check_peer(const struct mh_tls_peer *peer,
  * verify and analyse the peer into a struct mh_tls_report (facts and the
  * states and reasons they imply, no output), and mh_tls_report_render()
  * turns a report into the items, perfdata, samples, state and summary
- * described at the top of this file. mh_tls_check_peer() and
- * mh_tls_check_job() are the two steps together. All text in a report is
+ * described at the top of this file. mh_tls_check_peer() is the two steps
+ * together. All text in a report is
  * bounded and printable ASCII (server text escaped as \xNN), cut with
  * "..." when longer than its field.
  */
@@ -311,8 +300,11 @@ struct mh_tls_report *mh_tls_report_peer(const struct mh_tls_peer *peer,
                                          const struct mh_tls_check_params *p);
 
 /*
- * The same with the job's verification (the first step of
- * mh_tls_check_job; same version, cipher and p). A job whose trust store
+ * The same with the job's verification (after mh_tls_verify_run, on any
+ * one thread). version and cipher: the session's, read once the handshake
+ * is complete (SSL_get_version and SSL_get_cipher_name, static strings), or
+ * NULL: those known when the job was prepared (a TLS 1.2 session has no
+ * cipher yet then). p->now should be the job's `now`. A job whose trust store
  * could not be loaded gives a report with failure phase "trust_store",
  * reason trust_store_error. Returns NULL when memory ran out or the job
  * never ran.
