@@ -403,19 +403,11 @@ add_cert(struct loadctx *lc, const char *cert, const char *key,
     return (int)(sc->ncerts - 1);
 }
 
-/* Parses the arguments of one directive into st. */
+/* The text kinds: none, text, raw (escapes undone). */
 static int
-parse_args(struct loadctx *lc, const struct opdef *def, const char *rest,
-           struct fs_step *st)
+parse_args_text(struct loadctx *lc, const struct opdef *def, const char *rest,
+                struct fs_step *st)
 {
-    char w1[FS_MAX_SCRIPT_LINE];
-    char w2[FS_MAX_SCRIPT_LINE];
-    char w3[FS_MAX_SCRIPT_LINE];
-    char w4[FS_MAX_SCRIPT_LINE];
-    const char *p = rest;
-    double num = 0;
-    int r;
-
     switch (def->kind) {
     case A_NONE:
         if (*skip_ws(rest) != '\0')
@@ -434,6 +426,22 @@ parse_args(struct loadctx *lc, const struct opdef *def, const char *rest,
         if (st->text == NULL)
             return -1;
         return unescape(lc, st->text, &st->text_len);
+    default:
+        break;
+    }
+    return fail(lc, "internal error: unhandled argument kind", NULL);
+}
+
+/* The kinds that start with a time: SECS or MS, with or without text. */
+static int
+parse_args_time(struct loadctx *lc, const struct opdef *def, const char *rest,
+                struct fs_step *st)
+{
+    char w1[FS_MAX_SCRIPT_LINE];
+    const char *p = rest;
+    double num = 0;
+
+    switch (def->kind) {
     case A_SECS:
     case A_SECS_TEXT:
         if (next_word(lc, &p, w1, sizeof w1, false) != 1)
@@ -470,6 +478,25 @@ parse_args(struct loadctx *lc, const struct opdef *def, const char *rest,
         st->text_len = strlen(p);
         st->text = dup_str(lc, p, st->text_len);
         return st->text ? 0 : -1;
+    default:
+        break;
+    }
+    return fail(lc, "internal error: unhandled argument kind", NULL);
+}
+
+/* The kinds made of words: PREFIX TEXT, USER PASS, [NAME] CERT KEY [CHAIN]. */
+static int
+parse_args_words(struct loadctx *lc, const struct opdef *def, const char *rest,
+                 struct fs_step *st)
+{
+    char w1[FS_MAX_SCRIPT_LINE];
+    char w2[FS_MAX_SCRIPT_LINE];
+    char w3[FS_MAX_SCRIPT_LINE];
+    char w4[FS_MAX_SCRIPT_LINE];
+    const char *p = rest;
+    int r;
+
+    switch (def->kind) {
     case A_PREFIX_TEXT:
         r = next_word(lc, &p, w1, sizeof w1, true);
         if (r < 0)
@@ -511,6 +538,22 @@ parse_args(struct loadctx *lc, const struct opdef *def, const char *rest,
             return fail(lc, "too many words (CERT KEY [CHAIN]) for", def->name);
         st->cert = add_cert(lc, w1, w2, r == 1 ? w3 : NULL);
         return st->cert < 0 ? -1 : 0;
+    default:
+        break;
+    }
+    return fail(lc, "internal error: unhandled argument kind", NULL);
+}
+
+/* The kinds made of numbers and codes: N CODE, CODE, crlf|lf, SEED BYTES. */
+static int
+parse_args_codes(struct loadctx *lc, const struct opdef *def, const char *rest,
+                 struct fs_step *st)
+{
+    char w1[FS_MAX_SCRIPT_LINE];
+    char w2[FS_MAX_SCRIPT_LINE];
+    const char *p = rest;
+
+    switch (def->kind) {
     case A_N_CODE:
         if (next_word(lc, &p, w1, sizeof w1, false) != 1 ||
             next_word(lc, &p, w2, sizeof w2, false) != 1 || *skip_ws(p) != '\0')
@@ -547,6 +590,38 @@ parse_args(struct loadctx *lc, const struct opdef *def, const char *rest,
             parse_count(lc, w2, MAX_JUNK_BYTES, &st->n) != 0)
             return -1;
         return 0;
+    default:
+        break;
+    }
+    return fail(lc, "internal error: unhandled argument kind", NULL);
+}
+
+/* Parses the arguments of one directive into st, by its kind. */
+static int
+parse_args(struct loadctx *lc, const struct opdef *def, const char *rest,
+           struct fs_step *st)
+{
+    switch (def->kind) {
+    case A_NONE:
+    case A_TEXT_REQ:
+    case A_TEXT:
+    case A_RAW:
+        return parse_args_text(lc, def, rest, st);
+    case A_SECS:
+    case A_SECS_TEXT:
+    case A_MS:
+    case A_MS_TEXT:
+        return parse_args_time(lc, def, rest, st);
+    case A_PREFIX_TEXT:
+    case A_USERPASS:
+    case A_SNI:
+    case A_CERT:
+        return parse_args_words(lc, def, rest, st);
+    case A_N_CODE:
+    case A_CODE:
+    case A_EOL:
+    case A_SEED_BYTES:
+        return parse_args_codes(lc, def, rest, st);
     }
     return fail(lc, "internal error: unhandled argument kind", NULL);
 }

@@ -1022,54 +1022,183 @@ same(const unsigned char *a, size_t alen, const char *b)
 }
 
 /* Plays the server side of one AUTH command (already read into cmd). */
-static enum flow
-auth_exchange(struct session *s, const char *cmd, unsigned mechs, bool lower,
-              const char *user, const char *pass)
+/* What one mechanism's exchange ended with: the credentials' check (the
+ * session goes on to the reply), or a flow to return at once (the client
+ * went away or sent something that is not an answer). */
+struct auth_outcome {
+    bool done; /* false: return flow */
+    enum flow flow;
+    bool ok;
+    char got_user[256];
+};
+
+/* Reads one client answer and decodes it; returns 0, or -1 with o->flow
+ * set (the answer was missing or not base64). */
+static int
+auth_read(struct session *s, const char *mech, unsigned char *dec, size_t cap,
+          size_t *dlen, struct auth_outcome *o)
+{
+    char line[FS_MAX_CLIENT_LINE + 1];
+    size_t len = 0;
+    int a = auth_answer(s, mech, line, &len);
+
+    if (a <= 0) {
+        o->flow = a < 0 ? FLOW_STOP : FLOW_NEXT;
+        return -1;
+    }
+    if (auth_decode(s, mech, line, dec, cap, dlen) != 0) {
+        o->flow = s->peer_closed ? FLOW_STOP : FLOW_NEXT;
+        return -1;
+    }
+    return 0;
+}
+
+/* PLAIN (RFC 4616); without an initial response the server sends an empty
+ * challenge, "334 " (RFC 4954 section 4). */
+static void
+auth_plain(struct session *s, const char *ir, const char *user,
+           const char *pass, struct auth_outcome *o)
 {
     unsigned char dec[FS_MAX_CLIENT_LINE];
     char line[FS_MAX_CLIENT_LINE + 1];
-    char ir[FS_MAX_CLIENT_LINE + 1] = "";
-    char mech[64] = "";
-    char got_user[256] = "";
-    char esc[ESC_CAP];
-    char b64[512];
-    const char *p = cmd + 4;
-    const char *reply;
-    const char *result;
+    const char *resp = ir;
     size_t len = 0;
     size_t dlen = 0;
-    size_t n;
-    unsigned which;
-    bool ok = false;
-    int a;
 
-    /* "AUTH" SP mechanism [SP initial-response] (RFC 4954 section 4) */
+    if (ir[0] == '\0') {
+        int a;
+
+        if (send_line(s, s->empty_challenge != NULL ? s->empty_challenge
+                                                    : "334 ") != 0) {
+            o->flow = FLOW_STOP;
+            return;
+        }
+        a = auth_answer(s, "PLAIN", line, &len);
+        if (a <= 0) {
+            o->flow = a < 0 ? FLOW_STOP : FLOW_NEXT;
+            return;
+        }
+        resp = line;
+    }
+    if (strcmp(resp, "=") == 0) {
+        dlen = 0; /* "=" is a zero-length initial response */
+    } else if (auth_decode(s, "PLAIN", resp, dec, sizeof dec, &dlen) != 0) {
+        o->flow = s->peer_closed ? FLOW_STOP : FLOW_NEXT;
+        return;
+    }
+    o->ok =
+        fs_plain_check(dec, dlen, user, pass, o->got_user, sizeof o->got_user);
+    o->done = true;
+}
+
+/* LOGIN (draft-murchison-sasl-login): user name and password prompted in
+ * turn; lower selects the lower-case prompts some servers send. */
+static void
+auth_login(struct session *s, const char *ir, bool lower, const char *user,
+           const char *pass, struct auth_outcome *o)
+{
+    unsigned char dec[FS_MAX_CLIENT_LINE];
+    size_t dlen = 0;
+    bool user_ok;
+
+    if (ir[0] != '\0')
+        violation(s, "AUTH LOGIN sent with an initial response; this "
+                     "server does not accept one and ignores it");
+    o->flow = FLOW_STOP;
+    if (send_line(s, lower ? "334 dXNlcm5hbWU6" : "334 VXNlcm5hbWU6") != 0 ||
+        auth_read(s, "LOGIN", dec, sizeof dec, &dlen, o) != 0)
+        return;
+    user_ok = same(dec, dlen, user);
+    (void)fs_esc(o->got_user, sizeof o->got_user, dec, dlen);
+    o->flow = FLOW_STOP;
+    if (send_line(s, lower ? "334 cGFzc3dvcmQ6" : "334 UGFzc3dvcmQ6") != 0 ||
+        auth_read(s, "LOGIN", dec, sizeof dec, &dlen, o) != 0)
+        return;
+    o->ok = user_ok && same(dec, dlen, pass);
+    o->done = true;
+}
+
+/* CRAM-MD5 (RFC 2195): the challenge is a msg-id style string. */
+static void
+auth_cram(struct session *s, const char *ir, const char *user, const char *pass,
+          struct auth_outcome *o)
+{
+    unsigned char dec[FS_MAX_CLIENT_LINE];
+    char challenge[128];
+    char b64[512];
+    char prompt[sizeof b64 + 8];
+    size_t dlen = 0;
+
+    if (ir[0] != '\0')
+        violation(s, "AUTH CRAM-MD5 sent with an initial response "
+                     "(RFC 2195 has none); ignored");
+    o->flow = FLOW_STOP;
+    if (snprintf(challenge, sizeof challenge, "<%ld.%lld@fault>",
+                 (long)getpid(), (long long)time(NULL)) < 0 ||
+        fs_b64_encode((const unsigned char *)challenge, strlen(challenge), b64,
+                      sizeof b64) != 0 ||
+        snprintf(prompt, sizeof prompt, "334 %s", b64) < 0 ||
+        send_line(s, prompt) != 0)
+        return;
+    if (auth_read(s, "CRAM-MD5", dec, sizeof dec, &dlen, o) != 0)
+        return;
+    o->ok = fs_cram_check(challenge, dec, dlen, user, pass, o->got_user,
+                          sizeof o->got_user);
+    o->done = true;
+}
+
+/* "AUTH" SP mechanism [SP initial-response] (RFC 4954 section 4): the
+ * mechanism and the initial response split off cmd; returns the mechanism's
+ * MECH_ bit (0: unknown) or -1 when there is no valid mechanism. */
+static int
+auth_parse(const char *cmd, char *ir, size_t ircap, char *mech, size_t mechcap)
+{
+    const char *p = cmd + 4;
+    size_t n;
+
     while (*p == ' ')
         p++;
     n = strcspn(p, " ");
-    if (n == 0 || n >= sizeof mech) {
-        violation(s, "AUTH without a valid mechanism: %s",
-                  fs_esc(esc, sizeof esc, cmd, strlen(cmd)));
-        (void)send_line(s, "501 5.5.4 Syntax: AUTH mechanism");
-        return FLOW_STOP;
-    }
+    if (n == 0 || n >= mechcap)
+        return -1;
     memcpy(mech, p, n);
     mech[n] = '\0';
     p += n;
     while (*p == ' ')
         p++;
     n = strcspn(p, " ");
+    if (n >= ircap)
+        n = ircap - 1;
     memcpy(ir, p, n);
     ir[n] = '\0';
     if (strcasecmp(mech, "PLAIN") == 0)
-        which = MECH_PLAIN;
-    else if (strcasecmp(mech, "LOGIN") == 0)
-        which = MECH_LOGIN;
-    else if (strcasecmp(mech, "CRAM-MD5") == 0)
-        which = MECH_CRAM;
-    else
-        which = 0;
-    if ((which & mechs) == 0) {
+        return MECH_PLAIN;
+    if (strcasecmp(mech, "LOGIN") == 0)
+        return MECH_LOGIN;
+    if (strcasecmp(mech, "CRAM-MD5") == 0)
+        return MECH_CRAM;
+    return 0;
+}
+
+static enum flow
+auth_exchange(struct session *s, const char *cmd, unsigned mechs, bool lower,
+              const char *user, const char *pass)
+{
+    char ir[FS_MAX_CLIENT_LINE + 1] = "";
+    char mech[64] = "";
+    char esc[ESC_CAP];
+    struct auth_outcome o = {.done = false};
+    const char *reply;
+    const char *result;
+    int which = auth_parse(cmd, ir, sizeof ir, mech, sizeof mech);
+
+    if (which < 0) {
+        violation(s, "AUTH without a valid mechanism: %s",
+                  fs_esc(esc, sizeof esc, cmd, strlen(cmd)));
+        (void)send_line(s, "501 5.5.4 Syntax: AUTH mechanism");
+        return FLOW_STOP;
+    }
+    if (((unsigned)which & mechs) == 0) {
         violation(s, "expected AUTH %s got %s", mech_names(mechs),
                   fs_esc(esc, sizeof esc, cmd, strlen(cmd)));
         fs_tr_event(s->id, "auth mech=%s result=unsupported",
@@ -1077,85 +1206,26 @@ auth_exchange(struct session *s, const char *cmd, unsigned mechs, bool lower,
         (void)send_line(s, "504 5.5.4 Unrecognized authentication type");
         return FLOW_STOP;
     }
-    mechs = which;
-
-    if (which == MECH_PLAIN) {
-        /* RFC 4616; without an initial response the server sends an empty
-         * challenge, "334 " (RFC 4954 section 4). */
-        const char *resp = ir;
-
-        if (ir[0] == '\0') {
-            if (send_line(s, s->empty_challenge != NULL ? s->empty_challenge
-                                                        : "334 ") != 0)
-                return FLOW_STOP;
-            a = auth_answer(s, "PLAIN", line, &len);
-            if (a <= 0)
-                return a < 0 ? FLOW_STOP : FLOW_NEXT;
-            resp = line;
-        }
-        if (strcmp(resp, "=") == 0)
-            dlen = 0; /* "=" is a zero-length initial response */
-        else if (auth_decode(s, "PLAIN", resp, dec, sizeof dec, &dlen) != 0)
-            return s->peer_closed ? FLOW_STOP : FLOW_NEXT;
-        ok = fs_plain_check(dec, dlen, user, pass, got_user, sizeof got_user);
-    } else if (which == MECH_LOGIN) {
-        bool user_ok;
-
-        if (ir[0] != '\0')
-            violation(s, "AUTH LOGIN sent with an initial response; this "
-                         "server does not accept one and ignores it");
-        if (send_line(s, lower ? "334 dXNlcm5hbWU6" : "334 VXNlcm5hbWU6") != 0)
-            return FLOW_STOP;
-        a = auth_answer(s, "LOGIN", line, &len);
-        if (a <= 0)
-            return a < 0 ? FLOW_STOP : FLOW_NEXT;
-        if (auth_decode(s, "LOGIN", line, dec, sizeof dec, &dlen) != 0)
-            return s->peer_closed ? FLOW_STOP : FLOW_NEXT;
-        user_ok = same(dec, dlen, user);
-        (void)fs_esc(got_user, sizeof got_user, dec, dlen);
-        if (send_line(s, lower ? "334 cGFzc3dvcmQ6" : "334 UGFzc3dvcmQ6") != 0)
-            return FLOW_STOP;
-        a = auth_answer(s, "LOGIN", line, &len);
-        if (a <= 0)
-            return a < 0 ? FLOW_STOP : FLOW_NEXT;
-        if (auth_decode(s, "LOGIN", line, dec, sizeof dec, &dlen) != 0)
-            return s->peer_closed ? FLOW_STOP : FLOW_NEXT;
-        ok = user_ok && same(dec, dlen, pass);
-    } else {
-        /* RFC 2195: the challenge is a msg-id style string. */
-        char challenge[128];
-        char prompt[sizeof b64 + 8];
-
-        if (ir[0] != '\0')
-            violation(s, "AUTH CRAM-MD5 sent with an initial response "
-                         "(RFC 2195 has none); ignored");
-        if (snprintf(challenge, sizeof challenge, "<%ld.%lld@fault>",
-                     (long)getpid(), (long long)time(NULL)) < 0 ||
-            fs_b64_encode((const unsigned char *)challenge, strlen(challenge),
-                          b64, sizeof b64) != 0 ||
-            snprintf(prompt, sizeof prompt, "334 %s", b64) < 0)
-            return FLOW_STOP;
-        if (send_line(s, prompt) != 0)
-            return FLOW_STOP;
-        a = auth_answer(s, "CRAM-MD5", line, &len);
-        if (a <= 0)
-            return a < 0 ? FLOW_STOP : FLOW_NEXT;
-        if (auth_decode(s, "CRAM-MD5", line, dec, sizeof dec, &dlen) != 0)
-            return s->peer_closed ? FLOW_STOP : FLOW_NEXT;
-        ok = fs_cram_check(challenge, dec, dlen, user, pass, got_user,
-                           sizeof got_user);
-    }
+    if (which == MECH_PLAIN)
+        auth_plain(s, ir, user, pass, &o);
+    else if (which == MECH_LOGIN)
+        auth_login(s, ir, lower, user, pass, &o);
+    else
+        auth_cram(s, ir, user, pass, &o);
+    if (!o.done)
+        return o.flow;
 
     if (s->auth_result != NULL) {
         reply = s->auth_result;
-        result = ok ? "forced(credentials-ok)" : "forced(credentials-bad)";
+        result = o.ok ? "forced(credentials-ok)" : "forced(credentials-bad)";
         s->auth_result = NULL;
     } else {
-        reply = ok ? REPLY_AUTH_OK : REPLY_AUTH_BAD;
-        result = ok ? "ok" : "bad-credentials";
+        reply = o.ok ? REPLY_AUTH_OK : REPLY_AUTH_BAD;
+        result = o.ok ? "ok" : "bad-credentials";
     }
-    fs_tr_event(s->id, "auth mech=%s user=%s result=%s", mech_names(mechs),
-                fs_esc(esc, sizeof esc, got_user, strlen(got_user)), result);
+    fs_tr_event(
+        s->id, "auth mech=%s user=%s result=%s", mech_names((unsigned)which),
+        fs_esc(esc, sizeof esc, o.got_user, strlen(o.got_user)), result);
     return send_line(s, reply) == 0 ? FLOW_NEXT : FLOW_STOP;
 }
 
