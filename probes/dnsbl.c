@@ -1515,8 +1515,9 @@ run_free(struct run *run)
     free(run->hosts);
 }
 
-/* Sorts the subjects into output order (IPv4, IPv6, names) and renders
- * the facts of run into r (dnsbl_render.c). */
+/* Sorts the subjects into output order (IPv4, IPv6, names), judges the
+ * facts of run (dnsbl_verdicts.c) and renders them into r
+ * (dnsbl_render.c). */
 static void
 run_report(struct run *run, struct mh_result *r, double elapsed)
 {
@@ -1556,7 +1557,12 @@ run_report(struct run *run, struct mh_result *r, double elapsed)
                 .dropped = hq->dropped,
             };
         }
-        mh_dnsbl_render(&rep, r);
+        if (mh_dnsbl_report_judge(&rep) == 0) {
+            mh_dnsbl_render(&rep, r);
+        } else {
+            mh_result_mark_oom(r);
+        }
+        mh_dnsbl_report_release(&rep);
     } else {
         mh_result_mark_oom(r);
     }
