@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * reports: where the probes' reports become output. A probe returns the
+ * facts of its check as a typed report (the probe headers: phases, codes,
+ * certificate and DNS facts, one failure record); the functions here, one
+ * file per probe (report_*.c), turn a report into the items, perfdata,
+ * Prometheus samples, state and summary of a struct mh_result. Nothing in
+ * probes/ builds result items. Each function borrows its report; the
+ * result is the caller's.
+ */
+#ifndef MH_REPORTS_H
+#define MH_REPORTS_H
+
+#include "../probes/delivery.h"
+#include "../probes/result.h"
+
+/*
+ * Adds a delivery report to r (check "delivery", target rep->target): an
+ * item per step (and its note), the failure through mh_result_raise,
+ * perfdata delay ("U" when the mail was not found), time_submit,
+ * time_imap, time_cleanup, the sample mailhealth_delivery_duration_seconds
+ * (found only), the check's duration and "time" perfdata, and when nothing
+ * failed the OK summary (report_delivery.c).
+ */
+void mh_delivery_report_render(const struct mh_delivery_report *rep,
+                               struct mh_result *r);
+
+/*
+ * The result of a delivery report: a new result (check "delivery", target
+ * rep->target; free with mh_result_free) with rep rendered into it, or
+ * NULL when memory ran out. Thresholds are the caller's
+ * (mh_apply_thresholds on "delay").
+ */
+struct mh_result *mh_delivery_result(const struct mh_delivery_report *rep);
+
+#endif
