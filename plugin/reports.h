@@ -12,6 +12,7 @@
 #define MH_REPORTS_H
 
 #include "../probes/delivery.h"
+#include "../probes/mtasts.h"
 #include "../probes/result.h"
 
 /*
@@ -32,5 +33,21 @@ void mh_delivery_report_render(const struct mh_delivery_report *rep,
  * (mh_apply_thresholds on "delay").
  */
 struct mh_result *mh_delivery_result(const struct mh_delivery_report *rep);
+
+/*
+ * Adds a report to r: the items, perfdata and samples listed at
+ * mh_sts_evaluate, the failure through mh_result_raise (the summary
+ * prefixed with the domain when in->required), and for a valid policy
+ * with nothing wrong in r the OK summary. (report_mtasts.c).
+ */
+void mh_sts_report_render(const struct mh_sts_report *rep, struct mh_result *r);
+
+/*
+ * The MTA-STS and TLS-RPT verdict of in added to r: mh_sts_report_check
+ * (the memory, if any, is updated with a valid policy), then the report
+ * rendered (mh_sts_report_render: the items, samples, perfdata and state
+ * listed in probes/mtasts.h). Allocation failures are recorded in r.
+ */
+void mh_sts_evaluate(const struct mh_sts_inputs *in, struct mh_result *r);
 
 #endif
