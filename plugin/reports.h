@@ -12,6 +12,7 @@
 #define MH_REPORTS_H
 
 #include "../probes/delivery.h"
+#include "../probes/dnsbl.h"
 #include "../probes/mtasts.h"
 #include "../probes/result.h"
 
@@ -38,7 +39,7 @@ struct mh_result *mh_delivery_result(const struct mh_delivery_report *rep);
  * Adds a report to r: the items, perfdata and samples listed at
  * mh_sts_evaluate, the failure through mh_result_raise (the summary
  * prefixed with the domain when in->required), and for a valid policy
- * with nothing wrong in r the OK summary. (report_mtasts.c).
+ * with nothing wrong in r the OK summary (report_mtasts.c).
  */
 void mh_sts_report_render(const struct mh_sts_report *rep, struct mh_result *r);
 
@@ -49,5 +50,36 @@ void mh_sts_report_render(const struct mh_sts_report *rep, struct mh_result *r);
  * listed in probes/mtasts.h). Allocation failures are recorded in r.
  */
 void mh_sts_evaluate(const struct mh_sts_inputs *in, struct mh_result *r);
+
+/*
+ * Renders a judged DNSBL report rep (mh_dnsbl_report_judge) into r
+ * (report_dnsbl.c): an item per (subject, zone) pair (listings only when
+ * many targets), notes for host names and zones, perfdata (labels prefixed
+ * with rep->p->perf_prefix), samples, and the failure record as state,
+ * reason and summary (mh_result_raise). Decides nothing.
+ */
+void mh_dnsbl_render(const struct mh_dnsbl_report *rep, struct mh_result *r);
+
+/*
+ * The DNSBL check of p (mh_dnsbl_run) as a new result (check "dnsbl",
+ * target the first target; free with mh_result_free): the judged report
+ * rendered, or the usage error that kept it from running, and the run's
+ * duration. Returns NULL when not even the result could be allocated.
+ */
+struct mh_result *mh_dnsbl_probe(const struct mh_dnsbl_params *p,
+                                 const struct mh_deadline *dl);
+
+/*
+ * For domain mode (mh_dnsbl_run_addresses): adds to r an UNKNOWN note per
+ * invalid address, then the items, perfdata (labels prefixed with
+ * p->perf_prefix), samples and state of the check (probes/dnsbl.h). The
+ * summary of r is set only when this check raises its state
+ * (mh_result_raise semantics). Returns 0, or -1 when the check could not
+ * run at all (r is then UNKNOWN with the reason).
+ */
+int mh_dnsbl_check_addresses(const struct mh_dnsbl_params *p,
+                             const char *const *addresses, size_t naddresses,
+                             const char *domain, const struct mh_deadline *dl,
+                             struct mh_result *r);
 
 #endif

@@ -79,7 +79,7 @@
  *   sample mailhealth_dnsbl_zone_up{zone} per zone whose test entries this
  *   run learnt (1 up, 0 down).
  *
- * Output (into a struct mh_result, see result.h)
+ * Output (plugin/report_dnsbl.c renders a report into a struct mh_result)
  *   - one item of kind "zone" per (subject, zone) pair, name = the zone, in
  *     a deterministic order (subjects sorted: IPv4, IPv6, then the domain;
  *     zones in the configured order); JSON attributes: zone, address, query,
@@ -91,8 +91,9 @@
  *     mailhealth_dnsbl_error{address,zone} (0/1 per pair) and
  *     mailhealth_dnsbl_listed_zones (L); the renderer adds the target label.
  *
- * Nothing here prints or exits. All text from the network (TXT records) is
- * bounded (MH_DNSBL_TXT_MAX) and made printable before it reaches a result.
+ * Nothing here prints, exits or builds result items. All text from the
+ * network (TXT records) is bounded (MH_DNSBL_TXT_MAX) and made printable
+ * before it reaches a report.
  */
 #ifndef MH_DNSBL_H
 #define MH_DNSBL_H
@@ -315,34 +316,42 @@ struct mh_dnsbl_params {
 };
 
 /*
- * Runs the DNSBL check of p->target on p->zones within dl. Returns a new
- * result (check "dnsbl", target = p->target; free with mh_result_free) or
- * NULL when not even that could be allocated. Usage-type problems (target
- * neither an address nor a valid name, no zone, too many zones, a bad
- * resolver address) give UNKNOWN without category. The probe never prints.
+ * Runs the DNSBL check of p->target (or p->targets) on p->zones within dl
+ * into a new judged report (mh_dnsbl_report_judge; free with
+ * mh_dnsbl_report_free). The report borrows p, its zones and targets: use
+ * it while they live. Usage-type problems (target neither an address nor
+ * a valid name, no zone, too many zones, a bad resolver address) give a
+ * report that is not judged, with a failure UNKNOWN usage_error (phase
+ * "usage") saying why. Returns NULL when memory ran out for the report
+ * itself. The probe never prints and builds no result.
  */
-struct mh_result *mh_dnsbl_probe(const struct mh_dnsbl_params *p,
-                                 const struct mh_deadline *dl);
+struct mh_dnsbl_report *mh_dnsbl_run(const struct mh_dnsbl_params *p,
+                                     const struct mh_deadline *dl);
 
 /*
  * For domain mode: checks already-known numeric addresses (each "192.0.2.1"
- * or an IPv6 address; invalid ones are noted as UNKNOWN items) and, if
- * domain is not NULL, that domain name on the domain zones, and adds the
- * items, perfdata (labels prefixed with p->perf_prefix), samples and state
- * (rule above) to r. p->target is ignored. The summary of r is set only when
- * this check raises its state (mh_result_raise semantics). Returns 0, or -1
- * when the check could not run at all (r is then UNKNOWN with the reason).
+ * or an IPv6 address; invalid ones are listed in bad_addresses and not
+ * checked) and, if domain is not NULL, that domain name on the domain
+ * zones (an invalid one is bad_domain), into a new judged report (free
+ * with mh_dnsbl_report_free; it borrows p, addresses and domain).
+ * p->target is ignored; the report's target is NULL. A run that could
+ * not start at all gives a report that is not judged, with the usage
+ * failure. Returns NULL when memory ran out for the report itself.
  */
-int mh_dnsbl_check_addresses(const struct mh_dnsbl_params *p,
-                             const char *const *addresses, size_t naddresses,
-                             const char *domain, const struct mh_deadline *dl,
-                             struct mh_result *r);
+struct mh_dnsbl_report *mh_dnsbl_run_addresses(const struct mh_dnsbl_params *p,
+                                               const char *const *addresses,
+                                               size_t naddresses,
+                                               const char *domain,
+                                               const struct mh_deadline *dl);
+
+/* Frees a report of mh_dnsbl_run or mh_dnsbl_run_addresses (NULL: no-op). */
+void mh_dnsbl_report_free(struct mh_dnsbl_report *rep);
 
 /* ------------------------------------------------------------------------
  * The report: the facts of one run, the verdicts the probe decides from
  * them (dnsbl_verdicts.c: per pair, per zone, the state and the failure
- * record), which dnsbl_render.c alone turns into items, perfdata, samples,
- * state and summary (nothing else writes the result).
+ * record), which the plugin alone (plugin/report_dnsbl.c) turns into
+ * items, perfdata, samples, state and summary.
  * ------------------------------------------------------------------------ */
 
 /* The form of a target (subject): an IPv4 or IPv6 address (RFC 5782 2.1,
@@ -489,6 +498,18 @@ struct mh_dnsbl_report {
     size_t nblocks;        /* how many numeric targets (blocks[] holds the
                               first four) */
     bool any_ip_zone;      /* some zone may answer address questions */
+    /* How the run went (mh_dnsbl_run, mh_dnsbl_run_addresses). */
+    const char *target;         /* the first target (borrowed), or NULL */
+    bool oom;                   /* memory ran out: facts may be missing */
+    bool judged;                /* the verdicts below are set; else nothing was
+                                   checked and failure (or oom) says why */
+    double duration_s;          /* mh_dnsbl_run's wall time (s); < 0: none */
+    const char **bad_addresses; /* mh_dnsbl_run_addresses: the addresses
+                                   that are not numeric, in order
+                                   (owned array of borrowed text) */
+    size_t nbad_addresses;
+    const char *bad_domain; /* mh_dnsbl_run_addresses: the domain, when not
+                               a valid name (borrowed), or NULL */
     /* The verdicts (mh_dnsbl_report_judge; owned, mh_dnsbl_report_release
      * frees them). */
     struct mh_dnsbl_pair_verdict *verdicts; /* [si * nz + zi]; only the
@@ -542,16 +563,7 @@ void mh_dnsbl_pair_text(const struct mh_dnsbl_report *rep, size_t zi, size_t si,
 void mh_dnsbl_codes_text(const struct mh_dnsbl_answer *a, char *buf,
                          size_t len);
 
-/*
- * Renders a judged report rep (mh_dnsbl_report_judge) into r
- * (dnsbl_render.c): an item per (subject, zone) pair (listings only when
- * many targets), notes for host names and zones, perfdata (labels prefixed
- * with rep->p->perf_prefix), samples, and the failure record as state,
- * reason and summary (mh_result_raise). Decides nothing.
- */
-void mh_dnsbl_render(const struct mh_dnsbl_report *rep, struct mh_result *r);
-
-/* Helpers of the report, shared by the probe and the renderer. */
+/* Helpers of the report, shared by the probe and the plugin's renderer. */
 
 /* The test entry of zone z for form fam: the positive (pos) or negative
  * one (the zone's own, else RFC 5782 5's). Static or z's storage. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of the DNSBL report and its rendering (probes/dnsbl_render.c):
+ * Unit tests of the DNSBL report and its rendering (plugin/report_dnsbl.c):
  * reports made here in memory (a zone, subjects and their answers, as the
  * probe would fill them) turned into items, perfdata, samples, state and
  * summary. No network.
@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "dnsbl.h"
+#include "reports.h"
 #include "result.h"
 
 /* A report on one IPv4 zone "bl.example" for one subject. */

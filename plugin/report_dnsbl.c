@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dnsbl_render: turns a judged DNSBL report (struct mh_dnsbl_report,
- * dnsbl.h; the verdicts from dnsbl_verdicts.c) into the result: one item
- * per (subject, zone) pair, notes for host names and zones, perfdata,
- * Prometheus samples, and the failure record as state and summary. The
- * only place the DNSBL check writes its result; it decides nothing.
+ * report_dnsbl: turns a judged DNSBL report (struct mh_dnsbl_report,
+ * probes/dnsbl.h; the verdicts from probes/dnsbl_verdicts.c) into the
+ * result: one item per (subject, zone) pair, notes for host names and
+ * zones, perfdata, Prometheus samples, and the failure record as state and
+ * summary. The only place the DNSBL check writes its result; it decides
+ * nothing.
  */
-#include "dnsbl.h"
+#include "reports.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -345,4 +346,73 @@ mh_dnsbl_render(const struct mh_dnsbl_report *rep, struct mh_result *r)
     notes_perf(rep, r);
     mh_result_raise(r, rep->failure.state, rep->failure.reason, "%s",
                     rep->failure.cause);
+}
+
+/* A DNSBL run's report into r: the invalid addresses and domain it was
+ * given, then the judged report, or the failure that kept it from
+ * running. */
+static void
+run_into(const struct mh_dnsbl_report *rep, struct mh_result *r)
+{
+    for (size_t i = 0; i < rep->nbad_addresses; i++) {
+        mh_result_add_item(r, "note", rep->bad_addresses[i], MH_STATE_UNKNOWN,
+                           MH_REASON_USAGE_ERROR,
+                           "not an IP address: not checked");
+        mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR,
+                        "invalid address '%.80s'", rep->bad_addresses[i]);
+    }
+    if (rep->bad_domain != NULL) {
+        mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR,
+                        "invalid domain '%.80s'", rep->bad_domain);
+    }
+    if (rep->oom) {
+        mh_result_mark_oom(r);
+    }
+    if (rep->judged) {
+        mh_dnsbl_render(rep, r);
+    } else if (rep->failure.state != MH_STATE_OK) {
+        mh_result_raise(r, rep->failure.state, rep->failure.reason, "%s",
+                        rep->failure.cause);
+    }
+}
+
+struct mh_result *
+mh_dnsbl_probe(const struct mh_dnsbl_params *p, const struct mh_deadline *dl)
+{
+    const char *first = p->targets != NULL && p->ntargets > 0 ? p->targets[0]
+                        : p->target != NULL                   ? p->target
+                                                              : "";
+    struct mh_result *r = mh_result_new("dnsbl", first);
+    if (r == NULL) {
+        return NULL;
+    }
+    struct mh_dnsbl_report *rep = mh_dnsbl_run(p, dl);
+    if (rep == NULL) {
+        mh_result_mark_oom(r);
+        return r;
+    }
+    run_into(rep, r);
+    if (rep->duration_s >= 0) {
+        mh_result_set_duration(r, rep->duration_s);
+    }
+    mh_dnsbl_report_free(rep);
+    return r;
+}
+
+int
+mh_dnsbl_check_addresses(const struct mh_dnsbl_params *p,
+                         const char *const *addresses, size_t naddresses,
+                         const char *domain, const struct mh_deadline *dl,
+                         struct mh_result *r)
+{
+    struct mh_dnsbl_report *rep =
+        mh_dnsbl_run_addresses(p, addresses, naddresses, domain, dl);
+    if (rep == NULL) {
+        mh_result_mark_oom(r);
+        return -1;
+    }
+    run_into(rep, r);
+    int rc = !rep->judged && !rep->oom ? -1 : 0;
+    mh_dnsbl_report_free(rep);
+    return rc;
 }
