@@ -6,6 +6,7 @@
  * call it from several threads at once.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../probes/curl_loader.h"
@@ -13,6 +14,7 @@
 #include "checks.h"
 #include "common.h"
 #include "params.h"
+#include "reports.h"
 
 void
 mh_target_delivery(const struct mh_config *cfg, char *buf, size_t len)
@@ -93,7 +95,9 @@ mh_cmd_delivery(const struct mh_config *cfg, const struct mh_deadline *dl)
     } else {
         p.auth_password = auth_pw;
         p.imap_password = imap_pw;
-        r = mh_delivery_probe(&p, dl);
+        struct mh_delivery_report *rep = mh_delivery_run(&p, dl);
+        r = rep != NULL ? mh_delivery_result(rep) : NULL;
+        free(rep);
     }
     mh_secret_free(auth_pw);
     mh_secret_free(imap_pw);

@@ -10,6 +10,7 @@
 
 #include "checks.h"
 #include "params.h"
+#include "reports.h"
 
 /* A usage error result for the dnsbl check. */
 static struct mh_result *

@@ -26,6 +26,7 @@
 #include "common.h"
 #include "mxset.h"
 #include "params.h"
+#include "reports.h"
 #include "stscheck.h"
 
 /* The DNSBL check of every MX address, run beside the SMTP probes. */

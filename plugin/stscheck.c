@@ -11,6 +11,7 @@
 #include "../probes/curl_loader.h"
 #include "common.h"
 #include "params.h"
+#include "reports.h"
 
 /* Runs fn(s) on s's thread, or here when no thread can be started. */
 static void

@@ -2,7 +2,7 @@
 /*
  * delivery: the delivery round trip (see delivery.h): IMAP login, the
  * submission, polling for the probe mail, the cleanup, into a report
- * (delivery_render.c turns it into the result).
+ * (plugin/report_delivery.c turns it into the result).
  * One libcurl session per half (delivery_xfer.c); the URLs, the message,
  * IMAP responses, the classification of failed transfers and the trace
  * redaction are the other delivery_*.c files (delivery_internal.h).
@@ -589,20 +589,4 @@ mh_delivery_run(const struct mh_delivery_params *p,
     free(msg);
     rep->elapsed_s = mh_deadline_elapsed(dl);
     return rep;
-}
-
-struct mh_result *
-mh_delivery_probe(const struct mh_delivery_params *p,
-                  const struct mh_deadline *dl)
-{
-    struct mh_delivery_report *rep = mh_delivery_run(p, dl);
-    if (rep == NULL) {
-        return NULL;
-    }
-    struct mh_result *r = mh_result_new("delivery", rep->target);
-    if (r != NULL) {
-        mh_delivery_report_render(rep, r);
-    }
-    free(rep);
-    return r;
 }

@@ -132,9 +132,8 @@ struct mh_delivery_params {
 };
 
 /*
- * Runs the round trip within dl. Returns a new result (check "delivery",
- * target "RCPT via SUBMITHOST:PORT"; free with mh_result_free) or NULL
- * when not even the result could be allocated. Categories (verdict.h):
+ * What a round trip reports (mh_delivery_run below; the report's target is
+ * "RCPT via SUBMITHOST:PORT"). Categories (verdict.h):
  * connection for resolution/connect failures and lost sessions on either
  * side; auth for login/AUTH failures on either side (CRITICAL); tls for
  * STARTTLS missing or refused and handshake/verification failures; response
@@ -146,21 +145,20 @@ struct mh_delivery_params {
  * for local problems (a URL missing, an invalid address, CA file unreadable, no
  * randomness).
  *
- * The result has items per phase (imap_login, submit, poll, cleanup),
- * perfdata delay, time_submit, time_imap and time_cleanup (seconds), and
- * the sample mailhealth_delivery_duration_seconds (only when the mail was
- * found). Thresholds are the caller's (mh_apply_thresholds on "delay").
+ * Rendered (plugin/reports.h, mh_delivery_report_render) the result has
+ * items per phase (imap_login, submit, poll, cleanup), perfdata delay,
+ * time_submit, time_imap and time_cleanup (seconds), and the sample
+ * mailhealth_delivery_duration_seconds (only when the mail was found).
+ * Thresholds are the caller's (mh_apply_thresholds on "delay").
  */
-struct mh_result *mh_delivery_probe(const struct mh_delivery_params *p,
-                                    const struct mh_deadline *dl);
 
 /* ====== The report: what the round trip found, before any output ======
  *
- * mh_delivery_probe runs in two steps: mh_delivery_run() makes the round
- * trip into a struct mh_delivery_report (every phase with its duration,
- * codes and TLS, the delay, one failure record), and
- * mh_delivery_report_render() (delivery_render.c) turns a report into the
- * items, perfdata, samples, state and summary described above.
+ * mh_delivery_run() makes the round trip into a struct mh_delivery_report
+ * (every phase with its duration, codes and TLS, the delay, one failure
+ * record); the plugin turns it into the items, perfdata, samples, state
+ * and summary described above (plugin/report_delivery.c). Nothing here
+ * builds result items.
  */
 
 /* Facts a phase may carry, one bit each; rendered as item attributes in
@@ -230,18 +228,6 @@ struct mh_delivery_report {
  */
 struct mh_delivery_report *mh_delivery_run(const struct mh_delivery_params *p,
                                            const struct mh_deadline *dl);
-
-/*
- * Adds a report to r (check "delivery", target rep->target): an item per
- * step (and its note), the failure through mh_result_raise, perfdata
- * delay ("U" when the mail was not found), time_submit, time_imap,
- * time_cleanup, the sample mailhealth_delivery_duration_seconds (found
- * only), the check's duration and "time" perfdata, and when nothing
- * failed the OK summary. The one place where delivery facts become
- * output.
- */
-void mh_delivery_report_render(const struct mh_delivery_report *rep,
-                               struct mh_result *r);
 
 /*
  * Fills hex (MH_DELIVERY_TOKEN_HEX + 1 bytes) with a new token: 128 bits

@@ -7,7 +7,8 @@
  *   1. query names (pure)                      RFC 5782 2.1, 2.4, 3
  *   2. answer interpretation and verdict (pure) RFC 5782 2.1, 2.3, 5
  *   3. the run: one c-ares channel, every query in flight at once
- *   4. the report: the run's facts, rendered by dnsbl_render.c
+ *   4. the report: the run's facts, judged by dnsbl_verdicts.c (the
+ *      plugin renders them, plugin/report_dnsbl.c)
  */
 #include "dnsbl.h"
 
@@ -1515,53 +1516,104 @@ run_free(struct run *run)
     free(run->hosts);
 }
 
-/* Sorts the subjects into output order (IPv4, IPv6, names) and renders
- * the facts of run into r (dnsbl_render.c). */
+/* Sorts the subjects into output order (IPv4, IPv6, names) and puts the
+ * facts of run into rep, then judges them (dnsbl_verdicts.c). Out of
+ * memory: rep->oom, and rep is not judged. */
 static void
-run_report(struct run *run, struct mh_result *r, double elapsed)
+run_report(struct run *run, struct mh_dnsbl_report *rep, double elapsed)
 {
     if (run->nsubj > 1) {
         qsort(run->subj, run->nsubj, sizeof *run->subj, cmp_subject);
     }
-    struct mh_dnsbl_report rep = {
-        .p = run->p,
-        .deadline_s = mh_deadline_length(run->dl),
-        .elapsed_s = elapsed,
-        .zones = calloc(run->nz + 1, sizeof *rep.zones),
-        .nz = run->nz,
-        .subj = run->subj,
-        .nsubj = run->nsubj,
-        .hosts = calloc(run->nhosts + 1, sizeof *rep.hosts),
-        .nhosts = run->nhosts,
-        .addrs_dropped = run->addrs_dropped,
-        .nblocks = run->nblocks,
-        .any_ip_zone = any_zone_is_ip(run),
-    };
-    memcpy(rep.blocks, run->blocks, sizeof rep.blocks);
-    if (rep.zones != NULL && rep.hosts != NULL) {
-        for (size_t i = 0; i < run->nz; i++) {
-            struct mh_dnsbl_zone_report *zo = &rep.zones[i];
-            zo->z = run->zr[i].z;
-            memcpy(zo->h, run->zr[i].h, sizeof zo->h);
-            zo->backoff_s = run->zr[i].backoff_s;
-            zo->refused_by = run->zr[i].refused_by;
-        }
-        for (size_t i = 0; i < run->nhosts; i++) {
-            const struct hostq *hq = &run->hosts[i];
-            rep.hosts[i] = (struct mh_dnsbl_host_report){
-                .name = hq->name,
-                .done = hq->done,
-                .status = hq->status,
-                .naddrs = hq->naddrs,
-                .dropped = hq->dropped,
-            };
-        }
-        mh_dnsbl_render(&rep, r);
-    } else {
-        mh_result_mark_oom(r);
+    rep->p = run->p;
+    rep->deadline_s = mh_deadline_length(run->dl);
+    rep->elapsed_s = elapsed;
+    rep->zones = calloc(run->nz + 1, sizeof *rep->zones);
+    rep->nz = run->nz;
+    rep->subj = run->subj;
+    rep->nsubj = run->nsubj;
+    rep->hosts = calloc(run->nhosts + 1, sizeof *rep->hosts);
+    rep->nhosts = run->nhosts;
+    rep->addrs_dropped = run->addrs_dropped;
+    rep->nblocks = run->nblocks;
+    rep->any_ip_zone = any_zone_is_ip(run);
+    memcpy(rep->blocks, run->blocks, sizeof rep->blocks);
+    if (rep->zones == NULL || rep->hosts == NULL) {
+        rep->oom = true;
+        return;
     }
-    free(rep.zones);
-    free(rep.hosts);
+    for (size_t i = 0; i < run->nz; i++) {
+        struct mh_dnsbl_zone_report *zo = &rep->zones[i];
+        zo->z = run->zr[i].z;
+        memcpy(zo->h, run->zr[i].h, sizeof zo->h);
+        zo->backoff_s = run->zr[i].backoff_s;
+        zo->refused_by = run->zr[i].refused_by;
+    }
+    for (size_t i = 0; i < run->nhosts; i++) {
+        const struct hostq *hq = &run->hosts[i];
+        rep->hosts[i] = (struct mh_dnsbl_host_report){
+            .name = hq->name,
+            .done = hq->done,
+            .status = hq->status,
+            .naddrs = hq->naddrs,
+            .dropped = hq->dropped,
+        };
+    }
+    if (mh_dnsbl_report_judge(rep) == 0) {
+        rep->judged = true;
+    } else {
+        rep->oom = true;
+    }
+}
+
+/* A report and the run whose facts it holds. */
+struct owned_report {
+    struct mh_dnsbl_report rep; /* first: mh_dnsbl_report_free casts */
+    struct run run;
+    bool have_run; /* run_init succeeded: run_free at the end */
+};
+
+/* A new empty report on target (borrowed), or NULL. */
+static struct owned_report *
+owned_new(const char *target)
+{
+    struct owned_report *o = calloc(1, sizeof *o);
+    if (o != NULL) {
+        o->rep.target = target;
+        o->rep.failure.phase = "";
+        o->rep.duration_s = -1;
+    }
+    return o;
+}
+
+/* The run could not start: a usage error (UNKNOWN) saying why. */
+static void
+usage_failure(struct mh_dnsbl_report *rep, const char *why)
+{
+    rep->failure.state = MH_STATE_UNKNOWN;
+    rep->failure.reason = MH_REASON_USAGE_ERROR;
+    rep->failure.category = mh_reason_category(MH_REASON_USAGE_ERROR);
+    rep->failure.phase = "usage";
+    if (why != rep->failure.cause) {
+        mh_textf(rep->failure.cause, sizeof rep->failure.cause, "%s", why);
+    }
+}
+
+void
+mh_dnsbl_report_free(struct mh_dnsbl_report *rep)
+{
+    if (rep == NULL) {
+        return;
+    }
+    struct owned_report *o = (struct owned_report *)rep;
+    mh_dnsbl_report_release(rep);
+    free(rep->zones);
+    free(rep->hosts);
+    free(rep->bad_addresses);
+    if (o->have_run) {
+        run_free(&o->run);
+    }
+    free(o);
 }
 
 /* Sets up a run on a fresh channel. Returns 0, or -1 with err. */
@@ -1682,62 +1734,63 @@ add_domain(struct run *run, const char *name, int host)
     }
 }
 
-int
-mh_dnsbl_check_addresses(const struct mh_dnsbl_params *p,
-                         const char *const *addresses, size_t naddresses,
-                         const char *domain, const struct mh_deadline *dl,
-                         struct mh_result *r)
+struct mh_dnsbl_report *
+mh_dnsbl_run_addresses(const struct mh_dnsbl_params *p,
+                       const char *const *addresses, size_t naddresses,
+                       const char *domain, const struct mh_deadline *dl)
 {
-    char err[256];
-    struct run run;
-    double t0 = mh_monotonic_s();
-    if (run_init(&run, p, dl, err, sizeof err) != 0) {
-        mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "%s", err);
-        return -1;
+    struct owned_report *o = owned_new(NULL);
+    if (o == NULL) {
+        return NULL;
     }
+    struct mh_dnsbl_report *rep = &o->rep;
+    char err[256];
+    struct run *run = &o->run;
+    double t0 = mh_monotonic_s();
+    rep->bad_addresses = calloc(naddresses + 1, sizeof *rep->bad_addresses);
+    if (rep->bad_addresses == NULL) {
+        rep->oom = true;
+        return rep;
+    }
+    if (run_init(run, p, dl, err, sizeof err) != 0) {
+        usage_failure(rep, err);
+        return rep;
+    }
+    o->have_run = true;
     size_t added = 0;
     for (size_t i = 0; i < naddresses; i++) {
         unsigned char b[16];
         int fam = addresses[i] != NULL ? parse_address(addresses[i], b) : 0;
         if (fam == 0) {
-            mh_result_add_item(r, "note",
-                               addresses[i] != NULL ? addresses[i] : "",
-                               MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR,
-                               "not an IP address: not checked");
-            mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR,
-                            "invalid address '%.80s'",
-                            addresses[i] != NULL ? addresses[i] : "");
+            rep->bad_addresses[rep->nbad_addresses++] =
+                addresses[i] != NULL ? addresses[i] : "";
             continue;
         }
-        if (!family_wanted(&run, fam)) {
+        if (!family_wanted(run, fam)) {
             continue;
         }
         if (added >= MH_DNSBL_MAX_ADDRS) {
-            run.addrs_dropped++;
+            run->addrs_dropped++;
             continue;
         }
-        size_t before = run.nsubj;
-        add_address(&run, fam, b, -1);
-        if (run.nsubj > before) {
+        size_t before = run->nsubj;
+        add_address(run, fam, b, -1);
+        if (run->nsubj > before) {
             added++;
         }
     }
     if (domain != NULL) {
         char norm[MH_DNSBL_NAME_MAX + 2];
         if (mh_dnsbl_normalize_name(domain, norm, sizeof norm) == 0) {
-            add_domain(&run, norm, -1);
+            add_domain(run, norm, -1);
         } else {
-            mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR,
-                            "invalid domain '%.80s'", domain);
+            rep->bad_domain = domain;
         }
     }
-    run_wait(&run);
-    if (run.oom) {
-        mh_result_mark_oom(r);
-    }
-    run_report(&run, r, mh_monotonic_s() - t0);
-    run_free(&run);
-    return 0;
+    run_wait(run);
+    rep->oom = run->oom;
+    run_report(run, rep, mh_monotonic_s() - t0);
+    return rep;
 }
 
 /* Starts the checks of one target: an address or address block, or a name
@@ -1815,11 +1868,11 @@ target_origin(const struct mh_dnsbl_params *p, size_t i, size_t ntargets,
 }
 
 /* Parses every target and checks the size limit (dnsbl_targets.h).
- * Returns 0, or -1 with the usage error (naming the option) raised on r. */
+ * Returns 0, or -1 with the usage error (naming the option) in err. */
 static int
 parse_targets(const struct mh_dnsbl_params *p, const char *const *targets,
-              size_t ntargets, struct mh_dnsbl_target *parsed,
-              struct mh_result *r)
+              size_t ntargets, struct mh_dnsbl_target *parsed, char *err,
+              size_t errlen)
 {
     uint64_t total = 0;
     char origin[300], n1[32], n2[32];
@@ -1827,10 +1880,10 @@ parse_targets(const struct mh_dnsbl_params *p, const char *const *targets,
         const char *t = targets[i] != NULL ? targets[i] : "";
         target_origin(p, i, ntargets, origin, sizeof origin);
         if (mh_dnsbl_target_parse(t, &parsed[i]) != 0) {
-            mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR,
-                            "invalid %s '%.80s': not an IP address, an address "
-                            "block (CIDR) or a DNS name",
-                            origin, t);
+            mh_textf(err, errlen,
+                     "invalid %s '%.80s': not an IP address, an address "
+                     "block (CIDR) or a DNS name",
+                     origin, t);
             return -1;
         }
         uint64_t c = parsed[i].count;
@@ -1842,8 +1895,8 @@ parse_targets(const struct mh_dnsbl_params *p, const char *const *targets,
             } else {
                 mh_dnsbl_fmt_count(c, n1, sizeof n1);
             }
-            mh_result_raise(
-                r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR,
+            mh_textf(
+                err, errlen,
                 "%s %.80s has %s addresses, more than the %s one "
                 "check takes",
                 origin, t, n1,
@@ -1852,8 +1905,8 @@ parse_targets(const struct mh_dnsbl_params *p, const char *const *targets,
         }
         total += c;
         if (total > MH_DNSBL_MAX_TARGET_ADDRS) {
-            mh_result_raise(
-                r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR,
+            mh_textf(
+                err, errlen,
                 "the targets of %s come to more than %s "
                 "addresses, the most one check takes (split them "
                 "over several checks)",
@@ -1865,8 +1918,8 @@ parse_targets(const struct mh_dnsbl_params *p, const char *const *targets,
     return 0;
 }
 
-struct mh_result *
-mh_dnsbl_probe(const struct mh_dnsbl_params *p, const struct mh_deadline *dl)
+struct mh_dnsbl_report *
+mh_dnsbl_run(const struct mh_dnsbl_params *p, const struct mh_deadline *dl)
 {
     double t0 = mh_monotonic_s();
     const char *const *targets = p->targets;
@@ -1876,55 +1929,52 @@ mh_dnsbl_probe(const struct mh_dnsbl_params *p, const struct mh_deadline *dl)
         targets = &one;
         ntargets = 1;
     }
-    struct mh_result *r = mh_result_new("dnsbl", targets[0]);
-    if (r == NULL) {
+    struct owned_report *o = owned_new(targets[0]);
+    if (o == NULL) {
         return NULL;
     }
+    struct mh_dnsbl_report *rep = &o->rep;
     struct mh_dnsbl_target *parsed = calloc(ntargets, sizeof *parsed);
     if (parsed == NULL) {
-        mh_result_mark_oom(r);
-        return r;
+        rep->oom = true;
+        return rep;
     }
-    if (parse_targets(p, targets, ntargets, parsed, r) != 0) {
+    if (parse_targets(p, targets, ntargets, parsed, rep->failure.cause,
+                      sizeof rep->failure.cause) != 0) {
         free(parsed);
-        return r;
+        usage_failure(rep, rep->failure.cause);
+        return rep;
     }
     char err[256];
-    struct run run;
-    if (run_init(&run, p, dl, err, sizeof err) != 0) {
+    struct run *run = &o->run;
+    if (run_init(run, p, dl, err, sizeof err) != 0) {
         free(parsed);
-        mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "%s", err);
-        return r;
+        usage_failure(rep, err);
+        return rep;
     }
-    run.hosts = calloc(ntargets, sizeof *run.hosts);
-    if (run.hosts == NULL) {
+    o->have_run = true;
+    run->hosts = calloc(ntargets, sizeof *run->hosts);
+    if (run->hosts == NULL) {
         free(parsed);
-        mh_result_mark_oom(r);
-        run.closing = true;
-        mh_dnsbl_channels_close(&run.chs);
-        run_free(&run);
-        return r;
+        rep->oom = true;
+        run->closing = true;
+        mh_dnsbl_channels_close(&run->chs);
+        return rep;
     }
     for (size_t i = 0; i < ntargets; i++) {
-        if (add_target(&run, targets[i] != NULL ? targets[i] : "", &parsed[i],
+        if (add_target(run, targets[i] != NULL ? targets[i] : "", &parsed[i],
                        err, sizeof err) != 0) {
             free(parsed);
-            mh_result_raise(r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "%s",
-                            err);
-            run.closing = true;
-            mh_dnsbl_channels_close(&run.chs);
-            run_free(&run);
-            return r;
+            usage_failure(rep, err);
+            run->closing = true;
+            mh_dnsbl_channels_close(&run->chs);
+            return rep;
         }
     }
     free(parsed);
-    run_wait(&run);
-    if (run.oom) {
-        mh_result_mark_oom(r);
-    }
-    double elapsed = mh_monotonic_s() - t0;
-    run_report(&run, r, elapsed);
-    run_free(&run);
-    mh_result_set_duration(r, mh_monotonic_s() - t0);
-    return r;
+    run_wait(run);
+    rep->oom = run->oom;
+    run_report(run, rep, mh_monotonic_s() - t0);
+    rep->duration_s = mh_monotonic_s() - t0;
+    return rep;
 }

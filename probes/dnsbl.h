@@ -79,7 +79,7 @@
  *   sample mailhealth_dnsbl_zone_up{zone} per zone whose test entries this
  *   run learnt (1 up, 0 down).
  *
- * Output (into a struct mh_result, see result.h)
+ * Output (plugin/report_dnsbl.c renders a report into a struct mh_result)
  *   - one item of kind "zone" per (subject, zone) pair, name = the zone, in
  *     a deterministic order (subjects sorted: IPv4, IPv6, then the domain;
  *     zones in the configured order); JSON attributes: zone, address, query,
@@ -91,8 +91,9 @@
  *     mailhealth_dnsbl_error{address,zone} (0/1 per pair) and
  *     mailhealth_dnsbl_listed_zones (L); the renderer adds the target label.
  *
- * Nothing here prints or exits. All text from the network (TXT records) is
- * bounded (MH_DNSBL_TXT_MAX) and made printable before it reaches a result.
+ * Nothing here prints, exits or builds result items. All text from the
+ * network (TXT records) is bounded (MH_DNSBL_TXT_MAX) and made printable
+ * before it reaches a report.
  */
 #ifndef MH_DNSBL_H
 #define MH_DNSBL_H
@@ -315,33 +316,42 @@ struct mh_dnsbl_params {
 };
 
 /*
- * Runs the DNSBL check of p->target on p->zones within dl. Returns a new
- * result (check "dnsbl", target = p->target; free with mh_result_free) or
- * NULL when not even that could be allocated. Usage-type problems (target
- * neither an address nor a valid name, no zone, too many zones, a bad
- * resolver address) give UNKNOWN without category. The probe never prints.
+ * Runs the DNSBL check of p->target (or p->targets) on p->zones within dl
+ * into a new judged report (mh_dnsbl_report_judge; free with
+ * mh_dnsbl_report_free). The report borrows p, its zones and targets: use
+ * it while they live. Usage-type problems (target neither an address nor
+ * a valid name, no zone, too many zones, a bad resolver address) give a
+ * report that is not judged, with a failure UNKNOWN usage_error (phase
+ * "usage") saying why. Returns NULL when memory ran out for the report
+ * itself. The probe never prints and builds no result.
  */
-struct mh_result *mh_dnsbl_probe(const struct mh_dnsbl_params *p,
-                                 const struct mh_deadline *dl);
+struct mh_dnsbl_report *mh_dnsbl_run(const struct mh_dnsbl_params *p,
+                                     const struct mh_deadline *dl);
 
 /*
  * For domain mode: checks already-known numeric addresses (each "192.0.2.1"
- * or an IPv6 address; invalid ones are noted as UNKNOWN items) and, if
- * domain is not NULL, that domain name on the domain zones, and adds the
- * items, perfdata (labels prefixed with p->perf_prefix), samples and state
- * (rule above) to r. p->target is ignored. The summary of r is set only when
- * this check raises its state (mh_result_raise semantics). Returns 0, or -1
- * when the check could not run at all (r is then UNKNOWN with the reason).
+ * or an IPv6 address; invalid ones are listed in bad_addresses and not
+ * checked) and, if domain is not NULL, that domain name on the domain
+ * zones (an invalid one is bad_domain), into a new judged report (free
+ * with mh_dnsbl_report_free; it borrows p, addresses and domain).
+ * p->target is ignored; the report's target is NULL. A run that could
+ * not start at all gives a report that is not judged, with the usage
+ * failure. Returns NULL when memory ran out for the report itself.
  */
-int mh_dnsbl_check_addresses(const struct mh_dnsbl_params *p,
-                             const char *const *addresses, size_t naddresses,
-                             const char *domain, const struct mh_deadline *dl,
-                             struct mh_result *r);
+struct mh_dnsbl_report *mh_dnsbl_run_addresses(const struct mh_dnsbl_params *p,
+                                               const char *const *addresses,
+                                               size_t naddresses,
+                                               const char *domain,
+                                               const struct mh_deadline *dl);
+
+/* Frees a report of mh_dnsbl_run or mh_dnsbl_run_addresses (NULL: no-op). */
+void mh_dnsbl_report_free(struct mh_dnsbl_report *rep);
 
 /* ------------------------------------------------------------------------
- * The report: the facts of one run, which dnsbl_render.c alone turns into
- * items, perfdata, samples, state and summary (nothing else of the probe
- * writes the result).
+ * The report: the facts of one run, the verdicts the probe decides from
+ * them (dnsbl_verdicts.c: per pair, per zone, the state and the failure
+ * record), which the plugin alone (plugin/report_dnsbl.c) turns into
+ * items, perfdata, samples, state and summary.
  * ------------------------------------------------------------------------ */
 
 /* The form of a target (subject): an IPv4 or IPv6 address (RFC 5782 2.1,
@@ -395,21 +405,79 @@ struct mh_dnsbl_subject {
     char mem[];
 };
 
-/* One zone's facts: its test points per form and why it was not asked. */
+/* What the pairs of a zone tell about it (mh_dnsbl_zone_report.flags, the
+ * flag of each pair verdict). */
+enum {
+    MH_DNSBL_ZF_QUERIED = 1u << 0,   /* some subject got an applicable answer */
+    MH_DNSBL_ZF_LISTED = 1u << 1,    /* block listing */
+    MH_DNSBL_ZF_FAILED = 1u << 2,    /* no usable answer: UNKNOWN */
+    MH_DNSBL_ZF_UNHEALTHY = 1u << 3, /* fails its test points, or refused on an
+                                        allow/info zone: WARNING */
+    MH_DNSBL_ZF_POLICY = 1u << 4,    /* policy listing */
+    MH_DNSBL_ZF_POLICY_WARN = 1u << 5,
+    MH_DNSBL_ZF_ALLOW = 1u << 6, /* allow listing */
+    MH_DNSBL_ZF_HOSTFAIL = 1u << 7,
+    MH_DNSBL_ZF_REFUSED = 1u << 8, /* an error code ("blocked", over quota) */
+    MH_DNSBL_ZF_SKIPPED = 1u << 9  /* not asked (budget, back-off): WARNING */
+};
+
+/* The verdict on one (subject, zone) pair and how it counts. */
+struct mh_dnsbl_pair_verdict {
+    unsigned char v;       /* enum mh_dnsbl_verdict */
+    unsigned char state;   /* enum mh_state of its line (a block listing:
+                              -w/-c on its subject's listings) */
+    unsigned short reason; /* enum mh_reason of its line */
+    unsigned short flag;   /* MH_DNSBL_ZF_* it gives its zone */
+};
+
+/* One zone's pairs without a listing when many targets are checked
+ * (more than MH_DNSBL_DETAIL_MAX subjects): one line each for the clean,
+ * the not applicable and the failed ones. */
+struct mh_dnsbl_zone_agg {
+    size_t total, clean, na, failed;
+    enum mh_state state;   /* worst state of the failed ones */
+    enum mh_reason reason; /* of the first failed one */
+    size_t first_na;       /* subject index of the first not applicable */
+    size_t first_failed;   /* subject index of the first failed */
+};
+
+/* One zone's facts: its test points per form and why it was not asked;
+ * flags and agg come from mh_dnsbl_report_judge(). */
 struct mh_dnsbl_zone_report {
     const struct mh_dnsbl_zone *z;
     struct mh_dnsbl_health h[MH_DNSBL_FORM_COUNT];
     double backoff_s;    /* MH_DNSBL_TAKE_BACKOFF: seconds left */
     uint32_t refused_by; /* MH_DNSBL_TAKE_BACKOFF: the error code */
+    unsigned flags;      /* MH_DNSBL_ZF_* of its pairs */
+    struct mh_dnsbl_zone_agg agg;
 };
 
-/* One host name target: its A/AAAA lookup. */
+/* One host name target: its A/AAAA lookup; failed .. listed_on come from
+ * mh_dnsbl_report_judge(). */
 struct mh_dnsbl_host_report {
-    const char *name; /* normalised */
-    bool done;        /* the lookup ended (else: the deadline came) */
-    int status;       /* its c-ares status */
-    size_t naddrs;    /* addresses found */
-    size_t dropped;   /* addresses over the limit, not checked */
+    const char *name;      /* normalised */
+    bool done;             /* the lookup ended (else: the deadline came) */
+    int status;            /* its c-ares status */
+    size_t naddrs;         /* addresses found */
+    size_t dropped;        /* addresses over the limit, not checked */
+    bool noaddr;           /* the lookup found no address (why says so) */
+    bool failed;           /* no address, and the name got no answer as a
+                              domain either: its IP zones fail */
+    enum mh_reason reason; /* of failed */
+    char why[300];         /* "mx.example has no IPv4 address", ... */
+    size_t listed_on;      /* block zones listing any of its subjects */
+};
+
+/* What a DNSBL run concluded: the part of the summary that decides the
+ * state (the first of the worst: listing, policy, unhealthy zone, failed
+ * zone, allow list), with the other parts after it. */
+struct mh_dnsbl_failure {
+    enum mh_state state;   /* OK: no alert (cause still the summary) */
+    const char *phase;     /* static: "listing", "zone_health", "lookup",
+                              "zones" (no zone applies), or "" */
+    enum mh_reason reason; /* its category: mh_reason_category() */
+    enum mh_category category;
+    char cause[1024]; /* the summary */
 };
 
 /* The facts of a run. Subjects are in output order (IPv4, IPv6 by value,
@@ -430,19 +498,72 @@ struct mh_dnsbl_report {
     size_t nblocks;        /* how many numeric targets (blocks[] holds the
                               first four) */
     bool any_ip_zone;      /* some zone may answer address questions */
+    /* How the run went (mh_dnsbl_run, mh_dnsbl_run_addresses). */
+    const char *target;         /* the first target (borrowed), or NULL */
+    bool oom;                   /* memory ran out: facts may be missing */
+    bool judged;                /* the verdicts below are set; else nothing was
+                                   checked and failure (or oom) says why */
+    double duration_s;          /* mh_dnsbl_run's wall time (s); < 0: none */
+    const char **bad_addresses; /* mh_dnsbl_run_addresses: the addresses
+                                   that are not numeric, in order
+                                   (owned array of borrowed text) */
+    size_t nbad_addresses;
+    const char *bad_domain; /* mh_dnsbl_run_addresses: the domain, when not
+                               a valid name (borrowed), or NULL */
+    /* The verdicts (mh_dnsbl_report_judge; owned, mh_dnsbl_report_release
+     * frees them). */
+    struct mh_dnsbl_pair_verdict *verdicts; /* [si * nz + zi]; only the
+                                               applicable pairs are set */
+    size_t *subj_listed;      /* per subject: block zones listing it */
+    bool many;                /* more than one subject */
+    bool agg;                 /* more than MH_DNSBL_DETAIL_MAX subjects:
+                                 items for listings only */
+    size_t zones_listing;     /* zones with a block listing */
+    size_t zones_failed;      /* zones without a usable answer */
+    size_t zones_warning;     /* unhealthy or not asked, not failed */
+    size_t zones_queried;     /* zones some subject applies to */
+    size_t nlisted_subj;      /* subjects on a block zone */
+    enum mh_state list_state; /* of the listings, by the judge */
+    struct mh_dnsbl_failure failure;
 };
 
 /*
- * Renders report rep into r (dnsbl_render.c): an item per (subject, zone)
- * pair (listings only when many targets), notes for host names and zones,
- * perfdata (labels prefixed with rep->p->perf_prefix), samples, the state
- * (rep->p->judge on the number of block listings, zone failures UNKNOWN,
- * unhealthy or skipped zones WARNING) and the summary. Out of memory:
- * mh_result_mark_oom(r).
+ * Decides the verdicts of report rep (dnsbl_verdicts.c): every applicable
+ * pair's verdict, state and reason, each zone's flags and aggregate, the
+ * host names that gave no address, the zone counts, the listings' state
+ * (rep->p->judge on the block zones listing each target, default CRITICAL
+ * at one) and the failure record with the summary. Returns 0, or -1 when
+ * memory ran out (rep then holds no verdicts). Free with
+ * mh_dnsbl_report_release().
  */
-void mh_dnsbl_render(const struct mh_dnsbl_report *rep, struct mh_result *r);
+int mh_dnsbl_report_judge(struct mh_dnsbl_report *rep);
 
-/* Helpers of the report, shared by the probe and the renderer. */
+/* Frees what mh_dnsbl_report_judge() allocated in rep (not rep). */
+void mh_dnsbl_report_release(struct mh_dnsbl_report *rep);
+
+/* The verdict of subject si on zone zi (after mh_dnsbl_report_judge). */
+const struct mh_dnsbl_pair_verdict *
+mh_dnsbl_verdict_of(const struct mh_dnsbl_report *rep, size_t zi, size_t si);
+
+/* How mh_dnsbl_pair_text() words a pair. */
+enum mh_dnsbl_wording {
+    MH_DNSBL_WORD_ITEM,        /* a zone's line: the zone is named before */
+    MH_DNSBL_WORD_ZONE,        /* summary: names the zone */
+    MH_DNSBL_WORD_ZONE_SUBJECT /* summary of several subjects: zone and
+                                  subject */
+};
+
+/* The verdict of subject si on zone zi in words ("192.0.2.10 listed
+ * (127.0.0.2: spam source)", "lookup failed: ..."); always terminates
+ * buf. */
+void mh_dnsbl_pair_text(const struct mh_dnsbl_report *rep, size_t zi, size_t si,
+                        enum mh_dnsbl_wording w, char *buf, size_t len);
+
+/* The return codes of answer a: "127.0.0.2, 127.0.0.4" ("" if none). */
+void mh_dnsbl_codes_text(const struct mh_dnsbl_answer *a, char *buf,
+                         size_t len);
+
+/* Helpers of the report, shared by the probe and the plugin's renderer. */
 
 /* The test entry of zone z for form fam: the positive (pos) or negative
  * one (the zone's own, else RFC 5782 5's). Static or z's storage. */

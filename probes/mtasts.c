@@ -2,8 +2,8 @@
 /*
  * mtasts: the MTA-STS and TLS-RPT records, the policy parser, the MX
  * matching rules and the memory of policies seen (see mtasts.h; the HTTPS
- * fetch is mtasts_fetch.c, the verdict mtasts_report.c and
- * mtasts_render.c).
+ * fetch is mtasts_fetch.c, the verdict mtasts_report.c; the plugin renders
+ * it, plugin/report_mtasts.c).
  */
 #include "mtasts.h"
 

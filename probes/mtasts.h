@@ -16,11 +16,12 @@
  *      matching rules (mh_sts_mx_matches, RFC 8461 4.1);
  *   5. the memory of the policies seen (struct mh_sts_memory), which tells
  *      a policy edited without a new id;
- *   6. the verdict (mh_sts_evaluate): every fact above and the outcome of
+ *   6. the verdict (mh_sts_report_check): every fact above and the outcome of
  *      the caller's STARTTLS probes of the MX hosts are judged into a
  *      typed report (mh_sts_report_check, mtasts_report.c: facts, one
- *      failure record), which mh_sts_report_render (mtasts_render.c)
- *      turns into the items, samples and state of a result.
+ *      failure record), which the plugin (plugin/report_mtasts.c) turns
+ *      into the items, samples and state of a result. Nothing here builds
+ *      result items.
  *
  * The parsers are our own (no library parses these formats); each has a
  * fuzz target (tests/fuzz/fuzz_mtasts.c). Server and DNS text is hostile:
@@ -145,7 +146,7 @@ int mh_sts_policy_match(const struct mh_sts_policy *p, const char *host);
  * the SHA-256 of the body, the mode and when it was first seen. A body
  * that differs while the id stays the same means senders that cached the
  * old policy will not fetch the new one (RFC 8461 3.1: the id must change
- * whenever the policy changes): mh_sts_evaluate warns (sts_id_unchanged).
+ * whenever the policy changes): the verdict warns (sts_id_unchanged).
  * The first body of an id is kept until the id changes, so the warning
  * lasts as long as the problem does (reverting the body clears it).
  *
@@ -342,7 +343,8 @@ struct mh_sts_inputs {
 };
 
 /*
- * Adds the MTA-STS and TLS-RPT verdict to r:
+ * What a verdict reports (mh_sts_report_check below), rendered by the
+ * plugin (plugin/reports.h, mh_sts_evaluate):
  *   - items: kind "mta-sts" (name "record", "policy", "certificate", "id")
  *     and kind "mx" (one per MX host: covered by which pattern, verified on
  *     how many addresses), kind "tls-rpt" (name "record"); the policy
@@ -369,18 +371,17 @@ struct mh_sts_inputs {
  *     CRITICAL sts_record_missing when required, else a note. DNS
  *     failures: CRITICAL (required) or WARNING, dns_timeout /
  *     dns_lookup_failed.
- * The memory (if any) is updated with a valid policy. Allocation failures
- * are recorded in r.
+ * The memory (if any) is updated with a valid policy (by
+ * mh_sts_report_check).
  */
-void mh_sts_evaluate(const struct mh_sts_inputs *in, struct mh_result *r);
 
 /* ---- 7. The report: what the verdict found, before any output ---------
  *
- * mh_sts_evaluate runs in two steps: mh_sts_report_check() (mtasts_report.c)
- * judges the inputs into a struct mh_sts_report (facts, the state, reason
- * and sentence each implies, one failure record; the memory is updated
- * there), and mh_sts_report_render() (mtasts_render.c) turns a report into
- * the items, perfdata, samples, state and summary listed above.
+ * mh_sts_report_check() (mtasts_report.c) judges the inputs into a struct
+ * mh_sts_report (facts, the state, reason and sentence each implies, one
+ * failure record; the memory is updated there); the plugin
+ * (plugin/report_mtasts.c) turns a report into the items, perfdata,
+ * samples, state and summary listed above.
  */
 
 /* One judged fact: the state and reason it implies and its sentence (the
@@ -463,20 +464,12 @@ struct mh_sts_report {
 };
 
 /*
- * Judges in into a new report (the first step of mh_sts_evaluate) and
+ * Judges in into a new report (the first step of mh_sts_evaluate in
+ * plugin/reports.h) and
  * notes a valid policy in in->memory. The report borrows in: use it while
  * in lives. Returns the report (free with free()) or NULL when memory ran
  * out.
  */
 struct mh_sts_report *mh_sts_report_check(const struct mh_sts_inputs *in);
-
-/*
- * Adds a report to r: the items, perfdata and samples listed at
- * mh_sts_evaluate, the failure through mh_result_raise (the summary
- * prefixed with the domain when in->required), and for a valid policy
- * with nothing wrong in r the OK summary. The one place where MTA-STS
- * facts become output.
- */
-void mh_sts_report_render(const struct mh_sts_report *rep, struct mh_result *r);
 
 #endif

@@ -4,7 +4,7 @@
  * mh_sts_report, mtasts.h): the TXT records, the policy, the policy host's
  * certificate, the id against the memory, every MX host against the
  * patterns and its probes, and one failure record. No output here
- * (mtasts_render.c turns a report into a result).
+ * (plugin/report_mtasts.c turns a report into a result).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -396,16 +396,4 @@ mh_sts_report_check(const struct mh_sts_inputs *in)
     }
     check_tlsrpt(rep);
     return rep;
-}
-
-void
-mh_sts_evaluate(const struct mh_sts_inputs *in, struct mh_result *r)
-{
-    struct mh_sts_report *rep = mh_sts_report_check(in);
-    if (rep == NULL) {
-        mh_result_mark_oom(r);
-        return;
-    }
-    mh_sts_report_render(rep, r);
-    free(rep);
 }

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "../../probes/mtasts.h"
+#include "../../plugin/reports.h"
 #include "fuzz.h"
 
 static void

@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 
 #include "delivery.h"
+#include "reports.h"
 
 /* ---- token ---------------------------------------------------------- */
 
@@ -525,7 +526,10 @@ test_report_setup(void **state)
     assert_false(rep->submitted);
     assert_string_equal(rep->target, "probe@example.com via ?");
     free(rep);
-    struct mh_result *r = mh_delivery_probe(&p, &dl);
+    rep = mh_delivery_run(&p, &dl);
+    assert_non_null(rep);
+    struct mh_result *r = mh_delivery_result(rep);
+    free(rep);
     assert_non_null(r);
     assert_int_equal(r->state, MH_STATE_UNKNOWN);
     assert_string_equal(r->summary,

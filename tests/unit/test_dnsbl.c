@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "dnsbl.h"
+#include "reports.h"
 #include "resolve.h"
 
 #define IP(a, b, c, d)                                                         \

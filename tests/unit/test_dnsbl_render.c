@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of the DNSBL report and its rendering (probes/dnsbl_render.c):
+ * Unit tests of the DNSBL report and its rendering (plugin/report_dnsbl.c):
  * reports made here in memory (a zone, subjects and their answers, as the
  * probe would fill them) turned into items, perfdata, samples, state and
  * summary. No network.
@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "dnsbl.h"
+#include "reports.h"
 #include "result.h"
 
 /* A report on one IPv4 zone "bl.example" for one subject. */
@@ -86,6 +87,15 @@ teardown(struct fixture *f)
     free(f->s);
 }
 
+/* Judges the report of f and renders it into f->r. */
+static void
+judge_render(struct fixture *f)
+{
+    assert_int_equal(mh_dnsbl_report_judge(&f->rep), 0);
+    mh_dnsbl_render(&f->rep, f->r);
+    mh_dnsbl_report_release(&f->rep);
+}
+
 /* The item of the one pair. */
 static const struct mh_item *
 zone_item(const struct mh_result *r)
@@ -106,7 +116,7 @@ test_render_listed(void **state)
     struct fixture f;
     const uint32_t code = 0x7f000002u;
     setup(&f, "192.0.2.10", MH_DNSBL_RC_ANSWER, &code, 1);
-    mh_dnsbl_render(&f.rep, f.r);
+    judge_render(&f);
     assert_int_equal(f.r->state, MH_STATE_CRITICAL);
     assert_int_equal(f.r->reason, MH_REASON_DNSBL_LISTED);
     assert_string_equal(f.r->summary,
@@ -128,7 +138,7 @@ test_render_not_listed(void **state)
     (void)state;
     struct fixture f;
     setup(&f, "192.0.2.20", MH_DNSBL_RC_NXDOMAIN, NULL, 0);
-    mh_dnsbl_render(&f.rep, f.r);
+    judge_render(&f);
     assert_int_equal(f.r->state, MH_STATE_OK);
     assert_string_equal(f.r->summary, "192.0.2.20 not listed on bl.example");
     assert_string_equal(zone_item(f.r)->text, "192.0.2.20 not listed");
@@ -143,7 +153,7 @@ test_render_timeout(void **state)
     (void)state;
     struct fixture f;
     setup(&f, "192.0.2.30", MH_DNSBL_RC_TIMEOUT, NULL, 0);
-    mh_dnsbl_render(&f.rep, f.r);
+    judge_render(&f);
     assert_int_equal(f.r->state, MH_STATE_UNKNOWN);
     assert_int_equal(f.r->reason, MH_REASON_DNS_TIMEOUT);
     assert_string_equal(f.r->summary, "lookup failed: no DNS answer for "
@@ -165,7 +175,7 @@ test_render_skipped(void **state)
     f.pair.sent = false;
     f.pair.kind = MH_DNSBL_K_NONE;
     f.p.zone_budget = 100;
-    mh_dnsbl_render(&f.rep, f.r);
+    judge_render(&f);
     assert_int_equal(f.r->state, MH_STATE_WARNING);
     assert_int_equal(f.r->reason, MH_REASON_ZONE_BUDGET);
     assert_non_null(

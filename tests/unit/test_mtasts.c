@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "../../probes/mtasts.h"
+#include "reports.h"
 
 static enum mh_sts_txt
 rec(const char *txt, char *id)

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * mtasts_render: an MTA-STS verdict's report (struct mh_sts_report, filled
- * by mtasts_report.c) as result items, perfdata, samples, state and
+ * report_mtasts: an MTA-STS verdict's report (struct mh_sts_report, filled
+ * by probes/mtasts_report.c) as result items, perfdata, samples, state and
  * summary: the one place where MTA-STS and TLS-RPT facts become output
- * (mtasts.h lists them at mh_sts_evaluate).
+ * (probes/mtasts.h lists them).
  */
+#include <stdlib.h>
 #include <string.h>
 
-#include "mtasts.h"
+#include "reports.h"
 
 /* An item of a finding. */
 static struct mh_item *
@@ -261,4 +262,16 @@ mh_sts_report_render(const struct mh_sts_report *rep, struct mh_result *r)
     }
     render_tlsrpt(rep, r);
     render_verdict(rep, r);
+}
+
+void
+mh_sts_evaluate(const struct mh_sts_inputs *in, struct mh_result *r)
+{
+    struct mh_sts_report *rep = mh_sts_report_check(in);
+    if (rep == NULL) {
+        mh_result_mark_oom(r);
+        return;
+    }
+    mh_sts_report_render(rep, r);
+    free(rep);
 }

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * delivery_render: a delivery round trip's report (struct
- * mh_delivery_report, filled by delivery.c) as result items, perfdata,
- * samples, state and summary: the one place where delivery facts become
- * output (delivery.h describes them).
+ * report_delivery: a delivery round trip's report (struct
+ * mh_delivery_report, filled by probes/delivery.c) as result items,
+ * perfdata, samples, state and summary: the one place where delivery facts
+ * become output (probes/delivery.h describes them).
  */
-#include "delivery.h"
+#include <stdlib.h>
+
+#include "reports.h"
 
 /* The item of one phase, its attributes in the MH_DELIVERY_HAS_* order,
  * and its note. */
@@ -101,4 +103,14 @@ mh_delivery_report_render(const struct mh_delivery_report *rep,
                         rep->delay_s, rep->time_submit, polls,
                         polls == 1 ? "" : "s");
     }
+}
+
+struct mh_result *
+mh_delivery_result(const struct mh_delivery_report *rep)
+{
+    struct mh_result *r = mh_result_new("delivery", rep->target);
+    if (r != NULL) {
+        mh_delivery_report_render(rep, r);
+    }
+    return r;
 }

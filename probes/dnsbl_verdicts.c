@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dnsbl_render: turns the facts of a DNSBL run (struct mh_dnsbl_report,
- * dnsbl.h) into the result: one item per (subject, zone) pair, notes for
- * host names and zones, perfdata, Prometheus samples, the state and the
- * summary. The only place the DNSBL check writes its result.
+ * dnsbl_verdicts: decides what the facts of a DNSBL run (struct
+ * mh_dnsbl_report, dnsbl.h) mean: each pair's verdict, state and reason,
+ * each zone's flags and aggregate, host names without an address, the
+ * listings' state by the judge, and the failure record with the summary.
+ * Also words a pair's verdict for the renderer. Writes no result.
  */
 #include "dnsbl.h"
 
@@ -19,8 +20,8 @@
 #include "textutil.h"
 
 /* "127.0.0.2, 127.0.0.4" */
-static void
-codes_text(const struct mh_dnsbl_answer *a, char *buf, size_t len)
+void
+mh_dnsbl_codes_text(const struct mh_dnsbl_answer *a, char *buf, size_t len)
 {
     buf[0] = '\0';
     for (size_t i = 0; i < a->ncodes; i++) {
@@ -134,7 +135,7 @@ describe(const struct verdict_ctx *c, enum form form, char *buf, size_t len)
     const char *subj = c->s->text;
     int fam = c->s->fam;
     char codes[200], culprit[20], why[300];
-    codes_text(a, codes, sizeof codes);
+    mh_dnsbl_codes_text(a, codes, sizeof codes);
     mh_dnsbl_format_code(a->culprit, culprit, sizeof culprit);
     const char *txt = c->txt;
     const char *sep = txt[0] != '\0' ? ": " : "";
@@ -237,29 +238,6 @@ describe(const struct verdict_ctx *c, enum form form, char *buf, size_t len)
     mh_textf(buf, len, "?");
 }
 
-static const char *
-status_name(enum mh_dnsbl_verdict v)
-{
-    switch (v) {
-    case MH_DNSBL_V_NOT_LISTED:
-        return "not_listed";
-    case MH_DNSBL_V_LISTED:
-        return "listed";
-    case MH_DNSBL_V_NOT_APPLICABLE:
-        return "not_applicable";
-    case MH_DNSBL_V_SKIPPED:
-        return "not_asked";
-    case MH_DNSBL_V_ERROR_CODE:
-    case MH_DNSBL_V_OUTSIDE:
-    case MH_DNSBL_V_LISTS_EVERYTHING:
-    case MH_DNSBL_V_NOT_WORKING:
-    case MH_DNSBL_V_FAILED:
-    case MH_DNSBL_V_TIMEOUT:
-        break;
-    }
-    return "error";
-}
-
 /* Reason of a zone that gave no usable answer (verdict.h). */
 static enum mh_reason
 error_reason(const struct verdict_ctx *c)
@@ -321,19 +299,6 @@ sb_add(struct sbuf *b, const char *fmt, ...)
         }
     }
 }
-
-static void
-add_perf(struct mh_result *r, const struct mh_dnsbl_params *p,
-         const char *label, double value, enum mh_unit unit, const char *warn,
-         const char *crit, const double *max)
-{
-    char l[128];
-    snprintf(l, sizeof l, "%s%s", p->perf_prefix != NULL ? p->perf_prefix : "",
-             label);
-    const double zero = 0;
-    mh_result_add_perf(r, l, value, unit, warn, crit, &zero, max);
-}
-
 /* Subject description for the summary: "192.0.2.10", "192.0.2.0/24 (256
  * addresses)", "1,024 addresses", or
  * for a host name "mx.example.com (192.0.2.1, 2001:db8::1)". */
@@ -408,12 +373,12 @@ host_failure_text(const struct mh_dnsbl_report *rep,
     mh_textf(buf, len, "lookup of %s failed: %s", hq->name, ares_strerror(st));
 }
 
-/* Fills the verdict of subject s on zone zi into c (tmp: room for the
- * combined test-entry answers). */
+/* Fills c with what describes subject s on zone zi, all but the verdict
+ * (tmp: room for the combined test-entry answers). */
 static void
-pair_verdict(const struct mh_dnsbl_report *rep, size_t zi,
-             const struct mh_dnsbl_subject *s, struct verdict_ctx *c,
-             struct mh_dnsbl_answer tmp[4])
+pair_ctx(const struct mh_dnsbl_report *rep, size_t zi,
+         const struct mh_dnsbl_subject *s, struct verdict_ctx *c,
+         struct mh_dnsbl_answer tmp[4])
 {
     const struct mh_dnsbl_zone_report *zr = &rep->zones[zi];
     const struct mh_dnsbl_health *h = &zr->h[s->fam];
@@ -428,6 +393,17 @@ pair_verdict(const struct mh_dnsbl_report *rep, size_t zi,
     c->deadline_s = rep->deadline_s;
     c->zr = zr;
     c->budget = rep->p->zone_budget;
+}
+
+/* Fills the verdict of subject s on zone zi into c (tmp as for
+ * pair_ctx). */
+static void
+pair_verdict(const struct mh_dnsbl_report *rep, size_t zi,
+             const struct mh_dnsbl_subject *s, struct verdict_ctx *c,
+             struct mh_dnsbl_answer tmp[4])
+{
+    const struct mh_dnsbl_zone_report *zr = &rep->zones[zi];
+    pair_ctx(rep, zi, s, c, tmp);
     if (c->pr->skip != MH_DNSBL_TAKE_OK) {
         c->v = MH_DNSBL_V_SKIPPED;
         return;
@@ -447,27 +423,12 @@ pair_verdict(const struct mh_dnsbl_report *rep, size_t zi,
         c->v = mh_dnsbl_refine(c->v, combined(oh->pos, oh->npos, &tmp[2]));
     }
 }
-
-/* Per-zone facts of a rep (report). */
-enum {
-    Z_QUERIED = 1u << 0,   /* some subject got an applicable answer */
-    Z_LISTED = 1u << 1,    /* block listing */
-    Z_FAILED = 1u << 2,    /* no usable answer: UNKNOWN */
-    Z_UNHEALTHY = 1u << 3, /* fails its test points, or refused on an
-                              allow/info zone: WARNING */
-    Z_POLICY = 1u << 4,    /* policy listing */
-    Z_POLICY_WARN = 1u << 5,
-    Z_ALLOW = 1u << 6, /* allow listing */
-    Z_HOSTFAIL = 1u << 7,
-    Z_REFUSED = 1u << 8, /* an error code ("blocked", over quota) */
-    Z_SKIPPED = 1u << 9  /* not asked (budget, back-off): WARNING */
-};
-
 /* A zone that warns (unhealthy, or not asked) without failing. */
 static bool
 zone_warns(unsigned zf)
 {
-    return (zf & (Z_UNHEALTHY | Z_SKIPPED)) != 0 && (zf & Z_FAILED) == 0;
+    return (zf & (MH_DNSBL_ZF_UNHEALTHY | MH_DNSBL_ZF_SKIPPED)) != 0 &&
+           (zf & MH_DNSBL_ZF_FAILED) == 0;
 }
 
 /* How one pair counts: its item state and reason, and the zone flag. */
@@ -482,23 +443,24 @@ pair_state(const struct verdict_ctx *c, enum mh_state list_state,
     case MH_DNSBL_V_NOT_APPLICABLE:
         return;
     case MH_DNSBL_V_NOT_LISTED:
-        *flag = Z_QUERIED;
+        *flag = MH_DNSBL_ZF_QUERIED;
         return;
     case MH_DNSBL_V_LISTED:
-        *flag = Z_QUERIED;
+        *flag = MH_DNSBL_ZF_QUERIED;
         switch (c->ans->list_kind) {
         case MH_DNSBL_KIND_BLOCK:
-            *flag |= Z_LISTED;
+            *flag |= MH_DNSBL_ZF_LISTED;
             *st = list_state;
             *reason = MH_REASON_DNSBL_LISTED;
             return;
         case MH_DNSBL_KIND_POLICY:
-            *flag |= Z_POLICY | (c->ans->warn ? Z_POLICY_WARN : 0u);
+            *flag |= MH_DNSBL_ZF_POLICY |
+                     (c->ans->warn ? MH_DNSBL_ZF_POLICY_WARN : 0u);
             *st = c->ans->warn ? MH_STATE_WARNING : MH_STATE_OK;
             *reason = MH_REASON_DNSBL_POLICY_LISTED;
             return;
         case MH_DNSBL_KIND_ALLOW:
-            *flag |= Z_ALLOW;
+            *flag |= MH_DNSBL_ZF_ALLOW;
             return;
         case MH_DNSBL_KIND_INFO:
             return;
@@ -506,15 +468,16 @@ pair_state(const struct verdict_ctx *c, enum mh_state list_state,
         return;
     case MH_DNSBL_V_SKIPPED:
         /* our use of the zone, not the target's verdict */
-        *flag = Z_QUERIED | Z_SKIPPED |
-                (c->pr->skip == MH_DNSBL_TAKE_BACKOFF ? Z_REFUSED : 0u);
+        *flag =
+            MH_DNSBL_ZF_QUERIED | MH_DNSBL_ZF_SKIPPED |
+            (c->pr->skip == MH_DNSBL_TAKE_BACKOFF ? MH_DNSBL_ZF_REFUSED : 0u);
         *st = MH_STATE_WARNING;
         *reason = error_reason(c);
         return;
     case MH_DNSBL_V_NOT_WORKING:
     case MH_DNSBL_V_LISTS_EVERYTHING:
         /* zone health: its own signal, not the target's verdict */
-        *flag = Z_QUERIED | Z_UNHEALTHY;
+        *flag = MH_DNSBL_ZF_QUERIED | MH_DNSBL_ZF_UNHEALTHY;
         *st = MH_STATE_WARNING;
         *reason = MH_REASON_ZONE_UNHEALTHY;
         return;
@@ -523,36 +486,23 @@ pair_state(const struct verdict_ctx *c, enum mh_state list_state,
         if (c->z->kind == MH_DNSBL_KIND_ALLOW ||
             c->z->kind == MH_DNSBL_KIND_INFO) {
             /* the verdict does not depend on this zone */
-            *flag = Z_QUERIED | Z_UNHEALTHY | Z_REFUSED;
+            *flag = MH_DNSBL_ZF_QUERIED | MH_DNSBL_ZF_UNHEALTHY |
+                    MH_DNSBL_ZF_REFUSED;
             *st = MH_STATE_WARNING;
         } else {
-            *flag = Z_QUERIED | Z_FAILED | Z_REFUSED;
+            *flag =
+                MH_DNSBL_ZF_QUERIED | MH_DNSBL_ZF_FAILED | MH_DNSBL_ZF_REFUSED;
             *st = MH_STATE_UNKNOWN;
         }
         return;
     case MH_DNSBL_V_OUTSIDE:
     case MH_DNSBL_V_FAILED:
     case MH_DNSBL_V_TIMEOUT:
-        *flag = Z_QUERIED | Z_FAILED;
+        *flag = MH_DNSBL_ZF_QUERIED | MH_DNSBL_ZF_FAILED;
         *st = MH_STATE_UNKNOWN;
         *reason = error_reason(c);
         return;
     }
-}
-
-/* The zone flag of subject s on zone zi (its verdict in c, tmp as for
- * pair_verdict), listings judged as OK. */
-static unsigned
-pair_flag(const struct mh_dnsbl_report *rep, size_t zi,
-          const struct mh_dnsbl_subject *s, struct verdict_ctx *c,
-          struct mh_dnsbl_answer tmp[4])
-{
-    pair_verdict(rep, zi, s, c, tmp);
-    enum mh_state st;
-    enum mh_reason reason;
-    unsigned flag;
-    pair_state(c, MH_STATE_OK, &st, &reason, &flag);
-    return flag;
 }
 
 /* One part of the summary. */
@@ -564,75 +514,13 @@ struct part {
 
 /* Appends the names of the zones with flag set (except skip). */
 static void
-zone_names(const struct mh_dnsbl_report *rep, const unsigned *zf, unsigned flag,
-           size_t skip, struct sbuf *b)
+zone_names(const struct mh_dnsbl_report *rep, unsigned flag, size_t skip,
+           struct sbuf *b)
 {
     for (size_t zi = 0, k = 0; zi < rep->nz; zi++) {
-        if ((zf[zi] & flag) != 0 && zi != skip) {
+        if ((rep->zones[zi].flags & flag) != 0 && zi != skip) {
             sb_add(b, "%s%s", k++ > 0 ? ", " : "", rep->zones[zi].z->name);
         }
-    }
-}
-
-/*
- * Zone health, apart from the verdicts: one item of kind "health" (JSON
- * array "zone_health") and one sample mailhealth_dnsbl_zone_up{zone} per
- * zone whose health this rep learnt: 0 when the zone lists its negative
- * test entry, fails its positive one (zone_unhealthy) or refused a query
- * with an error code; 1 when a positive test entry was listed. Zones
- * whose test entries were not asked or not answered get neither.
- */
-static void
-zone_health(const struct mh_dnsbl_report *rep, struct mh_result *r,
-            const unsigned *zf)
-{
-    for (size_t zi = 0; zi < rep->nz; zi++) {
-        const struct mh_dnsbl_zone_report *zr = &rep->zones[zi];
-        bool pos_ok = false, neg_listed = false;
-        const char *entry = NULL;
-        for (int f = 0; f < MH_DNSBL_FORM_COUNT; f++) {
-            for (size_t i = 0; i < zr->h[f].npos; i++) {
-                if (zr->h[f].pos[i].kind == MH_DNSBL_K_LISTED && !pos_ok) {
-                    pos_ok = true;
-                    entry = mh_dnsbl_test_entry(zr->z, f, true);
-                }
-            }
-            for (size_t i = 0; i < zr->h[f].nneg; i++) {
-                if (zr->h[f].neg[i].kind == MH_DNSBL_K_LISTED) {
-                    neg_listed = true;
-                    entry = mh_dnsbl_test_entry(zr->z, f, false);
-                }
-            }
-        }
-        bool down = neg_listed || (zf[zi] & (Z_UNHEALTHY | Z_REFUSED)) != 0;
-        if (!down && !pos_ok) {
-            continue;
-        }
-        if (down && !neg_listed) {
-            entry = NULL;
-        }
-        const char *why = neg_listed ? "lists its negative test entry"
-                          : (zf[zi] & Z_REFUSED) != 0
-                              ? "refused a query (error code)"
-                              : "fails its test entries";
-        struct mh_item *it;
-        if (down) {
-            it = mh_result_add_item(
-                r, "health", zr->z->name, MH_STATE_WARNING,
-                (zf[zi] & Z_REFUSED) != 0 && !neg_listed
-                    ? MH_REASON_ZONE_REFUSED
-                    : MH_REASON_ZONE_UNHEALTHY,
-                "zone down: %s%s%s%s", why, entry != NULL ? " (" : "",
-                entry != NULL ? entry : "", entry != NULL ? ")" : "");
-        } else {
-            it = mh_result_add_item(r, "health", zr->z->name, MH_STATE_OK,
-                                    MH_REASON_NONE,
-                                    "zone up: test entry %s listed", entry);
-        }
-        mh_item_set_str(r, it, "zone", zr->z->name);
-        mh_item_set_str(r, it, "status", down ? "down" : "up");
-        mh_result_add_sample(r, MH_METRIC(DNSBL_ZONE_UP), down ? 0 : 1, "zone",
-                             zr->z->name, NULL);
     }
 }
 
@@ -653,8 +541,6 @@ listed_subjects(const struct mh_dnsbl_report *rep, const size_t *sl,
            mh_dnsbl_fmt_count(rep->nsubj, n2, sizeof n2),
            names ? "addresses and names" : "addresses", nzones,
            nzones == 1 ? "" : "s");
-    struct mh_dnsbl_answer tmp[4];
-    struct verdict_ctx c;
     for (size_t si = 0, k = 0; si < rep->nsubj; si++) {
         const struct mh_dnsbl_subject *s = rep->subj[si];
         if (sl[si] == 0) {
@@ -665,7 +551,8 @@ listed_subjects(const struct mh_dnsbl_report *rep, const size_t *sl,
             if (!s->pairs[zi].applicable) {
                 continue;
             }
-            if ((pair_flag(rep, zi, s, &c, tmp) & Z_LISTED) != 0) {
+            if ((mh_dnsbl_verdict_of(rep, zi, si)->flag & MH_DNSBL_ZF_LISTED) !=
+                0) {
                 sb_add(b, "%s%s", m++ > 0 ? ", " : "", rep->zones[zi].z->name);
             }
         }
@@ -676,184 +563,112 @@ listed_subjects(const struct mh_dnsbl_report *rep, const size_t *sl,
 /* Policy and allow listings named in the summary (the rest counted). */
 #define SUMMARY_NOTES_MAX 3
 
-/* One zone's pairs without a listing when many targets are checked: one
- * line each for the clean, the not applicable and the failed ones. */
-struct agg {
-    size_t total, clean, na, failed;
-    enum mh_state st;      /* worst state of the failed ones */
-    enum mh_reason reason; /* of the first failed one */
-    char first_na[900], first_failed[900];
-};
-
+/* Counts subject si's verdict v (its line's state st and reason) in the
+ * aggregate of a zone. */
 static void
-agg_count(struct agg *a, const struct verdict_ctx *c, enum mh_state st,
-          enum mh_reason reason, const char *text)
+agg_count(struct mh_dnsbl_zone_agg *a, size_t si, enum mh_dnsbl_verdict v,
+          enum mh_state st, enum mh_reason reason)
 {
     a->total++;
-    if (c->v == MH_DNSBL_V_NOT_LISTED) {
+    if (v == MH_DNSBL_V_NOT_LISTED) {
         a->clean++;
-    } else if (c->v == MH_DNSBL_V_NOT_APPLICABLE) {
+    } else if (v == MH_DNSBL_V_NOT_APPLICABLE) {
         if (a->na++ == 0) {
-            mh_textf(a->first_na, sizeof a->first_na, "%s", text);
+            a->first_na = si;
         }
     } else {
         if (a->failed++ == 0) {
-            mh_textf(a->first_failed, sizeof a->first_failed, "%s", text);
+            a->first_failed = si;
             a->reason = reason;
-            a->st = st;
-        } else if (mh_state_rank(st) > mh_state_rank(a->st)) {
-            a->st = st;
+            a->state = st;
+        } else if (mh_state_rank(st) > mh_state_rank(a->state)) {
+            a->state = st;
         }
     }
 }
-
-/* The lines of one zone's aggregate a, and its error count metric. */
-static void
-agg_items(struct mh_result *r, const struct mh_dnsbl_zone *z,
-          const struct agg *a)
-{
-    char n1[32], n2[32];
-    mh_dnsbl_fmt_count(a->total, n2, sizeof n2);
-    if (a->clean > 0 || a->total == 0) {
-        struct mh_item *it =
-            mh_result_add_item(r, "zone", z->name, MH_STATE_OK, MH_REASON_NONE,
-                               "not listed: %s of %s",
-                               mh_dnsbl_fmt_count(a->clean, n1, sizeof n1), n2);
-        mh_item_set_str(r, it, "zone", z->name);
-        mh_item_set_str(r, it, "status", "not_listed");
-        mh_item_set_num(r, it, "count", (double)a->clean);
-    }
-    if (a->na > 0) {
-        struct mh_item *it = mh_result_add_item(
-            r, "zone", z->name, MH_STATE_OK, MH_REASON_NONE,
-            "not applicable: %s of %s, e.g. %s",
-            mh_dnsbl_fmt_count(a->na, n1, sizeof n1), n2, a->first_na);
-        mh_item_set_str(r, it, "zone", z->name);
-        mh_item_set_str(r, it, "status", "not_applicable");
-        mh_item_set_num(r, it, "count", (double)a->na);
-    }
-    if (a->failed > 0) {
-        struct mh_item *it = mh_result_add_item(
-            r, "zone", z->name, a->st, a->reason,
-            "no usable answer: %s of %s, e.g. %s",
-            mh_dnsbl_fmt_count(a->failed, n1, sizeof n1), n2, a->first_failed);
-        mh_item_set_str(r, it, "zone", z->name);
-        mh_item_set_str(r, it, "status", "error");
-        mh_item_set_num(r, it, "count", (double)a->failed);
-        mh_item_set_str(r, it, "error", a->first_failed);
-    }
-    mh_result_add_sample(r, MH_METRIC(DNSBL_ZONE_ERRORS), (double)a->failed,
-                         "zone", z->name, NULL);
-}
-
-/* A host name target that gave no address to check. */
-struct hfail {
-    bool failed, noaddr;
-    enum mh_reason reason;
-    char why[300];
-};
 
 /* The summary's parts; ties between equal states go to the first. */
 enum { P_LISTED, P_POLICY, P_UNHEALTHY, P_FAILED, P_ALLOW, P_COUNT };
 
-/* What report() learns in its first pass and builds in its second. */
+/* The phase of the failure when a part leads the summary. */
+static const char *const part_phase[P_COUNT] = {
+    "listing", "listing", "zone_health", "lookup", "listing"};
+
+/* A report being judged: what the summary is built from. */
 struct report {
-    const struct mh_dnsbl_report *rep;
-    struct mh_result *r;
-    unsigned *zf;       /* per zone: Z_* flags */
-    struct hfail *hf;   /* per host name */
-    size_t *sl;         /* per subject: block zones listing it */
+    struct mh_dnsbl_report *rep;
     enum mh_state *sst; /* per subject: the state of its listings */
-    size_t *hl;         /* per host name: block zones listing any of its
-                           subjects */
-    size_t *hmark;      /* per host name: the zone last counted in hl, + 1 */
+    size_t *hmark;      /* per host name: the zone last counted, + 1 */
     struct part parts[P_COUNT];
-    bool many;                   /* more than one subject */
-    bool agg;                    /* many targets: items for listings only */
-    size_t L, E, H, N;           /* zones listing, failed, warning, queried */
-    enum mh_state list_state;    /* of the listings, by -w/-c */
-    size_t nlisted_subj;         /* addresses and names listed (block) */
     size_t nlisting, npol, nalw; /* listings, policy and allow notes */
     size_t first_err_zone, first_unh_zone;
     int lead_host; /* host name of the first listed address */
 };
 
-/* One pair's verdict as report() words it. */
-struct pair_out {
-    struct verdict_ctx c;
-    struct mh_dnsbl_answer tmp[4]; /* what c.ans may point into */
-    enum mh_state st;
-    enum mh_reason reason;
-    unsigned flag;
-    char text[900], ztext[900], codes[200];
-};
-
+/* Sets the failure record of rep. */
 static void
-report_free(struct report *rp)
+set_failure(struct mh_dnsbl_report *rep, enum mh_state state,
+            enum mh_reason reason, const char *phase, const char *cause)
 {
-    if (rp == NULL) {
-        return;
-    }
-    free(rp->zf);
-    free(rp->hf);
-    free(rp->sl);
-    free(rp->sst);
-    free(rp->hl);
-    free(rp->hmark);
-    free(rp);
+    rep->failure.state = state;
+    rep->failure.reason = reason;
+    rep->failure.category = mh_reason_category(reason);
+    rep->failure.phase = phase;
+    mh_textf(rep->failure.cause, sizeof rep->failure.cause, "%s", cause);
 }
 
-/* A report of rep into r, or NULL (out of memory). */
-static struct report *
-report_new(const struct mh_dnsbl_report *rep, struct mh_result *r)
+const struct mh_dnsbl_pair_verdict *
+mh_dnsbl_verdict_of(const struct mh_dnsbl_report *rep, size_t zi, size_t si)
 {
-    struct report *rp = calloc(1, sizeof *rp);
-    if (rp == NULL) {
-        return NULL;
-    }
-    rp->rep = rep;
-    rp->r = r;
-    rp->zf = calloc(rep->nz + 1, sizeof *rp->zf);
-    rp->hf = calloc(rep->nhosts + 1, sizeof *rp->hf);
-    rp->sl = calloc(rep->nsubj + 1, sizeof *rp->sl);
-    rp->sst = calloc(rep->nsubj + 1, sizeof *rp->sst);
-    rp->hl = calloc(rep->nhosts + 1, sizeof *rp->hl);
-    rp->hmark = calloc(rep->nhosts + 1, sizeof *rp->hmark);
-    if (rp->zf == NULL || rp->hf == NULL || rp->sl == NULL || rp->sst == NULL ||
-        rp->hl == NULL || rp->hmark == NULL) {
-        report_free(rp);
-        return NULL;
-    }
-    rp->many = rep->nsubj > 1;
-    rp->agg = rep->nsubj > MH_DNSBL_DETAIL_MAX;
-    rp->first_err_zone = rp->first_unh_zone = rep->nz;
-    rp->lead_host = -1;
-    return rp;
+    return &rep->verdicts[si * rep->nz + zi];
+}
+
+static struct mh_dnsbl_pair_verdict *
+verdict_at(struct mh_dnsbl_report *rep, size_t zi, size_t si)
+{
+    return &rep->verdicts[si * rep->nz + zi];
 }
 
 /* Pass 1: every pair's verdict gives the zone flags and the listings per
  * subject and per host name. */
 static void
-report_verdicts(struct report *rp)
+judge_pairs(struct report *rp)
 {
-    const struct mh_dnsbl_report *rep = rp->rep;
+    struct mh_dnsbl_report *rep = rp->rep;
     struct mh_dnsbl_answer tmp[4];
     struct verdict_ctx c;
+    for (size_t zi = 0; zi < rep->nz; zi++) {
+        rep->zones[zi].flags = 0;
+        memset(&rep->zones[zi].agg, 0, sizeof rep->zones[zi].agg);
+    }
+    for (size_t h = 0; h < rep->nhosts; h++) {
+        rep->hosts[h].listed_on = 0;
+        rep->hosts[h].failed = rep->hosts[h].noaddr = false;
+        rep->hosts[h].reason = MH_REASON_NONE;
+        rep->hosts[h].why[0] = '\0';
+    }
     for (size_t zi = 0; zi < rep->nz; zi++) {
         for (size_t si = 0; si < rep->nsubj; si++) {
             const struct mh_dnsbl_subject *s = rep->subj[si];
             if (!s->pairs[zi].applicable) {
                 continue;
             }
-            unsigned flag = pair_flag(rep, zi, s, &c, tmp);
-            rp->zf[zi] |= flag;
-            if ((flag & Z_LISTED) == 0) {
+            pair_verdict(rep, zi, s, &c, tmp);
+            enum mh_state st;
+            enum mh_reason reason;
+            unsigned flag;
+            pair_state(&c, MH_STATE_OK, &st, &reason, &flag);
+            struct mh_dnsbl_pair_verdict *pv = verdict_at(rep, zi, si);
+            pv->v = (unsigned char)c.v;
+            pv->flag = (unsigned short)flag;
+            rep->zones[zi].flags |= flag;
+            if ((flag & MH_DNSBL_ZF_LISTED) == 0) {
                 continue;
             }
-            rp->sl[si]++;
+            rep->subj_listed[si]++;
             if (s->host >= 0 && rp->hmark[s->host] != zi + 1) {
                 rp->hmark[s->host] = zi + 1;
-                rp->hl[s->host]++;
+                rep->hosts[s->host].listed_on++;
             }
         }
     }
@@ -862,14 +677,11 @@ report_verdicts(struct report *rp)
 /* Host names that gave no address: a failure, unless the name itself got
  * an answer as a domain (then it is a domain, not a host). */
 static void
-report_host_failures(struct report *rp)
+judge_hosts(struct report *rp)
 {
-    const struct mh_dnsbl_report *rep = rp->rep;
-    struct mh_dnsbl_answer tmp[4];
-    struct verdict_ctx c;
+    struct mh_dnsbl_report *rep = rp->rep;
     for (size_t h = 0; h < rep->nhosts; h++) {
-        const struct mh_dnsbl_host_report *hq = &rep->hosts[h];
-        struct hfail *hf = &rp->hf[h];
+        struct mh_dnsbl_host_report *hq = &rep->hosts[h];
         bool has_addr = false, domain_answered = false;
         for (size_t si = 0; si < rep->nsubj; si++) {
             const struct mh_dnsbl_subject *s = rep->subj[si];
@@ -882,20 +694,22 @@ report_host_failures(struct report *rp)
                 if (!s->pairs[zi].applicable) {
                     continue;
                 }
-                pair_verdict(rep, zi, s, &c, tmp);
-                domain_answered = domain_answered || c.v == MH_DNSBL_V_LISTED ||
-                                  c.v == MH_DNSBL_V_NOT_LISTED;
+                unsigned v = mh_dnsbl_verdict_of(rep, zi, si)->v;
+                domain_answered = domain_answered || v == MH_DNSBL_V_LISTED ||
+                                  v == MH_DNSBL_V_NOT_LISTED;
             }
         }
         if (has_addr || !rep->any_ip_zone) {
             continue;
         }
-        host_failure_text(rep, hq, hf->why, sizeof hf->why, &hf->reason,
-                          &hf->noaddr);
-        hf->failed = !(hf->noaddr && domain_answered);
-        for (size_t zi = 0; hf->failed && zi < rep->nz; zi++) {
+        host_failure_text(rep, hq, hq->why, sizeof hq->why, &hq->reason,
+                          &hq->noaddr);
+        hq->failed = !(hq->noaddr && domain_answered);
+        for (size_t zi = 0; hq->failed && zi < rep->nz; zi++) {
             if (mh_dnsbl_zone_is_ip(rep->zones[zi].z)) {
-                rp->zf[zi] |= Z_FAILED | Z_QUERIED | Z_HOSTFAIL;
+                rep->zones[zi].flags |= MH_DNSBL_ZF_FAILED |
+                                        MH_DNSBL_ZF_QUERIED |
+                                        MH_DNSBL_ZF_HOSTFAIL;
             }
         }
     }
@@ -906,280 +720,132 @@ report_host_failures(struct report *rp)
  * listing any of its addresses or the name; the listings' state is the
  * worst of the targets'. */
 static void
-report_judge(struct report *rp)
+judge_listings(struct report *rp)
 {
-    const struct mh_dnsbl_report *rep = rp->rep;
+    struct mh_dnsbl_report *rep = rp->rep;
     const struct mh_dnsbl_params *p = rep->p;
     for (size_t zi = 0; zi < rep->nz; zi++) {
-        rp->L += (rp->zf[zi] & Z_LISTED) != 0 ? 1u : 0u;
-        rp->E += (rp->zf[zi] & Z_FAILED) != 0 ? 1u : 0u;
-        rp->H += zone_warns(rp->zf[zi]) ? 1u : 0u;
-        rp->N += (rp->zf[zi] & Z_QUERIED) != 0 ? 1u : 0u;
+        unsigned zf = rep->zones[zi].flags;
+        rep->zones_listing += (zf & MH_DNSBL_ZF_LISTED) != 0 ? 1u : 0u;
+        rep->zones_failed += (zf & MH_DNSBL_ZF_FAILED) != 0 ? 1u : 0u;
+        rep->zones_warning += zone_warns(zf) ? 1u : 0u;
+        rep->zones_queried += (zf & MH_DNSBL_ZF_QUERIED) != 0 ? 1u : 0u;
     }
     mh_dnsbl_judge_fn judge = p->judge != NULL ? p->judge : default_judge;
-    rp->list_state = MH_STATE_OK;
+    rep->list_state = MH_STATE_OK;
     bool judged = false;
     for (size_t si = 0; si < rep->nsubj; si++) {
         const struct mh_dnsbl_subject *s = rep->subj[si];
         rp->sst[si] =
-            judge(p->judge_arg, s->host >= 0 ? rp->hl[s->host] : rp->sl[si]);
-        rp->nlisted_subj += rp->sl[si] > 0 ? 1u : 0u;
-        if (s->host < 0 || rp->sl[si] > 0) {
+            judge(p->judge_arg, s->host >= 0 ? rep->hosts[s->host].listed_on
+                                             : rep->subj_listed[si]);
+        rep->nlisted_subj += rep->subj_listed[si] > 0 ? 1u : 0u;
+        if (s->host < 0 || rep->subj_listed[si] > 0) {
             judged = true;
-            if (mh_state_rank(rp->sst[si]) > mh_state_rank(rp->list_state)) {
-                rp->list_state = rp->sst[si];
+            if (mh_state_rank(rp->sst[si]) > mh_state_rank(rep->list_state)) {
+                rep->list_state = rp->sst[si];
             }
         }
     }
     if (!judged) {
-        rp->list_state = judge(p->judge_arg, rp->L);
+        rep->list_state = judge(p->judge_arg, rep->zones_listing);
     }
 }
 
-/* Pass 2, zone zi: one item per host name that gave no address. */
+/* Pass 2: what the verdict of subject si on zone zi (flag, reason,
+ * codes, worded as ztext) adds to the summary's parts. */
 static void
-report_host_fail_items(struct report *rp, size_t zi)
+note_pair(struct report *rp, size_t zi, size_t si, unsigned flag,
+          enum mh_reason reason, const char *codes, const char *ztext)
 {
-    const struct mh_dnsbl_zone *z = rp->rep->zones[zi].z;
-    struct part *err = &rp->parts[P_FAILED];
-    for (size_t h = 0; h < rp->rep->nhosts; h++) {
-        const struct hfail *hf = &rp->hf[h];
-        if (!hf->failed || !mh_dnsbl_zone_is_ip(z)) {
-            continue;
-        }
-        struct mh_item *it =
-            mh_result_add_item(rp->r, "zone", z->name, MH_STATE_UNKNOWN,
-                               hf->reason, "not queried: %s", hf->why);
-        mh_item_set_str(rp->r, it, "zone", z->name);
-        mh_item_set_str(rp->r, it, "address", rp->rep->hosts[h].name);
-        mh_item_set_str(rp->r, it, "status", "error");
-        mh_item_set_str(rp->r, it, "error", hf->why);
-        if (err->reason == MH_REASON_NONE) {
-            sb_add(&err->lead, "%s", hf->why);
-            err->reason = hf->reason;
-            rp->first_err_zone = zi;
-        }
-    }
-}
-
-/* Pass 2, zone zi: a zone that applies to no subject gets one "not
- * queried" item saying why. Returns true when that is all it gets. */
-static bool
-report_zone_skipped(struct report *rp, size_t zi)
-{
-    const struct mh_dnsbl_report *rep = rp->rep;
-    const struct mh_dnsbl_zone *z = rep->zones[zi].z;
-    bool any_pair = false;
-    for (size_t si = 0; si < rep->nsubj; si++) {
-        any_pair = any_pair || rep->subj[si]->pairs[zi].applicable;
-    }
-    if (any_pair || (rp->zf[zi] & Z_HOSTFAIL) != 0) {
-        return false;
-    }
-    const char *why;
-    if (z->type == MH_DNSBL_ZONE_DOMAIN) {
-        why = "domain list, and the target is an address";
-    } else if (z->type == MH_DNSBL_ZONE_IP4) {
-        why = "lists IPv4 addresses only";
-    } else if (z->type == MH_DNSBL_ZONE_IP6) {
-        why = "lists IPv6 addresses only";
-    } else {
-        why = "lists IP addresses, not domains";
-    }
-    for (size_t h = 0; h < rep->nhosts; h++) {
-        if (rp->hf[h].noaddr && mh_dnsbl_zone_is_ip(z)) {
-            why = rp->hf[h].why;
-        }
-    }
-    struct mh_item *it =
-        mh_result_add_item(rp->r, "zone", z->name, MH_STATE_OK, MH_REASON_NONE,
-                           "not queried: %s", why);
-    mh_item_set_str(rp->r, it, "zone", z->name);
-    mh_item_set_str(rp->r, it, "status", "skipped");
-    return true;
-}
-
-/* Pass 2: what pair verdict o of subject s on zone zi adds to the
- * summary's parts. */
-static void
-report_note_pair(struct report *rp, size_t zi, const struct mh_dnsbl_subject *s,
-                 const struct pair_out *o)
-{
+    const struct mh_dnsbl_subject *s = rp->rep->subj[si];
     const char *zone = rp->rep->zones[zi].z->name;
     struct part *lst = &rp->parts[P_LISTED], *pol = &rp->parts[P_POLICY],
                 *unh = &rp->parts[P_UNHEALTHY], *err = &rp->parts[P_FAILED],
                 *alw = &rp->parts[P_ALLOW];
-    if ((o->flag & Z_LISTED) != 0) {
-        if (rp->many) {
+    if ((flag & MH_DNSBL_ZF_LISTED) != 0) {
+        if (rp->rep->many) {
             sb_add(&lst->tail, "%s%s (%s: %s)", rp->nlisting > 0 ? ", " : "",
-                   zone, s->text, o->codes);
+                   zone, s->text, codes);
         } else {
             sb_add(&lst->tail, "%s%s (%s)", rp->nlisting > 0 ? ", " : "", zone,
-                   o->codes);
+                   codes);
         }
         if (rp->nlisting++ == 0) {
-            sb_add(&lst->lead, "%s", o->ztext);
+            sb_add(&lst->lead, "%s", ztext);
             rp->lead_host = s->fam != MH_DNSBL_FORM_NAME ? s->host : -1;
         }
-    } else if ((o->flag & Z_POLICY) != 0) {
+    } else if ((flag & MH_DNSBL_ZF_POLICY) != 0) {
         if (rp->npol++ < SUMMARY_NOTES_MAX) {
-            sb_add(&pol->lead, "%s%s", rp->npol > 1 ? ", " : "", o->ztext);
+            sb_add(&pol->lead, "%s%s", rp->npol > 1 ? ", " : "", ztext);
         }
-    } else if ((o->flag & Z_ALLOW) != 0) {
+    } else if ((flag & MH_DNSBL_ZF_ALLOW) != 0) {
         if (rp->nalw++ < SUMMARY_NOTES_MAX) {
-            sb_add(&alw->lead, "%s%s", rp->nalw > 1 ? ", " : "", o->ztext);
+            sb_add(&alw->lead, "%s%s", rp->nalw > 1 ? ", " : "", ztext);
         }
-    } else if ((o->flag & Z_FAILED) != 0 && err->reason == MH_REASON_NONE) {
-        sb_add(&err->lead, "%s", o->ztext);
-        err->reason = o->reason;
+    } else if ((flag & MH_DNSBL_ZF_FAILED) != 0 &&
+               err->reason == MH_REASON_NONE) {
+        sb_add(&err->lead, "%s", ztext);
+        err->reason = reason;
         rp->first_err_zone = zi;
-    } else if ((o->flag & (Z_UNHEALTHY | Z_SKIPPED)) != 0 &&
+    } else if ((flag & (MH_DNSBL_ZF_UNHEALTHY | MH_DNSBL_ZF_SKIPPED)) != 0 &&
                unh->reason == MH_REASON_NONE) {
-        sb_add(&unh->lead, "%s", o->ztext);
-        unh->reason = o->reason;
+        sb_add(&unh->lead, "%s", ztext);
+        unh->reason = reason;
         rp->first_unh_zone = zi;
     }
 }
 
-/* Pass 2: the item of pair verdict o of subject s on zone zi and its
- * samples (with many targets the listed one only). */
+/* Pass 2, zone zi in the configured order: the host names that gave no
+ * address, then each pair's state and reason (a listing judged with its
+ * subject's listings), its note in the summary and, with many targets, its
+ * count in the zone's aggregate. */
 static void
-report_pair_item(struct report *rp, size_t zi, const struct mh_dnsbl_subject *s,
-                 const struct pair_out *o)
+judge_zone(struct report *rp, size_t zi)
 {
-    struct mh_result *r = rp->r;
-    const struct mh_dnsbl_zone *z = rp->rep->zones[zi].z;
-    const struct verdict_ctx *c = &o->c;
-    bool is_error = mh_dnsbl_verdict_is_error(c->v);
-    struct mh_item *it =
-        mh_result_add_item(r, "zone", z->name, o->st, o->reason, "%s", o->text);
-    mh_item_set_str(r, it, "zone", z->name);
-    mh_item_set_str(r, it, "address", s->text);
-    char qname[2 * MH_DNSBL_NAME_MAX];
-    mh_dnsbl_shown_qname(z, s->prefix, qname, sizeof qname);
-    mh_item_set_str(r, it, "query", qname);
-    mh_item_set_str(r, it, "status", status_name(c->v));
-    if (c->v == MH_DNSBL_V_LISTED) {
-        mh_item_set_str(r, it, "kind",
-                        mh_dnsbl_list_kind_name(c->ans->list_kind));
-    }
-    if (o->codes[0] != '\0') {
-        mh_item_set_str(r, it, "codes", o->codes);
-    }
-    if (c->ans->meaning[0] != '\0') {
-        mh_item_set_str(r, it, "meaning", c->ans->meaning);
-    }
-    if (c->txt[0] != '\0') {
-        mh_item_set_str(r, it, "reason", c->txt);
-    }
-    if (is_error) {
-        mh_item_set_str(r, it, "error", o->ztext);
-    }
-    if (c->v == MH_DNSBL_V_NOT_APPLICABLE) {
-        return;
-    }
-    bool listed = (o->flag & Z_LISTED) != 0;
-    if (rp->agg) {
-        if (listed) {
-            mh_result_add_sample(r, MH_METRIC(DNSBL_LISTED), 1, "address",
-                                 s->text, "zone", z->name, NULL);
-        }
-        return;
-    }
-    mh_result_add_sample(r, MH_METRIC(DNSBL_LISTED), listed ? 1 : 0, "address",
-                         s->text, "zone", z->name, NULL);
-    mh_result_add_sample(r, MH_METRIC(DNSBL_ERROR), is_error ? 1 : 0, "address",
-                         s->text, "zone", z->name, NULL);
-}
-
-/* Pass 2: subject si on zone zi: its verdict worded, noted in the
- * summary's parts, then an item (or, with many targets and no listing,
- * only a count in agz). */
-static void
-report_pair(struct report *rp, size_t zi, size_t si, struct agg *agz)
-{
-    const struct mh_dnsbl_subject *s = rp->rep->subj[si];
-    struct pair_out o;
-    o.text[0] = o.ztext[0] = '\0';
-    pair_verdict(rp->rep, zi, s, &o.c, o.tmp);
-    if (!rp->agg || o.c.v != MH_DNSBL_V_NOT_LISTED) {
-        /* (the bulk of many targets is only counted) */
-        describe(&o.c, FORM_ITEM, o.text, sizeof o.text);
-        describe(&o.c, rp->many ? FORM_ZONE_SUBJECT : FORM_ZONE, o.ztext,
-                 sizeof o.ztext);
-    }
-    pair_state(&o.c, rp->sst[si], &o.st, &o.reason, &o.flag);
-    codes_text(o.c.ans, o.codes, sizeof o.codes);
-    report_note_pair(rp, zi, s, &o);
-    if (rp->agg && o.c.v != MH_DNSBL_V_LISTED) {
-        agg_count(agz, &o.c, o.st, o.reason, o.text);
-    } else {
-        agz->total++;
-        report_pair_item(rp, zi, s, &o);
-    }
-}
-
-/* Pass 2, zone zi in the configured order: its items and samples, its
- * subjects sorted. */
-static void
-report_zone(struct report *rp, size_t zi)
-{
-    report_host_fail_items(rp, zi);
-    if (report_zone_skipped(rp, zi)) {
-        return;
-    }
-    struct agg agz;
-    memset(&agz, 0, sizeof agz);
-    for (size_t si = 0; si < rp->rep->nsubj; si++) {
-        if (rp->rep->subj[si]->pairs[zi].applicable) {
-            report_pair(rp, zi, si, &agz);
-        }
-    }
-    if (rp->agg) {
-        agg_items(rp->r, rp->rep->zones[zi].z, &agz);
-    }
-}
-
-/* Zone health, notes on what was not checked, perfdata and the totals'
- * samples. */
-static void
-report_notes_perf(struct report *rp, double elapsed)
-{
-    const struct mh_dnsbl_report *rep = rp->rep;
-    const struct mh_dnsbl_params *p = rep->p;
-    struct mh_result *r = rp->r;
-    zone_health(rep, r, rp->zf);
-    size_t dropped = rep->addrs_dropped;
+    struct mh_dnsbl_report *rep = rp->rep;
+    struct part *err = &rp->parts[P_FAILED];
     for (size_t h = 0; h < rep->nhosts; h++) {
-        dropped += rep->hosts[h].dropped;
-    }
-    if (dropped > 0) {
-        mh_result_add_item(r, "note", "addresses", MH_STATE_OK, MH_REASON_NONE,
-                           "%zu more addresses not checked (at most %d per "
-                           "host name)",
-                           dropped, MH_DNSBL_MAX_ADDRS);
-    }
-    for (size_t h = 0; h < rep->nhosts; h++) {
-        if (rp->hf[h].noaddr && !rp->hf[h].failed) {
-            mh_result_add_item(r, "note", rep->hosts[h].name, MH_STATE_OK,
-                               MH_REASON_NONE, "%s: checked as a domain only",
-                               rp->hf[h].why);
+        const struct mh_dnsbl_host_report *hq = &rep->hosts[h];
+        if (hq->failed && mh_dnsbl_zone_is_ip(rep->zones[zi].z) &&
+            err->reason == MH_REASON_NONE) {
+            sb_add(&err->lead, "%s", hq->why);
+            err->reason = hq->reason;
+            rp->first_err_zone = zi;
         }
     }
-    const double max = (double)rp->N;
-    add_perf(r, p, "listed", (double)rp->L, MH_UNIT_NONE, p->perf_warn,
-             p->perf_crit, &max);
-    add_perf(r, p, "errors", (double)(rp->E + rp->H), MH_UNIT_NONE, NULL, NULL,
-             &max);
-    if (rp->agg) {
-        const double nmax = (double)rep->nsubj;
-        add_perf(r, p, "listed_addresses", (double)rp->nlisted_subj,
-                 MH_UNIT_NONE, NULL, NULL, &nmax);
+    struct mh_dnsbl_zone_agg *agz = &rep->zones[zi].agg;
+    struct mh_dnsbl_answer tmp[4];
+    struct verdict_ctx c;
+    char ztext[900], codes[200];
+    for (size_t si = 0; si < rep->nsubj; si++) {
+        const struct mh_dnsbl_subject *s = rep->subj[si];
+        if (!s->pairs[zi].applicable) {
+            continue;
+        }
+        struct mh_dnsbl_pair_verdict *pv = verdict_at(rep, zi, si);
+        pair_ctx(rep, zi, s, &c, tmp);
+        c.v = (enum mh_dnsbl_verdict)pv->v;
+        ztext[0] = '\0';
+        if (!rep->agg || c.v != MH_DNSBL_V_NOT_LISTED) {
+            /* (the bulk of many targets is only counted) */
+            describe(&c, rep->many ? FORM_ZONE_SUBJECT : FORM_ZONE, ztext,
+                     sizeof ztext);
+        }
+        enum mh_state st;
+        enum mh_reason reason;
+        unsigned flag;
+        pair_state(&c, rp->sst[si], &st, &reason, &flag);
+        pv->state = (unsigned char)st;
+        pv->reason = (unsigned short)reason;
+        mh_dnsbl_codes_text(c.ans, codes, sizeof codes);
+        note_pair(rp, zi, si, flag, reason, codes, ztext);
+        if (rep->agg && c.v != MH_DNSBL_V_LISTED) {
+            agg_count(agz, si, c.v, st, reason);
+        } else {
+            agz->total++;
+        }
     }
-    add_perf(r, p, "time", elapsed, MH_UNIT_SECONDS, NULL, NULL, NULL);
-    mh_result_add_sample(r, MH_METRIC(DNSBL_LISTED_ZONES), (double)rp->L, NULL);
-    mh_result_add_sample(r, MH_METRIC(DNSBL_LISTED_ADDRESSES),
-                         (double)rp->nlisted_subj, NULL);
 }
 
 /* The summary's listing part: the one listing as it reads on its line,
@@ -1188,17 +854,19 @@ static void
 report_part_listed(struct report *rp, const struct sbuf *subj)
 {
     struct part *lst = &rp->parts[P_LISTED];
-    size_t L = rp->L;
+    size_t L = rp->rep->zones_listing;
     if (L == 0) {
         return;
     }
-    lst->st = rp->list_state;
+    lst->st = rp->rep->list_state;
     lst->reason = MH_REASON_DNSBL_LISTED;
-    if (rp->agg) {
+    if (rp->rep->agg) {
         struct sbuf b = {.n = 0};
-        listed_subjects(rp->rep, rp->sl, rp->nlisted_subj, L, &b);
+        listed_subjects(rp->rep, rp->rep->subj_listed, rp->rep->nlisted_subj, L,
+                        &b);
         lst->lead = b;
-    } else if (L == 1 && rp->nlisting == 1 && rp->list_state != MH_STATE_OK) {
+    } else if (L == 1 && rp->nlisting == 1 &&
+               rp->rep->list_state != MH_STATE_OK) {
         struct sbuf one = {.n = 0};
         if (rp->lead_host >= 0) {
             sb_add(&one, "%s: ", rp->rep->hosts[rp->lead_host].name);
@@ -1207,13 +875,14 @@ report_part_listed(struct report *rp, const struct sbuf *subj)
         lst->lead = one;
     } else {
         struct sbuf b = {.n = 0};
-        sb_add(&b, "%s listed on %zu of %zu zones%s: %s", subj->s, L, rp->N,
-               rp->list_state == MH_STATE_OK ? " (within thresholds)" : "",
+        sb_add(&b, "%s listed on %zu of %zu zones%s: %s", subj->s, L,
+               rp->rep->zones_queried,
+               rp->rep->list_state == MH_STATE_OK ? " (within thresholds)" : "",
                lst->tail.s);
         lst->lead = b;
     }
     struct sbuf t = {.n = 0};
-    if (rp->agg) {
+    if (rp->rep->agg) {
         sb_add(&t, "%s", lst->lead.s);
     } else {
         sb_add(&t, "%s listed on %zu zone%s within thresholds: %s", subj->s, L,
@@ -1231,7 +900,7 @@ report_part_notes(struct report *rp)
     if (rp->npol > 0) {
         pol->st = MH_STATE_OK;
         for (size_t zi = 0; zi < rp->rep->nz; zi++) {
-            if ((rp->zf[zi] & Z_POLICY_WARN) != 0) {
+            if ((rp->rep->zones[zi].flags & MH_DNSBL_ZF_POLICY_WARN) != 0) {
                 pol->st = MH_STATE_WARNING;
             }
         }
@@ -1256,7 +925,7 @@ static void
 warn_zone_names(const struct report *rp, size_t skip, struct sbuf *b)
 {
     for (size_t zi = 0, k = 0; zi < rp->rep->nz; zi++) {
-        if (zone_warns(rp->zf[zi]) && zi != skip) {
+        if (zone_warns(rp->rep->zones[zi].flags) && zi != skip) {
             sb_add(b, "%s%s", k++ > 0 ? ", " : "", rp->rep->zones[zi].z->name);
         }
     }
@@ -1268,23 +937,23 @@ static void
 report_part_zones(struct report *rp)
 {
     struct part *err = &rp->parts[P_FAILED], *unh = &rp->parts[P_UNHEALTHY];
-    size_t E = rp->E, H = rp->H;
+    size_t E = rp->rep->zones_failed, H = rp->rep->zones_warning;
     if (E > 0) {
         err->st = MH_STATE_UNKNOWN;
         if (E > 1) {
             sb_add(&err->lead, " (and %zu more zone%s failed: ", E - 1,
                    E - 1 == 1 ? "" : "s");
-            zone_names(rp->rep, rp->zf, Z_FAILED, rp->first_err_zone,
+            zone_names(rp->rep, MH_DNSBL_ZF_FAILED, rp->first_err_zone,
                        &err->lead);
             sb_add(&err->lead, ")");
         }
         sb_add(&err->tail, "%zu zone%s failed: ", E, E == 1 ? "" : "s");
-        zone_names(rp->rep, rp->zf, Z_FAILED, rp->rep->nz, &err->tail);
+        zone_names(rp->rep, MH_DNSBL_ZF_FAILED, rp->rep->nz, &err->tail);
     }
     if (H > 0) {
         const char *unh_word = "unhealthy";
         for (size_t zi = 0; zi < rp->rep->nz; zi++) {
-            if ((rp->zf[zi] & Z_SKIPPED) != 0) {
+            if ((rp->rep->zones[zi].flags & MH_DNSBL_ZF_SKIPPED) != 0) {
                 unh_word = "unhealthy or not asked";
             }
         }
@@ -1309,9 +978,9 @@ report_summary(struct report *rp, const struct sbuf *subj)
 {
     const struct mh_dnsbl_report *rep = rp->rep;
     const struct part *parts = rp->parts;
-    size_t N = rp->N, L = rp->L;
-    bool present[P_COUNT] = {L > 0, rp->npol > 0, rp->H > 0, rp->E > 0,
-                             rp->nalw > 0};
+    size_t N = rp->rep->zones_queried, L = rp->rep->zones_listing;
+    bool present[P_COUNT] = {L > 0, rp->npol > 0, rp->rep->zones_warning > 0,
+                             rp->rep->zones_failed > 0, rp->nalw > 0};
     int lead = -1;
     for (int i = 0; i < P_COUNT; i++) {
         if (present[i] && (lead < 0 || mh_state_rank(parts[i].st) >
@@ -1322,17 +991,20 @@ report_summary(struct report *rp, const struct sbuf *subj)
     struct sbuf sum = {.n = 0};
     enum mh_state state = MH_STATE_OK;
     enum mh_reason reason = MH_REASON_NONE;
+    const char *phase = "";
     if (N == 0) {
         sb_add(&sum, "no zone applies to %s", subj->s);
-        mh_result_raise(rp->r, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "%s",
-                        sum.s);
+        set_failure(rp->rep, MH_STATE_UNKNOWN, MH_REASON_USAGE_ERROR, "zones",
+                    sum.s);
         return;
     }
     /* zones that answered and list nothing */
     size_t noted = 0;
     for (size_t zi = 0; zi < rep->nz; zi++) {
-        noted += (rp->zf[zi] & (Z_LISTED | Z_POLICY | Z_ALLOW | Z_FAILED |
-                                Z_UNHEALTHY | Z_SKIPPED)) != 0
+        noted += (rp->rep->zones[zi].flags &
+                  (MH_DNSBL_ZF_LISTED | MH_DNSBL_ZF_POLICY | MH_DNSBL_ZF_ALLOW |
+                   MH_DNSBL_ZF_FAILED | MH_DNSBL_ZF_UNHEALTHY |
+                   MH_DNSBL_ZF_SKIPPED)) != 0
                      ? 1u
                      : 0u;
     }
@@ -1347,7 +1019,7 @@ report_summary(struct report *rp, const struct sbuf *subj)
         }
         if (k == 0 && N == 1) {
             for (size_t zi = 0; zi < rep->nz; zi++) {
-                if ((rp->zf[zi] & Z_QUERIED) != 0) {
+                if ((rp->rep->zones[zi].flags & MH_DNSBL_ZF_QUERIED) != 0) {
                     sb_add(&sum, "%s not listed on %s", subj->s,
                            rep->zones[zi].z->name);
                 }
@@ -1362,6 +1034,7 @@ report_summary(struct report *rp, const struct sbuf *subj)
         sb_add(&sum, "%s", parts[lead].lead.s);
         state = parts[lead].st;
         reason = parts[lead].reason;
+        phase = part_phase[lead];
         for (int i = 0; i < P_COUNT; i++) {
             if (present[i] && i != lead) {
                 sb_add(&sum, "; %s", parts[i].tail.s);
@@ -1372,26 +1045,47 @@ report_summary(struct report *rp, const struct sbuf *subj)
                    clean, clean == 1 ? "" : "s");
         }
     }
-    mh_result_raise(rp->r, state, reason, "%s", sum.s);
+    set_failure(rp->rep, state, reason, phase, sum.s);
 }
 
-/* Turns the report into r: verdicts (pass 1), then items and samples zone
- * by zone (pass 2), notes and perfdata, then the state and summary. */
-void
-mh_dnsbl_render(const struct mh_dnsbl_report *rep, struct mh_result *r)
+static void
+report_free(struct report *rp)
 {
-    struct report *rp = report_new(rep, r);
+    free(rp->sst);
+    free(rp->hmark);
+    free(rp);
+}
+
+int
+mh_dnsbl_report_judge(struct mh_dnsbl_report *rep)
+{
+    struct report *rp = calloc(1, sizeof *rp);
     if (rp == NULL) {
-        mh_result_mark_oom(r);
-        return;
+        return -1;
     }
-    report_verdicts(rp);
-    report_host_failures(rp);
-    report_judge(rp);
+    rp->rep = rep;
+    rp->sst = calloc(rep->nsubj + 1, sizeof *rp->sst);
+    rp->hmark = calloc(rep->nhosts + 1, sizeof *rp->hmark);
+    rep->verdicts = calloc(rep->nsubj * rep->nz + 1, sizeof *rep->verdicts);
+    rep->subj_listed = calloc(rep->nsubj + 1, sizeof *rep->subj_listed);
+    if (rp->sst == NULL || rp->hmark == NULL || rep->verdicts == NULL ||
+        rep->subj_listed == NULL) {
+        report_free(rp);
+        mh_dnsbl_report_release(rep);
+        return -1;
+    }
+    rep->many = rep->nsubj > 1;
+    rep->agg = rep->nsubj > MH_DNSBL_DETAIL_MAX;
+    rep->zones_listing = rep->zones_failed = 0;
+    rep->zones_warning = rep->zones_queried = rep->nlisted_subj = 0;
+    rp->first_err_zone = rp->first_unh_zone = rep->nz;
+    rp->lead_host = -1;
+    judge_pairs(rp);
+    judge_hosts(rp);
+    judge_listings(rp);
     for (size_t zi = 0; zi < rep->nz; zi++) {
-        report_zone(rp, zi);
+        judge_zone(rp, zi);
     }
-    report_notes_perf(rp, rep->elapsed_s);
     struct sbuf subj = {.n = 0};
     subject_desc(rep, &subj);
     report_part_listed(rp, &subj);
@@ -1399,4 +1093,29 @@ mh_dnsbl_render(const struct mh_dnsbl_report *rep, struct mh_result *r)
     report_part_zones(rp);
     report_summary(rp, &subj);
     report_free(rp);
+    return 0;
+}
+
+void
+mh_dnsbl_report_release(struct mh_dnsbl_report *rep)
+{
+    free(rep->verdicts);
+    rep->verdicts = NULL;
+    free(rep->subj_listed);
+    rep->subj_listed = NULL;
+}
+
+void
+mh_dnsbl_pair_text(const struct mh_dnsbl_report *rep, size_t zi, size_t si,
+                   enum mh_dnsbl_wording w, char *buf, size_t len)
+{
+    struct mh_dnsbl_answer tmp[4];
+    struct verdict_ctx c;
+    pair_ctx(rep, zi, rep->subj[si], &c, tmp);
+    c.v = (enum mh_dnsbl_verdict)mh_dnsbl_verdict_of(rep, zi, si)->v;
+    describe(&c,
+             w == MH_DNSBL_WORD_ITEM   ? FORM_ITEM
+             : w == MH_DNSBL_WORD_ZONE ? FORM_ZONE
+                                       : FORM_ZONE_SUBJECT,
+             buf, len);
 }
