@@ -84,6 +84,10 @@ struct mh_option {
     int value;         /* CHOICE: the value set; URL: 1 for IMAP */
     const struct mh_opt_name *names; /* ENUM: {NULL, 0}-terminated */
     bool list; /* may be repeated (an array in the config) */
+    bool wire; /* STRING, LIST: the value is sent to the server inside an
+                  SMTP command line, so it may be neither empty nor hold
+                  control characters (a CR LF would end the command and
+                  start another one) */
 };
 
 /* Most rows the table may have (sizes getopt_long's arrays). */

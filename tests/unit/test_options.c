@@ -313,9 +313,13 @@ test_server_and_paths(void **state)
     assert_string_equal(accepted(MH_CMD_SMTP, "ca-file", "/x").ca_file, "/x");
     refuse(MH_CMD_SMTP, "ca-file", "");
     refuse(MH_CMD_RUN, "config", "");
-    /* Strings take anything; lists grow. */
-    struct mh_config c = accepted(MH_CMD_SMTP, "ehlo", "");
-    assert_string_equal(c.ehlo, "");
+    /* Strings take anything, except the text of SMTP command lines;
+     * lists grow. */
+    struct mh_config c = accepted(MH_CMD_SMTP, "verify-name", "");
+    assert_string_equal(c.verify_name, "");
+    refuse(MH_CMD_SMTP, "ehlo", "");
+    refuse(MH_CMD_SMTP, "ehlo", "mx\r\nRSET");
+    c = accepted(MH_CMD_SMTP, "ehlo", "monitor.example.net");
     char err[128];
     assert_int_equal(mh_option_set(&c, opt(MH_CMD_SMTP, "rcpt-to"), "a@b",
                                    MH_SYNTAX_CLI, err, sizeof err),
@@ -527,6 +531,12 @@ test_cli_bad_values(void **state)
         {"--auth-mech", "FOO", "--auth-mech"},
         {"-w", "10:5", "--warning"},
         {"--resolver", "x", "--resolver"},
+        {"--ehlo", "a\r\nRSET", "--ehlo"},
+        {"--ehlo", "", "--ehlo"},
+        {"-f", "a@b>\r\nDATA", "--mail-from"},
+        {"-f", "", "--mail-from"},
+        {"-r", "a@b>\nRSET", "--rcpt-to"},
+        {"--relay-test", "x\ty", "--relay-test"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct mh_config c;

@@ -516,6 +516,10 @@ test_errors_bad_values(void **state)
         {"auth_mech", "\"FOO\"", "FOO", "one of PLAIN, LOGIN, CRAM-MD5"},
         {"max_line_length", "10", "10", "a whole number, 64 to 4000"},
         {"resolver", "\"x\\n\"", "x\\x0a", "IP, IP:PORT or [IPv6]:PORT"},
+        {"ehlo", "\"a\\r\\nRSET\"", "a\\x0d\\x0aRSET",
+         "text sent in an SMTP command: not empty, no control characters"},
+        {"ehlo", "\"\"", "",
+         "text sent in an SMTP command: not empty, no control characters"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char json[512], key[64], why[256];
@@ -534,6 +538,16 @@ test_errors_bad_values(void **state)
         snprintf(key, sizeof key, "top-level key \"%s\"", cases[i].key);
         parse_err(json, key, why, NULL);
     }
+    /* Addresses go into MAIL FROM and RCPT TO lines: no CR LF. */
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"mail_from\":"
+                     "\"a@b>\\r\\nDATA\"}"),
+              "key \"mail_from\"", "text sent in an SMTP command", NULL);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"rcpt_to\":["
+                     "\"a@b\",\"c@d>\\nRSET\"]}"),
+              "key \"rcpt_to\"", "text sent in an SMTP command", NULL);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"relay_test\":"
+                     "\"\"}"),
+              "key \"relay_test\"", "text sent in an SMTP command", NULL);
     /* Conflicts and URLs speak the config's names. */
     parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"use_ipv4\":true,"
                      "\"use_ipv6\":true}"),
