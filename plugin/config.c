@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -87,6 +88,39 @@ check_secrets(const struct mh_config *cfg, char *errbuf, size_t errlen)
     return 0;
 }
 
+/* The lowest and highest value a range does not alert on (infinite when
+ * the range is open on that side). */
+static void
+range_bounds(const struct mh_range *r, double *lo, double *hi)
+{
+    *lo = r->start_inf ? -HUGE_VAL : r->start;
+    *hi = r->end_inf ? HUGE_VAL : r->end;
+}
+
+/* Critical is checked first: when every value outside the warning range
+ * is also outside a narrower critical range (-w 5 -c 3), WARNING can
+ * never be given, which is a mistake in the order of the two. Ranges
+ * with '@' are not compared. */
+static int
+check_thresholds(const struct mh_config *cfg, char *errbuf, size_t errlen)
+{
+    const struct mh_threshold *w = &cfg->warning, *c = &cfg->critical;
+    if (!w->set || !c->set || w->range.inside || c->range.inside) {
+        return 0;
+    }
+    double wlo, whi, clo, chi;
+    range_bounds(&w->range, &wlo, &whi);
+    range_bounds(&c->range, &clo, &chi);
+    if (clo >= wlo && chi <= whi && (clo > wlo || chi < whi)) {
+        mh_textf(errbuf, errlen,
+                 "--critical %s is narrower than --warning %s: critical is "
+                 "checked first, so WARNING could never be given",
+                 c->text, w->text);
+        return -1;
+    }
+    return 0;
+}
+
 /* The rules of one command beyond its required options. */
 static int
 check_command(const struct mh_config *cfg, char *errbuf, size_t errlen)
@@ -139,6 +173,7 @@ mh_config_validate(struct mh_config *cfg, char *errbuf, size_t errlen)
         return -1;
     }
     if (check_command(cfg, errbuf, errlen) != 0 ||
+        check_thresholds(cfg, errbuf, errlen) != 0 ||
         check_trust_stores(cfg, errbuf, errlen) != 0 ||
         check_secrets(cfg, errbuf, errlen) != 0) {
         return -1;

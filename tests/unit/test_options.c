@@ -558,7 +558,7 @@ test_cli_rules(void **state)
     struct mh_config c;
     char err[512];
     static const struct {
-        const char *args[8];
+        const char *args[12];
         const char *want;
     } cases[] = {
         {{"smtp", NULL}, "smtp needs -H HOST"},
@@ -582,6 +582,12 @@ test_cli_rules(void **state)
         {{"smtp", "-H", "h", "--zone", "z", NULL},
          "unknown option '--zone' for smtp"},
         {{"frobnicate", NULL}, "unknown command 'frobnicate'"},
+        {{"smtp", "-H", "h", "-w", "5", "-c", "3", NULL},
+         "--critical 3 is narrower than --warning 5"},
+        {{"dnsbl", "-H", "h", "-z", "z", "-w", "~:2", "-c", "~:1", NULL},
+         "--critical ~:1 is narrower than --warning ~:2"},
+        {{"tls", "-H", "h", "-w", "10:", "-c", "20:", NULL},
+         "--critical 20: is narrower than --warning 10:"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t n = 0;

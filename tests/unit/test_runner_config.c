@@ -538,6 +538,11 @@ test_errors_bad_values(void **state)
         snprintf(key, sizeof key, "top-level key \"%s\"", cases[i].key);
         parse_err(json, key, why, NULL);
     }
+    /* Critical narrower than warning: WARNING would never be given. */
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"warning\":5,"
+                     "\"critical\":3}"),
+              "checks[0] (smtp)", "'critical' 3 is narrower than 'warning' 5",
+              NULL);
     /* Addresses go into MAIL FROM and RCPT TO lines: no CR LF. */
     parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"mail_from\":"
                      "\"a@b>\\r\\nDATA\"}"),
