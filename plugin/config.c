@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../probes/dnsbl_zones.h"
 #include "../probes/textutil.h"
 #include "commands.h"
 #include "options.h"
@@ -121,6 +122,22 @@ check_thresholds(const struct mh_config *cfg, char *errbuf, size_t errlen)
     return 0;
 }
 
+/* Every --zone argument's syntax (name, type, kind), so a bad one is a
+ * usage error in the runner's config as on the command line, not a check
+ * that fails at each run. The zones file is read by the check. */
+static int
+check_zone_args(const struct mh_config *cfg, char *errbuf, size_t errlen)
+{
+    int rc = 0;
+    for (size_t i = 0; i < cfg->zones.n && rc == 0; i++) {
+        struct mh_dnsbl_zones scratch = {0};
+        rc = mh_dnsbl_zones_add_arg(&scratch, cfg->zones.v[i], NULL, errbuf,
+                                    errlen);
+        mh_dnsbl_zones_free(&scratch);
+    }
+    return rc;
+}
+
 /* The rules of one command beyond its required options. */
 static int
 check_command(const struct mh_config *cfg, char *errbuf, size_t errlen)
@@ -174,6 +191,7 @@ mh_config_validate(struct mh_config *cfg, char *errbuf, size_t errlen)
     }
     if (check_command(cfg, errbuf, errlen) != 0 ||
         check_thresholds(cfg, errbuf, errlen) != 0 ||
+        check_zone_args(cfg, errbuf, errlen) != 0 ||
         check_trust_stores(cfg, errbuf, errlen) != 0 ||
         check_secrets(cfg, errbuf, errlen) != 0) {
         return -1;

@@ -543,6 +543,15 @@ test_errors_bad_values(void **state)
                      "\"critical\":3}"),
               "checks[0] (smtp)", "'critical' 3 is narrower than 'warning' 5",
               NULL);
+    /* A zone argument is checked when the config is read. */
+    parse_err(CHECKS("{\"check\":\"dnsbl\",\"host\":\"192.0.2.1\","
+                     "\"zone\":[\"bl.example\",\"bl.example:rhsbl\"]}"),
+              "checks[0] (dnsbl)",
+              "invalid 'zone' 'bl.example:rhsbl': type must be", NULL);
+    parse_err(CHECKS("{\"check\":\"dnsbl\",\"host\":\"192.0.2.1\","
+                     "\"zone\":\"\"}"),
+              "checks[0] (dnsbl)", "invalid 'zone' '': not a DNS zone name",
+              NULL);
     /* Addresses go into MAIL FROM and RCPT TO lines: no CR LF. */
     parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"mail_from\":"
                      "\"a@b>\\r\\nDATA\"}"),
