@@ -163,6 +163,17 @@ check_command(const struct mh_config *cfg, char *errbuf, size_t errlen)
             return -1;
         }
         return 0;
+    case MH_CMD_SMTP:
+        /* An authenticated client may relay by design: the relay test
+         * means something only in a session without AUTH. */
+        if (cfg->relay_test != NULL && cfg->auth_user != NULL) {
+            mh_textf(errbuf, errlen,
+                     "--relay-test and --auth-user exclude each other: an "
+                     "authenticated session may relay, so the relay test "
+                     "needs a check of its own without AUTH");
+            return -1;
+        }
+        return 0;
     case MH_CMD_RUN:
         if (cfg->once && cfg->interval_s > 0) {
             mh_textf(errbuf, errlen,

@@ -552,6 +552,12 @@ test_errors_bad_values(void **state)
                      "\"zone\":\"\"}"),
               "checks[0] (dnsbl)", "invalid 'zone' '': not a DNS zone name",
               NULL);
+    /* An authenticated session may relay: no relay test there. */
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"auth_user\":"
+                     "\"u\",\"auth_password_env\":\"P\",\"relay_test\":"
+                     "\"x@foreign.example\"}"),
+              "checks[0] (smtp)",
+              "'relay_test' and 'auth_user' exclude each other", NULL);
     /* Addresses go into MAIL FROM and RCPT TO lines: no CR LF. */
     parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"mail_from\":"
                      "\"a@b>\\r\\nDATA\"}"),
