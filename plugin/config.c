@@ -124,17 +124,38 @@ check_thresholds(const struct mh_config *cfg, char *errbuf, size_t errlen)
 
 /* Every --zone argument's syntax (name, type, kind), so a bad one is a
  * usage error in the runner's config as on the command line, not a check
- * that fails at each run. The zones file is read by the check. */
+ * that fails at each run; and a zone named twice with another type or
+ * kind, of which the check would silently keep the first. The zones file
+ * is read by the check. */
 static int
 check_zone_args(const struct mh_config *cfg, char *errbuf, size_t errlen)
 {
+    struct mh_dnsbl_zones seen = {0};
     int rc = 0;
     for (size_t i = 0; i < cfg->zones.n && rc == 0; i++) {
-        struct mh_dnsbl_zones scratch = {0};
-        rc = mh_dnsbl_zones_add_arg(&scratch, cfg->zones.v[i], NULL, errbuf,
-                                    errlen);
-        mh_dnsbl_zones_free(&scratch);
+        struct mh_dnsbl_zones one = {0};
+        rc =
+            mh_dnsbl_zones_add_arg(&one, cfg->zones.v[i], NULL, errbuf, errlen);
+        const struct mh_dnsbl_zone *z = rc == 0 ? &one.v[0] : NULL;
+        const struct mh_dnsbl_zone *prev =
+            z != NULL ? mh_dnsbl_zones_find(&seen, z->name) : NULL;
+        if (prev != NULL && (prev->type != z->type || prev->kind != z->kind)) {
+            mh_textf(errbuf, errlen,
+                     "--zone %s is given twice with another type or kind "
+                     "(%s,%s and %s,%s): name it once",
+                     z->name, mh_dnsbl_zone_type_name(prev->type),
+                     mh_dnsbl_list_kind_name(prev->kind),
+                     mh_dnsbl_zone_type_name(z->type),
+                     mh_dnsbl_list_kind_name(z->kind));
+            rc = -1;
+        } else if (z != NULL && prev == NULL &&
+                   mh_dnsbl_zones_append(&seen, z) != 0) {
+            mh_textf(errbuf, errlen, "out of memory");
+            rc = -1;
+        }
+        mh_dnsbl_zones_free(&one);
     }
+    mh_dnsbl_zones_free(&seen);
     return rc;
 }
 

@@ -584,6 +584,10 @@ test_cli_rules(void **state)
         {{"frobnicate", NULL}, "unknown command 'frobnicate'"},
         {{"dnsbl", "-H", "h", "-z", "bl.example:rhsbl", NULL},
          "invalid --zone 'bl.example:rhsbl': type must be"},
+        {{"dnsbl", "-H", "h", "-z", "bl.example:allow", "-z", "BL.example.",
+          NULL},
+         "--zone bl.example is given twice with another type or kind (any,"
+         "allow and any,block)"},
         {{"domain", "-D", "d", "-z", "", NULL},
          "invalid --zone '': not a DNS zone name"},
         {{"smtp", "-H", "h", "-U", "u", "--auth-password-env", "P",
