@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../probes/dnsbl_targets.h"
 #include "../probes/dnsbl_zones.h"
 #include "../probes/textutil.h"
 #include "commands.h"
@@ -165,6 +166,20 @@ check_command(const struct mh_config *cfg, char *errbuf, size_t errlen)
 {
     switch (cfg->command) {
     case MH_CMD_DNSBL:
+        /* Every -H, so that an empty or malformed one is a usage error
+         * when the options are read (the runner's config included), not
+         * at each run, and not hidden by a later -H. */
+        for (size_t i = 0; i < cfg->hosts.n; i++) {
+            struct mh_dnsbl_target t;
+            if (mh_dnsbl_target_parse(cfg->hosts.v[i], &t) != 0) {
+                mh_textf(
+                    errbuf, errlen,
+                    "invalid --host '%.80s': not an IP address, an address "
+                    "block (CIDR) or a DNS name",
+                    cfg->hosts.v[i]);
+                return -1;
+            }
+        }
         if ((cfg->host == NULL || cfg->host[0] == '\0') &&
             cfg->hosts_file == NULL) {
             mh_textf(errbuf, errlen,

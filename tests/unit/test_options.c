@@ -588,6 +588,10 @@ test_cli_rules(void **state)
           NULL},
          "--zone bl.example is given twice with another type or kind (any,"
          "allow and any,block)"},
+        {{"dnsbl", "-H", "192.0.2.1", "-H", "", "-z", "z", NULL},
+         "invalid --host '': not an IP address"},
+        {{"dnsbl", "-H", "bad host", "-H", "192.0.2.1", "-z", "z", NULL},
+         "invalid --host 'bad host': not an IP address"},
         {{"domain", "-D", "d", "-z", "", NULL},
          "invalid --zone '': not a DNS zone name"},
         {{"smtp", "-H", "h", "-U", "u", "--auth-password-env", "P",

@@ -552,6 +552,10 @@ test_errors_bad_values(void **state)
                      "\"zone\":\"\"}"),
               "checks[0] (dnsbl)", "invalid 'zone' '': not a DNS zone name",
               NULL);
+    /* A dnsbl target is checked when the config is read. */
+    parse_err(CHECKS("{\"check\":\"dnsbl\",\"host\":\"bad host\","
+                     "\"zone\":\"bl.example\"}"),
+              "checks[0] (dnsbl)", "invalid 'host' 'bad host'", NULL);
     /* An authenticated session may relay: no relay test there. */
     parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"auth_user\":"
                      "\"u\",\"auth_password_env\":\"P\",\"relay_test\":"
