@@ -540,6 +540,13 @@ mh_option_is_flag(const struct mh_option *o)
 }
 
 bool
+mh_option_repeatable(const struct mh_option *o, enum mh_command cmd)
+{
+    return o->list || (o->field == offsetof(struct mh_config, host) &&
+                       cmd == MH_CMD_DNSBL);
+}
+
+bool
 mh_option_is_alias(const struct mh_option *a, const struct mh_option *b)
 {
     return a == b || (a->kind != MH_OPT_ACTION && a->kind == b->kind &&
@@ -652,8 +659,8 @@ static enum set_rc
 set_string(struct opt_ctx *c)
 {
     *(const char **)c->field = c->text;
-    if (c->field == (void *)&c->cfg->host && !c->is_default &&
-        c->cfg->command == MH_CMD_DNSBL) {
+    if (!c->is_default && !c->o->list &&
+        mh_option_repeatable(c->o, c->cfg->command)) {
         /* -H may be repeated: dnsbl checks every target (freed by
          * mh_config_free); the other commands use the last one. */
         struct opt_ctx lc = *c;

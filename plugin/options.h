@@ -116,6 +116,10 @@ const struct mh_option *mh_option_find_short(enum mh_command cmd, int c);
 /* True when the option takes no value (FLAG, COUNT, CHOICE, ACTION). */
 bool mh_option_is_flag(const struct mh_option *o);
 
+/* True when option o may be given several times for command cmd (an
+ * array in the runner's config): the list rows, and -H of dnsbl. */
+bool mh_option_repeatable(const struct mh_option *o, enum mh_command cmd);
+
 /* True when a and b are one option under two names (or the same row):
  * the same field, kind and value, as --host and --hostname, --starttls and
  * --require-starttls (not --tls, which sets the same field to another

@@ -192,7 +192,7 @@ set_option(struct mh_run_config *c, struct mh_config *cfg,
             return -1;
         }
         rc = mh_option_set(cfg, o, NULL, MH_SYNTAX_CONFIG, why, wlen);
-    } else if (o->list && cJSON_IsArray(v)) {
+    } else if (mh_option_repeatable(o, cfg->command) && cJSON_IsArray(v)) {
         const cJSON *e;
         size_t i = 0;
         rc = 0;

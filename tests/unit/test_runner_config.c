@@ -217,6 +217,16 @@ test_numbers_and_flags(void **state)
                         "\"zone\":\"zen.spamhaus.org\"}"));
     assert_int_equal(c->checks[0].cfg.zones.n, 1);
     mh_run_config_free(c);
+
+    /* dnsbl takes several targets, as -H does on the command line. */
+    c = parse_ok(CHECKS("{\"check\":\"dnsbl\",\"host\":[\"192.0.2.1\","
+                        "\"192.0.2.8/30\"],\"zone\":\"zen.spamhaus.org\"}"));
+    assert_int_equal(c->checks[0].cfg.hosts.n, 2);
+    assert_string_equal(c->checks[0].cfg.hosts.v[1], "192.0.2.8/30");
+    assert_string_equal(c->checks[0].target, "192.0.2.1");
+    mh_run_config_free(c);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":[\"a\",\"b\"]}"),
+              "key \"host\"", "not an array", NULL);
 }
 
 static void
