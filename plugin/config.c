@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../probes/dnsbl.h"
 #include "../probes/dnsbl_targets.h"
 #include "../probes/dnsbl_zones.h"
 #include "../probes/textutil.h"
@@ -160,6 +161,48 @@ check_zone_args(const struct mh_config *cfg, char *errbuf, size_t errlen)
     return rc;
 }
 
+/* The target's spelling: -H of smtp and tls an IP address or a DNS name,
+ * -D a DNS name, and an IP address of the family -4/-6 ask for. A typo
+ * is a usage error, not a failed DNS lookup reported as CRITICAL. */
+static int
+check_target_names(const struct mh_config *cfg, char *errbuf, size_t errlen)
+{
+    char name[MH_DNSBL_NAME_MAX + 2], shown[100] = "";
+    bool smtp_like = cfg->command == MH_CMD_SMTP || cfg->command == MH_CMD_TLS;
+    bool domain_like =
+        cfg->command == MH_CMD_DOMAIN || cfg->command == MH_CMD_MTASTS;
+    if (smtp_like && cfg->host != NULL) {
+        mh_text_escape_append(shown, sizeof shown, cfg->host, strlen(cfg->host),
+                              true);
+        bool literal = mh_is_ip_literal(cfg->host);
+        /* (':' without being an address: a scoped IPv6 address such as
+         * fe80::1%eth0, which the resolver takes) */
+        if (!literal && strchr(cfg->host, ':') == NULL &&
+            mh_dnsbl_normalize_name(cfg->host, name, sizeof name) != 0) {
+            mh_textf(errbuf, errlen,
+                     "invalid --host '%s': not an IP address or a DNS name",
+                     shown);
+            return -1;
+        }
+        bool v6 = mh_host_is_v6(cfg->host);
+        if (literal && cfg->family == (v6 ? AF_INET : AF_INET6)) {
+            mh_textf(errbuf, errlen,
+                     "--host %s is an IPv%c address: it excludes --use-ipv%c",
+                     shown, v6 ? '6' : '4', v6 ? '4' : '6');
+            return -1;
+        }
+    }
+    if (domain_like && cfg->domain != NULL &&
+        mh_dnsbl_normalize_name(cfg->domain, name, sizeof name) != 0) {
+        mh_text_escape_append(shown, sizeof shown, cfg->domain,
+                              strlen(cfg->domain), true);
+        mh_textf(errbuf, errlen, "invalid --domain '%s': not a DNS name",
+                 shown);
+        return -1;
+    }
+    return 0;
+}
+
 /* The rules of one command beyond its required options. */
 static int
 check_command(const struct mh_config *cfg, char *errbuf, size_t errlen)
@@ -237,6 +280,7 @@ mh_config_validate(struct mh_config *cfg, char *errbuf, size_t errlen)
         return -1;
     }
     if (check_command(cfg, errbuf, errlen) != 0 ||
+        check_target_names(cfg, errbuf, errlen) != 0 ||
         check_thresholds(cfg, errbuf, errlen) != 0 ||
         check_zone_args(cfg, errbuf, errlen) != 0 ||
         check_trust_stores(cfg, errbuf, errlen) != 0 ||

@@ -566,6 +566,14 @@ test_errors_bad_values(void **state)
     parse_err(CHECKS("{\"check\":\"dnsbl\",\"host\":\"bad host\","
                      "\"zone\":\"bl.example\"}"),
               "checks[0] (dnsbl)", "invalid 'host' 'bad host'", NULL);
+    /* The target's spelling is checked when the config is read. */
+    parse_err(CHECKS("{\"check\":\"domain\",\"domain\":\"a..b\"}"),
+              "checks[0] (domain)", "invalid 'domain' 'a..b': not a DNS name",
+              NULL);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"::1\",\"use_ipv4\":"
+                     "true}"),
+              "checks[0] (smtp)",
+              "'host' ::1 is an IPv6 address: it excludes 'use_ipv4'", NULL);
     /* An authenticated session may relay: no relay test there. */
     parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"auth_user\":"
                      "\"u\",\"auth_password_env\":\"P\",\"relay_test\":"
