@@ -1334,6 +1334,27 @@ line_col(const char *text, size_t off, size_t *line, size_t *col)
     }
 }
 
+/* Offset of the first \u0000 escape in the JSON text, or len. cJSON keeps
+ * strings NUL-terminated, so "127.0.0.1\u0000evil" would silently become
+ * "127.0.0.1". An escape is one after an odd run of backslashes. */
+static size_t
+nul_escape_at(const char *text, size_t len)
+{
+    size_t run = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == '\\') {
+            run++;
+            continue;
+        }
+        if (run % 2 == 1 && len - i >= 5 && text[i] == 'u' &&
+            memcmp(text + i + 1, "0000", 4) == 0) {
+            return i - 1;
+        }
+        run = 0;
+    }
+    return len;
+}
+
 static int
 parse_config(const char *text, size_t len, const char *source,
              const struct mh_config *base, struct mh_run_config **out,
@@ -1364,6 +1385,17 @@ parse_config(const char *text, size_t len, const char *source,
         line_col(text, off < len ? off : len, &line, &col);
         snprintf(errbuf, errlen,
                  "%s: not valid JSON (error near line %zu, column %zu)",
+                 c->source, line, col);
+        mh_run_config_free(c);
+        return -1;
+    }
+    size_t nul = nul_escape_at(text, len);
+    if (nul < len) {
+        size_t line, col;
+        line_col(text, nul, &line, &col);
+        snprintf(errbuf, errlen,
+                 "%s: a string holds \\u0000 at line %zu, column %zu (a NUL "
+                 "byte would cut the value short)",
                  c->source, line, col);
         mh_run_config_free(c);
         return -1;

@@ -562,6 +562,13 @@ test_errors_bad_values(void **state)
                      "\"zone\":\"\"}"),
               "checks[0] (dnsbl)", "invalid 'zone' '': not a DNS zone name",
               NULL);
+    /* A NUL in a string would cut the value short: refused. */
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"127.0.0.1\\u0000evil\"}"),
+              "a string holds \\u0000 at line 1", NULL);
+    struct mh_run_config *ok =
+        parse_ok(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"comment\":"
+                        "\"\\\\u0000 is how JSON writes a NUL\"}"));
+    mh_run_config_free(ok);
     /* A dnsbl target is checked when the config is read. */
     parse_err(CHECKS("{\"check\":\"dnsbl\",\"host\":\"bad host\","
                      "\"zone\":\"bl.example\"}"),
