@@ -1389,18 +1389,9 @@ parse_config(const char *text, size_t len, const char *source,
         mh_run_config_free(c);
         return -1;
     }
-    size_t nul = nul_escape_at(text, len);
-    if (nul < len) {
-        size_t line, col;
-        line_col(text, nul, &line, &col);
-        snprintf(errbuf, errlen,
-                 "%s: a string holds \\u0000 at line %zu, column %zu (a NUL "
-                 "byte would cut the value short)",
-                 c->source, line, col);
-        mh_run_config_free(c);
-        return -1;
-    }
-    /* Trailing garbage after the object. */
+    /* Trailing garbage after the object, then a \u0000 escape. */
+    size_t bad = len;
+    const char *what = "", *tail = "";
     if (end != NULL) {
         const char *q = end;
         while (q < text + len &&
@@ -1408,15 +1399,23 @@ parse_config(const char *text, size_t len, const char *source,
             q++;
         }
         if (q < text + len && *q != '\0') {
-            size_t line, col;
-            line_col(text, (size_t)(q - text), &line, &col);
-            snprintf(errbuf, errlen,
-                     "%s: not valid JSON (text after the end of the object "
-                     "at line %zu, column %zu)",
-                     c->source, line, col);
-            mh_run_config_free(c);
-            return -1;
+            bad = (size_t)(q - text);
+            what = "not valid JSON (text after the end of the object";
+            tail = ")";
         }
+    }
+    if (bad == len) {
+        bad = nul_escape_at(text, len);
+        what = "a string holds \\u0000 (a NUL byte would cut the value "
+               "short),";
+    }
+    if (bad < len) {
+        size_t line, col;
+        line_col(text, bad, &line, &col);
+        snprintf(errbuf, errlen, "%s: %s at line %zu, column %zu%s", c->source,
+                 what, line, col, tail);
+        mh_run_config_free(c);
+        return -1;
     }
     struct parser p = {.c = c, .err = errbuf, .errlen = errlen};
     int rc = parse_top(&p, c->json, base);
