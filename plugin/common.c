@@ -141,9 +141,11 @@ mh_target_host_port(const struct mh_config *cfg, char *buf, size_t len)
 void
 mh_target_host(const struct mh_config *cfg, char *buf, size_t len)
 {
-    /* dnsbl of a hosts file alone: the file names the target */
+    /* dnsbl: the first -H, as the check's own output names it; of a
+     * hosts file alone: the file names the target */
     mh_textf(buf, len, "%s",
-             cfg->host != NULL         ? cfg->host
+             cfg->hosts.n > 0          ? cfg->hosts.v[0]
+             : cfg->host != NULL       ? cfg->host
              : cfg->hosts_file != NULL ? cfg->hosts_file
                                        : "");
 }

@@ -6,11 +6,15 @@
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../probes/dnsbl.h"
+#include "../probes/dnsbl_targets.h"
+#include "../probes/dnsbl_zones.h"
 #include "../probes/textutil.h"
 #include "commands.h"
 #include "options.h"
@@ -87,12 +91,138 @@ check_secrets(const struct mh_config *cfg, char *errbuf, size_t errlen)
     return 0;
 }
 
+/* The lowest and highest value a range does not alert on (infinite when
+ * the range is open on that side). */
+static void
+range_bounds(const struct mh_range *r, double *lo, double *hi)
+{
+    *lo = r->start_inf ? -HUGE_VAL : r->start;
+    *hi = r->end_inf ? HUGE_VAL : r->end;
+}
+
+/* Critical is checked first: when every value outside the warning range
+ * is also outside a narrower critical range (-w 5 -c 3), WARNING can
+ * never be given, which is a mistake in the order of the two. Ranges
+ * with '@' are not compared. */
+static int
+check_thresholds(const struct mh_config *cfg, char *errbuf, size_t errlen)
+{
+    const struct mh_threshold *w = &cfg->warning, *c = &cfg->critical;
+    if (!w->set || !c->set || w->range.inside || c->range.inside) {
+        return 0;
+    }
+    double wlo, whi, clo, chi;
+    range_bounds(&w->range, &wlo, &whi);
+    range_bounds(&c->range, &clo, &chi);
+    if (clo >= wlo && chi <= whi && (clo > wlo || chi < whi)) {
+        mh_textf(errbuf, errlen,
+                 "--critical %s is narrower than --warning %s: critical is "
+                 "checked first, so WARNING could never be given",
+                 c->text, w->text);
+        return -1;
+    }
+    return 0;
+}
+
+/* Every --zone argument's syntax (name, type, kind), so a bad one is a
+ * usage error in the runner's config as on the command line, not a check
+ * that fails at each run; and a zone named twice with another type or
+ * kind, of which the check would silently keep the first. The zones file
+ * is read by the check. */
+static int
+check_zone_args(const struct mh_config *cfg, char *errbuf, size_t errlen)
+{
+    struct mh_dnsbl_zones seen = {0};
+    int rc = 0;
+    for (size_t i = 0; i < cfg->zones.n && rc == 0; i++) {
+        struct mh_dnsbl_zones one = {0};
+        rc =
+            mh_dnsbl_zones_add_arg(&one, cfg->zones.v[i], NULL, errbuf, errlen);
+        const struct mh_dnsbl_zone *z = rc == 0 ? &one.v[0] : NULL;
+        const struct mh_dnsbl_zone *prev =
+            z != NULL ? mh_dnsbl_zones_find(&seen, z->name) : NULL;
+        if (prev != NULL && (prev->type != z->type || prev->kind != z->kind)) {
+            mh_textf(errbuf, errlen,
+                     "--zone %s is given twice with another type or kind "
+                     "(%s,%s and %s,%s): name it once",
+                     z->name, mh_dnsbl_zone_type_name(prev->type),
+                     mh_dnsbl_list_kind_name(prev->kind),
+                     mh_dnsbl_zone_type_name(z->type),
+                     mh_dnsbl_list_kind_name(z->kind));
+            rc = -1;
+        } else if (z != NULL && prev == NULL &&
+                   mh_dnsbl_zones_append(&seen, z) != 0) {
+            mh_textf(errbuf, errlen, "out of memory");
+            rc = -1;
+        }
+        mh_dnsbl_zones_free(&one);
+    }
+    mh_dnsbl_zones_free(&seen);
+    return rc;
+}
+
+/* The target's spelling: -H of smtp and tls an IP address or a DNS name,
+ * -D a DNS name, and an IP address of the family -4/-6 ask for. A typo
+ * is a usage error, not a failed DNS lookup reported as CRITICAL. */
+static int
+check_target_names(const struct mh_config *cfg, char *errbuf, size_t errlen)
+{
+    char name[MH_DNSBL_NAME_MAX + 2], shown[100] = "";
+    bool smtp_like = cfg->command == MH_CMD_SMTP || cfg->command == MH_CMD_TLS;
+    bool domain_like =
+        cfg->command == MH_CMD_DOMAIN || cfg->command == MH_CMD_MTASTS;
+    if (smtp_like && cfg->host != NULL) {
+        mh_text_escape_append(shown, sizeof shown, cfg->host, strlen(cfg->host),
+                              true);
+        bool literal = mh_is_ip_literal(cfg->host);
+        /* (':' without being an address: a scoped IPv6 address such as
+         * fe80::1%eth0, which the resolver takes) */
+        if (!literal && strchr(cfg->host, ':') == NULL &&
+            mh_dnsbl_normalize_name(cfg->host, name, sizeof name) != 0) {
+            mh_textf(errbuf, errlen,
+                     "invalid --host '%s': not an IP address or a DNS name",
+                     shown);
+            return -1;
+        }
+        bool v6 = mh_host_is_v6(cfg->host);
+        if (literal && cfg->family == (v6 ? AF_INET : AF_INET6)) {
+            mh_textf(errbuf, errlen,
+                     "--host %s is an IPv%c address: it excludes --use-ipv%c",
+                     shown, v6 ? '6' : '4', v6 ? '4' : '6');
+            return -1;
+        }
+    }
+    if (domain_like && cfg->domain != NULL &&
+        mh_dnsbl_normalize_name(cfg->domain, name, sizeof name) != 0) {
+        mh_text_escape_append(shown, sizeof shown, cfg->domain,
+                              strlen(cfg->domain), true);
+        mh_textf(errbuf, errlen, "invalid --domain '%s': not a DNS name",
+                 shown);
+        return -1;
+    }
+    return 0;
+}
+
 /* The rules of one command beyond its required options. */
 static int
 check_command(const struct mh_config *cfg, char *errbuf, size_t errlen)
 {
     switch (cfg->command) {
     case MH_CMD_DNSBL:
+        /* Every -H, so that an empty or malformed one is a usage error
+         * when the options are read (the runner's config included), not
+         * at each run, and not hidden by a later -H. */
+        for (size_t i = 0; i < cfg->hosts.n; i++) {
+            struct mh_dnsbl_target t;
+            if (mh_dnsbl_target_parse(cfg->hosts.v[i], &t) != 0) {
+                mh_textf(
+                    errbuf, errlen,
+                    "invalid --host '%.80s': not an IP address, an address "
+                    "block (CIDR) or a DNS name",
+                    cfg->hosts.v[i]);
+                return -1;
+            }
+        }
         if ((cfg->host == NULL || cfg->host[0] == '\0') &&
             cfg->hosts_file == NULL) {
             mh_textf(errbuf, errlen,
@@ -109,6 +239,17 @@ check_command(const struct mh_config *cfg, char *errbuf, size_t errlen)
             mh_textf(errbuf, errlen,
                      "delivery needs --mail-from ADDR and exactly one "
                      "--rcpt-to ADDR");
+            return -1;
+        }
+        return 0;
+    case MH_CMD_SMTP:
+        /* An authenticated client may relay by design: the relay test
+         * means something only in a session without AUTH. */
+        if (cfg->relay_test != NULL && cfg->auth_user != NULL) {
+            mh_textf(errbuf, errlen,
+                     "--relay-test and --auth-user exclude each other: an "
+                     "authenticated session may relay, so the relay test "
+                     "needs a check of its own without AUTH");
             return -1;
         }
         return 0;
@@ -139,6 +280,9 @@ mh_config_validate(struct mh_config *cfg, char *errbuf, size_t errlen)
         return -1;
     }
     if (check_command(cfg, errbuf, errlen) != 0 ||
+        check_target_names(cfg, errbuf, errlen) != 0 ||
+        check_thresholds(cfg, errbuf, errlen) != 0 ||
+        check_zone_args(cfg, errbuf, errlen) != 0 ||
         check_trust_stores(cfg, errbuf, errlen) != 0 ||
         check_secrets(cfg, errbuf, errlen) != 0) {
         return -1;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include "../probes/resolve.h"
 #include "cli.h"
 #include "commands.h"
+#include "common.h"
 #include "render.h"
 #include "runner.h"
 
@@ -131,6 +133,61 @@ run_one_check(const struct mh_command_def *def, const struct mh_config *cfg)
     return code;
 }
 
+/* The format the command line asks for, read from argv alone (a usage
+ * error may stop the parser before --output): the last "--output F" or
+ * "--output=F". */
+static enum mh_output
+output_asked(int argc, char **argv)
+{
+    enum mh_output out = MH_OUT_NAGIOS;
+    for (int i = 2; i < argc; i++) {
+        const char *v = NULL;
+        if (strcmp(argv[i], "--output") == 0 && i + 1 < argc) {
+            v = argv[++i];
+        } else if (strncmp(argv[i], "--output=", 9) == 0) {
+            v = argv[i] + 9;
+        }
+        if (v != NULL) {
+            out = strcasecmp(v, "json") == 0         ? MH_OUT_JSON
+                  : strcasecmp(v, "prometheus") == 0 ? MH_OUT_PROMETHEUS
+                                                     : MH_OUT_NAGIOS;
+        }
+    }
+    return out;
+}
+
+/* A usage error in the format asked for: with --output json or prometheus
+ * a program reads the output, and it must parse. Returns 3. */
+static int
+usage_error(struct mh_config *cfg, int argc, char **argv, const char *err)
+{
+    enum mh_output out =
+        cfg->command != MH_CMD_NONE ? output_asked(argc, argv) : MH_OUT_NAGIOS;
+    struct mh_result *r = NULL;
+    if (out != MH_OUT_NAGIOS) {
+        char target[300];
+        if (cfg->port == 0) {
+            cfg->port = mh_default_port(cfg->command, cfg->tls_mode);
+        }
+        mh_command_target(cfg, target, sizeof target);
+        r = mh_result_unknown(mh_command_name(cfg->command), target,
+                              MH_REASON_USAGE_ERROR, "usage: %s", err);
+    }
+    if (r != NULL) {
+        mh_result_finish(r);
+        cfg->output = out;
+        (void)render(cfg, r);
+        mh_result_free(r);
+    } else {
+        printf("MAILHEALTH UNKNOWN - usage: %s\n"
+               "Try 'check_mailhealth%s%s --help'.\n",
+               err, cfg->command != MH_CMD_NONE ? " " : "",
+               mh_command_name(cfg->command));
+    }
+    mh_config_free(cfg);
+    return 3;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -148,12 +205,7 @@ main(int argc, char **argv)
         return 3; /* --help / --version (guidelines: exit 3) */
     }
     if (rc != 0) {
-        printf("MAILHEALTH UNKNOWN - usage: %s\n"
-               "Try 'check_mailhealth%s%s --help'.\n",
-               err, cfg.command != MH_CMD_NONE ? " " : "",
-               mh_command_name(cfg.command));
-        mh_config_free(&cfg);
-        return 3;
+        return usage_error(&cfg, argc, argv, err);
     }
     if (mh_resolve_global_init() != 0) {
         printf("MAILHEALTH UNKNOWN - cannot initialise c-ares\n");

@@ -210,6 +210,7 @@ static const struct mh_option table[] = {
      .field = FIELD(ehlo, const char *),
      .commands = C_TLSLIKE | C_DELIV | C_STS,
      .arg = "NAME",
+     .wire = true,
      .help = "name sent with EHLO/HELO (default: this machine's FQDN)"},
     {.name = "expect-greeting",
      .short_name = 'e',
@@ -265,6 +266,7 @@ static const struct mh_option table[] = {
      .field = FIELD(mail_from, const char *),
      .commands = C_SMTP | C_DELIV,
      .arg = "ADDR",
+     .wire = true,
      .help = "send MAIL FROM:<ADDR> and check the reply"},
     {.name = "rcpt-to",
      .short_name = 'r',
@@ -273,12 +275,14 @@ static const struct mh_option table[] = {
      .field = FIELD(rcpt_to, struct mh_strlist),
      .commands = C_SMTP | C_DELIV,
      .arg = "ADDR",
+     .wire = true,
      .help = "send RCPT TO:<ADDR> and check each reply"},
     {.name = "relay-test",
      .kind = MH_OPT_STRING,
      .field = FIELD(relay_test, const char *),
      .commands = C_SMTP,
      .arg = "ADDR",
+     .wire = true,
      .help = "foreign address that must be refused (open relay test)"},
     {.name = "cert-days",
      .kind = MH_OPT_CERT_DAYS,
@@ -536,6 +540,13 @@ mh_option_is_flag(const struct mh_option *o)
 }
 
 bool
+mh_option_repeatable(const struct mh_option *o, enum mh_command cmd)
+{
+    return o->list || (o->field == offsetof(struct mh_config, host) &&
+                       cmd == MH_CMD_DNSBL);
+}
+
+bool
 mh_option_is_alias(const struct mh_option *a, const struct mh_option *b)
 {
     return a == b || (a->kind != MH_OPT_ACTION && a->kind == b->kind &&
@@ -648,8 +659,8 @@ static enum set_rc
 set_string(struct opt_ctx *c)
 {
     *(const char **)c->field = c->text;
-    if (c->field == (void *)&c->cfg->host && !c->is_default &&
-        c->cfg->command == MH_CMD_DNSBL) {
+    if (!c->is_default && !c->o->list &&
+        mh_option_repeatable(c->o, c->cfg->command)) {
         /* -H may be repeated: dnsbl checks every target (freed by
          * mh_config_free); the other commands use the last one. */
         struct opt_ctx lc = *c;
@@ -862,6 +873,22 @@ static enum set_rc (*const parsers[])(struct opt_ctx *) = {
 _Static_assert(sizeof parsers / sizeof parsers[0] == (size_t)MH_OPT_URL + 1,
                "one parser per enum mh_opt_kind");
 
+/* The value of a wire option: not empty, no byte below 0x20 nor DEL. */
+static bool
+wire_text_ok(const char *text)
+{
+    if (text[0] == '\0') {
+        return false;
+    }
+    for (const unsigned char *p = (const unsigned char *)text; *p != '\0';
+         p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static int
 apply(struct mh_config *cfg, const struct mh_option *o, const char *text,
       bool is_default, enum mh_opt_syntax syntax, char *errbuf, size_t errlen)
@@ -881,7 +908,15 @@ apply(struct mh_config *cfg, const struct mh_option *o, const char *text,
         mh_textf(errbuf, errlen, "%s needs a value", label);
         return -1;
     }
-    enum set_rc rc = parsers[o->kind](&c);
+    enum set_rc rc;
+    if (o->wire && !wire_text_ok(text)) {
+        mh_textf(why, sizeof why,
+                 "text sent in an SMTP command: not empty, no control "
+                 "characters");
+        rc = SET_BAD_VALUE;
+    } else {
+        rc = parsers[o->kind](&c);
+    }
     if (rc == SET_OK) {
         return 0;
     }

@@ -84,6 +84,10 @@ struct mh_option {
     int value;         /* CHOICE: the value set; URL: 1 for IMAP */
     const struct mh_opt_name *names; /* ENUM: {NULL, 0}-terminated */
     bool list; /* may be repeated (an array in the config) */
+    bool wire; /* STRING, LIST: the value is sent to the server inside an
+                  SMTP command line, so it may be neither empty nor hold
+                  control characters (a CR LF would end the command and
+                  start another one) */
 };
 
 /* Most rows the table may have (sizes getopt_long's arrays). */
@@ -111,6 +115,10 @@ const struct mh_option *mh_option_find_short(enum mh_command cmd, int c);
 
 /* True when the option takes no value (FLAG, COUNT, CHOICE, ACTION). */
 bool mh_option_is_flag(const struct mh_option *o);
+
+/* True when option o may be given several times for command cmd (an
+ * array in the runner's config): the list rows, and -H of dnsbl. */
+bool mh_option_repeatable(const struct mh_option *o, enum mh_command cmd);
 
 /* True when a and b are one option under two names (or the same row):
  * the same field, kind and value, as --host and --hostname, --starttls and

@@ -192,7 +192,7 @@ set_option(struct mh_run_config *c, struct mh_config *cfg,
             return -1;
         }
         rc = mh_option_set(cfg, o, NULL, MH_SYNTAX_CONFIG, why, wlen);
-    } else if (o->list && cJSON_IsArray(v)) {
+    } else if (mh_option_repeatable(o, cfg->command) && cJSON_IsArray(v)) {
         const cJSON *e;
         size_t i = 0;
         rc = 0;
@@ -1334,6 +1334,27 @@ line_col(const char *text, size_t off, size_t *line, size_t *col)
     }
 }
 
+/* Offset of the first \u0000 escape in the JSON text, or len. cJSON keeps
+ * strings NUL-terminated, so "127.0.0.1\u0000evil" would silently become
+ * "127.0.0.1". An escape is one after an odd run of backslashes. */
+static size_t
+nul_escape_at(const char *text, size_t len)
+{
+    size_t run = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == '\\') {
+            run++;
+            continue;
+        }
+        if (run % 2 == 1 && len - i >= 5 && text[i] == 'u' &&
+            memcmp(text + i + 1, "0000", 4) == 0) {
+            return i - 1;
+        }
+        run = 0;
+    }
+    return len;
+}
+
 static int
 parse_config(const char *text, size_t len, const char *source,
              const struct mh_config *base, struct mh_run_config **out,
@@ -1368,7 +1389,9 @@ parse_config(const char *text, size_t len, const char *source,
         mh_run_config_free(c);
         return -1;
     }
-    /* Trailing garbage after the object. */
+    /* Trailing garbage after the object, then a \u0000 escape. */
+    size_t bad = len;
+    const char *what = "", *tail = "";
     if (end != NULL) {
         const char *q = end;
         while (q < text + len &&
@@ -1376,15 +1399,23 @@ parse_config(const char *text, size_t len, const char *source,
             q++;
         }
         if (q < text + len && *q != '\0') {
-            size_t line, col;
-            line_col(text, (size_t)(q - text), &line, &col);
-            snprintf(errbuf, errlen,
-                     "%s: not valid JSON (text after the end of the object "
-                     "at line %zu, column %zu)",
-                     c->source, line, col);
-            mh_run_config_free(c);
-            return -1;
+            bad = (size_t)(q - text);
+            what = "not valid JSON (text after the end of the object";
+            tail = ")";
         }
+    }
+    if (bad == len) {
+        bad = nul_escape_at(text, len);
+        what = "a string holds \\u0000 (a NUL byte would cut the value "
+               "short),";
+    }
+    if (bad < len) {
+        size_t line, col;
+        line_col(text, bad, &line, &col);
+        snprintf(errbuf, errlen, "%s: %s at line %zu, column %zu%s", c->source,
+                 what, line, col, tail);
+        mh_run_config_free(c);
+        return -1;
     }
     struct parser p = {.c = c, .err = errbuf, .errlen = errlen};
     int rc = parse_top(&p, c->json, base);

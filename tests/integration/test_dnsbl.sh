@@ -722,10 +722,10 @@ expect_rc 3
 expect_line1 'usage: dnsbl needs -H HOST'
 run dnsbl -H 192.0.2.10 --zone bl.lab.test:rhsbl --resolver "$R"
 expect_rc 3
-expect_line1 "^MAILHEALTH UNKNOWN - invalid --zone 'bl.lab.test:rhsbl': type must be ip, ip4, ip6, domain or any, kind block, policy, allow or info"
+expect_line1 "^MAILHEALTH UNKNOWN - usage: invalid --zone 'bl.lab.test:rhsbl': type must be ip, ip4, ip6, domain or any, kind block, policy, allow or info"
 run dnsbl -H 'bad host' --zone bl.lab.test --resolver "$R"
 expect_rc 3
-expect_line1 "invalid -H 'bad host': not an IP address, an address block \(CIDR\) or a DNS name"
+expect_line1 "^MAILHEALTH UNKNOWN - usage: invalid --host 'bad host': not an IP address, an address block \(CIDR\) or a DNS name"
 run dnsbl -H 192.0.2.10 --zone bl.lab.test -c 5:1
 expect_rc 3
 run dnsbl -H 192.0.2.10 --zone bl.lab.test --resolver not-an-ip

@@ -66,6 +66,15 @@ expect_line1 "^MAILHEALTH UNKNOWN - usage: invalid --port '25\.0' \(a port numbe
 run smtp -H 127.0.0.1 -4 -6
 expect_rc 3
 expect_line1 "usage: --use-ipv4 and --use-ipv6 exclude each other"
+# With --output json or prometheus (before or after the bad value) a
+# program reads the output: the usage error comes in that format.
+run smtp -H 127.0.0.1 --output json -p 25.0
+expect_rc 3
+json_ok '$j->{state} eq "UNKNOWN" && $j->{exit_code} == 3 && $j->{reason} eq "usage_error" && $j->{summary} =~ /invalid --port .25\.0./'
+run smtp -H 127.0.0.1 -p 25.0 --output=prometheus
+expect_rc 3
+promtool_ok
+expect_out 'mailhealth_probe_status{target="127.0.0.1:25",check="smtp"} 3'
 run run --config /dev/null --once --interval 5
 expect_rc 3
 expect_line1 "usage: --once and --interval exclude each other"

@@ -313,9 +313,13 @@ test_server_and_paths(void **state)
     assert_string_equal(accepted(MH_CMD_SMTP, "ca-file", "/x").ca_file, "/x");
     refuse(MH_CMD_SMTP, "ca-file", "");
     refuse(MH_CMD_RUN, "config", "");
-    /* Strings take anything; lists grow. */
-    struct mh_config c = accepted(MH_CMD_SMTP, "ehlo", "");
-    assert_string_equal(c.ehlo, "");
+    /* Strings take anything, except the text of SMTP command lines;
+     * lists grow. */
+    struct mh_config c = accepted(MH_CMD_SMTP, "verify-name", "");
+    assert_string_equal(c.verify_name, "");
+    refuse(MH_CMD_SMTP, "ehlo", "");
+    refuse(MH_CMD_SMTP, "ehlo", "mx\r\nRSET");
+    c = accepted(MH_CMD_SMTP, "ehlo", "monitor.example.net");
     char err[128];
     assert_int_equal(mh_option_set(&c, opt(MH_CMD_SMTP, "rcpt-to"), "a@b",
                                    MH_SYNTAX_CLI, err, sizeof err),
@@ -527,6 +531,12 @@ test_cli_bad_values(void **state)
         {"--auth-mech", "FOO", "--auth-mech"},
         {"-w", "10:5", "--warning"},
         {"--resolver", "x", "--resolver"},
+        {"--ehlo", "a\r\nRSET", "--ehlo"},
+        {"--ehlo", "", "--ehlo"},
+        {"-f", "a@b>\r\nDATA", "--mail-from"},
+        {"-f", "", "--mail-from"},
+        {"-r", "a@b>\nRSET", "--rcpt-to"},
+        {"--relay-test", "x\ty", "--relay-test"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct mh_config c;
@@ -548,7 +558,7 @@ test_cli_rules(void **state)
     struct mh_config c;
     char err[512];
     static const struct {
-        const char *args[8];
+        const char *args[12];
         const char *want;
     } cases[] = {
         {{"smtp", NULL}, "smtp needs -H HOST"},
@@ -572,6 +582,37 @@ test_cli_rules(void **state)
         {{"smtp", "-H", "h", "--zone", "z", NULL},
          "unknown option '--zone' for smtp"},
         {{"frobnicate", NULL}, "unknown command 'frobnicate'"},
+        {{"dnsbl", "-H", "h", "-z", "bl.example:rhsbl", NULL},
+         "invalid --zone 'bl.example:rhsbl': type must be"},
+        {{"dnsbl", "-H", "h", "-z", "bl.example:allow", "-z", "BL.example.",
+          NULL},
+         "--zone bl.example is given twice with another type or kind (any,"
+         "allow and any,block)"},
+        {{"dnsbl", "-H", "192.0.2.1", "-H", "", "-z", "z", NULL},
+         "invalid --host '': not an IP address"},
+        {{"dnsbl", "-H", "bad host", "-H", "192.0.2.1", "-z", "z", NULL},
+         "invalid --host 'bad host': not an IP address"},
+        {{"smtp", "-H", "mx\nexample", NULL},
+         "invalid --host 'mx\\x0aexample': not an IP address or a DNS name"},
+        {{"tls", "-H", "mx..example", NULL}, "invalid --host 'mx..example'"},
+        {{"smtp", "-H", "::1", "-4", NULL},
+         "--host ::1 is an IPv6 address: it excludes --use-ipv4"},
+        {{"smtp", "-H", "192.0.2.1", "-6", NULL},
+         "--host 192.0.2.1 is an IPv4 address: it excludes --use-ipv6"},
+        {{"domain", "-D", "a..b", NULL},
+         "invalid --domain 'a..b': not a DNS name"},
+        {{"mta-sts", "-D", "a b", NULL}, "invalid --domain 'a b'"},
+        {{"domain", "-D", "d", "-z", "", NULL},
+         "invalid --zone '': not a DNS zone name"},
+        {{"smtp", "-H", "h", "-U", "u", "--auth-password-env", "P",
+          "--relay-test", "x@foreign.example", NULL},
+         "--relay-test and --auth-user exclude each other"},
+        {{"smtp", "-H", "h", "-w", "5", "-c", "3", NULL},
+         "--critical 3 is narrower than --warning 5"},
+        {{"dnsbl", "-H", "h", "-z", "z", "-w", "~:2", "-c", "~:1", NULL},
+         "--critical ~:1 is narrower than --warning ~:2"},
+        {{"tls", "-H", "h", "-w", "10:", "-c", "20:", NULL},
+         "--critical 20: is narrower than --warning 10:"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t n = 0;

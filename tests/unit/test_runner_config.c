@@ -217,6 +217,16 @@ test_numbers_and_flags(void **state)
                         "\"zone\":\"zen.spamhaus.org\"}"));
     assert_int_equal(c->checks[0].cfg.zones.n, 1);
     mh_run_config_free(c);
+
+    /* dnsbl takes several targets, as -H does on the command line. */
+    c = parse_ok(CHECKS("{\"check\":\"dnsbl\",\"host\":[\"192.0.2.1\","
+                        "\"192.0.2.8/30\"],\"zone\":\"zen.spamhaus.org\"}"));
+    assert_int_equal(c->checks[0].cfg.hosts.n, 2);
+    assert_string_equal(c->checks[0].cfg.hosts.v[1], "192.0.2.8/30");
+    assert_string_equal(c->checks[0].target, "192.0.2.1");
+    mh_run_config_free(c);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":[\"a\",\"b\"]}"),
+              "key \"host\"", "not an array", NULL);
 }
 
 static void
@@ -516,6 +526,10 @@ test_errors_bad_values(void **state)
         {"auth_mech", "\"FOO\"", "FOO", "one of PLAIN, LOGIN, CRAM-MD5"},
         {"max_line_length", "10", "10", "a whole number, 64 to 4000"},
         {"resolver", "\"x\\n\"", "x\\x0a", "IP, IP:PORT or [IPv6]:PORT"},
+        {"ehlo", "\"a\\r\\nRSET\"", "a\\x0d\\x0aRSET",
+         "text sent in an SMTP command: not empty, no control characters"},
+        {"ehlo", "\"\"", "",
+         "text sent in an SMTP command: not empty, no control characters"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char json[512], key[64], why[256];
@@ -534,6 +548,55 @@ test_errors_bad_values(void **state)
         snprintf(key, sizeof key, "top-level key \"%s\"", cases[i].key);
         parse_err(json, key, why, NULL);
     }
+    /* Critical narrower than warning: WARNING would never be given. */
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"warning\":5,"
+                     "\"critical\":3}"),
+              "checks[0] (smtp)", "'critical' 3 is narrower than 'warning' 5",
+              NULL);
+    /* A zone argument is checked when the config is read. */
+    parse_err(CHECKS("{\"check\":\"dnsbl\",\"host\":\"192.0.2.1\","
+                     "\"zone\":[\"bl.example\",\"bl.example:rhsbl\"]}"),
+              "checks[0] (dnsbl)",
+              "invalid 'zone' 'bl.example:rhsbl': type must be", NULL);
+    parse_err(CHECKS("{\"check\":\"dnsbl\",\"host\":\"192.0.2.1\","
+                     "\"zone\":\"\"}"),
+              "checks[0] (dnsbl)", "invalid 'zone' '': not a DNS zone name",
+              NULL);
+    /* A NUL in a string would cut the value short: refused. */
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"127.0.0.1\\u0000evil\"}"),
+              "a string holds \\u0000", "at line 1, column", NULL);
+    struct mh_run_config *ok =
+        parse_ok(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"comment\":"
+                        "\"\\\\u0000 is how JSON writes a NUL\"}"));
+    mh_run_config_free(ok);
+    /* A dnsbl target is checked when the config is read. */
+    parse_err(CHECKS("{\"check\":\"dnsbl\",\"host\":\"bad host\","
+                     "\"zone\":\"bl.example\"}"),
+              "checks[0] (dnsbl)", "invalid 'host' 'bad host'", NULL);
+    /* The target's spelling is checked when the config is read. */
+    parse_err(CHECKS("{\"check\":\"domain\",\"domain\":\"a..b\"}"),
+              "checks[0] (domain)", "invalid 'domain' 'a..b': not a DNS name",
+              NULL);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"::1\",\"use_ipv4\":"
+                     "true}"),
+              "checks[0] (smtp)",
+              "'host' ::1 is an IPv6 address: it excludes 'use_ipv4'", NULL);
+    /* An authenticated session may relay: no relay test there. */
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"auth_user\":"
+                     "\"u\",\"auth_password_env\":\"P\",\"relay_test\":"
+                     "\"x@foreign.example\"}"),
+              "checks[0] (smtp)",
+              "'relay_test' and 'auth_user' exclude each other", NULL);
+    /* Addresses go into MAIL FROM and RCPT TO lines: no CR LF. */
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"mail_from\":"
+                     "\"a@b>\\r\\nDATA\"}"),
+              "key \"mail_from\"", "text sent in an SMTP command", NULL);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"rcpt_to\":["
+                     "\"a@b\",\"c@d>\\nRSET\"]}"),
+              "key \"rcpt_to\"", "text sent in an SMTP command", NULL);
+    parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"relay_test\":"
+                     "\"\"}"),
+              "key \"relay_test\"", "text sent in an SMTP command", NULL);
     /* Conflicts and URLs speak the config's names. */
     parse_err(CHECKS("{\"check\":\"smtp\",\"host\":\"a\",\"use_ipv4\":true,"
                      "\"use_ipv6\":true}"),
