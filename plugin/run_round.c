@@ -265,7 +265,7 @@ loop_end(void *arg, void *task)
 {
     struct job *jb = arg;
     struct loop_run *lr = task;
-    if (lr->hl != NULL) { /* given up (out of memory): not waited for */
+    if (lr->hl != NULL) { /* not reached: a check ends after its lookup */
         run_looked_up(lr, false);
     }
     struct mh_result *res = mh_smtp_finish(
