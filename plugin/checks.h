@@ -54,7 +54,7 @@ int mh_smtp_prepare(const struct mh_config *cfg, struct mh_smtp_job *j,
 struct mh_result *mh_smtp_finish(struct mh_smtp_job *j, struct mh_result *r);
 /* Whether cfg is an smtp or tls check the event loop can run
  * (probes/smtp.h: mh_smtp_task): no DANE; a host given as an address
- * at once, a name after its lookup (on a thread that may wait). */
+ * at once, a name after its lookup (on the loop's DNS service). */
 enum mh_loop_fit { MH_LOOP_NO = 0, MH_LOOP_ADDRESS, MH_LOOP_AFTER_LOOKUP };
 enum mh_loop_fit mh_smtp_fits_loop(const struct mh_config *cfg);
 

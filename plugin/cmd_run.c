@@ -10,8 +10,8 @@
  *     work is done in a signal handler), writes the textfile and computes
  *     the notifications;
  *   - each round (run_round.h) runs the smtp and tls checks (by name
- *     after a worker thread's lookup) on two event loop threads per core
- *     (run_loop.h: thousands of checks in flight, each a machine stepped
+ *     after a lookup on the loop's c-ares channel) on two event loop threads
+ * per core (run_loop.h: thousands of checks in flight, each a machine stepped
  *     on readiness and its own deadline; configuration key "engine":
  *     "loop", the default), and the other checks (dnsbl, domain,
  *     delivery, mta-sts, smtp/tls with DANE; every check with "engine":
@@ -436,7 +436,7 @@ print_once(struct runner *rn, struct mh_result **res, size_t n, double now,
 }
 
 /* Which checks the event loops take (engine "loop": the smtp and tls
- * checks without DANE, by name after a lookup on a worker), and the
+ * checks without DANE, by name after a lookup on the loop), and the
  * concurrency of both engines: the worker
  * threads planned for the other checks, the loops' checks in flight
  * (run_capacity.h). */
@@ -453,11 +453,10 @@ plan_engines(struct runner *rn, const struct mh_run_config *c)
                 : MH_LOOP_NO;
         rn->nloop_checks += rn->on_loop[i] != MH_LOOP_NO;
     }
-    /* The worker threads run the other checks and the lookups of the
-     * loops' checks by name. */
+    /* The worker threads run the other checks. */
     bool *pool = calloc(c->nchecks > 0 ? c->nchecks : 1, sizeof *pool);
     for (size_t i = 0; pool != NULL && i < c->nchecks; i++) {
-        pool[i] = rn->on_loop == NULL || rn->on_loop[i] != MH_LOOP_ADDRESS;
+        pool[i] = rn->on_loop == NULL || rn->on_loop[i] == MH_LOOP_NO;
     }
     size_t npool = 0;
     for (size_t i = 0; i < c->nchecks; i++) {

@@ -31,6 +31,7 @@
 #include "../probes/deadline.h"
 #include "../probes/smtp.h"
 #include "../probes/threads.h"
+#include "run_dns.h"
 #include "runner.h"
 
 /* Events handled per epoll_wait. */
@@ -56,7 +57,8 @@
 #define WAKE_TAG UINT64_MAX
 
 struct slot {
-    struct mh_smtp_task *task; /* NULL: free */
+    void *task; /* NULL: free */
+    const struct mh_loop_task_ops *tops;
     void *arg;
     int fd;          /* registered with epoll, -1: none */
     uint32_t events; /* registered events */
@@ -81,8 +83,9 @@ struct jobq {
 };
 
 struct mh_loop {
-    const struct mh_loop_ops *ops;
-    size_t max; /* checks in flight at most (= slots) */
+    const struct mh_loop_ops *ops;     /* smtp tasks, or */
+    const struct mh_loop_any_ops *any; /* tasks of any kind */
+    size_t max;                        /* checks in flight at most (= slots) */
     pthread_t th;
     int ep, efd;
     /* Shared, under mu: */
@@ -99,7 +102,45 @@ struct mh_loop {
     /* Admission: the longest pass of the current window, and of the
      * last one. */
     double win_start, win_lag, lag;
+    struct mh_rdns *dns; /* the checks' lookups */
+    uint64_t *ready;     /* tokens of checks to step (mh_loop_ready) */
+    size_t nready, readycap;
 };
+
+/* ---- smtp tasks given by ops->start ----------------------------------- */
+
+static bool
+smtp_step(void *t)
+{
+    return mh_smtp_task_step(t);
+}
+
+static int
+smtp_fd(const void *t)
+{
+    return mh_smtp_task_fd(t);
+}
+
+static short
+smtp_events(const void *t)
+{
+    return mh_smtp_task_events(t);
+}
+
+static const struct mh_deadline *
+smtp_deadline(const void *t)
+{
+    return mh_smtp_task_deadline(t);
+}
+
+static void
+smtp_expire(void *t)
+{
+    mh_smtp_task_expire(t);
+}
+
+static const struct mh_loop_task_ops smtp_task_ops = {
+    smtp_step, smtp_fd, smtp_events, smtp_deadline, smtp_expire};
 
 /* ---- the queue of jobs ---------------------------------------------- */
 
@@ -209,7 +250,11 @@ check_end(struct mh_loop *l, uint32_t i)
 {
     struct slot *s = &l->slots[i];
     /* end frees the task, which closes its socket: out of epoll. */
-    l->ops->end(s->arg, s->task);
+    if (s->tops == &smtp_task_ops) {
+        l->ops->end(s->arg, s->task);
+    } else {
+        l->any->end(s->arg, s->task);
+    }
     s->task = NULL;
     s->arg = NULL;
     s->fd = -1;
@@ -225,10 +270,11 @@ static int
 check_arm(struct mh_loop *l, uint32_t i)
 {
     struct slot *s = &l->slots[i];
-    int fd = mh_smtp_task_fd(s->task);
-    short want = mh_smtp_task_events(s->task);
+    int fd = s->tops->fd(s->task);
+    short want = s->tops->events(s->task);
     uint32_t ev = (want & POLLOUT) != 0 ? EPOLLOUT : EPOLLIN;
-    if (fd != s->fd || ev != s->events) {
+    /* No socket: it waits for mh_loop_ready or its deadline. */
+    if (fd >= 0 && (fd != s->fd || ev != s->events)) {
         struct epoll_event e = {.events = ev,
                                 .data.u64 = ((uint64_t)s->use << 32) | i};
         /* A new socket (the next address) may have the number of the one
@@ -241,7 +287,7 @@ check_arm(struct mh_loop *l, uint32_t i)
         s->fd = fd;
         s->events = ev;
     }
-    const struct mh_deadline *dl = mh_smtp_task_deadline(s->task);
+    const struct mh_deadline *dl = s->tops->deadline(s->task);
     if (dl->end != s->when) {
         s->when = dl->end;
         s->tgen++;
@@ -258,7 +304,7 @@ check_step(struct mh_loop *l, uint32_t i)
 {
     struct slot *s = &l->slots[i];
     for (;;) {
-        if (mh_smtp_task_step(s->task)) {
+        if (s->tops->step(s->task)) {
             check_end(l, i);
             return;
         }
@@ -267,27 +313,52 @@ check_step(struct mh_loop *l, uint32_t i)
         }
         /* Cannot wait for it (out of memory, epoll refused the socket):
          * its wait ends now, as a timeout would end it. */
-        mh_smtp_task_expire(s->task);
+        s->tops->expire(s->task);
     }
 }
 
 static void
 check_start(struct mh_loop *l, void *arg)
 {
-    struct mh_smtp_task *task = l->ops->start(arg);
+    uint32_t i = l->free_slots[l->nfree - 1];
+    struct slot *s = &l->slots[i];
+    /* The high halves of the loop's own epoll tags are never a use. */
+    if (++s->use >= MH_RDNS_TAG_HI) {
+        s->use = 1;
+    }
+    void *task;
+    const struct mh_loop_task_ops *tops = &smtp_task_ops;
+    if (l->any != NULL) {
+        task = l->any->start(arg, l, ((uint64_t)s->use << 32) | i, &tops);
+    } else {
+        task = l->ops->start(arg);
+    }
     if (task == NULL) {
         return;
     }
-    uint32_t i = l->free_slots[--l->nfree];
-    struct slot *s = &l->slots[i];
+    l->nfree--;
     s->task = task;
+    s->tops = tops;
     s->arg = arg;
     s->fd = -1;
     s->events = 0;
-    s->use++;
     s->when = -1;
     l->running++;
     check_step(l, i);
+}
+
+/* Steps the checks made ready (mh_loop_ready) until none is left. */
+static void
+step_ready(struct mh_loop *l)
+{
+    while (l->nready > 0) {
+        uint64_t d = l->ready[--l->nready];
+        uint32_t i = (uint32_t)d;
+        struct slot *s = &l->slots[i];
+        if (s->task != NULL && s->use == (uint32_t)(d >> 32)) {
+            check_step(l, i);
+        }
+    }
 }
 
 /* ---- the thread ------------------------------------------------------ */
@@ -320,7 +391,11 @@ start_due(struct mh_loop *l, bool cancel, double now)
         if (cancel) {
             void *arg = j->arg;
             jobq_pop(&l->q);
-            l->ops->skip(arg);
+            if (l->any != NULL) {
+                l->any->skip(arg);
+            } else {
+                l->ops->skip(arg);
+            }
             continue;
         }
         if (l->running >= l->max) {
@@ -365,7 +440,7 @@ expire_due(struct mh_loop *l, double now)
         uint32_t i = t->slot;
         heap_pop(l);
         l->slots[i].when = -1; /* a step re-arms it */
-        mh_smtp_task_expire(l->slots[i].task);
+        l->slots[i].tops->expire(l->slots[i].task);
         check_step(l, i);
     }
 }
@@ -400,6 +475,10 @@ loop_main(void *arg)
         if (t != NULL && (next < 0 || t->when < next)) {
             next = t->when;
         }
+        double dns_next = mh_rdns_next(l->dns);
+        if (dns_next >= 0 && (next < 0 || dns_next < next)) {
+            next = dns_next;
+        }
         now = mh_monotonic_s();
         account_pass(l, woke, now);
         int n = epoll_wait(l->ep, ev, LOOP_EVENTS, ms_until(next, now));
@@ -412,12 +491,21 @@ loop_main(void *arg)
                 (void)r;
                 continue;
             }
+            if ((uint32_t)(d >> 32) == MH_RDNS_TAG_HI) {
+                mh_rdns_event(l->dns, (int)(uint32_t)d, ev[k].events);
+                continue;
+            }
             uint32_t i = (uint32_t)d;
             struct slot *s = &l->slots[i];
             if (s->task != NULL && s->use == (uint32_t)(d >> 32)) {
                 check_step(l, i);
             }
         }
+        double dns_due = mh_rdns_next(l->dns);
+        if (dns_due >= 0 && dns_due <= mh_monotonic_s()) {
+            mh_rdns_timers(l->dns);
+        }
+        step_ready(l);
         expire_due(l, mh_monotonic_s());
     }
     return NULL;
@@ -436,6 +524,8 @@ wake(struct mh_loop *l)
 static void
 loop_release(struct mh_loop *l)
 {
+    mh_rdns_free(l->dns);
+    free(l->ready);
     if (l->ep >= 0) {
         close(l->ep);
     }
@@ -451,9 +541,9 @@ loop_release(struct mh_loop *l)
     free(l);
 }
 
-struct mh_loop *
-mh_loop_new(const struct mh_loop_ops *ops, size_t max_in_flight, char *err,
-            size_t errlen)
+static struct mh_loop *
+loop_new(const struct mh_loop_ops *ops, const struct mh_loop_any_ops *any,
+         size_t max_in_flight, char *err, size_t errlen)
 {
     struct mh_loop *l = calloc(1, sizeof *l);
     if (l == NULL) {
@@ -461,12 +551,14 @@ mh_loop_new(const struct mh_loop_ops *ops, size_t max_in_flight, char *err,
         return NULL;
     }
     l->ops = ops;
+    l->any = any;
     l->max = max_in_flight > 0 ? max_in_flight : 1;
     l->ep = epoll_create1(EPOLL_CLOEXEC);
     l->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     pthread_mutex_init(&l->mu, NULL);
     l->slots = calloc(l->max, sizeof *l->slots);
     l->free_slots = calloc(l->max, sizeof *l->free_slots);
+    l->dns = mh_rdns_new(l->ep);
     struct epoll_event e = {.events = EPOLLIN, .data.u64 = WAKE_TAG};
     if (l->ep < 0 || l->efd < 0 ||
         epoll_ctl(l->ep, EPOLL_CTL_ADD, l->efd, &e) != 0) {
@@ -474,7 +566,7 @@ mh_loop_new(const struct mh_loop_ops *ops, size_t max_in_flight, char *err,
         loop_release(l);
         return NULL;
     }
-    if (l->slots == NULL || l->free_slots == NULL) {
+    if (l->slots == NULL || l->free_slots == NULL || l->dns == NULL) {
         snprintf(err, errlen, "out of memory");
         loop_release(l);
         return NULL;
@@ -490,6 +582,20 @@ mh_loop_new(const struct mh_loop_ops *ops, size_t max_in_flight, char *err,
         return NULL;
     }
     return l;
+}
+
+struct mh_loop *
+mh_loop_new(const struct mh_loop_ops *ops, size_t max_in_flight, char *err,
+            size_t errlen)
+{
+    return loop_new(ops, NULL, max_in_flight, err, errlen);
+}
+
+struct mh_loop *
+mh_loop_new_any(const struct mh_loop_any_ops *ops, size_t max_in_flight,
+                char *err, size_t errlen)
+{
+    return loop_new(NULL, ops, max_in_flight, err, errlen);
 }
 
 int
@@ -525,4 +631,21 @@ mh_loop_free(struct mh_loop *l)
     wake(l);
     pthread_join(l->th, NULL);
     loop_release(l);
+}
+
+struct mh_rdns *
+mh_loop_dns(struct mh_loop *l)
+{
+    return l->dns;
+}
+
+void
+mh_loop_ready(struct mh_loop *l, uint64_t token)
+{
+    void *v = l->ready;
+    if (mh_run_grow(&v, &l->readycap, l->nready, sizeof *l->ready, 64) != 0) {
+        return; /* out of memory: the check waits for its deadline */
+    }
+    l->ready = v;
+    l->ready[l->nready++] = token;
 }

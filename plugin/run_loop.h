@@ -20,13 +20,39 @@
  * callbacks run on the loop's thread, one at a time.
  * A check's CPU work (TLS handshake, chain verification) runs on the loop
  * thread too: a loop is one core's worth of checks.
+ *
+ * Checks of other kinds (mh_loop_new_any: any task with the shape of
+ * struct mh_smtp_task, given by struct mh_loop_task_ops) may wait for no
+ * socket of their own but for DNS answers: each loop has a DNS service
+ * (run_dns.h, mh_loop_dns) whose c-ares sockets and retry timers the loop
+ * watches with the checks' sockets; an answer's callback calls
+ * mh_loop_ready with the check's token and the loop steps the check
+ * again. Such a check's wait is still bounded by its deadline.
  */
 #ifndef MH_RUN_LOOP_H
 #define MH_RUN_LOOP_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
+struct mh_deadline;
+struct mh_loop;
+struct mh_rdns;
 struct mh_smtp_task;
+
+/* A check of any kind as the loop drives it (task: the check's own
+ * pointer), the same calls as mh_smtp_task_* (probes/smtp.h): step until
+ * it returns true (done); between steps wait for fd to be ready for
+ * events (POLLIN or POLLOUT), fd -1: for mh_loop_ready alone, or for the
+ * deadline to pass, then call expire before the next step. */
+struct mh_loop_task_ops {
+    bool (*step)(void *task);
+    int (*fd)(const void *task);
+    short (*events)(const void *task);
+    const struct mh_deadline *(*deadline)(const void *task);
+    void (*expire)(void *task);
+};
 
 /* What the loop does with a job (arg is the job's, given to submit). */
 struct mh_loop_ops {
@@ -40,7 +66,19 @@ struct mh_loop_ops {
     void (*skip)(void *arg);
 };
 
-struct mh_loop;
+/* The same for checks of any kind (mh_loop_new_any). */
+struct mh_loop_any_ops {
+    /* The job's start time has come on loop l: returns the check to run
+     * and its ops (*tops), or NULL when the job ended at once (start has
+     * reported it itself). token names the check for mh_loop_ready until
+     * it ends. */
+    void *(*start)(void *arg, struct mh_loop *l, uint64_t token,
+                   const struct mh_loop_task_ops **tops);
+    /* The check ended: take its result and free it. */
+    void (*end)(void *arg, void *task);
+    /* The job was cancelled (mh_loop_cancel) before it started. */
+    void (*skip)(void *arg);
+};
 
 /*
  * Starts a loop thread running at most max_in_flight (>= 1) checks at
@@ -49,6 +87,9 @@ struct mh_loop;
  */
 struct mh_loop *mh_loop_new(const struct mh_loop_ops *ops, size_t max_in_flight,
                             char *err, size_t errlen);
+/* mh_loop_new for checks of any kind. */
+struct mh_loop *mh_loop_new_any(const struct mh_loop_any_ops *ops,
+                                size_t max_in_flight, char *err, size_t errlen);
 
 /* Queues a job to start at monotonic time start_at (jobs must be given in
  * the order of their start times). Thread-safe. Returns 0, or -1 when out
@@ -62,5 +103,14 @@ void mh_loop_cancel(struct mh_loop *l);
 /* Waits until every job queued has ended or been skipped, ends the thread
  * and frees the loop. NULL is fine. */
 void mh_loop_free(struct mh_loop *l);
+
+/* The loop's DNS service (run_dns.h), for its checks' lookups. On the
+ * loop's thread only (in the ops' callbacks and the checks' steps). */
+struct mh_rdns *mh_loop_dns(struct mh_loop *l);
+/* Steps the check named token (given to start_any) again once the current
+ * callback returns; a check that has ended since is left alone. On the
+ * loop's thread only. Out of memory: nothing (the check waits for its
+ * deadline). */
+void mh_loop_ready(struct mh_loop *l, uint64_t token);
 
 #endif

@@ -90,14 +90,6 @@ worker_main(void *arg)
             mh_round_job_done_locked(r, jb, NULL); /* skipped */
             break;
         }
-        if (jb->lookup) {
-            /* A loop check by name: its lookup here, then a loop takes
-             * it (and ends it). */
-            pthread_mutex_unlock(&r->mu);
-            mh_round_lookup_job(r, jb);
-            pthread_mutex_lock(&r->mu);
-            continue;
-        }
         jb->started = mh_monotonic_s();
         r->w[id].cur = (long)j;
         pthread_mutex_unlock(&r->mu);

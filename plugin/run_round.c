@@ -12,6 +12,7 @@
  */
 #include "run_round.h"
 
+#include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include "commands.h"
 #include "common.h"
 #include "exporter.h"
+#include "run_dns.h"
 #include "run_loop.h"
 
 /* ---- the shared configuration ---------------------------------------- */
@@ -107,84 +109,128 @@ job_done(struct job *jb, struct mh_result *res)
 
 /* ---- the event loops' jobs (run_loop.h) -------------------------------- */
 
-/* An event loop's check while it runs. */
+/* An event loop's check while it runs: the smtp task, after the lookup
+ * of its host on the loop's DNS service when the host is a name. */
 struct loop_run {
     struct mh_deadline dl;
-    struct mh_smtp_job sj;    /* the parameters (borrowed by the task) */
-    struct mh_smtp_lookup lk; /* a host name's lookup, done on a worker */
-    bool looked_up;
+    struct mh_smtp_job sj;     /* the parameters (borrowed by the task) */
+    struct mh_smtp_lookup lk;  /* the lookup's outcome */
+    struct mh_host_lookup *hl; /* the name's lookup while it runs */
+    struct mh_smtp_task *task; /* NULL while looking up */
+    bool failed;               /* no task: out of memory */
+    struct mh_loop *l;         /* for mh_loop_ready */
+    uint64_t token;
 };
 
-/* Ends a check that will not run on a loop: its result (or NULL when
- * skipped) and what it held. */
+/* The host's answer came (on the loop's thread). */
 static void
-loop_run_drop(struct job *jb, struct mh_result *early)
+lookup_answered(void *arg)
 {
-    struct loop_run *lr = jb->lr;
-    jb->lr = NULL;
-    if (lr != NULL) {
-        mh_smtp_lookup_free(&lr->lk);
-        early = mh_smtp_finish(&lr->sj, early);
-        free(lr);
-        atomic_fetch_sub(&jb->chk->running, 1);
-    }
-    job_done(jb, early != NULL ? mh_round_labelled(jb->chk, early) : NULL);
+    struct loop_run *lr = arg;
+    mh_loop_ready(lr->l, lr->token);
 }
 
-/* A looked-up check's start on its loop. */
-static struct mh_smtp_task *
-loop_start_after_lookup(struct job *jb)
+/* Makes the smtp task from the lookup's outcome (rs, addrs, err). */
+static void
+run_connect(struct loop_run *lr, enum mh_resolve_status rs,
+            struct mh_addr *addrs, size_t naddrs, const char *err)
 {
-    struct loop_run *lr = jb->lr;
-    struct mh_smtp_task *task =
-        mh_smtp_task_new_after(&lr->sj.p, &lr->dl, &lr->lk);
-    if (task == NULL) {
-        loop_run_drop(jb, NULL);
-        return NULL;
-    }
-    atomic_fetch_add(&mh_checks_in_flight, 1);
-    return task;
+    mh_smtp_lookup_set(&lr->lk, lr->lk.t0, rs, addrs, naddrs, err);
+    lr->task = mh_smtp_task_new_after(&lr->sj.p, &lr->dl, &lr->lk);
+    lr->failed = lr->task == NULL;
 }
 
-void
-mh_round_lookup_job(struct round *r, struct job *jb)
+/* Takes the lookup's outcome (expired: the deadline has passed). */
+static void
+run_looked_up(struct loop_run *lr, bool expired)
 {
-    struct mh_run_check *chk = jb->chk;
-    if (atomic_fetch_add(&chk->running, 1) > 0) {
-        atomic_fetch_sub(&chk->running, 1);
-        job_done(jb, mh_round_unknown(chk, "the previous run of this check "
-                                           "has not ended yet (abandoned)"));
-        return;
+    struct mh_addr *addrs = NULL;
+    size_t naddrs = 0;
+    char err[sizeof lr->lk.err];
+    enum mh_resolve_status rs =
+        mh_resolve_host_end(lr->hl, expired || mh_deadline_expired(&lr->dl),
+                            &addrs, &naddrs, err, sizeof err);
+    lr->hl = NULL;
+    run_connect(lr, rs, addrs, naddrs, err);
+}
+
+static bool
+run_step(void *t)
+{
+    struct loop_run *lr = t;
+    if (lr->task == NULL && !lr->failed) {
+        if (!mh_resolve_host_done(lr->hl)) {
+            return false;
+        }
+        run_looked_up(lr, false);
     }
-    struct loop_run *lr = calloc(1, sizeof *lr);
-    if (lr == NULL) {
-        atomic_fetch_sub(&chk->running, 1);
-        job_done(jb, mh_round_unknown(chk, "out of memory"));
-        return;
-    }
-    jb->lr = lr;
-    mh_deadline_start(&lr->dl, chk->cfg.timeout_s);
-    struct mh_result *early = NULL;
-    if (mh_smtp_prepare(&chk->cfg, &lr->sj, &early) != 0) {
-        loop_run_drop(jb, early);
-        return;
-    }
-    mh_smtp_lookup_run(&lr->lk, &lr->sj.p, &lr->dl);
-    lr->looked_up = true;
-    size_t k = atomic_fetch_add(&r->next_loop, 1) % r->nloops;
-    if (mh_loop_submit(r->loops[k], jb, mh_monotonic_s()) != 0) {
-        loop_run_drop(jb, mh_round_unknown(chk, "out of memory"));
+    return lr->failed || mh_smtp_task_step(lr->task);
+}
+
+static int
+run_fd(const void *t)
+{
+    const struct loop_run *lr = t;
+    return lr->task != NULL ? mh_smtp_task_fd(lr->task) : -1;
+}
+
+static short
+run_events(const void *t)
+{
+    const struct loop_run *lr = t;
+    return lr->task != NULL ? mh_smtp_task_events(lr->task) : POLLIN;
+}
+
+static const struct mh_deadline *
+run_deadline(const void *t)
+{
+    const struct loop_run *lr = t;
+    return lr->task != NULL ? mh_smtp_task_deadline(lr->task) : &lr->dl;
+}
+
+static void
+run_expire(void *t)
+{
+    struct loop_run *lr = t;
+    if (lr->task != NULL) {
+        mh_smtp_task_expire(lr->task);
+    } else if (!lr->failed) {
+        run_looked_up(lr, true); /* no answer in time: dns_timeout */
     }
 }
 
-static struct mh_smtp_task *
-loop_start(void *arg)
+static const struct mh_loop_task_ops run_ops = {run_step, run_fd, run_events,
+                                                run_deadline, run_expire};
+
+/* Starts the check's connection: at once on an address, after its lookup
+ * on the loop's DNS service for a name. */
+static void
+run_begin(struct loop_run *lr)
+{
+    const struct mh_smtp_params *p = &lr->sj.p;
+    lr->lk.t0 = mh_monotonic_s();
+    if (mh_smtp_task_supported(p)) {
+        lr->task = mh_smtp_task_new(p, &lr->dl);
+        lr->failed = lr->task == NULL;
+        return;
+    }
+    char err[sizeof lr->lk.err];
+    void *ch =
+        mh_rdns_channel(mh_loop_dns(lr->l), p->resolver, err, sizeof err);
+    if (ch == NULL) {
+        run_connect(lr, MH_RESOLVE_FAILED, NULL, 0, err);
+        return;
+    }
+    lr->hl = mh_resolve_host_start(ch, p->host, p->family, lookup_answered, lr);
+    lr->failed = lr->hl == NULL;
+}
+
+static void *
+loop_start(void *arg, struct mh_loop *l, uint64_t token,
+           const struct mh_loop_task_ops **tops)
 {
     struct job *jb = arg;
     struct mh_run_check *chk = jb->chk;
-    if (jb->lr != NULL && jb->lr->looked_up) {
-        return loop_start_after_lookup(jb);
-    }
     if (atomic_fetch_add(&chk->running, 1) > 0) {
         atomic_fetch_sub(&chk->running, 1);
         job_done(jb, mh_round_unknown(chk, "the previous run of this check "
@@ -197,31 +243,35 @@ loop_start(void *arg)
         job_done(jb, mh_round_unknown(chk, "out of memory"));
         return NULL;
     }
+    lr->l = l;
+    lr->token = token;
     mh_deadline_start(&lr->dl, chk->cfg.timeout_s);
     struct mh_result *early = NULL;
-    struct mh_smtp_task *task = NULL;
-    if (mh_smtp_prepare(&chk->cfg, &lr->sj, &early) == 0) {
-        task = mh_smtp_task_new(&lr->sj.p, &lr->dl);
-        early = task == NULL ? mh_smtp_finish(&lr->sj, NULL) : NULL;
-    }
-    if (task == NULL) {
+    if (mh_smtp_prepare(&chk->cfg, &lr->sj, &early) != 0) {
         free(lr);
         atomic_fetch_sub(&chk->running, 1);
         job_done(jb, mh_round_labelled(chk, early));
         return NULL;
     }
+    run_begin(lr);
     jb->lr = lr;
     atomic_fetch_add(&mh_checks_in_flight, 1);
-    return task;
+    *tops = &run_ops;
+    return lr;
 }
 
 static void
-loop_end(void *arg, struct mh_smtp_task *task)
+loop_end(void *arg, void *task)
 {
     struct job *jb = arg;
-    struct loop_run *lr = jb->lr;
-    struct mh_result *res = mh_smtp_finish(&lr->sj, mh_smtp_task_result(task));
-    mh_smtp_task_free(task);
+    struct loop_run *lr = task;
+    if (lr->hl != NULL) { /* not reached: a check ends after its lookup */
+        run_looked_up(lr, false);
+    }
+    struct mh_result *res = mh_smtp_finish(
+        &lr->sj, lr->task != NULL ? mh_smtp_task_result(lr->task) : NULL);
+    mh_smtp_task_free(lr->task);
+    mh_smtp_lookup_free(&lr->lk);
     free(lr);
     jb->lr = NULL;
     atomic_fetch_sub(&mh_checks_in_flight, 1);
@@ -232,10 +282,11 @@ loop_end(void *arg, struct mh_smtp_task *task)
 static void
 loop_skip(void *arg)
 {
-    loop_run_drop(arg, NULL);
+    job_done(arg, NULL);
 }
 
-static const struct mh_loop_ops loop_ops = {loop_start, loop_end, loop_skip};
+static const struct mh_loop_any_ops loop_ops = {loop_start, loop_end,
+                                                loop_skip};
 
 /* ---- the round ---------------------------------------------------------- */
 
@@ -308,7 +359,6 @@ round_jobs(struct round *r, const struct mh_round_opts *o, size_t *sorted)
         jb->chk = &c->checks[i];
         jb->r = r;
         jb->on_loop = o->on_loop != NULL && o->on_loop[i] != MH_LOOP_NO;
-        jb->lookup = jb->on_loop && o->on_loop[i] == MH_LOOP_AFTER_LOOKUP;
         unsigned long long h =
             mix64(mh_run_hash(c->checks[i].target) ^ o->seed);
         jb->offset_s = o->jitter_s * ((double)(h >> 11) / 9007199254740992.0);
@@ -342,7 +392,7 @@ round_loops(struct round *r, const struct mh_round_opts *o,
     r->loops = calloc(nl, sizeof *r->loops);
     for (size_t i = 0; r->loops != NULL && i < nl; i++) {
         char err[256];
-        r->loops[i] = mh_loop_new(&loop_ops, per, err, sizeof err);
+        r->loops[i] = mh_loop_new_any(&loop_ops, per, err, sizeof err);
         if (r->loops[i] == NULL) {
             mh_runlog(MH_LOG_ERR, "event loop %zu: %s", i, err);
             break;
@@ -353,12 +403,10 @@ round_loops(struct round *r, const struct mh_round_opts *o,
     for (size_t i = 0; i < r->n; i++) {
         struct job *jb = &r->jobs[sorted[i]];
         if (jb->on_loop && r->nloops == 0) {
-            jb->on_loop = jb->lookup = false;
+            jb->on_loop = false;
         }
-        /* Checks by name go to the pool first, for their lookup. */
-        if (jb->on_loop && !jb->lookup &&
-            mh_loop_submit(r->loops[k++ % r->nloops], jb,
-                           r->start + jb->offset_s) != 0) {
+        if (jb->on_loop && mh_loop_submit(r->loops[k++ % r->nloops], jb,
+                                          r->start + jb->offset_s) != 0) {
             jb->on_loop = false;
         }
     }
@@ -393,13 +441,11 @@ mh_round_start(const struct mh_round_opts *o)
         return NULL;
     }
     r->start = mh_monotonic_s();
-    atomic_init(&r->next_loop, 0);
     round_loops(r, o, r->order);
-    /* The pool's queue: the other jobs and the lookups, in offset
-     * order. */
+    /* The pool's queue: the other jobs, in offset order. */
     for (size_t i = 0; i < r->n; i++) {
         const struct job *jb = &r->jobs[r->order[i]];
-        if (!jb->on_loop || jb->lookup) {
+        if (!jb->on_loop) {
             r->order[r->npool++] = r->order[i];
         }
     }

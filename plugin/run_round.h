@@ -7,8 +7,8 @@
  * Two engines run the checks side by side:
  *   - the event loops (run_loop.h), two per core, take the smtp and tls
  *     checks without DANE (mh_smtp_fits_loop) when the configuration's
- *     engine is "loop" (the default): at once when the host is an
- *     address, after a worker has looked up its name otherwise;
+ *     engine is "loop" (the default); a host given by name is looked up
+ *     on the loop's own DNS service (run_dns.h) first;
  *   - the worker pool (run_pool.c) takes the others, a thread per check in
  *     flight, at most `concurrency` threads, with the watchdog.
  * The round ends when every check has a result (or was skipped after a
@@ -63,7 +63,6 @@ struct job {
     struct mh_result *result;
     struct loop_run *lr; /* an event loop's check while it runs */
     bool on_loop;
-    bool lookup; /* on_loop after its lookup on a worker (a host name) */
     bool done;
     bool abandoned;
 };
@@ -94,7 +93,6 @@ struct round {
     size_t nw, wcap;
     struct mh_loop **loops;
     size_t nloops;
-    atomic_size_t next_loop; /* round-robin of the looked-up checks */
 };
 
 /* ---- the round (run_round.c) ---- */
@@ -129,10 +127,6 @@ struct mh_result *mh_round_labelled(const struct mh_run_check *chk,
                                     struct mh_result *r);
 /* Drops one reference; called with r->mu held, releases it. */
 void mh_round_unref_locked(struct round *r);
-
-/* A worker's part of a loop check by name: prepares it, looks its host up
- * (waits, within the check's deadline), and hands it to a loop. */
-void mh_round_lookup_job(struct round *r, struct job *jb);
 
 /* ---- the worker pool (run_pool.c) ---- */
 

@@ -73,10 +73,12 @@ mh_resolve_channel_new(const char *resolver, unsigned flags, void **channel,
                                          errlen);
 }
 
-int
-mh_resolve_channel_new_within(const char *resolver, unsigned flags,
-                              const struct mh_deadline *dl, void **channel,
-                              char *errbuf, size_t errlen)
+/* Sets up a channel (see mh_resolve_channel_new_within); watch, when not
+ * NULL, is c-ares' socket state callback. */
+static int
+channel_new(const char *resolver, unsigned flags, const struct mh_deadline *dl,
+            mh_resolve_watch_fn *watch, void *watch_arg, void **channel,
+            char *errbuf, size_t errlen)
 {
     struct ares_options opts;
     memset(&opts, 0, sizeof opts);
@@ -100,6 +102,11 @@ mh_resolve_channel_new_within(const char *resolver, unsigned flags,
         opts.socket_receive_buffer_size = MH_RESOLVE_BULK_SOCKBUF;
         opts.socket_send_buffer_size = MH_RESOLVE_BULK_SOCKBUF;
         optmask |= ARES_OPT_SOCK_RCVBUF | ARES_OPT_SOCK_SNDBUF;
+    }
+    if (watch != NULL) {
+        opts.sock_state_cb = watch;
+        opts.sock_state_cb_data = watch_arg;
+        optmask |= ARES_OPT_SOCK_STATE_CB;
     }
     ares_channel ch;
     int rc = ares_init_options(&ch, &opts, optmask);
@@ -125,6 +132,43 @@ mh_resolve_channel_new_within(const char *resolver, unsigned flags,
     }
     *channel = ch;
     return 0;
+}
+
+int
+mh_resolve_channel_new_within(const char *resolver, unsigned flags,
+                              const struct mh_deadline *dl, void **channel,
+                              char *errbuf, size_t errlen)
+{
+    return channel_new(resolver, flags, dl, NULL, NULL, channel, errbuf,
+                       errlen);
+}
+
+int
+mh_resolve_channel_new_watched(const char *resolver, unsigned flags,
+                               mh_resolve_watch_fn *watch, void *watch_arg,
+                               void **channel, char *errbuf, size_t errlen)
+{
+    return channel_new(resolver, flags, NULL, watch, watch_arg, channel, errbuf,
+                       errlen);
+}
+
+double
+mh_resolve_next_s(void *channel)
+{
+    struct timeval tvbuf;
+    struct timeval *tv = ares_timeout((ares_channel)channel, NULL, &tvbuf);
+    if (tv == NULL) {
+        return -1;
+    }
+    return (double)tv->tv_sec + (double)tv->tv_usec / 1e6;
+}
+
+void
+mh_resolve_process_fds(void *channel, int rfd, int wfd)
+{
+    ares_process_fd((ares_channel)channel,
+                    rfd >= 0 ? (ares_socket_t)rfd : ARES_SOCKET_BAD,
+                    wfd >= 0 ? (ares_socket_t)wfd : ARES_SOCKET_BAD);
 }
 
 void
@@ -292,6 +336,48 @@ numeric_host(const char *host, int family, struct mh_addr **addrs,
     return 1;
 }
 
+/* The outcome of a lookup (ctx: its callback's record; expired: the
+ * check's deadline has passed): *addrs takes ctx's addresses on
+ * MH_RESOLVE_OK, else they are freed and errbuf says why. */
+static enum mh_resolve_status
+gai_outcome(struct gai_ctx *ctx, const char *host, int family, bool expired,
+            struct mh_addr **addrs, size_t *naddrs, char *errbuf, size_t errlen)
+{
+    if (ctx->done && ctx->status == ARES_SUCCESS && ctx->naddrs > 0) {
+        *addrs = ctx->addrs;
+        *naddrs = ctx->naddrs;
+        ctx->addrs = NULL;
+        return MH_RESOLVE_OK;
+    }
+    free(ctx->addrs);
+    ctx->addrs = NULL;
+    if (!ctx->done || ctx->status == ARES_ECANCELLED ||
+        ctx->status == ARES_EDESTRUCTION || ctx->status == ARES_ETIMEOUT) {
+        if (expired || ctx->status != ARES_ETIMEOUT) {
+            snprintf(errbuf, errlen, "no DNS answer for %s within the deadline",
+                     host);
+        } else {
+            /* c-ares gave up before the deadline: every try timed out. */
+            snprintf(errbuf, errlen,
+                     "no DNS answer for %s: the resolver did not answer %d "
+                     "tries of %.1f s",
+                     host, MH_ARES_TRIES, MH_ARES_TIMEOUT_MS / 1000.0);
+        }
+        return MH_RESOLVE_TIMEOUT;
+    }
+    if (ctx->status == ARES_ENOTFOUND || ctx->status == ARES_ENODATA ||
+        ctx->status == ARES_SUCCESS) {
+        snprintf(errbuf, errlen, "%s does not resolve%s", host,
+                 family == AF_INET    ? " to an IPv4 address"
+                 : family == AF_INET6 ? " to an IPv6 address"
+                                      : "");
+        return MH_RESOLVE_NOTFOUND;
+    }
+    snprintf(errbuf, errlen, "DNS lookup of %s failed: %s", host,
+             ares_strerror(ctx->status));
+    return MH_RESOLVE_FAILED;
+}
+
 enum mh_resolve_status
 mh_resolve_host(const char *host, int family, const char *resolver,
                 const struct mh_deadline *dl, struct mh_addr **addrs,
@@ -320,37 +406,90 @@ mh_resolve_host(const char *host, int family, const char *resolver,
     mh_resolve_wait(channel, dl);
     mh_resolve_channel_free(channel); /* runs pending callbacks (cancelled) */
 
-    if (ctx.done && ctx.status == ARES_SUCCESS && ctx.naddrs > 0) {
-        *addrs = ctx.addrs;
-        *naddrs = ctx.naddrs;
-        return MH_RESOLVE_OK;
+    return gai_outcome(&ctx, host, family, mh_deadline_expired(dl), addrs,
+                       naddrs, errbuf, errlen);
+}
+
+/* ====== lookups on a caller's channel ====== */
+
+struct mh_host_lookup {
+    struct gai_ctx ctx;
+    bool detached; /* given up: the callback frees it */
+    void (*notify)(void *arg);
+    void *arg;
+    int family;
+    char host[];
+};
+
+static void
+async_cb(void *arg, int status, int timeouts, struct ares_addrinfo *res)
+{
+    struct mh_host_lookup *h = arg;
+    gai_cb(&h->ctx, status, timeouts, res);
+    if (h->detached) {
+        free(h->ctx.addrs);
+        free(h);
+        return;
     }
-    free(ctx.addrs);
-    if (!ctx.done || ctx.status == ARES_ECANCELLED ||
-        ctx.status == ARES_EDESTRUCTION || ctx.status == ARES_ETIMEOUT) {
-        if (mh_deadline_expired(dl) || ctx.status != ARES_ETIMEOUT) {
-            snprintf(errbuf, errlen, "no DNS answer for %s within the deadline",
-                     host);
-        } else {
-            /* c-ares gave up before the deadline: every try timed out. */
-            snprintf(errbuf, errlen,
-                     "no DNS answer for %s: the resolver did not answer %d "
-                     "tries of %.1f s",
-                     host, MH_ARES_TRIES, MH_ARES_TIMEOUT_MS / 1000.0);
-        }
-        return MH_RESOLVE_TIMEOUT;
+    h->notify(h->arg);
+}
+
+struct mh_host_lookup *
+mh_resolve_host_start(void *channel, const char *host, int family,
+                      void (*notify)(void *arg), void *arg)
+{
+    size_t len = strlen(host);
+    struct mh_host_lookup *h = calloc(1, sizeof *h + len + 1);
+    if (h == NULL) {
+        return NULL;
     }
-    if (ctx.status == ARES_ENOTFOUND || ctx.status == ARES_ENODATA ||
-        ctx.status == ARES_SUCCESS) {
-        snprintf(errbuf, errlen, "%s does not resolve%s", host,
-                 family == AF_INET    ? " to an IPv4 address"
-                 : family == AF_INET6 ? " to an IPv6 address"
-                                      : "");
-        return MH_RESOLVE_NOTFOUND;
+    memcpy(h->host, host, len + 1);
+    h->family = family;
+    h->notify = notify;
+    h->arg = arg;
+    h->ctx.status = ARES_ETIMEOUT;
+    int num = numeric_host(host, family, &h->ctx.addrs, &h->ctx.naddrs);
+    if (num != 0) {
+        h->ctx.done = true;
+        h->ctx.status = num == 1 ? ARES_SUCCESS : ARES_ENOMEM;
+        return h;
     }
-    snprintf(errbuf, errlen, "DNS lookup of %s failed: %s", host,
-             ares_strerror(ctx.status));
-    return MH_RESOLVE_FAILED;
+    struct ares_addrinfo_hints hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = family;
+    hints.ai_socktype = SOCK_STREAM;
+    ares_getaddrinfo((ares_channel)channel, host, NULL, &hints, async_cb, h);
+    return h;
+}
+
+bool
+mh_resolve_host_done(const struct mh_host_lookup *h)
+{
+    return h->ctx.done;
+}
+
+enum mh_resolve_status
+mh_resolve_host_end(struct mh_host_lookup *h, bool expired,
+                    struct mh_addr **addrs, size_t *naddrs, char *errbuf,
+                    size_t errlen)
+{
+    *addrs = NULL;
+    *naddrs = 0;
+    enum mh_resolve_status rs;
+    if (h->ctx.done && h->ctx.status == ARES_ENOMEM) {
+        snprintf(errbuf, errlen, "out of memory");
+        free(h->ctx.addrs);
+        rs = MH_RESOLVE_FAILED;
+    } else {
+        rs = gai_outcome(&h->ctx, h->host, h->family, expired, addrs, naddrs,
+                         errbuf, errlen);
+    }
+    if (h->ctx.done) {
+        free(h);
+    } else {
+        h->detached = true; /* c-ares still holds it */
+    }
+    return rs;
 }
 
 /* ====== TXT records ====== */

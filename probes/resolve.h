@@ -6,6 +6,7 @@
 #ifndef MH_RESOLVE_H
 #define MH_RESOLVE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -105,6 +106,25 @@ int mh_resolve_channel_new_within(const char *resolver, unsigned flags,
 void mh_resolve_channel_free(void *channel);
 
 /*
+ * For a channel driven by an event loop: c-ares calls watch(arg, fd,
+ * readable, writable) when a socket of the channel opens or its interest
+ * changes, and with readable = writable = 0 just before it closes the
+ * socket (c-ares' ARES_OPT_SOCK_STATE_CB). Otherwise as
+ * mh_resolve_channel_new (per-try timeout 1.5 s, 3 tries). Same returns.
+ */
+typedef void mh_resolve_watch_fn(void *arg, int fd, int readable, int writable);
+int mh_resolve_channel_new_watched(const char *resolver, unsigned flags,
+                                   mh_resolve_watch_fn *watch, void *watch_arg,
+                                   void **channel, char *errbuf, size_t errlen);
+/* Seconds until the channel's next retry timer, -1 when nothing is in
+ * flight. */
+double mh_resolve_next_s(void *channel);
+/* Hands a readable (rfd) and/or writable (wfd) socket of the channel to
+ * c-ares (-1: none) and runs its due retry timers: with both -1, only the
+ * timers. Callbacks of the queries that end run on this thread. */
+void mh_resolve_process_fds(void *channel, int rfd, int wfd);
+
+/*
  * Runs c-ares' event loop on channel until every query is done or the
  * deadline passes (then cancels the rest: their callbacks see
  * ARES_ECANCELLED). Used by every module that issues c-ares queries.
@@ -130,6 +150,31 @@ enum mh_resolve_status mh_resolve_host(const char *host, int family,
                                        const struct mh_deadline *dl,
                                        struct mh_addr **addrs, size_t *naddrs,
                                        char *errbuf, size_t errlen);
+
+/*
+ * A host lookup on the caller's channel (an event loop's; the channel is
+ * not waited on here). mh_resolve_host_start() asks A and AAAA of host (as
+ * family allows; a numeric address is taken as is, done at once) with
+ * ares_getaddrinfo; notify(arg) is called once when the answer came, on
+ * the thread that processes the channel (possibly within start itself),
+ * unless mh_resolve_host_end() was called first. Returns NULL when out of
+ * memory. mh_resolve_host_done() says whether the answer came.
+ * mh_resolve_host_end() takes the outcome, as mh_resolve_host() reports
+ * it (expired: the check's deadline has passed, for the message of a
+ * missing answer: MH_RESOLVE_TIMEOUT), and frees the lookup; called before
+ * the answer came, it gives up on it (the callback that c-ares still
+ * calls later, at the latest when the channel is freed, does nothing).
+ */
+struct mh_host_lookup;
+struct mh_host_lookup *mh_resolve_host_start(void *channel, const char *host,
+                                             int family,
+                                             void (*notify)(void *arg),
+                                             void *arg);
+bool mh_resolve_host_done(const struct mh_host_lookup *h);
+enum mh_resolve_status mh_resolve_host_end(struct mh_host_lookup *h,
+                                           bool expired, struct mh_addr **addrs,
+                                           size_t *naddrs, char *errbuf,
+                                           size_t errlen);
 
 /* One TXT record: the concatenation of its character-strings (RFC 1035
  * 3.3.14, RFC 7208 3.3), raw bytes (NUL bytes possible), NUL-terminated

@@ -2252,6 +2252,20 @@ mh_smtp_lookup_run(struct mh_smtp_lookup *lk, const struct mh_smtp_params *p,
 }
 
 void
+mh_smtp_lookup_set(struct mh_smtp_lookup *lk, double t0,
+                   enum mh_resolve_status rs, struct mh_addr *addrs,
+                   size_t naddrs, const char *err)
+{
+    memset(lk, 0, sizeof *lk);
+    lk->t0 = t0;
+    lk->ci.resolve_s = mh_monotonic_s() - t0;
+    lk->io = mh_tcp_resolve_io(rs, &lk->ci);
+    lk->addrs = addrs;
+    lk->naddrs = naddrs;
+    snprintf(lk->err, sizeof lk->err, "%s", err);
+}
+
+void
 mh_smtp_lookup_free(struct mh_smtp_lookup *lk)
 {
     free(lk->addrs);

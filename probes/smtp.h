@@ -367,7 +367,10 @@ struct mh_smtp_task *mh_smtp_task_new(const struct mh_smtp_params *p,
 /*
  * A host given by name: its lookup runs first, on a thread that may wait
  * (mh_smtp_lookup_run: c-ares, bounded by dl; the connect phase is timed
- * from its start), then mh_smtp_task_new_after() makes the task from its
+ * from its start), or on an event loop's c-ares channel
+ * (resolve.h: mh_resolve_host_start; mh_smtp_lookup_set records its
+ * outcome, rs and the addresses taken, err the reason, t0 the monotonic
+ * time it started), then mh_smtp_task_new_after() makes the task from its
  * outcome (it takes lk's addresses; a failed lookup gives a task that is
  * done at once, reported as mh_smtp_probe reports it). Supported when
  * mh_smtp_task_supported_after_lookup(p): no DANE. mh_smtp_lookup_free
@@ -385,6 +388,9 @@ bool mh_smtp_task_supported_after_lookup(const struct mh_smtp_params *p);
 void mh_smtp_lookup_run(struct mh_smtp_lookup *lk,
                         const struct mh_smtp_params *p,
                         const struct mh_deadline *dl);
+void mh_smtp_lookup_set(struct mh_smtp_lookup *lk, double t0,
+                        enum mh_resolve_status rs, struct mh_addr *addrs,
+                        size_t naddrs, const char *err);
 void mh_smtp_lookup_free(struct mh_smtp_lookup *lk);
 struct mh_smtp_task *mh_smtp_task_new_after(const struct mh_smtp_params *p,
                                             const struct mh_deadline *dl,

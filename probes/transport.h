@@ -22,6 +22,7 @@
 #include <openssl/ssl.h>
 
 #include "deadline.h"
+#include "resolve.h"
 #include "verdict.h"
 
 /* Outcome of a transport operation. */
@@ -267,14 +268,19 @@ enum mh_io mh_tcp_connect(const char *host, uint16_t port, int family,
  * host without any lookup), info->resolve_s and, on failure, info->reason
  * (name_not_found, dns_lookup_failed, dns_timeout) and errbuf. Returns
  * MH_IO_OK with *addrs (free()) and *naddrs >= 1, MH_IO_ERROR or
- * MH_IO_TIMEOUT. Waits (c-ares) for a name: the runner runs it on a
- * worker thread before an event loop takes the check.
+ * MH_IO_TIMEOUT. Waits (c-ares) for a name; an event loop looks names up
+ * on its own channel instead (resolve.h: mh_resolve_host_start).
  */
 struct mh_addr;
 enum mh_io mh_tcp_resolve(const char *host, int family, const char *resolver,
                           const struct mh_deadline *dl, struct mh_addr **addrs,
                           size_t *naddrs, struct mh_connect_info *info,
                           char *errbuf, size_t errlen);
+/* A lookup's outcome (resolve.h) as mh_tcp_resolve reports it: sets
+ * info->reason on failure; returns MH_IO_OK, MH_IO_ERROR or
+ * MH_IO_TIMEOUT. */
+enum mh_io mh_tcp_resolve_io(enum mh_resolve_status rs,
+                             struct mh_connect_info *info);
 
 /*
  * The connection attempts of mh_tcp_connect as a machine that never waits,

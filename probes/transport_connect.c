@@ -204,6 +204,12 @@ mh_tcp_resolve(const char *host, int family, const char *resolver,
     enum mh_resolve_status rs = mh_resolve_host(host, family, resolver, dl,
                                                 addrs, naddrs, errbuf, errlen);
     info->resolve_s = mh_monotonic_s() - t0;
+    return mh_tcp_resolve_io(rs, info);
+}
+
+enum mh_io
+mh_tcp_resolve_io(enum mh_resolve_status rs, struct mh_connect_info *info)
+{
     if (rs != MH_RESOLVE_OK) {
         info->reason = rs == MH_RESOLVE_TIMEOUT ? MH_REASON_DNS_TIMEOUT
                        : rs == MH_RESOLVE_NOTFOUND
