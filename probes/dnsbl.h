@@ -418,7 +418,8 @@ enum {
     MH_DNSBL_ZF_ALLOW = 1u << 6, /* allow listing */
     MH_DNSBL_ZF_HOSTFAIL = 1u << 7,
     MH_DNSBL_ZF_REFUSED = 1u << 8, /* an error code ("blocked", over quota) */
-    MH_DNSBL_ZF_SKIPPED = 1u << 9  /* not asked (budget, back-off): WARNING */
+    MH_DNSBL_ZF_SKIPPED = 1u << 9, /* not asked (budget, back-off): WARNING */
+    MH_DNSBL_ZF_INFO = 1u << 10    /* info listing: a note, never a state */
 };
 
 /* The verdict on one (subject, zone) pair and how it counts. */

@@ -463,6 +463,7 @@ pair_state(const struct verdict_ctx *c, enum mh_state list_state,
             *flag |= MH_DNSBL_ZF_ALLOW;
             return;
         case MH_DNSBL_KIND_INFO:
+            *flag |= MH_DNSBL_ZF_INFO;
             return;
         }
         return;
@@ -520,6 +521,55 @@ zone_names(const struct mh_dnsbl_report *rep, unsigned flag, size_t skip,
     for (size_t zi = 0, k = 0; zi < rep->nz; zi++) {
         if ((rep->zones[zi].flags & flag) != 0 && zi != skip) {
             sb_add(b, "%s%s", k++ > 0 ? ", " : "", rep->zones[zi].z->name);
+        }
+    }
+}
+
+/* The subjects a block zone lists, when several were checked: the
+ * addresses (up to 8 named, more counted as "N of M addresses"), then each
+ * host name with its listed addresses; a subject that is not listed is
+ * never named here. */
+static void
+listed_desc(const struct mh_dnsbl_report *rep, struct sbuf *b)
+{
+    size_t nnum = 0, nlisted = 0, k = 0;
+    for (size_t i = 0; i < rep->nsubj; i++) {
+        if (rep->subj[i]->host < 0) {
+            nnum++;
+            nlisted += rep->subj_listed[i] > 0 ? 1u : 0u;
+        }
+    }
+    if (nlisted > 8) {
+        char n1[32], n2[32];
+        sb_add(b, "%s of %s addresses",
+               mh_dnsbl_fmt_count(nlisted, n1, sizeof n1),
+               mh_dnsbl_fmt_count(nnum, n2, sizeof n2));
+        k++;
+    } else {
+        for (size_t i = 0; i < rep->nsubj; i++) {
+            if (rep->subj[i]->host < 0 && rep->subj_listed[i] > 0) {
+                sb_add(b, "%s%s", k++ > 0 ? ", " : "", rep->subj[i]->text);
+            }
+        }
+    }
+    for (size_t h = 0; h < rep->nhosts; h++) {
+        size_t na = 0;
+        bool named = false;
+        for (size_t i = 0; i < rep->nsubj; i++) {
+            const struct mh_dnsbl_subject *s = rep->subj[i];
+            if (s->host != (int)h || rep->subj_listed[i] == 0) {
+                continue;
+            }
+            if (!named) {
+                sb_add(b, "%s%s", k++ > 0 ? ", " : "", rep->hosts[h].name);
+                named = true;
+            }
+            if (s->fam != MH_DNSBL_FORM_NAME) {
+                sb_add(b, "%s%s", na++ > 0 ? ", " : " (", s->text);
+            }
+        }
+        if (na > 0) {
+            sb_add(b, ")");
         }
     }
 }
@@ -601,6 +651,7 @@ struct report {
     size_t *hmark;      /* per host name: the zone last counted, + 1 */
     struct part parts[P_COUNT];
     size_t nlisting, npol, nalw; /* listings, policy and allow notes */
+    size_t ninfo;                /* the info listings among nalw's */
     size_t first_err_zone, first_unh_zone;
     int lead_host; /* host name of the first listed address */
 };
@@ -779,7 +830,9 @@ note_pair(struct report *rp, size_t zi, size_t si, unsigned flag,
         if (rp->npol++ < SUMMARY_NOTES_MAX) {
             sb_add(&pol->lead, "%s%s", rp->npol > 1 ? ", " : "", ztext);
         }
-    } else if ((flag & MH_DNSBL_ZF_ALLOW) != 0) {
+    } else if ((flag & (MH_DNSBL_ZF_ALLOW | MH_DNSBL_ZF_INFO)) != 0) {
+        /* allow and info listings are the summary's notes */
+        rp->ninfo += (flag & MH_DNSBL_ZF_INFO) != 0 ? 1u : 0u;
         if (rp->nalw++ < SUMMARY_NOTES_MAX) {
             sb_add(&alw->lead, "%s%s", rp->nalw > 1 ? ", " : "", ztext);
         }
@@ -860,6 +913,13 @@ report_part_listed(struct report *rp, const struct sbuf *subj)
     }
     lst->st = rp->rep->list_state;
     lst->reason = MH_REASON_DNSBL_LISTED;
+    struct sbuf who = {.n = 0};
+    if (rp->rep->many && !rp->rep->agg) {
+        listed_desc(rp->rep, &who);
+        if (who.n > 0) {
+            subj = &who; /* name only the subjects that are listed */
+        }
+    }
     if (rp->rep->agg) {
         struct sbuf b = {.n = 0};
         listed_subjects(rp->rep, rp->rep->subj_listed, rp->rep->nlisted_subj, L,
@@ -891,8 +951,8 @@ report_part_listed(struct report *rp, const struct sbuf *subj)
     lst->tail = t;
 }
 
-/* The summary's policy and allow parts (the first SUMMARY_NOTES_MAX
- * named, the rest counted). */
+/* The summary's policy part and its notes, allow and info listings (the first
+ * SUMMARY_NOTES_MAX named, the rest counted). */
 static void
 report_part_notes(struct report *rp)
 {
@@ -913,8 +973,9 @@ report_part_notes(struct report *rp)
     }
     if (rp->nalw > 0) {
         if (rp->nalw > SUMMARY_NOTES_MAX) {
-            sb_add(&alw->lead, " (and %zu more allow listings)",
-                   rp->nalw - SUMMARY_NOTES_MAX);
+            sb_add(&alw->lead, " (and %zu more %s listings)",
+                   rp->nalw - SUMMARY_NOTES_MAX,
+                   rp->ninfo > 0 ? "allow or info" : "allow");
         }
         alw->tail = alw->lead;
     }
@@ -1004,7 +1065,7 @@ report_summary(struct report *rp, const struct sbuf *subj)
         noted += (rp->rep->zones[zi].flags &
                   (MH_DNSBL_ZF_LISTED | MH_DNSBL_ZF_POLICY | MH_DNSBL_ZF_ALLOW |
                    MH_DNSBL_ZF_FAILED | MH_DNSBL_ZF_UNHEALTHY |
-                   MH_DNSBL_ZF_SKIPPED)) != 0
+                   MH_DNSBL_ZF_SKIPPED | MH_DNSBL_ZF_INFO)) != 0
                      ? 1u
                      : 0u;
     }

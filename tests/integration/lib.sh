@@ -143,6 +143,15 @@ expect_line1() {
     fi
 }
 
+# expect_no_line1 REGEX: the status line does not match the extended regex.
+expect_no_line1() {
+    if grep -Eq -- "$1" <<<"$LINE1"; then
+        not_ok "status line matches /$1/ but must not"
+    else
+        ok "status line !~ /$1/"
+    fi
+}
+
 # expect_out FIXED-STRING: some output line contains the string.
 expect_out() {
     if grep -Fq -- "$1" <<<"$OUT"; then
