@@ -4,11 +4,11 @@
  * start offsets, the checks handed to the event loops (run_loop.h) and to
  * the worker pool (run_pool.c), and the results.
  *
- * Jitter: check i starts at round start + offset_i, offset_i in
- * [0, jitter_s), derived from a hash of its target and a per-process
- * random seed: a thousand checks do not start in the same millisecond,
- * and each check keeps its phase from round to round (its own interval
- * stays constant).
+ * Spread: check i starts at round start + offset_i (mh_round_offset),
+ * derived from a hash of its identity and the runner's seed: a thousand
+ * checks do not start in the same millisecond, each check keeps its phase
+ * from round to round (its own interval stays constant), and each one
+ * still ends within the round.
  */
 #include "run_round.h"
 
@@ -275,6 +275,24 @@ mix64(unsigned long long x)
     return x ^ (x >> 31);
 }
 
+double
+mh_round_offset(const struct mh_run_check *chk, unsigned long long seed,
+                double interval_s, double spread_s)
+{
+    double span = MH_RUN_SPREAD_SHARE * interval_s - chk->cfg.timeout_s;
+    if (spread_s < span) {
+        span = spread_s;
+    }
+    if (!(span > 0)) {
+        return 0;
+    }
+    unsigned long long id = mh_run_hash(chk->target) ^
+                            mix64((unsigned long long)chk->cfg.command);
+    unsigned long long h = mix64(id ^ seed);
+    /* The top 53 bits: a fraction in [0, 1). */
+    return span * ((double)(h >> 11) / 9007199254740992.0);
+}
+
 struct order_item {
     double off;
     size_t idx;
@@ -309,9 +327,8 @@ round_jobs(struct round *r, const struct mh_round_opts *o, size_t *sorted)
         jb->r = r;
         jb->on_loop = o->on_loop != NULL && o->on_loop[i] != MH_LOOP_NO;
         jb->lookup = jb->on_loop && o->on_loop[i] == MH_LOOP_AFTER_LOOKUP;
-        unsigned long long h =
-            mix64(mh_run_hash(c->checks[i].target) ^ o->seed);
-        jb->offset_s = o->jitter_s * ((double)(h >> 11) / 9007199254740992.0);
+        jb->offset_s =
+            mh_round_offset(jb->chk, o->seed, o->interval_s, o->spread_s);
         oi[i].off = jb->offset_s;
         oi[i].idx = i;
     }

@@ -11,8 +11,11 @@
  *     address, after a worker has looked up its name otherwise;
  *   - the worker pool (run_pool.c) takes the others, a thread per check in
  *     flight, at most `concurrency` threads, with the watchdog.
- * The round ends when every check has a result (or was skipped after a
- * stop); the efd is written then.
+ * Each check starts at its own offset from the round's start
+ * (mh_round_offset): starts are spread over the interval, and a check
+ * starts at the same moment of every round. The round ends when every
+ * check has a result (or was skipped after a stop); the efd is written
+ * then.
  *
  * Internal to the runner: cmd_run.c, run_round.c and run_pool.c.
  */
@@ -47,7 +50,9 @@ struct mh_round_opts {
     unsigned concurrency;         /* worker threads at most (>= 1) */
     unsigned nloops;              /* event loop threads (>= 1 when on_loop) */
     unsigned loop_in_flight;      /* checks in flight on all loops together */
-    double jitter_s;              /* start offsets in [0, jitter_s) */
+    double interval_s;            /* the round's interval */
+    double spread_s;              /* the span of the start offsets (the
+                                     bound of mh_round_offset) */
     unsigned long long seed;      /* of the offsets (hash of the target) */
     int efd;                      /* eventfd written when the round is done */
     bool keep_details;            /* keep the results' items and perfdata (JSON
@@ -98,6 +103,18 @@ struct round {
 };
 
 /* ---- the round (run_round.c) ---- */
+
+/*
+ * The start offset of check chk within each round, in seconds from the
+ * round's start: in [0, s) where s = min(spread_s, MH_RUN_SPREAD_SHARE *
+ * interval_s - the check's timeout), 0 when s <= 0, so the check ends
+ * within that share of the interval. The offset is a hash of the check's
+ * identity (its target label and command) and the seed, scaled to s: the
+ * same for every round while the configuration keeps the check, the
+ * interval and the spread, and spread evenly over [0, s) across checks.
+ */
+double mh_round_offset(const struct mh_run_check *chk, unsigned long long seed,
+                       double interval_s, double spread_s);
 
 /* Starts a round: the pool's workers and the loops, every check queued.
  * Returns NULL when out of memory. r->one_by_one: not even one worker
