@@ -41,9 +41,10 @@
  * families, mailhealth_last_run_timestamp_seconds, mailhealth_build_info
  * and mailhealth_runner_round_duration_seconds.
  *
- * Watchdog: a pool check still running long after its deadline is
- * abandoned (run_pool.c); at exit, stuck threads are not waited for
- * (_exit). The event loops end every check at its deadline themselves.
+ * Watchdog: a check, on the pool or on a loop, still running long after
+ * its deadline is abandoned, and a loop stuck in one pass is left to
+ * itself with its checks reported UNKNOWN (run_round.h:
+ * mh_pool_watchdog); at exit, stuck threads are not waited for (_exit).
  *
  * Signals: SIGHUP reloads the configuration between rounds (an invalid new
  * configuration is logged and the old one kept; the notification memory is
@@ -491,9 +492,9 @@ plan_engines(struct runner *rn, const struct mh_run_config *c)
     double last_end = 0;
     for (size_t i = 0; i < c->nchecks; i++) {
         const struct mh_run_check *chk = &c->checks[i];
-        double end = mh_round_offset(chk, rn->seed, rn->interval_s,
-                                     rn->spread_s) +
-                     chk->cfg.timeout_s;
+        double end =
+            mh_round_offset(chk, rn->seed, rn->interval_s, rn->spread_s) +
+            chk->cfg.timeout_s;
         last_end = end > last_end ? end : last_end;
     }
     double waves = ceil((double)npool / (double)rn->concurrency);
@@ -540,7 +541,7 @@ apply_settings(struct runner *rn)
     rn->interval_s =
         rn->cli->interval_s > 0 ? rn->cli->interval_s : c->interval_s;
     rn->spread_s = c->spread_s >= 0 ? c->spread_s
-                   : !rn->once        ? rn->interval_s
+                   : !rn->once      ? rn->interval_s
                    : rn->interval_s / 10 < ONCE_SPREAD_MAX_S
                        ? rn->interval_s / 10
                        : ONCE_SPREAD_MAX_S;
@@ -593,6 +594,12 @@ apply_settings(struct runner *rn)
               rn->plan_text, max_offset(rn, c),
               rn->textfile != NULL ? rn->textfile : "(none)", am, wh,
               c->token != NULL ? " (with token)" : "");
+    for (size_t i = 0; i < c->nchecks; i++) {
+        const struct mh_run_check *chk = &c->checks[i];
+        mh_runlog(MH_LOG_DEBUG, "%s (%s): starts %.3f s into each round",
+                  chk->target, mh_command_name(chk->cfg.command),
+                  mh_round_offset(chk, rn->seed, rn->interval_s, rn->spread_s));
+    }
 }
 
 static void

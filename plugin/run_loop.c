@@ -19,6 +19,7 @@
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -89,6 +90,13 @@ struct mh_loop {
     pthread_mutex_t mu;
     struct jobq in; /* submitted, not yet taken by the thread */
     bool cancel, closing;
+    void **abandon; /* jobs whose running check is to end now */
+    size_t nabandon, abandoncap;
+    void (*gone)(void *ctx); /* detached (mh_loop_detach): called at the end */
+    void *gone_ctx;
+    bool detached;
+    /* Heartbeat: when the current pass began, 0 while waiting. */
+    _Atomic double busy_since;
     /* The thread's own: */
     struct jobq q; /* taken, waiting for their start */
     struct slot *slots;
@@ -292,7 +300,20 @@ check_start(struct mh_loop *l, void *arg)
 
 /* ---- the thread ------------------------------------------------------ */
 
-/* Takes the submitted jobs into the thread's queue. */
+/* Ends the running check of job arg, if it is running. */
+static void
+abandon_job(struct mh_loop *l, void *arg)
+{
+    for (uint32_t i = 0; i < l->max; i++) {
+        if (l->slots[i].task != NULL && l->slots[i].arg == arg) {
+            check_end(l, i);
+            return;
+        }
+    }
+}
+
+/* Takes the submitted jobs into the thread's queue, and ends the running
+ * checks given up on (mh_loop_abandon). */
 static void
 take_jobs(struct mh_loop *l, bool *cancel, bool *closing)
 {
@@ -304,6 +325,12 @@ take_jobs(struct mh_loop *l, bool *cancel, bool *closing)
     }
     *cancel = l->cancel;
     *closing = l->closing;
+    while (l->nabandon > 0) {
+        void *arg = l->abandon[--l->nabandon];
+        pthread_mutex_unlock(&l->mu);
+        abandon_job(l, arg); /* ops->end takes the owner's locks */
+        pthread_mutex_lock(&l->mu);
+    }
     pthread_mutex_unlock(&l->mu);
 }
 
@@ -381,6 +408,8 @@ ms_until(double until, double now)
     return ms <= 0 ? 0 : ms > 60000 ? 60000 : (int)ms;
 }
 
+static void loop_release(struct mh_loop *l);
+
 static void *
 loop_main(void *arg)
 {
@@ -402,8 +431,10 @@ loop_main(void *arg)
         }
         now = mh_monotonic_s();
         account_pass(l, woke, now);
+        atomic_store(&l->busy_since, 0.0);
         int n = epoll_wait(l->ep, ev, LOOP_EVENTS, ms_until(next, now));
         woke = mh_monotonic_s();
+        atomic_store(&l->busy_since, woke);
         for (int k = 0; k < n; k++) {
             uint64_t d = ev[k].data.u64;
             if (d == WAKE_TAG) {
@@ -419,6 +450,18 @@ loop_main(void *arg)
             }
         }
         expire_due(l, mh_monotonic_s());
+    }
+    pthread_mutex_lock(&l->mu);
+    bool detached = l->detached;
+    pthread_mutex_unlock(&l->mu);
+    if (detached) {
+        /* Nobody joins this thread: it ends the loop itself. */
+        void (*gone)(void *) = l->gone;
+        void *ctx = l->gone_ctx;
+        loop_release(l);
+        if (gone != NULL) {
+            gone(ctx);
+        }
     }
     return NULL;
 }
@@ -448,6 +491,7 @@ loop_release(struct mh_loop *l)
     free(l->slots);
     free(l->free_slots);
     free(l->heap);
+    free(l->abandon);
     free(l);
 }
 
@@ -462,6 +506,7 @@ mh_loop_new(const struct mh_loop_ops *ops, size_t max_in_flight, char *err,
     }
     l->ops = ops;
     l->max = max_in_flight > 0 ? max_in_flight : 1;
+    atomic_init(&l->busy_since, mh_monotonic_s());
     l->ep = epoll_create1(EPOLL_CLOEXEC);
     l->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     pthread_mutex_init(&l->mu, NULL);
@@ -525,4 +570,48 @@ mh_loop_free(struct mh_loop *l)
     wake(l);
     pthread_join(l->th, NULL);
     loop_release(l);
+}
+
+double
+mh_loop_busy_s(struct mh_loop *l, double now)
+{
+    double since = atomic_load(&l->busy_since);
+    return since > 0 && now > since ? now - since : 0;
+}
+
+int
+mh_loop_abandon(struct mh_loop *l, void *arg)
+{
+    pthread_mutex_lock(&l->mu);
+    void *v = l->abandon;
+    int rc =
+        mh_run_grow(&v, &l->abandoncap, l->nabandon, sizeof *l->abandon, 8);
+    if (rc == 0) {
+        l->abandon = v;
+        l->abandon[l->nabandon++] = arg;
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (rc == 0) {
+        wake(l);
+    }
+    return rc;
+}
+
+void
+mh_loop_detach(struct mh_loop *l, void (*gone)(void *ctx), void *ctx)
+{
+    if (l == NULL) {
+        return;
+    }
+    /* The thread ends only after it has seen closing, under mu: l is
+     * not touched after the unlock. */
+    pthread_detach(l->th);
+    pthread_mutex_lock(&l->mu);
+    l->closing = true;
+    l->cancel = true;
+    l->detached = true;
+    l->gone = gone;
+    l->gone_ctx = ctx;
+    wake(l);
+    pthread_mutex_unlock(&l->mu);
 }

@@ -63,4 +63,26 @@ void mh_loop_cancel(struct mh_loop *l);
  * and frees the loop. NULL is fine. */
 void mh_loop_free(struct mh_loop *l);
 
+/*
+ * Heartbeat: how long the loop's current pass has lasted at monotonic
+ * time now (seconds; 0 while it waits for events or timers). A pass
+ * steps the checks that are ready, so a pass that lasts seconds means a
+ * check's step (an ops callback or a machine step) is stuck. Thread-safe.
+ */
+double mh_loop_busy_s(struct mh_loop *l, double now);
+
+/* The running check of job arg is ended at the loop's next turn:
+ * ops->end takes it as it stands (a check that overran its deadline). No
+ * effect when the job is not running. Thread-safe. Returns 0, or -1 when
+ * out of memory (nothing is done). */
+int mh_loop_abandon(struct mh_loop *l, void *arg);
+
+/*
+ * Leaves a stuck loop (mh_loop_busy_s) to itself instead of waiting for
+ * it: it takes no new job, and if it ever turns again it ends its jobs as
+ * mh_loop_free would, then calls gone(ctx) (on its thread) and frees
+ * itself. The jobs' owner must stay until gone is called. NULL is fine.
+ */
+void mh_loop_detach(struct mh_loop *l, void (*gone)(void *ctx), void *ctx);
+
 #endif

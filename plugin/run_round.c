@@ -81,9 +81,16 @@ mh_round_labelled(const struct mh_run_check *chk, struct mh_result *r)
     return r;
 }
 
+void (*mh_round_loop_start_hook)(const struct mh_run_check *chk,
+                                 struct mh_deadline *dl);
+
 void
 mh_round_job_done_locked(struct round *r, struct job *jb, struct mh_result *res)
 {
+    if (jb->done) {
+        mh_result_free(res); /* abandoned: reported already */
+        return;
+    }
     if (res != NULL && !r->keep_details) {
         mh_result_drop_details(res);
     }
@@ -131,11 +138,32 @@ loop_run_drop(struct job *jb, struct mh_result *early)
     job_done(jb, early != NULL ? mh_round_labelled(jb->chk, early) : NULL);
 }
 
+/* Whether the watchdog has reported job jb already (a stuck loop's job
+ * that starts after all); else marks it started. */
+static bool
+loop_job_gone(struct job *jb)
+{
+    pthread_mutex_lock(&jb->r->mu);
+    bool gone = jb->done;
+    if (!gone) {
+        jb->started = mh_monotonic_s();
+    }
+    pthread_mutex_unlock(&jb->r->mu);
+    return gone;
+}
+
 /* A looked-up check's start on its loop. */
 static struct mh_smtp_task *
 loop_start_after_lookup(struct job *jb)
 {
     struct loop_run *lr = jb->lr;
+    if (loop_job_gone(jb)) {
+        loop_run_drop(jb, NULL);
+        return NULL;
+    }
+    if (mh_round_loop_start_hook != NULL) {
+        mh_round_loop_start_hook(jb->chk, &lr->dl);
+    }
     struct mh_smtp_task *task =
         mh_smtp_task_new_after(&lr->sj.p, &lr->dl, &lr->lk);
     if (task == NULL) {
@@ -172,7 +200,16 @@ mh_round_lookup_job(struct round *r, struct job *jb)
     mh_smtp_lookup_run(&lr->lk, &lr->sj.p, &lr->dl);
     lr->looked_up = true;
     size_t k = atomic_fetch_add(&r->next_loop, 1) % r->nloops;
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->nloops && r->loop_stuck[k]; i++) {
+        k = (k + 1) % r->nloops; /* not to a loop the watchdog gave up on */
+    }
+    jb->loop_id = k + 1;
+    pthread_mutex_unlock(&r->mu);
     if (mh_loop_submit(r->loops[k], jb, mh_monotonic_s()) != 0) {
+        pthread_mutex_lock(&r->mu);
+        jb->loop_id = 0;
+        pthread_mutex_unlock(&r->mu);
         loop_run_drop(jb, mh_round_unknown(chk, "out of memory"));
     }
 }
@@ -184,6 +221,9 @@ loop_start(void *arg)
     struct mh_run_check *chk = jb->chk;
     if (jb->lr != NULL && jb->lr->looked_up) {
         return loop_start_after_lookup(jb);
+    }
+    if (loop_job_gone(jb)) {
+        return NULL;
     }
     if (atomic_fetch_add(&chk->running, 1) > 0) {
         atomic_fetch_sub(&chk->running, 1);
@@ -198,6 +238,9 @@ loop_start(void *arg)
         return NULL;
     }
     mh_deadline_start(&lr->dl, chk->cfg.timeout_s);
+    if (mh_round_loop_start_hook != NULL) {
+        mh_round_loop_start_hook(chk, &lr->dl);
+    }
     struct mh_result *early = NULL;
     struct mh_smtp_task *task = NULL;
     if (mh_smtp_prepare(&chk->cfg, &lr->sj, &early) == 0) {
@@ -249,6 +292,7 @@ round_free(struct round *r)
     free(r->order);
     free(r->w);
     free(r->loops);
+    free(r->loop_stuck);
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->cv);
     mh_shared_cfg_unref(r->cfg);
@@ -286,8 +330,8 @@ mh_round_offset(const struct mh_run_check *chk, unsigned long long seed,
     if (!(span > 0)) {
         return 0;
     }
-    unsigned long long id = mh_run_hash(chk->target) ^
-                            mix64((unsigned long long)chk->cfg.command);
+    unsigned long long id =
+        mh_run_hash(chk->target) ^ mix64((unsigned long long)chk->cfg.command);
     unsigned long long h = mix64(id ^ seed);
     /* The top 53 bits: a fraction in [0, 1). */
     return span * ((double)(h >> 11) / 9007199254740992.0);
@@ -357,7 +401,9 @@ round_loops(struct round *r, const struct mh_round_opts *o,
     size_t nl = o->nloops > 0 ? o->nloops : 1;
     size_t per = (o->loop_in_flight + nl - 1) / nl;
     r->loops = calloc(nl, sizeof *r->loops);
-    for (size_t i = 0; r->loops != NULL && i < nl; i++) {
+    r->loop_stuck = calloc(nl, sizeof *r->loop_stuck);
+    for (size_t i = 0; r->loops != NULL && r->loop_stuck != NULL && i < nl;
+         i++) {
         char err[256];
         r->loops[i] = mh_loop_new(&loop_ops, per, err, sizeof err);
         if (r->loops[i] == NULL) {
@@ -373,10 +419,14 @@ round_loops(struct round *r, const struct mh_round_opts *o,
             jb->on_loop = jb->lookup = false;
         }
         /* Checks by name go to the pool first, for their lookup. */
-        if (jb->on_loop && !jb->lookup &&
-            mh_loop_submit(r->loops[k++ % r->nloops], jb,
-                           r->start + jb->offset_s) != 0) {
-            jb->on_loop = false;
+        if (jb->on_loop && !jb->lookup) {
+            size_t id = k++ % r->nloops;
+            jb->loop_id = id + 1;
+            if (mh_loop_submit(r->loops[id], jb, r->start + jb->offset_s) !=
+                0) {
+                jb->on_loop = false;
+                jb->loop_id = 0;
+            }
         }
     }
     return r->nloops;
@@ -472,11 +522,32 @@ mh_round_stop(struct round *r)
     }
 }
 
+/* A stuck loop left to itself has ended after all: its reference to the
+ * round goes. */
+static void
+loop_gone(void *ctx)
+{
+    struct round *r = ctx;
+    pthread_mutex_lock(&r->mu);
+    mh_round_unref_locked(r);
+}
+
 struct mh_result **
 mh_round_end(struct round *r, size_t *detached)
 {
     for (size_t i = 0; i < r->nloops; i++) {
-        mh_loop_free(r->loops[i]);
+        pthread_mutex_lock(&r->mu);
+        bool stuck = r->loop_stuck[i];
+        if (stuck) {
+            r->refs++; /* the stuck loop's, dropped by loop_gone */
+        }
+        pthread_mutex_unlock(&r->mu);
+        if (stuck) {
+            mh_loop_detach(r->loops[i], loop_gone, r);
+            ++*detached;
+        } else {
+            mh_loop_free(r->loops[i]);
+        }
     }
     r->nloops = 0;
     *detached += mh_pool_join(r);

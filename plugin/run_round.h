@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "../probes/deadline.h"
 #include "../probes/result.h"
 #include "runner.h"
 
@@ -67,6 +68,8 @@ struct job {
     double started;  /* pool: monotonic start, 0 while waiting */
     struct mh_result *result;
     struct loop_run *lr; /* an event loop's check while it runs */
+    size_t loop_id;      /* 1 + the index of the loop it was handed to, 0:
+                            none (under mu) */
     bool on_loop;
     bool lookup; /* on_loop after its lookup on a worker (a host name) */
     bool done;
@@ -98,6 +101,7 @@ struct round {
     struct worker *w;
     size_t nw, wcap;
     struct mh_loop **loops;
+    bool *loop_stuck; /* per loop: the watchdog found it stuck (under mu) */
     size_t nloops;
     atomic_size_t next_loop; /* round-robin of the looked-up checks */
 };
@@ -134,7 +138,8 @@ void mh_round_stop(struct round *r);
  * NULL when out of memory (the results are freed). */
 struct mh_result **mh_round_end(struct round *r, size_t *detached);
 
-/* A finished job: its result (taken), counted; r->mu held. */
+/* A finished job: its result (taken), counted; r->mu held. A job already
+ * done (abandoned by the watchdog) stays as it is: res is freed. */
 void mh_round_job_done_locked(struct round *r, struct job *jb,
                               struct mh_result *res);
 /* An UNKNOWN result for a check that produced none. */
@@ -147,6 +152,12 @@ struct mh_result *mh_round_labelled(const struct mh_run_check *chk,
 /* Drops one reference; called with r->mu held, releases it. */
 void mh_round_unref_locked(struct round *r);
 
+/* For tests only (NULL in the program): called on the loop's thread as
+ * each loop check starts, with its deadline just started (the hook may
+ * move its end, or block: a check or a loop that is stuck). */
+extern void (*mh_round_loop_start_hook)(const struct mh_run_check *chk,
+                                        struct mh_deadline *dl);
+
 /* A worker's part of a loop check by name: prepares it, looks its host up
  * (waits, within the check's deadline), and hands it to a loop. */
 void mh_round_lookup_job(struct round *r, struct job *jb);
@@ -155,8 +166,17 @@ void mh_round_lookup_job(struct round *r, struct job *jb);
 
 /* Starts one more worker; r->mu held. Returns 0 or -1. */
 int mh_pool_spawn_locked(struct round *r);
-/* Abandons pool checks that overran their deadline by more than the
- * grace (max(5 s, timeout / 2)) and starts a replacement worker. */
+/*
+ * The round's watchdog, run every second by the runner's main thread:
+ *   - a check still running `grace` (max(5 s, timeout / 2)) after its
+ *     deadline is abandoned: UNKNOWN "check did not end within its
+ *     deadline (internal error, please report): abandoned", logged; a pool
+ *     check's worker is replaced by a new one (the stuck one is left to
+ *     itself), a loop check is ended by its loop (mh_loop_abandon);
+ *   - a loop whose pass has lasted over 5 s (mh_loop_busy_s: a step
+ *     stuck in a callback) is stuck: logged once, its checks, running or
+ *     waiting, reported UNKNOWN, and mh_round_end leaves it to itself.
+ */
 void mh_pool_watchdog(struct round *r);
 /* Joins the workers once every job is done, except those stuck in an
  * abandoned check, which are detached; returns how many were. */
