@@ -84,7 +84,7 @@ struct worker {
 
 struct round {
     pthread_mutex_t mu;
-    pthread_cond_t cv; /* jitter waits; broadcast on stop */
+    pthread_cond_t cv; /* start-offset waits; broadcast on stop */
     struct job *jobs;
     size_t n;
     size_t *order; /* the pool's job indices by offset */

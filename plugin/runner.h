@@ -253,7 +253,7 @@ bool mh_strset_has(const struct mh_strset *set, const char *s);
 /* Frees the strings and the table; the set is empty afterwards. */
 void mh_strset_free(struct mh_strset *set);
 
-/* FNV-1a 64-bit hash of s (stable jitter offsets, fingerprints). */
+/* FNV-1a 64-bit hash of s (stable start offsets, fingerprints). */
 unsigned long long mh_run_hash(const char *s);
 
 /* Makes room for one more element in the array *v of *cap elements of
