@@ -47,6 +47,17 @@ check_ok() {
     if eval "$1"; then ok "$2"; else not_ok "$2"; fi
 }
 
+# signal_wait SIGNAL PID: sends the signal and waits for the process; sets
+# rc (its exit code) and ms (milliseconds from the signal to its end).
+signal_wait() {
+    local t0
+    t0=$(date +%s%N)
+    kill -"$1" "$2"
+    wait "$2"
+    rc=$?
+    ms=$((($(date +%s%N) - t0) / 1000000))
+}
+
 no_temp_files() { # DIR: nothing but *.prom there
     local extra
     extra=$(find "$1" -mindepth 1 ! -name '*.prom' | head -5)
@@ -346,11 +357,7 @@ wait_until 10 grep -q 'starts spread over' "$D/spread60.log"
 sleep 0.5
 kill -HUP "$pid"
 wait_until 10 grep -q 'SIGHUP: reloading the configuration after this round' "$D/spread60.log"
-t0=$(date +%s%N)
-kill -TERM "$pid"
-wait "$pid"
-rc=$?
-ms=$((($(date +%s%N) - t0) / 1000000))
+signal_wait TERM "$pid"
 check_ok '[ "$rc" = 0 ] && [ "$ms" -lt 3000 ]' "SIGTERM in a spread round: exit $rc in ${ms} ms"
 expect_file_has "$D/spread60.log" 'round 1 interrupted'
 check_ok '[ ! -e "$D/spread/mailhealth.prom" ]' "no textfile from the interrupted round"
@@ -369,11 +376,7 @@ EOF
 pid=$!
 T_PIDS+=($pid)
 sleep 1.5
-t0=$(date +%s%N)
-kill -INT "$pid"
-wait "$pid"
-rc=$?
-ms=$((($(date +%s%N) - t0) / 1000000))
+signal_wait INT "$pid"
 check_ok '[ "$rc" = 3 ]' "--once interrupted: exit code $rc (wanted 3)"
 check_ok '[ "$ms" -lt 4000 ]' "ended with the running check's deadline (${ms} ms after SIGINT)"
 check_ok '[ "$(sha256sum "$KEEP")" = "$sum0" ]' "textfile untouched by the interrupted round"
