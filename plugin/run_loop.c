@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../probes/deadline.h"
@@ -92,9 +93,11 @@ struct mh_loop {
     bool cancel, closing;
     void **abandon; /* jobs whose running check is to end now */
     size_t nabandon, abandoncap;
-    void (*gone)(void *ctx); /* detached (mh_loop_detach): called at the end */
+    pthread_cond_t ended_cv; /* ended set */
+    void (*gone)(void *ctx); /* detached (mh_loop_end_within): called at the
+                                end */
     void *gone_ctx;
-    bool detached;
+    bool detached, ended;
     /* Heartbeat: when the current pass began, 0 while waiting. */
     _Atomic double busy_since;
     /* The thread's own: */
@@ -331,7 +334,15 @@ take_jobs(struct mh_loop *l, bool *cancel, bool *closing)
         abandon_job(l, arg); /* ops->end takes the owner's locks */
         pthread_mutex_lock(&l->mu);
     }
+    bool detached = l->detached;
     pthread_mutex_unlock(&l->mu);
+    /* A loop left to itself turns again: its checks were reported
+     * already, nobody waits for them. */
+    for (uint32_t i = 0; detached && i < l->max; i++) {
+        if (l->slots[i].task != NULL) {
+            check_end(l, i);
+        }
+    }
 }
 
 /* Starts the jobs whose time has come while there is room and the loop
@@ -453,6 +464,8 @@ loop_main(void *arg)
     }
     pthread_mutex_lock(&l->mu);
     bool detached = l->detached;
+    l->ended = true;
+    pthread_cond_broadcast(&l->ended_cv);
     pthread_mutex_unlock(&l->mu);
     if (detached) {
         /* Nobody joins this thread: it ends the loop itself. */
@@ -486,6 +499,7 @@ loop_release(struct mh_loop *l)
         close(l->efd);
     }
     pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->ended_cv);
     free(l->in.v);
     free(l->q.v);
     free(l->slots);
@@ -510,6 +524,11 @@ mh_loop_new(const struct mh_loop_ops *ops, size_t max_in_flight, char *err,
     l->ep = epoll_create1(EPOLL_CLOEXEC);
     l->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     pthread_mutex_init(&l->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&l->ended_cv, &ca);
+    pthread_condattr_destroy(&ca);
     l->slots = calloc(l->max, sizeof *l->slots);
     l->free_slots = calloc(l->max, sizeof *l->free_slots);
     struct epoll_event e = {.events = EPOLLIN, .data.u64 = WAKE_TAG};
@@ -597,21 +616,37 @@ mh_loop_abandon(struct mh_loop *l, void *arg)
     return rc;
 }
 
-void
-mh_loop_detach(struct mh_loop *l, void (*gone)(void *ctx), void *ctx)
+int
+mh_loop_end_within(struct mh_loop *l, double wait_s, void (*gone)(void *ctx),
+                   void *ctx)
 {
     if (l == NULL) {
-        return;
+        return 0;
     }
-    /* The thread ends only after it has seen closing, under mu: l is
-     * not touched after the unlock. */
-    pthread_detach(l->th);
+    double until = mh_monotonic_s() + wait_s;
     pthread_mutex_lock(&l->mu);
     l->closing = true;
-    l->cancel = true;
-    l->detached = true;
-    l->gone = gone;
-    l->gone_ctx = ctx;
     wake(l);
+    while (!l->ended && mh_monotonic_s() < until) {
+        struct timespec abs = mh_monotonic_timespec(until);
+        pthread_cond_timedwait(&l->ended_cv, &l->mu, &abs);
+    }
+    bool ended = l->ended;
+    if (!ended) {
+        /* The thread has not ended, and it reads detached under mu as it
+         * ends: it frees the loop itself; l is not touched after the
+         * unlock. */
+        pthread_detach(l->th);
+        l->cancel = true;
+        l->detached = true;
+        l->gone = gone;
+        l->gone_ctx = ctx;
+    }
     pthread_mutex_unlock(&l->mu);
+    if (ended) {
+        pthread_join(l->th, NULL);
+        loop_release(l);
+        return 0;
+    }
+    return 1;
 }

@@ -78,11 +78,14 @@ double mh_loop_busy_s(struct mh_loop *l, double now);
 int mh_loop_abandon(struct mh_loop *l, void *arg);
 
 /*
- * Leaves a stuck loop (mh_loop_busy_s) to itself instead of waiting for
- * it: it takes no new job, and if it ever turns again it ends its jobs as
- * mh_loop_free would, then calls gone(ctx) (on its thread) and frees
- * itself. The jobs' owner must stay until gone is called. NULL is fine.
+ * Ends the loop as mh_loop_free does, but waits at most wait_s seconds
+ * (0: not at all) for its thread. A loop that has not ended by then is
+ * stuck in a step (mh_loop_busy_s) and is left to itself: it takes no new
+ * job, and if it ever turns again it ends its jobs, calls gone(ctx) on
+ * its thread and frees itself; the jobs' owner must stay until then.
+ * Returns 0 when the loop ended (gone is not called), 1 when it was left.
  */
-void mh_loop_detach(struct mh_loop *l, void (*gone)(void *ctx), void *ctx);
+int mh_loop_end_within(struct mh_loop *l, double wait_s,
+                       void (*gone)(void *ctx), void *ctx);
 
 #endif

@@ -147,8 +147,7 @@ mh_pool_spawn_locked(struct round *r)
     return 0;
 }
 
-/* The least grace of the watchdog, and how long one pass of an event loop
- * may last before the loop is taken for stuck (seconds). */
+/* The least grace of the watchdog (seconds). */
 #define WATCHDOG_MIN_GRACE_S 5.0
 
 /* Reports a check that overran its deadline by more than its grace. */
@@ -185,7 +184,7 @@ find_stuck_loops_locked(struct round *r, double now)
     size_t stuck = 0;
     for (size_t k = 0; k < r->nloops; k++) {
         double busy = mh_loop_busy_s(r->loops[k], now);
-        if (!r->loop_stuck[k] && busy > WATCHDOG_MIN_GRACE_S) {
+        if (!r->loop_stuck[k] && busy > MH_WATCHDOG_LOOP_STUCK_S) {
             r->loop_stuck[k] = true;
             mh_runlog(MH_LOG_ERR,
                       "event loop %zu: one pass has lasted %.0f s (a check's "

@@ -536,17 +536,27 @@ struct mh_result **
 mh_round_end(struct round *r, size_t *detached)
 {
     for (size_t i = 0; i < r->nloops; i++) {
+        /* Every job is done: a loop ends at once unless a step is stuck
+         * (found by the watchdog, or now). */
         pthread_mutex_lock(&r->mu);
         bool stuck = r->loop_stuck[i];
-        if (stuck) {
-            r->refs++; /* the stuck loop's, dropped by loop_gone */
-        }
+        r->refs++; /* the loop's if it is left, dropped by loop_gone */
         pthread_mutex_unlock(&r->mu);
-        if (stuck) {
-            mh_loop_detach(r->loops[i], loop_gone, r);
-            ++*detached;
-        } else {
-            mh_loop_free(r->loops[i]);
+        if (mh_loop_end_within(r->loops[i],
+                               stuck ? 0 : MH_WATCHDOG_LOOP_STUCK_S, loop_gone,
+                               r) == 0) {
+            pthread_mutex_lock(&r->mu);
+            r->refs--;
+            pthread_mutex_unlock(&r->mu);
+            continue;
+        }
+        ++*detached;
+        if (!stuck) {
+            mh_runlog(MH_LOG_ERR,
+                      "event loop %zu: still in one pass %.0f s after its "
+                      "round (a check's step is stuck; a bug: please "
+                      "report); left to itself",
+                      i, MH_WATCHDOG_LOOP_STUCK_S);
         }
     }
     r->nloops = 0;

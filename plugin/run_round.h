@@ -173,11 +173,17 @@ int mh_pool_spawn_locked(struct round *r);
  *     deadline (internal error, please report): abandoned", logged; a pool
  *     check's worker is replaced by a new one (the stuck one is left to
  *     itself), a loop check is ended by its loop (mh_loop_abandon);
- *   - a loop whose pass has lasted over 5 s (mh_loop_busy_s: a step
+ *   - a loop whose pass has lasted over 10 s (mh_loop_busy_s: a step
  *     stuck in a callback) is stuck: logged once, its checks, running or
- *     waiting, reported UNKNOWN, and mh_round_end leaves it to itself.
+ *     waiting, reported UNKNOWN, and mh_round_end leaves it to itself
+ *     (as it does a loop that has not ended 10 s after the round).
  */
 void mh_pool_watchdog(struct round *r);
+/* How long one pass of an event loop may last before the loop is taken
+ * for stuck (seconds). A pass steps at most 256 ready checks and starts
+ * at most 32: well under a second even with every step a TLS handshake
+ * on a loaded machine, so 10 s is a step that never returns, not load. */
+#define MH_WATCHDOG_LOOP_STUCK_S 10.0
 /* Joins the workers once every job is done, except those stuck in an
  * abandoned check, which are detached; returns how many were. */
 size_t mh_pool_join(struct round *r);

@@ -56,9 +56,11 @@ silent_listener(uint16_t *port)
     return fd;
 }
 
-/* n smtp checks "c0".."c<n-1>" on 127.0.0.1:port. */
+/* n smtp checks "c0".."c<n-1>" on 127.0.0.1:port; check 1 has timeout1_s
+ * when that is > 0. */
 static struct mh_run_config *
-config(uint16_t port, size_t n, double timeout_s, double interval_s)
+config_with(uint16_t port, size_t n, double timeout_s, double interval_s,
+            double timeout1_s)
 {
     size_t cap = 256 + n * 96;
     char *j = malloc(cap);
@@ -71,8 +73,13 @@ config(uint16_t port, size_t n, double timeout_s, double interval_s)
     for (size_t i = 0; i < n; i++) {
         len += (size_t)snprintf(j + len, cap - len,
                                 "%s{\"name\":\"c%zu\",\"check\":\"smtp\","
-                                "\"host\":\"127.0.0.1\",\"port\":%u}",
+                                "\"host\":\"127.0.0.1\",\"port\":%u",
                                 i > 0 ? "," : "", i, port);
+        if (i == 1 && timeout1_s > 0) {
+            len += (size_t)snprintf(j + len, cap - len, ",\"timeout\":%g",
+                                    timeout1_s);
+        }
+        len += (size_t)snprintf(j + len, cap - len, "}");
     }
     snprintf(j + len, cap - len, "]}");
     struct mh_run_config *c = NULL;
@@ -83,6 +90,12 @@ config(uint16_t port, size_t n, double timeout_s, double interval_s)
     }
     free(j);
     return c;
+}
+
+static struct mh_run_config *
+config(uint16_t port, size_t n, double timeout_s, double interval_s)
+{
+    return config_with(port, n, timeout_s, interval_s, 0);
 }
 
 static void
@@ -260,7 +273,8 @@ test_spread_rounds(void **state)
 static atomic_bool release_stall;
 
 /* c0: its deadline no longer holds; c1: its loop is stuck in this
- * callback until released; the others run as they are. */
+ * callback until released (c3 waits behind it on that loop); c2 runs as
+ * it is. */
 static void
 break_checks(const struct mh_run_check *chk, struct mh_deadline *dl)
 {
@@ -280,16 +294,19 @@ test_watchdog_loops(void **state)
     (void)state;
     uint16_t port;
     int lfd = silent_listener(&port);
-    struct mh_shared_cfg *cfg = mh_shared_cfg_new(config(port, 3, 1, 60));
+    /* c1's 20 s timeout: its loop is found stuck (after 10 s) before c1
+     * itself is overdue (20 s + 10 s of grace). */
+    struct mh_shared_cfg *cfg =
+        mh_shared_cfg_new(config_with(port, 4, 1, 60, 20));
     assert_non_null(cfg);
     atomic_store(&release_stall, false);
     mh_round_loop_start_hook = break_checks;
     double start, secs;
     size_t detached = 0;
-    /* Spread 0, two loops: c0 and c2 on loop 0, c1 on loop 1. */
+    /* Spread 0, two loops: c0 and c2 on loop 0, c1 and c3 on loop 1. */
     struct mh_result **res =
         run_one(cfg, 60, 0, 2, NULL, &start, &secs, &detached);
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < 4; i++) {
         assert_non_null(res[i]);
     }
     assert_int_equal(res[0]->state, MH_STATE_UNKNOWN);
@@ -297,13 +314,19 @@ test_watchdog_loops(void **state)
                            "check did not end within its deadline (internal "
                            "error, please report): abandoned"));
     assert_int_equal(res[1]->state, MH_STATE_UNKNOWN);
-    assert_non_null(strstr(res[1]->summary, "its event loop is stuck"));
+    assert_non_null(strstr(res[1]->summary,
+                           "check did not end within its deadline (internal "
+                           "error, please report): its event loop is stuck"));
+    assert_int_equal(res[3]->state, MH_STATE_UNKNOWN);
+    assert_non_null(strstr(res[3]->summary, "check did not start: its event "
+                                            "loop is stuck"));
     /* c2 shares c0's loop, which kept turning: its own timeout */
     assert_null(strstr(res[2]->summary, "internal error"));
-    /* abandoned at 1 s + 5 s of grace, not before */
-    assert_true(secs >= 6 - 0.01);
+    /* c0 abandoned at 1 s + 5 s of grace, c1's loop found stuck after a
+     * 10 s pass: not before */
+    assert_true(secs >= 10 - 0.01);
     assert_int_equal(detached, 1);
-    free_results(res, 3);
+    free_results(res, 4);
     /* The stuck loop turns again: it ends its check and frees itself,
      * with its reference to the round (and so to the configuration). */
     atomic_store(&release_stall, true);
