@@ -28,8 +28,12 @@
  *     results, and it holds a reference to the configuration it probes
  *     with.
  *
- * Jitter: each check starts at its offset within the round, in
- * [0, min(interval / 10, 1 s)) (run_round.c).
+ * Spread: each check starts at its own stable offset within the round
+ * (run_round.h: mh_round_offset), over the interval less the check's
+ * timeout and a tenth of the interval, or over spread_s when set; with
+ * --once over min(interval / 10, 1 s) unless spread_s is set. A SIGHUP
+ * in the middle of a spread round is applied when the round ends; a
+ * SIGTERM skips the checks that have not started yet.
  *
  * Rounds: fixed rate (a round starts every interval; one that took longer
  * than the interval is followed at once by the next, logged). After each
@@ -37,9 +41,10 @@
  * families, mailhealth_last_run_timestamp_seconds, mailhealth_build_info
  * and mailhealth_runner_round_duration_seconds.
  *
- * Watchdog: a pool check still running long after its deadline is
- * abandoned (run_pool.c); at exit, stuck threads are not waited for
- * (_exit). The event loops end every check at its deadline themselves.
+ * Watchdog: a check, on the pool or on a loop, still running long after
+ * its deadline is abandoned, and a loop stuck in one pass is left to
+ * itself with its checks reported UNKNOWN (run_round.h:
+ * mh_pool_watchdog); at exit, stuck threads are not waited for (_exit).
  *
  * Signals: SIGHUP reloads the configuration between rounds (an invalid new
  * configuration is logged and the old one kept; the notification memory is
@@ -74,7 +79,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -95,8 +99,9 @@
 #include "run_round.h"
 #include "runner.h"
 
-/* Longest start offset of a check within a round. */
-#define JITTER_MAX_S 1.0
+/* Longest start offset of a check within a --once round (spread_s not
+ * set). */
+#define ONCE_SPREAD_MAX_S 1.0
 /* Queued notifications get this long at shutdown. */
 #define NOTIFY_DRAIN_S 5.0
 
@@ -123,7 +128,7 @@ struct runner {
     struct mh_shared_cfg *cfg;
     const char *textfile; /* effective: --textfile or the config's */
     double interval_s;    /* effective: --interval or the config's */
-    double jitter_s;
+    double spread_s;      /* effective: spread_s or its default */
     unsigned concurrency; /* worker threads: the config's or planned */
     /* The event loops (run_loop.h): which checks they run (per check of
      * the current configuration, owned), how many loops, how many
@@ -232,7 +237,8 @@ run_round(struct runner *rn, struct mh_result ***out, double *seconds)
         .concurrency = rn->concurrency,
         .nloops = rn->nloops,
         .loop_in_flight = rn->loop_in_flight,
-        .jitter_s = rn->jitter_s,
+        .interval_s = rn->interval_s,
+        .spread_s = rn->spread_s,
         .seed = rn->seed,
         .efd = rn->efd,
         /* only --once --output json prints the items and perfdata */
@@ -481,8 +487,17 @@ plan_engines(struct runner *rn, const struct mh_run_config *c)
                   plan.concurrency, plan.fds);
     }
 
+    /* The last check of the first wave ends at its offset + timeout. */
+    double last_end = 0;
+    for (size_t i = 0; i < c->nchecks; i++) {
+        const struct mh_run_check *chk = &c->checks[i];
+        double end =
+            mh_round_offset(chk, rn->seed, rn->interval_s, rn->spread_s) +
+            chk->cfg.timeout_s;
+        last_end = end > last_end ? end : last_end;
+    }
     double waves = ceil((double)npool / (double)rn->concurrency);
-    double worst = waves * c->max_timeout_s + rn->jitter_s;
+    double worst = (waves - 1) * c->max_timeout_s + last_end;
     if (!rn->once && worst > rn->interval_s) {
         mh_runlog(MH_LOG_WARNING,
                   "%zu checks on threads with concurrency %u and timeouts up "
@@ -503,6 +518,19 @@ plan_engines(struct runner *rn, const struct mh_run_config *c)
              rn->nloops == 1 ? "" : "s", rn->loop_in_flight);
 }
 
+/* The latest start offset of the configuration's checks (seconds). */
+static double
+max_offset(const struct runner *rn, const struct mh_run_config *c)
+{
+    double m = 0;
+    for (size_t i = 0; i < c->nchecks; i++) {
+        double o = mh_round_offset(&c->checks[i], rn->seed, rn->interval_s,
+                                   rn->spread_s);
+        m = o > m ? o : m;
+    }
+    return m;
+}
+
 /* Applies the effective settings of a (new) configuration. */
 static void
 apply_settings(struct runner *rn)
@@ -511,8 +539,11 @@ apply_settings(struct runner *rn)
     rn->textfile = rn->cli->textfile != NULL ? rn->cli->textfile : c->textfile;
     rn->interval_s =
         rn->cli->interval_s > 0 ? rn->cli->interval_s : c->interval_s;
-    rn->jitter_s =
-        rn->interval_s / 10 < JITTER_MAX_S ? rn->interval_s / 10 : JITTER_MAX_S;
+    rn->spread_s = c->spread_s >= 0 ? c->spread_s
+                   : !rn->once      ? rn->interval_s
+                   : rn->interval_s / 10 < ONCE_SPREAD_MAX_S
+                       ? rn->interval_s / 10
+                       : ONCE_SPREAD_MAX_S;
     if (rn->textfile != NULL) {
         size_t l = strlen(rn->textfile);
         if (l < 5 || strcmp(rn->textfile + l - 5, ".prom") != 0) {
@@ -555,13 +586,19 @@ apply_settings(struct runner *rn)
     }
     mh_runlog(MH_LOG_INFO,
               "configuration %s: %zu check%s, %s%g s, concurrency %s, "
-              "jitter up to %.2f s, textfile %s; notify alertmanager %s, "
+              "starts spread over %.2f s, textfile %s; notify alertmanager %s, "
               "webhook %s%s",
               c->source, c->nchecks, c->nchecks == 1 ? "" : "s",
               rn->once ? "once, interval " : "every ", rn->interval_s,
-              rn->plan_text, rn->jitter_s,
+              rn->plan_text, max_offset(rn, c),
               rn->textfile != NULL ? rn->textfile : "(none)", am, wh,
               c->token != NULL ? " (with token)" : "");
+    for (size_t i = 0; i < c->nchecks; i++) {
+        const struct mh_run_check *chk = &c->checks[i];
+        mh_runlog(MH_LOG_DEBUG, "%s (%s): starts %.3f s into each round",
+                  chk->target, mh_command_name(chk->cfg.command),
+                  mh_round_offset(chk, rn->seed, rn->interval_s, rn->spread_s));
+    }
 }
 
 static void
@@ -745,11 +782,14 @@ runner_start(struct runner *rn, struct mh_run_config *c)
         }
         return start_failed(rn);
     }
-    if (getrandom(&rn->seed, sizeof rn->seed, GRND_NONBLOCK) !=
-        (ssize_t)sizeof rn->seed) {
-        rn->seed = (unsigned long long)time(NULL) ^
-                   ((unsigned long long)getpid() << 32);
+    /* The offsets' seed: the host's name, so a check keeps its phase
+     * across restarts while runners on other hosts with the same checks
+     * start them at other moments. */
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) != 0) {
+        host[0] = '\0';
     }
+    rn->seed = mh_run_hash(host);
     mh_curl_global_init_once(NULL, 0);
     apply_settings(rn);
     if (rn->listen != NULL) {

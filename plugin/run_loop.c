@@ -19,6 +19,7 @@
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../probes/deadline.h"
@@ -92,6 +94,15 @@ struct mh_loop {
     pthread_mutex_t mu;
     struct jobq in; /* submitted, not yet taken by the thread */
     bool cancel, closing;
+    void **abandon; /* jobs whose running check is to end now */
+    size_t nabandon, abandoncap;
+    pthread_cond_t ended_cv; /* ended set */
+    void (*gone)(void *ctx); /* detached (mh_loop_end_within): called at the
+                                end */
+    void *gone_ctx;
+    bool detached, ended;
+    /* Heartbeat: when the current pass began, 0 while waiting. */
+    _Atomic double busy_since;
     /* The thread's own: */
     struct jobq q; /* taken, waiting for their start */
     struct slot *slots;
@@ -363,7 +374,20 @@ step_ready(struct mh_loop *l)
 
 /* ---- the thread ------------------------------------------------------ */
 
-/* Takes the submitted jobs into the thread's queue. */
+/* Ends the running check of job arg, if it is running. */
+static void
+abandon_job(struct mh_loop *l, void *arg)
+{
+    for (uint32_t i = 0; i < l->max; i++) {
+        if (l->slots[i].task != NULL && l->slots[i].arg == arg) {
+            check_end(l, i);
+            return;
+        }
+    }
+}
+
+/* Takes the submitted jobs into the thread's queue, and ends the running
+ * checks given up on (mh_loop_abandon). */
 static void
 take_jobs(struct mh_loop *l, bool *cancel, bool *closing)
 {
@@ -375,7 +399,21 @@ take_jobs(struct mh_loop *l, bool *cancel, bool *closing)
     }
     *cancel = l->cancel;
     *closing = l->closing;
+    while (l->nabandon > 0) {
+        void *arg = l->abandon[--l->nabandon];
+        pthread_mutex_unlock(&l->mu);
+        abandon_job(l, arg); /* ops->end takes the owner's locks */
+        pthread_mutex_lock(&l->mu);
+    }
+    bool detached = l->detached;
     pthread_mutex_unlock(&l->mu);
+    /* A loop left to itself turns again: its checks were reported
+     * already, nobody waits for them. */
+    for (uint32_t i = 0; detached && i < l->max; i++) {
+        if (l->slots[i].task != NULL) {
+            check_end(l, i);
+        }
+    }
 }
 
 /* Starts the jobs whose time has come while there is room and the loop
@@ -456,6 +494,8 @@ ms_until(double until, double now)
     return ms <= 0 ? 0 : ms > 60000 ? 60000 : (int)ms;
 }
 
+static void loop_release(struct mh_loop *l);
+
 static void *
 loop_main(void *arg)
 {
@@ -481,8 +521,10 @@ loop_main(void *arg)
         }
         now = mh_monotonic_s();
         account_pass(l, woke, now);
+        atomic_store(&l->busy_since, 0.0);
         int n = epoll_wait(l->ep, ev, LOOP_EVENTS, ms_until(next, now));
         woke = mh_monotonic_s();
+        atomic_store(&l->busy_since, woke);
         for (int k = 0; k < n; k++) {
             uint64_t d = ev[k].data.u64;
             if (d == WAKE_TAG) {
@@ -507,6 +549,20 @@ loop_main(void *arg)
         }
         step_ready(l);
         expire_due(l, mh_monotonic_s());
+    }
+    pthread_mutex_lock(&l->mu);
+    bool detached = l->detached;
+    l->ended = true;
+    pthread_cond_broadcast(&l->ended_cv);
+    pthread_mutex_unlock(&l->mu);
+    if (detached) {
+        /* Nobody joins this thread: it ends the loop itself. */
+        void (*gone)(void *) = l->gone;
+        void *ctx = l->gone_ctx;
+        loop_release(l);
+        if (gone != NULL) {
+            gone(ctx);
+        }
     }
     return NULL;
 }
@@ -533,11 +589,13 @@ loop_release(struct mh_loop *l)
         close(l->efd);
     }
     pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->ended_cv);
     free(l->in.v);
     free(l->q.v);
     free(l->slots);
     free(l->free_slots);
     free(l->heap);
+    free(l->abandon);
     free(l);
 }
 
@@ -553,9 +611,15 @@ loop_new(const struct mh_loop_ops *ops, const struct mh_loop_any_ops *any,
     l->ops = ops;
     l->any = any;
     l->max = max_in_flight > 0 ? max_in_flight : 1;
+    atomic_init(&l->busy_since, mh_monotonic_s());
     l->ep = epoll_create1(EPOLL_CLOEXEC);
     l->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     pthread_mutex_init(&l->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&l->ended_cv, &ca);
+    pthread_condattr_destroy(&ca);
     l->slots = calloc(l->max, sizeof *l->slots);
     l->free_slots = calloc(l->max, sizeof *l->free_slots);
     l->dns = mh_rdns_new(l->ep);
@@ -648,4 +712,64 @@ mh_loop_ready(struct mh_loop *l, uint64_t token)
     }
     l->ready = v;
     l->ready[l->nready++] = token;
+}
+
+double
+mh_loop_busy_s(struct mh_loop *l, double now)
+{
+    double since = atomic_load(&l->busy_since);
+    return since > 0 && now > since ? now - since : 0;
+}
+
+int
+mh_loop_abandon(struct mh_loop *l, void *arg)
+{
+    pthread_mutex_lock(&l->mu);
+    void *v = l->abandon;
+    int rc =
+        mh_run_grow(&v, &l->abandoncap, l->nabandon, sizeof *l->abandon, 8);
+    if (rc == 0) {
+        l->abandon = v;
+        l->abandon[l->nabandon++] = arg;
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (rc == 0) {
+        wake(l);
+    }
+    return rc;
+}
+
+int
+mh_loop_end_within(struct mh_loop *l, double wait_s, void (*gone)(void *ctx),
+                   void *ctx)
+{
+    if (l == NULL) {
+        return 0;
+    }
+    double until = mh_monotonic_s() + wait_s;
+    pthread_mutex_lock(&l->mu);
+    l->closing = true;
+    wake(l);
+    while (!l->ended && mh_monotonic_s() < until) {
+        struct timespec abs = mh_monotonic_timespec(until);
+        pthread_cond_timedwait(&l->ended_cv, &l->mu, &abs);
+    }
+    bool ended = l->ended;
+    if (!ended) {
+        /* The thread has not ended, and it reads detached under mu as it
+         * ends: it frees the loop itself; l is not touched after the
+         * unlock. */
+        pthread_detach(l->th);
+        l->cancel = true;
+        l->detached = true;
+        l->gone = gone;
+        l->gone_ctx = ctx;
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (ended) {
+        pthread_join(l->th, NULL);
+        loop_release(l);
+        return 0;
+    }
+    return 1;
 }

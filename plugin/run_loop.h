@@ -113,4 +113,29 @@ struct mh_rdns *mh_loop_dns(struct mh_loop *l);
  * deadline). */
 void mh_loop_ready(struct mh_loop *l, uint64_t token);
 
+/*
+ * Heartbeat: how long the loop's current pass has lasted at monotonic
+ * time now (seconds; 0 while it waits for events or timers). A pass
+ * steps the checks that are ready, so a pass that lasts seconds means a
+ * check's step (an ops callback or a machine step) is stuck. Thread-safe.
+ */
+double mh_loop_busy_s(struct mh_loop *l, double now);
+
+/* The running check of job arg is ended at the loop's next turn:
+ * ops->end takes it as it stands (a check that overran its deadline). No
+ * effect when the job is not running. Thread-safe. Returns 0, or -1 when
+ * out of memory (nothing is done). */
+int mh_loop_abandon(struct mh_loop *l, void *arg);
+
+/*
+ * Ends the loop as mh_loop_free does, but waits at most wait_s seconds
+ * (0: not at all) for its thread. A loop that has not ended by then is
+ * stuck in a step (mh_loop_busy_s) and is left to itself: it takes no new
+ * job, and if it ever turns again it ends its jobs, calls gone(ctx) on
+ * its thread and frees itself; the jobs' owner must stay until then.
+ * Returns 0 when the loop ended (gone is not called), 1 when it was left.
+ */
+int mh_loop_end_within(struct mh_loop *l, double wait_s,
+                       void (*gone)(void *ctx), void *ctx);
+
 #endif

@@ -9,15 +9,16 @@
  * deadline (its timeout), so a hanging server holds one worker for at
  * most that long and never stops the round.
  *
- * Watchdog: a check still running `grace` seconds (max(5 s, timeout / 2))
- * after its deadline is abandoned: its result becomes UNKNOWN ("did not
- * end within its deadline"), a replacement worker takes its place, and the
- * stuck thread is left to finish on its own (it owns a reference to the
- * round and the configuration, so nothing is freed under it). This only
- * guards against a probe bug: probes honour their deadlines. While the
- * abandoned run is still stuck, later rounds report the check UNKNOWN at
- * once instead of starting it again, so at most one thread per check is
- * ever stuck.
+ * Watchdog (run_round.h: mh_pool_watchdog, which watches the event
+ * loops' checks too): a check still running `grace` seconds (max(5 s,
+ * timeout / 2)) after its deadline is abandoned: its result becomes
+ * UNKNOWN ("did not end within its deadline"), a replacement worker takes
+ * its place, and the stuck thread is left to finish on its own (it owns a
+ * reference to the round and the configuration, so nothing is freed under
+ * it). This only guards against a probe bug: probes honour their
+ * deadlines. While the abandoned run is still stuck, later rounds report
+ * the check UNKNOWN at once instead of starting it again, so at most one
+ * thread per check is ever stuck.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #include "commands.h"
 #include "common.h"
 #include "exporter.h"
+#include "run_loop.h"
 #include "run_round.h"
 
 struct worker_arg {
@@ -137,34 +139,85 @@ mh_pool_spawn_locked(struct round *r)
     return 0;
 }
 
+/* The least grace of the watchdog (seconds). */
+#define WATCHDOG_MIN_GRACE_S 5.0
+
+/* Reports a check that overran its deadline by more than its grace. */
+static void
+abandon_overdue_locked(struct round *r, struct job *jb, double now)
+{
+    double t = jb->chk->cfg.timeout_s;
+    jb->abandoned = true;
+    mh_round_job_done_locked(
+        r, jb,
+        mh_round_unknown(jb->chk, "check did not end within its deadline "
+                                  "(internal error, please report): "
+                                  "abandoned"));
+    mh_runlog(MH_LOG_ERR,
+              "%s (%s): still running %.0f s after its %.0f s deadline; "
+              "abandoned (a bug: please report)",
+              jb->chk->target, mh_command_name(jb->chk->cfg.command),
+              now - jb->started - t, t);
+    if (jb->loop_id > 0) {
+        /* Its loop turns: it ends the check there. */
+        if (mh_loop_abandon(r->loops[jb->loop_id - 1], jb) != 0) {
+            mh_runlog(MH_LOG_ERR, "%s: out of memory", jb->chk->target);
+        }
+    } else if (!r->stop && r->next < r->npool && mh_pool_spawn_locked(r) != 0) {
+        mh_runlog(MH_LOG_ERR, "cannot start a replacement worker");
+    }
+}
+
+/* Finds the loops whose pass has lasted too long; returns how many are
+ * stuck. */
+static size_t
+find_stuck_loops_locked(struct round *r, double now)
+{
+    size_t stuck = 0;
+    for (size_t k = 0; k < r->nloops; k++) {
+        double busy = mh_loop_busy_s(r->loops[k], now);
+        if (!r->loop_stuck[k] && busy > MH_WATCHDOG_LOOP_STUCK_S) {
+            r->loop_stuck[k] = true;
+            mh_runlog(MH_LOG_ERR,
+                      "event loop %zu: one pass has lasted %.0f s (a check's "
+                      "step is stuck; a bug: please report); its checks are "
+                      "reported UNKNOWN and the loop is left to itself",
+                      k, busy);
+        }
+        stuck += r->loop_stuck[k];
+    }
+    return stuck;
+}
+
 void
 mh_pool_watchdog(struct round *r)
 {
     double now = mh_monotonic_s();
     pthread_mutex_lock(&r->mu);
+    size_t stuck = find_stuck_loops_locked(r, now);
     for (size_t i = 0; i < r->n; i++) {
         struct job *jb = &r->jobs[i];
-        if (jb->started == 0 || jb->done) {
+        if (jb->done) {
+            continue;
+        }
+        if (stuck > 0 && jb->loop_id > 0 && r->loop_stuck[jb->loop_id - 1]) {
+            jb->abandoned = true;
+            mh_round_job_done_locked(
+                r, jb,
+                mh_round_unknown(
+                    jb->chk, jb->started != 0
+                                 ? "check did not end within its deadline "
+                                   "(internal error, please report): its "
+                                   "event loop is stuck"
+                                 : "check did not start: its event loop is "
+                                   "stuck (internal error, please report)"));
             continue;
         }
         double t = jb->chk->cfg.timeout_s;
-        double grace = t / 2 > 5 ? t / 2 : 5;
-        if (now - jb->started <= t + grace) {
-            continue;
-        }
-        jb->abandoned = true;
-        mh_round_job_done_locked(
-            r, jb,
-            mh_round_unknown(jb->chk,
-                             "check did not end within its deadline "
-                             "(internal error, please report): abandoned"));
-        mh_runlog(MH_LOG_ERR,
-                  "%s (%s): still running %.0f s after its %.0f s deadline; "
-                  "abandoned (a bug: please report)",
-                  jb->chk->target, mh_command_name(jb->chk->cfg.command),
-                  now - jb->started - t, t);
-        if (!r->stop && r->next < r->npool && mh_pool_spawn_locked(r) != 0) {
-            mh_runlog(MH_LOG_ERR, "cannot start a replacement worker");
+        double grace =
+            t / 2 > WATCHDOG_MIN_GRACE_S ? t / 2 : WATCHDOG_MIN_GRACE_S;
+        if (jb->started != 0 && now - jb->started > t + grace) {
+            abandon_overdue_locked(r, jb, now);
         }
     }
     pthread_mutex_unlock(&r->mu);

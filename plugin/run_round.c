@@ -4,11 +4,11 @@
  * start offsets, the checks handed to the event loops (run_loop.h) and to
  * the worker pool (run_pool.c), and the results.
  *
- * Jitter: check i starts at round start + offset_i, offset_i in
- * [0, jitter_s), derived from a hash of its target and a per-process
- * random seed: a thousand checks do not start in the same millisecond,
- * and each check keeps its phase from round to round (its own interval
- * stays constant).
+ * Spread: check i starts at round start + offset_i (mh_round_offset),
+ * derived from a hash of its identity and the runner's seed: a thousand
+ * checks do not start in the same millisecond, each check keeps its phase
+ * from round to round (its own interval stays constant), and each one
+ * still ends within the round.
  */
 #include "run_round.h"
 
@@ -83,9 +83,16 @@ mh_round_labelled(const struct mh_run_check *chk, struct mh_result *r)
     return r;
 }
 
+void (*mh_round_loop_start_hook)(const struct mh_run_check *chk,
+                                 struct mh_deadline *dl);
+
 void
 mh_round_job_done_locked(struct round *r, struct job *jb, struct mh_result *res)
 {
+    if (jb->done) {
+        mh_result_free(res); /* abandoned: reported already */
+        return;
+    }
     if (res != NULL && !r->keep_details) {
         mh_result_drop_details(res);
     }
@@ -138,6 +145,20 @@ run_connect(struct loop_run *lr, enum mh_resolve_status rs,
     mh_smtp_lookup_set(&lr->lk, lr->lk.t0, rs, addrs, naddrs, err);
     lr->task = mh_smtp_task_new_after(&lr->sj.p, &lr->dl, &lr->lk);
     lr->failed = lr->task == NULL;
+}
+
+/* Whether the watchdog has reported job jb already (a stuck loop's job
+ * that starts after all); else marks it started. */
+static bool
+loop_job_gone(struct job *jb)
+{
+    pthread_mutex_lock(&jb->r->mu);
+    bool gone = jb->done;
+    if (!gone) {
+        jb->started = mh_monotonic_s();
+    }
+    pthread_mutex_unlock(&jb->r->mu);
+    return gone;
 }
 
 /* Takes the lookup's outcome (expired: the deadline has passed). */
@@ -231,6 +252,9 @@ loop_start(void *arg, struct mh_loop *l, uint64_t token,
 {
     struct job *jb = arg;
     struct mh_run_check *chk = jb->chk;
+    if (loop_job_gone(jb)) {
+        return NULL;
+    }
     if (atomic_fetch_add(&chk->running, 1) > 0) {
         atomic_fetch_sub(&chk->running, 1);
         job_done(jb, mh_round_unknown(chk, "the previous run of this check "
@@ -246,6 +270,9 @@ loop_start(void *arg, struct mh_loop *l, uint64_t token,
     lr->l = l;
     lr->token = token;
     mh_deadline_start(&lr->dl, chk->cfg.timeout_s);
+    if (mh_round_loop_start_hook != NULL) {
+        mh_round_loop_start_hook(chk, &lr->dl);
+    }
     struct mh_result *early = NULL;
     if (mh_smtp_prepare(&chk->cfg, &lr->sj, &early) != 0) {
         free(lr);
@@ -265,7 +292,7 @@ loop_end(void *arg, void *task)
 {
     struct job *jb = arg;
     struct loop_run *lr = task;
-    if (lr->hl != NULL) { /* not reached: a check ends after its lookup */
+    if (lr->hl != NULL) { /* the watchdog ended it while it looked up */
         run_looked_up(lr, false);
     }
     struct mh_result *res = mh_smtp_finish(
@@ -300,6 +327,7 @@ round_free(struct round *r)
     free(r->order);
     free(r->w);
     free(r->loops);
+    free(r->loop_stuck);
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->cv);
     mh_shared_cfg_unref(r->cfg);
@@ -324,6 +352,24 @@ mix64(unsigned long long x)
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
     x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
     return x ^ (x >> 31);
+}
+
+double
+mh_round_offset(const struct mh_run_check *chk, unsigned long long seed,
+                double interval_s, double spread_s)
+{
+    double span = MH_RUN_SPREAD_SHARE * interval_s - chk->cfg.timeout_s;
+    if (spread_s < span) {
+        span = spread_s;
+    }
+    if (!(span > 0)) {
+        return 0;
+    }
+    unsigned long long id =
+        mh_run_hash(chk->target) ^ mix64((unsigned long long)chk->cfg.command);
+    unsigned long long h = mix64(id ^ seed);
+    /* The top 53 bits: a fraction in [0, 1). */
+    return span * ((double)(h >> 11) / 9007199254740992.0);
 }
 
 struct order_item {
@@ -359,9 +405,8 @@ round_jobs(struct round *r, const struct mh_round_opts *o, size_t *sorted)
         jb->chk = &c->checks[i];
         jb->r = r;
         jb->on_loop = o->on_loop != NULL && o->on_loop[i] != MH_LOOP_NO;
-        unsigned long long h =
-            mix64(mh_run_hash(c->checks[i].target) ^ o->seed);
-        jb->offset_s = o->jitter_s * ((double)(h >> 11) / 9007199254740992.0);
+        jb->offset_s =
+            mh_round_offset(jb->chk, o->seed, o->interval_s, o->spread_s);
         oi[i].off = jb->offset_s;
         oi[i].idx = i;
     }
@@ -390,7 +435,9 @@ round_loops(struct round *r, const struct mh_round_opts *o,
     size_t nl = o->nloops > 0 ? o->nloops : 1;
     size_t per = (o->loop_in_flight + nl - 1) / nl;
     r->loops = calloc(nl, sizeof *r->loops);
-    for (size_t i = 0; r->loops != NULL && i < nl; i++) {
+    r->loop_stuck = calloc(nl, sizeof *r->loop_stuck);
+    for (size_t i = 0; r->loops != NULL && r->loop_stuck != NULL && i < nl;
+         i++) {
         char err[256];
         r->loops[i] = mh_loop_new_any(&loop_ops, per, err, sizeof err);
         if (r->loops[i] == NULL) {
@@ -405,9 +452,14 @@ round_loops(struct round *r, const struct mh_round_opts *o,
         if (jb->on_loop && r->nloops == 0) {
             jb->on_loop = false;
         }
-        if (jb->on_loop && mh_loop_submit(r->loops[k++ % r->nloops], jb,
-                                          r->start + jb->offset_s) != 0) {
-            jb->on_loop = false;
+        if (jb->on_loop) {
+            size_t id = k++ % r->nloops;
+            jb->loop_id = id + 1;
+            if (mh_loop_submit(r->loops[id], jb, r->start + jb->offset_s) !=
+                0) {
+                jb->on_loop = false;
+                jb->loop_id = 0;
+            }
         }
     }
     return r->nloops;
@@ -501,11 +553,42 @@ mh_round_stop(struct round *r)
     }
 }
 
+/* A stuck loop left to itself has ended after all: its reference to the
+ * round goes. */
+static void
+loop_gone(void *ctx)
+{
+    struct round *r = ctx;
+    pthread_mutex_lock(&r->mu);
+    mh_round_unref_locked(r);
+}
+
 struct mh_result **
 mh_round_end(struct round *r, size_t *detached)
 {
     for (size_t i = 0; i < r->nloops; i++) {
-        mh_loop_free(r->loops[i]);
+        /* Every job is done: a loop ends at once unless a step is stuck
+         * (found by the watchdog, or now). */
+        pthread_mutex_lock(&r->mu);
+        bool stuck = r->loop_stuck[i];
+        r->refs++; /* the loop's if it is left, dropped by loop_gone */
+        pthread_mutex_unlock(&r->mu);
+        if (mh_loop_end_within(r->loops[i],
+                               stuck ? 0 : MH_WATCHDOG_LOOP_STUCK_S, loop_gone,
+                               r) == 0) {
+            pthread_mutex_lock(&r->mu);
+            r->refs--;
+            pthread_mutex_unlock(&r->mu);
+            continue;
+        }
+        ++*detached;
+        if (!stuck) {
+            mh_runlog(MH_LOG_ERR,
+                      "event loop %zu: still in one pass %.0f s after its "
+                      "round (a check's step is stuck; a bug: please "
+                      "report); left to itself",
+                      i, MH_WATCHDOG_LOOP_STUCK_S);
+        }
     }
     r->nloops = 0;
     *detached += mh_pool_join(r);

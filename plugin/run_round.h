@@ -11,8 +11,11 @@
  *     on the loop's own DNS service (run_dns.h) first;
  *   - the worker pool (run_pool.c) takes the others, a thread per check in
  *     flight, at most `concurrency` threads, with the watchdog.
- * The round ends when every check has a result (or was skipped after a
- * stop); the efd is written then.
+ * Each check starts at its own offset from the round's start
+ * (mh_round_offset): starts are spread over the interval, and a check
+ * starts at the same moment of every round. The round ends when every
+ * check has a result (or was skipped after a stop); the efd is written
+ * then.
  *
  * Internal to the runner: cmd_run.c, run_round.c and run_pool.c.
  */
@@ -24,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "../probes/deadline.h"
 #include "../probes/result.h"
 #include "runner.h"
 
@@ -47,7 +51,9 @@ struct mh_round_opts {
     unsigned concurrency;         /* worker threads at most (>= 1) */
     unsigned nloops;              /* event loop threads (>= 1 when on_loop) */
     unsigned loop_in_flight;      /* checks in flight on all loops together */
-    double jitter_s;              /* start offsets in [0, jitter_s) */
+    double interval_s;            /* the round's interval */
+    double spread_s;              /* the span of the start offsets (the
+                                     bound of mh_round_offset) */
     unsigned long long seed;      /* of the offsets (hash of the target) */
     int efd;                      /* eventfd written when the round is done */
     bool keep_details;            /* keep the results' items and perfdata (JSON
@@ -62,6 +68,8 @@ struct job {
     double started;  /* pool: monotonic start, 0 while waiting */
     struct mh_result *result;
     struct loop_run *lr; /* an event loop's check while it runs */
+    size_t loop_id;      /* 1 + the index of the loop it was handed to, 0:
+                            none (under mu) */
     bool on_loop;
     bool done;
     bool abandoned;
@@ -75,7 +83,7 @@ struct worker {
 
 struct round {
     pthread_mutex_t mu;
-    pthread_cond_t cv; /* jitter waits; broadcast on stop */
+    pthread_cond_t cv; /* start-offset waits; broadcast on stop */
     struct job *jobs;
     size_t n;
     size_t *order; /* the pool's job indices by offset */
@@ -92,10 +100,23 @@ struct round {
     struct worker *w;
     size_t nw, wcap;
     struct mh_loop **loops;
+    bool *loop_stuck; /* per loop: the watchdog found it stuck (under mu) */
     size_t nloops;
 };
 
 /* ---- the round (run_round.c) ---- */
+
+/*
+ * The start offset of check chk within each round, in seconds from the
+ * round's start: in [0, s) where s = min(spread_s, MH_RUN_SPREAD_SHARE *
+ * interval_s - the check's timeout), 0 when s <= 0, so the check ends
+ * within that share of the interval. The offset is a hash of the check's
+ * identity (its target label and command) and the seed, scaled to s: the
+ * same for every round while the configuration keeps the check, the
+ * interval and the spread, and spread evenly over [0, s) across checks.
+ */
+double mh_round_offset(const struct mh_run_check *chk, unsigned long long seed,
+                       double interval_s, double spread_s);
 
 /* Starts a round: the pool's workers and the loops, every check queued.
  * Returns NULL when out of memory. r->one_by_one: not even one worker
@@ -115,7 +136,8 @@ void mh_round_stop(struct round *r);
  * NULL when out of memory (the results are freed). */
 struct mh_result **mh_round_end(struct round *r, size_t *detached);
 
-/* A finished job: its result (taken), counted; r->mu held. */
+/* A finished job: its result (taken), counted; r->mu held. A job already
+ * done (abandoned by the watchdog) stays as it is: res is freed. */
 void mh_round_job_done_locked(struct round *r, struct job *jb,
                               struct mh_result *res);
 /* An UNKNOWN result for a check that produced none. */
@@ -128,13 +150,34 @@ struct mh_result *mh_round_labelled(const struct mh_run_check *chk,
 /* Drops one reference; called with r->mu held, releases it. */
 void mh_round_unref_locked(struct round *r);
 
+/* For tests only (NULL in the program): called on the loop's thread as
+ * each loop check starts, with its deadline just started (the hook may
+ * move its end, or block: a check or a loop that is stuck). */
+extern void (*mh_round_loop_start_hook)(const struct mh_run_check *chk,
+                                        struct mh_deadline *dl);
+
 /* ---- the worker pool (run_pool.c) ---- */
 
 /* Starts one more worker; r->mu held. Returns 0 or -1. */
 int mh_pool_spawn_locked(struct round *r);
-/* Abandons pool checks that overran their deadline by more than the
- * grace (max(5 s, timeout / 2)) and starts a replacement worker. */
+/*
+ * The round's watchdog, run every second by the runner's main thread:
+ *   - a check still running `grace` (max(5 s, timeout / 2)) after its
+ *     deadline is abandoned: UNKNOWN "check did not end within its
+ *     deadline (internal error, please report): abandoned", logged; a pool
+ *     check's worker is replaced by a new one (the stuck one is left to
+ *     itself), a loop check is ended by its loop (mh_loop_abandon);
+ *   - a loop whose pass has lasted over 10 s (mh_loop_busy_s: a step
+ *     stuck in a callback) is stuck: logged once, its checks, running or
+ *     waiting, reported UNKNOWN, and mh_round_end leaves it to itself
+ *     (as it does a loop that has not ended 10 s after the round).
+ */
 void mh_pool_watchdog(struct round *r);
+/* How long one pass of an event loop may last before the loop is taken
+ * for stuck (seconds). A pass steps at most 256 ready checks and starts
+ * at most 32: well under a second even with every step a TLS handshake
+ * on a loaded machine, so 10 s is a step that never returns, not load. */
+#define MH_WATCHDOG_LOOP_STUCK_S 10.0
 /* Joins the workers once every job is done, except those stuck in an
  * abandoned check, which are detached; returns how many were. */
 size_t mh_pool_join(struct round *r);

@@ -31,7 +31,12 @@
  * help, version, output or textfile.
  *
  * Top level: interval_seconds (>= 1, default 60), timeout_seconds (the
- * default -t of every check, default 10), concurrency (checks in flight,
+ * default -t of every check, default 10), spread_s (seconds, 0..86400:
+ * the span over which the checks' starts are spread in each round; each
+ * check keeps a stable offset within it, bounded so that the check still
+ * ends within 90 % of the interval; default: that bound, and 1 s with
+ * --once; 0: every check at the round's start; see run_round.h),
+ * concurrency (checks in flight,
  * 1..1024, or "auto", the default: chosen from the checks, timeouts,
  * interval, descriptors, memory and CPUs, see run_capacity.h), engine
  * ("loop", the default: smtp and tls checks without DANE run on
@@ -75,6 +80,9 @@
 #define MH_RUN_CONCURRENCY_AUTO 0u
 #define MH_RUN_MAX_CONCURRENCY 1024u
 #define MH_RUN_MAX_INTERVAL_S 86400.0
+/* The share of the interval in which every check of a round ends (the
+ * rest is headroom for the worker pool's queue and the textfile). */
+#define MH_RUN_SPREAD_SHARE 0.9
 #define MH_RUN_DEFAULT_NOTIFY_TIMEOUT_S 5.0
 /* Longest name (target label) accepted, in bytes. */
 #define MH_RUN_MAX_NAME 200
@@ -142,6 +150,7 @@ struct mh_run_config {
 
     double interval_s;         /* interval_seconds (default 60) */
     bool has_interval;         /* interval_seconds was given */
+    double spread_s;           /* spread_s; < 0 when not given */
     unsigned concurrency;      /* MH_RUN_CONCURRENCY_AUTO unless configured */
     enum mh_run_engine engine; /* "engine" (default loop) */
     const char *textfile;      /* NULL when not given */
@@ -244,7 +253,7 @@ bool mh_strset_has(const struct mh_strset *set, const char *s);
 /* Frees the strings and the table; the set is empty afterwards. */
 void mh_strset_free(struct mh_strset *set);
 
-/* FNV-1a 64-bit hash of s (stable jitter offsets, fingerprints). */
+/* FNV-1a 64-bit hash of s (stable start offsets, fingerprints). */
 unsigned long long mh_run_hash(const char *s);
 
 /* Makes room for one more element in the array *v of *cap elements of

@@ -1160,6 +1160,21 @@ key_interval(struct parser *p, const char *k, const cJSON *e)
     return 0;
 }
 
+/* spread_s: the span of the checks' start offsets (runner.h). */
+static int
+key_spread(struct parser *p, const char *k, const cJSON *e)
+{
+    if (!cJSON_IsNumber(e) || !(e->valuedouble >= 0) ||
+        e->valuedouble > MH_RUN_MAX_INTERVAL_S) {
+        snprintf(p->err, p->errlen,
+                 "%s: key \"%s\": must be a number of seconds, 0..%.0f",
+                 p->c->source, k, MH_RUN_MAX_INTERVAL_S);
+        return -1;
+    }
+    p->c->spread_s = e->valuedouble;
+    return 0;
+}
+
 static int
 key_concurrency(struct parser *p, const char *k, const cJSON *e)
 {
@@ -1249,6 +1264,7 @@ static const struct runner_key {
     int (*parse)(struct parser *p, const char *k, const cJSON *e);
 } runner_keys[] = {
     {"interval_seconds", key_interval},
+    {"spread_s", key_spread},
     {"concurrency", key_concurrency},
     {"engine", key_engine},
     {"textfile", key_textfile},
@@ -1368,6 +1384,7 @@ parse_config(const char *text, size_t len, const char *source,
     }
     c->source = strdup(source != NULL ? source : "config");
     c->interval_s = MH_RUN_DEFAULT_INTERVAL_S;
+    c->spread_s = -1;
     c->concurrency = MH_RUN_CONCURRENCY_AUTO;
     c->notify.timeout_s = MH_RUN_DEFAULT_NOTIFY_TIMEOUT_S;
     c->exporter.probe_concurrency = MH_EXPORTER_DEFAULT_PROBES;

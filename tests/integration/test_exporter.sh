@@ -504,7 +504,7 @@ check_ok '! grep -q "round 1" "$D/only.err"' "no round runs"
 # A reload that adds a check starts rounds at once; one that removes them
 # all makes /metrics forget the round.
 jq --arg h "$LAB_HOST" --argjson p "$LAB_SMTP_PORT" \
-    '.checks = [{name: "mx", check: "smtp", host: $h, port: $p}] | .interval_seconds = 3600' \
+    '.checks = [{name: "mx", check: "smtp", host: $h, port: $p}] | .interval_seconds = 3600 | .spread_s = 0' \
     "$D/only.json" >"$D/only-checks.json"
 cp "$D/only.json" "$D/only-saved.json"
 cp "$D/only-checks.json" "$D/only.json"

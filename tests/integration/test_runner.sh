@@ -47,6 +47,17 @@ check_ok() {
     if eval "$1"; then ok "$2"; else not_ok "$2"; fi
 }
 
+# signal_wait SIGNAL PID: sends the signal and waits for the process; sets
+# rc (its exit code) and ms (milliseconds from the signal to its end).
+signal_wait() {
+    local t0
+    t0=$(date +%s%N)
+    kill -"$1" "$2"
+    wait "$2"
+    rc=$?
+    ms=$((($(date +%s%N) - t0) / 1000000))
+}
+
 no_temp_files() { # DIR: nothing but *.prom there
     local extra
     extra=$(find "$1" -mindepth 1 ! -name '*.prom' | head -5)
@@ -296,6 +307,63 @@ nlines=$(grep -c 'round [0-9]*: ' "$D/loop.log")
 check_ok '[ "$nlines" -ge 5 ]' "one log line per round ($nlines rounds)"
 
 # ---------------------------------------------------------------------------
+# Starts spread over the interval: each check at its own offset, inside the
+# interval less its timeout and a tenth of the interval, the same after a
+# reload; each round ends after its last check and within the interval.
+case_ "spread starts"
+mkdir -p "$D/spread"
+spread_cfg() { # INTERVAL
+    {
+        printf '{ "interval_seconds": %s, "timeout_seconds": 1, "textfile": "%s", "checks": [' "$1" "$D/spread/mailhealth.prom"
+        for i in 1 2 3 4 5 6; do
+            printf '%s{ "name": "s%s", "check": "smtp", "host": "%s", "port": %s }' \
+                "$([ $i = 1 ] || echo ,)" $i "$LAB_HOST" "$LAB_SMTP_PORT"
+        done
+        printf '] }\n'
+    } >"$D/spread.json"
+}
+offsets() { # LOG NTH: the NTH set of "starts X s into each round" lines
+    grep -o 's[0-9] (smtp): starts [0-9.]* s into each round' "$1" |
+        awk -v n="$2" '$1 == "s1" { set++ } set == n { print $1, $4 }'
+}
+spread_cfg 4
+"$B" run --config "$D/spread.json" -v 2>"$D/spread.log" &
+pid=$!
+T_PIDS+=($pid)
+wait_until 20 grep -q 'round 2: ' "$D/spread.log"
+first=$(offsets "$D/spread.log" 1)
+check_ok '[ "$(wc -l <<<"$first")" = 6 ] && awk "\$2 < 0 || \$2 >= 2.6 { exit 1 }" <<<"$first" && awk "\$2 > 0 { n++ } END { exit n < 1 }" <<<"$first"' \
+    "six offsets in [0, 2.6 s) (90 % of the 4 s interval less the 1 s timeout): $(tr '\n' ' ' <<<"$first")"
+kill -HUP "$pid"
+wait_until 20 grep -q 'round 4: ' "$D/spread.log"
+check_ok '[ "$(offsets "$D/spread.log" 2)" = "$first" ]' "the same offsets after a reload"
+last=$(awk '{ print $2 }' <<<"$first" | sort -n | tail -1)
+secs=$(grep -o 'round [0-9]*: 6 checks in [0-9.]* s' "$D/spread.log" | awk '{ print $6 }' | tr '\n' ' ')
+check_ok 'for s in $secs; do awk -v s="$s" -v l="$last" "BEGIN { exit !(s >= l && s < 4) }" || exit 1; done' \
+    "each round ends after its last start (+$last s) and within the 4 s interval: $secs"
+expect_file_lacks "$D/spread.log" 'longer than the'
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+check_ok '[ "$rc" = 0 ]' "stopped (exit $rc)"
+# A spread round over a minute: SIGHUP waits for its end, SIGTERM skips
+# the checks that have not started and exits at once.
+rm -f "$D/spread/mailhealth.prom"
+spread_cfg 60
+"$B" run --config "$D/spread.json" 2>"$D/spread60.log" &
+pid=$!
+T_PIDS+=($pid)
+wait_until 10 grep -q 'starts spread over' "$D/spread60.log"
+sleep 0.5
+kill -HUP "$pid"
+wait_until 10 grep -q 'SIGHUP: reloading the configuration after this round' "$D/spread60.log"
+signal_wait TERM "$pid"
+check_ok '[ "$rc" = 0 ] && [ "$ms" -lt 3000 ]' "SIGTERM in a spread round: exit $rc in ${ms} ms"
+expect_file_has "$D/spread60.log" 'round 1 interrupted'
+check_ok '[ ! -e "$D/spread/mailhealth.prom" ]' "no textfile from the interrupted round"
+no_temp_files "$D/spread"
+
+# ---------------------------------------------------------------------------
 case_ "SIGINT during a round"
 fault silent-after-connect 0
 SIL=$FS_PORT
@@ -308,11 +376,7 @@ EOF
 pid=$!
 T_PIDS+=($pid)
 sleep 1.5
-t0=$(date +%s%N)
-kill -INT "$pid"
-wait "$pid"
-rc=$?
-ms=$((($(date +%s%N) - t0) / 1000000))
+signal_wait INT "$pid"
 check_ok '[ "$rc" = 3 ]' "--once interrupted: exit code $rc (wanted 3)"
 check_ok '[ "$ms" -lt 4000 ]' "ended with the running check's deadline (${ms} ms after SIGINT)"
 check_ok '[ "$(sha256sum "$KEEP")" = "$sum0" ]' "textfile untouched by the interrupted round"

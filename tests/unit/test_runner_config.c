@@ -322,6 +322,30 @@ test_errors_json_and_top(void **state)
     parse_err("{\"checks\":{}}", "\"checks\"", "array", NULL);
 }
 
+/* spread_s: left out is -1 (the runner's default), 0 and a number are
+ * kept. */
+static void
+test_spread_key(void **state)
+{
+    (void)state;
+    const char *chk = "\"checks\":[{\"check\":\"smtp\",\"host\":\"a\"}]";
+    char j[512];
+    snprintf(j, sizeof j, "{\"textfile\":\"/tmp/x.prom\",%s}", chk);
+    struct mh_run_config *c = parse_ok(j);
+    assert_true(c->spread_s < 0);
+    mh_run_config_free(c);
+    snprintf(j, sizeof j, "{\"textfile\":\"/tmp/x.prom\",\"spread_s\":0,%s}",
+             chk);
+    c = parse_ok(j);
+    assert_true(c->spread_s == 0);
+    mh_run_config_free(c);
+    snprintf(j, sizeof j, "{\"textfile\":\"/tmp/x.prom\",\"spread_s\":12.5,%s}",
+             chk);
+    c = parse_ok(j);
+    assert_true(c->spread_s == 12.5);
+    mh_run_config_free(c);
+}
+
 static void
 test_errors_top_keys(void **state)
 {
@@ -335,6 +359,9 @@ test_errors_top_keys(void **state)
               "unknown top-level key \"interval-seconds\"", "'_'", NULL);
     parse_err(TOP("\"interval_seconds\":0"), "\"interval_seconds\"", NULL);
     parse_err(TOP("\"interval_seconds\":\"60\""), "\"interval_seconds\"", NULL);
+    parse_err(TOP("\"spread_s\":-1"), "\"spread_s\"", "0..86400", NULL);
+    parse_err(TOP("\"spread_s\":90000"), "\"spread_s\"", NULL);
+    parse_err(TOP("\"spread_s\":\"10\""), "\"spread_s\"", NULL);
     parse_err(TOP("\"concurrency\":0"), "\"concurrency\"", NULL);
     parse_err(TOP("\"concurrency\":1.5"), "\"concurrency\"", "whole", NULL);
     parse_err(TOP("\"concurrency\":5000"), "\"concurrency\"", NULL);
@@ -1199,6 +1226,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_minimal_defaults),
+        cmocka_unit_test(test_spread_key),
         cmocka_unit_test(test_full_example),
         cmocka_unit_test(test_underscore_rule),
         cmocka_unit_test(test_numbers_and_flags),
