@@ -14,6 +14,7 @@
 #include "../probes/delivery.h"
 #include "../probes/dnsbl.h"
 #include "../probes/mtasts.h"
+#include "../probes/smtp.h"
 #include "../probes/result.h"
 
 /*
@@ -81,5 +82,50 @@ int mh_dnsbl_check_addresses(const struct mh_dnsbl_params *p,
                              const char *const *addresses, size_t naddresses,
                              const char *domain, const struct mh_deadline *dl,
                              struct mh_result *r);
+
+/*
+ * Renders a dialogue's report rep into r (report_smtp.c), in dialogue
+ * order: one item per phase and note event (kind "phase" with
+ * duration_seconds, reply_code, enhanced_code, rule, extensions and
+ * auth_mechanisms as known), the certificate report (mh_tls_report_render)
+ * where the handshake ended, the failures with mh_result_raise's rule.
+ * Then mh_smtp_report_render_end() adds the phase perfdata time_<phase>
+ * (seconds, every phase seen but connect, in phase order) and the samples
+ * mailhealth_smtp_phase_duration_seconds and mailhealth_smtp_reply_code
+ * per phase, and the summary of a check that went well ("WHERE ESMTP ok,
+ * STARTTLS TLSv1.3, AUTH ok, envelope ok, N s response time", elapsed_s
+ * seconds). The DANE check's part goes between the two.
+ */
+void mh_smtp_report_render(const struct mh_smtp_report *rep,
+                           struct mh_result *r);
+void mh_smtp_report_render_end(const struct mh_smtp_report *rep,
+                               const char *where, double elapsed_s,
+                               struct mh_result *r);
+
+/* Both steps for a dialogue alone (mh_smtp_dialogue, the machine):
+ * rep->elapsed_s is the response time; where names the peer. */
+void mh_smtp_dialogue_render(const struct mh_smtp_report *rep,
+                             const char *where, struct mh_result *r);
+
+/* Renders the connect phase into r: perfdata time_connect and its
+ * sample first, the "connect" item, the failure when !cf->ok. */
+void mh_smtp_render_connect(const struct mh_smtp_connect_facts *cf,
+                            const char *where, struct mh_result *r);
+
+/*
+ * Renders the whole SMTP check c into r: the connect phase, then (when
+ * connected) the dialogue's events, the DANE report and the phase metrics
+ * and OK summary; an allocation failure of the probe is marked in r.
+ */
+void mh_smtp_check_render(const struct mh_smtp_check_report *c,
+                          struct mh_result *r);
+
+/*
+ * The result of the SMTP check c: a new result (check c->check, target
+ * c->target, duration c->duration_s; free with mh_result_free) with c
+ * rendered into it. Takes c and frees it (mh_smtp_check_report_free).
+ * NULL when c is NULL or memory ran out.
+ */
+struct mh_result *mh_smtp_result(struct mh_smtp_check_report *c);
 
 #endif

@@ -220,7 +220,8 @@ loop_end(void *arg, struct mh_smtp_task *task)
 {
     struct job *jb = arg;
     struct loop_run *lr = jb->lr;
-    struct mh_result *res = mh_smtp_finish(&lr->sj, mh_smtp_task_result(task));
+    struct mh_result *res =
+        mh_smtp_finish_report(&lr->sj, mh_smtp_task_report(task));
     mh_smtp_task_free(task);
     free(lr);
     jb->lr = NULL;
