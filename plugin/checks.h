@@ -41,6 +41,9 @@ struct mh_result *mh_cmd_smtp(const struct mh_config *cfg,
  *   mh_smtp_finish: the probe's result r made into the command's (total
  *     time and -w/-c; tls: the certificate summary), returned; frees what
  *     the job holds (not the job itself). r NULL is fine.
+ *   mh_smtp_finish_report: the same for the probe's report c (taken and
+ *     freed): rendered into its result (plugin/reports.h: mh_smtp_result),
+ *     then mh_smtp_finish. c NULL is fine (out of memory).
  * cfg is borrowed by the job until mh_smtp_finish.
  */
 struct mh_smtp_job {
@@ -52,6 +55,8 @@ struct mh_smtp_job {
 int mh_smtp_prepare(const struct mh_config *cfg, struct mh_smtp_job *j,
                     struct mh_result **early);
 struct mh_result *mh_smtp_finish(struct mh_smtp_job *j, struct mh_result *r);
+struct mh_result *mh_smtp_finish_report(struct mh_smtp_job *j,
+                                        struct mh_smtp_check_report *c);
 /* Whether cfg is an smtp or tls check the event loop can run
  * (probes/smtp.h: mh_smtp_task): no DANE; a host given as an address
  * at once, a name after its lookup (on the loop's DNS service). */

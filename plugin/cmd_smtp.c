@@ -12,6 +12,7 @@
 #include "checks.h"
 #include "common.h"
 #include "params.h"
+#include "reports.h"
 
 /* The probe's parameters for cfg (command smtp or tls). */
 static void
@@ -90,6 +91,12 @@ mh_smtp_finish(struct mh_smtp_job *j, struct mh_result *r)
 }
 
 struct mh_result *
+mh_smtp_finish_report(struct mh_smtp_job *j, struct mh_smtp_check_report *c)
+{
+    return mh_smtp_finish(j, mh_smtp_result(c));
+}
+
+struct mh_result *
 mh_cmd_smtp(const struct mh_config *cfg, const struct mh_deadline *dl)
 {
     struct mh_smtp_job j;
@@ -97,5 +104,5 @@ mh_cmd_smtp(const struct mh_config *cfg, const struct mh_deadline *dl)
     if (mh_smtp_prepare(cfg, &j, &early) != 0) {
         return early;
     }
-    return mh_smtp_finish(&j, mh_smtp_probe(&j.p, dl));
+    return mh_smtp_finish_report(&j, mh_smtp_probe(&j.p, dl));
 }

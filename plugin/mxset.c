@@ -10,6 +10,7 @@
 
 #include "../probes/textutil.h"
 #include "../probes/threads.h"
+#include "reports.h"
 
 void
 mh_run_parallel(void *(*fn)(void *), void *jobs, size_t size, size_t n)
@@ -132,7 +133,7 @@ static void *
 probe_thread(void *arg)
 {
     struct mh_mxset_probe *j = arg;
-    j->result = mh_smtp_probe(&j->params, j->dl);
+    j->result = mh_smtp_result(mh_smtp_probe(&j->params, j->dl));
     return NULL;
 }
 

@@ -59,7 +59,7 @@ struct mh_loop_ops {
     /* The job's start time has come: returns the check to run, or NULL
      * when the job ended at once (start has reported it itself). */
     struct mh_smtp_task *(*start)(void *arg);
-    /* The check ended: take its result (mh_smtp_task_result) and free
+    /* The check ended: take its report (mh_smtp_task_report) and free
      * the task (mh_smtp_task_free). */
     void (*end)(void *arg, struct mh_smtp_task *task);
     /* The job was cancelled (mh_loop_cancel) before it started. */

@@ -295,8 +295,8 @@ loop_end(void *arg, void *task)
     if (lr->hl != NULL) { /* the watchdog ended it while it looked up */
         run_looked_up(lr, false);
     }
-    struct mh_result *res = mh_smtp_finish(
-        &lr->sj, lr->task != NULL ? mh_smtp_task_result(lr->task) : NULL);
+    struct mh_result *res = mh_smtp_finish_report(
+        &lr->sj, lr->task != NULL ? mh_smtp_task_report(lr->task) : NULL);
     mh_smtp_task_free(lr->task);
     mh_smtp_lookup_free(&lr->lk);
     free(lr);

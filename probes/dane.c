@@ -820,17 +820,3 @@ mh_dane_report_check(const struct mh_dane_lookup *lk, SSL_CTX *ctx,
     match_chain(rep, ctx, sent, p, use);
     return rep;
 }
-
-void
-mh_dane_check(const struct mh_dane_lookup *lk, SSL_CTX *ctx,
-              STACK_OF(X509) * sent, const struct mh_dane_check_params *p,
-              struct mh_result *r)
-{
-    struct mh_dane_report *rep = mh_dane_report_check(lk, ctx, sent, p);
-    if (rep == NULL) {
-        mh_result_mark_oom(r);
-        return;
-    }
-    mh_dane_report_render(rep, p, r);
-    free(rep);
-}

@@ -18,7 +18,7 @@
  *     SERVFAIL for bogus data (bad or expired signatures), and senders
  *     then defer mail to that MX (RFC 7672 2.1.1); an Extended DNS Error
  *     (RFC 8914) the resolver adds is quoted.
- *   - the check (mh_dane_check), with OpenSSL's DANE API: the usable
+ *   - the check (mh_dane_report_check), with OpenSSL's DANE API: the usable
  *     records (usages DANE-TA(2) and DANE-EE(3), RFC 7672 3.1) are given
  *     to SSL_dane_tlsa_add on an SSL object of the session's context, and
  *     the chain the server sent is verified with X509_verify_cert and
@@ -36,8 +36,8 @@
  * The check fills a typed report first (struct mh_dane_report below: the
  * lookup, each record's verdict, the match, RRSIG freshness, rollover and
  * next-key facts, one failure record with phase, cause, category, reason
- * and state), then mh_dane_report_render() (dane_render.c) turns it into
- * the result.
+ * and state), then plugin/report_dane.c (mh_dane_report_render) turns it
+ * into the result.
  *
  * Results (items kind "dane"; state and reason, category tls):
  *   - lookup SERVFAIL (bogus, expired signatures, broken delegation):
@@ -188,10 +188,9 @@ struct mh_dane_check_params {
  *
  * The check runs in two steps: mh_dane_report_check() matches the chain
  * against the lookup into a struct mh_dane_report (facts and the states
- * and reasons they imply, no output), and mh_dane_report_render()
- * (dane_render.c) turns a report into the items, perfdata, samples, state
- * and summary listed at the top of this file. mh_dane_check() is the two
- * steps together.
+ * and reasons they imply, no output), and plugin/report_dane.c
+ * (mh_dane_report_render) turns a report into the items, perfdata,
+ * samples, state and summary listed at the top of this file.
  */
 
 /* How far the check got: the outcome that decides its verdict. */
@@ -291,9 +290,13 @@ struct mh_dane_report {
 };
 
 /*
- * Matches a session's chain against a lookup into a new report (the first
- * step of mh_dane_check; same lk, ctx, sent and p). The report borrows lk
- * and p->next_key: use it while they live. Returns the report (free with
+ * The DANE check of a session against a lookup, as a new report. ctx: the
+ * session's context (SSL_get_SSL_CTX; DANE is enabled on it,
+ * SSL_CTX_dane_enable, so it must be the probe's own), or NULL when no TLS
+ * session was set up (STARTTLS missing or failed: TLSA records then make
+ * it CRITICAL dane_required). sent: the chain the server sent, leaf first
+ * (SSL_get_peer_cert_chain), borrowed. The report borrows lk and
+ * p->next_key: use it while they live. Returns the report (free with
  * free()) or NULL when memory ran out.
  */
 struct mh_dane_report *
@@ -302,50 +305,11 @@ mh_dane_report_check(const struct mh_dane_lookup *lk, SSL_CTX *ctx,
                      const struct mh_dane_check_params *p);
 
 /*
- * Adds a report to r: the items, perfdata and samples listed at the top
- * of this file and the failure (prefixed with "p->where: " unless
- * targetless) through mh_result_raise, or mh_result_override for
- * dane_required over tls_required. p gives the RRSIG thresholds (as
- * perfdata ranges) and where. The one place where DANE facts become
- * output.
- */
-void mh_dane_report_render(const struct mh_dane_report *rep,
-                           const struct mh_dane_check_params *p,
-                           struct mh_result *r);
-
-/*
  * The RRSIG facts of lk's record set at `now` against the thresholds in
  * days (st->present false when no RRSIG was seen). Pure.
  */
 void mh_dane_rrsig_facts(const struct mh_dane_lookup *lk, double warn_days,
                          double crit_days, double now,
                          struct mh_dane_rrsig *st);
-
-/*
- * The DANE check of a session against a lookup. ctx: the session's
- * context (SSL_get_SSL_CTX; DANE is enabled on it, SSL_CTX_dane_enable,
- * so it must be the probe's own), or NULL when no TLS session was set up
- * (STARTTLS missing or failed: TLSA records then make it CRITICAL
- * dane_required). sent: the chain the server sent, leaf first
- * (SSL_get_peer_cert_chain), borrowed. Adds items, perfdata and samples
- * to r and raises its state as listed above. Allocation failures are
- * recorded in r.
- */
-void mh_dane_check(const struct mh_dane_lookup *lk, SSL_CTX *ctx,
-                   STACK_OF(X509) * sent, const struct mh_dane_check_params *p,
-                   struct mh_result *r);
-
-/*
- * The freshness of the RRSIGs over lk's record set (TLSA, or MX when
- * lk->mx): an item "rrsig" ("mx rrsig"), perfdata dane_rrsig_days
- * (dane_mx_rrsig_days) with the thresholds as "W:" and "C:" ranges, the
- * sample mailhealth_dane_rrsig_expiry_timestamp_seconds{rrset}, and
- * WARNING/CRITICAL rrsig_expiring below warn_days/crit_days days left
- * (from now, Unix time). where prefixes the summary, or NULL. Nothing
- * when no RRSIG was seen.
- */
-void mh_dane_rrsig_report(const struct mh_dane_lookup *lk, double warn_days,
-                          double crit_days, double now, const char *where,
-                          struct mh_result *r);
 
 #endif

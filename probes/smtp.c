@@ -382,12 +382,12 @@ struct dlg {
     const struct mh_smtp_params *p;
     const struct mh_deadline *dl;
     const char *where;
-    struct mh_result *out;        /* where the report is rendered at the end */
-    struct mh_smtp_report report; /* what the dialogue finds (smtp.h) */
-    struct mh_smtp_report *rep;   /* &report */
-    struct tls_worker *worker;    /* TLS work beside the dialogue, or NULL */
-    struct dane_job *dane;        /* the DANE lookup, or NULL: no DANE */
-    enum smtp_state state;        /* changed by smtp_state() only */
+    struct mh_smtp_report *rep;         /* what the dialogue finds (smtp.h) */
+    struct mh_smtp_check_report *check; /* the whole check's report (gets
+                                     the DANE report), or NULL: none */
+    struct tls_worker *worker; /* TLS work beside the dialogue, or NULL */
+    struct dane_job *dane;     /* the DANE lookup, or NULL: no DANE */
+    enum smtp_state state;     /* changed by smtp_state() only */
     const struct mh_deadline *wait_dl; /* bounds the current wait: dl, or
                                           quit_dl for the QUIT reply */
     struct mh_deadline quit_dl;
@@ -1924,16 +1924,23 @@ smtp_step(struct dlg *d)
 /* ====== The whole dialogue ====== */
 
 /* The DANE check once the dialogue is over (dane.h): against the
- * session's chain, or without a session (STARTTLS missing or failed). */
+ * session's chain, or without a session (STARTTLS missing or failed),
+ * into the check's report, which takes the lookup the probe made. */
 static void
 dane_report(struct dlg *d)
 {
-    if (d->dane == NULL) {
+    struct mh_smtp_check_report *c = d->check;
+    if (d->dane == NULL || c == NULL) {
         return;
     }
     const struct mh_dane_lookup *lk = dane_job_lookup(d->dane);
+    if (lk == &d->dane->lk) {
+        c->dane_lookup = d->dane->lk;
+        memset(&d->dane->lk, 0, sizeof d->dane->lk);
+        lk = &c->dane_lookup;
+    }
     const struct mh_smtp_params *p = d->p;
-    struct mh_dane_check_params dp = {
+    c->dane_params = (struct mh_dane_check_params){
         .base = d->dane->name,
         .mx_name = NULL,
         .required = p->dane_required,
@@ -1942,29 +1949,34 @@ dane_report(struct dlg *d)
         .rrsig_crit_days = p->rrsig_crit_days,
         .next_key = p->tlsa_next_key,
         .now = d->dane->now,
-        .where = d->where,
+        .where = c->where,
     };
     SSL *ssl = d->rep->tls_active ? d->t->ssl : NULL;
-    mh_dane_check(lk, ssl != NULL ? SSL_get_SSL_CTX(ssl) : NULL,
-                  ssl != NULL ? SSL_get_peer_cert_chain(ssl) : NULL, &dp,
-                  d->out);
+    c->dane = mh_dane_report_check(
+        lk, ssl != NULL ? SSL_get_SSL_CTX(ssl) : NULL,
+        ssl != NULL ? SSL_get_peer_cert_chain(ssl) : NULL, &c->dane_params);
+    if (c->dane == NULL) {
+        c->oom = true;
+    }
 }
 
 /* Sets up the machine in SMTP_CONNECTED and enters its first state. */
 static void
 smtp_begin(struct dlg *d, struct mh_transport *t,
            const struct mh_smtp_params *p, const struct mh_deadline *dl,
-           const char *where, struct mh_result *r, struct tls_worker *worker,
-           struct dane_job *dane)
+           const char *where, struct mh_smtp_report *rep,
+           struct tls_worker *worker, struct dane_job *dane,
+           struct mh_smtp_check_report *check)
 {
     memset(d, 0, sizeof *d);
+    memset(rep, 0, sizeof *rep);
     d->t = t;
     d->p = p;
     d->dl = dl;
     d->wait_dl = dl;
     d->where = where;
-    d->out = r;
-    d->rep = &d->report;
+    d->rep = rep;
+    d->check = check;
     d->rep->tls_mode = p->tls_mode;
     d->rep->auth_asked = p->auth_user != NULL;
     d->rep->at.phase = mh_phase_name(MH_PHASE_CONNECT);
@@ -1983,19 +1995,15 @@ smtp_begin(struct dlg *d, struct mh_transport *t,
     }
 }
 
-/* After SMTP_DONE: the report rendered (smtp_render.c) with the
- * certificate report in it, the DANE check's part, then the phase
- * metrics and the summary of a check that went well. */
+/* After SMTP_DONE: the certificate report into the dialogue's report,
+ * the DANE check into the check's, and the response time. */
 static void
 smtp_finish(struct dlg *d)
 {
     OPENSSL_cleanse(d->auth_resp, sizeof d->auth_resp);
     tls_report(d);
-    mh_smtp_report_render(d->rep, d->out);
     dane_report(d);
-    mh_smtp_report_render_end(d->rep, d->where, mh_deadline_elapsed(d->dl),
-                              d->out);
-    mh_smtp_report_clear(d->rep);
+    d->rep->elapsed_s = mh_deadline_elapsed(d->dl);
 }
 
 /*
@@ -2031,20 +2039,21 @@ smtp_run(struct dlg *d)
 
 static void
 dialogue(struct mh_transport *t, const struct mh_smtp_params *p,
-         const struct mh_deadline *dl, const char *where, struct mh_result *r,
-         struct tls_worker *worker, struct dane_job *dane)
+         const struct mh_deadline *dl, const char *where,
+         struct mh_smtp_report *rep, struct tls_worker *worker,
+         struct dane_job *dane, struct mh_smtp_check_report *check)
 {
     struct dlg d;
-    smtp_begin(&d, t, p, dl, where, r, worker, dane);
+    smtp_begin(&d, t, p, dl, where, rep, worker, dane, check);
     smtp_run(&d);
 }
 
 void
 mh_smtp_dialogue(struct mh_transport *t, const struct mh_smtp_params *p,
                  const struct mh_deadline *dl, const char *where,
-                 struct mh_result *r)
+                 struct mh_smtp_report *rep)
 {
-    dialogue(t, p, dl, where, r, NULL, NULL);
+    dialogue(t, p, dl, where, rep, NULL, NULL, NULL);
 }
 
 struct mh_smtp_machine {
@@ -2055,13 +2064,13 @@ struct mh_smtp_machine {
 struct mh_smtp_machine *
 mh_smtp_machine_new(struct mh_transport *t, const struct mh_smtp_params *p,
                     const struct mh_deadline *dl, const char *where,
-                    struct mh_result *r)
+                    struct mh_smtp_report *rep)
 {
     struct mh_smtp_machine *m = malloc(sizeof *m);
     if (m == NULL) {
         return NULL;
     }
-    smtp_begin(&m->d, t, p, dl, where, r, NULL, NULL);
+    smtp_begin(&m->d, t, p, dl, where, rep, NULL, NULL, NULL);
     m->finished = false;
     return m;
 }
@@ -2110,67 +2119,75 @@ mh_smtp_machine_free(struct mh_smtp_machine *m)
     }
     SSL_CTX_free(m->d.shared_ctx);
     OPENSSL_cleanse(m->d.auth_resp, sizeof m->d.auth_resp);
-    mh_smtp_report_clear(&m->d.report);
     free(m);
 }
 
-/* The result of a check on p, with its target ("host:port" as
- * mh_peer_label() writes it); NULL when out of memory. */
-static struct mh_result *
-probe_result(const struct mh_smtp_params *p)
+/* A new report of a check on p, with its check name and target
+ * ("host:port" as mh_peer_label() writes it); NULL when out of memory. */
+static struct mh_smtp_check_report *
+probe_report(const struct mh_smtp_params *p)
 {
-    char target[300];
-    mh_peer_label(target, sizeof target, p->peer_name, p->host, p->port);
-    return mh_result_new(p->check != NULL ? p->check : "smtp", target);
+    struct mh_smtp_check_report *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        return NULL;
+    }
+    snprintf(c->check, sizeof c->check, "%s",
+             p->check != NULL ? p->check : "smtp");
+    mh_peer_label(c->target, sizeof c->target, p->peer_name, p->host, p->port);
+    return c;
 }
 
-/* Reports the connection (io, ci, err, connect_s seconds) in r, connect
- * first among the phase perfdata, in dialogue order; writes the peer's
- * label for the messages into where. */
+/* The connection's facts (io, ci, err, connect_s seconds) into c, with
+ * the peer's label for the messages (c->where). */
 static void
-connect_report(struct mh_result *r, const struct mh_smtp_params *p,
+connect_report(struct mh_smtp_check_report *c, const struct mh_smtp_params *p,
                const struct mh_deadline *dl, enum mh_io io,
                const struct mh_connect_info *ci, const char *err,
-               double connect_s, char *where, size_t wlen)
+               double connect_s)
 {
     const char *name = p->peer_name != NULL ? p->peer_name : p->host;
-    mh_peer_label(where, wlen, name, ci->address, p->port);
-    struct mh_smtp_connect_facts cf = {
+    mh_peer_label(c->where, sizeof c->where, name, ci->address, p->port);
+    snprintf(c->address, sizeof c->address, "%s", ci->address);
+    snprintf(c->connect_error, sizeof c->connect_error, "%s", err);
+    c->connect_cause[0] = '\0';
+    struct mh_smtp_connect_facts *cf = &c->connect;
+    *cf = (struct mh_smtp_connect_facts){
         .ok = io == MH_IO_OK,
         .duration_s = connect_s,
-        .address = ci->address,
+        .address = c->address,
         .state = MH_STATE_OK,
         .reason = MH_REASON_NONE,
-        .error = err,
+        .error = c->connect_error,
+        .cause = c->connect_cause,
     };
-    char cause[1024] = "";
-    if (!cf.ok) {
-        cf.reason = ci->reason;
-        if (cf.reason == MH_REASON_NONE) {
-            cf.reason = io == MH_IO_TIMEOUT ? MH_REASON_CONNECT_TIMEOUT
-                                            : MH_REASON_NETWORK_UNREACHABLE;
-        }
-        cf.state = mh_reason_category(cf.reason) == MH_CAT_NONE
-                       ? MH_STATE_UNKNOWN
-                       : MH_STATE_CRITICAL;
-        if (io == MH_IO_TIMEOUT && mh_deadline_expired(dl)) {
-            mh_textf(cause, sizeof cause, "%s: no connection within %g s: %s",
-                     where, mh_deadline_length(dl), err);
-        } else if (io == MH_IO_TIMEOUT) {
-            mh_textf(cause, sizeof cause, "%s: %s", where, err);
-        } else {
-            mh_textf(cause, sizeof cause, "%s: connect failed: %s", where, err);
-        }
+    if (cf->ok) {
+        return;
     }
-    cf.cause = cause;
-    mh_smtp_render_connect(&cf, where, r);
+    cf->reason = ci->reason;
+    if (cf->reason == MH_REASON_NONE) {
+        cf->reason = io == MH_IO_TIMEOUT ? MH_REASON_CONNECT_TIMEOUT
+                                         : MH_REASON_NETWORK_UNREACHABLE;
+    }
+    cf->state = mh_reason_category(cf->reason) == MH_CAT_NONE
+                    ? MH_STATE_UNKNOWN
+                    : MH_STATE_CRITICAL;
+    char *cause = c->connect_cause;
+    size_t len = sizeof c->connect_cause;
+    if (io == MH_IO_TIMEOUT && mh_deadline_expired(dl)) {
+        mh_textf(cause, len, "%s: no connection within %g s: %s", c->where,
+                 mh_deadline_length(dl), err);
+    } else if (io == MH_IO_TIMEOUT) {
+        mh_textf(cause, len, "%s: %s", c->where, err);
+    } else {
+        mh_textf(cause, len, "%s: connect failed: %s", c->where, err);
+    }
 }
 
-struct mh_result *
+struct mh_smtp_check_report *
 mh_smtp_probe(const struct mh_smtp_params *p, const struct mh_deadline *dl)
 {
-    struct mh_result *r = probe_result(p);
-    if (r == NULL) {
+    struct mh_smtp_check_report *c = probe_report(p);
+    if (c == NULL) {
         return NULL;
     }
     struct tls_worker worker;
@@ -2192,19 +2209,19 @@ mh_smtp_probe(const struct mh_smtp_params *p, const struct mh_deadline *dl)
     double t0 = mh_monotonic_s();
     enum mh_io io = mh_tcp_connect(p->host, p->port, p->family, p->resolver, dl,
                                    &t, &ci, err, sizeof err);
-    char where[400];
-    connect_report(r, p, dl, io, &ci, err, mh_monotonic_s() - t0, where,
-                   sizeof where);
+    connect_report(c, p, dl, io, &ci, err, mh_monotonic_s() - t0);
     if (io == MH_IO_OK) {
-        dialogue(t, p, dl, where, r, &worker, with_dane ? &dane : NULL);
+        c->dialogue_run = true;
+        dialogue(t, p, dl, c->where, &c->dialogue, &worker,
+                 with_dane ? &dane : NULL, c);
     }
     if (with_dane) {
         dane_job_end(&dane);
     }
     tls_worker_end(&worker);
     mh_transport_free(t);
-    mh_result_set_duration(r, mh_deadline_elapsed(dl));
-    return r;
+    c->duration_s = mh_deadline_elapsed(dl);
+    return c;
 }
 
 /* ====== The whole check for event loops ====== */
@@ -2212,7 +2229,7 @@ mh_smtp_probe(const struct mh_smtp_params *p, const struct mh_deadline *dl)
 struct mh_smtp_task {
     const struct mh_smtp_params *p;
     const struct mh_deadline *dl;
-    struct mh_result *r;
+    struct mh_smtp_check_report *c; /* the report, until taken */
     struct mh_connector conn;
     bool connecting; /* conn under way (else the dialogue or done) */
     bool done;
@@ -2221,7 +2238,6 @@ struct mh_smtp_task {
     struct mh_connect_info ci;
     double t0;
     char err[512];
-    char where[400];
 };
 
 bool
@@ -2279,12 +2295,13 @@ task_connected(struct mh_smtp_task *k, enum mh_io io)
 {
     k->connecting = false;
     mh_connector_free(&k->conn);
-    connect_report(k->r, k->p, k->dl, io, &k->ci, k->err,
-                   mh_monotonic_s() - k->t0, k->where, sizeof k->where);
+    connect_report(k->c, k->p, k->dl, io, &k->ci, k->err,
+                   mh_monotonic_s() - k->t0);
     if (io == MH_IO_OK) {
-        k->m = mh_smtp_machine_new(k->t, k->p, k->dl, k->where, k->r);
+        k->m = mh_smtp_machine_new(k->t, k->p, k->dl, k->c->where,
+                                   &k->c->dialogue);
         if (k->m == NULL) {
-            mh_result_mark_oom(k->r);
+            k->c->oom = true;
         }
     }
     k->done = k->m == NULL;
@@ -2300,8 +2317,8 @@ mh_smtp_task_new_after(const struct mh_smtp_params *p,
     }
     k->p = p;
     k->dl = dl;
-    k->r = probe_result(p);
-    if (k->r == NULL) {
+    k->c = probe_report(p);
+    if (k->c == NULL) {
         free(k);
         return NULL;
     }
@@ -2354,6 +2371,9 @@ mh_smtp_task_step(struct mh_smtp_task *k)
     }
     if (!k->done && mh_smtp_machine_step(k->m)) {
         k->done = true;
+        if (k->c != NULL) {
+            k->c->dialogue_run = true; /* its report is complete */
+        }
     }
     return k->done;
 }
@@ -2389,15 +2409,15 @@ mh_smtp_task_expire(struct mh_smtp_task *k)
     }
 }
 
-struct mh_result *
-mh_smtp_task_result(struct mh_smtp_task *k)
+struct mh_smtp_check_report *
+mh_smtp_task_report(struct mh_smtp_task *k)
 {
-    struct mh_result *r = k->r;
-    k->r = NULL;
-    if (r != NULL) {
-        mh_result_set_duration(r, mh_deadline_elapsed(k->dl));
+    struct mh_smtp_check_report *c = k->c;
+    k->c = NULL;
+    if (c != NULL) {
+        c->duration_s = mh_deadline_elapsed(k->dl);
     }
-    return r;
+    return c;
 }
 
 void
@@ -2411,6 +2431,6 @@ mh_smtp_task_free(struct mh_smtp_task *k)
     }
     mh_smtp_machine_free(k->m);
     mh_transport_free(k->t);
-    mh_result_free(k->r);
+    mh_smtp_check_report_free(k->c);
     free(k);
 }

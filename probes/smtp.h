@@ -8,8 +8,9 @@
  *
  * The probe never talks first (it waits for the whole greeting), sends one
  * command per round trip (never pipelines), never waits past the deadline,
- * and never prints: facts go into a struct mh_smtp_report (below), which
- * smtp_render.c turns into a struct mh_result when the dialogue ends.
+ * and never prints: facts go into a struct mh_smtp_report (below), and the
+ * whole check's into a struct mh_smtp_check_report (connection, dialogue,
+ * certificates, DANE), which plugin/report_smtp.c turns into a result.
  */
 #ifndef MH_SMTP_H
 #define MH_SMTP_H
@@ -20,8 +21,8 @@
 
 #include "dane.h"
 #include "deadline.h"
-#include "reply.h" /* MH_MECH_* */
-#include "result.h"
+#include "reply.h"  /* MH_MECH_* */
+#include "result.h" /* enum mh_state, enum mh_reason */
 #include "tlscheck.h"
 #include "transport.h"
 
@@ -101,10 +102,10 @@ struct mh_smtp_params {
 
 /* ====== The report: what the dialogue found, before any output ======
  *
- * The dialogue fills a struct mh_smtp_report (no output in smtp.c), and
- * mh_smtp_report_render() (smtp_render.c) turns it into the result's
- * items, perfdata, samples, state and summary, in the manner of the TLS
- * check (tlscheck.h: struct mh_tls_report).
+ * The dialogue fills a struct mh_smtp_report (no output in probes/), and
+ * plugin/report_smtp.c turns it into the result's items, perfdata,
+ * samples, state and summary, in the manner of the TLS check (tlscheck.h:
+ * struct mh_tls_report).
  *
  * The report holds the facts per phase (duration, last reply code and
  * enhanced status code), the capabilities of the last EHLO, the TLS
@@ -209,7 +210,9 @@ struct mh_smtp_report {
         const char *rule;
     } at;
     struct mh_smtp_failure failure;
-    bool oom; /* an allocation failed */
+    double elapsed_s; /* the check's time when the dialogue ended, in
+                         seconds (the OK summary's response time) */
+    bool oom;         /* an allocation failed */
 };
 
 /* Frees what the report owns (not rep itself). */
@@ -232,26 +235,6 @@ mh_smtp_report_add(struct mh_smtp_report *rep, enum mh_smtp_event_kind kind,
                    const char *name, enum mh_state st, enum mh_reason reason,
                    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
-/*
- * Renders rep into r (smtp_render.c), in dialogue order: one item per
- * phase and note event (kind "phase" with duration_seconds, reply_code,
- * enhanced_code, rule, extensions and auth_mechanisms as known), the
- * certificate report (mh_tls_report_render) where the handshake ended, the
- * failures with mh_result_raise's rule. Then mh_smtp_report_render_end()
- * adds the phase perfdata
- * time_<phase> (seconds, every phase seen but connect, in phase order) and
- * the samples mailhealth_smtp_phase_duration_seconds and
- * mailhealth_smtp_reply_code per phase, and the summary of a check that
- * went well ("WHERE ESMTP ok, STARTTLS TLSv1.3, AUTH ok, envelope ok, N s
- * response time", elapsed_s seconds). The DANE check (dane.h) adds its part
- * between the two.
- */
-void mh_smtp_report_render(const struct mh_smtp_report *rep,
-                           struct mh_result *r);
-void mh_smtp_report_render_end(const struct mh_smtp_report *rep,
-                               const char *where, double elapsed_s,
-                               struct mh_result *r);
-
 /* The connection's facts (before the dialogue). */
 struct mh_smtp_connect_facts {
     bool ok;               /* connected */
@@ -263,35 +246,62 @@ struct mh_smtp_connect_facts {
     const char *cause;     /* the summary, when !ok */
 };
 
-/* Renders the connect phase into r: perfdata time_connect and its
- * sample first, the "connect" item, the failure when !ok. */
-void mh_smtp_render_connect(const struct mh_smtp_connect_facts *cf,
-                            const char *where, struct mh_result *r);
+/*
+ * The whole check's report (mh_smtp_probe, mh_smtp_task): the connection,
+ * the dialogue's report with its certificate report, and the DANE check's
+ * report. plugin/report_smtp.c renders it: connect, the dialogue's events,
+ * the DANE part, the phase metrics and the OK summary, in that order.
+ * Made by the probe, owned by the caller (mh_smtp_check_report_free); it
+ * is not copied (the connect facts point into its own buffers).
+ */
+struct mh_smtp_check_report {
+    char check[32];   /* the result's check name: p->check, else "smtp" */
+    char target[300]; /* "host:port" as mh_peer_label() writes it */
+    char where[400];  /* the peer in messages ("name[address]:port") */
+    struct mh_smtp_connect_facts connect; /* its strings: the buffers below */
+    char address[64], connect_error[512], connect_cause[1024];
+    bool dialogue_run;                       /* connected: the dialogue ran */
+    struct mh_smtp_report dialogue;          /* its report (certs included) */
+    struct mh_dane_report *dane;             /* owned, or NULL: no DANE check */
+    struct mh_dane_check_params dane_params; /* how it was checked (where:
+                                        this report's; strings borrowed
+                                        from the parameters) */
+    struct mh_dane_lookup dane_lookup;       /* the lookup the probe made
+                                              (owned; dane borrows it, or
+                                              p->dane_lookup when given) */
+    double duration_s;                       /* the whole check, in seconds */
+    bool oom; /* an allocation failed (DANE report, machine) */
+};
+
+/* Frees c and what it owns. NULL is fine. */
+void mh_smtp_check_report_free(struct mh_smtp_check_report *c);
 
 /*
  * Runs the whole check: resolve and connect (transport.h), then the
- * dialogue. Returns a new result (check p->check or "smtp", target
- * "host:port" as mh_peer_label() writes it; free
- * with mh_result_free) or NULL if not even the result could be allocated.
- * State and category (verdict.h): refused/unreachable/closed ->
- * connection; deadline -> timeout; 4xx -> WARNING, 5xx -> CRITICAL with
- * the category of mh_reply_classify; TLS problems -> tls; AUTH -> auth.
- * The result carries items per phase, perfdata time and time_<phase> in
- * seconds, and samples mailhealth_smtp_phase_duration_seconds and
- * mailhealth_smtp_reply_code per phase.
+ * dialogue, then the DANE check. Returns its new report (check p->check
+ * or "smtp", target "host:port" as mh_peer_label() writes it; free with
+ * mh_smtp_check_report_free) or NULL when out of memory. It borrows
+ * p->dane_lookup and p->tlsa_next_key (render it while they live).
+ * Rendered (plugin/report_smtp.c), the state and category (verdict.h):
+ * refused/unreachable/closed -> connection; deadline -> timeout; 4xx ->
+ * WARNING, 5xx -> CRITICAL with the category of mh_reply_classify; TLS problems
+ * -> tls; AUTH -> auth. The result carries items per phase, perfdata time and
+ * time_<phase> in seconds, and samples mailhealth_smtp_phase_duration_seconds
+ * and mailhealth_smtp_reply_code per phase.
  */
-struct mh_result *mh_smtp_probe(const struct mh_smtp_params *p,
-                                const struct mh_deadline *dl);
+struct mh_smtp_check_report *mh_smtp_probe(const struct mh_smtp_params *p,
+                                           const struct mh_deadline *dl);
 
 /*
  * Runs the dialogue on an already connected transport t (the test seam:
  * unit tests pass a scripted transport). `where` names the peer in
- * messages ("mx.example.test[192.0.2.10]:25"). Fills r (does not call
- * mh_result_finish). t is not freed.
+ * messages ("mx.example.test[192.0.2.10]:25"). Fills rep (any earlier
+ * content is overwritten, not freed; free with mh_smtp_report_clear).
+ * t is not freed.
  */
 void mh_smtp_dialogue(struct mh_transport *t, const struct mh_smtp_params *p,
                       const struct mh_deadline *dl, const char *where,
-                      struct mh_result *r);
+                      struct mh_smtp_report *rep);
 
 /*
  * The dialogue as a state machine that never waits, for event loops (the
@@ -301,7 +311,8 @@ void mh_smtp_dialogue(struct mh_transport *t, const struct mh_smtp_params *p,
  *
  * mh_smtp_machine_new() sets t event-driven (transport.h) and enters the
  * first state: the greeting, or the handshake with MH_TLS_IMPLICIT. p, dl,
- * where, r and t are borrowed until mh_smtp_machine_free. Returns NULL
+ * where, rep and t are borrowed until mh_smtp_machine_free; rep is filled
+ * as by mh_smtp_dialogue (complete once the machine is done). Returns NULL
  * when out of memory. As with mh_smtp_dialogue there is no DANE check
  * and no TLS helper thread (mh_smtp_probe has both): the TLS client
  * context is made at the handshake and the chain verified when it
@@ -312,11 +323,11 @@ struct mh_smtp_machine *mh_smtp_machine_new(struct mh_transport *t,
                                             const struct mh_smtp_params *p,
                                             const struct mh_deadline *dl,
                                             const char *where,
-                                            struct mh_result *r);
+                                            struct mh_smtp_report *rep);
 
 /*
  * Runs the machine as far as it gets without waiting. Returns true when
- * the dialogue is over (r is then complete, as after mh_smtp_dialogue;
+ * the dialogue is over (rep is then complete, as after mh_smtp_dialogue;
  * further calls do nothing), false when it waits: until t->fd is ready
  * for t->want (POLLIN or POLLOUT), or until mh_smtp_machine_deadline()
  * passes, when the caller calls mh_smtp_machine_expire().
@@ -336,7 +347,7 @@ void mh_smtp_machine_expire(struct mh_smtp_machine *m);
  * "done"). */
 const char *mh_smtp_machine_state(const struct mh_smtp_machine *m);
 
-/* Frees the machine (not t, p or r). NULL is fine. */
+/* Frees the machine (not t, p or rep). NULL is fine. */
 void mh_smtp_machine_free(struct mh_smtp_machine *m);
 
 /*
@@ -356,7 +367,7 @@ void mh_smtp_machine_free(struct mh_smtp_machine *m);
  * mh_smtp_task_events() (POLLIN or POLLOUT; the descriptor may differ from
  * one wait to the next: one socket per address tried), or until
  * mh_smtp_task_deadline() passes, then call mh_smtp_task_expire() before
- * the next step. When done, mh_smtp_task_result() hands over the result
+ * the next step. When done, mh_smtp_task_report() hands over the report
  * (as mh_smtp_probe's; the caller frees it).
  */
 struct mh_smtp_task;
@@ -401,10 +412,11 @@ int mh_smtp_task_fd(const struct mh_smtp_task *k);
 short mh_smtp_task_events(const struct mh_smtp_task *k);
 const struct mh_deadline *mh_smtp_task_deadline(const struct mh_smtp_task *k);
 void mh_smtp_task_expire(struct mh_smtp_task *k);
-/* The result (once; NULL after, or when out of memory); sets its
- * duration. */
-struct mh_result *mh_smtp_task_result(struct mh_smtp_task *k);
-/* Frees the task, its connection and any result not taken. NULL is fine. */
+/* The check's report (once; NULL after, or when out of memory), with its
+ * duration set; the caller frees it (mh_smtp_check_report_free). */
+struct mh_smtp_check_report *mh_smtp_task_report(struct mh_smtp_task *k);
+/* Frees the task, its connection and any report not taken. NULL is
+ * fine. */
 void mh_smtp_task_free(struct mh_smtp_task *k);
 
 #endif

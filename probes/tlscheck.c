@@ -2,8 +2,8 @@
 /*
  * tlscheck: certificate checks of an established TLS session (see
  * tlscheck.h for what is checked and what is reported): verification and
- * the report (struct mh_tls_report); tlscheck_render.c turns the report
- * into output. Field cases BR-NN
+ * the report (struct mh_tls_report); plugin/report_tls.c turns the
+ * report into output. Field cases BR-NN
  * are in tests/field-cases.md.
  */
 #include "tlscheck.h"
@@ -20,7 +20,6 @@
 #include <openssl/x509v3.h>
 
 #include "textutil.h"
-#include "tlscheck_internal.h"
 
 #define NAME_LEN MH_TLS_NAME_LEN
 #define MAX_ELEMS MH_TLS_MAX_ELEMS
@@ -387,8 +386,10 @@ issuer_missing_err(int err)
            err == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE;
 }
 
-void
-mh_tls_msg_add(char *buf, size_t len, const char *text)
+/* Appends "; text" (or text, to an empty buf) to a message buffer of len
+ * bytes; cut when full. */
+static void
+msg_add(char *buf, size_t len, const char *text)
 {
     size_t o = strlen(buf);
     if (o + 1 < len) {
@@ -561,7 +562,7 @@ finding(struct findings *fd, enum mh_state st, enum mh_reason why,
         const char *phase, const char *text)
 {
     bool crit = st == MH_STATE_CRITICAL;
-    mh_tls_msg_add(crit ? fd->crit : fd->warn, MSG_LEN, text);
+    msg_add(crit ? fd->crit : fd->warn, MSG_LEN, text);
     enum mh_reason *first = crit ? &fd->crit_reason : &fd->warn_reason;
     if (*first == MH_REASON_NONE) {
         *first = why;
@@ -638,7 +639,7 @@ add_problem(struct mh_tls_report *rep, const struct verr *e,
     pr->depth = e->depth;
     pr->reason = why;
     if (whole || subj[0] == '\0') {
-        mh_tls_msg_add(vmsg, MSG_LEN, text);
+        msg_add(vmsg, MSG_LEN, text);
         mh_textf(pr->text, sizeof pr->text, "%s", text);
     } else {
         size_t o = strlen(group);
@@ -677,14 +678,14 @@ verify_problems(struct mh_tls_report *rep, const struct vrec *rec,
         if (group[0] != '\0') {
             char clause[MSG_LEN];
             mh_textf(clause, sizeof clause, "%s: %s", gsubj, group);
-            mh_tls_msg_add(vmsg, sizeof vmsg, clause);
+            msg_add(vmsg, sizeof vmsg, clause);
         }
     }
     rep->dropped = rec->dropped;
     if (rec->dropped > 0) {
         char more[64];
         mh_textf(more, sizeof more, "and %zu more problems", rec->dropped);
-        mh_tls_msg_add(vmsg, sizeof vmsg, more);
+        msg_add(vmsg, sizeof vmsg, more);
     }
     if (!rep->has_sni) {
         /* BR-22 B: without SNI a multi-domain server presents its default
@@ -693,7 +694,7 @@ verify_problems(struct mh_tls_report *rep, const struct vrec *rec,
                  p->sni_sent ? "no SNI sent (target is an IP; give --sni)"
                              : "no SNI sent (--no-sni); the server may have "
                                "presented its default certificate");
-        mh_tls_msg_add(vmsg, sizeof vmsg, rep->hint);
+        msg_add(vmsg, sizeof vmsg, rep->hint);
     }
     mh_textf(rep->problem_list, sizeof rep->problem_list, "%s", vmsg);
     if (p->verify) {
@@ -803,10 +804,10 @@ set_failure(struct mh_tls_report *rep, const struct findings *fd)
         return;
     }
     if (fd->crit[0] != '\0') {
-        mh_tls_msg_add(fl->cause, sizeof fl->cause, fd->crit);
+        msg_add(fl->cause, sizeof fl->cause, fd->crit);
     }
     if (fd->warn[0] != '\0') {
-        mh_tls_msg_add(fl->cause, sizeof fl->cause, fd->warn);
+        msg_add(fl->cause, sizeof fl->cause, fd->warn);
     }
     bool crit = fd->crit_reason != MH_REASON_NONE;
     fl->reason = crit ? fd->crit_reason : fd->warn_reason;
@@ -876,19 +877,6 @@ mh_tls_report_peer(const struct mh_tls_peer *peer,
                    const struct mh_tls_check_params *p)
 {
     return report_peer(peer, p, NULL, NULL);
-}
-
-void
-mh_tls_check_peer(const struct mh_tls_peer *peer,
-                  const struct mh_tls_check_params *p, struct mh_result *r)
-{
-    struct mh_tls_report *rep = mh_tls_report_peer(peer, p);
-    if (rep == NULL) {
-        mh_result_mark_oom(r);
-        return;
-    }
-    mh_tls_report_render(rep, p, r);
-    free(rep);
 }
 
 /* The peer description of a session; nothing is copied. The handshake did

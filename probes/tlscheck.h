@@ -35,7 +35,7 @@
  * The check fills a typed report first (struct mh_tls_report below:
  * session, chain, per-certificate facts, verification problems, one
  * failure record with phase, cause, category, reason and state), then
- * mh_tls_report_render() (tlscheck_render.c) turns it into the result.
+ * plugin/report_tls.c (mh_tls_report_render) turns it into the result.
  *
  * Results (struct mh_result, see result.h):
  *   - items: kind "cert", name "depth N" per path element (text: subject,
@@ -106,7 +106,7 @@ struct mh_tls_check_params {
  * store, X509_VERIFY_PARAM (name) and security level of the session, as
  * ssl_verify_cert_chain() would during the handshake, recording every
  * problem; mh_tls_report_job() then turns it into a report, which
- * mh_tls_report_render() adds to a result as described above.
+ * plugin/report_tls.c renders as described above.
  *
  * mh_tls_verify_prepare() takes, on the session's thread, its own
  * references to the certificates sent, the session's trust store and a
@@ -146,12 +146,6 @@ const char *mh_tls_verify_store_error(const struct mh_tls_verify_job *job);
 /* Frees the job. NULL is fine. */
 void mh_tls_verify_free(struct mh_tls_verify_job *job);
 
-/* Adds only the session facts (version and cipher, as OpenSSL names
- * them) as the mailhealth_tls_version_info sample; used when no
- * certificate check runs. */
-void mh_tls_note_version(struct mh_result *r, const char *version,
-                         const char *cipher);
-
 /* Sentinel for mh_tls_peer.verify_result: no verification has run yet. */
 #define MH_TLS_VERIFY_NOT_RUN (-1L)
 
@@ -177,23 +171,14 @@ struct mh_tls_peer {
     const char *cipher;        /* "TLS_AES_256_GCM_SHA384", or NULL */
 };
 
-/*
- * The whole certificate check on a peer description (verification
- * included); mh_tls_verify_prepare fills one from the SSL session.
- */
-void mh_tls_check_peer(const struct mh_tls_peer *peer,
-                       const struct mh_tls_check_params *p,
-                       struct mh_result *r);
-
 /* ====== The report: what the check found, before any output ======
  *
  * The check runs in two steps: mh_tls_report_peer() / mh_tls_report_job()
  * verify and analyse the peer into a struct mh_tls_report (facts and the
- * states and reasons they imply, no output), and mh_tls_report_render()
- * turns a report into the items, perfdata, samples, state and summary
- * described at the top of this file. mh_tls_check_peer() is the two steps
- * together. All text in a report is
- * bounded and printable ASCII (server text escaped as \xNN), cut with
+ * states and reasons they imply, no output), and plugin/report_tls.c
+ * (mh_tls_report_render) turns a report into the items, perfdata,
+ * samples, state and summary described at the top of this file. All text in a
+ * report is bounded and printable ASCII (server text escaped as \xNN), cut with
  * "..." when longer than its field.
  */
 
@@ -292,9 +277,8 @@ struct mh_tls_report {
 };
 
 /*
- * Verifies and analyses a peer into a new report (the first step of
- * mh_tls_check_peer). Returns the report (free with free()) or NULL when
- * memory ran out.
+ * Verifies and analyses a peer into a new report. Returns the report (free with
+ * free()) or NULL when memory ran out.
  */
 struct mh_tls_report *mh_tls_report_peer(const struct mh_tls_peer *peer,
                                          const struct mh_tls_check_params *p);
@@ -312,17 +296,6 @@ struct mh_tls_report *mh_tls_report_peer(const struct mh_tls_peer *peer,
 struct mh_tls_report *mh_tls_report_job(const struct mh_tls_verify_job *job,
                                         const char *version, const char *cipher,
                                         const struct mh_tls_check_params *p);
-
-/*
- * Adds a report to r: the items, perfdata and samples described at the
- * top of this file, in that order, and the failure (state, reason and
- * summary, prefixed with p->where) through mh_result_raise. p gives the
- * thresholds (as perfdata ranges), verify_name and where. The one place
- * where TLS facts become output.
- */
-void mh_tls_report_render(const struct mh_tls_report *rep,
-                          const struct mh_tls_check_params *p,
-                          struct mh_result *r);
 
 /*
  * Days from `now` until `not_after` (both Unix time, seconds); negative
@@ -353,6 +326,16 @@ enum mh_state mh_tls_extra_state(double days_left, double warn_days,
  */
 char *mh_tls_days_range(char *buf, size_t len, double days);
 
+/* printf("%.*f") of x into buf with '.' as decimal point whatever
+ * LC_NUMERIC says; trailing zeros dropped when trim (mh_fmt_decimal).
+ * Returns buf. */
+char *mh_tls_fmt_num(char *buf, size_t len, double x, int decimals, bool trim);
+
+/* "89.9 days left", "expired 10.0 days ago" or "notAfter unreadable" for
+ * the certificate f, into buf of len bytes. */
+void mh_tls_days_phrase(char *buf, size_t len,
+                        const struct mh_tls_cert_facts *f);
+
 /*
  * Converts an ASN.1 time (notBefore/notAfter, RFC 5280 4.1.2.5) with
  * ASN1_TIME_to_tm: *unix_time gets Unix seconds, iso (if not NULL) the
@@ -361,14 +344,5 @@ char *mh_tls_days_range(char *buf, size_t len, double days);
  */
 int mh_tls_asn1_time(const ASN1_TIME *t, double *unix_time, char *iso,
                      size_t isolen);
-
-/*
- * Builds the OK summary of a tls check from the facts mh_tls_check_peer
- * added to r ("certificate OK: CN=mx.example.com, chain of 3 verified,
- * TLSv1.3 TLS_AES_256_GCM_SHA384, earliest expiry in 89.9 days
- * (2026-03-01T12:00:00Z, CN=mx.example.com)"). Returns 0, or -1 when r
- * holds no certificate facts (buf is then "").
- */
-int mh_tls_ok_summary(const struct mh_result *r, char *buf, size_t len);
 
 #endif

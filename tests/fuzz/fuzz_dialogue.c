@@ -36,6 +36,7 @@
 
 #include "fuzz.h"
 #include "render.h"
+#include "reports.h"
 #include "result.h"
 #include "smtp.h"
 #include "transport.h"
@@ -392,7 +393,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mh_transport_free(t);
         return 0;
     }
-    mh_smtp_dialogue(t, &sp, &dl, "mx.example.com[192.0.2.10]:25", r);
+    struct mh_smtp_report rep;
+    mh_smtp_dialogue(t, &sp, &dl, "mx.example.com[192.0.2.10]:25", &rep);
+    mh_smtp_dialogue_render(&rep, "mx.example.com[192.0.2.10]:25", r);
+    mh_smtp_report_clear(&rep);
     mh_result_finish(r);
     FUZZ_CHECK(r->state >= MH_STATE_OK && r->state <= MH_STATE_UNKNOWN);
     FUZZ_CHECK((r->state == MH_STATE_OK) == (r->category == MH_CAT_NONE) ||

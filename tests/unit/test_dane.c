@@ -26,6 +26,7 @@
 
 #include "dane.h"
 #include "dnsmsg.h"
+#include "reports.h"
 #include "result.h"
 
 #define DAY 86400.0

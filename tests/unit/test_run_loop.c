@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "deadline.h"
+#include "reports.h"
 #include "result.h"
 #include "run_loop.h"
 #include "smtp.h"
@@ -271,7 +272,7 @@ static void
 job_end(void *arg, struct mh_smtp_task *t)
 {
     struct job *j = arg;
-    j->r = mh_smtp_task_result(t);
+    j->r = mh_smtp_result(mh_smtp_task_report(t));
     mh_smtp_task_free(t);
     j->ended = mh_monotonic_s();
     atomic_store(&j->done, true);

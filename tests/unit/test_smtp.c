@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "fake_transport.h"
+#include "reports.h"
 #include "result.h"
 #include "smtp.h"
 
@@ -36,7 +37,10 @@ run_dialogue(const struct fake_step *steps, size_t n, size_t chunk,
     assert_non_null(t);
     out->r = mh_result_new("smtp", "mx.example.com:25");
     assert_non_null(out->r);
-    mh_smtp_dialogue(t, p, &dl, "mx.example.com[192.0.2.10]:25", out->r);
+    struct mh_smtp_report rep;
+    mh_smtp_dialogue(t, p, &dl, "mx.example.com[192.0.2.10]:25", &rep);
+    mh_smtp_dialogue_render(&rep, "mx.example.com[192.0.2.10]:25", out->r);
+    mh_smtp_report_clear(&rep);
     mh_result_finish(out->r);
     snprintf(out->written, sizeof out->written, "%s",
              fake_transport_written(t));

@@ -20,6 +20,7 @@
 #include <poll.h>
 
 #include "fake_transport.h"
+#include "reports.h"
 #include "result.h"
 #include "smtp.h"
 
@@ -69,7 +70,10 @@ run_dialogue(const struct fake_step *steps, size_t n, size_t chunk,
     assert_non_null(t);
     out->r = mh_result_new("smtp", "mx.example.com:25");
     assert_non_null(out->r);
-    mh_smtp_dialogue(t, p, &dl, "mx.example.com[192.0.2.10]:25", out->r);
+    struct mh_smtp_report rep;
+    mh_smtp_dialogue(t, p, &dl, "mx.example.com[192.0.2.10]:25", &rep);
+    mh_smtp_dialogue_render(&rep, "mx.example.com[192.0.2.10]:25", out->r);
+    mh_smtp_report_clear(&rep);
     mh_result_finish(out->r);
     snprintf(out->written, sizeof out->written, "%s",
              fake_transport_written(t));
@@ -323,11 +327,11 @@ test_no_state_trace_by_default(void **state)
     mh_deadline_start(&dl, 5);
     struct mh_transport *t =
         fake_transport_new(full_steps, N(full_steps), 0, MH_IO_EOF);
-    struct mh_result *r = mh_result_new("smtp", "mx.example.com:25");
-    mh_smtp_dialogue(t, &p, &dl, "mx", r);
+    struct mh_smtp_report rep;
+    mh_smtp_dialogue(t, &p, &dl, "mx", &rep);
     assert_string_equal(s.seq, "");
     mh_transport_free(t);
-    mh_result_free(r);
+    mh_smtp_report_clear(&rep);
 }
 
 /* ====== The machine driven event by event ====== */
@@ -360,8 +364,9 @@ run_events(const struct fake_step *steps, size_t n, size_t chunk, size_t wchunk,
     assert_non_null(t);
     out->r = mh_result_new("smtp", "mx.example.com:25");
     assert_non_null(out->r);
+    struct mh_smtp_report rep;
     struct mh_smtp_machine *m =
-        mh_smtp_machine_new(t, p, &dl, "mx.example.com[192.0.2.10]:25", out->r);
+        mh_smtp_machine_new(t, p, &dl, "mx.example.com[192.0.2.10]:25", &rep);
     assert_non_null(m);
     assert_string_equal(mh_smtp_machine_state(m), "greeting");
     int guard = 0;
@@ -390,6 +395,8 @@ run_events(const struct fake_step *steps, size_t n, size_t chunk, size_t wchunk,
     assert_string_equal(mh_smtp_machine_state(m), "done");
     assert_true(mh_smtp_machine_step(m)); /* stays done */
     mh_smtp_machine_free(m);
+    mh_smtp_dialogue_render(&rep, "mx.example.com[192.0.2.10]:25", out->r);
+    mh_smtp_report_clear(&rep);
     mh_result_finish(out->r);
     snprintf(out->written, sizeof out->written, "%s",
              fake_transport_written(t));

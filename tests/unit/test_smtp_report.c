@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of the SMTP probe's report (probes/smtp.h: struct
- * mh_smtp_report) and its rendering (probes/smtp_render.c): the failure
+ * mh_smtp_report) and its rendering (plugin/report_smtp.c): the failure
  * record follows mh_result_raise's rule, events render in dialogue order
  * with the facts they carry, the phase metrics and the summary of a check
  * that went well. Reports are built here by hand; no network.
@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "reports.h"
 #include "result.h"
 #include "smtp.h"
 

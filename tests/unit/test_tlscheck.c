@@ -22,6 +22,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "reports.h"
 #include "result.h"
 #include "tlscheck.h"
 

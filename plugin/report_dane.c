@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dane_render: a DANE check's report (struct mh_dane_report, filled by
- * dane.c) as result items, perfdata, samples, state and summary: the one
- * place where DANE facts become output (dane.h lists them).
+ * report_dane: a DANE check's report (probes/dane.h: struct
+ * mh_dane_report, filled by dane.c) as result items, perfdata, samples,
+ * state and summary: the one place where DANE facts become output
+ * (dane.h lists them).
  */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "dane.h"
-#include "textutil.h"
-#include "tlscheck.h"
+#include "../probes/dane.h"
+#include "../probes/textutil.h"
+#include "../probes/tlscheck.h"
+#include "reports.h"
 
 /* Hex of the first octets of data for the table ("89dd889a..."). */
 static void
@@ -264,4 +266,18 @@ mh_dane_report_render(const struct mh_dane_report *rep,
     render_failure(rep, p->where, r);
     mh_result_add_sample(r, MH_METRIC(DANE_VERIFIED), rep->verified ? 1.0 : 0.0,
                          (const char *)NULL);
+}
+
+void
+mh_dane_check(const struct mh_dane_lookup *lk, SSL_CTX *ctx,
+              STACK_OF(X509) * sent, const struct mh_dane_check_params *p,
+              struct mh_result *r)
+{
+    struct mh_dane_report *rep = mh_dane_report_check(lk, ctx, sent, p);
+    if (rep == NULL) {
+        mh_result_mark_oom(r);
+        return;
+    }
+    mh_dane_report_render(rep, p, r);
+    free(rep);
 }

@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tlscheck_render: a TLS check's report (struct mh_tls_report, filled by
- * tlscheck.c) as result items, perfdata, samples, state and summary: the
- * one place where TLS facts become output (tlscheck.h describes it).
+ * report_tls: a TLS check's report (probes/tlscheck.h: struct
+ * mh_tls_report, filled by tlscheck.c) as result items, perfdata,
+ * samples, state and summary: the one place where TLS facts become output
+ * (tlscheck.h describes it).
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tlscheck.h"
-#include "tlscheck_internal.h"
+#include "../probes/textutil.h"
+#include "../probes/tlscheck.h"
+#include "reports.h"
 
 /* Days for perfdata: three decimals (about 90 s) are plenty for graphs and
  * keep "89.999954" from showing up for a 90-day certificate. */
@@ -311,4 +313,17 @@ mh_tls_ok_summary(const struct mh_result *r, char *buf, size_t len)
              cipher != NULL && cipher->str != NULL ? " " : "",
              cipher != NULL && cipher->str != NULL ? cipher->str : "", exp);
     return 0;
+}
+
+void
+mh_tls_check_peer(const struct mh_tls_peer *peer,
+                  const struct mh_tls_check_params *p, struct mh_result *r)
+{
+    struct mh_tls_report *rep = mh_tls_report_peer(peer, p);
+    if (rep == NULL) {
+        mh_result_mark_oom(r);
+        return;
+    }
+    mh_tls_report_render(rep, p, r);
+    free(rep);
 }

@@ -1,113 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * smtp_render: the SMTP probe's report (smtp.h: struct mh_smtp_report)
- * made into the result: items, perfdata, samples, state and summary. No
- * dialogue here; smtp.c fills the report and writes no output.
+ * report_smtp: the SMTP check's report (probes/smtp.h: struct
+ * mh_smtp_check_report) made into the result: the connect phase, the
+ * dialogue's events with the certificate report where the handshake
+ * ended (report_tls.c), the DANE check's part (report_dane.c), the phase
+ * metrics and the summary of a check that went well.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include "metric_names.h"
-#include "smtp.h"
-#include "tlscheck.h"
-
-void
-mh_smtp_report_clear(struct mh_smtp_report *rep)
-{
-    for (size_t i = 0; i < rep->nev; i++) {
-        free(rep->ev[i].text);
-        free(rep->ev[i].extensions);
-        free(rep->ev[i].mechanisms);
-    }
-    free(rep->ev);
-    rep->ev = NULL;
-    rep->nev = rep->cap = 0;
-    free(rep->certs);
-    rep->certs = NULL;
-}
-
-/* The failure record after event e, with mh_result_raise's rule: a worse
- * state replaces it, an equal one only sets a cause not set yet. */
-static void
-failure_update(struct mh_smtp_report *rep, const struct mh_smtp_event *e)
-{
-    struct mh_smtp_failure *f = &rep->failure;
-    bool worse = mh_state_rank(e->state) > mh_state_rank(f->state);
-    if (e->kind == MH_SMTP_EV_FAIL && !worse &&
-        !(f->cause[0] == '\0' && e->state == f->state)) {
-        return;
-    }
-    if (e->kind != MH_SMTP_EV_SUMMARY) {
-        f->state = e->state;
-        f->reason = e->reason;
-    }
-    if (e->kind == MH_SMTP_EV_FAIL) {
-        f->phase = e->name;
-        f->code = e->code;
-        memcpy(f->enhanced, e->enhanced, sizeof f->enhanced);
-        f->rule = e->rule;
-        snprintf(f->reply, sizeof f->reply, "%s",
-                 e->code != 0 && rep->at.reply != NULL ? rep->at.reply : "");
-    }
-    if (e->text != NULL) {
-        snprintf(f->cause, sizeof f->cause, "%s", e->text);
-    }
-}
-
-struct mh_smtp_event *
-mh_smtp_report_event(struct mh_smtp_report *rep, enum mh_smtp_event_kind kind,
-                     const char *name, enum mh_state st, enum mh_reason reason,
-                     const char *text)
-{
-    if (rep->nev == rep->cap) {
-        size_t cap = rep->cap == 0 ? 16 : 2 * rep->cap;
-        struct mh_smtp_event *ev = realloc(rep->ev, cap * sizeof *ev);
-        if (ev == NULL) {
-            rep->oom = true;
-            return NULL;
-        }
-        rep->ev = ev;
-        rep->cap = cap;
-    }
-    struct mh_smtp_event *e = &rep->ev[rep->nev];
-    memset(e, 0, sizeof *e);
-    e->kind = kind;
-    e->name = name;
-    e->state = st;
-    e->reason = reason;
-    if (text != NULL && (e->text = strdup(text)) == NULL) {
-        rep->oom = true;
-        return NULL;
-    }
-    if (kind == MH_SMTP_EV_FAIL) {
-        /* The phase under way and its reply (smtp.h: rep->at). */
-        e->name = rep->at.phase;
-        e->code = rep->at.code;
-        memcpy(e->enhanced, rep->at.enhanced, sizeof e->enhanced);
-        e->rule = rep->at.rule;
-    }
-    rep->nev++;
-    if (kind == MH_SMTP_EV_FAIL || kind == MH_SMTP_EV_OVERRIDE ||
-        kind == MH_SMTP_EV_SUMMARY) {
-        failure_update(rep, e);
-    }
-    return e;
-}
-
-struct mh_smtp_event *
-mh_smtp_report_add(struct mh_smtp_report *rep, enum mh_smtp_event_kind kind,
-                   const char *name, enum mh_state st, enum mh_reason reason,
-                   const char *fmt, ...)
-{
-    char buf[MH_REPLY_TEXT_MAX + 1100];
-    va_list ap;
-    va_start(ap, fmt);
-    mh_vtextf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    return mh_smtp_report_event(rep, kind, name, st, reason, buf);
-}
+#include "../probes/metric_names.h"
+#include "../probes/smtp.h"
+#include "../probes/tlscheck.h"
+#include "reports.h"
 
 /* The item of a phase or note event, with the facts it has. */
 static void
@@ -240,4 +145,46 @@ mh_smtp_render_connect(const struct mh_smtp_connect_facts *cf,
     mh_result_add_item(r, "phase", "connect", cf->state, cf->reason, "%s",
                        cf->error);
     mh_result_raise(r, cf->state, cf->reason, "%s", cf->cause);
+}
+
+void
+mh_smtp_dialogue_render(const struct mh_smtp_report *rep, const char *where,
+                        struct mh_result *r)
+{
+    mh_smtp_report_render(rep, r);
+    mh_smtp_report_render_end(rep, where, rep->elapsed_s, r);
+}
+
+void
+mh_smtp_check_render(const struct mh_smtp_check_report *c, struct mh_result *r)
+{
+    mh_smtp_render_connect(&c->connect, c->where, r);
+    if (c->dialogue_run) {
+        mh_smtp_report_render(&c->dialogue, r);
+        if (c->dane != NULL) {
+            mh_dane_report_render(c->dane, &c->dane_params, r);
+        }
+    }
+    if (c->oom) {
+        mh_result_mark_oom(r);
+    }
+    if (c->dialogue_run) {
+        mh_smtp_report_render_end(&c->dialogue, c->where, c->dialogue.elapsed_s,
+                                  r);
+    }
+}
+
+struct mh_result *
+mh_smtp_result(struct mh_smtp_check_report *c)
+{
+    if (c == NULL) {
+        return NULL;
+    }
+    struct mh_result *r = mh_result_new(c->check, c->target);
+    if (r != NULL) {
+        mh_smtp_check_render(c, r);
+        mh_result_set_duration(r, c->duration_s);
+    }
+    mh_smtp_check_report_free(c);
+    return r;
 }
