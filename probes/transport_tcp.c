@@ -529,7 +529,15 @@ tcp_handshake_step(struct mh_transport *t, const struct mh_tls_params *p)
         t->reason = MH_REASON_TLS_VERSION;
         return MH_IO_TLS;
     }
-    tls_error(t, "TLS handshake failed", se);
+    /* A record header that is no TLS version (RFC 8446 section 5.1): most
+     * often a server that speaks plain SMTP ("220 ...") on the port, as
+     * 25 and 587 do before STARTTLS. */
+    tls_error(t,
+              first == SSL_R_WRONG_VERSION_NUMBER
+                  ? "TLS handshake failed: the server did not answer in TLS "
+                    "(a plain-text SMTP port? --starttls is for those)"
+                  : "TLS handshake failed",
+              se);
     t->reason = MH_REASON_TLS_HANDSHAKE_FAILED;
     return MH_IO_TLS;
 }

@@ -99,6 +99,11 @@ expect_out "[OK] phase tls_handshake: TLSv1."
 expect_no_out "phase banner"
 expect_days_about cert_days_depth0 90
 
+case_ "implicit TLS (--tls) on a plain-text SMTP port: CRITICAL [tls], says what the port speaks"
+run tls -H "$MX" -p "$LAB_SMTP_PORT" --tls "${RES[@]}" "${CA[@]}"
+expect_rc 2
+expect_line1 "^MAILHEALTH CRITICAL - \\[tls\\] .*TLS handshake failed: the server did not answer in TLS \\(a plain-text SMTP port\\? --starttls is for those\\)"
+
 case_ "implicit TLS on Dovecot IMAPS (not SMTP: handshake only)"
 run tls -H "$MX" -p "$LAB_IMAPS_PORT" --tls "${RES[@]}" "${CA[@]}"
 expect_rc 0
