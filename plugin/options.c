@@ -242,7 +242,7 @@ static const struct mh_option table[] = {
      .arg = "FILE",
      .help = "read the AUTH password from FILE"},
     {.name = "auth-password-env",
-     .kind = MH_OPT_STRING,
+     .kind = MH_OPT_ENVVAR,
      .field = FIELD(auth_password_env, const char *),
      .commands = C_SMTP | C_DELIV,
      .arg = "VAR",
@@ -443,7 +443,7 @@ static const struct mh_option table[] = {
      .arg = "FILE",
      .help = "read the IMAP password from FILE"},
     {.name = "imap-password-env",
-     .kind = MH_OPT_STRING,
+     .kind = MH_OPT_ENVVAR,
      .field = FIELD(imap_password_env, const char *),
      .commands = C_DELIV,
      .arg = "VAR",
@@ -682,6 +682,25 @@ set_path(struct opt_ctx *c)
 }
 
 static enum set_rc
+set_envvar(struct opt_ctx *c)
+{
+    const char *v = c->text;
+    bool ok = v[0] != '\0' && !(v[0] >= '0' && v[0] <= '9');
+    for (const char *q = v; ok && *q != '\0'; q++) {
+        ok = (*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z') ||
+             (*q >= '0' && *q <= '9') || *q == '_';
+    }
+    if (!ok) {
+        mh_textf(c->why, c->whylen,
+                 "an environment variable name: letters, digits and '_', "
+                 "not starting with a digit");
+        return SET_BAD_VALUE;
+    }
+    *(const char **)c->field = v;
+    return SET_OK;
+}
+
+static enum set_rc
 set_list(struct opt_ctx *c)
 {
     struct mh_strlist *l = c->field;
@@ -869,8 +888,9 @@ static enum set_rc (*const parsers[])(struct opt_ctx *) = {
     [MH_OPT_ENUM] = set_enum,       [MH_OPT_CODE] = set_code,
     [MH_OPT_RANGE] = set_range,     [MH_OPT_CERT_DAYS] = set_cert_days,
     [MH_OPT_SERVER] = set_server,   [MH_OPT_URL] = set_url,
+    [MH_OPT_ENVVAR] = set_envvar,
 };
-_Static_assert(sizeof parsers / sizeof parsers[0] == (size_t)MH_OPT_URL + 1,
+_Static_assert(sizeof parsers / sizeof parsers[0] == (size_t)MH_OPT_ENVVAR + 1,
                "one parser per enum mh_opt_kind");
 
 /* The value of a wire option: not empty, no byte below 0x20 nor DEL. */
@@ -982,6 +1002,7 @@ mh_config_missing(const struct mh_config *cfg)
             break;
         case MH_OPT_STRING:
         case MH_OPT_PATH:
+        case MH_OPT_ENVVAR:
         case MH_OPT_SERVER: {
             const char *s = *(const char *const *)f;
             missing = s == NULL || s[0] == '\0';

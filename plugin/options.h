@@ -57,8 +57,11 @@ enum mh_opt_kind {
     MH_OPT_RANGE,     /* struct mh_threshold: Nagios range (range.h) */
     MH_OPT_CERT_DAYS, /* struct mh_cert_days: "W,C" or "W" days */
     MH_OPT_SERVER,    /* const char *: "IP", "IP:PORT", "[IPv6]:PORT" */
-    MH_OPT_URL        /* struct mh_delivery_url: value 0 submission URL,
+    MH_OPT_URL,       /* struct mh_delivery_url: value 0 submission URL,
                          1 IMAP URL (mh_delivery_parse_url) */
+    MH_OPT_ENVVAR     /* const char *: an environment variable's name, the
+                         portable set (POSIX.1-2017 XBD 8.1: letters,
+                         digits, '_', not starting with a digit) */
 };
 
 /* One name of an MH_OPT_ENUM option and the value it stands for. */

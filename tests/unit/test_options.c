@@ -537,6 +537,9 @@ test_cli_bad_values(void **state)
         {"-f", "", "--mail-from"},
         {"-r", "a@b>\nRSET", "--rcpt-to"},
         {"--relay-test", "x\ty", "--relay-test"},
+        {"--auth-password-env", "", "--auth-password-env"},
+        {"--auth-password-env", "1PASS", "--auth-password-env"},
+        {"--auth-password-env", "MH PASS", "--auth-password-env"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct mh_config c;
