@@ -149,7 +149,13 @@ scalar_text(struct mh_run_config *c, const cJSON *v, char *why, size_t wlen)
         if (fabs(x) < 1e15) {
             mh_fmt_decimal(buf, sizeof buf, x, 9);
         } else {
-            snprintf(buf, sizeof buf, "%.17g", x);
+            buf[0] = '\0';
+        }
+        /* A number the decimal form does not keep (1e-10 became "0"): its
+         * shortest exact form, which the option's parser then judges and
+         * its message shows as written. */
+        for (int prec = 15; prec <= 17 && strtod(buf, NULL) != x; prec++) {
+            snprintf(buf, sizeof buf, "%.*g", prec, x);
         }
         const char *t = own_text(c, buf);
         if (t == NULL) {

@@ -547,6 +547,9 @@ test_errors_bad_values(void **state)
         {"port", "25.5", "25.5", "a port number, 1..65535"},
         {"timeout", "\"abc\"", "abc", "seconds, more than 0, at most 3600"},
         {"timeout", "-1", "-1", "seconds, more than 0, at most 3600"},
+        /* shown as written, not rounded to "0" */
+        {"timeout", "1e-10", "1e-10", "seconds, more than 0, at most 3600"},
+        {"port", "1e15", "1e+15", "a port number, 1..65535"},
         {"expect_greeting", "99", "99", "a reply code, 200..599"},
         {"expect_greeting", "\"2200\"", "2200", "a reply code, 200..599"},
         {"tls_min", "\"1.4\"", "1.4", "one of 1.0, 1.1, 1.2, 1.3"},
