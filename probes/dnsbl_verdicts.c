@@ -299,21 +299,31 @@ sb_add(struct sbuf *b, const char *fmt, ...)
         }
     }
 }
-/* Subject description for the summary: "192.0.2.10", "192.0.2.0/24 (256
- * addresses)", "1,024 addresses", or
- * for a host name "mx.example.com (192.0.2.1, 2001:db8::1)". */
+
+/* The check's targets for the summary: the addresses (more than 8 as
+ * their blocks, or counted), then each host name with its addresses. With
+ * listed (per subject: block zones listing it), only the listed ones: more
+ * than 8 counted as "N of M addresses", a host name only with its listed
+ * addresses, a clean target never named. */
 static void
-subject_desc(const struct mh_dnsbl_report *rep, struct sbuf *b)
+subject_desc(const struct mh_dnsbl_report *rep, const size_t *listed,
+             struct sbuf *b)
 {
-    size_t nnum = 0, k = 0;
+    size_t nnum = 0, nshown = 0, k = 0;
     for (size_t i = 0; i < rep->nsubj; i++) {
-        nnum += rep->subj[i]->host < 0 ? 1u : 0u;
+        if (rep->subj[i]->host < 0) {
+            nnum++;
+            nshown += listed == NULL || listed[i] > 0 ? 1u : 0u;
+        }
     }
-    if (nnum > 8) {
-        char n[32];
-        mh_dnsbl_fmt_count(nnum, n, sizeof n);
-        if (rep->nblocks > 0 &&
-            rep->nblocks <= sizeof rep->blocks / sizeof rep->blocks[0]) {
+    if (nshown > 8) {
+        char n[32], m[32];
+        mh_dnsbl_fmt_count(nshown, n, sizeof n);
+        if (listed != NULL) {
+            sb_add(b, "%s of %s addresses", n,
+                   mh_dnsbl_fmt_count(nnum, m, sizeof m));
+        } else if (rep->nblocks > 0 &&
+                   rep->nblocks <= sizeof rep->blocks / sizeof rep->blocks[0]) {
             for (size_t i = 0; i < rep->nblocks; i++) {
                 sb_add(b, "%s%s", i > 0 ? ", " : "", rep->blocks[i]);
             }
@@ -324,17 +334,27 @@ subject_desc(const struct mh_dnsbl_report *rep, struct sbuf *b)
         k++;
     } else {
         for (size_t i = 0; i < rep->nsubj; i++) {
-            if (rep->subj[i]->host < 0) {
+            if (rep->subj[i]->host < 0 && (listed == NULL || listed[i] > 0)) {
                 sb_add(b, "%s%s", k++ > 0 ? ", " : "", rep->subj[i]->text);
             }
         }
     }
     for (size_t h = 0; h < rep->nhosts; h++) {
-        sb_add(b, "%s%s", k++ > 0 ? ", " : "", rep->hosts[h].name);
         size_t na = 0;
+        bool named = listed == NULL;
+        if (named) {
+            sb_add(b, "%s%s", k++ > 0 ? ", " : "", rep->hosts[h].name);
+        }
         for (size_t i = 0; i < rep->nsubj; i++) {
             const struct mh_dnsbl_subject *s = rep->subj[i];
-            if (s->host == (int)h && s->fam != MH_DNSBL_FORM_NAME) {
+            if (s->host != (int)h || (listed != NULL && listed[i] == 0)) {
+                continue;
+            }
+            if (!named) {
+                sb_add(b, "%s%s", k++ > 0 ? ", " : "", rep->hosts[h].name);
+                named = true;
+            }
+            if (s->fam != MH_DNSBL_FORM_NAME) {
                 sb_add(b, "%s%s", na++ > 0 ? ", " : " (", s->text);
             }
         }
@@ -521,55 +541,6 @@ zone_names(const struct mh_dnsbl_report *rep, unsigned flag, size_t skip,
     for (size_t zi = 0, k = 0; zi < rep->nz; zi++) {
         if ((rep->zones[zi].flags & flag) != 0 && zi != skip) {
             sb_add(b, "%s%s", k++ > 0 ? ", " : "", rep->zones[zi].z->name);
-        }
-    }
-}
-
-/* The subjects a block zone lists, when several were checked: the
- * addresses (up to 8 named, more counted as "N of M addresses"), then each
- * host name with its listed addresses; a subject that is not listed is
- * never named here. */
-static void
-listed_desc(const struct mh_dnsbl_report *rep, struct sbuf *b)
-{
-    size_t nnum = 0, nlisted = 0, k = 0;
-    for (size_t i = 0; i < rep->nsubj; i++) {
-        if (rep->subj[i]->host < 0) {
-            nnum++;
-            nlisted += rep->subj_listed[i] > 0 ? 1u : 0u;
-        }
-    }
-    if (nlisted > 8) {
-        char n1[32], n2[32];
-        sb_add(b, "%s of %s addresses",
-               mh_dnsbl_fmt_count(nlisted, n1, sizeof n1),
-               mh_dnsbl_fmt_count(nnum, n2, sizeof n2));
-        k++;
-    } else {
-        for (size_t i = 0; i < rep->nsubj; i++) {
-            if (rep->subj[i]->host < 0 && rep->subj_listed[i] > 0) {
-                sb_add(b, "%s%s", k++ > 0 ? ", " : "", rep->subj[i]->text);
-            }
-        }
-    }
-    for (size_t h = 0; h < rep->nhosts; h++) {
-        size_t na = 0;
-        bool named = false;
-        for (size_t i = 0; i < rep->nsubj; i++) {
-            const struct mh_dnsbl_subject *s = rep->subj[i];
-            if (s->host != (int)h || rep->subj_listed[i] == 0) {
-                continue;
-            }
-            if (!named) {
-                sb_add(b, "%s%s", k++ > 0 ? ", " : "", rep->hosts[h].name);
-                named = true;
-            }
-            if (s->fam != MH_DNSBL_FORM_NAME) {
-                sb_add(b, "%s%s", na++ > 0 ? ", " : " (", s->text);
-            }
-        }
-        if (na > 0) {
-            sb_add(b, ")");
         }
     }
 }
@@ -915,7 +886,7 @@ report_part_listed(struct report *rp, const struct sbuf *subj)
     lst->reason = MH_REASON_DNSBL_LISTED;
     struct sbuf who = {.n = 0};
     if (rp->rep->many && !rp->rep->agg) {
-        listed_desc(rp->rep, &who);
+        subject_desc(rp->rep, rp->rep->subj_listed, &who);
         if (who.n > 0) {
             subj = &who; /* name only the subjects that are listed */
         }
@@ -1148,7 +1119,7 @@ mh_dnsbl_report_judge(struct mh_dnsbl_report *rep)
         judge_zone(rp, zi);
     }
     struct sbuf subj = {.n = 0};
-    subject_desc(rep, &subj);
+    subject_desc(rep, NULL, &subj);
     report_part_listed(rp, &subj);
     report_part_notes(rp);
     report_part_zones(rp);
