@@ -21,6 +21,9 @@
 #include <stddef.h>
 
 #include "../probes/deadline.h"
+#include "../probes/dnsbl.h"
+#include "../probes/dnsbl_targets.h"
+#include "../probes/dnsbl_zones.h"
 #include "../probes/result.h"
 #include "../probes/smtp.h"
 #include "config.h"
@@ -62,6 +65,37 @@ struct mh_result *mh_smtp_finish_report(struct mh_smtp_job *j,
  * at once, a name after its lookup (on the loop's DNS service). */
 enum mh_loop_fit { MH_LOOP_NO = 0, MH_LOOP_ADDRESS, MH_LOOP_AFTER_LOOKUP };
 enum mh_loop_fit mh_smtp_fits_loop(const struct mh_config *cfg);
+
+/*
+ * The dnsbl command in two steps around the probe, as the smtp ones: the
+ * one-shot command runs mh_dnsbl_run in between, the runner's event loop
+ * an mh_dnsbl_task on the loop's shared DNSBL channel (probes/dnsbl.h).
+ *   mh_dnsbl_prepare: the zones (--zone, --zones-file) and the targets (-H,
+ *     the lines of --hosts-file, read now) and the probe's parameters
+ *     from cfg. Returns 0, or -1 with *early set to the check's result
+ *     when it cannot run (UNKNOWN usage_error; NULL when out of memory);
+ *     the job then holds nothing.
+ *   mh_dnsbl_finish_report: the probe's report rep (taken and freed; NULL:
+ *     out of memory) rendered into the command's result (plugin/
+ *     reports.h: mh_dnsbl_result; the target label of a check of a hosts
+ *     file alone is the file); frees what the job holds.
+ *   mh_dnsbl_job_free: frees what the job holds (not the job itself).
+ * cfg is borrowed by the job until it is freed. Every dnsbl check fits
+ * the event loop (no socket of its own: its queries go out on the loop's
+ * channel).
+ */
+struct mh_dnsbl_job {
+    const struct mh_config *cfg;
+    struct mh_dnsbl_zones zones;
+    struct mh_dnsbl_target_list file; /* --hosts-file's lines */
+    const char **targets;             /* all of them (borrowed strings) */
+    struct mh_dnsbl_params p;
+};
+int mh_dnsbl_prepare(const struct mh_config *cfg, struct mh_dnsbl_job *j,
+                     struct mh_result **early);
+struct mh_result *mh_dnsbl_finish_report(struct mh_dnsbl_job *j,
+                                         struct mh_dnsbl_report *rep);
+void mh_dnsbl_job_free(struct mh_dnsbl_job *j);
 
 /* Certificate over STARTTLS or implicit TLS; target "host:port". */
 struct mh_result *mh_cmd_tls(const struct mh_config *cfg,

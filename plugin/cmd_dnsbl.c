@@ -67,39 +67,62 @@ collect_targets(const struct mh_config *cfg, struct mh_dnsbl_target_list *file,
     return 0;
 }
 
+int
+mh_dnsbl_prepare(const struct mh_config *cfg, struct mh_dnsbl_job *j,
+                 struct mh_result **early)
+{
+    memset(j, 0, sizeof *j);
+    j->cfg = cfg;
+    *early = NULL;
+    char err[300];
+    size_t ntargets = 0;
+    if (mh_dnsbl_zones_from_config(cfg, &j->zones, err, sizeof err) != 0 ||
+        collect_targets(cfg, &j->file, &j->targets, &ntargets, err,
+                        sizeof err) != 0) {
+        mh_dnsbl_job_free(j);
+        *early = usage_result(cfg, err);
+        return -1;
+    }
+    struct mh_dnsbl_params *p = &j->p;
+    mh_dnsbl_params_from_config(cfg, &j->zones, p);
+    p->targets = j->targets;
+    p->ntargets = ntargets;
+    p->hosts_file = cfg->hosts_file;
+    p->nfile_targets = j->file.n;
+    if (p->target == NULL) {
+        p->target = j->targets[0];
+    }
+    return 0;
+}
+
+void
+mh_dnsbl_job_free(struct mh_dnsbl_job *j)
+{
+    free(j->targets);
+    j->targets = NULL;
+    mh_dnsbl_target_list_free(&j->file);
+    mh_dnsbl_zones_free(&j->zones);
+}
+
+struct mh_result *
+mh_dnsbl_finish_report(struct mh_dnsbl_job *j, struct mh_dnsbl_report *rep)
+{
+    struct mh_result *r = mh_dnsbl_result(&j->p, rep);
+    if (r != NULL && j->cfg->hosts.n == 0 && j->cfg->hosts_file != NULL) {
+        /* the target label of a check of a hosts file is the file */
+        mh_result_set_target(r, j->cfg->hosts_file);
+    }
+    mh_dnsbl_job_free(j);
+    return r;
+}
+
 struct mh_result *
 mh_cmd_dnsbl(const struct mh_config *cfg, const struct mh_deadline *dl)
 {
-    struct mh_dnsbl_zones zones = {0};
-    struct mh_dnsbl_target_list file = {0};
-    const char **targets = NULL;
-    size_t ntargets = 0;
-    char err[300];
-    if (mh_dnsbl_zones_from_config(cfg, &zones, err, sizeof err) != 0) {
-        return usage_result(cfg, err);
+    struct mh_dnsbl_job j;
+    struct mh_result *early;
+    if (mh_dnsbl_prepare(cfg, &j, &early) != 0) {
+        return early;
     }
-    if (collect_targets(cfg, &file, &targets, &ntargets, err, sizeof err) !=
-        0) {
-        mh_dnsbl_zones_free(&zones);
-        mh_dnsbl_target_list_free(&file);
-        return usage_result(cfg, err);
-    }
-    struct mh_dnsbl_params p;
-    mh_dnsbl_params_from_config(cfg, &zones, &p);
-    p.targets = targets;
-    p.ntargets = ntargets;
-    p.hosts_file = cfg->hosts_file;
-    p.nfile_targets = file.n;
-    if (p.target == NULL) {
-        p.target = targets[0];
-    }
-    struct mh_result *r = mh_dnsbl_probe(&p, dl);
-    if (r != NULL && cfg->hosts.n == 0 && cfg->hosts_file != NULL) {
-        /* the target label of a check of a hosts file is the file */
-        mh_result_set_target(r, cfg->hosts_file);
-    }
-    free(targets);
-    mh_dnsbl_target_list_free(&file);
-    mh_dnsbl_zones_free(&zones);
-    return r;
+    return mh_dnsbl_finish_report(&j, mh_dnsbl_run(&j.p, dl));
 }

@@ -10,12 +10,13 @@
  *     work is done in a signal handler), writes the textfile and computes
  *     the notifications;
  *   - each round (run_round.h) runs the smtp and tls checks (by name
- *     after a lookup on the loop's c-ares channel) on two event loop threads
- * per core (run_loop.h: thousands of checks in flight, each a machine stepped
- *     on readiness and its own deadline; configuration key "engine":
- *     "loop", the default), and the other checks (dnsbl, domain,
- *     delivery, mta-sts, smtp/tls with DANE; every check with "engine":
- *     "threads") on a pool of
+ *     after a lookup on the loop's c-ares channel) and the dnsbl checks
+ *     (their queries on the loop's shared DNSBL channel and window) on two
+ *     event loop threads per core (run_loop.h: thousands of checks in
+ *     flight, each a machine stepped on readiness and its own deadline;
+ *     configuration key "engine": "loop", the default), and the other
+ *     checks (domain, delivery, mta-sts, smtp/tls with DANE; every check
+ *     with "engine": "threads") on a pool of
  *     min(concurrency, those checks) worker threads (run_pool.c);
  *     concurrency is the config's, or planned from the checks, the
  *     interval and the machine (run_capacity.h); each check runs with its
@@ -442,7 +443,8 @@ print_once(struct runner *rn, struct mh_result **res, size_t n, double now,
 }
 
 /* Which checks the event loops take (engine "loop": the smtp and tls
- * checks without DANE, by name after a lookup on the loop), and the
+ * checks without DANE, by name after a lookup on the loop; every dnsbl
+ * check, its queries on the loop's shared channel), and the
  * concurrency of both engines: the worker
  * threads planned for the other checks, the loops' checks in flight
  * (run_capacity.h). */
@@ -455,7 +457,7 @@ plan_engines(struct runner *rn, const struct mh_run_config *c)
     for (size_t i = 0; rn->on_loop != NULL && i < c->nchecks; i++) {
         rn->on_loop[i] =
             c->engine == MH_RUN_ENGINE_LOOP
-                ? (unsigned char)mh_smtp_fits_loop(&c->checks[i].cfg)
+                ? (unsigned char)mh_round_fits_loop(&c->checks[i].cfg)
                 : MH_LOOP_NO;
         rn->nloop_checks += rn->on_loop[i] != MH_LOOP_NO;
     }

@@ -377,18 +377,17 @@ run_into(const struct mh_dnsbl_report *rep, struct mh_result *r)
 }
 
 struct mh_result *
-mh_dnsbl_probe(const struct mh_dnsbl_params *p, const struct mh_deadline *dl)
+mh_dnsbl_result(const struct mh_dnsbl_params *p, struct mh_dnsbl_report *rep)
 {
     const char *first = p->targets != NULL && p->ntargets > 0 ? p->targets[0]
                         : p->target != NULL                   ? p->target
                                                               : "";
     struct mh_result *r = mh_result_new("dnsbl", first);
-    if (r == NULL) {
-        return NULL;
-    }
-    struct mh_dnsbl_report *rep = mh_dnsbl_run(p, dl);
-    if (rep == NULL) {
-        mh_result_mark_oom(r);
+    if (r == NULL || rep == NULL) {
+        mh_dnsbl_report_free(rep);
+        if (r != NULL) {
+            mh_result_mark_oom(r);
+        }
         return r;
     }
     run_into(rep, r);
@@ -397,6 +396,12 @@ mh_dnsbl_probe(const struct mh_dnsbl_params *p, const struct mh_deadline *dl)
     }
     mh_dnsbl_report_free(rep);
     return r;
+}
+
+struct mh_result *
+mh_dnsbl_probe(const struct mh_dnsbl_params *p, const struct mh_deadline *dl)
+{
+    return mh_dnsbl_result(p, mh_dnsbl_run(p, dl));
 }
 
 int

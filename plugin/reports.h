@@ -64,11 +64,16 @@ void mh_sts_evaluate(const struct mh_sts_inputs *in, struct mh_result *r);
 void mh_dnsbl_render(const struct mh_dnsbl_report *rep, struct mh_result *r);
 
 /*
- * The DNSBL check of p (mh_dnsbl_run) as a new result (check "dnsbl",
- * target the first target; free with mh_result_free): the judged report
- * rendered, or the usage error that kept it from running, and the run's
- * duration. Returns NULL when not even the result could be allocated.
+ * The report rep of the DNSBL check of p (mh_dnsbl_run or
+ * mh_dnsbl_task_report; taken and freed, NULL: out of memory) as a new
+ * result (check "dnsbl", target the first target; free with
+ * mh_result_free): the judged report rendered, or the usage error that
+ * kept it from running, and the run's duration. Returns NULL when not
+ * even the result could be allocated.
  */
+struct mh_result *mh_dnsbl_result(const struct mh_dnsbl_params *p,
+                                  struct mh_dnsbl_report *rep);
+/* mh_dnsbl_result of the check of p run now (mh_dnsbl_run within dl). */
 struct mh_result *mh_dnsbl_probe(const struct mh_dnsbl_params *p,
                                  const struct mh_deadline *dl);
 

@@ -17,13 +17,16 @@
 #include <sys/epoll.h>
 
 #include "../probes/deadline.h"
+#include "../probes/dnsbl_flow.h"
 #include "../probes/resolve.h"
 #include "runner.h"
 
 struct rdns_chan {
     struct mh_rdns *d;
     char *resolver; /* NULL: the system's */
+    unsigned flags; /* MH_RESOLVE_* */
     void *ch;
+    struct mh_dnsbl_shared *dnsbl; /* the DNSBL checks' window, or NULL */
 };
 
 struct rdns_sock {
@@ -59,7 +62,10 @@ mh_rdns_free(struct mh_rdns *d)
         return;
     }
     for (size_t i = 0; i < d->nchans; i++) {
+        /* queries still in flight end here (their callbacks count them
+         * off the shared window): the window goes after */
         mh_resolve_channel_free(d->chans[i]->ch);
+        free(d->chans[i]->dnsbl);
         free(d->chans[i]->resolver);
         free(d->chans[i]);
     }
@@ -124,17 +130,19 @@ same_resolver(const char *a, const char *b)
     return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
 }
 
-void *
-mh_rdns_channel(struct mh_rdns *d, const char *resolver, char *err,
-                size_t errlen)
+/* The channel of resolver with flags, made on first use; NULL with err. */
+static struct rdns_chan *
+channel_get(struct mh_rdns *d, const char *resolver, unsigned flags, char *err,
+            size_t errlen)
 {
     if (resolver != NULL && resolver[0] == '\0') {
         resolver = NULL;
     }
     d->dirty = true; /* the caller is about to send queries */
     for (size_t i = 0; i < d->nchans; i++) {
-        if (same_resolver(d->chans[i]->resolver, resolver)) {
-            return d->chans[i]->ch;
+        if (d->chans[i]->flags == flags &&
+            same_resolver(d->chans[i]->resolver, resolver)) {
+            return d->chans[i];
         }
     }
     void *v = d->chans;
@@ -151,14 +159,40 @@ mh_rdns_channel(struct mh_rdns *d, const char *resolver, char *err,
         return NULL;
     }
     c->d = d;
-    if (mh_resolve_channel_new_watched(resolver, 0, watch, c, &c->ch, err,
+    c->flags = flags;
+    if (mh_resolve_channel_new_watched(resolver, flags, watch, c, &c->ch, err,
                                        errlen) != 0) {
         free(c->resolver);
         free(c);
         return NULL;
     }
     d->chans[d->nchans++] = c;
-    return c->ch;
+    return c;
+}
+
+void *
+mh_rdns_channel(struct mh_rdns *d, const char *resolver, char *err,
+                size_t errlen)
+{
+    struct rdns_chan *c = channel_get(d, resolver, 0, err, errlen);
+    return c != NULL ? c->ch : NULL;
+}
+
+struct mh_dnsbl_shared *
+mh_rdns_dnsbl(struct mh_rdns *d, const char *resolver, char *err, size_t errlen)
+{
+    struct rdns_chan *c =
+        channel_get(d, resolver, MH_RESOLVE_SERVFAIL_ANSWERS | MH_RESOLVE_BULK,
+                    err, errlen);
+    if (c != NULL && c->dnsbl == NULL) {
+        c->dnsbl = malloc(sizeof *c->dnsbl);
+        if (c->dnsbl == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return NULL;
+        }
+        mh_dnsbl_shared_init(c->dnsbl, c->ch);
+    }
+    return c != NULL ? c->dnsbl : NULL;
 }
 
 void

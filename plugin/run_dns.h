@@ -50,6 +50,16 @@ void mh_rdns_free(struct mh_rdns *d);
 void *mh_rdns_channel(struct mh_rdns *d, const char *resolver, char *err,
                       size_t errlen);
 
+/* The loop's DNSBL queries to resolver (as mh_rdns_channel): a channel
+ * of their own, whose SERVFAIL and REFUSED answers are answers
+ * (MH_RESOLVE_SERVFAIL_ANSWERS) and whose socket has large buffers
+ * (MH_RESOLVE_BULK), and the window the loop's DNSBL checks share
+ * (probes/dnsbl_flow.h), made on first use and kept for the loop's life.
+ * NULL with the reason in err. */
+struct mh_dnsbl_shared;
+struct mh_dnsbl_shared *mh_rdns_dnsbl(struct mh_rdns *d, const char *resolver,
+                                      char *err, size_t errlen);
+
 /* The epoll events (EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP) of the socket
  * fd of one of the channels: c-ares reads the answers (their callbacks run
  * here). An fd no channel has any more is ignored. */

@@ -27,7 +27,10 @@
  * (run_dns.h, mh_loop_dns) whose c-ares sockets and retry timers the loop
  * watches with the checks' sockets; an answer's callback calls
  * mh_loop_ready with the check's token and the loop steps the check
- * again. Such a check's wait is still bounded by its deadline.
+ * again. Such a check's wait is still bounded by its deadline. The dnsbl
+ * checks are such checks (run_round.c: probes/dnsbl.h mh_dnsbl_task):
+ * every query of a loop's dnsbl checks goes out on one channel per
+ * resolver, paced by one window they share (mh_rdns_dnsbl).
  */
 #ifndef MH_RUN_LOOP_H
 #define MH_RUN_LOOP_H

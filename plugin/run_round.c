@@ -246,6 +246,104 @@ run_begin(struct loop_run *lr)
     lr->failed = lr->hl == NULL;
 }
 
+/* An event loop's dnsbl check while it runs: its queries go out on the
+ * loop's shared DNSBL channel (run_dns.h: mh_rdns_dnsbl). */
+struct loop_dnsbl {
+    struct mh_deadline dl;
+    struct mh_dnsbl_job dj; /* the parameters (borrowed by the task) */
+    struct mh_dnsbl_task *task;
+    struct mh_loop *l; /* for mh_loop_ready */
+    uint64_t token;
+};
+
+static void
+dnsbl_wake(void *arg)
+{
+    struct loop_dnsbl *ld = arg;
+    mh_loop_ready(ld->l, ld->token);
+}
+
+static bool
+dnsbl_step(void *t)
+{
+    return mh_dnsbl_task_step(((struct loop_dnsbl *)t)->task);
+}
+
+static int
+dnsbl_fd(const void *t)
+{
+    (void)t;
+    return -1; /* it waits for its answers (mh_loop_ready) */
+}
+
+static short
+dnsbl_events(const void *t)
+{
+    (void)t;
+    return 0;
+}
+
+static const struct mh_deadline *
+dnsbl_deadline(const void *t)
+{
+    return &((const struct loop_dnsbl *)t)->dl;
+}
+
+static void
+dnsbl_expire(void *t)
+{
+    mh_dnsbl_task_expire(((struct loop_dnsbl *)t)->task);
+}
+
+static const struct mh_loop_task_ops dnsbl_ops = {
+    dnsbl_step, dnsbl_fd, dnsbl_events, dnsbl_deadline, dnsbl_expire};
+
+/* Starts job jb's dnsbl check on loop l, or reports it at once (NULL). */
+static void *
+dnsbl_start(struct job *jb, struct mh_loop *l, uint64_t token,
+            const struct mh_loop_task_ops **tops)
+{
+    struct mh_run_check *chk = jb->chk;
+    struct loop_dnsbl *ld = calloc(1, sizeof *ld);
+    if (ld == NULL) {
+        atomic_fetch_sub(&chk->running, 1);
+        job_done(jb, mh_round_unknown(chk, "out of memory"));
+        return NULL;
+    }
+    ld->l = l;
+    ld->token = token;
+    mh_deadline_start(&ld->dl, chk->cfg.timeout_s);
+    if (mh_round_loop_start_hook != NULL) {
+        mh_round_loop_start_hook(chk, &ld->dl);
+    }
+    struct mh_result *early = NULL;
+    char err[256];
+    struct mh_dnsbl_shared *sh = NULL;
+    if (mh_dnsbl_prepare(&chk->cfg, &ld->dj, &early) == 0) {
+        sh = mh_rdns_dnsbl(mh_loop_dns(l), ld->dj.p.resolver, err, sizeof err);
+        if (sh == NULL) {
+            mh_dnsbl_job_free(&ld->dj);
+            early = mh_result_unknown("dnsbl", chk->target,
+                                      MH_REASON_USAGE_ERROR, "%s", err);
+        }
+    }
+    if (sh != NULL) {
+        ld->task = mh_dnsbl_task_new(&ld->dj.p, &ld->dl, sh, dnsbl_wake, ld);
+        if (ld->task == NULL) {
+            early = mh_dnsbl_finish_report(&ld->dj, NULL);
+        }
+    }
+    if (ld->task == NULL) {
+        free(ld);
+        atomic_fetch_sub(&chk->running, 1);
+        job_done(jb, mh_round_labelled(chk, early));
+        return NULL;
+    }
+    atomic_fetch_add(&mh_checks_in_flight, 1);
+    *tops = &dnsbl_ops;
+    return ld;
+}
+
 static void *
 loop_start(void *arg, struct mh_loop *l, uint64_t token,
            const struct mh_loop_task_ops **tops)
@@ -260,6 +358,9 @@ loop_start(void *arg, struct mh_loop *l, uint64_t token,
         job_done(jb, mh_round_unknown(chk, "the previous run of this check "
                                            "has not ended yet (abandoned)"));
         return NULL;
+    }
+    if (chk->cfg.command == MH_CMD_DNSBL) {
+        return dnsbl_start(jb, l, token, tops);
     }
     struct loop_run *lr = calloc(1, sizeof *lr);
     if (lr == NULL) {
@@ -291,6 +392,16 @@ static void
 loop_end(void *arg, void *task)
 {
     struct job *jb = arg;
+    if (jb->chk->cfg.command == MH_CMD_DNSBL) {
+        struct loop_dnsbl *ld = task;
+        struct mh_result *res =
+            mh_dnsbl_finish_report(&ld->dj, mh_dnsbl_task_report(ld->task));
+        free(ld);
+        atomic_fetch_sub(&mh_checks_in_flight, 1);
+        atomic_fetch_sub(&jb->chk->running, 1);
+        job_done(jb, mh_round_labelled(jb->chk, res));
+        return;
+    }
     struct loop_run *lr = task;
     if (lr->hl != NULL) { /* the watchdog ended it while it looked up */
         run_looked_up(lr, false);
@@ -314,6 +425,13 @@ loop_skip(void *arg)
 
 static const struct mh_loop_any_ops loop_ops = {loop_start, loop_end,
                                                 loop_skip};
+
+enum mh_loop_fit
+mh_round_fits_loop(const struct mh_config *cfg)
+{
+    return cfg->command == MH_CMD_DNSBL ? MH_LOOP_AFTER_LOOKUP
+                                        : mh_smtp_fits_loop(cfg);
+}
 
 /* ---- the round ---------------------------------------------------------- */
 

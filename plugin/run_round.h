@@ -29,6 +29,7 @@
 
 #include "../probes/deadline.h"
 #include "../probes/result.h"
+#include "checks.h"
 #include "runner.h"
 
 /* A configuration shared by the runner, its rounds and the exporter. */
@@ -42,6 +43,12 @@ struct mh_shared_cfg *mh_shared_cfg_new(struct mh_run_config *c);
 void mh_shared_cfg_ref(struct mh_shared_cfg *s);
 /* Drops a reference; the last frees the configuration. NULL is fine. */
 void mh_shared_cfg_unref(struct mh_shared_cfg *s);
+
+/* Whether the round's event loops can run check cfg (engine "loop"): an
+ * smtp or tls check as mh_smtp_fits_loop says (checks.h), every dnsbl
+ * check (its queries and lookups on the loop's shared DNSBL channel, as
+ * if after a lookup), no other. */
+enum mh_loop_fit mh_round_fits_loop(const struct mh_config *cfg);
 
 /* How a round runs. */
 struct mh_round_opts {

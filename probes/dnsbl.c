@@ -16,6 +16,7 @@
 #include <arpa/nameser.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -593,6 +594,18 @@ struct run {
     struct mh_dnsbl_window win; /* most in flight (dnsbl_flow.h) */
     size_t rr;                  /* the zone whose turn is next */
     bool pumping, closing;
+    /* A task on an event loop (mh_dnsbl_task_new): the loop's shared
+     * channel and window instead of chs and win (win then only caps a
+     * fixed --max-in-flight), the waiting queue's links, how to have the
+     * loop step the task again, and orphan: the report is freed while
+     * queries are still in flight, the last one's end frees the run. */
+    struct mh_dnsbl_shared *sh;
+    struct run *wprev, *wnext;
+    bool waiting, orphan;
+    void (*wake)(void *arg);
+    void *wake_arg;
+    size_t hosts_pending;        /* host name lookups not ended */
+    double t0;                   /* mh_monotonic_s() at the start */
     size_t nqueries;             /* sent, every type */
     struct mh_dnsbl_memory *mem; /* the runner's, or own_mem */
     struct mh_dnsbl_memory *own_mem;
@@ -611,7 +624,7 @@ static void trace(struct run *run, const char *dir, const char *fmt, ...)
 static void
 trace(struct run *run, const char *dir, const char *fmt, ...)
 {
-    if (run->p->trace == NULL) {
+    if (run->orphan || run->p->trace == NULL) { /* p is gone with an orphan */
         return;
     }
     char line[600];
@@ -718,6 +731,18 @@ store_answer(struct run *run, struct mh_dnsbl_pair *pr,
 
 static void followup(const struct query *q, enum mh_dnsbl_kind k);
 static bool pump(struct run *run);
+static void after_answer(struct run *run);
+static void run_stop(struct run *run);
+static void ended_late(struct run *run, struct query *q, int status,
+                       int timeouts);
+
+/* The window the run's queries are paced by: the loop's shared one, or
+ * its own. */
+static struct mh_dnsbl_window *
+run_win(struct run *run)
+{
+    return run->sh != NULL ? &run->sh->win : &run->win;
+}
 
 /* True for the statuses of a query that ended because the run did. */
 static bool
@@ -748,15 +773,20 @@ static void
 answered(struct run *run, const struct query *q, int status, int timeouts)
 {
     struct zrun *zr = &run->zr[q->zi];
+    struct mh_dnsbl_window *w = run_win(run);
     run->inflight--;
     zr->inflight--;
-    run->chs.inflight[q->ch]--;
+    if (run->sh != NULL) {
+        run->sh->inflight--;
+    } else {
+        run->chs.inflight[q->ch]--;
+    }
     if (ended_by_run(status)) {
         return;
     }
     if (timeouts > 0 || status == ARES_ETIMEOUT) {
-        if (mh_dnsbl_window_lost(&run->win, q->seq)) {
-            trace(run, "dns=", "window %zu (an answer was lost)", run->win.cur);
+        if (mh_dnsbl_window_lost(w, q->seq)) {
+            trace(run, "dns=", "window %zu (an answer was lost)", w->cur);
         }
         return;
     }
@@ -768,8 +798,8 @@ answered(struct run *run, const struct query *q, int status, int timeouts)
         zr->rtt_min = rtt;
     }
     if (rtt >= GROW_MIN_RTT_S && rtt <= 2 * zr->rtt_min + GROW_SLACK_S &&
-        mh_dnsbl_window_clean(&run->win)) {
-        trace(run, "dns=", "window %zu", run->win.cur);
+        mh_dnsbl_window_clean(w)) {
+        trace(run, "dns=", "window %zu", w->cur);
     }
 }
 
@@ -778,6 +808,10 @@ a_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
     struct query *q = arg;
     struct run *run = q->run;
+    if (run->closing) {
+        ended_late(run, q, status, timeouts);
+        return;
+    }
     uint32_t addrs[64];
     size_t n = 0;
     enum mh_dnsbl_rcode rc = rcode_of(status);
@@ -831,7 +865,7 @@ a_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
     }
     free(q);
     if (!ended) {
-        pump(run);
+        after_answer(run);
     }
 }
 
@@ -883,6 +917,10 @@ txt_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
     struct query *q = arg;
     struct run *run = q->run;
+    if (run->closing) {
+        ended_late(run, q, status, timeouts);
+        return;
+    }
     answered(run, q, status, timeouts);
     if (status == ARES_SUCCESS) {
         store_txt(run, q->pair, abuf, alen);
@@ -892,7 +930,7 @@ txt_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
     }
     free(q);
     if (!ended_by_run(status)) {
-        pump(run);
+        after_answer(run);
     }
 }
 
@@ -919,23 +957,30 @@ send_query(struct run *run, struct query *q)
     }
     char qname[MH_DNSBL_NAME_MAX + 1];
     zone_qname(zr->z, q->prefix, qname, sizeof qname); /* new_query: fits */
-    size_t open = run->chs.n;
-    size_t ci = mh_dnsbl_channels_pick(&run->chs);
-    if (run->chs.n > open) {
-        trace(run, "dns=", "channel %zu opened (%zu queries in flight)",
-              run->chs.n, run->inflight);
+    void *ch;
+    if (run->sh != NULL) {
+        ch = run->sh->ch;
+        run->sh->inflight++;
+    } else {
+        size_t open = run->chs.n;
+        size_t ci = mh_dnsbl_channels_pick(&run->chs);
+        if (run->chs.n > open) {
+            trace(run, "dns=", "channel %zu opened (%zu queries in flight)",
+                  run->chs.n, run->inflight);
+        }
+        q->ch = (unsigned char)ci;
+        run->chs.inflight[ci]++;
+        ch = run->chs.ch[ci];
     }
-    q->ch = (unsigned char)ci;
-    q->seq = mh_dnsbl_window_sent(&run->win);
+    q->seq = mh_dnsbl_window_sent(run_win(run));
     q->sent_at = mh_monotonic_s();
     run->inflight++;
     zr->inflight++;
-    run->chs.inflight[ci]++;
     run->nqueries++;
     trace(run, "dns>", "%s %s", q->type == Q_TXT ? "TXT" : "A",
           q_shown(q, shown, sizeof shown));
     /* ares_query: no search list, the name is absolute. */
-    ares_query((ares_channel)run->chs.ch[ci], qname, ns_c_in,
+    ares_query((ares_channel)ch, qname, ns_c_in,
                q->type == Q_TXT ? ns_t_txt : ns_t_a,
                q->type == Q_TXT ? txt_callback : a_callback, q);
 }
@@ -1100,9 +1145,109 @@ zone_next(struct run *run, size_t zi)
  * does not leave them to overflow the sockets' receive buffers. */
 #define PUMP_BURST 128
 
+/* The most queries the run may have in flight now: its window's, and on
+ * a loop also a fixed --max-in-flight (its own win). */
+static size_t
+window_now(struct run *run)
+{
+    size_t cur = run_win(run)->cur;
+    return !run->win.adaptive && run->win.cur < cur ? run->win.cur : cur;
+}
+
+/* Whether one more query may go out: the run's window has room, and on a
+ * loop the shared one too. */
+static bool
+room(struct run *run)
+{
+    if (run->sh != NULL && run->sh->inflight >= run->sh->win.cur) {
+        return false;
+    }
+    return run->inflight < window_now(run);
+}
+
+/* Whether the run has queries left to send (queued, or subjects some zone
+ * has not asked about). */
+static bool
+more_to_send(const struct run *run)
+{
+    if (run->wait_head != NULL) {
+        return true;
+    }
+    for (size_t zi = 0; zi < run->nz; zi++) {
+        if (run->zr[zi].cur < run->nsubj) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Puts the run at the end of the loop's queue of checks waiting for room
+ * in the shared window (once). */
+static void
+wait_for_room(struct run *run)
+{
+    struct mh_dnsbl_shared *sh = run->sh;
+    if (run->waiting) {
+        return;
+    }
+    run->waiting = true;
+    run->wnext = NULL;
+    run->wprev = sh->wait_tail;
+    if (sh->wait_tail != NULL) {
+        ((struct run *)sh->wait_tail)->wnext = run;
+    } else {
+        sh->wait_head = run;
+    }
+    sh->wait_tail = run;
+}
+
+/* Takes the run out of that queue. */
+static void
+stop_waiting(struct run *run)
+{
+    struct mh_dnsbl_shared *sh = run->sh;
+    if (!run->waiting) {
+        return;
+    }
+    run->waiting = false;
+    if (run->wprev != NULL) {
+        run->wprev->wnext = run->wnext;
+    } else {
+        sh->wait_head = run->wnext;
+    }
+    if (run->wnext != NULL) {
+        run->wnext->wprev = run->wprev;
+    } else {
+        sh->wait_tail = run->wprev;
+    }
+    run->wprev = run->wnext = NULL;
+}
+
+/* Has the loop step the checks at the head of the waiting queue, one per
+ * query the shared window has room for (each takes what it may when it
+ * is stepped, and waits again when it finds none). */
+static void
+wake_waiters(struct mh_dnsbl_shared *sh)
+{
+    size_t free_slots =
+        sh->win.cur > sh->inflight ? sh->win.cur - sh->inflight : 0;
+    while (free_slots-- > 0 && sh->wait_head != NULL) {
+        struct run *r = sh->wait_head;
+        stop_waiting(r);
+        r->wake(r->wake_arg);
+    }
+}
+
+/* Whether a task has nothing in flight and nothing left to send. */
+static bool
+run_idle(const struct run *run)
+{
+    return run->inflight == 0 && run->hosts_pending == 0 && !more_to_send(run);
+}
+
 /*
  * Sends queued queries, then subject queries, while fewer than the window
- * (run->win.cur) are in flight and the deadline has not passed, at most
+ * (window_now()) are in flight and the deadline has not passed, at most
  * PUMP_BURST of them; returns true when it stopped at that limit.
  * Subject queries come from the zones in turn, and a zone with subjects
  * left holds at most its share of the slots (the window divided
@@ -1114,12 +1259,12 @@ zone_next(struct run *run, size_t zi)
 static bool
 pump(struct run *run)
 {
-    if (run->pumping || run->closing || run->chs.n == 0) {
+    if (run->pumping || run->closing || (run->sh == NULL && run->chs.n == 0)) {
         return false;
     }
     run->pumping = true;
     size_t burst = 0;
-    while (run->inflight < run->win.cur && !mh_deadline_expired(run->dl)) {
+    while (room(run) && !mh_deadline_expired(run->dl)) {
         if (burst++ == PUMP_BURST) {
             run->pumping = false;
             return true;
@@ -1140,7 +1285,7 @@ pump(struct run *run)
         if (active == 0) {
             break;
         }
-        size_t share = (run->win.cur + active - 1) / active;
+        size_t share = (window_now(run) + active - 1) / active;
         bool sent = false;
         for (size_t k = 0; k < run->nz && !sent; k++) {
             size_t zi = (run->rr + k) % run->nz;
@@ -1155,8 +1300,28 @@ pump(struct run *run)
             break;
         }
     }
+    if (run->sh != NULL && !room(run) && more_to_send(run) &&
+        !mh_deadline_expired(run->dl)) {
+        wait_for_room(run);
+    }
     run->pumping = false;
     return false;
+}
+
+/* After an answer of the run's (in its callback): sends what may go out
+ * now; on a loop also wakes the checks waiting for the room it made, and
+ * the task itself when it has ended or has more to send at once. */
+static void
+after_answer(struct run *run)
+{
+    bool more = pump(run);
+    if (run->sh == NULL) {
+        return;
+    }
+    wake_waiters(run->sh);
+    if (more || run_idle(run)) {
+        run->wake(run->wake_arg);
+    }
 }
 
 /* pump() as the event loop calls it (mh_dnsbl_flow_wait). */
@@ -1374,12 +1539,23 @@ gai_callback(void *arg, int status, int timeouts, struct ares_addrinfo *res)
     (void)timeouts;
     struct hostq *hq = arg;
     struct run *run = hq->run;
+    run->hosts_pending--;
+    if (run->closing) {
+        if (res != NULL) {
+            ares_freeaddrinfo(res);
+        }
+        ended_late(run, NULL, status, 0);
+        return;
+    }
     hq->done = true;
     hq->status = status;
     if (status != ARES_SUCCESS || res == NULL) {
         trace(run, "dns<", "A/AAAA %s: %s", hq->name, ares_strerror(status));
         if (res != NULL) {
             ares_freeaddrinfo(res);
+        }
+        if (!ended_by_run(status)) {
+            after_answer(run);
         }
         return;
     }
@@ -1413,7 +1589,7 @@ gai_callback(void *arg, int status, int timeouts, struct ares_addrinfo *res)
     }
     ares_freeaddrinfo(res);
     if (!ended_by_run(status)) {
-        pump(run);
+        after_answer(run);
     }
 }
 
@@ -1610,20 +1786,56 @@ mh_dnsbl_report_free(struct mh_dnsbl_report *rep)
     free(rep->zones);
     free(rep->hosts);
     free(rep->bad_addresses);
+    rep->zones = NULL;
+    rep->hosts = NULL;
+    rep->bad_addresses = NULL;
+    if (o->have_run && (o->run.inflight > 0 || o->run.hosts_pending > 0)) {
+        /* a task's queries in the loop's channel: the last one to end
+         * frees the rest (ended_late) */
+        run_stop(&o->run);
+        o->run.orphan = true;
+        return;
+    }
     if (o->have_run) {
         run_free(&o->run);
     }
     free(o);
 }
 
-/* Sets up a run on a fresh channel. Returns 0, or -1 with err. */
+/* A query (q, or NULL for a host name lookup) of a run that has ended:
+ * only counted off (the shared window learns from it as from any); the
+ * last one of an orphan frees it. */
+static void
+ended_late(struct run *run, struct query *q, int status, int timeouts)
+{
+    if (q != NULL) {
+        answered(run, q, status, timeouts);
+        free(q);
+    }
+    if (run->sh != NULL) {
+        wake_waiters(run->sh);
+    }
+    if (run->orphan && run->inflight == 0 && run->hosts_pending == 0) {
+        struct owned_report *o =
+            (struct owned_report *)(void *)((char *)run -
+                                            offsetof(struct owned_report, run));
+        run_free(run);
+        free(o);
+    }
+}
+
+/* Sets up a run on a fresh channel, or on a loop's shared one (sh not
+ * NULL). Returns 0, or -1 with err. */
 static int
 run_init(struct run *run, const struct mh_dnsbl_params *p,
-         const struct mh_deadline *dl, char *err, size_t errlen)
+         const struct mh_deadline *dl, struct mh_dnsbl_shared *sh, char *err,
+         size_t errlen)
 {
     memset(run, 0, sizeof *run);
     run->p = p;
     run->dl = dl;
+    run->sh = sh;
+    run->t0 = mh_monotonic_s();
     if (p->zones == NULL || p->zones->n == 0) {
         snprintf(err, errlen, "no DNSBL zone given (--zone or --zones-file)");
         return -1;
@@ -1662,6 +1874,9 @@ run_init(struct run *run, const struct mh_dnsbl_params *p,
      * the time left, so a lost UDP answer is retried before the
      * deadline. */
     unsigned rflags = MH_RESOLVE_SERVFAIL_ANSWERS;
+    if (sh != NULL) {
+        return 0; /* the loop's channel has these flags */
+    }
     if (run->win.ceil > MH_DNSBL_WINDOW_START) {
         rflags |= MH_RESOLVE_BULK; /* room for a wide window's answers */
     }
@@ -1719,9 +1934,19 @@ run_wait(struct run *run)
           run->chs.max > 1 ? "up to " : "", run->chs.max,
           run->chs.max == 1 ? "" : "s");
     mh_dnsbl_flow_wait(&run->chs, run->dl, pump_more, run);
-    run->closing = true;
-    mh_dnsbl_channels_close(&run->chs);
+    run_stop(run);
     keep_health(run);
+}
+
+static void
+run_stop(struct run *run)
+{
+    run->closing = true;
+    if (run->sh != NULL) {
+        stop_waiting(run);
+    } else {
+        mh_dnsbl_channels_close(&run->chs);
+    }
 }
 
 /* Adds the domain subject (if any zone answers names) for name
@@ -1752,7 +1977,7 @@ mh_dnsbl_run_addresses(const struct mh_dnsbl_params *p,
         rep->oom = true;
         return rep;
     }
-    if (run_init(run, p, dl, err, sizeof err) != 0) {
+    if (run_init(run, p, dl, NULL, err, sizeof err) != 0) {
         usage_failure(rep, err);
         return rep;
     }
@@ -1847,8 +2072,10 @@ add_target(struct run *run, const char *text, const struct mh_dnsbl_target *t,
                 : AF_UNSPEC;
         hints.ai_socktype = SOCK_STREAM;
         trace(run, "dns>", "A/AAAA %s", name);
-        ares_getaddrinfo((ares_channel)run->chs.ch[0], name, NULL, &hints,
-                         gai_callback, hq);
+        run->hosts_pending++;
+        ares_getaddrinfo(
+            (ares_channel)(run->sh != NULL ? run->sh->ch : run->chs.ch[0]),
+            name, NULL, &hints, gai_callback, hq);
     } else {
         hq->done = true;
     }
@@ -1918,10 +2145,17 @@ parse_targets(const struct mh_dnsbl_params *p, const char *const *targets,
     return 0;
 }
 
-struct mh_dnsbl_report *
-mh_dnsbl_run(const struct mh_dnsbl_params *p, const struct mh_deadline *dl)
+/*
+ * Starts the run of p's targets (on sh, a loop's shared channel, or on
+ * channels of its own: sh NULL) into a new owned report. The report is
+ * final at once (usage failure, out of memory) when o->have_run is false
+ * or o->rep.failure.phase is set; else the run goes on (run_wait, or the
+ * task's steps) and run_end() makes the report. NULL: out of memory.
+ */
+static struct owned_report *
+run_start(const struct mh_dnsbl_params *p, const struct mh_deadline *dl,
+          struct mh_dnsbl_shared *sh)
 {
-    double t0 = mh_monotonic_s();
     const char *const *targets = p->targets;
     size_t ntargets = p->ntargets;
     const char *one = p->target != NULL ? p->target : "";
@@ -1937,44 +2171,120 @@ mh_dnsbl_run(const struct mh_dnsbl_params *p, const struct mh_deadline *dl)
     struct mh_dnsbl_target *parsed = calloc(ntargets, sizeof *parsed);
     if (parsed == NULL) {
         rep->oom = true;
-        return rep;
+        return o;
     }
     if (parse_targets(p, targets, ntargets, parsed, rep->failure.cause,
                       sizeof rep->failure.cause) != 0) {
         free(parsed);
         usage_failure(rep, rep->failure.cause);
-        return rep;
+        return o;
     }
     char err[256];
     struct run *run = &o->run;
-    if (run_init(run, p, dl, err, sizeof err) != 0) {
+    if (run_init(run, p, dl, sh, err, sizeof err) != 0) {
         free(parsed);
         usage_failure(rep, err);
-        return rep;
+        return o;
     }
     o->have_run = true;
     run->hosts = calloc(ntargets, sizeof *run->hosts);
     if (run->hosts == NULL) {
         free(parsed);
         rep->oom = true;
-        run->closing = true;
-        mh_dnsbl_channels_close(&run->chs);
-        return rep;
+        run_stop(run);
+        return o;
     }
     for (size_t i = 0; i < ntargets; i++) {
         if (add_target(run, targets[i] != NULL ? targets[i] : "", &parsed[i],
                        err, sizeof err) != 0) {
-            free(parsed);
             usage_failure(rep, err);
-            run->closing = true;
-            mh_dnsbl_channels_close(&run->chs);
-            return rep;
+            run_stop(run);
+            break;
         }
     }
     free(parsed);
-    run_wait(run);
-    rep->oom = run->oom;
-    run_report(run, rep, mh_monotonic_s() - t0);
-    rep->duration_s = mh_monotonic_s() - t0;
-    return rep;
+    return o;
+}
+
+/* Whether run_start() left a run going. */
+static bool
+run_going(const struct owned_report *o)
+{
+    return o->have_run && !o->rep.oom && o->rep.failure.phase[0] == '\0';
+}
+
+/* Ends a run that was going: no more queries, the zones' healthy test
+ * answers kept, the facts judged into the report. */
+static void
+run_end(struct owned_report *o)
+{
+    struct run *run = &o->run;
+    run_stop(run);
+    keep_health(run);
+    o->rep.oom = run->oom;
+    double elapsed = mh_monotonic_s() - run->t0;
+    run_report(run, &o->rep, elapsed);
+    o->rep.duration_s = elapsed;
+}
+
+struct mh_dnsbl_report *
+mh_dnsbl_run(const struct mh_dnsbl_params *p, const struct mh_deadline *dl)
+{
+    struct owned_report *o = run_start(p, dl, NULL);
+    if (o == NULL) {
+        return NULL;
+    }
+    if (run_going(o)) {
+        run_wait(&o->run);
+        run_end(o);
+    }
+    return &o->rep;
+}
+
+/* ---- on an event loop ------------------------------------------------- */
+
+struct mh_dnsbl_task *
+mh_dnsbl_task_new(const struct mh_dnsbl_params *p, const struct mh_deadline *dl,
+                  struct mh_dnsbl_shared *sh, void (*wake)(void *arg),
+                  void *wake_arg)
+{
+    struct owned_report *o = run_start(p, dl, sh);
+    if (o != NULL && o->have_run) {
+        o->run.wake = wake;
+        o->run.wake_arg = wake_arg;
+    }
+    return (struct mh_dnsbl_task *)o;
+}
+
+bool
+mh_dnsbl_task_step(struct mh_dnsbl_task *t)
+{
+    struct owned_report *o = (struct owned_report *)t;
+    struct run *run = &o->run;
+    if (!run_going(o) || run->closing || mh_deadline_expired(run->dl)) {
+        return true;
+    }
+    if (pump(run)) {
+        run->wake(run->wake_arg); /* a burst went out: answers first */
+    }
+    return run_idle(run);
+}
+
+void
+mh_dnsbl_task_expire(struct mh_dnsbl_task *t)
+{
+    struct owned_report *o = (struct owned_report *)t;
+    if (o->have_run) {
+        run_stop(&o->run);
+    }
+}
+
+struct mh_dnsbl_report *
+mh_dnsbl_task_report(struct mh_dnsbl_task *t)
+{
+    struct owned_report *o = (struct owned_report *)t;
+    if (run_going(o)) {
+        run_end(o);
+    }
+    return &o->rep;
 }

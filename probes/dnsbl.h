@@ -344,7 +344,44 @@ struct mh_dnsbl_report *mh_dnsbl_run_addresses(const struct mh_dnsbl_params *p,
                                                const char *domain,
                                                const struct mh_deadline *dl);
 
-/* Frees a report of mh_dnsbl_run or mh_dnsbl_run_addresses (NULL: no-op). */
+/*
+ * The DNSBL check as a task of an event loop (the runner's, plugin/
+ * run_loop.h): the same run as mh_dnsbl_run, but its queries and host
+ * name lookups go out on sh, the loop's channel to p->resolver with the
+ * window the loop's checks share (dnsbl_flow.h: struct mh_dnsbl_shared),
+ * and it never waits: the loop hands the channel's socket events and
+ * retry timers to c-ares, whose callbacks run the check on, and the task
+ * calls wake(wake_arg) when the loop should step it again (it has ended,
+ * it has more to send at once, or room opened in the shared window it
+ * waited for). Everything on the loop's thread.
+ *
+ * mh_dnsbl_task_new starts it (the first queries go out at the first
+ * step): NULL when memory ran out; a usage problem (see mh_dnsbl_run)
+ * gives a task that is done at its first step. p, its zones and
+ * targets, dl and sh must live until the report is freed.
+ * mh_dnsbl_task_step sends what may go out; returns true when the check
+ * is done (every answer in, or the deadline passed). mh_dnsbl_task_expire:
+ * the deadline passed, nothing more is sent and answers that still come
+ * are not taken (a query in flight counts as "no DNS answer within the
+ * deadline", as a cancelled one does in mh_dnsbl_run).
+ * mh_dnsbl_task_report ends the task into its report, the same as
+ * mh_dnsbl_run's (free it with mh_dnsbl_report_free: that frees the task;
+ * queries still in sh's channel keep the run's memory until they end,
+ * without touching p, dl or the report).
+ */
+struct mh_dnsbl_shared;
+struct mh_dnsbl_task;
+struct mh_dnsbl_task *mh_dnsbl_task_new(const struct mh_dnsbl_params *p,
+                                        const struct mh_deadline *dl,
+                                        struct mh_dnsbl_shared *sh,
+                                        void (*wake)(void *arg),
+                                        void *wake_arg);
+bool mh_dnsbl_task_step(struct mh_dnsbl_task *t);
+void mh_dnsbl_task_expire(struct mh_dnsbl_task *t);
+struct mh_dnsbl_report *mh_dnsbl_task_report(struct mh_dnsbl_task *t);
+
+/* Frees a report of mh_dnsbl_run, mh_dnsbl_run_addresses or
+ * mh_dnsbl_task_report (NULL: no-op). */
 void mh_dnsbl_report_free(struct mh_dnsbl_report *rep);
 
 /* ------------------------------------------------------------------------

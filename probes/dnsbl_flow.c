@@ -64,6 +64,16 @@ mh_dnsbl_window_lost(struct mh_dnsbl_window *w, uint64_t seq)
     return true;
 }
 
+void
+mh_dnsbl_shared_init(struct mh_dnsbl_shared *s, void *ch)
+{
+    memset(s, 0, sizeof *s);
+    s->ch = ch;
+    mh_dnsbl_window_init(&s->win, 0);
+    s->win.ceil = MH_DNSBL_SHARED_CEIL;
+    s->win.ssthresh = s->win.ceil;
+}
+
 int
 mh_dnsbl_channels_open(struct mh_dnsbl_channels *c, size_t max_window,
                        const char *resolver, unsigned flags,

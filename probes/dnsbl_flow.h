@@ -133,6 +133,33 @@ size_t mh_dnsbl_channels_pick(struct mh_dnsbl_channels *c);
  * Safe on a closed set. */
 void mh_dnsbl_channels_close(struct mh_dnsbl_channels *c);
 
+/*
+ * The DNSBL queries of many checks on one event loop (the runner's, see
+ * plugin/run_dns.h) to one resolver: ONE c-ares channel, whose socket and
+ * retry timers the loop watches, and ONE adaptive window the checks share
+ * (as a check's own: MH_DNSBL_WINDOW_START growing, here up to
+ * MH_DNSBL_SHARED_CEIL, the queries one UDP socket takes), so a thousand
+ * checks on one loop keep at most that many queries in flight and pace
+ * them as one burst. A check that finds the window full waits in the
+ * queue (wait_head, wait_tail: the probe's, opaque here) and is woken by
+ * the answers that make room (mh_dnsbl_task_new, dnsbl.h). c-ares 1.18
+ * cannot cancel one query of a channel: a check that ends before its
+ * answers leaves its queries to end (answer, per-try timeout 1.5 s x 3
+ * tries, or the channel's end), counted here until they do.
+ * Owned by whoever made the channel; everything on the loop's thread.
+ */
+#define MH_DNSBL_SHARED_CEIL MH_DNSBL_CHANNEL_QUERIES
+struct mh_dnsbl_shared {
+    void *ch;                    /* ares_channel (borrowed) */
+    struct mh_dnsbl_window win;  /* adaptive, ceiling MH_DNSBL_SHARED_CEIL */
+    size_t inflight;             /* queries of every check, ended ones too */
+    void *wait_head, *wait_tail; /* checks waiting for room (dnsbl.c) */
+};
+
+/* Sets up s on channel ch: the adaptive window, ceiling
+ * MH_DNSBL_SHARED_CEIL, nothing in flight. */
+void mh_dnsbl_shared_init(struct mh_dnsbl_shared *s, void *ch);
+
 /* Sends what may go out now, at most a burst; returns true when it stopped
  * with more to send at once (the loop then only looks for answers before
  * calling it again). */

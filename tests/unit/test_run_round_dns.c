@@ -10,6 +10,14 @@
  * the same reason as a lookup on a worker thread; one it never answers
  * ends as dns_timeout at the check's own deadline (2 s), not at c-ares'
  * last try (1.5 + 3 + 6 s).
+ *
+ * A round of dnsbl checks runs on the loop too: every query of every
+ * check goes out on the loop's one DNSBL channel (one source port for
+ * all of them), and each check ends as the one-shot check of the same
+ * configuration ends (state, reason, summary), a listing, clean targets, a
+ * name looked up on that channel, and a zone that answers after the
+ * check's deadline (its late answers reach a check that has ended) or
+ * never (its queries are still in the channel when the round ends).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,6 +35,7 @@
 #include <stdatomic.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "checks.h"
@@ -44,7 +53,114 @@ struct servers {
     pthread_t th;
     int a_queries[NNAMES]; /* A queries seen per name */
     int nx_queries;
+    uint16_t bl_ports[64]; /* source ports of the bl.test queries */
+    size_t nbl_ports;
+    int late_answered; /* late.test answers sent */
+    struct delayed {
+        double due;
+        unsigned char msg[600];
+        size_t len;
+        struct sockaddr_storage to;
+        socklen_t tolen;
+    } held[64];
+    size_t nheld;
 };
+
+#define LATE_S 2.0 /* late.test is answered this long after the query */
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static bool
+ends_with(const char *name, const char *suffix)
+{
+    size_t n = strlen(name), k = strlen(suffix);
+    return n >= k && strcmp(name + n - k, suffix) == 0;
+}
+
+/* Notes the source port of a bl.test query. */
+static void
+note_port(struct servers *s, const struct sockaddr_storage *from)
+{
+    uint16_t port =
+        ntohs(((const struct sockaddr_in *)(const void *)from)->sin_port);
+    for (size_t i = 0; i < s->nbl_ports; i++) {
+        if (s->bl_ports[i] == port) {
+            return;
+        }
+    }
+    if (s->nbl_ports < sizeof s->bl_ports / sizeof s->bl_ports[0]) {
+        s->bl_ports[s->nbl_ports++] = port;
+    }
+}
+
+/* The DNSBL zones: bl.test lists 192.0.2.10 and its test entry
+ * 127.0.0.2 (A 127.0.0.2), nothing else (NXDOMAIN); late.test answers
+ * NXDOMAIN after LATE_S; hang.test never. Returns true when the query was
+ * one of theirs (answered, held or dropped). */
+static bool
+dnsbl_answer(struct servers *s, unsigned char *out, size_t qend,
+             const char *name, int qtype, const struct sockaddr_storage *from,
+             socklen_t flen)
+{
+    bool late = ends_with(name, ".late.test");
+    if (ends_with(name, ".hang.test")) {
+        return true;
+    }
+    if (!late && !ends_with(name, ".bl.test")) {
+        return false;
+    }
+    bool listed = !late && qtype == 1 &&
+                  (strcmp(name, "2.0.0.127.bl.test") == 0 ||
+                   strcmp(name, "10.2.0.192.bl.test") == 0);
+    out[2] = 0x81;
+    out[3] = (unsigned char)(0x80 | (listed ? 0 : 3));
+    out[6] = 0;
+    out[7] = listed ? 1 : 0;
+    out[8] = out[9] = out[10] = out[11] = 0;
+    size_t len = qend;
+    if (listed) {
+        static const unsigned char rr[] = {0xc0, 12, 0, 1, 0,   1, 0, 0,
+                                           0,    60, 0, 4, 127, 0, 0, 2};
+        memcpy(out + len, rr, sizeof rr);
+        len += sizeof rr;
+    }
+    if (!late) {
+        note_port(s, from);
+        sendto(s->dns_fd, out, len, 0, (const struct sockaddr *)from, flen);
+    } else if (s->nheld < sizeof s->held / sizeof s->held[0]) {
+        struct delayed *d = &s->held[s->nheld++];
+        d->due = now_s() + LATE_S;
+        memcpy(d->msg, out, len);
+        d->len = len;
+        memcpy(&d->to, from, flen);
+        d->tolen = flen;
+    }
+    return true;
+}
+
+/* Sends the held answers that are due. */
+static void
+send_held(struct servers *s)
+{
+    double now = now_s();
+    for (size_t i = 0; i < s->nheld;) {
+        struct delayed *d = &s->held[i];
+        if (d->due > now) {
+            i++;
+            continue;
+        }
+        sendto(s->dns_fd, d->msg, d->len, 0, (struct sockaddr *)&d->to,
+               d->tolen);
+        s->late_answered++;
+        *d = s->held[--s->nheld];
+    }
+}
 
 /* The question's name (dotted, lower case) at msg + 12; returns the
  * offset after QTYPE/QCLASS, or 0 when malformed. */
@@ -86,6 +202,10 @@ dns_answer(struct servers *s)
     size_t qend =
         n > 12 ? question(msg, (size_t)n, name, sizeof name, &qtype) : 0;
     if (qend == 0) {
+        return;
+    }
+    memcpy(out, msg, qend);
+    if (dnsbl_answer(s, out, qend, name, qtype, &from, flen)) {
         return;
     }
     int idx = -1;
@@ -172,7 +292,8 @@ servers_main(void *arg)
     while (!atomic_load(&s->stop)) {
         struct pollfd pf[2] = {{.fd = s->dns_fd, .events = POLLIN},
                                {.fd = s->smtp_fd, .events = POLLIN}};
-        if (poll(pf, 2, 50) <= 0) {
+        send_held(s);
+        if (poll(pf, 2, 20) <= 0) {
             continue;
         }
         if (pf[0].revents & POLLIN) {
@@ -298,6 +419,100 @@ test_names_on_the_loop(void **state)
     servers_stop(&sv);
 }
 
+static void
+test_dnsbl_on_the_loop(void **state)
+{
+    (void)state;
+    struct servers sv;
+    servers_start(&sv);
+    char json[4096];
+    int off = snprintf(json, sizeof json,
+                       "{\"timeout_seconds\": 8, \"resolver\": "
+                       "\"127.0.0.1:%u\", \"checks\": ["
+                       "{\"name\": \"listed\", \"check\": \"dnsbl\", "
+                       "\"host\": \"192.0.2.10\", \"zone\": \"bl.test\"},"
+                       "{\"name\": \"byname\", \"check\": \"dnsbl\", "
+                       "\"host\": \"mx0.test\", \"zone\": \"bl.test\"},"
+                       "{\"name\": \"late\", \"check\": \"dnsbl\", "
+                       "\"host\": \"192.0.2.20\", \"zone\": \"late.test\", "
+                       "\"timeout\": 1},"
+                       "{\"name\": \"hang\", \"check\": \"dnsbl\", "
+                       "\"host\": \"192.0.2.21\", \"zone\": \"hang.test\", "
+                       "\"timeout\": 4}",
+                       sv.dns_port);
+    for (int i = 0; i < 6; i++) {
+        off += snprintf(json + off, sizeof json - (size_t)off,
+                        ",{\"name\": \"clean%d\", \"check\": \"dnsbl\", "
+                        "\"host\": \"192.0.2.%d\", \"zone\": \"bl.test\"}",
+                        i, 11 + i);
+    }
+    snprintf(json + off, sizeof json - (size_t)off, "]}");
+    struct mh_run_config *c = NULL;
+    char err[256];
+    assert_int_equal(mh_run_config_parse(json, strlen(json), "t.json", NULL, &c,
+                                         err, sizeof err),
+                     0);
+    size_t n = c->nchecks;
+    unsigned char on_loop[16];
+    for (size_t i = 0; i < n; i++) {
+        on_loop[i] = (unsigned char)mh_round_fits_loop(&c->checks[i].cfg);
+        assert_int_not_equal(on_loop[i], MH_LOOP_NO);
+    }
+    struct mh_shared_cfg *sc = mh_shared_cfg_new(c);
+    int efd = eventfd(0, EFD_CLOEXEC);
+    struct mh_round_opts o = {.cfg = sc,
+                              .on_loop = on_loop,
+                              .concurrency = 4,
+                              .nloops = 1,
+                              .loop_in_flight = 16,
+                              .efd = efd};
+    struct mh_round_opts *op = &o;
+    struct round *r = mh_round_start(op);
+    assert_non_null(r);
+    assert_int_equal(r->nw, 0); /* no worker thread */
+    uint64_t v;
+    assert_int_equal(read(efd, &v, sizeof v), (ssize_t)sizeof v);
+    size_t detached = 0;
+    struct mh_result **res = mh_round_end(r, &detached);
+    assert_non_null(res);
+    /* One channel on the one loop: every bl.test query from one port. */
+    assert_int_equal(sv.nbl_ports, 1);
+    /* late.test's answers came after its check had ended (1 s), while
+     * hang's kept the round going (4 s). */
+    assert_true(sv.late_answered > 0);
+    /* Each check ends as its one-shot run (own channel) does. */
+    for (size_t i = 0; i < n; i++) {
+        assert_non_null(res[i]);
+        struct mh_deadline dl;
+        mh_deadline_start(&dl, c->checks[i].cfg.timeout_s);
+        struct mh_result *one = mh_cmd_dnsbl(&c->checks[i].cfg, &dl);
+        assert_non_null(one);
+        if (res[i]->state != one->state || res[i]->reason != one->reason ||
+            strcmp(res[i]->summary, one->summary) != 0) {
+            fail_msg("%s: loop %d %d '%s', one-shot %d %d '%s'", res[i]->target,
+                     res[i]->state, res[i]->reason, res[i]->summary, one->state,
+                     one->reason, one->summary);
+        }
+        assert_true(res[i]->duration_s < c->checks[i].cfg.timeout_s + 0.5);
+        mh_result_free(one);
+    }
+    assert_int_equal(res[0]->state, MH_STATE_CRITICAL);
+    assert_int_equal(res[0]->reason, MH_REASON_DNSBL_LISTED);
+    assert_int_equal(res[1]->state, MH_STATE_OK);
+    assert_int_not_equal(res[2]->state, MH_STATE_OK);
+    assert_int_not_equal(res[3]->state, MH_STATE_OK);
+    for (size_t i = 4; i < n; i++) {
+        assert_int_equal(res[i]->state, MH_STATE_OK);
+    }
+    for (size_t i = 0; i < n; i++) {
+        mh_result_free(res[i]);
+    }
+    free(res);
+    close(efd);
+    mh_shared_cfg_unref(sc);
+    servers_stop(&sv);
+}
+
 int
 main(void)
 {
@@ -306,6 +521,7 @@ main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names_on_the_loop),
+        cmocka_unit_test(test_dnsbl_on_the_loop),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     mh_resolve_global_cleanup();
