@@ -602,6 +602,7 @@ struct run {
     struct mh_dnsbl_shared *sh;
     struct run *wprev, *wnext;
     bool waiting, orphan;
+    bool turn; /* woken from the queue: may send one query past it */
     void (*wake)(void *arg);
     void *wake_arg;
     size_t hosts_pending;        /* host name lookups not ended */
@@ -776,10 +777,12 @@ answered(struct run *run, const struct query *q, int status, int timeouts)
     struct mh_dnsbl_window *w = run_win(run);
     run->inflight--;
     zr->inflight--;
-    if (run->sh != NULL) {
-        run->sh->inflight--;
-    } else {
+    if (run->sh == NULL) {
         run->chs.inflight[q->ch]--;
+    } else if (run->closing) {
+        return; /* taken off the shared window when the run stopped */
+    } else {
+        run->sh->inflight--;
     }
     if (ended_by_run(status)) {
         return;
@@ -961,6 +964,10 @@ send_query(struct run *run, struct query *q)
     if (run->sh != NULL) {
         ch = run->sh->ch;
         run->sh->inflight++;
+        if (run->turn) {
+            run->turn = false;
+            run->sh->turns--;
+        }
     } else {
         size_t open = run->chs.n;
         size_t ci = mh_dnsbl_channels_pick(&run->chs);
@@ -1154,15 +1161,31 @@ window_now(struct run *run)
     return !run->win.adaptive && run->win.cur < cur ? run->win.cur : cur;
 }
 
-/* Whether one more query may go out: the run's window has room, and on a
- * loop the shared one too. */
+/*
+ * Whether one more query may go out. A run of its own: while its window
+ * has room. On a loop (sh), the checks share the window in turns: while
+ * nobody waits, any check sends while the window has room (less the
+ * slots promised to the checks woken for their turn); once some wait, a
+ * check sends one query per turn, taken in the order they queued
+ * (wait_for_room, wake_waiters), so a check of thousands of queries does
+ * not keep the others out (a zone with nothing in flight is not held to
+ * this: pump_floor()). A fixed --max-in-flight caps the check in every
+ * case.
+ */
 static bool
 room(struct run *run)
 {
-    if (run->sh != NULL && run->sh->inflight >= run->sh->win.cur) {
+    if (run->inflight >= window_now(run)) {
         return false;
     }
-    return run->inflight < window_now(run);
+    const struct mh_dnsbl_shared *sh = run->sh;
+    if (sh == NULL) {
+        return true;
+    }
+    if (run->turn) {
+        return sh->inflight < sh->win.cur;
+    }
+    return sh->wait_head == NULL && sh->inflight + sh->turns < sh->win.cur;
 }
 
 /* Whether the run has queries left to send (queued, or subjects some zone
@@ -1224,17 +1247,32 @@ stop_waiting(struct run *run)
 }
 
 /* Has the loop step the checks at the head of the waiting queue, one per
- * query the shared window has room for (each takes what it may when it
- * is stepped, and waits again when it finds none). */
+ * query the shared window has room for: each is given a turn, one query
+ * it may send past the queue when it is stepped, then queues again if
+ * it has more. */
 static void
 wake_waiters(struct mh_dnsbl_shared *sh)
 {
-    size_t free_slots =
-        sh->win.cur > sh->inflight ? sh->win.cur - sh->inflight : 0;
+    size_t held = sh->inflight + sh->turns;
+    size_t free_slots = sh->win.cur > held ? sh->win.cur - held : 0;
     while (free_slots-- > 0 && sh->wait_head != NULL) {
         struct run *r = sh->wait_head;
         stop_waiting(r);
+        r->turn = true;
+        sh->turns++;
         r->wake(r->wake_arg);
+    }
+}
+
+/* A turn the run was given and did not use goes back, to the next in
+ * the queue. */
+static void
+end_turn(struct run *run)
+{
+    if (run->turn) {
+        run->turn = false;
+        run->sh->turns--;
+        wake_waiters(run->sh);
     }
 }
 
@@ -1243,6 +1281,53 @@ static bool
 run_idle(const struct run *run)
 {
     return run->inflight == 0 && run->hosts_pending == 0 && !more_to_send(run);
+}
+
+/* Takes the first queued query for zone zi off the queue, or NULL. */
+static struct query *
+take_queued(struct run *run, size_t zi)
+{
+    struct query *prev = NULL;
+    for (struct query *q = run->wait_head; q != NULL; prev = q, q = q->next) {
+        if (q->zi != zi) {
+            continue;
+        }
+        if (prev != NULL) {
+            prev->next = q->next;
+        } else {
+            run->wait_head = q->next;
+        }
+        if (run->wait_tail == q) {
+            run->wait_tail = prev;
+        }
+        return q;
+    }
+    return NULL;
+}
+
+/*
+ * On a loop: each zone of the run with no query in flight sends one (its
+ * first queued, else its next subject) whatever the shared window holds,
+ * within the run's own cap. So queries to a zone that never answers, one
+ * per check, cannot fill the shared window and keep every check's other
+ * zones waiting until their deadlines: each zone of each check always
+ * moves, one query at a time, as a check of its own would.
+ */
+static void
+pump_floor(struct run *run)
+{
+    for (size_t zi = 0; zi < run->nz; zi++) {
+        struct zrun *zr = &run->zr[zi];
+        if (zr->inflight > 0 || run->inflight >= window_now(run)) {
+            continue;
+        }
+        struct query *q = take_queued(run, zi);
+        if (q != NULL) {
+            send_query(run, q);
+        } else if (zr->cur < run->nsubj) {
+            zone_next(run, zi);
+        }
+    }
 }
 
 /*
@@ -1263,6 +1348,9 @@ pump(struct run *run)
         return false;
     }
     run->pumping = true;
+    if (run->sh != NULL && !mh_deadline_expired(run->dl)) {
+        pump_floor(run);
+    }
     size_t burst = 0;
     while (room(run) && !mh_deadline_expired(run->dl)) {
         if (burst++ == PUMP_BURST) {
@@ -1300,9 +1388,11 @@ pump(struct run *run)
             break;
         }
     }
-    if (run->sh != NULL && !room(run) && more_to_send(run) &&
-        !mh_deadline_expired(run->dl)) {
-        wait_for_room(run);
+    if (run->sh != NULL) {
+        end_turn(run);
+        if (!room(run) && more_to_send(run) && !mh_deadline_expired(run->dl)) {
+            wait_for_room(run);
+        }
     }
     run->pumping = false;
     return false;
@@ -1938,15 +2028,27 @@ run_wait(struct run *run)
     keep_health(run);
 }
 
+/* Ends the run's sending. A run of its own closes its channels (pending
+ * queries end with ARES_EDESTRUCTION); a task leaves the queue, gives back
+ * its turn, and its queries in flight leave the shared window as
+ * cancelled ones would (c-ares 1.18 cannot cancel them one by one: they
+ * end in the channel later, counted off by ended_late()). */
 static void
 run_stop(struct run *run)
 {
-    run->closing = true;
-    if (run->sh != NULL) {
-        stop_waiting(run);
-    } else {
+    if (run->sh == NULL) {
+        run->closing = true;
         mh_dnsbl_channels_close(&run->chs);
+        return;
     }
+    if (run->closing) {
+        return;
+    }
+    run->closing = true;
+    stop_waiting(run);
+    end_turn(run);
+    run->sh->inflight -= run->inflight;
+    wake_waiters(run->sh);
 }
 
 /* Adds the domain subject (if any zone answers names) for name

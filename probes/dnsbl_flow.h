@@ -142,17 +142,19 @@ void mh_dnsbl_channels_close(struct mh_dnsbl_channels *c);
  * checks on one loop keep at most that many queries in flight and pace
  * them as one burst. A check that finds the window full waits in the
  * queue (wait_head, wait_tail: the probe's, opaque here) and is woken by
- * the answers that make room (mh_dnsbl_task_new, dnsbl.h). c-ares 1.18
- * cannot cancel one query of a channel: a check that ends before its
- * answers leaves its queries to end (answer, per-try timeout 1.5 s x 3
- * tries, or the channel's end), counted here until they do.
+ * the answers that make room, one query per turn in the order they
+ * queued (dnsbl.c: room()). c-ares 1.18 cannot cancel one query of a
+ * channel: the queries of a check that ends before its answers leave the
+ * window at once, as cancelled ones would, and end in the channel later
+ * (answer, per-try timeout 1.5 s x 3 tries, or the channel's end).
  * Owned by whoever made the channel; everything on the loop's thread.
  */
 #define MH_DNSBL_SHARED_CEIL MH_DNSBL_CHANNEL_QUERIES
 struct mh_dnsbl_shared {
     void *ch;                    /* ares_channel (borrowed) */
     struct mh_dnsbl_window win;  /* adaptive, ceiling MH_DNSBL_SHARED_CEIL */
-    size_t inflight;             /* queries of every check, ended ones too */
+    size_t inflight;             /* queries of the checks still running */
+    size_t turns;                /* checks woken for their turn (dnsbl.c) */
     void *wait_head, *wait_tail; /* checks waiting for room (dnsbl.c) */
 };
 

@@ -18,6 +18,9 @@
  * name looked up on that channel, and a zone that answers after the
  * check's deadline (its late answers reach a check that has ended) or
  * never (its queries are still in the channel when the round ends).
+ * More checks than the shared window holds, each with a zone that never
+ * answers, still get their other zone's answers: the dead zone's
+ * queries, one per check, do not fill the window for the live one.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -513,6 +516,66 @@ test_dnsbl_on_the_loop(void **state)
     servers_stop(&sv);
 }
 
+#define NDEAD 300 /* checks, more than the shared window's 256 queries */
+
+static void
+test_dnsbl_dead_zone_shared(void **state)
+{
+    (void)state;
+    struct servers sv;
+    servers_start(&sv);
+    size_t cap = 64 + NDEAD * 128;
+    char *json = malloc(cap);
+    assert_non_null(json);
+    size_t off = (size_t)snprintf(json, cap,
+                                  "{\"timeout_seconds\": 2, \"resolver\": "
+                                  "\"127.0.0.1:%u\", \"checks\": [",
+                                  sv.dns_port);
+    for (int i = 0; i < NDEAD; i++) {
+        off += (size_t)snprintf(
+            json + off, cap - off,
+            "%s{\"name\": \"d%d\", \"check\": \"dnsbl\", \"host\": "
+            "\"192.0.2.10\", \"zone\": [\"hang.test\", \"bl.test\"]}",
+            i > 0 ? "," : "", i);
+    }
+    snprintf(json + off, cap - off, "]}");
+    struct mh_run_config *c = NULL;
+    char err[256];
+    assert_int_equal(mh_run_config_parse(json, strlen(json), "t.json", NULL, &c,
+                                         err, sizeof err),
+                     0);
+    free(json);
+    unsigned char on_loop[NDEAD];
+    memset(on_loop, MH_LOOP_AFTER_LOOKUP, sizeof on_loop);
+    struct mh_shared_cfg *sc = mh_shared_cfg_new(c);
+    int efd = eventfd(0, EFD_CLOEXEC);
+    struct mh_round_opts o = {.cfg = sc,
+                              .on_loop = on_loop,
+                              .concurrency = 4,
+                              .nloops = 1,
+                              .loop_in_flight = NDEAD,
+                              .efd = efd};
+    struct round *r = mh_round_start(&o);
+    assert_non_null(r);
+    uint64_t v;
+    assert_int_equal(read(efd, &v, sizeof v), (ssize_t)sizeof v);
+    size_t detached = 0;
+    struct mh_result **res = mh_round_end(r, &detached);
+    assert_non_null(res);
+    for (size_t i = 0; i < NDEAD; i++) {
+        assert_non_null(res[i]);
+        if (res[i]->reason != MH_REASON_DNSBL_LISTED) {
+            fail_msg("%s: %d %d '%s'", res[i]->target, res[i]->state,
+                     res[i]->reason, res[i]->summary);
+        }
+        mh_result_free(res[i]);
+    }
+    free(res);
+    close(efd);
+    mh_shared_cfg_unref(sc);
+    servers_stop(&sv);
+}
+
 int
 main(void)
 {
@@ -522,6 +585,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names_on_the_loop),
         cmocka_unit_test(test_dnsbl_on_the_loop),
+        cmocka_unit_test(test_dnsbl_dead_zone_shared),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     mh_resolve_global_cleanup();
