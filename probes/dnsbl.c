@@ -575,8 +575,27 @@ struct hostq {
     size_t naddrs, dropped;
 };
 
+/*
+ * The states of a run, one-shot or on a loop; run_set_state() is the one
+ * place they change, and -vv traces each change ("dns= state query ->
+ * wait_room"):
+ *   start      set up, nothing sent yet
+ *   query      queries and host lookups go out while the window has room
+ *              and their answers come back
+ *   wait_room  on a loop: queued for the shared window (wait_for_room),
+ *              until given a turn (wake_waiters) -> query
+ *   done       every answer in, nothing left to send (run_idle)
+ *   stopped    ended with answers still due: deadline passed, or its end
+ *              was asked (run_stop); later answers are only counted off
+ * done and stopped are final: no query goes out any more.
+ */
+enum run_state { RS_START, RS_QUERY, RS_WAIT_ROOM, RS_DONE, RS_STOPPED };
+static const char *const run_state_names[] = {"start", "query", "wait_room",
+                                              "done", "stopped"};
+
 struct run {
     const struct mh_dnsbl_params *p;
+    enum run_state state;
     const struct mh_deadline *dl;
     struct mh_dnsbl_channels chs;
     struct zrun *zr;
@@ -593,7 +612,7 @@ struct run {
     size_t inflight;
     struct mh_dnsbl_window win; /* most in flight (dnsbl_flow.h) */
     size_t rr;                  /* the zone whose turn is next */
-    bool pumping, closing;
+    bool pumping;
     /* A task on an event loop (mh_dnsbl_task_new): the loop's shared
      * channel and window instead of chs and win (win then only caps a
      * fixed --max-in-flight), the waiting queue's links, how to have the
@@ -601,7 +620,7 @@ struct run {
      * queries are still in flight, the last one's end frees the run. */
     struct mh_dnsbl_shared *sh;
     struct run *wprev, *wnext;
-    bool waiting, orphan;
+    bool orphan;
     bool turn; /* woken from the queue: may send one query past it */
     void (*wake)(void *arg);
     void *wake_arg;
@@ -638,6 +657,23 @@ trace(struct run *run, const char *dir, const char *fmt, ...)
         run->p->trace(run->p->trace_arg, dir, clean);
         free(clean);
     }
+}
+
+static void
+run_set_state(struct run *run, enum run_state st)
+{
+    if (run->state != st) {
+        trace(run, "dns=", "state %s -> %s", run_state_names[run->state],
+              run_state_names[st]);
+        run->state = st;
+    }
+}
+
+/* Whether the run has ended (done or stopped): nothing goes out. */
+static bool
+ended(const struct run *run)
+{
+    return run->state >= RS_DONE;
 }
 
 static enum mh_dnsbl_rcode
@@ -779,7 +815,7 @@ answered(struct run *run, const struct query *q, int status, int timeouts)
     zr->inflight--;
     if (run->sh == NULL) {
         run->chs.inflight[q->ch]--;
-    } else if (run->closing) {
+    } else if (ended(run)) {
         return; /* taken off the shared window when the run stopped */
     } else {
         run->sh->inflight--;
@@ -811,7 +847,7 @@ a_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
     struct query *q = arg;
     struct run *run = q->run;
-    if (run->closing) {
+    if (ended(run)) {
         ended_late(run, q, status, timeouts);
         return;
     }
@@ -920,7 +956,7 @@ txt_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
     struct query *q = arg;
     struct run *run = q->run;
-    if (run->closing) {
+    if (ended(run)) {
         ended_late(run, q, status, timeouts);
         return;
     }
@@ -1210,10 +1246,10 @@ static void
 wait_for_room(struct run *run)
 {
     struct mh_dnsbl_shared *sh = run->sh;
-    if (run->waiting) {
+    if (run->state != RS_QUERY) {
         return;
     }
-    run->waiting = true;
+    run_set_state(run, RS_WAIT_ROOM);
     run->wnext = NULL;
     run->wprev = sh->wait_tail;
     if (sh->wait_tail != NULL) {
@@ -1229,10 +1265,10 @@ static void
 stop_waiting(struct run *run)
 {
     struct mh_dnsbl_shared *sh = run->sh;
-    if (!run->waiting) {
+    if (run->state != RS_WAIT_ROOM) {
         return;
     }
-    run->waiting = false;
+    run_set_state(run, RS_QUERY);
     if (run->wprev != NULL) {
         run->wprev->wnext = run->wnext;
     } else {
@@ -1344,8 +1380,11 @@ pump_floor(struct run *run)
 static bool
 pump(struct run *run)
 {
-    if (run->pumping || run->closing || (run->sh == NULL && run->chs.n == 0)) {
+    if (run->pumping || ended(run) || (run->sh == NULL && run->chs.n == 0)) {
         return false;
+    }
+    if (run->state == RS_START) {
+        run_set_state(run, RS_QUERY);
     }
     run->pumping = true;
     if (run->sh != NULL && !mh_deadline_expired(run->dl)) {
@@ -1630,7 +1669,7 @@ gai_callback(void *arg, int status, int timeouts, struct ares_addrinfo *res)
     struct hostq *hq = arg;
     struct run *run = hq->run;
     run->hosts_pending--;
-    if (run->closing) {
+    if (ended(run)) {
         if (res != NULL) {
             ares_freeaddrinfo(res);
         }
@@ -2036,17 +2075,19 @@ run_wait(struct run *run)
 static void
 run_stop(struct run *run)
 {
+    if (ended(run)) {
+        return;
+    }
+    enum run_state end =
+        run_idle(run) && !mh_deadline_expired(run->dl) ? RS_DONE : RS_STOPPED;
     if (run->sh == NULL) {
-        run->closing = true;
+        run_set_state(run, end);
         mh_dnsbl_channels_close(&run->chs);
         return;
     }
-    if (run->closing) {
-        return;
-    }
-    run->closing = true;
     stop_waiting(run);
     end_turn(run);
+    run_set_state(run, end);
     run->sh->inflight -= run->inflight;
     wake_waiters(run->sh);
 }
@@ -2363,7 +2404,7 @@ mh_dnsbl_task_step(struct mh_dnsbl_task *t)
 {
     struct owned_report *o = (struct owned_report *)t;
     struct run *run = &o->run;
-    if (!run_going(o) || run->closing || mh_deadline_expired(run->dl)) {
+    if (!run_going(o) || ended(run) || mh_deadline_expired(run->dl)) {
         return true;
     }
     if (pump(run)) {
