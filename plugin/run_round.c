@@ -298,6 +298,26 @@ dnsbl_expire(void *t)
 static const struct mh_loop_task_ops dnsbl_ops = {
     dnsbl_step, dnsbl_fd, dnsbl_events, dnsbl_deadline, dnsbl_expire};
 
+/* A job whose check ended before it started on the loop: reported with
+ * res (NULL: out of memory); returns NULL for ops->start. */
+static void *
+start_failed(struct job *jb, struct mh_result *res)
+{
+    atomic_fetch_sub(&jb->chk->running, 1);
+    job_done(jb, res);
+    return NULL;
+}
+
+/* Starts the deadline dl of job chk's check (its timeout from now). */
+static void
+start_deadline(const struct mh_run_check *chk, struct mh_deadline *dl)
+{
+    mh_deadline_start(dl, chk->cfg.timeout_s);
+    if (mh_round_loop_start_hook != NULL) {
+        mh_round_loop_start_hook(chk, dl);
+    }
+}
+
 /* Starts job jb's dnsbl check on loop l, or reports it at once (NULL). */
 static void *
 dnsbl_start(struct job *jb, struct mh_loop *l, uint64_t token,
@@ -306,16 +326,11 @@ dnsbl_start(struct job *jb, struct mh_loop *l, uint64_t token,
     struct mh_run_check *chk = jb->chk;
     struct loop_dnsbl *ld = calloc(1, sizeof *ld);
     if (ld == NULL) {
-        atomic_fetch_sub(&chk->running, 1);
-        job_done(jb, mh_round_unknown(chk, "out of memory"));
-        return NULL;
+        return start_failed(jb, mh_round_unknown(chk, "out of memory"));
     }
     ld->l = l;
     ld->token = token;
-    mh_deadline_start(&ld->dl, chk->cfg.timeout_s);
-    if (mh_round_loop_start_hook != NULL) {
-        mh_round_loop_start_hook(chk, &ld->dl);
-    }
+    start_deadline(chk, &ld->dl);
     struct mh_result *early = NULL;
     char err[256];
     struct mh_dnsbl_shared *sh = NULL;
@@ -335,9 +350,7 @@ dnsbl_start(struct job *jb, struct mh_loop *l, uint64_t token,
     }
     if (ld->task == NULL) {
         free(ld);
-        atomic_fetch_sub(&chk->running, 1);
-        job_done(jb, mh_round_labelled(chk, early));
-        return NULL;
+        return start_failed(jb, mh_round_labelled(chk, early));
     }
     atomic_fetch_add(&mh_checks_in_flight, 1);
     *tops = &dnsbl_ops;
@@ -354,32 +367,24 @@ loop_start(void *arg, struct mh_loop *l, uint64_t token,
         return NULL;
     }
     if (atomic_fetch_add(&chk->running, 1) > 0) {
-        atomic_fetch_sub(&chk->running, 1);
-        job_done(jb, mh_round_unknown(chk, "the previous run of this check "
-                                           "has not ended yet (abandoned)"));
-        return NULL;
+        return start_failed(jb, mh_round_unknown(chk, "the previous run of "
+                                                      "this check has not "
+                                                      "ended yet (abandoned)"));
     }
     if (chk->cfg.command == MH_CMD_DNSBL) {
         return dnsbl_start(jb, l, token, tops);
     }
     struct loop_run *lr = calloc(1, sizeof *lr);
     if (lr == NULL) {
-        atomic_fetch_sub(&chk->running, 1);
-        job_done(jb, mh_round_unknown(chk, "out of memory"));
-        return NULL;
+        return start_failed(jb, mh_round_unknown(chk, "out of memory"));
     }
     lr->l = l;
     lr->token = token;
-    mh_deadline_start(&lr->dl, chk->cfg.timeout_s);
-    if (mh_round_loop_start_hook != NULL) {
-        mh_round_loop_start_hook(chk, &lr->dl);
-    }
+    start_deadline(chk, &lr->dl);
     struct mh_result *early = NULL;
     if (mh_smtp_prepare(&chk->cfg, &lr->sj, &early) != 0) {
         free(lr);
-        atomic_fetch_sub(&chk->running, 1);
-        job_done(jb, mh_round_labelled(chk, early));
-        return NULL;
+        return start_failed(jb, mh_round_labelled(chk, early));
     }
     run_begin(lr);
     jb->lr = lr;
@@ -392,26 +397,23 @@ static void
 loop_end(void *arg, void *task)
 {
     struct job *jb = arg;
+    struct mh_result *res;
     if (jb->chk->cfg.command == MH_CMD_DNSBL) {
         struct loop_dnsbl *ld = task;
-        struct mh_result *res =
-            mh_dnsbl_finish_report(&ld->dj, mh_dnsbl_task_report(ld->task));
+        res = mh_dnsbl_finish_report(&ld->dj, mh_dnsbl_task_report(ld->task));
         free(ld);
-        atomic_fetch_sub(&mh_checks_in_flight, 1);
-        atomic_fetch_sub(&jb->chk->running, 1);
-        job_done(jb, mh_round_labelled(jb->chk, res));
-        return;
+    } else {
+        struct loop_run *lr = task;
+        if (lr->hl != NULL) { /* the watchdog ended it while it looked up */
+            run_looked_up(lr, false);
+        }
+        res = mh_smtp_finish_report(
+            &lr->sj, lr->task != NULL ? mh_smtp_task_report(lr->task) : NULL);
+        mh_smtp_task_free(lr->task);
+        mh_smtp_lookup_free(&lr->lk);
+        free(lr);
+        jb->lr = NULL;
     }
-    struct loop_run *lr = task;
-    if (lr->hl != NULL) { /* the watchdog ended it while it looked up */
-        run_looked_up(lr, false);
-    }
-    struct mh_result *res = mh_smtp_finish_report(
-        &lr->sj, lr->task != NULL ? mh_smtp_task_report(lr->task) : NULL);
-    mh_smtp_task_free(lr->task);
-    mh_smtp_lookup_free(&lr->lk);
-    free(lr);
-    jb->lr = NULL;
     atomic_fetch_sub(&mh_checks_in_flight, 1);
     atomic_fetch_sub(&jb->chk->running, 1);
     job_done(jb, mh_round_labelled(jb->chk, res));

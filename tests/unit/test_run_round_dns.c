@@ -86,6 +86,28 @@ ends_with(const char *name, const char *suffix)
     return n >= k && strcmp(name + n - k, suffix) == 0;
 }
 
+/* Makes the answer to the query whose question ends at qend in out (the
+ * query copied there): rcode, and when a is not 0 one A record 127.0.0.a
+ * (TTL 60). Returns its length. */
+static size_t
+make_answer(unsigned char *out, size_t qend, int rcode, int a)
+{
+    out[2] = 0x81;                          /* QR, RD */
+    out[3] = (unsigned char)(0x80 | rcode); /* RA */
+    out[6] = 0;
+    out[7] = a != 0 ? 1 : 0;
+    out[8] = out[9] = out[10] = out[11] = 0;
+    size_t len = qend;
+    if (a != 0) {
+        const unsigned char rr[] = {
+            0xc0, 12, 0, 1, 0,   1, 0, 0,
+            0,    60, 0, 4, 127, 0, 0, (unsigned char)a};
+        memcpy(out + len, rr, sizeof rr);
+        len += sizeof rr;
+    }
+    return len;
+}
+
 /* Notes the source port of a bl.test query. */
 static void
 note_port(struct servers *s, const struct sockaddr_storage *from)
@@ -121,18 +143,7 @@ dnsbl_answer(struct servers *s, unsigned char *out, size_t qend,
     bool listed = !late && qtype == 1 &&
                   (strcmp(name, "2.0.0.127.bl.test") == 0 ||
                    strcmp(name, "10.2.0.192.bl.test") == 0);
-    out[2] = 0x81;
-    out[3] = (unsigned char)(0x80 | (listed ? 0 : 3));
-    out[6] = 0;
-    out[7] = listed ? 1 : 0;
-    out[8] = out[9] = out[10] = out[11] = 0;
-    size_t len = qend;
-    if (listed) {
-        static const unsigned char rr[] = {0xc0, 12, 0, 1, 0,   1, 0, 0,
-                                           0,    60, 0, 4, 127, 0, 0, 2};
-        memcpy(out + len, rr, sizeof rr);
-        len += sizeof rr;
-    }
+    size_t len = make_answer(out, qend, listed ? 0 : 3, listed ? 2 : 0);
     if (!late) {
         note_port(s, from);
         sendto(s->dns_fd, out, len, 0, (const struct sockaddr *)from, flen);
@@ -228,18 +239,7 @@ dns_answer(struct servers *s)
         return; /* the first A query of each name is lost */
     }
     memcpy(out, msg, qend);
-    out[2] = 0x81;                          /* QR, RD */
-    out[3] = (unsigned char)(0x80 | rcode); /* RA */
-    out[6] = 0;
-    out[7] = answer ? 1 : 0;
-    out[8] = out[9] = out[10] = out[11] = 0;
-    size_t len = qend;
-    if (answer) {
-        static const unsigned char rr[] = {0xc0, 12, 0, 1, 0,   1, 0, 0,
-                                           0,    60, 0, 4, 127, 0, 0, 1};
-        memcpy(out + len, rr, sizeof rr);
-        len += sizeof rr;
-    }
+    size_t len = make_answer(out, qend, rcode, answer ? 1 : 0);
     sendto(s->dns_fd, out, len, 0, (struct sockaddr *)&from, flen);
 }
 
@@ -346,6 +346,50 @@ servers_stop(struct servers *s)
     close(s->smtp_fd);
 }
 
+/* Runs one round of the checks of json on one event loop, at most
+ * in_flight at once; every check must fit the loop and no worker thread
+ * may start. Returns the results, one per check (free them and the
+ * array), and the configuration (*sc: mh_shared_cfg_unref it). */
+static struct mh_result **
+round_on_loop(const char *json, unsigned in_flight, struct mh_shared_cfg **sc)
+{
+    struct mh_run_config *c = NULL;
+    char err[256];
+    assert_int_equal(mh_run_config_parse(json, strlen(json), "t.json", NULL, &c,
+                                         err, sizeof err),
+                     0);
+    unsigned char *on_loop = calloc(c->nchecks, 1);
+    assert_non_null(on_loop);
+    for (size_t i = 0; i < c->nchecks; i++) {
+        on_loop[i] = (unsigned char)mh_round_fits_loop(&c->checks[i].cfg);
+        assert_int_not_equal(on_loop[i], MH_LOOP_NO);
+    }
+    *sc = mh_shared_cfg_new(c);
+    int efd = eventfd(0, EFD_CLOEXEC);
+    struct mh_round_opts o = {.cfg = *sc,
+                              .on_loop = on_loop,
+                              .concurrency = 4,
+                              .nloops = 1,
+                              .loop_in_flight = in_flight,
+                              .efd = efd};
+    struct round *r = mh_round_start(&o);
+    assert_non_null(r);
+    /* Every check is the loop's, lookups included: no worker thread. */
+    assert_int_equal(r->nw, 0);
+    assert_false(r->one_by_one);
+    uint64_t v;
+    assert_int_equal(read(efd, &v, sizeof v), (ssize_t)sizeof v);
+    size_t detached = 0;
+    struct mh_result **res = mh_round_end(r, &detached);
+    assert_non_null(res);
+    for (size_t i = 0; i < c->nchecks; i++) {
+        assert_non_null(res[i]);
+    }
+    close(efd);
+    free(on_loop);
+    return res;
+}
+
 static void
 test_names_on_the_loop(void **state)
 {
@@ -369,37 +413,10 @@ test_names_on_the_loop(void **state)
              "{\"name\": \"silent\", \"check\": \"smtp\", \"host\": "
              "\"silent.test\", \"port\": %u, \"timeout\": 2}]}",
              sv.smtp_port, sv.smtp_port);
-    struct mh_run_config *c = NULL;
-    char err[256];
-    assert_int_equal(mh_run_config_parse(json, strlen(json), "t.json", NULL, &c,
-                                         err, sizeof err),
-                     0);
-    size_t n = c->nchecks;
-    unsigned char on_loop[NNAMES + 2];
-    for (size_t i = 0; i < n; i++) {
-        on_loop[i] = (unsigned char)mh_smtp_fits_loop(&c->checks[i].cfg);
-        assert_int_equal(on_loop[i], MH_LOOP_AFTER_LOOKUP);
-    }
-    struct mh_shared_cfg *sc = mh_shared_cfg_new(c);
-    int efd = eventfd(0, EFD_CLOEXEC);
-    struct mh_round_opts o = {.cfg = sc,
-                              .on_loop = on_loop,
-                              .concurrency = 4,
-                              .nloops = 1,
-                              .loop_in_flight = 16,
-                              .efd = efd};
-    struct round *r = mh_round_start(&o);
-    assert_non_null(r);
-    /* Every check is the loop's, lookups included: no worker thread. */
-    assert_int_equal(r->nw, 0);
-    assert_false(r->one_by_one);
-    uint64_t v;
-    assert_int_equal(read(efd, &v, sizeof v), (ssize_t)sizeof v);
-    size_t detached = 0;
-    struct mh_result **res = mh_round_end(r, &detached);
-    assert_non_null(res);
+    struct mh_shared_cfg *sc;
+    struct mh_result **res = round_on_loop(json, 16, &sc);
+    size_t n = sc->c->nchecks;
     for (size_t i = 0; i < NNAMES; i++) {
-        assert_non_null(res[i]);
         if (res[i]->state != MH_STATE_OK) {
             fail_msg("%s: %s", res[i]->target, res[i]->summary);
         }
@@ -407,17 +424,14 @@ test_names_on_the_loop(void **state)
          * deadline. */
         assert_true(sv.a_queries[i] >= 2);
     }
-    assert_non_null(res[NNAMES]);
     assert_int_equal(res[NNAMES]->state, MH_STATE_CRITICAL);
     assert_int_equal(res[NNAMES]->reason, MH_REASON_NAME_NOT_FOUND);
-    assert_non_null(res[NNAMES + 1]);
     assert_int_equal(res[NNAMES + 1]->reason, MH_REASON_DNS_TIMEOUT);
     assert_true(res[NNAMES + 1]->duration_s < 8);
     for (size_t i = 0; i < n; i++) {
         mh_result_free(res[i]);
     }
     free(res);
-    close(efd);
     mh_shared_cfg_unref(sc);
     servers_stop(&sv);
 }
@@ -450,34 +464,10 @@ test_dnsbl_on_the_loop(void **state)
                         i, 11 + i);
     }
     snprintf(json + off, sizeof json - (size_t)off, "]}");
-    struct mh_run_config *c = NULL;
-    char err[256];
-    assert_int_equal(mh_run_config_parse(json, strlen(json), "t.json", NULL, &c,
-                                         err, sizeof err),
-                     0);
+    struct mh_shared_cfg *sc;
+    struct mh_result **res = round_on_loop(json, 16, &sc);
+    const struct mh_run_config *c = sc->c;
     size_t n = c->nchecks;
-    unsigned char on_loop[16];
-    for (size_t i = 0; i < n; i++) {
-        on_loop[i] = (unsigned char)mh_round_fits_loop(&c->checks[i].cfg);
-        assert_int_not_equal(on_loop[i], MH_LOOP_NO);
-    }
-    struct mh_shared_cfg *sc = mh_shared_cfg_new(c);
-    int efd = eventfd(0, EFD_CLOEXEC);
-    struct mh_round_opts o = {.cfg = sc,
-                              .on_loop = on_loop,
-                              .concurrency = 4,
-                              .nloops = 1,
-                              .loop_in_flight = 16,
-                              .efd = efd};
-    struct mh_round_opts *op = &o;
-    struct round *r = mh_round_start(op);
-    assert_non_null(r);
-    assert_int_equal(r->nw, 0); /* no worker thread */
-    uint64_t v;
-    assert_int_equal(read(efd, &v, sizeof v), (ssize_t)sizeof v);
-    size_t detached = 0;
-    struct mh_result **res = mh_round_end(r, &detached);
-    assert_non_null(res);
     /* One channel on the one loop: every bl.test query from one port. */
     assert_int_equal(sv.nbl_ports, 1);
     /* late.test's answers came after its check had ended (1 s), while
@@ -485,7 +475,6 @@ test_dnsbl_on_the_loop(void **state)
     assert_true(sv.late_answered > 0);
     /* Each check ends as its one-shot run (own channel) does. */
     for (size_t i = 0; i < n; i++) {
-        assert_non_null(res[i]);
         struct mh_deadline dl;
         mh_deadline_start(&dl, c->checks[i].cfg.timeout_s);
         struct mh_result *one = mh_cmd_dnsbl(&c->checks[i].cfg, &dl);
@@ -511,7 +500,6 @@ test_dnsbl_on_the_loop(void **state)
         mh_result_free(res[i]);
     }
     free(res);
-    close(efd);
     mh_shared_cfg_unref(sc);
     servers_stop(&sv);
 }
@@ -539,31 +527,10 @@ test_dnsbl_dead_zone_shared(void **state)
             i > 0 ? "," : "", i);
     }
     snprintf(json + off, cap - off, "]}");
-    struct mh_run_config *c = NULL;
-    char err[256];
-    assert_int_equal(mh_run_config_parse(json, strlen(json), "t.json", NULL, &c,
-                                         err, sizeof err),
-                     0);
+    struct mh_shared_cfg *sc;
+    struct mh_result **res = round_on_loop(json, NDEAD, &sc);
     free(json);
-    unsigned char on_loop[NDEAD];
-    memset(on_loop, MH_LOOP_AFTER_LOOKUP, sizeof on_loop);
-    struct mh_shared_cfg *sc = mh_shared_cfg_new(c);
-    int efd = eventfd(0, EFD_CLOEXEC);
-    struct mh_round_opts o = {.cfg = sc,
-                              .on_loop = on_loop,
-                              .concurrency = 4,
-                              .nloops = 1,
-                              .loop_in_flight = NDEAD,
-                              .efd = efd};
-    struct round *r = mh_round_start(&o);
-    assert_non_null(r);
-    uint64_t v;
-    assert_int_equal(read(efd, &v, sizeof v), (ssize_t)sizeof v);
-    size_t detached = 0;
-    struct mh_result **res = mh_round_end(r, &detached);
-    assert_non_null(res);
     for (size_t i = 0; i < NDEAD; i++) {
-        assert_non_null(res[i]);
         if (res[i]->reason != MH_REASON_DNSBL_LISTED) {
             fail_msg("%s: %d %d '%s'", res[i]->target, res[i]->state,
                      res[i]->reason, res[i]->summary);
@@ -571,7 +538,6 @@ test_dnsbl_dead_zone_shared(void **state)
         mh_result_free(res[i]);
     }
     free(res);
-    close(efd);
     mh_shared_cfg_unref(sc);
     servers_stop(&sv);
 }
