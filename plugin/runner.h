@@ -39,8 +39,8 @@
  * concurrency (checks in flight,
  * 1..1024, or "auto", the default: chosen from the checks, timeouts,
  * interval, descriptors, memory and CPUs, see run_capacity.h), engine
- * ("loop", the default: smtp and tls checks without DANE run on
- * event loops, two per core, run_loop.h, the others on worker threads;
+ * ("loop", the default: smtp and tls checks without DANE and dnsbl checks run
+ * on event loops, two per core, run_loop.h, the others on worker threads;
  * "threads": every check on a worker thread, as before 2026-12),
  * textfile,
  * notify, checks (at least one; left out or [] only in a probe-only
@@ -89,8 +89,9 @@
 
 /* How the runner runs its checks ("engine"). */
 enum mh_run_engine {
-    MH_RUN_ENGINE_LOOP = 0, /* event loops for smtp/tls, threads for the rest */
-    MH_RUN_ENGINE_THREADS   /* a worker thread per check in flight */
+    MH_RUN_ENGINE_LOOP =
+        0, /* event loops for smtp/tls/dnsbl, threads for the rest */
+    MH_RUN_ENGINE_THREADS /* a worker thread per check in flight */
 };
 
 /* One configured check. */
