@@ -89,8 +89,8 @@
 
 /* How the runner runs its checks ("engine"). */
 enum mh_run_engine {
-    MH_RUN_ENGINE_LOOP =
-        0, /* event loops for smtp/tls/dnsbl, threads for the rest */
+    /* event loops for smtp, tls and dnsbl, worker threads for the rest */
+    MH_RUN_ENGINE_LOOP = 0,
     MH_RUN_ENGINE_THREADS /* a worker thread per check in flight */
 };
 
