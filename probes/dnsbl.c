@@ -1429,7 +1429,13 @@ pump(struct run *run)
     }
     if (run->sh != NULL) {
         end_turn(run);
-        if (!room(run) && more_to_send(run) && !mh_deadline_expired(run->dl)) {
+        /* Only the shared window is waited for: a check at its own fixed
+         * --max-in-flight goes on from its own answers (after_answer), and
+         * in the queue it could not use the turns it is given; two such
+         * checks would pass them to each other for ever, never back to
+         * the loop. */
+        if (!room(run) && run->inflight < window_now(run) &&
+            more_to_send(run) && !mh_deadline_expired(run->dl)) {
             wait_for_room(run);
         }
     }

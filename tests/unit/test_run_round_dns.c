@@ -437,6 +437,25 @@ test_names_on_the_loop(void **state)
     servers_stop(&sv);
 }
 
+/* Fails unless result r of check chk ends as its one-shot run (own
+ * channel) does (state, reason, summary), in less than max_s. */
+static void
+as_one_shot(const struct mh_result *r, const struct mh_run_check *chk,
+            double max_s)
+{
+    struct mh_deadline dl;
+    mh_deadline_start(&dl, chk->cfg.timeout_s);
+    struct mh_result *one = mh_cmd_dnsbl(&chk->cfg, &dl);
+    assert_non_null(one);
+    if (r->state != one->state || r->reason != one->reason ||
+        strcmp(r->summary, one->summary) != 0 || !(r->duration_s < max_s)) {
+        fail_msg("%s: loop %d %d '%s' in %.3f s, one-shot %d %d '%s'",
+                 r->target, r->state, r->reason, r->summary, r->duration_s,
+                 one->state, one->reason, one->summary);
+    }
+    mh_result_free(one);
+}
+
 static void
 test_dnsbl_on_the_loop(void **state)
 {
@@ -481,18 +500,7 @@ test_dnsbl_on_the_loop(void **state)
     assert_true(sv.late_answered > 0);
     /* Each check ends as its one-shot run (own channel) does. */
     for (size_t i = 0; i < n; i++) {
-        struct mh_deadline dl;
-        mh_deadline_start(&dl, c->checks[i].cfg.timeout_s);
-        struct mh_result *one = mh_cmd_dnsbl(&c->checks[i].cfg, &dl);
-        assert_non_null(one);
-        if (res[i]->state != one->state || res[i]->reason != one->reason ||
-            strcmp(res[i]->summary, one->summary) != 0) {
-            fail_msg("%s: loop %d %d '%s', one-shot %d %d '%s'", res[i]->target,
-                     res[i]->state, res[i]->reason, res[i]->summary, one->state,
-                     one->reason, one->summary);
-        }
-        assert_true(res[i]->duration_s < c->checks[i].cfg.timeout_s + 0.5);
-        mh_result_free(one);
+        as_one_shot(res[i], &c->checks[i], c->checks[i].cfg.timeout_s + 0.5);
     }
     assert_int_equal(res[0]->state, MH_STATE_CRITICAL);
     assert_int_equal(res[0]->reason, MH_REASON_DNSBL_LISTED);
@@ -549,6 +557,53 @@ test_dnsbl_dead_zone_shared(void **state)
     servers_stop(&sv);
 }
 
+/* Frees the results of a round of round_on_loop and its configuration. */
+static void
+free_round(struct mh_result **res, struct mh_shared_cfg *sc)
+{
+    for (size_t i = 0; i < sc->c->nchecks; i++) {
+        mh_result_free(res[i]);
+    }
+    free(res);
+    mh_shared_cfg_unref(sc);
+}
+
+/* Two checks capped by a fixed max_in_flight of 1, each with 16
+ * addresses, on one loop: a check at its own cap does not wait in the
+ * shared window's queue (it could not use a turn), so the two do not
+ * pass their turns to each other for ever while the loop starves (the
+ * loop spun until their deadline, and a third check's deadline passed
+ * unseen). Each ends as its one-shot run does, long before its
+ * deadline. */
+static void
+test_dnsbl_capped_checks(void **state)
+{
+    (void)state;
+    struct servers sv;
+    servers_start(&sv);
+    char json[1024];
+    snprintf(json, sizeof json,
+             "{\"timeout_seconds\": 4, \"resolver\": \"127.0.0.1:%u\", "
+             "\"checks\": [{\"name\": \"cap1\", \"check\": \"dnsbl\", "
+             "\"host\": \"192.0.2.0/28\", \"zone\": \"bl.test\", "
+             "\"max_in_flight\": 1},"
+             "{\"name\": \"cap2\", \"check\": \"dnsbl\", "
+             "\"host\": \"198.51.100.0/28\", \"zone\": \"bl.test\", "
+             "\"max_in_flight\": 1},"
+             "{\"name\": \"short\", \"check\": \"dnsbl\", "
+             "\"host\": \"192.0.2.21\", \"zone\": \"hang.test\", "
+             "\"timeout\": 0.5}]}",
+             sv.dns_port);
+    struct mh_shared_cfg *sc;
+    struct mh_result **res = round_on_loop(json, 4, &sc);
+    as_one_shot(res[0], &sc->c->checks[0], 1);
+    as_one_shot(res[1], &sc->c->checks[1], 1);
+    assert_int_equal(res[2]->reason, MH_REASON_DNS_TIMEOUT);
+    assert_true(res[2]->duration_s < 1);
+    free_round(res, sc);
+    servers_stop(&sv);
+}
+
 int
 main(void)
 {
@@ -559,6 +614,7 @@ main(void)
         cmocka_unit_test(test_names_on_the_loop),
         cmocka_unit_test(test_dnsbl_on_the_loop),
         cmocka_unit_test(test_dnsbl_dead_zone_shared),
+        cmocka_unit_test(test_dnsbl_capped_checks),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     mh_resolve_global_cleanup();
