@@ -59,7 +59,9 @@ struct servers {
     int nx_queries;
     uint16_t bl_ports[64]; /* source ports of the bl.test queries */
     size_t nbl_ports;
-    int late_answered; /* late.test answers sent */
+    int late_answered;     /* late.test answers sent */
+    char dropped[16][256]; /* drop.test names whose first query was lost */
+    size_t ndropped;
     struct delayed {
         double due;
         unsigned char msg[600];
@@ -125,28 +127,47 @@ note_port(struct servers *s, const struct sockaddr_storage *from)
     }
 }
 
+/* Whether drop.test name is asked for the first time (then noted). */
+static bool
+first_ask(struct servers *s, const char *name)
+{
+    for (size_t i = 0; i < s->ndropped; i++) {
+        if (strcmp(s->dropped[i], name) == 0) {
+            return false;
+        }
+    }
+    if (s->ndropped < sizeof s->dropped / sizeof s->dropped[0]) {
+        snprintf(s->dropped[s->ndropped++], sizeof s->dropped[0], "%s", name);
+    }
+    return true;
+}
+
 /* The DNSBL zones: bl.test lists 192.0.2.10 and its test entry
- * 127.0.0.2 (A 127.0.0.2), nothing else (NXDOMAIN); late.test answers
- * NXDOMAIN after LATE_S; hang.test never. Returns true when the query was
- * one of theirs (answered, held or dropped). */
+ * 127.0.0.2 (A 127.0.0.2), nothing else (NXDOMAIN); drop.test the same,
+ * but the first query of every name is lost; late.test answers NXDOMAIN
+ * after LATE_S; hang.test never. Returns true when the query was one of
+ * theirs (answered, held or dropped). */
 static bool
 dnsbl_answer(struct servers *s, unsigned char *out, size_t qend,
              const char *name, int qtype, const struct sockaddr_storage *from,
              socklen_t flen)
 {
     bool late = ends_with(name, ".late.test");
-    if (ends_with(name, ".hang.test")) {
+    bool drop = ends_with(name, ".drop.test");
+    if (ends_with(name, ".hang.test") || (drop && first_ask(s, name))) {
         return true;
     }
-    if (!late && !ends_with(name, ".bl.test")) {
+    if (!late && !drop && !ends_with(name, ".bl.test")) {
         return false;
     }
     bool listed = !late && qtype == 1 &&
-                  (strcmp(name, "2.0.0.127.bl.test") == 0 ||
-                   strcmp(name, "10.2.0.192.bl.test") == 0);
+                  (strncmp(name, "2.0.0.127.", 10) == 0 ||
+                   strncmp(name, "10.2.0.192.", 11) == 0);
     size_t len = make_answer(out, qend, listed ? 0 : 3, listed ? 2 : 0);
     if (!late) {
-        note_port(s, from);
+        if (!drop) {
+            note_port(s, from);
+        }
         sendto(s->dns_fd, out, len, 0, (const struct sockaddr *)from, flen);
     } else if (s->nheld < sizeof s->held / sizeof s->held[0]) {
         struct delayed *d = &s->held[s->nheld++];
@@ -604,6 +625,38 @@ test_dnsbl_capped_checks(void **state)
     servers_stop(&sv);
 }
 
+/* A lost answer is asked again within the check's timeout, as in its
+ * one-shot run: the loop's DNSBL channel takes the per-try timeout of the
+ * check's timeout (1 s: 250 ms), not c-ares' fixed 1.5 s, which came
+ * after the deadline (the check then ended "no DNS answer within 1 s"
+ * where its one-shot run found the listing); a check of 8 s beside it
+ * has a channel of its own. */
+static void
+test_dnsbl_lost_answer_retried(void **state)
+{
+    (void)state;
+    struct servers sv;
+    servers_start(&sv);
+    char json[1024];
+    snprintf(json, sizeof json,
+             "{\"timeout_seconds\": 1, \"resolver\": \"127.0.0.1:%u\", "
+             "\"checks\": [{\"name\": \"short\", \"check\": \"dnsbl\", "
+             "\"host\": \"192.0.2.10\", \"zone\": \"drop.test\"},"
+             "{\"name\": \"long\", \"check\": \"dnsbl\", "
+             "\"host\": \"192.0.2.10\", \"zone\": \"bl.test\", "
+             "\"timeout\": 8}]}",
+             sv.dns_port);
+    struct mh_shared_cfg *sc;
+    struct mh_result **res = round_on_loop(json, 4, &sc);
+    assert_int_equal(res[0]->reason, MH_REASON_DNSBL_LISTED);
+    assert_int_equal(res[1]->reason, MH_REASON_DNSBL_LISTED);
+    /* the one-shot run sees drop.test's names for the second time */
+    sv.ndropped = 0;
+    as_one_shot(res[0], &sc->c->checks[0], 1);
+    free_round(res, sc);
+    servers_stop(&sv);
+}
+
 int
 main(void)
 {
@@ -615,6 +668,7 @@ main(void)
         cmocka_unit_test(test_dnsbl_on_the_loop),
         cmocka_unit_test(test_dnsbl_dead_zone_shared),
         cmocka_unit_test(test_dnsbl_capped_checks),
+        cmocka_unit_test(test_dnsbl_lost_answer_retried),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     mh_resolve_global_cleanup();
