@@ -25,6 +25,7 @@ struct rdns_chan {
     struct mh_rdns *d;
     char *resolver; /* NULL: the system's */
     unsigned flags; /* MH_RESOLVE_* */
+    long within_ms; /* its tries fit in this (-1: 1.5 s x 3) */
     void *ch;
     struct mh_dnsbl_shared *dnsbl; /* the DNSBL checks' window, or NULL */
 };
@@ -130,10 +131,11 @@ same_resolver(const char *a, const char *b)
     return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
 }
 
-/* The channel of resolver with flags, made on first use; NULL with err. */
+/* The channel of resolver with flags whose tries fit within_ms (as
+ * mh_resolve_channel_new_watched), made on first use; NULL with err. */
 static struct rdns_chan *
-channel_get(struct mh_rdns *d, const char *resolver, unsigned flags, char *err,
-            size_t errlen)
+channel_get(struct mh_rdns *d, const char *resolver, unsigned flags,
+            long within_ms, char *err, size_t errlen)
 {
     if (resolver != NULL && resolver[0] == '\0') {
         resolver = NULL;
@@ -141,6 +143,7 @@ channel_get(struct mh_rdns *d, const char *resolver, unsigned flags, char *err,
     d->dirty = true; /* the caller is about to send queries */
     for (size_t i = 0; i < d->nchans; i++) {
         if (d->chans[i]->flags == flags &&
+            d->chans[i]->within_ms == within_ms &&
             same_resolver(d->chans[i]->resolver, resolver)) {
             return d->chans[i];
         }
@@ -160,8 +163,9 @@ channel_get(struct mh_rdns *d, const char *resolver, unsigned flags, char *err,
     }
     c->d = d;
     c->flags = flags;
-    if (mh_resolve_channel_new_watched(resolver, flags, watch, c, &c->ch, err,
-                                       errlen) != 0) {
+    c->within_ms = within_ms;
+    if (mh_resolve_channel_new_watched(resolver, flags, within_ms, watch, c,
+                                       &c->ch, err, errlen) != 0) {
         free(c->resolver);
         free(c);
         return NULL;
@@ -174,16 +178,21 @@ void *
 mh_rdns_channel(struct mh_rdns *d, const char *resolver, char *err,
                 size_t errlen)
 {
-    struct rdns_chan *c = channel_get(d, resolver, 0, err, errlen);
+    struct rdns_chan *c = channel_get(d, resolver, 0, -1, err, errlen);
     return c != NULL ? c->ch : NULL;
 }
 
 struct mh_dnsbl_shared *
-mh_rdns_dnsbl(struct mh_rdns *d, const char *resolver, char *err, size_t errlen)
+mh_rdns_dnsbl(struct mh_rdns *d, const char *resolver, double timeout_s,
+              char *err, size_t errlen)
 {
+    /* Keyed by the per-try timeout, not the timeout itself: checks whose
+     * timeouts give the same tries share a channel. */
+    int try_ms, tries;
+    mh_resolve_tries_for((long)(timeout_s * 1000), &try_ms, &tries);
     struct rdns_chan *c =
         channel_get(d, resolver, MH_RESOLVE_SERVFAIL_ANSWERS | MH_RESOLVE_BULK,
-                    err, errlen);
+                    (long)try_ms * 7, err, errlen);
     if (c != NULL && c->dnsbl == NULL) {
         c->dnsbl = malloc(sizeof *c->dnsbl);
         if (c->dnsbl == NULL) {

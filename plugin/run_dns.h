@@ -5,8 +5,9 @@
  * instead of a poll() of their own, so a check waiting for an answer holds
  * no thread.
  *
- * One channel per resolver (the checks' "resolver" key, or the system's),
- * made on first use and kept for the loop's life: its UDP socket, source
+ * One channel per resolver (the checks' "resolver" key, or the system's;
+ * for DNSBL queries also per per-try timeout, mh_rdns_dnsbl), made on
+ * first use and kept for the loop's life: its UDP socket, source
  * port and retry timers serve every lookup of the loop's checks. Each
  * loop has its own channels, not one set per runner: c-ares 1.18
  * (Debian 12) is not thread-safe, so a channel shared by the loops would
@@ -50,15 +51,21 @@ void mh_rdns_free(struct mh_rdns *d);
 void *mh_rdns_channel(struct mh_rdns *d, const char *resolver, char *err,
                       size_t errlen);
 
-/* The loop's DNSBL queries to resolver (as mh_rdns_channel): a channel
- * of their own, whose SERVFAIL and REFUSED answers are answers
- * (MH_RESOLVE_SERVFAIL_ANSWERS) and whose socket has large buffers
- * (MH_RESOLVE_BULK), and the window the loop's DNSBL checks share
+/* The loop's DNSBL queries to resolver (as mh_rdns_channel) of checks
+ * with timeout_s: a channel of their own, whose SERVFAIL and REFUSED
+ * answers are answers (MH_RESOLVE_SERVFAIL_ANSWERS), whose socket has
+ * large buffers (MH_RESOLVE_BULK) and whose per-try timeout and tries are
+ * a one-shot check's (mh_resolve_tries_for(timeout_s): a seventh of it,
+ * 250 ms .. 2 s, 4 tries; c-ares 1.18 sets them per channel, so checks
+ * whose timeouts give other tries get another channel: a lost answer of a
+ * 1 s check is asked again after 250 ms, not after 1.5 s, past its
+ * deadline), and the window the loop's DNSBL checks on that channel share
  * (probes/dnsbl_flow.h), made on first use and kept for the loop's life.
  * NULL with the reason in err. */
 struct mh_dnsbl_shared;
 struct mh_dnsbl_shared *mh_rdns_dnsbl(struct mh_rdns *d, const char *resolver,
-                                      char *err, size_t errlen);
+                                      double timeout_s, char *err,
+                                      size_t errlen);
 
 /* The epoll events (EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP) of the socket
  * fd of one of the channels: c-ares reads the answers (their callbacks run

@@ -30,7 +30,8 @@
  * again. Such a check's wait is still bounded by its deadline. The dnsbl
  * checks are such checks (run_round.c: probes/dnsbl.h mh_dnsbl_task):
  * every query of a loop's dnsbl checks goes out on one channel per
- * resolver, paced by one window they share (mh_rdns_dnsbl).
+ * resolver (and per-try timeout), paced by one window they share
+ * (mh_rdns_dnsbl).
  */
 #ifndef MH_RUN_LOOP_H
 #define MH_RUN_LOOP_H

@@ -335,7 +335,8 @@ dnsbl_start(struct job *jb, struct mh_loop *l, uint64_t token,
     char err[256];
     struct mh_dnsbl_shared *sh = NULL;
     if (mh_dnsbl_prepare(&chk->cfg, &ld->dj, &early) == 0) {
-        sh = mh_rdns_dnsbl(mh_loop_dns(l), ld->dj.p.resolver, err, sizeof err);
+        sh = mh_rdns_dnsbl(mh_loop_dns(l), ld->dj.p.resolver,
+                           chk->cfg.timeout_s, err, sizeof err);
         if (sh == NULL) {
             mh_dnsbl_job_free(&ld->dj);
             early = mh_result_unknown("dnsbl", chk->target,

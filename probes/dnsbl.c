@@ -1429,7 +1429,13 @@ pump(struct run *run)
     }
     if (run->sh != NULL) {
         end_turn(run);
-        if (!room(run) && more_to_send(run) && !mh_deadline_expired(run->dl)) {
+        /* Only the shared window is waited for: a check at its own fixed
+         * --max-in-flight goes on from its own answers (after_answer), and
+         * in the queue it could not use the turns it is given; two such
+         * checks would pass them to each other for ever, never back to
+         * the loop. */
+        if (!room(run) && run->inflight < window_now(run) &&
+            more_to_send(run) && !mh_deadline_expired(run->dl)) {
             wait_for_room(run);
         }
     }
@@ -2294,10 +2300,13 @@ parse_targets(const struct mh_dnsbl_params *p, const char *const *targets,
  * final at once (usage failure, out of memory) when o->have_run is false
  * or o->rep.failure.phase is set; else the run goes on (run_wait, or the
  * task's steps) and run_end() makes the report. NULL: out of memory.
+ * wake(wake_arg) (a task's, else NULL) is set before the first lookup
+ * goes out: c-ares may end one at once (a .onion name, RFC 7686), and its
+ * callback wakes the task.
  */
 static struct owned_report *
 run_start(const struct mh_dnsbl_params *p, const struct mh_deadline *dl,
-          struct mh_dnsbl_shared *sh)
+          struct mh_dnsbl_shared *sh, void (*wake)(void *arg), void *wake_arg)
 {
     const char *const *targets = p->targets;
     size_t ntargets = p->ntargets;
@@ -2330,6 +2339,8 @@ run_start(const struct mh_dnsbl_params *p, const struct mh_deadline *dl,
         return o;
     }
     o->have_run = true;
+    run->wake = wake;
+    run->wake_arg = wake_arg;
     run->hosts = calloc(ntargets, sizeof *run->hosts);
     if (run->hosts == NULL) {
         free(parsed);
@@ -2373,7 +2384,7 @@ run_end(struct owned_report *o)
 struct mh_dnsbl_report *
 mh_dnsbl_run(const struct mh_dnsbl_params *p, const struct mh_deadline *dl)
 {
-    struct owned_report *o = run_start(p, dl, NULL);
+    struct owned_report *o = run_start(p, dl, NULL, NULL, NULL);
     if (o == NULL) {
         return NULL;
     }
@@ -2391,12 +2402,7 @@ mh_dnsbl_task_new(const struct mh_dnsbl_params *p, const struct mh_deadline *dl,
                   struct mh_dnsbl_shared *sh, void (*wake)(void *arg),
                   void *wake_arg)
 {
-    struct owned_report *o = run_start(p, dl, sh);
-    if (o != NULL && o->have_run) {
-        o->run.wake = wake;
-        o->run.wake_arg = wake_arg;
-    }
-    return (struct mh_dnsbl_task *)o;
+    return (struct mh_dnsbl_task *)run_start(p, dl, sh, wake, wake_arg);
 }
 
 bool

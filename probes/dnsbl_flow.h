@@ -135,7 +135,9 @@ void mh_dnsbl_channels_close(struct mh_dnsbl_channels *c);
 
 /*
  * The DNSBL queries of many checks on one event loop (the runner's, see
- * plugin/run_dns.h) to one resolver: ONE c-ares channel, whose socket and
+ * plugin/run_dns.h) to one resolver with one per-try timeout (the checks'
+ * timeouts give it, as in a one-shot check): ONE c-ares channel, whose
+ * socket and
  * retry timers the loop watches, and ONE adaptive window the checks share
  * (as a check's own: MH_DNSBL_WINDOW_START growing, here up to
  * MH_DNSBL_SHARED_CEIL, the queries one UDP socket takes), so a thousand
@@ -146,7 +148,7 @@ void mh_dnsbl_channels_close(struct mh_dnsbl_channels *c);
  * queued (dnsbl.c: room()). c-ares 1.18 cannot cancel one query of a
  * channel: the queries of a check that ends before its answers leave the
  * window at once, as cancelled ones would, and end in the channel later
- * (answer, per-try timeout 1.5 s x 3 tries, or the channel's end).
+ * (answer, the channel's last try, or the channel's end).
  * Owned by whoever made the channel; everything on the loop's thread.
  */
 #define MH_DNSBL_SHARED_CEIL MH_DNSBL_CHANNEL_QUERIES

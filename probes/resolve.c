@@ -73,10 +73,11 @@ mh_resolve_channel_new(const char *resolver, unsigned flags, void **channel,
                                          errlen);
 }
 
-/* Sets up a channel (see mh_resolve_channel_new_within); watch, when not
- * NULL, is c-ares' socket state callback. */
+/* Sets up a channel (see mh_resolve_channel_new_within) whose tries fit
+ * within_ms (< 0: the fixed 1.5 s x 3); watch, when not NULL, is c-ares'
+ * socket state callback. */
 static int
-channel_new(const char *resolver, unsigned flags, const struct mh_deadline *dl,
+channel_new(const char *resolver, unsigned flags, long within_ms,
             mh_resolve_watch_fn *watch, void *watch_arg, void **channel,
             char *errbuf, size_t errlen)
 {
@@ -84,9 +85,8 @@ channel_new(const char *resolver, unsigned flags, const struct mh_deadline *dl,
     memset(&opts, 0, sizeof opts);
     opts.timeout = MH_ARES_TIMEOUT_MS;
     opts.tries = MH_ARES_TRIES;
-    if (dl != NULL) {
-        mh_resolve_tries_for(mh_deadline_ms_left(dl), &opts.timeout,
-                             &opts.tries);
+    if (within_ms >= 0) {
+        mh_resolve_tries_for(within_ms, &opts.timeout, &opts.tries);
     }
     int optmask = ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
     if (flags & MH_RESOLVE_SERVFAIL_ANSWERS) {
@@ -139,17 +139,19 @@ mh_resolve_channel_new_within(const char *resolver, unsigned flags,
                               const struct mh_deadline *dl, void **channel,
                               char *errbuf, size_t errlen)
 {
-    return channel_new(resolver, flags, dl, NULL, NULL, channel, errbuf,
-                       errlen);
+    return channel_new(resolver, flags,
+                       dl != NULL ? mh_deadline_ms_left(dl) : -1, NULL, NULL,
+                       channel, errbuf, errlen);
 }
 
 int
 mh_resolve_channel_new_watched(const char *resolver, unsigned flags,
-                               mh_resolve_watch_fn *watch, void *watch_arg,
-                               void **channel, char *errbuf, size_t errlen)
+                               long within_ms, mh_resolve_watch_fn *watch,
+                               void *watch_arg, void **channel, char *errbuf,
+                               size_t errlen)
 {
-    return channel_new(resolver, flags, NULL, watch, watch_arg, channel, errbuf,
-                       errlen);
+    return channel_new(resolver, flags, within_ms, watch, watch_arg, channel,
+                       errbuf, errlen);
 }
 
 double

@@ -110,12 +110,15 @@ void mh_resolve_channel_free(void *channel);
  * readable, writable) when a socket of the channel opens or its interest
  * changes, and with readable = writable = 0 just before it closes the
  * socket (c-ares' ARES_OPT_SOCK_STATE_CB). Otherwise as
- * mh_resolve_channel_new (per-try timeout 1.5 s, 3 tries). Same returns.
+ * mh_resolve_channel_new: per-try timeout and tries of
+ * mh_resolve_tries_for(within_ms), or (within_ms < 0) 1.5 s, 3 tries. Same
+ * returns.
  */
 typedef void mh_resolve_watch_fn(void *arg, int fd, int readable, int writable);
 int mh_resolve_channel_new_watched(const char *resolver, unsigned flags,
-                                   mh_resolve_watch_fn *watch, void *watch_arg,
-                                   void **channel, char *errbuf, size_t errlen);
+                                   long within_ms, mh_resolve_watch_fn *watch,
+                                   void *watch_arg, void **channel,
+                                   char *errbuf, size_t errlen);
 /* Seconds until the channel's next retry timer, -1 when nothing is in
  * flight. */
 double mh_resolve_next_s(void *channel);

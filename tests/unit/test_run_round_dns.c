@@ -17,7 +17,8 @@
  * configuration ends (state, reason, summary), a listing, clean targets, a
  * name looked up on that channel, and a zone that answers after the
  * check's deadline (its late answers reach a check that has ended) or
- * never (its queries are still in the channel when the round ends).
+ * never (its queries are still in the channel when the round ends), and
+ * a name whose lookup c-ares ends before the task is made (.onion).
  * More checks than the shared window holds, each with a zone that never
  * answers, still get their other zone's answers: the dead zone's
  * queries, one per check, do not fill the window for the live one.
@@ -58,7 +59,9 @@ struct servers {
     int nx_queries;
     uint16_t bl_ports[64]; /* source ports of the bl.test queries */
     size_t nbl_ports;
-    int late_answered; /* late.test answers sent */
+    int late_answered;     /* late.test answers sent */
+    char dropped[16][256]; /* drop.test names whose first query was lost */
+    size_t ndropped;
     struct delayed {
         double due;
         unsigned char msg[600];
@@ -124,28 +127,47 @@ note_port(struct servers *s, const struct sockaddr_storage *from)
     }
 }
 
+/* Whether drop.test name is asked for the first time (then noted). */
+static bool
+first_ask(struct servers *s, const char *name)
+{
+    for (size_t i = 0; i < s->ndropped; i++) {
+        if (strcmp(s->dropped[i], name) == 0) {
+            return false;
+        }
+    }
+    if (s->ndropped < sizeof s->dropped / sizeof s->dropped[0]) {
+        snprintf(s->dropped[s->ndropped++], sizeof s->dropped[0], "%s", name);
+    }
+    return true;
+}
+
 /* The DNSBL zones: bl.test lists 192.0.2.10 and its test entry
- * 127.0.0.2 (A 127.0.0.2), nothing else (NXDOMAIN); late.test answers
- * NXDOMAIN after LATE_S; hang.test never. Returns true when the query was
- * one of theirs (answered, held or dropped). */
+ * 127.0.0.2 (A 127.0.0.2), nothing else (NXDOMAIN); drop.test the same,
+ * but the first query of every name is lost; late.test answers NXDOMAIN
+ * after LATE_S; hang.test never. Returns true when the query was one of
+ * theirs (answered, held or dropped). */
 static bool
 dnsbl_answer(struct servers *s, unsigned char *out, size_t qend,
              const char *name, int qtype, const struct sockaddr_storage *from,
              socklen_t flen)
 {
     bool late = ends_with(name, ".late.test");
-    if (ends_with(name, ".hang.test")) {
+    bool drop = ends_with(name, ".drop.test");
+    if (ends_with(name, ".hang.test") || (drop && first_ask(s, name))) {
         return true;
     }
-    if (!late && !ends_with(name, ".bl.test")) {
+    if (!late && !drop && !ends_with(name, ".bl.test")) {
         return false;
     }
     bool listed = !late && qtype == 1 &&
-                  (strcmp(name, "2.0.0.127.bl.test") == 0 ||
-                   strcmp(name, "10.2.0.192.bl.test") == 0);
+                  (strncmp(name, "2.0.0.127.", 10) == 0 ||
+                   strncmp(name, "10.2.0.192.", 11) == 0);
     size_t len = make_answer(out, qend, listed ? 0 : 3, listed ? 2 : 0);
     if (!late) {
-        note_port(s, from);
+        if (!drop) {
+            note_port(s, from);
+        }
         sendto(s->dns_fd, out, len, 0, (const struct sockaddr *)from, flen);
     } else if (s->nheld < sizeof s->held / sizeof s->held[0]) {
         struct delayed *d = &s->held[s->nheld++];
@@ -436,6 +458,25 @@ test_names_on_the_loop(void **state)
     servers_stop(&sv);
 }
 
+/* Fails unless result r of check chk ends as its one-shot run (own
+ * channel) does (state, reason, summary), in less than max_s. */
+static void
+as_one_shot(const struct mh_result *r, const struct mh_run_check *chk,
+            double max_s)
+{
+    struct mh_deadline dl;
+    mh_deadline_start(&dl, chk->cfg.timeout_s);
+    struct mh_result *one = mh_cmd_dnsbl(&chk->cfg, &dl);
+    assert_non_null(one);
+    if (r->state != one->state || r->reason != one->reason ||
+        strcmp(r->summary, one->summary) != 0 || !(r->duration_s < max_s)) {
+        fail_msg("%s: loop %d %d '%s' in %.3f s, one-shot %d %d '%s'",
+                 r->target, r->state, r->reason, r->summary, r->duration_s,
+                 one->state, one->reason, one->summary);
+    }
+    mh_result_free(one);
+}
+
 static void
 test_dnsbl_on_the_loop(void **state)
 {
@@ -463,7 +504,12 @@ test_dnsbl_on_the_loop(void **state)
                         "\"host\": \"192.0.2.%d\", \"zone\": \"bl.test\"}",
                         i, 11 + i);
     }
-    snprintf(json + off, sizeof json - (size_t)off, "]}");
+    /* c-ares ends the lookup of a .onion name at once (RFC 7686), from
+     * ares_getaddrinfo itself, while the task is being made: with no
+     * zone for the name itself the check has then nothing left to do. */
+    snprintf(json + off, sizeof json - (size_t)off,
+             ",{\"name\": \"onion\", \"check\": \"dnsbl\", "
+             "\"host\": \"mx.onion\", \"zone\": \"bl.test:ip\"}]}");
     struct mh_shared_cfg *sc;
     struct mh_result **res = round_on_loop(json, 16, &sc);
     const struct mh_run_config *c = sc->c;
@@ -475,27 +521,17 @@ test_dnsbl_on_the_loop(void **state)
     assert_true(sv.late_answered > 0);
     /* Each check ends as its one-shot run (own channel) does. */
     for (size_t i = 0; i < n; i++) {
-        struct mh_deadline dl;
-        mh_deadline_start(&dl, c->checks[i].cfg.timeout_s);
-        struct mh_result *one = mh_cmd_dnsbl(&c->checks[i].cfg, &dl);
-        assert_non_null(one);
-        if (res[i]->state != one->state || res[i]->reason != one->reason ||
-            strcmp(res[i]->summary, one->summary) != 0) {
-            fail_msg("%s: loop %d %d '%s', one-shot %d %d '%s'", res[i]->target,
-                     res[i]->state, res[i]->reason, res[i]->summary, one->state,
-                     one->reason, one->summary);
-        }
-        assert_true(res[i]->duration_s < c->checks[i].cfg.timeout_s + 0.5);
-        mh_result_free(one);
+        as_one_shot(res[i], &c->checks[i], c->checks[i].cfg.timeout_s + 0.5);
     }
     assert_int_equal(res[0]->state, MH_STATE_CRITICAL);
     assert_int_equal(res[0]->reason, MH_REASON_DNSBL_LISTED);
     assert_int_equal(res[1]->state, MH_STATE_OK);
     assert_int_not_equal(res[2]->state, MH_STATE_OK);
     assert_int_not_equal(res[3]->state, MH_STATE_OK);
-    for (size_t i = 4; i < n; i++) {
+    for (size_t i = 4; i < n - 1; i++) {
         assert_int_equal(res[i]->state, MH_STATE_OK);
     }
+    assert_int_equal(res[n - 1]->reason, MH_REASON_NAME_NOT_FOUND);
     for (size_t i = 0; i < n; i++) {
         mh_result_free(res[i]);
     }
@@ -542,6 +578,85 @@ test_dnsbl_dead_zone_shared(void **state)
     servers_stop(&sv);
 }
 
+/* Frees the results of a round of round_on_loop and its configuration. */
+static void
+free_round(struct mh_result **res, struct mh_shared_cfg *sc)
+{
+    for (size_t i = 0; i < sc->c->nchecks; i++) {
+        mh_result_free(res[i]);
+    }
+    free(res);
+    mh_shared_cfg_unref(sc);
+}
+
+/* Two checks capped by a fixed max_in_flight of 1, each with 16
+ * addresses, on one loop: a check at its own cap does not wait in the
+ * shared window's queue (it could not use a turn), so the two do not
+ * pass their turns to each other for ever while the loop starves (the
+ * loop spun until their deadline, and a third check's deadline passed
+ * unseen). Each ends as its one-shot run does, long before its
+ * deadline. */
+static void
+test_dnsbl_capped_checks(void **state)
+{
+    (void)state;
+    struct servers sv;
+    servers_start(&sv);
+    char json[1024];
+    snprintf(json, sizeof json,
+             "{\"timeout_seconds\": 4, \"resolver\": \"127.0.0.1:%u\", "
+             "\"checks\": [{\"name\": \"cap1\", \"check\": \"dnsbl\", "
+             "\"host\": \"192.0.2.0/28\", \"zone\": \"bl.test\", "
+             "\"max_in_flight\": 1},"
+             "{\"name\": \"cap2\", \"check\": \"dnsbl\", "
+             "\"host\": \"198.51.100.0/28\", \"zone\": \"bl.test\", "
+             "\"max_in_flight\": 1},"
+             "{\"name\": \"short\", \"check\": \"dnsbl\", "
+             "\"host\": \"192.0.2.21\", \"zone\": \"hang.test\", "
+             "\"timeout\": 0.5}]}",
+             sv.dns_port);
+    struct mh_shared_cfg *sc;
+    struct mh_result **res = round_on_loop(json, 4, &sc);
+    as_one_shot(res[0], &sc->c->checks[0], 1);
+    as_one_shot(res[1], &sc->c->checks[1], 1);
+    assert_int_equal(res[2]->reason, MH_REASON_DNS_TIMEOUT);
+    assert_true(res[2]->duration_s < 1);
+    free_round(res, sc);
+    servers_stop(&sv);
+}
+
+/* A lost answer is asked again within the check's timeout, as in its
+ * one-shot run: the loop's DNSBL channel takes the per-try timeout of the
+ * check's timeout (1 s: 250 ms), not c-ares' fixed 1.5 s, which came
+ * after the deadline (the check then ended "no DNS answer within 1 s"
+ * where its one-shot run found the listing); a check of 8 s beside it
+ * has a channel of its own. */
+static void
+test_dnsbl_lost_answer_retried(void **state)
+{
+    (void)state;
+    struct servers sv;
+    servers_start(&sv);
+    char json[1024];
+    snprintf(json, sizeof json,
+             "{\"timeout_seconds\": 1, \"resolver\": \"127.0.0.1:%u\", "
+             "\"checks\": [{\"name\": \"short\", \"check\": \"dnsbl\", "
+             "\"host\": \"192.0.2.10\", \"zone\": \"drop.test\"},"
+             "{\"name\": \"long\", \"check\": \"dnsbl\", "
+             "\"host\": \"192.0.2.10\", \"zone\": \"bl.test\", "
+             "\"timeout\": 8}]}",
+             sv.dns_port);
+    struct mh_shared_cfg *sc;
+    struct mh_result **res = round_on_loop(json, 4, &sc);
+    assert_int_equal(res[0]->reason, MH_REASON_DNSBL_LISTED);
+    assert_int_equal(res[1]->reason, MH_REASON_DNSBL_LISTED);
+    /* the one-shot run sees drop.test's names for the second time */
+    sv.ndropped = 0;
+    as_one_shot(res[0], &sc->c->checks[0], 1);
+    free_round(res, sc);
+    servers_stop(&sv);
+}
+
 int
 main(void)
 {
@@ -552,6 +667,8 @@ main(void)
         cmocka_unit_test(test_names_on_the_loop),
         cmocka_unit_test(test_dnsbl_on_the_loop),
         cmocka_unit_test(test_dnsbl_dead_zone_shared),
+        cmocka_unit_test(test_dnsbl_capped_checks),
+        cmocka_unit_test(test_dnsbl_lost_answer_retried),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     mh_resolve_global_cleanup();
