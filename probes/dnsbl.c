@@ -1183,9 +1183,12 @@ zone_next(struct run *run, size_t zi)
     return false;
 }
 
-/* Most queries one call of pump() sends: the event loop reads the answers
- * that came back meanwhile before it sends more, so filling a wide window
- * does not leave them to overflow the sockets' receive buffers. */
+/* Most queries one call of pump() sends: the one-shot event loop
+ * (mh_dnsbl_flow_wait) reads the answers that came back meanwhile before
+ * it sends more, so filling a wide window does not leave them to overflow
+ * the sockets' receive buffers. A runner's loop steps the task again in
+ * the same pass (run_loop.c: step_ready); there the shared window, at
+ * most MH_DNSBL_SHARED_CEIL queries, bounds what goes out in a row. */
 #define PUMP_BURST 128
 
 /* The most queries the run may have in flight now: its window's, and on
@@ -1938,8 +1941,10 @@ mh_dnsbl_report_free(struct mh_dnsbl_report *rep)
 }
 
 /* A query (q, or NULL for a host name lookup) of a run that has ended:
- * only counted off (the shared window learns from it as from any); the
- * last one of an orphan frees it. */
+ * only counted off the run (it left the shared window when the run
+ * stopped, so its loss does not halve the window either: the run no
+ * longer waits for it), and the room it leaves goes to the checks that
+ * wait; the last one of an orphan frees it. */
 static void
 ended_late(struct run *run, struct query *q, int status, int timeouts)
 {
@@ -2414,7 +2419,7 @@ mh_dnsbl_task_step(struct mh_dnsbl_task *t)
         return true;
     }
     if (pump(run)) {
-        run->wake(run->wake_arg); /* a burst went out: answers first */
+        run->wake(run->wake_arg); /* a burst went out: step again */
     }
     return run_idle(run);
 }

@@ -137,8 +137,8 @@ void mh_dnsbl_channels_close(struct mh_dnsbl_channels *c);
  * The DNSBL queries of many checks on one event loop (the runner's, see
  * plugin/run_dns.h) to one resolver with one per-try timeout (the checks'
  * timeouts give it, as in a one-shot check): ONE c-ares channel, whose
- * socket and
- * retry timers the loop watches, and ONE adaptive window the checks share
+ * socket and retry timers the loop watches, and ONE adaptive window the
+ * checks share
  * (as a check's own: MH_DNSBL_WINDOW_START growing, here up to
  * MH_DNSBL_SHARED_CEIL, the queries one UDP socket takes), so a thousand
  * checks on one loop keep at most that many queries in flight and pace
