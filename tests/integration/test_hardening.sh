@@ -142,20 +142,27 @@ fi
 # old_tls_server OPTION [CIPHERS [TLS13SUITES]]: openssl s_server speaking
 # only that version (security level 0, as old servers need) for one
 # connection, with only those cipher suites when given; sets OPORT.
+# The port is above the kernel's ephemeral range (32768-60999 by default),
+# so no outgoing connection holds it; one that is taken anyway (another
+# listener) is replaced by the next pick, up to 5.
 old_tls_server() {
-    OPORT=$((40000 + RANDOM % 20000))
     local suites=()
     [ -z "${3:-}" ] || suites=(-ciphersuites "$3")
-    openssl s_server -accept "127.0.0.1:$OPORT" -naccept 1 -quiet \
-        -cert "$LAB_CERT_DIR/valid.crt" -key "$LAB_CERT_DIR/valid.key" \
-        -cert_chain "$LAB_CERT_DIR/valid.chain.pem" "$1" \
-        -cipher "${2:-DEFAULT}:@SECLEVEL=0" "${suites[@]}" </dev/null \
-        >"$T_TMP/s_server.log" 2>&1 &
-    T_PIDS+=($!)
-    local _i
-    for _i in $(seq 1 100); do
-        ss -ltn 2>/dev/null | grep -q "127.0.0.1:$OPORT " && return
-        sleep 0.05
+    local _try _i pid
+    for _try in 1 2 3 4 5; do
+        OPORT=$((61000 + RANDOM % 4000))
+        openssl s_server -accept "127.0.0.1:$OPORT" -naccept 1 -quiet \
+            -cert "$LAB_CERT_DIR/valid.crt" -key "$LAB_CERT_DIR/valid.key" \
+            -cert_chain "$LAB_CERT_DIR/valid.chain.pem" "$1" \
+            -cipher "${2:-DEFAULT}:@SECLEVEL=0" "${suites[@]}" </dev/null \
+            >"$T_TMP/s_server.log" 2>&1 &
+        pid=$!
+        T_PIDS+=($pid)
+        for _i in $(seq 1 100); do
+            ss -ltn 2>/dev/null | grep -q "127.0.0.1:$OPORT " && return
+            kill -0 "$pid" 2>/dev/null || break # it could not bind
+            sleep 0.05
+        done
     done
     echo "openssl s_server did not start" >&2
     cat "$T_TMP/s_server.log" >&2
