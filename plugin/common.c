@@ -159,6 +159,9 @@ mh_target_domain(const struct mh_config *cfg, char *buf, size_t len)
 void
 mh_trace_stderr(void *arg, const char *dir, const char *line)
 {
-    (void)arg;
-    fprintf(stderr, "%s %s\n", dir, line);
+    if (arg != NULL) {
+        fprintf(stderr, "[%s] %s %s\n", (const char *)arg, dir, line);
+    } else {
+        fprintf(stderr, "%s %s\n", dir, line);
+    }
 }

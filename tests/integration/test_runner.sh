@@ -182,6 +182,19 @@ st=$(printf '%s\n' "$OUT" | jq -r '.results[] | select(.target=="silent-2") | .c
 check_ok '[ "$st" = timeout ]' "silent-2 category timeout in JSON (got ${st:-none})"
 
 # ---------------------------------------------------------------------------
+# The trace lines of the checks the loops run at once name their check.
+case_ "verbose traces name their check"
+cat >"$D/verbose.json" <<EOF
+{ "textfile": "$D/tf/verbose.prom", "resolver": "$LAB_RESOLVER", "checks": [
+    { "name": "rbl-v", "check": "dnsbl", "host": "192.0.2.20", "zone": "bl.lab.test", "verbose": true },
+    { "name": "rbl-quiet", "check": "dnsbl", "host": "192.0.2.21", "zone": "bl.lab.test" } ] }
+EOF
+run run --config "$D/verbose.json" --once
+expect_rc 0
+expect_file_has "$T_TMP/stderr" '[rbl-v] dns> A 20.2.0.192.bl.lab.test'
+expect_file_lacks "$T_TMP/stderr" '21.2.0.192.bl.lab.test'
+
+# ---------------------------------------------------------------------------
 case_ "node_exporter textfile collector"
 mkdir -p "$D/ne"
 NE_TF=$D/ne/mailhealth.prom
