@@ -5,6 +5,7 @@
  * the deadline, and applies -w/-c to the delay. Re-entrant: the runner may
  * call it from several threads at once.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,7 @@ mh_cmd_delivery(const struct mh_config *cfg, const struct mh_deadline *dl)
         .family = cfg->family,
         .resolver = cfg->resolver,
         .trace = cfg->verbose > 0 ? mh_trace_stderr : NULL,
+        .trace_arg = (void *)(uintptr_t)cfg->trace_label,
         .curl_verbose = cfg->verbose > 1,
     };
 

@@ -58,9 +58,9 @@ void mh_target_host(const struct mh_config *cfg, char *buf, size_t len);
 void mh_target_domain(const struct mh_config *cfg, char *buf, size_t len);
 
 /* Prints -v trace lines to stderr ("<<< 220 ..."); arg, when not NULL,
- * is the check's label (a const char *), printed first in brackets: the
- * runner's loops set it, so the lines of the checks they run at once can
- * be told apart ("[mx1] <<< 220 ..."). */
+ * is the check's label (a const char *: struct mh_config's trace_label),
+ * printed first in brackets: the runner sets it, so the lines of the
+ * checks it runs at once can be told apart ("[mx1] <<< 220 ..."). */
 void mh_trace_stderr(void *arg, const char *dir, const char *line);
 
 /*

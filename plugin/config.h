@@ -74,6 +74,9 @@ struct mh_config {
     enum mh_output output;
     const char *textfile;
     int verbose;
+    const char *trace_label; /* the runner's label of the check: its -v
+                                lines start with it (mh_trace_stderr);
+                                NULL: none (one-shot) */
     struct mh_threshold warning, critical;
     /* smtp / tls / domain */
     enum mh_tls_mode tls_mode;

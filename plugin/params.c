@@ -77,6 +77,7 @@ mh_smtp_params_from_config(const struct mh_config *cfg,
         .nrcpt = cfg->rcpt_to.n,
         .relay_test = cfg->relay_test,
         .trace = cfg->verbose > 0 ? mh_trace_stderr : NULL,
+        .trace_arg = (void *)(uintptr_t)cfg->trace_label,
         .trace_states = cfg->verbose > 1,
     };
 }
@@ -169,6 +170,7 @@ mh_dnsbl_params_from_config(const struct mh_config *cfg,
                                       : default_crit;
     if (cfg->verbose > 0) {
         p->trace = mh_trace_stderr;
+        p->trace_arg = (void *)(uintptr_t)cfg->trace_label;
     }
     p->memory = cfg->dnsbl_memory;
     p->zone_budget = cfg->zone_query_budget;

@@ -344,7 +344,6 @@ dnsbl_start(struct job *jb, struct mh_loop *l, uint64_t token,
         }
     }
     if (sh != NULL) {
-        ld->dj.p.trace_arg = (void *)(uintptr_t)chk->target; /* its label */
         ld->task = mh_dnsbl_task_new(&ld->dj.p, &ld->dl, sh, dnsbl_wake, ld);
         if (ld->task == NULL) {
             early = mh_dnsbl_finish_report(&ld->dj, NULL);
@@ -388,7 +387,6 @@ loop_start(void *arg, struct mh_loop *l, uint64_t token,
         free(lr);
         return start_failed(jb, mh_round_labelled(chk, early));
     }
-    lr->sj.p.trace_arg = (void *)(uintptr_t)chk->target; /* its label */
     run_begin(lr);
     jb->lr = lr;
     atomic_fetch_add(&mh_checks_in_flight, 1);

@@ -740,6 +740,7 @@ parse_check(struct parser *p, const cJSON *o, size_t i,
         snprintf(p->err, p->errlen, "out of memory");
         return -1;
     }
+    chk->cfg.trace_label = chk->target;
     return 0;
 }
 

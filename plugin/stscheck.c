@@ -4,6 +4,7 @@
  */
 #include "stscheck.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -66,6 +67,7 @@ fetch_thread(void *arg)
         .cert_warn_days = cfg->cert_days.warn,
         .cert_crit_days = cfg->cert_days.crit,
         .trace = cfg->verbose > 0 ? mh_trace_stderr : NULL,
+        .trace_arg = (void *)(uintptr_t)cfg->trace_label,
         .curl_verbose = cfg->verbose > 1,
     };
     mh_sts_fetch_policy(&fp, s->dl, &s->fetch);

@@ -182,17 +182,20 @@ st=$(printf '%s\n' "$OUT" | jq -r '.results[] | select(.target=="silent-2") | .c
 check_ok '[ "$st" = timeout ]' "silent-2 category timeout in JSON (got ${st:-none})"
 
 # ---------------------------------------------------------------------------
-# The trace lines of the checks the loops run at once name their check.
+# The trace lines of the checks the runner runs at once name their check
+# (on the loops and on the worker threads).
 case_ "verbose traces name their check"
 cat >"$D/verbose.json" <<EOF
 { "textfile": "$D/tf/verbose.prom", "resolver": "$LAB_RESOLVER", "checks": [
     { "name": "rbl-v", "check": "dnsbl", "host": "192.0.2.20", "zone": "bl.lab.test", "verbose": true },
-    { "name": "rbl-quiet", "check": "dnsbl", "host": "192.0.2.21", "zone": "bl.lab.test" } ] }
+    { "name": "rbl-quiet", "check": "dnsbl", "host": "192.0.2.21", "zone": "bl.lab.test" },
+    { "name": "dom-v", "check": "domain", "domain": "$LAB_DOMAIN", "port": $LAB_SMTP_PORT, "verbose": true } ] }
 EOF
 run run --config "$D/verbose.json" --once
 expect_rc 0
 expect_file_has "$T_TMP/stderr" '[rbl-v] dns> A 20.2.0.192.bl.lab.test'
 expect_file_lacks "$T_TMP/stderr" '21.2.0.192.bl.lab.test'
+expect_file_has "$T_TMP/stderr" '[dom-v] <<< 220 ' # a worker thread's check
 
 # ---------------------------------------------------------------------------
 case_ "node_exporter textfile collector"
