@@ -110,6 +110,17 @@ zone_health(const struct mh_dnsbl_report *rep, struct mh_result *r)
     }
 }
 
+/* Tags an item of zone z's aggregate: the zone, the pairs' status and
+ * how many they are. */
+static void
+tag_count(struct mh_result *r, struct mh_item *it,
+          const struct mh_dnsbl_zone *z, const char *status, size_t count)
+{
+    mh_item_set_str(r, it, "zone", z->name);
+    mh_item_set_str(r, it, "status", status);
+    mh_item_set_num(r, it, "count", (double)count);
+}
+
 /* The lines of zone zi's aggregate, and its error count metric. */
 static void
 agg_items(const struct mh_dnsbl_report *rep, size_t zi, struct mh_result *r)
@@ -123,9 +134,7 @@ agg_items(const struct mh_dnsbl_report *rep, size_t zi, struct mh_result *r)
             mh_result_add_item(r, "zone", z->name, MH_STATE_OK, MH_REASON_NONE,
                                "not listed: %s of %s",
                                mh_dnsbl_fmt_count(a->clean, n1, sizeof n1), n2);
-        mh_item_set_str(r, it, "zone", z->name);
-        mh_item_set_str(r, it, "status", "not_listed");
-        mh_item_set_num(r, it, "count", (double)a->clean);
+        tag_count(r, it, z, "not_listed", a->clean);
     }
     if (a->na > 0) {
         mh_dnsbl_pair_text(rep, zi, a->first_na, MH_DNSBL_WORD_ITEM, text,
@@ -134,9 +143,7 @@ agg_items(const struct mh_dnsbl_report *rep, size_t zi, struct mh_result *r)
             r, "zone", z->name, MH_STATE_OK, MH_REASON_NONE,
             "not applicable: %s of %s, e.g. %s",
             mh_dnsbl_fmt_count(a->na, n1, sizeof n1), n2, text);
-        mh_item_set_str(r, it, "zone", z->name);
-        mh_item_set_str(r, it, "status", "not_applicable");
-        mh_item_set_num(r, it, "count", (double)a->na);
+        tag_count(r, it, z, "not_applicable", a->na);
     }
     if (a->failed > 0) {
         mh_dnsbl_pair_text(rep, zi, a->first_failed, MH_DNSBL_WORD_ITEM, text,
@@ -145,9 +152,7 @@ agg_items(const struct mh_dnsbl_report *rep, size_t zi, struct mh_result *r)
             r, "zone", z->name, a->state, a->reason,
             "no usable answer: %s of %s, e.g. %s",
             mh_dnsbl_fmt_count(a->failed, n1, sizeof n1), n2, text);
-        mh_item_set_str(r, it, "zone", z->name);
-        mh_item_set_str(r, it, "status", "error");
-        mh_item_set_num(r, it, "count", (double)a->failed);
+        tag_count(r, it, z, "error", a->failed);
         mh_item_set_str(r, it, "error", text);
     }
     mh_result_add_sample(r, MH_METRIC(DNSBL_ZONE_ERRORS), (double)a->failed,
