@@ -769,6 +769,19 @@ store_answer(struct run *run, struct mh_dnsbl_pair *pr,
 static void followup(const struct query *q, enum mh_dnsbl_kind k);
 static bool pump(struct run *run);
 static void after_answer(struct run *run);
+
+/* The run's turn in the shared window's queue (wake_waiters), if it has
+ * one, is used up or given back: returns whether it had one. */
+static bool
+take_turn(struct run *run)
+{
+    if (!run->turn) {
+        return false;
+    }
+    run->turn = false;
+    run->sh->turns--;
+    return true;
+}
 static void run_stop(struct run *run);
 static void ended_late(struct run *run, struct query *q, int status,
                        int timeouts);
@@ -886,8 +899,8 @@ a_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
     } else {
         *q->ans = a;
     }
-    bool ended = ended_by_run(status);
-    if (!ended) {
+    bool cancelled = ended_by_run(status);
+    if (!cancelled) {
         followup(q, a.kind);
     }
     if (run->p->trace != NULL) {
@@ -903,7 +916,7 @@ a_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
               status == ARES_SUCCESS ? codes : ares_strerror(status));
     }
     free(q);
-    if (!ended) {
+    if (!cancelled) {
         after_answer(run);
     }
 }
@@ -1000,10 +1013,7 @@ send_query(struct run *run, struct query *q)
     if (run->sh != NULL) {
         ch = run->sh->ch;
         run->sh->inflight++;
-        if (run->turn) {
-            run->turn = false;
-            run->sh->turns--;
-        }
+        take_turn(run);
     } else {
         size_t open = run->chs.n;
         size_t ci = mh_dnsbl_channels_pick(&run->chs);
@@ -1308,9 +1318,7 @@ wake_waiters(struct mh_dnsbl_shared *sh)
 static void
 end_turn(struct run *run)
 {
-    if (run->turn) {
-        run->turn = false;
-        run->sh->turns--;
+    if (take_turn(run)) {
         wake_waiters(run->sh);
     }
 }
