@@ -31,7 +31,6 @@
 #include <unistd.h>
 
 #include "../probes/deadline.h"
-#include "../probes/smtp.h"
 #include "../probes/threads.h"
 #include "run_dns.h"
 #include "runner.h"
@@ -85,9 +84,8 @@ struct jobq {
 };
 
 struct mh_loop {
-    const struct mh_loop_ops *ops;     /* smtp tasks, or */
-    const struct mh_loop_any_ops *any; /* tasks of any kind */
-    size_t max;                        /* checks in flight at most (= slots) */
+    const struct mh_loop_ops *ops;
+    size_t max; /* checks in flight at most (= slots) */
     pthread_t th;
     int ep, efd;
     /* Shared, under mu: */
@@ -117,41 +115,6 @@ struct mh_loop {
     uint64_t *ready;     /* tokens of checks to step (mh_loop_ready) */
     size_t nready, readycap;
 };
-
-/* ---- smtp tasks given by ops->start ----------------------------------- */
-
-static bool
-smtp_step(void *t)
-{
-    return mh_smtp_task_step(t);
-}
-
-static int
-smtp_fd(const void *t)
-{
-    return mh_smtp_task_fd(t);
-}
-
-static short
-smtp_events(const void *t)
-{
-    return mh_smtp_task_events(t);
-}
-
-static const struct mh_deadline *
-smtp_deadline(const void *t)
-{
-    return mh_smtp_task_deadline(t);
-}
-
-static void
-smtp_expire(void *t)
-{
-    mh_smtp_task_expire(t);
-}
-
-static const struct mh_loop_task_ops smtp_task_ops = {
-    smtp_step, smtp_fd, smtp_events, smtp_deadline, smtp_expire};
 
 /* ---- the queue of jobs ---------------------------------------------- */
 
@@ -261,11 +224,7 @@ check_end(struct mh_loop *l, uint32_t i)
 {
     struct slot *s = &l->slots[i];
     /* end frees the task, which closes its socket: out of epoll. */
-    if (s->tops == &smtp_task_ops) {
-        l->ops->end(s->arg, s->task);
-    } else {
-        l->any->end(s->arg, s->task);
-    }
+    l->ops->end(s->arg, s->task);
     s->task = NULL;
     s->arg = NULL;
     s->fd = -1;
@@ -338,12 +297,8 @@ check_start(struct mh_loop *l, void *arg)
         s->use = 1;
     }
     void *task;
-    const struct mh_loop_task_ops *tops = &smtp_task_ops;
-    if (l->any != NULL) {
-        task = l->any->start(arg, l, ((uint64_t)s->use << 32) | i, &tops);
-    } else {
-        task = l->ops->start(arg);
-    }
+    const struct mh_loop_task_ops *tops = NULL;
+    task = l->ops->start(arg, l, ((uint64_t)s->use << 32) | i, &tops);
     if (task == NULL) {
         return;
     }
@@ -429,11 +384,7 @@ start_due(struct mh_loop *l, bool cancel, double now)
         if (cancel) {
             void *arg = j->arg;
             jobq_pop(&l->q);
-            if (l->any != NULL) {
-                l->any->skip(arg);
-            } else {
-                l->ops->skip(arg);
-            }
+            l->ops->skip(arg);
             continue;
         }
         if (l->running >= l->max) {
@@ -599,9 +550,9 @@ loop_release(struct mh_loop *l)
     free(l);
 }
 
-static struct mh_loop *
-loop_new(const struct mh_loop_ops *ops, const struct mh_loop_any_ops *any,
-         size_t max_in_flight, char *err, size_t errlen)
+struct mh_loop *
+mh_loop_new(const struct mh_loop_ops *ops, size_t max_in_flight, char *err,
+            size_t errlen)
 {
     struct mh_loop *l = calloc(1, sizeof *l);
     if (l == NULL) {
@@ -609,7 +560,6 @@ loop_new(const struct mh_loop_ops *ops, const struct mh_loop_any_ops *any,
         return NULL;
     }
     l->ops = ops;
-    l->any = any;
     l->max = max_in_flight > 0 ? max_in_flight : 1;
     atomic_init(&l->busy_since, mh_monotonic_s());
     l->ep = epoll_create1(EPOLL_CLOEXEC);
@@ -646,20 +596,6 @@ loop_new(const struct mh_loop_ops *ops, const struct mh_loop_any_ops *any,
         return NULL;
     }
     return l;
-}
-
-struct mh_loop *
-mh_loop_new(const struct mh_loop_ops *ops, size_t max_in_flight, char *err,
-            size_t errlen)
-{
-    return loop_new(ops, NULL, max_in_flight, err, errlen);
-}
-
-struct mh_loop *
-mh_loop_new_any(const struct mh_loop_any_ops *ops, size_t max_in_flight,
-                char *err, size_t errlen)
-{
-    return loop_new(NULL, ops, max_in_flight, err, errlen);
 }
 
 int

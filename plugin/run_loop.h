@@ -21,11 +21,11 @@
  * A check's CPU work (TLS handshake, chain verification) runs on the loop
  * thread too: a loop is one core's worth of checks.
  *
- * Checks of other kinds (mh_loop_new_any: any task with the shape of
- * struct mh_smtp_task, given by struct mh_loop_task_ops) may wait for no
- * socket of their own but for DNS answers: each loop has a DNS service
- * (run_dns.h, mh_loop_dns) whose c-ares sockets and retry timers the loop
- * watches with the checks' sockets; an answer's callback calls
+ * A check is any task with the shape of struct mh_smtp_task, driven
+ * through the struct mh_loop_task_ops that ops->start gives with it. A
+ * check may wait for no socket of its own but for DNS answers: each loop has a
+ * DNS service (run_dns.h, mh_loop_dns) whose c-ares sockets and retry timers
+ * the loop watches with the checks' sockets; an answer's callback calls
  * mh_loop_ready with the check's token and the loop steps the check
  * again. Such a check's wait is still bounded by its deadline. The dnsbl
  * checks are such checks (run_round.c: probes/dnsbl.h mh_dnsbl_task):
@@ -43,7 +43,6 @@
 struct mh_deadline;
 struct mh_loop;
 struct mh_rdns;
-struct mh_smtp_task;
 
 /* A check of any kind as the loop drives it (task: the check's own
  * pointer), the same calls as mh_smtp_task_* (probes/smtp.h): step until
@@ -60,18 +59,6 @@ struct mh_loop_task_ops {
 
 /* What the loop does with a job (arg is the job's, given to submit). */
 struct mh_loop_ops {
-    /* The job's start time has come: returns the check to run, or NULL
-     * when the job ended at once (start has reported it itself). */
-    struct mh_smtp_task *(*start)(void *arg);
-    /* The check ended: take its report (mh_smtp_task_report) and free
-     * the task (mh_smtp_task_free). */
-    void (*end)(void *arg, struct mh_smtp_task *task);
-    /* The job was cancelled (mh_loop_cancel) before it started. */
-    void (*skip)(void *arg);
-};
-
-/* The same for checks of any kind (mh_loop_new_any). */
-struct mh_loop_any_ops {
     /* The job's start time has come on loop l: returns the check to run
      * and its ops (*tops), or NULL when the job ended at once (start has
      * reported it itself). token names the check for mh_loop_ready until
@@ -91,9 +78,6 @@ struct mh_loop_any_ops {
  */
 struct mh_loop *mh_loop_new(const struct mh_loop_ops *ops, size_t max_in_flight,
                             char *err, size_t errlen);
-/* mh_loop_new for checks of any kind. */
-struct mh_loop *mh_loop_new_any(const struct mh_loop_any_ops *ops,
-                                size_t max_in_flight, char *err, size_t errlen);
 
 /* Queues a job to start at monotonic time start_at (jobs must be given in
  * the order of their start times). Thread-safe. Returns 0, or -1 when out
@@ -111,7 +95,7 @@ void mh_loop_free(struct mh_loop *l);
 /* The loop's DNS service (run_dns.h), for its checks' lookups. On the
  * loop's thread only (in the ops' callbacks and the checks' steps). */
 struct mh_rdns *mh_loop_dns(struct mh_loop *l);
-/* Steps the check named token (given to start_any) again once the current
+/* Steps the check named token (given to ops->start) again once the current
  * callback returns; a check that has ended since is left alone. On the
  * loop's thread only. Out of memory: nothing (the check waits for its
  * deadline). */

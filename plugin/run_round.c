@@ -426,8 +426,7 @@ loop_skip(void *arg)
     job_done(arg, NULL);
 }
 
-static const struct mh_loop_any_ops loop_ops = {loop_start, loop_end,
-                                                loop_skip};
+static const struct mh_loop_ops loop_ops = {loop_start, loop_end, loop_skip};
 
 enum mh_loop_fit
 mh_round_fits_loop(const struct mh_config *cfg)
@@ -560,7 +559,7 @@ round_loops(struct round *r, const struct mh_round_opts *o,
     for (size_t i = 0; r->loops != NULL && r->loop_stuck != NULL && i < nl;
          i++) {
         char err[256];
-        r->loops[i] = mh_loop_new_any(&loop_ops, per, err, sizeof err);
+        r->loops[i] = mh_loop_new(&loop_ops, per, err, sizeof err);
         if (r->loops[i] == NULL) {
             mh_runlog(MH_LOG_ERR, "event loop %zu: %s", i, err);
             break;

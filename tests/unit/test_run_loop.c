@@ -253,10 +253,48 @@ struct job {
 
 static atomic_int ended_count, skipped_count;
 
-static struct mh_smtp_task *
-job_start(void *arg)
+/* The smtp task's calls as the loop drives a check (run_loop.h). */
+static bool
+smtp_step(void *t)
 {
+    return mh_smtp_task_step(t);
+}
+
+static int
+smtp_fd(const void *t)
+{
+    return mh_smtp_task_fd(t);
+}
+
+static short
+smtp_events(const void *t)
+{
+    return mh_smtp_task_events(t);
+}
+
+static const struct mh_deadline *
+smtp_deadline(const void *t)
+{
+    return mh_smtp_task_deadline(t);
+}
+
+static void
+smtp_expire(void *t)
+{
+    mh_smtp_task_expire(t);
+}
+
+static const struct mh_loop_task_ops smtp_ops = {
+    smtp_step, smtp_fd, smtp_events, smtp_deadline, smtp_expire};
+
+static void *
+job_start(void *arg, struct mh_loop *l, uint64_t token,
+          const struct mh_loop_task_ops **tops)
+{
+    (void)l;
+    (void)token;
     struct job *j = arg;
+    *tops = &smtp_ops;
     if (j->looked_up) {
         struct mh_smtp_task *t = mh_smtp_task_new_after(&j->p, &j->dl, &j->lk);
         assert_non_null(t);
@@ -269,7 +307,7 @@ job_start(void *arg)
 }
 
 static void
-job_end(void *arg, struct mh_smtp_task *t)
+job_end(void *arg, void *t)
 {
     struct job *j = arg;
     j->r = mh_smtp_result(mh_smtp_task_report(t));
